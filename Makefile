@@ -1,0 +1,33 @@
+# Haolin: `make run` starts the platform, `make test` runs the suite. Needs only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install migrate db-start db-stop clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m ops.run
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+migrate: $(STAMP)
+	$(PY) -m ops.migrate
+
+db-start: $(STAMP)
+	$(PY) -m ops.pg start
+
+db-stop: $(STAMP)
+	$(PY) -m ops.pg stop
+
+clean:
+	rm -rf $(VENV)

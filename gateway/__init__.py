@@ -1,0 +1,1 @@
+"""The gateway: identity (stations, users, tokens), proxying, aggregates and sync."""

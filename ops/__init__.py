@@ -1,0 +1,1 @@
+"""Operator tooling: the embedded PostgreSQL, the `make run` supervisor and migrations."""

@@ -1,0 +1,1 @@
+"""The casework service: beneficiaries, cases and their records, and casework counts."""

@@ -1,0 +1,1 @@
+"""The projects service: purchased-service projects, group work and community activities."""

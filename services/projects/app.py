@@ -1,0 +1,36 @@
+"""create_app() for the projects service (port 8002)."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.projects.api import router
+from services.projects.config import ProjectsSettings
+from services.projects.models import PATH_TABLES, Station
+from shared.app import build_app
+from shared.auth import TokenVerifier
+from shared.db import Database
+from shared.observability import configure_logging
+from shared.stations import station_replica_router
+
+
+def create_app(settings: ProjectsSettings | None = None) -> FastAPI:
+    settings = settings or ProjectsSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.db = Database.connect(settings, "haolin-projects")
+        app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
+        yield
+        await app.state.db.dispose()
+
+    app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan)
+    app.include_router(router)
+    app.include_router(station_replica_router(Station, PATH_TABLES))
+    return app
+
+
+def main() -> FastAPI:
+    settings = ProjectsSettings()
+    configure_logging(settings.log_level, "projects")
+    return create_app(settings)

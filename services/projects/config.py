@@ -1,0 +1,7 @@
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings
+
+
+class ProjectsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PROJECTS_", extra="ignore")

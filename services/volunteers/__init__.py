@@ -1,0 +1,1 @@
+"""The volunteers service: purchased-service volunteers, group work and community activities."""

@@ -1,0 +1,36 @@
+"""create_app() for the volunteers service (port 8003)."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.volunteers.api import router
+from services.volunteers.config import VolunteersSettings
+from services.volunteers.models import PATH_TABLES, Station
+from shared.app import build_app
+from shared.auth import TokenVerifier
+from shared.db import Database
+from shared.observability import configure_logging
+from shared.stations import station_replica_router
+
+
+def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
+    settings = settings or VolunteersSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.db = Database.connect(settings, "haolin-volunteers")
+        app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
+        yield
+        await app.state.db.dispose()
+
+    app = build_app(title="Haolin volunteers service", service="volunteers", settings=settings, lifespan=lifespan)
+    app.include_router(router)
+    app.include_router(station_replica_router(Station, PATH_TABLES))
+    return app
+
+
+def main() -> FastAPI:
+    settings = VolunteersSettings()
+    configure_logging(settings.log_level, "volunteers")
+    return create_app(settings)

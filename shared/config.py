@@ -1,0 +1,67 @@
+"""Settings base. Each process subclasses it with its own env prefix (CASES_, GATEWAY_, ...).
+
+Platform-wide secrets and keys use unprefixed names so one environment file serves
+every process; the database URL can be set per process (CASES_DATABASE_URL) or once
+for all (DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:54329/haolin"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="")
+
+    database_url: str | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    timezone: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+    # Requests larger than this are refused with 413 before they are parsed.
+    max_body_bytes: int = 1_000_000
+
+    jwt_public_key: str | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_issuer: str = "haolin"
+    jwt_audience: str = "haolin"
+
+    # "kid:base64key,kid:base64key": the first encrypts, all decrypt (key rotation).
+    field_encryption_keys: str | None = None
+    blind_index_key: str | None = None
+
+    @model_validator(mode="after")
+    def _platform_fallbacks(self) -> "ServiceSettings":
+        # Unprefixed platform names apply when the prefixed one is not set.
+        for field, env in (
+            ("database_url", "DATABASE_URL"),
+            ("jwt_public_key", "JWT_PUBLIC_KEY"),
+            ("jwt_public_key_file", "JWT_PUBLIC_KEY_FILE"),
+            ("field_encryption_keys", "FIELD_ENCRYPTION_KEYS"),
+            ("blind_index_key", "BLIND_INDEX_KEY"),
+            ("timezone", "HAOLIN_TIMEZONE"),
+        ):
+            if getattr(self, field) in (None, "") and _env(env):
+                value = _env(env)
+                setattr(self, field, Path(value) if field.endswith("_file") else value)
+        if not self.database_url:
+            self.database_url = DEFAULT_DATABASE_URL
+        return self
+
+    def public_key_pem(self) -> str:
+        if self.jwt_public_key:
+            return self.jwt_public_key
+        if self.jwt_public_key_file:
+            return Path(self.jwt_public_key_file).read_text()
+        raise RuntimeError("JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE must be set (make run writes .data/keys/)")

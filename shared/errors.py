@@ -1,0 +1,159 @@
+"""Problem details (RFC 9457) for every error, from one set of handlers.
+
+Domain code raises an AppError subclass carrying its status; handlers never build
+HTTPException blocks of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://haolin.dev/problems/"
+log = logging.getLogger("haolin.errors")
+
+
+class AppError(Exception):
+    status_code = 500
+    title = "Internal error"
+    type = "internal"
+
+    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.type,
+            "title": self.title,
+            "status": self.status_code,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+class NotFound(AppError):
+    status_code, title, type = 404, "Not found", "not-found"
+
+
+class Conflict(AppError):
+    status_code, title, type = 409, "Conflict", "conflict"
+
+
+class InvalidInput(AppError):
+    """A request that parsed but breaks a rule; `errors` names the fields."""
+
+    status_code, title, type = 422, "Invalid input", "invalid-input"
+
+    @classmethod
+    def field(cls, field: str, message: str, code: str = "invalid") -> "InvalidInput":
+        return cls(message, errors=[{"field": field, "message": message, "code": code}])
+
+
+class Unauthorized(AppError):
+    status_code, title, type = 401, "Not authenticated", "unauthorized"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kw)
+
+
+class Forbidden(AppError):
+    status_code, title, type = 403, "Forbidden", "forbidden"
+
+
+class PreconditionFailed(AppError):
+    status_code, title, type = 412, "Precondition failed", "stale"
+
+
+class PreconditionRequired(AppError):
+    status_code, title, type = 428, "Precondition required", "if-match-required"
+
+
+class PayloadTooLarge(AppError):
+    status_code, title, type = 413, "Payload too large", "too-large"
+
+
+class TooManyRequests(AppError):
+    status_code, title, type = 429, "Too many requests", "rate-limited"
+
+
+class BadGateway(AppError):
+    status_code, title, type = 502, "Upstream service failed", "bad-gateway"
+
+
+class GatewayTimeout(AppError):
+    status_code, title, type = 504, "Upstream service timed out", "gateway-timeout"
+
+
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem, status_code=problem["status"], media_type=PROBLEM, headers=headers)
+
+
+def _field_name(loc: tuple | list) -> str:
+    # ("body", "profile", "birth_on") -> "profile.birth_on"; query/path keep their source.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:] or ["body"]
+    return ".".join(parts)
+
+
+def validation_errors(exc: RequestValidationError) -> tuple[int, list[dict[str, Any]]]:
+    errors = []
+    status = 422
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            status = 400
+        errors.append({"field": _field_name(err.get("loc", ())), "message": err.get("msg", "invalid"),
+                       "code": err.get("type", "invalid")})
+    return status, errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(exc.to_problem(request.url.path), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, errors = validation_errors(exc)
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        title = "Malformed request body" if status == 400 else "Invalid input"
+        return problem_response({
+            "type": TYPE_BASE + ("malformed" if status == 400 else "invalid-input"),
+            "title": title, "status": status,
+            "detail": f"Check these fields: {fields}", "instance": request.url.path, "errors": errors,
+        })
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed"}
+        return problem_response({
+            "type": TYPE_BASE + str(exc.status_code), "title": titles.get(exc.status_code, "Error"),
+            "status": exc.status_code, "detail": str(exc.detail), "instance": request.url.path,
+        }, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Logged with its type only: an exception's text can carry personal data from a row.
+        log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
+                  exc_info=exc)
+        return problem_response({
+            "type": TYPE_BASE + "internal", "title": "Internal error", "status": 500,
+            "detail": "The server could not complete the request.", "instance": request.url.path,
+        })

@@ -1,0 +1,37 @@
+"""ETag / If-Match for optimistic concurrency on records with a `version` column."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+
+from shared.errors import PreconditionFailed, PreconditionRequired
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def required_version(request: Request) -> int:
+    """The version the client last read, from If-Match; updates without it answer 428."""
+    header = request.headers.get("if-match")
+    if not header:
+        raise PreconditionRequired("Send If-Match with the ETag of the record you read.")
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    try:
+        return int(value.strip('"'))
+    except ValueError:
+        raise PreconditionFailed("If-Match is not an ETag this API gave out.") from None
+
+
+def check_version(expected: int, actual: int) -> None:
+    if expected != actual:
+        raise PreconditionFailed(
+            "The record changed since you read it; read it again and reapply your change.",
+            current_version=actual,
+        )

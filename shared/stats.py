@@ -1,0 +1,93 @@
+"""The counting contract (ARCHITECTURE.md "Counting contract").
+
+Metric names live here once. Every service answers the same internal query with rows
+of {metric, population?, period?, station?, value}, read from its daily rollups.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+# Population code for rollup rows that count everyone once (a person in two
+# populations adds to both population rows but only once to this one).
+ALL = "_all"
+
+
+class Metric(str, enum.Enum):
+    person_times_casework = "person_times.casework"
+    person_times_group = "person_times.group"
+    person_times_community = "person_times.community"
+    cases_new = "cases.new"
+    cases_closed = "cases.closed"
+    cases_reopened = "cases.reopened"
+    cases_open = "cases.open"
+    beneficiaries_registered = "beneficiaries.registered"
+    groups = "groups"
+    group_sessions = "group_sessions"
+    activities = "activities"
+    resources_linked = "resources.linked_yuan"
+    volunteers_registered = "volunteers.registered"
+    volunteers_active = "volunteers.active"
+    volunteer_hours = "volunteer.hours"
+    volunteer_person_times = "volunteer.person_times"
+
+
+# Metrics that are a level at a moment (summed over all days up to the period end),
+# not a flow summed inside the period.
+STOCK_METRICS = frozenset({Metric.cases_open})
+
+GroupBy = Literal["day", "week", "month", "quarter", "year", "population", "station"]
+
+
+class StatsQuery(BaseModel):
+    station_path: str = Field(description="Subtree to count, e.g. '/1/12/'")
+    from_on: date = Field(alias="from")
+    to_on: date = Field(alias="to", description="Inclusive")
+    metrics: list[Metric] | None = Field(default=None, description="Default: all this service knows")
+    group_by: list[GroupBy] = Field(default_factory=list)
+
+    model_config = {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _check(self) -> "StatsQuery":
+        if self.to_on < self.from_on:
+            raise ValueError("'to' is before 'from'")
+        periods = [g for g in self.group_by if g not in ("population", "station")]
+        if len(periods) > 1:
+            raise ValueError("group by at most one period")
+        return self
+
+
+class StatsRow(BaseModel):
+    metric: Metric
+    population: str | None = None
+    period: str | None = None
+    station: int | None = None
+    value: float
+
+
+class StatsAnswer(BaseModel):
+    rows: list[StatsRow]
+
+
+def period_start(day: date, interval: str) -> date:
+    """Bucket a day into its period's first day; weeks start on Monday."""
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    if interval == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if interval == "year":
+        return day.replace(month=1, day=1)
+    raise ValueError(interval)
+
+
+# SQL date_trunc field for each period (PostgreSQL weeks start on Monday too).
+DATE_TRUNC = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}

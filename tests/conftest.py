@@ -1,0 +1,200 @@
+"""Test harness: a real PostgreSQL database built by the real migrations.
+
+The database is `haolin_test` on the embedded server (started if needed), or the one
+TEST_DATABASE_URL names; it is dropped and rebuilt once per run. Every test starts
+from empty tables (truncated, not rolled back, because the apps under test run their
+own transactions, several processes' worth, exactly as in production).
+
+Apps run in-process behind httpx's ASGI transport; the gateway's upstream clients are
+wired to the in-process services, so a cross-service test exercises the real apps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from ops.keys import generate_signing_pair
+from shared.auth import Principal, Role, TokenSigner
+from shared.crypto import generate_key
+
+SCHEMAS = ("gateway", "cases", "projects", "volunteers")
+TEST_DB = "haolin_test"
+
+_private, _public = generate_signing_pair()
+os.environ.update({
+    "JWT_PUBLIC_KEY": _public,
+    "JWT_PRIVATE_KEY": _private,
+    "FIELD_ENCRYPTION_KEYS": f"k1:{generate_key()}",
+    "BLIND_INDEX_KEY": "test-blind-index-key",
+    "ADMIN_PASSWORD": "admin-test-password",
+})
+
+
+def _test_url() -> str:
+    explicit = os.environ.get("TEST_DATABASE_URL")
+    if explicit:
+        return explicit
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        from ops import pg
+
+        base = pg.start()
+    return make_url(base).set(database=TEST_DB).render_as_string(hide_password=False)
+
+
+def _plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    url = _test_url()
+    target = make_url(url)
+    admin = await asyncpg.connect(_plain(target.set(database="postgres").render_as_string(hide_password=False)))
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            target.database,
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{target.database}"')
+        await admin.execute(f'CREATE DATABASE "{target.database}"')
+    finally:
+        await admin.close()
+    from ops.migrate import upgrade_all
+
+    await asyncio.to_thread(upgrade_all, url)
+    os.environ["DATABASE_URL"] = url
+    yield url
+
+
+@pytest.fixture(scope="session")
+async def _truncate_sql(database_url: str) -> str:
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[]) "
+            "AND tablename <> 'alembic_version'", list(SCHEMAS))
+    finally:
+        await conn.close()
+    if not rows:
+        return ""
+    names = ", ".join(f'"{r["schemaname"]}"."{r["tablename"]}"' for r in rows)
+    return f"TRUNCATE {names} RESTART IDENTITY CASCADE"
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(database_url: str, _truncate_sql: str) -> AsyncIterator[None]:
+    if _truncate_sql:
+        conn = await asyncpg.connect(_plain(database_url))
+        try:
+            await conn.execute(_truncate_sql)
+        finally:
+            await conn.close()
+    yield
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A second reader: what is really stored, read outside the apps."""
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def signer() -> TokenSigner:
+    return TokenSigner(_private, "haolin", "haolin")
+
+
+@pytest.fixture(scope="session")
+def token_for(signer: TokenSigner):
+    """token_for(role, station_id, station_path, user_id=...) -> bearer headers."""
+
+    def make(role: str | Role, station_id: int = 1, station_path: str = "/1/", user_id: str | None = None,
+             name: str = "Test User") -> dict[str, str]:
+        role = Role(role)
+        principal = Principal(user_id=user_id or f"user-{role.value}-{station_id}", role=role,
+                              station_id=station_id, station_path=station_path, name=name)
+        return {"Authorization": f"Bearer {signer.access_token(principal)}"}
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def service_headers(signer: TokenSigner) -> dict[str, str]:
+    return {"Authorization": f"Bearer {signer.service_token()}"}
+
+
+async def _started(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+async def cases_app(database_url: str):
+    from services.cases.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+async def cases_client(cases_app) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _started(cases_app):
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def projects_app(database_url: str):
+    from services.projects.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+async def projects_client(projects_app) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _started(projects_app):
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def volunteers_app(database_url: str):
+    from services.volunteers.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+async def volunteers_client(volunteers_app) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _started(volunteers_app):
+        yield client
+
+
+def station_rows(*paths: str, kind: str = "township") -> list[dict]:
+    """Replica rows for the given paths ('/1/', '/1/2/', ...), parents inferred."""
+    rows = []
+    for i, path in enumerate(paths):
+        ids = [int(x) for x in path.strip("/").split("/")]
+        rows.append({"id": ids[-1], "parent_id": ids[-2] if len(ids) > 1 else None, "path": path,
+                     "kind": kind, "name": f"Station {ids[-1]}", "change_seq": 1000 + i})
+    return rows
+
+
+@pytest.fixture
+def push_stations(service_headers):
+    """Seed a service's station replica directly, as the gateway would."""
+
+    async def push(client: httpx.AsyncClient, *paths: str) -> None:
+        r = await client.put("/internal/stations", json={"stations": station_rows(*paths)}, headers=service_headers)
+        assert r.status_code == 200, r.text
+
+    return push
