@@ -1,0 +1,55 @@
+"""create_app() for the gateway (port 8000): the one origin for apps, tablets and dashboards."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from gateway.config import GatewaySettings
+from gateway.identity.api import router as identity_router
+from gateway.identity.bootstrap import ensure_admin
+from gateway.replication import StationPusher
+from gateway.upstream import Upstreams, install_proxy
+from shared.app import build_app
+from shared.auth import TokenSigner, TokenVerifier
+from shared.db import Database
+from shared.observability import configure_logging
+
+
+def create_app(settings: GatewaySettings | None = None,
+               transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
+    """`transports` replaces the network to a service (tests wire in-process apps)."""
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.db = Database.connect(settings, "haolin-gateway")
+        app.state.signer = TokenSigner(settings.private_key_pem(), settings.jwt_issuer, settings.jwt_audience,
+                                       settings.access_ttl_s)
+        app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
+        app.state.upstreams = Upstreams.build(settings, transports)
+        await ensure_admin(app.state.db, settings)
+        app.state.pusher = StationPusher(app.state.db, app.state.upstreams, app.state.signer,
+                                         settings.station_push_interval_s)
+        await app.state.pusher.start()
+        try:
+            yield
+        finally:
+            await app.state.pusher.stop()
+            await app.state.upstreams.aclose()
+            await app.state.db.dispose()
+
+    app = build_app(title="Haolin (好邻) gateway", service="gateway", settings=settings, lifespan=lifespan,
+                    description="Community social-work stations: casework, group work, community activities "
+                                "and volunteers. Log in with the Authorize button (username and password).")
+    app.include_router(identity_router)
+    install_proxy(app)
+    return app
+
+
+def main() -> FastAPI:
+    settings = GatewaySettings()
+    configure_logging(settings.log_level, "gateway")
+    return create_app(settings)

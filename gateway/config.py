@@ -1,0 +1,56 @@
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings, _env
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    # Only the gateway holds the private key; services get the public one.
+    jwt_private_key: str | None = None
+    jwt_private_key_file: Path | None = None
+    access_ttl_s: int = 900
+    refresh_ttl_s: int = 30 * 24 * 3600
+
+    # First start on an empty database creates this admin; a password is generated
+    # and printed once when ADMIN_PASSWORD is not set.
+    admin_username: str = "admin"
+    admin_password: str | None = None
+    root_station_name: str = "省级社工服务平台"
+
+    # Failed logins: after `login_max_failures` in a row the account is locked for
+    # `login_lock_s` seconds (doubling on each further lock, capped at a day).
+    login_max_failures: int = 5
+    login_lock_s: int = 300
+    # Per client address, attempts per minute before 429.
+    login_per_address_per_minute: int = 30
+
+    cases_url: str = "http://127.0.0.1:8001"
+    projects_url: str = "http://127.0.0.1:8002"
+    volunteers_url: str = "http://127.0.0.1:8003"
+    upstream_timeout_s: float = 10.0
+    # How often the station tree is re-pushed to services that missed a change.
+    station_push_interval_s: float = 5.0
+
+    @model_validator(mode="after")
+    def _gateway_fallbacks(self) -> "GatewaySettings":
+        for field, env in (("jwt_private_key", "JWT_PRIVATE_KEY"), ("jwt_private_key_file", "JWT_PRIVATE_KEY_FILE"),
+                           ("admin_password", "ADMIN_PASSWORD")):
+            if getattr(self, field) in (None, "") and _env(env):
+                value = _env(env)
+                setattr(self, field, Path(value) if field.endswith("_file") else value)
+        for name in ("cases", "projects", "volunteers"):
+            value = _env(f"{name.upper()}_URL")
+            if value:
+                setattr(self, f"{name}_url", value)
+        return self
+
+    def private_key_pem(self) -> str:
+        if self.jwt_private_key:
+            return self.jwt_private_key
+        if self.jwt_private_key_file:
+            return Path(self.jwt_private_key_file).read_text()
+        raise RuntimeError("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE must be set (make run writes .data/keys/)")
