@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 import uuid
 
 from shared.errors import TYPE_BASE
@@ -33,7 +34,10 @@ class JsonFormatter(logging.Formatter):
         if extra:
             entry.update(extra)
         if record.exc_info and record.exc_info[0] is not None:
+            # Type and frames only: an exception's message can quote a row's personal data.
             entry["error"] = record.exc_info[0].__name__
+            entry["where"] = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
+                              for f in traceback.extract_tb(record.exc_info[2])][-8:]
         return json.dumps(entry, ensure_ascii=False)
 
 
