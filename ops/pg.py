@@ -62,6 +62,10 @@ def _is_listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def is_running(port: int = DEFAULT_PORT) -> bool:
+    return _is_listening(port)
+
+
 def url(port: int = DEFAULT_PORT, database: str = "haolin") -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
 

@@ -37,7 +37,11 @@ os.environ.update({
 })
 
 
+_started_server = False
+
+
 def _test_url() -> str:
+    global _started_server
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
         return explicit
@@ -45,8 +49,17 @@ def _test_url() -> str:
     if not base:
         from ops import pg
 
+        # A server `make run` left running is reused and left alone; one we start, we stop.
+        _started_server = not pg.is_running()
         base = pg.start()
     return make_url(base).set(database=TEST_DB).render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _started_server:
+        from ops import pg
+
+        pg.stop()
 
 
 def _plain(url: str) -> str:
