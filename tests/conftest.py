@@ -25,7 +25,9 @@ from shared.auth import Principal, Role, TokenSigner
 from shared.crypto import generate_key
 
 SCHEMAS = ("gateway", "cases", "projects", "volunteers")
-TEST_DB = "haolin_test"
+# One database per test run, so concurrent runs (two developers' shells, CI beside
+# `make run`) never drop each other's database.
+TEST_DB = f"haolin_test_{os.getpid()}"
 
 _private, _public = generate_signing_pair()
 os.environ.update({
@@ -76,6 +78,7 @@ async def database_url() -> AsyncIterator[str]:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             target.database,
         )
+        await _drop_stale_test_databases(admin)
         await admin.execute(f'DROP DATABASE IF EXISTS "{target.database}"')
         await admin.execute(f'CREATE DATABASE "{target.database}"')
     finally:
@@ -85,6 +88,19 @@ async def database_url() -> AsyncIterator[str]:
     await asyncio.to_thread(upgrade_all, url)
     os.environ["DATABASE_URL"] = url
     yield url
+    admin = await asyncpg.connect(_plain(target.set(database="postgres").render_as_string(hide_password=False)))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _drop_stale_test_databases(admin: asyncpg.Connection) -> None:
+    """Databases of earlier runs whose process is gone (killed before cleaning up)."""
+    for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'haolin\\_test\\_%'"):
+        pid = row["datname"].rsplit("_", 1)[-1]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
