@@ -1,0 +1,148 @@
+"""The resource proxy: `/v1/cases/...` and friends go to the service that owns them.
+
+A plain ASGI endpoint rather than a FastAPI route: it runs on every resource request,
+so it skips dependency solving and pydantic, copies only the headers it forwards,
+and relays bodies as bytes. Services authenticate the bearer token themselves (they
+hold the public key), so the hop adds no second verification.
+
+Responses are buffered rather than streamed: API pages are small, and a buffered
+exchange lets one deadline cover connect, send and the whole body, so the gateway
+never hangs past `upstream_timeout_s` on a service that trickles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import httpx
+from fastapi import FastAPI
+from starlette.routing import Route
+
+from gateway.upstream.clients import Upstreams
+from gateway.upstream.openapi import install_merged_openapi
+from shared.errors import BadGateway, GatewayTimeout
+from shared.observability import request_id_var
+
+log = logging.getLogger("haolin.gateway.proxy")
+
+# Path prefix -> owning service. One line per prefix: a later issue adds
+# "/v1/projects": "projects" or "/v1/volunteers": "volunteers" here and nothing else.
+PROXIED_PREFIXES: dict[str, str] = {
+    "/v1/beneficiaries": "cases",
+    "/v1/caseload": "cases",
+    "/v1/cases": "cases",
+    "/v1/populations": "cases",
+}
+
+FORWARDED_REQUEST_HEADERS = frozenset({
+    b"authorization", b"content-type", b"accept", b"accept-language", b"if-match", b"if-none-match",
+    b"idempotency-key",
+})
+RETURNED_RESPONSE_HEADERS = frozenset({
+    b"content-type", b"etag", b"location", b"cache-control", b"retry-after", b"www-authenticate",
+    b"content-disposition", b"last-modified", b"link", b"vary",
+})
+# Status codes that carry no body, hence no content-length.
+_NO_BODY = frozenset({204, 304})
+
+
+class ProxyEndpoint:
+    """ASGI endpoint relaying a request to one service."""
+
+    __slots__ = ("service",)
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        upstreams: Upstreams = scope["app"].state.upstreams
+        body = await _read_body(receive)
+        headers = [(k, v) for k, v in scope["headers"] if k in FORWARDED_REQUEST_HEADERS]
+        headers.append((b"x-request-id", request_id_var.get().encode("latin-1")))
+        headers.append((b"x-forwarded-for", _forwarded_for(scope)))
+        target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope["query_string"]:
+            target += "?" + scope["query_string"].decode("latin-1")
+        method = scope["method"]
+        try:
+            async with asyncio.timeout(upstreams.timeout_s):
+                response = await upstreams.client(self.service).request(
+                    method, target, content=body or None, headers=headers)
+        except Exception as exc:
+            raise _upstream_error(self.service, method, scope["path"], exc) from None
+
+        content = response.content
+        out = [(k.lower(), v) for k, v in response.headers.raw if k.lower() in RETURNED_RESPONSE_HEADERS]
+        status = response.status_code
+        if status not in _NO_BODY:
+            if method == "HEAD":
+                length = response.headers.get("content-length")
+                if length is not None:
+                    out.append((b"content-length", length.encode("latin-1")))
+            else:
+                out.append((b"content-length", str(len(content)).encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": content})
+
+
+async def _read_body(receive) -> bytes:
+    # The gateway's middleware has already capped the size (max_body_bytes).
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while message.get("more_body", False):
+        message = await receive()
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
+
+
+def _forwarded_for(scope) -> bytes:
+    client = scope.get("client")
+    address = client[0].encode("latin-1") if client else b"unknown"
+    for k, v in scope["headers"]:
+        if k == b"x-forwarded-for":
+            # Behind a load balancer: keep the chain, add the hop we saw.
+            return v + b", " + address
+    return address
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError):  # our own deadline (asyncio.timeout)
+        return True
+    if isinstance(exc, httpx.TimeoutException):
+        # httpx-aiohttp maps every aiohttp ClientConnectionError, "connection refused"
+        # included, to httpx.ConnectTimeout; the aiohttp cause tells the two apart.
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ClientError) and not isinstance(cause, asyncio.TimeoutError):
+            return False
+        return True
+    return False
+
+
+def _upstream_error(service: str, method: str, path: str, exc: BaseException) -> Exception:
+    # The path only: query strings carry names and phone digits.
+    log.warning("upstream %s failed on %s %s: %s", service, method, path, type(exc).__name__)
+    if _is_timeout(exc):
+        return GatewayTimeout(f"The {service} service did not answer in time.", service=service)
+    if isinstance(exc, (httpx.HTTPError, aiohttp.ClientError, OSError)):
+        return BadGateway(f"The {service} service could not be reached.", service=service)
+    return exc if isinstance(exc, Exception) else BadGateway(service=service)
+
+
+def install_proxy(app: FastAPI, prefixes: dict[str, str] | None = None) -> None:
+    """Route each proxied prefix to its service, and merge the services' docs into /openapi.json.
+
+    Call after the gateway's own routers so its routes win where paths overlap.
+    """
+    prefixes = PROXIED_PREFIXES if prefixes is None else prefixes
+    for prefix, service in prefixes.items():
+        endpoint = ProxyEndpoint(service)
+        # Two routes, not "{rest:path}" on the bare prefix: /v1/cases must not also
+        # capture /v1/caseload or /v1/casesomething.
+        app.router.routes.append(Route(prefix, endpoint, include_in_schema=False))
+        app.router.routes.append(Route(prefix + "/{rest:path}", endpoint, include_in_schema=False))
+    install_merged_openapi(app, prefixes)
