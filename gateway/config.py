@@ -20,6 +20,13 @@ class GatewaySettings(ServiceSettings):
     admin_username: str = "admin"
     admin_password: str | None = None
     root_station_name: str = "省级社工服务平台"
+    # A deployment for one city can start from a city root instead of a province.
+    root_station_kind: str = "province"
+
+    # argon2id cost; hashes made with other values are upgraded at the next login.
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
+    password_parallelism: int = 4
 
     # Failed logins: after `login_max_failures` in a row the account is locked for
     # `login_lock_s` seconds (doubling on each further lock, capped at a day).

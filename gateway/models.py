@@ -1,5 +1,77 @@
-"""Tables of the gateway, in the `gateway` schema."""
+"""Tables of the gateway, in the `gateway` schema: the station tree, users, refresh tokens."""
 
-from shared.models import make_base
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (BigInteger, DateTime, ForeignKey, Identity, Integer, Sequence, SmallInteger, String,
+                        func, text)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models import PathType, make_base
 
 Base = make_base("gateway")
+
+# Bumped on every station change; services keep the highest they applied as their cursor.
+# Station writes hold the tree lock (gateway.identity.repository.stations.lock_tree) while
+# they draw from it, so numbers are handed out in commit order and a cursor never skips one.
+station_change_seq = Sequence("station_change_seq", schema="gateway", metadata=Base.metadata)
+
+
+class Station(Base):
+    __tablename__ = "station"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("station.id"), index=True)
+    # "/<root id>/.../<own id>/"
+    path: Mapped[str] = mapped_column(PathType, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    # Administrative division code (行政区划代码), 6 to 12 digits.
+    code: Mapped[str | None] = mapped_column(String(12))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default=station_change_seq.next_value(), unique=True)
+
+
+class User(Base):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    # Unique case-insensitively (index on lower(username) in the migration).
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    station_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("station.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Consecutive failed logins since the last success or lock.
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Locks since the last successful login: each doubles the next lock's length.
+    lock_count: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class RefreshToken(Base):
+    """Opaque refresh tokens, stored as sha256 digests; a login starts a family, each refresh
+    rotates within it, and presenting a revoked member revokes the whole family."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(36), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
