@@ -1,0 +1,145 @@
+"""Request dependencies of the gateway: sessions, the acting user, and scoped lookups that
+double as validators (an id outside the caller's subtree answers 404, like a missing one)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.config import GatewaySettings
+from gateway.identity.errors import AddressRateLimited, KeepChanges, StationNotFound, UserNotFound
+from gateway.identity.passwords import Passwords, from_settings
+from gateway.identity.ratelimit import AddressLimiter
+from gateway.identity.service import stations as stations_service
+from gateway.identity.service import users as users_service
+from gateway.identity.service.rules import MANAGERS, require_role
+from gateway.identity.service.users import UserAt
+from gateway.models import Station
+from shared.auth import Principal, PrincipalDep, Role, TokenSigner
+from shared.db import Database, read_session, write_session
+from shared.errors import Unauthorized
+
+WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+
+
+async def keeping_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Like shared.db.write_session, but an error marked KeepChanges (a failed login counted,
+    a stolen token's family revoked) commits what was written before it is answered."""
+    db: Database = request.app.state.db
+    async with db.write_sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except KeepChanges:
+            await session.commit()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+KeepingSessionDep = Annotated[AsyncSession, Depends(keeping_session, scope="function")]
+
+
+def settings(request: Request) -> GatewaySettings:
+    return request.app.state.settings
+
+
+def signer(request: Request) -> TokenSigner:
+    return request.app.state.signer
+
+
+def passwords(request: Request) -> Passwords:
+    return from_settings(request.app.state.settings)
+
+
+SettingsDep = Annotated[GatewaySettings, Depends(settings)]
+SignerDep = Annotated[TokenSigner, Depends(signer)]
+PasswordsDep = Annotated[Passwords, Depends(passwords)]
+
+
+async def current_actor(principal: PrincipalDep, session: ReadSessionDep) -> Principal:
+    """The caller as the database knows them now, not as their token said: a disabled account
+    or a changed role or station takes effect here at once, not when the token expires."""
+    found = await users_service.actor(session, principal.user_id)
+    if found is None:
+        raise Unauthorized("This account is no longer active; log in again.")
+    return Principal(user_id=str(found.user.id), role=Role(found.user.role), station_id=found.station.id,
+                     station_path=found.station.path, name=found.user.display_name)
+
+
+ActorDep = Annotated[Principal, Depends(current_actor)]
+
+
+def manager(actor: ActorDep) -> Principal:
+    require_role(actor, MANAGERS, "manage users")
+    return actor
+
+
+ManagerDep = Annotated[Principal, Depends(manager)]
+
+
+async def readable_station(station_id: Annotated[int, Path()], actor: ActorDep, session: ReadSessionDep) -> Station:
+    station = await stations_service.readable(session, actor, station_id)
+    if station is None:
+        raise StationNotFound()
+    return station
+
+
+async def writable_station(station_id: Annotated[int, Path()], actor: ActorDep, session: WriteSessionDep) -> Station:
+    station = await stations_service.locked_in_scope(session, actor, station_id)
+    if station is None:
+        raise StationNotFound()
+    return station
+
+
+StationDep = Annotated[Station, Depends(readable_station)]
+WritableStationDep = Annotated[Station, Depends(writable_station)]
+
+
+async def readable_user(user_id: Annotated[int, Path()], actor: ManagerDep, session: ReadSessionDep) -> UserAt:
+    found = await users_service.in_scope(session, actor, user_id)
+    if found is None:
+        raise UserNotFound()
+    return found
+
+
+async def writable_user(user_id: Annotated[int, Path()], actor: ManagerDep, session: WriteSessionDep) -> UserAt:
+    found = await users_service.in_scope(session, actor, user_id, for_update=True)
+    if found is None:
+        raise UserNotFound()
+    return found
+
+
+UserDep = Annotated[UserAt, Depends(readable_user)]
+WritableUserDep = Annotated[UserAt, Depends(writable_user)]
+
+
+def login_throttle(request: Request) -> None:
+    """Per client address, login attempts per minute (settings.login_per_address_per_minute)."""
+    state = request.app.state
+    limiter: AddressLimiter | None = getattr(state, "login_limiter", None)
+    if limiter is None:
+        limiter = state.login_limiter = AddressLimiter(state.settings.login_per_address_per_minute)
+    wait = limiter.hit(request.client.host if request.client else "unknown")
+    if wait:
+        raise AddressRateLimited(wait)
+
+
+def station_change_notifier(request: Request, background: BackgroundTasks) -> Callable[[], None]:
+    """Call after a station write: once the response is out (so after the commit), the pusher
+    sends the change to the services; the request never waits for them."""
+
+    def changed() -> None:
+        pusher = getattr(request.app.state, "pusher", None)
+        if pusher is not None:
+            background.add_task(pusher.notify)
+
+    return changed
+
+
+StationsChangedDep = Annotated[Callable[[], None], Depends(station_change_notifier)]

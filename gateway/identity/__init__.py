@@ -1,0 +1,1 @@
+"""Identity: the station tree, users, passwords and tokens."""

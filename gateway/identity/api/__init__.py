@@ -1,0 +1,10 @@
+"""HTTP endpoints of identity: /v1/stations, /v1/users, /v1/auth, /v1/me."""
+
+from fastapi import APIRouter
+
+from gateway.identity.api import auth, stations, users
+
+router = APIRouter(prefix="/v1")
+router.include_router(auth.router)
+router.include_router(stations.router)
+router.include_router(users.router)

@@ -1,0 +1,79 @@
+"""Domain errors of identity; each carries its status and renders as problem+json."""
+
+from __future__ import annotations
+
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+
+
+class KeepChanges:
+    """Mixin: the transaction's writes are the point of this error (a failed-login count, a
+    revoked token family), so the request session commits them before the error is sent."""
+
+
+class StationNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such station in your scope.")
+
+
+class UserNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such user in your scope.")
+
+
+class StationCycle(Conflict):
+    type = "station-cycle"
+
+    def __init__(self) -> None:
+        super().__init__("A station cannot move under itself or one of its own descendants.",
+                         errors=[{"field": "parent_id", "message": "is the station itself or inside its subtree",
+                                  "code": "cycle"}])
+
+
+class StationNotEmpty(Conflict):
+    type = "station-not-empty"
+
+
+class DuplicateName(Conflict):
+    type = "duplicate"
+
+    @classmethod
+    def on(cls, field: str, message: str) -> "DuplicateName":
+        return cls(message, errors=[{"field": field, "message": message, "code": "duplicate"}])
+
+
+class NotAllowed(Forbidden):
+    pass
+
+
+class WeakPassword(InvalidInput):
+    pass
+
+
+class LoginFailed(KeepChanges, Unauthorized):
+    type = "login-failed"
+
+    def __init__(self) -> None:
+        # One message for unknown user and wrong password: no user enumeration.
+        super().__init__("Wrong username or password.")
+
+
+class AccountLocked(KeepChanges, TooManyRequests):
+    type = "account-locked"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("Too many failed logins: this account is locked for a while. "
+                         "Try again later or ask an administrator to enable it.",
+                         headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s)
+
+
+class AddressRateLimited(TooManyRequests):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("Too many login attempts from this address; wait a minute.",
+                         headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s)
+
+
+class RefreshRejected(KeepChanges, Unauthorized):
+    type = "refresh-rejected"
+
+    def __init__(self, detail: str = "The refresh token is not valid; log in again.") -> None:
+        super().__init__(detail)

@@ -1,0 +1,1 @@
+"""Every SQL statement of identity, one module per table."""

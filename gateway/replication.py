@@ -1,0 +1,106 @@
+"""Pushes the station tree to every service's replica (shared/stations.py).
+
+Each service reports the highest change_seq it applied; the pusher sends every station
+changed after it, in change order and in batches. Station writes draw change_seq under
+the tree lock, so numbers are committed in order and "everything after the cursor" never
+misses a row. A push is idempotent, so any failure is repaired by the next round: the
+loop runs every `interval_s`, and at once when a station endpoint calls notify().
+An unreachable service is logged and retried; it never fails a request or the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+
+from gateway.identity.repository import stations as stations_repo
+from shared.auth import TokenSigner
+from shared.db import Database
+from shared.stations import StationReplica
+
+log = logging.getLogger("haolin.gateway.replication")
+
+SERVICES = ("cases", "projects", "volunteers")
+BATCH = 1000
+
+
+class StationPusher:
+    def __init__(self, db: Database, upstreams, signer: TokenSigner, interval_s: float,
+                 services: tuple[str, ...] = SERVICES, batch: int = BATCH) -> None:
+        self.db = db
+        self.upstreams = upstreams
+        self.signer = signer
+        self.interval_s = interval_s
+        self.services = services
+        self.batch = batch
+        self._wake = asyncio.Event()
+        # One round at a time: the loop and sync_now() would otherwise push the same rows twice.
+        self._round = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Begin the loop; its first round runs at once, without holding up startup."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="station-pusher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def notify(self) -> None:
+        """A station changed (and is committed): push soon, without waiting for the interval."""
+        self._wake.set()
+
+    async def sync_now(self) -> dict[str, int | None]:
+        """One round to every service; per service the stations sent, or None when it failed."""
+        async with self._round:
+            token = self.signer.service_token()
+            results = await asyncio.gather(*(self._sync_service(name, token) for name in self.services))
+            return dict(zip(self.services, results, strict=True))
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sync_now()
+            except Exception as exc:  # the loop must outlive any failure, e.g. the database restarting
+                log.warning("station push round failed: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            self._wake.clear()
+
+    async def _sync_service(self, name: str, token: str) -> int | None:
+        headers = {"Authorization": f"Bearer {token}"}
+        sent = 0
+        try:
+            client: httpx.AsyncClient = self.upstreams.client(name)
+            reply = await client.get("/internal/stations/cursor", headers=headers)
+            reply.raise_for_status()
+            cursor = int(reply.json()["change_seq"])
+            while True:
+                async with self.db.read_sessions() as session:
+                    rows = await stations_repo.changed_after(session, cursor, self.batch)
+                if not rows:
+                    break
+                body = {"stations": [StationReplica.model_validate(row, from_attributes=True).model_dump(mode="json")
+                                     for row in rows]}
+                reply = await client.put("/internal/stations", json=body, headers=headers)
+                reply.raise_for_status()
+                sent += len(rows)
+                cursor = rows[-1].change_seq
+                if len(rows) < self.batch:
+                    break
+        except Exception as exc:
+            # The exception's type and status only: a reply body could echo station data or a token.
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            log.warning("station push to %s failed: %s%s (retrying every %ss)", name, type(exc).__name__,
+                        f" {status}" if status else "", self.interval_s)
+            return None
+        if sent:
+            log.info("pushed %d station changes to %s", sent, name)
+        return sent
