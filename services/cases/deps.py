@@ -1,9 +1,109 @@
+"""Request dependencies: sessions, the principal by what it may do, and records loaded in scope.
+
+Ids outside the caller's subtree, and any personal id asked for by a role that sees only
+aggregates, answer 404 exactly as a missing id: a response never tells whether a person
+exists somewhere the caller cannot look.
+"""
+
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.cases.errors import BeneficiaryNotFound, CaseNotFound
+from services.cases.models import Beneficiary, Case, Station
+from services.cases.repository.common import get_live
+from services.cases.service.common import Vault
+from shared.auth import Principal, PrincipalDep
 from shared.db import read_session, write_session
+from shared.errors import Forbidden, NotFound
+from shared.etag import required_version
+from shared.stations import resolve_station
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+
+
+def vault(request: Request) -> Vault:
+    return request.app.state.vault
+
+
+VaultDep = Annotated[Vault, Depends(vault)]
+
+
+def id_reader(principal: PrincipalDep) -> Principal:
+    if not principal.may_read_personal:
+        raise NotFound("Not found.")
+    return principal
+
+
+def id_writer(principal: PrincipalDep) -> Principal:
+    if not principal.may_read_personal:
+        raise NotFound("Not found.")
+    if not principal.may_write_personal:
+        raise Forbidden("This role cannot change personal records.")
+    return principal
+
+
+IdReaderDep = Annotated[Principal, Depends(id_reader)]
+IdWriterDep = Annotated[Principal, Depends(id_writer)]
+IfMatchDep = Annotated[int, Depends(required_version)]
+
+
+def optional_version(request: Request) -> int | None:
+    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
+    if not request.headers.get("if-match"):
+        return None
+    return required_version(request)
+
+
+OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
+
+
+async def case_for_read(case_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Case:
+    case = await get_live(session, Case, case_id, principal)
+    if case is None:
+        raise CaseNotFound()
+    return case
+
+
+async def case_for_write(case_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Case:
+    case = await get_live(session, Case, case_id, principal, for_update=True)
+    if case is None:
+        raise CaseNotFound()
+    return case
+
+
+CaseDep = Annotated[Case, Depends(case_for_read)]
+CaseForUpdateDep = Annotated[Case, Depends(case_for_write)]
+
+
+async def beneficiary_for_read(beneficiary_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Beneficiary:
+    record = await get_live(session, Beneficiary, beneficiary_id, principal)
+    if record is None:
+        raise BeneficiaryNotFound()
+    return record
+
+
+async def beneficiary_for_write(beneficiary_id: str, principal: IdWriterDep,
+                                session: WriteSessionDep) -> Beneficiary:
+    record = await get_live(session, Beneficiary, beneficiary_id, principal, for_update=True)
+    if record is None:
+        raise BeneficiaryNotFound()
+    return record
+
+
+BeneficiaryDep = Annotated[Beneficiary, Depends(beneficiary_for_read)]
+BeneficiaryForUpdateDep = Annotated[Beneficiary, Depends(beneficiary_for_write)]
+
+
+async def subtree_filter(principal: PrincipalDep, session: ReadSessionDep,
+                         station_id: Annotated[int | None, Query(description="Limit to this station's subtree")] = None
+                         ) -> str | None:
+    """The station path a list is narrowed to; the station must lie in the caller's scope."""
+    if station_id is None:
+        return None
+    return (await resolve_station(session, Station, principal, station_id))[1]
+
+
+SubtreeDep = Annotated[str | None, Depends(subtree_filter)]

@@ -1,10 +1,194 @@
-"""Tables of the cases service, in the `cases` schema."""
+"""Tables of the cases service, in the `cases` schema.
 
-from shared.models import make_base
+Every record table carries shared.models.RecordMixin (id, station, version, soft delete,
+authorship) and, through its migration, the change_xid sync marker. Sensitive values
+(ID number, phone) are stored only encrypted, next to keyed hashes used to find them.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text,
+                        func, text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models import PathType, RecordMixin, make_base
 from shared.stations import station_replica_model
 
 Base = make_base("cases")
 Station = station_replica_model(Base)
 
+# A digest of the create request, so a retried POST with a client id can be told
+# apart from a different record reusing the id (see service/common.py).
+DIGEST = String(64)
+
+
+class Record(RecordMixin):
+    # Read server-made columns (created_at, updated_at) back with RETURNING: an async
+    # session cannot lazy-load them after the flush.
+    __mapper_args__ = {"eager_defaults": True}
+
+
+class Population(Base):
+    """Operator-extensible population codes (DOMAIN.md "People served")."""
+
+    __tablename__ = "population"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label_zh: Mapped[str] = mapped_column(String(100))
+    label_en: Mapped[str] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer, server_default=text("1000"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Beneficiary(Record, Base):
+    __tablename__ = "beneficiary"
+    name: Mapped[str] = mapped_column(String(100))
+    # Lower-case pinyin initials ("zsf") and full pinyin ("zhangsanfeng"), computed at write time for search.
+    name_initials: Mapped[str] = mapped_column(String(100, collation="C"))
+    name_pinyin: Mapped[str] = mapped_column(String(600, collation="C"))
+    gender: Mapped[str | None] = mapped_column(String(16))
+    birth_on: Mapped[date | None] = mapped_column(Date)
+    id_number_enc: Mapped[str | None] = mapped_column(Text)
+    id_number_bidx: Mapped[str | None] = mapped_column(String(64))
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    phone_tail_bidx: Mapped[str | None] = mapped_column(String(64), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    emergency_contact_enc: Mapped[str | None] = mapped_column(Text)
+    self_care: Mapped[str | None] = mapped_column(String(16))
+    disability_type: Mapped[str | None] = mapped_column(String(16))
+    disability_grade: Mapped[int | None] = mapped_column(SmallInteger)
+    need_level: Mapped[str | None] = mapped_column(String(16))
+    worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    consents: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+    registered_on: Mapped[date] = mapped_column(Date)
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (
+        # Uniqueness scope of an ID number: live beneficiaries of one province (the first
+        # path segment). Stations of one province share clients across county lines, while
+        # provinces run separate registries; an expression keeps it right after station moves.
+        Index("uq_beneficiary_id_number_province", "id_number_bidx", text("split_part(station_path, '/', 2)"),
+              unique=True, postgresql_where=text("deleted_at IS NULL AND id_number_bidx IS NOT NULL")),
+        Index("ix_beneficiary_populations", "populations", postgresql_using="gin"),
+        Index("ix_beneficiary_created_at_id", "created_at", "id"),
+    )
+
+
+class Case(Record, Base):
+    __tablename__ = "case"
+    beneficiary_id: Mapped[str] = mapped_column(String(64), ForeignKey("beneficiary.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    presenting_problem: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    risk_level: Mapped[str] = mapped_column(String(16))
+    worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64))
+    opened_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+    # The beneficiary's populations when the case opened: every case count (new, closed,
+    # open stock) uses this one snapshot, so the stock nets to zero per population.
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (
+        Index("ix_case_opened_on_id", "opened_on", "id"),
+        Index("ix_case_status", "status"),
+        Index("ix_case_populations", "populations", postgresql_using="gin"),
+    )
+
+
+class CaseEvent(Record, Base):
+    """One lifecycle transition: the case's history and the source of its counts."""
+
+    __tablename__ = "case_event"
+    case_id: Mapped[str] = mapped_column(String(64), ForeignKey("case.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseChildMixin(Record):
+    case_id: Mapped[str] = mapped_column(String(64), ForeignKey("case.id"), index=True)
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+
+class Assessment(CaseChildMixin, Base):
+    __tablename__ = "assessment"
+    assessed_on: Mapped[date] = mapped_column(Date)
+    areas: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default=text("'{}'"))
+    needs: Mapped[str | None] = mapped_column(Text)
+    risk_level: Mapped[str | None] = mapped_column(String(16))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class ServicePlan(CaseChildMixin, Base):
+    __tablename__ = "service_plan"
+    planned_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    goals: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    review_on: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class ServiceRecord(CaseChildMixin, Base):
+    __tablename__ = "service_record"
+    beneficiary_id: Mapped[str] = mapped_column(String(64), index=True)
+    served_on: Mapped[date] = mapped_column(Date)
+    mode: Mapped[str] = mapped_column(String(16))
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    service_type: Mapped[str] = mapped_column(String(32))
+    resources_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    person_times: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Populations of the beneficiary when the service was given: counts stay as reported
+    # even if the person's populations change later.
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+
+    __table_args__ = (Index("ix_service_record_case_id_served_on", "case_id", "served_on"),)
+
+
+class Referral(CaseChildMixin, Base):
+    __tablename__ = "referral"
+    agency: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    referred_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    responded_on: Mapped[date | None] = mapped_column(Date)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class FollowUp(CaseChildMixin, Base):
+    __tablename__ = "follow_up"
+    due_on: Mapped[date] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    method: Mapped[str | None] = mapped_column(String(16))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class DailyStat(Base):
+    """Daily rollup of the counting contract, written in the transaction of the record change."""
+
+    __tablename__ = "daily_stat"
+    station_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    population: Mapped[str] = mapped_column(String(40), primary_key=True)
+    station_path: Mapped[str] = mapped_column(PathType)
+    value: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+    __table_args__ = (Index("ix_daily_stat_station_path_day", "station_path", "day"),)
+
+
+RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
+                                        Referral, FollowUp)]
+
 # Tables with a station_path column, rewritten when a station moves.
-PATH_TABLES: list = []
+PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__]

@@ -1,0 +1,81 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from services.cases.deps import (BeneficiaryDep, BeneficiaryForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep, ReadSessionDep,
+                                 SubtreeDep, VaultDep, WriteSessionDep)
+from services.cases.models import Beneficiary
+from services.cases.repository import beneficiaries as repo
+from services.cases.repository.common import page
+from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
+from services.cases.service import beneficiaries as service
+from shared.auth import ReaderDep, WriterDep
+from shared.errors import InvalidInput
+from shared.etag import set_etag
+from shared.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
+ORDER = [Beneficiary.created_at, Beneficiary.id]
+
+
+@router.get("", response_model=Page[BeneficiaryRead])
+async def list_beneficiaries(
+    principal: ReaderDep, session: ReadSessionDep, vault: VaultDep, subtree: SubtreeDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+    q: Annotated[str | None, Query(min_length=1, max_length=50, description="Name fragment or pinyin")] = None,
+    phone_tail: Annotated[str | None, Query(description="Last 4 digits of the phone")] = None,
+    id_number: Annotated[str | None, Query(max_length=32, description="Exact ID number")] = None,
+    population: Annotated[str | None, Query(max_length=40)] = None,
+    worker_id: Annotated[str | None, Query(max_length=64)] = None,
+    registered_from: Annotated[date | None, Query(alias="from")] = None,
+    registered_to: Annotated[date | None, Query(alias="to")] = None,
+) -> dict:
+    """Beneficiaries of your subtree, newest first; ID numbers and phones always masked."""
+    if phone_tail is not None and not (len(phone_tail) == 4 and phone_tail.isdigit()):
+        raise InvalidInput.field("phone_tail", "Give the last 4 digits of the phone.")
+    stmt = repo.list_query(
+        principal, station_path=subtree, q=q,
+        phone_tail_bidx=vault.blind_index(phone_tail, "phone_tail") if phone_tail else None,
+        id_number_bidx=vault.blind_index(id_number, "id_number") if id_number else None,
+        population=population, worker_id=worker_id, registered_from=registered_from, registered_to=registered_to)
+    rows = await page(session, stmt, paging, ORDER)
+    return make_page(rows, paging, ["created_at", "id"], lambda b: service.to_read(vault, b, reveal=False))
+
+
+@router.post("", response_model=BeneficiaryRead, status_code=status.HTTP_201_CREATED)
+async def register_beneficiary(body: BeneficiaryCreate, principal: WriterDep, session: WriteSessionDep,
+                               vault: VaultDep, response: Response) -> BeneficiaryRead:
+    """Register a person (建档); the same ID number twice in a province answers 409 naming the existing record."""
+    record, created = await service.create(session, vault, principal, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    set_etag(response, record.version)
+    response.headers["Location"] = f"/v1/beneficiaries/{record.id}"
+    return service.to_read(vault, record, reveal=False)
+
+
+@router.get("/{beneficiary_id}", response_model=BeneficiaryRead)
+async def get_beneficiary(record: BeneficiaryDep, principal: IdReaderDep, vault: VaultDep,
+                          response: Response) -> BeneficiaryRead:
+    """One beneficiary; station heads and social workers see the ID number and phone in full."""
+    set_etag(response, record.version)
+    return service.to_read(vault, record, reveal=service.may_reveal(principal))
+
+
+@router.patch("/{beneficiary_id}", response_model=BeneficiaryRead)
+async def update_beneficiary(body: BeneficiaryUpdate, record: BeneficiaryForUpdateDep, version: IfMatchDep,
+                             principal: IdWriterDep, session: WriteSessionDep, vault: VaultDep,
+                             response: Response) -> BeneficiaryRead:
+    """Change a beneficiary's profile (If-Match required)."""
+    record = await service.update(session, vault, principal, record, version, body)
+    set_etag(response, record.version)
+    return service.to_read(vault, record, reveal=service.may_reveal(principal))
+
+
+@router.delete("/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_beneficiary(record: BeneficiaryForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+                             session: WriteSessionDep) -> Response:
+    """Remove a beneficiary (soft delete; If-Match required); refused while they have cases."""
+    await service.delete(session, principal, record, version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

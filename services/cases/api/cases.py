@@ -1,0 +1,117 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from services.cases.deps import (CaseDep, CaseForUpdateDep, IdWriterDep, IfMatchDep, OptionalIfMatchDep,
+                                 ReadSessionDep, SubtreeDep, VaultDep, WriteSessionDep)
+from services.cases.models import Case
+from services.cases.repository import cases as repo
+from services.cases.repository.common import page
+from services.cases.schemas.cases import (CaseCreate, CaseEventList, CaseEventRead, CaseRead, CaseStatus, CaseUpdate,
+                                          CloseInput, TransitionInput)
+from services.cases.schemas.common import RiskLevel
+from services.cases.service import cases as service
+from shared.auth import ReaderDep, WriterDep
+from shared.etag import set_etag
+from shared.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+ORDER = [Case.opened_on, Case.id]
+
+
+@router.get("", response_model=Page[CaseRead])
+async def list_cases(
+    principal: ReaderDep, session: ReadSessionDep, subtree: SubtreeDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    worker_id: Annotated[str | None, Query(max_length=64)] = None,
+    beneficiary_id: Annotated[str | None, Query(max_length=64)] = None,
+    population: Annotated[str | None, Query(max_length=40)] = None,
+    risk_level: RiskLevel | None = None,
+    opened_from: Annotated[date | None, Query(alias="from")] = None,
+    opened_to: Annotated[date | None, Query(alias="to")] = None,
+) -> dict:
+    """Cases of your subtree, most recently opened first."""
+    stmt = repo.list_query(principal, station_path=subtree, status=status_, worker_id=worker_id,
+                           beneficiary_id=beneficiary_id, population=population, risk_level=risk_level,
+                           opened_from=opened_from, opened_to=opened_to)
+    rows = await page(session, stmt, paging, ORDER)
+    return make_page(rows, paging, ["opened_on", "id"], CaseRead.model_validate)
+
+
+@router.post("", response_model=CaseRead, status_code=status.HTTP_201_CREATED)
+async def open_case(body: CaseCreate, principal: WriterDep, session: WriteSessionDep, vault: VaultDep,
+                    response: Response) -> CaseRead:
+    """Open a case at intake (接案) for a registered beneficiary."""
+    case, created = await service.create(session, vault, principal, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    set_etag(response, case.version)
+    response.headers["Location"] = f"/v1/cases/{case.id}"
+    return CaseRead.model_validate(case)
+
+
+@router.get("/{case_id}", response_model=CaseRead)
+async def get_case(case: CaseDep, response: Response) -> CaseRead:
+    """One case."""
+    set_etag(response, case.version)
+    return CaseRead.model_validate(case)
+
+
+@router.patch("/{case_id}", response_model=CaseRead)
+async def update_case(body: CaseUpdate, case: CaseForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+                      response: Response) -> CaseRead:
+    """Change a case's title, problem, risk level, worker or project (If-Match required)."""
+    service.update(principal, case, version, body)
+    set_etag(response, case.version)
+    return CaseRead.model_validate(case)
+
+
+@router.delete("/{case_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_case(case: CaseForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+                      session: WriteSessionDep) -> Response:
+    """Remove a case and its records (soft delete; If-Match required); its counts are taken back."""
+    await service.delete(session, principal, case, version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{case_id}/events", response_model=CaseEventList)
+async def case_history(case: CaseDep, session: ReadSessionDep) -> CaseEventList:
+    """The case's lifecycle steps, oldest first."""
+    events = await service.history(session, case)
+    return CaseEventList(items=[CaseEventRead(id=e.id, action=e.action, from_status=e.from_status,
+                                              to_status=e.to_status, occurred_on=e.occurred_on, at=e.created_at,
+                                              by=e.created_by, reason=e.reason, note=e.note) for e in events])
+
+
+def _action(action: str, summary: str):
+    async def act(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                  version: OptionalIfMatchDep, response: Response,
+                  body: TransitionInput | None = None) -> CaseRead:
+        await service.transition(session, principal, case, action, body or TransitionInput(), version)
+        set_etag(response, case.version)
+        return CaseRead.model_validate(case)
+
+    async def close(body: CloseInput, case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                    version: OptionalIfMatchDep, response: Response) -> CaseRead:
+        await service.transition(session, principal, case, action, body, version)
+        set_etag(response, case.version)
+        return CaseRead.model_validate(case)
+
+    handler = close if action == "close" else act
+    handler.__doc__ = summary
+    router.add_api_route(f"/{{case_id}}/{action}", handler, methods=["POST"], response_model=CaseRead,
+                         name=f"case_{action.replace('-', '_')}")
+
+
+for _name, _summary in (
+    ("assess", "Move from intake to assessment (预估)."),
+    ("plan", "Move from assessment to planning (计划)."),
+    ("intervene", "Move from planning to intervention (介入)."),
+    ("evaluate", "Move from intervention to evaluation (评估)."),
+    ("close", "Close the case (结案) with a reason; early closure needs a reason other than completed."),
+    ("follow-up", "Start follow-up (跟进) of a closed case."),
+    ("reopen", "Reopen a closed case; it goes back to assessment."),
+):
+    _action(_name, _summary)

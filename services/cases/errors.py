@@ -1,0 +1,70 @@
+"""Domain errors of the cases service, rendered as problem+json by shared.errors."""
+
+from shared.errors import Conflict, InvalidInput, NotFound
+
+
+class BeneficiaryNotFound(NotFound):
+    type = "beneficiary-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("No such beneficiary.")
+
+
+class CaseNotFound(NotFound):
+    type = "case-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("No such case.")
+
+
+class RecordNotFound(NotFound):
+    type = "record-not-found"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"No such {kind}.")
+
+
+class DuplicateIdNumber(Conflict):
+    """Each person is registered once per province; the body names the record to use instead."""
+
+    type = "duplicate-id-number"
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__("A beneficiary with this ID number is already registered.", existing_id=existing_id,
+                         errors=[{"field": "id_number", "message": "already registered", "code": "duplicate"}])
+
+
+class IdInUse(Conflict):
+    type = "id-in-use"
+
+    def __init__(self, detail: str = "This id is already used by a different record.") -> None:
+        super().__init__(detail, errors=[{"field": "id", "message": detail, "code": "id_in_use"}])
+
+
+class TransitionNotAllowed(Conflict):
+    type = "transition-not-allowed"
+
+    def __init__(self, action: str, status: str, allowed: list[str]) -> None:
+        super().__init__(f"'{action}' is not allowed while the record is '{status}'.", status=status,
+                         allowed_actions=allowed)
+
+
+class BeneficiaryHasCases(Conflict):
+    type = "beneficiary-has-cases"
+
+    def __init__(self) -> None:
+        super().__init__("Delete or move this beneficiary's cases first.")
+
+
+class PopulationExists(Conflict):
+    type = "population-exists"
+
+    def __init__(self) -> None:
+        super().__init__("This population code exists already.",
+                         errors=[{"field": "code", "message": "exists already", "code": "duplicate"}])
+
+
+def unknown_populations(field: str, codes: list[str]) -> InvalidInput:
+    # Codes are operator-defined labels, not personal data: safe to echo.
+    return InvalidInput.field(field, f"Unknown population code(s): {', '.join(sorted(set(codes)))}.",
+                              "unknown_population")

@@ -1,0 +1,75 @@
+"""Beneficiary and population queries."""
+
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases.models import Beneficiary, Case, Population
+from services.cases.repository.common import live
+from shared.auth import Principal
+
+
+def province_of(station_path: str) -> str:
+    return station_path.strip("/").split("/")[0]
+
+
+async def find_live_by_id_number(session: AsyncSession, id_number_bidx: str, station_path: str,
+                                 exclude_id: str | None = None) -> str | None:
+    """The live beneficiary with this ID number in the station's province (the uniqueness scope)."""
+    stmt = select(Beneficiary.id).where(
+        Beneficiary.id_number_bidx == id_number_bidx, Beneficiary.deleted_at.is_(None),
+        func.split_part(Beneficiary.station_path, "/", 2) == province_of(station_path))
+    if exclude_id:
+        stmt = stmt.where(Beneficiary.id != exclude_id)
+    return await session.scalar(stmt.limit(1))
+
+
+def list_query(principal: Principal, *, station_path: str | None, q: str | None, phone_tail_bidx: str | None,
+               id_number_bidx: str | None, population: str | None, worker_id: str | None,
+               registered_from: date | None, registered_to: date | None):
+    stmt = live(Beneficiary, principal)
+    if station_path:
+        stmt = stmt.where(Beneficiary.station_path.startswith(station_path, autoescape=False))
+    if q:
+        needle = q.lower()
+        stmt = stmt.where(or_(
+            Beneficiary.name.contains(q, autoescape=True),
+            Beneficiary.name_initials.contains(needle, autoescape=True),
+            Beneficiary.name_pinyin.contains(needle, autoescape=True),
+        ))
+    if phone_tail_bidx:
+        stmt = stmt.where(Beneficiary.phone_tail_bidx == phone_tail_bidx)
+    if id_number_bidx:
+        stmt = stmt.where(Beneficiary.id_number_bidx == id_number_bidx)
+    if population:
+        stmt = stmt.where(Beneficiary.populations.contains([population]))
+    if worker_id:
+        stmt = stmt.where(Beneficiary.worker_id == worker_id)
+    if registered_from:
+        stmt = stmt.where(Beneficiary.registered_on >= registered_from)
+    if registered_to:
+        stmt = stmt.where(Beneficiary.registered_on <= registered_to)
+    return stmt
+
+
+async def has_live_cases(session: AsyncSession, beneficiary_id: str) -> bool:
+    stmt = select(Case.id).where(Case.beneficiary_id == beneficiary_id, Case.deleted_at.is_(None)).limit(1)
+    return await session.scalar(stmt) is not None
+
+
+async def known_population_codes(session: AsyncSession, codes: list[str]) -> set[str]:
+    if not codes:
+        return set()
+    return set((await session.scalars(select(Population.code).where(Population.code.in_(codes)))).all())
+
+
+async def list_populations(session: AsyncSession) -> list[Population]:
+    return list((await session.scalars(select(Population).order_by(Population.sort_order, Population.code))).all())
+
+
+async def add_population(session: AsyncSession, values: dict) -> Population | None:
+    """None when the code exists already."""
+    stmt = pg_insert(Population).values(**values).on_conflict_do_nothing().returning(Population)
+    return await session.scalar(stmt)

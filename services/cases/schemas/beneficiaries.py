@@ -1,0 +1,127 @@
+"""Beneficiaries (服务对象) and population codes."""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
+
+from services.cases.identity import normalise_id_number, normalise_phone
+from services.cases.schemas.common import (CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, Short,
+                                           UpdateInput, UserId)
+
+IdNumber = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_id_number)]
+Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_phone)]
+Gender = Literal["male", "female", "other", "unknown"]
+# 全自理 / 半自理 / 失能
+SelfCare = Literal["full", "partial", "none"]
+# The seven categories of the national disability certificate.
+DisabilityType = Literal["visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
+NeedLevel = Literal["low", "medium", "high", "urgent"]
+ConsentKind = Literal["service", "data_processing", "guardian", "information_sharing", "photo", "referral", "other"]
+
+
+class Consent(Input):
+    kind: ConsentKind
+    given_on: PastDate
+    by: Short = Field(description="Who consented: the person, or a named guardian")
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class EmergencyContact(Input):
+    name: Short
+    relation: Annotated[str, StringConstraints(max_length=50)] | None = None
+    phone: Phone | None = None
+
+
+class _Profile(Input):
+    gender: Gender | None = None
+    birth_on: PastDate | None = None
+    id_number: IdNumber | None = None
+    phone: Phone | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    emergency_contact: EmergencyContact | None = None
+    self_care: SelfCare | None = None
+    disability_type: DisabilityType | None = None
+    disability_grade: int | None = Field(default=None, ge=1, le=4)
+    need_level: NeedLevel | None = None
+    worker_id: UserId | None = None
+    consents: list[Consent] = Field(default_factory=list, max_length=50)
+    populations: list[PopulationCode] = Field(default_factory=list, max_length=30)
+
+    @field_validator("populations")
+    @classmethod
+    def _dedupe(cls, codes: list[str]) -> list[str]:
+        return list(dict.fromkeys(codes))
+
+
+class BeneficiaryCreate(CreateInput, _Profile):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    station_id: int | None = None
+
+
+class BeneficiaryUpdate(UpdateInput):
+    required_fields = frozenset({"name", "consents", "populations"})
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    gender: Gender | None = None
+    birth_on: PastDate | None = None
+    id_number: IdNumber | None = None
+    phone: Phone | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    emergency_contact: EmergencyContact | None = None
+    self_care: SelfCare | None = None
+    disability_type: DisabilityType | None = None
+    disability_grade: int | None = Field(default=None, ge=1, le=4)
+    need_level: NeedLevel | None = None
+    worker_id: UserId | None = None
+    consents: list[Consent] | None = Field(default=None, max_length=50)
+    populations: list[PopulationCode] | None = Field(default=None, max_length=30)
+
+    @field_validator("populations")
+    @classmethod
+    def _dedupe(cls, codes: list[str] | None) -> list[str] | None:
+        return None if codes is None else list(dict.fromkeys(codes))
+
+
+class EmergencyContactRead(Output):
+    name: str
+    relation: str | None = None
+    phone: str | None = None
+
+
+class BeneficiaryRead(RecordRead):
+    name: str
+    gender: str | None = None
+    birth_on: date | None = None
+    id_number: str | None = Field(default=None, description="Masked unless a single read by a station head or worker")
+    phone: str | None = None
+    address: str | None = None
+    emergency_contact: EmergencyContactRead | None = None
+    self_care: str | None = None
+    disability_type: str | None = None
+    disability_grade: int | None = None
+    need_level: str | None = None
+    worker_id: str | None = None
+    consents: list[dict]
+    populations: list[str]
+    registered_on: date
+
+
+class PopulationCreate(Input):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+    label_zh: Short
+    label_en: Short
+    sort_order: int = Field(default=1000, ge=0, le=1_000_000)
+
+
+class PopulationRead(Output):
+    code: str
+    label_zh: str
+    label_en: str
+    sort_order: int
+
+
+class PopulationList(Output):
+    items: list[PopulationRead]
+
+

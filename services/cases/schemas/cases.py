@@ -1,0 +1,72 @@
+"""Cases (个案), their lifecycle actions and history."""
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from services.cases.schemas.common import (ClientId, CreateInput, Input, Output, PastDate, RecordRead, RiskLevel, Short,
+                                           Text, UpdateInput, UserId)
+
+CaseStatus = Literal["intake", "assessment", "planning", "intervention", "evaluation", "closed", "follow_up"]
+CloseReason = Literal["completed", "referred", "client_withdrew", "unreachable", "other"]
+
+
+class CaseCreate(CreateInput):
+    beneficiary_id: ClientId
+    title: Short
+    presenting_problem: Text | None = None
+    risk_level: RiskLevel = "low"
+    worker_id: UserId | None = Field(default=None, description="Default: the caller")
+    project_id: ClientId | None = None
+    opened_on: PastDate | None = Field(default=None, description="Default: today")
+    station_id: int | None = None
+
+
+class CaseUpdate(UpdateInput):
+    required_fields = frozenset({"title", "risk_level"})
+
+    title: Short | None = None
+    presenting_problem: Text | None = None
+    risk_level: RiskLevel | None = None
+    worker_id: UserId | None = None
+    project_id: ClientId | None = None
+
+
+class CaseRead(RecordRead):
+    beneficiary_id: str
+    title: str
+    presenting_problem: str | None = None
+    status: CaseStatus
+    risk_level: RiskLevel
+    worker_id: str | None = None
+    project_id: str | None = None
+    opened_on: date
+    closed_on: date | None = None
+    close_reason: CloseReason | None = None
+    populations: list[str]
+
+
+class TransitionInput(Input):
+    on: PastDate | None = Field(default=None, description="When it happened; default today")
+    note: Text | None = None
+
+
+class CloseInput(TransitionInput):
+    reason: CloseReason
+
+
+class CaseEventRead(Output):
+    id: str
+    action: str
+    from_status: str | None = Field(serialization_alias="from")
+    to_status: str = Field(serialization_alias="to")
+    occurred_on: date
+    at: datetime
+    by: str | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
+class CaseEventList(Output):
+    items: list[CaseEventRead]

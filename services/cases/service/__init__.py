@@ -1,0 +1,1 @@
+"""Rules beyond CRUD: idempotent creates, the case lifecycle, and the counting rules."""

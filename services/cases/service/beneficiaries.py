@@ -1,0 +1,172 @@
+"""Registering beneficiaries: one record per person and province, sensitive fields sealed."""
+
+from datetime import datetime, timezone
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases import clock
+from services.cases.errors import BeneficiaryHasCases, DuplicateIdNumber, IdInUse, unknown_populations
+from services.cases.identity import birth_date, pinyin_keys
+from services.cases.models import Beneficiary, Station
+from services.cases.repository import beneficiaries as repo
+from services.cases.repository.common import UniqueViolation, save
+from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
+from services.cases.service.common import Vault, replay, touch
+from services.cases.service.counting import Rollup
+from shared.auth import Principal, Role
+from shared.crypto import mask
+from shared.errors import InvalidInput
+from shared.models import new_id
+from shared.stations import resolve_station
+
+# Roles that work with the person directly and so may see an ID number or phone in full.
+REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
+
+
+async def check_populations(session: AsyncSession, codes: list[str], field: str = "populations") -> None:
+    known = await repo.known_population_codes(session, codes)
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise unknown_populations(field, unknown)
+
+
+def _context(record_id: str, field: str) -> str:
+    # Binds each ciphertext to its row and column: a value copied elsewhere will not decrypt.
+    return f"cases.beneficiary.{field}:{record_id}"
+
+
+def _phone_tail(vault: Vault, phone: str | None) -> str | None:
+    return vault.blind_index(phone[-4:], "phone_tail") if phone else None
+
+
+def _check_birth(fields: dict, id_number: str | None, current_birth_on=None) -> None:
+    """Fill birth_on from the ID number, and refuse an ID number and a birth date that disagree."""
+    if not id_number:
+        return
+    born = birth_date(id_number)
+    if born > clock.today():
+        raise InvalidInput.field("id_number", "The birth date in this ID number is in the future.")
+    given = fields.get("birth_on", current_birth_on)
+    if given is None:
+        fields["birth_on"] = born
+    elif given != born:
+        raise InvalidInput.field("birth_on", "The birth date differs from the one in the ID number.", "mismatch")
+
+
+def _seal(vault: Vault, record: Beneficiary, fields: dict) -> None:
+    """Copy input fields onto the row, encrypting and indexing the sensitive ones."""
+    for key, value in fields.items():
+        if key == "id_number":
+            record.id_number_enc = vault.cipher.encrypt(value, _context(record.id, "id_number"))
+            record.id_number_bidx = vault.blind_index(value, "id_number")
+        elif key == "phone":
+            record.phone_enc = vault.cipher.encrypt(value, _context(record.id, "phone"))
+            record.phone_tail_bidx = _phone_tail(vault, value)
+        elif key == "emergency_contact":
+            plain = orjson.dumps(value).decode() if value is not None else None
+            record.emergency_contact_enc = vault.cipher.encrypt(plain, _context(record.id, "emergency_contact"))
+        elif key == "name":
+            record.name = value
+            record.name_initials, record.name_pinyin = pinyin_keys(value)
+        elif key == "consents":
+            record.consents = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in c.items()}
+                               for c in value]
+        else:
+            setattr(record, key, value)
+
+
+async def _claim_id_number(session: AsyncSession, record: Beneficiary, station_path: str) -> None:
+    if record.id_number_bidx:
+        existing = await repo.find_live_by_id_number(session, record.id_number_bidx, station_path, record.id)
+        if existing:
+            raise DuplicateIdNumber(existing)
+
+
+async def create(session: AsyncSession, vault: Vault, principal: Principal,
+                 body: BeneficiaryCreate) -> tuple[Beneficiary, bool]:
+    digest = vault.digest("beneficiary", body)
+    existing = await replay(session, Beneficiary, body.id, digest, principal)
+    if existing is not None:
+        return existing, False
+    station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
+    await check_populations(session, body.populations)
+    fields = body.model_dump(exclude={"id", "station_id"})
+    _check_birth(fields, fields.get("id_number"))
+    record = Beneficiary(id=body.id or new_id(), station_id=station_id, station_path=station_path,
+                         registered_on=clock.today(), created_by=principal.user_id, updated_by=principal.user_id,
+                         create_digest=digest, version=1)
+    _seal(vault, record, fields)
+    await _claim_id_number(session, record, station_path)
+    try:
+        await save(session, record)
+    except UniqueViolation as exc:
+        if exc.constraint == "uq_beneficiary_id_number_province":
+            # Lost a race with a concurrent registration of the same person.
+            raise DuplicateIdNumber(await repo.find_live_by_id_number(
+                session, record.id_number_bidx, station_path, record.id) or "") from None
+        raise IdInUse() from None
+    rollup = Rollup()
+    rollup.beneficiary(record, +1)
+    await rollup.write(session)
+    return record, True
+
+
+async def update(session: AsyncSession, vault: Vault, principal: Principal, record: Beneficiary,
+                 expected_version: int, body: BeneficiaryUpdate) -> Beneficiary:
+    fields = body.changes()
+    touch(record, principal, expected_version)
+    if "populations" in fields:
+        await check_populations(session, fields["populations"])
+    if fields.get("id_number") or "birth_on" in fields:
+        current = vault.cipher.decrypt(record.id_number_enc, _context(record.id, "id_number"))
+        _check_birth(fields, fields.get("id_number", current), record.birth_on)
+    old_populations = list(record.populations)
+    _seal(vault, record, fields)
+    if fields.get("id_number"):
+        await _claim_id_number(session, record, record.station_path)
+    try:
+        await save(session, record)
+    except UniqueViolation:
+        raise DuplicateIdNumber(await repo.find_live_by_id_number(
+            session, record.id_number_bidx, record.station_path, record.id) or "") from None
+    if "populations" in fields:
+        rollup = Rollup()
+        rollup.beneficiary_populations(record, old_populations, record.populations)
+        await rollup.write(session)
+    return record
+
+
+async def delete(session: AsyncSession, principal: Principal, record: Beneficiary, expected_version: int) -> None:
+    touch(record, principal, expected_version)
+    if await repo.has_live_cases(session, record.id):
+        raise BeneficiaryHasCases()
+    record.deleted_at = datetime.now(timezone.utc)
+    rollup = Rollup()
+    rollup.beneficiary(record, -1)
+    await rollup.write(session)
+
+
+def to_read(vault: Vault, record: Beneficiary, reveal: bool) -> BeneficiaryRead:
+    id_number = vault.cipher.decrypt(record.id_number_enc, _context(record.id, "id_number"))
+    phone = vault.cipher.decrypt(record.phone_enc, _context(record.id, "phone"))
+    contact_plain = vault.cipher.decrypt(record.emergency_contact_enc, _context(record.id, "emergency_contact"))
+    contact = orjson.loads(contact_plain) if contact_plain else None
+    if not reveal:
+        id_number = mask(id_number, keep_start=4, keep_end=4)
+        phone = mask(phone, keep_start=3, keep_end=4)
+        if contact and contact.get("phone"):
+            contact["phone"] = mask(contact["phone"], keep_start=3, keep_end=4)
+    return BeneficiaryRead(
+        id=record.id, station_id=record.station_id, version=record.version, created_at=record.created_at,
+        updated_at=record.updated_at, created_by=record.created_by, updated_by=record.updated_by,
+        name=record.name, gender=record.gender, birth_on=record.birth_on, id_number=id_number, phone=phone,
+        address=record.address, emergency_contact=contact, self_care=record.self_care,
+        disability_type=record.disability_type, disability_grade=record.disability_grade,
+        need_level=record.need_level, worker_id=record.worker_id, consents=record.consents or [],
+        populations=record.populations or [], registered_on=record.registered_on,
+    )
+
+
+def may_reveal(principal: Principal) -> bool:
+    return principal.role in REVEALING_ROLES

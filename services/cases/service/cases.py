@@ -1,0 +1,127 @@
+"""The case lifecycle (MZ/T 094-2017): intake → assessment → planning → intervention →
+evaluation → closed, follow-up after closure, and reopening. Each step is an event row."""
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases import clock
+from services.cases.errors import IdInUse, TransitionNotAllowed
+from services.cases.models import (Assessment, Beneficiary, Case, CaseEvent, FollowUp, Referral, ServicePlan,
+                                   ServiceRecord, Station)
+from services.cases.repository import cases as repo
+from services.cases.repository.common import UniqueViolation, get_live, save
+from services.cases.schemas.cases import CaseCreate, CaseUpdate, CloseInput, TransitionInput
+from services.cases.service.common import Vault, replay, touch
+from services.cases.service.counting import OPEN_STATUSES, Rollup
+from shared.auth import Principal
+from shared.errors import InvalidInput
+from shared.models import new_id
+from shared.stations import resolve_station
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "assess": (frozenset({"intake"}), "assessment"),
+    "plan": (frozenset({"assessment"}), "planning"),
+    "intervene": (frozenset({"planning"}), "intervention"),
+    "evaluate": (frozenset({"intervention"}), "evaluation"),
+    # From an open status this is the closure; from follow_up it ends the follow-up period.
+    "close": (OPEN_STATUSES | {"follow_up"}, "closed"),
+    "follow-up": (frozenset({"closed"}), "follow_up"),
+    "reopen": (frozenset({"closed", "follow_up"}), "assessment"),
+}
+
+CASE_RECORDS = (Assessment, ServicePlan, Referral, FollowUp)
+
+
+def allowed_actions(status: str) -> list[str]:
+    return [action for action, (sources, _) in TRANSITIONS.items() if status in sources]
+
+
+def _event(case: Case, principal: Principal, action: str, from_status: str | None, on: date,
+           reason: str | None = None, note: str | None = None) -> CaseEvent:
+    return CaseEvent(id=new_id(), case_id=case.id, station_id=case.station_id, station_path=case.station_path,
+                     action=action, from_status=from_status, to_status=case.status, occurred_on=on, reason=reason,
+                     note=note, created_by=principal.user_id, updated_by=principal.user_id, version=1)
+
+
+async def create(session: AsyncSession, vault: Vault, principal: Principal, body: CaseCreate) -> tuple[Case, bool]:
+    digest = vault.digest("case", body)
+    existing = await replay(session, Case, body.id, digest, principal)
+    if existing is not None:
+        return existing, False
+    station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
+    beneficiary = await get_live(session, Beneficiary, body.beneficiary_id, principal)
+    if beneficiary is None:
+        raise InvalidInput.field("beneficiary_id", "No such beneficiary in your scope.", "unknown_beneficiary")
+    case = Case(id=body.id or new_id(), station_id=station_id, station_path=station_path,
+                beneficiary_id=beneficiary.id, title=body.title, presenting_problem=body.presenting_problem,
+                status="intake", risk_level=body.risk_level, worker_id=body.worker_id or principal.user_id,
+                project_id=body.project_id, opened_on=body.opened_on or clock.today(),
+                populations=list(beneficiary.populations), create_digest=digest,
+                created_by=principal.user_id, updated_by=principal.user_id, version=1)
+    try:
+        await save(session, case)
+    except UniqueViolation:
+        raise IdInUse() from None
+    event = _event(case, principal, "open", None, case.opened_on)
+    session.add(event)
+    rollup = Rollup()
+    rollup.case_event(case, event, +1)
+    await rollup.write(session)
+    return case, True
+
+
+def update(principal: Principal, case: Case, expected_version: int, body: CaseUpdate) -> Case:
+    fields = body.changes()
+    touch(case, principal, expected_version)
+    for key, value in fields.items():
+        setattr(case, key, value)
+    return case
+
+
+async def transition(session: AsyncSession, principal: Principal, case: Case, action: str,
+                     body: TransitionInput, expected_version: int | None) -> Case:
+    sources, target = TRANSITIONS[action]
+    if case.status not in sources:
+        raise TransitionNotAllowed(action, case.status, allowed_actions(case.status))
+    on = body.on or clock.today()
+    if on < case.opened_on:
+        raise InvalidInput.field("on", "A step cannot happen before the case was opened.", "before_opened")
+    if action == "reopen" and case.closed_on and on < case.closed_on:
+        raise InvalidInput.field("on", "A case cannot reopen before it closed.", "before_closed")
+    reason = body.reason if isinstance(body, CloseInput) else None
+    if action == "close" and case.status in OPEN_STATUSES:
+        if reason == "completed" and case.status != "evaluation":
+            raise InvalidInput.field("reason", "A case closes as completed only after its evaluation; "
+                                     "give another reason for an early closure.", "early_completion")
+        case.closed_on, case.close_reason = on, reason
+    elif action == "reopen":
+        case.closed_on = case.close_reason = None
+    touch(case, principal, expected_version)
+    from_status, case.status = case.status, target
+    event = _event(case, principal, action, from_status, on, reason, body.note)
+    session.add(event)
+    rollup = Rollup()
+    rollup.case_event(case, event, +1)
+    await rollup.write(session)
+    return case
+
+
+async def delete(session: AsyncSession, principal: Principal, case: Case, expected_version: int) -> None:
+    """A tombstone for the case and everything filed under it; its counts are taken back."""
+    touch(case, principal, expected_version)
+    now = datetime.now(timezone.utc)
+    case.deleted_at = now
+    rollup = Rollup()
+    for event in await repo.events(session, case.id):
+        rollup.case_event(case, event, -1)
+    for record in await repo.live_children(session, ServiceRecord, case.id, for_update=True):
+        rollup.service_record(record, -1)
+    for model in (*CASE_RECORDS, ServiceRecord, CaseEvent):
+        await repo.tombstone_children(session, model, case.id, principal.user_id)
+    await rollup.write(session)
+
+
+async def history(session: AsyncSession, case: Case) -> list[CaseEvent]:
+    return await repo.events(session, case.id)

@@ -1,0 +1,58 @@
+"""The counting rules: which record change moves which daily rollup (shared.stats metrics).
+
+Every change is a signed delta on (station, day, metric, population) rows: one row for
+shared.stats.ALL and one per population code. Deltas are gathered per request and
+written in the same transaction as the records, so counts and records never disagree.
+"""
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases.models import Beneficiary, Case, CaseEvent, ServiceRecord
+from services.cases.repository import stats as repo
+from shared.stats import ALL, Metric
+
+OPEN_STATUSES = frozenset({"intake", "assessment", "planning", "intervention", "evaluation"})
+
+
+class Rollup:
+    def __init__(self) -> None:
+        self._deltas: dict[tuple, Decimal] = defaultdict(Decimal)
+
+    def add(self, record, day: date, metric: Metric, amount, populations: list[str] = (),
+            with_all: bool = True) -> None:
+        codes = ([ALL] if with_all else []) + list(populations)
+        for code in codes:
+            self._deltas[(record.station_id, record.station_path, day, metric.value, code)] += Decimal(amount)
+
+    def beneficiary(self, b: Beneficiary, sign: int) -> None:
+        self.add(b, b.registered_on, Metric.beneficiaries_registered, sign, b.populations)
+
+    def beneficiary_populations(self, b: Beneficiary, old: list[str], new: list[str]) -> None:
+        # The person still counts once in ALL; only the population rows move.
+        self.add(b, b.registered_on, Metric.beneficiaries_registered, -1, [c for c in old if c not in new], False)
+        self.add(b, b.registered_on, Metric.beneficiaries_registered, 1, [c for c in new if c not in old], False)
+
+    def service_record(self, r: ServiceRecord, sign: int) -> None:
+        self.add(r, r.served_on, Metric.person_times_casework, sign * r.person_times, r.populations)
+        if r.resources_yuan:
+            self.add(r, r.served_on, Metric.resources_linked, sign * r.resources_yuan, r.populations)
+
+    def case_event(self, case: Case, event: CaseEvent, sign: int) -> None:
+        day, pops = event.occurred_on, case.populations
+        if event.action == "open":
+            self.add(case, day, Metric.cases_new, sign, pops)
+            self.add(case, day, Metric.cases_open, sign, pops)
+        elif event.action == "close" and event.from_status in OPEN_STATUSES:
+            self.add(case, day, Metric.cases_closed, sign, pops)
+            self.add(case, day, Metric.cases_open, -sign, pops)
+        elif event.action == "reopen":
+            self.add(case, day, Metric.cases_reopened, sign, pops)
+            self.add(case, day, Metric.cases_open, sign, pops)
+
+    async def write(self, session: AsyncSession) -> None:
+        await repo.add(session, dict(self._deltas))
+        self._deltas.clear()
