@@ -45,7 +45,7 @@ class TransitionNotAllowed(Conflict):
     type = "transition-not-allowed"
 
     def __init__(self, action: str, status: str, allowed: list[str]) -> None:
-        super().__init__(f"'{action}' is not allowed while the record is '{status}'.", status=status,
+        super().__init__(f"'{action}' is not allowed while the record is '{status}'.", current_status=status,
                          allowed_actions=allowed)
 
 
