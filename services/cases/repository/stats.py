@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, cast, func, select
+from sqlalchemy import BigInteger, Date, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,5 +46,6 @@ async def sums(session: AsyncSession, *, station_path: str, own_station_id: int,
         stmt = stmt.where(DailyStat.day >= day_from)
     if not by_population:
         stmt = stmt.where(DailyStat.population == ALL)
-    stmt = stmt.group_by(*range(1, len(cols) + 1))
+    # By position: the grouped expressions carry bind parameters that PostgreSQL would not match up.
+    stmt = stmt.group_by(*(literal_column(str(i)) for i in range(1, len(cols) + 1)))
     return [dict(r._mapping) for r in (await session.execute(stmt)).all()]

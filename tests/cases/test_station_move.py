@@ -1,0 +1,65 @@
+"""A station moving in the tree takes every casework record and rollup row with it."""
+
+from datetime import timedelta
+
+from sqlalchemy import event
+
+from services.cases.models import PATH_TABLES
+
+
+class TestStationMove:
+    async def test_paths_rewritten_everywhere(self, cases_client, service_headers, worker, token_for, register,
+                                              open_case, act, db, today):
+        b = await register(worker, station_id=4, populations=["elderly"])
+        case = await open_case(worker, b["id"], station_id=4)
+        cid = case["id"]
+        for kind, body in (("assessments", {"assessed_on": today.isoformat()}),
+                           ("plans", {"planned_on": today.isoformat()}),
+                           ("service-records", {"served_on": today.isoformat(), "mode": "office", "content": "x",
+                                                "service_type": "resource_linking"}),
+                           ("referrals", {"agency": "x", "referred_on": today.isoformat()}),
+                           ("follow-ups", {"due_on": today.isoformat()})):
+            assert (await cases_client.post(f"/v1/cases/{cid}/{kind}", json=body, headers=worker)).status_code == 201
+        await act(worker, cid, "assess")
+        untouched = await register(token_for("social_worker", 3, "/1/3/"), name="不动")
+
+        # Station 2 (with its room 4) moves under station 3.
+        moved = [{"id": 2, "parent_id": 3, "path": "/1/3/2/", "kind": "township", "name": "S2", "change_seq": 5000},
+                 {"id": 4, "parent_id": 2, "path": "/1/3/2/4/", "kind": "village", "name": "S4", "change_seq": 5001}]
+        r = await cases_client.put("/internal/stations", json={"stations": moved}, headers=service_headers)
+        assert r.status_code == 200, r.text
+
+        for table in PATH_TABLES:
+            paths = {row["station_path"] for row in await db.fetch(
+                f'SELECT station_path FROM cases."{table.name}" WHERE station_id = 4')}
+            assert paths == {"/1/3/2/4/"}, table.name
+        assert await db.fetchval("SELECT station_path FROM cases.beneficiary WHERE id = $1",
+                                 untouched["id"]) == "/1/3/"
+
+        moved_worker = token_for("social_worker", 2, "/1/3/2/", user_id="w2")
+        assert (await cases_client.get(f"/v1/cases/{cid}", headers=moved_worker)).status_code == 200
+        head3 = token_for("station_head", 3, "/1/3/")
+        assert (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=head3)).status_code == 200
+        stats = await cases_client.post("/internal/stats", headers=service_headers, json={
+            "station_path": "/1/3/", "from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat(),
+            "metrics": ["person_times.casework"], "group_by": ["station"]})
+        assert stats.json()["rows"] == [{"metric": "person_times.casework", "population": None, "period": None,
+                                         "station": 2, "value": 1.0}]
+
+
+class TestGetCaseHotPath:
+    async def test_single_query(self, cases_app, cases_client, worker, open_case):
+        case = await open_case(worker)
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        engine = cases_app.state.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            r = await cases_client.get(f"/v1/cases/{case['id']}", headers=worker)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert r.status_code == 200
+        assert len(statements) == 1 and statements[0].lstrip().startswith("SELECT")
