@@ -1,0 +1,270 @@
+"""Logins, lockout, rate limits, refresh rotation, logout, /v1/me, bootstrap, and tokens
+that the services accept."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from gateway.config import GatewaySettings
+from gateway.identity.bootstrap import ensure_admin
+from gateway.identity.passwords import from_settings
+from shared.auth import Role, TokenVerifier
+from shared.db import Database
+from tests.conftest import station_rows
+from tests.gateway.conftest import ADMIN_PASSWORD, FAST_HASHING, PASSWORD
+
+
+def fields(problem: dict) -> set[str]:
+    return {e["field"] for e in problem.get("errors", [])}
+
+
+class TestToken:
+    async def test_login_answers_a_token_pair(self, gateway, admin, tree, db):
+        await gateway.user(admin, "Li.Hua", "social_worker", tree["heping"]["id"])
+        r = await gateway.login("LI.HUA")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
+        assert body["token_type"] == "bearer" and body["expires_in"] == 900
+        verifier = TokenVerifier(gateway.app.state.settings.public_key_pem(), "haolin", "haolin")
+        principal = verifier.verify(body["access_token"])
+        assert principal.role is Role.social_worker and principal.station_id == tree["heping"]["id"]
+        assert principal.station_path == tree["heping"]["path"] and principal.name == "Li.Hua"
+        stored = await db.fetchrow("SELECT token_hash, revoked_at FROM gateway.refresh_token")
+        assert stored["token_hash"] != body["refresh_token"] and stored["revoked_at"] is None
+        assert await db.fetchval('SELECT last_login_at FROM gateway."user" WHERE username = $1', "Li.Hua")
+
+    async def test_wrong_username_and_wrong_password_look_the_same(self, gateway, admin, tree, monkeypatch):
+        await gateway.user(admin, "wk1", "social_worker", tree["heping"]["id"])
+        passwords = from_settings(gateway.app.state.settings)
+        verified = []
+        real = passwords._verify
+        monkeypatch.setattr(passwords, "_verify", lambda stored, pw: verified.append(stored) or real(stored, pw))
+        wrong_password = await gateway.login("wk1", "not the password")
+        unknown_user = await gateway.login("nobody", "not the password")
+        assert wrong_password.status_code == unknown_user.status_code == 401
+        assert wrong_password.json() == unknown_user.json()
+        assert wrong_password.headers["content-type"] == "application/problem+json"
+        # The unknown user cost a verification too (against the dummy hash).
+        assert len(verified) == 2 and verified[1] is None
+
+    async def test_form_fields_are_required(self, gateway):
+        r = await gateway.post("/v1/auth/token", data={"username": "admin"})
+        assert r.status_code == 422 and fields(r.json()) == {"password"}
+
+    async def test_lockout_after_repeated_failures(self, gateway_factory, db):
+        gw = await gateway_factory(login_max_failures=3, login_lock_s=1)
+        admin = await gw.admin()
+        root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
+        await gw.user(admin, "wk1", "social_worker", root["id"])
+        for _ in range(3):
+            assert (await gw.login("wk1", "wrong password")).status_code == 401
+        locked = await gw.login("wk1")
+        assert locked.status_code == 429 and locked.headers["Retry-After"] == "1"
+        assert locked.json()["type"].endswith("account-locked") and locked.json()["retry_after"] == 1
+        row = await db.fetchrow('SELECT failed_logins, lock_count, locked_until FROM gateway."user" '
+                                "WHERE username = 'wk1'")
+        assert row["lock_count"] == 1 and row["locked_until"] > datetime.now(UTC)
+
+        await asyncio.sleep(1.1)
+        assert (await gw.login("wk1")).status_code == 200
+        row = await db.fetchrow('SELECT failed_logins, lock_count, locked_until FROM gateway."user" '
+                                "WHERE username = 'wk1'")
+        assert tuple(row) == (0, 0, None)
+
+    async def test_each_further_lock_doubles(self, gateway_factory, db):
+        gw = await gateway_factory(login_max_failures=2, login_lock_s=1)
+        admin = await gw.admin()
+        root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
+        await gw.user(admin, "wk1", "social_worker", root["id"])
+        for _ in range(2):
+            await gw.login("wk1", "wrong password")
+        await asyncio.sleep(1.1)
+        for _ in range(2):
+            await gw.login("wk1", "wrong password")
+        again = await gw.login("wk1")
+        assert again.status_code == 429 and again.headers["Retry-After"] == "2"
+        assert await db.fetchval('SELECT lock_count FROM gateway."user" WHERE username = $1', "wk1") == 2
+
+    async def test_enabling_lifts_a_lock(self, gateway_factory):
+        gw = await gateway_factory(login_max_failures=1, login_lock_s=3600)
+        admin = await gw.admin()
+        root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
+        user = await gw.user(admin, "wk1", "social_worker", root["id"])
+        await gw.login("wk1", "wrong password")
+        assert (await gw.login("wk1")).status_code == 429
+        assert (await gw.post(f"/v1/users/{user['id']}/enable", headers=admin)).status_code == 200
+        assert (await gw.login("wk1")).status_code == 200
+
+    async def test_per_address_limit(self, gateway_factory):
+        gw = await gateway_factory(login_per_address_per_minute=3)
+        for _ in range(3):
+            assert (await gw.login("nobody", "wrong password")).status_code == 401
+        limited = await gw.login("admin", ADMIN_PASSWORD)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        other = httpx.AsyncClient(transport=httpx.ASGITransport(app=gw.app, client=("10.0.0.9", 5000)),
+                                  base_url="http://gateway")
+        async with other:
+            r = await other.post("/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
+            assert r.status_code == 200
+
+    async def test_hash_is_upgraded_when_parameters_change(self, gateway_factory, db):
+        first = await gateway_factory()
+        admin = await first.admin()
+        root = (await first.get("/v1/stations", headers=admin)).json()["items"][0]
+        await first.user(admin, "wk1", "social_worker", root["id"])
+        assert ",t=1," in await db.fetchval('SELECT password_hash FROM gateway."user" WHERE username = $1', "wk1")
+        stronger = await gateway_factory(password_time_cost=2)
+        assert (await stronger.login("wk1")).status_code == 200
+        assert ",t=2," in await db.fetchval('SELECT password_hash FROM gateway."user" WHERE username = $1', "wk1")
+        assert (await stronger.login("wk1")).status_code == 200
+
+
+class TestRefresh:
+    async def test_rotation(self, gateway, admin, db):
+        first = (await gateway.login("admin", ADMIN_PASSWORD)).json()
+        r = await gateway.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        assert r.status_code == 200, r.text
+        second = r.json()
+        assert second["refresh_token"] != first["refresh_token"] and second["access_token"]
+        rows = await db.fetch("SELECT family_id, revoked_at FROM gateway.refresh_token ORDER BY id")
+        mine = [row for row in rows if row["family_id"] == rows[-1]["family_id"]]
+        assert len(mine) == 2 and mine[0]["revoked_at"] is not None and mine[1]["revoked_at"] is None
+        me = await gateway.get("/v1/me", headers={"Authorization": f"Bearer {second['access_token']}"})
+        assert me.status_code == 200 and me.json()["username"] == "admin"
+
+    async def test_reuse_revokes_the_whole_family(self, gateway, admin, db):
+        first = (await gateway.login("admin", ADMIN_PASSWORD)).json()
+        second = (await gateway.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
+        reuse = await gateway.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        assert reuse.status_code == 401 and "already used" in reuse.json()["detail"]
+        thief_lost = await gateway.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
+        assert thief_lost.status_code == 401
+        family = await db.fetchval("SELECT family_id FROM gateway.refresh_token ORDER BY id DESC LIMIT 1")
+        assert await db.fetchval("SELECT count(*) FROM gateway.refresh_token WHERE family_id = $1 "
+                                 "AND revoked_at IS NULL", family) == 0
+        # Other logins of the same user are untouched.
+        assert await db.fetchval("SELECT count(*) FROM gateway.refresh_token WHERE revoked_at IS NULL") == 1
+
+    async def test_unknown_and_expired_tokens(self, gateway, admin, db):
+        assert (await gateway.post("/v1/auth/refresh", json={"refresh_token": "made-up"})).status_code == 401
+        pair = (await gateway.login("admin", ADMIN_PASSWORD)).json()
+        await db.execute("UPDATE gateway.refresh_token SET expires_at = now() - interval '1 second'")
+        expired = await gateway.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+
+    async def test_body_is_validated(self, gateway):
+        r = await gateway.post("/v1/auth/refresh", json={"token": "x"})
+        assert r.status_code == 422 and {"refresh_token", "token"} <= fields(r.json())
+
+
+class TestLogout:
+    async def test_logout_revokes(self, gateway, admin, db):
+        pair = (await gateway.login("admin", ADMIN_PASSWORD)).json()
+        r = await gateway.post("/v1/auth/logout", json={"refresh_token": pair["refresh_token"]})
+        assert r.status_code == 204
+        assert (await gateway.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).status_code \
+            == 401
+        assert await db.fetchval("SELECT count(*) FROM gateway.refresh_token WHERE revoked_at IS NULL") == 1
+        assert (await gateway.post("/v1/auth/logout", json={"refresh_token": "unknown"})).status_code == 204
+
+
+class TestMe:
+    async def test_profile_with_station(self, gateway, admin, tree):
+        await gateway.user(admin, "wk1", "social_worker", tree["heping"]["id"], phone="13800001111")
+        r = await gateway.get("/v1/me", headers=await gateway.headers_for("wk1"))
+        assert r.status_code == 200
+        body = r.json()
+        assert body["username"] == "wk1" and body["role"] == "social_worker" and body["phone"] == "13800001111"
+        assert body["station"] == {"id": tree["heping"]["id"], "name": "Heping", "path": tree["heping"]["path"],
+                                   "kind": "village"}
+        assert "password" not in r.text
+
+    async def test_needs_a_token_of_a_real_user(self, gateway, token_for):
+        assert (await gateway.get("/v1/me")).status_code == 401
+        assert (await gateway.get("/v1/me", headers=token_for("admin"))).status_code == 401
+        assert (await gateway.get("/v1/me", headers={"Authorization": "Bearer nonsense"})).status_code == 401
+
+
+class TestServicesAcceptGatewayTokens:
+    async def test_service_token_pushes_user_token_does_not(self, gateway, admin, cases_client, db):
+        user_token = (await gateway.login("admin", ADMIN_PASSWORD)).json()["access_token"]
+        body = {"stations": station_rows("/900/")}
+        refused = await cases_client.put("/internal/stations", json=body,
+                                         headers={"Authorization": f"Bearer {user_token}"})
+        assert refused.status_code == 401
+        service = gateway.app.state.signer.service_token()
+        accepted = await cases_client.put("/internal/stations", json=body,
+                                          headers={"Authorization": f"Bearer {service}"})
+        assert accepted.status_code == 200
+        assert await db.fetchval("SELECT count(*) FROM cases.station WHERE id = 900") == 1
+
+    async def test_access_token_verifies_with_the_services_key(self, gateway, admin, cases_app):
+        token = (await gateway.login("admin", ADMIN_PASSWORD)).json()["access_token"]
+        principal = cases_app.state.verifier.verify(token)
+        assert principal.role is Role.admin and principal.station_path == "/1/"
+
+
+class TestBootstrap:
+    async def test_admin_from_admin_password(self, gateway, db):
+        users = await db.fetch('SELECT username, role, station_id FROM gateway."user"')
+        assert [tuple(u) for u in users] == [("admin", "admin", 1)]
+        root = await db.fetchrow("SELECT kind, name, parent_id, path FROM gateway.station")
+        assert tuple(root) == ("province", "省级社工服务平台", None, "/1/")
+        assert (await gateway.login("admin", ADMIN_PASSWORD)).status_code == 200
+
+    async def test_generated_password_is_printed_once(self, database_url, db, monkeypatch, capsys, caplog):
+        monkeypatch.delenv("ADMIN_PASSWORD")
+        settings = GatewaySettings(**FAST_HASHING)
+        assert settings.admin_password is None
+        database = Database.connect(settings, "bootstrap-test")
+        try:
+            with caplog.at_level(logging.DEBUG):
+                assert await ensure_admin(database, settings) is True
+            out = capsys.readouterr().out
+            match = re.search(r"administrator 'admin' with password: (\S+)", out)
+            assert match, out
+            password = match.group(1)
+            assert len(password) >= 10 and password not in caplog.text
+            stored = await db.fetchval('SELECT password_hash FROM gateway."user" WHERE username = $1', "admin")
+            assert await from_settings(settings).verify(stored, password)
+            assert await ensure_admin(database, settings) is False
+            assert capsys.readouterr().out == ""
+        finally:
+            await database.dispose()
+
+    async def test_two_processes_starting_at_once(self, database_url, db):
+        settings = GatewaySettings(**FAST_HASHING)
+        databases = [Database.connect(settings, f"bootstrap-{i}") for i in range(3)]
+        try:
+            results = await asyncio.gather(*(ensure_admin(d, settings) for d in databases))
+        finally:
+            for d in databases:
+                await d.dispose()
+        assert sorted(results) == [False, False, True]
+        assert await db.fetchval('SELECT count(*) FROM gateway."user"') == 1
+        assert await db.fetchval("SELECT count(*) FROM gateway.station") == 1
+
+    async def test_a_weak_admin_password_is_refused(self, database_url, db):
+        settings = GatewaySettings(**FAST_HASHING, admin_password="admin")
+        database = Database.connect(settings, "bootstrap-weak")
+        try:
+            with pytest.raises(Exception, match="at least 10"):
+                await ensure_admin(database, settings)
+        finally:
+            await database.dispose()
+        assert await db.fetchval('SELECT count(*) FROM gateway."user"') == 0
+
+
+def test_lock_time_is_capped_at_a_day():
+    from gateway.identity.service.auth import lock_seconds
+
+    settings = GatewaySettings(login_lock_s=300)
+    assert [lock_seconds(settings, n) for n in range(3)] == [300, 600, 1200]
+    assert lock_seconds(settings, 50) == 24 * 3600

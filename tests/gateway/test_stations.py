@@ -1,0 +1,282 @@
+"""The station tree: creation, reads within scope, renames, moves of whole subtrees, deletion."""
+
+from __future__ import annotations
+
+PROBLEM = "application/problem+json"
+
+
+def fields(problem: dict) -> set[str]:
+    return {e["field"] for e in problem.get("errors", [])}
+
+
+class TestCreateStation:
+    async def test_admin_creates_a_child(self, gateway, admin, root, db):
+        r = await gateway.post("/v1/stations", json={"parent_id": root["id"], "kind": "city", "name": " Chengdu ",
+                                                     "code": "510100"}, headers=admin)
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert body["name"] == "Chengdu" and body["kind"] == "city" and body["code"] == "510100"
+        assert body["parent_id"] == root["id"] and body["path"] == f"{root['path']}{body['id']}/"
+        assert r.headers["ETag"] == '"1"' and r.headers["Location"] == f"/v1/stations/{body['id']}"
+        stored = await db.fetchrow("SELECT * FROM gateway.station WHERE id = $1", body["id"])
+        assert stored["path"] == body["path"] and stored["deleted_at"] is None
+        root_seq = await db.fetchval("SELECT change_seq FROM gateway.station WHERE id = $1", root["id"])
+        assert stored["change_seq"] > root_seq
+        again = await gateway.get(f"/v1/stations/{body['id']}", headers=admin)
+        assert again.json() == body
+
+    async def test_kind_must_be_below_the_parent(self, gateway, admin, tree, db):
+        before = await db.fetchval("SELECT count(*) FROM gateway.station")
+        r = await gateway.post("/v1/stations", json={"parent_id": tree["mengzhuiwan"]["id"], "kind": "county",
+                                                     "name": "Wrong"}, headers=admin)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+        assert fields(r.json()) == {"kind"}
+        same = await gateway.post("/v1/stations", json={"parent_id": tree["chenghua"]["id"], "kind": "county",
+                                                        "name": "Peer"}, headers=admin)
+        assert same.status_code == 422
+        assert await db.fetchval("SELECT count(*) FROM gateway.station") == before
+
+    async def test_tiers_may_be_skipped(self, gateway, admin, root):
+        county = await gateway.station(admin, root["id"], "county", "Directly under the province")
+        assert county["kind"] == "county"
+
+    async def test_bad_input_names_the_field(self, gateway, admin, root, db):
+        cases = [({"parent_id": root["id"], "kind": "hamlet", "name": "X"}, "kind"),
+                 ({"parent_id": root["id"], "kind": "city", "name": ""}, "name"),
+                 ({"parent_id": root["id"], "kind": "city", "name": "X", "code": "51A"}, "code"),
+                 ({"parent_id": root["id"], "kind": "city", "name": "X", "colour": "red"}, "colour"),
+                 ({"parent_id": 999999, "kind": "city", "name": "X"}, "parent_id")]
+        for body, field in cases:
+            r = await gateway.post("/v1/stations", json=body, headers=admin)
+            assert r.status_code == 422, (body, r.text)
+            assert field in fields(r.json())
+        assert await db.fetchval("SELECT count(*) FROM gateway.station") == 1
+
+    async def test_sibling_names_are_unique(self, gateway, admin, tree):
+        r = await gateway.post("/v1/stations", json={"parent_id": tree["chenghua"]["id"], "kind": "township",
+                                                     "name": "Shuangqiao"}, headers=admin)
+        assert r.status_code == 409 and fields(r.json()) == {"name"}
+        elsewhere = await gateway.station(admin, tree["root"]["id"], "city", "Shuangqiao")
+        assert elsewhere["name"] == "Shuangqiao"
+
+    async def test_station_head_creates_within_its_subtree_only(self, gateway, admin, tree, db):
+        await gateway.user(admin, "head.chenghua", "station_head", tree["chenghua"]["id"])
+        head = await gateway.headers_for("head.chenghua")
+        village = await gateway.station(head, tree["shuangqiao"]["id"], "village", "Qiaodong")
+        assert village["path"].startswith(tree["shuangqiao"]["path"])
+        outside = await gateway.post("/v1/stations", json={"parent_id": tree["mianyang"]["id"], "kind": "county",
+                                                           "name": "Fucheng"}, headers=head)
+        assert outside.status_code == 422 and fields(outside.json()) == {"parent_id"}
+        assert await db.fetchval("SELECT count(*) FROM gateway.station WHERE name = 'Fucheng'") == 0
+
+    async def test_workers_cannot_create_stations(self, gateway, admin, tree):
+        await gateway.user(admin, "worker", "social_worker", tree["chenghua"]["id"])
+        worker = await gateway.headers_for("worker")
+        r = await gateway.post("/v1/stations", json={"parent_id": tree["chenghua"]["id"], "kind": "township",
+                                                     "name": "New"}, headers=worker)
+        assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
+
+    async def test_unauthenticated_is_401(self, gateway, root):
+        r = await gateway.post("/v1/stations", json={"parent_id": root["id"], "kind": "city", "name": "X"})
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+
+
+class TestListStations:
+    async def test_lists_the_callers_own_station(self, gateway, admin, tree):
+        await gateway.user(admin, "head.mzw", "station_head", tree["mengzhuiwan"]["id"])
+        head = await gateway.headers_for("head.mzw")
+        r = await gateway.get("/v1/stations", headers=head)
+        assert r.status_code == 200
+        assert [s["id"] for s in r.json()["items"]] == [tree["mengzhuiwan"]["id"]]
+        as_admin = await gateway.get("/v1/stations", headers=admin)
+        assert [s["id"] for s in as_admin.json()["items"]] == [tree["root"]["id"]]
+
+
+class TestGetStation:
+    async def test_any_role_reads_its_scope(self, gateway, admin, tree):
+        await gateway.user(admin, "volunteer1", "volunteer", tree["mengzhuiwan"]["id"])
+        vol = await gateway.headers_for("volunteer1")
+        r = await gateway.get(f"/v1/stations/{tree['heping']['id']}", headers=vol)
+        assert r.status_code == 200 and r.json()["name"] == "Heping" and r.headers["ETag"] == '"1"'
+
+    async def test_outside_the_subtree_is_404_like_a_missing_id(self, gateway, admin, tree):
+        await gateway.user(admin, "head.sq", "station_head", tree["shuangqiao"]["id"])
+        head = await gateway.headers_for("head.sq")
+        sibling = await gateway.get(f"/v1/stations/{tree['mengzhuiwan']['id']}", headers=head)
+        parent = await gateway.get(f"/v1/stations/{tree['chenghua']['id']}", headers=head)
+        missing = await gateway.get("/v1/stations/999999", headers=head)
+        assert sibling.status_code == parent.status_code == missing.status_code == 404
+        assert sibling.json()["detail"] == missing.json()["detail"]
+        for path in ("children", "subtree"):
+            assert (await gateway.get(f"/v1/stations/{tree['mengzhuiwan']['id']}/{path}", headers=head)).status_code \
+                == 404
+        patch = await gateway.patch(f"/v1/stations/{tree['mengzhuiwan']['id']}", json={"name": "Mine"},
+                                    headers={**head, "If-Match": '"1"'})
+        assert patch.status_code == 404
+
+
+class TestUpdateStation:
+    async def test_rename_with_if_match(self, gateway, admin, tree, db):
+        sid = tree["heping"]["id"]
+        seq = await db.fetchval("SELECT change_seq FROM gateway.station WHERE id = $1", sid)
+        r = await gateway.patch(f"/v1/stations/{sid}", json={"name": "Heping community", "code": "510108001001"},
+                                headers={**admin, "If-Match": '"1"'})
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == "Heping community" and r.json()["version"] == 2 and r.headers["ETag"] == '"2"'
+        stored = await db.fetchrow("SELECT name, code, version, change_seq FROM gateway.station WHERE id = $1", sid)
+        assert (stored["name"], stored["code"], stored["version"]) == ("Heping community", "510108001001", 2)
+        assert stored["change_seq"] > seq
+        seen = await gateway.get(f"/v1/stations/{sid}", headers=admin)
+        assert seen.json()["name"] == "Heping community"
+
+    async def test_clearing_the_code(self, gateway, admin, root):
+        station = await gateway.station(admin, root["id"], "city", "Deyang", code="510600")
+        r = await gateway.patch(f"/v1/stations/{station['id']}", json={"code": None},
+                                headers={**admin, "If-Match": '"1"'})
+        assert r.status_code == 200 and r.json()["code"] is None and r.json()["name"] == "Deyang"
+
+    async def test_stale_and_missing_if_match(self, gateway, admin, tree, db):
+        sid = tree["heping"]["id"]
+        missing = await gateway.patch(f"/v1/stations/{sid}", json={"name": "A"}, headers=admin)
+        assert missing.status_code == 428
+        stale = await gateway.patch(f"/v1/stations/{sid}", json={"name": "A"}, headers={**admin, "If-Match": '"7"'})
+        assert stale.status_code == 412 and stale.json()["current_version"] == 1
+        assert await db.fetchval("SELECT name FROM gateway.station WHERE id = $1", sid) == "Heping"
+
+    async def test_name_cannot_be_removed(self, gateway, admin, tree):
+        r = await gateway.patch(f"/v1/stations/{tree['heping']['id']}", json={"name": None},
+                                headers={**admin, "If-Match": '"1"'})
+        assert r.status_code == 422 and fields(r.json()) == {"name"}
+
+    async def test_workers_cannot_rename(self, gateway, admin, tree):
+        await gateway.user(admin, "worker", "social_worker", tree["heping"]["id"])
+        worker = await gateway.headers_for("worker")
+        r = await gateway.patch(f"/v1/stations/{tree['heping']['id']}", json={"name": "Mine"},
+                                headers={**worker, "If-Match": '"1"'})
+        assert r.status_code == 403
+
+
+class TestMoveStation:
+    async def test_moves_the_whole_subtree(self, gateway, admin, tree, db, cases_client):
+        chenghua, mianyang = tree["chenghua"], tree["mianyang"]
+        before = dict(await db.fetch("SELECT id, change_seq FROM gateway.station"))
+        r = await gateway.post(f"/v1/stations/{chenghua['id']}/move", json={"parent_id": mianyang["id"]},
+                               headers=admin)
+        assert r.status_code == 200, r.text
+        new_root = f"{mianyang['path']}{chenghua['id']}/"
+        assert r.json()["path"] == new_root and r.json()["parent_id"] == mianyang["id"]
+        rows = {row["id"]: row for row in await db.fetch("SELECT * FROM gateway.station")}
+        moved = [tree[k]["id"] for k in ("chenghua", "mengzhuiwan", "shuangqiao", "heping")]
+        assert rows[tree["heping"]["id"]]["path"] == \
+            f"{new_root}{tree['mengzhuiwan']['id']}/{tree['heping']['id']}/"
+        for sid in moved:
+            assert rows[sid]["path"].startswith(new_root)
+            assert rows[sid]["change_seq"] > before[sid]
+        for key in ("root", "chengdu", "mianyang"):
+            assert rows[tree[key]["id"]]["change_seq"] == before[tree[key]["id"]]
+
+        await gateway.app.state.pusher.sync_now()
+        replica = dict(await db.fetch("SELECT id, path FROM cases.station"))
+        assert replica == {sid: row["path"] for sid, row in rows.items()}
+        projects = dict(await db.fetch("SELECT id, path FROM projects.station"))
+        assert projects == replica
+
+    async def test_a_head_below_sees_the_new_path(self, gateway, admin, tree):
+        await gateway.user(admin, "head.mzw", "station_head", tree["mengzhuiwan"]["id"])
+        head = await gateway.headers_for("head.mzw")
+        await gateway.post(f"/v1/stations/{tree['chenghua']['id']}/move", json={"parent_id": tree["mianyang"]["id"]},
+                           headers=admin)
+        r = await gateway.get(f"/v1/stations/{tree['heping']['id']}", headers=head)
+        assert r.status_code == 200 and r.json()["path"].startswith(tree["mianyang"]["path"])
+
+    async def test_not_under_itself_or_a_descendant(self, gateway, admin, tree, db):
+        before = dict(await db.fetch("SELECT id, path FROM gateway.station"))
+        for target in ("chenghua", "heping"):
+            r = await gateway.post(f"/v1/stations/{tree['chenghua']['id']}/move",
+                                   json={"parent_id": tree[target]["id"]}, headers=admin)
+            assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
+            assert r.json()["type"].endswith("station-cycle") and fields(r.json()) == {"parent_id"}
+        assert dict(await db.fetch("SELECT id, path FROM gateway.station")) == before
+
+    async def test_kind_order_holds_under_the_new_parent(self, gateway, admin, tree):
+        r = await gateway.post(f"/v1/stations/{tree['chenghua']['id']}/move",
+                               json={"parent_id": tree["shuangqiao"]["id"]}, headers=admin)
+        assert r.status_code == 409  # a descendant: the cycle is the first problem
+        r = await gateway.post(f"/v1/stations/{tree['mianyang']['id']}/move",
+                               json={"parent_id": tree["chenghua"]["id"]}, headers=admin)
+        assert r.status_code == 422 and fields(r.json()) == {"parent_id"}
+
+    async def test_admin_only(self, gateway, admin, tree):
+        await gateway.user(admin, "head.city", "station_head", tree["chengdu"]["id"])
+        head = await gateway.headers_for("head.city")
+        r = await gateway.post(f"/v1/stations/{tree['heping']['id']}/move",
+                               json={"parent_id": tree["shuangqiao"]["id"]}, headers=head)
+        assert r.status_code == 403
+
+
+class TestChildren:
+    async def test_pages_through_children_by_name(self, gateway, admin, tree):
+        sid = tree["chenghua"]["id"]
+        first = await gateway.get(f"/v1/stations/{sid}/children", params={"limit": 1}, headers=admin)
+        assert first.status_code == 200
+        assert [s["name"] for s in first.json()["items"]] == ["Mengzhuiwan"] and first.json()["next_cursor"]
+        second = await gateway.get(f"/v1/stations/{sid}/children",
+                                   params={"limit": 1, "cursor": first.json()["next_cursor"]}, headers=admin)
+        assert [s["name"] for s in second.json()["items"]] == ["Shuangqiao"]
+        assert second.json()["next_cursor"] is None
+
+    async def test_bad_cursor_is_422(self, gateway, admin, tree):
+        r = await gateway.get(f"/v1/stations/{tree['chenghua']['id']}/children", params={"cursor": "nonsense"},
+                              headers=admin)
+        assert r.status_code == 422 and fields(r.json()) == {"cursor"}
+
+
+class TestSubtree:
+    async def test_flat_list_in_path_order_with_depth(self, gateway, admin, tree):
+        r = await gateway.get(f"/v1/stations/{tree['chengdu']['id']}/subtree", headers=admin)
+        assert r.status_code == 200
+        items = r.json()["items"]
+        assert [(s["name"], s["depth"]) for s in items] == [
+            ("Chengdu", 0), ("Chenghua", 1), ("Mengzhuiwan", 2), ("Heping", 3), ("Shuangqiao", 2)]
+        assert [s["path"] for s in items] == sorted(s["path"] for s in items)
+
+    async def test_max_depth_and_cursor(self, gateway, admin, tree):
+        url = f"/v1/stations/{tree['root']['id']}/subtree"
+        shallow = await gateway.get(url, params={"max_depth": 1}, headers=admin)
+        assert {s["name"] for s in shallow.json()["items"]} == {"省级社工服务平台", "Chengdu", "Mianyang"}
+        seen, cursor = [], None
+        while True:
+            page = await gateway.get(url, params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                                     headers=admin)
+            seen += [s["id"] for s in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+            if not cursor:
+                break
+        assert sorted(seen) == sorted(s["id"] for s in tree.values()) and len(seen) == len(set(seen))
+
+
+class TestDeleteStation:
+    async def test_deletes_a_leaf_softly(self, gateway, admin, tree, db):
+        sid = tree["heping"]["id"]
+        r = await gateway.delete(f"/v1/stations/{sid}", headers=admin)
+        assert r.status_code == 204
+        assert await db.fetchval("SELECT deleted_at FROM gateway.station WHERE id = $1", sid) is not None
+        assert (await gateway.get(f"/v1/stations/{sid}", headers=admin)).status_code == 404
+        children = await gateway.get(f"/v1/stations/{tree['mengzhuiwan']['id']}/children", headers=admin)
+        assert children.json()["items"] == []
+        await gateway.app.state.pusher.sync_now()
+        assert await db.fetchval("SELECT deleted_at FROM volunteers.station WHERE id = $1", sid) is not None
+
+    async def test_refused_with_children_or_users(self, gateway, admin, tree, db):
+        with_child = await gateway.delete(f"/v1/stations/{tree['mengzhuiwan']['id']}", headers=admin)
+        assert with_child.status_code == 409 and "under it" in with_child.json()["detail"]
+        await gateway.user(admin, "worker", "social_worker", tree["shuangqiao"]["id"])
+        with_user = await gateway.delete(f"/v1/stations/{tree['shuangqiao']['id']}", headers=admin)
+        assert with_user.status_code == 409 and "Users" in with_user.json()["detail"]
+        assert await db.fetchval("SELECT count(*) FROM gateway.station WHERE deleted_at IS NOT NULL") == 0
+
+    async def test_a_head_cannot_delete_its_own_station(self, gateway, admin, tree):
+        await gateway.user(admin, "head.mzw", "station_head", tree["mengzhuiwan"]["id"])
+        head = await gateway.headers_for("head.mzw")
+        assert (await gateway.delete(f"/v1/stations/{tree['mengzhuiwan']['id']}", headers=head)).status_code == 403
+        assert (await gateway.delete(f"/v1/stations/{tree['heping']['id']}", headers=head)).status_code == 204
