@@ -36,13 +36,15 @@ class TestDue:
         other = await open_case(worker2)
         day = lambda n: (today + timedelta(days=n)).isoformat()  # noqa: E731
         fu = f"/v1/cases/{case['id']}/follow-ups"
-        overdue = (await cases_client.post(fu, headers=worker, json={"due_on": day(-3), "method": "phone"})).json()
+        overdue = (await cases_client.post(fu, headers=worker,
+                                           json={"due_on": day(-3), "method": "phone"})).json()
         await cases_client.post(fu, headers=worker, json={"due_on": day(-5), "done_on": day(-1)})
         await cases_client.post(fu, headers=worker, json={"due_on": day(30)})
         await cases_client.post(f"/v1/cases/{other['id']}/follow-ups", headers=worker2, json={"due_on": day(1)})
         plan = (await cases_client.post(f"/v1/cases/{case['id']}/plans", headers=worker, json={
             "planned_on": day(-20), "review_on": day(6), "goals": [
-                {"goal": "恢复行走", "due_on": day(2)}, {"goal": "已完成", "due_on": day(1), "status": "achieved"},
+                {"goal": "恢复行走", "due_on": day(2)},
+                {"goal": "已完成", "due_on": day(1), "status": "achieved"},
                 {"goal": "远期", "due_on": day(40)}]})).json()
         await cases_client.post(f"/v1/cases/{case['id']}/plans", headers=worker, json={
             "planned_on": day(-20), "review_on": day(1), "status": "superseded"})

@@ -153,7 +153,8 @@ class TestDeleteCase:
         case = await open_case(worker)
         cid = case["id"]
         r = await cases_client.post(f"/v1/cases/{cid}/service-records", headers=worker, json={
-            "served_on": case["opened_on"], "mode": "phone", "content": "电话回访", "service_type": "needs_assessment"})
+            "served_on": case["opened_on"], "mode": "phone", "content": "电话回访",
+            "service_type": "needs_assessment"})
         assert r.status_code == 201
         await act(worker, cid, "close", reason="unreachable")
         version = (await cases_client.get(f"/v1/cases/{cid}", headers=worker)).headers["etag"]

@@ -6,14 +6,11 @@ import pytest
 
 from tests.cases.conftest import with_etag
 
-TODAY = "__today__"
-
-
 def bodies(today):
     t = today.isoformat()
     return {
-        "assessments": ({"assessed_on": t, "areas": ["health", "income"], "needs": "需要助餐", "risk_level": "medium"},
-                        {"notes": "复评"}, "assessed_on"),
+        "assessments": ({"assessed_on": t, "areas": ["health", "income"], "needs": "需要助餐",
+                         "risk_level": "medium"}, {"notes": "复评"}, "assessed_on"),
         "plans": ({"planned_on": t, "goals": [{"goal": "每周两次助餐", "measure": "签到", "due_on": t}],
                    "review_on": (today + timedelta(days=30)).isoformat()}, {"status": "completed"}, "planned_on"),
         "service-records": ({"served_on": t, "mode": "home_visit", "duration_minutes": 45, "content": "入户探访",

@@ -12,8 +12,8 @@ from tests.cases.conftest import with_etag
 
 async def service_record(client, headers, case_id, served_on, person_times=1, **extra):
     r = await client.post(f"/v1/cases/{case_id}/service-records", headers=headers, json={
-        "served_on": served_on.isoformat(), "mode": "home_visit", "content": "探访", "service_type": "social_assistance",
-        "person_times": person_times, **extra})
+        "served_on": served_on.isoformat(), "mode": "home_visit", "content": "探访",
+        "service_type": "social_assistance", "person_times": person_times, **extra})
     assert r.status_code == 201, r.text
     return r.json()
 

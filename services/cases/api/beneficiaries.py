@@ -3,8 +3,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from services.cases.deps import (BeneficiaryDep, BeneficiaryForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep, ReadSessionDep,
-                                 SubtreeDep, VaultDep, WriteSessionDep)
+from services.cases.deps import (BeneficiaryDep, BeneficiaryForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
+                                 ReadSessionDep, SubtreeDep, VaultDep, WriteSessionDep)
 from services.cases.models import Beneficiary
 from services.cases.repository import beneficiaries as repo
 from services.cases.repository.common import page

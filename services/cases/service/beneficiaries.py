@@ -125,11 +125,11 @@ async def update(session: AsyncSession, vault: Vault, principal: Principal, reco
     _seal(vault, record, fields)
     if fields.get("id_number"):
         await _claim_id_number(session, record, record.station_path)
-    try:
-        await save(session, record)
-    except UniqueViolation:
-        raise DuplicateIdNumber(await repo.find_live_by_id_number(
-            session, record.id_number_bidx, record.station_path, record.id) or "") from None
+        try:
+            await save(session, record)
+        except UniqueViolation:
+            raise DuplicateIdNumber(await repo.find_live_by_id_number(
+                session, record.id_number_bidx, record.station_path, record.id) or "") from None
     if "populations" in fields:
         rollup = Rollup()
         rollup.beneficiary_populations(record, old_populations, record.populations)
