@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import uuid
@@ -20,6 +21,8 @@ from gateway.models import Station, User
 from shared.auth import Principal, Role, TokenSigner
 
 MAX_LOCK_S = 24 * 3600
+# Security events name the user by id only: no username, password or token in logs.
+log = logging.getLogger("haolin.gateway.auth")
 
 
 def principal_of(user: User, station: Station) -> Principal:
@@ -58,7 +61,10 @@ async def login(session: AsyncSession, signer: TokenSigner, settings: GatewaySet
     if not ok:
         failures = user.failed_logins + 1
         if failures >= settings.login_max_failures:
-            until = now + timedelta(seconds=lock_seconds(settings, user.lock_count))
+            seconds = lock_seconds(settings, user.lock_count)
+            until = now + timedelta(seconds=seconds)
+            log.warning("account locked after failed logins", extra={"fields": {"user_id": user.id,
+                                                                               "lock_s": seconds}})
             await users_repo.apply(session, user, {"failed_logins": 0, "lock_count": user.lock_count + 1,
                                                    "locked_until": until}, bump=False)
         else:
@@ -83,6 +89,7 @@ async def refresh(session: AsyncSession, signer: TokenSigner, settings: GatewayS
         # A rotated-out token came back: either the client or a thief holds a copy. End the
         # whole login so the thief's copy dies too; the user logs in again.
         await tokens_repo.revoke_family(session, row.family_id)
+        log.warning("refresh token reused: login revoked", extra={"fields": {"user_id": row.user_id}})
         raise RefreshRejected("This refresh token was already used; every session of this login is revoked. "
                               "Log in again.")
     if row.expires_at <= datetime.now(UTC):
