@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 
 
-class KeepChanges:
+class KeepChanges(Exception):
     """Mixin: the transaction's writes are the point of this error (a failed-login count, a
     revoked token family), so the request session commits them before the error is sent."""
 
