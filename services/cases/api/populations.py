@@ -21,8 +21,6 @@ async def add_population(body: PopulationCreate, principal: PrincipalDep, sessio
     """Add a population code (admins only)."""
     if principal.role is not Role.admin:
         raise Forbidden("Only an administrator can add population codes.")
-    if body.code.startswith("_"):
-        raise PopulationExists()
     created = await repo.add_population(session, body.model_dump())
     if created is None:
         raise PopulationExists()

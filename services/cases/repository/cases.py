@@ -9,9 +9,6 @@ from services.cases.models import Case, CaseEvent, FollowUp, ServicePlan
 from services.cases.repository.common import live
 from shared.auth import Principal
 
-OPEN_STATUSES = ("intake", "assessment", "planning", "intervention", "evaluation")
-
-
 def list_query(principal: Principal, *, station_path: str | None, status: str | None, worker_id: str | None,
                beneficiary_id: str | None, population: str | None, risk_level: str | None,
                opened_from: date | None, opened_to: date | None):
