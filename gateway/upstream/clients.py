@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -39,37 +40,64 @@ def _no_cookies() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+class Hop:
+    """What the proxy needs to reach one service: its base URL, the client's transport
+    and, when that transport is aiohttp's, its session (one pool for both)."""
+
+    __slots__ = ("base", "transport", "extensions")
+
+    def __init__(self, base: str, transport: httpx.AsyncBaseTransport, timeout_s: float) -> None:
+        self.base = base.rstrip("/")
+        self.transport = transport
+        self.extensions = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)}
+
+    def session(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session behind the transport (made on first use, inside the loop),
+        or None when the transport is something else (an in-process app in tests)."""
+        transport = self.transport
+        if not isinstance(transport, AiohttpTransport):
+            return None
+        if not isinstance(transport.client, aiohttp.ClientSession):
+            transport.client = transport.get_client()
+        return transport.client
+
+
 class Upstreams:
     """The gateway's clients to its services, keyed by service name."""
 
-    def __init__(self, clients: dict[str, httpx.AsyncClient], timeout_s: float) -> None:
+    def __init__(self, clients: dict[str, httpx.AsyncClient], timeout_s: float,
+                 hops: dict[str, Hop] | None = None) -> None:
         self._clients = clients
         self.timeout_s = timeout_s
+        self._hops = hops or {}
 
     @classmethod
     def build(cls, settings: GatewaySettings,
               transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> "Upstreams":
         """`transports` replaces the network to a service (tests wire in-process apps)."""
         transports = transports or {}
-        timeout = httpx.Timeout(settings.upstream_timeout_s)
-        clients = {
-            name: httpx.AsyncClient(
-                base_url=getattr(settings, f"{name}_url"),
-                transport=transports.get(name) or pooled_transport(),
-                timeout=timeout,
-                cookies=_no_cookies(),
+        timeout_s = settings.upstream_timeout_s
+        clients, hops = {}, {}
+        for name in SERVICES:
+            transport = transports.get(name) or pooled_transport()
+            base = getattr(settings, f"{name}_url")
+            clients[name] = httpx.AsyncClient(
+                base_url=base, transport=transport, timeout=httpx.Timeout(timeout_s), cookies=_no_cookies(),
                 # Internal hops never go through an HTTP(S)_PROXY meant for the outside world.
                 trust_env=False,
             )
-            for name in SERVICES
-        }
-        return cls(clients, settings.upstream_timeout_s)
+            hops[name] = Hop(base, transport, timeout_s)
+        return cls(clients, timeout_s, hops)
 
     def client(self, name: str) -> httpx.AsyncClient:
         try:
             return self._clients[name]
         except KeyError:
             raise ValueError(f"unknown service {name!r}; known: {', '.join(self._clients)}") from None
+
+    def hop(self, name: str) -> Hop:
+        """The raw hop for the proxy, which needs none of AsyncClient's per-request work."""
+        return self._hops[name]
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._clients)

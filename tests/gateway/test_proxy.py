@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -72,7 +73,7 @@ def fake_cases_service() -> FastAPI:
     @app.get("/v1/cases/slow")
     async def slow() -> dict:
         """Longer than the gateway waits."""
-        await asyncio.sleep(10)
+        await asyncio.sleep(5)
         return {}
 
     @app.get("/v1/caseload")
@@ -134,12 +135,35 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-@pytest.fixture
-async def gateway() -> AsyncIterator[httpx.AsyncClient]:
-    settings = GatewaySettings(upstream_timeout_s=TIMEOUT_S)
-    transports = {"cases": httpx.ASGITransport(app=fake_cases_service())}
-    async with running(gateway_app(settings, transports)) as client:
-        yield client
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The app on a real loopback socket, in this event loop."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                                          timeout_graceful_shutdown=1))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(params=["in-process", "network"])
+async def gateway(request) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway with the fake service in-process (httpx transport) or on a socket
+    (the aiohttp path production takes)."""
+    if request.param == "in-process":
+        settings = GatewaySettings(upstream_timeout_s=TIMEOUT_S)
+        async with running(gateway_app(settings, {"cases": httpx.ASGITransport(app=fake_cases_service())})) as c:
+            yield c
+    else:
+        async with served(fake_cases_service()) as url:
+            settings = GatewaySettings(upstream_timeout_s=TIMEOUT_S, cases_url=url)
+            async with running(gateway_app(settings, None)) as c:
+                yield c
 
 
 def closed_port() -> int:
