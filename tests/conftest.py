@@ -104,26 +104,36 @@ async def _drop_stale_test_databases(admin: asyncpg.Connection) -> None:
 
 
 @pytest.fixture(scope="session")
-async def _truncate_sql(database_url: str) -> str:
+async def _reset_sql(database_url: str) -> str:
+    """SQL that empties every table and puts back the rows the migrations seeded
+    (population codes and the like), snapshotted once into the `test_seed` schema."""
     conn = await asyncpg.connect(_plain(database_url))
     try:
         rows = await conn.fetch(
             "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[]) "
             "AND tablename <> 'alembic_version'", list(SCHEMAS))
+        tables = [f'"{r["schemaname"]}"."{r["tablename"]}"' for r in rows]
+        await conn.execute("CREATE SCHEMA test_seed")
+        restore = []
+        for r in rows:
+            qualified = f'"{r["schemaname"]}"."{r["tablename"]}"'
+            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {qualified})"):
+                snapshot = f'test_seed."{r["schemaname"]}__{r["tablename"]}"'
+                await conn.execute(f"CREATE TABLE {snapshot} AS TABLE {qualified}")
+                restore.append(f"INSERT INTO {qualified} SELECT * FROM {snapshot}")
     finally:
         await conn.close()
-    if not rows:
+    if not tables:
         return ""
-    names = ", ".join(f'"{r["schemaname"]}"."{r["tablename"]}"' for r in rows)
-    return f"TRUNCATE {names} RESTART IDENTITY CASCADE"
+    return ";\n".join([f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE", *restore])
 
 
 @pytest.fixture(autouse=True)
-async def clean_database(database_url: str, _truncate_sql: str) -> AsyncIterator[None]:
-    if _truncate_sql:
+async def clean_database(database_url: str, _reset_sql: str) -> AsyncIterator[None]:
+    if _reset_sql:
         conn = await asyncpg.connect(_plain(database_url))
         try:
-            await conn.execute(_truncate_sql)
+            await conn.execute(_reset_sql)
         finally:
             await conn.close()
     yield

@@ -4,9 +4,6 @@ Tree: 1 (city) > 2 (our township) > 4 (village room under it); 1 > 3 (sibling to
 9 > 10 (another province).
 """
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from services.cases import clock
@@ -23,24 +20,6 @@ def id_number(first17: str) -> str:
 ID_A = id_number("51010419800101123")   # born 1980-01-01
 ID_B = id_number("51010419550615234")   # born 1955-06-15
 ID_CHILD = id_number("51010420150310345")
-
-
-def _seed_populations() -> list[tuple]:
-    path = Path(__file__).resolve().parents[2] / "migrations" / "cases" / "versions" / "20261122_casework.py"
-    spec = importlib.util.spec_from_file_location("cases_0002", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return [(code, zh, en, (i + 1) * 10) for i, (code, zh, en) in enumerate(module.POPULATIONS)]
-
-
-SEED = _seed_populations()
-
-
-@pytest.fixture(autouse=True)
-async def seeded_populations(clean_database, db):
-    """The harness truncates every table; put back the codes the migration seeds."""
-    await db.executemany("INSERT INTO cases.population (code, label_zh, label_en, sort_order) VALUES ($1, $2, $3, $4)",
-                         SEED)
 
 
 @pytest.fixture
