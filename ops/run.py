@@ -215,12 +215,15 @@ def main() -> int:
         say("starting the embedded PostgreSQL (data in .data/pg)" if started_pg
             else "using the embedded PostgreSQL that is already running")
         env["DATABASE_URL"] = pg.start()
+        # Migrations read the URLs from the environment, as the services do, so a
+        # per-service CASES_DATABASE_URL is honoured by both.
+        os.environ["DATABASE_URL"] = env["DATABASE_URL"]
 
     children: list[Child] = []
     password_lines: list[str] = []
     try:
         say("running migrations")
-        migrate.upgrade_all(env["DATABASE_URL"])
+        migrate.upgrade_all()
 
         plan = []
         for spec in SPECS:
