@@ -152,7 +152,7 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["in-process", "network"])
-async def gateway(request) -> AsyncIterator[httpx.AsyncClient]:
+async def proxied(request) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway with the fake service in-process (httpx transport) or on a socket
     (the aiohttp path production takes)."""
     if request.param == "in-process":
@@ -173,8 +173,8 @@ def closed_port() -> int:
 
 
 class TestPassOn:
-    async def test_method_path_query_body_and_headers_reach_the_service(self, gateway):
-        r = await gateway.post(
+    async def test_method_path_query_body_and_headers_reach_the_service(self, proxied):
+        r = await proxied.post(
             "/v1/cases/c-1/service-records/r-9?mode=home_visit&tag=%E5%A5%BD", content=b'{"content":"visit"}',
             headers={"Authorization": "Bearer t0k", "Content-Type": "application/json", "Accept": "application/json",
                      "Accept-Language": "zh-CN", "If-Match": '"6"', "Idempotency-Key": "k-1",
@@ -195,29 +195,29 @@ class TestPassOn:
         assert h["x-forwarded-for"] == "203.0.113.7"
         assert "cookie" not in h and "x-other" not in h
 
-    async def test_the_gateways_request_id_is_passed_on(self, gateway):
-        r = await gateway.get("/v1/cases/c-1/service-records/r-1", headers={"X-Request-ID": "req-42"})
+    async def test_the_gateways_request_id_is_passed_on(self, proxied):
+        r = await proxied.get("/v1/cases/c-1/service-records/r-1", headers={"X-Request-ID": "req-42"})
         assert r.json()["headers"]["x-request-id"] == "req-42"
         assert r.headers["x-request-id"] == "req-42"
 
-        r = await gateway.get("/v1/cases/c-1/service-records/r-1")
+        r = await proxied.get("/v1/cases/c-1/service-records/r-1")
         generated = r.headers["x-request-id"]
         assert generated and r.json()["headers"]["x-request-id"] == generated
 
-    async def test_a_forwarded_chain_is_kept(self, gateway):
-        r = await gateway.get("/v1/cases/c-1/service-records/r-1", headers={"X-Forwarded-For": "198.51.100.1"})
+    async def test_a_forwarded_chain_is_kept(self, proxied):
+        r = await proxied.get("/v1/cases/c-1/service-records/r-1", headers={"X-Forwarded-For": "198.51.100.1"})
         assert r.json()["headers"]["x-forwarded-for"] == "198.51.100.1, 203.0.113.7"
 
     @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
-    async def test_every_method_is_proxied(self, gateway, method):
-        r = await gateway.request(method, "/v1/cases/c-1/service-records/r-1")
+    async def test_every_method_is_proxied(self, proxied, method):
+        r = await proxied.request(method, "/v1/cases/c-1/service-records/r-1")
         assert r.status_code == 200
         assert r.json()["method"] == method
 
 
 class TestPassBack:
-    async def test_status_body_and_chosen_headers_come_back(self, gateway):
-        r = await gateway.post("/v1/cases/c-1/service-records/r-2", json={})
+    async def test_status_body_and_chosen_headers_come_back(self, proxied):
+        r = await proxied.post("/v1/cases/c-1/service-records/r-2", json={})
         assert r.status_code == 201
         assert r.headers["etag"] == '"7"'
         assert r.headers["location"] == "/v1/cases/c-1/service-records/r-2"
@@ -228,23 +228,23 @@ class TestPassBack:
         assert "x-internal-debug" not in r.headers and "set-cookie" not in r.headers
         assert len(r.headers.get_list("x-request-id")) == 1
 
-    async def test_a_services_problem_passes_through_unchanged(self, gateway):
-        r = await gateway.post("/v1/cases/c-1/close")
+    async def test_a_services_problem_passes_through_unchanged(self, proxied):
+        r = await proxied.post("/v1/cases/c-1/close")
         assert r.status_code == 409
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json() == {"type": "https://haolin.dev/problems/conflict", "title": "Conflict", "status": 409,
                             "detail": "A closed case cannot be closed again.", "current_status": "closed"}
 
-    async def test_not_modified_has_no_body(self, gateway):
-        r = await gateway.get("/v1/caseload", headers={"If-None-Match": '"3"'})
+    async def test_not_modified_has_no_body(self, proxied):
+        r = await proxied.get("/v1/caseload", headers={"If-None-Match": '"3"'})
         assert r.status_code == 304
         assert r.content == b""
         assert r.headers["etag"] == '"3"'
 
-    async def test_only_proxied_prefixes_are_proxied(self, gateway):
-        r = await gateway.put("/internal/stations")
+    async def test_only_proxied_prefixes_are_proxied(self, proxied):
+        r = await proxied.put("/internal/stations")
         assert r.status_code == 404
-        r = await gateway.get("/v1/casesx")
+        r = await proxied.get("/v1/casesx")
         assert r.status_code == 404
 
 
@@ -260,9 +260,9 @@ class TestUpstreamFailures:
         assert "cases" in problem["detail"]
         assert "Traceback" not in r.text and "secret-token" not in r.text
 
-    async def test_a_slow_service_is_a_504_within_the_timeout(self, gateway):
+    async def test_a_slow_service_is_a_504_within_the_timeout(self, proxied):
         started = time.monotonic()
-        r = await gateway.get("/v1/cases/slow")
+        r = await proxied.get("/v1/cases/slow")
         elapsed = time.monotonic() - started
         assert r.status_code == 504
         assert r.json()["service"] == "cases"
@@ -294,8 +294,8 @@ class TestUpstreamFailures:
 
 
 class TestMergedOpenAPI:
-    async def test_the_services_operations_appear_in_the_gateways_document(self, gateway):
-        r = await gateway.get("/openapi.json")
+    async def test_the_services_operations_appear_in_the_gateways_document(self, proxied):
+        r = await proxied.get("/openapi.json")
         assert r.status_code == 200
         doc = r.json()
         paths = doc["paths"]
