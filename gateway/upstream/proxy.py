@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from gateway.upstream.clients import Hop, Upstreams
 from gateway.upstream.openapi import install_merged_openapi
-from shared.errors import BadGateway, GatewayTimeout
+from shared.errors import BadGateway, GatewayTimeout, NotFound
 from shared.observability import request_id_var
 
 log = logging.getLogger("haolin.gateway.proxy")
@@ -61,6 +61,10 @@ class ProxyEndpoint:
         self.service = service
 
     async def __call__(self, scope, receive, send) -> None:
+        if "/." in scope["path"] and _has_dot_segment(scope["path"]):
+            # "/v1/cases/../internal/..." must not leave the prefix it was routed by,
+            # whatever a later hop does with dot segments.
+            raise NotFound("No such resource.")
         upstreams: Upstreams = scope["app"].state.upstreams
         body = await _read_body(receive)
         headers = [(k, v) for k, v in scope["headers"] if k in FORWARDED_REQUEST_HEADERS]
@@ -112,6 +116,10 @@ async def _via_httpx(hop: Hop, method: str, url: str, headers: list[tuple[bytes,
     finally:
         await response.aclose()
     return response.status_code, response.headers.raw, content
+
+
+def _has_dot_segment(path: str) -> bool:
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 async def _read_body(receive) -> bytes:

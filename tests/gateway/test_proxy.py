@@ -43,6 +43,12 @@ class ServiceRecordRead(BaseModel):
 
 def fake_cases_service() -> FastAPI:
     app = FastAPI(title="fake cases")
+    app.state.seen = []
+
+    @app.middleware("http")
+    async def remember(request: Request, call_next):
+        app.state.seen.append(request.scope["path"])
+        return await call_next(request)
 
     async def echo(case_id: str, rid: str, request: Request) -> Response:
         """Answer with what arrived."""
@@ -240,6 +246,17 @@ class TestPassBack:
         assert r.status_code == 304
         assert r.content == b""
         assert r.headers["etag"] == '"3"'
+
+    async def test_dot_segments_never_leave_the_prefix(self):
+        fake = fake_cases_service()
+        settings = GatewaySettings(upstream_timeout_s=TIMEOUT_S)
+        async with running(gateway_app(settings, {"cases": httpx.ASGITransport(app=fake)})) as client:
+            for path in ("/v1/cases/%2e%2e/internal/stations", "/v1/cases/%2E%2E/%2e%2e/internal/stations",
+                         "/v1/cases/%2e/c-1"):
+                r = await client.put(httpx.URL("http://gateway" + path))
+                assert r.status_code == 404, path
+                assert r.headers["content-type"] == "application/problem+json"
+        assert fake.state.seen == []
 
     async def test_only_proxied_prefixes_are_proxied(self, proxied):
         r = await proxied.put("/internal/stations")
