@@ -17,6 +17,7 @@ import uuid
 
 from shared.errors import TYPE_BASE
 
+_QUIET_PREFIXES = ("/internal/", "/healthz", "/readyz", "/metrics")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("haolin.access")
 
@@ -47,8 +48,10 @@ def configure_logging(level: str = "INFO", service: str = "haolin") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # uvicorn's own access log prints the query string; ours does not.
+    # uvicorn's own access log and httpx's request log print the query string, which
+    # carries searched names and phone digits; ours prints the path only.
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class RequestContextMiddleware:
@@ -97,7 +100,9 @@ class RequestContextMiddleware:
             except _BodyTooLarge:
                 await _too_large(send_wrapper, self.max_body)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
+            # Probes and the gateway's internal polling would drown the log; their failures still show.
+            quiet = status_holder[0] < 400 and scope["path"].startswith(_QUIET_PREFIXES)
+            if not quiet and access_log.isEnabledFor(logging.INFO):
                 access_log.info("request", extra={"fields": {
                     "service": self.service, "method": scope["method"], "path": scope["path"],
                     "status": status_holder[0], "ms": round((time.perf_counter() - started) * 1000, 2),

@@ -10,7 +10,6 @@ transport is much cheaper; bench/README.md has our own figures.
 from __future__ import annotations
 
 import asyncio
-import logging
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
@@ -76,9 +75,6 @@ class Upstreams:
     def build(cls, settings: GatewaySettings,
               transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> "Upstreams":
         """`transports` replaces the network to a service (tests wire in-process apps)."""
-        # httpx logs every request's full URL, query string included, at INFO; query
-        # strings carry names and phone digits, so only its warnings reach our logs.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
         transports = transports or {}
         timeout_s = settings.upstream_timeout_s
         clients, hops = {}, {}
