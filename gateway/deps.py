@@ -3,14 +3,14 @@ double as validators (an id outside the caller's subtree answers 404, like a mis
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import GatewaySettings
-from gateway.identity.errors import AddressRateLimited, KeepChanges, StationNotFound, UserNotFound
+from gateway.identity.errors import AddressRateLimited, StationNotFound, UserNotFound
 from gateway.identity.passwords import Passwords, from_settings
 from gateway.identity.ratelimit import AddressLimiter
 from gateway.identity.service import stations as stations_service
@@ -19,30 +19,12 @@ from gateway.identity.service.rules import MANAGERS, require_role
 from gateway.identity.service.users import UserAt
 from gateway.models import Station
 from shared.auth import Principal, PrincipalDep, Role, TokenSigner
-from shared.db import Database, read_session, write_session
+from shared.db import read_session, write_session
 from shared.errors import Unauthorized
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
 
-
-async def keeping_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Like shared.db.write_session, but an error marked KeepChanges (a failed login counted,
-    a stolen token's family revoked) commits what was written before it is answered."""
-    db: Database = request.app.state.db
-    async with db.write_sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except KeepChanges:
-            await session.commit()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-KeepingSessionDep = Annotated[AsyncSession, Depends(keeping_session, scope="function")]
 
 
 def settings(request: Request) -> GatewaySettings:

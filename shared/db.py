@@ -55,8 +55,14 @@ class Database:
         await self.engine.dispose()
 
 
+class CommitAnyway(Exception):
+    """Mixin for errors whose writes must stand although the request fails
+    (a failed login counted toward a lock, a stolen token's family revoked)."""
+
+
 async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error.
+    """One transaction per request: committed when the handler returns, rolled back on error
+    (except a CommitAnyway error, whose writes are committed before it is answered).
 
     Use with Depends(..., scope="function") so the commit happens before the response
     is sent: a failed commit must reach the client as an error, not a 2xx.
@@ -66,6 +72,9 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
+        except CommitAnyway:
+            await session.commit()
+            raise
         except BaseException:
             await session.rollback()
             raise

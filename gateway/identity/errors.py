@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from shared.db import CommitAnyway
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 
 
-class KeepChanges(Exception):
-    """Mixin: the transaction's writes are the point of this error (a failed-login count, a
-    revoked token family), so the request session commits them before the error is sent."""
+# The transaction's writes are the point of these errors (a failed-login count, a revoked
+# token family), so the request session commits them before the error is sent.
+KeepChanges = CommitAnyway
 
 
 class StationNotFound(NotFound):

@@ -17,7 +17,7 @@ from gateway.identity.passwords import from_settings
 from shared.auth import Role, TokenVerifier
 from shared.db import Database
 from tests.conftest import station_rows
-from tests.gateway.conftest import ADMIN_PASSWORD, FAST_HASHING, PASSWORD
+from tests.gateway.conftest import ADMIN_PASSWORD, FAST_HASHING
 
 
 def fields(problem: dict) -> set[str]:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from gateway.deps import KeepingSessionDep, PasswordsDep, SettingsDep, SignerDep, login_throttle
+from gateway.deps import WriteSessionDep, PasswordsDep, SettingsDep, SignerDep, login_throttle
 from gateway.identity.schemas import RefreshRequest, TokenPair
 from gateway.identity.service import auth as service
 
@@ -15,20 +15,20 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/token", dependencies=[Depends(login_throttle)])
-async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: KeepingSessionDep,
+async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: WriteSessionDep,
                 signer: SignerDep, settings: SettingsDep, passwords: PasswordsDep) -> TokenPair:
     """Log in with username and password (form fields); answers an access and a refresh token."""
     return await service.login(session, signer, settings, passwords, form.username, form.password)
 
 
 @router.post("/refresh")
-async def refresh(body: RefreshRequest, session: KeepingSessionDep, signer: SignerDep,
+async def refresh(body: RefreshRequest, session: WriteSessionDep, signer: SignerDep,
                   settings: SettingsDep) -> TokenPair:
     """Trade a refresh token for a new pair; each refresh token works once."""
     return await service.refresh(session, signer, settings, body.refresh_token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: RefreshRequest, session: KeepingSessionDep) -> None:
+async def logout(body: RefreshRequest, session: WriteSessionDep) -> None:
     """End the login the refresh token belongs to (its access tokens expire on their own)."""
     await service.logout(session, body.refresh_token)
