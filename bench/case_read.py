@@ -114,21 +114,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-def postgres_pids() -> list[int]:
-    """The postmaster and its children (backends, writer, walwriter...)."""
+def postgres_cpu_seconds() -> float:
+    """The whole server: the postmaster, its live children (backends, writers...) and the
+    children it has reaped (a backend whose connection closed mid-run still counts)."""
     from ops import pg
 
-    pidfile = pg.DEFAULT_DATA / "postmaster.pid"
-    master = int(pidfile.read_text().split()[0])
-    pids = [master]
+    master = int((pg.DEFAULT_DATA / "postmaster.pid").read_text().split()[0])
+    fields = Path(f"/proc/{master}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(f) for f in fields[11:15]) / CLK_TCK  # utime, stime, cutime, cstime
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == master:
-                    pids.append(int(entry.name))
+                    total += cpu_seconds(int(entry.name))
             except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
                 pass
-    return pids
+    return total
 
 
 # ---------------------------------------------------------------- database and seed
@@ -224,11 +225,13 @@ def wrk(base_url: str, ids_file: Path, headers: dict[str, str], args, pids: dict
     if warm_up:
         subprocess.run(cmd + ["-d2s"] + tail, capture_output=True, check=True)
     before = {name: sum(cpu_seconds(p) for p in ps) for name, ps in pids.items()}
+    before["postgres"] = postgres_cpu_seconds()
     # wrk is the only child reaped during the run: its CPU is the change in our children's usage.
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd + [f"-d{args.duration}s"] + tail, capture_output=True, text=True, check=True).stdout
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     after = {name: sum(cpu_seconds(p) for p in ps) for name, ps in pids.items()}
+    after["postgres"] = postgres_cpu_seconds()
     after["wrk"] = wrk_after.ru_utime + wrk_after.ru_stime
     before["wrk"] = wrk_before.ru_utime + wrk_before.ru_stime
     requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -237,8 +240,8 @@ def wrk(base_url: str, ids_file: Path, headers: dict[str, str], args, pids: dict
     cpu = {name: after[name] - before[name] for name in after}
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
-        "p99_ms": to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+        "p50_ms": to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)),
+        "p99_ms": to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1)),
         "requests": requests,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": socket_errors.group(1).strip() if socket_errors else None,
@@ -251,24 +254,25 @@ def wrk(base_url: str, ids_file: Path, headers: dict[str, str], args, pids: dict
 
 # Each busy sample goes to the innermost frame of its stack that one of these rules claims
 # (first rule that matches that frame), so the shares add up to 100%.
-LAYERS = [
-    ("asyncpg (driver)", re.compile(r"asyncpg/")),
-    ("SQLAlchemy (ORM, Core, async adaption, dialect)", re.compile(r"sqlalchemy/")),
-    ("pydantic (validate, serialize)", re.compile(r"pydantic(_core)?/")),
-    ("token verification (PyJWT, cryptography)", re.compile(r"/jwt/|cryptography/")),
-    ("request log line (logging, JsonFormatter)", re.compile(r"/logging/|^format \(.*observability\.py")),
-    ("aiohttp client (gateway upstream)", re.compile(r"aiohttp/|yarl/|multidict/")),
-    ("FastAPI (routing, dependencies, encoders)", re.compile(r"fastapi/")),
-    ("Starlette", re.compile(r"starlette/")),
-    ("uvicorn (httptools protocol)", re.compile(r"uvicorn/")),
-    ("Haolin code (shared/, services/, gateway/)", re.compile(r"/(shared|services|gateway)/")),
-    ("event loop, asyncio", re.compile(r"asyncio/|uvloop")),
+LAYERS = [  # a frame reads "function (path:line)", the path relative to site-packages or the repository
+    ("asyncpg (driver)", re.compile(r"[(/]asyncpg/")),
+    ("SQLAlchemy (ORM, Core, async adaption, dialect)", re.compile(r"[(/]sqlalchemy/")),
+    ("pydantic (validate, serialize)", re.compile(r"[(/]pydantic(_core)?/")),
+    ("token verification (PyJWT, cryptography)", re.compile(r"[(/](jwt|cryptography)/")),
+    ("request log line (logging, JsonFormatter)", re.compile(r"[(/]logging/|^format \(.*observability\.py")),
+    ("aiohttp client (gateway upstream)", re.compile(r"[(/](aiohttp|yarl|multidict)/")),
+    ("FastAPI (routing, dependencies, encoders)", re.compile(r"[(/]fastapi/")),
+    ("Starlette", re.compile(r"[(/]starlette/")),
+    ("uvicorn (httptools protocol)", re.compile(r"[(/]uvicorn/")),
+    ("thread pool hand-offs (anyio, threading)", re.compile(r"[(/]anyio/|[(/]threading\.py|[(/]concurrent/")),
+    ("Haolin code (shared/, services/, gateway/)", re.compile(r"[(/](shared|services|gateway|bench)/")),
+    ("event loop, asyncio", re.compile(r"[(/]asyncio/|uvloop")),
 ]
 OTHER = "other (stdlib, json, uuid...)"
 
 
 def py_spy_record(spy: str, pid: int, seconds: int, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--gil",
                              "--format", "raw", "--output", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -311,7 +315,7 @@ def render(result: dict) -> str:
              "cases": "cases service, `GET /v1/cases/{id}` direct",
              "gateway": "through the gateway, `GET /v1/cases/{id}`"}
     lines = [
-        f"{result['date']}, {m['cores']} cores ({m['cpu']}; wrk, PostgreSQL and the Python processes share them), "
+        f"{result['date']}, commit {result['commit']}, {m['cores']} cores ({m['cpu']}; wrk, PostgreSQL and the Python processes share them), "
         f"Python {m['python']}, PostgreSQL {m['postgres']}, " +
         ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
         "",
@@ -319,10 +323,10 @@ def render(result: dict) -> str:
         result["command"],
         "```",
         "",
-        f"{a['cases']:,} cases of {a['beneficiaries']} beneficiaries in station {STATION_PATH}, made through the cases "
-        f"service's API; wrk {a['threads']} threads, {a['connections']} connections, {a['duration']} s after a 2 s "
-        f"warm-up, rotating over every case id, a social worker's token for {STATION_PATH}. Median of "
-        f"{a['rounds']} rounds (each round's req/s in brackets; p50/p99 of the median round):",
+        (f"{a['cases']:,} cases of {a['beneficiaries']} beneficiaries in station {STATION_PATH}, made through the cases "
+         f"service's API; wrk {a['threads']} threads, {a['connections']} connections, {a['duration']} s after a 2 s "
+         f"warm-up, rotating over every case id, a social worker's token for {STATION_PATH}. Median of "
+         f"{a['rounds']} rounds (each round's req/s in brackets; p50/p99 of the median round):"),
         "",
         "| path | req/s | of the floor | p50 | p99 |",
         "|---|---|---|---|---|",
@@ -343,14 +347,15 @@ def render(result: dict) -> str:
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     prof = result.get("profile")
     if prof:
-        lines += ["", "`py-spy record` (200 Hz, Python frames only) of each service during an extra, uncounted "
-                  "run; each busy sample counted for the innermost layer on its stack:", "",
+        lines += ["", ("`py-spy record --gil` (200 Hz, Python frames only, samples in which the process holds the GIL) "
+                       "of each service during an extra, uncounted run; each sample counted for the innermost layer on "
+                       "its stack (uvloop's C code shows as its Python caller, `Runner.run`, under event loop):"), "",
                   "| | cases service (direct) | gateway process |", "|---|---|---|"]
         for label in [*(l for l, _ in LAYERS), OTHER]:
             c = prof.get("cases", {}).get("layer_pct", {}).get(label, 0)
             g = prof.get("gateway", {}).get("layer_pct", {}).get(label, 0)
             lines.append(f"| {label} | {c}% | {g}% |")
-    lines += ["", f"Raw figures: `bench/results/case_read.json`."]
+    lines += ["", "Raw figures: `bench/results/case_read.json`."]
     return "\n".join(lines)
 
 
@@ -363,6 +368,15 @@ def update_readme(body: str) -> None:
         text = text.rstrip("\n") + f"\n\n{SECTION}\n\nWhat a real read costs end to end (token, ORM, database), " \
                f"against a bare FastAPI + asyncpg floor.\n\n{block}\n"
     README.write_text(text)
+
+
+def git_state() -> str:
+    """The commit measured, and whether code outside bench/ differed from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=False).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!bench"], cwd=ROOT, capture_output=True,
+                           text=True, check=False).stdout.strip()
+    return head.strip() + (" + uncommitted changes outside bench/" if dirty else "")
 
 
 def machine(postgres: str) -> dict:
@@ -378,7 +392,7 @@ def machine(postgres: str) -> dict:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
     return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "postgres": postgres,
             "kernel": platform.release(), "wrk": wrk_version.strip(), "packages": packages}
 
@@ -463,8 +477,7 @@ def main() -> None:
                 assert r.status == 200 and json.loads(body)["id"] == ids[0], (key, r.status, body[:200])
                 sizes[key] = len(body)
 
-        pids = {"bare": [bare.proc.pid], "cases": [cases.proc.pid], "gateway": [gateway.proc.pid],
-                "postgres": postgres_pids()}
+        pids = {"bare": [bare.proc.pid], "cases": [cases.proc.pid], "gateway": [gateway.proc.pid]}
         rounds: dict[str, list[dict]] = {k: [] for k in targets}
         for n in range(args.rounds):
             for key, server in targets.items():
@@ -488,6 +501,7 @@ def main() -> None:
 
         result = {
             "date": dt.date.today().isoformat(),
+            "commit": git_state(),
             "command": COMMAND + ("" if sys.argv[1:] == [] else " " + " ".join(sys.argv[1:])),
             "args": vars(args),
             "machine": machine(asyncio.run(server_version(url))),
@@ -510,7 +524,7 @@ def main() -> None:
         if url is not None and not args.keep_db:
             try:
                 asyncio.run(recreate_database(url, drop_only=True))
-            except Exception as exc:  # the database may already be gone with the server
+            except Exception as exc:  # noqa: BLE001 -- cleanup: say so, and still stop the server below
                 print(f"could not drop {DB_NAME}: {exc}", file=sys.stderr)
         if started_pg:
             pg.stop()
