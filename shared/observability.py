@@ -65,11 +65,14 @@ class RequestContextMiddleware:
             return await self.app(scope, receive, send)
         rid = None
         length = None
+        chunked = False
         for k, v in scope["headers"]:
             if k == b"x-request-id":
                 rid = v.decode("latin-1")[:64]
             elif k == b"content-length":
                 length = v
+            elif k == b"transfer-encoding":
+                chunked = True
         rid = rid or uuid.uuid4().hex
         token = request_id_var.set(rid)
         started = time.perf_counter()
@@ -85,20 +88,28 @@ class RequestContextMiddleware:
         try:
             if length is not None and int(length) > self.max_body:
                 return await _too_large(send_wrapper, self.max_body)
-            received = [0]
-
-            async def receive_limited():
+            if not chunked:
+                # The server holds a body to its declared length (none: empty): nothing to count.
+                return await self.app(scope, receive, send_wrapper)
+            # A body without a length (chunked) is read here up to the limit and replayed:
+            # an error raised from inside the app's own body parsing would surface as a 400.
+            buffered, total, more = [], 0, True
+            while more:
                 message = await receive()
-                if message["type"] == "http.request":
-                    received[0] += len(message.get("body", b""))
-                    if received[0] > self.max_body:
-                        raise _BodyTooLarge()
-                return message
+                if message["type"] != "http.request":
+                    break
+                chunk = message.get("body", b"")
+                total += len(chunk)
+                if total > self.max_body:
+                    return await _too_large(send_wrapper, self.max_body)
+                buffered.append(chunk)
+                more = message.get("more_body", False)
+            replay = [{"type": "http.request", "body": b"".join(buffered), "more_body": False}]
 
-            try:
-                await self.app(scope, receive_limited, send_wrapper)
-            except _BodyTooLarge:
-                await _too_large(send_wrapper, self.max_body)
+            async def receive_buffered():
+                return replay.pop() if replay else await receive()
+
+            await self.app(scope, receive_buffered, send_wrapper)
         finally:
             # Probes and the gateway's internal polling would drown the log; their failures still show.
             quiet = status_holder[0] < 400 and scope["path"].startswith(_QUIET_PREFIXES)
@@ -108,10 +119,6 @@ class RequestContextMiddleware:
                     "status": status_holder[0], "ms": round((time.perf_counter() - started) * 1000, 2),
                 }})
             request_id_var.reset(token)
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 async def _too_large(send, limit: int) -> None:
