@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from services.cases.api import beneficiaries, caseload, cases, internal, populations, records, stats
+from services.cases.api import (beneficiaries, caseload, cases, internal, lookup, populations, project_stats, records,
+                                stats)
 
 router = APIRouter()
 # stats first: /v1/cases/stats must not be taken for a case id.
-for module in (stats, populations, beneficiaries, caseload, cases, records, internal):
+for module in (stats, populations, lookup, beneficiaries, caseload, cases, records, internal, project_stats):
     router.include_router(module.router)

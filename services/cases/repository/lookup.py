@@ -1,0 +1,16 @@
+"""Which of a list of beneficiary ids the caller may see: for other services' attendee checks."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases.models import Beneficiary
+from shared.auth import Principal
+
+
+async def visible_beneficiaries(session: AsyncSession, principal: Principal, ids: list[str]) -> list[tuple]:
+    """(id, station_id, populations) of the live beneficiaries among `ids` in the caller's subtree."""
+    if not ids:
+        return []
+    stmt = select(Beneficiary.id, Beneficiary.station_id, Beneficiary.populations).where(
+        Beneficiary.id.in_(ids), Beneficiary.deleted_at.is_(None), principal.scope(Beneficiary.station_path))
+    return [tuple(r) for r in (await session.execute(stmt)).all()]

@@ -1,0 +1,42 @@
+"""Counting a project's casework targets (DOMAIN.md "Projects"): person-times, registered
+beneficiaries, and full cases of at least N sessions (N per target)."""
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases.repository import project_stats as repo
+
+
+class ProjectStatsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    project_id: str = Field(min_length=1, max_length=64)
+    from_on: date = Field(alias="from")
+    to_on: date = Field(alias="to", description="Inclusive")
+    min_sessions: list[int] = Field(default_factory=lambda: [1], max_length=10,
+                                    description="Thresholds for full cases: a case counts with >= N service records")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ProjectStatsQuery":
+        if self.to_on < self.from_on:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+class ProjectStatsAnswer(BaseModel):
+    project_id: str
+    person_times_casework: int
+    beneficiaries_registered: int
+    full_cases: dict[str, int] = Field(description="min_sessions (as text) -> cases with at least that many")
+
+
+async def answer(session: AsyncSession, query: ProjectStatsQuery) -> ProjectStatsAnswer:
+    per_case = await repo.service_records_per_case(session, query.project_id, query.from_on, query.to_on)
+    return ProjectStatsAnswer(
+        project_id=query.project_id,
+        person_times_casework=sum(pt for _, pt in per_case),
+        beneficiaries_registered=await repo.beneficiaries_with_cases(session, query.project_id, query.to_on),
+        full_cases={str(n): sum(1 for records, _ in per_case if records >= n) for n in query.min_sessions},
+    )
