@@ -91,3 +91,20 @@ def period_start(day: date, interval: str) -> date:
 
 # SQL date_trunc field for each period (PostgreSQL weeks start on Monday too).
 DATE_TRUNC = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
+
+
+# Metrics a project's contract targets may name, with the service that counts them and
+# the conditions each accepts ("groups >= 3, each >= 4 sessions and >= 5 members").
+# The projects service counts its own; the gateway's progress endpoint asks the owner of
+# the others. "cases.full" exists only as a target: a case with >= min_sessions service records.
+TARGET_METRICS: dict[str, tuple[str, frozenset[str]]] = {
+    "groups": ("projects", frozenset({"min_sessions", "min_members"})),
+    "group_sessions": ("projects", frozenset()),
+    "activities": ("projects", frozenset({"min_participants"})),
+    "person_times.group": ("projects", frozenset()),
+    "person_times.community": ("projects", frozenset()),
+    "resources.linked_yuan": ("projects", frozenset()),
+    "person_times.casework": ("cases", frozenset()),
+    "beneficiaries.registered": ("cases", frozenset()),
+    "cases.full": ("cases", frozenset({"min_sessions"})),
+}

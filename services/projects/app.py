@@ -2,8 +2,10 @@
 
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
+from services.projects import clock, lookup
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
 from services.projects.models import PATH_TABLES, Station
@@ -14,15 +16,23 @@ from shared.observability import configure_logging
 from shared.stations import station_replica_router
 
 
-def create_app(settings: ProjectsSettings | None = None) -> FastAPI:
+def create_app(settings: ProjectsSettings | None = None,
+               transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
+    """`transports["gateway"]` replaces the network to the gateway (tests wire in-process apps)."""
     settings = settings or ProjectsSettings()
+    clock.configure(settings.timezone)
+    transports = transports or {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.db = Database.connect(settings, "haolin-projects")
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
-        yield
-        await app.state.db.dispose()
+        app.state.lookup = lookup.build(settings.gateway_url, settings.lookup_timeout_s, transports.get("gateway"))
+        try:
+            yield
+        finally:
+            await app.state.lookup.http.aclose()
+            await app.state.db.dispose()
 
     app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan)
     app.include_router(router)

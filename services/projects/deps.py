@@ -1,9 +1,153 @@
+"""Request dependencies: sessions, the principal by what it may do, and records loaded in scope.
+
+Groups, sessions and activities name beneficiaries, so roles that see aggregates only get 404
+for them exactly as for a missing id. Projects are contracts, not personal records: officials
+read them and their progress, and a station reads the projects of the stations above it.
+"""
+
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.projects.errors import RecordNotFound
+from services.projects.lookup import BeneficiaryLookup
+from services.projects.models import Activity, Group, Project, Station
+from services.projects.repository import projects as projects_repo
+from services.projects.repository.common import get_live
+from shared.auth import Principal, PrincipalDep, Role, oauth2_scheme
 from shared.db import read_session, write_session
+from shared.errors import Forbidden, NotFound
+from shared.etag import required_version
+from shared.stations import resolve_station
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+IfMatchDep = Annotated[int, Depends(required_version)]
+
+PROJECT_WRITERS = frozenset({Role.admin, Role.station_head})
+# Evaluations are often entered by the purchaser's side (an official) as well.
+EVALUATION_WRITERS = PROJECT_WRITERS | {Role.official}
+
+
+def optional_version(request: Request) -> int | None:
+    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
+    return required_version(request) if request.headers.get("if-match") else None
+
+
+OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
+
+
+def beneficiary_lookup(request: Request) -> BeneficiaryLookup:
+    return request.app.state.lookup
+
+
+def bearer(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
+    """The caller's own token, passed on to the casework API so it applies the caller's scope."""
+    return token or ""
+
+
+LookupDep = Annotated[BeneficiaryLookup, Depends(beneficiary_lookup)]
+TokenDep = Annotated[str, Depends(bearer)]
+
+
+def id_reader(principal: PrincipalDep) -> Principal:
+    if not principal.may_read_personal:
+        raise NotFound("Not found.")
+    return principal
+
+
+def id_writer(principal: PrincipalDep) -> Principal:
+    if not principal.may_read_personal:
+        raise NotFound("Not found.")
+    if not principal.may_write_personal:
+        raise Forbidden("This role cannot change personal records.")
+    return principal
+
+
+def project_writer(principal: PrincipalDep) -> Principal:
+    if principal.role not in PROJECT_WRITERS:
+        raise Forbidden("Only a station head or an administrator can change projects.")
+    return principal
+
+
+def evaluation_writer(principal: PrincipalDep) -> Principal:
+    if principal.role not in EVALUATION_WRITERS:
+        raise Forbidden("This role cannot record evaluations.")
+    return principal
+
+
+IdReaderDep = Annotated[Principal, Depends(id_reader)]
+IdWriterDep = Annotated[Principal, Depends(id_writer)]
+ProjectWriterDep = Annotated[Principal, Depends(project_writer)]
+EvaluationWriterDep = Annotated[Principal, Depends(evaluation_writer)]
+
+
+async def project_for_read(project_id: str, principal: PrincipalDep, session: ReadSessionDep) -> Project:
+    project = await projects_repo.get_visible(session, principal, project_id)
+    if project is None:
+        raise RecordNotFound("project")
+    return project
+
+
+async def _own_project(session: AsyncSession, principal: Principal, project_id: str) -> Project:
+    # Changes only within the caller's own subtree, never to a project of a station above.
+    project = await get_live(session, Project, project_id, principal, for_update=True)
+    if project is None:
+        raise RecordNotFound("project")
+    return project
+
+
+async def project_for_write(project_id: str, principal: ProjectWriterDep, session: WriteSessionDep) -> Project:
+    return await _own_project(session, principal, project_id)
+
+
+async def project_for_evaluation(project_id: str, principal: EvaluationWriterDep,
+                                 session: WriteSessionDep) -> Project:
+    return await _own_project(session, principal, project_id)
+
+
+ProjectDep = Annotated[Project, Depends(project_for_read)]
+ProjectForUpdateDep = Annotated[Project, Depends(project_for_write)]
+ProjectForEvaluationDep = Annotated[Project, Depends(project_for_evaluation)]
+
+
+async def _load(session: AsyncSession, model, record_id: str, principal: Principal, for_update: bool = False):
+    record = await get_live(session, model, record_id, principal, for_update=for_update)
+    if record is None:
+        raise RecordNotFound(model.__tablename__)
+    return record
+
+
+async def group_for_read(group_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Group:
+    return await _load(session, Group, group_id, principal)
+
+
+async def group_for_write(group_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Group:
+    return await _load(session, Group, group_id, principal, for_update=True)
+
+
+async def activity_for_read(activity_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Activity:
+    return await _load(session, Activity, activity_id, principal)
+
+
+async def activity_for_write(activity_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Activity:
+    return await _load(session, Activity, activity_id, principal, for_update=True)
+
+
+GroupDep = Annotated[Group, Depends(group_for_read)]
+GroupForUpdateDep = Annotated[Group, Depends(group_for_write)]
+ActivityDep = Annotated[Activity, Depends(activity_for_read)]
+ActivityForUpdateDep = Annotated[Activity, Depends(activity_for_write)]
+
+
+async def subtree_filter(principal: PrincipalDep, session: ReadSessionDep,
+                         station_id: Annotated[int | None, Query(description="Limit to this station's subtree")] = None
+                         ) -> str | None:
+    """The station path a list is narrowed to; the station must lie in the caller's scope."""
+    if station_id is None:
+        return None
+    return (await resolve_station(session, Station, principal, station_id))[1]
+
+
+SubtreeDep = Annotated[str | None, Depends(subtree_filter)]

@@ -1,10 +1,172 @@
-"""Tables of the projects service, in the `projects` schema."""
+"""Tables of the projects service, in the `projects` schema.
 
-from shared.models import make_base
+Every record table carries shared.models.RecordMixin (id, station, version, soft delete,
+authorship) and, through its migration, the change_xid sync marker. Beneficiary ids are
+the cases service's, unchecked by foreign key (ARCHITECTURE.md "Processes").
+"""
+
+from datetime import date, time
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, Text, Time, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models import PathType, RecordMixin, make_base
 from shared.stations import station_replica_model
 
 Base = make_base("projects")
 Station = station_replica_model(Base)
 
+# A digest of the create request, so a retried POST with a client id can be told
+# apart from a different record reusing the id (see service/common.py).
+DIGEST = String(64)
+
+
+class Record(RecordMixin):
+    # Read server-made columns back with RETURNING: an async session cannot lazy-load them.
+    __mapper_args__ = {"eager_defaults": True}
+
+
+class Project(Record, Base):
+    """A purchased-service contract (政府购买服务项目); its station is the one that holds it."""
+
+    __tablename__ = "project"
+    name: Mapped[str] = mapped_column(String(200))
+    purchaser: Mapped[str] = mapped_column(String(200))
+    operator: Mapped[str] = mapped_column(String(200))
+    covered_station_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default=text("'{}'"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    # [{source, amount_yuan}]: funding sources are an open list (civil_affairs, womens_federation...).
+    budget: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    budget_total_yuan: Mapped[Decimal] = mapped_column(Numeric(14, 2), server_default=text("0"))
+    # [{metric, target, conditions}]: the contract's output targets as data.
+    targets: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (Index("ix_project_starts_on_id", "starts_on", "id"),)
+
+
+class Group(Record, Base):
+    """A group (小组) run for several sessions (MZ/T 095-2017 stages)."""
+
+    __tablename__ = "group"
+    project_id: Mapped[str] = mapped_column(String(64), ForeignKey("project.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(40))
+    target_population: Mapped[str | None] = mapped_column(String(40))
+    planned_sessions: Mapped[int | None] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date] = mapped_column(Date)
+    members: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (Index("ix_group_starts_on_id", "starts_on", "id"),)
+
+
+class GroupSession(Record, Base):
+    """One meeting (节) of a group; person-times = named attendees + anonymous headcount."""
+
+    __tablename__ = "group_session"
+    group_id: Mapped[str] = mapped_column(String(64), ForeignKey("group.id"), index=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[time | None] = mapped_column(Time)
+    topic: Mapped[str | None] = mapped_column(String(200))
+    anonymous_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Live named attendees, kept with the attendance rows in one transaction.
+    named_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (Index("ix_group_session_group_id_held_on", "group_id", "held_on"),)
+
+    @property
+    def person_times(self) -> int:
+        return self.named_count + self.anonymous_count
+
+
+class Activity(Record, Base):
+    """A community activity (社区活动), counted per event (场次)."""
+
+    __tablename__ = "activity"
+    project_id: Mapped[str] = mapped_column(String(64), ForeignKey("project.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(40))
+    place: Mapped[str | None] = mapped_column(String(200))
+    held_on: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[time | None] = mapped_column(Time)
+    ends_at: Mapped[time | None] = mapped_column(Time)
+    anonymous_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    named_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    volunteer_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    resources_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    # References (URLs or media ids): no binary storage here.
+    photos: Mapped[list[str]] = mapped_column(ARRAY(String(500)), server_default=text("'{}'"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (Index("ix_activity_held_on_id", "held_on", "id"),)
+
+    @property
+    def person_times(self) -> int:
+        return self.named_count + self.anonymous_count
+
+
+class Attendance(Record, Base):
+    """A named attendee of a group session or an activity (exactly one of the two).
+
+    The attendee's populations are copied at attendance time, so counts by population stay
+    as reported even if the person's populations change later.
+    """
+
+    __tablename__ = "attendance"
+    session_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("group_session.id"))
+    activity_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("activity.id"))
+    beneficiary_id: Mapped[str] = mapped_column(String(64), index=True)
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+
+    __table_args__ = (
+        # Recording the same person twice for one occasion is idempotent: one live row.
+        Index("uq_attendance_session_beneficiary", "session_id", "beneficiary_id", unique=True,
+              postgresql_where=text("deleted_at IS NULL AND session_id IS NOT NULL")),
+        Index("uq_attendance_activity_beneficiary", "activity_id", "beneficiary_id", unique=True,
+              postgresql_where=text("deleted_at IS NULL AND activity_id IS NOT NULL")),
+    )
+
+
+class Evaluation(Record, Base):
+    """An evaluation (考核评估) of a project: scores per dimension, a grade."""
+
+    __tablename__ = "evaluation"
+    project_id: Mapped[str] = mapped_column(String(64), ForeignKey("project.id"), index=True)
+    evaluated_on: Mapped[date] = mapped_column(Date)
+    evaluator: Mapped[str] = mapped_column(String(200))
+    scores: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    total_score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    grade: Mapped[str | None] = mapped_column(String(16))
+    notes: Mapped[str | None] = mapped_column(Text)
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+
+class DailyStat(Base):
+    """Daily rollup of the counting contract, written in the transaction of the record change."""
+
+    __tablename__ = "daily_stat"
+    station_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    population: Mapped[str] = mapped_column(String(40), primary_key=True)
+    station_path: Mapped[str] = mapped_column(PathType)
+    value: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+    __table_args__ = (Index("ix_daily_stat_station_path_day", "station_path", "day"),)
+
+
+RECORD_TABLES = [m.__table__ for m in (Project, Group, GroupSession, Activity, Attendance, Evaluation)]
+
 # Tables with a station_path column, rewritten when a station moves.
-PATH_TABLES: list = []
+PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__]

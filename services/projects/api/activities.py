@@ -1,0 +1,118 @@
+"""/v1/activities: community activities (社区活动) and their named participants."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from services.projects.api.attendance import attendance_list
+from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
+                                    LookupDep, OptionalIfMatchDep, ReadSessionDep, SubtreeDep, TokenDep,
+                                    WriteSessionDep)
+from services.projects.models import Activity
+from services.projects.repository import activities as repo
+from services.projects.repository import groups as attendance_repo
+from services.projects.repository.common import page
+from services.projects.schemas.common import ClientId
+from services.projects.schemas.work import (ActivityCreate, ActivityRead, ActivityUpdate, AttendanceBatch,
+                                            AttendanceList, AttendanceRead, AttendeeInput)
+from services.projects.service import activities as service
+from services.projects.service import attendance
+from services.projects.service.groups import project_for_work, project_of
+from shared.etag import check_version, set_etag
+from shared.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/v1/activities", tags=["activities"])
+ORDER = [Activity.held_on, Activity.id]
+
+
+@router.get("", response_model=Page[ActivityRead])
+async def list_activities(
+    principal: IdReaderDep, session: ReadSessionDep, subtree: SubtreeDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+    project_id: Annotated[ClientId | None, Query()] = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    from_on: Annotated[date | None, Query(alias="from")] = None,
+    to_on: Annotated[date | None, Query(alias="to")] = None,
+) -> dict:
+    """Activities of your subtree, latest first."""
+    stmt = repo.list_query(principal, station_path=subtree, project_id=project_id, kind=kind, from_on=from_on,
+                           to_on=to_on)
+    return make_page(await page(session, stmt, paging, ORDER), paging, ["held_on", "id"], ActivityRead.model_validate)
+
+
+@router.post("", response_model=ActivityRead, status_code=status.HTTP_201_CREATED)
+async def create_activity(body: ActivityCreate, principal: IdWriterDep, session: WriteSessionDep, lookup: LookupDep,
+                          token: TokenDep, response: Response) -> ActivityRead:
+    """Record a community activity with its headcount and, optionally, named participants."""
+    project = await project_for_work(session, principal, body.project_id)
+    record, created = await service.create(session, lookup, token, principal, project, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    set_etag(response, record.version)
+    response.headers["Location"] = f"/v1/activities/{record.id}"
+    return ActivityRead.model_validate(record)
+
+
+@router.get("/{activity_id}", response_model=ActivityRead)
+async def get_activity(record: ActivityDep, response: Response) -> ActivityRead:
+    """One activity."""
+    set_etag(response, record.version)
+    return ActivityRead.model_validate(record)
+
+
+@router.patch("/{activity_id}", response_model=ActivityRead)
+async def update_activity(body: ActivityUpdate, record: ActivityForUpdateDep, version: IfMatchDep,
+                          principal: IdWriterDep, session: WriteSessionDep, response: Response) -> ActivityRead:
+    """Change an activity (If-Match required); its counts move with it."""
+    project = await project_of(session, record)
+    await service.update(session, principal, project, record, version, body)
+    set_etag(response, record.version)
+    return ActivityRead.model_validate(record)
+
+
+@router.delete("/{activity_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_activity(record: ActivityForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+                          session: WriteSessionDep) -> Response:
+    """Remove an activity and its participants (soft delete; If-Match required)."""
+    await service.delete(session, principal, record, version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{activity_id}/attendance", response_model=AttendanceList, tags=["attendance"])
+async def activity_attendance(record: ActivityDep, session: ReadSessionDep) -> AttendanceList:
+    """The activity's named participants, headcount and person-times."""
+    return attendance_list(record, await attendance_repo.attendees(session, "activity_id", record.id))
+
+
+@router.post("/{activity_id}/attendance", response_model=AttendanceRead, status_code=status.HTTP_201_CREATED,
+             tags=["attendance"])
+async def add_activity_participant(body: AttendeeInput, record: ActivityForUpdateDep, principal: IdWriterDep,
+                                   session: WriteSessionDep, lookup: LookupDep, token: TokenDep,
+                                   response: Response) -> AttendanceRead:
+    """Record one participant; recording the same person again answers 200 with the row already there."""
+    row, created = await attendance.add_one(session, lookup, token, principal, record, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return AttendanceRead.model_validate(row)
+
+
+@router.put("/{activity_id}/attendance", response_model=AttendanceList, tags=["attendance"])
+async def replace_activity_attendance(body: AttendanceBatch, record: ActivityForUpdateDep, principal: IdWriterDep,
+                                      session: WriteSessionDep, lookup: LookupDep, token: TokenDep,
+                                      version: OptionalIfMatchDep, response: Response) -> AttendanceList:
+    """Set the whole participant list (and the headcount, when given) at once."""
+    if version is not None:
+        check_version(version, record.version)
+    rows = await attendance.replace(session, lookup, token, principal, record, body)
+    set_etag(response, record.version)
+    return attendance_list(record, rows)
+
+
+@router.delete("/{activity_id}/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,
+               tags=["attendance"])
+async def remove_activity_participant(beneficiary_id: str, record: ActivityForUpdateDep, principal: IdWriterDep,
+                                      session: WriteSessionDep) -> Response:
+    """Take one participant off the list."""
+    await attendance.remove_one(session, principal, record, beneficiary_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

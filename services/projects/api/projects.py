@@ -1,0 +1,159 @@
+"""/v1/projects: contracts, their lifecycle, progress against targets, and evaluations."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from services.projects.deps import (EvaluationWriterDep, IfMatchDep, OptionalIfMatchDep, ProjectDep,
+                                    ProjectForEvaluationDep, ProjectForUpdateDep, ProjectWriterDep, ReadSessionDep,
+                                    SubtreeDep, WriteSessionDep)
+from services.projects.errors import RecordNotFound
+from services.projects.models import Evaluation, Project
+from services.projects.repository import projects as repo
+from services.projects.repository.common import get_live, page
+from services.projects.schemas.projects import (EvaluationCreate, EvaluationRead, EvaluationUpdate, ProjectCreate,
+                                                ProjectProgress, ProjectRead, ProjectStatus, ProjectUpdate)
+from services.projects.service import progress as progress_service
+from services.projects.service import projects as service
+from shared.auth import PrincipalDep
+from shared.etag import set_etag
+from shared.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/v1/projects", tags=["projects"])
+ORDER = [Project.starts_on, Project.id]
+
+
+@router.get("", response_model=Page[ProjectRead])
+async def list_projects(
+    principal: PrincipalDep, session: ReadSessionDep, subtree: SubtreeDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+    status_: Annotated[ProjectStatus | None, Query(alias="status")] = None,
+    active_on: Annotated[date | None, Query(description="Projects whose period includes this day")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=50, description="Name fragment")] = None,
+) -> dict:
+    """Projects of your subtree and of the stations above it, latest start first."""
+    stmt = repo.list_query(principal, station_path=subtree, status=status_, active_on=active_on, q=q)
+    rows = await page(session, stmt, paging, ORDER)
+    return make_page(rows, paging, ["starts_on", "id"], ProjectRead.model_validate)
+
+
+@router.post("", response_model=ProjectRead, status_code=status.HTTP_201_CREATED)
+async def create_project(body: ProjectCreate, principal: ProjectWriterDep, session: WriteSessionDep,
+                         response: Response) -> ProjectRead:
+    """Record a purchased-service project with its budget and output targets (a client id makes retries safe)."""
+    project, created = await service.create(session, principal, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    set_etag(response, project.version)
+    response.headers["Location"] = f"/v1/projects/{project.id}"
+    return ProjectRead.model_validate(project)
+
+
+@router.get("/{project_id}", response_model=ProjectRead)
+async def get_project(project: ProjectDep, response: Response) -> ProjectRead:
+    """One project."""
+    set_etag(response, project.version)
+    return ProjectRead.model_validate(project)
+
+
+@router.patch("/{project_id}", response_model=ProjectRead)
+async def update_project(body: ProjectUpdate, project: ProjectForUpdateDep, version: IfMatchDep,
+                         principal: ProjectWriterDep, session: WriteSessionDep, response: Response) -> ProjectRead:
+    """Change a project's contract data, budget or targets (If-Match required)."""
+    await service.update(session, principal, project, version, body)
+    set_etag(response, project.version)
+    return ProjectRead.model_validate(project)
+
+
+@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_project(project: ProjectForUpdateDep, version: IfMatchDep, principal: ProjectWriterDep,
+                         session: WriteSessionDep) -> Response:
+    """Remove a project (soft delete; If-Match required); refused while it has groups or activities."""
+    await service.delete(session, principal, project, version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{project_id}/progress", response_model=ProjectProgress)
+async def project_progress(project: ProjectDep, session: ReadSessionDep) -> ProjectProgress:
+    """Each target's current value counted here; targets counted by other services are marked external."""
+    return await progress_service.progress(session, project)
+
+
+def _action(action: str, summary: str) -> None:
+    async def act(project: ProjectForUpdateDep, principal: ProjectWriterDep, version: OptionalIfMatchDep,
+                  response: Response) -> ProjectRead:
+        await service.transition(principal, project, action, version)
+        set_etag(response, project.version)
+        return ProjectRead.model_validate(project)
+
+    act.__doc__ = summary
+    router.add_api_route(f"/{{project_id}}/{action}", act, methods=["POST"], response_model=ProjectRead,
+                         name=f"project_{action}")
+
+
+for _name, _summary in (("start", "Start a planned project (running)."),
+                        ("evaluate", "Move a running project to evaluation (考核评估)."),
+                        ("close", "Close a project that is running or under evaluation."),
+                        ("reopen", "Reopen a closed project, or take one back from evaluation (running).")):
+    _action(_name, _summary)
+
+
+async def _evaluation(session, project: Project, evaluation_id: str, principal, for_update: bool = False):
+    record = await get_live(session, Evaluation, evaluation_id, principal, for_update=for_update,
+                            where=(Evaluation.project_id == project.id,))
+    if record is None:
+        raise RecordNotFound("evaluation")
+    return record
+
+
+@router.get("/{project_id}/evaluations", response_model=Page[EvaluationRead], tags=["evaluations"])
+async def list_evaluations(project: ProjectDep, principal: PrincipalDep, session: ReadSessionDep,
+                           paging: Annotated[PageParams, Depends(page_params)]) -> dict:
+    """The project's evaluations, latest first."""
+    rows = await page(session, repo.evaluations_query(principal, project.id), paging,
+                      [Evaluation.evaluated_on, Evaluation.id])
+    return make_page(rows, paging, ["evaluated_on", "id"], EvaluationRead.model_validate)
+
+
+@router.post("/{project_id}/evaluations", response_model=EvaluationRead, status_code=status.HTTP_201_CREATED,
+             tags=["evaluations"])
+async def add_evaluation(body: EvaluationCreate, project: ProjectForEvaluationDep, principal: EvaluationWriterDep,
+                         session: WriteSessionDep, response: Response) -> EvaluationRead:
+    """Record an evaluation: scores per dimension (their sum is the total), grade, notes."""
+    record, created = await service.add_evaluation(session, principal, project, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    set_etag(response, record.version)
+    response.headers["Location"] = f"/v1/projects/{project.id}/evaluations/{record.id}"
+    return EvaluationRead.model_validate(record)
+
+
+@router.get("/{project_id}/evaluations/{evaluation_id}", response_model=EvaluationRead, tags=["evaluations"])
+async def get_evaluation(evaluation_id: str, project: ProjectDep, principal: PrincipalDep, session: ReadSessionDep,
+                         response: Response) -> EvaluationRead:
+    """One evaluation."""
+    record = await _evaluation(session, project, evaluation_id, principal)
+    set_etag(response, record.version)
+    return EvaluationRead.model_validate(record)
+
+
+@router.patch("/{project_id}/evaluations/{evaluation_id}", response_model=EvaluationRead, tags=["evaluations"])
+async def update_evaluation(evaluation_id: str, body: EvaluationUpdate, project: ProjectForEvaluationDep,
+                            version: IfMatchDep, principal: EvaluationWriterDep, session: WriteSessionDep,
+                            response: Response) -> EvaluationRead:
+    """Change an evaluation (If-Match required)."""
+    record = await _evaluation(session, project, evaluation_id, principal, for_update=True)
+    service.update_evaluation(principal, record, version, body)
+    set_etag(response, record.version)
+    return EvaluationRead.model_validate(record)
+
+
+@router.delete("/{project_id}/evaluations/{evaluation_id}", status_code=status.HTTP_204_NO_CONTENT,
+               tags=["evaluations"])
+async def delete_evaluation(evaluation_id: str, project: ProjectForEvaluationDep, version: IfMatchDep,
+                            principal: EvaluationWriterDep, session: WriteSessionDep) -> Response:
+    """Remove an evaluation (soft delete; If-Match required)."""
+    record = await _evaluation(session, project, evaluation_id, principal, for_update=True)
+    service.delete_evaluation(principal, record, version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,90 @@
+"""Group, session and attendance queries (attendance serves activities too)."""
+
+from datetime import date
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.projects.models import Activity, Attendance, Group, GroupSession
+from services.projects.repository.common import live
+from shared.auth import Principal
+
+
+def list_query(principal: Principal, *, station_path: str | None, project_id: str | None, stage: str | None,
+               member_id: str | None):
+    stmt = live(Group, principal)
+    if station_path:
+        stmt = stmt.where(Group.station_path.startswith(station_path, autoescape=False))
+    if project_id:
+        stmt = stmt.where(Group.project_id == project_id)
+    if stage:
+        stmt = stmt.where(Group.stage == stage)
+    if member_id:
+        stmt = stmt.where(Group.members.contains([member_id]))
+    return stmt
+
+
+def sessions_query(principal: Principal, group_id: str, from_on: date | None, to_on: date | None):
+    stmt = live(GroupSession, principal).where(GroupSession.group_id == group_id)
+    if from_on:
+        stmt = stmt.where(GroupSession.held_on >= from_on)
+    if to_on:
+        stmt = stmt.where(GroupSession.held_on <= to_on)
+    return stmt
+
+
+async def live_sessions(session: AsyncSession, group_id: str) -> list[GroupSession]:
+    stmt = (select(GroupSession).where(GroupSession.group_id == group_id, GroupSession.deleted_at.is_(None))
+            .with_for_update())
+    return list((await session.scalars(stmt)).all())
+
+
+async def sessions_outside(session: AsyncSession, project_id: str, starts_on: date, ends_on: date) -> bool:
+    """Whether any live session or activity of the project lies outside [starts_on, ends_on]."""
+    for model in (GroupSession, Activity):
+        found = await session.scalar(select(model.id).where(
+            model.project_id == project_id, model.deleted_at.is_(None),
+            (model.held_on < starts_on) | (model.held_on > ends_on)).limit(1))
+        if found is not None:
+            return True
+    return False
+
+
+def _occasion(column: str, occasion_id: str):
+    return getattr(Attendance, column) == occasion_id
+
+
+async def attendees(session: AsyncSession, column: str, occasion_id: str, for_update: bool = False
+                    ) -> list[Attendance]:
+    """Live named attendees of a session (column "session_id") or an activity ("activity_id")."""
+    stmt = (select(Attendance).where(_occasion(column, occasion_id), Attendance.deleted_at.is_(None))
+            .order_by(Attendance.created_at, Attendance.id))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list((await session.scalars(stmt)).all())
+
+
+async def attendees_of_many(session: AsyncSession, column: str, occasion_ids: list[str]) -> list[Attendance]:
+    if not occasion_ids:
+        return []
+    stmt = select(Attendance).where(getattr(Attendance, column).in_(occasion_ids), Attendance.deleted_at.is_(None))
+    return list((await session.scalars(stmt.with_for_update())).all())
+
+
+async def named_count(session: AsyncSession, column: str, occasion_id: str) -> int:
+    stmt = select(func.count()).where(_occasion(column, occasion_id), Attendance.deleted_at.is_(None))
+    return int(await session.scalar(stmt))
+
+
+async def tombstone_attendance(session: AsyncSession, column: str, occasion_ids: list[str], user_id: str) -> None:
+    if not occasion_ids:
+        return
+    await session.execute(
+        update(Attendance).where(getattr(Attendance, column).in_(occasion_ids), Attendance.deleted_at.is_(None))
+        .values(deleted_at=func.now(), updated_by=user_id, version=Attendance.version + 1))
+
+
+async def tombstone_sessions(session: AsyncSession, group_id: str, user_id: str) -> None:
+    await session.execute(
+        update(GroupSession).where(GroupSession.group_id == group_id, GroupSession.deleted_at.is_(None))
+        .values(deleted_at=func.now(), updated_by=user_id, version=GroupSession.version + 1))

@@ -1,0 +1,65 @@
+"""Project, evaluation and project-progress queries."""
+
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.projects.models import Activity, Evaluation, Group, GroupSession, Project
+from services.projects.repository.common import live, visible_projects
+from shared.auth import Principal
+
+
+def list_query(principal: Principal, *, station_path: str | None, status: str | None, active_on: date | None,
+               q: str | None):
+    stmt = visible_projects(principal)
+    if station_path:
+        stmt = stmt.where(Project.station_path.startswith(station_path, autoescape=False))
+    if status:
+        stmt = stmt.where(Project.status == status)
+    if active_on:
+        stmt = stmt.where(Project.starts_on <= active_on, Project.ends_on >= active_on)
+    if q:
+        stmt = stmt.where(Project.name.contains(q, autoescape=True))
+    return stmt
+
+
+async def get_visible(session: AsyncSession, principal: Principal, project_id: str) -> Project | None:
+    return await session.scalar(visible_projects(principal).where(Project.id == project_id))
+
+
+async def has_live_work(session: AsyncSession, project_id: str) -> bool:
+    for model in (Group, Activity):
+        found = await session.scalar(select(model.id).where(model.project_id == project_id,
+                                                            model.deleted_at.is_(None)).limit(1))
+        if found is not None:
+            return True
+    return False
+
+
+def evaluations_query(principal: Principal, project_id: str):
+    return live(Evaluation, principal).where(Evaluation.project_id == project_id)
+
+
+async def group_figures(session: AsyncSession, project_id: str) -> list[tuple[int, int]]:
+    """(live sessions, members) of each live group of the project."""
+    sessions = (select(func.count()).where(GroupSession.group_id == Group.id, GroupSession.deleted_at.is_(None))
+                .scalar_subquery())
+    stmt = select(sessions, func.cardinality(Group.members)).where(Group.project_id == project_id,
+                                                                    Group.deleted_at.is_(None))
+    return [(int(a), int(b)) for a, b in (await session.execute(stmt)).all()]
+
+
+async def session_person_times(session: AsyncSession, project_id: str) -> tuple[int, int]:
+    """(live sessions, their person-times: named attendees + anonymous headcounts)."""
+    stmt = select(func.count(), func.coalesce(func.sum(GroupSession.named_count + GroupSession.anonymous_count), 0)
+                  ).where(GroupSession.project_id == project_id, GroupSession.deleted_at.is_(None))
+    count, person_times = (await session.execute(stmt)).one()
+    return int(count), int(person_times)
+
+
+async def activity_figures(session: AsyncSession, project_id: str) -> list[tuple[int, float]]:
+    """(participants: named + headcount, resources in yuan) of each live activity of the project."""
+    stmt = select(Activity.named_count + Activity.anonymous_count, func.coalesce(Activity.resources_yuan, 0)).where(
+        Activity.project_id == project_id, Activity.deleted_at.is_(None))
+    return [(int(a), float(b)) for a, b in (await session.execute(stmt)).all()]

@@ -1,0 +1,1 @@
+"""Rules beyond CRUD: idempotent creates, attendance, project lifecycle and progress, counting."""

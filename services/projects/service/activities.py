@@ -1,0 +1,77 @@
+"""Community activities: counted per event, with their named participants and headcount."""
+
+from datetime import datetime, timezone
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.projects.errors import IdInUse
+from services.projects.lookup import BeneficiaryLookup
+from services.projects.models import Activity, Project
+from services.projects.repository.common import UniqueViolation, save
+from services.projects.schemas.work import ActivityCreate, ActivityUpdate, AttendanceBatch
+from services.projects.service import attendance
+from services.projects.service.common import digest, replay, touch
+from services.projects.service.counting import Rollup
+from services.projects.service.groups import in_period, station_under
+from shared.auth import Principal
+from shared.errors import InvalidInput
+from shared.models import new_id
+
+
+def _check_times(starts_at, ends_at) -> None:
+    if starts_at and ends_at and ends_at < starts_at:
+        raise InvalidInput.field("ends_at", "The activity cannot end before it starts.", "before_start")
+
+
+async def create(session: AsyncSession, lookup: BeneficiaryLookup, token: str, principal: Principal,
+                 project: Project, body: ActivityCreate) -> tuple[Activity, bool]:
+    create_digest = digest("activity", body)
+    existing = await replay(session, Activity, body.id, create_digest, principal)
+    if existing is not None:
+        return existing, False
+    station_id, station_path = await station_under(session, principal, project, body.station_id)
+    in_period(project, body.held_on, "held_on")
+    _check_times(body.starts_at, body.ends_at)
+    fields = body.model_dump(exclude={"id", "station_id", "attendees", "anonymous_count"})
+    record = Activity(id=body.id or new_id(), station_id=station_id, station_path=station_path, anonymous_count=0,
+                      named_count=0, create_digest=create_digest, created_by=principal.user_id,
+                      updated_by=principal.user_id, version=1, **fields)
+    try:
+        await save(session, record)
+    except UniqueViolation:
+        raise IdInUse() from None
+    rollup = Rollup()
+    rollup.activity(record, +1)
+    await rollup.write(session)
+    # An unknown attendee fails the whole request: the request's transaction is rolled back.
+    await attendance.replace(session, lookup, token, principal, record,
+                             AttendanceBatch(attendees=body.attendees, anonymous_count=body.anonymous_count))
+    record.version = 1
+    return record, True
+
+
+async def update(session: AsyncSession, principal: Principal, project: Project, record: Activity,
+                 expected_version: int, body: ActivityUpdate) -> Activity:
+    fields = body.changes()
+    touch(record, principal, expected_version)
+    if "held_on" in fields:
+        in_period(project, fields["held_on"], "held_on")
+    _check_times(fields.get("starts_at", record.starts_at), fields.get("ends_at", record.ends_at))
+    rollup = Rollup()
+    rollup.activity(record, -1)
+    await attendance.move(session, record, rollup, -1)
+    for key, value in fields.items():
+        setattr(record, key, value)
+    rollup.activity(record, +1)
+    await attendance.move(session, record, rollup, +1)
+    await rollup.write(session)
+    return record
+
+
+async def delete(session: AsyncSession, principal: Principal, record: Activity, expected_version: int) -> None:
+    touch(record, principal, expected_version)
+    record.deleted_at = datetime.now(timezone.utc)
+    rollup = Rollup()
+    rollup.activity(record, -1)
+    await attendance.take_back(session, [record], rollup, principal.user_id)
+    await rollup.write(session)

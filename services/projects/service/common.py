@@ -1,0 +1,43 @@
+"""Rules every record shares: idempotent creates with client ids, optimistic versions."""
+
+import hashlib
+
+import orjson
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.projects.errors import IdInUse
+from services.projects.repository import common as repo
+from shared.auth import Principal
+from shared.etag import check_version
+
+
+def digest(kind: str, body: BaseModel, *context: str) -> str:
+    # Unkeyed: these bodies hold no ID numbers or other guessable personal values.
+    payload = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256("\x1f".join((kind, *context)).encode() + b"\x1e" + payload).hexdigest()
+
+
+async def replay(session: AsyncSession, model, record_id: str | None, create_digest: str, principal: Principal):
+    """The record a retried create made already, or None when the id is free.
+
+    Same id and same body answer the existing record; a different body, a deleted record or
+    one outside the caller's scope all read as "id in use" without saying which.
+    """
+    if record_id is None:
+        return None
+    existing = await repo.get_any(session, model, record_id)
+    if existing is None:
+        return None
+    if (existing.deleted_at is None and principal.in_scope(existing.station_path)
+            and existing.create_digest == create_digest):
+        return existing
+    raise IdInUse()
+
+
+def touch(record, principal: Principal, expected_version: int | None) -> None:
+    """Mark a change: optimistic-concurrency check, then version and author."""
+    if expected_version is not None:
+        check_version(expected_version, record.version)
+    record.version += 1
+    record.updated_by = principal.user_id

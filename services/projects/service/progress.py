@@ -1,0 +1,59 @@
+"""A project's progress against its contract targets: figures this service owns are counted
+from the project's records; the others are named as external for the gateway to fill in."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.projects import clock
+from services.projects.models import Project
+from services.projects.repository import projects as repo
+from services.projects.schemas.projects import ProjectProgress, TargetProgress
+from shared.stats import TARGET_METRICS
+
+OWN = "projects"
+
+
+async def progress(session: AsyncSession, project: Project) -> ProjectProgress:
+    figures: dict[str, object] = {}
+
+    async def load(name: str):
+        if name not in figures:
+            if name == "groups":
+                figures[name] = await repo.group_figures(session, project.id)
+            elif name == "sessions":
+                figures[name] = await repo.session_person_times(session, project.id)
+            else:
+                figures[name] = await repo.activity_figures(session, project.id)
+        return figures[name]
+
+    rows = []
+    for target in project.targets:
+        metric, goal, conditions = target["metric"], float(target["target"]), target.get("conditions") or {}
+        owner = TARGET_METRICS.get(metric, ("unknown", frozenset()))[0]
+        row = TargetProgress(metric=metric, target=goal, conditions=conditions, owner=owner)
+        if owner != OWN:
+            row.external = True
+        else:
+            row.value = float(await _value(load, metric, conditions))
+            row.met = row.value >= goal
+        rows.append(row)
+    return ProjectProgress(project_id=project.id, starts_on=project.starts_on, ends_on=project.ends_on,
+                           as_of=clock.today(), targets=rows)
+
+
+async def _value(load, metric: str, conditions: dict) -> float:
+    if metric == "groups":
+        sessions, members = conditions.get("min_sessions", 0), conditions.get("min_members", 0)
+        return sum(1 for s, m in await load("groups") if s >= sessions and m >= members)
+    if metric == "group_sessions":
+        return (await load("sessions"))[0]
+    if metric == "person_times.group":
+        return (await load("sessions"))[1]
+    activities = await load("activities")
+    if metric == "activities":
+        least = conditions.get("min_participants", 0)
+        return sum(1 for participants, _ in activities if participants >= least)
+    if metric == "person_times.community":
+        return sum(p for p, _ in activities)
+    if metric == "resources.linked_yuan":
+        return sum(y for _, y in activities)
+    raise ValueError(metric)
