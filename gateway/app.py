@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.config import GatewaySettings
+from gateway.flows.progress import router as progress_router
 from gateway.identity.api import router as identity_router
 from gateway.identity.bootstrap import ensure_admin
 from gateway.replication import StationPusher
@@ -45,6 +46,7 @@ def create_app(settings: GatewaySettings | None = None,
                     description="Community social-work stations: casework, group work, community activities "
                                 "and volunteers. Log in with the Authorize button (username and password).")
     app.include_router(identity_router)
+    app.include_router(progress_router)
     install_proxy(app)
     return app
 

@@ -1,0 +1,1 @@
+"""Gateway endpoints that combine several services' answers (cross-service flows)."""

@@ -1,0 +1,103 @@
+"""GET /v1/projects/{id}/progress: the projects service's own figures, merged with the
+casework figures of the project that only the cases service can count.
+
+The projects service answers first, with the caller's token: it decides whether the caller
+may see the project at all, and its problem (404, 401...) is passed through unchanged.
+The casework figures come from the cases service's internal endpoint with the gateway's
+service token; if it fails, its targets keep no value and `degraded` names it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from gateway.upstream import Upstreams
+from shared.auth import oauth2_scheme
+from shared.errors import PROBLEM, BadGateway, GatewayTimeout, Unauthorized
+
+log = logging.getLogger("haolin.gateway.progress")
+router = APIRouter(tags=["projects"])
+
+# Target metric -> field of the cases service's /internal/project-stats answer.
+CASEWORK_FIGURES = {"person_times.casework": "person_times_casework",
+                    "beneficiaries.registered": "beneficiaries_registered"}
+
+
+@router.get("/v1/projects/{project_id}/progress")
+async def project_progress(project_id: str, request: Request,
+                           token: Annotated[str | None, Depends(oauth2_scheme)]) -> Any:
+    """Each contract target of the project with its current value and whether it is met."""
+    if not token:
+        raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
+    upstreams: Upstreams = request.app.state.upstreams
+    try:
+        async with asyncio.timeout(upstreams.timeout_s):
+            r = await upstreams.client("projects").get(f"/v1/projects/{project_id}/progress",
+                                                       headers={"Authorization": f"Bearer {token}"})
+    except Exception as exc:
+        raise _failed("projects", exc) from None
+    if r.status_code != 200:
+        # The owner's problem (not found, forbidden...) exactly as it said it.
+        return JSONResponse(r.json(), status_code=r.status_code, media_type=r.headers.get("content-type", PROBLEM))
+    answer = r.json()
+    external = [t for t in answer["targets"] if t.get("external")]
+    degraded = set(answer.get("degraded") or [])
+    if any(t["owner"] == "cases" for t in external):
+        figures = await _casework(request, upstreams, answer)
+        if figures is None:
+            degraded.add("cases")
+        else:
+            for target in external:
+                if target["owner"] == "cases":
+                    _fill(target, figures)
+    for target in external:
+        if target["owner"] not in ("cases", "projects"):
+            degraded.add(target["owner"])
+    answer["degraded"] = sorted(degraded)
+    return answer
+
+
+def _fill(target: dict, figures: dict) -> None:
+    if target["metric"] == "cases.full":
+        value = figures["full_cases"].get(str(target["conditions"].get("min_sessions", 1)))
+    else:
+        value = figures.get(CASEWORK_FIGURES.get(target["metric"], ""))
+    if value is not None:
+        target["value"] = float(value)
+        target["met"] = target["value"] >= target["target"]
+
+
+async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dict | None:
+    """The project's casework figures over its period, or None when the cases service fails."""
+    thresholds = sorted({int(t["conditions"].get("min_sessions", 1)) for t in answer["targets"]
+                         if t["metric"] == "cases.full"}) or [1]
+    body = {"project_id": answer["project_id"], "from": answer["starts_on"],
+            "to": min(date.fromisoformat(answer["ends_on"]), date.fromisoformat(answer["as_of"])).isoformat(),
+            "min_sessions": thresholds}
+    if body["to"] < body["from"]:
+        return {"person_times_casework": 0, "beneficiaries_registered": 0,
+                "full_cases": {str(n): 0 for n in thresholds}}
+    token = request.app.state.signer.service_token()
+    try:
+        async with asyncio.timeout(upstreams.timeout_s):
+            r = await upstreams.client("cases").post("/internal/project-stats", json=body,
+                                                      headers={"Authorization": f"Bearer {token}"})
+        r.raise_for_status()
+        return r.json()
+    except Exception as exc:
+        log.warning("cases project-stats failed: %s", type(exc).__name__)
+        return None
+
+
+def _failed(service: str, exc: BaseException) -> Exception:
+    log.warning("upstream %s failed on progress: %s", service, type(exc).__name__)
+    if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
+        return GatewayTimeout(f"The {service} service did not answer in time.", service=service)
+    return BadGateway(f"The {service} service could not be reached.", service=service)

@@ -1,0 +1,142 @@
+"""GET /v1/projects/{id}/progress through the gateway: the projects service's figures merged
+with the project's casework figures, which change when a service record is added; and the
+projects service's attendee checks going through the gateway with the caller's token."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from gateway.config import GatewaySettings
+from services.cases import clock
+from tests.gateway.conftest import FAST_HASHING, Gateway
+
+
+@pytest.fixture
+async def gateway(cases_app, cases_client) -> AsyncIterator[Gateway]:
+    """The gateway with a projects app of its own whose beneficiary lookups go back through it
+    (the volunteers service plays no part here: a stub stands in for it)."""
+    from gateway.app import create_app as create_gateway
+    from services.projects.app import create_app as create_projects
+
+    holder = {}
+
+    async def through_gateway(scope, receive, send):
+        await holder["app"](scope, receive, send)
+
+    projects_app = create_projects(transports={"gateway": httpx.ASGITransport(app=through_gateway)})
+    app = create_gateway(GatewaySettings(station_push_interval_s=3600, **FAST_HASHING), transports={
+        "cases": httpx.ASGITransport(app=cases_app), "projects": httpx.ASGITransport(app=projects_app),
+        "volunteers": httpx.MockTransport(lambda request: httpx.Response(503))})
+    holder["app"] = app
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(projects_app.router.lifespan_context(projects_app))
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        client = await stack.enter_async_context(Gateway(transport=httpx.ASGITransport(app=app),
+                                                         base_url="http://gateway"))
+        client.app = app
+        yield client
+
+
+def by_metric(progress: dict) -> dict:
+    return {t["metric"]: (t["value"], t["met"]) for t in progress["targets"]}
+
+
+class TestProjectProgress:
+    async def test_casework_figures_merge_and_move_with_a_new_service_record(self, gateway, admin, tree):
+        township = tree["mengzhuiwan"]
+        await gateway.user(admin, "chen.head", "station_head", township["id"])
+        await gateway.user(admin, "li.worker", "social_worker", township["id"])
+        await gateway.user(admin, "wang.sibling", "social_worker", tree["shuangqiao"]["id"])
+        await gateway.user(admin, "zhao.official", "official", tree["chenghua"]["id"])
+        await gateway.app.state.pusher.sync_now()
+        head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+        today = clock.today()
+
+        r = await gateway.post("/v1/projects", headers=head, json={
+            "name": "猛追湾街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
+            "starts_on": (today - timedelta(days=30)).isoformat(), "ends_on": (today + timedelta(days=300)).isoformat(),
+            "targets": [
+                {"metric": "groups", "target": 1, "conditions": {"min_sessions": 1, "min_members": 1}},
+                {"metric": "activities", "target": 1, "conditions": {"min_participants": 8}},
+                {"metric": "person_times.casework", "target": 2},
+                {"metric": "beneficiaries.registered", "target": 1},
+                {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 2}}]})
+        assert r.status_code == 201, r.text
+        project = r.json()
+
+        r = await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "张桂芳", "populations": ["elderly"]})
+        assert r.status_code == 201, r.text
+        person = r.json()["id"]
+        # The member and the attendee are checked by the projects service through the gateway, as the worker.
+        r = await gateway.post("/v1/groups", headers=worker, json={
+            "project_id": project["id"], "title": "长者防诈骗小组", "members": [person]})
+        assert r.status_code == 201, r.text
+        group = r.json()
+        r = await gateway.post(f"/v1/groups/{group['id']}/sessions", headers=worker, json={
+            "held_on": today.isoformat(), "attendees": [{"beneficiary_id": person}], "anonymous_count": 3})
+        assert r.status_code == 201 and r.json()["person_times"] == 4, r.text
+        r = await gateway.post("/v1/activities", headers=worker, json={
+            "project_id": project["id"], "title": "重阳节敬老活动", "held_on": today.isoformat(),
+            "anonymous_count": 7, "attendees": [{"beneficiary_id": person}]})
+        assert r.status_code == 201 and r.json()["person_times"] == 8, r.text
+
+        url = f"/v1/projects/{project['id']}/progress"
+        r = await gateway.get(url, headers=worker)
+        assert r.status_code == 200, r.text
+        assert r.json()["degraded"] == [] and r.json()["as_of"] == today.isoformat()
+        assert by_metric(r.json()) == {"groups": (1, True), "activities": (1, True),
+                                       "person_times.casework": (0, False), "beneficiaries.registered": (0, False),
+                                       "cases.full": (0, False)}
+
+        r = await gateway.post("/v1/cases", headers=worker, json={
+            "beneficiary_id": person, "title": "独居老人照护", "project_id": project["id"],
+            "opened_on": today.isoformat()})
+        assert r.status_code == 201, r.text
+        case = r.json()
+        record = {"served_on": today.isoformat(), "mode": "home_visit", "content": "入户探访",
+                  "service_type": "elder_child_care", "person_times": 1}
+        r = await gateway.post(f"/v1/cases/{case['id']}/service-records", headers=worker, json=record)
+        assert r.status_code == 201, r.text
+        assert by_metric((await gateway.get(url, headers=worker)).json())["person_times.casework"] == (1, False)
+
+        r = await gateway.post(f"/v1/cases/{case['id']}/service-records", headers=worker, json=record)
+        assert r.status_code == 201, r.text
+        progress = by_metric((await gateway.get(url, headers=worker)).json())
+        assert progress["person_times.casework"] == (2, True)
+        assert progress["beneficiaries.registered"] == (1, True) and progress["cases.full"] == (1, True)
+
+        # A county official sees the progress (figures only); a sibling station cannot tell the project exists.
+        official = await gateway.headers_for("zhao.official")
+        assert (await gateway.get(url, headers=official)).status_code == 200
+        sibling = await gateway.headers_for("wang.sibling")
+        r = await gateway.get(url, headers=sibling)
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+    async def test_unknown_attendee_through_the_gateway_and_a_failed_cases_service(self, gateway, admin, tree):
+        township = tree["mengzhuiwan"]
+        await gateway.user(admin, "chen.head", "station_head", township["id"])
+        await gateway.user(admin, "wang.sibling", "social_worker", tree["shuangqiao"]["id"])
+        await gateway.app.state.pusher.sync_now()
+        head, sibling = await gateway.headers_for("chen.head"), await gateway.headers_for("wang.sibling")
+        today = clock.today()
+        r = await gateway.post("/v1/projects", headers=head, json={
+            "name": "项目", "purchaser": "区民政局", "operator": "好邻", "starts_on": today.isoformat(),
+            "ends_on": today.isoformat(), "targets": [{"metric": "person_times.casework", "target": 5}]})
+        project = r.json()
+        r = await gateway.post("/v1/beneficiaries", headers=sibling, json={"name": "李四"})
+        elsewhere = r.json()["id"]
+        r = await gateway.post("/v1/groups", headers=head, json={
+            "project_id": project["id"], "title": "小组", "members": [elsewhere]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "members[0]", r.text
+
+        class Down(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request):
+                raise httpx.ConnectError("down", request=request)
+
+        gateway.app.state.upstreams._clients["cases"] = httpx.AsyncClient(base_url="http://cases", transport=Down())
+        r = await gateway.get(f"/v1/projects/{project['id']}/progress", headers=head)
+        assert r.status_code == 200 and r.json()["degraded"] == ["cases"]
+        assert by_metric(r.json()) == {"person_times.casework": (None, None)}
