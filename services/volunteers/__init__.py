@@ -1,1 +1,1 @@
-"""The volunteers service: purchased-service volunteers, group work and community activities."""
+"""The volunteers service: the volunteer registry, teams, service hours, training and awards, certificates."""

@@ -4,11 +4,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.volunteers import clock
 from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
 from services.volunteers.models import PATH_TABLES, Station
+from services.volunteers.service.common import Vault
 from shared.app import build_app
 from shared.auth import TokenVerifier
+from shared.crypto import BlindIndex, FieldCipher
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.stations import station_replica_router
@@ -16,11 +19,15 @@ from shared.stations import station_replica_router
 
 def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
     settings = settings or VolunteersSettings()
+    clock.configure(settings.timezone)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.db = Database.connect(settings, "haolin-volunteers")
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
+        app.state.vault = Vault(cipher=FieldCipher(settings.field_encryption_keys or ""),
+                                blind_index=BlindIndex(settings.blind_index_key or ""),
+                                digest_key=(settings.blind_index_key or "").encode())
         yield
         await app.state.db.dispose()
 

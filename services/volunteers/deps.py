@@ -1,9 +1,113 @@
+"""Request dependencies: sessions, the principal by what it may do, and records loaded in scope.
+
+Ids outside the caller's subtree, and any personal id asked for by a role that sees only
+aggregates, answer 404 exactly as a missing id. A volunteer (role) reaches only the
+volunteer record linked to their login, and what hangs from it.
+"""
+
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.volunteers.config import VolunteersSettings
+from services.volunteers.errors import VolunteerNotFound
+from services.volunteers.models import Station, Volunteer
+from services.volunteers.repository import volunteers as repo
+from services.volunteers.repository.common import get_live
+from services.volunteers.service.common import Vault
+from shared.auth import Principal, PrincipalDep, Role
 from shared.db import read_session, write_session
+from shared.errors import Forbidden, NotFound
+from shared.etag import required_version
+from shared.stations import resolve_station
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+IfMatchDep = Annotated[int, Depends(required_version)]
+
+
+def vault(request: Request) -> Vault:
+    return request.app.state.vault
+
+
+def settings(request: Request) -> VolunteersSettings:
+    return request.app.state.settings
+
+
+VaultDep = Annotated[Vault, Depends(vault)]
+SettingsDep = Annotated[VolunteersSettings, Depends(settings)]
+
+
+def optional_version(request: Request) -> int | None:
+    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
+    if not request.headers.get("if-match"):
+        return None
+    return required_version(request)
+
+
+OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
+
+
+def id_reader(principal: PrincipalDep) -> Principal:
+    """Staff who read personal records, or a volunteer (who is then limited to their own)."""
+    if not (principal.may_read_personal or principal.role is Role.volunteer):
+        raise NotFound("Not found.")
+    return principal
+
+
+def id_writer(principal: PrincipalDep) -> Principal:
+    if not principal.may_read_personal:
+        raise NotFound("Not found.")
+    if not principal.may_write_personal:
+        raise Forbidden("This role cannot change volunteer records.")
+    return principal
+
+
+IdReaderDep = Annotated[Principal, Depends(id_reader)]
+IdWriterDep = Annotated[Principal, Depends(id_writer)]
+
+
+async def own_volunteer_id(principal: Principal, session: AsyncSession) -> str | None:
+    """The volunteer record linked to a volunteer's login, or None for every other role."""
+    if principal.role is not Role.volunteer:
+        return None
+    own = await repo.linked_to(session, principal.user_id)
+    if own is None:
+        raise VolunteerNotFound()
+    return own.id
+
+
+async def volunteer_for_read(volunteer_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Volunteer:
+    if principal.role is Role.volunteer:
+        record = await repo.linked_to(session, principal.user_id)
+        if record is None or record.id != volunteer_id:
+            raise VolunteerNotFound()
+        return record
+    record = await get_live(session, Volunteer, volunteer_id, principal)
+    if record is None:
+        raise VolunteerNotFound()
+    return record
+
+
+async def volunteer_for_write(volunteer_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Volunteer:
+    record = await get_live(session, Volunteer, volunteer_id, principal, for_update=True)
+    if record is None:
+        raise VolunteerNotFound()
+    return record
+
+
+VolunteerDep = Annotated[Volunteer, Depends(volunteer_for_read)]
+VolunteerForUpdateDep = Annotated[Volunteer, Depends(volunteer_for_write)]
+
+
+async def subtree_filter(principal: PrincipalDep, session: ReadSessionDep,
+                         station_id: Annotated[int | None, Query(description="Limit to this station's subtree")] = None
+                         ) -> str | None:
+    """The station path a list is narrowed to; the station must lie in the caller's scope."""
+    if station_id is None:
+        return None
+    return (await resolve_station(session, Station, principal, station_id))[1]
+
+
+SubtreeDep = Annotated[str | None, Depends(subtree_filter)]

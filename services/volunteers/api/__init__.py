@@ -1,0 +1,10 @@
+"""HTTP routes of the volunteers service; `router` is what create_app() mounts."""
+
+from fastapi import APIRouter
+
+from services.volunteers.api import certificates, entries, hours, imports, internal, stats, teams, volunteers
+
+router = APIRouter()
+# stats and import first: /v1/volunteers/stats must not be taken for a volunteer id.
+for module in (stats, imports, volunteers, entries, teams, hours, certificates, internal):
+    router.include_router(module.router)

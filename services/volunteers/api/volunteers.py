@@ -1,0 +1,89 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from services.volunteers.deps import (IdReaderDep, IdWriterDep, IfMatchDep, ReadSessionDep, SettingsDep, SubtreeDep,
+                                      VaultDep, VolunteerDep, VolunteerForUpdateDep, WriteSessionDep)
+from services.volunteers.errors import VolunteerNotFound
+from services.volunteers.models import Volunteer
+from services.volunteers.repository import volunteers as repo
+from services.volunteers.repository.common import page
+from services.volunteers.schemas.volunteers import (IdType, VolunteerCreate, VolunteerRead, VolunteerStatus,
+                                                    VolunteerUpdate)
+from services.volunteers.service import volunteers as service
+from shared.auth import PrincipalDep, ReaderDep, WriterDep
+from shared.etag import set_etag
+from shared.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/v1/volunteers", tags=["volunteers"])
+ORDER = [Volunteer.created_at, Volunteer.id]
+
+
+@router.get("", response_model=Page[VolunteerRead])
+async def list_volunteers(
+    principal: ReaderDep, session: ReadSessionDep, vault: VaultDep, settings: SettingsDep, subtree: SubtreeDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+    q: Annotated[str | None, Query(min_length=1, max_length=50, description="Name fragment or volunteer number")]
+    = None,
+    status_: Annotated[VolunteerStatus | None, Query(alias="status")] = None,
+    skill: Annotated[str | None, Query(max_length=50)] = None,
+    team_id: Annotated[str | None, Query(max_length=64)] = None,
+    id_type: IdType = "mainland_id",
+    id_number: Annotated[str | None, Query(max_length=32, description="Exact ID number (with id_type)")] = None,
+) -> dict:
+    """Volunteers of your subtree, newest first; ID numbers and phones always masked."""
+    bidx = service.id_number_index(vault, id_type, id_number) if id_number else None
+    stmt = repo.list_query(principal, station_path=subtree, q=q, status=status_, skill=skill,
+                           id_number_bidx=bidx, team_id=team_id)
+    rows = await page(session, stmt, paging, ORDER)
+    return make_page(rows, paging, ["created_at", "id"],
+                     lambda v: service.to_read(vault, v, False, settings.star_thresholds))
+
+
+@router.post("", response_model=VolunteerRead, status_code=status.HTTP_201_CREATED)
+async def register_volunteer(body: VolunteerCreate, principal: WriterDep, session: WriteSessionDep,
+                             vault: VaultDep, settings: SettingsDep, response: Response) -> VolunteerRead:
+    """Register a volunteer; the same ID number twice on the platform answers 409 naming the existing record."""
+    record, created = await service.create(session, vault, principal, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    set_etag(response, record.version)
+    response.headers["Location"] = f"/v1/volunteers/{record.id}"
+    return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
+
+
+@router.get("/me", response_model=VolunteerRead)
+async def my_volunteer_record(principal: PrincipalDep, session: ReadSessionDep, vault: VaultDep,
+                              settings: SettingsDep, response: Response) -> VolunteerRead:
+    """The volunteer record linked to your login, in full."""
+    record = await repo.linked_to(session, principal.user_id)
+    if record is None:
+        raise VolunteerNotFound()
+    set_etag(response, record.version)
+    return service.to_read(vault, record, True, settings.star_thresholds)
+
+
+@router.get("/{volunteer_id}", response_model=VolunteerRead)
+async def get_volunteer(record: VolunteerDep, principal: IdReaderDep, vault: VaultDep, settings: SettingsDep,
+                        response: Response) -> VolunteerRead:
+    """One volunteer; station heads, social workers and the volunteer see the ID number in full."""
+    set_etag(response, record.version)
+    return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
+
+
+@router.patch("/{volunteer_id}", response_model=VolunteerRead)
+async def update_volunteer(body: VolunteerUpdate, record: VolunteerForUpdateDep, version: IfMatchDep,
+                           principal: IdWriterDep, session: WriteSessionDep, vault: VaultDep,
+                           settings: SettingsDep, response: Response) -> VolunteerRead:
+    """Change a volunteer's profile, status or linked login (If-Match required)."""
+    record = await service.update(session, vault, principal, record, version, body)
+    set_etag(response, record.version)
+    return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
+
+
+@router.delete("/{volunteer_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_volunteer(record: VolunteerForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+                           session: WriteSessionDep) -> Response:
+    """Remove a volunteer registered in error (soft delete; If-Match); one with service records is marked left."""
+    await service.delete(session, principal, record, version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

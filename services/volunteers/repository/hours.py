@@ -1,0 +1,60 @@
+"""Service-hours queries: lists, the per-day total, history, what a certificate states."""
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.volunteers.models import ServiceHours, ServiceHoursVersion
+from services.volunteers.repository.common import live
+from shared.auth import Principal
+
+
+def list_query(principal: Principal, *, own_volunteer_id: str | None, station_path: str | None,
+               volunteer_id: str | None, team_id: str | None, status: str | None, from_on: date | None,
+               to_on: date | None):
+    if own_volunteer_id is not None:
+        # A volunteer's own records, wherever they served: organisers' stations may lie outside their scope.
+        stmt = select(ServiceHours).where(ServiceHours.deleted_at.is_(None),
+                                          ServiceHours.volunteer_id == own_volunteer_id)
+    else:
+        stmt = live(ServiceHours, principal)
+    if station_path:
+        stmt = stmt.where(ServiceHours.station_path.startswith(station_path, autoescape=False))
+    if volunteer_id:
+        stmt = stmt.where(ServiceHours.volunteer_id == volunteer_id)
+    if team_id:
+        stmt = stmt.where(ServiceHours.team_id == team_id)
+    if status:
+        stmt = stmt.where(ServiceHours.status == status)
+    if from_on:
+        stmt = stmt.where(ServiceHours.served_on >= from_on)
+    if to_on:
+        stmt = stmt.where(ServiceHours.served_on <= to_on)
+    return stmt
+
+
+async def hours_on_day(session: AsyncSession, volunteer_id: str, day: date, exclude_id: str | None = None) -> Decimal:
+    """Hours of all the volunteer's live records on a day, at any station."""
+    stmt = select(func.coalesce(func.sum(ServiceHours.hours), 0)).where(
+        ServiceHours.volunteer_id == volunteer_id, ServiceHours.served_on == day, ServiceHours.deleted_at.is_(None))
+    if exclude_id:
+        stmt = stmt.where(ServiceHours.id != exclude_id)
+    return Decimal(await session.scalar(stmt))
+
+
+async def history(session: AsyncSession, hours_id: str) -> list[ServiceHoursVersion]:
+    stmt = select(ServiceHoursVersion).where(ServiceHoursVersion.hours_id == hours_id).order_by(
+        ServiceHoursVersion.seq)
+    return list((await session.scalars(stmt)).all())
+
+
+async def certified(session: AsyncSession, principal: Principal, volunteer_id: str, from_on: date, to_on: date,
+                    statuses: frozenset[str]) -> list[ServiceHours]:
+    """The volunteer's records in the period that the caller's subtree organised, in a fixed order."""
+    stmt = (live(ServiceHours, principal)
+            .where(ServiceHours.volunteer_id == volunteer_id, ServiceHours.served_on >= from_on,
+                   ServiceHours.served_on <= to_on, ServiceHours.status.in_(statuses))
+            .order_by(ServiceHours.served_on, ServiceHours.id))
+    return list((await session.scalars(stmt)).all())

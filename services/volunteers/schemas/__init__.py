@@ -1,0 +1,1 @@
+"""Request and response models: *Create / *Update inputs (extra fields refused), *Read outputs."""

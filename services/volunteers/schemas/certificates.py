@@ -1,0 +1,49 @@
+"""Volunteer service certificates (志愿服务证明)."""
+
+from datetime import date
+
+from pydantic import Field, model_validator
+
+from services.volunteers.schemas.common import ClientId, CreateInput, HoursOut, Output, PastDate, RecordRead
+
+
+class CertificateCreate(CreateInput):
+    volunteer_id: ClientId
+    from_on: PastDate = Field(alias="from")
+    to_on: PastDate = Field(alias="to", description="Inclusive")
+
+    model_config = {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _order(self) -> "CertificateCreate":
+        if self.to_on < self.from_on:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+class CertifiedService(Output):
+    hours_id: str
+    served_on: date
+    hours: HoursOut
+    content: str
+    activity: str | None = None
+    organiser: str
+
+
+class CertificateRead(RecordRead):
+    number: str
+    volunteer_id: str
+    name: str
+    id_type: str
+    id_number: str
+    volunteer_number: str
+    period_from: date = Field(serialization_alias="from")
+    period_to: date = Field(serialization_alias="to")
+    total_hours: HoursOut
+    record_count: int
+    items: list[CertifiedService]
+    issuer_name: str
+    handler_id: str
+    handler_name: str
+    issued_on: date
+    content_hash: str

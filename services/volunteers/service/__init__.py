@@ -1,0 +1,1 @@
+"""Rules beyond CRUD: registration, the hours lifecycle, certificates, roster imports and counting."""

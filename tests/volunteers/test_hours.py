@@ -1,0 +1,165 @@
+"""Service hours: recording by the organiser, bad input, confirm, dispute by the volunteer, correction with history."""
+
+from datetime import timedelta
+
+from tests.volunteers.conftest import ID_B, fields_of, with_etag
+
+
+async def link(client, head, volunteer_id: str, version: int = 1) -> None:
+    r = await client.patch(f"/v1/volunteers/{volunteer_id}", json={"user_id": "u-vol"},
+                           headers=with_etag(head, f'"{version}"'))
+    assert r.status_code == 200, r.text
+
+
+class TestRecordHours:
+    async def test_recorded_by_organiser_with_times(self, volunteers_client, worker, supervisor, sibling, official,
+                                                    register, record, db, today):
+        v = await register(worker)
+        h = await record(worker, v["id"], hours=None, start_time="09:00", end_time="11:30",
+                         activity_kind="community_activity", activity_ref="act-123", activity_title="重阳敬老")
+        assert h["hours"] == 2.5 and h["status"] == "recorded" and h["station_id"] == 2
+        assert h["activity_ref"] == "act-123" and h["created_by"] == "w2"
+        url = f"/v1/volunteer-hours/{h['id']}"
+        assert (await volunteers_client.get(url, headers=supervisor)).json() == h
+        for headers in (sibling, official):
+            assert (await volunteers_client.get(url, headers=headers)).status_code == 404
+        assert (await volunteers_client.get("/v1/volunteer-hours", headers=official)).status_code == 404
+        assert (await volunteers_client.get("/v1/volunteer-hours", headers=sibling)).json()["items"] == []
+        r = await volunteers_client.post("/v1/volunteer-hours", headers=sibling, json={
+            "volunteer_id": v["id"], "served_on": today.isoformat(), "hours": 1, "content": "x"})
+        assert r.status_code == 422 and fields_of(r) == {"volunteer_id"}
+        history = (await volunteers_client.get(f"{url}/history", headers=worker)).json()["items"]
+        assert [(i["action"], i["status"], i["values"]["hours"]) for i in history] == [("record", "recorded", 2.5)]
+
+    async def test_hours_less_than_the_span_travel_excluded(self, worker, register, record):
+        v = await register(worker)
+        h = await record(worker, v["id"], start_time="08:00", end_time="12:00", hours="3")
+        assert h["hours"] == 3.0
+
+    async def test_bad_input_writes_nothing(self, volunteers_client, worker, register, record, db, today):
+        v = await register(worker)
+        good = {"volunteer_id": v["id"], "served_on": today.isoformat(), "hours": 2, "content": "助老"}
+        for change, field in (({"hours": 0}, "hours"), ({"hours": -1}, "hours"), ({"hours": 25}, "hours"),
+                              ({"hours": None, "start_time": "10:00", "end_time": "09:00"}, "end_time"),
+                              ({"hours": None, "start_time": "10:00", "end_time": "10:00"}, "end_time"),
+                              ({"hours": 5, "start_time": "10:00", "end_time": "11:00"}, "hours"),
+                              ({"hours": None}, "hours"), ({"hours": None, "start_time": "10:00"}, "end_time"),
+                              ({"served_on": (today + timedelta(days=1)).isoformat()}, "served_on"),
+                              ({"activity_kind": "group_session"}, "activity_ref"), ({"content": ""}, "content"),
+                              ({"volunteer_id": "nobody"}, "volunteer_id"), ({"team_id": "nobody"}, "team_id")):
+            r = await volunteers_client.post("/v1/volunteer-hours", json={**good, **change}, headers=worker)
+            assert r.status_code == 422 and field in fields_of(r), (change, r.text)
+        assert await db.fetchval("SELECT count(*) FROM volunteers.service_hours") == 0
+        assert await db.fetchval("SELECT count(*) FROM volunteers.daily_stat WHERE metric LIKE 'volunteer.%'") == 0
+
+    async def test_at_most_24_hours_a_day_for_one_volunteer(self, volunteers_client, worker, city_head, register,
+                                                            record, db, today):
+        v = await register(worker)
+        await record(worker, v["id"], hours="10")
+        # Another organiser, at another station: the day's total counts every station.
+        other = await record(city_head, v["id"], hours="10")
+        assert other["station_id"] == 1
+        r = await volunteers_client.post("/v1/volunteer-hours", headers=worker, json={
+            "volunteer_id": v["id"], "served_on": today.isoformat(), "hours": "4.5", "content": "夜间值守"})
+        assert r.status_code == 422 and fields_of(r) == {"hours"} and r.json()["errors"][0]["code"] == "over_24_a_day"
+        await record(worker, v["id"], hours="4")
+        yesterday = (today - timedelta(days=1)).isoformat()
+        await record(worker, v["id"], hours="4.5", served_on=yesterday)
+        assert await db.fetchval("SELECT sum(hours) FROM volunteers.service_hours WHERE served_on = $1", today) == 24
+
+    async def test_client_id_replay(self, volunteers_client, worker, register, db, today):
+        v = await register(worker)
+        body = {"id": "tab-h1", "volunteer_id": v["id"], "served_on": today.isoformat(), "hours": 2, "content": "x"}
+        first = await volunteers_client.post("/v1/volunteer-hours", json=body, headers=worker)
+        again = await volunteers_client.post("/v1/volunteer-hours", json=body, headers=worker)
+        assert (first.status_code, again.status_code) == (201, 200) and first.json() == again.json()
+        assert await db.fetchval("SELECT value FROM volunteers.daily_stat WHERE metric = 'volunteer.hours'") == 2
+
+    async def test_roles_that_cannot_record(self, volunteers_client, worker, supervisor, me, official, register,
+                                            today):
+        v = await register(worker)
+        body = {"volunteer_id": v["id"], "served_on": today.isoformat(), "hours": 2, "content": "x"}
+        for headers in (supervisor, me, official):
+            assert (await volunteers_client.post("/v1/volunteer-hours", json=body, headers=headers)).status_code == 403
+
+
+class TestConfirmHours:
+    async def test_confirm_counts_toward_stars(self, volunteers_client, worker, supervisor, register, record, act):
+        v = await register(worker)
+        h = await record(worker, v["id"], hours="6")
+        await act(supervisor, h["id"], "confirm", expect=403)
+        confirmed = await act(worker, h["id"], "confirm", note="已核实")
+        assert confirmed["status"] == "confirmed" and confirmed["version"] == 2
+        again = await act(worker, h["id"], "confirm", expect=409)
+        assert again["current_status"] == "confirmed" and again["allowed_actions"] == ["dispute", "correct"]
+        got = (await volunteers_client.get(f"/v1/volunteers/{v['id']}", headers=worker)).json()
+        assert got["certified_hours"] == 6
+
+
+class TestDisputeAndCorrect:
+    async def test_volunteer_disputes_and_organiser_corrects(self, volunteers_client, worker, head, me, register,
+                                                             record, act, db, today):
+        v = await register(worker)
+        other = await register(worker, name="别人", id_number=ID_B)
+        await link(volunteers_client, head, v["id"])
+        h = await record(worker, v["id"], hours="3", content="社区清洁")
+        theirs = await record(worker, other["id"])
+        await act(worker, h["id"], "confirm")
+        url = f"/v1/volunteer-hours/{h['id']}"
+
+        # The volunteer sees their own records only, and disputes one.
+        mine = (await volunteers_client.get("/v1/volunteer-hours", headers=me)).json()["items"]
+        assert [i["id"] for i in mine] == [h["id"]]
+        assert (await volunteers_client.get(f"/v1/volunteer-hours/{theirs['id']}", headers=me)).status_code == 404
+        await act(me, theirs["id"], "dispute", expect=404, reason="不是我的")
+        await act(worker, h["id"], "dispute", expect=403, reason="代为申诉")
+        await act(me, h["id"], "dispute", expect=422)
+        disputed = await act(me, h["id"], "dispute", reason="实际服务4小时")
+        assert disputed["status"] == "disputed" and disputed["dispute_reason"] == "实际服务4小时"
+        await act(me, h["id"], "confirm", expect=404)
+        stats = {r["metric"]: r["value"] for r in await db.fetch(
+            "SELECT metric, sum(value) AS value FROM volunteers.daily_stat GROUP BY 1")}
+        assert stats["volunteer.hours"] == 2 and stats["volunteer.person_times"] == 1  # the disputed one left
+
+        # The organiser corrects it; the earlier versions stay in its history.
+        r = await volunteers_client.post(f"{url}/correct", json={"hours": "4", "reason": "核实后更正"}, headers=worker)
+        assert r.status_code == 428
+        r = await volunteers_client.post(f"{url}/correct", json={"hours": "4", "reason": "核实后更正"},
+                                         headers=with_etag(worker, f'"{disputed["version"]}"'))
+        assert r.status_code == 200, r.text
+        corrected = r.json()
+        assert corrected["status"] == "corrected" and corrected["hours"] == 4.0 and corrected["content"] == "社区清洁"
+        history = (await volunteers_client.get(f"{url}/history", headers=me)).json()["items"]
+        assert [(i["action"], i["status"], i["values"]["hours"], i["version"]) for i in history] == [
+            ("record", "recorded", 3, 1), ("confirm", "confirmed", 3, 2), ("dispute", "disputed", 3, 3),
+            ("correct", "corrected", 4, 4)]
+        assert history[2]["note"] == "实际服务4小时" and history[3]["note"] == "核实后更正" and history[3]["by"] == "w2"
+        assert (await volunteers_client.get("/v1/volunteers/me", headers=me)).json()["certified_hours"] == 4
+        stats = {r["metric"]: r["value"] for r in await db.fetch(
+            "SELECT metric, sum(value) AS value FROM volunteers.daily_stat GROUP BY 1")}
+        assert stats["volunteer.hours"] == 6 and stats["volunteer.person_times"] == 2
+
+    async def test_correction_is_checked_like_a_record(self, volunteers_client, worker, register, record, today):
+        v = await register(worker)
+        h = await record(worker, v["id"], hours="20")
+        await record(worker, v["id"], hours="3")
+        url = f"/v1/volunteer-hours/{h['id']}/correct"
+        for change, field in (({"hours": "22"}, "hours"), ({"hours": 0}, "hours"),
+                              ({"start_time": "12:00", "end_time": "08:00"}, "end_time"), ({}, "reason")):
+            r = await volunteers_client.post(url, json=change | ({"reason": "x"} if field != "reason" else {}),
+                                             headers=with_etag(worker, '"1"'))
+            assert r.status_code == 422 and field in fields_of(r), (change, r.text)
+
+
+class TestDeleteHours:
+    async def test_delete_takes_back_counts(self, volunteers_client, worker, register, record, act, db):
+        v = await register(worker)
+        h = await record(worker, v["id"], hours="5")
+        await act(worker, h["id"], "confirm")
+        url = f"/v1/volunteer-hours/{h['id']}"
+        assert (await volunteers_client.delete(url, headers=with_etag(worker, '"1"'))).status_code == 412
+        assert (await volunteers_client.delete(url, headers=with_etag(worker, '"2"'))).status_code == 204
+        assert (await volunteers_client.get(url, headers=worker)).status_code == 404
+        assert await db.fetchval("SELECT sum(value) FROM volunteers.daily_stat WHERE metric LIKE 'volunteer.%'") == 0
+        assert await db.fetchval("SELECT count(*) FROM volunteers.served_day") == 0
+        assert await db.fetchval("SELECT certified_hours FROM volunteers.volunteer") == 0
