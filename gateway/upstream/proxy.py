@@ -38,6 +38,10 @@ PROXIED_PREFIXES: dict[str, str] = {
     "/v1/projects": "projects",
     "/v1/groups": "projects",
     "/v1/activities": "projects",
+    "/v1/volunteers": "volunteers",
+    "/v1/teams": "volunteers",
+    "/v1/volunteer-hours": "volunteers",
+    "/v1/certificates": "volunteers",
 }
 
 FORWARDED_REQUEST_HEADERS = frozenset({

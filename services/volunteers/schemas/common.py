@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from services.volunteers import clock
 from shared.errors import InvalidInput
@@ -25,7 +25,9 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
 # Client-made ids (tablets create offline): UUIDs in practice, any URL-safe token accepted.
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# The gateway's user ids are integers; tokens carry them as strings.
+UserId = Annotated[str, BeforeValidator(lambda v: str(v) if type(v) is int else v),
+                   StringConstraints(min_length=1, max_length=64)]
 # Hours go out as JSON numbers (12.5), whatever the scale the database kept them at.
 HoursOut = Annotated[Decimal, PlainSerializer(float, return_type=float)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
