@@ -123,15 +123,18 @@ class TokenVerifier:
 # tokenUrl is the gateway's; services show the same so their docs' Authorize works via the gateway.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
+# The dependencies below are `async def` although they do no I/O: FastAPI runs a plain `def`
+# dependency in the thread pool, a hand-off each way on every request.
 
-def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+
+async def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     if not token:
         raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
     verifier: TokenVerifier = request.app.state.verifier
     return verifier.verify(token)
 
 
-def service_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+async def service_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     """Internal endpoints: only the gateway's service token, never a user's token."""
     if not token:
         raise Unauthorized("Internal endpoint: a service token is required.")
@@ -143,13 +146,13 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 ServicePrincipalDep = Annotated[Principal, Depends(service_principal)]
 
 
-def require_personal_reader(principal: PrincipalDep) -> Principal:
+async def require_personal_reader(principal: PrincipalDep) -> Principal:
     if not principal.may_read_personal:
         raise Forbidden("This role sees aggregate figures only, not personal records.")
     return principal
 
 
-def require_personal_writer(principal: PrincipalDep) -> Principal:
+async def require_personal_writer(principal: PrincipalDep) -> Principal:
     if not principal.may_write_personal:
         raise Forbidden("This role cannot change personal records.")
     return principal

@@ -1,18 +1,26 @@
-"""Engines and sessions.
+"""Engines, sessions and the raw read pool.
 
 Two engines share one URL: a transactional one for writes (the request dependency
 commits or rolls back; nothing else calls commit) and an autocommit one for reads,
 which saves the BEGIN and ROLLBACK round trips a read-only request would otherwise
 pay on the hot path.
+
+Reads of one record by id, the busiest requests, skip SQLAlchemy: `Database.start`
+also opens a plain asyncpg pool on the same URL (`read_pool`), on which a repository
+runs one constant SELECT whose prepared statement each connection caches. The ORM
+path costs about 1 ms of CPU per read in building the statement, compiling-cache
+lookups, greenlet adaption and loading the object (bench/README.md, "Case read by id").
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import asyncpg
 import orjson
 from fastapi import Request
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared.config import ServiceSettings
@@ -35,11 +43,60 @@ def make_engine(settings: ServiceSettings, application_name: str, **kwargs) -> A
     )
 
 
+# Query parameters of SQLAlchemy's asyncpg dialect that asyncpg itself would send to the
+# server as settings (and fail on).
+_DIALECT_ONLY_PARAMS = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback")
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The plain postgresql:// DSN asyncpg takes, from a SQLAlchemy URL (postgresql+asyncpg://...)."""
+    url = make_url(database_url)
+    url = url.set(drivername="postgresql").difference_update_query(_DIALECT_ONLY_PARAMS)
+    return url.render_as_string(hide_password=False)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSON columns as Python values, as the engine's json_deserializer gives them.
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=_json_dumps, decoder=orjson.loads)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset query (pg_advisory_unlock_all, CLOSE ALL, UNLISTEN *,
+    RESET ALL): a second round trip per read. The read pool runs single SELECTs that leave no
+    session state behind; an open transaction is still rolled back by asyncpg before this runs."""
+
+
+async def open_read_pool(settings: ServiceSettings, application_name: str, *,
+                         query_logger: Callable[[asyncpg.connection.LoggedQuery], None] | None = None) -> asyncpg.Pool:
+    """asyncpg pool for single-statement reads (no transactions, no SET, LISTEN or locks: the
+    connections go back to the pool without a reset). Up to `db_pool_size` connections, opened as
+    load needs them and kept: under many clients requests queue for a connection instead of
+    opening and closing overflow ones. The default statement cache keeps each query prepared.
+    `query_logger` sees every statement the pool's connections run (tests count them)."""
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await _init_connection(conn)
+        if query_logger is not None:
+            conn.add_query_logger(query_logger)
+
+    return await asyncpg.create_pool(
+        asyncpg_dsn(settings.database_url),
+        min_size=1,
+        max_size=max(1, settings.db_pool_size),
+        init=init,
+        reset=_keep_session,
+        server_settings={"application_name": f"{application_name}-read", "timezone": "UTC"},
+    )
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
     write_sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
+    # Opened by `start` (async), not by `connect`: single-record reads on the hot path.
+    read_pool: asyncpg.Pool | None = None
 
     @classmethod
     def connect(cls, settings: ServiceSettings, application_name: str) -> "Database":
@@ -51,7 +108,20 @@ class Database:
             read_sessions=async_sessionmaker(reader, expire_on_commit=False, autoflush=False),
         )
 
+    @classmethod
+    async def start(cls, settings: ServiceSettings, application_name: str) -> "Database":
+        """`connect`, plus the raw read pool; for a lifespan whose hot-path reads use `read_pool`."""
+        db = cls.connect(settings, application_name)
+        try:
+            db.read_pool = await open_read_pool(settings, application_name)
+        except BaseException:
+            await db.engine.dispose()
+            raise
+        return db
+
     async def dispose(self) -> None:
+        if self.read_pool is not None:
+            await self.read_pool.close()
         await self.engine.dispose()
 
 

@@ -23,7 +23,7 @@ def create_app(settings: CasesSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.db = Database.connect(settings, "haolin-cases")
+        app.state.db = await Database.start(settings, "haolin-cases")
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.vault = Vault(cipher=FieldCipher(settings.field_encryption_keys or ""),
                                 blind_index=BlindIndex(settings.blind_index_key or ""),

@@ -7,6 +7,7 @@ exists somewhere the caller cannot look.
 
 from typing import Annotated
 
+from asyncpg import Pool
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,20 +25,28 @@ WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
 
 
-def vault(request: Request) -> Vault:
+# Dependencies are `async def` even without I/O: FastAPI would run a plain `def` in the thread pool.
+
+
+async def vault(request: Request) -> Vault:
     return request.app.state.vault
 
 
 VaultDep = Annotated[Vault, Depends(vault)]
 
 
-def id_reader(principal: PrincipalDep) -> Principal:
+def read_pool(request: Request) -> Pool:
+    """The raw pool of single-record reads (repository.by_id); called directly, not a dependency."""
+    return request.app.state.db.read_pool
+
+
+async def id_reader(principal: PrincipalDep) -> Principal:
     if not principal.may_read_personal:
         raise NotFound("Not found.")
     return principal
 
 
-def id_writer(principal: PrincipalDep) -> Principal:
+async def id_writer(principal: PrincipalDep) -> Principal:
     if not principal.may_read_personal:
         raise NotFound("Not found.")
     if not principal.may_write_personal:
@@ -47,10 +56,17 @@ def id_writer(principal: PrincipalDep) -> Principal:
 
 IdReaderDep = Annotated[Principal, Depends(id_reader)]
 IdWriterDep = Annotated[Principal, Depends(id_writer)]
-IfMatchDep = Annotated[int, Depends(required_version)]
 
 
-def optional_version(request: Request) -> int | None:
+async def if_match(request: Request) -> int:
+    """The If-Match version an update requires (shared.etag.required_version, off the thread pool)."""
+    return required_version(request)
+
+
+IfMatchDep = Annotated[int, Depends(if_match)]
+
+
+async def optional_version(request: Request) -> int | None:
     """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
     if not request.headers.get("if-match"):
         return None

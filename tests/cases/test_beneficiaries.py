@@ -133,6 +133,19 @@ class TestGetBeneficiary:
             got = (await cases_client.get(url, headers=headers)).json()
             assert got["id_number"].startswith("5101**") and got["phone"] == "138****5678"
 
+    async def test_same_body_as_written(self, cases_client, worker, supervisor, register, today):
+        consent = {"kind": "service", "given_on": today.isoformat(), "by": "本人"}
+        b = await register(worker, id_number=ID_A, phone="13812345678", address="和平社区",
+                           emergency_contact={"name": "李四", "relation": "女儿", "phone": "13900001111"},
+                           consents=[consent], populations=["elderly"], self_care="partial")
+        # The create answer is masked; so is a supervisor's read. A worker's read shows all in full.
+        masked = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=supervisor)).json()
+        assert masked == b and masked["emergency_contact"]["phone"] == "139****1111"
+        full = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=worker)).json()
+        assert full == {**b, "id_number": ID_A, "phone": "13812345678",
+                        "emergency_contact": {"name": "李四", "relation": "女儿", "phone": "13900001111"}}
+        assert full["consents"][0]["kind"] == "service"
+
     async def test_out_of_scope_and_aggregate_roles_get_404(self, cases_client, worker, sibling, official, token_for,
                                                             register):
         b = await register(worker, id_number=ID_A)

@@ -130,6 +130,18 @@ class TestGetCase:
         for sub in ("events", "assessments", "service-records"):
             assert (await cases_client.get(f"{url}/{sub}", headers=sibling)).status_code == 404
 
+    async def test_same_body_as_written(self, cases_client, worker, open_case, act, db):
+        case = await open_case(worker, presenting_problem="独居", risk_level="high", project_id="p-1")
+        closed = await act(worker, case["id"], "close", reason="client_withdrew")
+        r = await cases_client.get(f"/v1/cases/{case['id']}", headers=worker)
+        # updated_at is the stored one: the action's answer shows the value before its own UPDATE.
+        stored = await db.fetchval('SELECT updated_at FROM cases."case" WHERE id = $1', case["id"])
+        assert r.json() == {**closed, "updated_at": stored.isoformat().replace("+00:00", "Z")}
+        assert r.headers["etag"] == f'"{closed["version"]}"'
+        await db.execute('UPDATE cases."case" SET deleted_at = now() WHERE id = $1', case["id"])
+        r = await cases_client.get(f"/v1/cases/{case['id']}", headers=worker)
+        assert r.status_code == 404 and r.json()["type"].endswith("case-not-found")
+
 
 class TestUpdateCase:
     async def test_if_match(self, cases_client, worker, worker2, open_case, db):

@@ -91,6 +91,41 @@ class TestCaseRecordLifecycle:
         assert await db.fetchval(f"SELECT count(*) FROM cases.{TABLES[kind]}") == 0
 
 
+class TestGetRecord:
+    """One read answers both questions the route asks: is the case there, and is the record in it."""
+
+    async def test_which_is_missing(self, cases_client, worker, open_case, db, today):
+        case = await open_case(worker)
+        other = await open_case(worker, case["beneficiary_id"])
+        r = await cases_client.post(f"/v1/cases/{case['id']}/follow-ups", json={"due_on": today.isoformat()},
+                                    headers=worker)
+        rid = r.json()["id"]
+
+        async def problem(path: str) -> str:
+            got = await cases_client.get(path, headers=worker)
+            assert got.status_code == 404 and got.headers["content-type"] == "application/problem+json"
+            return got.json()["type"].rsplit("/", 1)[-1]
+
+        assert await problem(f"/v1/cases/{other['id']}/follow-ups/{rid}") == "record-not-found"
+        assert await problem(f"/v1/cases/{case['id']}/assessments/{rid}") == "record-not-found"
+        assert await problem(f"/v1/cases/nope/follow-ups/{rid}") == "case-not-found"
+        await db.execute("UPDATE cases.\"case\" SET deleted_at = now() WHERE id = $1", case["id"])
+        assert await problem(f"/v1/cases/{case['id']}/follow-ups/{rid}") == "case-not-found"
+
+    async def test_record_outside_scope_in_a_visible_case(self, cases_client, worker, head, open_case, db, today):
+        case = await open_case(worker)
+        r = await cases_client.post(f"/v1/cases/{case['id']}/follow-ups", json={"due_on": today.isoformat()},
+                                    headers=worker)
+        url = f"/v1/cases/{case['id']}/follow-ups/{r.json()['id']}"
+        # A record whose own path left the worker's subtree is out of scope even though its case is not.
+        await db.execute("UPDATE cases.follow_up SET station_path = '/1/3/' WHERE id = $1", r.json()["id"])
+        got = await cases_client.get(url, headers=worker)
+        assert got.status_code == 404 and got.json()["type"].endswith("record-not-found")
+        await db.execute("UPDATE cases.follow_up SET station_path = '/1/2/' WHERE id = $1", r.json()["id"])
+        got = await cases_client.get(url, headers=head)
+        assert got.status_code == 200 and got.json()["id"] == r.json()["id"] and got.headers["etag"] == '"1"'
+
+
 class TestServiceRecordInput:
     async def test_future_and_enum_checks(self, cases_client, worker, open_case, db, today):
         case = await open_case(worker)

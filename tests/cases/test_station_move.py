@@ -1,10 +1,12 @@
 """A station moving in the tree takes every casework record and rollup row with it."""
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import event
 
 from services.cases.models import PATH_TABLES
+from shared.db import open_read_pool
 
 
 class TestStationMove:
@@ -48,18 +50,52 @@ class TestStationMove:
 
 
 class TestGetCaseHotPath:
-    async def test_single_query(self, cases_app, cases_client, worker, open_case):
-        case = await open_case(worker)
-        statements = []
+    """Reads by id run one SELECT on the raw read pool and none through SQLAlchemy."""
+
+    @staticmethod
+    async def _statements(cases_app, request) -> tuple[list[str], list[str], object]:
+        """(statements on the read pool, statements through the engine, the response) of the
+        second of two identical requests: the first prepares the statement on the pool's one
+        connection (asyncpg looks up the column types then, once per connection)."""
+        pooled, orm = [], []
 
         def count(conn, cursor, statement, *args):
-            statements.append(statement)
+            orm.append(statement)
 
-        engine = cases_app.state.db.engine.sync_engine
+        db = cases_app.state.db
+        # A pool of our own, the app's settings, that logs every statement its connections run.
+        pool = await open_read_pool(cases_app.state.settings, "haolin-cases-test",
+                                    query_logger=lambda q: pooled.append(q.query))
+        engine = db.engine.sync_engine
+        shipped, db.read_pool = db.read_pool, pool
         event.listen(engine, "before_cursor_execute", count)
         try:
-            r = await cases_client.get(f"/v1/cases/{case['id']}", headers=worker)
+            await request()
+            await asyncio.sleep(0.05)  # loggers are called soon after the statement, not in it
+            pooled.clear()
+            orm.clear()
+            r = await request()
+            await asyncio.sleep(0.05)
         finally:
             event.remove(engine, "before_cursor_execute", count)
-        assert r.status_code == 200
-        assert len(statements) == 1 and statements[0].lstrip().startswith("SELECT")
+            db.read_pool = shipped
+            await pool.close()
+        return pooled, orm, r
+
+    async def test_single_query(self, cases_app, cases_client, worker, open_case):
+        case = await open_case(worker)
+        pooled, orm, r = await self._statements(
+            cases_app, lambda: cases_client.get(f"/v1/cases/{case['id']}", headers=worker))
+        assert r.status_code == 200 and r.json()["id"] == case["id"]
+        assert orm == []
+        assert len(pooled) == 1 and pooled[0].lstrip().startswith("SELECT")
+
+    async def test_single_query_beneficiary_and_record(self, cases_app, cases_client, worker, open_case, today):
+        case = await open_case(worker)
+        r = await cases_client.post(f"/v1/cases/{case['id']}/follow-ups", json={"due_on": today.isoformat()},
+                                    headers=worker)
+        assert r.status_code == 201, r.text
+        for path in (f"/v1/beneficiaries/{case['beneficiary_id']}", f"/v1/cases/{case['id']}/follow-ups/{r.json()['id']}"):
+            pooled, orm, got = await self._statements(cases_app, lambda: cases_client.get(path, headers=worker))
+            assert got.status_code == 200, path
+            assert orm == [] and len(pooled) == 1, (path, pooled, orm)

@@ -1,11 +1,13 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from services.cases.deps import (CaseDep, CaseForUpdateDep, IdWriterDep, IfMatchDep, OptionalIfMatchDep,
-                                 ReadSessionDep, SubtreeDep, VaultDep, WriteSessionDep)
+from services.cases.deps import (CaseDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep, OptionalIfMatchDep,
+                                 ReadSessionDep, SubtreeDep, VaultDep, WriteSessionDep, read_pool)
+from services.cases.errors import CaseNotFound
 from services.cases.models import Case
+from services.cases.repository import by_id
 from services.cases.repository import cases as repo
 from services.cases.repository.common import page
 from services.cases.schemas.cases import (CaseCreate, CaseEventList, CaseEventRead, CaseRead, CaseStatus, CaseUpdate,
@@ -53,10 +55,13 @@ async def open_case(body: CaseCreate, principal: WriterDep, session: WriteSessio
 
 
 @router.get("/{case_id}", response_model=CaseRead)
-async def get_case(case: CaseDep, response: Response) -> CaseRead:
+async def get_case(case_id: str, principal: IdReaderDep, request: Request, response: Response) -> CaseRead:
     """One case."""
-    set_etag(response, case.version)
-    return CaseRead.model_validate(case)
+    row = await by_id.case(read_pool(request), case_id, principal)
+    if row is None:
+        raise CaseNotFound()
+    set_etag(response, row["version"])
+    return CaseRead.model_validate(row)
 
 
 @router.patch("/{case_id}", response_model=CaseRead)

@@ -3,12 +3,13 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.cases.deps import (CaseDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
-                                 OptionalIfMatchDep, ReadSessionDep, VaultDep, WriteSessionDep)
-from services.cases.errors import RecordNotFound
+                                 OptionalIfMatchDep, ReadSessionDep, VaultDep, WriteSessionDep, read_pool)
+from services.cases.errors import CaseNotFound, RecordNotFound
 from services.cases.models import Referral
+from services.cases.repository import by_id
 from services.cases.repository.common import get_live, live, page
 from services.cases.schemas.cases import TransitionInput
 from services.cases.schemas.records import ReferralRead
@@ -62,10 +63,15 @@ def _routes(kind: RecordKind) -> None:
         response.headers["Location"] = f"/v1/cases/{case.id}/{kind.path}/{record.id}"
         return Read.model_validate(record)
 
-    async def get_record(record_id: str, case: CaseDep, principal: IdReaderDep, session: ReadSessionDep,
+    async def get_record(case_id: str, record_id: str, principal: IdReaderDep, request: Request,
                          response: Response):
-        record = await load(session, case, record_id, principal)
-        set_etag(response, record.version)
+        case_found, record = await by_id.case_record(read_pool(request), model, Read, case_id, record_id,
+                                                     principal)
+        if not case_found:
+            raise CaseNotFound()
+        if record is None:
+            raise RecordNotFound(kind.name)
+        set_etag(response, record["version"])
         return Read.model_validate(record)
 
     async def update_record(record_id: str, body: Update, case: CaseForUpdateDep,  # type: ignore[valid-type]

@@ -1,0 +1,83 @@
+"""Single-record reads by id: the hot path, on the raw asyncpg pool (shared/db.py), no ORM.
+
+Each read is one constant SELECT, prepared once per pooled connection and reused, with the
+same scope as `common.live`: a live row (`deleted_at IS NULL`) whose station path lies in
+the principal's subtree. Station paths hold only digits and '/', so the path plus '%' is a
+LIKE prefix with nothing to escape. Rows come back as dicts for the *Read schemas.
+"""
+
+from functools import cache
+
+from asyncpg import Pool
+from sqlalchemy import Table
+
+from services.cases.models import Beneficiary, Case
+from services.cases.schemas.beneficiaries import BeneficiaryRead
+from services.cases.schemas.cases import CaseRead
+from shared.auth import Principal
+
+
+def _name(table: Table) -> str:
+    return f'"{table.schema}"."{table.name}"'
+
+
+def _columns(table: Table, read_schema, prefix: str = "") -> str:
+    """The columns a Read schema shows, in its order; every one must be a column of the table."""
+    names = list(read_schema.model_fields)
+    missing = [n for n in names if n not in table.c]
+    if missing:
+        raise RuntimeError(f"{read_schema.__name__} fields without a column in {table.name}: {missing}")
+    return ", ".join(f'{prefix}"{n}"' for n in names)
+
+
+def _scoped(prefix: str = "") -> str:
+    return f"{prefix}station_path LIKE $2 AND {prefix}deleted_at IS NULL"
+
+
+CASE_BY_ID = f"SELECT {_columns(Case.__table__, CaseRead)} FROM {_name(Case.__table__)} WHERE id = $1 AND {_scoped()}"
+
+# The sealed columns as stored: service.beneficiaries.to_read decrypts and masks them.
+_SEALED = {"id_number": "id_number_enc", "phone": "phone_enc", "emergency_contact": "emergency_contact_enc"}
+_BENEFICIARY_COLUMNS = ", ".join('"%s"' % _SEALED.get(n, n) for n in BeneficiaryRead.model_fields)
+BENEFICIARY_BY_ID = (f"SELECT {_BENEFICIARY_COLUMNS} FROM {_name(Beneficiary.__table__)} "
+                     f"WHERE id = $1 AND {_scoped()}")
+
+
+@cache
+def record_by_id(model, read_schema) -> str:
+    """A case's record (assessment, plan...) read together with its case, as the route reads both:
+    no row means no such case in scope; a row with a NULL id, the case but no such record."""
+    table = model.__table__
+    return (
+        f"SELECT c.id AS case_found, {_columns(table, read_schema, 'r.')} "
+        f"FROM {_name(Case.__table__)} c LEFT JOIN {_name(table)} r "
+        f"ON r.id = $3 AND r.case_id = c.id AND {_scoped('r.')} "
+        f"WHERE c.id = $1 AND {_scoped('c.')}"
+    )
+
+
+def _subtree(principal: Principal) -> str:
+    return principal.station_path + "%"
+
+
+async def case(pool: Pool, case_id: str, principal: Principal) -> dict | None:
+    row = await pool.fetchrow(CASE_BY_ID, case_id, _subtree(principal))
+    return None if row is None else dict(row)
+
+
+async def beneficiary(pool: Pool, beneficiary_id: str, principal: Principal) -> dict | None:
+    row = await pool.fetchrow(BENEFICIARY_BY_ID, beneficiary_id, _subtree(principal))
+    return None if row is None else dict(row)
+
+
+async def case_record(pool: Pool, model, read_schema, case_id: str, record_id: str,
+                      principal: Principal) -> tuple[bool, dict | None]:
+    """(whether the case is there, the record or None)."""
+    row = await pool.fetchrow(record_by_id(model, read_schema), case_id, _subtree(principal), record_id)
+    if row is None:
+        return False, None
+    if row["id"] is None:
+        return True, None
+    record = dict(row)
+    del record["case_found"]
+    return True, record
