@@ -89,3 +89,20 @@ class TestUserStats:
         r = await volunteers_client.get("/v1/volunteers/stats", params={**params, "station_id": 3}, headers=worker)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "station_id"
         assert (await volunteers_client.get("/v1/volunteers/stats", params=params, headers=me)).status_code == 403
+
+
+class TestStationMove:
+    async def test_counts_and_records_follow_a_moved_station(self, volunteers_client, service_headers, worker,
+                                                             register, record, db, today):
+        v = await register(worker)
+        await record(worker, v["id"], hours="2")
+        moved = {"id": 2, "parent_id": 3, "path": "/1/3/2/", "kind": "township", "name": "Station 2",
+                 "change_seq": 5000}
+        r = await volunteers_client.put("/internal/stations", json={"stations": [moved]}, headers=service_headers)
+        assert r.status_code == 200, r.text
+        for table in ("volunteer", "service_hours", "daily_stat", "served_day"):
+            assert await db.fetchval(f"SELECT DISTINCT station_path FROM volunteers.{table}") == "/1/3/2/", table
+        r = await volunteers_client.post("/internal/stats", headers=service_headers, json={
+            "station_path": "/1/", "from": today.isoformat(), "to": today.isoformat(), "group_by": ["station"],
+            "metrics": ["volunteers.active", "volunteer.hours"]})
+        assert rows_of(r.json(), "metric", "station") == {("volunteers.active", 3): 1, ("volunteer.hours", 3): 2}
