@@ -58,10 +58,29 @@ def _test_url() -> str:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if _started_server:
+    if _started_server and not _other_runs_alive():
         from ops import pg
 
         pg.stop()
+
+
+def _other_runs_alive() -> bool:
+    """Another test run (its own haolin_test_<pid> database) still uses the server we started."""
+    from ops import pg
+
+    async def check() -> bool:
+        conn = await asyncpg.connect(_plain(pg.url(database="postgres")))
+        try:
+            names = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'haolin\\_test\\_%'")
+        finally:
+            await conn.close()
+        pids = [n["datname"].rsplit("_", 1)[-1] for n in names]
+        return any(p.isdigit() and int(p) != os.getpid() and os.path.exists(f"/proc/{p}") for p in pids)
+
+    try:
+        return asyncio.run(check())
+    except (OSError, asyncpg.PostgresError):
+        return False
 
 
 def _plain(url: str) -> str:
