@@ -41,7 +41,7 @@ async def project_progress(project_id: str, request: Request,
         async with asyncio.timeout(upstreams.timeout_s):
             r = await upstreams.client("projects").get(f"/v1/projects/{project_id}/progress",
                                                        headers={"Authorization": f"Bearer {token}"})
-    except Exception as exc:
+    except (httpx.HTTPError, TimeoutError, OSError) as exc:
         raise _failed("projects", exc) from None
     if r.status_code != 200:
         # The owner's problem (not found, forbidden...) exactly as it said it.
@@ -91,7 +91,7 @@ async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dic
                                                       headers={"Authorization": f"Bearer {token}"})
         r.raise_for_status()
         return r.json()
-    except Exception as exc:
+    except (httpx.HTTPError, TimeoutError, OSError, ValueError) as exc:
         log.warning("cases project-stats failed: %s", type(exc).__name__)
         return None
 

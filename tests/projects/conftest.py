@@ -23,10 +23,10 @@ async def projects(cases_app, cases_client) -> AsyncIterator[httpx.AsyncClient]:
     from services.projects.app import create_app
 
     app = create_app(transports={"gateway": httpx.ASGITransport(app=cases_app)})
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            client.app = app
-            yield client
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client):
+        client.app = app
+        yield client
 
 
 @pytest.fixture

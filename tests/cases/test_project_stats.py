@@ -1,0 +1,48 @@
+"""POST /internal/project-stats: a project's casework figures for its contract targets."""
+
+from datetime import timedelta
+
+from tests.cases.conftest import with_etag
+
+
+async def record(client, headers, case_id, served_on, person_times=1):
+    r = await client.post(f"/v1/cases/{case_id}/service-records", headers=headers, json={
+        "served_on": served_on.isoformat(), "mode": "home_visit", "content": "探访",
+        "service_type": "social_assistance", "person_times": person_times})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+class TestProjectStats:
+    async def _ask(self, client, service_headers, today, **extra):
+        body = {"project_id": "p1", "from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat(),
+                **extra}
+        r = await client.post("/internal/project-stats", json=body, headers=service_headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def test_figures_of_the_project_cases(self, cases_client, service_headers, worker, register, open_case,
+                                                today):
+        b = await register(worker)
+        start = (today - timedelta(days=40)).isoformat()
+        full = await open_case(worker, b["id"], project_id="p1", opened_on=start)
+        short = await open_case(worker, project_id="p1", opened_on=start)
+        other = await open_case(worker, b["id"], project_id="p2", opened_on=start)
+        for day, n in ((today - timedelta(days=35), 5), (today - timedelta(days=3), 2), (today, 1)):
+            await record(cases_client, worker, full["id"], day, n)
+        await record(cases_client, worker, short["id"], today, 4)
+        await record(cases_client, worker, other["id"], today, 9)
+
+        got = await self._ask(cases_client, service_headers, today, min_sessions=[1, 2, 3])
+        assert got == {"project_id": "p1", "person_times_casework": 7, "beneficiaries_registered": 2,
+                       "full_cases": {"1": 2, "2": 1, "3": 0}}
+
+        r = await cases_client.delete(f"/v1/cases/{short['id']}", headers=with_etag(worker, '"1"'))
+        assert r.status_code == 204
+        got = await self._ask(cases_client, service_headers, today)
+        assert (got["person_times_casework"], got["beneficiaries_registered"], got["full_cases"]) == (3, 1, {"1": 1})
+
+    async def test_service_token_only(self, cases_client, worker, today):
+        r = await cases_client.post("/internal/project-stats", headers=worker,
+                                    json={"project_id": "p1", "from": today.isoformat(), "to": today.isoformat()})
+        assert r.status_code == 401
