@@ -212,10 +212,12 @@ async def cases_client(cases_app) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-async def projects_app(database_url: str):
+async def projects_app(database_url: str, cases_app):
     from services.projects.app import create_app
 
-    return create_app()
+    # Attendee checks go to the casework API through the gateway, which only relays
+    # them; here they reach the in-process cases app directly.
+    return create_app(transports={"gateway": httpx.ASGITransport(app=cases_app)})
 
 
 @pytest.fixture(scope="session")

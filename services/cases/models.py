@@ -97,6 +97,9 @@ class Case(Record, Base):
         Index("ix_case_opened_on_id", "opened_on", "id"),
         Index("ix_case_status", "status"),
         Index("ix_case_populations", "populations", postgresql_using="gin"),
+        # Partial: most cases belong to no project, and deleted ones never count (cases_0003).
+        Index("ix_case_project_id", "project_id",
+              postgresql_where=text("project_id IS NOT NULL AND deleted_at IS NULL")),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from shared.errors import BadGateway, GatewayTimeout
+from shared.errors import BadGateway, Forbidden, GatewayTimeout, Unauthorized
 from shared.observability import request_id_var
 
 log = logging.getLogger("haolin.projects.lookup")
@@ -48,6 +48,10 @@ class BeneficiaryLookup:
                 log.warning("beneficiary lookup failed: %s", type(exc).__name__)
                 raise BadGateway("The casework service could not be reached; nothing was recorded.",
                                  service="cases") from None
+            if r.status_code == 401:
+                raise Unauthorized("The access token expired during the attendee check; refresh it and retry.")
+            if r.status_code == 403:
+                raise Forbidden("This role cannot see beneficiaries, so it cannot record named attendees.")
             if r.status_code != 200:
                 log.warning("beneficiary lookup answered %s", r.status_code)
                 raise BadGateway(f"The casework service answered {r.status_code} to the attendee check; "
