@@ -15,7 +15,7 @@ from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Beneficiary, Case, Station
 from services.cases.repository.common import get_live
 from services.cases.service.common import Vault
-from shared.auth import Principal, PrincipalDep
+from shared.auth import Principal, PrincipalBearer, PrincipalDep
 from shared.db import read_session, write_session
 from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
@@ -40,22 +40,20 @@ def read_pool(request: Request) -> Pool:
     return request.app.state.db.read_pool
 
 
-async def id_reader(principal: PrincipalDep) -> Principal:
+def _personal_reader(principal: Principal) -> None:
     if not principal.may_read_personal:
         raise NotFound("Not found.")
-    return principal
 
 
-async def id_writer(principal: PrincipalDep) -> Principal:
-    if not principal.may_read_personal:
-        raise NotFound("Not found.")
+def _personal_writer(principal: Principal) -> None:
+    _personal_reader(principal)
     if not principal.may_write_personal:
         raise Forbidden("This role cannot change personal records.")
-    return principal
 
 
-IdReaderDep = Annotated[Principal, Depends(id_reader)]
-IdWriterDep = Annotated[Principal, Depends(id_writer)]
+# Token, principal and role check in one dependency: reads by id are the busiest requests.
+IdReaderDep = Annotated[Principal, Depends(PrincipalBearer(check=_personal_reader))]
+IdWriterDep = Annotated[Principal, Depends(PrincipalBearer(check=_personal_writer))]
 
 
 async def if_match(request: Request) -> int:

@@ -1,11 +1,14 @@
 """A station moving in the tree takes every casework record and rollup row with it."""
 
 import asyncio
+import time
 from datetime import timedelta
 
+import jwt
 from sqlalchemy import event
 
 from services.cases.models import PATH_TABLES
+from shared.auth import Principal, Role
 from shared.db import open_read_pool
 
 
@@ -99,3 +102,19 @@ class TestGetCaseHotPath:
             pooled, orm, got = await self._statements(cases_app, lambda: cases_client.get(path, headers=worker))
             assert got.status_code == 200, path
             assert orm == [] and len(pooled) == 1, (path, pooled, orm)
+
+    async def test_verified_token_still_expires(self, cases_client, worker, signer, open_case):
+        """Verified tokens are remembered by the service, but only until their expiry."""
+        case = await open_case(worker)
+        principal = Principal(user_id="w2", role=Role.social_worker, station_id=2, station_path="/1/2/")
+        token = signer.access_token(principal, ttl_s=2)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await cases_client.get(f"/v1/cases/{case['id']}", headers=headers)).status_code == 200
+        assert (await cases_client.get(f"/v1/cases/{case['id']}", headers=headers)).status_code == 200
+        expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+        await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
+        r = await cases_client.get(f"/v1/cases/{case['id']}", headers=headers)
+        assert r.status_code == 401 and "expired" in r.json()["detail"]
+        tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        r = await cases_client.get(f"/v1/cases/{case['id']}", headers={"Authorization": f"Bearer {tampered}"})
+        assert r.status_code == 401
