@@ -1,11 +1,13 @@
-"""HTTP routes of the cases service; `router` is what create_app() mounts."""
+"""HTTP routes of the cases service: create_app() mounts each of `routers`; `router` holds them all."""
 
 from fastapi import APIRouter
 
 from services.cases.api import (beneficiaries, caseload, cases, internal, lookup, populations, project_stats, records,
                                 stats)
 
-router = APIRouter()
 # stats first: /v1/cases/stats must not be taken for a case id.
-for module in (stats, populations, lookup, beneficiaries, caseload, cases, records, internal, project_stats):
-    router.include_router(module.router)
+routers = tuple(module.router for module in (stats, populations, lookup, beneficiaries, caseload, cases, records,
+                                             internal, project_stats))
+router = APIRouter()
+for _router in routers:
+    router.include_router(_router)
