@@ -2,7 +2,7 @@
 
 Revision ID: cases_0003
 Revises: cases_0002
-Create Date: 2026-11-22
+Create Date: 2026-11-21
 """
 import sqlalchemy as sa
 from alembic import op
