@@ -30,7 +30,7 @@ PROJECT_WRITERS = frozenset({Role.admin, Role.station_head})
 EVALUATION_WRITERS = PROJECT_WRITERS | {Role.official}
 
 
-def optional_version(request: Request) -> int | None:
+async def optional_version(request: Request) -> int | None:
     """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
     return required_version(request) if request.headers.get("if-match") else None
 
@@ -38,11 +38,11 @@ def optional_version(request: Request) -> int | None:
 OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
 
 
-def beneficiary_lookup(request: Request) -> BeneficiaryLookup:
+async def beneficiary_lookup(request: Request) -> BeneficiaryLookup:
     return request.app.state.lookup
 
 
-def bearer(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
+async def bearer(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
     """The caller's own token, passed on to the casework API so it applies the caller's scope."""
     return token or ""
 
@@ -51,13 +51,13 @@ LookupDep = Annotated[BeneficiaryLookup, Depends(beneficiary_lookup)]
 TokenDep = Annotated[str, Depends(bearer)]
 
 
-def id_reader(principal: PrincipalDep) -> Principal:
+async def id_reader(principal: PrincipalDep) -> Principal:
     if not principal.may_read_personal:
         raise NotFound("Not found.")
     return principal
 
 
-def id_writer(principal: PrincipalDep) -> Principal:
+async def id_writer(principal: PrincipalDep) -> Principal:
     if not principal.may_read_personal:
         raise NotFound("Not found.")
     if not principal.may_write_personal:
@@ -65,13 +65,13 @@ def id_writer(principal: PrincipalDep) -> Principal:
     return principal
 
 
-def project_writer(principal: PrincipalDep) -> Principal:
+async def project_writer(principal: PrincipalDep) -> Principal:
     if principal.role not in PROJECT_WRITERS:
         raise Forbidden("Only a station head or an administrator can change projects.")
     return principal
 
 
-def evaluation_writer(principal: PrincipalDep) -> Principal:
+async def evaluation_writer(principal: PrincipalDep) -> Principal:
     if principal.role not in EVALUATION_WRITERS:
         raise Forbidden("This role cannot record evaluations.")
     return principal

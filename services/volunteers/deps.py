@@ -27,11 +27,11 @@ ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
 IfMatchDep = Annotated[int, Depends(required_version)]
 
 
-def vault(request: Request) -> Vault:
+async def vault(request: Request) -> Vault:
     return request.app.state.vault
 
 
-def settings(request: Request) -> VolunteersSettings:
+async def settings(request: Request) -> VolunteersSettings:
     return request.app.state.settings
 
 
@@ -39,7 +39,7 @@ VaultDep = Annotated[Vault, Depends(vault)]
 SettingsDep = Annotated[VolunteersSettings, Depends(settings)]
 
 
-def optional_version(request: Request) -> int | None:
+async def optional_version(request: Request) -> int | None:
     """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
     if not request.headers.get("if-match"):
         return None
@@ -49,14 +49,14 @@ def optional_version(request: Request) -> int | None:
 OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
 
 
-def id_reader(principal: PrincipalDep) -> Principal:
+async def id_reader(principal: PrincipalDep) -> Principal:
     """Staff who read personal records, or a volunteer (who is then limited to their own)."""
     if not (principal.may_read_personal or principal.role is Role.volunteer):
         raise NotFound("Not found.")
     return principal
 
 
-def id_writer(principal: PrincipalDep) -> Principal:
+async def id_writer(principal: PrincipalDep) -> Principal:
     if not principal.may_read_personal:
         raise NotFound("Not found.")
     if not principal.may_write_personal:
