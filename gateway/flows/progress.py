@@ -19,8 +19,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from gateway.upstream import Upstreams
+from gateway.upstream.proxy import upstream_error
 from shared.auth import oauth2_scheme
-from shared.errors import PROBLEM, BadGateway, GatewayTimeout, Unauthorized
+from shared.errors import PROBLEM, Unauthorized
 
 log = logging.getLogger("haolin.gateway.progress")
 router = APIRouter(tags=["projects"])
@@ -42,7 +43,7 @@ async def project_progress(project_id: str, request: Request,
             r = await upstreams.client("projects").get(f"/v1/projects/{project_id}/progress",
                                                        headers={"Authorization": f"Bearer {token}"})
     except (httpx.HTTPError, TimeoutError, OSError) as exc:
-        raise _failed("projects", exc) from None
+        raise upstream_error("projects", "GET", request.url.path, exc) from None
     if r.status_code != 200:
         # The owner's problem (not found, forbidden...) exactly as it said it.
         return JSONResponse(r.json(), status_code=r.status_code, media_type=r.headers.get("content-type", PROBLEM))
@@ -94,10 +95,3 @@ async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dic
     except (httpx.HTTPError, TimeoutError, OSError, ValueError) as exc:
         log.warning("cases project-stats failed: %s", type(exc).__name__)
         return None
-
-
-def _failed(service: str, exc: BaseException) -> Exception:
-    log.warning("upstream %s failed on progress: %s", service, type(exc).__name__)
-    if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
-        return GatewayTimeout(f"The {service} service did not answer in time.", service=service)
-    return BadGateway(f"The {service} service could not be reached.", service=service)

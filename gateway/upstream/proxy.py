@@ -90,7 +90,7 @@ class ProxyEndpoint:
                 else:
                     status, raw, content = await _via_httpx(hop, method, hop.base + target, headers, body)
         except Exception as exc:
-            raise _upstream_error(self.service, method, scope["path"], exc) from None
+            raise upstream_error(self.service, method, scope["path"], exc) from None
 
         out = [(k.lower(), v) for k, v in raw if k.lower() in RETURNED_RESPONSE_HEADERS]
         if status not in _NO_BODY:
@@ -165,7 +165,8 @@ def _is_timeout(exc: BaseException) -> bool:
     return False
 
 
-def _upstream_error(service: str, method: str, path: str, exc: BaseException) -> Exception:
+def upstream_error(service: str, method: str, path: str, exc: BaseException) -> Exception:
+    """The problem (502/504 naming the service) for a failed call to a service."""
     # The path only: query strings carry names and phone digits.
     log.warning("upstream %s failed on %s %s: %s", service, method, path, type(exc).__name__)
     if _is_timeout(exc):
