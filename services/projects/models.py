@@ -12,7 +12,8 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, St
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models import PathType, RecordMixin, make_base
+from shared.models import RecordMixin, make_base
+from shared.rollup import daily_stat_model
 from shared.stations import station_replica_model
 
 Base = make_base("projects")
@@ -152,18 +153,7 @@ class Evaluation(Record, Base):
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
 
-class DailyStat(Base):
-    """Daily rollup of the counting contract, written in the transaction of the record change."""
-
-    __tablename__ = "daily_stat"
-    station_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
-    population: Mapped[str] = mapped_column(String(40), primary_key=True)
-    station_path: Mapped[str] = mapped_column(PathType)
-    value: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-
-    __table_args__ = (Index("ix_daily_stat_station_path_day", "station_path", "day"),)
+DailyStat = daily_stat_model(Base)
 
 
 RECORD_TABLES = [m.__table__ for m in (Project, Group, GroupSession, Activity, Attendance, Evaluation)]

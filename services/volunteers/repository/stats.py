@@ -1,29 +1,20 @@
-"""The daily rollup and the served-day table: adjusted in the record's transaction, read per stats query."""
+"""The daily rollup (shared.rollup) and the served-day table: adjusted in the record's transaction, read per stats query."""
 
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, and_, cast, delete, func, literal, literal_column, select, tuple_
+from sqlalchemy import delete, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import DailyStat, ServedDay
-from shared.stats import ALL, DATE_TRUNC
+from shared import rollup
+from shared.stats import ALL
 
 
 async def add(session: AsyncSession, deltas: dict[tuple[int, str, date, str], Decimal]) -> None:
-    """deltas: (station_id, station_path, day, metric) -> amount, merged per key beforehand
-    because one INSERT .. ON CONFLICT cannot touch the same row twice."""
-    rows = [{"station_id": k[0], "station_path": k[1], "day": k[2], "metric": k[3], "population": ALL, "value": v}
-            for k, v in deltas.items() if v]
-    if not rows:
-        return
-    stmt = pg_insert(DailyStat).values(rows)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[DailyStat.station_id, DailyStat.day, DailyStat.metric, DailyStat.population],
-        set_={"value": DailyStat.value + stmt.excluded.value, "station_path": stmt.excluded.station_path},
-    )
-    await session.execute(stmt)
+    """deltas: (station_id, station_path, day, metric) -> amount; volunteer rows are all of population ALL."""
+    await rollup.add(session, DailyStat, {(*k, ALL): v for k, v in deltas.items()})
 
 
 async def add_served(session: AsyncSession, deltas: dict[tuple[str, date, int, str], int]) -> None:
@@ -44,41 +35,19 @@ async def add_served(session: AsyncSession, deltas: dict[tuple[str, date, int, s
         tuple_(ServedDay.volunteer_id, ServedDay.day, ServedDay.station_id).in_(keys), ServedDay.records <= 0))
 
 
-def _grouping(table, station_path: str, own_station_id: int, period: str | None, by_population: bool,
-              by_station: bool) -> list:
-    cols = []
-    if by_population:
-        cols.append(literal(ALL).label("population"))
-    if period:
-        cols.append(cast(func.date_trunc(DATE_TRUNC[period], table.day), Date).label("period"))
-    if by_station:
-        # The child of the queried node under which the row lies; rows of the node itself count as the node.
-        child = func.split_part(func.substr(table.station_path, len(station_path) + 1), "/", 1)
-        cols.append(func.coalesce(cast(func.nullif(child, ""), BigInteger), own_station_id).label("station"))
-    return cols
-
-
-async def sums(session: AsyncSession, *, station_path: str, own_station_id: int, metrics: list[str],
-               day_from: date, day_to: date, period: str | None, by_population: bool,
-               by_station: bool) -> list[dict]:
-    """Sum of the rollup over [day_from, day_to], grouped as asked."""
-    cols = [DailyStat.metric.label("metric"),
-            *_grouping(DailyStat, station_path, own_station_id, period, by_population, by_station)]
-    stmt = select(*cols, func.sum(DailyStat.value).label("value")).where(
-        DailyStat.station_path.startswith(station_path, autoescape=False), DailyStat.metric.in_(metrics),
-        DailyStat.population == ALL, and_(DailyStat.day >= day_from, DailyStat.day <= day_to))
-    # By position: the grouped expressions carry bind parameters that PostgreSQL would not match up.
-    stmt = stmt.group_by(*(literal_column(str(i)) for i in range(1, len(cols) + 1)))
-    return [dict(r._mapping) for r in (await session.execute(stmt)).all()]
+async def sums(session: AsyncSession, **query) -> list[dict]:
+    """Sum of the rollup, grouped as asked; grouping by population gives the rows under ALL."""
+    return await rollup.sums(session, DailyStat, populations=False, **query)
 
 
 async def distinct_served(session: AsyncSession, *, station_path: str, own_station_id: int, day_from: date,
                           day_to: date, period: str | None, by_population: bool, by_station: bool) -> list[dict]:
     """Distinct volunteers with a counted record in [day_from, day_to], per group asked."""
-    cols = _grouping(ServedDay, station_path, own_station_id, period, by_population, by_station)
+    cols = rollup.grouping(ServedDay, station_path=station_path, own_station_id=own_station_id, period=period,
+                           population=literal(ALL) if by_population else None, by_station=by_station)
     stmt = select(*cols, func.count(func.distinct(ServedDay.volunteer_id)).label("value")).where(
         ServedDay.station_path.startswith(station_path, autoescape=False),
         ServedDay.day >= day_from, ServedDay.day <= day_to, ServedDay.records > 0)
     if cols:
-        stmt = stmt.group_by(*(literal_column(str(i)) for i in range(1, len(cols) + 1)))
+        stmt = rollup.group_by_position(stmt, len(cols))
     return [dict(r._mapping) for r in (await session.execute(stmt)).all()]
