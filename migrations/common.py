@@ -1,15 +1,20 @@
-"""Helpers the lineages share: the async runner and the sync-marker trigger."""
+"""Helpers the lineages share: the async runner, the sync-marker trigger, and the tables
+and columns every service schema has (station replica, synced records, daily rollups)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 
-from alembic import context
+import sqlalchemy as sa
+from alembic import context, op
 from sqlalchemy import pool, text
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from shared.config import DEFAULT_DATABASE_URL
+
+# shared.models.PathType: the C collation lets a btree index serve `station_path LIKE '/1/12/%'`.
+PATH = sa.String(255, collation="C")
 
 
 def database_url(schema: str) -> str:
@@ -68,3 +73,70 @@ def add_sync_marker(schema: str, table: str) -> list[str]:
         f'CREATE TRIGGER trg_{table}_change_xid BEFORE INSERT OR UPDATE ON "{schema}"."{table}" '
         f'FOR EACH ROW EXECUTE FUNCTION "{schema}".touch_change_xid()',
     ]
+
+
+def create_station_replica(schema: str) -> None:
+    """The sync-marker trigger function and the schema's replica of gateway.station."""
+    op.execute(create_sync_marker_function(schema))
+    op.create_table(
+        "station",
+        sa.Column("id", sa.BigInteger, autoincrement=False, nullable=False),
+        sa.Column("parent_id", sa.BigInteger),
+        sa.Column("path", PATH, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True)),
+        sa.Column("change_seq", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_station"),
+        sa.UniqueConstraint("path", name="uq_station_path"),
+        schema=schema,
+    )
+
+
+def drop_station_replica(schema: str) -> None:
+    op.drop_table("station", schema=schema)
+    op.execute(f'DROP FUNCTION IF EXISTS "{schema}".touch_change_xid()')
+
+
+def record_columns() -> list[sa.Column]:
+    """Fresh columns matching shared.models.RecordMixin (a Column belongs to one table only)."""
+    return [
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("station_id", sa.BigInteger, nullable=False),
+        sa.Column("station_path", PATH, nullable=False),
+        sa.Column("version", sa.Integer, server_default=sa.text("1"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True)),
+        sa.Column("created_by", sa.String(64)),
+        sa.Column("updated_by", sa.String(64)),
+    ]
+
+
+def create_record_table(schema: str, name: str, *columns, indexes: tuple[str, ...] = (), **kw) -> None:
+    """A synced-record table: RecordMixin's columns then `columns`, primary key pk_<name> on id,
+    an index ix_<name>_<col> on station_id, station_path and each of `indexes`, and the sync
+    marker (change_xid). `kw` goes to op.create_table."""
+    op.create_table(name, *record_columns(), *columns, sa.PrimaryKeyConstraint("id", name=f"pk_{name}"),
+                    schema=schema, **kw)
+    for col in ("station_id", "station_path", *indexes):
+        op.create_index(f"ix_{name}_{col}", name, [col], schema=schema)
+    for statement in add_sync_marker(schema, name):
+        op.execute(statement)
+
+
+def create_daily_stat(schema: str) -> None:
+    """The schema's daily rollups (each service's models.DailyStat): one value per station, day,
+    metric and population."""
+    op.create_table(
+        "daily_stat",
+        sa.Column("station_id", sa.BigInteger, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("metric", sa.String(40), nullable=False),
+        sa.Column("population", sa.String(40), nullable=False),
+        sa.Column("station_path", PATH, nullable=False),
+        sa.Column("value", sa.Numeric(16, 2), nullable=False),
+        sa.PrimaryKeyConstraint("station_id", "day", "metric", "population", name="pk_daily_stat"),
+        schema=schema,
+    )
+    op.create_index("ix_daily_stat_station_path_day", "daily_stat", ["station_path", "day"], schema=schema)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from migrations.common import add_sync_marker
+from migrations.common import create_daily_stat, create_record_table
 
 revision = "cases_0002"
 down_revision = "cases_0001"
@@ -16,7 +16,6 @@ branch_labels = None
 depends_on = None
 
 SCHEMA = "cases"
-PATH = sa.String(255, collation="C")
 
 POPULATIONS = [
     ("elderly", "老年人", "Older people"),
@@ -41,28 +40,8 @@ POPULATIONS = [
 ]
 
 
-def record_columns() -> list[sa.Column]:
-    """shared.models.RecordMixin's columns."""
-    return [
-        sa.Column("id", sa.String(64), nullable=False),
-        sa.Column("station_id", sa.BigInteger, nullable=False),
-        sa.Column("station_path", PATH, nullable=False),
-        sa.Column("version", sa.Integer, server_default=sa.text("1"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("deleted_at", sa.DateTime(timezone=True)),
-        sa.Column("created_by", sa.String(64)),
-        sa.Column("updated_by", sa.String(64)),
-    ]
-
-
 def record_table(name: str, *columns, indexes: tuple[str, ...] = ()) -> None:
-    op.create_table(name, *record_columns(), *columns, sa.PrimaryKeyConstraint("id", name=f"pk_{name}"),
-                    schema=SCHEMA)
-    for col in ("station_id", "station_path", *indexes):
-        op.create_index(f"ix_{name}_{col}", name, [col], schema=SCHEMA)
-    for statement in add_sync_marker(SCHEMA, name):
-        op.execute(statement)
+    create_record_table(SCHEMA, name, *columns, indexes=indexes)
 
 
 def case_fk(table: str) -> sa.ForeignKeyConstraint:
@@ -203,18 +182,7 @@ def upgrade() -> None:
         sa.Column("notes", sa.Text),
     )
 
-    op.create_table(
-        "daily_stat",
-        sa.Column("station_id", sa.BigInteger, nullable=False),
-        sa.Column("day", sa.Date, nullable=False),
-        sa.Column("metric", sa.String(40), nullable=False),
-        sa.Column("population", sa.String(40), nullable=False),
-        sa.Column("station_path", PATH, nullable=False),
-        sa.Column("value", sa.Numeric(16, 2), nullable=False),
-        sa.PrimaryKeyConstraint("station_id", "day", "metric", "population", name="pk_daily_stat"),
-        schema=SCHEMA,
-    )
-    op.create_index("ix_daily_stat_station_path_day", "daily_stat", ["station_path", "day"], schema=SCHEMA)
+    create_daily_stat(SCHEMA)
 
 
 def downgrade() -> None:

@@ -4,10 +4,7 @@ Revision ID: cases_0001
 Revises:
 Create Date: 2026-11-21
 """
-import sqlalchemy as sa
-from alembic import op
-
-from migrations.common import create_sync_marker_function
+from migrations.common import create_station_replica, drop_station_replica
 
 revision = "cases_0001"
 down_revision = None
@@ -18,22 +15,8 @@ SCHEMA = "cases"
 
 
 def upgrade() -> None:
-    op.execute(create_sync_marker_function(SCHEMA))
-    op.create_table(
-        "station",
-        sa.Column("id", sa.BigInteger, autoincrement=False, nullable=False),
-        sa.Column("parent_id", sa.BigInteger),
-        sa.Column("path", sa.String(255, collation="C"), nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("deleted_at", sa.DateTime(timezone=True)),
-        sa.Column("change_seq", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_station"),
-        sa.UniqueConstraint("path", name="uq_station_path"),
-        schema=SCHEMA,
-    )
+    create_station_replica(SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_table("station", schema=SCHEMA)
-    op.execute(f'DROP FUNCTION IF EXISTS "{SCHEMA}".touch_change_xid()')
+    drop_station_replica(SCHEMA)
