@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Beneficiary, Case, Station
-from services.cases.repository.common import get_live
-from services.cases.service.common import Vault
 from shared.auth import Principal, PrincipalBearer, PrincipalDep
 from shared.db import read_session, write_session
 from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
+from shared.records import Vault
+from shared.repository import get_live
 from shared.stations import resolve_station
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]

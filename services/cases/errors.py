@@ -17,13 +17,6 @@ class CaseNotFound(NotFound):
         super().__init__("No such case.")
 
 
-class RecordNotFound(NotFound):
-    type = "record-not-found"
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(f"No such {kind}.")
-
-
 class DuplicateIdNumber(Conflict):
     """Each person is registered once per province; the body names the record to use instead."""
 
@@ -32,21 +25,6 @@ class DuplicateIdNumber(Conflict):
     def __init__(self, existing_id: str) -> None:
         super().__init__("A beneficiary with this ID number is already registered.", existing_id=existing_id,
                          errors=[{"field": "id_number", "message": "already registered", "code": "duplicate"}])
-
-
-class IdInUse(Conflict):
-    type = "id-in-use"
-
-    def __init__(self, detail: str = "This id is already used by a different record.") -> None:
-        super().__init__(detail, errors=[{"field": "id", "message": detail, "code": "id_in_use"}])
-
-
-class TransitionNotAllowed(Conflict):
-    type = "transition-not-allowed"
-
-    def __init__(self, action: str, status: str, allowed: list[str]) -> None:
-        super().__init__(f"'{action}' is not allowed while the record is '{status}'.", current_status=status,
-                         allowed_actions=allowed)
 
 
 class BeneficiaryHasCases(Conflict):

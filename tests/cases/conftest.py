@@ -6,8 +6,8 @@ Tree: 1 (city) > 2 (our township) > 4 (village room under it); 1 > 3 (sibling to
 
 import pytest
 
-from services.cases import clock
 from services.cases.identity import check_digit
+from shared import clock
 
 TREE = ("/1/", "/1/2/", "/1/3/", "/1/2/4/", "/9/", "/9/10/")
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gateway.config import GatewaySettings
-from services.cases import clock
+from shared import clock
 from tests.gateway.conftest import FAST_HASHING, Gateway
 
 

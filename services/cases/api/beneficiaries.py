@@ -11,13 +11,13 @@ from services.cases.errors import BeneficiaryNotFound
 from services.cases.models import Beneficiary
 from services.cases.repository import by_id
 from services.cases.repository import beneficiaries as repo
-from services.cases.repository.common import page
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
 from services.cases.service import beneficiaries as service
 from shared.auth import ReaderDep, WriterDep
 from shared.errors import InvalidInput
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.repository import page
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
 ORDER = [Beneficiary.created_at, Beneficiary.id]

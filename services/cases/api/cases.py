@@ -9,7 +9,6 @@ from services.cases.errors import CaseNotFound
 from services.cases.models import Case
 from services.cases.repository import by_id
 from services.cases.repository import cases as repo
-from services.cases.repository.common import page
 from services.cases.schemas.cases import (CaseCreate, CaseEventList, CaseEventRead, CaseRead, CaseStatus, CaseUpdate,
                                           CloseInput, TransitionInput)
 from services.cases.schemas.common import RiskLevel
@@ -17,6 +16,7 @@ from services.cases.service import cases as service
 from shared.auth import ReaderDep, WriterDep
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.repository import page
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 ORDER = [Case.opened_on, Case.id]

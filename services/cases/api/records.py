@@ -7,16 +7,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.cases.deps import (CaseDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
                                  OptionalIfMatchDep, ReadSessionDep, VaultDep, WriteSessionDep, read_pool)
-from services.cases.errors import CaseNotFound, RecordNotFound
+from services.cases.errors import CaseNotFound
 from services.cases.models import Referral
 from services.cases.repository import by_id
-from services.cases.repository.common import get_live, live, page
 from services.cases.schemas.cases import TransitionInput
 from services.cases.schemas.records import ReferralRead
 from services.cases.service import records as service
 from services.cases.service.records import KINDS, RecordKind
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import RecordNotFound
+from shared.repository import get_live, live, page
 
 router = APIRouter(prefix="/v1/cases/{case_id}")
 

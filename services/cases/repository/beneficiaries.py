@@ -7,8 +7,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Beneficiary, Case, Population
-from services.cases.repository.common import live
 from shared.auth import Principal
+from shared.repository import live
 
 
 def province_of(station_path: str) -> str:

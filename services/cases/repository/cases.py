@@ -6,8 +6,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Case, CaseEvent, FollowUp, ServicePlan
-from services.cases.repository.common import live
 from shared.auth import Principal
+from shared.repository import live
 
 def list_query(principal: Principal, *, station_path: str | None, status: str | None, worker_id: str | None,
                beneficiary_id: str | None, population: str | None, risk_level: str | None,

@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from services.cases.identity import normalise_id_number, normalise_phone
-from services.cases.schemas.common import (CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, Short,
-                                           UpdateInput, UserId)
+from shared.schemas import CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, Short, UpdateInput, UserId
 
 IdNumber = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_id_number)]
 Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_phone)]

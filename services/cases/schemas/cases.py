@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from services.cases.schemas.common import (ClientId, CreateInput, Input, Output, PastDate, RecordRead, RiskLevel, Short,
-                                           Text, UpdateInput, UserId)
+from services.cases.schemas.common import RiskLevel
+from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput, UserId
 
 CaseStatus = Literal["intake", "assessment", "planning", "intervention", "evaluation", "closed", "follow_up"]
 CloseReason = Literal["completed", "referred", "client_withdrew", "unreachable", "other"]

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from services.cases.schemas.common import (AnyDate, ContactMode, CreateInput, Input, Output, PastDate, RecordRead,
-                                           RiskLevel, Short, Text, UpdateInput, UserId)
+from services.cases.schemas.common import ContactMode, RiskLevel
+from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput, UserId
 
 # The "six services" Sichuan stations report against (DOMAIN.md).
 ServiceType = Literal["needs_assessment", "resource_linking", "social_assistance", "elder_child_care",

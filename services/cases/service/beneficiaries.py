@@ -5,19 +5,19 @@ from datetime import datetime, timezone
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases import clock
-from services.cases.errors import BeneficiaryHasCases, DuplicateIdNumber, IdInUse, unknown_populations
+from services.cases.errors import BeneficiaryHasCases, DuplicateIdNumber, unknown_populations
 from services.cases.identity import birth_date, pinyin_keys
 from services.cases.models import Beneficiary, Station
 from services.cases.repository import beneficiaries as repo
-from services.cases.repository.common import UniqueViolation, save
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
-from services.cases.service.common import Vault, replay, touch
 from services.cases.service.counting import Rollup
+from shared import clock
 from shared.auth import Principal, Role
 from shared.crypto import mask
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.records import IdInUse, Vault, replay, touch
+from shared.repository import UniqueViolation, save
 from shared.stations import resolve_station
 
 # Roles that work with the person directly and so may see an ID number or phone in full.

@@ -4,9 +4,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases import clock
 from services.cases.repository import cases as repo
 from services.cases.schemas.records import Caseload, CaseloadItem, CaseSummary, DueItem, DueList
+from shared import clock
 from shared.auth import Principal
 
 PENDING_GOALS = frozenset({"open", "in_progress"})

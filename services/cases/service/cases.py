@@ -5,18 +5,17 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases import clock
-from services.cases.errors import IdInUse, TransitionNotAllowed
 from services.cases.models import (Assessment, Beneficiary, Case, CaseEvent, FollowUp, Referral, ServicePlan,
                                    ServiceRecord, Station)
 from services.cases.repository import cases as repo
-from services.cases.repository.common import UniqueViolation, get_live, save
 from services.cases.schemas.cases import CaseCreate, CaseUpdate, CloseInput, TransitionInput
-from services.cases.service.common import Vault, replay, touch
 from services.cases.service.counting import OPEN_STATUSES, Rollup
+from shared import clock
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
+from shared.repository import UniqueViolation, get_live, save
 from shared.stations import resolve_station
 
 # action -> (statuses it may start from, status it leads to)

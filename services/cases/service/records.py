@@ -8,16 +8,15 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases import clock
-from services.cases.errors import IdInUse, TransitionNotAllowed
 from services.cases.models import Assessment, Beneficiary, Case, FollowUp, Referral, ServicePlan, ServiceRecord
-from services.cases.repository.common import UniqueViolation, by_id, save
 from services.cases.schemas import records as s
-from services.cases.service.common import Vault, replay, touch
 from services.cases.service.counting import Rollup
+from shared import clock
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
+from shared.repository import UniqueViolation, by_id, save
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Queries every record table shares: scoped lookups, pages, inserts that may collide."""
+"""Queries every record table shares: scoped lookups, pages, inserts that may collide.
+
+A record table here is one with the columns of shared.models.RecordMixin (`id`, `station_path`,
+`deleted_at`...); the functions take the mapped class, so no table lives in shared/.
+"""
 
 from typing import TypeVar
 
@@ -19,7 +23,7 @@ class UniqueViolation(Exception):
 
 
 def live(model, principal: Principal) -> Select:
-    """Live rows of `model` inside the principal's subtree: the base of every personal read."""
+    """Live rows of `model` inside the principal's subtree: the base of every scoped read."""
     return select(model).where(model.deleted_at.is_(None), principal.scope(model.station_path))
 
 
@@ -53,7 +57,3 @@ async def save(session: AsyncSession, record) -> None:
     except IntegrityError as exc:
         cause = getattr(exc.orig, "__cause__", None)
         raise UniqueViolation(getattr(cause, "constraint_name", None)) from None
-
-
-async def flush(session: AsyncSession) -> None:
-    await session.flush()

@@ -1,0 +1,69 @@
+"""Building blocks of every service's input and output models: base models and common field types."""
+
+from datetime import date, datetime
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from shared import clock
+from shared.errors import InvalidInput
+
+
+def _not_future(value: date | None) -> date | None:
+    if value is not None and value > clock.today():
+        raise ValueError("cannot be in the future")
+    if value is not None and value < date(1900, 1, 1):
+        raise ValueError("must be after 1900-01-01")
+    return value
+
+
+def _sane(value: date | None) -> date | None:
+    if value is not None and not date(1900, 1, 1) <= value <= date(2200, 1, 1):
+        raise ValueError("is not a plausible date")
+    return value
+
+
+# A date that has happened (birth, service, assessment...), in the platform's calendar.
+PastDate = Annotated[date, AfterValidator(_not_future)]
+AnyDate = Annotated[date, AfterValidator(_sane)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+# Client-made ids (tablets create offline): UUIDs in practice, any URL-safe token accepted.
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Population codes are operator-defined labels (cases owns the list; projects targets them).
+PopulationCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CreateInput(Input):
+    id: ClientId | None = Field(default=None, description="Client-made id; a retry with the same body answers 200")
+
+
+class UpdateInput(Input):
+    """PATCH bodies: only the fields sent change; `null` clears an optional field."""
+
+    required_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def changes(self) -> dict:
+        for name in sorted(self.model_fields_set & self.required_fields):
+            if getattr(self, name) is None:
+                raise InvalidInput.field(name, "This field cannot be cleared.", "not_null")
+        return self.model_dump(exclude_unset=True)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class RecordRead(Output):
+    id: str
+    station_id: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None = None
+    updated_by: str | None = None
