@@ -5,10 +5,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from services.projects import clock, lookup
+from services.projects import lookup
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
 from services.projects.models import PATH_TABLES, Station
+from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
 from shared.db import Database

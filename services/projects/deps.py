@@ -10,15 +10,15 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.errors import RecordNotFound
 from services.projects.lookup import BeneficiaryLookup
 from services.projects.models import Activity, Group, Project, Station
 from services.projects.repository import projects as projects_repo
-from services.projects.repository.common import get_live
 from shared.auth import Principal, PrincipalDep, Role, oauth2_scheme
 from shared.db import read_session, write_session
 from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
+from shared.records import RecordNotFound
+from shared.repository import get_live
 from shared.stations import resolve_station
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]

@@ -1,28 +1,11 @@
 """Domain errors of the projects service, rendered as problem+json by shared.errors."""
 
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared import records
+from shared.errors import Conflict, InvalidInput
 
 
-class RecordNotFound(NotFound):
-    type = "record-not-found"
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(f"No such {kind}.")
-
-
-class IdInUse(Conflict):
-    type = "id-in-use"
-
-    def __init__(self, detail: str = "This id is already used by a different record.") -> None:
-        super().__init__(detail, errors=[{"field": "id", "message": detail, "code": "id_in_use"}])
-
-
-class TransitionNotAllowed(Conflict):
-    type = "transition-not-allowed"
-
-    def __init__(self, action: str, status: str, allowed: list[str]) -> None:
-        super().__init__(f"'{action}' is not allowed while the project is '{status}'.", current_status=status,
-                         allowed_actions=allowed)
+class TransitionNotAllowed(records.TransitionNotAllowed):
+    noun = "project"
 
 
 class ProjectHasRecords(Conflict):

@@ -12,7 +12,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from services.projects import clock
+from shared import clock
 
 TREE = ("/1/", "/1/2/", "/1/3/", "/1/2/4/", "/9/", "/9/10/")
 

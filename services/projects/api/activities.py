@@ -12,8 +12,6 @@ from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IdReaderD
 from services.projects.models import Activity
 from services.projects.repository import activities as repo
 from services.projects.repository import groups as attendance_repo
-from services.projects.repository.common import page
-from services.projects.schemas.common import ClientId
 from services.projects.schemas.work import (ActivityCreate, ActivityRead, ActivityUpdate, AttendanceBatch,
                                             AttendanceList, AttendanceRead, AttendeeInput)
 from services.projects.service import activities as service
@@ -21,6 +19,8 @@ from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
 from shared.etag import check_version, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.repository import page
+from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 ORDER = [Activity.held_on, Activity.id]

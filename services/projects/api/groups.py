@@ -8,11 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from services.projects.api.attendance import attendance_list
 from services.projects.deps import (GroupDep, GroupForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep, LookupDep,
                                     OptionalIfMatchDep, ReadSessionDep, SubtreeDep, TokenDep, WriteSessionDep)
-from services.projects.errors import RecordNotFound
 from services.projects.models import Group, GroupSession
 from services.projects.repository import groups as repo
-from services.projects.repository.common import get_live, page
-from services.projects.schemas.common import ClientId
 from services.projects.schemas.work import (AttendanceBatch, AttendanceList, AttendanceRead, AttendeeInput,
                                             GroupCreate, GroupRead, GroupUpdate, SessionCreate, SessionRead,
                                             SessionUpdate, Stage)
@@ -20,6 +17,9 @@ from services.projects.service import attendance
 from services.projects.service import groups as service
 from shared.etag import check_version, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import RecordNotFound
+from shared.repository import get_live, page
+from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 ORDER = [Group.starts_on, Group.id]

@@ -8,10 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from services.projects.deps import (EvaluationWriterDep, IfMatchDep, OptionalIfMatchDep, ProjectDep,
                                     ProjectForEvaluationDep, ProjectForUpdateDep, ProjectWriterDep, ReadSessionDep,
                                     SubtreeDep, WriteSessionDep)
-from services.projects.errors import RecordNotFound
 from services.projects.models import Evaluation, Project
 from services.projects.repository import projects as repo
-from services.projects.repository.common import get_live, page
 from services.projects.schemas.projects import (EvaluationCreate, EvaluationRead, EvaluationUpdate, ProjectCreate,
                                                 ProjectProgress, ProjectRead, ProjectStatus, ProjectUpdate)
 from services.projects.service import progress as progress_service
@@ -19,6 +17,8 @@ from services.projects.service import projects as service
 from shared.auth import PrincipalDep
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import RecordNotFound
+from shared.repository import get_live, page
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 ORDER = [Project.starts_on, Project.id]

@@ -3,8 +3,8 @@
 from datetime import date
 
 from services.projects.models import Activity
-from services.projects.repository.common import live
 from shared.auth import Principal
+from shared.repository import live
 
 
 def list_query(principal: Principal, *, station_path: str | None, project_id: str | None, kind: str | None,

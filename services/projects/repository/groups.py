@@ -6,8 +6,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Attendance, Group, GroupSession
-from services.projects.repository.common import live
 from shared.auth import Principal
+from shared.repository import live
 
 
 def list_query(principal: Principal, *, station_path: str | None, project_id: str | None, stage: str | None,

@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Evaluation, Group, GroupSession, Project
-from services.projects.repository.common import live, visible_projects
+from services.projects.repository.common import visible_projects
 from shared.auth import Principal
+from shared.repository import live
 
 
 def list_query(principal: Principal, *, station_path: str | None, status: str | None, active_on: date | None,

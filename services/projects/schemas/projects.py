@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from services.projects.schemas.common import (AnyDate, CreateInput, Input, Output, PastDate, RecordRead, Short, Text,
-                                              UpdateInput)
+from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput
 
 ProjectStatus = Literal["planned", "running", "evaluating", "closed"]
 Grade = Literal["excellent", "good", "pass", "fail"]

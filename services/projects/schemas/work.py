@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from services.projects.schemas.common import (AnyDate, ClientId, CreateInput, Input, Output, PopulationCode,
-                                              RecordRead, Short, Text, UpdateInput)
+from shared.schemas import (AnyDate, ClientId, CreateInput, Input, Output, PopulationCode, RecordRead, Short, Text,
+                            UpdateInput)
 
 Stage = Literal["preparation", "forming", "transition", "maturity", "ending"]
 Kind = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]

@@ -4,18 +4,17 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.errors import IdInUse
 from services.projects.lookup import BeneficiaryLookup
 from services.projects.models import Activity, Project
-from services.projects.repository.common import UniqueViolation, save
 from services.projects.schemas.work import ActivityCreate, ActivityUpdate, AttendanceBatch
 from services.projects.service import attendance
-from services.projects.service.common import digest, replay, touch
 from services.projects.service.counting import Rollup
 from services.projects.service.groups import in_period, station_under
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.records import IdInUse, digest, replay, touch
+from shared.repository import UniqueViolation, save
 
 
 def _check_times(starts_at, ends_at) -> None:

@@ -9,15 +9,16 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.errors import IdInUse, RecordNotFound, UnknownAttendees
+from services.projects.errors import UnknownAttendees
 from services.projects.lookup import BeneficiaryLookup, Found
 from services.projects.models import Attendance, GroupSession
 from services.projects.repository import groups as repo
-from services.projects.repository.common import UniqueViolation, get_any, save
 from services.projects.schemas.work import AttendanceBatch, AttendeeInput
 from services.projects.service.counting import Rollup
 from shared.auth import Principal
 from shared.models import new_id
+from shared.records import IdInUse, RecordNotFound
+from shared.repository import UniqueViolation, get_any, save
 from shared.stats import Metric
 
 

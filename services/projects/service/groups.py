@@ -5,20 +5,20 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects import clock
-from services.projects.errors import IdInUse, outside_period
+from services.projects.errors import outside_period
 from services.projects.lookup import BeneficiaryLookup
 from services.projects.models import Group, GroupSession, Project, Station
 from services.projects.repository import groups as repo
 from services.projects.repository import projects as projects_repo
-from services.projects.repository.common import UniqueViolation, by_id, save
 from services.projects.schemas.work import AttendanceBatch, GroupCreate, GroupUpdate, SessionCreate, SessionUpdate
 from services.projects.service import attendance
-from services.projects.service.common import digest, replay, touch
 from services.projects.service.counting import Rollup
+from shared import clock
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.records import IdInUse, digest, replay, touch
+from shared.repository import UniqueViolation, by_id, save
 from shared.stations import resolve_station
 
 

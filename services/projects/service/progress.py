@@ -3,10 +3,10 @@ from the project's records; the others are named as external for the gateway to 
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects import clock
 from services.projects.models import Project
 from services.projects.repository import projects as repo
 from services.projects.schemas.projects import ProjectProgress, TargetProgress
+from shared import clock
 from shared.stats import TARGET_METRICS
 
 OWN = "projects"

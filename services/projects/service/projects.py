@@ -6,17 +6,17 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.errors import IdInUse, ProjectHasRecords, TransitionNotAllowed
+from services.projects.errors import ProjectHasRecords, TransitionNotAllowed
 from services.projects.models import Evaluation, Project, Station
 from services.projects.repository import groups as groups_repo
 from services.projects.repository import projects as repo
-from services.projects.repository.common import UniqueViolation, save
 from services.projects.schemas.projects import (EvaluationCreate, EvaluationUpdate, ProjectCreate, ProjectUpdate,
                                                 Target)
-from services.projects.service.common import digest, replay, touch
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.records import IdInUse, digest, replay, touch
+from shared.repository import UniqueViolation, save
 from shared.stations import resolve_station
 from shared.stats import TARGET_METRICS
 
