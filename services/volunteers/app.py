@@ -4,16 +4,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.volunteers import clock
 from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
 from services.volunteers.models import PATH_TABLES, Station
-from services.volunteers.service.common import Vault
+from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
 from shared.crypto import BlindIndex, FieldCipher
 from shared.db import Database
 from shared.observability import configure_logging
+from shared.records import Vault
 from shared.stations import station_replica_router
 
 

@@ -14,12 +14,12 @@ from services.volunteers.config import VolunteersSettings
 from services.volunteers.errors import VolunteerNotFound
 from services.volunteers.models import Station, Volunteer
 from services.volunteers.repository import volunteers as repo
-from services.volunteers.repository.common import get_live
-from services.volunteers.service.common import Vault
 from shared.auth import Principal, PrincipalDep, Role
 from shared.db import read_session, write_session
 from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
+from shared.records import Vault
+from shared.repository import get_live
 from shared.stations import resolve_station
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]

@@ -10,13 +10,6 @@ class VolunteerNotFound(NotFound):
         super().__init__("No such volunteer.")
 
 
-class RecordNotFound(NotFound):
-    type = "record-not-found"
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(f"No such {kind}.")
-
-
 class DuplicateIdNumber(Conflict):
     """Volunteers are unique by ID number on the whole platform; the body names the record to use."""
 
@@ -33,21 +26,6 @@ class UserAlreadyLinked(Conflict):
     def __init__(self) -> None:
         super().__init__("This user is already linked to another volunteer.",
                          errors=[{"field": "user_id", "message": "linked to another volunteer", "code": "duplicate"}])
-
-
-class IdInUse(Conflict):
-    type = "id-in-use"
-
-    def __init__(self, detail: str = "This id is already used by a different record.") -> None:
-        super().__init__(detail, errors=[{"field": "id", "message": detail, "code": "id_in_use"}])
-
-
-class TransitionNotAllowed(Conflict):
-    type = "transition-not-allowed"
-
-    def __init__(self, action: str, status: str, allowed: list[str]) -> None:
-        super().__init__(f"'{action}' is not allowed while the record is '{status}'.", current_status=status,
-                         allowed_actions=allowed)
 
 
 class VolunteerHasRecords(Conflict):

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.volunteers import clock
+from shared import clock
 from shared.idnumber import check_digit
 
 TREE = ("/1/", "/1/2/", "/1/3/", "/1/2/4/", "/9/", "/9/10/")

@@ -3,16 +3,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.volunteers.deps import IdReaderDep, ReadSessionDep, VaultDep, WriteSessionDep, own_volunteer_id
-from services.volunteers.errors import RecordNotFound
 from services.volunteers.models import Certificate
 from services.volunteers.repository import certificates as repo
-from services.volunteers.repository.common import get_live, get_unscoped, page
+from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.certificates import CertificateCreate, CertificateRead
 from services.volunteers.service import certificates as service
 from services.volunteers.service import pdf
 from shared.auth import Principal, Role, WriterDep
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import RecordNotFound
+from shared.repository import get_live, page
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 ORDER = [Certificate.created_at, Certificate.id]

@@ -4,11 +4,11 @@ from fastapi import APIRouter, Response, status
 
 from services.volunteers.deps import (IdWriterDep, IfMatchDep, ReadSessionDep, VaultDep, VolunteerDep,
                                       VolunteerForUpdateDep, WriteSessionDep)
-from services.volunteers.errors import RecordNotFound
 from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import EntryCreate, EntryList, EntryRead
 from services.volunteers.service import entries as service
 from shared.etag import set_etag
+from shared.records import RecordNotFound
 
 router = APIRouter(prefix="/v1/volunteers/{volunteer_id}/entries", tags=["volunteers"])
 

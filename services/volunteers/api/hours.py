@@ -5,10 +5,9 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from services.volunteers.deps import (IdReaderDep, IdWriterDep, IfMatchDep, OptionalIfMatchDep, ReadSessionDep,
                                       SubtreeDep, VaultDep, WriteSessionDep, own_volunteer_id)
-from services.volunteers.errors import RecordNotFound
 from services.volunteers.models import ServiceHours
 from services.volunteers.repository import hours as repo
-from services.volunteers.repository.common import get_live, get_unscoped, page
+from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.hours import (ConfirmInput, CorrectionInput, DisputeInput, HoursCreate, HoursHistory,
                                                HoursRead, HoursStatus, HoursVersionRead)
 from services.volunteers.service import hours as service
@@ -16,6 +15,8 @@ from shared.auth import Principal, PrincipalDep, Role, WriterDep
 from shared.errors import Forbidden
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import RecordNotFound
+from shared.repository import get_live, page
 
 router = APIRouter(prefix="/v1/volunteer-hours", tags=["volunteer hours"])
 ORDER = [ServiceHours.served_on, ServiceHours.id]

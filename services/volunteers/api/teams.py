@@ -4,15 +4,15 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from services.volunteers.deps import (IdWriterDep, IfMatchDep, ReadSessionDep, SubtreeDep, VaultDep,
                                       VolunteerForUpdateDep, WriteSessionDep)
-from services.volunteers.errors import RecordNotFound
 from services.volunteers.models import Team
 from services.volunteers.repository import teams as repo
-from services.volunteers.repository.common import get_live, page
 from services.volunteers.schemas.teams import MemberInput, MemberList, MemberRead, TeamCreate, TeamRead, TeamUpdate
 from services.volunteers.service import teams as service
 from shared.auth import ReaderDep, WriterDep
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import RecordNotFound
+from shared.repository import get_live, page
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 ORDER = [Team.created_at, Team.id]

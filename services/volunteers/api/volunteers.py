@@ -7,13 +7,13 @@ from services.volunteers.deps import (IdReaderDep, IdWriterDep, IfMatchDep, Read
 from services.volunteers.errors import VolunteerNotFound
 from services.volunteers.models import Volunteer
 from services.volunteers.repository import volunteers as repo
-from services.volunteers.repository.common import page
 from services.volunteers.schemas.volunteers import (IdType, VolunteerCreate, VolunteerRead, VolunteerStatus,
                                                     VolunteerUpdate)
 from services.volunteers.service import volunteers as service
 from shared.auth import PrincipalDep, ReaderDep, WriterDep
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.repository import page
 
 router = APIRouter(prefix="/v1/volunteers", tags=["volunteers"])
 ORDER = [Volunteer.created_at, Volunteer.id]

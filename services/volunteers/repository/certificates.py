@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import Certificate, Station
-from services.volunteers.repository.common import live
 from shared.auth import Principal
+from shared.repository import live
 
 
 async def same_issue(session: AsyncSession, station_id: int, volunteer_id: str, from_on: date, to_on: date,

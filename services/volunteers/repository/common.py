@@ -1,34 +1,11 @@
-"""Queries every record table shares: scoped lookups, pages, inserts that may collide."""
+"""Reads of a volunteer's own records; the generic record queries are in shared.repository."""
 
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
-from shared.pagination import PageParams, keyset
-
 M = TypeVar("M")
-
-
-class UniqueViolation(Exception):
-    def __init__(self, constraint: str | None) -> None:
-        super().__init__(constraint)
-        self.constraint = constraint
-
-
-def live(model, principal: Principal) -> Select:
-    """Live rows of `model` inside the principal's subtree: the base of every personal read."""
-    return select(model).where(model.deleted_at.is_(None), principal.scope(model.station_path))
-
-
-async def get_live(session: AsyncSession, model: type[M], record_id: str, principal: Principal, *,
-                   for_update: bool = False, where: tuple[ColumnElement[bool], ...] = ()) -> M | None:
-    stmt = live(model, principal).where(model.id == record_id, *where)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return await session.scalar(stmt)
 
 
 async def get_unscoped(session: AsyncSession, model: type[M], record_id: str, *,
@@ -38,27 +15,3 @@ async def get_unscoped(session: AsyncSession, model: type[M], record_id: str, *,
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
-
-
-async def get_any(session: AsyncSession, model: type[M], record_id: str) -> M | None:
-    """Any row with this id, deleted or out of scope: only to decide whether a client id is free."""
-    return await session.scalar(select(model).where(model.id == record_id).with_for_update())
-
-
-async def page(session: AsyncSession, stmt: Select, params: PageParams, order: list) -> list:
-    return list((await session.scalars(keyset(stmt, params, order))).all())
-
-
-async def save(session: AsyncSession, record) -> None:
-    """Add and flush inside a savepoint so a unique violation leaves the transaction usable."""
-    try:
-        async with session.begin_nested():
-            session.add(record)
-            await session.flush()
-    except IntegrityError as exc:
-        cause = getattr(exc.orig, "__cause__", None)
-        raise UniqueViolation(getattr(cause, "constraint_name", None)) from None
-
-
-async def flush(session: AsyncSession) -> None:
-    await session.flush()

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import ServiceHours, ServiceHoursVersion
-from services.volunteers.repository.common import live
 from shared.auth import Principal
+from shared.repository import live
 
 
 def list_query(principal: Principal, *, own_volunteer_id: str | None, station_path: str | None,

@@ -5,8 +5,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import Team, TeamMember, Volunteer
-from services.volunteers.repository.common import live
 from shared.auth import Principal
+from shared.repository import live
 
 
 def list_query(principal: Principal, *, station_path: str | None, q: str | None, volunteer_id: str | None):

@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import (Certificate, NumberSequence, ServiceHours, TeamMember, Volunteer,
                                        VolunteerEntry)
-from services.volunteers.repository.common import live
 from shared.auth import Principal
+from shared.repository import live
 
 
 async def linked_to(session: AsyncSession, user_id: str) -> Volunteer | None:

@@ -4,7 +4,8 @@ from datetime import date
 
 from pydantic import Field, model_validator
 
-from services.volunteers.schemas.common import ClientId, CreateInput, HoursOut, Output, PastDate, RecordRead
+from services.volunteers.schemas.common import HoursOut
+from shared.schemas import ClientId, CreateInput, Output, PastDate, RecordRead
 
 
 class CertificateCreate(CreateInput):

@@ -5,9 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from services.volunteers.schemas.common import (ClientId, CreateInput, HoursOut, Input, Output, PastDate,
-                                                RecordRead, Short)
+from services.volunteers.schemas.common import HoursOut
 from services.volunteers.schemas.volunteers import Hours
+from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, Short
 
 HoursStatus = Literal["recorded", "confirmed", "disputed", "corrected"]
 # A community activity or group session of the projects service, carried by id and not

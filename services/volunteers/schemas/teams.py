@@ -4,8 +4,7 @@ from datetime import date
 
 from pydantic import Field
 
-from services.volunteers.schemas.common import (ClientId, CreateInput, Input, Output, PastDate, RecordRead, Short,
-                                                Text, UpdateInput)
+from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput
 
 
 class TeamCreate(CreateInput):

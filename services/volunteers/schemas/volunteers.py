@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
-from services.volunteers.schemas.common import (CreateInput, HoursOut, Input, Name, Output, PastDate, RecordRead,
-                                                Short, Tag, Text, UpdateInput, UserId)
+from services.volunteers.schemas.common import HoursOut, Name, Tag, UserId
 from shared.idnumber import normalise_id_number
+from shared.schemas import CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput
 
 # 居民身份证, 护照, 港澳居民来往内地通行证 / 居住证, 台湾居民来往大陆通行证 / 居住证, other.
 IdType = Literal["mainland_id", "passport", "hk_macau_permit", "taiwan_permit", "other"]

@@ -14,21 +14,21 @@ from decimal import Decimal
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers import clock
-from services.volunteers.errors import IdInUse, unknown
+from services.volunteers.errors import unknown
 from services.volunteers.models import Certificate, Volunteer
 from services.volunteers.repository import certificates as repo
 from services.volunteers.repository import hours as hours_repo
-from services.volunteers.repository.common import UniqueViolation, get_live, save
 from services.volunteers.repository.volunteers import next_number
 from services.volunteers.schemas.certificates import CertificateCreate, CertificateRead
 from services.volunteers.service import volunteers as volunteers_service
-from services.volunteers.service.common import Vault, replay
 from services.volunteers.service.counting import CERTIFIED_STATUSES
+from shared import clock
 from shared.auth import Principal
 from shared.crypto import mask
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.records import IdInUse, Vault, replay
+from shared.repository import UniqueViolation, get_live, save
 
 
 def _context(record_id: str) -> str:

@@ -4,13 +4,12 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers.errors import IdInUse
 from services.volunteers.models import Volunteer, VolunteerEntry
-from services.volunteers.repository.common import UniqueViolation, save
 from services.volunteers.schemas.volunteers import EntryCreate
-from services.volunteers.service.common import Vault, replay, touch
 from shared.auth import Principal
 from shared.models import new_id
+from shared.records import IdInUse, Vault, replay, touch
+from shared.repository import UniqueViolation, save
 
 
 async def create(session: AsyncSession, vault: Vault, principal: Principal, volunteer: Volunteer,

@@ -11,16 +11,17 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers.errors import IdInUse, TransitionNotAllowed, unknown
+from services.volunteers.errors import unknown
 from services.volunteers.models import ServiceHours, ServiceHoursVersion, Station, Team, Volunteer
 from services.volunteers.repository import hours as repo
-from services.volunteers.repository.common import UniqueViolation, get_live, get_unscoped, save
+from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.hours import ConfirmInput, CorrectionInput, DisputeInput, HoursCreate
-from services.volunteers.service.common import Vault, replay, touch
 from services.volunteers.service.counting import Rollup, certified_hours
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
+from shared.repository import UniqueViolation, get_live, save
 from shared.stations import resolve_station
 
 MAX_HOURS_A_DAY = Decimal(24)

@@ -13,15 +13,15 @@ from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers import clock
 from services.volunteers.errors import DuplicateIdNumber
 from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import ImportReport, RowProblem, VolunteerCreate, normalise_document
 from services.volunteers.service import volunteers as service
-from services.volunteers.service.common import Vault
+from shared import clock
 from shared.auth import Principal
 from shared.errors import AppError, InvalidInput
 from shared.models import new_id
+from shared.records import Vault
 
 # Column -> header spellings accepted (English field names, or the Chinese a station's sheet uses).
 HEADERS = {

@@ -4,16 +4,16 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers import clock
-from services.volunteers.errors import IdInUse, unknown
+from services.volunteers.errors import unknown
 from services.volunteers.models import Station, Team, Volunteer
 from services.volunteers.repository import teams as repo
-from services.volunteers.repository.common import UniqueViolation, get_live, save
 from services.volunteers.schemas.teams import TeamCreate, TeamUpdate
-from services.volunteers.service.common import Vault, replay, touch
+from shared import clock
 from shared.auth import Principal
 from shared.errors import Conflict
 from shared.models import new_id
+from shared.records import IdInUse, Vault, replay, touch
+from shared.repository import UniqueViolation, get_live, save
 from shared.stations import resolve_station
 
 

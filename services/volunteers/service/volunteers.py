@@ -5,19 +5,19 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers import clock
-from services.volunteers.errors import DuplicateIdNumber, IdInUse, UserAlreadyLinked, VolunteerHasRecords
+from services.volunteers.errors import DuplicateIdNumber, UserAlreadyLinked, VolunteerHasRecords
 from services.volunteers.models import Station, Volunteer
 from services.volunteers.repository import volunteers as repo
-from services.volunteers.repository.common import UniqueViolation, save
 from services.volunteers.schemas.volunteers import VolunteerCreate, VolunteerRead, VolunteerUpdate
-from services.volunteers.service.common import Vault, replay, touch
 from services.volunteers.service.counting import Rollup
+from shared import clock
 from shared.auth import Principal, Role
 from shared.crypto import mask
 from shared.errors import Forbidden, InvalidInput
 from shared.idnumber import birth_date
 from shared.models import new_id
+from shared.records import IdInUse, Vault, replay, touch
+from shared.repository import UniqueViolation, save
 from shared.stations import resolve_station
 
 # Roles that work with the person directly and so may see an ID number or phone in full.
