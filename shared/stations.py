@@ -14,14 +14,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, DateTime, String, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.auth import Principal, ServicePrincipalDep
-from shared.db import write_session
+from shared.auth import Principal, PrincipalDep, ServicePrincipalDep
+from shared.db import read_session, write_session
 from shared.errors import InvalidInput
 from shared.models import PathType
 
@@ -66,6 +66,21 @@ async def resolve_station(session: AsyncSession, station_model, principal: Princ
     if path is None or not principal.in_scope(path):
         raise InvalidInput.field(field, "No such station in your scope.", "unknown_station")
     return station_id, path
+
+
+def subtree_dependency(station_model):
+    """A list's `station_id` query parameter as the station path it narrows the list to;
+    the station must lie in the caller's scope (unknown and out-of-scope read the same)."""
+
+    async def subtree_filter(principal: PrincipalDep, session: Annotated[AsyncSession, Depends(read_session)],
+                             station_id: Annotated[int | None,
+                                                   Query(description="Limit to this station's subtree")] = None,
+                             ) -> str | None:
+        if station_id is None:
+            return None
+        return (await resolve_station(session, station_model, principal, station_id))[1]
+
+    return subtree_filter
 
 
 def station_replica_router(station_model, path_tables: list[Table]) -> APIRouter:

@@ -8,18 +8,18 @@ exists somewhere the caller cannot look.
 from typing import Annotated
 
 from asyncpg import Pool
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Beneficiary, Case, Station
-from shared.auth import Principal, PrincipalBearer, PrincipalDep
+from shared.auth import Principal, PrincipalBearer
 from shared.db import read_session, write_session
 from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
 from shared.records import Vault
 from shared.repository import get_live
-from shared.stations import resolve_station
+from shared.stations import subtree_dependency
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
@@ -111,13 +111,4 @@ BeneficiaryDep = Annotated[Beneficiary, Depends(beneficiary_for_read)]
 BeneficiaryForUpdateDep = Annotated[Beneficiary, Depends(beneficiary_for_write)]
 
 
-async def subtree_filter(principal: PrincipalDep, session: ReadSessionDep,
-                         station_id: Annotated[int | None, Query(description="Limit to this station's subtree")] = None
-                         ) -> str | None:
-    """The station path a list is narrowed to; the station must lie in the caller's scope."""
-    if station_id is None:
-        return None
-    return (await resolve_station(session, Station, principal, station_id))[1]
-
-
-SubtreeDep = Annotated[str | None, Depends(subtree_filter)]
+SubtreeDep = Annotated[str | None, Depends(subtree_dependency(Station))]

@@ -7,7 +7,7 @@ read them and their progress, and a station reads the projects of the stations a
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.lookup import BeneficiaryLookup
@@ -19,7 +19,7 @@ from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
 from shared.records import RecordNotFound
 from shared.repository import get_live
-from shared.stations import resolve_station
+from shared.stations import subtree_dependency
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
@@ -141,13 +141,4 @@ ActivityDep = Annotated[Activity, Depends(activity_for_read)]
 ActivityForUpdateDep = Annotated[Activity, Depends(activity_for_write)]
 
 
-async def subtree_filter(principal: PrincipalDep, session: ReadSessionDep,
-                         station_id: Annotated[int | None, Query(description="Limit to this station's subtree")] = None
-                         ) -> str | None:
-    """The station path a list is narrowed to; the station must lie in the caller's scope."""
-    if station_id is None:
-        return None
-    return (await resolve_station(session, Station, principal, station_id))[1]
-
-
-SubtreeDep = Annotated[str | None, Depends(subtree_filter)]
+SubtreeDep = Annotated[str | None, Depends(subtree_dependency(Station))]

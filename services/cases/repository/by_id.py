@@ -1,7 +1,7 @@
 """Single-record reads by id: the hot path, on the raw asyncpg pool (shared/db.py), no ORM.
 
 Each read is one constant SELECT, prepared once per pooled connection and reused, with the
-same scope as `common.live`: a live row (`deleted_at IS NULL`) whose station path lies in
+same scope as `shared.repository.live`: a live row (`deleted_at IS NULL`) whose station path lies in
 the principal's subtree. Station paths hold only digits and '/', so the path plus '%' is a
 LIKE prefix with nothing to escape. Rows come back as dicts for the *Read schemas.
 """

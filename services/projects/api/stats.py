@@ -1,33 +1,6 @@
-from datetime import date
-from typing import Annotated
-
-from fastapi import APIRouter, Query
-from pydantic import ValidationError
-
-from services.projects.deps import ReadSessionDep
 from services.projects.models import Station
 from services.projects.service import stats as service
-from shared.auth import PrincipalDep
-from shared.errors import InvalidInput
-from shared.stations import resolve_station
-from shared.stats import GroupBy, Metric, StatsAnswer, StatsQuery
+from shared.stats_api import user_stats_router
 
-router = APIRouter(prefix="/v1/projects/stats", tags=["stats"])
-
-
-@router.get("", response_model=StatsAnswer)
-async def project_work_stats(
-    principal: PrincipalDep, session: ReadSessionDep,
-    from_on: Annotated[date, Query(alias="from")], to_on: Annotated[date, Query(alias="to")],
-    group_by: Annotated[list[GroupBy], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-    metric: Annotated[list[Metric] | None, Query()] = None,
-    station_id: int | None = None,
-) -> StatsAnswer:
-    """Group work and community activity counts of your subtree (no personal data)."""
-    _, path = await resolve_station(session, Station, principal, station_id)
-    try:
-        query = StatsQuery(station_path=path, from_on=from_on, to_on=to_on, metrics=metric, group_by=group_by)
-    except ValidationError as exc:
-        raise InvalidInput("Check the date range and grouping.", errors=[
-            {"field": "query", "message": e["msg"], "code": e["type"]} for e in exc.errors()]) from None
-    return await service.answer(session, query)
+router = user_stats_router(service.answer, Station, "/v1/projects/stats", "project_work_stats",
+                           "Group work and community activity counts of your subtree (no personal data).")
