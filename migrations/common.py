@@ -140,3 +140,37 @@ def create_daily_stat(schema: str) -> None:
         schema=schema,
     )
     op.create_index("ix_daily_stat_station_path_day", "daily_stat", ["station_path", "day"], schema=schema)
+
+
+def create_person_day(schema: str, backfill: str | None = None) -> None:
+    """The schema's distinct-persons rollup (shared.persons.person_day_model).
+
+    backfill: a SELECT of (station_id, station_path, day, person_id, populations) with one row
+    per counted record already there, so persons served before this table existed count too."""
+    op.create_table(
+        "person_day",
+        sa.Column("station_id", sa.BigInteger, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("population", sa.String(40), nullable=False),
+        sa.Column("person", sa.BigInteger, nullable=False),
+        sa.Column("station_path", PATH, nullable=False),
+        sa.Column("refs", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("station_id", "day", "population", "person", name="pk_person_day"),
+        schema=schema,
+    )
+    op.create_index("ix_person_day_station_path_day", "person_day", ["station_path", "day"], schema=schema)
+    if backfill:
+        from shared.persons import PERSON_KEY_SQL
+        from shared.stats import ALL
+
+        key = PERSON_KEY_SQL.format(column="r.person_id")
+        op.execute(f"""
+            INSERT INTO {schema}.person_day (station_id, day, population, person, station_path, refs)
+            SELECT r.station_id, r.day, p.code, {key}, max(r.station_path), count(*)
+            FROM ({backfill}) AS r
+            CROSS JOIN LATERAL unnest(array_prepend('{ALL}'::varchar, r.populations::varchar[])) AS p(code)
+            GROUP BY 1, 2, 3, 4""")
+
+
+def drop_person_day(schema: str) -> None:
+    op.drop_table("person_day", schema=schema)

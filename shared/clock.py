@@ -15,6 +15,14 @@ def configure(timezone: str) -> None:
     _tz = ZoneInfo(timezone)
 
 
+def zone() -> ZoneInfo:
+    return _tz
+
+
+def timezone_name() -> str:
+    return _tz.key
+
+
 def today() -> date:
     return datetime.now(_tz).date()
 

@@ -108,3 +108,33 @@ TARGET_METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "beneficiaries.registered": ("cases", frozenset()),
     "cases.full": ("cases", frozenset({"min_sessions"})),
 }
+
+
+# The services that count each metric: the gateway asks them and, when one fails, names the
+# figures that are missing its part. Resources are linked both in casework and at activities.
+OWNERS: dict[Metric, tuple[str, ...]] = {
+    Metric.person_times_casework: ("cases",),
+    Metric.cases_new: ("cases",),
+    Metric.cases_closed: ("cases",),
+    Metric.cases_reopened: ("cases",),
+    Metric.cases_open: ("cases",),
+    Metric.beneficiaries_registered: ("cases",),
+    Metric.resources_linked: ("cases", "projects"),
+    Metric.person_times_group: ("projects",),
+    Metric.person_times_community: ("projects",),
+    Metric.groups: ("projects",),
+    Metric.group_sessions: ("projects",),
+    Metric.activities: ("projects",),
+    Metric.volunteers_registered: ("volunteers",),
+    Metric.volunteers_active: ("volunteers",),
+    Metric.volunteer_hours: ("volunteers",),
+    Metric.volunteer_person_times: ("volunteers",),
+}
+
+# Figures the gateway makes from the services' answers rather than asking for by name:
+# person-times of all three methods, and distinct persons merged from the services' sets.
+PERSON_TIMES = "person_times"
+PERSONS = "persons"
+PERSON_TIMES_PARTS = (Metric.person_times_casework, Metric.person_times_group, Metric.person_times_community)
+PERSONS_SOURCES = ("cases", "projects")
+FIGURES: tuple[str, ...] = (PERSON_TIMES, PERSONS, *(m.value for m in Metric))

@@ -6,13 +6,14 @@ from fastapi import FastAPI
 
 from services.cases.api import routers
 from services.cases.config import CasesSettings
-from services.cases.models import PATH_TABLES, Station
+from services.cases.models import PATH_TABLES, PersonDay, Station
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
 from shared.crypto import BlindIndex, FieldCipher
 from shared.db import Database
 from shared.observability import configure_logging
+from shared.persons import internal_persons_router
 from shared.records import Vault
 from shared.stations import station_replica_router
 
@@ -37,6 +38,7 @@ def create_app(settings: CasesSettings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
+    app.include_router(internal_persons_router(PersonDay))
     return app
 
 

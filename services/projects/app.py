@@ -8,12 +8,13 @@ from fastapi import FastAPI
 from services.projects import lookup
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
-from services.projects.models import PATH_TABLES, Station
+from services.projects.models import PATH_TABLES, PersonDay, Station
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.observability import configure_logging
+from shared.persons import internal_persons_router
 from shared.stations import station_replica_router
 
 
@@ -38,6 +39,7 @@ def create_app(settings: ProjectsSettings | None = None,
     app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan)
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
+    app.include_router(internal_persons_router(PersonDay))
     return app
 
 

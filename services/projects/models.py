@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models import RecordMixin, make_base
+from shared.persons import person_day_model
 from shared.rollup import daily_stat_model
 from shared.stations import station_replica_model
 
@@ -154,9 +155,10 @@ class Evaluation(Record, Base):
 
 
 DailyStat = daily_stat_model(Base)
+PersonDay = person_day_model(Base)
 
 
 RECORD_TABLES = [m.__table__ for m in (Project, Group, GroupSession, Activity, Attendance, Evaluation)]
 
 # Tables with a station_path column, rewritten when a station moves.
-PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__]
+PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]

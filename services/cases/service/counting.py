@@ -11,8 +11,9 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.models import Beneficiary, Case, CaseEvent, ServiceRecord
+from services.cases.models import Beneficiary, Case, CaseEvent, PersonDay, ServiceRecord
 from services.cases.repository import stats as repo
+from shared.persons import PersonDeltas
 from shared.stats import ALL, Metric
 
 OPEN_STATUSES = frozenset({"intake", "assessment", "planning", "intervention", "evaluation"})
@@ -21,6 +22,7 @@ OPEN_STATUSES = frozenset({"intake", "assessment", "planning", "intervention", "
 class Rollup:
     def __init__(self) -> None:
         self._deltas: dict[tuple, Decimal] = defaultdict(Decimal)
+        self._persons = PersonDeltas()
 
     def add(self, record, day: date, metric: Metric, amount, populations: list[str] = (),
             with_all: bool = True) -> None:
@@ -38,6 +40,8 @@ class Rollup:
 
     def service_record(self, r: ServiceRecord, sign: int) -> None:
         self.add(r, r.served_on, Metric.person_times_casework, sign * r.person_times, r.populations)
+        # The client is a person served that day (persons are deduplicated across services).
+        self._persons.add(r.station_id, r.station_path, r.served_on, r.beneficiary_id, r.populations, sign)
         if r.resources_yuan:
             self.add(r, r.served_on, Metric.resources_linked, sign * r.resources_yuan, r.populations)
 
@@ -56,3 +60,4 @@ class Rollup:
     async def write(self, session: AsyncSession) -> None:
         await repo.add(session, dict(self._deltas))
         self._deltas.clear()
+        await self._persons.write(session, PersonDay)

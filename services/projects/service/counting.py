@@ -15,14 +15,16 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.models import Activity, Attendance, Group, GroupSession
+from services.projects.models import Activity, Attendance, Group, GroupSession, PersonDay
 from services.projects.repository import stats as repo
+from shared.persons import PersonDeltas
 from shared.stats import ALL, Metric
 
 
 class Rollup:
     def __init__(self) -> None:
         self._deltas: dict[tuple, Decimal] = defaultdict(Decimal)
+        self._persons = PersonDeltas()
 
     def add(self, record, day: date, metric: Metric, amount, populations=(), with_all: bool = True) -> None:
         codes = ([ALL] if with_all else []) + list(populations)
@@ -46,7 +48,10 @@ class Rollup:
     def attendee(self, occasion, attendance: Attendance, sign: int) -> None:
         metric = Metric.person_times_group if isinstance(occasion, GroupSession) else Metric.person_times_community
         self.add(occasion, occasion.held_on, metric, sign, attendance.populations)
+        self._persons.add(occasion.station_id, occasion.station_path, occasion.held_on, attendance.beneficiary_id,
+                          attendance.populations, sign)
 
     async def write(self, session: AsyncSession) -> None:
         await repo.add(session, dict(self._deltas))
         self._deltas.clear()
+        await self._persons.write(session, PersonDay)

@@ -1,0 +1,214 @@
+"""Distinct persons served (人): the rollup, the per-service sets and the gateway's merge.
+
+A person served by casework, in a group and at an activity is one person but three
+person-times, and the records of those live in two services. The gateway must count them
+once without reading either service's tables (ARCHITECTURE.md "Counting contract"), so each
+service keeps a `person_day` rollup: one row per (station, day, population, person) served,
+with a reference count of the records behind it, adjusted in the record's transaction.
+The row's `person` is a 64-bit key of the beneficiary id (`person_key`): every service
+derives the same key from the same id, and the gateway never sees the id itself.
+
+For a stats query a service answers, per group (period, population, station child), the
+members exactly when there are at most `exact_limit` of them, and otherwise an Apache
+DataSketches HyperLogLog sketch of them. The gateway unions what the services sent:
+exactly when every part is exact, else through the sketches, and then says so with the
+estimate's bounds (`PersonsFigure`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from typing import Annotated
+
+import datasketches
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import BigInteger, Date, Index, Integer, String, delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared import rollup
+from shared.auth import ServicePrincipalDep
+from shared.db import read_session
+from shared.models import PathType
+from shared.stats import ALL, StatsQuery
+
+# 2^14 registers: relative standard error 1.04/sqrt(16384) = 0.8%, about 16 KiB a sketch.
+LG_K = 14
+SKETCH_TYPE = datasketches.tgt_hll_type.HLL_8
+# Standard deviations of the bounds given with an estimate: 2 is about 95.4% confidence.
+BOUND_STDDEVS = 2
+CONFIDENCE = 0.954
+# Groups of at most this many persons travel as their members; larger ones as a sketch.
+EXACT_LIMIT = 10_000
+
+# The SQL twin of person_key(), for backfills in migrations: the first 8 bytes of the md5 as
+# a signed big-endian integer.
+PERSON_KEY_SQL = "('x' || substr(md5({column}), 1, 16))::bit(64)::bigint"
+
+
+def person_key(person_id: str) -> int:
+    """A stable 64-bit key for a beneficiary id (collisions are about 1 in 10^8 among a
+    million people: far below the sketch's own error). Not a secret: it only saves space
+    and keeps the ids themselves out of the gateway."""
+    return int.from_bytes(hashlib.md5(person_id.encode()).digest()[:8], "big", signed=True)
+
+
+def person_day_model(base: type[DeclarativeBase]):
+    class PersonDay(base):
+        """Who was served on a day at a station, once per population they counted under
+        (shared.stats.ALL for everyone); `refs`: the records behind the row."""
+
+        __tablename__ = "person_day"
+        station_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+        day: Mapped[date] = mapped_column(Date, primary_key=True)
+        population: Mapped[str] = mapped_column(String(40), primary_key=True)
+        person: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+        station_path: Mapped[str] = mapped_column(PathType)
+        refs: Mapped[int] = mapped_column(Integer)
+
+        __table_args__ = (Index("ix_person_day_station_path_day", "station_path", "day"),)
+
+    return PersonDay
+
+
+class PersonDeltas:
+    """Signed changes to person_day gathered during a request, written with the records."""
+
+    def __init__(self) -> None:
+        self._deltas: dict[tuple, int] = defaultdict(int)
+
+    def add(self, station_id: int, station_path: str, day: date, person_id: str, populations: Iterable[str],
+            sign: int) -> None:
+        key = person_key(person_id)
+        for code in (ALL, *populations):
+            self._deltas[(station_id, station_path, day, code, key)] += sign
+
+    async def write(self, session: AsyncSession, model) -> None:
+        deltas = {k: v for k, v in self._deltas.items() if v}
+        self._deltas.clear()
+        if not deltas:
+            return
+        rows = [{"station_id": k[0], "station_path": k[1], "day": k[2], "population": k[3], "person": k[4],
+                 "refs": v} for k, v in sorted(deltas.items())]  # sorted: a fixed lock order between writers
+        stmt = pg_insert(model).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[model.station_id, model.day, model.population, model.person],
+            set_={"refs": model.refs + stmt.excluded.refs, "station_path": stmt.excluded.station_path})
+        await session.execute(stmt)
+        gone = [(k[0], k[2], k[3], k[4]) for k, v in deltas.items() if v < 0]
+        if gone:
+            # A person no longer served that day (their last record there was removed) leaves the set.
+            cols = tuple_(model.station_id, model.day, model.population, model.person)
+            await session.execute(delete(model).where(cols.in_(gone), model.refs <= 0))
+
+
+class PersonsGroup(BaseModel):
+    population: str | None = None
+    period: str | None = None
+    station: int | None = None
+    count: int = Field(description="Distinct persons in the group as this service counts them")
+    members: list[int] | None = Field(default=None, description="Their person keys, when at most exact_limit")
+    sketch: str | None = Field(default=None, description="Base64 HLL sketch of them, when more")
+
+
+class PersonsAnswer(BaseModel):
+    groups: list[PersonsGroup]
+
+
+class PersonsQuery(StatsQuery):
+    exact_limit: int = Field(default=EXACT_LIMIT, ge=0, le=1_000_000)
+
+
+def _sketch(members: Iterable[int]) -> datasketches.hll_sketch:
+    sketch = datasketches.hll_sketch(LG_K, SKETCH_TYPE)
+    for m in members:
+        sketch.update(m)
+    return sketch
+
+
+async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsAnswer:
+    """The persons of each group asked for, from person_day alone."""
+    period = next((g for g in query.group_by if g not in ("population", "station")), None)
+    by_population = "population" in query.group_by
+    cols = rollup.grouping(model, station_path=query.station_path, own_station_id=rollup.own_station(query.station_path),
+                           period=period, population=model.population if by_population else None,
+                           by_station="station" in query.group_by)
+    stmt = select(*cols, func.array_agg(func.distinct(model.person)).label("members")).where(
+        model.station_path.startswith(query.station_path, autoescape=False),
+        model.day >= query.from_on, model.day <= query.to_on)
+    if not by_population:
+        stmt = stmt.where(model.population == ALL)
+    stmt = rollup.group_by_position(stmt, len(cols))
+    groups = []
+    for row in (await session.execute(stmt)).all():
+        r = row._mapping
+        members: list[int] = r["members"]
+        group = PersonsGroup(population=r.get("population"), station=r.get("station"), count=len(members),
+                             period=r["period"].isoformat() if r.get("period") else None)
+        if len(members) <= query.exact_limit:
+            group.members = sorted(members)
+        else:
+            group.sketch = base64.b64encode(_sketch(members).serialize_compact()).decode()
+        groups.append(group)
+    return PersonsAnswer(groups=groups)
+
+
+def internal_persons_router(model) -> APIRouter:
+    router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
+
+    @router.post("/persons", response_model=PersonsAnswer, response_model_exclude_none=True)
+    async def distinct_persons(query: PersonsQuery, _: ServicePrincipalDep,
+                               session: Annotated[AsyncSession, Depends(read_session)]) -> PersonsAnswer:
+        """Persons served per group, as members or a sketch, for the gateway to merge."""
+        return await persons(session, model, query)
+
+    return router
+
+
+class PersonsFigure(BaseModel):
+    value: int
+    exact: bool
+    lower: int | None = Field(default=None, description="Lower bound of an estimate")
+    upper: int | None = Field(default=None, description="Upper bound of an estimate")
+    confidence: float | None = None
+
+
+class PersonsUnion:
+    """The union of one group's persons across services."""
+
+    def __init__(self) -> None:
+        self._members: set[int] = set()
+        self._sketches: list[datasketches.hll_sketch] = []
+
+    def add(self, group: dict) -> None:
+        if group.get("sketch") is not None:
+            self._sketches.append(datasketches.hll_sketch.deserialize(base64.b64decode(group["sketch"])))
+        else:
+            self._members.update(group.get("members") or ())
+
+    def merge(self, other: "PersonsUnion") -> None:
+        self._members |= other._members
+        self._sketches += other._sketches
+
+    def figure(self) -> PersonsFigure:
+        if not self._sketches:
+            return PersonsFigure(value=len(self._members), exact=True)
+        union = datasketches.hll_union(LG_K)
+        for sketch in self._sketches:
+            union.update(sketch)
+        if self._members:
+            union.update(_sketch(self._members))
+        result = union.get_result(SKETCH_TYPE)
+        return PersonsFigure(value=round(result.get_estimate()), exact=False,
+                             lower=int(result.get_lower_bound(BOUND_STDDEVS)),
+                             upper=-int(-result.get_upper_bound(BOUND_STDDEVS) // 1), confidence=CONFIDENCE)
+
+
+__all__ = ["PERSON_KEY_SQL", "PersonDeltas", "PersonsAnswer", "PersonsFigure", "PersonsGroup", "PersonsQuery",
+           "PersonsUnion", "internal_persons_router", "person_day_model", "person_key", "persons"]
