@@ -12,7 +12,10 @@ from gateway.flows.progress import router as progress_router
 from gateway.identity.api import router as identity_router
 from gateway.identity.bootstrap import ensure_admin
 from gateway.replication import StationPusher
+from gateway.stats.api import router as stats_router
+from gateway.stats.cache import AnswerCache
 from gateway.upstream import Upstreams, install_proxy
+from shared import clock
 from shared.app import build_app
 from shared.auth import TokenSigner, TokenVerifier
 from shared.db import Database
@@ -23,6 +26,7 @@ def create_app(settings: GatewaySettings | None = None,
                transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
     """`transports` replaces the network to a service (tests wire in-process apps)."""
     settings = settings or GatewaySettings()
+    clock.configure(settings.timezone)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -31,6 +35,7 @@ def create_app(settings: GatewaySettings | None = None,
                                        settings.access_ttl_s)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.upstreams = Upstreams.build(settings, transports)
+        app.state.stats_cache = AnswerCache(settings.stats_cache_s)
         await ensure_admin(app.state.db, settings)
         app.state.pusher = StationPusher(app.state.db, app.state.upstreams, app.state.signer,
                                          settings.station_push_interval_s)
@@ -47,6 +52,7 @@ def create_app(settings: GatewaySettings | None = None,
                                 "and volunteers. Log in with the Authorize button (username and password).")
     app.include_router(identity_router)
     app.include_router(progress_router)
+    app.include_router(stats_router)
     install_proxy(app)
     return app
 

@@ -42,6 +42,14 @@ class GatewaySettings(ServiceSettings):
     # How often the station tree is re-pushed to services that missed a change.
     station_push_interval_s: float = 5.0
 
+    # Dashboard aggregates (/v1/stats/*): an answer is shared by every poll for this long
+    # (and clients are told to keep it as long); a service slower than stats_timeout_s is
+    # left out and named in `degraded`. Person sets up to stats_exact_persons travel exactly;
+    # larger ones as HyperLogLog sketches.
+    stats_cache_s: float = 5.0
+    stats_timeout_s: float = 3.0
+    stats_exact_persons: int = 10_000
+
     @model_validator(mode="after")
     def _gateway_fallbacks(self) -> "GatewaySettings":
         for field, env in (("jwt_private_key", "JWT_PRIVATE_KEY"), ("jwt_private_key_file", "JWT_PRIVATE_KEY_FILE"),

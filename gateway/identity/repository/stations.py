@@ -139,3 +139,9 @@ async def changed_after(session: AsyncSession, change_seq: int, limit: int) -> S
     """Replication feed: live and deleted stations alike, in change order."""
     stmt = select(Station).where(Station.change_seq > change_seq).order_by(Station.change_seq).limit(limit)
     return (await session.scalars(stmt)).all()
+
+
+async def live_children(session: AsyncSession, parent_id: int) -> Seq[Station]:
+    """All of a station's live children (a village-level fan-out is at most a few hundred)."""
+    stmt = select(Station).where(Station.parent_id == parent_id, _live()).order_by(Station.name, Station.id)
+    return (await session.scalars(stmt)).all()

@@ -51,6 +51,10 @@ async def readable(session: AsyncSession, actor: Principal, station_id: int) -> 
     return await repo.get_in_scope(session, station_id, actor.station_path)
 
 
+async def all_children(session: AsyncSession, station: Station) -> Seq[Station]:
+    return await repo.live_children(session, station.id)
+
+
 async def update(session: AsyncSession, actor: Principal, station: Station, body: StationUpdate,
                  expected_version: int) -> Station:
     if not may_edit_station(actor, station.path):

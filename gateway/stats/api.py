@@ -1,0 +1,201 @@
+"""GET /v1/stats/summary, /v1/stats/timeseries and /v1/stats/breakdown.
+
+Every answer names the station and dates it used, the time it was computed (`as_of`) and
+the services left out (`degraded`). The station must lie in the caller's subtree (404
+otherwise, as for one that does not exist); volunteers see no aggregates.
+
+Answers are cached per (endpoint, station, filters) for settings.stats_cache_s and shared by
+all callers who may see that station; the ETag is a digest of the figures (not of `as_of`),
+so a poll with If-None-Match gets 304 for as long as nothing it shows has changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+
+from gateway.deps import ActorDep, ReadSessionDep
+from gateway.identity.errors import StationNotFound
+from gateway.identity.service import stations as stations_service
+from gateway.models import Station
+from gateway.stats import figures as fig
+from gateway.stats.cache import AnswerCache
+from gateway.stats.fanout import Ask, Gathered, gather
+from shared import clock
+from shared.auth import Principal, Role
+from shared.errors import Forbidden, InvalidInput
+from shared.stats import FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES
+
+router = APIRouter(prefix="/v1/stats", tags=["stats"])
+
+FigureName = Literal[FIGURES]  # type: ignore[valid-type]
+Interval = Literal["day", "week", "month", "quarter", "year"]
+# A series longer than this is not a dashboard any more (e.g. ten years by week is 522).
+MAX_PERIODS = 1000
+
+FromQuery = Annotated[date | None, Query(alias="from", description="First day (default: 1 January of `to`'s year)")]
+ToQuery = Annotated[date | None, Query(alias="to", description="Last day, inclusive (default: today)")]
+StationQuery = Annotated[int | None, Query(description="Station whose subtree to count (default: your own)")]
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    etag: str
+    degraded: bool
+
+
+async def _station(session, actor: Principal, station_id: int | None) -> Station:
+    if actor.role == Role.volunteer:
+        raise Forbidden("Volunteers do not see station aggregates.")
+    station = await stations_service.readable(session, actor, station_id or actor.station_id)
+    if station is None:
+        raise StationNotFound()
+    return station
+
+
+def _dates(from_on: date | None, to_on: date | None) -> tuple[date, date]:
+    to_on = to_on or clock.today()
+    from_on = from_on or to_on.replace(month=1, day=1)
+    if from_on > to_on:
+        raise InvalidInput.field("from", "'from' is after 'to'.", "range")
+    return from_on, to_on
+
+
+def _filters(station: Station, from_on: date, to_on: date, **extra: Any) -> dict:
+    return {"station_id": station.id, "from": from_on.isoformat(), "to": to_on.isoformat(),
+            "timezone": clock.timezone_name(), **extra}
+
+
+def _station_json(s: Station) -> dict:
+    return {"id": s.id, "name": s.name, "kind": s.kind}
+
+
+def _ask(request: Request, station: Station, from_on: date, to_on: date, **kw: Any) -> Ask:
+    return Ask(station_path=station.path, from_on=from_on.isoformat(), to_on=to_on.isoformat(),
+               exact_limit=request.app.state.settings.stats_exact_persons, **kw)
+
+
+def _asked_for(figure: str) -> dict:
+    """What to ask the services for one figure: its owners, and its metrics or person sets."""
+    if figure == PERSONS:
+        return {"services": PERSONS_SOURCES, "persons": True, "stats": False}
+    metrics = tuple(m.value for m in PERSON_TIMES_PARTS) if figure == PERSON_TIMES else (figure,)
+    return {"services": fig.owners(figure), "metrics": metrics}
+
+
+async def _respond(request: Request, key: tuple, compute) -> Response:
+    """The cached or freshly computed answer for `key`, or 304 when the poller has it already."""
+    state = request.app.state
+    cache: AnswerCache[Answer] = state.stats_cache
+
+    async def build() -> Answer:
+        gathered, content = await compute()
+        content["degraded"] = sorted(gathered.degraded)
+        tag = '"' + hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32] + '"'
+        content["as_of"] = datetime.now(clock.zone()).isoformat(timespec="seconds")
+        return Answer(body=orjson.dumps(content), etag=tag, degraded=bool(gathered.degraded))
+
+    answer = await cache.get(key, build, keep=lambda a: not a.degraded)
+    headers = {"ETag": answer.etag, "Vary": "Authorization",
+               "Cache-Control": f"private, max-age={int(cache.ttl_s)}" if not answer.degraded else "no-cache"}
+    if _matches(request.headers.get("if-none-match"), answer.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+async def _gather(request: Request, ask: Ask) -> Gathered:
+    state = request.app.state
+    return await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s)
+
+
+@router.get("/summary", summary="Every figure for a station's subtree over a date range")
+async def summary(request: Request, actor: ActorDep, session: ReadSessionDep, station_id: StationQuery = None,
+                  from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
+    """Person-times (in total and by method), distinct persons, cases, groups and sessions,
+    activities, volunteers, volunteer hours and person-times and resources linked; each with
+    its split by population. `cases.open` is the number open at the end of `to`.
+
+    `persons` counts each named person once across casework, groups and activities; when
+    the sets are large it is an estimate (`exact: false`) with `lower` and `upper` bounds."""
+    station = await _station(session, actor, station_id)
+    from_on, to_on = _dates(from_on, to_on)
+    ask = _ask(request, station, from_on, to_on, group_by=("population",), persons=True)
+
+    async def compute():
+        gathered = await _gather(request, ask)
+        return gathered, {"station": _station_json(station), "filters": _filters(station, from_on, to_on),
+                          "figures": fig.summary_figures(fig.Table(gathered))}
+
+    return await _respond(request, ("summary", station.id, station.path, station.name, from_on, to_on), compute)
+
+
+@router.get("/timeseries", summary="One figure per period, one series per group")
+async def timeseries(request: Request, actor: ActorDep, session: ReadSessionDep, metric: FigureName,
+                     interval: Interval = "month", station_id: StationQuery = None, from_on: FromQuery = None,
+                     to_on: ToQuery = None,
+                     by: Annotated[Literal["population"] | None, Query(description="Split into groups")] = None
+                     ) -> Response:
+    """Every period between `from` and `to` is present, with 0 when nothing happened; weeks
+    start on Monday. A period cut by `from` or `to` says so in its own `from` and `to`.
+    For `cases.open` a period's value is the number open at its end."""
+    station = await _station(session, actor, station_id)
+    from_on, to_on = _dates(from_on, to_on)
+    if fig.period_count(from_on, to_on, interval) > MAX_PERIODS:
+        raise InvalidInput.field("interval", f"More than {MAX_PERIODS} periods: choose a longer interval "
+                                             "or a shorter range.", "too_many_periods")
+    group_by = (interval, "population") if by else (interval,)
+    ask = _ask(request, station, from_on, to_on, group_by=group_by, **_asked_for(metric))
+
+    async def compute():
+        gathered = await _gather(request, ask)
+        buckets = fig.periods(from_on, to_on, interval)
+        return gathered, {
+            "station": _station_json(station),
+            "filters": _filters(station, from_on, to_on, metric=metric, interval=interval, by=by),
+            "metric": metric, "interval": interval, "periods": buckets,
+            "missing": fig.missing(gathered, metric),
+            "series": [] if fig.all_missing(gathered, metric) else fig.series(fig.Table(gathered), metric, buckets,
+                                                                                by is not None)}
+
+    return await _respond(request, ("timeseries", station.id, station.path, station.name, from_on, to_on, metric,
+                                    interval, by), compute)
+
+
+@router.get("/breakdown", summary="One figure for each child station, for drill-down")
+async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, metric: FigureName,
+                    station_id: StationQuery = None, from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
+    """`rows`: each child station's subtree; `own`: records kept at the station itself;
+    `total`: the whole subtree (for `persons`, each person once, so not the sum of the rows)."""
+    station = await _station(session, actor, station_id)
+    from_on, to_on = _dates(from_on, to_on)
+    children = list(await stations_service.all_children(session, station))
+    ask = _ask(request, station, from_on, to_on, group_by=("station",), **_asked_for(metric))
+
+    async def compute():
+        gathered = await _gather(request, ask)
+        content = {"station": _station_json(station), "filters": _filters(station, from_on, to_on, metric=metric),
+                   "metric": metric, "missing": fig.missing(gathered, metric)}
+        if fig.all_missing(gathered, metric):
+            return gathered, {**content, "rows": [{"station": _station_json(c), "value": None} for c in children],
+                              "own": {"value": None}, "total": {"value": None}}
+        values, total = fig.by_station(fig.Table(gathered), metric, [c.id for c in children] + [station.id])
+        content["rows"] = [{"station": _station_json(c), **values[c.id]} for c in children]
+        content["own"], content["total"] = values[station.id], total
+        return gathered, content
+
+    key = ("breakdown", station.id, station.path, station.name, tuple((c.id, c.name) for c in children), from_on,
+           to_on, metric)
+    return await _respond(request, key, compute)

@@ -1,0 +1,59 @@
+"""A small answer cache for polled aggregates: one computation per key at a time, kept for
+a few seconds.
+
+Dashboards poll every few seconds, often many of them on the same station and dates. While
+an answer for a key is being computed, every other request for that key waits for the same
+computation (the services see one query, not one per poll); a finished answer is then
+served to everyone for `ttl_s`. The computation runs in its own task, so a poller that hangs
+up does not cancel it for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class AnswerCache(Generic[T]):
+    def __init__(self, ttl_s: float, max_entries: int = 2048) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._done: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()
+        self._running: dict[Hashable, asyncio.Task[T]] = {}
+        self.computations = 0  # how many times compute ran: what a burst of polls cost
+
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]],
+                  keep: Callable[[T], bool] = lambda _: True) -> T:
+        """The answer for `key`: cached, being computed, or computed now. `keep(answer)`
+        False serves the answer to those waiting for it but does not store it (a partial
+        answer should be retried at the next poll, not repeated for ttl_s)."""
+        hit = self._done.get(key)
+        if hit is not None:
+            if hit[0] > time.monotonic():
+                return hit[1]
+            del self._done[key]
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._compute(key, compute, keep))
+            self._running[key] = task
+        return await asyncio.shield(task)
+
+    async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[T]], keep: Callable[[T], bool]) -> T:
+        self.computations += 1
+        try:
+            answer = await compute()
+        finally:
+            del self._running[key]
+        if self.ttl_s > 0 and keep(answer):
+            self._done[key] = (time.monotonic() + self.ttl_s, answer)
+            while len(self._done) > self.max_entries:
+                self._done.popitem(last=False)
+        return answer
+
+    def clear(self) -> None:
+        self._done.clear()

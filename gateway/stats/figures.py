@@ -1,0 +1,169 @@
+"""Merging the services' answers into the figures a dashboard shows.
+
+Rows of the counting contract are added up across services per (metric, population,
+period, station); person-times of the three methods make `person_times`; person sets are
+unioned into `persons` (shared.persons). A figure whose every owner failed has no value;
+one missing only some owners keeps the value of the rest and names what is missing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+from gateway.stats.fanout import Gathered
+from shared.persons import PersonsFigure, PersonsUnion
+from shared.stats import ALL, OWNERS, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES, Metric, period_start
+
+Key = tuple[str | None, str | None, int | None]  # population, period, station
+
+_PARTS = frozenset(m.value for m in PERSON_TIMES_PARTS)
+
+
+def owners(figure: str) -> tuple[str, ...]:
+    if figure == PERSONS:
+        return PERSONS_SOURCES
+    if figure == PERSON_TIMES:
+        return tuple(dict.fromkeys(s for m in PERSON_TIMES_PARTS for s in OWNERS[m]))
+    return OWNERS[Metric(figure)]
+
+
+def missing(gathered: Gathered, figure: str) -> list[str]:
+    return sorted(set(owners(figure)) & gathered.degraded)
+
+
+def all_missing(gathered: Gathered, figure: str) -> bool:
+    return set(owners(figure)) <= gathered.degraded
+
+
+def number(value: float) -> int | float:
+    """3.0 -> 3 (counts), 2.5 stays (hours, yuan)."""
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+class Table:
+    """The merged figures of one computation."""
+
+    def __init__(self, gathered: Gathered) -> None:
+        self.gathered = gathered
+        self.sums: dict[tuple[str, Key], float] = defaultdict(float)
+        for rows in gathered.rows.values():
+            for r in rows:
+                key = (r.get("population"), r.get("period"), r.get("station"))
+                self.sums[(r["metric"], key)] += r["value"]
+                if r["metric"] in _PARTS:
+                    self.sums[(PERSON_TIMES, key)] += r["value"]
+        self.persons: dict[Key, PersonsUnion] = defaultdict(PersonsUnion)
+        for groups in gathered.persons.values():
+            for g in groups:
+                self.persons[(g.get("population"), g.get("period"), g.get("station"))].add(g)
+
+    def value(self, figure: str, key: Key) -> float:
+        return self.sums.get((figure, key), 0.0)
+
+    def person_figure(self, key: Key) -> PersonsFigure:
+        found = self.persons.get(key)
+        return found.figure() if found is not None else PersonsFigure(value=0, exact=True)
+
+    def populations(self, figure: str) -> list[str]:
+        if figure == PERSONS:
+            found = {k[0] for k in self.persons}
+        else:
+            found = {k[0] for (f, k) in self.sums if f == figure}
+        return sorted(p for p in found if p not in (None, ALL))
+
+
+def persons_json(figure: PersonsFigure) -> dict:
+    return figure.model_dump(exclude_none=True)
+
+
+def summary_figures(table: Table) -> dict[str, dict]:
+    """Every figure over the whole range, in total and by population."""
+    figures: dict[str, dict] = {}
+    gathered = table.gathered
+    for figure in (PERSON_TIMES, *(m.value for m in PERSON_TIMES_PARTS), PERSONS,
+                   *(m.value for m in Metric if m not in PERSON_TIMES_PARTS)):
+        out: dict = {"missing": missing(gathered, figure)}
+        if all_missing(gathered, figure):
+            out.update(value=None, by_population={})
+        elif figure == PERSONS:
+            total = table.person_figure((ALL, None, None))
+            out.update(persons_json(total))
+            parts = {p: table.person_figure((p, None, None)) for p in table.populations(PERSONS)}
+            out["by_population"] = {p: f.value for p, f in parts.items()}
+            if not all(f.exact for f in parts.values()):
+                out["exact"] = False
+                out["by_population_bounds"] = {p: {"lower": f.lower, "upper": f.upper} for p, f in parts.items()
+                                               if not f.exact}
+        else:
+            out["value"] = number(table.value(figure, (ALL, None, None)))
+            out["by_population"] = {p: number(table.value(figure, (p, None, None)))
+                                    for p in table.populations(figure)}
+        figures[figure] = out
+    return figures
+
+
+def periods(from_on: date, to_on: date, interval: str) -> list[dict]:
+    """Every period touching [from_on, to_on], clipped to it, in order: empty ones too."""
+    out, start = [], period_start(from_on, interval)
+    while start <= to_on:
+        nxt = _next(start, interval)
+        out.append({"period": start.isoformat(), "from": max(start, from_on).isoformat(),
+                    "to": min(nxt - timedelta(days=1), to_on).isoformat()})
+        start = nxt
+    return out
+
+
+def period_count(from_on: date, to_on: date, interval: str) -> int:
+    if interval == "day":
+        return (to_on - from_on).days + 1
+    if interval == "week":
+        return (period_start(to_on, "week") - period_start(from_on, "week")).days // 7 + 1
+    months = (to_on.year - from_on.year) * 12 + to_on.month - from_on.month + 1
+    return {"month": months, "quarter": (to_on.year * 4 + (to_on.month - 1) // 3)
+            - (from_on.year * 4 + (from_on.month - 1) // 3) + 1, "year": to_on.year - from_on.year + 1}[interval]
+
+
+def _next(start: date, interval: str) -> date:
+    if interval == "day":
+        return start + timedelta(days=1)
+    if interval == "week":
+        return start + timedelta(days=7)
+    months = {"month": 1, "quarter": 3, "year": 12}[interval]
+    month = start.month - 1 + months
+    return date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def series(table: Table, figure: str, buckets: list[dict], by_population: bool) -> list[dict]:
+    """One series per group: everyone (population null), then each population seen."""
+    groups: list[str | None] = [None] + (table.populations(figure) if by_population else [])
+    out = []
+    for population in groups:
+        # Rows carry a population only when grouped by it; then everyone is the ALL row.
+        code = (ALL if population is None else population) if by_population else None
+        item: dict = {"population": population}
+        if figure == PERSONS:
+            found = [table.person_figure((code, b["period"], None)) for b in buckets]
+            item["values"] = [f.value for f in found]
+            item["exact"] = all(f.exact for f in found)
+            if not item["exact"]:
+                item["bounds"] = [{"lower": f.lower if not f.exact else f.value,
+                                   "upper": f.upper if not f.exact else f.value} for f in found]
+        else:
+            item["values"] = [number(table.value(figure, (code, b["period"], None))) for b in buckets]
+        out.append(item)
+    return out
+
+
+def by_station(table: Table, figure: str, station_ids: list[int]) -> tuple[dict[int, dict], dict]:
+    """The figure for each station asked (children and the node itself) and for the whole subtree."""
+    if figure == PERSONS:
+        # The subtree's persons are the union of its stations' sets, not the sum of their counts.
+        total = PersonsUnion()
+        for union in table.persons.values():
+            total.merge(union)
+        rows = {sid: persons_json(table.person_figure((None, None, sid))) for sid in station_ids}
+        return rows, persons_json(total.figure())
+    rows = {sid: {"value": number(table.value(figure, (None, None, sid)))} for sid in station_ids}
+    whole = sum(table.value(figure, (None, None, sid)) for sid in station_ids)
+    return rows, {"value": number(whole)}
