@@ -148,7 +148,9 @@ async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsA
     groups = []
     for row in (await session.execute(stmt)).all():
         r = row._mapping
-        members: list[int] = r["members"]
+        members: list[int] = r["members"] or []  # no grouping and nobody served: one row of NULL
+        if not members:
+            continue
         group = PersonsGroup(population=r.get("population"), station=r.get("station"), count=len(members),
                              period=r["period"].isoformat() if r.get("period") else None)
         if len(members) <= query.exact_limit:

@@ -10,20 +10,21 @@ service token; if it fails, its targets keep no value and `degraded` names it.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
+import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from gateway.stats.conditional import digest, respond
+from gateway.stats.fanout import call
 from gateway.upstream import Upstreams
 from gateway.upstream.proxy import upstream_error
 from shared.auth import oauth2_scheme
 from shared.errors import PROBLEM, Unauthorized
 
-log = logging.getLogger("haolin.gateway.progress")
 router = APIRouter(tags=["projects"])
 
 # Target metric -> field of the cases service's /internal/project-stats answer.
@@ -33,7 +34,7 @@ CASEWORK_FIGURES = {"person_times.casework": "person_times_casework",
 
 @router.get("/v1/projects/{project_id}/progress")
 async def project_progress(project_id: str, request: Request,
-                           token: Annotated[str | None, Depends(oauth2_scheme)]) -> Any:
+                           token: Annotated[str | None, Depends(oauth2_scheme)]) -> Response:
     """Each contract target of the project with its current value and whether it is met."""
     if not token:
         raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
@@ -62,7 +63,9 @@ async def project_progress(project_id: str, request: Request,
         if target["owner"] not in ("cases", "projects"):
             degraded.add(target["owner"])
     answer["degraded"] = sorted(degraded)
-    return answer
+    # Polled like the dashboard figures: an ETag of the answer, revalidated at every poll
+    # (the projects service decides per caller who may see it, so nothing is shared between callers).
+    return respond(request, orjson.dumps(answer), digest(answer), "private, no-cache")
 
 
 def _fill(target: dict, figures: dict) -> None:
@@ -85,13 +88,6 @@ async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dic
     if body["to"] < body["from"]:
         return {"person_times_casework": 0, "beneficiaries_registered": 0,
                 "full_cases": {str(n): 0 for n in thresholds}}
-    token = request.app.state.signer.service_token()
-    try:
-        async with asyncio.timeout(upstreams.timeout_s):
-            r = await upstreams.client("cases").post("/internal/project-stats", json=body,
-                                                      headers={"Authorization": f"Bearer {token}"})
-        r.raise_for_status()
-        return r.json()
-    except (httpx.HTTPError, TimeoutError, OSError, ValueError) as exc:
-        log.warning("cases project-stats failed: %s", type(exc).__name__)
-        return None
+    headers = {"Authorization": f"Bearer {request.app.state.signer.service_token()}"}
+    return await call(upstreams, "cases", "/internal/project-stats", body, headers,
+                      request.app.state.settings.stats_timeout_s)

@@ -11,7 +11,6 @@ so a poll with If-None-Match gets 304 for as long as nothing it shows has change
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -24,7 +23,9 @@ from gateway.identity.errors import StationNotFound
 from gateway.identity.service import stations as stations_service
 from gateway.models import Station
 from gateway.stats import figures as fig
+from gateway.stats import schemas
 from gateway.stats.cache import AnswerCache
+from gateway.stats.conditional import digest, respond
 from gateway.stats.fanout import Ask, Gathered, gather
 from shared import clock
 from shared.auth import Principal, Role
@@ -97,23 +98,14 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
     async def build() -> Answer:
         gathered, content = await compute()
         content["degraded"] = sorted(gathered.degraded)
-        tag = '"' + hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32] + '"'
+        tag = digest(content)
         content["as_of"] = datetime.now(clock.zone()).isoformat(timespec="seconds")
         return Answer(body=orjson.dumps(content), etag=tag, degraded=bool(gathered.degraded))
 
     answer = await cache.get(key, build, keep=lambda a: not a.degraded)
-    headers = {"ETag": answer.etag, "Vary": "Authorization",
-               "Cache-Control": f"private, max-age={int(cache.ttl_s)}" if not answer.degraded else "no-cache"}
-    if _matches(request.headers.get("if-none-match"), answer.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(answer.body, media_type="application/json", headers=headers)
-
-
-def _matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return "*" in tags or etag in tags
+    # A partial answer is not kept (the next poll asks the failed service again), so clients must not keep it either.
+    return respond(request, answer.body, answer.etag,
+                   "private, no-cache" if answer.degraded else f"private, max-age={int(cache.ttl_s)}")
 
 
 async def _gather(request: Request, ask: Ask) -> Gathered:
@@ -121,7 +113,8 @@ async def _gather(request: Request, ask: Ask) -> Gathered:
     return await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s)
 
 
-@router.get("/summary", summary="Every figure for a station's subtree over a date range")
+@router.get("/summary", summary="Every figure for a station's subtree over a date range", response_class=Response,
+            responses={200: {"model": schemas.Summary}, **schemas.NOT_MODIFIED})
 async def summary(request: Request, actor: ActorDep, session: ReadSessionDep, station_id: StationQuery = None,
                   from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
     """Person-times (in total and by method), distinct persons, cases, groups and sessions,
@@ -142,7 +135,8 @@ async def summary(request: Request, actor: ActorDep, session: ReadSessionDep, st
     return await _respond(request, ("summary", station.id, station.path, station.name, from_on, to_on), compute)
 
 
-@router.get("/timeseries", summary="One figure per period, one series per group")
+@router.get("/timeseries", summary="One figure per period, one series per group", response_class=Response,
+            responses={200: {"model": schemas.Timeseries}, **schemas.NOT_MODIFIED})
 async def timeseries(request: Request, actor: ActorDep, session: ReadSessionDep, metric: FigureName,
                      interval: Interval = "month", station_id: StationQuery = None, from_on: FromQuery = None,
                      to_on: ToQuery = None,
@@ -174,7 +168,8 @@ async def timeseries(request: Request, actor: ActorDep, session: ReadSessionDep,
                                     interval, by), compute)
 
 
-@router.get("/breakdown", summary="One figure for each child station, for drill-down")
+@router.get("/breakdown", summary="One figure for each child station, for drill-down", response_class=Response,
+            responses={200: {"model": schemas.Breakdown}, **schemas.NOT_MODIFIED})
 async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, metric: FigureName,
                     station_id: StationQuery = None, from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
     """`rows`: each child station's subtree; `own`: records kept at the station itself;

@@ -42,8 +42,19 @@ class Gathered:
     persons: dict[str, list[dict]] = field(default_factory=dict)  # service -> person groups
     degraded: set[str] = field(default_factory=set)
 
-    def answered(self, service: str) -> bool:
-        return service not in self.degraded
+
+async def call(upstreams: Upstreams, service: str, path: str, payload: dict, headers: dict,
+               timeout_s: float) -> dict | None:
+    """POST to a service's internal endpoint: its JSON answer, or None when it failed or was late."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            r = await upstreams.client(service).post(path, json=payload, headers=headers)
+        r.raise_for_status()
+        return r.json()
+    except (httpx.HTTPError, TimeoutError, OSError, ValueError) as exc:
+        # The exception type only: upstream messages may echo the query.
+        log.warning("stats: %s %s failed: %s", service, path, type(exc).__name__)
+        return None
 
 
 async def gather(upstreams: Upstreams, signer: TokenSigner, ask: Ask, timeout_s: float) -> Gathered:
@@ -56,18 +67,8 @@ async def gather(upstreams: Upstreams, signer: TokenSigner, ask: Ask, timeout_s:
         calls += [(s, "/internal/persons", {**body, "exact_limit": ask.exact_limit})
                   for s in PERSONS_SOURCES if s in ask.services]
 
-    async def call(service: str, path: str, payload: dict) -> dict | None:
-        try:
-            async with asyncio.timeout(timeout_s):
-                r = await upstreams.client(service).post(path, json=payload, headers=headers)
-            r.raise_for_status()
-            return r.json()
-        except (httpx.HTTPError, TimeoutError, OSError, ValueError) as exc:
-            # The exception type only: upstream messages may echo the query.
-            log.warning("stats: %s %s failed: %s", service, path, type(exc).__name__)
-            return None
-
-    answers = await asyncio.gather(*(call(*c) for c in calls))
+    answers = await asyncio.gather(*(call(upstreams, service, path, payload, headers, timeout_s)
+                                     for service, path, payload in calls))
     gathered = Gathered()
     for (service, path, _), answer in zip(calls, answers, strict=True):
         if answer is None:

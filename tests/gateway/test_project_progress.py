@@ -86,6 +86,10 @@ class TestProjectProgress:
         url = f"/v1/projects/{project['id']}/progress"
         r = await gateway.get(url, headers=worker)
         assert r.status_code == 200, r.text
+        # Polled: the same answer again is a 304 without a body.
+        seen = r.headers["etag"]
+        again = await gateway.get(url, headers={**worker, "If-None-Match": seen})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == seen
         assert r.json()["degraded"] == [] and r.json()["as_of"] == today.isoformat()
         assert by_metric(r.json()) == {"groups": (1, True), "activities": (1, True),
                                        "person_times.casework": (0, False), "beneficiaries.registered": (0, False),
@@ -100,7 +104,9 @@ class TestProjectProgress:
                   "service_type": "elder_child_care", "person_times": 1}
         r = await gateway.post(f"/v1/cases/{case['id']}/service-records", headers=worker, json=record)
         assert r.status_code == 201, r.text
-        assert by_metric((await gateway.get(url, headers=worker)).json())["person_times.casework"] == (1, False)
+        r = await gateway.get(url, headers={**worker, "If-None-Match": seen})
+        assert r.status_code == 200 and r.headers["etag"] != seen
+        assert by_metric(r.json())["person_times.casework"] == (1, False)
 
         r = await gateway.post(f"/v1/cases/{case['id']}/service-records", headers=worker, json=record)
         assert r.status_code == 201, r.text

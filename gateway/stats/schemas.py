@@ -1,0 +1,88 @@
+"""The shapes of the stats answers, for the OpenAPI document (the routes write JSON bytes
+straight from the cache, so these describe rather than validate)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class StationRef(BaseModel):
+    id: int
+    name: str
+    kind: str
+
+
+class Filters(BaseModel):
+    station_id: int
+    from_: str = Field(alias="from")
+    to: str
+    timezone: str = Field(description="Days are counted in this time zone")
+    metric: str | None = None
+    interval: str | None = None
+    by: str | None = None
+
+
+class Figure(BaseModel):
+    value: float | None = Field(description="null when every service that counts it failed")
+    by_population: dict[str, float] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list, description="Services whose part is left out")
+    exact: bool | None = Field(default=None, description="persons: false when estimated from sketches")
+    lower: int | None = Field(default=None, description="persons estimate: lower bound")
+    upper: int | None = Field(default=None, description="persons estimate: upper bound")
+    confidence: float | None = None
+    by_population_bounds: dict[str, dict[str, int | None]] | None = None
+
+
+class Answer(BaseModel):
+    station: StationRef
+    filters: Filters
+    degraded: list[str] = Field(description="Services that did not answer in time; their figures are missing")
+    as_of: str = Field(description="When the figures were computed")
+
+
+class Summary(Answer):
+    figures: dict[str, Figure] = Field(description="person_times, persons, person_times.casework, cases.new, ...")
+
+
+class Period(BaseModel):
+    period: str = Field(description="First day of the period (weeks start on Monday)")
+    from_: str = Field(alias="from")
+    to: str
+
+
+class Series(BaseModel):
+    population: str | None = Field(description="null: everyone")
+    values: list[float] = Field(description="One per period, 0 when nothing happened")
+    exact: bool | None = None
+    bounds: list[dict[str, int | None]] | None = None
+
+
+class Timeseries(Answer):
+    metric: str
+    interval: str
+    periods: list[Period]
+    missing: list[str]
+    series: list[Series]
+
+
+class StationValue(BaseModel):
+    value: float | None
+    exact: bool | None = None
+    lower: int | None = None
+    upper: int | None = None
+    confidence: float | None = None
+
+
+class BreakdownRow(StationValue):
+    station: StationRef
+
+
+class Breakdown(Answer):
+    metric: str
+    missing: list[str]
+    rows: list[BreakdownRow] = Field(description="Each child station's whole subtree")
+    own: StationValue = Field(description="Records kept at the station itself")
+    total: StationValue = Field(description="The whole subtree (persons: each once)")
+
+
+NOT_MODIFIED = {304: {"description": "Not modified: the figures are those of the ETag in If-None-Match"}}

@@ -1,0 +1,49 @@
+"""Distinct persons in the projects service: named attendees of sessions and activities join
+the person_day rollup on the day held, once however many occasions; anonymous headcounts do not."""
+
+from datetime import timedelta
+
+from shared.persons import person_key
+from tests.projects.conftest import with_etag
+
+
+async def persons(client, service_headers, today, **query) -> list[dict]:
+    body = {"station_path": "/1/", "from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat(),
+            **query}
+    r = await client.post("/internal/persons", json=body, headers=service_headers)
+    assert r.status_code == 200, r.text
+    return r.json()["groups"]
+
+
+class TestAttendees:
+    async def test_once_across_a_session_and_an_activity_and_gone_with_their_occasions(
+            self, projects, service_headers, worker, register, make_project, make_group, make_session,
+            make_activity, today):
+        elder, child = await register(worker), await register(worker, populations=("children",), name="小明")
+        project = await make_project()
+        group = await make_group(worker, project["id"], members=[elder])
+        session = await make_session(worker, group["id"], attendees=[{"beneficiary_id": elder}],
+                                     anonymous_count=4)
+        activity = await make_activity(worker, project["id"], anonymous_count=30,
+                                       attendees=[{"beneficiary_id": elder}, {"beneficiary_id": child}])
+
+        [everyone] = await persons(projects, service_headers, today)
+        assert everyone == {"count": 2, "members": sorted([person_key(elder), person_key(child)])}
+        by_pop = await persons(projects, service_headers, today, group_by=["population"])
+        assert {g["population"]: g["count"] for g in by_pop} == {"_all": 2, "elderly": 1, "children": 1}
+
+        r = await projects.delete(f"/v1/activities/{activity['id']}", headers=with_etag(worker, '"1"'))
+        assert r.status_code == 204, r.text
+        [left] = await persons(projects, service_headers, today)
+        assert left["members"] == [person_key(elder)]
+
+        url = f"/v1/groups/{group['id']}/sessions/{session['id']}"
+        r = await projects.patch(url, headers=with_etag(worker, f'"{session["version"]}"'),
+                                 json={"held_on": (today - timedelta(days=5)).isoformat()})
+        assert r.status_code == 200, r.text
+        by_day = await persons(projects, service_headers, today, group_by=["day"])
+        assert [(g["period"], g["count"]) for g in by_day] == [((today - timedelta(days=5)).isoformat(), 1)]
+
+        r = await projects.delete(url, headers=with_etag(worker, f'"{r.json()["version"]}"'))
+        assert r.status_code == 204, r.text
+        assert await persons(projects, service_headers, today) == []
