@@ -1,0 +1,697 @@
+"""Dashboard aggregates through the gateway (/v1/stats/summary, /timeseries, /breakdown) on the
+real services and PostgreSQL.
+
+A known dataset is made through the public API only (beneficiaries, cases opened, served and
+closed, groups with sessions, community activities, volunteers and their confirmed hours, at
+several stations of the tree and on days in different weeks and months). Every record made is
+also written down in a `Ledger` of plain facts (metric, station, day, amount, populations, who),
+and the figures the gateway answers are compared with what the ledger computes on its own:
+sums for person-times, hours and yuan, sets for distinct persons and active volunteers, the
+level at the end of the range for open cases, Monday-started weeks for the series, one subtree
+per child for the breakdown.
+
+The other tests: a stopped service (degraded answer), If-None-Match / ETag against new records,
+a burst of identical polls costing the services one computation, and scope and input checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from shared import clock
+from tests.volunteers.conftest import ID_A, ID_B, ID_C
+
+PROBLEM = "application/problem+json"
+
+# Every figure the summary shows.
+FIGURES = ("person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
+           "cases.new", "cases.closed", "cases.reopened", "cases.open", "beneficiaries.registered", "groups",
+           "group_sessions", "activities", "resources.linked_yuan", "volunteers.registered", "volunteers.active",
+           "volunteer.hours", "volunteer.person_times")
+PERSON_TIMES_PARTS = ("person_times.casework", "person_times.group", "person_times.community")
+DISTINCT = frozenset({"persons", "volunteers.active"})  # counted as a set of `who`, not summed
+STOCK = frozenset({"cases.open"})  # a level at the end of the range, not a flow inside it
+# The services that own each figure: who is missing when one of them is down.
+OWNED_BY = {
+    "person_times": {"cases", "projects"}, "persons": {"cases", "projects"},
+    "person_times.casework": {"cases"}, "cases.new": {"cases"}, "cases.closed": {"cases"},
+    "cases.reopened": {"cases"}, "cases.open": {"cases"}, "beneficiaries.registered": {"cases"},
+    "resources.linked_yuan": {"cases", "projects"},
+    "person_times.group": {"projects"}, "person_times.community": {"projects"}, "groups": {"projects"},
+    "group_sessions": {"projects"}, "activities": {"projects"},
+    "volunteers.registered": {"volunteers"}, "volunteers.active": {"volunteers"}, "volunteer.hours": {"volunteers"},
+    "volunteer.person_times": {"volunteers"},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The ledger: what the test made, and the figures computed from it with plain Python
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fact:
+    metric: str
+    station: int
+    day: date
+    amount: float = 1
+    populations: tuple[str, ...] = ()
+    who: str | None = None  # the person or volunteer, for the distinct figures
+    service: str = ""  # the service that keeps the record
+
+
+class Ledger:
+    def __init__(self, tree: dict[str, dict]) -> None:
+        self.parent = {s["id"]: s["parent_id"] for s in tree.values()}
+        self.facts: list[Fact] = []
+
+    def add(self, service: str, metric: str, station: int, day: date, amount: float = 1, populations=(),
+            who=None) -> None:
+        self.facts.append(Fact(metric, station, day, amount, tuple(populations), who, service))
+
+    def subtree(self, station: int) -> set[int]:
+        def under(s: int | None) -> bool:
+            while s is not None:
+                if s == station:
+                    return True
+                s = self.parent[s]
+            return False
+
+        return {s for s in self.parent if under(s)}
+
+    def _facts(self, figure: str) -> list[Fact]:
+        names = PERSON_TIMES_PARTS if figure == "person_times" else (figure,)
+        return [f for f in self.facts if f.metric in names]
+
+    def value(self, figure: str, stations: set[int], frm: date, to: date, population: str | None = None,
+              services: frozenset[str] = frozenset({"cases", "projects", "volunteers"})) -> float:
+        facts = [f for f in self._facts(figure) if f.station in stations and f.service in services
+                 and (population is None or population in f.populations)
+                 and f.day <= to and (figure in STOCK or f.day >= frm)]
+        if figure in DISTINCT:
+            return len({f.who for f in facts})
+        return sum(f.amount for f in facts)
+
+    def populations(self, figure: str) -> list[str]:
+        return sorted({p for f in self._facts(figure) for p in f.populations})
+
+    def by_population(self, figure: str, stations: set[int], frm: date, to: date) -> dict[str, float]:
+        found = {p: self.value(figure, stations, frm, to, p) for p in self.populations(figure)}
+        return {p: v for p, v in found.items() if v}
+
+    def summary(self, station: int, frm: date, to: date) -> dict[str, tuple]:
+        stations = self.subtree(station)
+        return {name: (self.value(name, stations, frm, to), self.by_population(name, stations, frm, to))
+                for name in FIGURES}
+
+    def series(self, figure: str, station: int, frm: date, to: date, interval: str,
+               by_population: bool) -> list[dict]:
+        stations = self.subtree(station)
+        spans = periods(frm, to, interval)
+
+        def values(population):
+            return [self.value(figure, stations, p["from"], p["to"], population) for p in spans]
+
+        out = [{"population": None, "values": values(None)}]
+        if by_population:
+            for p in self.populations(figure):
+                found = values(p)
+                if any(found):
+                    out.append({"population": p, "values": found})
+        return out
+
+    def breakdown(self, figure: str, station: int, children: list[int], frm: date, to: date) -> dict:
+        return {"rows": {c: self.value(figure, self.subtree(c), frm, to) for c in children},
+                "own": self.value(figure, {station}, frm, to),
+                "total": self.value(figure, self.subtree(station), frm, to)}
+
+
+def periods(frm: date, to: date, interval: str) -> list[dict]:
+    """Calendar periods touching [frm, to], each clipped to it; weeks start on Monday."""
+    months = {"month": 1, "quarter": 3, "year": 12}.get(interval)
+    if interval == "day":
+        start = frm
+    elif interval == "week":
+        start = frm - timedelta(days=frm.weekday())
+    else:
+        start = date(frm.year, (frm.month - 1) // months * months + 1, 1)
+    out = []
+    while start <= to:
+        if interval == "day":
+            nxt = start + timedelta(days=1)
+        elif interval == "week":
+            nxt = start + timedelta(days=7)
+        else:
+            index = start.year * 12 + start.month - 1 + months
+            nxt = date(index // 12, index % 12 + 1, 1)
+        out.append({"period": start, "from": max(start, frm), "to": min(nxt - timedelta(days=1), to)})
+        start = nxt
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Making records through the gateway, and writing them down
+# ---------------------------------------------------------------------------------------------
+
+class World:
+    """The gateway client, plus the ledger of everything made through it."""
+
+    def __init__(self, gateway, tree: dict[str, dict]) -> None:
+        self.gw = gateway
+        self.tree = tree
+        self.ledger = Ledger(tree)
+        self.today = clock.today()
+        self.populations_of: dict[str, list[str]] = {}
+        self.headers: dict[str, dict] = {}  # username -> bearer headers
+
+    async def post(self, headers: dict, path: str, body: dict | None = None, expect: int = 201) -> dict:
+        r = await self.gw.post(path, headers=headers, json=body)
+        assert r.status_code == expect, (path, r.text)
+        return r.json()
+
+    async def beneficiary(self, headers, station: int, name: str, populations: list[str]) -> str:
+        b = await self.post(headers, "/v1/beneficiaries", {"name": name, "populations": populations,
+                                                             "station_id": station})
+        assert b["station_id"] == station
+        self.populations_of[b["id"]] = populations
+        self.ledger.add("cases", "beneficiaries.registered", station, self.today, populations=populations)
+        return b["id"]
+
+    async def case(self, headers, station: int, person: str, opened_on: date) -> dict:
+        c = await self.post(headers, "/v1/cases", {"beneficiary_id": person, "title": "个案", "station_id": station,
+                                                     "opened_on": opened_on.isoformat()})
+        assert c["station_id"] == station
+        pops = self.populations_of[person]
+        self.ledger.add("cases", "cases.new", station, opened_on, populations=pops)
+        self.ledger.add("cases", "cases.open", station, opened_on, populations=pops)
+        return c
+
+    async def close(self, headers, case: dict, on: date) -> None:
+        closed = await self.post(headers, f"/v1/cases/{case['id']}/close",
+                                 {"reason": "client_withdrew", "on": on.isoformat()}, expect=200)
+        assert closed["status"] == "closed"
+        pops = self.populations_of[case["beneficiary_id"]]
+        self.ledger.add("cases", "cases.closed", case["station_id"], on, populations=pops)
+        self.ledger.add("cases", "cases.open", case["station_id"], on, -1, populations=pops)
+
+    async def service_record(self, headers, case: dict, day: date, person_times: int = 1,
+                             yuan: str | None = None) -> None:
+        body = {"served_on": day.isoformat(), "mode": "home_visit", "content": "入户探访",
+                "service_type": "elder_child_care", "person_times": person_times}
+        if yuan is not None:
+            body["resources_yuan"] = yuan
+        await self.post(headers, f"/v1/cases/{case['id']}/service-records", body)
+        person, station = case["beneficiary_id"], case["station_id"]
+        pops = self.populations_of[person]
+        self.ledger.add("cases", "person_times.casework", station, day, person_times, pops)
+        self.ledger.add("cases", "persons", station, day, populations=pops, who=person)
+        if yuan is not None:
+            self.ledger.add("cases", "resources.linked_yuan", station, day, float(yuan), pops)
+
+    def _attended(self, metric: str, station: int, day: date, attendees: list[str], anonymous: int) -> None:
+        for person in attendees:
+            pops = self.populations_of[person]
+            self.ledger.add("projects", metric, station, day, 1, pops)
+            self.ledger.add("projects", "persons", station, day, populations=pops, who=person)
+        if anonymous:
+            # A headcount adds person-times (under everyone only) but no person.
+            self.ledger.add("projects", metric, station, day, anonymous)
+
+    async def project(self, headers, station: int, name: str) -> dict:
+        return await self.post(headers, "/v1/projects", {
+            "name": name, "purchaser": "区民政局", "operator": "好邻社工中心", "station_id": station,
+            "starts_on": (self.today - timedelta(days=150)).isoformat(),
+            "ends_on": (self.today + timedelta(days=200)).isoformat()})
+
+    async def group(self, headers, project: dict, station: int, starts_on: date, members: list[str],
+                    target: str | None = None) -> dict:
+        g = await self.post(headers, "/v1/groups", {
+            "project_id": project["id"], "station_id": station, "title": "小组", "target_population": target,
+            "starts_on": starts_on.isoformat(), "members": members})
+        assert g["station_id"] == station
+        self.ledger.add("projects", "groups", station, starts_on, populations=[target] if target else [])
+        return g
+
+    async def session(self, headers, group: dict, day: date, attendees: list[str], anonymous: int) -> None:
+        s = await self.post(headers, f"/v1/groups/{group['id']}/sessions", {
+            "held_on": day.isoformat(), "anonymous_count": anonymous,
+            "attendees": [{"beneficiary_id": a} for a in attendees]})
+        assert s["person_times"] == len(attendees) + anonymous
+        target = group["target_population"]
+        self.ledger.add("projects", "group_sessions", group["station_id"], day,
+                        populations=[target] if target else [])
+        self._attended("person_times.group", group["station_id"], day, attendees, anonymous)
+
+    async def activity(self, headers, project: dict, station: int, day: date, attendees: list[str],
+                       anonymous: int, yuan: str | None = None) -> None:
+        body = {"project_id": project["id"], "station_id": station, "title": "社区活动", "held_on": day.isoformat(),
+                "anonymous_count": anonymous, "attendees": [{"beneficiary_id": a} for a in attendees]}
+        if yuan is not None:
+            body["resources_yuan"] = yuan
+        a = await self.post(headers, "/v1/activities", body)
+        assert a["station_id"] == station and a["person_times"] == len(attendees) + anonymous
+        self.ledger.add("projects", "activities", station, day)
+        self._attended("person_times.community", station, day, attendees, anonymous)
+        if yuan is not None:
+            self.ledger.add("projects", "resources.linked_yuan", station, day, float(yuan))
+
+    async def volunteer(self, headers, station: int, name: str, id_number: str) -> str:
+        v = await self.post(headers, "/v1/volunteers", {"name": name, "id_number": id_number, "station_id": station})
+        assert v["station_id"] == station
+        self.ledger.add("volunteers", "volunteers.registered", station, self.today)
+        return v["id"]
+
+    async def hours(self, headers, volunteer: str, station: int, day: date, hours: str) -> None:
+        """A shift recorded by its organising station and confirmed."""
+        h = await self.post(headers, "/v1/volunteer-hours", {
+            "volunteer_id": volunteer, "station_id": station, "served_on": day.isoformat(), "hours": hours,
+            "content": "助老送餐"})
+        assert h["station_id"] == station
+        confirmed = await self.post(headers, f"/v1/volunteer-hours/{h['id']}/confirm", expect=200)
+        assert confirmed["status"] == "confirmed"
+        self.ledger.add("volunteers", "volunteer.hours", station, day, float(hours))
+        self.ledger.add("volunteers", "volunteer.person_times", station, day)
+        self.ledger.add("volunteers", "volunteers.active", station, day, who=volunteer)
+
+
+async def users(gateway, admin: dict, tree: dict, *specs: tuple[str, str, str]) -> dict[str, dict]:
+    """specs: (username, role, station key) -> {username: bearer headers}; the services learn the tree."""
+    for username, role, station in specs:
+        await gateway.user(admin, username, role, tree[station]["id"])
+    await gateway.app.state.pusher.sync_now()
+    return {username: await gateway.headers_for(username) for username, _, _ in specs}
+
+
+@pytest.fixture
+async def world(gateway, admin, tree) -> World:
+    """The known dataset. Stations: chenghua (county) > mengzhuiwan > heping, and > shuangqiao;
+    mianyang is another city, outside the county. Days a < b < c < d = today lie in different
+    weeks and months; a case opened before the range asked (`early`) is still open in it."""
+    w = World(gateway, tree)
+    ids = {k: s["id"] for k, s in tree.items()}
+    h = await users(gateway, admin, tree, ("county.head", "station_head", "chenghua"),
+                    ("meng.worker", "social_worker", "mengzhuiwan"), ("heping.worker", "social_worker", "heping"),
+                    ("shuang.worker", "social_worker", "shuangqiao"), ("mian.head", "station_head", "mianyang"),
+                    ("county.official", "official", "chenghua"))
+    w.headers = h
+    t = w.today
+    w.early, w.a, w.b, w.c, w.d = t - timedelta(days=100), t - timedelta(days=60), t - timedelta(days=30), \
+        t - timedelta(days=8), t
+    county, meng, heping, shuang, mian = (h["county.head"], h["meng.worker"], h["heping.worker"],
+                                          h["shuang.worker"], h["mian.head"])
+
+    # People: P is served by casework, a group session and an activity (one person, three person-times).
+    p = await w.beneficiary(meng, ids["mengzhuiwan"], "张桂芳", ["elderly", "elderly_alone"])
+    q = await w.beneficiary(heping, ids["heping"], "小明", ["child_left_behind"])
+    r = await w.beneficiary(shuang, ids["shuangqiao"], "李建国", ["dibao", "disabled"])
+    s = await w.beneficiary(shuang, ids["shuangqiao"], "王芳", [])
+    m = await w.beneficiary(mian, ids["mianyang"], "外地人", ["elderly"])
+
+    # Casework.
+    c1 = await w.case(meng, ids["mengzhuiwan"], p, w.early)
+    await w.service_record(meng, c1, w.a)
+    await w.service_record(meng, c1, w.c, person_times=2, yuan="300")
+    c2 = await w.case(heping, ids["heping"], q, w.a)
+    await w.service_record(heping, c2, w.b)
+    await w.close(heping, c2, w.c)
+    c3 = await w.case(shuang, ids["shuangqiao"], r, w.b)
+    await w.service_record(shuang, c3, w.d, yuan="150.5")
+    c4 = await w.case(mian, ids["mianyang"], m, w.a)
+    await w.service_record(mian, c4, w.b)
+    await w.close(mian, c4, w.d)
+
+    # Group work and community activities under the county's project; one at the county itself.
+    project = await w.project(county, ids["chenghua"], "成华区社工站项目")
+    g1 = await w.group(county, project, ids["mengzhuiwan"], w.a, [p, q], target="elderly")
+    await w.session(county, g1, w.a, [p, q], anonymous=2)
+    await w.session(county, g1, w.b, [p], anonymous=0)
+    g2 = await w.group(county, project, ids["chenghua"], w.c, [])
+    await w.session(county, g2, w.d, [], anonymous=5)
+    await w.activity(county, project, ids["shuangqiao"], w.c, [p, s], anonymous=10, yuan="500")
+    await w.activity(county, project, ids["heping"], w.d, [q], anonymous=0)
+    elsewhere = await w.project(mian, ids["mianyang"], "绵阳项目")
+    await w.activity(mian, elsewhere, ids["mianyang"], w.b, [m], anonymous=20, yuan="80")
+
+    # Volunteers: v1 serves at two townships of the county.
+    v1 = await w.volunteer(meng, ids["mengzhuiwan"], "张志愿", ID_A)
+    v2 = await w.volunteer(shuang, ids["shuangqiao"], "李志愿", ID_B)
+    v3 = await w.volunteer(mian, ids["mianyang"], "赵志愿", ID_C)
+    await w.hours(county, v1, ids["mengzhuiwan"], w.a, "2")
+    await w.hours(county, v1, ids["shuangqiao"], w.c, "3")
+    await w.hours(county, v2, ids["shuangqiao"], w.d, "1.5")
+    await w.hours(mian, v3, ids["mianyang"], w.b, "4")
+    return w
+
+
+async def get_ok(gateway, path: str, headers: dict, **params) -> dict:
+    r = await gateway.get(path, headers=headers, params={k: v.isoformat() if isinstance(v, date) else v
+                                                         for k, v in params.items()})
+    assert r.status_code == 200, (path, params, r.text)
+    return r.json()
+
+
+def shown(figures: dict) -> dict[str, tuple]:
+    return {name: (f["value"], f["by_population"]) for name, f in figures.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Every endpoint's figures against the ledger
+# ---------------------------------------------------------------------------------------------
+
+class TestFiguresMatchTheRecords:
+    async def test_summary(self, world):
+        w, gw, ids = world, world.gw, {k: s["id"] for k, s in world.tree.items()}
+        official, frm, to = w.headers["county.official"], w.today - timedelta(days=70), w.today
+
+        body = await get_ok(gw, "/v1/stats/summary", official, station_id=ids["chenghua"], **{"from": frm, "to": to})
+        assert body["station"] == {"id": ids["chenghua"], "name": "Chenghua", "kind": "county"}
+        assert body["filters"]["from"] == frm.isoformat() and body["filters"]["to"] == to.isoformat()
+        assert body["degraded"] == [] and body["as_of"]
+        figures = body["figures"]
+        assert set(figures) == set(FIGURES)
+        assert shown(figures) == w.ledger.summary(ids["chenghua"], frm, to)
+        assert all(f["missing"] == [] for f in figures.values())
+        assert figures["persons"]["exact"] is True
+
+        # Spelled out for the reader (and as a check of the ledger itself): the county's subtree,
+        # without Mianyang. P (casework + group + activity) is one person; Q, R and S the others.
+        assert figures["persons"]["value"] == 4
+        assert figures["persons"]["by_population"] == {"elderly": 1, "elderly_alone": 1, "child_left_behind": 1,
+                                                       "dibao": 1, "disabled": 1}
+        # casework 1 + 2 (P) + 1 (Q) + 1 (R); group 2 named + 2 anonymous, 1, 5 anonymous; activities 2 + 10, 1.
+        assert figures["person_times.casework"]["value"] == 5
+        assert figures["person_times.group"]["value"] == 10
+        assert figures["person_times.community"]["value"] == 13
+        assert figures["person_times"]["value"] == 28
+        assert figures["person_times"]["by_population"]["elderly"] == 3 + 2 + 1  # P: casework, sessions, activity
+        assert figures["cases.new"]["value"] == 2  # C1 opened before `from`
+        assert figures["cases.open"]["value"] == 2 and figures["cases.closed"]["value"] == 1  # C1, C3 open
+        assert figures["cases.reopened"]["value"] == 0
+        assert figures["resources.linked_yuan"]["value"] == 950.5
+        assert figures["volunteers.active"]["value"] == 2 and figures["volunteer.hours"]["value"] == 6.5
+        assert figures["volunteer.person_times"]["value"] == 3 and figures["volunteers.registered"]["value"] == 2
+
+        # Other stations, other ranges, other callers.
+        admin = await gw.admin()
+        for headers, station, span in (
+                (official, "chenghua", (w.b, w.c)),          # a middle slice: today's records left out
+                (official, "mengzhuiwan", (frm, to)),        # a township with its village
+                (official, "heping", (w.a, w.a)),            # one day
+                (admin, "root", (frm, to)),                  # everything, Mianyang included
+                (w.headers["mian.head"], "mianyang", (frm, to))):
+            body = await get_ok(gw, "/v1/stats/summary", headers, station_id=ids[station],
+                                **{"from": span[0], "to": span[1]})
+            assert shown(body["figures"]) == w.ledger.summary(ids[station], *span), (station, span)
+        # Without station_id: the caller's own station.
+        body = await get_ok(gw, "/v1/stats/summary", w.headers["shuang.worker"], **{"from": frm, "to": to})
+        assert body["station"]["id"] == ids["shuangqiao"]
+        assert shown(body["figures"]) == w.ledger.summary(ids["shuangqiao"], frm, to)
+
+    async def test_timeseries(self, world):
+        w, gw, ids = world, world.gw, {k: s["id"] for k, s in world.tree.items()}
+        official, frm, to = w.headers["county.official"], w.today - timedelta(days=70), w.today
+        county = ids["chenghua"]
+
+        for interval in ("week", "month"):
+            expected_periods = periods(frm, to, interval)
+            for metric in FIGURES:
+                by = {"by": "population"} if metric in ("person_times", "persons", "cases.open", "groups") else {}
+                body = await get_ok(gw, "/v1/stats/timeseries", official, metric=metric, interval=interval,
+                                    station_id=county, **{"from": frm, "to": to}, **by)
+                assert body["periods"] == [{k: v.isoformat() for k, v in p.items()} for p in expected_periods]
+                assert body["missing"] == [] and body["degraded"] == []
+                got = [{"population": s["population"], "values": s["values"]} for s in body["series"]]
+                assert got == w.ledger.series(metric, county, frm, to, interval, bool(by)), (interval, metric)
+                if metric == "persons":
+                    assert all(s["exact"] for s in body["series"])
+        # Quarters and years: the same figures in longer periods, cut by `from` and `to`.
+        for interval in ("quarter", "year"):
+            for metric in ("person_times", "persons", "cases.open", "volunteers.active", "resources.linked_yuan"):
+                body = await get_ok(gw, "/v1/stats/timeseries", official, metric=metric, interval=interval,
+                                    station_id=county, by="population", **{"from": frm, "to": to})
+                assert body["periods"] == [{k: v.isoformat() for k, v in p.items()}
+                                           for p in periods(frm, to, interval)]
+                got = [{"population": s["population"], "values": s["values"]} for s in body["series"]]
+                assert got == w.ledger.series(metric, county, frm, to, interval, True), (interval, metric)
+
+        # Weeks start on Monday; the weeks between day a and day b have nothing and say 0.
+        body = await get_ok(gw, "/v1/stats/timeseries", official, metric="person_times", interval="week",
+                            station_id=county, **{"from": frm, "to": to})
+        starts = [date.fromisoformat(p["period"]) for p in body["periods"]]
+        assert all(s.weekday() == 0 for s in starts) and body["periods"][0]["from"] == frm.isoformat()
+        values = dict(zip(starts, body["series"][0]["values"], strict=True))
+        empty = [s for s in starts if w.a + timedelta(days=7) <= s and s + timedelta(days=6) < w.b]
+        assert empty and all(values[s] == 0 for s in empty)
+        assert sum(values.values()) == 28
+
+        # By day over a fortnight that ends today: the days without records are there with 0.
+        short = to - timedelta(days=13)
+        body = await get_ok(gw, "/v1/stats/timeseries", official, metric="person_times", interval="day",
+                            station_id=county, **{"from": short, "to": to})
+        assert len(body["periods"]) == 14
+        assert body["series"] == [{"population": None,
+                                   "values": [w.ledger.value("person_times", w.ledger.subtree(county), d, d)
+                                              for d in (short + timedelta(days=i) for i in range(14))]}]
+        assert body["series"][0]["values"].count(0) >= 12
+
+    async def test_breakdown(self, world):
+        w, gw, ids = world, world.gw, {k: s["id"] for k, s in world.tree.items()}
+        official, frm, to = w.headers["county.official"], w.today - timedelta(days=70), w.today
+        admin = await gw.admin()
+        for headers, station, children in ((official, "chenghua", ("mengzhuiwan", "shuangqiao")),
+                                           (official, "mengzhuiwan", ("heping",)),
+                                           (admin, "root", ("chengdu", "mianyang"))):
+            # volunteers.active, a distinct count like persons: test_breakdown_total_of_active_volunteers.
+            for metric in (f for f in FIGURES if f != "volunteers.active"):
+                body = await get_ok(gw, "/v1/stats/breakdown", headers, metric=metric, station_id=ids[station],
+                                    **{"from": frm, "to": to})
+                assert body["missing"] == [] and body["degraded"] == []
+                assert sorted(r["station"]["id"] for r in body["rows"]) == sorted(ids[c] for c in children)
+                got = {"rows": {r["station"]["id"]: r["value"] for r in body["rows"]}, "own": body["own"]["value"],
+                       "total": body["total"]["value"]}
+                expected = w.ledger.breakdown(metric, ids[station], [ids[c] for c in children], frm, to)
+                assert got == expected, (station, metric)
+
+        # Spelled out: P is in both townships' persons (casework and group at Mengzhuiwan, the
+        # activity at Shuangqiao) but once in the county's total; the county's own group is its own.
+        body = await get_ok(gw, "/v1/stats/breakdown", official, metric="persons", station_id=ids["chenghua"],
+                            **{"from": frm, "to": to})
+        rows = {r["station"]["name"]: r["value"] for r in body["rows"]}
+        assert rows == {"Mengzhuiwan": 2, "Shuangqiao": 3} and body["total"] == {"value": 4, "exact": True}
+        body = await get_ok(gw, "/v1/stats/breakdown", official, metric="person_times.group",
+                            station_id=ids["chenghua"], **{"from": frm, "to": to})
+        assert body["own"] == {"value": 5} and body["total"] == {"value": 10}
+
+    async def test_breakdown_total_of_active_volunteers(self, world):
+        """v1 served at Mengzhuiwan and at Shuangqiao, v2 at Shuangqiao: each township has its
+        active volunteers, and the county has two, as its summary says, not 1 + 2."""
+        w, gw, ids = world, world.gw, {k: s["id"] for k, s in world.tree.items()}
+        official, frm, to = w.headers["county.official"], w.today - timedelta(days=70), w.today
+        county = ids["chenghua"]
+        summary = await get_ok(gw, "/v1/stats/summary", official, station_id=county, **{"from": frm, "to": to})
+        assert summary["figures"]["volunteers.active"]["value"] == 2
+        body = await get_ok(gw, "/v1/stats/breakdown", official, metric="volunteers.active", station_id=county,
+                            **{"from": frm, "to": to})
+        assert {r["station"]["name"]: r["value"] for r in body["rows"]} == {"Mengzhuiwan": 1, "Shuangqiao": 2}
+        assert body["own"] == {"value": 0}
+        assert body["total"] == {"value": 2}  # the county's whole subtree, each volunteer once
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. A stopped service
+# ---------------------------------------------------------------------------------------------
+
+class Down(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request):
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+class TestDegraded:
+    async def test_a_stopped_service_is_named_and_the_rest_still_counts(self, world):
+        w, gw, ids = world, world.gw, {k: s["id"] for k, s in world.tree.items()}
+        official, frm, to = w.headers["county.official"], w.today - timedelta(days=70), w.today
+        county = ids["chenghua"]
+        clients = gw.app.state.upstreams._clients
+        working = clients["projects"]
+        clients["projects"] = httpx.AsyncClient(base_url="http://projects", transport=Down())
+
+        r = await gw.get("/v1/stats/summary", headers=official,
+                         params={"station_id": county, "from": frm.isoformat(), "to": to.isoformat()})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["degraded"] == ["projects"] and "no-cache" in r.headers["cache-control"]
+        figures, expected = body["figures"], w.ledger.summary(county, frm, to)
+        for name, f in figures.items():
+            owners = OWNED_BY[name]
+            if owners == {"projects"}:
+                assert (f["value"], f["by_population"], f["missing"]) == (None, {}, ["projects"]), name
+            elif "projects" in owners:
+                assert f["missing"] == ["projects"], name
+            else:
+                assert f["missing"] == [] and (f["value"], f["by_population"]) == expected[name], name
+        # What the cases service alone still knows of the shared figures.
+        stations, rest = w.ledger.subtree(county), frozenset({"cases", "volunteers"})
+        for name in ("person_times", "persons", "resources.linked_yuan"):
+            assert figures[name]["value"] == w.ledger.value(name, stations, frm, to, services=rest), name
+        assert figures["person_times"]["value"] == 5 and figures["persons"]["value"] == 3  # P, Q, R by casework
+        assert figures["resources.linked_yuan"]["value"] == 450.5
+
+        r = await gw.get("/v1/stats/timeseries", headers=official, params={
+            "metric": "activities", "interval": "month", "station_id": county, "from": frm.isoformat()})
+        assert r.status_code == 200 and r.json()["missing"] == ["projects"] and r.json()["series"] == []
+        r = await gw.get("/v1/stats/breakdown", headers=official, params={
+            "metric": "groups", "station_id": county, "from": frm.isoformat()})
+        assert r.status_code == 200 and r.json()["degraded"] == ["projects"]
+        assert {row["value"] for row in r.json()["rows"]} == {None} and r.json()["total"] == {"value": None}
+
+        # A partial answer is not kept: once the service is back, the next poll is whole again.
+        clients["projects"] = working
+        body = await get_ok(gw, "/v1/stats/summary", official, station_id=county, **{"from": frm, "to": to})
+        assert body["degraded"] == [] and shown(body["figures"]) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# 3 and 4. ETag, the cache, and a burst of polls
+# ---------------------------------------------------------------------------------------------
+
+class Asked:
+    """Counts the gateway's requests to each service's counting endpoints."""
+
+    def __init__(self, gateway) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        for name, client in gateway.app.state.upstreams._clients.items():
+            client.event_hooks["request"].append(self._hook(name))
+
+    def _hook(self, name: str):
+        async def hook(request: httpx.Request) -> None:
+            if request.url.path in ("/internal/stats", "/internal/persons"):
+                self.calls[(name, request.url.path)] += 1
+
+        return hook
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+async def small_world(gateway, admin, tree) -> tuple[World, dict]:
+    """One worker, one beneficiary, one case with one service record today."""
+    w = World(gateway, tree)
+    w.headers = await users(gateway, admin, tree, ("meng.worker", "social_worker", "mengzhuiwan"))
+    worker = w.headers["meng.worker"]
+    person = await w.beneficiary(worker, tree["mengzhuiwan"]["id"], "张桂芳", ["elderly"])
+    case = await w.case(worker, tree["mengzhuiwan"]["id"], person, w.today)
+    await w.service_record(worker, case, w.today)
+    return w, case
+
+
+class TestPolling:
+    async def test_if_none_match_answers_304_until_a_service_record_changes_the_figures(
+            self, gateway, gateway_factory, admin, tree):
+        w, case = await small_world(gateway, admin, tree)
+        worker = w.headers["meng.worker"]
+        uncached = await gateway_factory(stats_cache_s=0)
+        params = {"from": (w.today - timedelta(days=7)).isoformat(), "to": w.today.isoformat()}
+
+        r = await uncached.get("/v1/stats/summary", headers=worker, params=params)
+        assert r.status_code == 200 and r.headers["etag"], r.text
+        first = r.headers["etag"]
+        assert r.json()["figures"]["person_times.casework"]["value"] == 1
+        for _ in range(2):
+            r = await uncached.get("/v1/stats/summary", headers={**worker, "If-None-Match": first}, params=params)
+            assert r.status_code == 304 and r.content == b"" and r.headers["etag"] == first
+
+        await w.service_record(worker, case, w.today)
+        r = await uncached.get("/v1/stats/summary", headers={**worker, "If-None-Match": first}, params=params)
+        assert r.status_code == 200 and r.headers["etag"] != first, r.text
+        assert r.json()["figures"]["person_times.casework"]["value"] == 2
+        assert r.json()["figures"]["persons"]["value"] == 1
+        second = r.headers["etag"]
+        r = await uncached.get("/v1/stats/summary", headers={**worker, "If-None-Match": second}, params=params)
+        assert r.status_code == 304
+
+    async def test_a_second_poll_within_the_cache_time_does_not_ask_the_services(self, gateway, admin, tree):
+        w, _ = await small_world(gateway, admin, tree)
+        worker = w.headers["meng.worker"]
+        asked = Asked(gateway)
+        r1 = await gateway.get("/v1/stats/summary", headers=worker)
+        assert r1.status_code == 200 and r1.headers["cache-control"] == "private, max-age=5"
+        # Summary: every service's stats, and the person sets of cases and projects.
+        assert asked.calls == {("cases", "/internal/stats"): 1, ("projects", "/internal/stats"): 1,
+                               ("volunteers", "/internal/stats"): 1, ("cases", "/internal/persons"): 1,
+                               ("projects", "/internal/persons"): 1}
+        r2 = await gateway.get("/v1/stats/summary", headers=worker)
+        assert r2.status_code == 200 and r2.content == r1.content and r2.headers["etag"] == r1.headers["etag"]
+        assert asked.total() == 5
+
+    async def test_a_burst_of_identical_polls_costs_one_computation(self, gateway, admin, tree):
+        w, _ = await small_world(gateway, admin, tree)
+        worker = w.headers["meng.worker"]
+        asked = Asked(gateway)
+        params = {"station_id": tree["mengzhuiwan"]["id"], "from": (w.today - timedelta(days=30)).isoformat()}
+
+        answers = await asyncio.gather(*(gateway.get("/v1/stats/summary", headers=worker, params=params)
+                                         for _ in range(20)))
+        assert [a.status_code for a in answers] == [200] * 20
+        assert len({a.content for a in answers}) == 1 and len({a.headers["etag"] for a in answers}) == 1
+        assert answers[0].json()["figures"]["person_times.casework"]["value"] == 1
+        assert asked.calls == {("cases", "/internal/stats"): 1, ("projects", "/internal/stats"): 1,
+                               ("volunteers", "/internal/stats"): 1, ("cases", "/internal/persons"): 1,
+                               ("projects", "/internal/persons"): 1}
+        assert gateway.app.state.stats_cache.computations == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Scope and input
+# ---------------------------------------------------------------------------------------------
+
+class TestScopeAndInput:
+    async def test_scope_roles_and_bad_queries(self, gateway, admin, tree):
+        h = await users(gateway, admin, tree, ("county.official", "official", "chenghua"),
+                        ("meng.worker", "social_worker", "mengzhuiwan"), ("zhang.vol", "volunteer", "mengzhuiwan"))
+        official = h["county.official"]
+        today = clock.today()
+
+        # Inside the county: yes; another city, a parent station or one that does not exist: the same 404.
+        assert (await gateway.get("/v1/stats/summary", headers=official,
+                                  params={"station_id": tree["heping"]["id"]})).status_code == 200
+        not_found = []
+        for headers, station in ((official, tree["mianyang"]["id"]), (official, tree["chengdu"]["id"]),
+                                 (official, 999_999), (h["meng.worker"], tree["chenghua"]["id"])):
+            for path, extra in (("/v1/stats/summary", {}), ("/v1/stats/timeseries", {"metric": "persons"}),
+                                ("/v1/stats/breakdown", {"metric": "activities"})):
+                r = await gateway.get(path, headers=headers, params={"station_id": station, **extra})
+                assert r.status_code == 404 and r.headers["content-type"] == PROBLEM, (path, station, r.text)
+                not_found.append({k: v for k, v in r.json().items() if k not in ("instance", "detail")})
+        assert all(p == not_found[0] for p in not_found)
+
+        # A volunteer's login sees no aggregates at all.
+        for path, extra in (("/v1/stats/summary", {}), ("/v1/stats/timeseries", {"metric": "persons"}),
+                            ("/v1/stats/breakdown", {"metric": "persons"})):
+            r = await gateway.get(path, headers=h["zhang.vol"], params=extra)
+            assert r.status_code == 403 and r.headers["content-type"] == PROBLEM, (path, r.text)
+        assert (await gateway.get("/v1/stats/summary")).status_code == 401
+
+        def fields(r) -> list[str]:
+            assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+            return [e["field"] for e in r.json()["errors"]]
+
+        for path, extra in (("/v1/stats/summary", {}), ("/v1/stats/timeseries", {"metric": "persons"}),
+                            ("/v1/stats/breakdown", {"metric": "persons"})):
+            r = await gateway.get(path, headers=official, params={
+                "from": today.isoformat(), "to": (today - timedelta(days=1)).isoformat(), **extra})
+            assert fields(r) == ["from"], path
+        for path in ("/v1/stats/timeseries", "/v1/stats/breakdown"):
+            r = await gateway.get(path, headers=official, params={"metric": "happiness"})
+            assert any(f.endswith("metric") for f in fields(r)), path
+        five_years = {"from": (today - timedelta(days=5 * 365)).isoformat(), "to": today.isoformat()}
+        r = await gateway.get("/v1/stats/timeseries", headers=official,
+                              params={"metric": "persons", "interval": "day", **five_years})
+        assert fields(r) == ["interval"]
+        r = await gateway.get("/v1/stats/timeseries", headers=official,
+                              params={"metric": "persons", "interval": "week", **five_years})
+        assert r.status_code == 200 and len(r.json()["periods"]) in (261, 262)
