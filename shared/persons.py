@@ -136,8 +136,9 @@ async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsA
     """The persons of each group asked for, from person_day alone."""
     period = next((g for g in query.group_by if g not in ("population", "station")), None)
     by_population = "population" in query.group_by
-    cols = rollup.grouping(model, station_path=query.station_path, own_station_id=rollup.own_station(query.station_path),
-                           period=period, population=model.population if by_population else None,
+    cols = rollup.grouping(model, station_path=query.station_path,
+                           own_station_id=rollup.own_station(query.station_path), period=period,
+                           population=model.population if by_population else None,
                            by_station="station" in query.group_by)
     stmt = select(*cols, func.array_agg(func.distinct(model.person)).label("members")).where(
         model.station_path.startswith(query.station_path, autoescape=False),

@@ -36,6 +36,10 @@ class Metric(str, enum.Enum):
     volunteer_person_times = "volunteer.person_times"
 
 
+# Distinct counts: a volunteer active at two stations is one volunteer in their county, so
+# these never add up across stations or periods; a total is asked for, not summed.
+DISTINCT_METRICS = frozenset({Metric.volunteers_active})
+
 # Metrics that are a level at a moment (summed over all days up to the period end),
 # not a flow summed inside the period.
 STOCK_METRICS = frozenset({Metric.cases_open})

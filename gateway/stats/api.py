@@ -11,7 +11,8 @@ so a poll with If-None-Match gets 304 for as long as nothing it shows has change
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -30,7 +31,7 @@ from gateway.stats.fanout import Ask, Gathered, gather
 from shared import clock
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput
-from shared.stats import FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES
+from shared.stats import DISTINCT_METRICS, FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
@@ -180,13 +181,20 @@ async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, 
     ask = _ask(request, station, from_on, to_on, group_by=("station",), **_asked_for(metric))
 
     async def compute():
-        gathered = await _gather(request, ask)
+        whole = None
+        if metric in DISTINCT_METRICS:
+            # Not the sum of the rows: the subtree's own distinct count, asked in the same breath.
+            gathered, whole = await asyncio.gather(_gather(request, ask), _gather(request, replace(ask, group_by=())))
+            gathered.degraded |= whole.degraded
+        else:
+            gathered = await _gather(request, ask)
         content = {"station": _station_json(station), "filters": _filters(station, from_on, to_on, metric=metric),
                    "metric": metric, "missing": fig.missing(gathered, metric)}
         if fig.all_missing(gathered, metric):
             return gathered, {**content, "rows": [{"station": _station_json(c), "value": None} for c in children],
                               "own": {"value": None}, "total": {"value": None}}
-        values, total = fig.by_station(fig.Table(gathered), metric, [c.id for c in children] + [station.id])
+        values, total = fig.by_station(fig.Table(gathered), metric, [c.id for c in children] + [station.id],
+                                       whole=fig.Table(whole) if whole is not None else None)
         content["rows"] = [{"station": _station_json(c), **values[c.id]} for c in children]
         content["own"], content["total"] = values[station.id], total
         return gathered, content

@@ -155,8 +155,10 @@ def series(table: Table, figure: str, buckets: list[dict], by_population: bool) 
     return out
 
 
-def by_station(table: Table, figure: str, station_ids: list[int]) -> tuple[dict[int, dict], dict]:
-    """The figure for each station asked (children and the node itself) and for the whole subtree."""
+def by_station(table: Table, figure: str, station_ids: list[int],
+               whole: Table | None = None) -> tuple[dict[int, dict], dict]:
+    """The figure for each station asked (children and the node itself) and for the whole subtree:
+    from `whole`, an ungrouped answer, when given (distinct counts), else the sum of the stations."""
     if figure == PERSONS:
         # The subtree's persons are the union of its stations' sets, not the sum of their counts.
         total = PersonsUnion()
@@ -165,5 +167,6 @@ def by_station(table: Table, figure: str, station_ids: list[int]) -> tuple[dict[
         rows = {sid: persons_json(table.person_figure((None, None, sid))) for sid in station_ids}
         return rows, persons_json(total.figure())
     rows = {sid: {"value": number(table.value(figure, (None, None, sid)))} for sid in station_ids}
-    whole = sum(table.value(figure, (None, None, sid)) for sid in station_ids)
-    return rows, {"value": number(whole)}
+    if whole is not None:
+        return rows, {"value": number(whole.value(figure, (None, None, None)))}
+    return rows, {"value": number(sum(table.value(figure, (None, None, sid)) for sid in station_ids))}

@@ -87,8 +87,9 @@ class TestUnion:
     def test_large_sets_estimate_within_the_stated_bounds(self):
         """Two services' sketches of overlapping sets of 60,000: the union is near 90,000,
         inside the bounds the figure states, and far from the 120,000 a sum would give."""
-        from shared.persons import PersonsGroup, _sketch
         import base64
+
+        from shared.persons import PersonsGroup, _sketch
 
         a = [person_key(f"p{i}") for i in range(60_000)]
         b = [person_key(f"p{i}") for i in range(30_000, 90_000)]
