@@ -4,15 +4,8 @@ the person_day rollup on the day held, once however many occasions; anonymous he
 from datetime import timedelta
 
 from shared.persons import person_key
+from tests.cases.test_persons import persons
 from tests.projects.conftest import with_etag
-
-
-async def persons(client, service_headers, today, **query) -> list[dict]:
-    body = {"station_path": "/1/", "from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat(),
-            **query}
-    r = await client.post("/internal/persons", json=body, headers=service_headers)
-    assert r.status_code == 200, r.text
-    return r.json()["groups"]
 
 
 class TestAttendees:
