@@ -1,0 +1,329 @@
+"""Offline sync, the service half (ARCHITECTURE.md "Offline sync for station tablets").
+
+The gateway speaks WatermelonDB's protocol to the tablets; each service answers two internal
+endpoints over the tables it owns, described once as `SyncTable`s:
+
+- POST /internal/sync/pull streams NDJSON: first `{"cursor": "<xid8>"}`, then per table its
+  live rows `{"table": t, "row": {...}}` and its tombstones `{"table": t, "deleted": id}`.
+  Rows are those whose `change_xid` lies in [since, cursor), read in one REPEATABLE READ
+  snapshot whose `cursor` is `pg_snapshot_xmin`: every transaction below it has ended, so a
+  row written by a transaction that commits late has an xid at or above the cursor and is
+  served by a later pull, never skipped. Rows stream from a server-side cursor.
+- POST /internal/sync/push applies one tablet's changes to this service's tables in one
+  transaction, after checking every record first: a record changed after the tablet's last
+  pull (change_xid >= since) whose content differs from what is pushed is a conflict (409),
+  as is an update of a record deleted since; a repeated `created` is an update, a delete of
+  an unknown id is ignored, and a record the same as pushed is left alone, so a retried push
+  converges. `check_only` runs the checks and writes nothing (the gateway's first phase).
+
+Each table's `apply` adapter writes through the service's own rules (validation, counting
+rollups), so pushed records count in the dashboard figures like REST ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import Principal, Role, ServicePrincipalDep
+from shared.db import write_session
+from shared.errors import AppError, InvalidInput
+
+ColumnType = Literal["string", "number", "boolean"]
+# Columns every synced table has on the wire besides its own (WatermelonDB adds id, _status, _changed).
+BOOKKEEPING = frozenset({"id", "_status", "_changed"})
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def _wire(value: Any) -> Any:
+    """A database value as WatermelonDB stores it: strings, numbers, booleans or null."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return _ms(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    # Arrays and JSON (populations, plan goals) travel as JSON text: WatermelonDB has no list type.
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True)
+class SyncColumn:
+    name: str
+    type: ColumnType = "string"
+    optional: bool = True
+    indexed: bool = False
+    readonly: bool = False  # served, but a push never sets it (status moved by actions, counts...)
+    since: int = 1  # schema version that added it
+    attr: str | None = None  # the table's column, when not `name`
+
+    @property
+    def source(self) -> str:
+        return self.attr or self.name
+
+    def describe(self) -> dict:
+        out = {"name": self.name, "type": self.type}
+        if self.optional:
+            out["isOptional"] = True
+        if self.indexed:
+            out["isIndexed"] = True
+        if self.readonly:
+            out["readonly"] = True
+        return out
+
+
+class SyncContext:
+    """Who is pushing: the device's principal (role, station subtree) as the gateway vouched."""
+
+    def __init__(self, principal: Principal, request: Request) -> None:
+        self.principal = principal
+        self.request = request
+
+
+Loader = Callable[[AsyncSession, str], Awaitable[Any]]
+Creator = Callable[[AsyncSession, SyncContext, dict], Awaitable[Any]]
+Updater = Callable[[AsyncSession, SyncContext, Any, dict], Awaitable[Any]]
+Deleter = Callable[[AsyncSession, SyncContext, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SyncTable:
+    name: str  # on the wire: "service_records"
+    model: type  # the ORM model (a RecordMixin table with change_xid)
+    columns: tuple[SyncColumn, ...]
+    create: Creator
+    update: Updater
+    delete: Deleter
+    since: int = 1
+
+    def serve(self, record: Any) -> dict:
+        row = {"id": record.id}
+        for c in self.columns:
+            row[c.name] = _wire(getattr(record, c.source))
+        return row
+
+    def pushed(self, row: dict) -> dict:
+        """What a push may set: known, writable columns only (unknown ones and _status/_changed are dropped)."""
+        return {c.name: row[c.name] for c in self.columns if not c.readonly and c.name in row}
+
+    def same(self, record: Any, row: dict) -> bool:
+        """Does the stored record already say what the push says (a retried push)?"""
+        served = self.serve(record)
+        return all(served.get(k) == v for k, v in self.pushed(row).items())
+
+    def describe(self) -> dict:
+        return {"name": self.name, "columns": [c.describe() for c in self.columns]}
+
+
+# ---------------------------------------------------------------- pull
+
+class PullQuery(BaseModel):
+    station_path: str
+    since: str | None = Field(default=None, description="This service's cursor from the last pull (xid8)")
+    tables: list[str] | None = None
+    # Tables to send whole whatever `since` says (a tablet migrating to a schema that added them).
+    full_tables: list[str] = Field(default_factory=list)
+
+
+async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: int = 500) -> AsyncIterator[bytes]:
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            cursor = (await conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))).scalar_one()
+            yield json.dumps({"cursor": cursor}).encode() + b"\n"
+            for table in tables:
+                if query.tables is not None and table.name not in query.tables:
+                    continue
+                since = None if table.name in query.full_tables else query.since
+                model = table.model
+                xid = text("change_xid")
+                window = [model.station_path.startswith(query.station_path, autoescape=False),
+                          xid < text(":cursor ::xid8").bindparams(cursor=cursor)]
+                if since is not None:
+                    window.append(xid >= text(":since ::xid8").bindparams(since=since))
+                live = select(*model.__table__.columns).where(*window, model.deleted_at.is_(None)).order_by(
+                    xid, model.id)
+                result = await conn.stream(live.execution_options(yield_per=batch))
+                async for part in result.partitions(batch):
+                    lines = [json.dumps({"table": table.name, "row": table.serve(SimpleNamespace(**r._mapping))},
+                                        ensure_ascii=False) for r in part]
+                    yield ("\n".join(lines) + "\n").encode()
+                if since is None:
+                    continue  # a first sync has nothing to delete
+                gone = select(model.id).where(*window, model.deleted_at.is_not(None)).order_by(xid, model.id)
+                result = await conn.stream(gone.execution_options(yield_per=batch))
+                async for part in result.partitions(batch):
+                    yield ("\n".join(json.dumps({"table": table.name, "deleted": r[0]}) for r in part) + "\n").encode()
+
+
+# ---------------------------------------------------------------- push
+
+class TableChanges(BaseModel):
+    created: list[dict] = Field(default_factory=list)
+    updated: list[dict] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+
+
+class PushBody(BaseModel):
+    station_id: int = Field(description="The device's station")
+    station_path: str = Field(description="The device's subtree: every record pushed must lie in it")
+    device_id: str
+    since: str | None = Field(default=None, description="This service's cursor of the tablet's last pull")
+    check_only: bool = False
+    changes: dict[str, TableChanges]
+
+
+class SyncConflict(AppError):
+    status_code, title, type = 409, "Changed on the server", "sync-conflict"
+
+
+class OutOfScope(AppError):
+    status_code, title, type = 403, "Record outside the device's station", "sync-out-of-scope"
+
+
+@dataclass
+class _Checked:
+    table: SyncTable
+    creates: list[tuple[dict, Any]] = field(default_factory=list)  # (row, existing record or None)
+    updates: list[tuple[dict, Any]] = field(default_factory=list)
+    deletes: list[Any] = field(default_factory=list)
+
+
+async def _changed_since(session: AsyncSession, table: SyncTable, ids: list[str], since: str | None) -> set[str]:
+    """Ids among `ids` written after the pull whose cursor is `since` (all of them if it never pulled)."""
+    if not ids or since is None:
+        return set(ids)
+    model = table.model
+    stmt = select(model.id).where(model.id.in_(ids), text("change_xid >= :since ::xid8").bindparams(since=since))
+    return set((await session.scalars(stmt)).all())
+
+
+async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushBody) -> list[_Checked]:
+    """Every record of the push against what is stored, locked until the transaction ends.
+    Raises the first class of problem found, naming every record concerned."""
+    conflicts, outside, unknown = [], [], []
+    checked = []
+    for name, changes in body.changes.items():
+        table = tables.get(name)
+        if table is None:
+            unknown.append(name)
+            continue
+        model = table.model
+        ids = [r.get("id") for r in changes.created + changes.updated] + list(changes.deleted)
+        if any(not isinstance(i, str) or not i for i in ids):
+            raise InvalidInput.field(f"changes.{name}", "Every record needs a string id.", "missing_id")
+        stored = {r.id: r for r in (await session.scalars(
+            select(model).where(model.id.in_(ids)).with_for_update())).all()} if ids else {}
+        recent = await _changed_since(session, table, list(stored), body.since)
+        entry = _Checked(table)
+        for rows in (changes.created, changes.updated):  # a repeated create is an update: same checks
+            for row in rows:
+                record = stored.get(row["id"])
+                station = row.get("station_id")
+                if record is not None and not record.station_path.startswith(body.station_path):
+                    outside.append({"table": name, "id": row["id"]})
+                    continue
+                if record is None and station is not None and not isinstance(station, int):
+                    raise InvalidInput.field(f"changes.{name}.{row['id']}.station_id", "Must be a number.")
+                if record is not None and row["id"] in recent:
+                    if record.deleted_at is not None or not table.same(record, row):
+                        conflicts.append({"table": name, "id": row["id"]})
+                        continue
+                (entry.creates if record is None else entry.updates).append((row, record))
+        for record_id in changes.deleted:
+            record = stored.get(record_id)
+            if record is None or record.deleted_at is not None:
+                continue  # unknown or already gone: nothing to do
+            if not record.station_path.startswith(body.station_path):
+                outside.append({"table": name, "id": record_id})
+            elif record_id in recent:
+                conflicts.append({"table": name, "id": record_id})
+            else:
+                entry.deletes.append(record)
+        checked.append(entry)
+    if unknown:
+        raise InvalidInput("These tables are not synced by this service.",
+                           errors=[{"field": f"changes.{n}", "message": "unknown table", "code": "unknown_table"}
+                                   for n in unknown])
+    if outside:
+        raise OutOfScope("Records outside the device's station subtree.", records=outside)
+    if conflicts:
+        raise SyncConflict("Records changed on the server since your last pull: pull, then push again.",
+                           records=conflicts)
+    return checked
+
+
+async def apply(session: AsyncSession, ctx: SyncContext, checked: list[_Checked]) -> None:
+    for entry in checked:
+        table = entry.table
+        for row, _ in entry.creates:
+            await _guard(table, row["id"], table.create(session, ctx, row))
+        for row, record in entry.updates:
+            if not table.same(record, row):
+                await _guard(table, row["id"], table.update(session, ctx, record, row))
+        for record in entry.deletes:
+            await table.delete(session, ctx, record)
+
+
+async def _guard(table: SyncTable, record_id: str, work: Awaitable[Any]) -> Any:
+    """A rule broken by one pushed record names that record (table and id) in the problem."""
+    try:
+        return await work
+    except ValidationError as exc:
+        raise InvalidInput(f"A record of {table.name} is not valid.", errors=[
+            {"field": f"changes.{table.name}.{record_id}." + ".".join(str(p) for p in e["loc"]),
+             "message": e["msg"], "code": e["type"]} for e in exc.errors()]) from None
+    except InvalidInput as exc:
+        for e in exc.errors or []:
+            e["field"] = f"changes.{table.name}.{record_id}.{e['field']}"
+        raise
+
+
+def device_principal(body: PushBody) -> Principal:
+    # A station tablet writes as a social worker of its station; the record's author is the device.
+    return Principal(user_id=f"device:{body.device_id}", role=Role.social_worker, station_id=body.station_id,
+                     station_path=body.station_path, device_id=body.device_id)
+
+
+def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
+    router = APIRouter(prefix="/internal/sync", tags=["internal"], include_in_schema=False)
+    by_name = {t.name: t for t in tables}
+
+    @router.get("/schema")
+    async def schema(_: ServicePrincipalDep) -> dict:
+        return {"tables": [dict(t.describe(), since=t.since,
+                                columns_since={c.name: c.since for c in t.columns}) for t in tables]}
+
+    @router.post("/pull")
+    async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
+        return StreamingResponse(pull_lines(request.app.state.db.engine, tables, query),
+                                 media_type="application/x-ndjson")
+
+    @router.post("/push", status_code=204)
+    async def push(body: PushBody, request: Request, _: ServicePrincipalDep,
+                   session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> None:
+        checked = await check(session, by_name, body)
+        if not body.check_only:
+            await apply(session, SyncContext(device_principal(body), request), checked)
+
+    return router
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
