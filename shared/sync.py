@@ -14,7 +14,8 @@ endpoints over the tables it owns, described once as `SyncTable`s:
   pull (change_xid >= since) whose content differs from what is pushed is a conflict (409),
   as is an update of a record deleted since; a repeated `created` is an update, a delete of
   an unknown id is ignored, and a record the same as pushed is left alone, so a retried push
-  converges. `check_only` runs the checks and writes nothing (the gateway's first phase).
+  converges. `check_only` applies the push and rolls it back: the gateway's first phase, so a
+push one service would refuse is refused before any service has written.
 
 Each table's `apply` adapter writes through the service's own rules (validation, counting
 rollups), so pushed records count in the dashboard figures like REST ones.
@@ -38,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
-from shared.errors import AppError, InvalidInput
+from shared.errors import AppError, Forbidden, InvalidInput, NotFound
 
 ColumnType = Literal["string", "number", "boolean"]
 # Columns every synced table has on the wire besides its own (WatermelonDB adds id, _status, _changed).
@@ -70,6 +71,7 @@ class SyncColumn:
     optional: bool = True
     indexed: bool = False
     readonly: bool = False  # served, but a push never sets it (status moved by actions, counts...)
+    writeonly: bool = False  # taken from a push, never served (an ID number: the tablet keeps its masked form)
     since: int = 1  # schema version that added it
     attr: str | None = None  # the table's column, when not `name`
 
@@ -85,6 +87,8 @@ class SyncColumn:
             out["isIndexed"] = True
         if self.readonly:
             out["readonly"] = True
+        if self.writeonly:
+            out["writeonly"] = True
         return out
 
 
@@ -115,7 +119,8 @@ class SyncTable:
     def serve(self, record: Any) -> dict:
         row = {"id": record.id}
         for c in self.columns:
-            row[c.name] = _wire(getattr(record, c.source))
+            if not c.writeonly:
+                row[c.name] = _wire(getattr(record, c.source))
         return row
 
     def pushed(self, row: dict) -> dict:
@@ -125,7 +130,7 @@ class SyncTable:
     def same(self, record: Any, row: dict) -> bool:
         """Does the stored record already say what the push says (a retried push)?"""
         served = self.serve(record)
-        return all(served.get(k) == v for k, v in self.pushed(row).items())
+        return all(served.get(k) == v for k, v in self.pushed(row).items() if k in served)
 
     def describe(self) -> dict:
         return {"name": self.name, "columns": [c.describe() for c in self.columns]}
@@ -293,6 +298,10 @@ async def _guard(table: SyncTable, record_id: str, work: Awaitable[Any]) -> Any:
         for e in exc.errors or []:
             e["field"] = f"changes.{table.name}.{record_id}.{e['field']}"
         raise
+    except (NotFound, Forbidden):
+        # A parent or station the device may not see is, to it, one that does not exist.
+        raise OutOfScope("A record refers to a station or record outside the device's subtree (or unknown).",
+                         records=[{"table": table.name, "id": record_id}]) from None
 
 
 def device_principal(body: PushBody) -> Principal:
@@ -319,8 +328,11 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
     async def push(body: PushBody, request: Request, _: ServicePrincipalDep,
                    session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> None:
         checked = await check(session, by_name, body)
-        if not body.check_only:
-            await apply(session, SyncContext(device_principal(body), request), checked)
+        await apply(session, SyncContext(device_principal(body), request), checked)
+        if body.check_only:
+            # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the
+            # gateway writes to any service only when every service's dry run passed.
+            await session.rollback()
 
     return router
 
