@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role, ServicePrincipalDep
@@ -157,11 +157,11 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
                     continue
                 since = None if table.name in query.full_tables else query.since
                 model = table.model
-                xid = text("change_xid")
+                xid = literal_column("change_xid")
                 window = [model.station_path.startswith(query.station_path, autoescape=False),
-                          xid < text(":cursor ::xid8").bindparams(cursor=cursor)]
+                          text("change_xid < CAST(:cursor AS xid8)").bindparams(cursor=cursor)]
                 if since is not None:
-                    window.append(xid >= text(":since ::xid8").bindparams(since=since))
+                    window.append(text("change_xid >= CAST(:since AS xid8)").bindparams(since=since))
                 live = select(*model.__table__.columns).where(*window, model.deleted_at.is_(None)).order_by(
                     xid, model.id)
                 result = await conn.stream(live.execution_options(yield_per=batch))
@@ -215,7 +215,7 @@ async def _changed_since(session: AsyncSession, table: SyncTable, ids: list[str]
     if not ids or since is None:
         return set(ids)
     model = table.model
-    stmt = select(model.id).where(model.id.in_(ids), text("change_xid >= :since ::xid8").bindparams(since=since))
+    stmt = select(model.id).where(model.id.in_(ids), text("change_xid >= CAST(:since AS xid8)").bindparams(since=since))
     return set((await session.scalars(stmt)).all())
 
 
