@@ -101,8 +101,8 @@ class TestCursor:
         await insert(conn, "b")
         await insert(conn, "elsewhere", path="/1/3/")
         cursor, rows = await pull(engine, path="/1/2/")
-        assert [(r["table"], r["row"]) for r in rows] == [
-            ("probes", {"id": "a", "station_id": 2, "note": "x"}), ("probes", {"id": "b", "station_id": 2, "note": "x"})]
+        assert [(r["table"], r["row"]) for r in rows] == [("probes", {"id": "a", "station_id": 2, "note": "x"}),
+                                                          ("probes", {"id": "b", "station_id": 2, "note": "x"})]
         await conn.execute("UPDATE cases.sync_probe SET note = 'y' WHERE id = 'a'")
         await conn.execute("UPDATE cases.sync_probe SET deleted_at = now() WHERE id = 'b'")
         _, rows = await pull(engine, since=cursor, path="/1/2/")
