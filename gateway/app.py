@@ -14,6 +14,7 @@ from gateway.identity.bootstrap import ensure_admin
 from gateway.replication import StationPusher
 from gateway.stats.api import router as stats_router
 from gateway.stats.cache import AnswerCache
+from gateway.sync.api import router as sync_router
 from gateway.upstream import Upstreams, install_proxy
 from shared import clock
 from shared.app import build_app
@@ -53,6 +54,7 @@ def create_app(settings: GatewaySettings | None = None,
     app.include_router(identity_router)
     app.include_router(progress_router)
     app.include_router(stats_router)
+    app.include_router(sync_router)
     install_proxy(app)
     return app
 

@@ -1,4 +1,4 @@
-"""Tables of the gateway, in the `gateway` schema: the station tree, users, refresh tokens."""
+"""Tables of the gateway, in the `gateway` schema: the station tree, users, refresh tokens, devices and sync cursors."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (BigInteger, DateTime, ForeignKey, Identity, Integer, Sequence, SmallInteger, String,
                         func, text)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models import PathType, make_base
@@ -75,3 +76,33 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Device(Base):
+    """A station tablet: registered to a station by an admin or its station head, it syncs that
+    station's subtree with a credential of its own (stored as a sha256 digest), until revoked."""
+
+    __tablename__ = "device"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    station_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("station.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SyncCursor(Base):
+    """The `timestamp` a tablet gets from a pull: its id, standing for each service's own cursor
+    (`cursors`: service -> xid8 text) at that pull. Services may sit on different databases."""
+
+    __tablename__ = "sync_cursor"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    device_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("device.id", ondelete="CASCADE"), index=True)
+    cursors: Mapped[dict] = mapped_column(JSONB)
+    schema_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

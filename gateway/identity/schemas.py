@@ -124,3 +124,25 @@ class TokenPair(BaseModel):
 
 class RefreshRequest(Input):
     refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class DeviceCreate(Input):
+    station_id: int = Field(description="The station whose subtree the tablet syncs")
+    name: Name = Field(description="What the staff call it, e.g. '和平村社工室平板'")
+
+
+class DeviceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    station_id: int
+    name: str
+    created_at: datetime
+    created_by: str | None
+    revoked_at: datetime | None
+    last_sync_at: datetime | None
+
+
+class DeviceRegistered(DeviceRead):
+    credential: str = Field(description="Shown once: the tablet sends it as 'Authorization: Bearer <credential>' "
+                                        "to /v1/sync. Only its digest is stored.")

@@ -1,0 +1,256 @@
+"""GET and POST /v1/sync (WatermelonDB's pullChanges and pushChanges) and GET /v1/sync/schema.
+
+Pull: every service's stream is opened (and its cursor read) before the first byte goes out,
+so a service that is down is a clean 503 rather than a cut answer. Rows are then copied
+through as they arrive, never gathered whole: a first sync of a large station costs the
+gateway one row's memory at a time. The `timestamp` is written last, once all services have
+been read: the id of a SyncCursor row holding each service's own cursor.
+
+Push: split by table to the owning services; every service dry-runs its part (rules, scope,
+conflicts) before any writes; then each writes its part in one transaction. A service that
+fails after another wrote leaves the push half done; the tablet retries it (it still holds
+all its changes) and, since a record already as pushed is left alone, the retry converges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from gateway.deps import ReadSessionDep
+from gateway.identity.service import devices
+from gateway.models import Device, Station, SyncCursor
+from gateway.sync.registry import Registry, SyncUnavailable, registry
+from gateway.upstream import Upstreams
+from shared.db import Database
+from shared.errors import PROBLEM, InvalidInput, Unauthorized
+
+log = logging.getLogger("haolin.gateway.sync")
+router = APIRouter(prefix="/v1/sync", tags=["sync"])
+bearer = HTTPBearer(auto_error=False, description="The device credential from POST /v1/devices")
+
+
+async def current_device(request: Request, session: ReadSessionDep,
+                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+                         ) -> tuple[Device, Station]:
+    if credentials is None:
+        raise Unauthorized("Send the device credential as 'Authorization: Bearer <credential>'.")
+    found = await devices.authenticate(session, credentials.credentials)
+    if found is None:
+        raise Unauthorized("This device credential is not valid or was revoked.")
+    return found
+
+
+DeviceDep = Annotated[tuple[Device, Station], Depends(current_device)]
+
+
+def _last_pulled_at(raw: str | None) -> int | None:
+    # WatermelonDB sends the literal "null" on a first sync.
+    if raw in (None, "", "null", "0"):
+        return None
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise InvalidInput.field("last_pulled_at", "A number given by an earlier pull, or null.") from None
+    if value <= 0:
+        return None
+    return value
+
+
+async def _cursor(session, device: Device, last_pulled_at: int | None) -> SyncCursor | None:
+    if last_pulled_at is None:
+        return None
+    cursor = (await session.scalars(select(SyncCursor).where(SyncCursor.id == last_pulled_at,
+                                                             SyncCursor.device_id == device.id))).first()
+    if cursor is None:
+        raise InvalidInput.field("last_pulled_at", "This device was never given that timestamp; "
+                                                   "pull with last_pulled_at=null to start afresh.", "unknown_cursor")
+    return cursor
+
+
+def _headers(request: Request) -> dict[str, str]:
+    return {"Authorization": f"Bearer {request.app.state.signer.service_token()}"}
+
+
+@router.get("/schema")
+async def schema(request: Request, version: Annotated[int | None, Query(ge=1)] = None) -> dict:
+    """The synced tables and their columns (name, type, isOptional, isIndexed), ready for
+    WatermelonDB's appSchema; each table says in which schema version it appeared.
+    Columns marked readonly are served but never taken from a push; writeonly ones the reverse."""
+    return (await registry(request.app.state)).describe(version)
+
+
+@router.get("", summary="Pull changes (WatermelonDB pullChanges)")
+async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
+               last_pulled_at: Annotated[str | None, Query(description="The timestamp of the last pull, or null")]
+               = None,
+               schema_version: Annotated[int | None, Query(ge=1)] = None,
+               migration: Annotated[str | None, Query(description="WatermelonDB's migration JSON, or null")] = None
+               ) -> StreamingResponse:
+    """`{"changes": {table: {"created": [], "updated": [...], "deleted": [ids]}}, "timestamp": n}`.
+    Everything is served as `updated` (set `sendCreatedAsUpdated: true` in synchronize())."""
+    dev, station = device
+    reg = await registry(request.app.state)
+    version = schema_version or reg.version
+    cursor = await _cursor(session, dev, _last_pulled_at(last_pulled_at))
+    full = _migration_tables(reg, migration, version)
+    upstreams: Upstreams = request.app.state.upstreams
+    streams: list[tuple[str, httpx.Response, AsyncIterator[str]]] = []
+    cursors: dict[str, str] = {}
+    try:
+        for service in dict.fromkeys(t.service for t in reg.tables):
+            tables = [t.name for t in reg.of(service, version)]
+            body = {"station_path": station.path, "since": (cursor.cursors.get(service) if cursor else None),
+                    "tables": tables, "full_tables": [t for t in tables if t in full]}
+            client = upstreams.client(service)
+            try:
+                response = await client.send(client.build_request("POST", "/internal/sync/pull", json=body,
+                                                                  headers=_headers(request)), stream=True)
+                response.raise_for_status()
+                lines = response.aiter_lines()
+                first = json.loads(await anext(lines))
+            except (httpx.HTTPError, OSError, StopAsyncIteration, ValueError, KeyError) as exc:
+                log.warning("sync pull: %s failed: %s", service, type(exc).__name__)
+                raise SyncUnavailable(f"The {service} service did not answer; nothing was pulled. Try again.",
+                                      service=service) from None
+            cursors[service] = first["cursor"]
+            streams.append((service, response, lines))
+    except BaseException:
+        for _, response, *_ in streams:
+            await response.aclose()
+        raise
+    tables = [t.name for t in reg.tables if t.since <= version]
+    db: Database = request.app.state.db
+    return StreamingResponse(_assemble(streams, tables, db, dev.id, cursors, version),
+                             media_type="application/json")
+
+
+def _migration_tables(reg: Registry, migration: str | None, version: int) -> set[str]:
+    """Tables to send whole to a tablet migrating from an older schema: those added, or given
+    columns, after its old version (WatermelonDB's migration syncs need their old records too)."""
+    if migration in (None, "", "null"):
+        return set()
+    try:
+        parsed = json.loads(migration)
+        old = int(parsed["from"])
+    except (ValueError, TypeError, KeyError):
+        raise InvalidInput.field("migration", "WatermelonDB's migration object: {from, tables, columns}.") from None
+    if old >= version:
+        return set()
+    return {t.name for t in reg.tables if t.since <= version and t.added_after(old)}
+
+
+async def _assemble(streams, tables: list[str], db: Database, device_id: int, cursors: dict[str, str],
+                    version: int) -> AsyncIterator[bytes]:
+    """Copy the services' NDJSON into one WatermelonDB answer, table by table."""
+    seen: set[str] = set()
+    try:
+        yield b'{"changes":{'
+        first_table = True
+        for _service, response, lines in streams:
+            current, part = None, None  # table being written; "updated" or "deleted"
+            async for line in lines:
+                if not line:
+                    continue
+                item = json.loads(line)
+                table = item["table"]
+                if table != current:
+                    if current is not None:
+                        yield b"]}" if part == "deleted" else b'],"deleted":[]}'
+                    yield (b"" if first_table else b",") + json.dumps(table).encode() + b':{"created":[],"updated":['
+                    first_table, current, part, count = False, table, "updated", 0
+                    seen.add(table)
+                if "deleted" in item:
+                    if part == "updated":
+                        yield b'],"deleted":['
+                        part, count = "deleted", 0
+                    yield (b"," if count else b"") + json.dumps(item["deleted"]).encode()
+                else:
+                    yield (b"," if count else b"") + json.dumps(item["row"], ensure_ascii=False).encode()
+                count += 1
+            if current is not None:
+                yield b"]}" if part == "deleted" else b'],"deleted":[]}'
+            await response.aclose()
+        for table in tables:
+            if table not in seen:
+                yield (b"" if first_table else b",") + json.dumps(table).encode() + \
+                    b':{"created":[],"updated":[],"deleted":[]}'
+                first_table = False
+        async with db.write_sessions() as session:
+            row = SyncCursor(device_id=device_id, cursors=cursors, schema_version=version)
+            session.add(row)
+            await session.flush()
+            timestamp = row.id
+            device = await session.get(Device, device_id)
+            if device is not None:
+                device.last_sync_at = datetime.now(UTC)
+            await session.commit()
+        yield b'},"timestamp":' + str(timestamp).encode() + b"}"
+    finally:
+        for _, response, _lines in streams:
+            await response.aclose()
+
+
+@router.post("", summary="Push changes (WatermelonDB pushChanges)", status_code=204,
+             responses={409: {"description": "A record changed on the server since last_pulled_at: pull, then push"}})
+async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
+               last_pulled_at: Annotated[str | None, Query()] = None) -> Response:
+    dev, station = device
+    cursor = await _cursor(session, dev, _last_pulled_at(last_pulled_at))
+    try:
+        changes = await request.json()
+    except ValueError:
+        raise InvalidInput.field("body", "The body must be WatermelonDB's changes object (JSON).") from None
+    if isinstance(changes, dict) and "changes" in changes and isinstance(changes["changes"], dict):
+        changes = changes["changes"]  # some clients send {changes, lastPulledAt}
+    if not isinstance(changes, dict):
+        raise InvalidInput.field("body", "The body must be an object of tables.")
+    reg = await registry(request.app.state)
+    by_service: dict[str, dict[str, Any]] = {}
+    errors = []
+    for name, part in changes.items():
+        table = reg.table(name)
+        if table is None:
+            errors.append({"field": f"changes.{name}", "message": "This table is not synced.", "code": "unknown_table"})
+            continue
+        if not isinstance(part, dict):
+            errors.append({"field": f"changes.{name}", "message": "Expected {created, updated, deleted}.",
+                           "code": "type"})
+            continue
+        by_service.setdefault(table.service, {})[name] = {k: part.get(k) or [] for k in ("created", "updated",
+                                                                                         "deleted")}
+    if errors:
+        raise InvalidInput("The push names tables this server does not sync.", errors=errors)
+
+    async def send(service: str, check_only: bool) -> httpx.Response | None:
+        body = {"station_id": station.id, "station_path": station.path, "device_id": str(dev.id),
+                "since": cursor.cursors.get(service) if cursor else None, "check_only": check_only,
+                "changes": by_service[service]}
+        try:
+            async with asyncio.timeout(request.app.state.upstreams.timeout_s):
+                return await request.app.state.upstreams.client(service).post(
+                    "/internal/sync/push", json=body, headers=_headers(request))
+        except (httpx.HTTPError, OSError, TimeoutError) as exc:
+            log.warning("sync push: %s failed: %s", service, type(exc).__name__)
+            return None
+
+    for check_only in (True, False):
+        answers = await asyncio.gather(*(send(s, check_only) for s in by_service))
+        for service, answer in zip(by_service, answers, strict=True):
+            if answer is None or answer.status_code >= 500:
+                raise SyncUnavailable(f"The {service} service did not take its part of the push"
+                                      f"{'' if check_only else ' (others may have)'}: push again.", service=service)
+            if answer.status_code != 204:
+                # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the records.
+                return JSONResponse(answer.json(), status_code=answer.status_code, media_type=PROBLEM)
+    return Response(status_code=204)
