@@ -1,0 +1,51 @@
+"""Station tablets: registered by an admin or the station's head, a credential shown once,
+which works at /v1/sync until the device is revoked."""
+
+
+async def register(gateway, headers, station_id, name="和平村社工室平板", expect=201) -> dict:
+    r = await gateway.post("/v1/devices", headers=headers, json={"station_id": station_id, "name": name})
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+class TestDevices:
+    async def test_register_use_and_revoke(self, gateway, admin, tree):
+        village = tree["heping"]
+        await gateway.user(admin, "chen.head", "station_head", tree["mengzhuiwan"]["id"])
+        head = await gateway.headers_for("chen.head")
+        device = await register(gateway, head, village["id"])
+        assert device["station_id"] == village["id"] and device["credential"].startswith("hl_dev_")
+        assert device["revoked_at"] is None and device["created_by"]
+
+        listed = (await gateway.get("/v1/devices", headers=head)).json()
+        assert [d["id"] for d in listed] == [device["id"]] and "credential" not in listed[0]
+
+        tablet = {"Authorization": f"Bearer {device['credential']}"}
+        r = await gateway.get("/v1/sync", params={"last_pulled_at": "null"}, headers=tablet)
+        assert r.status_code != 401, r.text  # the credential is accepted (the pull itself is tested elsewhere)
+
+        wrong = {"Authorization": f"Bearer {device['credential'][:-2]}xx"}
+        r = await gateway.get("/v1/sync", params={"last_pulled_at": "null"}, headers=wrong)
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+        # A user's access token is not a device credential.
+        r = await gateway.get("/v1/sync", params={"last_pulled_at": "null"}, headers=head)
+        assert r.status_code == 401
+
+        r = await gateway.post(f"/v1/devices/{device['id']}/revoke", headers=head)
+        assert r.status_code == 200 and r.json()["revoked_at"]
+        r = await gateway.get("/v1/sync", params={"last_pulled_at": "null"}, headers=tablet)
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+    async def test_only_managers_in_scope(self, gateway, admin, tree):
+        await gateway.user(admin, "li.worker", "social_worker", tree["mengzhuiwan"]["id"])
+        await gateway.user(admin, "wang.head", "station_head", tree["shuangqiao"]["id"])
+        worker, sibling = await gateway.headers_for("li.worker"), await gateway.headers_for("wang.head")
+        r = await gateway.post("/v1/devices", headers=worker, json={"station_id": tree["heping"]["id"], "name": "x"})
+        assert r.status_code == 403
+        # Another township's head cannot register, list or revoke devices of this one.
+        await register(gateway, sibling, tree["heping"]["id"], expect=404)
+        device = await register(gateway, admin, tree["heping"]["id"])
+        assert (await gateway.get("/v1/devices", headers=sibling)).json() == []
+        assert (await gateway.post(f"/v1/devices/{device['id']}/revoke", headers=sibling)).status_code == 404
+        r = await gateway.post("/v1/devices", headers=admin, json={"station_id": tree["heping"]["id"], "name": ""})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("name")
