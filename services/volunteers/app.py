@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
 from services.volunteers.models import PATH_TABLES, Station
+from services.volunteers.sync import TABLES
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
@@ -15,6 +16,7 @@ from shared.db import Database
 from shared.observability import configure_logging
 from shared.records import Vault
 from shared.stations import station_replica_router
+from shared.sync import internal_sync_router
 
 
 def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
@@ -34,6 +36,7 @@ def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
     app = build_app(title="Haolin volunteers service", service="volunteers", settings=settings, lifespan=lifespan)
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
+    app.include_router(internal_sync_router(TABLES))
     return app
 
 
