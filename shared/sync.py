@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
@@ -58,6 +58,8 @@ def _wire(value: Any) -> Any:
         return float(value)
     if isinstance(value, datetime):
         return _ms(value)
+    if isinstance(value, time):
+        return value.isoformat(timespec="minutes")
     if isinstance(value, date):
         return value.isoformat()
     # Arrays and JSON (populations, plan goals) travel as JSON text: WatermelonDB has no list type.
@@ -222,12 +224,14 @@ async def _changed_since(session: AsyncSession, table: SyncTable, ids: list[str]
 async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushBody) -> list[_Checked]:
     """Every record of the push against what is stored, locked until the transaction ends.
     Raises the first class of problem found, naming every record concerned."""
-    conflicts, outside, unknown = [], [], []
+    conflicts, outside = [], []
     checked = []
-    for name, changes in body.changes.items():
-        table = tables.get(name)
-        if table is None:
-            unknown.append(name)
+    unknown = [name for name in body.changes if name not in tables]
+    # In the order the service listed its tables, parents first: a new case's service records
+    # in the same push find their case.
+    for name, table in tables.items():
+        changes = body.changes.get(name)
+        if changes is None:
             continue
         model = table.model
         ids = [r.get("id") for r in changes.created + changes.updated] + list(changes.deleted)
@@ -250,6 +254,8 @@ async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushB
                     if record.deleted_at is not None or not table.same(record, row):
                         conflicts.append({"table": name, "id": row["id"]})
                         continue
+                if record is not None and record.deleted_at is not None:
+                    continue  # deleted before the tablet's last pull, which told it so: the deletion stands
                 (entry.creates if record is None else entry.updates).append((row, record))
         for record_id in changes.deleted:
             record = stored.get(record_id)
@@ -283,7 +289,7 @@ async def apply(session: AsyncSession, ctx: SyncContext, checked: list[_Checked]
             if not table.same(record, row):
                 await _guard(table, row["id"], table.update(session, ctx, record, row))
         for record in entry.deletes:
-            await table.delete(session, ctx, record)
+            await _guard(table, record.id, table.delete(session, ctx, record))
 
 
 async def _guard(table: SyncTable, record_id: str, work: Awaitable[Any]) -> Any:

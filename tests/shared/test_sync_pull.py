@@ -4,6 +4,7 @@ first sync streams in batches instead of being held whole."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tracemalloc
 
@@ -65,9 +66,22 @@ async def pull(engine, since=None, path="/1/") -> tuple[str, list[dict]]:
     return items[0]["cursor"], items[1:]
 
 
-async def insert(conn, rid: str, path: str = "/1/2/", note: str = "x") -> None:
-    await conn.execute("INSERT INTO cases.sync_probe (id, station_id, station_path, note) VALUES ($1, 2, $2, $3)",
-                       rid, path, note)
+async def pull_past(engine, xid: int, since=None, path="/1/") -> tuple[str, list[dict]]:
+    """A pull whose cursor is past `xid`. The cursor is the oldest transaction running anywhere
+    on the server: another test run's open transaction holds it back for a moment."""
+    for _ in range(300):
+        cursor, rows = await pull(engine, since, path)
+        if int(cursor) > xid:
+            return cursor, rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the cursor stayed at {cursor}, not past {xid}")
+
+
+async def insert(conn, rid: str, path: str = "/1/2/", note: str = "x") -> int:
+    """Insert a row in its own transaction; its xid."""
+    return int(await conn.fetchval(
+        "INSERT INTO cases.sync_probe (id, station_id, station_path, note) VALUES ($1, 2, $2, $3) "
+        "RETURNING change_xid::text", rid, path, note))
 
 
 class TestCursor:
@@ -75,20 +89,21 @@ class TestCursor:
         conn, engine = probe_table
         late = await asyncpg.connect(_plain(database_url))
         try:
-            await insert(conn, "before")
+            before = await insert(conn, "before")
             tx = late.transaction()
             await tx.start()
-            await insert(late, "late")  # takes its xid now, commits after the next writer and the pull
-            await insert(conn, "after")  # a higher xid, committed at once
+            late_xid = await insert(late, "late")  # takes its xid now, commits after the next writer and the pull
+            after = await insert(conn, "after")  # a higher xid, committed at once
+            assert before < late_xid < after
 
-            cursor1, rows = await pull(engine)
+            cursor1, rows = await pull_past(engine, before)
             # "after" committed but sits above the oldest running transaction: it waits with "late".
+            assert int(cursor1) <= late_xid
             assert [r["row"]["id"] for r in rows] == ["before"]
 
             await tx.commit()
-            cursor2, rows = await pull(engine, since=cursor1)
+            cursor2, rows = await pull_past(engine, after, since=cursor1)
             assert sorted(r["row"]["id"] for r in rows) == ["after", "late"]
-            assert int(cursor2) > int(cursor1)
 
             _, rows = await pull(engine, since=cursor2)
             assert rows == []
@@ -99,13 +114,14 @@ class TestCursor:
         conn, engine = probe_table
         await insert(conn, "a")
         await insert(conn, "b")
-        await insert(conn, "elsewhere", path="/1/3/")
-        cursor, rows = await pull(engine, path="/1/2/")
+        last = await insert(conn, "elsewhere", path="/1/3/")
+        cursor, rows = await pull_past(engine, last, path="/1/2/")
         assert [(r["table"], r["row"]) for r in rows] == [("probes", {"id": "a", "station_id": 2, "note": "x"}),
                                                           ("probes", {"id": "b", "station_id": 2, "note": "x"})]
         await conn.execute("UPDATE cases.sync_probe SET note = 'y' WHERE id = 'a'")
-        await conn.execute("UPDATE cases.sync_probe SET deleted_at = now() WHERE id = 'b'")
-        _, rows = await pull(engine, since=cursor, path="/1/2/")
+        last = int(await conn.fetchval(
+            "UPDATE cases.sync_probe SET deleted_at = now() WHERE id = 'b' RETURNING change_xid::text"))
+        _, rows = await pull_past(engine, last, since=cursor, path="/1/2/")
         assert rows == [{"table": "probes", "row": {"id": "a", "station_id": 2, "note": "y"}},
                         {"table": "probes", "deleted": "b"}]
 
@@ -113,9 +129,15 @@ class TestCursor:
 class TestStreaming:
     async def test_a_first_sync_of_100k_rows_streams_in_bounded_memory(self, probe_table):
         conn, engine = probe_table
-        await conn.execute("""INSERT INTO cases.sync_probe (id, station_id, station_path, note)
-                              SELECT 'r' || lpad(i::text, 6, '0'), 2, '/1/2/', repeat('备注', 20)
-                              FROM generate_series(1, 100000) AS i""")
+        xid = int(await conn.fetchval("""
+            WITH rows AS (INSERT INTO cases.sync_probe (id, station_id, station_path, note)
+                          SELECT 'r' || lpad(i::text, 6, '0'), 2, '/1/2/', repeat('备注', 20)
+                          FROM generate_series(1, 100000) AS i RETURNING change_xid)
+            SELECT max(change_xid)::text FROM rows"""))
+        for _ in range(300):  # until no transaction older than the insert runs anywhere on the server
+            if int(await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")) > xid:
+                break
+            await asyncio.sleep(0.1)
         count, total_bytes = 0, 0
         tracemalloc.start()
         try:
