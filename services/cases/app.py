@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.cases.api import routers
 from services.cases.config import CasesSettings
 from services.cases.models import PATH_TABLES, PersonDay, Station
+from services.cases.sync import SYNC_DEPENDENCIES, TABLES
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
@@ -16,6 +17,7 @@ from shared.observability import configure_logging
 from shared.persons import internal_persons_router
 from shared.records import Vault
 from shared.stations import station_replica_router
+from shared.sync import internal_sync_router
 
 
 def create_app(settings: CasesSettings | None = None) -> FastAPI:
@@ -39,6 +41,8 @@ def create_app(settings: CasesSettings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(internal_persons_router(PersonDay))
+    # The masked columns of a pull need the app's vault: SYNC_DEPENDENCIES binds it per request.
+    app.include_router(internal_sync_router(TABLES), dependencies=SYNC_DEPENDENCIES)
     return app
 
 

@@ -1,0 +1,427 @@
+"""The cases service's synced tables (ARCHITECTURE.md "Offline sync for station tablets").
+
+Four tables travel to station tablets: beneficiaries, cases, service_records and, from schema
+version 2, referrals (version 2 also added service_records.resources_yuan). Every pushed
+change goes through the same service functions as the REST API, so validation, the station
+scope, the ID-number uniqueness rule and the counting rollups hold for tablet records too.
+
+What a tablet never gets: ciphertexts, blind indexes and the RecordMixin internals. Sensitive
+values travel one way: a tablet pushes `id_number`, `phone` and `emergency_contact` (write-only
+columns) and pulls only their masked forms (`*_masked`, read-only), exactly as a list of the
+REST API masks them; a pull is a bulk read of a whole subtree, so it reveals no more than a list.
+A write-only value pushed as null or "" means "not given" (after a pull the tablet no longer
+holds it), never "clear it": clearing one is a REST action.
+
+Lifecycle states (case status, referral status) move through actions only, so they are
+read-only here: a pushed case opens at intake exactly as POST /v1/cases opens it. Fields no
+REST update changes (a record's station, a case's beneficiary and opening date, a record's
+case) are refused (422) when a pushed update differs; a record's station is its case's.
+
+Tablets do not send If-Match: an update applies the fields that really differ from the
+record (as the REST update schema normalises them) at the record's current version; the
+framework has checked for conflicts already, with the same comparison (`CasesTable.same`).
+
+The masked columns need the service's keys (the Vault) while a pull streams, and a pull sees
+only the engine: `bind_vault`, a dependency of the mounted router, puts the app's vault in a
+context variable for the request (the streaming task inherits it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cases.errors import CaseNotFound, DuplicateIdNumber
+from services.cases.models import Beneficiary, Case, Referral, ServiceRecord, Station
+from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryUpdate
+from services.cases.schemas.cases import CaseCreate, CaseUpdate
+from services.cases.service import beneficiaries as beneficiary_service
+from services.cases.service import cases as case_service
+from services.cases.service import records as record_service
+from shared.auth import Principal
+from shared.errors import AppError, Conflict, InvalidInput, NotFound
+from shared.records import Vault
+from shared.repository import get_live
+from shared.sync import SyncColumn, SyncContext, SyncTable, _wire
+
+# ---------------------------------------------------------------- the vault of the request
+
+_vault: ContextVar[Vault | None] = ContextVar("cases_sync_vault", default=None)
+
+
+async def bind_vault(request: Request) -> None:
+    _vault.set(request.app.state.vault)
+
+
+# Mount with: app.include_router(internal_sync_router(TABLES), dependencies=SYNC_DEPENDENCIES)
+SYNC_DEPENDENCIES = [Depends(bind_vault)]
+
+
+def vault() -> Vault:
+    value = _vault.get()
+    if value is None:
+        raise RuntimeError("The cases sync router must be mounted with SYNC_DEPENDENCIES (no vault bound).")
+    return value
+
+
+# ---------------------------------------------------------------- table description
+
+def _col(name: str, type_: str = "string", **kw) -> SyncColumn:
+    return SyncColumn(name, type_, **kw)  # type: ignore[arg-type]
+
+
+STAMPS = (_col("created_at", "number", readonly=True), _col("updated_at", "number", readonly=True))
+
+
+def _plain(value: Any) -> Any:
+    """A value as stored, for comparison: models as JSON objects, decimals normalised."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
+
+
+def _unchanged(record: Any, name: str, new: Any) -> bool:
+    current = getattr(record, name)
+    return _plain(new) == (_plain(list(current)) if isinstance(current, list) else _plain(current))
+
+
+@dataclass(frozen=True)
+class CasesTable(SyncTable):
+    """A SyncTable that turns a pushed row into the REST update it amounts to.
+
+    `changes` is the one comparison of a pushed row with the stored record, used both for
+    the conflict check (`same`) and for the update: the writable fields whose value, once the
+    REST update schema has normalised it (trimmed strings, dates, decimals, JSON text decoded,
+    a write-only value compared with the decrypted one), differs from the stored value.
+    So a retried push writes nothing and is no conflict, and a change of a write-only column
+    alone is still a change (the base `same` compares served columns only and would miss it).
+    """
+
+    update_schema: type[BaseModel] | None = None
+    json_columns: frozenset[str] = frozenset()
+    # Fields no REST update changes: a different value is refused, naming the field.
+    immutable: frozenset[str] = frozenset()
+    # Fields a create defaults when left null (the caller as worker, "low" risk, no populations):
+    # a null pushed for them means "not given", so a repeated create keeps the defaults.
+    kept_when_null: frozenset[str] = frozenset()
+    # Served columns computed from the whole record (masked sensitive values), in one call.
+    computed: Callable[[Any], dict] | None = None
+    # Is the (schema-normalised) new value of a field what the record holds already?
+    unchanged: Callable[[Any, str, Any], bool] = _unchanged
+
+    def serve(self, record: Any) -> dict:
+        extra = self.computed(record) if self.computed else {}
+        row = {"id": record.id}
+        for c in self.columns:
+            if c.writeonly:
+                continue
+            row[c.name] = _wire(extra[c.name]) if c.name in extra else _wire(getattr(record, c.source))
+        return row
+
+    def same(self, record: Any, row: dict) -> bool:
+        try:
+            return not self.changes(record, row)
+        except (ValidationError, InvalidInput):
+            return False  # not valid, so not what is stored: the update names the problem
+
+    def decode(self, name: str, value: Any) -> Any:
+        """A wire value as the REST schema takes it: JSON text back to lists and objects.
+        Dates stay "YYYY-MM-DD" strings, which the schemas parse and check."""
+        if name in self.json_columns and isinstance(value, str):
+            if value == "":
+                return None
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise InvalidInput.field(name, "Must be JSON text.", "json_invalid") from None
+        if value == "" and name.endswith("_on"):
+            return None  # an unset optional date
+        return value
+
+    def values(self, row: dict) -> dict:
+        """The pushed writable fields, decoded. A write-only value pushed null means "not given"
+        (a tablet holds none after a pull), never "clear it"."""
+        keep_null = self.kept_when_null | {c.name for c in self.columns if c.writeonly}
+        out = {}
+        for name, value in self.pushed(row).items():
+            value = self.decode(name, value)
+            if value is None and name in keep_null:
+                continue
+            out[name] = value
+        return out
+
+    def changes(self, record: Any, row: dict) -> dict:
+        """The decoded writable fields of `row` that would change `record` (see the class)."""
+        served = self.serve(record)
+        candidates = {}
+        for name, value in self.values(row).items():
+            if name in served and name not in self.json_columns and served[name] == row[name]:
+                continue  # the same on the wire: the common case, no need to parse
+            if name in self.immutable:
+                raise InvalidInput.field(name, "Cannot be changed once the record exists.", "immutable")
+            candidates[name] = value
+        if not candidates:
+            return {}
+        body = self.update_schema.model_validate(candidates)
+        return {name: value for name, value in candidates.items()
+                if not self.unchanged(record, name, getattr(body, name))}
+
+
+def _without_none(values: dict) -> dict:
+    # A create leaves unset what the tablet left null, so the schema's defaults apply.
+    return {k: v for k, v in values.items() if v is not None}
+
+
+async def _station_in_scope(session: AsyncSession, principal: Principal, station_id: Any) -> None:
+    """The station a pushed record names must be a live station of the device's subtree."""
+    if station_id is None or station_id == principal.station_id:
+        return
+    if isinstance(station_id, bool) or not isinstance(station_id, int):
+        raise InvalidInput.field("station_id", "Must be a number.")
+    path = await session.scalar(select(Station.path).where(Station.id == station_id, Station.deleted_at.is_(None)))
+    if path is None or not principal.in_scope(path):
+        raise NotFound("No such station in the device's subtree.")
+
+
+def _named(exc: AppError, table: str, record_id: str) -> AppError:
+    """A service conflict (duplicate ID number, beneficiary with cases) naming the pushed record."""
+    for e in exc.errors or []:
+        e["field"] = f"changes.{table}.{record_id}.{e['field']}"
+    exc.extra["records"] = [{"table": table, "id": record_id}]
+    return exc
+
+
+# ---------------------------------------------------------------- beneficiaries
+
+def _masked(record: Any) -> dict:
+    read = beneficiary_service.to_read(vault(), record, reveal=False)
+    contact = read.emergency_contact.model_dump(mode="json") if read.emergency_contact else None
+    return {"id_number_masked": read.id_number, "phone_masked": read.phone, "emergency_contact_masked": contact}
+
+
+def _beneficiary_unchanged(record: Beneficiary, name: str, new: Any) -> bool:
+    if name in ("id_number", "phone", "emergency_contact"):  # write-only: compared with the decrypted value
+        stored = getattr(beneficiary_service.to_read(vault(), record, reveal=True), name)
+        return _plain(new) == _plain(stored)
+    if name == "birth_on" and new is None and record.id_number_enc:
+        return True  # the service takes it from the ID number again
+    return _unchanged(record, name, new)
+
+
+async def _beneficiary_create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+    values = _without_none(BENEFICIARIES.values(row))
+    await _station_in_scope(session, ctx.principal, values.get("station_id"))
+    body = BeneficiaryCreate(id=row["id"], **values)
+    try:
+        await beneficiary_service.create(session, vault(), ctx.principal, body)
+    except DuplicateIdNumber as exc:
+        raise _named(exc, "beneficiaries", row["id"]) from None
+
+
+async def _beneficiary_update(session: AsyncSession, ctx: SyncContext, record: Beneficiary, row: dict) -> None:
+    if record.deleted_at is not None:
+        return  # deleted on the server before the tablet's last pull: the deletion wins
+    values = BENEFICIARIES.changes(record, row)
+    if not values:
+        return
+    try:
+        await beneficiary_service.update(session, vault(), ctx.principal, record, record.version,
+                                         BeneficiaryUpdate.model_validate(values))
+    except DuplicateIdNumber as exc:
+        raise _named(exc, "beneficiaries", record.id) from None
+
+
+async def _beneficiary_delete(session: AsyncSession, ctx: SyncContext, record: Beneficiary) -> None:
+    try:
+        await beneficiary_service.delete(session, ctx.principal, record, record.version)
+    except Conflict as exc:  # still has live cases
+        raise _named(exc, "beneficiaries", record.id) from None
+
+
+BENEFICIARIES = CasesTable(
+    name="beneficiaries", model=Beneficiary,
+    columns=(
+        _col("name"),
+        _col("gender"),
+        _col("birth_on"),
+        _col("id_number", writeonly=True),
+        _col("id_number_masked", readonly=True),
+        _col("phone", writeonly=True),
+        _col("phone_masked", readonly=True),
+        _col("address"),
+        _col("emergency_contact", writeonly=True),
+        _col("emergency_contact_masked", readonly=True),
+        _col("self_care"),
+        _col("disability_type"),
+        _col("disability_grade", "number"),
+        _col("need_level"),
+        _col("worker_id", indexed=True),
+        _col("consents"),
+        _col("populations"),
+        _col("registered_on", readonly=True),
+        _col("station_id", "number"),
+        *STAMPS,
+    ),
+    create=_beneficiary_create, update=_beneficiary_update, delete=_beneficiary_delete,
+    update_schema=BeneficiaryUpdate,
+    json_columns=frozenset({"consents", "populations", "emergency_contact"}),
+    immutable=frozenset({"station_id"}),
+    kept_when_null=frozenset({"station_id", "consents", "populations"}),
+    computed=_masked,
+    unchanged=_beneficiary_unchanged,
+)
+
+
+# ---------------------------------------------------------------- cases
+
+async def _case_create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+    values = _without_none(CASES.values(row))
+    await _station_in_scope(session, ctx.principal, values.get("station_id"))
+    # Opened at intake, its "open" event and counts written, exactly as POST /v1/cases.
+    await case_service.create(session, vault(), ctx.principal, CaseCreate(id=row["id"], **values))
+
+
+async def _case_update(session: AsyncSession, ctx: SyncContext, record: Case, row: dict) -> None:
+    if record.deleted_at is not None:
+        return
+    values = CASES.changes(record, row)
+    if values:
+        case_service.update(ctx.principal, record, record.version, CaseUpdate.model_validate(values))
+
+
+async def _case_delete(session: AsyncSession, ctx: SyncContext, record: Case) -> None:
+    await case_service.delete(session, ctx.principal, record, record.version)
+    # The delete tombstones the case's records with bulk UPDATEs, which expire those already
+    # loaded by this push; reload them now, as later (synchronous) comparisons cannot.
+    for loaded in list(session.identity_map.values()):
+        if getattr(loaded, "case_id", None) == record.id and inspect(loaded).expired_attributes:
+            await session.refresh(loaded)
+
+
+CASES = CasesTable(
+    name="cases", model=Case,
+    columns=(
+        _col("beneficiary_id", indexed=True),
+        _col("title"),
+        _col("presenting_problem"),
+        _col("status", readonly=True),
+        _col("risk_level"),
+        _col("worker_id", indexed=True),
+        _col("project_id"),
+        _col("opened_on"),
+        _col("closed_on", readonly=True),
+        _col("close_reason", readonly=True),
+        _col("populations", readonly=True),
+        _col("station_id", "number"),
+        *STAMPS,
+    ),
+    create=_case_create, update=_case_update, delete=_case_delete,
+    update_schema=CaseUpdate,
+    immutable=frozenset({"beneficiary_id", "opened_on", "station_id"}),
+    kept_when_null=frozenset({"station_id", "risk_level", "worker_id", "opened_on"}),
+)
+
+
+# ---------------------------------------------------------------- a case's records
+
+def _case_record_adapters(path: str):
+    kind = record_service.KIND_BY_PATH[path]
+
+    def table() -> CasesTable:
+        return SERVICE_RECORDS if kind.model is ServiceRecord else REFERRALS
+
+    async def parent(session: AsyncSession, principal: Principal, case_id: Any) -> Case:
+        # The record's station is its case's: the case must be live and readable by the device.
+        if case_id is None or case_id == "":
+            raise InvalidInput.field("case_id", "Required.", "missing")
+        if not isinstance(case_id, str):
+            raise InvalidInput.field("case_id", "Must be a string id.")
+        case = await get_live(session, Case, case_id, principal, for_update=True)
+        if case is None:
+            raise CaseNotFound()
+        return case
+
+    async def create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+        values = _without_none(table().values(row))
+        case = await parent(session, ctx.principal, values.pop("case_id", None))
+        body = kind.create.model_validate({"id": row["id"], **values})
+        await record_service.create(session, vault(), ctx.principal, kind, case, body)
+
+    async def update(session: AsyncSession, ctx: SyncContext, record: Any, row: dict) -> None:
+        if record.deleted_at is not None:
+            return  # tombstoned (with its case, earlier in this push or before): the deletion wins
+        values = table().changes(record, row)
+        if not values:
+            return
+        case = await parent(session, ctx.principal, record.case_id)
+        await record_service.update(session, ctx.principal, kind, case, record, record.version,
+                                    kind.update.model_validate(values))
+
+    async def delete(session: AsyncSession, ctx: SyncContext, record: Any) -> None:
+        if record.deleted_at is not None:
+            return  # gone with its case earlier in this push: its counts were taken back then
+        await record_service.delete(session, ctx.principal, kind, record, record.version)
+
+    return create, update, delete
+
+
+_sr_create, _sr_update, _sr_delete = _case_record_adapters("service-records")
+SERVICE_RECORDS = CasesTable(
+    name="service_records", model=ServiceRecord,
+    columns=(
+        _col("case_id", indexed=True),
+        _col("beneficiary_id", indexed=True, readonly=True),
+        _col("served_on"),
+        _col("mode"),
+        _col("duration_minutes", "number"),
+        _col("content"),
+        _col("service_type"),
+        _col("person_times", "number"),
+        _col("worker_id", indexed=True),
+        _col("resources_yuan", "number", since=2),
+        _col("populations", readonly=True),
+        _col("station_id", "number", readonly=True),
+        *STAMPS,
+    ),
+    create=_sr_create, update=_sr_update, delete=_sr_delete,
+    update_schema=record_service.KIND_BY_PATH["service-records"].update,
+    immutable=frozenset({"case_id"}),
+    kept_when_null=frozenset({"person_times", "worker_id"}),
+)
+
+_ref_create, _ref_update, _ref_delete = _case_record_adapters("referrals")
+REFERRALS = CasesTable(
+    name="referrals", model=Referral, since=2,
+    columns=(
+        _col("case_id", indexed=True),
+        _col("agency"),
+        _col("reason"),
+        _col("referred_on"),
+        _col("status", readonly=True),
+        _col("responded_on", readonly=True),
+        _col("completed_on", readonly=True),
+        _col("notes"),
+        _col("station_id", "number", readonly=True),
+        *STAMPS,
+    ),
+    create=_ref_create, update=_ref_update, delete=_ref_delete,
+    update_schema=record_service.KIND_BY_PATH["referrals"].update,
+    immutable=frozenset({"case_id"}),
+)
+
+# Parents before children.
+TABLES: list[SyncTable] = [BENEFICIARIES, CASES, SERVICE_RECORDS, REFERRALS]
+
