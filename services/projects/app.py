@@ -9,6 +9,7 @@ from services.projects import lookup
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
 from services.projects.models import PATH_TABLES, PersonDay, Station
+from services.projects.sync import TABLES as SYNC_TABLES
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
@@ -16,6 +17,7 @@ from shared.db import Database
 from shared.observability import configure_logging
 from shared.persons import internal_persons_router
 from shared.stations import station_replica_router
+from shared.sync import internal_sync_router
 
 
 def create_app(settings: ProjectsSettings | None = None,
@@ -40,6 +42,7 @@ def create_app(settings: ProjectsSettings | None = None,
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(internal_persons_router(PersonDay))
+    app.include_router(internal_sync_router(SYNC_TABLES))
     return app
 
 

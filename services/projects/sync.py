@@ -1,0 +1,494 @@
+"""Offline sync of the projects service: groups, their sessions, community activities and named
+attendance, pulled by and pushed from station tablets (ARCHITECTURE.md "Offline sync for station
+tablets"; the machinery is shared/sync.py, mounted in app.py as internal_sync_router(TABLES)).
+
+A pushed record is written by the same service functions as the REST API (services/projects/
+service/...): the project's period and stations, the counting rollups and person-days, so what a
+tablet records counts in the dashboards exactly like a REST write. The device acts as a social
+worker of its station; an update carries only the fields that differ from the stored record and
+is applied at the record's current version (conflicts were checked by shared/sync.py before).
+Parents decide scope: a session's station is its group's, an attendance's is its session's or
+activity's, and a parent the device cannot read (or an unknown one) answers 403 naming the record,
+as does a group or activity filed at a station outside the device's subtree or under a project it
+cannot see.
+
+Attendee checks. A named attendee or group member must be a beneficiary the writer can see, and
+an attendance copies the person's populations from the casework service at attendance time. REST
+asks the casework lookup through the gateway with the caller's own token (lookup.py). A push comes
+from the gateway with its service token, which the casework lookup rightly refuses (it answers for
+a user's scope; a service token's scope is the whole platform), and this service cannot sign a
+token. So the gateway, which signs tokens, also sends an access token of the pushing device (the
+principal it pushes as: social worker of the device's station, `dev` claim) in DEVICE_TOKEN_HEADER:
+the lookup runs as the device, and the cases service applies the device's scope exactly as for a
+worker of its station, with no change to the casework API. The token is verified here and must lie
+in the pushed subtree. One lookup answers every person a push names (not a call per attendance).
+A push naming people without that header is refused (401 device-token-required), never written
+unchecked.
+CONTRACT for the gateway's sync (not written yet): its POST /internal/sync/push to this service
+carries a short-lived access token of the device as `X-Device-Token` (the tablet itself holds an
+opaque credential, docs/sync.md; tests/projects/test_sync.py sends such a token).
+
+Wire values go through ProjectsSyncTable, which fixes two things of shared/sync.py locally
+(WORKAROUND, to move there): JSON text is compact like JavaScript's JSON.stringify (shared _wire
+writes '["a", "b"]'), and a retried push is recognised by comparing decoded values ('["a","b"]'
+and '["a", "b"]', "09:30" and "09:30:00", 350.5 and 350.50, "" and null in an optional text are
+the same), not raw wire values, which would answer a tablet's retry with a spurious 409.
+
+shared/sync.py applies tables in TABLES order, parents first, deletes included: a record that an
+earlier write of the same push deleted (a group's delete tombstones its sessions and attendance)
+is reloaded here and left deleted, so its counts are never taken back twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.projects.lookup import BeneficiaryLookup, Found
+from services.projects.models import Activity, Attendance, Group, GroupSession, Station
+from services.projects.schemas.work import (ActivityCreate, ActivityUpdate, AttendeeInput, GroupCreate, GroupUpdate,
+                                            SessionCreate, SessionUpdate)
+from services.projects.service import activities as activity_service
+from services.projects.service import attendance as attendance_service
+from services.projects.service import groups as group_service
+from shared import sync
+from shared.errors import InvalidInput, NotFound, Unauthorized
+from shared.repository import get_live, save
+from shared.stations import resolve_station
+from shared.sync import SyncColumn, SyncContext, SyncTable
+
+DEVICE_TOKEN_HEADER = "X-Device-Token"
+
+# How a column's wire value maps to what the REST schemas take (all others: as they come).
+JSON_LISTS = frozenset({"members", "volunteer_ids", "photos", "populations"})
+DATES = frozenset({"starts_on", "held_on"})
+TIMES = frozenset({"starts_at", "ends_at"})
+DECIMALS = frozenset({"resources_yuan"})
+
+
+# ---------------------------------------------------------------- wire values
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return sync._wire(value)
+
+
+def _json_list(name: str, value: Any) -> list:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidInput.field(name, "Must be a JSON array, as text.", "json_text") from None
+    if not isinstance(value, list):
+        raise InvalidInput.field(name, "Must be a JSON array, as text.", "json_text")
+    return value
+
+
+def _decode(column: SyncColumn, value: Any) -> Any:
+    """A pushed wire value as the REST schemas take it; pydantic validates the rest."""
+    name = column.name
+    if name in JSON_LISTS:
+        return _json_list(name, value)
+    if value == "" and column.optional:
+        return None  # WatermelonDB keeps empty text fields as ""
+    if name in DATES | TIMES and value is not None and not isinstance(value, str):
+        what = "a date as YYYY-MM-DD" if name in DATES else "a time as HH:MM"
+        raise InvalidInput.field(name, f"Must be {what}, as text.", "wire_type")
+    if name in DECIMALS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return value
+
+
+def _canon(column: SyncColumn, value: Any) -> Any:
+    """A wire value in a form where equal meanings compare equal (served or pushed)."""
+    try:
+        if column.name in JSON_LISTS:
+            return _json_list(column.name, value)
+        if value == "" and column.optional:
+            return None
+        if column.name in TIMES and isinstance(value, str):
+            return time.fromisoformat(value)
+        if column.type == "number" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return Decimal(str(value))
+    except (InvalidInput, ValueError, InvalidOperation):
+        pass
+    return value
+
+
+@dataclass(frozen=True)
+class ProjectsSyncTable(SyncTable):
+    # Set when the record is made, never changed by an update (a session's group, an
+    # attendance's person): a push changing one answers 422 naming it.
+    fixed: frozenset[str] = frozenset()
+
+    def serve(self, record: Any) -> dict:
+        row = {"id": record.id}
+        for c in self.columns:
+            if not c.writeonly:
+                row[c.name] = _wire(getattr(record, c.source))
+        return row
+
+    def same(self, record: Any, row: dict) -> bool:
+        state = sa_inspect(record, raiseerr=False)
+        if state is not None and state.expired_attributes:
+            # Expired by an earlier write of this push (a group's delete tombstones its sessions):
+            # reading it here would need I/O; the adapter reloads it and decides.
+            return False
+        served = self.serve(record)
+        by_name = {c.name: c for c in self.columns}
+        return all(_canon(by_name[k], served.get(k)) == _canon(by_name[k], v)
+                   for k, v in self.pushed(row).items() if k in served)
+
+    def decoded(self, row: dict) -> dict:
+        """The pushed writable fields, decoded; a create leaves out nulls so defaults apply."""
+        by_name = {c.name: c for c in self.columns}
+        out = {k: _decode(by_name[k], v) for k, v in self.pushed(row).items()}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def changes(self, record: Any, row: dict) -> dict:
+        """The pushed writable fields that differ from the stored record, decoded (null clears)."""
+        served = self.serve(record)
+        by_name = {c.name: c for c in self.columns}
+        out = {}
+        for k, v in self.pushed(row).items():
+            column = by_name[k]
+            if _canon(column, v) == _canon(column, served.get(k)):
+                continue
+            if k in self.fixed:
+                raise InvalidInput.field(k, "This cannot be changed once the record is made.", "immutable")
+            out[k] = _decode(column, v)
+        return out
+
+
+def _str(name: str, **kw) -> SyncColumn:
+    return SyncColumn(name, "string", **kw)
+
+
+def _num(name: str, **kw) -> SyncColumn:
+    return SyncColumn(name, "number", **kw)
+
+
+TIMESTAMPS = (_num("created_at", optional=False, readonly=True), _num("updated_at", optional=False, readonly=True))
+
+
+# ---------------------------------------------------------------- shared steps
+
+class DeviceTokenRequired(Unauthorized):
+    """401 with its own type, so the gateway tells it from a refused service token."""
+
+    type = "device-token-required"
+
+
+class _PushLookup:
+    """The casework lookup as the pushing device, one call for every person the push names.
+
+    Duck-types BeneficiaryLookup.find for the service functions; their `token` argument is
+    ignored (the device's own token is used)."""
+
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        self.found: dict[str, Found] = {}
+        self.asked: set[str] = set()
+        self.named: list[str] | None = None
+
+    def _token(self) -> str:
+        token = self.ctx.request.headers.get(DEVICE_TOKEN_HEADER, "").removeprefix("Bearer ").strip()
+        if not token:
+            raise DeviceTokenRequired(f"Checking the people a push names needs the device's access token in "
+                                      f"{DEVICE_TOKEN_HEADER}; nothing was recorded.")
+        try:
+            device = self.ctx.request.app.state.verifier.verify(token)
+        except Unauthorized as exc:
+            raise DeviceTokenRequired(f"The token in {DEVICE_TOKEN_HEADER}: {exc.detail}") from None
+        pushing = self.ctx.principal
+        if (not device.station_path.startswith(pushing.station_path)
+                or (device.device_id is not None and device.device_id != pushing.device_id)):
+            raise DeviceTokenRequired(f"The token in {DEVICE_TOKEN_HEADER} is not the pushing device's.")
+        return token
+
+    async def _named(self) -> list[str]:
+        """Every beneficiary id the push names (attendees, group members): asked in one go."""
+        try:
+            changes = (await self.ctx.request.json()).get("changes") or {}
+        except Exception:  # noqa: BLE001 - only an optimisation; ids are then asked as needed
+            return []
+        ids: list[str] = []
+        for row in _rows(changes, "attendances"):
+            ids.append(row.get("beneficiary_id"))
+        for row in _rows(changes, "groups"):
+            try:
+                ids.extend(_json_list("members", row.get("members")))
+            except InvalidInput:
+                pass
+        return [i for i in ids if isinstance(i, str) and i]
+
+    async def find(self, _token: str, ids: list[str]) -> dict[str, Found]:
+        if any(i not in self.asked for i in ids):
+            if self.named is None:
+                self.named = await self._named()
+            batch = [i for i in dict.fromkeys([*ids, *self.named]) if i not in self.asked]
+            self.found.update(await self.real.find(self._token(), batch))
+            self.asked.update(batch)
+        return {i: self.found[i] for i in ids if i in self.found}
+
+    @property
+    def real(self) -> BeneficiaryLookup:
+        return self.ctx.request.app.state.lookup
+
+
+def _rows(changes: dict, table: str) -> list[dict]:
+    entry = changes.get(table) or {}
+    return [r for r in [*(entry.get("created") or []), *(entry.get("updated") or [])] if isinstance(r, dict)]
+
+
+def _lookup(ctx: SyncContext) -> Any:
+    if not hasattr(ctx, "projects_lookup"):
+        ctx.projects_lookup = _PushLookup(ctx)
+    return ctx.projects_lookup
+
+
+async def _current(session: AsyncSession, record: Any) -> Any | None:
+    """The record as stored now, or None when an earlier write of this push deleted it (a group's
+    delete tombstones its sessions and their attendance): deleted stays deleted."""
+    await session.flush()  # keep what earlier writes of this push changed on it in memory
+    await session.refresh(record)
+    return None if record.deleted_at is not None else record
+
+
+async def _station(session: AsyncSession, ctx: SyncContext, station_id: int | None) -> None:
+    """The station a new group or activity is filed at must lie in the device's subtree."""
+    try:
+        await resolve_station(session, Station, ctx.principal, station_id)
+    except InvalidInput:
+        raise NotFound("No such station in the device's subtree.") from None
+
+
+async def _project(session: AsyncSession, ctx: SyncContext, project_id: str):
+    try:
+        return await group_service.project_for_work(session, ctx.principal, project_id)
+    except InvalidInput:
+        raise NotFound("No such project in the device's scope.") from None
+
+
+async def _parent(session: AsyncSession, ctx: SyncContext, model, record_id: Any, field: str):
+    if not isinstance(record_id, str) or not record_id:
+        raise InvalidInput.field(field, "Field required.", "missing")
+    record = await get_live(session, model, record_id, ctx.principal, for_update=True)
+    if record is None:
+        raise NotFound(f"No such {model.__tablename__} in the device's subtree.")
+    return record
+
+
+# ---------------------------------------------------------------- groups
+
+async def create_group(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+    body = GroupCreate(id=row["id"], **GROUPS.decoded(row))
+    await _station(session, ctx, body.station_id)
+    project = await _project(session, ctx, body.project_id)
+    await group_service.create(session, _lookup(ctx), "", ctx.principal, project, body)
+
+
+async def update_group(session: AsyncSession, ctx: SyncContext, record: Group, row: dict) -> None:
+    if (record := await _current(session, record)) is None:
+        return
+    changes = GROUPS.changes(record, row)
+    if not changes:
+        return
+    body = GroupUpdate(**changes)
+    project = await group_service.project_of(session, record)
+    await group_service.update(session, _lookup(ctx), "", ctx.principal, project, record, record.version, body)
+
+
+async def delete_group(session: AsyncSession, ctx: SyncContext, record: Group) -> None:
+    if (record := await _current(session, record)) is not None:
+        await group_service.delete(session, ctx.principal, record, record.version)
+
+
+GROUPS = ProjectsSyncTable(
+    name="groups", model=Group,
+    columns=(
+        _str("project_id", optional=False, indexed=True),
+        _num("station_id"),  # null: the device's station
+        _str("title", optional=False),
+        _str("kind"),
+        _str("target_population"),
+        _num("planned_sessions"),
+        _str("stage"),  # null: "preparation"
+        _str("starts_on"),  # null: today
+        _str("members", optional=False),
+        *TIMESTAMPS,
+    ),
+    create=create_group, update=update_group, delete=delete_group,
+    fixed=frozenset({"project_id", "station_id"}),
+)
+
+
+# ---------------------------------------------------------------- group sessions
+
+async def create_session(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+    fields = GROUP_SESSIONS.decoded(row)
+    group_id = fields.pop("group_id", None)
+    body = SessionCreate(id=row["id"], **fields)
+    group = await _parent(session, ctx, Group, group_id, "group_id")
+    project = await group_service.project_of(session, group)
+    await group_service.add_session(session, _lookup(ctx), "", ctx.principal, project, group, body)
+
+
+async def update_session(session: AsyncSession, ctx: SyncContext, record: GroupSession, row: dict) -> None:
+    if (record := await _current(session, record)) is None:
+        return
+    changes = GROUP_SESSIONS.changes(record, row)
+    if not changes:
+        return
+    body = SessionUpdate(**changes)
+    # Not locked: the group's writes that move its sessions' counts lock the sessions (as here).
+    group = await session.get(Group, record.group_id)
+    project = await group_service.project_of(session, group)
+    await group_service.update_session(session, ctx.principal, project, group, record, record.version, body)
+
+
+async def delete_session(session: AsyncSession, ctx: SyncContext, record: GroupSession) -> None:
+    if (record := await _current(session, record)) is None:
+        return
+    group = await session.get(Group, record.group_id)
+    await group_service.delete_session(session, ctx.principal, group, record, record.version)
+
+
+GROUP_SESSIONS = ProjectsSyncTable(
+    name="group_sessions", model=GroupSession,
+    columns=(
+        _str("group_id", optional=False, indexed=True),
+        _str("project_id", optional=False, indexed=True, readonly=True),
+        _num("station_id", optional=False, readonly=True),
+        _str("held_on", optional=False),
+        _str("starts_at"),
+        _str("topic"),
+        _num("anonymous_count", optional=False),
+        _num("named_count", optional=False, readonly=True),
+        _str("notes"),
+        *TIMESTAMPS,
+    ),
+    create=create_session, update=update_session, delete=delete_session,
+    fixed=frozenset({"group_id"}),
+)
+
+
+# ---------------------------------------------------------------- activities
+
+async def create_activity(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+    body = ActivityCreate(id=row["id"], **ACTIVITIES.decoded(row))
+    await _station(session, ctx, body.station_id)
+    project = await _project(session, ctx, body.project_id)
+    await activity_service.create(session, _lookup(ctx), "", ctx.principal, project, body)
+
+
+async def update_activity(session: AsyncSession, ctx: SyncContext, record: Activity, row: dict) -> None:
+    if (record := await _current(session, record)) is None:
+        return
+    changes = ACTIVITIES.changes(record, row)
+    if not changes:
+        return
+    body = ActivityUpdate(**changes)
+    project = await group_service.project_of(session, record)
+    await activity_service.update(session, ctx.principal, project, record, record.version, body)
+
+
+async def delete_activity(session: AsyncSession, ctx: SyncContext, record: Activity) -> None:
+    if (record := await _current(session, record)) is not None:
+        await activity_service.delete(session, ctx.principal, record, record.version)
+
+
+ACTIVITIES = ProjectsSyncTable(
+    name="activities", model=Activity,
+    columns=(
+        _str("project_id", optional=False, indexed=True),
+        _num("station_id"),  # null: the device's station
+        _str("title", optional=False),
+        _str("kind"),
+        _str("place"),
+        _str("held_on", optional=False),
+        _str("starts_at"),
+        _str("ends_at"),
+        _num("anonymous_count", optional=False),
+        _num("named_count", optional=False, readonly=True),
+        _str("volunteer_ids", optional=False),
+        _num("resources_yuan"),
+        _str("photos", optional=False),
+        _str("notes"),
+        *TIMESTAMPS,
+    ),
+    create=create_activity, update=update_activity, delete=delete_activity,
+    fixed=frozenset({"project_id", "station_id"}),
+)
+
+
+# ---------------------------------------------------------------- attendance
+
+async def _occasion(session: AsyncSession, ctx: SyncContext, fields: dict):
+    session_id, activity_id = fields.get("session_id"), fields.get("activity_id")
+    if (session_id is None) == (activity_id is None):
+        raise InvalidInput.field("session_id", "Give the session or the activity attended, one of the two.",
+                                 "one_occasion")
+    if session_id is not None:
+        return await _parent(session, ctx, GroupSession, session_id, "session_id")
+    return await _parent(session, ctx, Activity, activity_id, "activity_id")
+
+
+async def create_attendance(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+    fields = ATTENDANCES.decoded(row)
+    body = AttendeeInput(id=row["id"], beneficiary_id=fields.get("beneficiary_id"))
+    occasion = await _occasion(session, ctx, fields)
+    kept, _ = await attendance_service.add_one(session, _lookup(ctx), "", ctx.principal, occasion, body)
+    if kept.id != body.id:
+        # Another tablet recorded the same person at the same occasion first: the person counts
+        # once, on the row already there. The pushed id is kept as a tombstone (no count moves:
+        # it is deleted), so this tablet's next pull tells it to drop its copy and the two converge.
+        now = datetime.now(timezone.utc)
+        await save(session, Attendance(
+            id=body.id, station_id=kept.station_id, station_path=kept.station_path, session_id=kept.session_id,
+            activity_id=kept.activity_id, beneficiary_id=kept.beneficiary_id, populations=list(kept.populations),
+            created_by=ctx.principal.user_id, updated_by=ctx.principal.user_id, version=1, deleted_at=now))
+
+
+async def update_attendance(session: AsyncSession, ctx: SyncContext, record: Attendance, row: dict) -> None:
+    # Every writable field is fixed: an update changing one answers 422; one changing nothing is a retry.
+    if (record := await _current(session, record)) is not None:
+        ATTENDANCES.changes(record, row)
+
+
+async def delete_attendance(session: AsyncSession, ctx: SyncContext, record: Attendance) -> None:
+    if (record := await _current(session, record)) is None:
+        return
+    model, occasion_id = (GroupSession, record.session_id) if record.session_id else (Activity, record.activity_id)
+    occasion = await get_live(session, model, occasion_id, ctx.principal, for_update=True)
+    if occasion is not None:
+        await attendance_service.remove_one(session, ctx.principal, occasion, record.beneficiary_id)
+
+
+ATTENDANCES = ProjectsSyncTable(
+    name="attendances", model=Attendance,
+    columns=(
+        _str("session_id", indexed=True),
+        _str("activity_id", indexed=True),
+        _str("beneficiary_id", optional=False, indexed=True),
+        _num("station_id", optional=False, readonly=True),
+        # Copied from the beneficiary by the service when the attendance is recorded.
+        _str("populations", optional=False, readonly=True),
+        *TIMESTAMPS,
+    ),
+    create=create_attendance, update=update_attendance, delete=delete_attendance,
+    fixed=frozenset({"session_id", "activity_id", "beneficiary_id"}),
+)
+
+
+# Parents before children: shared/sync.py applies a push in this order.
+TABLES: list[SyncTable] = [GROUPS, GROUP_SESSIONS, ACTIVITIES, ATTENDANCES]
