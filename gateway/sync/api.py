@@ -32,6 +32,7 @@ from gateway.identity.service import devices
 from gateway.models import Device, Station, SyncCursor
 from gateway.sync.registry import Registry, SyncUnavailable, registry
 from gateway.upstream import Upstreams
+from shared.auth import Principal, Role
 from shared.db import Database
 from shared.errors import PROBLEM, InvalidInput, Unauthorized
 
@@ -232,6 +233,13 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
     if errors:
         raise InvalidInput("The push names tables this server does not sync.", errors=errors)
 
+    # The device as a short-lived user token: a service that checks people through another
+    # service (projects asks cases about attendees) passes it on, so that check is scoped to the device.
+    device_token = request.app.state.signer.access_token(
+        Principal(user_id=f"device:{dev.id}", role=Role.social_worker, station_id=station.id,
+                  station_path=station.path, name=dev.name, device_id=str(dev.id)), ttl_s=300)
+    headers = {**_headers(request), "X-Device-Token": device_token}
+
     async def send(service: str, check_only: bool) -> httpx.Response | None:
         body = {"station_id": station.id, "station_path": station.path, "device_id": str(dev.id),
                 "since": cursor.cursors.get(service) if cursor else None, "check_only": check_only,
@@ -239,7 +247,7 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
         try:
             async with asyncio.timeout(request.app.state.upstreams.timeout_s):
                 return await request.app.state.upstreams.client(service).post(
-                    "/internal/sync/push", json=body, headers=_headers(request))
+                    "/internal/sync/push", json=body, headers=headers)
         except (httpx.HTTPError, OSError, TimeoutError) as exc:
             log.warning("sync push: %s failed: %s", service, type(exc).__name__)
             return None
