@@ -1,0 +1,208 @@
+"""Two station tablets syncing through the gateway with stock WatermelonDB requests: pulls that
+hand out one timestamp for three services, offline edits that conflict, records moving between
+the REST API, the tablets and the dashboard figures, tombstones, and a push that fails half-way
+and converges when retried."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+
+from shared import clock
+from tests.cases.test_sync import tablet_beneficiary, tablet_case, tablet_service_record
+
+
+async def settle(db) -> None:
+    """Until every transaction begun so far has ended (another test run on the server may hold
+    the pull cursor back for a moment)."""
+    xid = int(await db.fetchval("SELECT pg_current_xact_id()::text"))
+    for _ in range(400):
+        if int(await db.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")) > xid:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("a transaction elsewhere held the snapshot back for 10 s")
+
+
+class Tablet:
+    def __init__(self, gateway, credential: str, db) -> None:
+        self.gateway, self.db = gateway, db
+        self.headers = {"Authorization": f"Bearer {credential}"}
+        self.last_pulled_at = None
+
+    async def pull(self, expect: int = 200, **params) -> dict:
+        await settle(self.db)
+        r = await self.gateway.get("/v1/sync", headers=self.headers, params={
+            "last_pulled_at": "null" if self.last_pulled_at is None else str(self.last_pulled_at),
+            "schema_version": "2", "migration": "null", **params})
+        assert r.status_code == expect, r.text
+        body = r.json()
+        if expect == 200:
+            assert isinstance(body["timestamp"], int) and body["timestamp"] > 0
+            self.last_pulled_at = body["timestamp"]
+            for table, changes in body["changes"].items():
+                assert changes["created"] == [], table  # everything as updated: sendCreatedAsUpdated
+                ids = [r["id"] for r in changes["updated"]] + changes["deleted"]
+                assert len(ids) == len(set(ids)), table  # no id twice
+        return body
+
+    async def push(self, changes: dict, expect: int = 204) -> httpx.Response:
+        r = await self.gateway.post("/v1/sync", headers=self.headers, json=changes,
+                                    params={"last_pulled_at": str(self.last_pulled_at)})
+        assert r.status_code == expect, r.text
+        return r
+
+
+def updated(body: dict, table: str) -> dict[str, dict]:
+    return {r["id"]: r for r in body["changes"][table]["updated"]}
+
+
+class TestTwoTablets:
+    async def test_conflicting_offline_edits_rest_and_figures(self, gateway, admin, tree, db):
+        township = tree["mengzhuiwan"]
+        await gateway.user(admin, "chen.head", "station_head", township["id"])
+        await gateway.user(admin, "li.worker", "social_worker", township["id"])
+        await gateway.app.state.pusher.sync_now()
+        head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+        devices = []
+        for name in ("平板甲", "平板乙"):
+            r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": name})
+            assert r.status_code == 201, r.text
+            devices.append(Tablet(gateway, r.json()["credential"], db))
+        a, b = devices
+        today = clock.today()
+
+        # A social worker registers a person through the REST API: both tablets get her.
+        r = await gateway.post("/v1/beneficiaries", headers=worker, json={
+            "name": "张桂芳", "populations": ["elderly"], "address": "和平村3组"})
+        assert r.status_code == 201, r.text
+        person = r.json()
+        first_a, first_b = await a.pull(), await b.pull()
+        row = updated(first_a, "beneficiaries")[person["id"]]
+        assert row["name"] == "张桂芳" and row["station_id"] == township["id"]
+        assert updated(first_b, "beneficiaries")[person["id"]] == row
+        assert {"beneficiaries", "cases", "service_records", "groups", "attendances", "volunteers",
+                "volunteer_hours"} <= set(first_a["changes"])
+
+        # Offline, both change her address. A syncs first; B's push is refused, names the record,
+        # and writes nothing; B pulls (getting A's edit), then pushes its own again.
+        mine = {**row, "address": "和平村4组", "_status": "updated", "_changed": "address"}
+        await a.push({"beneficiaries": {"created": [], "updated": [mine], "deleted": []}})
+        theirs = {**row, "address": "和平村5组", "_status": "updated", "_changed": "address"}
+        r = await b.push({"beneficiaries": {"updated": [theirs]}}, expect=409)
+        assert r.json()["records"] == [{"table": "beneficiaries", "id": person["id"]}]
+        r = await gateway.get(f"/v1/beneficiaries/{person['id']}", headers=worker)
+        assert r.json()["address"] == "和平村4组"
+        again = await b.pull()
+        assert updated(again, "beneficiaries")[person["id"]]["address"] == "和平村4组"
+        await b.push({"beneficiaries": {"updated": [{**updated(again, "beneficiaries")[person["id"]],
+                                                     "address": "和平村5组"}]}})
+        r = await gateway.get(f"/v1/beneficiaries/{person['id']}", headers=worker)
+        assert r.json()["address"] == "和平村5组"
+
+        # A opens a case and logs a visit offline; they appear in REST and in the dashboard figures.
+        before = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
+        case = tablet_case(person["id"], today, station_id=township["id"])
+        visit = tablet_service_record(case["id"], today, person_times=2)
+        await a.push({"cases": {"created": [case]}, "service_records": {"created": [visit]}})
+        r = await gateway.get(f"/v1/cases/{case['id']}", headers=worker)
+        assert r.status_code == 200 and r.json()["beneficiary_id"] == person["id"]
+        gateway.app.state.stats_cache.clear()
+        after = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
+        assert after["person_times.casework"]["value"] == before["person_times.casework"]["value"] + 2
+        assert after["cases.new"]["value"] == before["cases.new"]["value"] + 1
+
+        # A's own records come back to it as updated, never as created; B gets them too.
+        mine_back = await a.pull()
+        assert case["id"] in updated(mine_back, "cases") and visit["id"] in updated(mine_back, "service_records")
+        assert visit["id"] in updated(await b.pull(), "service_records")
+
+        # A deletes the visit: B gets a tombstone and the figures take it back.
+        await a.push({"service_records": {"deleted": [visit["id"]]}})
+        tomb = await b.pull()
+        assert tomb["changes"]["service_records"]["deleted"] == [visit["id"]]
+        gateway.app.state.stats_cache.clear()
+        gone = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
+        assert gone["person_times.casework"]["value"] == before["person_times.casework"]["value"]
+
+        # Nothing new: an empty pull, and the timestamp moves on.
+        stamp = b.last_pulled_at
+        quiet = await b.pull()
+        assert all(c == {"created": [], "updated": [], "deleted": []} for c in quiet["changes"].values())
+        assert quiet["timestamp"] > stamp
+
+    async def test_a_push_that_fails_half_way_converges_on_retry(self, gateway, admin, tree, db):
+        township = tree["mengzhuiwan"]
+        await gateway.user(admin, "chen.head", "station_head", township["id"])
+        await gateway.app.state.pusher.sync_now()
+        head = await gateway.headers_for("chen.head")
+        r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
+        tablet = Tablet(gateway, r.json()["credential"], db)
+        await tablet.pull()
+        person = tablet_beneficiary(station_id=township["id"])
+        volunteer = {"id": f"v-{uuid.uuid4().hex[:10]}", "name": "刘志愿", "id_type": "mainland_id",
+                     "id_number": "11010519491231002X", "phone": "13800138000", "station_id": township["id"],
+                     "disclosure_consent": True}
+        changes = {"beneficiaries": {"created": [person]}, "volunteers": {"created": [volunteer]}}
+
+        # The volunteers service dies between the dry run and the writes: cases has written its part.
+        upstreams = gateway.app.state.upstreams
+        real = upstreams._clients["volunteers"]
+        calls = {"n": 0}
+
+        class DiesAfterDryRun(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request):
+                calls["n"] += 1
+                if calls["n"] > 1:
+                    raise httpx.ConnectError("killed", request=request)
+                return await real._transport.handle_async_request(request)
+
+        upstreams._clients["volunteers"] = httpx.AsyncClient(base_url="http://volunteers", transport=DiesAfterDryRun())
+        r = await tablet.push(changes, expect=503)
+        assert r.json()["service"] == "volunteers"
+        r = await gateway.get(f"/v1/beneficiaries/{person['id']}", headers=head)
+        assert r.status_code == 200  # half done: the cases part stands
+
+        # The tablet retries the same push (it still holds all its changes): it converges.
+        upstreams._clients["volunteers"] = real
+        await tablet.push(changes)
+        # A tablet that lost that answer syncs again (synchronize() pulls, then pushes): nothing doubles.
+        await tablet.pull()
+        await tablet.push(changes)
+        r = await gateway.get("/v1/beneficiaries", headers=head, params={"q": person["name"]})
+        assert [b["id"] for b in r.json()["items"]].count(person["id"]) == 1
+        r = await gateway.get(f"/v1/volunteers/{volunteer['id']}", headers=head)
+        assert r.status_code == 200 and r.json()["name"] == "刘志愿"
+        tablet.last_pulled_at = None  # a fresh tablet's first sync sees each once
+        pulled = await tablet.pull()
+        assert person["id"] in updated(pulled, "beneficiaries") and volunteer["id"] in updated(pulled, "volunteers")
+
+    async def test_scope_schema_and_migration(self, gateway, admin, tree, db):
+        r = await gateway.get("/v1/sync/schema")
+        assert r.status_code == 200
+        schema = r.json()
+        assert schema["version"] == 2
+        tables = {t["name"]: t for t in schema["tables"]}
+        assert tables["referrals"]["since"] == 2
+        columns = {c["name"]: c for c in tables["beneficiaries"]["columns"]}
+        assert columns["station_id"]["type"] == "number" and columns["id_number"].get("writeonly")
+        old = (await gateway.get("/v1/sync/schema", params={"version": 1})).json()
+        assert "referrals" not in {t["name"] for t in old["tables"]}
+
+        village = tree["heping"]
+        r = await gateway.post("/v1/devices", headers=admin, json={"station_id": village["id"], "name": "村平板"})
+        tablet = Tablet(gateway, r.json()["credential"], db)
+        await tablet.pull()
+        # A record for a station outside the village's subtree is refused, naming it.
+        outside = tablet_beneficiary(station_id=tree["shuangqiao"]["id"])
+        r = await tablet.push({"beneficiaries": {"created": [outside]}}, expect=403)
+        assert r.json()["records"] == [{"table": "beneficiaries", "id": outside["id"]}]
+        r = await tablet.push({"no_such_table": {"created": []}}, expect=422)
+        assert r.json()["errors"][0]["field"] == "changes.no_such_table"
+
+        # A tablet on schema 1 migrating to 2 gets referrals whole (and service records, which gained a column).
+        body = await tablet.pull(migration='{"from": 1, "tables": ["referrals"], "columns": []}')
+        assert "referrals" in body["changes"]
+        r = await gateway.get("/v1/sync", headers=tablet.headers, params={"last_pulled_at": "12345678"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "last_pulled_at"
