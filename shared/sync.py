@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
@@ -42,15 +42,13 @@ from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound
 
 ColumnType = Literal["string", "number", "boolean"]
-# Columns every synced table has on the wire besides its own (WatermelonDB adds id, _status, _changed).
-BOOKKEEPING = frozenset({"id", "_status", "_changed"})
 
 
 def _ms(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
-def _wire(value: Any) -> Any:
+def wire(value: Any) -> Any:
     """A database value as WatermelonDB stores it: strings, numbers, booleans or null."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -63,7 +61,8 @@ def _wire(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     # Arrays and JSON (populations, plan goals) travel as JSON text: WatermelonDB has no list type.
-    return json.dumps(value, ensure_ascii=False, default=str)
+    # Compact, as the tablet's JSON.stringify writes it, so a value pushed back reads the same.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ class SyncTable:
         row = {"id": record.id}
         for c in self.columns:
             if not c.writeonly:
-                row[c.name] = _wire(getattr(record, c.source))
+                row[c.name] = wire(getattr(record, c.source))
         return row
 
     def pushed(self, row: dict) -> dict:
@@ -341,7 +340,3 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
             await session.rollback()
 
     return router
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

@@ -51,7 +51,7 @@ from shared.auth import Principal
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.records import Vault
 from shared.repository import get_live
-from shared.sync import SyncColumn, SyncContext, SyncTable, _wire
+from shared.sync import SyncColumn, SyncContext, SyncTable, wire
 
 # ---------------------------------------------------------------- the vault of the request
 
@@ -128,7 +128,7 @@ class CasesTable(SyncTable):
         for c in self.columns:
             if c.writeonly:
                 continue
-            row[c.name] = _wire(extra[c.name]) if c.name in extra else _wire(getattr(record, c.source))
+            row[c.name] = wire(extra[c.name]) if c.name in extra else wire(getattr(record, c.source))
         return row
 
     def same(self, record: Any, row: dict) -> bool:

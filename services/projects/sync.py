@@ -28,11 +28,9 @@ CONTRACT for the gateway's sync (not written yet): its POST /internal/sync/push 
 carries a short-lived access token of the device as `X-Device-Token` (the tablet itself holds an
 opaque credential, docs/sync.md; tests/projects/test_sync.py sends such a token).
 
-Wire values go through ProjectsSyncTable, which fixes two things of shared/sync.py locally
-(WORKAROUND, to move there): JSON text is compact like JavaScript's JSON.stringify (shared _wire
-writes '["a", "b"]'), and a retried push is recognised by comparing decoded values ('["a","b"]'
-and '["a", "b"]', "09:30" and "09:30:00", 350.5 and 350.50, "" and null in an optional text are
-the same), not raw wire values, which would answer a tablet's retry with a spurious 409.
+ProjectsSyncTable recognises a retried push by comparing decoded values ('["a","b"]' and
+'["a", "b"]', "09:30" and "09:30:00", 350.5 and 350.50, "" and null in an optional text are the
+same), not raw wire values, which would answer a tablet's retry with a spurious 409.
 
 shared/sync.py applies tables in TABLES order, parents first, deletes included: a record that an
 earlier write of the same push deleted (a group's delete tombstones its sessions and attendance)
@@ -57,7 +55,6 @@ from services.projects.schemas.work import (ActivityCreate, ActivityUpdate, Atte
 from services.projects.service import activities as activity_service
 from services.projects.service import attendance as attendance_service
 from services.projects.service import groups as group_service
-from shared import sync
 from shared.errors import InvalidInput, NotFound, Unauthorized
 from shared.repository import get_live, save
 from shared.stations import resolve_station
@@ -73,12 +70,6 @@ DECIMALS = frozenset({"resources_yuan"})
 
 
 # ---------------------------------------------------------------- wire values
-
-def _wire(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return sync._wire(value)
-
 
 def _json_list(name: str, value: Any) -> list:
     if value is None or value == "":
@@ -129,13 +120,6 @@ class ProjectsSyncTable(SyncTable):
     # Set when the record is made, never changed by an update (a session's group, an
     # attendance's person): a push changing one answers 422 naming it.
     fixed: frozenset[str] = frozenset()
-
-    def serve(self, record: Any) -> dict:
-        row = {"id": record.id}
-        for c in self.columns:
-            if not c.writeonly:
-                row[c.name] = _wire(getattr(record, c.source))
-        return row
 
     def same(self, record: Any, row: dict) -> bool:
         state = sa_inspect(record, raiseerr=False)

@@ -39,7 +39,7 @@ from services.volunteers.service import volunteers as volunteers_service
 from shared.errors import InvalidInput, NotFound
 from shared.repository import get_live
 from shared.stations import resolve_station
-from shared.sync import SyncColumn, SyncContext, SyncTable
+from shared.sync import SyncColumn, SyncContext, SyncTable, wire
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _canonical_list(value: str) -> str:
         return value
     if isinstance(items, list) and all(isinstance(i, str) for i in items):
         items = list(dict.fromkeys(i.strip() for i in items))
-    return json.dumps(items, ensure_ascii=False)
+    return wire(items)
 
 
 def _decoded(table: VolunteersTable, values: dict) -> dict:

@@ -191,9 +191,23 @@ class TestTwoTablets:
         assert "referrals" not in {t["name"] for t in old["tables"]}
 
         village = tree["heping"]
+        await gateway.user(admin, "zhou.worker", "social_worker", village["id"])
+        await gateway.app.state.pusher.sync_now()
+        worker = await gateway.headers_for("zhou.worker")
+        r = await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "赵大爷", "populations": ["elderly"]})
+        r = await gateway.post("/v1/cases", headers=worker, json={
+            "beneficiary_id": r.json()["id"], "title": "低保申请", "opened_on": clock.today().isoformat()})
+        case = r.json()
+        r = await gateway.post(f"/v1/cases/{case['id']}/referrals", headers=worker, json={
+            "agency": "街道民政办", "referred_on": clock.today().isoformat()})
+        assert r.status_code == 201, r.text
+        referral = r.json()
+
         r = await gateway.post("/v1/devices", headers=admin, json={"station_id": village["id"], "name": "村平板"})
         tablet = Tablet(gateway, r.json()["credential"], db)
-        await tablet.pull()
+        # A tablet still on schema 1 gets no referrals (the table came with version 2).
+        first = await tablet.pull(schema_version="1")
+        assert "referrals" not in first["changes"] and case["id"] in updated(first, "cases")
         # A record for a station outside the village's subtree is refused, naming it.
         outside = tablet_beneficiary(station_id=tree["shuangqiao"]["id"])
         r = await tablet.push({"beneficiaries": {"created": [outside]}}, expect=403)
@@ -201,8 +215,10 @@ class TestTwoTablets:
         r = await tablet.push({"no_such_table": {"created": []}}, expect=422)
         assert r.json()["errors"][0]["field"] == "changes.no_such_table"
 
-        # A tablet on schema 1 migrating to 2 gets referrals whole (and service records, which gained a column).
+        # Migrating to 2, it gets referrals whole, the one written before its last pull included;
+        # records of unchanged tables written before that pull are not sent again.
         body = await tablet.pull(migration='{"from": 1, "tables": ["referrals"], "columns": []}')
-        assert "referrals" in body["changes"]
+        assert list(updated(body, "referrals")) == [referral["id"]]
+        assert updated(body, "cases") == {}
         r = await gateway.get("/v1/sync", headers=tablet.headers, params={"last_pulled_at": "12345678"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "last_pulled_at"

@@ -100,7 +100,7 @@ class TestPull:
         row = got["rows"]["volunteers"][v["id"]]
         assert row == {
             "id": v["id"], "name": "张志愿", "id_type": "mainland_id", "gender": None, "birth_on": "1990-01-01",
-            "skills": '["助老", "义诊"]', "available_times": "[]", "volunteer_number": v["volunteer_number"],
+            "skills": '["助老","义诊"]', "available_times": "[]", "volunteer_number": v["volunteer_number"],
             "status": "active", "disclosure_consent": True, "guardian_name": None, "guardian_relation": None,
             "guardian_consent_on": None, "registered_on": today.isoformat(), "certified_hours": 0.0,
             "station_id": 2, "created_at": row["created_at"], "updated_at": row["updated_at"]}
