@@ -31,8 +31,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,9 +96,13 @@ class SyncColumn:
 class SyncContext:
     """Who is pushing: the device's principal (role, station subtree) as the gateway vouched."""
 
-    def __init__(self, principal: Principal, request: Request) -> None:
+    def __init__(self, principal: Principal, request: Request,
+                 provisional: dict[str, list[dict]] | None = None) -> None:
         self.principal = principal
         self.request = request
+        # Records of this same push that another service accepted in its dry run but has not
+        # written yet (a new beneficiary whose attendance this service is checking).
+        self.provisional = provisional or {}
 
 
 Loader = Callable[[AsyncSession, str], Awaitable[Any]]
@@ -116,6 +120,9 @@ class SyncTable:
     update: Updater
     delete: Deleter
     since: int = 1
+    # What other services may rely on about a record of this table pushed alongside theirs,
+    # before it is written: given the stored record after a dry run's writes (see PushBody.provisional).
+    provides: Callable[[Any], dict] | None = None
 
     def serve(self, record: Any) -> dict:
         row = {"id": record.id}
@@ -193,6 +200,9 @@ class PushBody(BaseModel):
     since: str | None = Field(default=None, description="This service's cursor of the tablet's last pull")
     check_only: bool = False
     changes: dict[str, TableChanges]
+    provisional: dict[str, list[dict]] = Field(
+        default_factory=dict, description="Records of this push another service accepted in its dry run, by table, "
+                                          "as that table `provides` them: not written yet, but they will be first")
 
 
 class SyncConflict(AppError):
@@ -280,6 +290,8 @@ async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushB
 
 
 async def apply(session: AsyncSession, ctx: SyncContext, checked: list[_Checked]) -> None:
+    # Creates and updates parents first (a new case's records find their case); deletes children
+    # first (a case deleted with its person leaves no live case of a deleted person behind).
     for entry in checked:
         table = entry.table
         for row, _ in entry.creates:
@@ -287,8 +299,12 @@ async def apply(session: AsyncSession, ctx: SyncContext, checked: list[_Checked]
         for row, record in entry.updates:
             if not table.same(record, row):
                 await _guard(table, row["id"], table.update(session, ctx, record, row))
+    # Sessions don't autoflush: a delete's own queries (a case's live records) must see what
+    # this push has already changed, or a record deleted here would be counted back twice.
+    for entry in reversed(checked):
         for record in entry.deletes:
-            await _guard(table, record.id, table.delete(session, ctx, record))
+            await session.flush()
+            await _guard(entry.table, record.id, entry.table.delete(session, ctx, record))
 
 
 async def _guard(table: SyncTable, record_id: str, work: Awaitable[Any]) -> Any:
@@ -307,6 +323,18 @@ async def _guard(table: SyncTable, record_id: str, work: Awaitable[Any]) -> Any:
         # A parent or station the device may not see is, to it, one that does not exist.
         raise OutOfScope("A record refers to a station or record outside the device's subtree (or unknown).",
                          records=[{"table": table.name, "id": record_id}]) from None
+
+
+async def _provided(session: AsyncSession, checked: list[_Checked]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for entry in checked:
+        table = entry.table
+        ids = [row["id"] for row, _ in entry.creates + entry.updates]
+        if table.provides is None or not ids:
+            continue
+        records = (await session.scalars(select(table.model).where(table.model.id.in_(ids)))).all()
+        out[table.name] = [dict(table.provides(r), id=r.id) for r in records if r.deleted_at is None]
+    return out
 
 
 def device_principal(body: PushBody) -> Principal:
@@ -329,14 +357,18 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
         return StreamingResponse(pull_lines(request.app.state.db.engine, tables, query),
                                  media_type="application/x-ndjson")
 
-    @router.post("/push", status_code=204)
+    @router.post("/push", status_code=204, responses={200: {"description": "A dry run passed: what it provides"}})
     async def push(body: PushBody, request: Request, _: ServicePrincipalDep,
-                   session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> None:
+                   session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> Response:
         checked = await check(session, by_name, body)
-        await apply(session, SyncContext(device_principal(body), request), checked)
-        if body.check_only:
-            # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the
-            # gateway writes to any service only when every service's dry run passed.
-            await session.rollback()
+        await apply(session, SyncContext(device_principal(body), request, body.provisional), checked)
+        if not body.check_only:
+            return Response(status_code=204)
+        # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the gateway
+        # writes to any service only when every service's dry run passed. What the push would
+        # create here is told, so a later service's dry run can rely on it (attendance of a new person).
+        provided = await _provided(session, checked)
+        await session.rollback()
+        return JSONResponse({"provides": provided})
 
     return router

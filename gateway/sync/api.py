@@ -7,7 +7,8 @@ gateway one row's memory at a time. The `timestamp` is written last, once all se
 been read: the id of a SyncCursor row holding each service's own cursor.
 
 Push: split by table to the owning services; every service dry-runs its part (rules, scope,
-conflicts) before any writes; then each writes its part in one transaction. A service that
+conflicts) before any writes; then each writes its part in one transaction. Services go one
+after another, owners of parents first, so attendance of a person new in the same push holds. A service that
 fails after another wrote leaves the push half done; the tablet retries it (it still holds
 all its changes) and, since a record already as pushed is left alone, the retry converges.
 """
@@ -240,10 +241,10 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
                   station_path=station.path, name=dev.name, device_id=str(dev.id)), ttl_s=300)
     headers = {**_headers(request), "X-Device-Token": device_token}
 
-    async def send(service: str, check_only: bool) -> httpx.Response | None:
+    async def send(service: str, check_only: bool, provisional: dict) -> httpx.Response | None:
         body = {"station_id": station.id, "station_path": station.path, "device_id": str(dev.id),
                 "since": cursor.cursors.get(service) if cursor else None, "check_only": check_only,
-                "changes": by_service[service]}
+                "changes": by_service[service], "provisional": provisional}
         try:
             async with asyncio.timeout(request.app.state.upstreams.timeout_s):
                 return await request.app.state.upstreams.client(service).post(
@@ -252,13 +253,24 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
             log.warning("sync push: %s failed: %s", service, type(exc).__name__)
             return None
 
+    # One service after another, in the registry's order (cases before projects): a service may
+    # rely on records of the same push that an earlier one owns. In the dry run each is told what
+    # the earlier ones would create (`provides`); in the writes, those are written before it asks.
+    order = [s for s in dict.fromkeys(t.service for t in reg.tables) if s in by_service]
     for check_only in (True, False):
-        answers = await asyncio.gather(*(send(s, check_only) for s in by_service))
-        for service, answer in zip(by_service, answers, strict=True):
+        provisional: dict[str, list] = {}
+        for service in order:
+            answer = await send(service, check_only, provisional if check_only else {})
             if answer is None or answer.status_code >= 500:
                 raise SyncUnavailable(f"The {service} service did not take its part of the push"
                                       f"{'' if check_only else ' (others may have)'}: push again.", service=service)
-            if answer.status_code != 204:
+            if answer.status_code == 200:
+                try:
+                    provisional.update(answer.json().get("provides") or {})
+                except (ValueError, AttributeError):
+                    raise SyncUnavailable(f"The {service} service's dry run was not understood: push again.",
+                                          service=service) from None
+            elif answer.status_code != 204:
                 # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the records.
                 return JSONResponse(answer.json(), status_code=answer.status_code, media_type=PROBLEM)
     return Response(status_code=204)

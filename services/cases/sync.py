@@ -282,6 +282,8 @@ BENEFICIARIES = CasesTable(
     kept_when_null=frozenset({"station_id", "consents", "populations"}),
     computed=_masked,
     unchanged=_beneficiary_unchanged,
+    # What the projects service's attendee check needs of a person new in the same push.
+    provides=lambda b: {"station_id": b.station_id, "populations": list(b.populations or [])},
 )
 
 

@@ -216,6 +216,12 @@ class _PushLookup:
         return [i for i in ids if isinstance(i, str) and i]
 
     async def find(self, _token: str, ids: list[str]) -> dict[str, Found]:
+        # People new in this push: the casework service accepted them in its dry run (within the
+        # device's subtree) and writes them before this service writes, so they are as good as found.
+        for item in self.ctx.provisional.get("beneficiaries", []):
+            if item.get("id") in ids and item["id"] not in self.found:
+                self.found[item["id"]] = Found(item["id"], int(item["station_id"]), list(item["populations"]))
+                self.asked.add(item["id"])
         if any(i not in self.asked for i in ids):
             if self.named is None:
                 self.named = await self._named()

@@ -350,8 +350,8 @@ class TestPush:
                              expect=409)
         assert problem["records"] == [{"table": "beneficiaries", "id": b["id"]}]
 
-        # A case and its records deleted in one push are counted back once; an update of one
-        # of its records in the same push finds it gone.
+        # A case and its records deleted in one push are counted back once (children go first);
+        # an update of one of its records in the same push is applied, then deleted with the case.
         other = await rest_service_record(cases_client, worker, case["id"], today, person_times=2)
         third = await rest_service_record(cases_client, worker, case["id"], today, person_times=4)
         cursor, rows, _ = await pull(cases_client, service_headers, db)
@@ -366,11 +366,24 @@ class TestPush:
         assert await db.fetchval("SELECT count(*) FROM cases.service_record WHERE case_id = $1 "
                                  "AND deleted_at IS NULL", case["id"]) == 0
 
+        # The person and her last case deleted together on a tablet: the case goes first, so
+        # the person has no live case left when her turn comes.
+        person = await register(worker, name="丙")
+        last = await open_case(worker, person["id"])
+        cursor, _, _ = await pull(cases_client, service_headers, db)
+        await push(cases_client, service_headers, {"beneficiaries": {"deleted": [person["id"]]},
+                                                   "cases": {"deleted": [last["id"]]}}, since=cursor)
+        for path in (f"/v1/beneficiaries/{person['id']}", f"/v1/cases/{last['id']}"):
+            assert (await cases_client.get(path, headers=worker)).status_code == 404
+
     async def test_check_only_writes_nothing(self, cases_client, service_headers, db, worker, today):
         b = tablet_beneficiary()
         c = tablet_case(b["id"], today)
         changes = {"beneficiaries": {"created": [b]}, "cases": {"created": [c]}}
-        await push(cases_client, service_headers, changes, check_only=True)
+        answer = await push(cases_client, service_headers, changes, check_only=True, expect=200)
+        # It tells what other services may rely on: the new person, for attendance in the same push.
+        assert answer == {"provides": {"beneficiaries": [{"id": b["id"], "station_id": 2,
+                                                          "populations": ["elderly"]}]}}
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 0
         assert await db.fetchval("SELECT count(*) FROM cases.daily_stat WHERE value <> 0") == 0
         # ...but runs the rules.

@@ -178,6 +178,54 @@ class TestTwoTablets:
         pulled = await tablet.pull()
         assert person["id"] in updated(pulled, "beneficiaries") and volunteer["id"] in updated(pulled, "volunteers")
 
+    async def test_a_new_person_and_their_attendance_in_one_push(self, gateway, admin, tree, db):
+        """Offline, a worker registers a newcomer at a festival and ticks her attendance: the
+        person (cases service) and the attendance (projects service) arrive in one push."""
+        township = tree["mengzhuiwan"]
+        await gateway.user(admin, "chen.head", "station_head", township["id"])
+        await gateway.app.state.pusher.sync_now()
+        head = await gateway.headers_for("chen.head")
+        today = clock.today()
+        r = await gateway.post("/v1/projects", headers=head, json={
+            "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
+            "starts_on": today.isoformat(), "ends_on": today.isoformat()})
+        assert r.status_code == 201, r.text
+        project = r.json()
+        r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
+        tablet = Tablet(gateway, r.json()["credential"], db)
+        await tablet.pull()
+        gateway.app.state.stats_cache.clear()
+        before = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
+
+        person = tablet_beneficiary(station_id=township["id"], populations='["elderly"]')
+        festival = {"id": f"a-{uuid.uuid4().hex[:10]}", "project_id": project["id"], "station_id": township["id"],
+                    "title": "重阳节敬老活动", "kind": "festival", "held_on": today.isoformat(), "anonymous_count": 0}
+        ticked = {"id": f"att-{uuid.uuid4().hex[:10]}", "activity_id": festival["id"], "beneficiary_id": person["id"]}
+        changes = {"attendances": {"created": [ticked]}, "activities": {"created": [festival]},
+                   "beneficiaries": {"created": [person]}}  # in no particular order, as a tablet may send
+        await tablet.push(changes)
+        await tablet.push(changes)  # the answer was lost and it pushes again: nothing doubles
+
+        r = await gateway.get(f"/v1/activities/{festival['id']}/attendance", headers=head)
+        assert r.status_code == 200, r.text
+        assert [a["beneficiary_id"] for a in r.json()["items"]] == [person["id"]]
+        gateway.app.state.stats_cache.clear()
+        after = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
+        assert after["person_times.community"]["value"] == before["person_times.community"]["value"] + 1
+        assert after["beneficiaries.registered"]["value"] == before["beneficiaries.registered"]["value"] + 1
+        pulled = updated(await tablet.pull(), "attendances")
+        assert pulled[ticked["id"]]["populations"] == '["elderly"]'
+
+        # Someone the casework service refuses (outside the subtree) fails the whole push in its
+        # dry run: the activity it came with is not written either.
+        stranger = tablet_beneficiary(station_id=tree["shuangqiao"]["id"])
+        other = {**festival, "id": f"a-{uuid.uuid4().hex[:10]}"}
+        r = await tablet.push({"beneficiaries": {"created": [stranger]}, "activities": {"created": [other]},
+                               "attendances": {"created": [{"id": "att-x", "activity_id": other["id"],
+                                                            "beneficiary_id": stranger["id"]}]}}, expect=403)
+        assert r.json()["records"] == [{"table": "beneficiaries", "id": stranger["id"]}]
+        assert (await gateway.get(f"/v1/activities/{other['id']}", headers=head)).status_code == 404
+
     async def test_scope_schema_and_migration(self, gateway, admin, tree, db):
         r = await gateway.get("/v1/sync/schema")
         assert r.status_code == 200

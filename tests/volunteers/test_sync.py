@@ -203,7 +203,7 @@ class TestPushCreate:
         assert v["guardian_consent"] == {"name": "家长", "relation": "母亲", "consented_on": today.isoformat()}
 
     async def test_check_only_writes_nothing(self, volunteers_client, service_headers, worker, tree, db, today):
-        await push(volunteers_client, service_headers, check_only=True,
+        await push(volunteers_client, service_headers, expect=200, check_only=True,
                    volunteers={"created": [volunteer_row()]},
                    volunteer_hours={"created": [hours_row("tab-h1", "tab-v1", today)]})
         assert (await volunteers_client.get("/v1/volunteers/tab-v1", headers=worker)).status_code == 404
