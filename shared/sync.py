@@ -24,6 +24,7 @@ rollups), so pushed records count in the dashboard figures like REST ones.
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -343,8 +344,25 @@ def device_principal(body: PushBody) -> Principal:
                      station_path=body.station_path, device_id=body.device_id)
 
 
+_app: ContextVar[Any] = ContextVar("sync_app", default=None)
+
+
+def current_app() -> Any:
+    """The service app whose sync route is running: what `serve` and `same`, which get no
+    request, use to reach its state (the vault that decrypts a write-only value to compare)."""
+    app = _app.get()
+    if app is None:
+        raise RuntimeError("Only inside the routes of internal_sync_router.")
+    return app
+
+
+async def _bind_app(request: Request) -> None:
+    _app.set(request.app)
+
+
 def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
-    router = APIRouter(prefix="/internal/sync", tags=["internal"], include_in_schema=False)
+    router = APIRouter(prefix="/internal/sync", tags=["internal"], include_in_schema=False,
+                       dependencies=[Depends(_bind_app)])
     by_name = {t.name: t for t in tables}
 
     @router.get("/schema")

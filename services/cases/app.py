@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.cases.api import routers
 from services.cases.config import CasesSettings
 from services.cases.models import PATH_TABLES, PersonDay, Station
-from services.cases.sync import SYNC_DEPENDENCIES, TABLES
+from services.cases.sync import TABLES
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
@@ -41,8 +41,7 @@ def create_app(settings: CasesSettings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(internal_persons_router(PersonDay))
-    # The masked columns of a pull need the app's vault: SYNC_DEPENDENCIES binds it per request.
-    app.include_router(internal_sync_router(TABLES), dependencies=SYNC_DEPENDENCIES)
+    app.include_router(internal_sync_router(TABLES))
     return app
 
 

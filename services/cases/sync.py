@@ -22,20 +22,17 @@ record (as the REST update schema normalises them) at the record's current versi
 framework has checked for conflicts already, with the same comparison (`CasesTable.same`).
 
 The masked columns need the service's keys (the Vault) while a pull streams, and a pull sees
-only the engine: `bind_vault`, a dependency of the mounted router, puts the app's vault in a
-context variable for the request (the streaming task inherits it).
+only the engine: the sync router binds the app for the request (shared.sync.current_app).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,26 +48,12 @@ from shared.auth import Principal
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.records import Vault
 from shared.repository import get_live
-from shared.sync import SyncColumn, SyncContext, SyncTable, wire
+from shared.sync import SyncColumn, SyncContext, SyncTable, current_app, wire
 
 # ---------------------------------------------------------------- the vault of the request
 
-_vault: ContextVar[Vault | None] = ContextVar("cases_sync_vault", default=None)
-
-
-async def bind_vault(request: Request) -> None:
-    _vault.set(request.app.state.vault)
-
-
-# Mount with: app.include_router(internal_sync_router(TABLES), dependencies=SYNC_DEPENDENCIES)
-SYNC_DEPENDENCIES = [Depends(bind_vault)]
-
-
 def vault() -> Vault:
-    value = _vault.get()
-    if value is None:
-        raise RuntimeError("The cases sync router must be mounted with SYNC_DEPENDENCIES (no vault bound).")
-    return value
+    return current_app().state.vault
 
 
 # ---------------------------------------------------------------- table description

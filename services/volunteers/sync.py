@@ -39,7 +39,7 @@ from services.volunteers.service import volunteers as volunteers_service
 from shared.errors import InvalidInput, NotFound
 from shared.repository import get_live
 from shared.stations import resolve_station
-from shared.sync import SyncColumn, SyncContext, SyncTable, wire
+from shared.sync import SyncColumn, SyncContext, SyncTable, current_app, wire
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,17 @@ class VolunteersTable(SyncTable):
         return row
 
     def same(self, record: Any, row: dict) -> bool:
-        # A write-only value (an ID number, a phone) cannot be compared with what is served: a row
-        # carrying one goes to the adapter, which compares it with the stored value and changes
-        # nothing when they agree. (A push retried without a pull in between then reads as a conflict.)
-        if any(row.get(c.name) not in (None, "") for c in self.columns if c.writeonly and not c.readonly):
-            return False
-        return super().same(record, row)
+        # A write-only value (an ID number, a phone) is not served, so it is compared with the
+        # stored value decrypted, as the update compares it: a push retried without a pull in
+        # between is then no conflict. A correction's reason is a note on a change, not state.
+        secrets = {c.name for c in self.columns if c.writeonly}
+        if self is VOLUNTEERS and any(row.get(name) not in (None, "") for name in secrets):
+            try:
+                if _volunteer_changes(current_app().state.vault, record, row):
+                    return False
+            except InvalidInput:
+                return False
+        return super().same(record, {k: v for k, v in row.items() if k not in secrets})
 
     def pushed(self, row: dict) -> dict:
         out = {}
@@ -207,10 +212,9 @@ async def create_volunteer(session, ctx: SyncContext, row: dict) -> Volunteer:
     return record
 
 
-async def update_volunteer(session, ctx: SyncContext, record: Volunteer, row: dict) -> Volunteer | None:
-    if record.deleted_at is not None:
-        return None  # removed before the tablet's last pull, whose tombstone it was served: deletion wins
-    vault = _vault(ctx)
+def _volunteer_changes(vault, record: Volunteer, row: dict) -> dict:
+    """The profile fields a pushed volunteer row changes, compared as the service stores them;
+    InvalidInput when it tries to change what is fixed at registration."""
     values = _decoded(VOLUNTEERS, VOLUNTEERS.pushed(row))
     served = VOLUNTEERS.serve(record)
     for field in ("id_type", "birth_on", "volunteer_number", "station_id"):
@@ -232,7 +236,14 @@ async def update_volunteer(session, ctx: SyncContext, record: Volunteer, row: di
     current["phone"] = vault.cipher.decrypt(record.phone_enc, volunteers_service.context(record.id, "phone"))
     current["guardian_consent"] = ({"name": record.guardian_name, "relation": record.guardian_relation,
                                     "consented_on": record.guardian_consent_on} if record.guardian_name else None)
-    changes = {k: parsed[k] for k in candidate if parsed[k] != current[k]}
+    return {k: parsed[k] for k in candidate if parsed[k] != current[k]}
+
+
+async def update_volunteer(session, ctx: SyncContext, record: Volunteer, row: dict) -> Volunteer | None:
+    if record.deleted_at is not None:
+        return None  # removed before the tablet's last pull, whose tombstone it was served: deletion wins
+    vault = _vault(ctx)
+    changes = _volunteer_changes(vault, record, row)
     if not changes:
         return record
     try:

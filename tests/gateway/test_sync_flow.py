@@ -167,6 +167,7 @@ class TestTwoTablets:
         # The tablet retries the same push (it still holds all its changes): it converges.
         upstreams._clients["volunteers"] = real
         await tablet.push(changes)
+        await tablet.push(changes)  # that answer lost too: the same push again, still no pull between
         # A tablet that lost that answer syncs again (synchronize() pulls, then pushes): nothing doubles.
         await tablet.pull()
         await tablet.push(changes)

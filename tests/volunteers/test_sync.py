@@ -176,8 +176,12 @@ class TestPushCreate:
         # Hours carry nothing write-only: the same push again, without a pull, is no conflict either.
         again = {"created": [hours_row("tab-h1", "tab-v1", day)]}
         await push(volunteers_client, service_headers, volunteer_hours=again)
-        # An ID number cannot be compared with what is served: without a pull, the same create is a conflict.
-        answer = await push(volunteers_client, service_headers, expect=409, volunteers={"created": [volunteer_row()]})
+        # The same create with its ID number and phone, without a pull: compared with the decrypted
+        # values, it is what is stored, so no conflict and nothing written.
+        await push(volunteers_client, service_headers, volunteers={"created": [volunteer_row()]})
+        # Another phone in it is a change made after the tablet's (never) pull: a conflict.
+        answer = await push(volunteers_client, service_headers, expect=409,
+                            volunteers={"created": [volunteer_row(phone="13900139000")]})
         assert answer["records"] == [{"table": "volunteers", "id": "tab-v1"}]
         assert (await volunteers_client.get("/v1/volunteers/tab-v1", headers=worker)).json()["version"] == 1
         assert (await volunteers_client.get("/v1/volunteer-hours/tab-h1", headers=worker)).json()["version"] == 1
