@@ -26,7 +26,7 @@ import httpx
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from gateway.deps import ReadSessionDep
 from gateway.identity.service import devices
@@ -39,6 +39,7 @@ from shared.errors import PROBLEM, InvalidInput, Unauthorized
 
 log = logging.getLogger("haolin.gateway.sync")
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
+KEEP_CURSORS = 5  # timestamps kept per device
 bearer = HTTPBearer(auto_error=False, description="The device credential from POST /v1/devices")
 
 
@@ -193,6 +194,12 @@ async def _assemble(streams, tables: list[str], db: Database, device_id: int, cu
             session.add(row)
             await session.flush()
             timestamp = row.id
+            # A tablet pushes and pulls from its newest timestamp, or from one before it when the
+            # answer that gave the newest was lost: a few are kept, older ones can never be used.
+            await session.execute(delete(SyncCursor).where(
+                SyncCursor.device_id == device_id,
+                SyncCursor.id < select(SyncCursor.id).where(SyncCursor.device_id == device_id)
+                .order_by(SyncCursor.id.desc()).offset(KEEP_CURSORS - 1).limit(1).scalar_subquery()))
             device = await session.get(Device, device_id)
             if device is not None:
                 device.last_sync_at = datetime.now(UTC)

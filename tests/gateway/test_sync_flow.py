@@ -132,6 +132,18 @@ class TestTwoTablets:
         assert all(c == {"created": [], "updated": [], "deleted": []} for c in quiet["changes"].values())
         assert quiet["timestamp"] > stamp
 
+        # A tablet whose last answer was lost pulls from the timestamp before it; the gateway
+        # keeps the newest few per tablet, not every one it ever gave.
+        for _ in range(6):
+            await b.pull()
+        r = await gateway.get("/v1/sync", headers=b.headers, params={"last_pulled_at": str(b.last_pulled_at - 1)})
+        assert r.status_code == 200, r.text
+        kept = await db.fetch("SELECT id FROM gateway.sync_cursor WHERE device_id = "
+                              "(SELECT device_id FROM gateway.sync_cursor WHERE id = $1) ORDER BY id", b.last_pulled_at)
+        assert len(kept) == 5 and kept[-2]["id"] == b.last_pulled_at
+        r = await gateway.get("/v1/sync", headers=b.headers, params={"last_pulled_at": str(stamp)})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "last_pulled_at"
+
     async def test_a_push_that_fails_half_way_converges_on_retry(self, gateway, admin, tree, db):
         township = tree["mengzhuiwan"]
         await gateway.user(admin, "chen.head", "station_head", township["id"])
