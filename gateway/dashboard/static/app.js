@@ -15,6 +15,7 @@
       "period.title": "统计周期", "period.kind": "周期类型", "period.month": "按月", "period.quarter": "按季度",
       "period.year": "按年", "period.range": "自定义", "period.month_value": "月份", "period.year_value": "年份",
       "period.quarter_value": "季度", "period.from": "从", "period.to": "至",
+      "period.invalid": "请选择有效的统计周期（开始日期不晚于结束日期）。",
       "summary.title": "概览", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
       "chart.table": "数据表", "chart.period": "时段", "chart.total": "合计",
       "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。",
@@ -40,6 +41,7 @@
       "period.title": "Period", "period.kind": "Kind of period", "period.month": "Month", "period.quarter": "Quarter",
       "period.year": "Year", "period.range": "Custom", "period.month_value": "Month", "period.year_value": "Year",
       "period.quarter_value": "Quarter", "period.from": "From", "period.to": "to",
+      "period.invalid": "Choose a valid period (the first day no later than the last).",
       "summary.title": "Summary", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
       "chart.table": "Data table", "chart.period": "Period", "chart.total": "Total",
       "breakdown.title": "Child stations", "breakdown.metric": "Figure",
@@ -379,6 +381,7 @@
     dropTokens();
     conditional.clear();
     state.data = {};
+    state.stations.clear();
     if (refresh) {
       fetch("/v1/auth/logout", {method: "POST", headers: {"Content-Type": "application/json"},
                                 body: JSON.stringify({refresh_token: refresh})}).catch(() => {});
@@ -551,7 +554,11 @@
   // Everything the view shows, asked in parallel; `fresh`: a new station or period (not a poll).
   async function refresh(fresh) {
     const p = period();
-    if (!state.station || !p) return;
+    if (!state.station) return;
+    if (!p) {
+      $("status").textContent = t("period.invalid");
+      return;
+    }
     const generation = fresh ? ++state.generation : state.generation;
     const q = `station_id=${state.station.id}&from=${p.from}&to=${p.to}`;
     const metric = $("breakdown-metric").value || "person_times";
@@ -572,7 +579,8 @@
       const changed = fresh || summary.changed || methods.some((m) => m.changed) || populations.changed
         || breakdown.changed || projects.changed;
       state.data = {summary: summary.body, methods: methods.map((m) => m.body), populations: populations.body,
-                    breakdown: breakdown.body, projects: projects.items, projectsHidden: projects.hidden};
+                    breakdown: breakdown.body, projects: projects.items, projectsHidden: projects.hidden,
+                    projectsDown: projects.down};
       showError(null);
       if (changed) render();
       const time = new Date().toLocaleTimeString(state.lang);
@@ -586,13 +594,19 @@
     }
   }
 
+  // A failing projects service leaves this part empty and named, not the whole view.
+  const unlessLoggedOut = (err) => { if (err.status === 401) throw err; return null; };
+
   async function loadProjects(p) {
-    const all = await allPages(`/v1/projects?station_id=${state.station.id}`);
+    const all = await allPages(`/v1/projects?station_id=${state.station.id}`).catch(unlessLoggedOut);
+    if (all === null) return {items: [], hidden: 0, changed: true, down: true};
     const overlapping = all.filter((x) => x.starts_on <= p.to && x.ends_on >= p.from);
     const shown = overlapping.slice(0, MAX_PROJECTS);
-    const progress = await Promise.all(shown.map((x) => api(`/v1/projects/${x.id}/progress`, {poll: true})));
-    return {items: shown.map((x, i) => ({project: x, progress: progress[i].body})),
-            hidden: overlapping.length - shown.length, changed: progress.some((r) => r.changed)};
+    const progress = await Promise.all(shown.map((x) => api(`/v1/projects/${x.id}/progress`, {poll: true})
+      .catch(unlessLoggedOut)));
+    return {items: shown.map((x, i) => ({project: x, progress: progress[i]?.body ?? null})),
+            hidden: overlapping.length - shown.length, changed: progress.some((r) => !r || r.changed),
+            down: progress.some((r) => r === null)};
   }
 
   // ---------------------------------------------------------------- rendering
@@ -605,13 +619,15 @@
     renderMethods(d.methods);
     renderPopulations(d.populations);
     renderBreakdown(d.breakdown);
-    renderProjects(d.projects, d.projectsHidden);
+    renderProjects(d.projects, d.projectsHidden, d.projectsDown);
   }
 
   function renderDegraded() {
     const d = state.data;
     const down = new Set([...d.summary.degraded, ...d.populations.degraded, ...d.breakdown.degraded,
-                          ...d.methods.flatMap((m) => m.degraded), ...d.projects.flatMap((x) => x.progress.degraded || [])]);
+                          ...d.methods.flatMap((m) => m.degraded),
+                          ...d.projects.flatMap((x) => x.progress?.degraded || []),
+                          ...(d.projectsDown ? ["projects"] : [])]);
     const box = $("degraded");
     box.hidden = down.size === 0;
     box.dataset.services = [...down].sort().join(" ");
@@ -769,17 +785,19 @@
     }).join(state.lang === "en" ? ", " : "，");
   }
 
-  function renderProjects(items, hidden) {
+  function renderProjects(items, hidden, down) {
     const box = $("projects");
     if (!items.length) {
-      box.replaceChildren(el("p", {class: "muted", text: t("projects.none")}));
+      box.replaceChildren(el("p", {class: "muted",
+                                   text: down ? `${t("missing")}: ${services(["projects"])}` : t("projects.none")}));
       return;
     }
     box.replaceChildren(...items.map(({project, progress}) => el("article", {class: "project", "data-project": project.id},
       el("h3", {text: project.name}),
       el("p", {class: "meta", text: `${label("project_status", project.status)} · ${t("projects.period")} `
                                     + `${project.starts_on} – ${project.ends_on} · ${project.purchaser}`}),
-      ...progress.targets.map((target) => {
+      ...(progress ? [] : [el("p", {class: "muted", text: `${t("missing")}: ${services(["projects"])}`})]),
+      ...(progress?.targets || []).map((target) => {
         const value = target.value;
         const name = label("metric", target.metric);
         const cond = conditionsText(target.conditions);
