@@ -30,7 +30,7 @@ from playwright.async_api import async_playwright, expect
 
 from gateway.upstream.clients import Hop
 from shared import clock
-from tests.gateway.conftest import PASSWORD
+from tests.gateway.conftest import ADMIN_PASSWORD, PASSWORD
 from tests.volunteers.conftest import ID_A
 
 CHROMIUM = os.environ.get("HAOLIN_CHROMIUM", "/usr/bin/chromium")
@@ -83,13 +83,13 @@ class _Server(uvicorn.Server):
         yield
 
 
-@pytest.fixture
-async def served(gateway):
-    """The started gateway app on a real port: http://127.0.0.1:<port>."""
+@contextlib.asynccontextmanager
+async def serve(app):
+    """A started app on a real port: http://127.0.0.1:<port>."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     # The app's lifespan already runs (gateway_factory); uvicorn only serves it.
-    server = _Server(uvicorn.Config(gateway.app, lifespan="off", log_level="warning", access_log=False))
+    server = _Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         assert not task.done(), task.exception()
@@ -100,6 +100,12 @@ async def served(gateway):
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def served(gateway):
+    async with serve(gateway.app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -408,6 +414,35 @@ class TestDashboard:
         assert (await error.inner_text()).startswith("登录失败")
         assert await page.is_hidden("#dash-view")
         await context.close()
+
+    async def test_an_expired_access_token_is_refreshed_without_logging_in_again(self, browser, gateway_factory):
+        # Access tokens that last 2 s: every other poll meets a 401 and trades the refresh token.
+        gateway = await gateway_factory(access_ttl_s=2, stats_cache_s=0)
+        async with serve(gateway.app) as base:
+            context = await browser.new_context()
+            page = await context.new_page()
+            seen: list[tuple[str, int]] = []
+
+            def on_response(response) -> None:
+                if "/v1/auth/refresh" in response.url or "/v1/stats/summary" in response.url:
+                    seen.append((response.url.split("?")[0].rsplit("/", 1)[-1], response.status))
+
+            page.on("response", on_response)
+            await page.goto(f"{base}/dashboard?poll=1")
+            await page.fill("#username", "admin")
+            await page.fill("#password", ADMIN_PASSWORD)
+            await page.press("#password", "Enter")
+            await page.wait_for_function("() => document.body.dataset.loaded")
+            deadline = asyncio.get_running_loop().time() + 15
+            # A refresh, then a poll that was answered: the login goes on by itself.
+            while not any(name == "refresh" and status == 200
+                          and any(n == "summary" and s in (200, 304) for n, s in seen[i + 1:])
+                          for i, (name, status) in enumerate(seen)):
+                assert asyncio.get_running_loop().time() < deadline, seen
+                await asyncio.sleep(0.1)
+            assert await page.is_hidden("#login-view") and await page.is_visible("#dash-view")
+            assert await page.is_hidden("#error")
+            await context.close()
 
 
 class _Down(httpx.AsyncBaseTransport):
