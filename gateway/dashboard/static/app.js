@@ -395,50 +395,51 @@
     state.stations.set(station.id, {...state.stations.get(station.id), ...station});
   }
 
+  // Nested lists of buttons (the disclosure pattern): every station is one Tab stop away, and a
+  // screen reader hears "expanded"/"collapsed" on the toggle; children load when first opened.
   function treeItem(station) {
     remember(station);
-    const toggle = el("button", {type: "button", class: "toggle", "aria-label": t("tree.expand"), text: "▸"});
+    const toggle = el("button", {type: "button", class: "toggle", "aria-expanded": "false",
+                                 "aria-label": `${t("tree.expand")} ${station.name}`, text: "▸"});
     const pick = el("button", {type: "button", class: "pick", "data-station": station.id},
                     station.name, el("span", {class: "kind", text: label("station_kind", station.kind)}));
-    const li = el("li", {role: "treeitem", "aria-expanded": "false", "data-id": station.id},
-                  el("div", {class: "node"}, toggle, pick));
+    const li = el("li", {"data-id": station.id}, el("div", {class: "node"}, toggle, pick));
     toggle.addEventListener("click", () => toggleNode(li));
     pick.addEventListener("click", () => selectStation(station.id));
     return li;
   }
 
+  const toggleOf = (li) => li.querySelector(":scope > .node > .toggle");
+
+  function setExpanded(li, open) {
+    const toggle = toggleOf(li);
+    const name = state.stations.get(Number(li.dataset.id))?.name ?? "";
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.setAttribute("aria-label", `${t(open ? "tree.collapse" : "tree.expand")} ${name}`);
+    toggle.textContent = open ? "▾" : "▸";
+    const group = li.querySelector(":scope > ul");
+    if (group) group.hidden = !open;
+  }
+
   async function expandNode(li) {
-    if (li.getAttribute("aria-expanded") === "true") return;
-    let group = li.querySelector(":scope > ul");
-    if (!group) {
+    const toggle = toggleOf(li);
+    if (toggle.disabled || toggle.getAttribute("aria-expanded") === "true") return;
+    if (!li.querySelector(":scope > ul")) {
       const children = await allPages(`/v1/stations/${li.dataset.id}/children`);
-      const toggle = li.querySelector(".toggle");
       if (!children.length) {
         toggle.disabled = true;
-        li.removeAttribute("aria-expanded");
+        toggle.removeAttribute("aria-expanded");
         return;
       }
-      group = el("ul", {role: "group"}, ...children.map(treeItem));
-      li.append(group);
+      li.append(el("ul", {}, ...children.map(treeItem)));
       markCurrent();
     }
-    group.hidden = false;
-    li.setAttribute("aria-expanded", "true");
-    const toggle = li.querySelector(":scope > .node > .toggle");
-    toggle.textContent = "▾";
-    toggle.setAttribute("aria-label", t("tree.collapse"));
+    setExpanded(li, true);
   }
 
   async function toggleNode(li) {
-    if (li.getAttribute("aria-expanded") === "true") {
-      li.querySelector(":scope > ul").hidden = true;
-      li.setAttribute("aria-expanded", "false");
-      const toggle = li.querySelector(":scope > .node > .toggle");
-      toggle.textContent = "▸";
-      toggle.setAttribute("aria-label", t("tree.expand"));
-    } else {
-      await expandNode(li);
-    }
+    if (toggleOf(li).getAttribute("aria-expanded") === "true") setExpanded(li, false);
+    else await expandNode(li);
   }
 
   function markCurrent() {
@@ -850,6 +851,10 @@
     for (const pick of document.querySelectorAll("#tree .pick")) {
       const s = state.stations.get(Number(pick.dataset.station));
       if (s) pick.querySelector(".kind").textContent = label("station_kind", s.kind);
+    }
+    for (const li of document.querySelectorAll("#tree li")) {
+      const toggle = toggleOf(li);
+      if (!toggle.disabled) setExpanded(li, toggle.getAttribute("aria-expanded") === "true");
     }
     if (state.me) $("who").textContent = `${state.me.display_name} · ${label("role", state.me.role)}`;
     render();
