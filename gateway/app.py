@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.config import GatewaySettings
+from gateway.dashboard import router as dashboard_router
 from gateway.flows.progress import router as progress_router
 from gateway.identity.api import router as identity_router
 from gateway.identity.bootstrap import ensure_admin
@@ -55,6 +56,7 @@ def create_app(settings: GatewaySettings | None = None,
     app.include_router(progress_router)
     app.include_router(stats_router)
     app.include_router(sync_router)
+    app.include_router(dashboard_router)
     install_proxy(app)
     return app
 
