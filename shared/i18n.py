@@ -107,9 +107,8 @@ MESSAGES = {
     "The database is not reachable.": "无法连接数据库。",
     "Log in and send the access token as 'Authorization: Bearer <token>'.":
         "请先登录，并以 'Authorization: Bearer <token>' 发送访问令牌。",
-    "Not authenticated": "未登录。",
     "The access token is not valid.": "访问令牌无效。",
-    "The access token has expired.": "访问令牌已过期。",
+    "The access token has expired; refresh it.": "访问令牌已过期，请刷新。",
     "This token cannot be used here.": "此令牌不能用于这里。",
     "This account is no longer active; log in again.": "此账号已停用，请重新登录。",
     "Wrong username or password.": "用户名或密码错误。",
@@ -129,6 +128,21 @@ MESSAGES = {
     "This role cannot see beneficiaries, so it cannot record named attendees.":
         "此角色不能查看服务对象，因此不能登记具名参与者。",
     "You cannot disable or enable your own account.": "不能停用或启用自己的账号。",
+    "Only a station head or an administrator can change projects.": "只有站长或管理员可以修改项目。",
+    "Only a station head or an administrator links a login to a volunteer.":
+        "只有站长或管理员可以把登录账号关联到志愿者。",
+    "Only an administrator can add population codes.": "只有管理员可以添加人群代码。",
+    "Only the volunteer concerned can dispute a record; correct it instead.":
+        "只有志愿者本人可以提出异议；请改为更正记录。",
+    "Change your own password at /v1/me/password, with your current password.":
+        "请在 /v1/me/password 用当前密码修改自己的密码。",
+    "Name another leader before removing this one from the team.": "请先指定新的队长，再将此人移出队伍。",
+    "Send the device credential as 'Authorization: Bearer <credential>'.":
+        "请以 'Authorization: Bearer <credential>' 发送设备凭据。",
+    "This device credential is not valid or was revoked.": "设备凭据无效或已被吊销。",
+    "The access token expired during the attendee check; refresh it and retry.":
+        "核对参与者时访问令牌已过期，请刷新后重试。",
+    "Delete this project's groups and activities first.": "请先删除此项目的小组和活动。",
     "You cannot change your own role or station; ask another administrator.":
         "不能修改自己的角色或所属站点，请联系其他管理员。",
     "The record changed since you read it; read it again and reapply your change.":
@@ -194,7 +208,9 @@ def _role(text: str) -> str:
 # Messages that carry a value: (pattern, Chinese with the groups put back).
 PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"No such (.+?) in your scope\."), lambda m: f"您的范围内没有该{_noun(m[1])}。"),
-    (re.compile(r"No such (.+?) in the device's subtree\."), lambda m: f"设备所属站点范围内没有该{_noun(m[1])}。"),
+    (re.compile(r"No such (.+?) in the device's (?:subtree|scope)\."),
+     lambda m: f"设备所属站点范围内没有该{_noun(m[1])}。"),
+    (re.compile(r"No such (.+?) in your scope: (.*)"), lambda m: f"您的范围内没有该{_noun(m[1])}：{m[2]}"),
     (re.compile(r"No such (.+?)\."), lambda m: f"没有该{_noun(m[1])}。"),
     (re.compile(r"Check these fields: (.*)"), lambda m: f"请检查这些字段：{m[1]}"),
     (re.compile(r"The request body is larger than (\d+) bytes\."), lambda m: f"请求体超过 {m[1]} 字节。"),
