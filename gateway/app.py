@@ -11,6 +11,7 @@ from gateway.config import GatewaySettings
 from gateway.flows.progress import router as progress_router
 from gateway.identity.api import router as identity_router
 from gateway.identity.bootstrap import ensure_admin
+from gateway.meta.api import router as meta_router
 from gateway.replication import StationPusher
 from gateway.stats.api import router as stats_router
 from gateway.stats.cache import AnswerCache
@@ -55,6 +56,7 @@ def create_app(settings: GatewaySettings | None = None,
     app.include_router(progress_router)
     app.include_router(stats_router)
     app.include_router(sync_router)
+    app.include_router(meta_router)
     install_proxy(app)
     return app
 
