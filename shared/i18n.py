@@ -221,6 +221,8 @@ PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"The (\w+) service could not be reached\."), lambda m: f"无法连接{_SERVICES.get(m[1], m[1])}。"),
     (re.compile(r"The (\w+) service did not answer; .*"),
      lambda m: f"{_SERVICES.get(m[1], m[1])}没有响应，请稍后再试。"),
+    (re.compile(r"Services did not answer \((.*)\); the report was not made\. Try again\."),
+     lambda m: f"服务未响应（{'、'.join(_SERVICES.get(x, x) for x in m[1].split(', '))}），未能生成报表，请稍后再试。"),
     (re.compile(r"Your role \((\w+)\) cannot .*"), lambda m: f"您的角色（{_role(m[1])}）无权执行此操作。"),
     (re.compile(r"Unknown population code\(s\): (.*)\."), lambda m: f"未知的人群代码：{m[1]}。"),
     (re.compile(r"Use at most (\d+) characters\."), lambda m: f"最多使用 {m[1]} 个字符。"),

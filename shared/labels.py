@@ -68,6 +68,12 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "volunteer.hours": ("志愿服务时长（小时）", "Volunteer hours"),
         "volunteer.person_times": ("志愿服务人次", "Volunteer person-times"),
     },
+    # Conditions a contract target may set (shared.stats.TARGET_METRICS): "groups >= 3, each >= 4 sessions".
+    "target_condition": {
+        "min_sessions": ("最少节数", "Minimum sessions"),
+        "min_members": ("最少成员数", "Minimum members"),
+        "min_participants": ("最少参与人数", "Minimum participants"),
+    },
     "case_status": {
         "intake": ("接案", "Intake"),
         "assessment": ("预估", "Assessment"),

@@ -64,6 +64,7 @@ ENUMS: dict[str, list[str]] = {
     "population": seeded_populations(),
     "method": [m.value.split(".", 1)[1] for m in PERSON_TIMES_PARTS],
     "figure": [*FIGURES, *TARGET_METRICS],
+    "target_condition": sorted({c for _owner, conditions in TARGET_METRICS.values() for c in conditions}),
     "case_status": values_of(CaseStatus),
     "close_reason": values_of(CloseReason),
     "risk_level": values_of(RiskLevel),
