@@ -12,7 +12,9 @@ from gateway.dashboard import router as dashboard_router
 from gateway.flows.progress import router as progress_router
 from gateway.identity.api import router as identity_router
 from gateway.identity.bootstrap import ensure_admin
+from gateway.meta.api import router as meta_router
 from gateway.replication import StationPusher
+from gateway.reports.api import router as reports_router
 from gateway.stats.api import router as stats_router
 from gateway.stats.cache import AnswerCache
 from gateway.sync.api import router as sync_router
@@ -57,6 +59,8 @@ def create_app(settings: GatewaySettings | None = None,
     app.include_router(stats_router)
     app.include_router(sync_router)
     app.include_router(dashboard_router)
+    app.include_router(meta_router)
+    app.include_router(reports_router)
     install_proxy(app)
     return app
 

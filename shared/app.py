@@ -1,15 +1,16 @@
-"""What every process's create_app() shares: error handlers, middleware, health probes."""
+"""What every process's create_app() shares: error handlers, middleware, health probes, metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
 from shared.config import ServiceSettings
-from shared.errors import install_error_handlers, problem_response
-from shared.observability import RequestContextMiddleware
+from shared.errors import NotFound, install_error_handlers, problem_response, request_language
+from shared.observability import HttpMetrics, PoolCollector, RequestContextMiddleware, metrics_visible_to
 
 
 def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, version: str = "0.1.0",
@@ -17,7 +18,13 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan, **kwargs)
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+    # One registry per app, not the process-wide default: tests run several apps in one process.
+    registry = CollectorRegistry()
+    app.state.metrics = HttpMetrics()
+    registry.register(app.state.metrics)
+    registry.register(PoolCollector(app))
+    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
+                       metrics=app.state.metrics)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict:
@@ -32,7 +39,14 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
                     await conn.execute(text("SELECT 1"))
         except Exception:
             return problem_response({"type": "about:blank", "title": "Not ready", "status": 503,
-                                     "detail": "The database is not reachable."})
+                                     "detail": "The database is not reachable."}, lang=request_language(request))
         return {"status": "ready", "service": service}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        # Prometheus text format: requests, latency and errors by route template; database pool use.
+        if not metrics_visible_to(request.scope.get("client"), request.scope["headers"]):
+            raise NotFound()
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

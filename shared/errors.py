@@ -1,7 +1,9 @@
 """Problem details (RFC 9457) for every error, from one set of handlers.
 
 Domain code raises an AppError subclass carrying its status; handlers never build
-HTTPException blocks of their own.
+HTTPException blocks of their own. `title`, `detail` and each field's `message` come in the
+language of Accept-Language (shared.i18n; English without one); `type`, field names and
+codes never change with it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.i18n import ENGLISH, negotiate, translate, validation_message
+from shared.labels import Lang
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://haolin.dev/problems/"
@@ -101,7 +106,30 @@ class GatewayTimeout(AppError):
     status_code, title, type = 504, "Upstream service timed out", "gateway-timeout"
 
 
-def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def request_language(request: Request) -> Lang:
+    return negotiate(request.headers.get("accept-language"))
+
+
+def localize(problem: dict[str, Any], lang: Lang) -> dict[str, Any]:
+    """The problem with its human text in `lang`; machine fields (type, field, code) unchanged."""
+    if lang == ENGLISH:
+        return problem
+    out = dict(problem)
+    for key in ("title", "detail"):
+        if isinstance(out.get(key), str):
+            out[key] = translate(out[key], lang)
+    if isinstance(out.get("errors"), list):
+        out["errors"] = [{**e, "message": translate(e["message"], lang)}
+                         if isinstance(e, dict) and isinstance(e.get("message"), str) else e
+                         for e in out["errors"]]
+    return out
+
+
+def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None,
+                     lang: Lang = ENGLISH) -> JSONResponse:
+    if lang != ENGLISH:
+        problem = localize(problem, lang)
+        headers = {**(headers or {}), "Content-Language": lang}
     return JSONResponse(problem, status_code=problem["status"], media_type=PROBLEM, headers=headers)
 
 
@@ -113,13 +141,13 @@ def _field_name(loc: tuple | list) -> str:
     return ".".join(parts)
 
 
-def validation_errors(exc: RequestValidationError) -> tuple[int, list[dict[str, Any]]]:
+def validation_errors(exc: RequestValidationError, lang: Lang = ENGLISH) -> tuple[int, list[dict[str, Any]]]:
     errors = []
     status = 422
     for err in exc.errors():
         if err.get("type") == "json_invalid":
             status = 400
-        errors.append({"field": _field_name(err.get("loc", ())), "message": err.get("msg", "invalid"),
+        errors.append({"field": _field_name(err.get("loc", ())), "message": validation_message(err, lang),
                        "code": err.get("type", "invalid")})
     return status, errors
 
@@ -127,18 +155,20 @@ def validation_errors(exc: RequestValidationError) -> tuple[int, list[dict[str, 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return problem_response(exc.to_problem(request.url.path), exc.headers)
+        return problem_response(exc.to_problem(request.url.path), exc.headers, request_language(request))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        status, errors = validation_errors(exc)
+        lang = request_language(request)
+        status, errors = validation_errors(exc, lang)
         fields = ", ".join(sorted({e["field"] for e in errors}))
         title = "Malformed request body" if status == 400 else "Invalid input"
+        # The field messages are in `lang` already; title and detail are translated by problem_response.
         return problem_response({
             "type": TYPE_BASE + ("malformed" if status == 400 else "invalid-input"),
             "title": title, "status": status,
             "detail": f"Check these fields: {fields}", "instance": request.url.path, "errors": errors,
-        })
+        }, lang=lang)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -146,7 +176,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response({
             "type": TYPE_BASE + str(exc.status_code), "title": titles.get(exc.status_code, "Error"),
             "status": exc.status_code, "detail": str(exc.detail), "instance": request.url.path,
-        }, getattr(exc, "headers", None))
+        }, getattr(exc, "headers", None), request_language(request))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -156,4 +186,4 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response({
             "type": TYPE_BASE + "internal", "title": "Internal error", "status": 500,
             "detail": "The server could not complete the request.", "instance": request.url.path,
-        })
+        }, lang=request_language(request))

@@ -36,18 +36,32 @@ CASEWORK_FIGURES = {"person_times.casework": "person_times_casework",
 async def project_progress(project_id: str, request: Request,
                            token: Annotated[str | None, Depends(oauth2_scheme)]) -> Response:
     """Each contract target of the project with its current value and whether it is met."""
+    answer = await progress_of(request, project_id, token)
+    if isinstance(answer, Response):
+        return answer
+    # Polled like the dashboard figures: an ETag of the answer, revalidated at every poll
+    # (the projects service decides per caller who may see it, so nothing is shared between callers).
+    return respond(request, orjson.dumps(answer), digest(answer), "private, no-cache")
+
+
+async def progress_of(request: Request, project_id: str, token: str | None) -> dict | Response:
+    """The merged progress answer; or the projects service's problem, as a response to pass on
+    (the report of gateway/reports uses the same answer)."""
     if not token:
         raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
     upstreams: Upstreams = request.app.state.upstreams
+    headers = {"Authorization": f"Bearer {token}"}
+    if "accept-language" in request.headers:
+        headers["Accept-Language"] = request.headers["accept-language"]
     try:
         async with asyncio.timeout(upstreams.timeout_s):
-            r = await upstreams.client("projects").get(f"/v1/projects/{project_id}/progress",
-                                                       headers={"Authorization": f"Bearer {token}"})
+            r = await upstreams.client("projects").get(f"/v1/projects/{project_id}/progress", headers=headers)
     except (httpx.HTTPError, TimeoutError, OSError) as exc:
         raise upstream_error("projects", "GET", request.url.path, exc) from None
     if r.status_code != 200:
         # The owner's problem (not found, forbidden...) exactly as it said it.
-        return JSONResponse(r.json(), status_code=r.status_code, media_type=r.headers.get("content-type", PROBLEM))
+        return JSONResponse(r.json(), status_code=r.status_code, media_type=r.headers.get("content-type", PROBLEM),
+                            headers={k: v for k, v in r.headers.items() if k in ("content-language",)})
     answer = r.json()
     external = [t for t in answer["targets"] if t.get("external")]
     degraded = set(answer.get("degraded") or [])
@@ -63,9 +77,7 @@ async def project_progress(project_id: str, request: Request,
         if target["owner"] not in ("cases", "projects"):
             degraded.add(target["owner"])
     answer["degraded"] = sorted(degraded)
-    # Polled like the dashboard figures: an ETag of the answer, revalidated at every poll
-    # (the projects service decides per caller who may see it, so nothing is shared between callers).
-    return respond(request, orjson.dumps(answer), digest(answer), "private, no-cache")
+    return answer
 
 
 def _fill(target: dict, figures: dict) -> None:

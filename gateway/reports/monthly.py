@@ -1,0 +1,116 @@
+"""The monthly statistics report of a station subtree: the figures of /v1/stats/summary for
+each child station's subtree, the station's own records and the whole subtree; one sheet for
+everyone, then one per population counted that month.
+
+The figures come from the stats machinery (gateway/stats): the same fan-out to the services'
+counting contract, merged by the same Table. The whole-subtree row is asked exactly as the
+summary asks, so it equals GET /v1/stats/summary for the station and month; the child rows
+equal the summary of each child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from fastapi import Request
+
+from gateway.models import Station
+from gateway.reports import workbook as wb
+from gateway.stats import figures as fig
+from gateway.stats.api import _ask, _gather
+from shared import clock
+from shared.errors import BadGateway, InvalidInput
+from shared.labels import TABLES, Lang, label
+from shared.stats import ALL, FIGURES, PERSONS
+
+
+def month_range(month: str) -> tuple[date, date]:
+    """'2026-10' -> (2026-10-01, 2026-10-31)."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        first = date(year, number, 1)
+    except ValueError:
+        raise InvalidInput.field("month", "Give the month as YYYY-MM, e.g. 2026-10.", "month") from None
+    return first, first.replace(day=calendar.monthrange(year, number)[1])
+
+
+def unanswered(services: list[str]) -> BadGateway:
+    return BadGateway(f"Services did not answer ({', '.join(services)}); the report was not made. Try again.",
+                      services=services)
+
+
+@dataclass
+class Row:
+    station: Station | None  # None: the whole subtree
+    kind: str  # "child", "own" or "total"
+    table: fig.Table
+    station_id: int | None
+
+
+def _cell(table: fig.Table, figure: str, population: str, station_id: int | None) -> tuple[int | float, bool]:
+    """A figure's value for one population (ALL: everyone) at one station (None: ungrouped), and
+    whether it is exact."""
+    key = (population, None, station_id)
+    if figure == PERSONS:
+        found = table.person_figure(key)
+        return found.value, found.exact
+    return fig.number(table.value(figure, key)), True
+
+
+def _populations(table: fig.Table) -> list[str]:
+    found = {p for figure in FIGURES for p in table.populations(figure)}
+    known = [p for p in TABLES["population"] if p in found]
+    return known + sorted(found - set(known))
+
+
+async def build(request: Request, station: Station, children: list[Station], month: str, lang: Lang) -> bytes:
+    from_on, to_on = month_range(month)
+    # The summary's own question (its whole-subtree figures), and the same split by child station.
+    whole_ask = _ask(request, station, from_on, to_on, group_by=("population",), persons=True)
+    by_station_ask = replace(whole_ask, group_by=("station", "population"))
+    whole, by_station = await asyncio.gather(_gather(request, whole_ask), _gather(request, by_station_ask))
+    failed = sorted(whole.degraded | by_station.degraded)
+    if failed:
+        # A report is a document that travels: better none than one with holes in it.
+        raise unanswered(failed)
+    split, total = fig.Table(by_station), fig.Table(whole)
+    rows = [Row(c, "child", split, c.id) for c in children] + [Row(station, "own", split, station.id),
+                                                               Row(None, "total", total, None)]
+
+    book = wb.new_workbook()
+    taken: set[str] = set()
+    generated = datetime.now(clock.zone()).strftime("%Y-%m-%d %H:%M:%S")
+    headings = [wb.text("station", lang), wb.text("tier", lang)] + [label("figure", f, lang) for f in FIGURES]
+    estimated = False
+    for population in [ALL, *_populations(total)]:
+        name = wb.text("everyone", lang) if population == ALL else label("population", population, lang)
+        ws = book.create_sheet(wb.sheet_title(name, taken))
+        top = wb.header_block(ws, wb.text("monthly_title", lang), [
+            (wb.text("station", lang), station.name),
+            (wb.text("month", lang), month),
+            (wb.text("period", lang), f"{from_on.isoformat()} {wb.text('to', lang)} {to_on.isoformat()}"),
+            (wb.text("population", lang), name),
+            (wb.text("generated_at", lang), generated),
+            (wb.text("timezone", lang), clock.timezone_name()),
+        ])
+        lines = []
+        for row in rows:
+            first = {"child": row.station.name if row.station else "", "own": wb.text("own", lang),
+                     "total": wb.text("total", lang)}[row.kind]
+            tier = label("station_kind", row.station.kind, lang) if row.station is not None else ""
+            values = []
+            for figure in FIGURES:
+                value, exact = _cell(row.table, figure, population, row.station_id)
+                estimated |= not exact
+                values.append(value)
+            lines.append([first, tier, *values])
+        after = wb.table(ws, top, headings, lines, number_from=3, widths=(28, 16))
+        notes = [wb.text("distinct_note", lang)]
+        if estimated:
+            notes.append(wb.text("estimate_note", lang))
+        for i, note in enumerate(notes):
+            ws.cell(row=after + 1 + i, column=1, value=note)
+    return wb.to_bytes(book)

@@ -1,0 +1,117 @@
+"""Writing a report's sheets with openpyxl: a header block, then one table."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from shared.labels import Lang
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# The report's own words, beside the enum labels of shared.labels.
+TEXT: dict[str, tuple[str, str]] = {
+    "monthly_title": ("社工站月度统计报表", "Monthly statistics report"),
+    "project_title": ("项目产出与目标对照表", "Project outputs against targets"),
+    "station": ("站点", "Station"),
+    "tier": ("层级", "Tier"),
+    "month": ("月份", "Month"),
+    "period": ("统计期间", "Period"),
+    "population": ("人群", "Population"),
+    "everyone": ("全部人群", "All people"),
+    "generated_at": ("生成时间", "Generated at"),
+    "timezone": ("时区", "Time zone"),
+    "own": ("本站直属记录", "Records kept at the station itself"),
+    "total": ("合计（整个辖区）", "Total (whole subtree)"),
+    "distinct_note": ("服务人数与参与服务的志愿者按人去重：合计不是各行之和。",
+                      "Persons served and active volunteers count each person once: the total is not the sum "
+                      "of the rows."),
+    "estimate_note": ("服务人数为估算值（HyperLogLog，约 ±1.6%）。", "Persons served are estimates (HyperLogLog, "
+                                                                "about ±1.6%)."),
+    "project": ("项目名称", "Project"),
+    "purchaser": ("购买方", "Purchaser"),
+    "operator": ("承接机构", "Operating organisation"),
+    "as_of": ("统计截至", "Figures as of"),
+    "indicator": ("指标", "Indicator"),
+    "conditions": ("条件", "Conditions"),
+    "target": ("目标值", "Target"),
+    "value": ("当前值", "Current value"),
+    "rate": ("完成率", "Completion"),
+    "met": ("是否达标", "Met"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "counted_by": ("统计来源", "Counted by"),
+    "missing_note": ("未能统计（服务未响应或指标未知）：", "Not counted (service did not answer or metric unknown): "),
+    "to": ("至", "to"),
+}
+
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=14)
+_HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+def text(key: str, lang: Lang) -> str:
+    return TEXT[key][0 if lang == "zh-CN" else 1]
+
+
+def sheet_title(name: str, taken: set[str]) -> str:
+    """A valid, unique sheet name: at most 31 characters, none of []:*?/\\."""
+    base = re.sub(r"[\[\]:*?/\\]", " ", name).strip()[:31] or "Sheet"
+    title, n = base, 2
+    while title.lower() in taken:
+        suffix = f" ({n})"
+        title, n = base[:31 - len(suffix)] + suffix, n + 1
+    taken.add(title.lower())
+    return title
+
+
+def header_block(ws: Worksheet, title: str, pairs: Sequence[tuple[str, str]]) -> int:
+    """The title and `label | value` lines; returns the next free row (after a blank one)."""
+    ws.cell(row=1, column=1, value=title).font = _TITLE
+    for i, (label, value) in enumerate(pairs, start=2):
+        ws.cell(row=i, column=1, value=label).font = _BOLD
+        ws.cell(row=i, column=2, value=value)
+    return len(pairs) + 3
+
+
+def table(ws: Worksheet, top: int, headings: Sequence[str], rows: Sequence[Sequence], number_from: int,
+          widths: Sequence[int] = ()) -> int:
+    """Headings on row `top`, then the rows; columns from `number_from` (1-based) are numbers.
+    Returns the next free row."""
+    for col, heading in enumerate(headings, start=1):
+        cell = ws.cell(row=top, column=col, value=heading)
+        cell.font, cell.fill = _BOLD, _HEAD_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for r, row in enumerate(rows, start=top + 1):
+        for col, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=col, value=value)
+            if col >= number_from and isinstance(value, float) and not value.is_integer():
+                cell.number_format = "0.00"
+    ws.freeze_panes = ws.cell(row=top + 1, column=number_from)
+    for col in range(1, len(headings) + 1):
+        ws.column_dimensions[get_column_letter(col)].width = widths[col - 1] if col <= len(widths) else 14
+    return top + len(rows) + 1
+
+
+def new_workbook() -> Workbook:
+    wb = Workbook()
+    wb.remove(wb.active)
+    return wb
+
+
+def to_bytes(wb: Workbook) -> bytes:
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def disposition(ascii_name: str, name: str) -> str:
+    """attachment with an ASCII filename and the full (Chinese) one as RFC 6266 filename*."""
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

@@ -1,0 +1,293 @@
+"""The language of a response (Accept-Language), and Chinese for the API's error messages.
+
+Error messages are written in English where they are raised; this module holds their
+Chinese, keyed by the English text (as gettext keys by msgid), plus patterns for the
+messages that carry a value. A message without a Chinese entry stays in English, while
+its problem's `title` is always translated. Field names and codes are never translated:
+clients match on them.
+
+Without an Accept-Language the API answers in English, as before; `zh` in any form
+(zh, zh-CN, zh-Hans, zh-TW...) gets Simplified Chinese, the only Chinese there is.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from shared.labels import Lang, label
+
+ENGLISH: Lang = "en"
+CHINESE: Lang = "zh-CN"
+
+
+def preferred_languages(header: str) -> list[tuple[str, float]]:
+    """Accept-Language (RFC 9110 12.5.4) as (lowercased tag, q), best first; equal q keep their order.
+    A malformed or out-of-range q counts as 0 (not acceptable)."""
+    found = []
+    for index, part in enumerate(header.split(",")):
+        tag, _, params = part.partition(";")
+        tag = tag.strip().lower()
+        if not tag:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                if not 0.0 <= q <= 1.0 or q != q:  # out of range or NaN
+                    q = 0.0
+        found.append((-q, index, tag))
+    return [(tag, -neg_q) for neg_q, _, tag in sorted(found)]
+
+
+def _supported(tag: str) -> Lang | None:
+    primary = tag.split("-", 1)[0]
+    return CHINESE if primary == "zh" else ENGLISH if primary == "en" else None
+
+
+@lru_cache(maxsize=512)
+def negotiate(header: str | None, default: Lang = ENGLISH) -> Lang:
+    """The supported language the client rates highest; `default` when it accepts none of them.
+
+    A language's q is the highest q of the tags with its primary subtag (zh, zh-CN, zh-TW all
+    rate zh-CN); `*` rates those the header does not name. Equal ratings go to the one named
+    first, and `*` alone to `default`. q=0 refuses."""
+    if not header:
+        return default
+    rated: dict[Lang, tuple[float, int]] = {}
+    star = None
+    for position, (tag, q) in enumerate(preferred_languages(header)):
+        if tag == "*":
+            star = q if star is None else max(star, q)
+            continue
+        lang = _supported(tag)
+        if lang is not None and (lang not in rated or q > rated[lang][0]):
+            rated[lang] = (q, position)
+    best, best_rating = default, (0.0, 0)
+    for i, lang in enumerate((default, CHINESE if default == ENGLISH else ENGLISH)):
+        q, position = rated.get(lang, (star if star is not None else 0.0, 1000 + i))
+        # Higher q first, then the earlier named (a language reached through `*` comes after).
+        if q > 0 and (q > best_rating[0] or (q == best_rating[0] and position < best_rating[1])):
+            best, best_rating = lang, (q, position)
+    return best
+
+
+# Problem titles (shared.errors and the handlers' own).
+TITLES = {
+    "Internal error": "服务器内部错误",
+    "Not found": "未找到",
+    "Conflict": "操作冲突",
+    "Invalid input": "输入有误",
+    "Malformed request body": "请求体格式错误",
+    "Not authenticated": "未登录或登录已失效",
+    "Forbidden": "无权操作",
+    "Precondition failed": "记录已被他人修改",
+    "Precondition required": "缺少 If-Match 请求头",
+    "Payload too large": "请求内容过大",
+    "Too many requests": "请求过于频繁",
+    "Upstream service failed": "后台服务出错",
+    "Upstream service timed out": "后台服务超时",
+    "Method not allowed": "不支持该请求方法",
+    "Not ready": "服务未就绪",
+    "Error": "错误",
+}
+
+# Details and field messages, exactly as raised.
+MESSAGES = {
+    "Not found.": "未找到。",
+    "Not Found": "未找到。",
+    "Method Not Allowed": "不支持该请求方法。",
+    "No such resource.": "没有这个资源。",
+    "The server could not complete the request.": "服务器未能完成请求。",
+    "The database is not reachable.": "无法连接数据库。",
+    "Log in and send the access token as 'Authorization: Bearer <token>'.":
+        "请先登录，并以 'Authorization: Bearer <token>' 发送访问令牌。",
+    "The access token is not valid.": "访问令牌无效。",
+    "The access token has expired; refresh it.": "访问令牌已过期，请刷新。",
+    "This token cannot be used here.": "此令牌不能用于这里。",
+    "This account is no longer active; log in again.": "此账号已停用，请重新登录。",
+    "Wrong username or password.": "用户名或密码错误。",
+    "This account is disabled; ask an administrator.": "此账号已被停用，请联系管理员。",
+    "Too many login attempts from this address; wait a minute.": "此地址登录尝试过多，请稍候一分钟。",
+    "Too many failed logins: this account is locked for a while. Try again later or ask an administrator "
+    "to enable it.": "登录失败次数过多，账号已暂时锁定。请稍后再试，或请管理员解锁。",
+    "The refresh token is not valid; log in again.": "刷新令牌无效，请重新登录。",
+    "The refresh token has expired; log in again.": "刷新令牌已过期，请重新登录。",
+    "Internal endpoint: a service token is required.": "内部接口：需要服务令牌。",
+    "This role cannot change personal records.": "此角色不能修改个人记录。",
+    "This role sees aggregate figures only, not personal records.": "此角色只能查看统计数据，不能查看个人记录。",
+    "This role does not see these counts.": "此角色不能查看这些统计。",
+    "Volunteers do not see station aggregates.": "志愿者不能查看站点统计数据。",
+    "This role cannot record evaluations.": "此角色不能录入考核评估。",
+    "This role cannot change volunteer records.": "此角色不能修改志愿者记录。",
+    "This role cannot see beneficiaries, so it cannot record named attendees.":
+        "此角色不能查看服务对象，因此不能登记具名参与者。",
+    "You cannot disable or enable your own account.": "不能停用或启用自己的账号。",
+    "Only a station head or an administrator can change projects.": "只有站长或管理员可以修改项目。",
+    "Only a station head or an administrator links a login to a volunteer.":
+        "只有站长或管理员可以把登录账号关联到志愿者。",
+    "Only an administrator can add population codes.": "只有管理员可以添加人群代码。",
+    "Only the volunteer concerned can dispute a record; correct it instead.":
+        "只有志愿者本人可以提出异议；请改为更正记录。",
+    "Change your own password at /v1/me/password, with your current password.":
+        "请在 /v1/me/password 用当前密码修改自己的密码。",
+    "Name another leader before removing this one from the team.": "请先指定新的队长，再将此人移出队伍。",
+    "Send the device credential as 'Authorization: Bearer <credential>'.":
+        "请以 'Authorization: Bearer <credential>' 发送设备凭据。",
+    "This device credential is not valid or was revoked.": "设备凭据无效或已被吊销。",
+    "The access token expired during the attendee check; refresh it and retry.":
+        "核对参与者时访问令牌已过期，请刷新后重试。",
+    "Delete this project's groups and activities first.": "请先删除此项目的小组和活动。",
+    "You cannot change your own role or station; ask another administrator.":
+        "不能修改自己的角色或所属站点，请联系其他管理员。",
+    "The record changed since you read it; read it again and reapply your change.":
+        "记录在您读取后已被修改，请重新读取后再修改。",
+    "Send If-Match with the ETag of the record you read.": "请在 If-Match 中发送您读取记录时的 ETag。",
+    "If-Match is not an ETag this API gave out.": "If-Match 不是本接口发出的 ETag。",
+    "The cursor is not one this API gave out.": "游标不是本接口发出的。",
+    "A beneficiary with this ID number is already registered.": "此身份证号的服务对象已经建档。",
+    "A volunteer with this ID number is already registered.": "此身份证号的志愿者已经注册。",
+    "Delete or move this beneficiary's cases first.": "请先删除或转移该服务对象的个案。",
+    "This population code exists already.": "此人群代码已存在。",
+    "This username is taken (usernames ignore case).": "此用户名已被使用（用户名不区分大小写）。",
+    "This volunteer number is taken.": "此志愿者编号已被使用。",
+    "This user is already linked to another volunteer.": "此用户已关联其他志愿者。",
+    "This volunteer has service hours or certificates; mark them 'left' instead.":
+        "此志愿者已有服务时长或证明，请改为标记“已退出”。",
+    "Users are still bound to the station; move them to another station first.":
+        "仍有用户属于此站点，请先将他们转到其他站点。",
+    "The station still has stations under it; move or delete them first.": "此站点下还有下级站点，请先转移或删除。",
+    "A station cannot move under itself or one of its own descendants.": "站点不能移到自身或其下级站点之下。",
+    "This id is already used by a different record.": "此 id 已被另一条记录使用。",
+    "This station is outside the project's stations.": "此站点不在项目覆盖的站点内。",
+    "This date is outside the project period.": "此日期不在项目周期内。",
+    "This date is before the case was opened.": "此日期早于开案日期。",
+    "This date is before the referral was made.": "此日期早于转介日期。",
+    "The project cannot end before it starts.": "项目结束日期不能早于开始日期。",
+    "The birth date in this ID number is in the future.": "身份证号中的出生日期晚于今天。",
+    "The birth date differs from the one in the ID number.": "出生日期与身份证号中的不一致。",
+    "This is not a readable .xlsx workbook.": "这不是可读取的 .xlsx 工作簿。",
+    "The password cannot be the username.": "密码不能与用户名相同。",
+    "This field cannot be empty.": "此字段不能为空。",
+    "This field cannot be cleared.": "此字段不能清空。",
+    "This cannot be changed once the record is made.": "记录创建后不能修改此项。",
+    "Cannot be changed once the record exists.": "记录创建后不能修改此项。",
+    "Field required.": "必填字段。",
+    "Must be a number.": "必须是数字。",
+    "'from' is after 'to'.": "开始日期晚于结束日期。",
+    "'to' is before 'from'": "结束日期早于开始日期",
+    "already registered": "已经登记",
+    "exists already": "已存在",
+    "is the station itself or inside its subtree": "是站点本身或其下级站点",
+    "must be a mainland mobile (11 digits) or a landline with area code": "须为大陆手机号（11 位）或带区号的固定电话",
+}
+
+_NOUNS = {
+    "station": "站点", "beneficiary": "服务对象", "case": "个案", "user": "用户", "volunteer": "志愿者",
+    "team": "志愿服务队", "project": "项目", "group": "小组", "activity": "社区活动", "session": "小组节次",
+    "service hours record": "志愿服务时长记录", "certificate": "志愿服务证明", "evaluation": "考核评估",
+    "device": "设备", "record": "记录", "referral": "转介", "assessment": "预估", "plan": "服务计划",
+    "entry": "记录", "follow-up": "跟进",
+}
+_SERVICES = {"cases": "个案服务", "projects": "项目服务", "volunteers": "志愿者服务", "gateway": "网关"}
+
+
+def _noun(text: str) -> str:
+    return _NOUNS.get(text, "记录")
+
+
+def _role(text: str) -> str:
+    return label("role", text, CHINESE)
+
+
+# Messages that carry a value: (pattern, Chinese with the groups put back).
+PATTERNS: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"No such (.+?) in your scope\."), lambda m: f"您的范围内没有该{_noun(m[1])}。"),
+    (re.compile(r"No such (.+?) in the device's (?:subtree|scope)\."),
+     lambda m: f"设备所属站点范围内没有该{_noun(m[1])}。"),
+    (re.compile(r"No such (.+?) in your scope: (.*)"), lambda m: f"您的范围内没有该{_noun(m[1])}：{m[2]}"),
+    (re.compile(r"No such (.+?)\."), lambda m: f"没有该{_noun(m[1])}。"),
+    (re.compile(r"Check these fields: (.*)"), lambda m: f"请检查这些字段：{m[1]}"),
+    (re.compile(r"The request body is larger than (\d+) bytes\."), lambda m: f"请求体超过 {m[1]} 字节。"),
+    (re.compile(r"The file is larger than (\d+) bytes\."), lambda m: f"文件超过 {m[1]} 字节。"),
+    (re.compile(r"at most (\d+) bytes"), lambda m: f"最多 {m[1]} 字节"),
+    (re.compile(r"The (\w+) service did not answer in time\."),
+     lambda m: f"{_SERVICES.get(m[1], m[1])}未及时响应。"),
+    (re.compile(r"The (\w+) service could not be reached\."), lambda m: f"无法连接{_SERVICES.get(m[1], m[1])}。"),
+    (re.compile(r"The (\w+) service did not answer; .*"),
+     lambda m: f"{_SERVICES.get(m[1], m[1])}没有响应，请稍后再试。"),
+    (re.compile(r"Services did not answer \((.*)\); the report was not made\. Try again\."),
+     lambda m: f"服务未响应（{'、'.join(_SERVICES.get(x, x) for x in m[1].split(', '))}），未能生成报表，请稍后再试。"),
+    (re.compile(r"Your role \((\w+)\) cannot .*"), lambda m: f"您的角色（{_role(m[1])}）无权执行此操作。"),
+    (re.compile(r"Unknown population code\(s\): (.*)\."), lambda m: f"未知的人群代码：{m[1]}。"),
+    (re.compile(r"Use at most (\d+) characters\."), lambda m: f"最多使用 {m[1]} 个字符。"),
+    (re.compile(r"Use at least (\d+) characters\."), lambda m: f"至少使用 {m[1]} 个字符。"),
+    (re.compile(r"More than (\d+) periods: .*"), lambda m: f"超过 {m[1]} 个时段：请选择更长的间隔或更短的日期范围。"),
+]
+
+
+def translate(text: str, lang: Lang) -> str:
+    """`text` in `lang`; English text without a Chinese entry is returned as it is."""
+    if lang == ENGLISH or not text:
+        return text
+    found = MESSAGES.get(text) or TITLES.get(text)
+    if found:
+        return found
+    for pattern, make in PATTERNS:
+        m = pattern.fullmatch(text)
+        if m:
+            return make(m)
+    return text
+
+
+# pydantic's validation error types (pydantic_core ErrorType), with their context values.
+VALIDATION = {
+    "missing": "必填字段",
+    "extra_forbidden": "不接受此字段",
+    "string_type": "应为文本",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不符合要求",
+    "int_type": "应为整数", "int_parsing": "应为整数", "int_from_float": "应为整数",
+    "float_type": "应为数字", "float_parsing": "应为数字",
+    "decimal_type": "应为数字", "decimal_parsing": "应为数字",
+    "decimal_max_digits": "最多 {max_digits} 位数字",
+    "decimal_max_places": "最多 {decimal_places} 位小数",
+    "bool_type": "应为 true 或 false", "bool_parsing": "应为 true 或 false",
+    "date_type": "应为日期（YYYY-MM-DD）", "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）", "date_from_datetime_inexact": "应为日期（YYYY-MM-DD）",
+    "date_past": "应为过去的日期", "date_future": "应为将来的日期",
+    "datetime_type": "应为日期时间", "datetime_parsing": "应为日期时间", "datetime_from_date_parsing": "应为日期时间",
+    "time_type": "应为时间（HH:MM）", "time_parsing": "应为时间（HH:MM）",
+    "uuid_type": "应为 UUID", "uuid_parsing": "应为 UUID",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "greater_than": "应大于 {gt}", "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}", "less_than_equal": "应不大于 {le}",
+    "too_short": "至少 {min_length} 项", "too_long": "最多 {max_length} 项",
+    "list_type": "应为列表", "dict_type": "应为对象", "model_type": "应为对象", "model_attributes_type": "应为对象",
+    "json_invalid": "JSON 格式错误",
+    "json_type": "应为 JSON",
+}
+
+
+def validation_message(error: dict, lang: Lang) -> str:
+    """One pydantic error's message in `lang`; a validator's own message goes through the catalogue."""
+    message = error.get("msg", "invalid")
+    if lang == ENGLISH:
+        return message
+    template = VALIDATION.get(error.get("type", ""))
+    if template is not None:
+        try:
+            return template.format(**(error.get("ctx") or {}))
+        except (KeyError, IndexError, ValueError):
+            return message
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            return translate(message[len(prefix):], lang)
+    return translate(message, lang)

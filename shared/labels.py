@@ -1,0 +1,276 @@
+"""Chinese and English labels for every enumerated value the API speaks (DOMAIN.md's terms).
+
+Keyed by enum name, then by the value as the API sends it; each value has (zh-CN, en).
+The code keeps its own enums (services' Literal types, shared.auth.Role, shared.stats
+figures...); tests/shared/test_labels.py walks those real enums and fails when one gains a
+value without both labels here, or when an enum appears that has no table.
+
+Populations are an operator-extensible list kept by the cases service (GET /v1/populations,
+with labels an operator adds); the table here holds the codes its migration seeds.
+Funding sources are an open list too; the table holds the usual ones.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Literal
+
+Lang = Literal["zh-CN", "en"]
+LANGS: tuple[Lang, ...] = ("zh-CN", "en")
+
+_TABLES: dict[str, dict[str, tuple[str, str]]] = {
+    "population": {
+        "elderly": ("老年人", "Older people"),
+        "elderly_empty_nest": ("空巢老人", "Empty-nest elders"),
+        "elderly_alone": ("独居老人", "Elders living alone"),
+        "elderly_disabled": ("失能老人", "Disabled elders"),
+        "children": ("儿童", "Children"),
+        "child_in_difficulty": ("困境儿童", "Children in difficulty"),
+        "child_left_behind": ("留守儿童", "Left-behind children"),
+        "orphan": ("孤儿", "Orphans"),
+        "child_unsupported": ("事实无人抚养儿童", "De-facto unsupported children"),
+        "youth": ("青少年", "Youth"),
+        "disabled": ("残疾人", "People with disabilities"),
+        "disabled_severe": ("重度残疾人", "People with severe disabilities"),
+        "dibao": ("低保对象", "Minimum living allowance (dibao) recipients"),
+        "dibian": ("低保边缘对象", "Near-dibao (dibian) households"),
+        "tekun": ("特困人员", "Persons in extreme poverty (tekun)"),
+        "hardship_spending": ("支出型困难家庭", "Spending-type hardship families"),
+        "women_family": ("妇女家庭", "Women and families"),
+        "women_left_behind": ("留守妇女", "Left-behind women"),
+        "other": ("其他", "Other"),
+    },
+    # The three methods of social work; their person-times are person_times.<method>.
+    "method": {
+        "casework": ("个案工作", "Casework"),
+        "group": ("小组工作", "Group work"),
+        "community": ("社区工作", "Community work"),
+    },
+    # Every figure of the dashboards (shared.stats.FIGURES) and of project targets (TARGET_METRICS).
+    "figure": {
+        "person_times": ("服务人次", "Person-times"),
+        "persons": ("服务人数", "Persons served"),
+        "person_times.casework": ("个案服务人次", "Casework person-times"),
+        "person_times.group": ("小组活动人次", "Group work person-times"),
+        "person_times.community": ("社区活动人次", "Community activity person-times"),
+        "cases.new": ("新开个案", "New cases"),
+        "cases.closed": ("结案", "Closed cases"),
+        "cases.reopened": ("重开个案", "Reopened cases"),
+        "cases.open": ("在案个案", "Open cases"),
+        "cases.full": ("完整个案", "Full cases"),
+        "beneficiaries.registered": ("建档服务对象", "Registered beneficiaries"),
+        "groups": ("小组", "Groups"),
+        "group_sessions": ("小组节数", "Group sessions"),
+        "activities": ("社区活动场次", "Community activities"),
+        "resources.linked_yuan": ("链接资源（元）", "Resources linked (yuan)"),
+        "volunteers.registered": ("注册志愿者", "Registered volunteers"),
+        "volunteers.active": ("参与服务的志愿者", "Active volunteers"),
+        "volunteer.hours": ("志愿服务时长（小时）", "Volunteer hours"),
+        "volunteer.person_times": ("志愿服务人次", "Volunteer person-times"),
+    },
+    # Conditions a contract target may set (shared.stats.TARGET_METRICS): "groups >= 3, each >= 4 sessions".
+    "target_condition": {
+        "min_sessions": ("最少节数", "Minimum sessions"),
+        "min_members": ("最少成员数", "Minimum members"),
+        "min_participants": ("最少参与人数", "Minimum participants"),
+    },
+    "case_status": {
+        "intake": ("接案", "Intake"),
+        "assessment": ("预估", "Assessment"),
+        "planning": ("计划", "Planning"),
+        "intervention": ("介入", "Intervention"),
+        "evaluation": ("评估", "Evaluation"),
+        "closed": ("结案", "Closed"),
+        "follow_up": ("跟进", "Follow-up"),
+    },
+    "close_reason": {
+        "completed": ("服务目标达成", "Completed"),
+        "referred": ("转介", "Referred"),
+        "client_withdrew": ("服务对象退出", "Client withdrew"),
+        "unreachable": ("无法联系", "Unreachable"),
+        "other": ("其他", "Other"),
+    },
+    "risk_level": {
+        "low": ("低", "Low"),
+        "medium": ("中", "Medium"),
+        "high": ("高", "High"),
+        "critical": ("危急", "Critical"),
+    },
+    "contact_mode": {
+        "home_visit": ("入户探访", "Home visit"),
+        "phone": ("电话", "Phone"),
+        "office": ("站内面谈", "At the office"),
+        "online": ("线上", "Online"),
+        "outreach": ("外展", "Outreach"),
+    },
+    # The "six services" Sichuan stations report against.
+    "service_type": {
+        "needs_assessment": ("需求评估", "Needs assessment"),
+        "resource_linking": ("资源链接", "Resource linking"),
+        "social_assistance": ("社会救助", "Social assistance"),
+        "elder_child_care": ("老幼关爱", "Care for elders and children"),
+        "community_governance": ("社区治理", "Community governance"),
+        "livelihood_development": ("产业发展", "Livelihood development"),
+    },
+    "goal_status": {
+        "open": ("未开始", "Open"),
+        "in_progress": ("进行中", "In progress"),
+        "achieved": ("已达成", "Achieved"),
+        "not_achieved": ("未达成", "Not achieved"),
+        "dropped": ("已放弃", "Dropped"),
+    },
+    "plan_status": {
+        "active": ("执行中", "Active"),
+        "completed": ("已完成", "Completed"),
+        "superseded": ("已被替代", "Superseded"),
+    },
+    "referral_status": {
+        "pending": ("待回复", "Pending"),
+        "accepted": ("已接收", "Accepted"),
+        "rejected": ("已拒绝", "Rejected"),
+        "completed": ("已完成", "Completed"),
+    },
+    # What falls due on a worker's caseload.
+    "due_kind": {
+        "follow_up": ("跟进", "Follow-up"),
+        "plan_review": ("计划检视", "Plan review"),
+        "goal": ("目标", "Goal"),
+    },
+    "gender": {
+        "male": ("男", "Male"),
+        "female": ("女", "Female"),
+        "other": ("其他", "Other"),
+        "unknown": ("未知", "Unknown"),
+    },
+    "self_care": {
+        "full": ("全自理", "Fully self-caring"),
+        "partial": ("半自理", "Partly self-caring"),
+        "none": ("失能", "Not self-caring"),
+    },
+    # The seven categories of the national disability certificate.
+    "disability_type": {
+        "visual": ("视力残疾", "Visual"),
+        "hearing": ("听力残疾", "Hearing"),
+        "speech": ("言语残疾", "Speech"),
+        "physical": ("肢体残疾", "Physical"),
+        "intellectual": ("智力残疾", "Intellectual"),
+        "mental": ("精神残疾", "Mental"),
+        "multiple": ("多重残疾", "Multiple"),
+    },
+    "need_level": {
+        "low": ("低", "Low"),
+        "medium": ("中", "Medium"),
+        "high": ("高", "High"),
+        "urgent": ("紧急", "Urgent"),
+    },
+    "consent_kind": {
+        "service": ("服务知情同意", "Consent to services"),
+        "data_processing": ("个人信息处理同意", "Consent to data processing"),
+        "guardian": ("监护人同意", "Guardian's consent"),
+        "information_sharing": ("信息共享同意", "Consent to information sharing"),
+        "photo": ("影像使用同意", "Consent to photos"),
+        "referral": ("转介同意", "Consent to referral"),
+        "other": ("其他", "Other"),
+    },
+    # Stages of group work (MZ/T 095-2017).
+    "group_stage": {
+        "preparation": ("准备期", "Preparation"),
+        "forming": ("形成期", "Forming"),
+        "transition": ("转折期", "Transition"),
+        "maturity": ("成熟期", "Maturity"),
+        "ending": ("结束期", "Ending"),
+    },
+    "project_status": {
+        "planned": ("未启动", "Planned"),
+        "running": ("执行中", "Running"),
+        "evaluating": ("考核评估中", "Being evaluated"),
+        "closed": ("已结项", "Closed"),
+    },
+    "evaluation_grade": {
+        "excellent": ("优秀", "Excellent"),
+        "good": ("良好", "Good"),
+        "pass": ("合格", "Pass"),
+        "fail": ("不合格", "Fail"),
+    },
+    "funding_source": {
+        "civil_affairs": ("民政", "Civil affairs"),
+        "womens_federation": ("妇联", "Women's federation"),
+        "youth_league": ("团委", "Youth league"),
+        "disabled_federation": ("残联", "Disabled persons' federation"),
+        "charity": ("慈善组织", "Charity"),
+        "foundation": ("基金会", "Foundation"),
+        "other": ("其他", "Other"),
+    },
+    "role": {
+        "admin": ("系统管理员", "Administrator"),
+        "official": ("主管部门人员", "Official"),
+        "station_head": ("站长", "Station head"),
+        "social_worker": ("社工", "Social worker"),
+        "supervisor": ("督导", "Supervisor"),
+        "volunteer": ("志愿者", "Volunteer"),
+        "service": ("系统服务", "System service"),
+    },
+    "station_kind": {
+        "province": ("省级社工指导中心", "Province"),
+        "city": ("市级社工支持中心", "City support centre"),
+        "county": ("县级社工总站", "County station"),
+        "township": ("镇街社工服务站", "Township/street station"),
+        "village": ("村(社区)社工服务室", "Village/community room"),
+    },
+    "id_type": {
+        "mainland_id": ("居民身份证", "Resident identity card"),
+        "passport": ("护照", "Passport"),
+        "hk_macau_permit": ("港澳居民来往内地通行证", "Mainland travel permit for Hong Kong and Macao residents"),
+        "taiwan_permit": ("台湾居民来往大陆通行证", "Mainland travel permit for Taiwan residents"),
+        "other": ("其他", "Other"),
+    },
+    "volunteer_status": {
+        "active": ("在册", "Active"),
+        "paused": ("暂停", "Paused"),
+        "left": ("已退出", "Left"),
+    },
+    "volunteer_entry_kind": {
+        "training": ("培训", "Training"),
+        "award": ("表彰奖励", "Award"),
+        "evaluation": ("评价", "Evaluation"),
+    },
+    "hours_status": {
+        "recorded": ("已记录", "Recorded"),
+        "confirmed": ("已确认", "Confirmed"),
+        "disputed": ("有异议", "Disputed"),
+        "corrected": ("已更正", "Corrected"),
+    },
+    "hours_activity_kind": {
+        "community_activity": ("社区活动", "Community activity"),
+        "group_session": ("小组活动", "Group session"),
+        "free_text": ("其他服务", "Other service"),
+    },
+    # The languages labels and messages come in.
+    "lang": {
+        "zh-CN": ("简体中文", "Simplified Chinese"),
+        "en": ("英文", "English"),
+    },
+    "interval": {
+        "day": ("日", "Day"),
+        "week": ("周", "Week"),
+        "month": ("月", "Month"),
+        "quarter": ("季度", "Quarter"),
+        "year": ("年", "Year"),
+    },
+}
+
+TABLES = MappingProxyType({name: MappingProxyType(values) for name, values in _TABLES.items()})
+
+
+def labels(lang: Lang) -> dict[str, dict[str, str]]:
+    """Every table in one language: {enum: {value: label}}, values in the code's order."""
+    i = LANGS.index(lang)
+    return {name: {value: pair[i] for value, pair in values.items()} for name, values in TABLES.items()}
+
+
+def label(enum: str, value: str | None, lang: Lang) -> str:
+    """One value's label; a value without one (an operator's new population code) shows as itself."""
+    if value is None:
+        return ""
+    pair = TABLES.get(enum, {}).get(value)
+    return pair[LANGS.index(lang)] if pair else value

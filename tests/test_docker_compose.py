@@ -1,0 +1,65 @@
+"""docker-compose.yml: every long-running process has a health check on its own /readyz, and
+`docker compose config` accepts the file where the compose plugin is installed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCESSES = {"gateway": 8000, "cases": 8001, "projects": 8002, "volunteers": 8003}
+
+
+def compose() -> dict:
+    # safe_load resolves the file's anchors and `<<` merge keys as compose does.
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_process_has_a_health_check():
+    services = compose()["services"]
+    assert set(PROCESSES) <= set(services)
+    for name, service in services.items():
+        if service.get("restart") == "no":  # a one-shot job (migrate): it exits, nothing to probe
+            continue
+        check = service.get("healthcheck")
+        assert check and check.get("test"), f"{name} has no healthcheck"
+        assert all(key in check for key in ("interval", "timeout", "retries")), name
+    for name, port in PROCESSES.items():
+        test = " ".join(services[name]["healthcheck"]["test"])
+        # Readiness (the database reachable), on the port the process itself listens on.
+        assert f"127.0.0.1:{port}/readyz" in test, name
+        command = services[name]["command"]
+        assert str(port) in command and "--factory" in command, name
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+
+
+def test_only_the_gateway_is_published():
+    services = compose()["services"]
+    published = {name for name, s in services.items() if s.get("ports")}
+    assert published == {"gateway"}
+    assert all(p.startswith("127.0.0.1:") for p in services["gateway"]["ports"])
+
+
+def _compose_plugin() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _compose_plugin(), reason="the docker compose plugin is not installed here")
+def test_docker_compose_config_accepts_the_file():
+    """`docker compose config` parses and validates without an engine."""
+    r = subprocess.run(["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    services = subprocess.run(["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
+                              capture_output=True, text=True, timeout=60, cwd=ROOT).stdout.split()
+    assert set(PROCESSES) | {"postgres", "migrate"} == set(services)
+    assert not re.search(r"(?i)warn", r.stderr), r.stderr
