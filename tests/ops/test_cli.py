@@ -244,7 +244,7 @@ class TestDemo:
         assert {c["status"] for c in cases} == {"intake", "assessment", "planning", "intervention", "evaluation",
                                                "closed", "follow_up"}
         people = (await gateway.get("/v1/beneficiaries", params={"limit": 200}, headers=worker)).json()["items"]
-        assert len(people) == 18 and len({p for b in people for p in b["populations"]}) >= 15
+        assert len(people) == 9 and len({p for b in people for p in b["populations"]}) >= 10
 
         again = await haolin("demo", "--size", "tiny", "--url", "http://gateway", app_client=gateway,
                              env={"HAOLIN_DEMO_PASSWORD": "demo password 2026"})
@@ -253,7 +253,7 @@ class TestDemo:
         second = (await gateway.get("/v1/stats/summary", params=params, headers=official)).json()
         assert {name: f["value"] for name, f in second["figures"].items()} == figures
         assert len((await gateway.get("/v1/beneficiaries", params={"limit": 200}, headers=worker)).json()["items"]) \
-            == 18
+            == 9
 
     async def test_without_a_gateway_it_says_so_and_writes_nothing(self, haolin, db):
         result = await haolin("demo", "--size", "tiny", "--url", "http://127.0.0.1:9")
