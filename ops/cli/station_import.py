@@ -49,6 +49,8 @@ LEVELS = {
     "village": "village", "村": "village", "社区": "village", "村社区": "village", "村(社区)": "village",
 }
 CODE = re.compile(r"^\d{6,12}$")
+# The station service's field names, as the file's columns.
+FIELD_COLUMNS = {"name": "name", "kind": "level", "parent_id": "parent_code", "code": "code"}
 
 
 @dataclass
@@ -150,6 +152,7 @@ def _letters(path: Path) -> Callable[[str], str]:
 
 @dataclass
 class Plan:
+    letter: Callable[[str], str]
     rows: list[Row]
     existing: dict[str, Station]  # code -> live station
     root: Station
@@ -242,7 +245,7 @@ def check(rows: list[Row], stations: list[Station], root: Station, letter: Calla
     if problems:
         raise BadFile(sorted(problems, key=lambda p: (p.line, COLUMNS.index(p.column)
                                                       if p.column in COLUMNS else 9)))
-    return Plan(rows, existing_by_code, root, root_row)
+    return Plan(letter, rows, existing_by_code, root, root_row)
 
 
 async def plan_for(session: AsyncSession, path: Path, root: Station) -> Plan:
@@ -253,6 +256,7 @@ async def plan_for(session: AsyncSession, path: Path, root: Station) -> Plan:
 async def apply(session: AsyncSession, actor: Principal, plan: Plan, advance: Callable[[], None]) -> Outcome:
     """Write the plan, parents before children; a rule the service refuses names its line."""
     out = Outcome()
+    letter = plan.letter
     ids: dict[str, int] = {code: s.id for code, s in plan.existing.items()}
     if plan.root.code:
         ids[plan.root.code] = plan.root.id
@@ -275,9 +279,9 @@ async def apply(session: AsyncSession, actor: Principal, plan: Plan, advance: Ca
                     session, actor, StationCreate(parent_id=parent_id, kind=row.level, name=row.name, code=row.code))
                 out.created += 1
         except AppError as exc:
-            from ops.cli.context import describe
-
-            raise BadFile([Problem(row.line, "name", "-", describe(exc))]) from None
+            field = (exc.errors or [{}])[0].get("field")
+            column = FIELD_COLUMNS.get(field, "name")
+            raise BadFile([Problem(row.line, column, letter(column), exc.detail)]) from None
         ids[row.code] = station.id
         out.stations[row.code] = station.id
         advance()

@@ -102,14 +102,15 @@ class Writer:
 
     async def send(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
         headers = await self._headers()
-        waited = 0.0
+        waited, renewed = 0.0, False
         while True:
             try:
                 reply = await self.http.request(method, path, json=body, headers=headers)
             except httpx.TransportError as exc:
                 raise CliError(f"{method} {path}: the gateway did not answer ({type(exc).__name__})") from None
-            if reply.status_code == 401:
-                headers = await self._headers(stale=headers)
+            if reply.status_code == 401 and not renewed:
+                # The access token expired during a long run: log in again, once per request.
+                headers, renewed = await self._headers(stale=headers), True
                 continue
             if reply.status_code == 422 and _unknown_station(reply) and waited < REPLICATION_WAIT_S:
                 await asyncio.sleep(0.5)
