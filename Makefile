@@ -31,3 +31,9 @@ db-stop: $(STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+# A demo province through the running platform's API (start `make run` first, in another terminal).
+# DEMO_SIZE=medium for more; the demo users' password is printed at the end.
+.PHONY: demo
+demo: $(STAMP)
+	$(VENV)/bin/haolin demo --size $(or $(DEMO_SIZE),small)

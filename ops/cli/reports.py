@@ -1,0 +1,96 @@
+"""`haolin report ...`: the .xlsx reports of a running platform, saved to a file.
+
+They are the API's own (GET /v1/reports/monthly.xlsx, /v1/reports/projects/{id}.xlsx), fetched as
+a user of the platform, so the user's scope applies exactly as in the browser.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from ops.cli import api
+from ops.cli.context import CliError, console, run
+
+app = typer.Typer(help="Excel reports from a running platform (needs `make run`).", no_args_is_help=True)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+UserOption = Annotated[str, typer.Option("--user", help="Log in as (password: env HAOLIN_PASSWORD or a prompt)")]
+OutOption = Annotated[Path, typer.Option("-o", "--output", dir_okay=False, help="Where to save the .xlsx")]
+
+
+def _month(value: str) -> str:
+    if not MONTH.match(value):
+        raise typer.BadParameter("use YYYY-MM, e.g. 2026-10")
+    return value
+
+
+async def _station_id(http: httpx.AsyncClient, headers: dict, ref: str) -> int:
+    """A division code (or id) to the station id, looked up within the user's own subtree."""
+    me = await http.get("/v1/me", headers=headers)
+    if me.status_code != 200:
+        raise CliError(f"GET /v1/me: {api.problem(me)}")
+    scope = await api.all_pages(http, f"/v1/stations/{me.json()['station_id']}/subtree", headers)
+    for station in scope:
+        if station.get("code") == ref:
+            return station["id"]
+    if ref.isdigit() and any(s["id"] == int(ref) for s in scope):
+        return int(ref)
+    raise CliError(f"no station with code or id {ref} in {me.json()['username']}'s scope")
+
+
+async def _save(http: httpx.AsyncClient, path: str, params: dict, headers: dict, output: Path) -> None:
+    reply = await http.get(path, params=params, headers={**headers, "Accept": XLSX})
+    if reply.status_code != 200:
+        raise CliError(f"GET {path}: {api.problem(reply)}")
+    if not reply.content.startswith(b"PK"):  # every .xlsx is a zip archive
+        raise CliError(f"GET {path} did not answer an .xlsx file ({reply.headers.get('content-type')})")
+    output.write_bytes(reply.content)
+    console.print(f"saved {output} ({len(reply.content):,} bytes)", highlight=False)
+
+
+@app.command("monthly")
+def monthly(
+    ctx: typer.Context,
+    station: Annotated[str, typer.Option(help="Division code (or id) of the station whose subtree to report")],
+    month: Annotated[str, typer.Option(help="YYYY-MM", callback=_month)],
+    output: OutOption,
+    url: api.UrlOption,
+    user: UserOption = "admin",
+) -> None:
+    """Monthly statistics of a station's subtree, by child station and population."""
+
+    async def work() -> None:
+        password = api.password_from_env_or_prompt(user)
+        async with api.client(ctx.obj, url) as http:
+            headers = await api.login(http, user, password)
+            station_id = await _station_id(http, headers, station)
+            await _save(http, "/v1/reports/monthly.xlsx", {"station_id": station_id, "month": month}, headers,
+                        output)
+
+    run(work)
+
+
+@app.command("project")
+def project(
+    ctx: typer.Context,
+    project_id: Annotated[str, typer.Argument(help="The project's id")],
+    output: OutOption,
+    url: api.UrlOption,
+    user: UserOption = "admin",
+) -> None:
+    """A project's outputs against its contract targets."""
+
+    async def work() -> None:
+        password = api.password_from_env_or_prompt(user)
+        async with api.client(ctx.obj, url) as http:
+            headers = await api.login(http, user, password)
+            await _save(http, f"/v1/reports/projects/{project_id}.xlsx", {}, headers, output)
+
+    run(work)
