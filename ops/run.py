@@ -234,9 +234,11 @@ def main() -> int:
                 raise Failed(f"port {port} for {spec.name} is in use (is `make run` already running? "
                              f"set {spec.port_env} to use another)")
             plan.append((spec, bind, port))
-        for spec, _, port in plan:
-            if not spec.public:
-                env[f"{spec.name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        for spec, bind, port in plan:
+            # Each process finds the others where this run put them; the projects service asks
+            # the gateway (GATEWAY_URL) about attendees, so it too follows a GATEWAY_PORT.
+            reach = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+            env[f"{spec.name.upper()}_URL"] = f"http://{reach}:{port}"
 
         # All forked before any reader thread starts: preexec_fn is only safe without threads.
         children = [start_child(spec, bind, port, env) for spec, bind, port in plan]
