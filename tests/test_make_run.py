@@ -62,7 +62,7 @@ class TestMakeRun:
                 assert time.monotonic() < deadline, f"not ready:\n{log.read_text(errors='replace')[-4000:]}"
                 await asyncio.sleep(0.25)
 
-            async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
                 assert (await client.get("/docs")).status_code == 200
                 r = await client.get("/openapi.json")
                 assert r.status_code == 200

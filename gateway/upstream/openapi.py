@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 log = logging.getLogger("haolin.gateway.openapi")
 
-FETCH_TIMEOUT_S = 2.0
+FETCH_TIMEOUT_S = 6.0  # a service builds its document on first request: seconds on a busy 2-core host
 RETRY_S = 30.0
 _REF = "#/components/schemas/"
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
