@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from shared.config import ServiceSettings
+from shared.db import install_unavailable_handler
 from shared.errors import install_error_handlers, problem_response
 from shared.observability import RequestContextMiddleware
 
@@ -17,6 +18,7 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan, **kwargs)
     app.state.settings = settings
     install_error_handlers(app)
+    install_unavailable_handler(app)
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", include_in_schema=False)
