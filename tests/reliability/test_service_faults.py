@@ -175,3 +175,25 @@ class TestServiceFrozen:
             assert problem(r, 503)["service"] == "cases", kind
             assert elapsed < UPSTREAM_TIMEOUT_S + SLACK_S, kind
         assert (await client.get(f"/v1/beneficiaries/{person['id']}")).status_code == 200
+
+
+class TestLostAnswer:
+    async def test_a_create_whose_answer_was_lost_is_retried_without_a_duplicate(self, live, client, db):
+        body = {"id": f"b-{uuid.uuid4()}", "name": "吴奶奶", "populations": ["elderly"]}
+        # The service is slow (frozen for a moment): the client gives up before the answer comes...
+        live.freeze("cases")
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post("/v1/beneficiaries", json=body, timeout=1.0)
+        live.thaw("cases")
+        # ... while the service still does the work and commits.
+        for _ in range(100):
+            if await db.fetchval("SELECT count(*) FROM cases.beneficiary WHERE id = $1", body["id"]):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the first request never arrived")
+
+        r = await client.post("/v1/beneficiaries", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["id"] == body["id"] and r.json()["version"] == 1
+        assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 1
