@@ -93,3 +93,22 @@ class TestRetriedCreate:
         assert await db.fetchval(
             "SELECT sum(value) FROM cases.daily_stat WHERE metric = 'person_times.casework' "
             "AND population = '_all' AND station_id = $1", 1) == 1
+
+
+class TestRetriedGatewayCreate:
+    """The gateway's own creates take no client id; their natural keys keep a retry from duplicating."""
+
+    async def test_a_retried_station_or_user_is_409_naming_the_key_and_not_a_second_row(self, gateway, admin, root,
+                                                                                        db):
+        body = {"parent_id": root["id"], "kind": "city", "name": "成都市"}
+        assert (await gateway.post("/v1/stations", json=body, headers=admin)).status_code == 201
+        again = problem(await gateway.post("/v1/stations", json=body, headers=admin), 409)
+        assert "name" in {e["field"] for e in again.get("errors", [])}, again
+        assert await db.fetchval("SELECT count(*) FROM gateway.station WHERE name = '成都市'") == 1
+
+        body = {"username": "zhou.worker", "display_name": "周社工", "role": "social_worker",
+                "station_id": root["id"], "password": "correct horse battery"}
+        assert (await gateway.post("/v1/users", json=body, headers=admin)).status_code == 201
+        again = problem(await gateway.post("/v1/users", json=body, headers=admin), 409)
+        assert "username" in {e["field"] for e in again.get("errors", [])}, again
+        assert await db.fetchval("SELECT count(*) FROM gateway.user WHERE username = 'zhou.worker'") == 1
