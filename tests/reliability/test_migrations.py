@@ -139,6 +139,10 @@ def assert_survived(before: dict, after: dict, schema: str, revision: str) -> No
         for key, row in rows.items():
             new = after[table].get(key)
             assert new is not None, f"{revision} lost the row {key} of {schema}.{table}"
+            for column in row.keys() - new.keys() - changing:
+                assert row[column] is None, (
+                    f"{revision} dropped {schema}.{table}.{column}, which held {row[column]!r} in row {key} "
+                    "(a drop on purpose goes into TRANSFORMS)")
             for column in row.keys() & new.keys() - changing:
                 assert new[column] == row[column], (
                     f"{revision} changed {schema}.{table}.{column} of row {key}: {row[column]!r} -> {new[column]!r}"
