@@ -174,12 +174,33 @@ async def platform(database_url, tmp_path_factory):
 
 
 @pytest.fixture
-async def live(platform: Platform) -> Platform:
+async def live(platform: Platform):
     """The platform up, with the root station (id 1, '/1/') in the gateway and in every
     service's replica: every test starts from truncated tables."""
     await platform.ensure_up()
     await seed_root(platform)
-    return platform
+    yield platform
+    await quiet(platform.env["DATABASE_URL"])
+
+
+async def quiet(database_url: str, for_s: float = 0.5, within_s: float = 15) -> None:
+    """Until the processes have run no transaction for `for_s`: a service thawed after SIGSTOP
+    still works through the requests its callers gave up on, and the next test's TRUNCATE must
+    not meet them half-way (a deadlock)."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        deadline, calm_since = time.monotonic() + within_s, None
+        while time.monotonic() < deadline:
+            busy = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name LIKE 'haolin-%' AND state <> 'idle' AND pid <> pg_backend_pid()")
+            now = time.monotonic()
+            calm_since = (calm_since or now) if busy == 0 else None
+            if calm_since is not None and now - calm_since >= for_s:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
 
 
 async def seed_root(platform: Platform) -> None:
