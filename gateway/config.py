@@ -50,6 +50,10 @@ class GatewaySettings(ServiceSettings):
     stats_timeout_s: float = 3.0
     stats_exact_persons: int = 10_000
 
+    # Records (created + updated + deleted, all tables) one tablet push may carry; more is 413.
+    # The body limit (max_body_bytes, here and at each service) must allow a push this large.
+    sync_max_push_records: int = 10_000
+
     @model_validator(mode="after")
     def _gateway_fallbacks(self) -> "GatewaySettings":
         for field, env in (("jwt_private_key", "JWT_PRIVATE_KEY"), ("jwt_private_key_file", "JWT_PRIVATE_KEY_FILE"),

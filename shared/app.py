@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 
 from shared.config import ServiceSettings
+from shared.db import install_unavailable_handler
 from shared.errors import NotFound, install_error_handlers, problem_response, request_language
 from shared.observability import HttpMetrics, PoolCollector, RequestContextMiddleware, metrics_visible_to
 
@@ -18,6 +19,7 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan, **kwargs)
     app.state.settings = settings
     install_error_handlers(app)
+    install_unavailable_handler(app)
     # One registry per app, not the process-wide default: tests run several apps in one process.
     registry = CollectorRegistry()
     app.state.metrics = HttpMetrics()

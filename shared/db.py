@@ -19,11 +19,13 @@ from dataclasses import dataclass
 
 import asyncpg
 import orjson
-from fastapi import Request
+from fastapi import FastAPI, Request
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared.config import ServiceSettings
+from shared.errors import TYPE_BASE, problem_response
 
 
 def _json_dumps(value) -> str:
@@ -154,3 +156,50 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
     async with db.read_sessions() as session:
         yield session
+
+
+# The database is down, restarting, refusing connections or out of them: the request may be
+# retried as it was. Anything else (a constraint, a bad query) is a bug or a domain error.
+_UNAVAILABLE = (
+    ConnectionError,  # refused or reset: the server is down
+    TimeoutError,  # asyncpg's connect timeout
+    asyncpg.PostgresConnectionError,  # class 08, connection exceptions
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01-57P03: shut down, crashed, starting up
+    asyncpg.exceptions.TooManyConnectionsError,
+    sa_exc.TimeoutError,  # every pooled connection busy for pool_timeout
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or what caused it, says the database cannot be reached right now."""
+    for _ in range(8):  # SQLAlchemy wraps the driver's error, which may wrap the socket's
+        if isinstance(exc, _UNAVAILABLE):
+            return True
+        # SQLAlchemy has recognised a dead connection (and invalidated the pool's older ones).
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        if exc is None:
+            return False
+    return False
+
+
+def install_unavailable_handler(app: FastAPI) -> None:
+    """A lost database answers 503 problem+json (with Retry-After) instead of a 500 and a traceback.
+
+    Nothing to reconnect by hand: SQLAlchemy invalidates the pool's connections once one is found
+    dead, and asyncpg's read pool replaces closed connections when they are next acquired, so the
+    requests after the database is back succeed on fresh connections."""
+
+    async def unavailable(request: Request, exc: Exception):
+        if not database_unavailable(exc):
+            raise exc  # to the catch-all 500 handler, as if this one were not here
+        return problem_response({
+            "type": TYPE_BASE + "database-unavailable", "title": "Service unavailable", "status": 503,
+            "detail": "The database cannot be reached right now; try again shortly.", "instance": request.url.path,
+        }, {"Retry-After": "2"})
+
+    for exc_type in (OSError, sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(exc_type, unavailable)

@@ -31,6 +31,7 @@ from sqlalchemy import delete, select
 from gateway.deps import ReadSessionDep
 from gateway.identity.service import devices
 from gateway.models import Device, Station, SyncCursor
+from gateway.sync.limits import check_push_size
 from gateway.sync.registry import Registry, SyncUnavailable, registry
 from gateway.upstream import Upstreams
 from shared.auth import Principal, Role
@@ -224,6 +225,7 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
         changes = changes["changes"]  # some clients send {changes, lastPulledAt}
     if not isinstance(changes, dict):
         raise InvalidInput.field("body", "The body must be an object of tables.")
+    check_push_size(changes, request.app.state.settings.sync_max_push_records)
     reg = await registry(request.app.state)
     by_service: dict[str, dict[str, Any]] = {}
     errors = []
