@@ -53,6 +53,8 @@ class GatewaySettings(ServiceSettings):
     # Records (created + updated + deleted, all tables) one tablet push may carry; more is 413.
     # The body limit (max_body_bytes, here and at each service) must allow a push this large.
     sync_max_push_records: int = 10_000
+    # A service's part of a push is many records in one transaction: longer than an ordinary hop.
+    sync_push_timeout_s: float = 120.0
 
     @model_validator(mode="after")
     def _gateway_fallbacks(self) -> "GatewaySettings":

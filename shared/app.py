@@ -26,6 +26,7 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     registry.register(app.state.metrics)
     registry.register(PoolCollector(app))
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
+                       sync_max_body_bytes=settings.sync_max_body_bytes,
                        metrics=app.state.metrics)
 
     @app.get("/healthz", include_in_schema=False)

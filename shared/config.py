@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Requests larger than this are refused with 413 before they are parsed.
     max_body_bytes: int = 1_000_000
+    # A tablet's push (WatermelonDB sends every change at once and cannot split it): room for
+    # the gateway's record limit (GATEWAY_SYNC_MAX_PUSH_RECORDS, 10,000) of large records.
+    sync_max_body_bytes: int = 16_000_000
 
     jwt_public_key: str | None = None
     jwt_public_key_file: Path | None = None

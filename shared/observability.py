@@ -218,11 +218,17 @@ def metrics_visible_to(client: tuple | None, headers: list[tuple[bytes, bytes]])
     return address.is_loopback or address.is_private or address.is_link_local
 
 
+# A tablet's push, at the gateway and as each service's part of it: their own body limit.
+SYNC_PUSH_PATHS = frozenset({"/v1/sync", "/internal/sync/push"})
+
+
 class RequestContextMiddleware:
-    def __init__(self, app, service: str, max_body_bytes: int, metrics: HttpMetrics | None = None) -> None:
+    def __init__(self, app, service: str, max_body_bytes: int, metrics: HttpMetrics | None = None,
+                 sync_max_body_bytes: int | None = None) -> None:
         self.app = app
         self.service = service
         self.max_body = max_body_bytes
+        self.sync_max_body = sync_max_body_bytes or max_body_bytes
         self.metrics = metrics
         self.route_template = RouteTemplates()
 
@@ -254,9 +260,10 @@ class RequestContextMiddleware:
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode("latin-1"))]
             await send(message)
 
+        limit = self.sync_max_body if scope["path"] in SYNC_PUSH_PATHS else self.max_body
         try:
-            if length is not None and int(length) > self.max_body:
-                return await _too_large(send_wrapper, self.max_body, language)
+            if length is not None and int(length) > limit:
+                return await _too_large(send_wrapper, limit, language)
             if not chunked:
                 # The server holds a body to its declared length (none: empty): nothing to count.
                 return await self.app(scope, receive, send_wrapper)
@@ -269,8 +276,8 @@ class RequestContextMiddleware:
                     break
                 chunk = message.get("body", b"")
                 total += len(chunk)
-                if total > self.max_body:
-                    return await _too_large(send_wrapper, self.max_body, language)
+                if total > limit:
+                    return await _too_large(send_wrapper, limit, language)
                 buffered.append(chunk)
                 more = message.get("more_body", False)
             replay = [{"type": "http.request", "body": b"".join(buffered), "more_body": False}]

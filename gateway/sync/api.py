@@ -255,9 +255,10 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
                 "since": cursor.cursors.get(service) if cursor else None, "check_only": check_only,
                 "changes": by_service[service], "provisional": provisional}
         try:
-            async with asyncio.timeout(request.app.state.upstreams.timeout_s):
+            limit = request.app.state.settings.sync_push_timeout_s
+            async with asyncio.timeout(limit):
                 return await request.app.state.upstreams.client(service).post(
-                    "/internal/sync/push", json=body, headers=headers)
+                    "/internal/sync/push", json=body, headers=headers, timeout=limit)
         except (httpx.HTTPError, OSError, TimeoutError) as exc:
             log.warning("sync push: %s failed: %s", service, type(exc).__name__)
             return None

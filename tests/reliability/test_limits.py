@@ -5,6 +5,7 @@ naming the row count and the limit; 413 for the file)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -100,6 +101,32 @@ class TestSyncPushSize:
         r = await gw.post("/v1/sync", headers=tablet, params={"last_pulled_at": str(since)}, json=changes)
         assert r.status_code == 204, r.text
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 3
+
+    async def test_a_push_has_room_beyond_the_ordinary_body_limit(self, gateway_factory, db):
+        """A tablet cannot split its push: one larger than the 1 MB of other requests goes through
+        the gateway and to the service; past the sync body limit it is a 413 naming the body."""
+        gw = await gateway_factory(sync_max_body_bytes=3_000_000)
+        headers = await gw.admin()
+        station = (await gw.get("/v1/stations", headers=headers)).json()["items"][0]
+        await gw.app.state.pusher.sync_now()
+        tablet = await self.tablet(gw, headers, station["id"])
+        r = await gw.get("/v1/sync", headers=tablet, params={"last_pulled_at": "null", "schema_version": "2"})
+        since = str(r.json()["timestamp"])
+        # Bulk in a column this server does not know (ignored, as WatermelonDB's rules say), so the
+        # test pays for the bytes, not for writing thousands of records.
+        people = [{"id": f"b-{uuid.uuid4()}", "name": f"居民{i}", "populations": '["elderly"]',
+                   "photo_local": "x" * 100_000} for i in range(15)]
+        big = {"beneficiaries": {"created": people, "updated": [], "deleted": []}}
+        size = len(json.dumps(big, ensure_ascii=False).encode())
+        assert 1_000_000 < size < 3_000_000
+        r = await gw.post("/v1/sync", headers=tablet, params={"last_pulled_at": since}, json=big)
+        assert r.status_code == 204, r.text[:500]
+        assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 15
+
+        bigger = {"beneficiaries": {"created": people * 2, "updated": [], "deleted": []}}
+        r = await gw.post("/v1/sync", headers=tablet, params={"last_pulled_at": since}, json=bigger)
+        body = problem(r, 413)
+        assert body["errors"][0]["field"] == "body"
 
     async def test_the_default_limit_is_ten_thousand(self):
         from gateway.config import GatewaySettings
