@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from gateway.audit.api import router as audit_router
+from gateway.audit.models import AuditLog
 from gateway.config import GatewaySettings
 from gateway.flows.progress import router as progress_router
 from gateway.identity.api import router as identity_router
@@ -55,6 +57,8 @@ def create_app(settings: GatewaySettings | None = None,
     app.include_router(progress_router)
     app.include_router(stats_router)
     app.include_router(sync_router)
+    app.include_router(audit_router)
+    app.state.audit_log = AuditLog
     install_proxy(app)
     return app
 

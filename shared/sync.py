@@ -333,7 +333,9 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
     async def push(body: PushBody, request: Request, _: ServicePrincipalDep,
                    session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> None:
         checked = await check(session, by_name, body)
-        await apply(session, SyncContext(device_principal(body), request), checked)
+        principal = device_principal(body)
+        session.info["principal"] = principal  # the audit log names the device, not the gateway
+        await apply(session, SyncContext(principal, request), checked)
         if body.check_only:
             # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the
             # gateway writes to any service only when every service's dry run passed.
