@@ -205,6 +205,7 @@ class Tracked:
     log: type  # the AuditLog model of the record's schema
     table: str
     station_path: Any  # record -> its station path (or None)
+    record_id: Any  # record -> its id as logged
     # Columns whose change alone is bookkeeping, not a change of the record (a login's counters).
     ignored: frozenset[str] = frozenset()
 
@@ -212,12 +213,15 @@ class Tracked:
 _tracked: dict[type, Tracked] = {}
 
 
-def track(log_model: type, *models: type, station_path=None, ignored: frozenset[str] = frozenset()) -> None:
-    """Log every write of these models to `log_model`. `station_path(record)` defaults to the
-    record's own `station_path` column."""
+def track(log_model: type, *models: type, station_path=None, record_id=None,
+          ignored: frozenset[str] = frozenset()) -> None:
+    """Log every ORM write of these models to `log_model`. `station_path(record)` defaults to the
+    record's own `station_path` column, `record_id(record)` to its `id`. Core INSERT/UPDATE
+    statements bypass the ORM: their repositories call `log_write`."""
     for model in models:
         _tracked[model] = Tracked(log_model, model.__tablename__,
-                                  station_path or (lambda r: getattr(r, "station_path", None)), ignored)
+                                  station_path or (lambda r: getattr(r, "station_path", None)),
+                                  record_id or (lambda r: r.id), ignored)
 
 
 def _action(session: Session, obj: Any, spec: Tracked) -> str | None:
@@ -245,15 +249,21 @@ def _current_actor(session: Session) -> Actor:
 
 
 def _add(session: Session, obj: Any, spec: Tracked, action: str) -> None:
-    # One row per record, action and transaction: a record flushed twice (created, then given
-    # its counts) is one create.
+    log_write(session, spec.log, action, spec.table, str(spec.record_id(obj)), spec.station_path(obj))
+
+
+def log_write(session, log_model: type, action: str, table: str, record_id: str,
+              station_path: str | None = None) -> None:
+    """Log a write in the session's transaction, once per record, action and transaction (a record
+    flushed twice, created then given its counts, is one create). `session`: sync or async."""
+    session = getattr(session, "sync_session", session)
     done: set = session.info.setdefault("audited", set())
-    key = (spec.table, str(obj.id))
+    key = (table, record_id)
     if (key, action) in done or (action == UPDATE and (key, CREATE) in done):
         return
     done.add((key, action))
-    session.add(spec.log(**_current_actor(session).row(), action=action, record_table=spec.table,
-                         record_id=str(obj.id), station_path=spec.station_path(obj)))
+    session.add(log_model(**_current_actor(session).row(), action=action, record_table=table,
+                          record_id=record_id[:64], station_path=station_path))
 
 
 @event.listens_for(Session, "before_flush")
@@ -263,7 +273,7 @@ def _log_writes(session: Session, flush_context, instances) -> None:
         action = _action(session, obj, spec)
         if action is None:
             continue
-        if getattr(obj, "id", None) is None:
+        if spec.record_id(obj) is None:
             # An id the database makes (the gateway's users, stations, devices): logged once this
             # flush has given it one, still in the same transaction.
             session.info.setdefault("identity_pending", []).append(obj)
@@ -431,5 +441,8 @@ def encode_cursor(at: datetime, source: str, row_id: int) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str, int]:
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     at, source, row_id = json.loads(raw)
-    return datetime.fromisoformat(at), str(source), int(row_id)
+    at, row_id = datetime.fromisoformat(at), int(row_id)
+    if at.tzinfo is None or not 0 <= row_id < 2**63:
+        raise ValueError("not a cursor")
+    return at, str(source), row_id
 

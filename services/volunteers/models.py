@@ -196,6 +196,7 @@ DailyStat = daily_stat_model(Base)
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
 track(AuditLog, Volunteer, Team, ServiceHours, VolunteerEntry, Certificate)
+track(AuditLog, TeamMember, station_path=lambda m: None, record_id=lambda m: f"{m.team_id}:{m.volunteer_id}")
 
 
 RECORD_TABLES = [m.__table__ for m in (Volunteer, Team, ServiceHours, VolunteerEntry, Certificate)]
