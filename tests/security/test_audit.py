@@ -123,8 +123,12 @@ class TestWhoWhatWhereThroughTheGateway:
         assert [e["action"] for e in got] == ["login_failed", "create"]
         assert got[0]["actor_id"] == str(user["id"])
         assert got[1]["actor_role"] == "admin"
+        r = await gateway.post(f"/v1/stations/{station['id']}/move", headers=admin,
+                               json={"parent_id": tree["mianyang"]["id"]})
+        assert r.status_code == 200, r.text
         got = await entries(gateway, admin, record=f"gateway:station:{station['id']}")
-        assert [e["action"] for e in got] == ["create"] and got[0]["station_path"] == station["path"]
+        assert [e["action"] for e in got] == ["move", "create"]
+        assert (got[0]["station_path"], got[1]["station_path"]) == (r.json()["path"], station["path"])
 
     async def test_a_tablets_pull_and_push_name_the_device(self, gateway, admin, tree, db):
         township = tree["mengzhuiwan"]
