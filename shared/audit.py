@@ -7,8 +7,9 @@ never by reading their tables.
 - Writes are logged in the transaction that makes them: a `before_flush` listener adds one row
   per created, changed or (soft-)deleted record of the tracked models, so a rolled-back write
   leaves no audit row and a committed one cannot lack it.
-- Reads of sensitive records are logged by the handler that serves them (`log_reads`), in a
-  statement of their own on the read pool, before the answer goes out.
+- Reads of sensitive records are logged by the handler that serves them, before the answer goes
+  out: a read by id in the very statement that reads the record (`audited_read`), a list in a
+  statement of its own (`log_reads`). A read whose audit row cannot be written fails.
 - The table is append-only to the application: a trigger (migrations, `guard_sql`) refuses every
   UPDATE, and every DELETE except of rows older than the retention, which `prune` sets for its
   own transaction and which can never be under 183 days (DOMAIN.md: kept at least 6 months).
