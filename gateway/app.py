@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.audit.api import router as audit_router
-from gateway.audit.models import AuditLog
+from gateway.models import AuditLog
 from gateway.config import GatewaySettings
 from gateway.flows.progress import router as progress_router
 from gateway.identity.api import router as identity_router

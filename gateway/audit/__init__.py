@@ -1,1 +1,1 @@
-"""The gateway's audit log (its own writes, logins, tablet pulls) and the administrator's audit query."""
+"""The administrator's audit query over every process's audit log (the gateway's own: gateway.models.AuditLog)."""

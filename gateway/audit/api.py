@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select, tuple_
 
-from gateway.audit.models import AuditLog
+from gateway.models import AuditLog
 from gateway.deps import ActorDep, ReadSessionDep
 from gateway.upstream import Upstreams
 from gateway.upstream.clients import SERVICES

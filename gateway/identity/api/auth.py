@@ -9,9 +9,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from gateway.deps import WriteSessionDep, PasswordsDep, SettingsDep, SignerDep, login_throttle
 from gateway.identity.schemas import RefreshRequest, TokenPair
-from gateway.audit.models import AuditLog
 from gateway.identity.service import auth as service
-from gateway.models import User
+from gateway.models import AuditLog, User
 from shared.audit import log_event
 from shared.auth import Principal, Role
 

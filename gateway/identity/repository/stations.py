@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.audit.models import AuditLog
-from gateway.models import Station, User, station_change_seq
+from gateway.models import AuditLog, Station, User, station_change_seq
 from shared.audit import log_write
 from shared.pagination import PageParams, keyset
 
