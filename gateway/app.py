@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from gateway.audit.api import router as audit_router
+from gateway.models import AuditLog
 from gateway.config import GatewaySettings
 from gateway.dashboard import router as dashboard_router
 from gateway.flows.progress import router as progress_router
@@ -61,6 +63,8 @@ def create_app(settings: GatewaySettings | None = None,
     app.include_router(dashboard_router)
     app.include_router(meta_router)
     app.include_router(reports_router)
+    app.include_router(audit_router)
+    app.state.audit_log = AuditLog
     install_proxy(app)
     return app
 

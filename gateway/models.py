@@ -1,4 +1,5 @@
-"""Tables of the gateway, in the `gateway` schema: the station tree, users, refresh tokens, devices and sync cursors."""
+"""Tables of the gateway, in the `gateway` schema: the station tree, users, refresh tokens, devices, sync
+cursors and the gateway's audit log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import (BigInteger, DateTime, ForeignKey, Identity, Integer, Seq
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import audit_log_model, track
 from shared.models import PathType, make_base
 
 Base = make_base("gateway")
@@ -106,3 +108,12 @@ class SyncCursor(Base):
     cursors: Mapped[dict] = mapped_column(JSONB)
     schema_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# Logins, and every write of users, stations and devices (shared.audit); its query: gateway/audit/.
+AuditLog = audit_log_model(Base)
+# A login's counters and stamps, a device's last sync: bookkeeping, not a change anyone made.
+track(AuditLog, User, station_path=lambda u: None,
+      ignored=frozenset({"failed_logins", "lock_count", "locked_until", "last_login_at"}))
+track(AuditLog, Station, station_path=lambda s: s.path)
+track(AuditLog, Device, station_path=lambda d: None, ignored=frozenset({"last_sync_at"}))

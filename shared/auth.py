@@ -37,6 +37,9 @@ class Role(str, enum.Enum):
 # Roles that may see personal records at all; officials see aggregates only.
 PERSONAL_READERS = frozenset({Role.admin, Role.station_head, Role.social_worker, Role.supervisor})
 PERSONAL_WRITERS = frozenset({Role.admin, Role.station_head, Role.social_worker})
+# Roles that work with the person and so see health, disability and case notes (sealed columns);
+# an administrator keeps the platform running and sees those fields blank (least privilege, PIPL).
+SENSITIVE_READERS = frozenset({Role.station_head, Role.social_worker, Role.supervisor})
 
 ACCESS_TOKEN = "access"
 SERVICE_TOKEN = "service"
@@ -65,6 +68,10 @@ class Principal:
     @property
     def may_write_personal(self) -> bool:
         return self.role in PERSONAL_WRITERS
+
+    @property
+    def may_read_sensitive(self) -> bool:
+        return self.role in SENSITIVE_READERS
 
 
 class TokenSigner:
@@ -149,7 +156,9 @@ async def current_principal(request: Request, token: Annotated[str | None, Depen
     if not token:
         raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify(token)
+    principal = verifier.verify(token)
+    request.state.principal = principal  # the actor of the audit log (shared.audit)
+    return principal
 
 
 async def service_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
@@ -157,7 +166,9 @@ async def service_principal(request: Request, token: Annotated[str | None, Depen
     if not token:
         raise Unauthorized("Internal endpoint: a service token is required.")
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify(token, kind=SERVICE_TOKEN)
+    principal = verifier.verify(token, kind=SERVICE_TOKEN)
+    request.state.principal = principal
+    return principal
 
 
 class PrincipalBearer(OAuth2PasswordBearer):

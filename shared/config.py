@@ -44,6 +44,12 @@ class ServiceSettings(BaseSettings):
     field_encryption_keys: str | None = None
     blind_index_key: str | None = None
 
+    # Peers whose X-Real-IP / X-Forwarded-For name the client (the gateway's connection to a
+    # service; a load balancer in front of the gateway): addresses or networks, comma-separated.
+    trusted_proxies: str = "127.0.0.1,::1"
+    # Audit rows older than this are pruned (python -m ops.audit prune); never under six months.
+    audit_retention_days: int = 183
+
     @model_validator(mode="after")
     def _platform_fallbacks(self) -> "ServiceSettings":
         # Unprefixed platform names apply when the prefixed one is not set.
@@ -60,6 +66,12 @@ class ServiceSettings(BaseSettings):
                 setattr(self, field, Path(value) if field.endswith("_file") else value)
         if not self.database_url:
             self.database_url = DEFAULT_DATABASE_URL
+        # Platform-wide like the keys: one value for every process unless a prefixed one is set.
+        for field, env in (("trusted_proxies", "TRUSTED_PROXIES"), ("audit_retention_days", "AUDIT_RETENTION_DAYS")):
+            if field not in self.model_fields_set and _env(env):
+                setattr(self, field, type(getattr(self, field))(_env(env)))
+        if self.audit_retention_days < 183:
+            raise ValueError("AUDIT_RETENTION_DAYS must be at least 183 (six months)")
         return self
 
     def public_key_pem(self) -> str:

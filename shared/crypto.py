@@ -12,8 +12,13 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Text
+from sqlalchemy.types import TypeDecorator
 
 
 def generate_key() -> str:
@@ -38,6 +43,15 @@ class FieldCipher:
         if not self._current:
             raise RuntimeError("FIELD_ENCRYPTION_KEYS is not set")
 
+    @property
+    def current_kid(self) -> str:
+        """The id of the key that encrypts: a ciphertext under any other key needs rotating."""
+        return self._current  # type: ignore[return-value]
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(self._keys)
+
     def encrypt(self, plaintext: str | None, context: str = "") -> str | None:
         if plaintext is None:
             return None
@@ -49,8 +63,103 @@ class FieldCipher:
         if token is None:
             return None
         kid, _, b64 = token.partition(":")
+        key = self._keys.get(kid)
+        if key is None:
+            # The key id only: never the ciphertext or the column's value.
+            raise KeyError(f"no key '{kid}' in FIELD_ENCRYPTION_KEYS to decrypt a stored value")
         raw = base64.urlsafe_b64decode(b64)
-        return self._keys[kid].decrypt(raw[:12], raw[12:], context.encode()).decode()
+        return key.decrypt(raw[:12], raw[12:], context.encode()).decode()
+
+    def reseal(self, token: str | None, context: str = "") -> str | None:
+        """The value encrypted under the current key (key rotation); as is when it already is."""
+        if token is None or kid_of(token) == self._current:
+            return token
+        return self.encrypt(self.decrypt(token, context), context)
+
+
+def kid_of(token: str) -> str:
+    return token.partition(":")[0]
+
+
+# The cipher of sealed columns (`Sealed`): a column type cannot reach the app's state, so the
+# lifespan installs the process's keys here, as clock.configure installs its time zone.
+_cipher: FieldCipher | None = None
+
+
+def configure(keys_spec: str | None) -> FieldCipher:
+    """Install the keys sealed columns use in this process; answers the cipher."""
+    global _cipher
+    _cipher = FieldCipher(keys_spec or "")
+    return _cipher
+
+
+def cipher() -> FieldCipher:
+    if _cipher is None:
+        raise RuntimeError("shared.crypto.configure() was not called: no FIELD_ENCRYPTION_KEYS for sealed columns")
+    return _cipher
+
+
+class Sealed(TypeDecorator):
+    """A column stored encrypted (AES-GCM under the current key, bound to `context`, usually
+    "schema.table.column") and read back as its plain value, `str` or `int`.
+
+    For free text and categories that nobody filters on in SQL (health, disability, case
+    notes): a WHERE on a sealed column never matches, as each encryption differs. Values that
+    must be found (ID numbers, phones) are sealed by their service with a blind index beside.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, context: str, python_type: type = str) -> None:
+        super().__init__()
+        self.context = context
+        self.kind = python_type
+
+    @property
+    def python_type(self) -> type:
+        return self.kind
+
+    def process_bind_param(self, value: Any, dialect) -> str | None:
+        if value is None:
+            return None
+        return cipher().encrypt(str(value), self.context)
+
+    def process_result_value(self, value: str | None, dialect) -> Any:
+        return self.open(value)
+
+    def open(self, value: str | None) -> Any:
+        if value is None:
+            return None
+        plain = cipher().decrypt(value, self.context)
+        return self.kind(plain) if self.kind is not str else plain
+
+
+@dataclass(frozen=True)
+class RowSealed:
+    """A column its service seals itself, bound to the row (context "<prefix>:<row id>"), like
+    ID numbers and phones: listed so that key rotation (ops.rotate_keys) finds it."""
+
+    table: Any
+    column: str
+    prefix: str
+
+    def context(self, row_id: str) -> str:
+        return f"{self.prefix}:{row_id}"
+
+
+def sealed_columns(table) -> dict[str, Sealed]:
+    """The table's sealed columns by name."""
+    return {c.name: c.type for c in table.columns if isinstance(c.type, Sealed)}
+
+
+def open_row(table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row read without the ORM (raw asyncpg), its sealed columns decrypted as the ORM would."""
+    out = dict(row)
+    for name, type_ in sealed_columns(table).items():
+        if name in out:
+            out[name] = type_.open(out[name])
+    return out
 
 
 class BlindIndex:

@@ -141,6 +141,7 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     db: Database = request.app.state.db
     async with db.write_sessions() as session:
+        session.info["request"] = request  # who writes, for the audit log (shared.audit)
         try:
             yield session
             await session.commit()

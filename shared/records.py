@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
-from shared.crypto import BlindIndex, FieldCipher
+from shared import crypto
+from shared.crypto import BlindIndex, FieldCipher, sealed_columns
 from shared.errors import Conflict, NotFound
 from shared.etag import check_version
 from shared.repository import get_any
@@ -67,6 +68,13 @@ class Vault:
     blind_index: BlindIndex
     digest_key: bytes
 
+    @classmethod
+    def from_settings(cls, settings) -> "Vault":
+        """The keys of the settings; the same cipher also seals this process's Sealed columns."""
+        return cls(cipher=crypto.configure(settings.field_encryption_keys),
+                   blind_index=BlindIndex(settings.blind_index_key or ""),
+                   digest_key=(settings.blind_index_key or "").encode())
+
     def digest(self, kind: str, body: BaseModel, *context: str) -> str:
         # Keyed, because a create body can hold an ID number, and ID numbers are few enough to guess.
         return digest(kind, body, *context, key=self.digest_key)
@@ -95,3 +103,17 @@ def touch(record, principal: Principal, expected_version: int | None) -> None:
         check_version(expected_version, record.version)
     record.version += 1
     record.updated_by = principal.user_id
+
+
+def withhold(read: BaseModel, table, principal: Principal) -> BaseModel:
+    """The answer with the table's sealed fields (health, disability, notes) blank, unless the
+    caller's role works with the person (shared.auth.SENSITIVE_READERS)."""
+    if principal.may_read_sensitive:
+        return read
+    names = [n for n in sealed_columns(table) if n in type(read).model_fields]
+    return read.model_copy(update=dict.fromkeys(names)) if names else read
+
+
+def shown(read_schema: type[BaseModel], table, principal: Principal):
+    """row -> its Read schema as this principal may see it (see `withhold`)."""
+    return lambda row: withhold(read_schema.model_validate(row), table, principal)

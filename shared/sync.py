@@ -379,7 +379,9 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
     async def push(body: PushBody, request: Request, _: ServicePrincipalDep,
                    session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> Response:
         checked = await check(session, by_name, body)
-        await apply(session, SyncContext(device_principal(body), request, body.provisional), checked)
+        principal = device_principal(body)
+        session.info["principal"] = principal  # the audit log names the device, not the gateway
+        await apply(session, SyncContext(principal, request, body.provisional), checked)
         if not body.check_only:
             return Response(status_code=204)
         # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the gateway

@@ -34,6 +34,7 @@ from gateway.models import Device, Station, SyncCursor
 from gateway.sync.limits import check_push_size
 from gateway.sync.registry import Registry, SyncUnavailable, registry
 from gateway.upstream import Upstreams
+from shared.audit import actor_of, log_reads
 from shared.auth import Principal, Role
 from shared.db import Database
 from shared.errors import PROBLEM, InvalidInput, Unauthorized
@@ -107,6 +108,8 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
     reg = await registry(request.app.state)
     version = schema_version or reg.version
     cursor = await _cursor(session, dev, _last_pulled_at(last_pulled_at))
+    # A pull copies the station subtree's records to the tablet: one audit row, the subtree read.
+    await log_reads(request, "station", [(str(station.id), station.path)], principal=_as_principal(dev, station))
     full = _migration_tables(reg, migration, version)
     upstreams: Upstreams = request.app.state.upstreams
     streams: list[tuple[str, httpx.Response, AsyncIterator[str]]] = []
@@ -137,6 +140,11 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
     db: Database = request.app.state.db
     return StreamingResponse(_assemble(streams, tables, db, dev.id, cursors, version),
                              media_type="application/json")
+
+
+def _as_principal(dev: Device, station: Station) -> Principal:
+    return Principal(user_id=f"device:{dev.id}", role=Role.social_worker, station_id=station.id,
+                     station_path=station.path, name=dev.name, device_id=str(dev.id))
 
 
 def _migration_tables(reg: Registry, migration: str | None, version: int) -> set[str]:
@@ -245,10 +253,10 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
 
     # The device as a short-lived user token: a service that checks people through another
     # service (projects asks cases about attendees) passes it on, so that check is scoped to the device.
-    device_token = request.app.state.signer.access_token(
-        Principal(user_id=f"device:{dev.id}", role=Role.social_worker, station_id=station.id,
-                  station_path=station.path, name=dev.name, device_id=str(dev.id)), ttl_s=300)
-    headers = {**_headers(request), "X-Device-Token": device_token}
+    device_token = request.app.state.signer.access_token(_as_principal(dev, station), ttl_s=300)
+    # The tablet's address as the gateway saw it, for the services' audit of the pushed writes.
+    headers = {**_headers(request), "X-Device-Token": device_token,
+               "X-Real-IP": actor_of(request).address or "unknown"}
 
     async def send(service: str, check_only: bool, provisional: dict) -> httpx.Response | None:
         body = {"station_id": station.id, "station_path": station.path, "device_id": str(dev.id),

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from gateway.upstream.clients import Hop, Upstreams
 from gateway.upstream.openapi import install_merged_openapi
+from shared.audit import client_address, trusted_proxies
 from shared.errors import BadGateway, GatewayTimeout, NotFound
 from shared.observability import request_id_var
 
@@ -77,6 +78,9 @@ class ProxyEndpoint:
         headers = [(k, v) for k, v in scope["headers"] if k in FORWARDED_REQUEST_HEADERS]
         headers.append((b"x-request-id", request_id_var.get().encode("latin-1")))
         headers.append((b"x-forwarded-for", _forwarded_for(scope)))
+        # The client's address as the gateway resolved it, for the services' audit logs; a client's
+        # own X-Real-IP is never forwarded (not in FORWARDED_REQUEST_HEADERS).
+        headers.append((b"x-real-ip", _client_address(scope).encode("latin-1")))
         target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if scope["query_string"]:
             target += "?" + scope["query_string"].decode("latin-1")
@@ -150,6 +154,14 @@ def _forwarded_for(scope) -> bytes:
             # Behind a load balancer: keep the chain, add the hop we saw.
             return v + b", " + address
     return address
+
+
+def _client_address(scope) -> str:
+    state = scope["app"].state
+    trusted = getattr(state, "trusted_proxies", None)
+    if trusted is None:
+        trusted = state.trusted_proxies = trusted_proxies(state.settings.trusted_proxies)
+    return client_address(scope, trusted) or "unknown"
 
 
 def _is_timeout(exc: BaseException) -> bool:

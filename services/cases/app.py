@@ -6,12 +6,12 @@ from fastapi import FastAPI
 
 from services.cases.api import routers
 from services.cases.config import CasesSettings
-from services.cases.models import PATH_TABLES, PersonDay, Station
+from services.cases.models import PATH_TABLES, AuditLog, PersonDay, Station
 from services.cases.sync import TABLES
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
-from shared.crypto import BlindIndex, FieldCipher
+from shared.audit import internal_audit_router
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.persons import internal_persons_router
@@ -28,9 +28,7 @@ def create_app(settings: CasesSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.db = await Database.start(settings, "haolin-cases")
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
-        app.state.vault = Vault(cipher=FieldCipher(settings.field_encryption_keys or ""),
-                                blind_index=BlindIndex(settings.blind_index_key or ""),
-                                digest_key=(settings.blind_index_key or "").encode())
+        app.state.vault = Vault.from_settings(settings)
         yield
         await app.state.db.dispose()
 
@@ -41,6 +39,8 @@ def create_app(settings: CasesSettings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(internal_persons_router(PersonDay))
+    app.include_router(internal_audit_router(AuditLog))
+    app.state.audit_log = AuditLog
     app.include_router(internal_sync_router(TABLES))
     return app
 

@@ -2,17 +2,21 @@
 
 Every record table carries shared.models.RecordMixin (id, station, version, soft delete,
 authorship) and, through its migration, the change_xid sync marker. Sensitive values
-(ID number, phone) are stored only encrypted, next to keyed hashes used to find them.
+(ID number, phone) are stored only encrypted, next to keyed hashes used to find them; health,
+disability, address and every free-text note of a case are sealed columns (shared.crypto.Sealed):
+anything about a child is in one of them, whatever the person's age.
 """
 
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Date, DateTime, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text,
+from sqlalchemy import (Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.crypto import RowSealed, Sealed
+from shared.audit import audit_log_model, track
 from shared.models import RecordMixin, make_base
 from shared.persons import person_day_model
 from shared.rollup import daily_stat_model
@@ -55,11 +59,11 @@ class Beneficiary(Record, Base):
     id_number_bidx: Mapped[str | None] = mapped_column(String(64))
     phone_enc: Mapped[str | None] = mapped_column(Text)
     phone_tail_bidx: Mapped[str | None] = mapped_column(String(64), index=True)
-    address: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(Sealed("cases.beneficiary.address"))
     emergency_contact_enc: Mapped[str | None] = mapped_column(Text)
-    self_care: Mapped[str | None] = mapped_column(String(16))
-    disability_type: Mapped[str | None] = mapped_column(String(16))
-    disability_grade: Mapped[int | None] = mapped_column(SmallInteger)
+    self_care: Mapped[str | None] = mapped_column(Sealed("cases.beneficiary.self_care"))
+    disability_type: Mapped[str | None] = mapped_column(Sealed("cases.beneficiary.disability_type"))
+    disability_grade: Mapped[int | None] = mapped_column(Sealed("cases.beneficiary.disability_grade", int))
     need_level: Mapped[str | None] = mapped_column(String(16))
     worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
     consents: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
@@ -82,7 +86,7 @@ class Case(Record, Base):
     __tablename__ = "case"
     beneficiary_id: Mapped[str] = mapped_column(String(64), ForeignKey("beneficiary.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
-    presenting_problem: Mapped[str | None] = mapped_column(Text)
+    presenting_problem: Mapped[str | None] = mapped_column(Sealed("cases.case.presenting_problem"))
     status: Mapped[str] = mapped_column(String(16))
     risk_level: Mapped[str] = mapped_column(String(16))
     worker_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -115,7 +119,7 @@ class CaseEvent(Record, Base):
     to_status: Mapped[str] = mapped_column(String(16))
     occurred_on: Mapped[date] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(String(32))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Sealed("cases.case_event.note"))
 
 
 class CaseChildMixin(Record):
@@ -127,9 +131,9 @@ class Assessment(CaseChildMixin, Base):
     __tablename__ = "assessment"
     assessed_on: Mapped[date] = mapped_column(Date)
     areas: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default=text("'{}'"))
-    needs: Mapped[str | None] = mapped_column(Text)
+    needs: Mapped[str | None] = mapped_column(Sealed("cases.assessment.needs"))
     risk_level: Mapped[str | None] = mapped_column(String(16))
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Sealed("cases.assessment.notes"))
 
 
 class ServicePlan(CaseChildMixin, Base):
@@ -138,7 +142,7 @@ class ServicePlan(CaseChildMixin, Base):
     status: Mapped[str] = mapped_column(String(16))
     goals: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     review_on: Mapped[date | None] = mapped_column(Date)
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Sealed("cases.service_plan.notes"))
 
 
 class ServiceRecord(CaseChildMixin, Base):
@@ -147,7 +151,7 @@ class ServiceRecord(CaseChildMixin, Base):
     served_on: Mapped[date] = mapped_column(Date)
     mode: Mapped[str] = mapped_column(String(16))
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Sealed("cases.service_record.content"))
     service_type: Mapped[str] = mapped_column(String(32))
     resources_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     person_times: Mapped[int] = mapped_column(Integer)
@@ -162,12 +166,12 @@ class ServiceRecord(CaseChildMixin, Base):
 class Referral(CaseChildMixin, Base):
     __tablename__ = "referral"
     agency: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Sealed("cases.referral.reason"))
     referred_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16))
     responded_on: Mapped[date | None] = mapped_column(Date)
     completed_on: Mapped[date | None] = mapped_column(Date)
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Sealed("cases.referral.notes"))
 
 
 class FollowUp(CaseChildMixin, Base):
@@ -175,11 +179,15 @@ class FollowUp(CaseChildMixin, Base):
     due_on: Mapped[date] = mapped_column(Date)
     done_on: Mapped[date | None] = mapped_column(Date)
     method: Mapped[str | None] = mapped_column(String(16))
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Sealed("cases.follow_up.notes"))
 
 
 DailyStat = daily_stat_model(Base)
 PersonDay = person_day_model(Base)
+
+# Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
+AuditLog = audit_log_model(Base)
+track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp)
 
 
 RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
@@ -187,3 +195,7 @@ RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment,
 
 # Tables with a station_path column, rewritten when a station moves.
 PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]
+
+# Sealed by the service itself, bound to their row (service/beneficiaries.py `_context`).
+ROW_SEALED = [RowSealed(Beneficiary.__table__, f"{field}_enc", f"cases.beneficiary.{field}")
+              for field in ("id_number", "phone", "emergency_contact")]

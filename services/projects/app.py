@@ -8,10 +8,11 @@ from fastapi import FastAPI
 from services.projects import lookup
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
-from services.projects.models import PATH_TABLES, PersonDay, Station
+from services.projects.models import PATH_TABLES, AuditLog, PersonDay, Station
 from services.projects.sync import TABLES as SYNC_TABLES
-from shared import clock
+from shared import clock, crypto
 from shared.app import build_app
+from shared.audit import internal_audit_router
 from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.observability import configure_logging
@@ -29,7 +30,8 @@ def create_app(settings: ProjectsSettings | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.db = Database.connect(settings, "haolin-projects")
+        app.state.db = await Database.start(settings, "haolin-projects")  # read_pool: audit reads
+        crypto.configure(settings.field_encryption_keys)  # the sealed notes (models.py)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.lookup = lookup.build(settings.gateway_url, settings.lookup_timeout_s, transports.get("gateway"))
         try:
@@ -43,6 +45,8 @@ def create_app(settings: ProjectsSettings | None = None,
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(internal_persons_router(PersonDay))
     app.include_router(internal_sync_router(SYNC_TABLES))
+    app.include_router(internal_audit_router(AuditLog))
+    app.state.audit_log = AuditLog
     return app
 
 

@@ -2,7 +2,9 @@
 
 Every record table carries shared.models.RecordMixin (id, station, version, soft delete,
 authorship) and, through its migration, the change_xid sync marker. Beneficiary ids are
-the cases service's, unchecked by foreign key (ARCHITECTURE.md "Processes").
+the cases service's, unchecked by foreign key (ARCHITECTURE.md "Processes"). The notes of a
+session or an activity are sealed (shared.crypto.Sealed): workers write what they saw of the
+people there, children and their health included.
 """
 
 from datetime import date, time
@@ -12,6 +14,8 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, St
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.crypto import Sealed
+from shared.audit import audit_log_model, track
 from shared.models import RecordMixin, make_base
 from shared.persons import person_day_model
 from shared.rollup import daily_stat_model
@@ -81,7 +85,7 @@ class GroupSession(Record, Base):
     anonymous_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # Live named attendees, kept with the attendance rows in one transaction.
     named_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Sealed("projects.group_session.notes"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
     __table_args__ = (Index("ix_group_session_group_id_held_on", "group_id", "held_on"),)
@@ -108,7 +112,7 @@ class Activity(Record, Base):
     resources_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     # References (URLs or media ids): no binary storage here.
     photos: Mapped[list[str]] = mapped_column(ARRAY(String(500)), server_default=text("'{}'"))
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Sealed("projects.activity.notes"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
     __table_args__ = (Index("ix_activity_held_on_id", "held_on", "id"),)
@@ -157,8 +161,13 @@ class Evaluation(Record, Base):
 DailyStat = daily_stat_model(Base)
 PersonDay = person_day_model(Base)
 
+# Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
+AuditLog = audit_log_model(Base)
+track(AuditLog, Project, Group, GroupSession, Activity, Attendance, Evaluation)
+
 
 RECORD_TABLES = [m.__table__ for m in (Project, Group, GroupSession, Activity, Attendance, Evaluation)]
 
 # Tables with a station_path column, rewritten when a station moves.
 PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]
+ROW_SEALED: list = []  # no column here is sealed by hand

@@ -6,12 +6,12 @@ from fastapi import FastAPI
 
 from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
-from services.volunteers.models import PATH_TABLES, Station
+from services.volunteers.models import PATH_TABLES, AuditLog, Station
 from services.volunteers.sync import TABLES
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
-from shared.crypto import BlindIndex, FieldCipher
+from shared.audit import internal_audit_router
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.records import Vault
@@ -25,11 +25,9 @@ def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.db = Database.connect(settings, "haolin-volunteers")
+        app.state.db = await Database.start(settings, "haolin-volunteers")  # read_pool: audit reads
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
-        app.state.vault = Vault(cipher=FieldCipher(settings.field_encryption_keys or ""),
-                                blind_index=BlindIndex(settings.blind_index_key or ""),
-                                digest_key=(settings.blind_index_key or "").encode())
+        app.state.vault = Vault.from_settings(settings)
         yield
         await app.state.db.dispose()
 
@@ -37,6 +35,8 @@ def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(internal_sync_router(TABLES))
+    app.include_router(internal_audit_router(AuditLog))
+    app.state.audit_log = AuditLog
     return app
 
 

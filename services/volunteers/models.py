@@ -13,6 +13,8 @@ from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Identit
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import audit_log_model, track
+from shared.crypto import RowSealed
 from shared.models import PathType, RecordMixin, make_base
 from shared.rollup import daily_stat_model
 from shared.stations import station_replica_model
@@ -191,8 +193,19 @@ class ServedDay(Base):
 
 DailyStat = daily_stat_model(Base)
 
+# Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
+AuditLog = audit_log_model(Base)
+track(AuditLog, Volunteer, Team, ServiceHours, VolunteerEntry, Certificate)
+track(AuditLog, TeamMember, station_path=lambda m: None, record_id=lambda m: f"{m.team_id}:{m.volunteer_id}")
+
 
 RECORD_TABLES = [m.__table__ for m in (Volunteer, Team, ServiceHours, VolunteerEntry, Certificate)]
 
 # Tables with a station_path column, rewritten when a station moves.
 PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, ServedDay.__table__]
+
+# Sealed by the service itself, bound to their row (service/volunteers.py `context`,
+# service/certificates.py `_context`).
+ROW_SEALED = [RowSealed(Volunteer.__table__, "id_number_enc", "volunteers.volunteer.id_number"),
+              RowSealed(Volunteer.__table__, "phone_enc", "volunteers.volunteer.phone"),
+              RowSealed(Certificate.__table__, "id_number_enc", "volunteers.certificate.id_number")]

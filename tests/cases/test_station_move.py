@@ -91,7 +91,8 @@ class TestGetCaseHotPath:
             cases_app, lambda: cases_client.get(f"/v1/cases/{case['id']}", headers=worker))
         assert r.status_code == 200 and r.json()["id"] == case["id"]
         assert orm == []
-        assert len(pooled) == 1 and pooled[0].lstrip().startswith("SELECT")
+        # One statement: the read and its audit row (shared.audit.audited_read).
+        assert len(pooled) == 1 and pooled[0].lstrip().startswith("WITH found AS (SELECT")
 
     async def test_single_query_beneficiary_and_record(self, cases_app, cases_client, worker, open_case, today):
         case = await open_case(worker)

@@ -53,7 +53,16 @@ OVERRIDES: dict[str, dict[str, object]] = {
 }
 # Columns a revision rewrites on purpose, per table: "revision": {"schema.table": {"column", ...}}.
 # A dropped table is named with the column set {"*"}.
-TRANSFORMS: dict[str, dict[str, set[str]]] = {}
+TRANSFORMS: dict[str, dict[str, set[str]]] = {
+    # Sensitive free text and health/disability details sealed at rest (encrypted in place);
+    # tests/security/test_sealing_migrations.py checks they decrypt back to the originals.
+    "cases_0005": {"cases.beneficiary": {"address", "self_care", "disability_type", "disability_grade"},
+                   "cases.case": {"presenting_problem"}, "cases.case_event": {"note"},
+                   "cases.assessment": {"needs", "notes"}, "cases.service_plan": {"notes"},
+                   "cases.service_record": {"content"}, "cases.referral": {"reason", "notes"},
+                   "cases.follow_up": {"notes"}},
+    "projects_0004": {"projects.group_session": {"notes"}, "projects.activity": {"notes"}},
+}
 # Columns never compared: the sync marker moves whenever a row is written.
 VOLATILE = {"change_xid"}
 

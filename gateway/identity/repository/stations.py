@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.models import Station, User, station_change_seq
+from gateway.models import AuditLog, Station, User, station_change_seq
+from shared.audit import log_write
 from shared.pagination import PageParams, keyset
 
 # Every station write takes this transaction-level advisory lock before anything else.
@@ -108,6 +109,8 @@ async def move_subtree(session: AsyncSession, station: Station, new_parent: Stat
     await session.execute(update(Station).where(Station.id == station.id).values(parent_id=new_parent.id)
                           .execution_options(synchronize_session=False))
     await session.refresh(station)
+    # Core UPDATEs, unseen by the audit log's ORM listener: one row for the move (the subtree goes with it).
+    log_write(session, AuditLog, "move", Station.__tablename__, str(station.id), station.path)
 
 
 async def has_live_children(session: AsyncSession, station_id: int) -> bool:

@@ -9,6 +9,8 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import GatewaySettings
@@ -48,12 +50,19 @@ async def issue(session: AsyncSession, signer: TokenSigner, settings: GatewaySet
                      refresh_token=refresh)
 
 
+def _no_audit(action: str, user: User) -> None:
+    return None
+
+
 async def login(session: AsyncSession, signer: TokenSigner, settings: GatewaySettings, passwords: Passwords,
-                username: str, password: str) -> TokenPair:
+                username: str, password: str, audit: Callable[[str, User], None] = _no_audit) -> TokenPair:
+    """`audit(action, user)` logs what happened to a known account: login, login_failed,
+    login_locked (a wrong password that locked it) or login_refused (locked or disabled)."""
     # Locked: concurrent guesses at one account are counted one after another.
     user = await users_repo.by_username(session, username.strip(), for_update=True)
     now = datetime.now(UTC)
     if user is not None and user.locked_until is not None and user.locked_until > now:
+        audit("login_refused", user)
         raise AccountLocked(math.ceil((user.locked_until - now).total_seconds()))
     ok = await passwords.verify(user.password_hash if user else None, password)
     if user is None:
@@ -67,10 +76,13 @@ async def login(session: AsyncSession, signer: TokenSigner, settings: GatewaySet
                                                                                "lock_s": seconds}})
             await users_repo.apply(session, user, {"failed_logins": 0, "lock_count": user.lock_count + 1,
                                                    "locked_until": until}, bump=False)
+            audit("login_locked", user)
         else:
             await users_repo.apply(session, user, {"failed_logins": failures}, bump=False)
+            audit("login_failed", user)
         raise LoginFailed()
     if user.disabled_at is not None:
+        audit("login_refused", user)
         # Said only to someone who knows the password.
         raise NotAllowed("This account is disabled; ask an administrator.")
     values: dict = {"failed_logins": 0, "lock_count": 0, "locked_until": None, "last_login_at": now}
@@ -78,6 +90,7 @@ async def login(session: AsyncSession, signer: TokenSigner, settings: GatewaySet
         values["password_hash"] = await passwords.hash(password)
     await users_repo.apply(session, user, values, bump=False)
     found = await users_repo.with_station(session, user.id)
+    audit("login", user)
     return await issue(session, signer, settings, user, found[1])
 
 

@@ -13,19 +13,22 @@ from services.cases.repository import by_id
 from services.cases.repository import beneficiaries as repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
 from services.cases.service import beneficiaries as service
+from shared.audit import log_reads, read_actor
 from shared.auth import ReaderDep, WriterDep
 from shared.errors import InvalidInput
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import withhold
 from shared.repository import page
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
 ORDER = [Beneficiary.created_at, Beneficiary.id]
+TABLE = Beneficiary.__table__
 
 
 @router.get("", response_model=Page[BeneficiaryRead])
 async def list_beneficiaries(
-    principal: ReaderDep, session: ReadSessionDep, vault: VaultDep, subtree: SubtreeDep,
+    principal: ReaderDep, session: ReadSessionDep, vault: VaultDep, subtree: SubtreeDep, request: Request,
     paging: Annotated[PageParams, Depends(page_params)],
     q: Annotated[str | None, Query(min_length=1, max_length=50, description="Name fragment or pinyin")] = None,
     phone_tail: Annotated[str | None, Query(description="Last 4 digits of the phone")] = None,
@@ -44,7 +47,9 @@ async def list_beneficiaries(
         id_number_bidx=vault.blind_index(id_number, "id_number") if id_number else None,
         population=population, worker_id=worker_id, registered_from=registered_from, registered_to=registered_to)
     rows = await page(session, stmt, paging, ORDER)
-    return make_page(rows, paging, ["created_at", "id"], lambda b: service.to_read(vault, b, reveal=False))
+    await log_reads(request, "beneficiary", [(b.id, b.station_path) for b in rows[:paging.limit]])
+    return make_page(rows, paging, ["created_at", "id"],
+                     lambda b: withhold(service.to_read(vault, b, reveal=False), TABLE, principal))
 
 
 @router.post("", response_model=BeneficiaryRead, status_code=status.HTTP_201_CREATED)
@@ -56,19 +61,20 @@ async def register_beneficiary(body: BeneficiaryCreate, principal: WriterDep, se
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
     response.headers["Location"] = f"/v1/beneficiaries/{record.id}"
-    return service.to_read(vault, record, reveal=False)
+    return withhold(service.to_read(vault, record, reveal=False), TABLE, principal)
 
 
 @router.get("/{beneficiary_id}", response_model=BeneficiaryRead)
 async def get_beneficiary(beneficiary_id: str, principal: IdReaderDep, request: Request,
                           response: Response) -> BeneficiaryRead:
     """One beneficiary; station heads and social workers see the ID number and phone in full."""
-    row = await by_id.beneficiary(read_pool(request), beneficiary_id, principal)
+    row = await by_id.beneficiary(read_pool(request), beneficiary_id, principal, read_actor(request))
     if row is None:
         raise BeneficiaryNotFound()
     set_etag(response, row["version"])
     # to_read reads attributes, as of the ORM row elsewhere: the same decryption and masking.
-    return service.to_read(request.app.state.vault, SimpleNamespace(**row), reveal=service.may_reveal(principal))
+    read = service.to_read(request.app.state.vault, SimpleNamespace(**row), reveal=service.may_reveal(principal))
+    return withhold(read, TABLE, principal)
 
 
 @router.patch("/{beneficiary_id}", response_model=BeneficiaryRead)
@@ -78,7 +84,7 @@ async def update_beneficiary(body: BeneficiaryUpdate, record: BeneficiaryForUpda
     """Change a beneficiary's profile (If-Match required)."""
     record = await service.update(session, vault, principal, record, version, body)
     set_etag(response, record.version)
-    return service.to_read(vault, record, reveal=service.may_reveal(principal))
+    return withhold(service.to_read(vault, record, reveal=service.may_reveal(principal)), TABLE, principal)
 
 
 @router.delete("/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -13,18 +13,21 @@ from services.cases.schemas.cases import (CaseCreate, CaseEventList, CaseEventRe
                                           CloseInput, TransitionInput)
 from services.cases.schemas.common import RiskLevel
 from services.cases.service import cases as service
+from shared.audit import log_reads, read_actor
 from shared.auth import ReaderDep, WriterDep
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import shown, withhold
 from shared.repository import page
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 ORDER = [Case.opened_on, Case.id]
+TABLE = Case.__table__
 
 
 @router.get("", response_model=Page[CaseRead])
 async def list_cases(
-    principal: ReaderDep, session: ReadSessionDep, subtree: SubtreeDep,
+    principal: ReaderDep, session: ReadSessionDep, subtree: SubtreeDep, request: Request,
     paging: Annotated[PageParams, Depends(page_params)],
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     worker_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -39,7 +42,8 @@ async def list_cases(
                            beneficiary_id=beneficiary_id, population=population, risk_level=risk_level,
                            opened_from=opened_from, opened_to=opened_to)
     rows = await page(session, stmt, paging, ORDER)
-    return make_page(rows, paging, ["opened_on", "id"], CaseRead.model_validate)
+    await log_reads(request, "case", [(c.id, c.station_path) for c in rows[:paging.limit]])
+    return make_page(rows, paging, ["opened_on", "id"], shown(CaseRead, TABLE, principal))
 
 
 @router.post("", response_model=CaseRead, status_code=status.HTTP_201_CREATED)
@@ -51,17 +55,17 @@ async def open_case(body: CaseCreate, principal: WriterDep, session: WriteSessio
         response.status_code = status.HTTP_200_OK
     set_etag(response, case.version)
     response.headers["Location"] = f"/v1/cases/{case.id}"
-    return CaseRead.model_validate(case)
+    return withhold(CaseRead.model_validate(case), TABLE, principal)
 
 
 @router.get("/{case_id}", response_model=CaseRead)
 async def get_case(case_id: str, principal: IdReaderDep, request: Request, response: Response) -> CaseRead:
     """One case."""
-    row = await by_id.case(read_pool(request), case_id, principal)
+    row = await by_id.case(read_pool(request), case_id, principal, read_actor(request))
     if row is None:
         raise CaseNotFound()
     set_etag(response, row["version"])
-    return CaseRead.model_validate(row)
+    return withhold(CaseRead.model_validate(row), TABLE, principal)
 
 
 @router.patch("/{case_id}", response_model=CaseRead)
@@ -70,7 +74,7 @@ async def update_case(body: CaseUpdate, case: CaseForUpdateDep, version: IfMatch
     """Change a case's title, problem, risk level, worker or project (If-Match required)."""
     service.update(principal, case, version, body)
     set_etag(response, case.version)
-    return CaseRead.model_validate(case)
+    return withhold(CaseRead.model_validate(case), TABLE, principal)
 
 
 @router.delete("/{case_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -82,12 +86,16 @@ async def delete_case(case: CaseForUpdateDep, version: IfMatchDep, principal: Id
 
 
 @router.get("/{case_id}/events", response_model=CaseEventList)
-async def case_history(case: CaseDep, session: ReadSessionDep) -> CaseEventList:
+async def case_history(case: CaseDep, session: ReadSessionDep, principal: IdReaderDep,
+                       request: Request) -> CaseEventList:
     """The case's lifecycle steps, oldest first."""
     events = await service.history(session, case)
+    await log_reads(request, "case_event", [(e.id, e.station_path) for e in events])
     return CaseEventList(items=[CaseEventRead(id=e.id, action=e.action, from_status=e.from_status,
                                               to_status=e.to_status, occurred_on=e.occurred_on, at=e.created_at,
-                                              by=e.created_by, reason=e.reason, note=e.note) for e in events])
+                                              by=e.created_by, reason=e.reason,
+                                              note=e.note if principal.may_read_sensitive else None)
+                                for e in events])
 
 
 def _action(action: str, summary: str):
@@ -96,13 +104,13 @@ def _action(action: str, summary: str):
                   body: TransitionInput | None = None) -> CaseRead:
         await service.transition(session, principal, case, action, body or TransitionInput(), version)
         set_etag(response, case.version)
-        return CaseRead.model_validate(case)
+        return withhold(CaseRead.model_validate(case), TABLE, principal)
 
     async def close(body: CloseInput, case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
                     version: OptionalIfMatchDep, response: Response) -> CaseRead:
         await service.transition(session, principal, case, action, body, version)
         set_etag(response, case.version)
-        return CaseRead.model_validate(case)
+        return withhold(CaseRead.model_validate(case), TABLE, principal)
 
     handler = close if action == "close" else act
     handler.__doc__ = summary

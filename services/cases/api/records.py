@@ -14,9 +14,10 @@ from services.cases.schemas.cases import TransitionInput
 from services.cases.schemas.records import ReferralRead
 from services.cases.service import records as service
 from services.cases.service.records import KINDS, RecordKind
+from shared.audit import log_reads, read_actor
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.records import RecordNotFound
+from shared.records import RecordNotFound, shown, withhold
 from shared.repository import get_live, live, page
 
 router = APIRouter(prefix="/v1/cases/{case_id}")
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/v1/cases/{case_id}")
 
 def _routes(kind: RecordKind) -> None:
     model, Read, Create, Update = kind.model, kind.read, kind.create, kind.update
+    table = model.__table__
     date_col = getattr(model, kind.date_field)
     order = [date_col, model.id]
     tags = [kind.path]
@@ -36,7 +38,7 @@ def _routes(kind: RecordKind) -> None:
         return record
 
     async def list_records(
-        case: CaseDep, principal: IdReaderDep, session: ReadSessionDep,
+        case: CaseDep, principal: IdReaderDep, session: ReadSessionDep, request: Request,
         paging: Annotated[PageParams, Depends(page_params)],
         from_on: Annotated[date | None, Query(alias="from")] = None,
         to_on: Annotated[date | None, Query(alias="to")] = None,
@@ -53,7 +55,8 @@ def _routes(kind: RecordKind) -> None:
         if worker_id and kind.worker_field:
             stmt = stmt.where(getattr(model, kind.worker_field) == worker_id)
         rows = await page(session, stmt, paging, order)
-        return make_page(rows, paging, [kind.date_field, "id"], Read.model_validate)
+        await log_reads(request, table.name, [(r.id, r.station_path) for r in rows[:paging.limit]])
+        return make_page(rows, paging, [kind.date_field, "id"], shown(Read, table, principal))
 
     async def create_record(body: Create, case: CaseForUpdateDep, principal: IdWriterDep,  # type: ignore[valid-type]
                             session: WriteSessionDep, vault: VaultDep, response: Response):
@@ -62,18 +65,18 @@ def _routes(kind: RecordKind) -> None:
             response.status_code = status.HTTP_200_OK
         set_etag(response, record.version)
         response.headers["Location"] = f"/v1/cases/{case.id}/{kind.path}/{record.id}"
-        return Read.model_validate(record)
+        return withhold(Read.model_validate(record), table, principal)
 
     async def get_record(case_id: str, record_id: str, principal: IdReaderDep, request: Request,
                          response: Response):
         case_found, record = await by_id.case_record(read_pool(request), model, Read, case_id, record_id,
-                                                     principal)
+                                                     principal, read_actor(request))
         if not case_found:
             raise CaseNotFound()
         if record is None:
             raise RecordNotFound(kind.name)
         set_etag(response, record["version"])
-        return Read.model_validate(record)
+        return withhold(Read.model_validate(record), table, principal)
 
     async def update_record(record_id: str, body: Update, case: CaseForUpdateDep,  # type: ignore[valid-type]
                             version: IfMatchDep, principal: IdWriterDep, session: WriteSessionDep,
@@ -81,7 +84,7 @@ def _routes(kind: RecordKind) -> None:
         record = await load(session, case, record_id, principal, for_update=True)
         await service.update(session, principal, kind, case, record, version, body)
         set_etag(response, record.version)
-        return Read.model_validate(record)
+        return withhold(Read.model_validate(record), table, principal)
 
     async def delete_record(record_id: str, case: CaseForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
                             session: WriteSessionDep) -> Response:
@@ -119,7 +122,7 @@ def _referral_action(action: str, load) -> None:
         body = body or TransitionInput()
         service.referral_step(principal, record, action, body.on, body.note, version)
         set_etag(response, record.version)
-        return ReferralRead.model_validate(record)
+        return withhold(ReferralRead.model_validate(record), Referral.__table__, principal)
 
     step.__doc__ = f"Mark the referral {action}d." if action != "reject" else "Mark the referral rejected."
     router.add_api_route(f"/referrals/{{record_id}}/{action}", step, methods=["POST"], response_model=ReferralRead,

@@ -6,7 +6,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.models import Beneficiary, Case, Population
+from services.cases.models import AuditLog, Beneficiary, Case, Population
+from shared.audit import log_write
 from shared.auth import Principal
 from shared.repository import live
 
@@ -72,4 +73,7 @@ async def list_populations(session: AsyncSession) -> list[Population]:
 async def add_population(session: AsyncSession, values: dict) -> Population | None:
     """None when the code exists already."""
     stmt = pg_insert(Population).values(**values).on_conflict_do_nothing().returning(Population)
-    return await session.scalar(stmt)
+    added = await session.scalar(stmt)
+    if added is not None:
+        log_write(session, AuditLog, "create", Population.__tablename__, added.code)
+    return added

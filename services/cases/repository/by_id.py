@@ -3,7 +3,8 @@
 Each read is one constant SELECT, prepared once per pooled connection and reused, with the
 same scope as `shared.repository.live`: a live row (`deleted_at IS NULL`) whose station path lies in
 the principal's subtree. Station paths hold only digits and '/', so the path plus '%' is a
-LIKE prefix with nothing to escape. Rows come back as dicts for the *Read schemas.
+LIKE prefix with nothing to escape. Rows come back as dicts for the *Read schemas, sealed columns
+decrypted (shared.crypto.open_row), with the row's `station_path` for the audit log.
 """
 
 from functools import cache
@@ -11,10 +12,12 @@ from functools import cache
 from asyncpg import Pool
 from sqlalchemy import Table
 
-from services.cases.models import Beneficiary, Case
+from services.cases.models import AuditLog, Beneficiary, Case
 from services.cases.schemas.beneficiaries import BeneficiaryRead
 from services.cases.schemas.cases import CaseRead
+from shared.audit import audited_read
 from shared.auth import Principal
+from shared.crypto import open_row
 
 
 def _name(table: Table) -> str:
@@ -34,13 +37,16 @@ def _scoped(prefix: str = "") -> str:
     return f"{prefix}station_path LIKE $2 AND {prefix}deleted_at IS NULL"
 
 
-CASE_BY_ID = f"SELECT {_columns(Case.__table__, CaseRead)} FROM {_name(Case.__table__)} WHERE id = $1 AND {_scoped()}"
+# Each read is logged by the same statement (shared.audit.audited_read): $3... name the reader.
+_LOG = AuditLog.__table__
+CASE_BY_ID = audited_read(f"SELECT {_columns(Case.__table__, CaseRead)}, station_path FROM {_name(Case.__table__)} "
+                          f"WHERE id = $1 AND {_scoped()}", _LOG, "case", 3)
 
 # The sealed columns as stored: service.beneficiaries.to_read decrypts and masks them.
 _SEALED = {"id_number": "id_number_enc", "phone": "phone_enc", "emergency_contact": "emergency_contact_enc"}
 _BENEFICIARY_COLUMNS = ", ".join('"%s"' % _SEALED.get(n, n) for n in BeneficiaryRead.model_fields)
-BENEFICIARY_BY_ID = (f"SELECT {_BENEFICIARY_COLUMNS} FROM {_name(Beneficiary.__table__)} "
-                     f"WHERE id = $1 AND {_scoped()}")
+BENEFICIARY_BY_ID = audited_read(f"SELECT {_BENEFICIARY_COLUMNS}, station_path FROM {_name(Beneficiary.__table__)} "
+                                 f"WHERE id = $1 AND {_scoped()}", _LOG, "beneficiary", 3)
 
 
 @cache
@@ -48,36 +54,36 @@ def record_by_id(model, read_schema) -> str:
     """A case's record (assessment, plan...) read together with its case, as the route reads both:
     no row means no such case in scope; a row with a NULL id, the case but no such record."""
     table = model.__table__
-    return (
-        f"SELECT c.id AS case_found, {_columns(table, read_schema, 'r.')} "
+    return audited_read(
+        f"SELECT c.id AS case_found, {_columns(table, read_schema, 'r.')}, r.station_path "
         f"FROM {_name(Case.__table__)} c LEFT JOIN {_name(table)} r "
         f"ON r.id = $3 AND r.case_id = c.id AND {_scoped('r.')} "
-        f"WHERE c.id = $1 AND {_scoped('c.')}"
-    )
+        f"WHERE c.id = $1 AND {_scoped('c.')}", _LOG, table.name, 4)
 
 
 def _subtree(principal: Principal) -> str:
     return principal.station_path + "%"
 
 
-async def case(pool: Pool, case_id: str, principal: Principal) -> dict | None:
-    row = await pool.fetchrow(CASE_BY_ID, case_id, _subtree(principal))
-    return None if row is None else dict(row)
+async def case(pool: Pool, case_id: str, principal: Principal, reader: tuple) -> dict | None:
+    """`reader`: shared.audit.read_actor(request), for the audit log."""
+    row = await pool.fetchrow(CASE_BY_ID, case_id, _subtree(principal), *reader)
+    return None if row is None else open_row(Case.__table__, row)
 
 
-async def beneficiary(pool: Pool, beneficiary_id: str, principal: Principal) -> dict | None:
-    row = await pool.fetchrow(BENEFICIARY_BY_ID, beneficiary_id, _subtree(principal))
-    return None if row is None else dict(row)
+async def beneficiary(pool: Pool, beneficiary_id: str, principal: Principal, reader: tuple) -> dict | None:
+    row = await pool.fetchrow(BENEFICIARY_BY_ID, beneficiary_id, _subtree(principal), *reader)
+    return None if row is None else open_row(Beneficiary.__table__, row)
 
 
 async def case_record(pool: Pool, model, read_schema, case_id: str, record_id: str,
-                      principal: Principal) -> tuple[bool, dict | None]:
+                      principal: Principal, reader: tuple) -> tuple[bool, dict | None]:
     """(whether the case is there, the record or None)."""
-    row = await pool.fetchrow(record_by_id(model, read_schema), case_id, _subtree(principal), record_id)
+    row = await pool.fetchrow(record_by_id(model, read_schema), case_id, _subtree(principal), record_id, *reader)
     if row is None:
         return False, None
     if row["id"] is None:
         return True, None
-    record = dict(row)
+    record = open_row(model.__table__, row)
     del record["case_found"]
     return True, record

@@ -119,7 +119,7 @@ class ServiceRecordRead(_Read):
     served_on: date
     mode: str
     duration_minutes: int | None = None
-    content: str
+    content: str | None = Field(description="null for a role that does not work with the person (administrator)")
     service_type: str
     resources_yuan: Decimal | None = None
     person_times: int

@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.projects.api.attendance import attendance_list
 from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
@@ -17,18 +17,21 @@ from services.projects.schemas.work import (ActivityCreate, ActivityRead, Activi
 from services.projects.service import activities as service
 from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
+from shared.audit import log_reads
 from shared.etag import check_version, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.records import shown, withhold
 from shared.repository import page
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
 ORDER = [Activity.held_on, Activity.id]
+TABLE = Activity.__table__
 
 
 @router.get("", response_model=Page[ActivityRead])
 async def list_activities(
-    principal: IdReaderDep, session: ReadSessionDep, subtree: SubtreeDep,
+    principal: IdReaderDep, session: ReadSessionDep, subtree: SubtreeDep, request: Request,
     paging: Annotated[PageParams, Depends(page_params)],
     project_id: Annotated[ClientId | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
@@ -38,7 +41,9 @@ async def list_activities(
     """Activities of your subtree, latest first."""
     stmt = repo.list_query(principal, station_path=subtree, project_id=project_id, kind=kind, from_on=from_on,
                            to_on=to_on)
-    return make_page(await page(session, stmt, paging, ORDER), paging, ["held_on", "id"], ActivityRead.model_validate)
+    rows = await page(session, stmt, paging, ORDER)
+    await log_reads(request, "activity", [(r.id, r.station_path) for r in rows[:paging.limit]])
+    return make_page(rows, paging, ["held_on", "id"], shown(ActivityRead, TABLE, principal))
 
 
 @router.post("", response_model=ActivityRead, status_code=status.HTTP_201_CREATED)
@@ -51,14 +56,16 @@ async def create_activity(body: ActivityCreate, principal: IdWriterDep, session:
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
     response.headers["Location"] = f"/v1/activities/{record.id}"
-    return ActivityRead.model_validate(record)
+    return withhold(ActivityRead.model_validate(record), TABLE, principal)
 
 
 @router.get("/{activity_id}", response_model=ActivityRead)
-async def get_activity(record: ActivityDep, response: Response) -> ActivityRead:
+async def get_activity(record: ActivityDep, principal: IdReaderDep, request: Request,
+                       response: Response) -> ActivityRead:
     """One activity."""
     set_etag(response, record.version)
-    return ActivityRead.model_validate(record)
+    await log_reads(request, "activity", [(record.id, record.station_path)])
+    return withhold(ActivityRead.model_validate(record), TABLE, principal)
 
 
 @router.patch("/{activity_id}", response_model=ActivityRead)
@@ -68,7 +75,7 @@ async def update_activity(body: ActivityUpdate, record: ActivityForUpdateDep, ve
     project = await project_of(session, record)
     await service.update(session, principal, project, record, version, body)
     set_etag(response, record.version)
-    return ActivityRead.model_validate(record)
+    return withhold(ActivityRead.model_validate(record), TABLE, principal)
 
 
 @router.delete("/{activity_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -80,9 +87,11 @@ async def delete_activity(record: ActivityForUpdateDep, version: IfMatchDep, pri
 
 
 @router.get("/{activity_id}/attendance", response_model=AttendanceList, tags=["attendance"])
-async def activity_attendance(record: ActivityDep, session: ReadSessionDep) -> AttendanceList:
+async def activity_attendance(record: ActivityDep, session: ReadSessionDep, request: Request) -> AttendanceList:
     """The activity's named participants, headcount and person-times."""
-    return attendance_list(record, await attendance_repo.attendees(session, "activity_id", record.id))
+    rows = await attendance_repo.attendees(session, "activity_id", record.id)
+    await log_reads(request, "attendance", [(r.id, r.station_path) for r in rows])
+    return attendance_list(record, rows)
 
 
 @router.post("/{activity_id}/attendance", response_model=AttendanceRead, status_code=status.HTTP_201_CREATED,

@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.projects.api.attendance import attendance_list
 from services.projects.deps import (GroupDep, GroupForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep, LookupDep,
@@ -15,15 +15,17 @@ from services.projects.schemas.work import (AttendanceBatch, AttendanceList, Att
                                             SessionUpdate, Stage)
 from services.projects.service import attendance
 from services.projects.service import groups as service
+from shared.audit import log_reads
 from shared.etag import check_version, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.records import RecordNotFound
+from shared.records import RecordNotFound, shown, withhold
 from shared.repository import get_live, page
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 ORDER = [Group.starts_on, Group.id]
 SESSION = "/{group_id}/sessions/{session_id}"
+SESSIONS = GroupSession.__table__
 
 
 @router.get("", response_model=Page[GroupRead])
@@ -86,14 +88,15 @@ async def _session(session, group: Group, session_id: str, principal, for_update
 
 
 @router.get("/{group_id}/sessions", response_model=Page[SessionRead], tags=["sessions"])
-async def list_sessions(group: GroupDep, principal: IdReaderDep, session: ReadSessionDep,
+async def list_sessions(group: GroupDep, principal: IdReaderDep, session: ReadSessionDep, request: Request,
                         paging: Annotated[PageParams, Depends(page_params)],
                         from_on: Annotated[date | None, Query(alias="from")] = None,
                         to_on: Annotated[date | None, Query(alias="to")] = None) -> dict:
     """The group's sessions, latest first, each with its person-times."""
     stmt = repo.sessions_query(principal, group.id, from_on, to_on)
     rows = await page(session, stmt, paging, [GroupSession.held_on, GroupSession.id])
-    return make_page(rows, paging, ["held_on", "id"], SessionRead.model_validate)
+    await log_reads(request, "group_session", [(r.id, r.station_path) for r in rows[:paging.limit]])
+    return make_page(rows, paging, ["held_on", "id"], shown(SessionRead, SESSIONS, principal))
 
 
 @router.post("/{group_id}/sessions", response_model=SessionRead, status_code=status.HTTP_201_CREATED,
@@ -108,16 +111,17 @@ async def add_session(body: SessionCreate, group: GroupForUpdateDep, principal: 
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
     response.headers["Location"] = f"/v1/groups/{group.id}/sessions/{record.id}"
-    return SessionRead.model_validate(record)
+    return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
 @router.get(SESSION, response_model=SessionRead, tags=["sessions"])
 async def get_session(session_id: str, group: GroupDep, principal: IdReaderDep, session: ReadSessionDep,
-                      response: Response) -> SessionRead:
+                      request: Request, response: Response) -> SessionRead:
     """One session."""
     record = await _session(session, group, session_id, principal)
     set_etag(response, record.version)
-    return SessionRead.model_validate(record)
+    await log_reads(request, "group_session", [(record.id, record.station_path)])
+    return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
 @router.patch(SESSION, response_model=SessionRead, tags=["sessions"])
@@ -128,7 +132,7 @@ async def update_session(session_id: str, body: SessionUpdate, group: GroupForUp
     project = await service.project_of(session, group)
     await service.update_session(session, principal, project, group, record, version, body)
     set_etag(response, record.version)
-    return SessionRead.model_validate(record)
+    return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
 @router.delete(SESSION, status_code=status.HTTP_204_NO_CONTENT, tags=["sessions"])
@@ -142,10 +146,12 @@ async def delete_session(session_id: str, group: GroupForUpdateDep, version: IfM
 
 @router.get(SESSION + "/attendance", response_model=AttendanceList, tags=["attendance"])
 async def session_attendance(session_id: str, group: GroupDep, principal: IdReaderDep,
-                             session: ReadSessionDep) -> AttendanceList:
+                             session: ReadSessionDep, request: Request) -> AttendanceList:
     """The session's named attendees, headcount and person-times."""
     record = await _session(session, group, session_id, principal)
-    return attendance_list(record, await repo.attendees(session, "session_id", record.id))
+    rows = await repo.attendees(session, "session_id", record.id)
+    await log_reads(request, "attendance", [(r.id, r.station_path) for r in rows])
+    return attendance_list(record, rows)
 
 
 @router.post(SESSION + "/attendance", response_model=AttendanceRead, status_code=status.HTTP_201_CREATED,

@@ -9,6 +9,7 @@ from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.certificates import CertificateCreate, CertificateRead
 from services.volunteers.service import certificates as service
 from services.volunteers.service import pdf
+from shared.audit import log_reads
 from shared.auth import Principal, Role, WriterDep
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
@@ -71,9 +72,11 @@ async def issue_certificate(body: CertificateCreate, principal: WriterDep, sessi
 @router.get("/{certificate_id}.pdf", response_class=Response,
             responses={200: {"content": {PDF: {}}, "description": "The printable certificate"}})
 async def certificate_pdf(certificate_id: str, principal: IdReaderDep, session: ReadSessionDep,
-                          vault: VaultDep) -> Response:
+                          vault: VaultDep, request: Request) -> Response:
     """The certificate as a printable PDF."""
-    return _pdf_response(vault, principal, await _load(session, principal, certificate_id))
+    cert = await _load(session, principal, certificate_id)
+    await log_reads(request, "certificate", [(cert.id, cert.station_path)])
+    return _pdf_response(vault, principal, cert)
 
 
 @router.get("/{certificate_id}", response_model=CertificateRead,
@@ -82,6 +85,7 @@ async def get_certificate(certificate_id: str, request: Request, principal: IdRe
                           vault: VaultDep, response: Response):
     """One certificate, as JSON or, with Accept: application/pdf, as the printable PDF."""
     cert = await _load(session, principal, certificate_id)
+    await log_reads(request, "certificate", [(cert.id, cert.station_path)])
     if PDF in request.headers.get("accept", ""):
         return _pdf_response(vault, principal, cert)
     set_etag(response, cert.version)

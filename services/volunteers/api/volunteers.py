@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.volunteers.deps import (IdReaderDep, IdWriterDep, IfMatchDep, ReadSessionDep, SettingsDep, SubtreeDep,
                                       VaultDep, VolunteerDep, VolunteerForUpdateDep, WriteSessionDep)
@@ -10,6 +10,8 @@ from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import (IdType, VolunteerCreate, VolunteerRead, VolunteerStatus,
                                                     VolunteerUpdate)
 from services.volunteers.service import volunteers as service
+from shared import clock
+from shared.audit import is_child, log_reads
 from shared.auth import PrincipalDep, ReaderDep, WriterDep
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
@@ -22,7 +24,7 @@ ORDER = [Volunteer.created_at, Volunteer.id]
 @router.get("", response_model=Page[VolunteerRead])
 async def list_volunteers(
     principal: ReaderDep, session: ReadSessionDep, vault: VaultDep, settings: SettingsDep, subtree: SubtreeDep,
-    paging: Annotated[PageParams, Depends(page_params)],
+    request: Request, paging: Annotated[PageParams, Depends(page_params)],
     q: Annotated[str | None, Query(min_length=1, max_length=50, description="Name fragment or volunteer number")]
     = None,
     status_: Annotated[VolunteerStatus | None, Query(alias="status")] = None,
@@ -36,6 +38,10 @@ async def list_volunteers(
     stmt = repo.list_query(principal, station_path=subtree, q=q, status=status_, skill=skill,
                            id_number_bidx=bidx, team_id=team_id)
     rows = await page(session, stmt, paging, ORDER)
+    # A list masks ID numbers and phones: what it shows of an adult is not sensitive, of a child it is.
+    today = clock.today()
+    await log_reads(request, "volunteer", [(v.id, v.station_path) for v in rows[:paging.limit]
+                                           if is_child(v.birth_on, today)])
     return make_page(rows, paging, ["created_at", "id"],
                      lambda v: service.to_read(vault, v, False, settings.star_thresholds))
 
@@ -54,20 +60,22 @@ async def register_volunteer(body: VolunteerCreate, principal: WriterDep, sessio
 
 @router.get("/me", response_model=VolunteerRead)
 async def my_volunteer_record(principal: PrincipalDep, session: ReadSessionDep, vault: VaultDep,
-                              settings: SettingsDep, response: Response) -> VolunteerRead:
+                              settings: SettingsDep, request: Request, response: Response) -> VolunteerRead:
     """The volunteer record linked to your login, in full."""
     record = await repo.linked_to(session, principal.user_id)
     if record is None:
         raise VolunteerNotFound()
     set_etag(response, record.version)
+    await log_reads(request, "volunteer", [(record.id, record.station_path)])
     return service.to_read(vault, record, True, settings.star_thresholds)
 
 
 @router.get("/{volunteer_id}", response_model=VolunteerRead)
 async def get_volunteer(record: VolunteerDep, principal: IdReaderDep, vault: VaultDep, settings: SettingsDep,
-                        response: Response) -> VolunteerRead:
+                        request: Request, response: Response) -> VolunteerRead:
     """One volunteer; station heads, social workers and the volunteer see the ID number in full."""
     set_etag(response, record.version)
+    await log_reads(request, "volunteer", [(record.id, record.station_path)])
     return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
 
 

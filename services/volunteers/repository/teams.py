@@ -4,7 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers.models import Team, TeamMember, Volunteer
+from services.volunteers.models import AuditLog, Team, TeamMember, Volunteer
+from shared.audit import log_write
 from shared.auth import Principal
 from shared.repository import live
 
@@ -22,9 +23,11 @@ def list_query(principal: Principal, *, station_path: str | None, q: str | None,
 
 async def add_member(session: AsyncSession, team_id: str, volunteer_id: str, joined_on, user_id: str) -> None:
     """Idempotent: a volunteer already in the team keeps their joining date."""
-    await session.execute(pg_insert(TeamMember).values(team_id=team_id, volunteer_id=volunteer_id,
-                                                       joined_on=joined_on, added_by=user_id)
-                          .on_conflict_do_nothing())
+    added = await session.execute(pg_insert(TeamMember).values(team_id=team_id, volunteer_id=volunteer_id,
+                                                               joined_on=joined_on, added_by=user_id)
+                                  .on_conflict_do_nothing())
+    if added.rowcount:
+        log_write(session, AuditLog, "create", TeamMember.__tablename__, f"{team_id}:{volunteer_id}")
 
 
 async def remove_member(session: AsyncSession, team_id: str, volunteer_id: str) -> bool:

@@ -1,0 +1,92 @@
+"""Nothing sensitive in logs or error bodies: creates, updates and failures driven through the
+gateway with recognisable values, then every log record and every error answer searched for them."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from shared import clock
+from shared.observability import JsonFormatter
+from tests.security.conftest import id_number
+
+NAME = "哨兵甲乙"
+ID_NUMBER = id_number("51010419800101987")
+PHONE = "13987650123"
+ADDRESS = "哨兵路99号"
+NOTE = "SENTINEL-HEALTH-NOTE 哮喘"
+SENTINELS = (NAME, ID_NUMBER, PHONE, PHONE[-4:] + PHONE[:3], ADDRESS, "SENTINEL", "哮喘")
+
+
+@pytest.fixture
+def captured(caplog):
+    # Everything every logger says, at the most talkative level; httpx as production sets it
+    # (shared.observability.configure_logging).
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return caplog
+
+
+def log_text(caplog) -> str:
+    formatter = JsonFormatter()
+    return "\n".join(f"{formatter.format(r)} {r.args!r} {getattr(r, 'fields', '')}" for r in caplog.records)
+
+
+class TestNothingSensitiveLeaks:
+    async def test_writes_and_failures(self, gateway, admin, tree, captured):
+        township = tree["mengzhuiwan"]
+        await gateway.user(admin, "leak.worker", "social_worker", township["id"])
+        await gateway.app.state.pusher.sync_now()
+        worker = await gateway.headers_for("leak.worker")
+        today = clock.today()
+        errors = []
+
+        async def expect(status: int, method: str, url: str, **kw):
+            r = await gateway.request(method, url, headers={**worker, **kw.pop("headers", {})}, **kw)
+            assert r.status_code == status, (url, r.status_code, r.text)
+            if status >= 400:
+                assert r.headers["content-type"] == "application/problem+json"
+                errors.append(r.text)
+            return r
+
+        body = {"name": NAME, "id_number": ID_NUMBER, "phone": PHONE, "address": ADDRESS, "self_care": "partial",
+                "emergency_contact": {"name": NAME, "phone": PHONE}, "populations": ["elderly"]}
+        ben = (await expect(201, "POST", "/v1/beneficiaries", json=body)).json()
+        # The same person again: a conflict that names the record, not the number.
+        await expect(409, "POST", "/v1/beneficiaries", json=body)
+        # Malformed values, each with the sentinel in it.
+        await expect(422, "POST", "/v1/beneficiaries", json={**body, "id_number": ID_NUMBER[:-1] + "0"})
+        await expect(422, "POST", "/v1/beneficiaries", json={**body, "id_number": None, "phone": PHONE + "99"})
+        await expect(422, "POST", "/v1/beneficiaries", json={**body, "id_number": None, "name": NAME * 30})
+        await expect(422, "POST", "/v1/beneficiaries", json={**body, "id_number": None, "self_care": NOTE})
+        await expect(400, "POST", "/v1/beneficiaries", content=f'{{"name": "{NAME}", '.encode(),
+                     headers={"content-type": "application/json"})
+        r = await expect(200, "GET", f"/v1/beneficiaries/{ben['id']}")
+        await expect(200, "PATCH", f"/v1/beneficiaries/{ben['id']}", json={"address": ADDRESS + "2"},
+                     headers={"If-Match": r.headers["etag"]})
+        await expect(412, "PATCH", f"/v1/beneficiaries/{ben['id']}", json={"address": ADDRESS},
+                     headers={"If-Match": r.headers["etag"]})
+        # Searches carry names and phone digits in the query string.
+        await expect(200, "GET", "/v1/beneficiaries", params={"q": NAME, "phone_tail": PHONE[-4:]})
+        await expect(422, "GET", "/v1/beneficiaries", params={"phone_tail": PHONE})
+
+        case = (await expect(201, "POST", "/v1/cases", json={"beneficiary_id": ben["id"], "title": "照护",
+                                                                "presenting_problem": NOTE})).json()
+        await expect(201, "POST", f"/v1/cases/{case['id']}/assessments",
+                     json={"assessed_on": today.isoformat(), "needs": NOTE, "notes": NOTE})
+        await expect(422, "POST", f"/v1/cases/{case['id']}/assessments",
+                     json={"assessed_on": "2999-01-01", "needs": NOTE})
+        await expect(404, "POST", "/v1/cases/nope/service-records", json={
+            "served_on": today.isoformat(), "mode": "home_visit", "content": NOTE, "service_type": "elder_child_care"})
+        await expect(409, "DELETE", f"/v1/beneficiaries/{ben['id']}",
+                     headers={"If-Match": (await expect(200, "GET", f"/v1/beneficiaries/{ben['id']}")).headers["etag"]})
+
+        assert len(errors) == 11
+        for text in errors:
+            for secret in SENTINELS:
+                assert secret not in text, (secret, text)
+        logged = log_text(captured)
+        assert "request" in logged  # the access log was captured: the search below is not empty-handed
+        for secret in SENTINELS:
+            assert secret not in logged, secret
