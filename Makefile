@@ -31,3 +31,9 @@ db-stop: $(STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+# The benchmark suite (bench/, docs/performance.md): SCALE=tiny|small|province. Not part of `make test`.
+.PHONY: bench
+SCALE ?= small
+bench: $(STAMP)
+	$(PY) -m bench run --scale $(SCALE) $(BENCH_ARGS)
