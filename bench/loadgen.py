@@ -128,13 +128,13 @@ def get_call(base_url: str, paths: list[str], headers: dict[str, str], expect: i
 
 
 def throughput(base_url: str, path_prefix: str, ids: list[str] | None, headers: dict[str, str], connections: int,
-               seconds: float, tmp: Path, use_wrk: bool, expect: int = 200) -> Result:
+               seconds: float, tmp: Path, use_wrk: bool, expect: int = 200, warm_up: bool = True) -> Result:
     """Requests per second of GETs, by wrk when asked (and installed), else by the Python client."""
     if use_wrk:
-        return wrk(base_url, path_prefix, ids, headers, connections, seconds, tmp)
+        return wrk(base_url, path_prefix, ids, headers, connections, seconds, tmp, warm_up_s=2 if warm_up else 0)
     paths = [path_prefix + i for i in ids] if ids else [path_prefix]
     return asyncio.run(run_calls(get_call(base_url, paths, headers, expect), connections, seconds=seconds,
-                                 warm_up=min(20, len(paths))))
+                                 warm_up=min(20, len(paths)) if warm_up else 0))
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], object]:

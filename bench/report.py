@@ -13,6 +13,18 @@ def _num(value, unit: str = "") -> str:
     return f"{value:,.0f}"
 
 
+def _cpu(s: dict) -> str:
+    def one(found: dict | None, unit: str) -> str:
+        return f"{found['total']:,.0f} {unit}" if found and "total" in found else "-"
+
+    if s.get("cpu_ms"):
+        return one(s["cpu_ms"], "ms") + (f" / {one(s['baseline'].get('cpu_ms'), 'ms')}" if s.get("baseline") else "")
+    text = one(s.get("cpu_us"), "µs")
+    if s.get("baseline") and s["baseline"].get("cpu_us"):
+        text += f" / {one(s['baseline']['cpu_us'], 'µs')}"
+    return text
+
+
 def markdown(result: dict) -> str:
     m = result["machine"]
     counts = result["dataset"]["counts"]
@@ -29,8 +41,8 @@ def markdown(result: dict) -> str:
         f"{counts['volunteers.service_hours']:,} volunteer-hour records, {result['dataset']['from']} to "
         f"{result['dataset']['to']}; loaded in {result['dataset'].get('load_s', '?')} s.",
         "",
-        "| # | scenario | result | baseline | ratio | p50 ms | p99 ms | errors | target | met |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| # | scenario | result | baseline | ratio | p50 ms | p99 ms | errors | CPU per request | target | met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["scenarios"]:
         base = s.get("baseline")
@@ -38,9 +50,11 @@ def markdown(result: dict) -> str:
             f"| {s['id']}", s["name"], f"{_num(s['value'], s['unit'])} {s['unit']}",
             f"{_num(base['value'], s['unit'])} ({base['name']})" if base else "-",
             f"{s['ratio']:.2f}" if s.get("ratio") is not None else "-",
-            _num(s.get("p50_ms"), "ms"), _num(s.get("p99_ms"), "ms"), str(s.get("errors", "-")),
+            _num(s.get("p50_ms"), "ms"), _num(s.get("p99_ms"), "ms"), str(s.get("errors", "-")), _cpu(s),
             s["target"]["text"], "yes" if s["target"]["met"] else "**no**"]) + " |")
-    lines += ["", "Details:", ""]
+    lines += ["", "CPU per request: the CPU time all of our processes and PostgreSQL spent in the measured run, "
+              "divided by the requests (records for 5a/5b, answers for 3a/4); the baseline's after the slash. "
+              "It moves much less with other work on the machine than requests per second do.", "", "Details:", ""]
     lines += [f"- {s['id']}: {s['detail']}" for s in result["scenarios"] if s.get("detail")]
     lines.append("")
     return "\n".join(lines)

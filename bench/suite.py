@@ -34,9 +34,9 @@ TMP = RESULTS / "tmp"
 PLAN = {
     "tiny": {"seconds": 1, "repeats": 5, "raw_repeats": 2, "pulls": 1, "pushes": 1, "push_records": 100,
              "write_s": 1, "warm_up": 0},
-    "small": {"seconds": 10, "repeats": 30, "raw_repeats": 3, "pulls": 2, "pushes": 3, "push_records": 1_000,
+    "small": {"seconds": 10, "repeats": 30, "raw_repeats": 3, "pulls": 1, "pushes": 1, "push_records": 1_000,
               "write_s": 10, "warm_up": 2},
-    "province": {"seconds": 10, "repeats": 30, "raw_repeats": 2, "pulls": 2, "pushes": 3, "push_records": 1_000,
+    "province": {"seconds": 10, "repeats": 30, "raw_repeats": 2, "pulls": 2, "pushes": 2, "push_records": 1_000,
                  "write_s": 10, "warm_up": 2},
 }
 SYNC_PULL_RECORDS = 100_000  # scenario 5: a station with at least this many records
@@ -116,6 +116,41 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(5)
         self._out.close()
+
+
+class CpuMeter:
+    """CPU seconds each of our processes (and the whole PostgreSQL server) spends during a measurement.
+
+    On a machine shared with other work, requests per second and latencies move with whatever else
+    runs; CPU time per request moves much less, so every scenario also reports it."""
+
+    def __init__(self, servers: dict[str, Server]) -> None:
+        self.servers = servers
+
+    def snapshot(self) -> dict[str, float]:
+        from bench.case_read import cpu_seconds, postgres_cpu_seconds
+
+        found = {name: cpu_seconds(s.proc.pid) for name, s in self.servers.items()}
+        found["postgres"] = postgres_cpu_seconds()
+        return found
+
+    @contextlib.contextmanager
+    def measure(self):
+        """Yields a dict that holds, after the block, the CPU seconds of each process that used any."""
+        spent: dict[str, float] = {}
+        before = self.snapshot()
+        yield spent
+        after = self.snapshot()
+        spent.update({k: round(after[k] - before[k], 3) for k in after if after[k] - before[k] >= 0.01})
+
+
+def per_request(spent: dict[str, float], requests: int, unit: float = 1e6) -> dict[str, float]:
+    """CPU per request (µs by default) of each process, and their total."""
+    if not requests:
+        return {}
+    out = {k: round(v / requests * unit, 1) for k, v in spent.items()}
+    out["total"] = round(sum(spent.values()) / requests * unit, 1)
+    return out
 
 
 # ------------------------------------------------------------------ database
@@ -269,6 +304,7 @@ class Run:
         self.scale, self.plan, self.servers, self.signer, self.dsn = scale, plan, servers, signer, dsn
         self.picks, self.use_wrk = picks, use_wrk
         self.scenarios: list[dict] = []
+        self.cpu = CpuMeter(servers)
 
     def token(self, role: str, station_id: int, station_path: str, user: str) -> dict[str, str]:
         """A token as the gateway signs them. The gateway's own endpoints (stats, devices) look the user up,
@@ -305,8 +341,26 @@ class Run:
             + f" -> target {scenario['target']['text']}: {'met' if met else 'NOT met'}")
 
     def throughput(self, server: str, prefix: str, ids, headers, expect: int = 200) -> loadgen.Result:
-        return loadgen.throughput(self.url(server), prefix, ids, headers, 64, self.plan["seconds"], TMP,
-                                  self.use_wrk, expect)
+        """A warm-up, then the measured run with the CPU each process spent per request."""
+        if self.plan["warm_up"]:
+            loadgen.throughput(self.url(server), prefix, ids, headers, 64, self.plan["warm_up"], TMP, self.use_wrk,
+                               expect, warm_up=False)
+        with self.cpu.measure() as spent:
+            result = loadgen.throughput(self.url(server), prefix, ids, headers, 64, self.plan["seconds"], TMP,
+                                        self.use_wrk, expect, warm_up=not self.plan["warm_up"])
+        result.cpu_us = per_request(spent, result.requests)
+        return result
+
+    def calls(self, call, concurrency: int, seconds: float, warm_up: int = 2) -> loadgen.Result:
+        with self.cpu.measure() as spent:
+            result = asyncio.run(loadgen.run_calls(call, concurrency, seconds=seconds, warm_up=warm_up))
+        result.cpu_us = per_request(spent, result.requests + warm_up)
+        return result
+
+    def sequential(self, fn, repeat: int) -> tuple[list[float], object, dict]:
+        with self.cpu.measure() as spent:
+            times, answer = loadgen.timed(fn, repeat)
+        return times, answer, per_request(spent, repeat, unit=1e3)
 
     # 1 and 2: reads by id through the gateway, straight to the service, and the bare floor.
     def reads(self) -> None:
@@ -321,15 +375,15 @@ class Run:
         rounds = {k: [round(r.rps) for r in v] for k, v in results.items()}
         g, b, c = best["gateway"], best["bare"], best["cases"]
         self.add(id="1", name="case read by id through the gateway", unit="req/s", value=g.rps,
-                 p50_ms=g.p50_ms, p99_ms=g.p99_ms, errors=g.errors, generator=g.generator,
+                 p50_ms=g.p50_ms, p99_ms=g.p99_ms, errors=g.errors, generator=g.generator, cpu_us=g.cpu_us,
                  baseline={"name": "bare FastAPI + asyncpg, same SELECT by primary key", "value": b.rps,
-                           "p50_ms": b.p50_ms, "p99_ms": b.p99_ms, "errors": b.errors},
+                           "p50_ms": b.p50_ms, "p99_ms": b.p99_ms, "errors": b.errors, "cpu_us": b.cpu_us},
                  target={"text": ">= 50% of the baseline", "met": g.rps >= 0.5 * b.rps and g.errors == 0},
                  rounds=rounds, detail=f"{len(ids):,} cases of county {county['id']}, 64 connections")
         self.add(id="2a", name="proxied read (GET /v1/cases/{id}) through the gateway", unit="req/s", value=g.rps,
-                 p50_ms=g.p50_ms, p99_ms=g.p99_ms, errors=g.errors, generator=g.generator,
+                 p50_ms=g.p50_ms, p99_ms=g.p99_ms, errors=g.errors, generator=g.generator, cpu_us=g.cpu_us,
                  baseline={"name": "the same read straight to the cases service", "value": c.rps,
-                           "p50_ms": c.p50_ms, "p99_ms": c.p99_ms, "errors": c.errors},
+                           "p50_ms": c.p50_ms, "p99_ms": c.p99_ms, "errors": c.errors, "cpu_us": c.cpu_us},
                  target={"text": ">= 50% of the baseline", "met": g.rps >= 0.5 * c.rps and g.errors == 0},
                  rounds=rounds)
 
@@ -342,8 +396,7 @@ class Run:
         # computation in the gateway (gateway/stats/cache.py), which the direct calls cannot.
         ends = [to - dt.timedelta(days=i) for i in range(28)]
         paths = [f"/v1/stats/summary?station_id={township['id']}&from={frm}&to={end}" for end in ends]
-        via = asyncio.run(loadgen.run_calls(loadgen.get_call(self.url("gateway_nocache"), paths, admin),
-                                            16, seconds=self.plan["seconds"], warm_up=2))
+        via = self.calls(loadgen.get_call(self.url("gateway_nocache"), paths, admin), 16, self.plan["seconds"])
         service = {"Authorization": f"Bearer {self.signer.service_token()}"}
 
         async def direct(session, n: int) -> int:
@@ -360,12 +413,13 @@ class Run:
             statuses = await asyncio.gather(*(one(*c) for c in calls))
             return 200 if all(s == 200 for s in statuses) else -max(statuses)
 
-        straight = asyncio.run(loadgen.run_calls(direct, 16, seconds=self.plan["seconds"], warm_up=2))
+        straight = self.calls(direct, 16, self.plan["seconds"])
         self.add(id="2b", name="dashboard summary fan-out to three services (uncached)", unit="req/s",
                  value=via.rps, p50_ms=via.p50_ms, p99_ms=via.p99_ms, errors=via.errors, generator=via.generator,
+                 cpu_us=via.cpu_us,
                  baseline={"name": "its five internal calls (3 stats, 2 persons) sent straight to the services, "
                                    "concurrently", "value": straight.rps, "p50_ms": straight.p50_ms,
-                           "p99_ms": straight.p99_ms, "errors": straight.errors},
+                           "p99_ms": straight.p99_ms, "errors": straight.errors, "cpu_us": straight.cpu_us},
                  target={"text": ">= 25% of the baseline", "met": via.rps >= 0.25 * straight.rps and via.errors == 0},
                  detail=f"township {township['id']}, {frm} to {to}, 16 concurrent clients")
 
@@ -375,18 +429,18 @@ class Run:
         admin = self.token("admin", 1, "/1/", "admin")
         params = {"station_id": 1, "from": frm.isoformat(), "to": to.isoformat()}
         self.get("gateway_nocache", "/v1/stats/summary", admin, params)  # warm the pools
-        times, answer = loadgen.timed(lambda: self.get("gateway_nocache", "/v1/stats/summary", admin, params),
-                                      self.plan["repeats"])
+        times, answer, cpu_ms = self.sequential(
+            lambda: self.get("gateway_nocache", "/v1/stats/summary", admin, params), self.plan["repeats"])
         figures = answer.json()["figures"]
-        raw_times, computed = loadgen.timed(lambda: asyncio.run(raw.summary(self.dsn, "/1/", frm, to)),
-                                            self.plan["raw_repeats"])
+        raw_times, computed, raw_cpu_ms = self.sequential(lambda: asyncio.run(raw.summary(self.dsn, "/1/", frm, to)),
+                                                          self.plan["raw_repeats"])
         agree = raw.compare(figures, computed)
         p50 = median(times)
         self.add(id="3a", name="dashboard summary, province, one month, uncached", unit="ms (p50)", value=p50,
                  higher_is_better=False, p50_ms=p50, p99_ms=percentile(times, 0.99), errors=0,
-                 generator="sequential requests",
+                 generator="sequential requests", cpu_ms=cpu_ms,
                  baseline={"name": "the same figures by SQL over the raw records", "value": median(raw_times),
-                           "p50_ms": median(raw_times)},
+                           "p50_ms": median(raw_times), "cpu_ms": raw_cpu_ms},
                  target={"text": "p50 < 20 ms and >= 20x faster than the baseline",
                          "met": p50 < 20 and median(raw_times) >= 20 * p50},
                  detail=f"{frm} to {to}; figures agree with the raw SQL: {agree['agree']}", agreement=agree)
@@ -396,6 +450,7 @@ class Run:
         polls = self.throughput("gateway", path, None, {**admin, "If-None-Match": etag}, expect=304)
         self.add(id="3b", name="dashboard polls with If-None-Match, unchanged (304)", unit="req/s", value=polls.rps,
                  p50_ms=polls.p50_ms, p99_ms=polls.p99_ms, errors=polls.errors, generator=polls.generator,
+                 cpu_us=polls.cpu_us,
                  target={"text": ">= 3,000 polls/s", "met": polls.rps >= 3000 and polls.errors == 0},
                  detail="the gateway as shipped (GATEWAY_STATS_CACHE_S=5), 64 connections")
 
@@ -406,17 +461,18 @@ class Run:
         params = {"station_id": 1, "metric": "persons", "interval": "year", "from": frm.isoformat(),
                   "to": to.isoformat()}
         self.get("gateway_nocache", "/v1/stats/timeseries", admin, params)
-        times, answer = loadgen.timed(lambda: self.get("gateway_nocache", "/v1/stats/timeseries", admin, params),
-                                      max(3, self.plan["repeats"] // 3))
+        times, answer, cpu_ms = self.sequential(
+            lambda: self.get("gateway_nocache", "/v1/stats/timeseries", admin, params),
+            max(3, self.plan["repeats"] // 3))
         series = answer.json()["series"][0]
-        raw_times, exact = loadgen.timed(lambda: asyncio.run(raw.persons(self.dsn, "/1/", frm, to)),
-                                         self.plan["raw_repeats"])
+        raw_times, exact, raw_cpu_ms = self.sequential(lambda: asyncio.run(raw.persons(self.dsn, "/1/", frm, to)),
+                                                       self.plan["raw_repeats"])
         p50 = median(times)
         self.add(id="4", name="distinct persons served in a year, province (uncached)", unit="ms (p50)", value=p50,
                  higher_is_better=False, p50_ms=p50, p99_ms=percentile(times, 0.99), errors=0,
-                 generator="sequential requests",
+                 generator="sequential requests", cpu_ms=cpu_ms,
                  baseline={"name": "exact count(distinct) over the raw records", "value": median(raw_times),
-                           "p50_ms": median(raw_times)},
+                           "p50_ms": median(raw_times), "cpu_ms": raw_cpu_ms},
                  target={"text": "< 150 ms", "met": p50 < 150},
                  detail=f"{frm.year}: gateway {series['values'][0]:,} (exact: {series['exact']}), "
                         f"count(distinct) {exact:,}", answer=series, exact=exact)
@@ -436,21 +492,23 @@ class Run:
         pulls = []
         for _ in range(self.plan["pulls"]):
             t = time.perf_counter()
-            with httpx.stream("GET", self.url("gateway") + "/v1/sync", headers=device, timeout=600, params={
-                    "last_pulled_at": "null", "schema_version": "2", "migration": "null"}) as response:
-                response.raise_for_status()
-                body = b"".join(response.iter_bytes())
+            with self.cpu.measure() as spent:
+                with httpx.stream("GET", self.url("gateway") + "/v1/sync", headers=device, timeout=600, params={
+                        "last_pulled_at": "null", "schema_version": "2", "migration": "null"}) as response:
+                    response.raise_for_status()
+                    body = b"".join(response.iter_bytes())
             seconds = time.perf_counter() - t
             pulled = json.loads(body)
             records = sum(len(c["updated"]) + len(c["deleted"]) for c in pulled["changes"].values())
             pulls.append({"seconds": seconds, "records": records, "rps": records / seconds, "bytes": len(body),
-                          "expected": station["records"]})
+                          "expected": station["records"], "cpu_us_per_record": per_request(spent, records)})
         after = gateway.memory_kib()
         timestamp = pulled["timestamp"]
         best = sorted(pulls, key=lambda p: p["rps"])[len(pulls) // 2]
         peak_mb = after["VmHWM"] / 1024
         self.add(id="5b", name="first sync pull of a station", unit="records/s", value=best["rps"],
                  p50_ms=best["seconds"] * 1000, errors=0, generator="one streamed GET",
+                 cpu_us=best["cpu_us_per_record"],
                  target={"text": ">= 50,000 records/s, gateway peak RSS < 300 MB",
                          "met": best["rps"] >= 50_000 and peak_mb < 300},
                  detail=f"station {station['id']} ({station['path']}), {best['records']:,} records, "
@@ -459,23 +517,26 @@ class Run:
                                                                                            "after": after})
         cases, size = self.picks["push_cases"], self.plan["push_records"]
         day = today().isoformat()
-        pushes, failed = [], []
+        pushes, failed, push_cpu = [], [], {}
         for _ in range(self.plan["pushes"]):
             records = [{"id": str(uuid.uuid4()), "case_id": cases[i % len(cases)], "served_on": day,
                         "mode": "home_visit", "content": "入户探访，了解近况", "service_type": "elder_child_care",
                         "person_times": 1} for i in range(size)]
             t = time.perf_counter()
-            r = httpx.post(self.url("gateway") + "/v1/sync", headers=device, params={"last_pulled_at": timestamp},
-                           json={"service_records": {"created": records, "updated": [], "deleted": []}}, timeout=300)
+            with self.cpu.measure() as spent:
+                r = httpx.post(self.url("gateway") + "/v1/sync", headers=device, params={"last_pulled_at": timestamp},
+                               json={"service_records": {"created": records, "updated": [], "deleted": []}},
+                               timeout=300)
             seconds = time.perf_counter() - t
             if r.status_code == 204:
                 pushes.append(seconds)
+                push_cpu = per_request(spent, size)
             else:
                 failed.append(f"{r.status_code} after {seconds:.1f} s: {r.text[:200]}")
         p50 = median(pushes) if pushes else float("inf")
         self.add(id="5a", name=f"sync push of {size:,} service records", unit="records/s",
                  value=size / p50, p50_ms=p50 * 1000, p99_ms=max(pushes, default=p50) * 1000,
-                 errors=len(failed), generator="sequential POSTs", failures=failed,
+                 errors=len(failed), generator="sequential POSTs", failures=failed, cpu_us=push_cpu,
                  target={"text": ">= 20,000 records/s", "met": size / p50 >= 20_000 and not failed},
                  detail=f"{len(pushes)} pushes into {len(cases)} open cases of station {station['id']}; "
                         "request time as the client sees it (dry run in every service, then the writes)")
@@ -504,13 +565,13 @@ class Run:
                 await r.read()
                 return r.status if r.status == 201 else -r.status
 
-        result = asyncio.run(loadgen.run_calls(create, WRITE_CLIENTS, seconds=self.plan["write_s"]))
+        result = self.calls(create, WRITE_CLIENTS, self.plan["write_s"], warm_up=0)
         created = int(result.statuses.get("201", 0))
         after = counted()
         all_counted = after - before == created
         self.add(id="6", name="service records created through the gateway, 64 concurrent clients", unit="ms (p99)",
                  value=result.p99_ms, higher_is_better=False, p50_ms=result.p50_ms, p99_ms=result.p99_ms,
-                 errors=result.errors, generator=result.generator, rps=result.rps,
+                 errors=result.errors, generator=result.generator, rps=result.rps, cpu_us=result.cpu_us,
                  target={"text": "p99 < 100 ms, no errors, every record counted in the next poll",
                          "met": result.p99_ms < 100 and result.errors == 0 and all_counted},
                  detail=f"{created:,} created ({result.rps:,.0f}/s), errors {result.errors}; "
