@@ -37,3 +37,9 @@ clean:
 .PHONY: demo
 demo: $(STAMP)
 	$(VENV)/bin/haolin demo --size $(or $(DEMO_SIZE),small)
+
+# The benchmark suite (bench/, docs/performance.md): SCALE=tiny|small|province. Not part of `make test`.
+.PHONY: bench
+SCALE ?= small
+bench: $(STAMP)
+	$(PY) -m bench run --scale $(SCALE) $(BENCH_ARGS)

@@ -18,6 +18,7 @@ estimate's bounds (`PersonsFigure`).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
@@ -96,16 +97,21 @@ class PersonDeltas:
             return
         rows = [{"station_id": k[0], "station_path": k[1], "day": k[2], "population": k[3], "person": k[4],
                  "refs": v} for k, v in sorted(deltas.items())]  # sorted: a fixed lock order between writers
-        stmt = pg_insert(model).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[model.station_id, model.day, model.population, model.person],
-            set_={"refs": model.refs + stmt.excluded.refs, "station_path": stmt.excluded.station_path})
-        await session.execute(stmt)
+        await session.execute(_upsert(model), rows)
         gone = [(k[0], k[2], k[3], k[4]) for k, v in deltas.items() if v < 0]
         if gone:
             # A person no longer served that day (their last record there was removed) leaves the set.
             cols = tuple_(model.station_id, model.day, model.population, model.person)
             await session.execute(delete(model).where(cols.in_(gone), model.refs <= 0))
+
+
+@functools.cache
+def _upsert(model):
+    """Built and compiled once per table; the rows go as parameters (see shared.rollup._upsert)."""
+    stmt = pg_insert(model)
+    return stmt.on_conflict_do_update(
+        index_elements=[model.station_id, model.day, model.population, model.person],
+        set_={"refs": model.refs + stmt.excluded.refs, "station_path": stmt.excluded.station_path})
 
 
 class PersonsGroup(BaseModel):

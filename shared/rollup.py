@@ -9,6 +9,7 @@ metrics that are not sums of the rollup (volunteers.active, a distinct count).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import date, timedelta
@@ -51,12 +52,18 @@ async def add(session: AsyncSession, model, deltas: dict[tuple[int, str, date, s
             for k, v in deltas.items() if v]
     if not rows:
         return
-    stmt = pg_insert(model).values(rows)
-    stmt = stmt.on_conflict_do_update(
+    await session.execute(_upsert(model), rows)
+
+
+@functools.cache
+def _upsert(model):
+    """One statement per table, its rows given as parameters: built and compiled once, not once per
+    write with the rows inlined (each record write paid that: bench/README.md, docs/performance.md)."""
+    stmt = pg_insert(model)
+    return stmt.on_conflict_do_update(
         index_elements=[model.station_id, model.day, model.metric, model.population],
         set_={"value": model.value + stmt.excluded.value, "station_path": stmt.excluded.station_path},
     )
-    await session.execute(stmt)
 
 
 def grouping(table, *, station_path: str, own_station_id: int, period: str | None, population,

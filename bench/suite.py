@@ -1,0 +1,708 @@
+"""`python -m bench run --scale tiny|small|province`: load a province, start the real processes, run
+every scenario of issue 7 against its same-run baseline, write bench/results/<scale>-<date>.json/.md.
+
+Processes are started as `make run` starts them (ops/run.py: one uvicorn each, uvloop, httptools,
+no access log) on free loopback ports, against a scratch database `haolin_bench_<scale>` on the
+embedded PostgreSQL (started if it is not running, and then stopped at the end). Besides the
+gateway as shipped, a second gateway with GATEWAY_STATS_CACHE_S=0 answers the "uncached" scenarios,
+and bench/bare_read.py is the floor of scenario 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from bench import loadgen, province, raw, report
+from bench.loadgen import median, percentile
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TMP = RESULTS / "tmp"
+
+# Per scale: seconds of each throughput run, sequential repeats of a latency measurement, repeats
+# of the raw-SQL baselines, sync rounds, seconds of the write scenario.
+PLAN = {
+    "tiny": {"seconds": 1, "repeats": 5, "raw_repeats": 2, "pulls": 1, "pushes": 1, "push_records": 100,
+             "write_s": 1, "warm_up": 0},
+    "small": {"seconds": 10, "repeats": 30, "raw_repeats": 3, "pulls": 1, "pushes": 1, "push_records": 1_000,
+              "write_s": 10, "warm_up": 2},
+    "province": {"seconds": 10, "repeats": 30, "raw_repeats": 2, "pulls": 2, "pushes": 2, "push_records": 1_000,
+                 "write_s": 10, "warm_up": 2},
+}
+SYNC_PULL_RECORDS = 100_000  # scenario 5: a station with at least this many records
+WRITE_CLIENTS = 64
+
+
+_T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"bench {time.monotonic() - _T0:6.1f}s | {message}", flush=True)
+
+
+def _die_with_parent() -> None:
+    # Linux: a benchmark killed outright (a test's timeout) takes its servers with it.
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+# ------------------------------------------------------------------ processes
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One uvicorn process as ops/run.py starts it, its output to a log file under bench/results/tmp."""
+
+    def __init__(self, name: str, factory: str, env: dict[str, str], port: int | None = None) -> None:
+        self.name, self.port = name, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = TMP / f"{name}.log"
+        self._out = self.log.open("wb")
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(self.port),
+               "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+
+    def wait_ready(self, path: str = "/readyz", timeout: float = 90) -> None:
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not become ready; see {self.log}")
+            time.sleep(0.1)
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmRSS and VmHWM (the peak resident size since the process started), KiB."""
+        out = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1])
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._out.close()
+
+
+class CpuMeter:
+    """CPU seconds each of our processes (and the whole PostgreSQL server) spends during a measurement.
+
+    On a machine shared with other work, requests per second and latencies move with whatever else
+    runs; CPU time per request moves much less, so every scenario also reports it."""
+
+    def __init__(self, servers: dict[str, Server]) -> None:
+        self.servers = servers
+
+    def snapshot(self) -> dict[str, float]:
+        from bench.case_read import cpu_seconds, postgres_cpu_seconds
+
+        found = {name: cpu_seconds(s.proc.pid) for name, s in self.servers.items()}
+        found["postgres"] = postgres_cpu_seconds()
+        return found
+
+    @contextlib.contextmanager
+    def measure(self):
+        """Yields a dict that holds, after the block, the CPU seconds of each process that used any."""
+        spent: dict[str, float] = {}
+        before = self.snapshot()
+        yield spent
+        after = self.snapshot()
+        spent.update({k: round(after[k] - before[k], 3) for k in after if after[k] - before[k] >= 0.01})
+
+
+def per_request(spent: dict[str, float], requests: int, unit: float = 1e6) -> dict[str, float]:
+    """CPU per request (µs by default) of each process, and their total."""
+    if not requests:
+        return {}
+    out = {k: round(v / requests * unit, 1) for k, v in spent.items()}
+    out["total"] = round(sum(spent.values()) / requests * unit, 1)
+    return out
+
+
+# ------------------------------------------------------------------ database
+
+def plain(url) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(url, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(plain(url.set(database="postgres")))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _fetch(dsn: str, sql: str, *args):
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+def _keys(name: str) -> dict[str, str]:
+    """The keys a scratch database was sealed with: kept beside it so --reuse-db can read it again."""
+    from ops.keys import generate_signing_pair
+    from shared.crypto import generate_key
+
+    path = TMP / f"{name}.keys.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    private, public = generate_signing_pair()
+    keys = {"JWT_PRIVATE_KEY": private, "JWT_PUBLIC_KEY": public, "FIELD_ENCRYPTION_KEYS": f"k1:{generate_key()}",
+            "BLIND_INDEX_KEY": f"bench-{uuid.uuid4().hex}"}
+    path.write_text(json.dumps(keys))
+    return keys
+
+
+async def _manifest(dsn: str) -> dict | None:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        value = await conn.fetchval("SELECT to_regclass('public.bench_manifest') IS NOT NULL")
+        return json.loads(await conn.fetchval("SELECT body FROM public.bench_manifest")) if value else None
+    finally:
+        await conn.close()
+
+
+def prepare(scale: province.Scale, url, keys: dict[str, str], reuse: bool) -> dict:
+    from ops.migrate import upgrade_all
+
+    dsn = plain(url)
+    if reuse:
+        found = asyncio.run(_manifest(dsn))
+        if found and found["scale"] == province.asdict(scale):
+            log(f"reusing {url.database} (loaded {found['loaded_on']})")
+            return found
+    log(f"database {url.database}: recreating, migrating, loading scale {scale.name} "
+        f"({scale.stations:,} stations, {scale.beneficiaries:,} beneficiaries)")
+    asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    asyncio.run(_admin(url, f'CREATE DATABASE "{url.database}"'))
+    upgrade_all(url.render_as_string(hide_password=False))
+    t = time.monotonic()
+    manifest = asyncio.run(province.load(dsn, scale, province.Keys(keys["FIELD_ENCRYPTION_KEYS"],
+                                                                   keys["BLIND_INDEX_KEY"]),
+                                         today(), log=lambda m: log(m)))
+    manifest["load_s"] = round(time.monotonic() - t, 1)
+    manifest["loaded_on"] = dt.date.today().isoformat()
+
+    async def keep() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("CREATE TABLE public.bench_manifest (body text)")
+            await conn.execute("INSERT INTO public.bench_manifest VALUES ($1)", json.dumps(manifest))
+        finally:
+            await conn.close()
+
+    asyncio.run(keep())
+    log(f"loaded in {manifest['load_s']:.0f} s: {manifest['counts']}")
+    return manifest
+
+
+def today() -> dt.date:
+    from shared import clock
+
+    return clock.today()
+
+
+# ------------------------------------------------------------------ what the scenarios use
+
+async def pick(dsn: str) -> dict:
+    """Stations, ids and dates the scenarios use, chosen from the loaded data."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        county = await conn.fetchrow(
+            """SELECT s.id, s.path FROM gateway.station s JOIN (
+                   SELECT split_part(station_path, '/', 4)::bigint AS id, count(*) AS n FROM cases."case"
+                   GROUP BY 1) c ON c.id = s.id ORDER BY c.n DESC, s.id LIMIT 1""")
+        case_ids = [r["id"] for r in await conn.fetch(
+            """SELECT id FROM cases."case" WHERE station_path LIKE $1 || '%' ORDER BY md5(id) LIMIT 10000""",
+            county["path"])]
+        township = await conn.fetchrow(
+            """SELECT s.id, s.path FROM gateway.station s JOIN (
+                   SELECT split_part(station_path, '/', 5)::bigint AS id, count(*) AS n FROM cases.service_record
+                   GROUP BY 1) c ON c.id = s.id ORDER BY c.n DESC, s.id LIMIT 1""")
+        stations = {r["path"]: r["id"] for r in await conn.fetch("SELECT id, path FROM gateway.station")}
+        per_path: dict[str, int] = {}
+        for table in raw.SYNCED_TABLES:
+            for r in await conn.fetch(f"SELECT station_path, count(*) AS n FROM {table} GROUP BY 1"):
+                per_path[r["station_path"]] = per_path.get(r["station_path"], 0) + r["n"]
+        subtree = {p: sum(n for q, n in per_path.items() if q.startswith(p)) for p in stations}
+        big = [p for p, n in subtree.items() if n >= SYNC_PULL_RECORDS]
+        sync_path = min(big, key=lambda p: subtree[p]) if big else max(subtree, key=lambda p: subtree[p])
+        push_cases = await conn.fetch(
+            """SELECT id FROM cases."case" WHERE station_path LIKE $1 || '%' AND closed_on IS NULL
+               ORDER BY md5(id) LIMIT 50""", sync_path)
+        write_cases = await conn.fetch(
+            """SELECT id, station_id, station_path FROM cases."case" WHERE closed_on IS NULL
+               ORDER BY md5(id) LIMIT 2000""")
+        max_seq = await conn.fetchval("SELECT max(change_seq) FROM gateway.station")
+    finally:
+        await conn.close()
+    now = today()
+    month_end = now.replace(day=1) - dt.timedelta(days=1)
+    return {"county": dict(county), "case_ids": case_ids, "township": dict(township),
+            "month": (month_end.replace(day=1), month_end), "year": (dt.date(now.year - 1, 1, 1),
+                                                                     dt.date(now.year - 1, 12, 31)),
+            "sync_station": {"id": stations[sync_path], "path": sync_path, "records": subtree[sync_path]},
+            "push_cases": [r["id"] for r in push_cases], "write_cases": [dict(r) for r in write_cases],
+            "max_change_seq": max_seq, "stations": len(stations)}
+
+
+# ------------------------------------------------------------------ scenarios
+
+class Run:
+    def __init__(self, scale: province.Scale, plan: dict, servers: dict[str, Server], signer, dsn: str,
+                 picks: dict, use_wrk: bool) -> None:
+        self.scale, self.plan, self.servers, self.signer, self.dsn = scale, plan, servers, signer, dsn
+        self.picks, self.use_wrk = picks, use_wrk
+        self.scenarios: list[dict] = []
+        self.cpu = CpuMeter(servers)
+
+    def token(self, role: str, station_id: int, station_path: str, user: str) -> dict[str, str]:
+        """A token as the gateway signs them. The gateway's own endpoints (stats, devices) look the user up,
+        so those get the bootstrap admin's; the services take a token's claims as they are."""
+        from shared.auth import Principal, Role
+
+        if role == "admin":
+            user = self.picks["admin_id"]
+
+        principal = Principal(user_id=user, role=Role(role), station_id=station_id, station_path=station_path,
+                              name=user)
+        return {"Authorization": f"Bearer {self.signer.access_token(principal, ttl_s=6 * 3600)}"}
+
+    def url(self, name: str) -> str:
+        return self.servers[name].url
+
+    def get(self, name: str, path: str, headers: dict, params: dict | None = None, expect: int = 200):
+        import httpx
+
+        r = httpx.get(self.url(name) + path, headers=headers, params=params, timeout=300)
+        if r.status_code != expect:
+            raise RuntimeError(f"GET {name}{path}: {r.status_code} {r.text[:300]}")
+        return r
+
+    def add(self, **scenario) -> None:
+        baseline, value = scenario.get("baseline"), scenario["value"]
+        if baseline and baseline.get("value"):
+            scenario["ratio"] = round(value / baseline["value"], 3) if scenario.get("higher_is_better", True) \
+                else round(baseline["value"] / value, 3)
+        self.scenarios.append(scenario)
+        met = scenario["target"]["met"]
+        log(f"{scenario['id']} {scenario['name']}: {value:,.1f} {scenario['unit']}"
+            + (f" (baseline {baseline['value']:,.1f}, ratio {scenario.get('ratio')})" if baseline else "")
+            + f" -> target {scenario['target']['text']}: {'met' if met else 'NOT met'}")
+
+    def throughput(self, server: str, prefix: str, ids, headers, expect: int = 200) -> loadgen.Result:
+        """A warm-up, then the measured run with the CPU each process spent per request."""
+        if self.plan["warm_up"]:
+            loadgen.throughput(self.url(server), prefix, ids, headers, 64, self.plan["warm_up"], TMP, self.use_wrk,
+                               expect, warm_up=False)
+        with self.cpu.measure() as spent:
+            result = loadgen.throughput(self.url(server), prefix, ids, headers, 64, self.plan["seconds"], TMP,
+                                        self.use_wrk, expect, warm_up=not self.plan["warm_up"])
+        result.cpu_us = per_request(spent, result.requests)
+        return result
+
+    def calls(self, call, concurrency: int, seconds: float, warm_up: int = 2) -> loadgen.Result:
+        with self.cpu.measure() as spent:
+            result = asyncio.run(loadgen.run_calls(call, concurrency, seconds=seconds, warm_up=warm_up))
+        result.cpu_us = per_request(spent, result.requests + warm_up)
+        return result
+
+    def sequential(self, fn, repeat: int) -> tuple[list[float], object, dict]:
+        with self.cpu.measure() as spent:
+            times, answer = loadgen.timed(fn, repeat)
+        return times, answer, per_request(spent, repeat, unit=1e3)
+
+    # 1 and 2: reads by id through the gateway, straight to the service, and the bare floor.
+    def reads(self) -> None:
+        county = self.picks["county"]
+        headers = self.token("social_worker", county["id"], county["path"], "bench-worker")
+        ids = self.picks["case_ids"]
+        results = {}
+        for _ in range(1 if self.scale.name == "tiny" else 3):  # interleaved rounds: noise spreads over all three
+            for name in ("bare", "gateway", "cases"):
+                results.setdefault(name, []).append(self.throughput(name, "/v1/cases/", ids, headers))
+        best = {k: sorted(v, key=lambda r: r.rps)[len(v) // 2] for k, v in results.items()}
+        rounds = {k: [round(r.rps) for r in v] for k, v in results.items()}
+        g, b, c = best["gateway"], best["bare"], best["cases"]
+        self.add(id="1", name="case read by id through the gateway", unit="req/s", value=g.rps,
+                 p50_ms=g.p50_ms, p99_ms=g.p99_ms, errors=g.errors, generator=g.generator, cpu_us=g.cpu_us,
+                 baseline={"name": "bare FastAPI + asyncpg, same SELECT by primary key", "value": b.rps,
+                           "p50_ms": b.p50_ms, "p99_ms": b.p99_ms, "errors": b.errors, "cpu_us": b.cpu_us},
+                 target={"text": ">= 50% of the baseline", "met": g.rps >= 0.5 * b.rps and g.errors == 0},
+                 rounds=rounds, detail=f"{len(ids):,} cases of county {county['id']}, 64 connections")
+        self.add(id="2a", name="proxied read (GET /v1/cases/{id}) through the gateway", unit="req/s", value=g.rps,
+                 p50_ms=g.p50_ms, p99_ms=g.p99_ms, errors=g.errors, generator=g.generator, cpu_us=g.cpu_us,
+                 baseline={"name": "the same read straight to the cases service", "value": c.rps,
+                           "p50_ms": c.p50_ms, "p99_ms": c.p99_ms, "errors": c.errors, "cpu_us": c.cpu_us},
+                 target={"text": ">= 50% of the baseline", "met": g.rps >= 0.5 * c.rps and g.errors == 0},
+                 rounds=rounds)
+
+    # 2: the summary fan-out against the five internal calls made straight to the services.
+    def fanout(self) -> None:
+        township = self.picks["township"]
+        frm, to = self.picks["month"]
+        admin = self.token("admin", 1, "/1/", "admin")
+        # Each request ends on another day of the month: concurrent identical requests would share one
+        # computation in the gateway (gateway/stats/cache.py), which the direct calls cannot.
+        ends = [to - dt.timedelta(days=i) for i in range(28)]
+        paths = [f"/v1/stats/summary?station_id={township['id']}&from={frm}&to={end}" for end in ends]
+        via = self.calls(loadgen.get_call(self.url("gateway_nocache"), paths, admin), 16, self.plan["seconds"])
+        service = {"Authorization": f"Bearer {self.signer.service_token()}"}
+
+        async def direct(session, n: int) -> int:
+            body = {"station_path": township["path"], "from": frm.isoformat(), "to": ends[n % len(ends)].isoformat(),
+                    "group_by": ["population"]}
+            calls = [(s, "/internal/stats", body) for s in ("cases", "projects", "volunteers")] + \
+                    [(s, "/internal/persons", {**body, "exact_limit": 10_000}) for s in ("cases", "projects")]
+
+            async def one(service_name, path, payload):
+                async with session.post(self.url(service_name) + path, json=payload, headers=service) as r:
+                    await r.read()
+                    return r.status
+
+            statuses = await asyncio.gather(*(one(*c) for c in calls))
+            return 200 if all(s == 200 for s in statuses) else -max(statuses)
+
+        straight = self.calls(direct, 16, self.plan["seconds"])
+        self.add(id="2b", name="dashboard summary fan-out to three services (uncached)", unit="req/s",
+                 value=via.rps, p50_ms=via.p50_ms, p99_ms=via.p99_ms, errors=via.errors, generator=via.generator,
+                 cpu_us=via.cpu_us,
+                 baseline={"name": "its five internal calls (3 stats, 2 persons) sent straight to the services, "
+                                   "concurrently", "value": straight.rps, "p50_ms": straight.p50_ms,
+                           "p99_ms": straight.p99_ms, "errors": straight.errors, "cpu_us": straight.cpu_us},
+                 target={"text": ">= 25% of the baseline", "met": via.rps >= 0.25 * straight.rps and via.errors == 0},
+                 detail=f"township {township['id']}, {frm} to {to}, 16 concurrent clients")
+
+    # 3: the province summary for a month, uncached, against SQL over the raw records; and 304 polls.
+    def dashboard(self) -> None:
+        frm, to = self.picks["month"]
+        admin = self.token("admin", 1, "/1/", "admin")
+        params = {"station_id": 1, "from": frm.isoformat(), "to": to.isoformat()}
+        self.get("gateway_nocache", "/v1/stats/summary", admin, params)  # warm the pools
+        times, answer, cpu_ms = self.sequential(
+            lambda: self.get("gateway_nocache", "/v1/stats/summary", admin, params), self.plan["repeats"])
+        figures = answer.json()["figures"]
+        raw_times, computed, raw_cpu_ms = self.sequential(lambda: asyncio.run(raw.summary(self.dsn, "/1/", frm, to)),
+                                                          self.plan["raw_repeats"])
+        agree = raw.compare(figures, computed)
+        p50 = median(times)
+        self.add(id="3a", name="dashboard summary, province, one month, uncached", unit="ms (p50)", value=p50,
+                 higher_is_better=False, p50_ms=p50, p99_ms=percentile(times, 0.99), errors=0,
+                 generator="sequential requests", cpu_ms=cpu_ms,
+                 baseline={"name": "the same figures by SQL over the raw records", "value": median(raw_times),
+                           "p50_ms": median(raw_times), "cpu_ms": raw_cpu_ms},
+                 target={"text": "p50 < 20 ms and >= 20x faster than the baseline",
+                         "met": p50 < 20 and median(raw_times) >= 20 * p50},
+                 detail=f"{frm} to {to}; figures agree with the raw SQL: {agree['agree']}", agreement=agree)
+        r = self.get("gateway", "/v1/stats/summary", admin, params)
+        etag = r.headers["etag"]
+        path = f"/v1/stats/summary?station_id=1&from={frm}&to={to}"
+        polls = self.throughput("gateway", path, None, {**admin, "If-None-Match": etag}, expect=304)
+        self.add(id="3b", name="dashboard polls with If-None-Match, unchanged (304)", unit="req/s", value=polls.rps,
+                 p50_ms=polls.p50_ms, p99_ms=polls.p99_ms, errors=polls.errors, generator=polls.generator,
+                 cpu_us=polls.cpu_us,
+                 target={"text": ">= 3,000 polls/s", "met": polls.rps >= 3000 and polls.errors == 0},
+                 detail="the gateway as shipped (GATEWAY_STATS_CACHE_S=5), 64 connections")
+
+    # 4: distinct persons served in a year, province.
+    def persons(self) -> None:
+        frm, to = self.picks["year"]
+        admin = self.token("admin", 1, "/1/", "admin")
+        params = {"station_id": 1, "metric": "persons", "interval": "year", "from": frm.isoformat(),
+                  "to": to.isoformat()}
+        self.get("gateway_nocache", "/v1/stats/timeseries", admin, params)
+        times, answer, cpu_ms = self.sequential(
+            lambda: self.get("gateway_nocache", "/v1/stats/timeseries", admin, params),
+            max(3, self.plan["repeats"] // 3))
+        series = answer.json()["series"][0]
+        raw_times, exact, raw_cpu_ms = self.sequential(lambda: asyncio.run(raw.persons(self.dsn, "/1/", frm, to)),
+                                                       self.plan["raw_repeats"])
+        p50 = median(times)
+        self.add(id="4", name="distinct persons served in a year, province (uncached)", unit="ms (p50)", value=p50,
+                 higher_is_better=False, p50_ms=p50, p99_ms=percentile(times, 0.99), errors=0,
+                 generator="sequential requests", cpu_ms=cpu_ms,
+                 baseline={"name": "exact count(distinct) over the raw records", "value": median(raw_times),
+                           "p50_ms": median(raw_times), "cpu_ms": raw_cpu_ms},
+                 target={"text": "< 150 ms", "met": p50 < 150},
+                 detail=f"{frm.year}: gateway {series['values'][0]:,} (exact: {series['exact']}), "
+                        f"count(distinct) {exact:,}", answer=series, exact=exact)
+
+    # 5: a tablet's first pull of a big station, then pushes of 1,000 records.
+    def sync(self) -> None:
+        import httpx
+
+        station = self.picks["sync_station"]
+        admin = self.token("admin", 1, "/1/", "bench-admin")
+        r = httpx.post(self.url("gateway") + "/v1/devices", headers=admin,
+                       json={"station_id": station["id"], "name": "bench tablet"}, timeout=30)
+        r.raise_for_status()
+        device = {"Authorization": f"Bearer {r.json()['credential']}"}
+        gateway = self.servers["gateway"]
+        before = gateway.memory_kib()
+        pulls = []
+        for _ in range(self.plan["pulls"]):
+            t = time.perf_counter()
+            with self.cpu.measure() as spent:
+                with httpx.stream("GET", self.url("gateway") + "/v1/sync", headers=device, timeout=600, params={
+                        "last_pulled_at": "null", "schema_version": "2", "migration": "null"}) as response:
+                    response.raise_for_status()
+                    body = b"".join(response.iter_bytes())
+            seconds = time.perf_counter() - t
+            pulled = json.loads(body)
+            records = sum(len(c["updated"]) + len(c["deleted"]) for c in pulled["changes"].values())
+            pulls.append({"seconds": seconds, "records": records, "rps": records / seconds, "bytes": len(body),
+                          "expected": station["records"], "cpu_us_per_record": per_request(spent, records)})
+        after = gateway.memory_kib()
+        timestamp = pulled["timestamp"]
+        best = sorted(pulls, key=lambda p: p["rps"])[len(pulls) // 2]
+        peak_mb = after["VmHWM"] / 1024
+        self.add(id="5b", name="first sync pull of a station", unit="records/s", value=best["rps"],
+                 p50_ms=best["seconds"] * 1000, errors=0, generator="one streamed GET",
+                 cpu_us=best["cpu_us_per_record"],
+                 target={"text": ">= 50,000 records/s, gateway peak RSS < 300 MB",
+                         "met": best["rps"] >= 50_000 and peak_mb < 300},
+                 detail=f"station {station['id']} ({station['path']}), {best['records']:,} records, "
+                        f"{best['bytes'] / 1e6:.1f} MB; gateway RSS {before['VmRSS'] / 1024:.0f} MB before, "
+                        f"peak (VmHWM) {peak_mb:.0f} MB", rounds=pulls, gateway_memory_kib={"before": before,
+                                                                                           "after": after})
+        cases, size = self.picks["push_cases"], self.plan["push_records"]
+        day = today().isoformat()
+        pushes, failed, push_cpu = [], [], {}
+        for _ in range(self.plan["pushes"]):
+            records = [{"id": str(uuid.uuid4()), "case_id": cases[i % len(cases)], "served_on": day,
+                        "mode": "home_visit", "content": "入户探访，了解近况", "service_type": "elder_child_care",
+                        "person_times": 1} for i in range(size)]
+            t = time.perf_counter()
+            with self.cpu.measure() as spent:
+                r = httpx.post(self.url("gateway") + "/v1/sync", headers=device, params={"last_pulled_at": timestamp},
+                               json={"service_records": {"created": records, "updated": [], "deleted": []}},
+                               timeout=300)
+            seconds = time.perf_counter() - t
+            if r.status_code == 204:
+                pushes.append(seconds)
+                push_cpu = per_request(spent, size)
+            else:
+                failed.append(f"{r.status_code} after {seconds:.1f} s: {r.text[:200]}")
+        p50 = median(pushes) if pushes else float("inf")
+        self.add(id="5a", name=f"sync push of {size:,} service records", unit="records/s",
+                 value=size / p50, p50_ms=p50 * 1000, p99_ms=max(pushes, default=p50) * 1000,
+                 errors=len(failed), generator="sequential POSTs", failures=failed, cpu_us=push_cpu,
+                 target={"text": ">= 20,000 records/s", "met": size / p50 >= 20_000 and not failed},
+                 detail=f"{len(pushes)} pushes into {len(cases)} open cases of station {station['id']}; "
+                        "request time as the client sees it (dry run in every service, then the writes)")
+
+    # 6: creating service records through the gateway at 64 concurrent clients, all counted.
+    def writes(self) -> None:
+        cases = self.picks["write_cases"]
+        admin = self.token("admin", 1, "/1/", "admin")
+        day = today().isoformat()
+        headers = {c["station_id"]: self.token("social_worker", c["station_id"], c["station_path"],
+                                               f"bench-worker-{c['station_id']}") for c in cases}
+
+        def counted() -> float:
+            r = self.get("gateway_nocache", "/v1/stats/summary", admin, {"station_id": 1, "from": day, "to": day})
+            return r.json()["figures"]["person_times.casework"]["value"]
+
+        before = counted()
+        base = self.url("gateway")
+
+        async def create(session, n: int) -> int:
+            case = cases[n % len(cases)]
+            body = {"served_on": day, "mode": "phone", "content": "电话回访", "service_type": "social_assistance",
+                    "person_times": 1, "duration_minutes": 15}
+            async with session.post(f"{base}/v1/cases/{case['id']}/service-records", json=body,
+                                    headers=headers[case["station_id"]]) as r:
+                await r.read()
+                return r.status if r.status == 201 else -r.status
+
+        result = self.calls(create, WRITE_CLIENTS, self.plan["write_s"], warm_up=0)
+        created = int(result.statuses.get("201", 0))
+        after = counted()
+        all_counted = after - before == created
+        self.add(id="6", name="service records created through the gateway, 64 concurrent clients", unit="ms (p99)",
+                 value=result.p99_ms, higher_is_better=False, p50_ms=result.p50_ms, p99_ms=result.p99_ms,
+                 errors=result.errors, generator=result.generator, rps=result.rps, cpu_us=result.cpu_us,
+                 target={"text": "p99 < 100 ms, no errors, every record counted in the next poll",
+                         "met": result.p99_ms < 100 and result.errors == 0 and all_counted},
+                 detail=f"{created:,} created ({result.rps:,.0f}/s), errors {result.errors}; "
+                        f"person_times.casework for today {before:,.0f} -> {after:,.0f} "
+                        f"({'every record counted' if all_counted else 'NOT every record counted'})",
+                 statuses=result.statuses)
+
+
+def check_replicas(dsn: str, picks: dict) -> dict:
+    """The station tree: every service's replica holds the gateway's stations at the same change number."""
+    rows = asyncio.run(_fetch(dsn, """
+        SELECT 'gateway' AS s, count(*) AS n, max(change_seq) AS seq FROM gateway.station
+        UNION ALL SELECT 'cases', count(*), max(change_seq) FROM cases.station
+        UNION ALL SELECT 'projects', count(*), max(change_seq) FROM projects.station
+        UNION ALL SELECT 'volunteers', count(*), max(change_seq) FROM volunteers.station"""))
+    found = {r["s"]: {"stations": r["n"], "change_seq": r["seq"]} for r in rows}
+    if len({(v["stations"], v["change_seq"]) for v in found.values()}) != 1:
+        raise RuntimeError(f"station replicas differ from the gateway's tree: {found}")
+    return found
+
+
+def machine() -> dict:
+    from importlib import metadata
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    load = os.getloadavg()
+    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "kernel": platform.release(),
+            "load_average_at_start": [round(x, 2) for x in load],
+            "packages": {n: metadata.version(n) for n in ("fastapi", "uvicorn", "asyncpg", "SQLAlchemy", "aiohttp")}}
+
+
+def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generator: str = "auto",
+        only: list[str] | None = None, out: Path = RESULTS, serve: bool = False) -> Path | None:
+    """serve: start everything, write bench/results/tmp/serve.json (addresses, process ids, tokens) and
+    wait for Ctrl-C instead of measuring: for profiling one path by hand (py-spy record --pid ...)."""
+    from sqlalchemy.engine import make_url
+
+    from ops import pg
+    from shared.auth import TokenSigner
+
+    scale, plan = province.SCALES[scale_name], PLAN[scale_name]
+    use_wrk = {"auto": loadgen.wrk_available() and scale_name != "tiny", "wrk": True, "python": False}[generator]
+    TMP.mkdir(parents=True, exist_ok=True)
+    started_pg = not pg.is_running()
+    servers: dict[str, Server] = {}
+    url = make_url(pg.start()).set(database=f"haolin_bench_{scale_name}")
+    dsn = plain(url)
+    began = time.monotonic()
+    try:
+        keys = _keys(url.database)
+        manifest = prepare(scale, url, keys, reuse_db)
+        picks = asyncio.run(pick(dsn))
+        replicas = check_replicas(dsn, picks)
+        env = {k: v for k, v in os.environ.items() if not k.endswith(("_DATABASE_URL", "_KEY_FILE"))}
+        env.update(keys, DATABASE_URL=url.render_as_string(hide_password=False), ADMIN_PASSWORD="bench-admin-pass-1",
+                   PYTHONUNBUFFERED="1", HAOLIN_TIMEZONE="Asia/Shanghai",
+                   # A slow push or pull is measured, not cut off at the 10 s default and retried.
+                   GATEWAY_UPSTREAM_TIMEOUT_S="300")
+        ports = {name: free_port() for name in ("gateway", "gateway_nocache", "cases", "projects", "volunteers")}
+        env.update({f"{s.upper()}_URL": f"http://127.0.0.1:{ports[s]}" for s in ("cases", "projects", "volunteers")})
+        env["GATEWAY_URL"] = f"http://127.0.0.1:{ports['gateway']}"
+        for name in ("cases", "projects", "volunteers"):
+            servers[name] = Server(name, f"services.{name}.app:main", env, ports[name])
+        for name in ("cases", "projects", "volunteers"):
+            servers[name].wait_ready()
+        servers["gateway"] = Server("gateway", "gateway.app:main", env, ports["gateway"])
+        servers["gateway_nocache"] = Server("gateway_nocache", "gateway.app:main",
+                                            {**env, "GATEWAY_STATS_CACHE_S": "0"}, ports["gateway_nocache"])
+        servers["bare"] = Server("bare", "bench.bare_read:main", {**env, "BENCH_DSN": dsn})
+        servers["gateway"].wait_ready()
+        servers["gateway_nocache"].wait_ready()
+        servers["bare"].wait_ready("/healthz")
+        admin = asyncio.run(_fetch(dsn, "SELECT id FROM gateway.\"user\" WHERE username = 'admin'"))
+        picks["admin_id"] = str(admin[0]["id"])
+        time.sleep(1)  # the gateways' first station push round: it must find nothing to send
+        replicas = check_replicas(dsn, picks)
+        log(f"processes up; station tree and replicas agree: {replicas['gateway']}")
+        runner = Run(scale, plan, servers, TokenSigner(keys["JWT_PRIVATE_KEY"], "haolin", "haolin"), dsn, picks,
+                     use_wrk)
+        if serve:
+            county = picks["county"]
+            (TMP / "serve.json").write_text(json.dumps({
+                "urls": {k: v.url for k, v in servers.items()}, "pids": {k: v.proc.pid for k, v in servers.items()},
+                "admin": runner.token("admin", 1, "/1/", "admin"),
+                "worker": runner.token("social_worker", county["id"], county["path"], "bench-worker"),
+                "picks": {k: v for k, v in picks.items() if k != "write_cases"}}, indent=2, default=str))
+            log(f"serving; see {TMP / 'serve.json'}; Ctrl-C (or SIGTERM) stops")
+            import signal
+
+            def stop(*_) -> None:
+                raise KeyboardInterrupt
+
+            signal.signal(signal.SIGTERM, stop)
+            with contextlib.suppress(KeyboardInterrupt):
+                while all(s.proc.poll() is None for s in servers.values()):
+                    time.sleep(1)
+            return None
+        steps = [("1", runner.reads), ("2", runner.fanout), ("3", runner.dashboard), ("4", runner.persons),
+                 ("5", runner.sync), ("6", runner.writes)]
+        for key, step in steps:
+            if not only or key in only:
+                step()
+        memory = {name: s.memory_kib() for name, s in servers.items()}
+        result = {
+            "scale": scale_name, "date": dt.date.today().isoformat(), "commit": _commit(),
+            "command": f"python -m bench run --scale {scale_name}", "machine": machine(),
+            "load_generator": "wrk 2 threads" if use_wrk else "python-aiohttp", "plan": plan,
+            "dataset": manifest, "replicas": replicas,
+            "picks": {k: v for k, v in picks.items() if k not in ("case_ids", "write_cases", "push_cases")},
+            "scenarios": runner.scenarios, "memory_kib": memory, "seconds": round(time.monotonic() - began, 1),
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / f"{scale_name}-{result['date']}"
+        stem.with_suffix(".json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+        stem.with_suffix(".md").write_text(report.markdown(result))
+        log(f"wrote {stem}.json and .md in {result['seconds']:.0f} s")
+        return stem.with_suffix(".json")
+    finally:
+        for server in reversed(list(servers.values())):
+            server.stop()
+        if not keep_db and not reuse_db:
+            with contextlib.suppress(Exception):
+                asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        if started_pg:
+            pg.stop()
+
+
+def _commit() -> str:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=False).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!bench/results"], cwd=ROOT,
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return head + (" + uncommitted changes" if dirty else "")
