@@ -143,6 +143,8 @@ def platform_env(database_url: str, ports: dict[str, int]) -> dict[str, str]:
         **os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
         **{f"{s.upper()}_URL": f"http://127.0.0.1:{ports[s]}" for s in SERVICES},
         "GATEWAY_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S), "GATEWAY_STATS_TIMEOUT_S": str(STATS_TIMEOUT_S),
+        # A push's own (longer) hop timeout, short here: a frozen service must be given up on in time.
+        "GATEWAY_SYNC_PUSH_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S),
         "GATEWAY_STATS_CACHE_S": "0", "GATEWAY_STATION_PUSH_INTERVAL_S": "0.5",
         # Cheap argon2: the tests log in, they do not measure hashing.
         "GATEWAY_PASSWORD_TIME_COST": "1", "GATEWAY_PASSWORD_MEMORY_KIB": "1024", "GATEWAY_PASSWORD_PARALLELISM": "1",
