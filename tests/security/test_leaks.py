@@ -34,7 +34,8 @@ def log_text(caplog) -> str:
 
 
 class TestNothingSensitiveLeaks:
-    async def test_writes_and_failures(self, gateway, admin, tree, captured):
+    async def test_writes_and_failures(self, gateway, admin, tree, captured, cases_client, projects_client,
+                                       volunteers_client):
         township = tree["mengzhuiwan"]
         await gateway.user(admin, "leak.worker", "social_worker", township["id"])
         await gateway.app.state.pusher.sync_now()
@@ -90,3 +91,9 @@ class TestNothingSensitiveLeaks:
         assert "request" in logged  # the access log was captured: the search below is not empty-handed
         for secret in SENTINELS:
             assert secret not in logged, secret
+        # Nor in any process's metrics, which count those same requests by route template.
+        for client in (gateway, cases_client, projects_client, volunteers_client):
+            r = await client.get("/metrics")
+            assert r.status_code == 200 and "haolin_http_requests_total" in r.text
+            for secret in SENTINELS:
+                assert secret not in r.text, secret
