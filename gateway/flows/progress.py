@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -41,7 +42,8 @@ async def project_progress(project_id: str, request: Request,
     upstreams: Upstreams = request.app.state.upstreams
     try:
         async with asyncio.timeout(upstreams.timeout_s):
-            r = await upstreams.client("projects").get(f"/v1/projects/{project_id}/progress",
+            # Quoted: the id goes into a URL of our own making, whatever characters it holds.
+            r = await upstreams.client("projects").get(f"/v1/projects/{quote(project_id, safe='')}/progress",
                                                        headers={"Authorization": f"Bearer {token}"})
     except (httpx.HTTPError, TimeoutError, OSError) as exc:
         raise upstream_error("projects", "GET", request.url.path, exc) from None

@@ -12,16 +12,19 @@ from gateway.identity.schemas import RefreshRequest, TokenPair
 from gateway.identity.service import auth as service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+# These take no access token (the credential is in the body), so the shared docs do not list 401.
+REFUSED = {401: {"description": "Wrong credentials, or a refresh token that is spent, revoked or expired"}}
+THROTTLED = {429: {"description": "Too many attempts from this address, or the account is locked for a while"}}
 
 
-@router.post("/token", dependencies=[Depends(login_throttle)])
+@router.post("/token", dependencies=[Depends(login_throttle)], responses={**REFUSED, **THROTTLED})
 async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: WriteSessionDep,
                 signer: SignerDep, settings: SettingsDep, passwords: PasswordsDep) -> TokenPair:
     """Log in with username and password (form fields); answers an access and a refresh token."""
     return await service.login(session, signer, settings, passwords, form.username, form.password)
 
 
-@router.post("/refresh")
+@router.post("/refresh", responses=REFUSED)
 async def refresh(body: RefreshRequest, session: WriteSessionDep, signer: SignerDep,
                   settings: SettingsDep) -> TokenPair:
     """Trade a refresh token for a new pair; each refresh token works once."""
