@@ -390,3 +390,35 @@ class TestDevices:
         assert not changed, f"a push from station A changed {changed} ({r.status_code} {r.text[:200]})"
         assert r.status_code in (204, 403, 404, 409, 422), r.text
 
+
+
+class TestTheRulesBite:
+    """The matrix's refusals mean something only if the same callers do see what is theirs."""
+
+    async def test_a_volunteer_sees_their_own_records(self, world: World):
+        me = world.callers[VOLUNTEER].headers
+        volunteers = world.clients["volunteers"]
+        r = await volunteers.get("/v1/volunteers/me", headers=me)
+        assert r.status_code == 200 and r.json()["id"] in world.own
+        own_id = r.json()["id"]
+        assert (await volunteers.get(f"/v1/volunteers/{own_id}", headers=me)).status_code == 200
+        for path in ("/v1/volunteer-hours", "/v1/certificates"):
+            r = await volunteers.get(path, headers=me)
+            assert r.status_code == 200 and r.json()["items"], r.text
+            assert {item["volunteer_id"] for item in r.json()["items"]} == {own_id}
+
+    async def test_officials_see_figures_and_contracts_of_their_subtree(self, world: World):
+        official = world.callers["official@county"].headers
+        today = world.stations["b"]["created_at"][:10]
+        r = await world.clients["cases"].get("/v1/cases/stats", headers=official,
+                                             params={"from": today, "to": today})
+        assert r.status_code == 200 and any(row["value"] for row in r.json()["rows"]), r.text
+        r = await world.clients["projects"].get(f"/v1/projects/{world.ids['b']['project']}", headers=official)
+        assert r.status_code == 200, r.text
+
+    async def test_the_sibling_sees_its_own_station(self, world: World):
+        worker = world.callers["social_worker@A"].headers
+        r = await world.clients["cases"].get(f"/v1/cases/{world.ids['a']['case']}", headers=worker)
+        assert r.status_code == 200
+        r = await world.clients["cases"].get("/v1/beneficiaries", headers=worker)
+        assert [b["id"] for b in r.json()["items"]] == [world.ids["a"]["beneficiary"]]
