@@ -135,3 +135,19 @@ class TestFoundByFuzzing:
             assert set(responses) >= {"200", "201", "401", "404", "409", "422"}
             assert responses["200"]["content"] == responses["201"]["content"]
             assert "application/problem+json" in responses["422"]["content"]
+
+    async def test_nul_in_a_login_or_a_lookup_is_refused(self, world: World):
+        r = await world.gateway.post("/v1/auth/token", data={"username": "admin\x00", "password": "x"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "username", r.text
+        r = await world.clients["cases"].post("/v1/beneficiaries/lookup", headers=world.root_admin,
+                                              json={"ids": ["a\x00"]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "ids", r.text
+
+    async def test_nul_in_a_tablet_push_is_refused_naming_the_table(self, world: World):
+        gw = world.gateway
+        device = {"Authorization": f"Bearer {world.devices['b']}"}
+        stamp = (await gw.get("/v1/sync", params={"last_pulled_at": "null"}, headers=device)).json()["timestamp"]
+        changes = {"beneficiaries": {"created": [], "updated": [], "deleted": ["x\x00y"]}}
+        r = await gw.post("/v1/sync", params={"last_pulled_at": stamp}, json=changes, headers=device)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"].startswith("changes.beneficiaries"), r.text

@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from gateway.deps import WriteSessionDep, PasswordsDep, SettingsDep, SignerDep, login_throttle
 from gateway.identity.schemas import RefreshRequest, TokenPair
 from gateway.identity.service import auth as service
+from shared.errors import InvalidInput
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 # These take no access token (the credential is in the body), so the shared docs do not list 401.
@@ -21,6 +22,8 @@ THROTTLED = {429: {"description": "Too many attempts from this address, or the a
 async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: WriteSessionDep,
                 signer: SignerDep, settings: SettingsDep, passwords: PasswordsDep) -> TokenPair:
     """Log in with username and password (form fields); answers an access and a refresh token."""
+    if "\x00" in form.username:  # no username holds it, and PostgreSQL text cannot: not worth a lookup
+        raise InvalidInput.field("username", "must not contain the NUL character (U+0000)", "nul")
     return await service.login(session, signer, settings, passwords, form.username, form.password)
 
 
