@@ -22,6 +22,7 @@ See tests/security/conftest.py for the world the rules run against.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -29,6 +30,7 @@ import httpx
 import pytest
 
 from ops.keys import generate_signing_pair
+from shared import clock
 from shared.auth import Principal, Role, TokenSigner
 from tests.conftest import _plain
 from tests.security.conftest import MARK_B, MARK_STRUCTURE, ROLES, World, fresh_id
@@ -409,9 +411,9 @@ class TestTheRulesBite:
 
     async def test_officials_see_figures_and_contracts_of_their_subtree(self, world: World):
         official = world.callers["official@county"].headers
-        today = world.stations["b"]["created_at"][:10]
-        r = await world.clients["cases"].get("/v1/cases/stats", headers=official,
-                                             params={"from": today, "to": today})
+        today = clock.today()
+        window = {"from": (today - timedelta(days=1)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+        r = await world.clients["cases"].get("/v1/cases/stats", headers=official, params=window)
         assert r.status_code == 200 and any(row["value"] for row in r.json()["rows"]), r.text
         r = await world.clients["projects"].get(f"/v1/projects/{world.ids['b']['project']}", headers=official)
         assert r.status_code == 200, r.text

@@ -151,3 +151,11 @@ class TestFoundByFuzzing:
         r = await gw.post("/v1/sync", params={"last_pulled_at": stamp}, json=changes, headers=device)
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["field"].startswith("changes.beneficiaries"), r.text
+
+    async def test_a_roster_with_a_bare_carriage_return_is_read(self, world: World):
+        worker = world.callers["social_worker@B"].headers
+        roster = "姓名,证件号码\r张三\r".encode()
+        r = await world.clients["volunteers"].post("/v1/volunteers/import", headers=worker, params={"dry_run": "true"},
+                                                   files={"file": ("roster.csv", roster, "text/csv")})
+        assert r.status_code == 200 and r.json()["rows"] == 1, r.text  # a dry run reports its problems
+        assert [e["column"] for e in r.json()["errors"]] == ["id_number"]
