@@ -21,6 +21,7 @@ from gateway.models import Station
 from shared.auth import Principal, PrincipalDep, Role, TokenSigner
 from shared.db import read_session, write_session
 from shared.errors import Unauthorized
+from shared.schemas import RowId
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
@@ -65,14 +66,14 @@ def manager(actor: ActorDep) -> Principal:
 ManagerDep = Annotated[Principal, Depends(manager)]
 
 
-async def readable_station(station_id: Annotated[int, Path()], actor: ActorDep, session: ReadSessionDep) -> Station:
+async def readable_station(station_id: Annotated[RowId, Path()], actor: ActorDep, session: ReadSessionDep) -> Station:
     station = await stations_service.readable(session, actor, station_id)
     if station is None:
         raise StationNotFound()
     return station
 
 
-async def writable_station(station_id: Annotated[int, Path()], actor: ActorDep, session: WriteSessionDep) -> Station:
+async def writable_station(station_id: Annotated[RowId, Path()], actor: ActorDep, session: WriteSessionDep) -> Station:
     station = await stations_service.locked_in_scope(session, actor, station_id)
     if station is None:
         raise StationNotFound()
@@ -83,14 +84,14 @@ StationDep = Annotated[Station, Depends(readable_station)]
 WritableStationDep = Annotated[Station, Depends(writable_station)]
 
 
-async def readable_user(user_id: Annotated[int, Path()], actor: ManagerDep, session: ReadSessionDep) -> UserAt:
+async def readable_user(user_id: Annotated[RowId, Path()], actor: ManagerDep, session: ReadSessionDep) -> UserAt:
     found = await users_service.in_scope(session, actor, user_id)
     if found is None:
         raise UserNotFound()
     return found
 
 
-async def writable_user(user_id: Annotated[int, Path()], actor: ManagerDep, session: WriteSessionDep) -> UserAt:
+async def writable_user(user_id: Annotated[RowId, Path()], actor: ManagerDep, session: WriteSessionDep) -> UserAt:
     found = await users_service.in_scope(session, actor, user_id, for_update=True)
     if found is None:
         raise UserNotFound()

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
 from shared.config import ServiceSettings
 from shared.db import install_unavailable_handler
-from shared.errors import NotFound, install_error_handlers, problem_response, request_language
+from shared.docs import install_docs
+from shared.errors import NotFound, install_error_handlers, problem_response, refuse_nul, request_language
 from shared.observability import HttpMetrics, PoolCollector, RequestContextMiddleware, metrics_visible_to
 
 
 def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, version: str = "0.1.0",
               description: str = "", **kwargs: Any) -> FastAPI:
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan, **kwargs)
+    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan,
+                  dependencies=[Depends(refuse_nul)], **kwargs)
     app.state.settings = settings
     install_error_handlers(app)
+    install_docs(app)
     install_unavailable_handler(app)
     # One registry per app, not the process-wide default: tests run several apps in one process.
     registry = CollectorRegistry()

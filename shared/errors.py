@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.i18n import ENGLISH, negotiate, translate, validation_message
@@ -152,6 +153,19 @@ def validation_errors(exc: RequestValidationError, lang: Lang = ENGLISH) -> tupl
     return status, errors
 
 
+async def refuse_nul(request: Request) -> None:
+    """Every route's first dependency: a path or query value with the NUL character (which no
+    PostgreSQL text can hold) answers 422 naming it, before any lookup uses it."""
+    scope = request.scope
+    if "\x00" in scope["path"]:
+        raise InvalidInput.field("path", "The path must not contain the NUL character (U+0000).", "nul")
+    if b"%00" in scope["query_string"]:
+        for name, value in request.query_params.multi_items():
+            if "\x00" in value or "\x00" in name:
+                raise InvalidInput.field(f"query.{name.replace(chr(0), '')}",
+                                         "must not contain the NUL character (U+0000)", "nul")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -187,3 +201,24 @@ def install_error_handlers(app: FastAPI) -> None:
             "type": TYPE_BASE + "internal", "title": "Internal error", "status": 500,
             "detail": "The server could not complete the request.", "instance": request.url.path,
         }, lang=request_language(request))
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+    code: str
+
+
+class Problem(BaseModel):
+    """A problem (RFC 9457), as every error of every process is answered; some carry more members
+    (current_status, allowed_actions, service...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+

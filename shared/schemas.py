@@ -3,7 +3,8 @@
 from datetime import date, datetime
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from annotated_types import Interval
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from shared import clock
 from shared.errors import InvalidInput
@@ -31,11 +32,36 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000
 # Client-made ids (tablets create offline): UUIDs in practice, any URL-safe token accepted.
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# An integer row id (stations, users, devices) is a PostgreSQL bigint: a larger number is refused
+# as input naming its field, rather than failing in the database driver.
+RowId = Annotated[int, Interval(ge=-(2**63), le=2**63 - 1)]
 # Population codes are operator-defined labels (cases owns the list; projects targets them).
 PopulationCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
-class Input(BaseModel):
+def has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple, set)):
+        return any(has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    return False
+
+
+class NoNul(BaseModel):
+    """PostgreSQL text cannot hold the NUL character: refuse it here, naming the field, rather than
+    let the database driver fail on it (a 500)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if has_nul(value):
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return value
+
+
+class Input(NoNul):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -24,6 +24,7 @@ from shared.auth import Principal, PrincipalDep, ServicePrincipalDep
 from shared.db import read_session, write_session
 from shared.errors import InvalidInput
 from shared.models import PathType
+from shared.schemas import RowId
 
 
 class StationReplica(BaseModel):
@@ -73,7 +74,7 @@ def subtree_dependency(station_model):
     the station must lie in the caller's scope (unknown and out-of-scope read the same)."""
 
     async def subtree_filter(principal: PrincipalDep, session: Annotated[AsyncSession, Depends(read_session)],
-                             station_id: Annotated[int | None,
+                             station_id: Annotated[RowId | None,
                                                    Query(description="Limit to this station's subtree")] = None,
                              ) -> str | None:
         if station_id is None:

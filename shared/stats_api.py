@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import PrincipalDep, Role, ServicePrincipalDep
 from shared.db import read_session
 from shared.errors import Forbidden, InvalidInput
+from shared.schemas import RowId
 from shared.stations import resolve_station
 from shared.stats import GroupBy, Metric, StatsAnswer, StatsQuery
 
@@ -48,7 +49,7 @@ def user_stats_router(answer: Answer, station_model, path: str, name: str, summa
         from_on: Annotated[date, Query(alias="from")], to_on: Annotated[date, Query(alias="to")],
         group_by: Annotated[list[GroupBy], Query()] = [],  # noqa: B006 - FastAPI copies defaults
         metric: Annotated[list[Metric] | None, Query()] = None,
-        station_id: int | None = None,
+        station_id: RowId | None = None,
     ) -> StatsAnswer:
         if principal.role in denied:
             raise Forbidden(denied_detail)

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound
+from shared.schemas import NoNul
 
 ColumnType = Literal["string", "number", "boolean"]
 
@@ -188,7 +189,7 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
 
 # ---------------------------------------------------------------- push
 
-class TableChanges(BaseModel):
+class TableChanges(NoNul):  # pushed rows reach SQL as they come: the NUL character is refused here
     created: list[dict] = Field(default_factory=list)
     updated: list[dict] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)

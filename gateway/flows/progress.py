@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -55,7 +56,9 @@ async def progress_of(request: Request, project_id: str, token: str | None) -> d
         headers["Accept-Language"] = request.headers["accept-language"]
     try:
         async with asyncio.timeout(upstreams.timeout_s):
-            r = await upstreams.client("projects").get(f"/v1/projects/{project_id}/progress", headers=headers)
+            # Quoted: the id goes into a URL of our own making, whatever characters it holds.
+            r = await upstreams.client("projects").get(f"/v1/projects/{quote(project_id, safe='')}/progress",
+                                                       headers=headers)
     except (httpx.HTTPError, TimeoutError, OSError) as exc:
         raise upstream_error("projects", "GET", request.url.path, exc) from None
     if r.status_code != 200:

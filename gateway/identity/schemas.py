@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.schemas import NoNul, RowId
+
 StationKind = Literal["province", "city", "county", "township", "village"]
 # shared.auth.Role without `service`, which is the gateway itself, never a user.
 UserRole = Literal["admin", "official", "station_head", "social_worker", "supervisor", "volunteer"]
@@ -20,12 +22,12 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[\
 Password = Annotated[str, Field(max_length=1000)]
 
 
-class Input(BaseModel):
+class Input(NoNul):
     model_config = ConfigDict(extra="forbid")
 
 
 class StationCreate(Input):
-    parent_id: int
+    parent_id: RowId
     kind: StationKind
     name: Name
     code: DivisionCode | None = None
@@ -37,7 +39,7 @@ class StationUpdate(Input):
 
 
 class StationMove(Input):
-    parent_id: int
+    parent_id: RowId
 
 
 class StationRead(BaseModel):
@@ -74,7 +76,7 @@ class UserCreate(Input):
     display_name: DisplayName
     phone: Phone | None = None
     role: UserRole
-    station_id: int
+    station_id: RowId
     password: Password
 
 
@@ -82,7 +84,7 @@ class UserUpdate(Input):
     display_name: DisplayName | None = None
     phone: Phone | None = None
     role: UserRole | None = None
-    station_id: int | None = None
+    station_id: RowId | None = None
 
 
 class UserRead(BaseModel):
@@ -127,7 +129,7 @@ class RefreshRequest(Input):
 
 
 class DeviceCreate(Input):
-    station_id: int = Field(description="The station whose subtree the tablet syncs")
+    station_id: RowId = Field(description="The station whose subtree the tablet syncs")
     name: Name = Field(description="What the staff call it, e.g. '和平村社工室平板'")
 
 

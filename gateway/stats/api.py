@@ -31,6 +31,7 @@ from gateway.stats.fanout import Ask, Gathered, gather
 from shared import clock
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput
+from shared.schemas import RowId
 from shared.stats import DISTINCT_METRICS, FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
@@ -42,7 +43,7 @@ MAX_PERIODS = 1000
 
 FromQuery = Annotated[date | None, Query(alias="from", description="First day (default: 1 January of `to`'s year)")]
 ToQuery = Annotated[date | None, Query(alias="to", description="Last day, inclusive (default: today)")]
-StationQuery = Annotated[int | None, Query(description="Station whose subtree to count (default: your own)")]
+StationQuery = Annotated[RowId | None, Query(description="Station whose subtree to count (default: your own)")]
 
 
 @dataclass(frozen=True)

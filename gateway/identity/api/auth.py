@@ -13,11 +13,15 @@ from gateway.identity.service import auth as service
 from gateway.models import AuditLog, User
 from shared.audit import log_event
 from shared.auth import Principal, Role
+from shared.errors import InvalidInput
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+# These take no access token (the credential is in the body), so the shared docs do not list 401.
+REFUSED = {401: {"description": "Wrong credentials, or a refresh token that is spent, revoked or expired"}}
+THROTTLED = {429: {"description": "Too many attempts from this address, or the account is locked for a while"}}
 
 
-@router.post("/token", dependencies=[Depends(login_throttle)])
+@router.post("/token", dependencies=[Depends(login_throttle)], responses={**REFUSED, **THROTTLED})
 async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: WriteSessionDep,
                 signer: SignerDep, settings: SettingsDep, passwords: PasswordsDep, request: Request) -> TokenPair:
     """Log in with username and password (form fields); answers an access and a refresh token."""
@@ -27,10 +31,12 @@ async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: 
         who = Principal(user_id=str(user.id), role=Role(user.role), station_id=user.station_id, station_path="")
         log_event(session, AuditLog, request, action, "user", str(user.id), principal=who)
 
+    if "\x00" in form.username:  # no username holds it, and PostgreSQL text cannot: not worth a lookup
+        raise InvalidInput.field("username", "must not contain the NUL character (U+0000)", "nul")
     return await service.login(session, signer, settings, passwords, form.username, form.password, audit)
 
 
-@router.post("/refresh")
+@router.post("/refresh", responses=REFUSED)
 async def refresh(body: RefreshRequest, session: WriteSessionDep, signer: SignerDep,
                   settings: SettingsDep) -> TokenPair:
     """Trade a refresh token for a new pair; each refresh token works once."""

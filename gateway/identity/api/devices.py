@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from gateway.deps import ActorDep, ReadSessionDep, WriteSessionDep
 from gateway.identity.schemas import DeviceCreate, DeviceRead, DeviceRegistered
 from gateway.identity.service import devices as service
+from shared.schemas import RowId
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -25,6 +26,6 @@ async def list_devices(actor: ActorDep, session: ReadSessionDep) -> list[DeviceR
 
 
 @router.post("/{device_id}/revoke")
-async def revoke(device_id: int, actor: ActorDep, session: WriteSessionDep) -> DeviceRead:
+async def revoke(device_id: RowId, actor: ActorDep, session: WriteSessionDep) -> DeviceRead:
     """The tablet's credential stops working at its next request; its unsynced changes stay on it."""
     return DeviceRead.model_validate(await service.revoke(session, actor, device_id))

@@ -14,6 +14,7 @@ from gateway.identity.service import users as service
 from gateway.identity.service.users import UserAt
 from shared.etag import required_version, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.schemas import RowId
 
 router = APIRouter(tags=["users"])
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -40,7 +41,7 @@ async def create_user(body: UserCreate, actor: ManagerDep, session: WriteSession
 @router.get("/users")
 async def list_users(actor: ManagerDep, session: ReadSessionDep, params: PageDep,
                      role: Annotated[UserRole | None, Query()] = None,
-                     station_id: Annotated[int | None, Query()] = None) -> Page[UserRead]:
+                     station_id: Annotated[RowId | None, Query()] = None) -> Page[UserRead]:
     """Users bound to stations of your scope, optionally of one role or one station."""
     rows = await service.list_users(session, actor, params, role, station_id)
     return make_page(list(rows), params, ["id"], _read)

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from services.cases.identity import normalise_id_number, normalise_phone
-from shared.schemas import CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, Short, UpdateInput, UserId
+from shared.schemas import (CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, RowId, Short, UpdateInput,
+                            UserId)
 
 IdNumber = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_id_number)]
 Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_phone)]
@@ -55,7 +56,7 @@ class _Profile(Input):
 
 class BeneficiaryCreate(CreateInput, _Profile):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    station_id: int | None = None
+    station_id: RowId | None = None
 
 
 class BeneficiaryUpdate(UpdateInput):

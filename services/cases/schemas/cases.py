@@ -6,7 +6,8 @@ from typing import Literal
 from pydantic import Field
 
 from services.cases.schemas.common import RiskLevel
-from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput, UserId
+from shared.schemas import (ClientId, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput,
+                            UserId)
 
 CaseStatus = Literal["intake", "assessment", "planning", "intervention", "evaluation", "closed", "follow_up"]
 CloseReason = Literal["completed", "referred", "client_withdrew", "unreachable", "other"]
@@ -20,7 +21,7 @@ class CaseCreate(CreateInput):
     worker_id: UserId | None = Field(default=None, description="Default: the caller")
     project_id: ClientId | None = None
     opened_on: PastDate | None = Field(default=None, description="Default: today")
-    station_id: int | None = None
+    station_id: RowId | None = None
 
 
 class CaseUpdate(UpdateInput):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput
+from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 ProjectStatus = Literal["planned", "running", "evaluating", "closed"]
 Grade = Literal["excellent", "good", "pass", "fail"]
@@ -43,8 +43,8 @@ class ProjectCreate(CreateInput, _Period):
     name: Short
     purchaser: Short
     operator: Short
-    station_id: int | None = Field(default=None, description="The station holding the contract; default yours")
-    covered_station_ids: list[int] = Field(default_factory=list, max_length=500)
+    station_id: RowId | None = Field(default=None, description="The station holding the contract; default yours")
+    covered_station_ids: list[RowId] = Field(default_factory=list, max_length=500)
     starts_on: AnyDate
     ends_on: AnyDate
     budget: list[BudgetLine] = Field(default_factory=list, max_length=30)
@@ -59,7 +59,7 @@ class ProjectUpdate(UpdateInput, _Period):
     name: Short | None = None
     purchaser: Short | None = None
     operator: Short | None = None
-    covered_station_ids: list[int] | None = Field(default=None, max_length=500)
+    covered_station_ids: list[RowId] | None = Field(default=None, max_length=500)
     starts_on: AnyDate | None = None
     ends_on: AnyDate | None = None
     budget: list[BudgetLine] | None = Field(default=None, max_length=30)

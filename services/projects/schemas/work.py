@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from shared.schemas import (AnyDate, ClientId, CreateInput, Input, Output, PopulationCode, RecordRead, Short, Text,
-                            UpdateInput)
+from shared.schemas import (AnyDate, ClientId, CreateInput, Input, Output, PopulationCode, RecordRead, RowId, Short,
+                            Text, UpdateInput)
 
 Stage = Literal["preparation", "forming", "transition", "maturity", "ending"]
 Kind = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -42,7 +42,7 @@ class AttendanceList(Output):
 
 class GroupCreate(CreateInput):
     project_id: ClientId
-    station_id: int | None = None
+    station_id: RowId | None = None
     title: Short
     kind: Kind | None = None
     target_population: PopulationCode | None = None
@@ -111,7 +111,7 @@ class SessionRead(_Counted):
 
 class ActivityCreate(CreateInput):
     project_id: ClientId
-    station_id: int | None = None
+    station_id: RowId | None = None
     title: Short
     kind: Kind | None = Field(default=None, description="lecture, health_check, festival, clean_up, ...")
     place: Short | None = None

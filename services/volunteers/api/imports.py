@@ -8,17 +8,19 @@ from services.volunteers.schemas.volunteers import ImportReport
 from services.volunteers.service import roster
 from shared.auth import WriterDep
 from shared.errors import PayloadTooLarge
+from shared.schemas import RowId
 from shared.stations import resolve_station
 
 router = APIRouter(prefix="/v1/volunteers/import", tags=["volunteers"])
 
 
-@router.post("", response_model=ImportReport, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=ImportReport, status_code=status.HTTP_201_CREATED,
+             responses={200: {"model": ImportReport, "description": "A dry run: checked, nothing written"}})
 async def import_roster(
     file: Annotated[UploadFile, File(description=".xlsx or CSV; header row of field names or 姓名, 证件号码, ...")],
     principal: WriterDep, session: WriteSessionDep, vault: VaultDep, settings: SettingsDep, response: Response,
     dry_run: Annotated[bool, Query(description="Only check and report; write nothing")] = False,
-    station_id: Annotated[int | None, Query(description="Register at this station; default yours")] = None,
+    station_id: Annotated[RowId | None, Query(description="Register at this station; default yours")] = None,
 ) -> ImportReport:
     """Register a roster at once: every row or none; a bad row answers 422 with every problem (row, column, reason)."""
     content = await file.read(settings.import_max_bytes + 1)

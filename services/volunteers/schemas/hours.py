@@ -7,7 +7,7 @@ from pydantic import Field, StringConstraints
 
 from services.volunteers.schemas.common import HoursOut
 from services.volunteers.schemas.volunteers import Hours
-from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, Short
+from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short
 
 HoursStatus = Literal["recorded", "confirmed", "disputed", "corrected"]
 # A community activity or group session of the projects service, carried by id and not
@@ -32,7 +32,7 @@ class _Service(Input):
 class HoursCreate(CreateInput, _Service):
     volunteer_id: ClientId
     team_id: ClientId | None = Field(default=None, description="The organising team; its station organises")
-    station_id: int | None = Field(default=None, description="The organising station; default: the caller's")
+    station_id: RowId | None = Field(default=None, description="The organising station; default: the caller's")
     activity_kind: ActivityKind = "free_text"
     served_on: PastDate
     content: Content

@@ -4,14 +4,14 @@ from datetime import date
 
 from pydantic import Field
 
-from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput
+from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 
 class TeamCreate(CreateInput):
     name: Short
     description: Text | None = None
     leader_id: ClientId | None = Field(default=None, description="A volunteer; becomes a member too")
-    station_id: int | None = None
+    station_id: RowId | None = None
 
 
 class TeamUpdate(UpdateInput):

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, f
 
 from services.volunteers.schemas.common import HoursOut, Name, Tag, UserId
 from shared.idnumber import normalise_id_number
-from shared.schemas import CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput
+from shared.schemas import CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 # 居民身份证, 护照, 港澳居民来往内地通行证 / 居住证, 台湾居民来往大陆通行证 / 居住证, other.
 IdType = Literal["mainland_id", "passport", "hk_macau_permit", "taiwan_permit", "other"]
@@ -66,7 +66,7 @@ class VolunteerCreate(CreateInput):
     volunteer_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None \
         = Field(default=None, description="Default: station-year-sequence")
     user_id: UserId | None = Field(default=None, description="The volunteer's own login (station heads, admins)")
-    station_id: int | None = None
+    station_id: RowId | None = None
 
     @field_validator("id_number")
     @classmethod

@@ -80,7 +80,11 @@ def read_table(content: bytes, filename: str | None) -> list[list[str | None]]:
             continue
     else:
         raise InvalidInput.field("file", "The CSV is neither UTF-8 nor GB18030 text.", "unreadable")
-    return [[_cell(v) for v in row] for row in csv.reader(io.StringIO(text))]
+    try:
+        # newline="": a bare CR ends a row, as csv expects, rather than failing inside a field.
+        return [[_cell(v) for v in row] for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error:
+        raise InvalidInput.field("file", "This is not a readable CSV file.", "unreadable") from None
 
 
 def _columns(header: list[str | None]) -> list[str | None]:
