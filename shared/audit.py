@@ -128,6 +128,11 @@ def drop_audit_log(op, schema: str) -> None:
 
 # ---------------------------------------------------------------- who and from where
 
+def is_root(station_path: str) -> bool:
+    """The whole tree: "/" or the root station's own path ("/1/")."""
+    return station_path.count("/") <= 2
+
+
 def trusted_proxies(spec: str | None) -> tuple:
     return tuple(ip_network(p.strip(), strict=False) for p in (spec or "").split(",") if p.strip())
 
@@ -415,7 +420,9 @@ def internal_audit_router(log_model: type) -> APIRouter:
                     before: datetime | None = None,
                     before_id: Annotated[int | None, Query(ge=0)] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> AuditPage:
-        where = ["(station_path LIKE $1 OR station_path IS NULL)"]
+        # Rows tied to no station (platform-wide codes, sign-ins before a station is known) are the
+        # root's to read: an admin of a part of the tree reads that part only.
+        where = ["(station_path LIKE $1 OR station_path IS NULL)" if is_root(station_path) else "station_path LIKE $1"]
         args: list[Any] = [station_path + "%"]
         for column, value in (("record_table", record_table), ("record_id", record_id), ("actor_id", actor_id)):
             if value is not None:

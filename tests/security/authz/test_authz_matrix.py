@@ -47,9 +47,14 @@ PUBLIC: dict[tuple[str, str, str], str] = {
     ("gateway", "POST", "/v1/auth/refresh"): "the refresh token is the credential (see tests/gateway/test_auth.py)",
     ("gateway", "POST", "/v1/auth/logout"): "the refresh token is the credential",
     ("gateway", "GET", "/v1/sync/schema"): "the synced tables and their columns, no record",
+    ("gateway", "GET", "/v1/meta/labels"): "the labels of codes and field names, no record",
     **{(p, "GET", path): "probes and API documents: no record"
        for p in PROCESSES for path in ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect",
                                        "/redoc")},
+    **{(p, "GET", "/metrics"): "counts by route template, no record (loopback/private addresses only)"
+       for p in PROCESSES},
+    ("gateway", "GET", "/dashboard"): "the dashboard page's static HTML: its data comes from the routes here",
+    ("gateway", "GET", "/dashboard/assets/{digest}/{name}"): "the dashboard's scripts, styles and chart library",
     # The proxy relays the request and its token untouched to the service that owns the path,
     # whose own routes are all in this matrix; it decides nothing itself.
     **{("gateway", ANY, path): "the resource proxy"
