@@ -20,7 +20,7 @@ from fastapi import Request
 from gateway.models import Station
 from gateway.reports import workbook as wb
 from gateway.stats import figures as fig
-from gateway.stats.api import _ask, _gather
+from gateway.stats.api import ask_for, gather_figures
 from shared import clock
 from shared.errors import BadGateway, InvalidInput
 from shared.labels import TABLES, Lang, label
@@ -69,9 +69,10 @@ def _populations(table: fig.Table) -> list[str]:
 async def build(request: Request, station: Station, children: list[Station], month: str, lang: Lang) -> bytes:
     from_on, to_on = month_range(month)
     # The summary's own question (its whole-subtree figures), and the same split by child station.
-    whole_ask = _ask(request, station, from_on, to_on, group_by=("population",), persons=True)
+    whole_ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True)
     by_station_ask = replace(whole_ask, group_by=("station", "population"))
-    whole, by_station = await asyncio.gather(_gather(request, whole_ask), _gather(request, by_station_ask))
+    whole, by_station = await asyncio.gather(gather_figures(request, whole_ask),
+                                             gather_figures(request, by_station_ask))
     failed = sorted(whole.degraded | by_station.degraded)
     if failed:
         # A report is a document that travels: better none than one with holes in it.

@@ -53,7 +53,7 @@ class Answer:
     degraded: bool
 
 
-async def _station(session, actor: Principal, station_id: int | None) -> Station:
+async def station_in_scope(session, actor: Principal, station_id: int | None) -> Station:
     if actor.role == Role.volunteer:
         raise Forbidden("Volunteers do not see station aggregates.")
     station = await stations_service.readable(session, actor, station_id or actor.station_id)
@@ -79,7 +79,7 @@ def _station_json(s: Station) -> dict:
     return {"id": s.id, "name": s.name, "kind": s.kind}
 
 
-def _ask(request: Request, station: Station, from_on: date, to_on: date, **kw: Any) -> Ask:
+def ask_for(request: Request, station: Station, from_on: date, to_on: date, **kw: Any) -> Ask:
     return Ask(station_path=station.path, from_on=from_on.isoformat(), to_on=to_on.isoformat(),
                exact_limit=request.app.state.settings.stats_exact_persons, **kw)
 
@@ -110,7 +110,7 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
                    "private, no-cache" if answer.degraded else f"private, max-age={int(cache.ttl_s)}")
 
 
-async def _gather(request: Request, ask: Ask) -> Gathered:
+async def gather_figures(request: Request, ask: Ask) -> Gathered:
     state = request.app.state
     return await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s)
 
@@ -125,12 +125,12 @@ async def summary(request: Request, actor: ActorDep, session: ReadSessionDep, st
 
     `persons` counts each named person once across casework, groups and activities; when
     the sets are large it is an estimate (`exact: false`) with `lower` and `upper` bounds."""
-    station = await _station(session, actor, station_id)
+    station = await station_in_scope(session, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
-    ask = _ask(request, station, from_on, to_on, group_by=("population",), persons=True)
+    ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True)
 
     async def compute():
-        gathered = await _gather(request, ask)
+        gathered = await gather_figures(request, ask)
         return gathered, {"station": _station_json(station), "filters": _filters(station, from_on, to_on),
                           "figures": fig.summary_figures(fig.Table(gathered))}
 
@@ -147,16 +147,16 @@ async def timeseries(request: Request, actor: ActorDep, session: ReadSessionDep,
     """Every period between `from` and `to` is present, with 0 when nothing happened; weeks
     start on Monday. A period cut by `from` or `to` says so in its own `from` and `to`.
     For `cases.open` a period's value is the number open at its end."""
-    station = await _station(session, actor, station_id)
+    station = await station_in_scope(session, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
     if fig.period_count(from_on, to_on, interval) > MAX_PERIODS:
         raise InvalidInput.field("interval", f"More than {MAX_PERIODS} periods: choose a longer interval "
                                              "or a shorter range.", "too_many_periods")
     group_by = (interval, "population") if by else (interval,)
-    ask = _ask(request, station, from_on, to_on, group_by=group_by, **_asked_for(metric))
+    ask = ask_for(request, station, from_on, to_on, group_by=group_by, **_asked_for(metric))
 
     async def compute():
-        gathered = await _gather(request, ask)
+        gathered = await gather_figures(request, ask)
         buckets = fig.periods(from_on, to_on, interval)
         return gathered, {
             "station": _station_json(station),
@@ -176,19 +176,20 @@ async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, 
                     station_id: StationQuery = None, from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
     """`rows`: each child station's subtree; `own`: records kept at the station itself;
     `total`: the whole subtree (for `persons`, each person once, so not the sum of the rows)."""
-    station = await _station(session, actor, station_id)
+    station = await station_in_scope(session, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
     children = list(await stations_service.all_children(session, station))
-    ask = _ask(request, station, from_on, to_on, group_by=("station",), **_asked_for(metric))
+    ask = ask_for(request, station, from_on, to_on, group_by=("station",), **_asked_for(metric))
 
     async def compute():
         whole = None
         if metric in DISTINCT_METRICS:
             # Not the sum of the rows: the subtree's own distinct count, asked in the same breath.
-            gathered, whole = await asyncio.gather(_gather(request, ask), _gather(request, replace(ask, group_by=())))
+            gathered, whole = await asyncio.gather(gather_figures(request, ask),
+                                                   gather_figures(request, replace(ask, group_by=())))
             gathered.degraded |= whole.degraded
         else:
-            gathered = await _gather(request, ask)
+            gathered = await gather_figures(request, ask)
         content = {"station": _station_json(station), "filters": _filters(station, from_on, to_on, metric=metric),
                    "metric": metric, "missing": fig.missing(gathered, metric)}
         if fig.all_missing(gathered, metric):

@@ -23,6 +23,7 @@ service keeps such records); the change is served back, so the tablet gets the r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
@@ -33,7 +34,11 @@ from services.volunteers.errors import DuplicateIdNumber
 from services.volunteers.models import ServiceHours, Station, Team, Volunteer
 from services.volunteers.repository import volunteers as volunteers_repo
 from services.volunteers.schemas.hours import CorrectionInput, HoursCreate
-from services.volunteers.schemas.volunteers import VolunteerCreate, VolunteerUpdate, normalise_document
+from services.volunteers.schemas.volunteers import (
+    VolunteerCreate,
+    VolunteerUpdate,
+    normalise_document,
+)
 from services.volunteers.service import hours as hours_service
 from services.volunteers.service import volunteers as volunteers_service
 from shared.errors import InvalidInput, NotFound
@@ -51,6 +56,9 @@ class VolunteersTable(SyncTable):
     lists: frozenset[str] = frozenset()
     times: frozenset[str] = frozenset()
     defaulted: frozenset[str] = frozenset()
+    # (vault, record, row) -> the fields the row changes, write-only ones compared decrypted; the
+    # update's own comparison. Tables without one hold no stored write-only value (hours' reason).
+    changes: Callable[[Any, Any, dict], dict] | None = None
 
     @property
     def _numbers(self) -> set[str]:
@@ -67,9 +75,9 @@ class VolunteersTable(SyncTable):
         # stored value decrypted, as the update compares it: a push retried without a pull in
         # between is then no conflict. A correction's reason is a note on a change, not state.
         secrets = {c.name for c in self.columns if c.writeonly}
-        if self is VOLUNTEERS and any(row.get(name) not in (None, "") for name in secrets):
+        if self.changes is not None and any(row.get(name) not in (None, "") for name in secrets):
             try:
-                if _volunteer_changes(current_app().state.vault, record, row):
+                if self.changes(current_app().state.vault, record, row):
                     return False
             except InvalidInput:
                 return False
@@ -296,6 +304,7 @@ VOLUNTEERS = VolunteersTable(
     lists=frozenset({"skills", "available_times"}),
     defaulted=frozenset({"id_type", "birth_on", "skills", "available_times", "volunteer_number", "status",
                          "disclosure_consent", "station_id"}),
+    changes=_volunteer_changes,
 )
 
 
