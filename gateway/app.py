@@ -36,7 +36,7 @@ def create_app(settings: GatewaySettings | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.db = Database.connect(settings, "haolin-gateway")
+        app.state.db = await Database.start(settings, "haolin-gateway")  # read_pool: the caller on every request
         app.state.signer = TokenSigner(settings.private_key_pem(), settings.jwt_issuer, settings.jwt_audience,
                                        settings.access_ttl_s)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)

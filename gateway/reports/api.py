@@ -46,7 +46,7 @@ async def monthly_report(request: Request, actor: ActorDep, session: ReadSession
     """The figures of `/v1/stats/summary` for the month: a row for each child station's subtree,
     one for the station's own records and one for the whole subtree; a sheet for everyone and one
     for each population counted. 502 when a service does not answer (no report with holes)."""
-    station = await station_in_scope(session, actor, station_id)
+    station = await station_in_scope(request, actor, station_id)
     children = list(await stations_service.all_children(session, station))
     body = await monthly.build(request, station, children, month, lang)
     prefix = "月度统计" if lang == "zh-CN" else "monthly"

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from gateway.deps import ActorDep, ReadSessionDep
 from gateway.identity.errors import StationNotFound
+from gateway.identity.repository import hot
 from gateway.identity.service import stations as stations_service
 from gateway.models import Station
 from gateway.stats import figures as fig
@@ -53,10 +54,13 @@ class Answer:
     degraded: bool
 
 
-async def station_in_scope(session, actor: Principal, station_id: int | None) -> Station:
+async def station_in_scope(request: Request, actor: Principal, station_id: int | None) -> Station:
+    """The station asked about (default: the caller's own), read only; 404 outside the subtree.
+    On the raw read pool: a dashboard poll runs this before the answer cache is consulted."""
     if actor.role == Role.volunteer:
         raise Forbidden("Volunteers do not see station aggregates.")
-    station = await stations_service.readable(session, actor, station_id or actor.station_id)
+    station = await hot.station_in_scope(request.app.state.db.read_pool, station_id or actor.station_id,
+                                         actor.station_path)
     if station is None:
         raise StationNotFound()
     return station
@@ -117,7 +121,7 @@ async def gather_figures(request: Request, ask: Ask) -> Gathered:
 
 @router.get("/summary", summary="Every figure for a station's subtree over a date range", response_class=Response,
             responses={200: {"model": schemas.Summary}, **schemas.NOT_MODIFIED})
-async def summary(request: Request, actor: ActorDep, session: ReadSessionDep, station_id: StationQuery = None,
+async def summary(request: Request, actor: ActorDep, station_id: StationQuery = None,
                   from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
     """Person-times (in total and by method), distinct persons, cases, groups and sessions,
     activities, volunteers, volunteer hours and person-times and resources linked; each with
@@ -125,7 +129,7 @@ async def summary(request: Request, actor: ActorDep, session: ReadSessionDep, st
 
     `persons` counts each named person once across casework, groups and activities; when
     the sets are large it is an estimate (`exact: false`) with `lower` and `upper` bounds."""
-    station = await station_in_scope(session, actor, station_id)
+    station = await station_in_scope(request, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
     ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True)
 
@@ -139,7 +143,7 @@ async def summary(request: Request, actor: ActorDep, session: ReadSessionDep, st
 
 @router.get("/timeseries", summary="One figure per period, one series per group", response_class=Response,
             responses={200: {"model": schemas.Timeseries}, **schemas.NOT_MODIFIED})
-async def timeseries(request: Request, actor: ActorDep, session: ReadSessionDep, metric: FigureName,
+async def timeseries(request: Request, actor: ActorDep, metric: FigureName,
                      interval: Interval = "month", station_id: StationQuery = None, from_on: FromQuery = None,
                      to_on: ToQuery = None,
                      by: Annotated[Literal["population"] | None, Query(description="Split into groups")] = None
@@ -147,7 +151,7 @@ async def timeseries(request: Request, actor: ActorDep, session: ReadSessionDep,
     """Every period between `from` and `to` is present, with 0 when nothing happened; weeks
     start on Monday. A period cut by `from` or `to` says so in its own `from` and `to`.
     For `cases.open` a period's value is the number open at its end."""
-    station = await station_in_scope(session, actor, station_id)
+    station = await station_in_scope(request, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
     if fig.period_count(from_on, to_on, interval) > MAX_PERIODS:
         raise InvalidInput.field("interval", f"More than {MAX_PERIODS} periods: choose a longer interval "
@@ -176,7 +180,7 @@ async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, 
                     station_id: StationQuery = None, from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
     """`rows`: each child station's subtree; `own`: records kept at the station itself;
     `total`: the whole subtree (for `persons`, each person once, so not the sum of the rows)."""
-    station = await station_in_scope(session, actor, station_id)
+    station = await station_in_scope(request, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
     children = list(await stations_service.all_children(session, station))
     ask = ask_for(request, station, from_on, to_on, group_by=("station",), **_asked_for(metric))

@@ -32,18 +32,6 @@ def _is_self(actor: Principal, user: User) -> bool:
     return actor.user_id == str(user.id)
 
 
-async def actor(session: AsyncSession, user_id: str) -> UserAt | None:
-    """The live account behind a token, or None when it is gone or disabled."""
-    try:
-        uid = int(user_id)
-    except ValueError:
-        return None
-    found = await repo.with_station(session, uid)
-    if found is None or found[0].disabled_at is not None:
-        return None
-    return UserAt(*found)
-
-
 async def _station_for(session: AsyncSession, actor: Principal, station_id: int) -> Station:
     # Shared row lock: a concurrent delete of the station waits for this user to be stored.
     station = await stations_repo.get_live(session, station_id, for_share=True)

@@ -1,0 +1,36 @@
+"""The gateway's per-request lookups on the raw read pool (shared/db.py), no ORM.
+
+Every authenticated request resolves its caller's live account and station, and a dashboard
+poll also the station it asks about, before the answer cache is even consulted. Through the
+ORM those two lookups were about 45% of the gateway's CPU per 304 poll (py-spy,
+docs/performance.md); here each is one constant SELECT, prepared once per pooled connection.
+Station paths hold only digits and '/', so a path plus '%' is a LIKE prefix with nothing to escape.
+"""
+
+from __future__ import annotations
+
+from asyncpg import Pool
+
+from gateway.models import Station, User
+
+
+def _name(table) -> str:
+    return f'"{table.schema}"."{table.name}"'
+
+
+ACTOR = (f"SELECT u.role, u.display_name, u.disabled_at IS NULL AS active, s.id AS station_id, s.path "
+         f"FROM {_name(User.__table__)} u JOIN {_name(Station.__table__)} s ON s.id = u.station_id "
+         f"WHERE u.id = $1")
+STATION_IN_SCOPE = (f"SELECT id, parent_id, path, kind, name, code FROM {_name(Station.__table__)} "
+                    f"WHERE id = $1 AND deleted_at IS NULL AND path LIKE $2")
+
+
+async def actor(pool: Pool, user_id: int):
+    """The account's role, name and station, or None when there is no such account."""
+    return await pool.fetchrow(ACTOR, user_id)
+
+
+async def station_in_scope(pool: Pool, station_id: int, scope_path: str) -> Station | None:
+    """A live station inside the subtree, as a detached Station (read only: never added to a session)."""
+    row = await pool.fetchrow(STATION_IN_SCOPE, station_id, scope_path + "%")
+    return Station(**dict(row)) if row is not None else None
