@@ -168,6 +168,10 @@ _UNAVAILABLE = (
     asyncpg.exceptions.OperatorInterventionError,  # 57P01-57P03: shut down, crashed, starting up
     asyncpg.exceptions.TooManyConnectionsError,
     sa_exc.TimeoutError,  # every pooled connection busy for pool_timeout
+    # The server cut a raw-pool connection in the middle of a statement: asyncpg's protocol is left
+    # mid-operation ("cannot switch to state 12; another operation is in progress"), and the pool
+    # replaces the connection. Seen when PostgreSQL restarts under load (tests/reliability).
+    asyncpg.InternalClientError,
 )
 
 
@@ -202,5 +206,6 @@ def install_unavailable_handler(app: FastAPI) -> None:
             "detail": "The database cannot be reached right now; try again shortly.", "instance": request.url.path,
         }, {"Retry-After": "2"})
 
-    for exc_type in (OSError, sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    for exc_type in (OSError, sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                     asyncpg.InternalClientError):
         app.add_exception_handler(exc_type, unavailable)

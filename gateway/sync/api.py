@@ -275,7 +275,10 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
     # rely on records of the same push that an earlier one owns. In the dry run each is told what
     # the earlier ones would create (`provides`); in the writes, those are written before it asks.
     order = [s for s in dict.fromkeys(t.service for t in reg.tables) if s in by_service]
-    for check_only in (True, False):
+    # A push within one service needs no dry run: its write checks everything the dry run would and
+    # is one transaction, so a refused push writes nothing. Skipping it halves the cost of the
+    # common push (a worker's casework only; docs/performance.md, scenario 5a).
+    for check_only in (True, False) if len(order) > 1 else (False,):
         provisional: dict[str, list] = {}
         for service in order:
             answer = await send(service, check_only, provisional if check_only else {})

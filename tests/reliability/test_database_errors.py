@@ -29,6 +29,9 @@ class TestDatabaseUnavailable:
         assert database_unavailable(wrapped(asyncpg.InterfaceError("connection is closed")))
         assert database_unavailable(wrapped(Exception("whatever the driver said"), invalidated=True))
         assert database_unavailable(sa_exc.TimeoutError("QueuePool limit reached"))
+        # A raw-pool connection cut mid-statement by a restart leaves asyncpg's protocol mid-operation.
+        assert database_unavailable(asyncpg.InternalClientError("cannot switch to state 12; another operation (2) "
+                                                                "is in progress"))
 
     def test_errors_of_the_request_itself_are_not(self):
         assert not database_unavailable(wrapped(asyncpg.exceptions.UniqueViolationError("duplicate key")))
