@@ -4,7 +4,8 @@ The gateway speaks WatermelonDB's protocol to the tablets; each service answers 
 endpoints over the tables it owns, described once as `SyncTable`s:
 
 - POST /internal/sync/pull streams NDJSON: first `{"cursor": "<xid8>"}`, then per table its
-  live rows `{"table": t, "row": {...}}` and its tombstones `{"table": t, "deleted": id}`.
+  live rows `{"table":"t","row":{...}}` and its tombstones `{"table":"t","deleted":"id"}`,
+  in exactly that compact layout (the gateway copies the row through by slicing the line).
   Rows are those whose `change_xid` lies in [since, cursor), read in one REPEATABLE READ
   snapshot whose `cursor` is `pg_snapshot_xmin`: every transaction below it has ended, so a
   row written by a transaction that commits late has an xid at or above the cursor and is
