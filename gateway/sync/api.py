@@ -2,8 +2,9 @@
 
 Pull: every service's stream is opened (and its cursor read) before the first byte goes out,
 so a service that is down is a clean 503 rather than a cut answer. Rows are then copied
-through as they arrive, never gathered whole: a first sync of a large station costs the
-gateway one row's memory at a time. The `timestamp` is written last, once all services have
+through as they arrive, as bytes (unparsed, in the services' fixed line layout) and written in
+chunks of about 64 KB, never gathered whole: a first sync of a large station costs the gateway
+a chunk's memory at a time. The `timestamp` is written last, once all services have
 been read: the id of a SyncCursor row holding each service's own cursor.
 
 Push: split by table to the owning services; every service dry-runs its part (rules, scope,
@@ -32,6 +33,7 @@ from gateway.deps import ReadSessionDep
 from gateway.identity.service import devices
 from gateway.models import Device, Station, SyncCursor
 from gateway.sync.limits import check_push_size
+from gateway.sync.ndjson import line_batches, prepend
 from gateway.sync.registry import Registry, SyncUnavailable, registry
 from gateway.upstream import Upstreams
 from shared.audit import actor_of, log_reads
@@ -112,7 +114,7 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
     await log_reads(request, "station", [(str(station.id), station.path)], principal=_as_principal(dev, station))
     full = _migration_tables(reg, migration, version)
     upstreams: Upstreams = request.app.state.upstreams
-    streams: list[tuple[str, httpx.Response, AsyncIterator[str]]] = []
+    streams: list[tuple[str, httpx.Response, AsyncIterator[list[bytes]]]] = []
     cursors: dict[str, str] = {}
     try:
         for service in dict.fromkeys(t.service for t in reg.tables):
@@ -124,14 +126,15 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
                 response = await client.send(client.build_request("POST", "/internal/sync/pull", json=body,
                                                                   headers=_headers(request)), stream=True)
                 response.raise_for_status()
-                lines = response.aiter_lines()
-                first = json.loads(await anext(lines))
+                batches = line_batches(response.aiter_bytes())
+                head = await anext(batches)
+                first = json.loads(head[0])
             except (httpx.HTTPError, OSError, StopAsyncIteration, ValueError, KeyError) as exc:
                 log.warning("sync pull: %s failed: %s", service, type(exc).__name__)
                 raise SyncUnavailable(f"The {service} service did not answer; nothing was pulled. Try again.",
                                       service=service) from None
             cursors[service] = first["cursor"]
-            streams.append((service, response, lines))
+            streams.append((service, response, prepend(head[1:], batches)))
     except BaseException:
         for _, response, *_ in streams:
             await response.aclose()
@@ -162,42 +165,69 @@ def _migration_tables(reg: Registry, migration: str | None, version: int) -> set
     return {t.name for t in reg.tables if t.since <= version and t.added_after(old)}
 
 
+# The layout the services give their lines (shared/sync.py pull_lines): the row or the deleted
+# id is copied through by slicing, unparsed. Table names hold no quote, so the name ends at the
+# first one after the start.
+_LINE_START, _ROW, _DELETED = b'{"table":"', b',"row":', b',"deleted":'
+CHUNK = 64 * 1024  # bytes gathered before a write: one ASGI send per chunk, not per row
+
+
+def _parsed(line: bytes) -> tuple[bytes, bytes, bool]:
+    """(table as JSON, row or id as JSON, is a deletion) of a line in another layout."""
+    item = json.loads(line)
+    key = json.dumps(item["table"]).encode()
+    if "deleted" in item:
+        return key, json.dumps(item["deleted"]).encode(), True
+    return key, json.dumps(item["row"], ensure_ascii=False, separators=(",", ":")).encode(), False
+
+
 async def _assemble(streams, tables: list[str], db: Database, device_id: int, cursors: dict[str, str],
                     version: int) -> AsyncIterator[bytes]:
-    """Copy the services' NDJSON into one WatermelonDB answer, table by table."""
+    """Copy the services' NDJSON into one WatermelonDB answer, table by table, in chunks of
+    about CHUNK bytes: never more than a chunk and one batch of lines held."""
     seen: set[str] = set()
+    out = bytearray(b'{"changes":{')
     try:
-        yield b'{"changes":{'
         first_table = True
-        for _service, response, lines in streams:
-            current, part = None, None  # table being written; "updated" or "deleted"
-            async for line in lines:
-                if not line:
-                    continue
-                item = json.loads(line)
-                table = item["table"]
-                if table != current:
-                    if current is not None:
-                        yield b"]}" if part == "deleted" else b'],"deleted":[]}'
-                    yield (b"" if first_table else b",") + json.dumps(table).encode() + b':{"created":[],"updated":['
-                    first_table, current, part, count = False, table, "updated", 0
-                    seen.add(table)
-                if "deleted" in item:
-                    if part == "updated":
-                        yield b'],"deleted":['
-                        part, count = "deleted", 0
-                    yield (b"," if count else b"") + json.dumps(item["deleted"]).encode()
-                else:
-                    yield (b"," if count else b"") + json.dumps(item["row"], ensure_ascii=False).encode()
-                count += 1
+        for _service, response, batches in streams:
+            current, deleting, comma = None, False, False  # table being written (as JSON), which list
+            async for batch in batches:
+                for line in batch:
+                    end = line.find(b'"', 10) if line.startswith(_LINE_START) and line.endswith(b"}") else -1
+                    if end > 0 and line.startswith(_ROW, end + 1):
+                        key, value, gone = line[9:end + 1], line[end + 8:-1], False
+                    elif end > 0 and line.startswith(_DELETED, end + 1):
+                        key, value, gone = line[9:end + 1], line[end + 12:-1], True
+                    else:
+                        key, value, gone = _parsed(line)
+                    if key != current:
+                        if current is not None:
+                            out += b"]}" if deleting else b'],"deleted":[]}'
+                        if not first_table:
+                            out += b","
+                        out += key + b':{"created":[],"updated":['
+                        first_table, current, deleting, comma = False, key, False, False
+                        seen.add(json.loads(key))
+                    if gone and not deleting:
+                        out += b'],"deleted":['
+                        deleting, comma = True, False
+                    if comma:
+                        out += b","
+                    out += value
+                    comma = True
+                if len(out) >= CHUNK:
+                    yield bytes(out)
+                    out.clear()
             if current is not None:
-                yield b"]}" if part == "deleted" else b'],"deleted":[]}'
+                out += b"]}" if deleting else b'],"deleted":[]}'
             await response.aclose()
         for table in tables:
             if table not in seen:
-                yield (b"" if first_table else b",") + json.dumps(table).encode() + \
+                out += (b"" if first_table else b",") + json.dumps(table).encode() + \
                     b':{"created":[],"updated":[],"deleted":[]}'
                 first_table = False
+        # Every change goes out before the cursor that covers them is written.
+        yield bytes(out)
         async with db.write_sessions() as session:
             row = SyncCursor(device_id=device_id, cursors=cursors, schema_version=version)
             session.add(row)

@@ -28,9 +28,10 @@ only the engine: the sync router binds the app for the request (shared.sync.curr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -113,6 +114,9 @@ class CasesTable(SyncTable):
                 continue
             row[c.name] = wire(extra[c.name]) if c.name in extra else wire(getattr(record, c.source))
         return row
+
+    def pull_row(self, values: Mapping[str, Any]) -> dict:
+        return self.wire_row(values, self.computed(SimpleNamespace(**values)) if self.computed else None)
 
     def same(self, record: Any, row: dict) -> bool:
         try:

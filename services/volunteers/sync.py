@@ -23,7 +23,7 @@ service keeps such records); the change is served back, so the tablet gets the r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
@@ -68,6 +68,12 @@ class VolunteersTable(SyncTable):
         row = super().serve(record)
         for name in self.times:
             row[name] = _clock(getattr(record, name))
+        return row
+
+    def pull_row(self, values: Mapping[str, Any]) -> dict:
+        row = self.wire_row(values)
+        for name in self.times:
+            row[name] = _clock(values[name])
         return row
 
     def same(self, record: Any, row: dict) -> bool:

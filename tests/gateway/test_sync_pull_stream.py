@@ -1,0 +1,235 @@
+"""The pull's byte path (issue 7, 5b): the services write each row in a fixed compact layout
+(shared/sync.py pull_lines, pull_row), the gateway splits their streams on b"\\n" and copies the
+rows through unparsed, in chunks (gateway/sync/api.py, gateway/sync/ndjson.py). What a tablet
+gets must be exactly what each service's own `serve()` says of the stored record."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from gateway.sync import api as sync_api
+from gateway.sync.ndjson import line_batches
+from services.cases.sync import TABLES as CASES_TABLES
+from services.projects.sync import TABLES as PROJECTS_TABLES
+from services.volunteers.sync import TABLES as VOLUNTEERS_TABLES
+from shared import clock
+from shared.sync import app_bound
+from tests.cases.conftest import ID_A
+from tests.gateway.test_sync_flow import Tablet, settle
+from tests.volunteers.conftest import ID_B
+
+# What a hand-made splitter or slicer gets wrong: quotes, backslashes, a newline, braces and a
+# line of the services' own layout inside a string, non-ASCII text, a line separator, an emoji.
+TRICKY = '王"五\\路\n}{"table":"x","row":{"id":"y"}}\u2028😀 ok'
+
+
+async def _chunks(data: bytes, cuts: list[int]):
+    start = 0
+    for cut in sorted(cuts):
+        yield data[start:cut]
+        start = cut
+    yield data[start:]
+
+
+async def _flat(data: bytes, cuts: list[int]) -> list[bytes]:
+    return [line async for batch in line_batches(_chunks(data, cuts)) for line in batch]
+
+
+class TestLineSplitter:
+    @given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+           st.lists(st.integers(min_value=0, max_value=1500), max_size=40), st.booleans())
+    async def test_any_chunking_gives_the_same_lines(self, lines, cuts, trailing_newline):
+        data = b"\n".join(lines) + (b"\n" if trailing_newline else b"")
+        assert await _flat(data, [c for c in cuts if c <= len(data)]) == [line for line in lines if line]
+
+    async def test_a_line_cut_across_many_chunks_and_a_last_line_without_newline(self):
+        data = b'{"cursor": "7"}\n' + b'{"table":"t","row":{"id":"' + b"x" * 100 + b'"}}\n\n{"table":"t"'
+        assert await _flat(data, list(range(20, len(data), 7))) == data.replace(b"\n\n", b"\n").split(b"\n")
+        batches = [b async for b in line_batches(_chunks(b"a\nb\nc", [1, 3]))]
+        assert batches == [[b"a"], [b"b"], [b"c"]] and all(batches)
+
+
+async def _station_tablet(gateway, admin, tree, db) -> tuple[dict, Tablet, dict]:
+    township = tree["mengzhuiwan"]
+    await gateway.user(admin, "chen.head", "station_head", township["id"])
+    await gateway.app.state.pusher.sync_now()
+    head = await gateway.headers_for("chen.head")
+    r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
+    assert r.status_code == 201, r.text
+    return township, Tablet(gateway, r.json()["credential"], db), head
+
+
+def _everything(station_id: int, project_id: str) -> dict:
+    """One new record of every synced table, text fields full of TRICKY."""
+    today = clock.today().isoformat()
+
+    def uid(prefix: str) -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+    person = {"id": uid("b"), "name": "张\"三\\丰", "id_number": ID_A, "phone": "13812345678",
+              "populations": '["elderly"]', "address": TRICKY, "station_id": station_id,
+              "emergency_contact": json.dumps({"name": TRICKY, "relation": "女儿", "phone": "13900001111"},
+                                              ensure_ascii=False)}
+    case = {"id": uid("c"), "beneficiary_id": person["id"], "title": "入户照护", "presenting_problem": TRICKY,
+            "opened_on": today, "station_id": station_id}
+    visit = {"id": uid("sr"), "case_id": case["id"], "served_on": today, "mode": "home_visit", "content": TRICKY,
+             "service_type": "elder_child_care", "person_times": 2, "duration_minutes": 45, "resources_yuan": 12.5}
+    referral = {"id": uid("ref"), "case_id": case["id"], "agency": "区残联", "referred_on": today, "reason": TRICKY,
+                "notes": TRICKY}
+    group = {"id": uid("g"), "project_id": project_id, "station_id": station_id, "title": "长者\"防诈\"小组",
+             "target_population": "elderly", "planned_sessions": 6, "starts_on": today, "members": "[]"}
+    session = {"id": uid("s"), "group_id": group["id"], "held_on": today, "starts_at": "14:00", "topic": TRICKY,
+               "anonymous_count": 3, "notes": TRICKY}
+    festival = {"id": uid("a"), "project_id": project_id, "station_id": station_id, "title": "重阳节敬老活动",
+                "kind": "festival", "place": TRICKY, "held_on": today, "starts_at": "09:30", "anonymous_count": 5,
+                "volunteer_ids": '["v-1"]', "resources_yuan": 350.5, "photos": "[]", "notes": TRICKY}
+    ticked = {"id": uid("att"), "activity_id": festival["id"], "beneficiary_id": person["id"]}
+    volunteer = {"id": uid("v"), "name": "刘志愿", "id_type": "mainland_id", "id_number": ID_B,
+                 "phone": "13800138000", "skills": '["助老","陪诊"]', "station_id": station_id,
+                 "disclosure_consent": True}
+    hours = {"id": uid("h"), "volunteer_id": volunteer["id"], "station_id": station_id,
+             "activity_kind": "free_text", "activity_title": "重阳敬老", "served_on": today,
+             "start_time": "09:00", "end_time": "11:30", "content": TRICKY}
+    tables = {"beneficiaries": person, "cases": case, "service_records": visit, "referrals": referral,
+              "groups": group, "group_sessions": session, "activities": festival, "attendances": ticked,
+              "volunteers": volunteer, "volunteer_hours": hours}
+    return {name: {"created": [row], "updated": [], "deleted": []} for name, row in tables.items()}
+
+
+async def _served(apps_tables, pulled: dict) -> dict[str, dict[str, dict]]:
+    """{table: {id: serve(stored record)}} for the ids the pull gave, read by each service's ORM."""
+    out = {}
+    for app, tables in apps_tables:
+        with app_bound(app):
+            async with app.state.db.read_sessions() as session:
+                for table in tables:
+                    ids = [r["id"] for r in pulled[table.name]["updated"]]
+                    records = (await session.scalars(select(table.model).where(table.model.id.in_(ids)))).all()
+                    out[table.name] = {r.id: table.serve(r) for r in records}
+    return out
+
+
+class TestPullThroughTheGateway:
+    async def test_every_table_arrives_as_the_service_serves_it(self, gateway, admin, tree, db, cases_app,
+                                                                projects_app, volunteers_app):
+        township, tablet, head = await _station_tablet(gateway, admin, tree, db)
+        r = await gateway.post("/v1/projects", headers=head, json={
+            "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
+            "starts_on": clock.today().isoformat(), "ends_on": clock.today().isoformat()})
+        assert r.status_code == 201, r.text
+        await tablet.pull()
+        changes = _everything(township["id"], r.json()["id"])
+        await tablet.push(changes)
+
+        await settle(db)
+        r = await gateway.get("/v1/sync", headers=tablet.headers, params={"last_pulled_at": "null"})
+        assert r.status_code == 200
+        body = json.loads(r.content)  # strict JSON: no NaN, no stray bytes
+        names = [t["name"] for t in (await gateway.get("/v1/sync/schema")).json()["tables"]]
+        assert list(body["changes"]) == names and list(body) == ["changes", "timestamp"]
+        served = await _served([(cases_app, CASES_TABLES), (projects_app, PROJECTS_TABLES),
+                                (volunteers_app, VOLUNTEERS_TABLES)], body["changes"])
+        for name in names:
+            got = {row["id"]: row for row in body["changes"][name]["updated"]}
+            assert set(got) == {changes[name]["created"][0]["id"]}, name  # one record of every table
+            assert got == served[name], name
+        assert body["changes"]["service_records"]["updated"][0]["content"] == TRICKY
+        assert json.loads(body["changes"]["beneficiaries"]["updated"][0]["emergency_contact_masked"])["name"] \
+            == TRICKY
+        assert body["changes"]["activities"]["updated"][0]["resources_yuan"] == 350.5
+
+        # The next pull: the tombstone of a deleted record, copied through the same way.
+        visit = changes["service_records"]["created"][0]["id"]
+        await tablet.pull()
+        await tablet.push({"service_records": {"created": [], "updated": [], "deleted": [visit]}})
+        later = await tablet.pull()
+        assert later["changes"]["service_records"] == {"created": [], "updated": [], "deleted": [visit]}
+
+    async def test_lines_in_another_layout_give_the_same_answer(self, gateway, admin, tree, db):
+        """A service whose lines are not in the fixed layout (an older one: spaces, other key
+        order, CRLF) is parsed line by line, and the tablet gets the same answer."""
+        township, tablet, head = await _station_tablet(gateway, admin, tree, db)
+        r = await gateway.post("/v1/projects", headers=head, json={
+            "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
+            "starts_on": clock.today().isoformat(), "ends_on": clock.today().isoformat()})
+        await tablet.pull()
+        changes = _everything(township["id"], r.json()["id"])
+        await tablet.push(changes)
+        await tablet.pull()  # then a deletion, so a pull from here serves a tombstone
+        visit = changes["service_records"]["created"][0]["id"]
+        await tablet.push({"service_records": {"deleted": [visit]}})
+        since = tablet.last_pulled_at
+        await settle(db)
+
+        async def pull_both() -> tuple[dict, dict]:
+            first = (await gateway.get("/v1/sync", headers=tablet.headers, params={"last_pulled_at": "null"})).json()
+            later = (await gateway.get("/v1/sync", headers=tablet.headers, params={"last_pulled_at": since})).json()
+            return first, later
+
+        fixed = await pull_both()
+        upstreams = gateway.app.state.upstreams
+        real = upstreams._clients["cases"]
+
+        class OtherLayout(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request):
+                response = await real._transport.handle_async_request(request)
+                if request.url.path != "/internal/sync/pull":
+                    return response
+                lines = (await response.aread()).split(b"\n")  # not splitlines(): U+2028 is no line end
+                items = [json.loads(line) for line in lines if line]
+                other = [json.dumps(dict(reversed(list(item.items()))), ensure_ascii=bool(i % 2))
+                         for i, item in enumerate(items)]
+                return httpx.Response(200, content=("\r\n".join(other) + "\r\n").encode(),
+                                      headers={"content-type": "application/x-ndjson"})
+
+        upstreams._clients["cases"] = httpx.AsyncClient(base_url="http://cases", transport=OtherLayout())
+        try:
+            other = await pull_both()
+        finally:
+            upstreams._clients["cases"] = real
+        for a, b in zip(fixed, other, strict=True):
+            assert a["changes"] == b["changes"]
+        assert fixed[1]["changes"]["service_records"]["deleted"] == [visit]
+        assert fixed[0]["changes"]["cases"]["updated"]
+
+
+class TestChunks:
+    async def test_written_in_bounded_chunks_with_the_same_content(self, gateway, admin, root, monkeypatch):
+        """Many rows: the answer goes out in chunks of about CHUNK bytes, none holding the whole."""
+        r = await gateway.post("/v1/devices", headers=admin, json={"station_id": root["id"], "name": "平板"})
+        assert r.status_code == 201, r.text
+        device_id = r.json()["id"]
+        monkeypatch.setattr(sync_api, "CHUNK", 4096)
+        rows = [{"id": f"r{i}", "note": TRICKY, "n": i} for i in range(2000)]
+        lines = [b'{"table":"service_records","row":'
+                 + json.dumps(row, ensure_ascii=False).encode() + b"}" for row in rows]
+        lines += [b'{"table":"service_records","deleted":"gone-1"}', b'{"table":"cases","row":{"id":"c1"}}']
+        data = b"\n".join(lines) + b"\n"
+
+        class Closed:
+            closed = 0
+
+            async def aclose(self):
+                Closed.closed += 1
+
+        async def batches():
+            async for batch in line_batches(_chunks(data, list(range(1, len(data), 1500)))):
+                yield batch
+
+        streams = [("cases", Closed(), batches())]
+        chunks = [c async for c in sync_api._assemble(streams, ["cases", "service_records", "groups"],
+                                                      gateway.app.state.db, device_id, {"cases": "5"}, 2)]
+        assert Closed.closed >= 1
+        assert len(chunks) > 10 and max(len(c) for c in chunks[:-1]) < 4096 + 2000
+        body = json.loads(b"".join(chunks))
+        assert list(body["changes"]) == ["service_records", "cases", "groups"]
+        assert body["changes"]["service_records"] == {"created": [], "updated": rows, "deleted": ["gone-1"]}
+        assert body["changes"]["cases"] == {"created": [], "updated": [{"id": "c1"}], "deleted": []}
+        assert body["changes"]["groups"] == {"created": [], "updated": [], "deleted": []}
+        assert isinstance(body["timestamp"], int)
