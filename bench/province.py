@@ -318,9 +318,12 @@ def _sql_records(scale: Scale, start: date, end: date, keys: Keys) -> list[str]:
                                         planned_sessions, stage, starts_on, members, created_by, updated_by)
            SELECT g.id, g.station_id, g.station_path, md5('project' || split_part(g.station_path, '/', 4))::uuid::text,
                   '长者防诈骗小组 ' || g.g, 'support', nullif(g.target, ''), 8, 'maturity', g.starts_on,
-                  coalesce((SELECT array_agg(m.beneficiary_id) FROM bench.member m WHERE m.group_id = g.id), '{}'),
-                  'bench', 'bench'
-           FROM bench.group_plan g""",
+                  coalesce(m.members, '{}'), 'bench', 'bench'
+           FROM bench.group_plan g
+           -- Aggregated once and joined: a subquery per group scanned all members for each (quadratic:
+           -- hours at the province scale).
+           LEFT JOIN (SELECT group_id, array_agg(beneficiary_id) AS members FROM bench.member GROUP BY group_id) m
+             ON m.group_id = g.id""",
         f"""INSERT INTO projects.group_session (id, station_id, station_path, group_id, project_id, held_on, topic,
                                                anonymous_count, created_by, updated_by)
             SELECT md5('session' || g.id || k)::uuid::text, g.station_id, g.station_path, g.id,
