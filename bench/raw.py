@@ -117,7 +117,7 @@ def compare(figures: dict, computed: dict) -> dict:
         if name == "persons" and not shown.get("exact", True):
             if not shown["lower"] <= computed[name] <= shown["upper"]:
                 differ[name] = (shown["value"], computed[name])
-        elif abs(float(shown["value"]) - computed[name]) > 0.005:
+        elif shown["value"] is None or abs(float(shown["value"]) - computed[name]) > 0.005:
             differ[name] = (shown["value"], computed[name])
     pops = figures["person_times.casework"]["by_population"]
     if {k: float(v) for k, v in pops.items()} != {k: v for k, v in computed["by_population"]["person_times.casework"]

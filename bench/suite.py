@@ -431,7 +431,7 @@ class Run:
         self.get("gateway_nocache", "/v1/stats/summary", admin, params)  # warm the pools
         times, answer, cpu_ms = self.sequential(
             lambda: self.get("gateway_nocache", "/v1/stats/summary", admin, params), self.plan["repeats"])
-        figures = answer.json()["figures"]
+        figures, degraded = answer.json()["figures"], answer.json()["degraded"]
         raw_times, computed, raw_cpu_ms = self.sequential(lambda: asyncio.run(raw.summary(self.dsn, "/1/", frm, to)),
                                                           self.plan["raw_repeats"])
         agree = raw.compare(figures, computed)
@@ -443,7 +443,8 @@ class Run:
                            "p50_ms": median(raw_times), "cpu_ms": raw_cpu_ms},
                  target={"text": "p50 < 20 ms and >= 20x faster than the baseline",
                          "met": p50 < 20 and median(raw_times) >= 20 * p50},
-                 detail=f"{frm} to {to}; figures agree with the raw SQL: {agree['agree']}", agreement=agree)
+                 detail=f"{frm} to {to}; figures agree with the raw SQL: {agree['agree']}"
+                        + (f"; services left out: {degraded}" if degraded else ""), agreement=agree)
         r = self.get("gateway", "/v1/stats/summary", admin, params)
         etag = r.headers["etag"]
         path = f"/v1/stats/summary?station_id=1&from={frm}&to={to}"
@@ -630,7 +631,10 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
         env.update(keys, DATABASE_URL=url.render_as_string(hide_password=False), ADMIN_PASSWORD="bench-admin-pass-1",
                    PYTHONUNBUFFERED="1", HAOLIN_TIMEZONE="Asia/Shanghai",
                    # A slow push or pull is measured, not cut off at the 10 s default and retried.
-                   GATEWAY_UPSTREAM_TIMEOUT_S="300")
+                   GATEWAY_UPSTREAM_TIMEOUT_S="300",
+                   # Likewise a slow summary: as shipped (3 s) a service that takes longer is left out of
+                   # the answer (`degraded`), which would measure the timeout rather than the work.
+                   GATEWAY_STATS_TIMEOUT_S="300")
         ports = {name: free_port() for name in ("gateway", "gateway_nocache", "cases", "projects", "volunteers")}
         env.update({f"{s.upper()}_URL": f"http://127.0.0.1:{ports[s]}" for s in ("cases", "projects", "volunteers")})
         env["GATEWAY_URL"] = f"http://127.0.0.1:{ports['gateway']}"
