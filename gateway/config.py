@@ -47,6 +47,10 @@ class GatewaySettings(ServiceSettings):
     # left out and named in `degraded`. Person sets up to stats_exact_persons travel exactly;
     # larger ones as HyperLogLog sketches.
     stats_cache_s: float = 5.0
+    # After stats_cache_s, an answer is served for this much longer while a new one is computed
+    # in the background, so no poll waits on a slow computation (0: every poll after
+    # stats_cache_s waits for the new answer).
+    stats_stale_s: float = 60.0
     stats_timeout_s: float = 3.0
     stats_exact_persons: int = 10_000
 

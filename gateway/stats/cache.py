@@ -1,11 +1,18 @@
 """A small answer cache for polled aggregates: one computation per key at a time, kept for
-a few seconds.
+a few seconds, and served a while longer when it takes long to make again.
 
 Dashboards poll every few seconds, often many of them on the same station and dates. While
 an answer for a key is being computed, every other request for that key waits for the same
 computation (the services see one query, not one per poll); a finished answer is then
 served to everyone for `ttl_s`. The computation runs in its own task, so a poller that hangs
 up does not cancel it for the others.
+
+Once an answer is older than `ttl_s`, and for `stale_s` more, it is still served at once
+while one new computation runs in the background (stale-while-revalidate); the poll after
+that computation gets the new answer. A province's uncached month takes seconds to compute
+(docs/performance.md, scenario 3a): without this, every poller of that dashboard waited
+those seconds once every `ttl_s`. A new computation that is not kept (a partial answer)
+leaves the older answer in place until its `stale_s` runs out.
 """
 
 from __future__ import annotations
@@ -20,10 +27,11 @@ T = TypeVar("T")
 
 
 class AnswerCache(Generic[T]):
-    def __init__(self, ttl_s: float, max_entries: int = 2048) -> None:
+    def __init__(self, ttl_s: float, max_entries: int = 2048, stale_s: float = 0.0) -> None:
         self.ttl_s = ttl_s
+        self.stale_s = stale_s
         self.max_entries = max_entries
-        self._done: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()
+        self._done: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()  # key -> (fresh until, answer)
         self._running: dict[Hashable, asyncio.Task[T]] = {}
         self.computations = 0  # how many times compute ran: what a burst of polls cost
 
@@ -34,14 +42,23 @@ class AnswerCache(Generic[T]):
         answer should be retried at the next poll, not repeated for ttl_s)."""
         hit = self._done.get(key)
         if hit is not None:
-            if hit[0] > time.monotonic():
-                return hit[1]
+            fresh_until, answer = hit
+            now = time.monotonic()
+            if fresh_until > now:
+                return answer
+            if fresh_until + self.stale_s > now:
+                if key not in self._running:
+                    task = self._start(key, compute, keep)
+                    # Nobody awaits a refresh started here: its failure is only the next poll's concern.
+                    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+                return answer
             del self._done[key]
-        task = self._running.get(key)
-        if task is None:
-            task = asyncio.ensure_future(self._compute(key, compute, keep))
-            self._running[key] = task
+        task = self._running.get(key) or self._start(key, compute, keep)
         return await asyncio.shield(task)
+
+    def _start(self, key: Hashable, compute: Callable[[], Awaitable[T]], keep: Callable[[T], bool]) -> asyncio.Task:
+        task = self._running[key] = asyncio.ensure_future(self._compute(key, compute, keep))
+        return task
 
     async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[T]], keep: Callable[[T], bool]) -> T:
         self.computations += 1
@@ -51,6 +68,7 @@ class AnswerCache(Generic[T]):
             del self._running[key]
         if self.ttl_s > 0 and keep(answer):
             self._done[key] = (time.monotonic() + self.ttl_s, answer)
+            self._done.move_to_end(key)
             while len(self._done) > self.max_entries:
                 self._done.popitem(last=False)
         return answer

@@ -24,6 +24,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from gateway.stats.cache import AnswerCache
 from shared import clock
 from tests.volunteers.conftest import ID_A, ID_B, ID_C
 
@@ -643,6 +644,63 @@ class TestPolling:
                                ("volunteers", "/internal/stats"): 1, ("cases", "/internal/persons"): 1,
                                ("projects", "/internal/persons"): 1}
         assert gateway.app.state.stats_cache.computations == 1
+
+    async def test_after_the_cache_time_a_poll_gets_the_last_answer_at_once_while_a_new_one_is_made(
+            self, gateway, gateway_factory, admin, tree):
+        w, case = await small_world(gateway, admin, tree)
+        worker = w.headers["meng.worker"]
+        polled = await gateway_factory(stats_cache_s=0.3, stats_stale_s=30)
+        cache = polled.app.state.stats_cache
+        asked = Asked(polled)
+
+        def casework(r) -> int:
+            assert r.status_code == 200, r.text
+            return r.json()["figures"]["person_times.casework"]["value"]
+
+        first = await polled.get("/v1/stats/summary", headers=worker)
+        assert casework(first) == 1 and asked.total() == 5
+        await w.service_record(worker, case, w.today)
+        await asyncio.sleep(0.4)  # past the cache time, within the stale time
+
+        # The old figures at once (same ETag: 304), while the services are asked again behind it.
+        r = await polled.get("/v1/stats/summary", headers={**worker, "If-None-Match": first.headers["etag"]})
+        assert r.status_code == 304 and r.headers["etag"] == first.headers["etag"]
+        for _ in range(100):
+            if cache.computations == 2 and not cache._running:
+                break
+            await asyncio.sleep(0.02)
+        assert cache.computations == 2 and asked.total() == 10
+        # The next poll gets what the background computation found.
+        second = await polled.get("/v1/stats/summary", headers={**worker, "If-None-Match": first.headers["etag"]})
+        assert casework(second) == 2 and second.headers["etag"] != first.headers["etag"]
+        assert cache.computations == 2
+
+        # With no stale time, a poll after the cache time waits for the new answer.
+        waiting = await gateway_factory(stats_cache_s=0.3, stats_stale_s=0)
+        assert casework(await waiting.get("/v1/stats/summary", headers=worker)) == 2
+        await w.service_record(worker, case, w.today)
+        await asyncio.sleep(0.4)
+        assert casework(await waiting.get("/v1/stats/summary", headers=worker)) == 3
+
+    async def test_a_failed_refresh_keeps_serving_the_last_answer_until_its_stale_time_ends(self):
+        cache: AnswerCache[int] = AnswerCache(0.2, stale_s=0.6)
+        results = iter([1, RuntimeError("service down"), 3, 4])
+
+        async def compute() -> int:
+            value = next(results)
+            if isinstance(value, Exception):
+                raise value
+            return value
+
+        assert await cache.get("k", compute) == 1
+        await asyncio.sleep(0.25)
+        assert await cache.get("k", compute) == 1  # stale, and a refresh starts: it fails
+        await asyncio.sleep(0.02)
+        assert await cache.get("k", compute) == 1  # the failure left the last answer; another refresh runs
+        await asyncio.sleep(0.02)
+        assert await cache.get("k", compute) == 3 and cache.computations == 3
+        await asyncio.sleep(0.9)  # past fresh and stale: the next caller waits for a new computation
+        assert await cache.get("k", compute) == 4 and cache.computations == 4
 
 
 # ---------------------------------------------------------------------------------------------
