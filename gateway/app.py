@@ -41,7 +41,8 @@ def create_app(settings: GatewaySettings | None = None,
                                        settings.access_ttl_s)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.upstreams = Upstreams.build(settings, transports)
-        app.state.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s)
+        app.state.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
+                                           per_compute=settings.stats_cache_per_compute)
         await ensure_admin(app.state.db, settings)
         app.state.pusher = StationPusher(app.state.db, app.state.upstreams, app.state.signer,
                                          settings.station_push_interval_s)

@@ -51,6 +51,10 @@ class GatewaySettings(ServiceSettings):
     # in the background, so no poll waits on a slow computation (0: every poll after
     # stats_cache_s waits for the new answer).
     stats_stale_s: float = 60.0
+    # An answer that took long to compute is kept this many times its computation time, when
+    # that is longer than stats_cache_s: recomputing a slow dashboard takes at most about
+    # 1/stats_cache_per_compute of the time (0: always stats_cache_s).
+    stats_cache_per_compute: float = 10.0
     stats_timeout_s: float = 3.0
     stats_exact_persons: int = 10_000
 

@@ -13,6 +13,10 @@ that computation gets the new answer. A province's uncached month takes seconds 
 (docs/performance.md, scenario 3a): without this, every poller of that dashboard waited
 those seconds once every `ttl_s`. A new computation that is not kept (a partial answer)
 leaves the older answer in place until its `stale_s` runs out.
+
+An answer that took long to compute is kept longer: `per_compute` times its computation
+time when that exceeds `ttl_s`. A province's month costs about six seconds of CPU across the
+processes; recomputed every 5 s for as long as anyone polls it, it alone would keep a core busy.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ T = TypeVar("T")
 
 
 class AnswerCache(Generic[T]):
-    def __init__(self, ttl_s: float, max_entries: int = 2048, stale_s: float = 0.0) -> None:
+    def __init__(self, ttl_s: float, max_entries: int = 2048, stale_s: float = 0.0, per_compute: float = 0.0) -> None:
         self.ttl_s = ttl_s
         self.stale_s = stale_s
+        self.per_compute = per_compute
         self.max_entries = max_entries
         self._done: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()  # key -> (fresh until, answer)
         self._running: dict[Hashable, asyncio.Task[T]] = {}
@@ -62,12 +67,14 @@ class AnswerCache(Generic[T]):
 
     async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[T]], keep: Callable[[T], bool]) -> T:
         self.computations += 1
+        started = time.monotonic()
         try:
             answer = await compute()
         finally:
             del self._running[key]
         if self.ttl_s > 0 and keep(answer):
-            self._done[key] = (time.monotonic() + self.ttl_s, answer)
+            now = time.monotonic()
+            self._done[key] = (now + max(self.ttl_s, self.per_compute * (now - started)), answer)
             self._done.move_to_end(key)
             while len(self._done) > self.max_entries:
                 self._done.popitem(last=False)

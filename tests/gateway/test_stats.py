@@ -649,7 +649,7 @@ class TestPolling:
             self, gateway, gateway_factory, admin, tree):
         w, case = await small_world(gateway, admin, tree)
         worker = w.headers["meng.worker"]
-        polled = await gateway_factory(stats_cache_s=0.3, stats_stale_s=30)
+        polled = await gateway_factory(stats_cache_s=0.3, stats_stale_s=30, stats_cache_per_compute=0)
         cache = polled.app.state.stats_cache
         asked = Asked(polled)
 
@@ -676,7 +676,7 @@ class TestPolling:
         assert cache.computations == 2
 
         # With no stale time, a poll after the cache time waits for the new answer.
-        waiting = await gateway_factory(stats_cache_s=0.3, stats_stale_s=0)
+        waiting = await gateway_factory(stats_cache_s=0.3, stats_stale_s=0, stats_cache_per_compute=0)
         assert casework(await waiting.get("/v1/stats/summary", headers=worker)) == 2
         await w.service_record(worker, case, w.today)
         await asyncio.sleep(0.4)
@@ -701,6 +701,27 @@ class TestPolling:
         assert await cache.get("k", compute) == 3 and cache.computations == 3
         await asyncio.sleep(0.9)  # past fresh and stale: the next caller waits for a new computation
         assert await cache.get("k", compute) == 4 and cache.computations == 4
+
+    async def test_an_answer_that_took_long_to_compute_is_kept_longer(self):
+        cache: AnswerCache[int] = AnswerCache(0.05, per_compute=5)
+        made = iter(range(1, 10))
+
+        async def slow() -> int:
+            await asyncio.sleep(0.1)  # kept for about 5 x 0.1 s, not 0.05 s
+            return next(made)
+
+        assert await cache.get("slow", slow) == 1
+        await asyncio.sleep(0.2)
+        assert await cache.get("slow", slow) == 1 and cache.computations == 1
+        await asyncio.sleep(0.4)
+        assert await cache.get("slow", slow) == 2 and cache.computations == 2
+
+        async def quick() -> int:
+            return next(made)
+
+        assert await cache.get("quick", quick) == 3
+        await asyncio.sleep(0.1)  # past ttl_s: a quick answer is not kept longer
+        assert await cache.get("quick", quick) == 4
 
 
 # ---------------------------------------------------------------------------------------------
