@@ -12,6 +12,9 @@ so a poll with If-None-Match gets 304 for as long as nothing it shows has change
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -35,6 +38,7 @@ from shared.errors import Forbidden, InvalidInput
 from shared.schemas import RowId
 from shared.stats import DISTINCT_METRICS, FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES
 
+log = logging.getLogger("haolin.gateway.stats")
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
 FigureName = Literal[FIGURES]  # type: ignore[valid-type]
@@ -96,17 +100,45 @@ def _asked_for(figure: str) -> dict:
     return {"services": fig.owners(figure), "metrics": metrics}
 
 
+# While an answer is computed: every gathering it made (so a service late at the deadline can be
+# waited for after the partial answer is out), or the gatherings to answer from (the whole answer,
+# made again from them once the late services are in). Context variables of the computation's task.
+_gatherings: ContextVar[list[tuple[Ask, Gathered]] | None] = ContextVar("stats_gatherings", default=None)
+_gathered: ContextVar[dict[Ask, Gathered] | None] = ContextVar("stats_gathered", default=None)
+
+
+def _answer(gathered: Gathered, content: dict) -> Answer:
+    content["degraded"] = sorted(gathered.degraded)
+    tag = digest(content)
+    content["as_of"] = datetime.now(clock.zone()).isoformat(timespec="seconds")
+    return Answer(body=orjson.dumps(content), etag=tag, degraded=bool(gathered.degraded))
+
+
 async def _respond(request: Request, key: tuple, compute) -> Response:
-    """The cached or freshly computed answer for `key`, or 304 when the poller has it already."""
+    """The cached or freshly computed answer for `key`, or 304 when the poller has it already.
+
+    A service still counting at the stats deadline is left out of this answer but not given
+    up: the whole answer is made and kept once it is in, for the next poll. Until then polls of
+    the same key get this partial answer rather than asking the slow service again."""
     state = request.app.state
     cache: AnswerCache[Answer] = state.stats_cache
+    waiting: dict[tuple, Answer] = state.stats_waiting
+    partial = waiting.get(key)
+    if partial is not None:
+        return respond(request, partial.body, partial.etag, "private, no-cache")
 
     async def build() -> Answer:
+        gatherings: list[tuple[Ask, Gathered]] = []
+        _gatherings.set(gatherings)
+        started = time.monotonic()
         gathered, content = await compute()
-        content["degraded"] = sorted(gathered.degraded)
-        tag = digest(content)
-        content["as_of"] = datetime.now(clock.zone()).isoformat(timespec="seconds")
-        return Answer(body=orjson.dumps(content), etag=tag, degraded=bool(gathered.degraded))
+        answer = _answer(gathered, content)
+        if answer.degraded and cache.ttl_s > 0 and any(g.late is not None for _, g in gatherings):
+            waiting[key] = answer
+            task = asyncio.ensure_future(_complete(cache, key, compute, gatherings, started, waiting))
+            state.stats_completions.add(task)
+            task.add_done_callback(state.stats_completions.discard)
+        return answer
 
     answer = await cache.get(key, build, keep=lambda a: not a.degraded)
     # A partial answer is not kept (the next poll asks the failed service again), so clients must not keep it either.
@@ -114,9 +146,39 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
                    "private, no-cache" if answer.degraded else f"private, max-age={int(cache.ttl_s)}")
 
 
+async def _complete(cache: AnswerCache, key: tuple, compute, gatherings: list[tuple[Ask, Gathered]], started: float,
+                    waiting: dict[tuple, Answer]) -> None:
+    """The whole answer once the late services are in, kept for the next poll; nothing kept when
+    one of them failed after all (the next poll asks again)."""
+    try:
+        whole = {ask: (await g.late if g.late is not None else g) for ask, g in gatherings}
+        if any(g.degraded for g in whole.values()):
+            return
+        _gatherings.set(None)
+        _gathered.set(whole)
+        gathered, content = await compute()
+        answer = _answer(gathered, content)
+        if not answer.degraded:
+            cache.put(key, answer, time.monotonic() - started)
+    except Exception:
+        log.exception("stats: completing a late answer failed")
+    finally:
+        waiting.pop(key, None)
+
+
 async def gather_figures(request: Request, ask: Ask) -> Gathered:
+    """Every service's figures for `ask`. Inside a dashboard answer's computation, services late at
+    the deadline go on counting (up to upstream_timeout_s) for the whole answer made after it."""
+    made = _gathered.get()
+    if made is not None and ask in made:
+        return made[ask]
     state = request.app.state
-    return await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s)
+    gatherings = _gatherings.get()
+    patience = state.settings.upstream_timeout_s if gatherings is not None else None
+    gathered = await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s, patience)
+    if gatherings is not None:
+        gatherings.append((ask, gathered))
+    return gathered
 
 
 @router.get("/summary", summary="Every figure for a station's subtree over a date range", response_class=Response,

@@ -72,13 +72,18 @@ class AnswerCache(Generic[T]):
             answer = await compute()
         finally:
             del self._running[key]
-        if self.ttl_s > 0 and keep(answer):
-            now = time.monotonic()
-            self._done[key] = (now + max(self.ttl_s, self.per_compute * (now - started)), answer)
-            self._done.move_to_end(key)
-            while len(self._done) > self.max_entries:
-                self._done.popitem(last=False)
+        if keep(answer):
+            self.put(key, answer, time.monotonic() - started)
         return answer
+
+    def put(self, key: Hashable, answer: T, took_s: float = 0.0) -> None:
+        """Keep `answer` for `key`, as computed in `took_s` (an answer made outside `get`)."""
+        if self.ttl_s <= 0:
+            return
+        self._done[key] = (time.monotonic() + max(self.ttl_s, self.per_compute * took_s), answer)
+        self._done.move_to_end(key)
+        while len(self._done) > self.max_entries:
+            self._done.popitem(last=False)
 
     def clear(self) -> None:
         self._done.clear()

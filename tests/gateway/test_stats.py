@@ -555,6 +555,45 @@ class TestDegraded:
         body = await get_ok(gw, "/v1/stats/summary", official, station_id=county, **{"from": frm, "to": to})
         assert body["degraded"] == [] and shown(body["figures"]) == expected
 
+    async def test_a_late_service_is_left_out_and_its_figures_come_with_the_next_poll(self, world, gateway_factory):
+        w, ids = world, {k: s["id"] for k, s in world.tree.items()}
+        official, frm, to = w.headers["county.official"], w.today - timedelta(days=70), w.today
+        params = {"station_id": ids["chenghua"], "from": frm.isoformat(), "to": to.isoformat()}
+        polled = await gateway_factory(stats_timeout_s=0.3, stats_cache_per_compute=0)
+        clients = polled.app.state.upstreams._clients
+        clients["projects"] = httpx.AsyncClient(base_url=clients["projects"].base_url,
+                                                transport=Slow(clients["projects"]._transport, 1.0))
+        asked = Asked(polled)
+
+        r = await polled.get("/v1/stats/summary", headers=official, params=params)
+        assert r.status_code == 200 and r.json()["degraded"] == ["projects"], r.text
+        assert "no-cache" in r.headers["cache-control"]
+        assert r.json()["figures"]["groups"]["value"] is None
+        # While projects is still counting, a poll gets the same partial answer and asks nobody again.
+        again = await polled.get("/v1/stats/summary", headers=official, params=params)
+        assert again.status_code == 200 and again.content == r.content
+        assert asked.total() == 5
+
+        for _ in range(100):
+            if not polled.app.state.stats_waiting:
+                break
+            await asyncio.sleep(0.05)
+        # The late figures made the whole answer, kept: the next poll has it without asking again.
+        body = await get_ok(polled, "/v1/stats/summary", official, **params)
+        assert body["degraded"] == [] and shown(body["figures"]) == w.ledger.summary(ids["chenghua"], frm, to)
+        assert asked.total() == 5
+
+
+class Slow(httpx.AsyncBaseTransport):
+    """A service that answers, but only after `delay_s`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+
+    async def handle_async_request(self, request):
+        await asyncio.sleep(self.delay_s)
+        return await self.inner.handle_async_request(request)
+
 
 # ---------------------------------------------------------------------------------------------
 # 3 and 4. ETag, the cache, and a burst of polls
