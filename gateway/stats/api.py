@@ -134,7 +134,8 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
         gathered, content = await compute()
         answer = _answer(gathered, content)
         if answer.degraded and cache.ttl_s > 0 and any(g.late is not None for _, g in gatherings):
-            waiting[key] = answer
+            if not cache.has(key):  # an older whole answer, still served, beats this partial one
+                waiting[key] = answer
             task = asyncio.ensure_future(_complete(cache, key, compute, gatherings, started, waiting))
             state.stats_completions.add(task)
             task.add_done_callback(state.stats_completions.discard)

@@ -76,6 +76,11 @@ class AnswerCache(Generic[T]):
             self.put(key, answer, time.monotonic() - started)
         return answer
 
+    def has(self, key: Hashable) -> bool:
+        """Whether `get` would answer `key` at once from what is kept (fresh, or stale within stale_s)."""
+        hit = self._done.get(key)
+        return hit is not None and hit[0] + self.stale_s > time.monotonic()
+
     def put(self, key: Hashable, answer: T, took_s: float = 0.0) -> None:
         """Keep `answer` for `key`, as computed in `took_s` (an answer made outside `get`)."""
         if self.ttl_s <= 0:

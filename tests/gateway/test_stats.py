@@ -738,7 +738,9 @@ class TestPolling:
         assert await cache.get("k", compute) == 1  # the failure left the last answer; another refresh runs
         await asyncio.sleep(0.02)
         assert await cache.get("k", compute) == 3 and cache.computations == 3
+        assert cache.has("k") and not cache.has("other")
         await asyncio.sleep(0.9)  # past fresh and stale: the next caller waits for a new computation
+        assert not cache.has("k")
         assert await cache.get("k", compute) == 4 and cache.computations == 4
 
     async def test_an_answer_that_took_long_to_compute_is_kept_longer(self):
