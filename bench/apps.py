@@ -78,7 +78,6 @@ def gateway() -> FastAPI:
 def gateway_raw_aiohttp() -> FastAPI:
     """The ceiling: the same hop with aiohttp called directly, no httpx layer."""
     import aiohttp
-    from starlette.routing import Route
 
     from shared.observability import request_id_var
 

@@ -36,7 +36,6 @@ import platform
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,8 @@ import urllib.error
 import urllib.request
 from importlib import metadata
 from pathlib import Path
+
+from bench.suite import Server, plain  # the same processes and URLs as the suite
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -61,50 +62,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- processes
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One uvicorn process, as ops/run.py starts it, its output to a log file."""
-
-    def __init__(self, name: str, factory: str, env: dict[str, str]) -> None:
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = TMP / f"{name}.log"
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(self.port),
-               "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
-        self._out = self.log.open("wb")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-                                     stdout=self._out, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, path: str = "/readyz", timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + path, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not become ready; see {self.log}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._out.close()
-
 
 def cpu_seconds(pid: int) -> float:
     try:
@@ -133,10 +90,6 @@ def postgres_cpu_seconds() -> float:
 
 
 # ---------------------------------------------------------------- database and seed
-
-def plain(url) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
 
 async def recreate_database(url, drop_only: bool = False) -> None:
     import asyncpg
@@ -450,7 +403,7 @@ def main() -> None:
                            station_path=STATION_PATH, name="Bench Worker")
         token = signer.access_token(worker, ttl_s=4 * 3600)
 
-        cases = Server("cases", "services.cases.app:main", {})
+        cases = Server("cases", "services.cases.app:main", dict(os.environ))
         servers.append(cases)
         cases.wait_ready()
         t0 = time.monotonic()
@@ -461,8 +414,8 @@ def main() -> None:
         ids_file.write_text("\n".join(ids) + "\n")
 
         # Unreachable projects/volunteers: the gateway's station pusher logs and retries, off the measured path.
-        gateway = Server("gateway", "gateway.app:main", {"CASES_URL": cases.url})
-        bare = Server("bare", "bench.bare_read:main", {"BENCH_DSN": plain(url)})
+        gateway = Server("gateway", "gateway.app:main", {**os.environ, "CASES_URL": cases.url})
+        bare = Server("bare", "bench.bare_read:main", {**os.environ, "BENCH_DSN": plain(url)})
         servers += [gateway, bare]
         gateway.wait_ready()
         bare.wait_ready("/healthz")

@@ -41,8 +41,6 @@ def create_app(settings: GatewaySettings | None = None,
                                        settings.access_ttl_s)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.upstreams = Upstreams.build(settings, transports)
-        app.state.stats_waiting = {}  # key -> the partial answer, while late services are waited for
-        app.state.stats_completions = set()  # those waits' tasks: held so they are not collected midway
         app.state.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
                                            per_compute=settings.stats_cache_per_compute)
         await ensure_admin(app.state.db, settings)
@@ -53,8 +51,7 @@ def create_app(settings: GatewaySettings | None = None,
             yield
         finally:
             await app.state.pusher.stop()
-            for task in list(app.state.stats_completions):
-                task.cancel()
+            app.state.stats_cache.close()
             await app.state.upstreams.aclose()
             await app.state.db.dispose()
 

@@ -120,12 +120,7 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
     A service still counting at the stats deadline is left out of this answer but not given
     up: the whole answer is made and kept once it is in, for the next poll. Until then polls of
     the same key get this partial answer rather than asking the slow service again."""
-    state = request.app.state
-    cache: AnswerCache[Answer] = state.stats_cache
-    waiting: dict[tuple, Answer] = state.stats_waiting
-    partial = waiting.get(key)
-    if partial is not None:
-        return respond(request, partial.body, partial.etag, "private, no-cache")
+    cache: AnswerCache[Answer] = request.app.state.stats_cache
 
     async def build() -> Answer:
         gatherings: list[tuple[Ask, Gathered]] = []
@@ -134,11 +129,7 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
         gathered, content = await compute()
         answer = _answer(gathered, content)
         if answer.degraded and cache.ttl_s > 0 and any(g.late is not None for _, g in gatherings):
-            if not cache.has(key):  # an older whole answer, still served, beats this partial one
-                waiting[key] = answer
-            task = asyncio.ensure_future(_complete(cache, key, compute, gatherings, started, waiting))
-            state.stats_completions.add(task)
-            task.add_done_callback(state.stats_completions.discard)
+            cache.hold(key, answer, _whole(compute, gatherings), started)
         return answer
 
     answer = await cache.get(key, build, keep=lambda a: not a.degraded)
@@ -147,24 +138,21 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
                    "private, no-cache" if answer.degraded else f"private, max-age={int(cache.ttl_s)}")
 
 
-async def _complete(cache: AnswerCache, key: tuple, compute, gatherings: list[tuple[Ask, Gathered]], started: float,
-                    waiting: dict[tuple, Answer]) -> None:
-    """The whole answer once the late services are in, kept for the next poll; nothing kept when
-    one of them failed after all (the next poll asks again)."""
+async def _whole(compute, gatherings: list[tuple[Ask, Gathered]]) -> Answer | None:
+    """The whole answer once the late services are in; None when one of them failed after all
+    (the next poll asks again)."""
     try:
         whole = {ask: (await g.late if g.late is not None else g) for ask, g in gatherings}
         if any(g.degraded for g in whole.values()):
-            return
+            return None
         _gatherings.set(None)
         _gathered.set(whole)
         gathered, content = await compute()
         answer = _answer(gathered, content)
-        if not answer.degraded:
-            cache.put(key, answer, time.monotonic() - started)
+        return None if answer.degraded else answer
     except Exception:
         log.exception("stats: completing a late answer failed")
-    finally:
-        waiting.pop(key, None)
+        return None
 
 
 async def gather_figures(request: Request, ask: Ask) -> Gathered:

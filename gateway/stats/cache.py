@@ -38,6 +38,8 @@ class AnswerCache(Generic[T]):
         self.max_entries = max_entries
         self._done: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()  # key -> (fresh until, answer)
         self._running: dict[Hashable, asyncio.Task[T]] = {}
+        self._held: dict[Hashable, T] = {}  # key -> an answer served while a whole one is awaited (`hold`)
+        self._holding: set[asyncio.Task] = set()  # those waits: referenced so they are not collected midway
         self.computations = 0  # how many times compute ran: what a burst of polls cost
 
     async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]],
@@ -58,8 +60,34 @@ class AnswerCache(Generic[T]):
                     task.add_done_callback(lambda t: t.cancelled() or t.exception())
                 return answer
             del self._done[key]
+        held = self._held.get(key)
+        if held is not None:
+            return held
         task = self._running.get(key) or self._start(key, compute, keep)
         return await asyncio.shield(task)
+
+    def hold(self, key: Hashable, answer: T, whole: Awaitable[T | None], started: float) -> None:
+        """Serve `answer` for `key`, without computing, until `whole` (a computation begun at
+        `started`) is done; then keep what it gives, or nothing when it gives None. A kept
+        answer, fresh or stale, is still served before a held one."""
+        self._held[key] = answer
+
+        async def wait() -> None:
+            try:
+                found = await whole
+                if found is not None:
+                    self.put(key, found, time.monotonic() - started)
+            finally:
+                self._held.pop(key, None)
+
+        task = asyncio.ensure_future(wait())
+        self._holding.add(task)
+        task.add_done_callback(self._holding.discard)
+
+    def close(self) -> None:
+        """Stop the waits begun by `hold` (at shutdown)."""
+        for task in list(self._holding):
+            task.cancel()
 
     def _start(self, key: Hashable, compute: Callable[[], Awaitable[T]], keep: Callable[[T], bool]) -> asyncio.Task:
         task = self._running[key] = asyncio.ensure_future(self._compute(key, compute, keep))
@@ -75,11 +103,6 @@ class AnswerCache(Generic[T]):
         if keep(answer):
             self.put(key, answer, time.monotonic() - started)
         return answer
-
-    def has(self, key: Hashable) -> bool:
-        """Whether `get` would answer `key` at once from what is kept (fresh, or stale within stale_s)."""
-        hit = self._done.get(key)
-        return hit is not None and hit[0] + self.stale_s > time.monotonic()
 
     def put(self, key: Hashable, answer: T, took_s: float = 0.0) -> None:
         """Keep `answer` for `key`, as computed in `took_s` (an answer made outside `get`)."""

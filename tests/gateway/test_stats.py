@@ -17,6 +17,7 @@ a burst of identical polls costing the services one computation, and scope and i
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -575,7 +576,7 @@ class TestDegraded:
         assert asked.total() == 5
 
         for _ in range(100):
-            if not polled.app.state.stats_waiting:
+            if not polled.app.state.stats_cache._holding:
                 break
             await asyncio.sleep(0.05)
         # The late figures made the whole answer, kept: the next poll has it without asking again.
@@ -738,10 +739,28 @@ class TestPolling:
         assert await cache.get("k", compute) == 1  # the failure left the last answer; another refresh runs
         await asyncio.sleep(0.02)
         assert await cache.get("k", compute) == 3 and cache.computations == 3
-        assert cache.has("k") and not cache.has("other")
         await asyncio.sleep(0.9)  # past fresh and stale: the next caller waits for a new computation
-        assert not cache.has("k")
         assert await cache.get("k", compute) == 4 and cache.computations == 4
+
+    async def test_a_held_partial_answer_is_served_until_the_whole_one_is_in_but_never_over_a_kept_one(self):
+        cache: AnswerCache[str] = AnswerCache(0.05, stale_s=5)
+
+        async def compute() -> str:
+            raise AssertionError("a held or kept answer is served without computing")
+
+        arrived: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        cache.hold("k", "partial", arrived, time.monotonic())
+        assert await cache.get("k", compute) == "partial"
+        arrived.set_result("whole")
+        await asyncio.sleep(0.01)
+        assert await cache.get("k", compute) == "whole"
+
+        await asyncio.sleep(0.1)  # "whole" is stale now, yet still served before a held partial answer
+        cache.hold("k", "partial again", asyncio.get_running_loop().create_future(), time.monotonic())
+        refreshed = asyncio.get_running_loop().create_future()
+        assert await cache.get("k", lambda: refreshed) == "whole"
+        refreshed.set_result("new")
+        cache.close()
 
     async def test_an_answer_that_took_long_to_compute_is_kept_longer(self):
         cache: AnswerCache[int] = AnswerCache(0.05, per_compute=5)

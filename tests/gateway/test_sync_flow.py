@@ -58,6 +58,17 @@ def updated(body: dict, table: str) -> dict[str, dict]:
     return {r["id"]: r for r in body["changes"][table]["updated"]}
 
 
+async def station_tablet(gateway, admin, tree, db) -> tuple[dict, "Tablet", dict]:
+    """The township, a tablet registered there by its station head, and the head's headers."""
+    township = tree["mengzhuiwan"]
+    await gateway.user(admin, "chen.head", "station_head", township["id"])
+    await gateway.app.state.pusher.sync_now()
+    head = await gateway.headers_for("chen.head")
+    r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
+    assert r.status_code == 201, r.text
+    return township, Tablet(gateway, r.json()["credential"], db), head
+
+
 class TestTwoTablets:
     async def test_conflicting_offline_edits_rest_and_figures(self, gateway, admin, tree, db):
         township = tree["mengzhuiwan"]
@@ -145,12 +156,7 @@ class TestTwoTablets:
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "last_pulled_at"
 
     async def test_a_push_that_fails_half_way_converges_on_retry(self, gateway, admin, tree, db):
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "chen.head", "station_head", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        head = await gateway.headers_for("chen.head")
-        r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
-        tablet = Tablet(gateway, r.json()["credential"], db)
+        township, tablet, head = await station_tablet(gateway, admin, tree, db)
         await tablet.pull()
         person = tablet_beneficiary(station_id=township["id"])
         volunteer = {"id": f"v-{uuid.uuid4().hex[:10]}", "name": "刘志愿", "id_type": "mainland_id",
@@ -194,18 +200,13 @@ class TestTwoTablets:
     async def test_a_new_person_and_their_attendance_in_one_push(self, gateway, admin, tree, db):
         """Offline, a worker registers a newcomer at a festival and ticks her attendance: the
         person (cases service) and the attendance (projects service) arrive in one push."""
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "chen.head", "station_head", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        head = await gateway.headers_for("chen.head")
+        township, tablet, head = await station_tablet(gateway, admin, tree, db)
         today = clock.today()
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
             "starts_on": today.isoformat(), "ends_on": today.isoformat()})
         assert r.status_code == 201, r.text
         project = r.json()
-        r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
-        tablet = Tablet(gateway, r.json()["credential"], db)
         await tablet.pull()
         gateway.app.state.stats_cache.clear()
         before = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]

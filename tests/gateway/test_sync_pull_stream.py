@@ -21,7 +21,7 @@ from services.volunteers.sync import TABLES as VOLUNTEERS_TABLES
 from shared import clock
 from shared.sync import app_bound
 from tests.cases.conftest import ID_A
-from tests.gateway.test_sync_flow import Tablet, settle
+from tests.gateway.test_sync_flow import settle, station_tablet
 from tests.volunteers.conftest import ID_B
 
 # What a hand-made splitter or slicer gets wrong: quotes, backslashes, a newline, braces and a
@@ -53,16 +53,6 @@ class TestLineSplitter:
         assert await _flat(data, list(range(20, len(data), 7))) == data.replace(b"\n\n", b"\n").split(b"\n")
         batches = [b async for b in line_batches(_chunks(b"a\nb\nc", [1, 3]))]
         assert batches == [[b"a"], [b"b"], [b"c"]] and all(batches)
-
-
-async def _station_tablet(gateway, admin, tree, db) -> tuple[dict, Tablet, dict]:
-    township = tree["mengzhuiwan"]
-    await gateway.user(admin, "chen.head", "station_head", township["id"])
-    await gateway.app.state.pusher.sync_now()
-    head = await gateway.headers_for("chen.head")
-    r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
-    assert r.status_code == 201, r.text
-    return township, Tablet(gateway, r.json()["credential"], db), head
 
 
 def _everything(station_id: int, project_id: str) -> dict:
@@ -118,7 +108,7 @@ async def _served(apps_tables, pulled: dict) -> dict[str, dict[str, dict]]:
 class TestPullThroughTheGateway:
     async def test_every_table_arrives_as_the_service_serves_it(self, gateway, admin, tree, db, cases_app,
                                                                 projects_app, volunteers_app):
-        township, tablet, head = await _station_tablet(gateway, admin, tree, db)
+        township, tablet, head = await station_tablet(gateway, admin, tree, db)
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
             "starts_on": clock.today().isoformat(), "ends_on": clock.today().isoformat()})
@@ -154,7 +144,7 @@ class TestPullThroughTheGateway:
     async def test_lines_in_another_layout_give_the_same_answer(self, gateway, admin, tree, db):
         """A service whose lines are not in the fixed layout (an older one: spaces, other key
         order, CRLF) is parsed line by line, and the tablet gets the same answer."""
-        township, tablet, head = await _station_tablet(gateway, admin, tree, db)
+        township, tablet, head = await station_tablet(gateway, admin, tree, db)
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
             "starts_on": clock.today().isoformat(), "ends_on": clock.today().isoformat()})
