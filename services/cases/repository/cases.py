@@ -38,6 +38,12 @@ async def events(session: AsyncSession, case_id: str) -> list[CaseEvent]:
     return list((await session.scalars(stmt)).all())
 
 
+async def last_step_on(session: AsyncSession, case_id: str) -> date | None:
+    """The date of the case's latest step (its opening at the least)."""
+    return await session.scalar(select(func.max(CaseEvent.occurred_on)).where(CaseEvent.case_id == case_id,
+                                                                             CaseEvent.deleted_at.is_(None)))
+
+
 async def live_children(session: AsyncSession, model, case_id: str, for_update: bool = False) -> list:
     stmt = select(model).where(model.case_id == case_id, model.deleted_at.is_(None))
     if for_update:
