@@ -18,7 +18,7 @@
       "period.invalid": "请选择有效的统计周期（开始日期不晚于结束日期）。",
       "summary.title": "概览", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
       "chart.table": "数据表", "chart.period": "时段", "chart.total": "合计",
-      "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。",
+      "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。", "breakdown.deleted": "已删除",
       "breakdown.station": "站点", "breakdown.value": "数值", "breakdown.share": "占比",
       "breakdown.own": "本站直属", "breakdown.total": "合计", "breakdown.none": "没有下级站点。",
       "projects.title": "项目目标进度", "projects.none": "该站点在此周期内没有项目。",
@@ -45,7 +45,7 @@
       "summary.title": "Summary", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
       "chart.table": "Data table", "chart.period": "Period", "chart.total": "Total",
       "breakdown.title": "Child stations", "breakdown.metric": "Figure",
-      "breakdown.hint": "Click a station's name to look at it.",
+      "breakdown.hint": "Click a station's name to look at it.", "breakdown.deleted": "deleted",
       "breakdown.station": "Station", "breakdown.value": "Value", "breakdown.share": "Share",
       "breakdown.own": "Kept at this station", "breakdown.total": "Total", "breakdown.none": "No child stations.",
       "projects.title": "Project targets", "projects.none": "No projects at this station in this period.",
@@ -763,6 +763,13 @@
       return el("div", {class: "bar", "aria-hidden": "true"}, inner);
     };
     const rows = answer.rows.map((r) => {
+      // A deleted child whose records still count: shown, but there is no station to open.
+      if (r.station.deleted) {
+        return el("tr", {"data-child": r.station.id, "data-deleted": ""},
+          el("th", {scope: "row", text: `${r.station.name} (${t("breakdown.deleted")})`}),
+          el("td", {class: "num"}, valueNode(r, null, 2)),
+          el("td", {}, bar(r.value)));
+      }
       remember({...r.station, parent_id: answer.station.id});
       return el("tr", {"data-child": r.station.id},
         el("th", {scope: "row"}, el("button", {type: "button", class: "link", text: r.station.name,

@@ -58,6 +58,14 @@ async def tombstone_children(session: AsyncSession, model, case_id: str, user_id
     )
 
 
+async def unclosed_under(session: AsyncSession, station_path: str) -> dict[str, int]:
+    """Live cases of the subtree by status, closed ones left out."""
+    stmt = (select(Case.status, func.count()).where(Case.deleted_at.is_(None), Case.status != "closed",
+                                                    Case.station_path.startswith(station_path, autoescape=False))
+            .group_by(Case.status))
+    return {status: int(n) for status, n in (await session.execute(stmt)).all()}
+
+
 async def my_open_cases(session: AsyncSession, principal: Principal) -> list[Case]:
     stmt = (live(Case, principal).where(Case.worker_id == principal.user_id, Case.status != "closed")
             .order_by(Case.opened_on.desc(), Case.id.desc()))

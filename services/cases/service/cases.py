@@ -128,3 +128,10 @@ async def delete(session: AsyncSession, principal: Principal, case: Case, expect
 
 async def history(session: AsyncSession, case: Case) -> list[CaseEvent]:
     return await repo.events(session, case.id)
+
+
+async def open_work(session: AsyncSession, station_path: str) -> dict[str, int]:
+    """Cases still being worked under a station: open (as cases.open counts them) and in follow-up."""
+    by_status = await repo.unclosed_under(session, station_path)
+    return {"open_cases": sum(n for status, n in by_status.items() if status in OPEN_STATUSES),
+            "follow_up_cases": by_status.get("follow_up", 0)}
