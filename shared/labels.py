@@ -59,6 +59,7 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "cases.open": ("在案个案", "Open cases"),
         "cases.full": ("完整个案", "Full cases"),
         "beneficiaries.registered": ("建档服务对象", "Registered beneficiaries"),
+        "cases.beneficiaries": ("个案服务对象人数", "People with a case"),
         "groups": ("小组", "Groups"),
         "group_sessions": ("小组节数", "Group sessions"),
         "activities": ("社区活动场次", "Community activities"),

@@ -73,6 +73,7 @@
         "beneficiaries.registered": "新建档服务对象", groups: "小组", group_sessions: "小组节数", activities: "社区活动",
         "resources.linked_yuan": "链接资源", "volunteers.registered": "新注册志愿者", "volunteers.active": "参与服务志愿者",
         "volunteer.hours": "志愿服务时长", "volunteer.person_times": "志愿服务人次", "cases.full": "完整个案",
+        "cases.beneficiaries": "个案服务对象人数",
       },
       service: {cases: "个案服务", projects: "项目服务", volunteers: "志愿服务"},
       station_kind: {province: "省", city: "市级中心", county: "县级总站", township: "镇街站", village: "村(社区)室"},
@@ -90,7 +91,7 @@
         group_sessions: "Group sessions", activities: "Community activities", "resources.linked_yuan": "Resources linked",
         "volunteers.registered": "Volunteers registered", "volunteers.active": "Active volunteers",
         "volunteer.hours": "Volunteer hours", "volunteer.person_times": "Volunteer person-times",
-        "cases.full": "Full cases",
+        "cases.full": "Full cases", "cases.beneficiaries": "People with a case",
       },
       service: {cases: "the casework service", projects: "the projects service", volunteers: "the volunteers service"},
       station_kind: {province: "province", city: "city", county: "county", township: "township", village: "village"},
@@ -109,6 +110,7 @@
     "beneficiaries.registered": "persons", groups: "groups", group_sessions: "sessions", activities: "activities",
     "resources.linked_yuan": "yuan", "volunteers.registered": "volunteers", "volunteers.active": "volunteers",
     "volunteer.hours": "hours", "cases.full": "cases",
+    "cases.beneficiaries": "persons",
   };
   // The summary cards, in reading order; the first two are the headline figures.
   const CARDS = ["person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
