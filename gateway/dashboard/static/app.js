@@ -173,6 +173,9 @@
 
   const services = (list) => list.map((s) => label("service", s)).join(state.lang === "en" ? ", " : "、");
 
+  // How a figure is counted (figure_rule of /v1/meta/labels; docs/counting.md), shown on hover.
+  const rule = (metric) => state.served[state.lang]?.figure_rule?.[metric] || undefined;
+
   function fmt(value, digits = 2) {
     if (value === null || value === undefined) return "—";
     return new Intl.NumberFormat(state.lang, {maximumFractionDigits: digits}).format(value);
@@ -669,7 +672,7 @@
         : figure.exact === false ? t("approx", {lower: fmt(figure.lower, 0), upper: fmt(figure.upper, 0)}) : "";
       return el("div", {class: `figure${i < 2 ? " main" : ""}${figure.value === null ? " missing" : ""}`,
                         "data-figure": metric},
-                el("div", {class: "label", text: label("metric", metric)}),
+                el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),
                 valueNode(figure, metric, 2),
                 note ? el("div", {class: "note", text: note}) : null);
     }));
@@ -756,7 +759,8 @@
     const metric = answer.metric;
     const head = el("thead", {}, el("tr", {},
       el("th", {scope: "col", text: t("breakdown.station")}),
-      el("th", {scope: "col", class: "num", text: `${label("metric", metric)}${unit(metric) ? ` (${unit(metric)})` : ""}`}),
+      el("th", {scope: "col", class: "num", text: `${label("metric", metric)}${unit(metric) ? ` (${unit(metric)})` : ""}`,
+                title: rule(metric)}),
       el("th", {scope: "col", text: t("breakdown.share")})));
     const max = Math.max(1, ...answer.rows.map((r) => r.value || 0), answer.own.value || 0);
     const bar = (v) => {
@@ -814,7 +818,8 @@
         const meter = el("progress", {max: String(target.target || 1), value: String(Math.min(value ?? 0, target.target || 1)),
                                       "aria-label": `${name}: ${fmt(value)} / ${fmt(target.target)}`});
         return el("div", {class: "target", "data-metric": target.metric},
-          el("span", {text: cond ? (state.lang === "en" ? `${name} (${cond})` : `${name}（${cond}）`) : name}),
+          el("span", {text: cond ? (state.lang === "en" ? `${name} (${cond})` : `${name}（${cond}）`) : name,
+                      title: rule(target.metric)}),
           meter,
           el("span", {class: "num"}, valueNode({value}, null, 2), ` / ${fmt(target.target)}`),
           el("span", {class: `badge ${target.met ? "met" : "unmet"}`,
