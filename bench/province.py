@@ -365,9 +365,9 @@ def _sql_records(scale: Scale, start: date, end: date, keys: Keys) -> list[str]:
            SELECT id, station_id, station_path, row_number() OVER (ORDER BY id) AS n FROM volunteers.volunteer""",
         "CREATE INDEX ON bench.volunteer (n)",
         f"""INSERT INTO volunteers.service_hours (id, station_id, station_path, volunteer_id, activity_kind,
-                                                 served_on, hours, content, status, created_by, updated_by)
+                                                 served_on, ends_on, hours, content, status, created_by, updated_by)
             SELECT md5('hours' || j)::uuid::text, v.station_id, v.station_path, v.id, 'free_text',
-                   greatest(r.day, v2.registered_on), 0.5 * (1 + j % 8), '助老送餐',
+                   greatest(r.day, v2.registered_on), greatest(r.day, v2.registered_on), 0.5 * (1 + j % 8), '助老送餐',
                    (ARRAY{HOURS_STATUSES})[1 + floor(random() * 100)::int], 'bench', 'bench'
             FROM (SELECT j, {growth} AS day, 1 + floor({scale.volunteers} * power(random(), 1.5))::bigint AS n
                   FROM generate_series(1, {scale.hours}) AS j OFFSET 0) r

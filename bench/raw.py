@@ -66,6 +66,7 @@ SUMMARY = {
     "volunteers.active": """SELECT count(DISTINCT volunteer_id) FROM volunteers.service_hours
         WHERE deleted_at IS NULL AND status IN ('recorded', 'confirmed', 'corrected')
         AND station_path LIKE $1 || '%' AND served_on BETWEEN $2 AND $3""",
+    # By the day a shift starts: the bench loads no shift past midnight (bench/rollups.py splits those).
     "volunteer.hours": """SELECT coalesce(sum(hours), 0) FROM volunteers.service_hours
         WHERE deleted_at IS NULL AND status IN ('recorded', 'confirmed', 'corrected')
         AND station_path LIKE $1 || '%' AND served_on BETWEEN $2 AND $3""",

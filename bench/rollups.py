@@ -13,8 +13,10 @@ counters are made afterwards, here, in SQL. Each statement mirrors one counting 
   ALL and its populations; activities and their resources under ALL; person_day from live
   attendance of live occasions (the migration's backfill); named_count of each live occasion (a
   deleted one keeps the count it had when deleted).
-- volunteers (services/volunteers/service/counting.py): volunteers.registered; volunteer.hours and
-  volunteer.person_times from live records whose status counts; served_day; certified_hours.
+- volunteers (services/volunteers/service/counting.py): volunteers.registered; volunteer.person_times
+  from live records whose status counts, on the day the shift starts; volunteer.hours and served_day
+  on the days of the shift, a shift past midnight split as services/volunteers/service/shifts.py
+  splits it; certified_hours.
 
 Every row carries ALL (shared.stats.ALL) plus one row per population code, as Rollup.add does.
 tests/bench/test_rollups.py checks that rebuilding the rollups of a dataset made through the API
@@ -150,6 +152,22 @@ PROJECTS = [
 ]
 
 _COUNTED = f"deleted_at IS NULL AND status IN ({_quoted(COUNTED_HOURS)})"
+_MINUTES = "(extract(epoch FROM {0})::int / 60)"
+# Each counted record's hours on each day of its shift (shifts.hours_by_day): past midnight, the first
+# day's part in proportion to the minutes before midnight, rounded half up to the cent; the rest after.
+_SHIFT_DAYS = f"""
+    WITH shift AS (
+        SELECT volunteer_id, station_id, station_path, served_on, ends_on, hours,
+               CASE WHEN ends_on > served_on
+                    THEN round(hours * (1440 - {_MINUTES.format("start_time")})
+                               / ((ends_on - served_on) * 1440 + {_MINUTES.format("end_time")}
+                                  - {_MINUTES.format("start_time")}), 2)
+                    ELSE hours END AS first
+        FROM volunteers.service_hours WHERE {_COUNTED})
+    SELECT volunteer_id, station_id, station_path, served_on AS day, first AS hours FROM shift WHERE first > 0
+    UNION ALL
+    SELECT volunteer_id, station_id, station_path, ends_on, hours - first FROM shift
+    WHERE ends_on > served_on AND hours - first > 0"""
 
 VOLUNTEERS = [
     "DELETE FROM volunteers.daily_stat",
@@ -159,15 +177,15 @@ VOLUNTEERS = [
                '{ALL}' AS population, 1::numeric AS value
         FROM volunteers.volunteer WHERE deleted_at IS NULL
         UNION ALL
-        SELECT station_id, station_path, served_on, 'volunteer.hours', '{ALL}', hours
-        FROM volunteers.service_hours WHERE {_COUNTED}
+        SELECT station_id, station_path, day, 'volunteer.hours', '{ALL}', hours
+        FROM ({_SHIFT_DAYS}) AS d
         UNION ALL
         SELECT station_id, station_path, served_on, 'volunteer.person_times', '{ALL}', 1
         FROM volunteers.service_hours WHERE {_COUNTED}"""),
     f"""INSERT INTO volunteers.served_day (volunteer_id, day, station_id, station_path, records)
-        SELECT volunteer_id, served_on, station_id, max(station_path), count(*)
-        FROM volunteers.service_hours WHERE {_COUNTED}
-        GROUP BY volunteer_id, served_on, station_id""",
+        SELECT volunteer_id, day, station_id, max(station_path), count(*)
+        FROM ({_SHIFT_DAYS}) AS d
+        GROUP BY volunteer_id, day, station_id""",
     f"""UPDATE volunteers.volunteer v SET certified_hours = coalesce(h.total, 0)
         FROM volunteers.volunteer v2 LEFT JOIN (
             SELECT volunteer_id, sum(hours) AS total FROM volunteers.service_hours

@@ -107,6 +107,12 @@ class GatewayTimeout(AppError):
     status_code, title, type = 504, "Upstream service timed out", "gateway-timeout"
 
 
+class ServiceUnavailable(AppError):
+    """A service whose answer a write depends on did not give it: the write is not made (fail closed)."""
+
+    status_code, title, type = 503, "Service unavailable", "service-unavailable"
+
+
 def request_language(request: Request) -> Lang:
     return negotiate(request.headers.get("accept-language"))
 

@@ -94,6 +94,7 @@ TITLES = {
     "Upstream service timed out": "后台服务超时",
     "Method not allowed": "不支持该请求方法",
     "Not ready": "服务未就绪",
+    "Service unavailable": "服务暂不可用",
     "Error": "错误",
 }
 
@@ -162,11 +163,15 @@ MESSAGES = {
     "Users are still bound to the station; move them to another station first.":
         "仍有用户属于此站点，请先将他们转到其他站点。",
     "The station still has stations under it; move or delete them first.": "此站点下还有下级站点，请先转移或删除。",
+    "The station still holds records or open work (see holds); move it to another parent with its records "
+    "instead (see move), or delete the records first.":
+        "此站点仍有记录或未结束的工作（见 holds）；请将站点连同记录转移到其他上级站点（见 move），或先删除这些记录。",
     "A station cannot move under itself or one of its own descendants.": "站点不能移到自身或其下级站点之下。",
     "This id is already used by a different record.": "此 id 已被另一条记录使用。",
     "This station is outside the project's stations.": "此站点不在项目覆盖的站点内。",
     "This date is outside the project period.": "此日期不在项目周期内。",
     "This date is before the case was opened.": "此日期早于开案日期。",
+    "A step cannot happen before the case was opened.": "步骤日期不能早于开案日期。",
     "This date is before the referral was made.": "此日期早于转介日期。",
     "The project cannot end before it starts.": "项目结束日期不能早于开始日期。",
     "The birth date in this ID number is in the future.": "身份证号中的出生日期晚于今天。",
@@ -221,10 +226,14 @@ PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"The (\w+) service could not be reached\."), lambda m: f"无法连接{_SERVICES.get(m[1], m[1])}。"),
     (re.compile(r"The (\w+) service did not answer; .*"),
      lambda m: f"{_SERVICES.get(m[1], m[1])}没有响应，请稍后再试。"),
+    (re.compile(r"Services did not answer \((.*)\); the station was not deleted\. Try again\."),
+     lambda m: f"服务未响应（{'、'.join(_SERVICES.get(x, x) for x in m[1].split(', '))}），站点未删除，请稍后再试。"),
     (re.compile(r"Services did not answer \((.*)\); the report was not made\. Try again\."),
      lambda m: f"服务未响应（{'、'.join(_SERVICES.get(x, x) for x in m[1].split(', '))}），未能生成报表，请稍后再试。"),
     (re.compile(r"Your role \((\w+)\) cannot .*"), lambda m: f"您的角色（{_role(m[1])}）无权执行此操作。"),
     (re.compile(r"Unknown population code\(s\): (.*)\."), lambda m: f"未知的人群代码：{m[1]}。"),
+    (re.compile(r"A step cannot be dated before the case's last step \((.+)\)\."),
+     lambda m: f"步骤日期不能早于该个案上一步骤的日期（{m[1]}）。"),
     (re.compile(r"Use at most (\d+) characters\."), lambda m: f"最多使用 {m[1]} 个字符。"),
     (re.compile(r"Use at least (\d+) characters\."), lambda m: f"至少使用 {m[1]} 个字符。"),
     (re.compile(r"More than (\d+) periods: .*"), lambda m: f"超过 {m[1]} 个时段：请选择更长的间隔或更短的日期范围。"),

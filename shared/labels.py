@@ -59,6 +59,7 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "cases.open": ("在案个案", "Open cases"),
         "cases.full": ("完整个案", "Full cases"),
         "beneficiaries.registered": ("建档服务对象", "Registered beneficiaries"),
+        "cases.beneficiaries": ("个案服务对象人数", "People with a case"),
         "groups": ("小组", "Groups"),
         "group_sessions": ("小组节数", "Group sessions"),
         "activities": ("社区活动场次", "Community activities"),
@@ -67,6 +68,59 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "volunteers.active": ("参与服务的志愿者", "Active volunteers"),
         "volunteer.hours": ("志愿服务时长（小时）", "Volunteer hours"),
         "volunteer.person_times": ("志愿服务人次", "Volunteer person-times"),
+    },
+    # How each figure is counted, in a sentence for the reader of a dashboard or report (docs/counting.md
+    # has the whole rule): every figure of shared.stats.FIGURES and of the project targets.
+    "figure_rule": {
+        "person_times": ("个案、小组、社区活动人次之和", "Casework, group and community person-times added up"),
+        "persons": ("个案、小组、社区活动中具名服务的人，每人只计一次；匿名人数不计；按服务时所属人群分列",
+                    "Named people served by casework, groups and activities, each once; anonymous headcounts "
+                    "not included; by the populations they had when served"),
+        "person_times.casework": ("服务记录的人次之和，记在服务日期；按记录时服务对象所属人群分列",
+                                  "Person-times of the service records, on their service date; by the client's "
+                                  "populations when the record was made"),
+        "person_times.group": ("各节具名签到人数加匿名人数，记在举办日期；具名者按签到时所属人群分列，匿名人数不分人群",
+                               "Named attendees plus the anonymous headcount of each session, on its date; named "
+                               "ones by their populations at sign-in, headcounts under everyone only"),
+        "person_times.community": ("各场活动具名参与人数加匿名人数，记在举办日期；具名者按签到时所属人群分列，匿名人数不分人群",
+                                   "Named participants plus the anonymous headcount of each activity, on its date; "
+                                   "named ones by their populations at sign-in, headcounts under everyone only"),
+        "cases.new": ("期间内开案的个案；按开案时服务对象所属人群分列",
+                      "Cases opened in the period; by the client's populations at opening"),
+        "cases.closed": ("期间内从在案状态结案的个案（结束跟进不算）；按开案时所属人群分列",
+                         "Cases closed from an open step in the period (ending a follow-up is not a closure); by "
+                         "the populations at opening"),
+        "cases.reopened": ("期间内重开的个案；按开案时所属人群分列",
+                           "Cases reopened in the period; by the populations at opening"),
+        "cases.open": ("期末在案的个案（接案至评估，结案和跟进中的不算）；按开案时所属人群分列",
+                       "Cases open at the end of the period (intake to evaluation; closed and in follow-up not); "
+                       "by the populations at opening"),
+        "beneficiaries.registered": ("期间内建档且未删除的服务对象；按当前所属人群分列",
+                                     "Beneficiaries registered in the period and not deleted; by their current "
+                                     "populations"),
+        "groups": ("期间内开始的小组；按小组目标人群分列",
+                   "Groups that started in the period; by the group's target population"),
+        "group_sessions": ("期间内举办的小组节数；按小组目标人群分列",
+                           "Group sessions held in the period; by the group's target population"),
+        "activities": ("期间内举办的社区活动场次；不分人群", "Community activities held in the period; no population split"),
+        "resources.linked_yuan": ("服务记录与社区活动中链接的资源金额；只有个案部分按服务对象人群分列",
+                                  "Yuan linked in service records and at activities; only the casework part is split "
+                                  "by the client's populations"),
+        "volunteers.registered": ("期间内注册且未删除的志愿者；不分人群",
+                                  "Volunteers registered in the period and not deleted; no population split"),
+        "volunteers.active": ("期间内有计入的服务时长的志愿者，每人只计一次；不分人群",
+                              "Volunteers with counted hours in the period, each once; no population split"),
+        "volunteer.hours": ("计入的服务时长（有异议的不计），跨午夜的班次按实际日期分开计；不分人群",
+                            "Counted hours of service (disputed ones not), a shift past midnight split over its "
+                            "days; no population split"),
+        "volunteer.person_times": ("每个班次计 1 人次（跨午夜的也是 1 次），记在开始当天；有异议的不计；不分人群",
+                                   "Each shift is 1 person-time (one past midnight too), on the day it starts; "
+                                   "disputed ones not; no population split"),
+        "cases.full": ("项目目标：项目周期内至少有 N 条服务记录的个案数",
+                       "Project target: cases of the project with at least N service records in its period"),
+        "cases.beneficiaries": ("项目目标：项目周期内有在案个案的不同服务对象人数（不是建档人数）",
+                                "Project target: distinct people with a case of the project open in its period (not "
+                                "registrations)"),
     },
     # Conditions a contract target may set (shared.stats.TARGET_METRICS): "groups >= 3, each >= 4 sessions".
     "target_condition": {

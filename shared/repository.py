@@ -6,7 +6,7 @@ A record table here is one with the columns of shared.models.RecordMixin (`id`, 
 
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,12 @@ class UniqueViolation(Exception):
 def live(model, principal: Principal) -> Select:
     """Live rows of `model` inside the principal's subtree: the base of every scoped read."""
     return select(model).where(model.deleted_at.is_(None), principal.scope(model.station_path))
+
+
+async def live_count_under(session: AsyncSession, table: Table, station_path: str) -> int:
+    """Live rows of a record table anywhere in the subtree of `station_path`."""
+    return int(await session.scalar(select(func.count()).select_from(table).where(
+        table.c.deleted_at.is_(None), table.c.station_path.startswith(station_path, autoescape=False))))
 
 
 async def get_live(session: AsyncSession, model: type[M], record_id: str, principal: Principal, *,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.auth import Principal, PrincipalDep, ServicePrincipalDep
 from shared.db import read_session, write_session
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotFound
 from shared.models import PathType
 from shared.schemas import RowId
 
@@ -55,18 +55,34 @@ def station_replica_model(base: type[DeclarativeBase]):
     return Station
 
 
+async def scoped_path(session: AsyncSession, station_model, principal: Principal, station_id: int | None) -> str | None:
+    """The path of the caller's own station (station_id None) or of any live station of their
+    subtree; None for an unknown id and for one outside the subtree alike."""
+    if station_id is None or station_id == principal.station_id:
+        return principal.station_path
+    path = await session.scalar(
+        select(station_model.path).where(station_model.id == station_id, station_model.deleted_at.is_(None))
+    )
+    return path if path is not None and principal.in_scope(path) else None
+
+
 async def resolve_station(session: AsyncSession, station_model, principal: Principal, station_id: int | None,
                           field: str = "station_id") -> tuple[int, str]:
     """The (id, path) a new record is filed under: the caller's own station by default,
     or any live station of their subtree. Unknown and out-of-scope ids read the same."""
-    if station_id is None or station_id == principal.station_id:
-        return principal.station_id, principal.station_path
-    path = await session.scalar(
-        select(station_model.path).where(station_model.id == station_id, station_model.deleted_at.is_(None))
-    )
-    if path is None or not principal.in_scope(path):
+    path = await scoped_path(session, station_model, principal, station_id)
+    if path is None:
         raise InvalidInput.field(field, "No such station in your scope.", "unknown_station")
-    return station_id, path
+    return (principal.station_id if station_id is None else station_id), path
+
+
+async def station_to_read(session: AsyncSession, station_model, principal: Principal, station_id: int | None) -> str:
+    """The path of the station whose figures are read: a station outside the caller's subtree
+    answers 404, exactly as one that does not exist (ARCHITECTURE.md "Identity and scope")."""
+    path = await scoped_path(session, station_model, principal, station_id)
+    if path is None:
+        raise NotFound("No such station in your scope.")
+    return path
 
 
 def subtree_dependency(station_model):

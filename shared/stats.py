@@ -100,7 +100,9 @@ DATE_TRUNC = {"day": "day", "week": "week", "month": "month", "quarter": "quarte
 # Metrics a project's contract targets may name, with the service that counts them and
 # the conditions each accepts ("groups >= 3, each >= 4 sessions and >= 5 members").
 # The projects service counts its own; the gateway's progress endpoint asks the owner of
-# the others. "cases.full" exists only as a target: a case with >= min_sessions service records.
+# the others. Two exist only as targets: "cases.full", a case with >= min_sessions service
+# records, and "cases.beneficiaries", distinct people with a case of the project (not
+# registrations: that is the dashboard's beneficiaries.registered). docs/counting.md.
 TARGET_METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "groups": ("projects", frozenset({"min_sessions", "min_members"})),
     "group_sessions": ("projects", frozenset()),
@@ -109,9 +111,13 @@ TARGET_METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "person_times.community": ("projects", frozenset()),
     "resources.linked_yuan": ("projects", frozenset()),
     "person_times.casework": ("cases", frozenset()),
-    "beneficiaries.registered": ("cases", frozenset()),
+    "cases.beneficiaries": ("cases", frozenset()),
     "cases.full": ("cases", frozenset({"min_sessions"})),
 }
+
+# Target names clients may still send, and the name they are stored and answered under: the
+# people-with-a-case target was once called beneficiaries.registered (migration projects_0005).
+TARGET_RENAMED: dict[str, str] = {"beneficiaries.registered": "cases.beneficiaries"}
 
 
 # The services that count each metric: the gateway asks them and, when one fails, names the

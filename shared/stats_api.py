@@ -19,7 +19,7 @@ from shared.auth import PrincipalDep, Role, ServicePrincipalDep
 from shared.db import read_session
 from shared.errors import Forbidden, InvalidInput
 from shared.schemas import RowId
-from shared.stations import resolve_station
+from shared.stations import station_to_read
 from shared.stats import GroupBy, Metric, StatsAnswer, StatsQuery
 
 Answer = Callable[[AsyncSession, StatsQuery], Awaitable[StatsAnswer]]
@@ -53,7 +53,7 @@ def user_stats_router(answer: Answer, station_model, path: str, name: str, summa
     ) -> StatsAnswer:
         if principal.role in denied:
             raise Forbidden(denied_detail)
-        _, station_path = await resolve_station(session, station_model, principal, station_id)
+        station_path = await station_to_read(session, station_model, principal, station_id)
         try:
             query = StatsQuery(station_path=station_path, from_on=from_on, to_on=to_on, metrics=metric,
                                group_by=group_by)

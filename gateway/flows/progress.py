@@ -30,7 +30,7 @@ router = APIRouter(tags=["projects"])
 
 # Target metric -> field of the cases service's /internal/project-stats answer.
 CASEWORK_FIGURES = {"person_times.casework": "person_times_casework",
-                    "beneficiaries.registered": "beneficiaries_registered"}
+                    "cases.beneficiaries": "case_beneficiaries"}
 
 
 @router.get("/v1/projects/{project_id}/progress")
@@ -94,15 +94,14 @@ def _fill(target: dict, figures: dict) -> None:
 
 
 async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dict | None:
-    """The project's casework figures over its period, or None when the cases service fails."""
+    """The project's casework figures over the days its own targets are counted (the projects
+    service's counted_from and counted_to), or None when the cases service fails."""
     thresholds = sorted({int(t["conditions"].get("min_sessions", 1)) for t in answer["targets"]
                          if t["metric"] == "cases.full"}) or [1]
-    body = {"project_id": answer["project_id"], "from": answer["starts_on"],
-            "to": min(date.fromisoformat(answer["ends_on"]), date.fromisoformat(answer["as_of"])).isoformat(),
+    body = {"project_id": answer["project_id"], "from": answer["counted_from"], "to": answer["counted_to"],
             "min_sessions": thresholds}
-    if body["to"] < body["from"]:
-        return {"person_times_casework": 0, "beneficiaries_registered": 0,
-                "full_cases": {str(n): 0 for n in thresholds}}
+    if date.fromisoformat(body["to"]) < date.fromisoformat(body["from"]):
+        return {"person_times_casework": 0, "case_beneficiaries": 0, "full_cases": {str(n): 0 for n in thresholds}}
     headers = {"Authorization": f"Bearer {request.app.state.signer.service_token()}"}
     return await call(upstreams, "cases", "/internal/project-stats", body, headers,
                       request.app.state.settings.stats_timeout_s)

@@ -22,8 +22,9 @@ router = APIRouter(prefix="/v1/meta", tags=["meta"])
 class Labels(BaseModel):
     lang: Lang
     labels: dict[str, dict[str, str]] = Field(
-        description="{enum: {value: label}}: population, method, figure, case_status, service_type, "
-                    "funding_source, role, station_kind, ...; values in the order pick lists show them")
+        description="{enum: {value: label}}: population, method, figure, figure_rule (how each figure is "
+                    "counted), case_status, service_type, funding_source, role, station_kind, ...; values in the "
+                    "order pick lists show them")
 
 
 def _answer(lang: Lang) -> tuple[bytes, str]:

@@ -43,12 +43,14 @@ def _file(body: bytes, ascii_name: str, name: str) -> Response:
             response_class=Response, responses=FILE)
 async def monthly_report(request: Request, actor: ActorDep, session: ReadSessionDep, month: MonthQuery,
                          station_id: StationQuery = None, lang: LangQuery = "zh-CN") -> Response:
-    """The figures of `/v1/stats/summary` for the month: a row for each child station's subtree,
-    one for the station's own records and one for the whole subtree; a sheet for everyone and one
+    """The figures of `/v1/stats/summary` for the month: a row for each child station's subtree (and
+    for a deleted child whose records still count), one for the station's own records and one for
+    the whole subtree, which the rows add up to; a sheet for everyone and one
     for each population counted. 502 when a service does not answer (no report with holes)."""
     station = await station_in_scope(request, actor, station_id)
     children = list(await stations_service.all_children(session, station))
-    body = await monthly.build(request, station, children, month, lang)
+    gone = list(await stations_service.deleted_children(session, station))
+    body = await monthly.build(request, station, children, month, lang, gone)
     prefix = "月度统计" if lang == "zh-CN" else "monthly"
     return _file(body, f"haolin-monthly-{station.id}-{month}.xlsx", f"{prefix}-{station.name}-{month}.xlsx")
 

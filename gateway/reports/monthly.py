@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -44,8 +45,8 @@ def unanswered(services: list[str]) -> BadGateway:
 
 @dataclass
 class Row:
-    station: Station | None  # None: the whole subtree
-    kind: str  # "child", "own" or "total"
+    station: Station | None  # None: the whole subtree (or a former child no longer in the tree)
+    kind: str  # "child", "former" (a deleted child whose records still count), "own" or "total"
     table: fig.Table
     station_id: int | None
 
@@ -66,7 +67,9 @@ def _populations(table: fig.Table) -> list[str]:
     return known + sorted(found - set(known))
 
 
-async def build(request: Request, station: Station, children: list[Station], month: str, lang: Lang) -> bytes:
+async def build(request: Request, station: Station, children: list[Station], month: str, lang: Lang,
+                deleted: Sequence[Station] = ()) -> bytes:
+    """`deleted`: the station's deleted children; those whose records count this month get a row."""
     from_on, to_on = month_range(month)
     # The summary's own question (its whole-subtree figures), and the same split by child station.
     whole_ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True)
@@ -78,8 +81,13 @@ async def build(request: Request, station: Station, children: list[Station], mon
         # A report is a document that travels: better none than one with holes in it.
         raise unanswered(failed)
     split, total = fig.Table(by_station), fig.Table(whole)
-    rows = [Row(c, "child", split, c.id) for c in children] + [Row(station, "own", split, station.id),
-                                                               Row(None, "total", total, None)]
+    # Records of a child deleted while it held them still count in the total: their own row keeps the
+    # rows adding up to it.
+    gone = {s.id: s for s in deleted}
+    former = sorted(split.stations() - {c.id for c in children} - {station.id})
+    rows = ([Row(c, "child", split, c.id) for c in children]
+            + [Row(gone.get(sid), "former", split, sid) for sid in former]
+            + [Row(station, "own", split, station.id), Row(None, "total", total, None)])
 
     book = wb.new_workbook()
     taken: set[str] = set()
@@ -99,8 +107,12 @@ async def build(request: Request, station: Station, children: list[Station], mon
         ])
         lines = []
         for row in rows:
-            first = {"child": row.station.name if row.station else "", "own": wb.text("own", lang),
-                     "total": wb.text("total", lang)}[row.kind]
+            if row.kind == "former":
+                name = row.station.name if row.station is not None else f"#{row.station_id}"
+                first = f"{name} ({wb.text('deleted', lang)})"
+            else:
+                first = {"child": row.station.name if row.station else "", "own": wb.text("own", lang),
+                         "total": wb.text("total", lang)}[row.kind]
             tier = label("station_kind", row.station.kind, lang) if row.station is not None else ""
             values = []
             for figure in FIGURES:

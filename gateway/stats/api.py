@@ -87,6 +87,12 @@ def _station_json(s: Station) -> dict:
     return {"id": s.id, "name": s.name, "kind": s.kind}
 
 
+def _former_json(s: Station | None, station_id: int) -> dict:
+    """A deleted child station (or, should its row be gone too, just its id)."""
+    found = _station_json(s) if s is not None else {"id": station_id, "name": f"#{station_id}", "kind": None}
+    return {**found, "deleted": True}
+
+
 def ask_for(request: Request, station: Station, from_on: date, to_on: date, **kw: Any) -> Ask:
     return Ask(station_path=station.path, from_on=from_on.isoformat(), to_on=to_on.isoformat(),
                exact_limit=request.app.state.settings.stats_exact_persons, **kw)
@@ -229,11 +235,13 @@ async def timeseries(request: Request, actor: ActorDep, metric: FigureName,
             responses={200: {"model": schemas.Breakdown}, **schemas.NOT_MODIFIED})
 async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, metric: FigureName,
                     station_id: StationQuery = None, from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
-    """`rows`: each child station's subtree; `own`: records kept at the station itself;
-    `total`: the whole subtree (for `persons`, each person once, so not the sum of the rows)."""
+    """`rows`: each child station's subtree, then any deleted child whose records still count
+    (`station.deleted`); `own`: records kept at the station itself; `total`: the whole subtree, which
+    the rows and `own` add up to (for `persons` and `volunteers.active`, each once, so not their sum)."""
     station = await station_in_scope(request, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
     children = list(await stations_service.all_children(session, station))
+    gone = {c.id: c for c in await stations_service.deleted_children(session, station)}
     ask = ask_for(request, station, from_on, to_on, group_by=("station",), **_asked_for(metric))
 
     async def compute():
@@ -250,12 +258,18 @@ async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, 
         if fig.all_missing(gathered, metric):
             return gathered, {**content, "rows": [{"station": _station_json(c), "value": None} for c in children],
                               "own": {"value": None}, "total": {"value": None}}
-        values, total = fig.by_station(fig.Table(gathered), metric, [c.id for c in children] + [station.id],
+        table = fig.Table(gathered)
+        # Records of a child deleted while it held them (before deletion asked the services) still
+        # count in this subtree: shown in a row of their own so that the rows add up to the total.
+        former = sorted(table.stations() - {c.id for c in children} - {station.id})
+        values, total = fig.by_station(table, metric, [c.id for c in children] + former + [station.id],
                                        whole=fig.Table(whole) if whole is not None else None)
         content["rows"] = [{"station": _station_json(c), **values[c.id]} for c in children]
+        content["rows"] += [{"station": _former_json(gone.get(sid), sid), **values[sid]} for sid in former
+                            if values[sid]["value"]]
         content["own"], content["total"] = values[station.id], total
         return gathered, content
 
-    key = ("breakdown", station.id, station.path, station.name, tuple((c.id, c.name) for c in children), from_on,
-           to_on, metric)
+    key = ("breakdown", station.id, station.path, station.name, tuple((c.id, c.name) for c in children),
+           tuple((c.id, c.name) for c in gone.values()), from_on, to_on, metric)
     return await _respond(request, key, compute)

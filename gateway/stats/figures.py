@@ -65,6 +65,11 @@ class Table:
         found = self.persons.get(key)
         return found.figure() if found is not None else PersonsFigure(value=0, exact=True)
 
+    def stations(self) -> set[int]:
+        """The stations the rows and person sets are grouped under (when grouped by station)."""
+        found = {k[2] for (_, k) in self.sums} | {k[2] for k in self.persons}
+        return {s for s in found if s is not None}
+
     def populations(self, figure: str) -> list[str]:
         if figure == PERSONS:
             found = {k[0] for k in self.persons}
@@ -158,7 +163,8 @@ def series(table: Table, figure: str, buckets: list[dict], by_population: bool) 
 def by_station(table: Table, figure: str, station_ids: list[int],
                whole: Table | None = None) -> tuple[dict[int, dict], dict]:
     """The figure for each station asked (children and the node itself) and for the whole subtree:
-    from `whole`, an ungrouped answer, when given (distinct counts), else the sum of the stations."""
+    from `whole`, an ungrouped answer, when given (distinct counts), else the sum of every station
+    group the services answered, asked for or not (a deleted child's records are the subtree's too)."""
     if figure == PERSONS:
         # The subtree's persons are the union of its stations' sets, not the sum of their counts.
         total = PersonsUnion()
@@ -169,4 +175,4 @@ def by_station(table: Table, figure: str, station_ids: list[int],
     rows = {sid: {"value": number(table.value(figure, (None, None, sid)))} for sid in station_ids}
     if whole is not None:
         return rows, {"value": number(whole.value(figure, (None, None, None)))}
-    return rows, {"value": number(sum(table.value(figure, (None, None, sid)) for sid in station_ids))}
+    return rows, {"value": number(sum(table.value(figure, (None, None, sid)) for sid in table.stations()))}

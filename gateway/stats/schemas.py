@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 class StationRef(BaseModel):
     id: int
     name: str
-    kind: str
+    kind: str | None
+    deleted: bool | None = Field(default=None, description="A deleted child station whose records still count")
 
 
 class Filters(BaseModel):
@@ -80,7 +81,8 @@ class BreakdownRow(StationValue):
 class Breakdown(Answer):
     metric: str
     missing: list[str]
-    rows: list[BreakdownRow] = Field(description="Each child station's whole subtree")
+    rows: list[BreakdownRow] = Field(description="Each child station's whole subtree; with `own`, they add up "
+                                                 "to `total` (but for persons and active volunteers)")
     own: StationValue = Field(description="Records kept at the station itself")
     total: StationValue = Field(description="The whole subtree (persons: each once)")
 

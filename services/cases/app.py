@@ -6,12 +6,14 @@ from fastapi import FastAPI
 
 from services.cases.api import routers
 from services.cases.config import CasesSettings
-from services.cases.models import PATH_TABLES, AuditLog, PersonDay, Station
+from services.cases.models import PATH_TABLES, RECORD_TABLES, AuditLog, PersonDay, Station
+from services.cases.service import cases as case_service
 from services.cases.sync import TABLES
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
 from shared.audit import internal_audit_router
+from shared.contracts.holdings.server import holdings_router
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.persons import internal_persons_router
@@ -38,6 +40,7 @@ def create_app(settings: CasesSettings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
+    app.include_router(holdings_router(RECORD_TABLES, open_work=case_service.open_work))
     app.include_router(internal_persons_router(PersonDay))
     app.include_router(internal_audit_router(AuditLog))
     app.state.audit_log = AuditLog

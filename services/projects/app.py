@@ -8,12 +8,13 @@ from fastapi import FastAPI
 from services.projects import lookup
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
-from services.projects.models import PATH_TABLES, AuditLog, PersonDay, Station
+from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, PersonDay, Station
 from services.projects.sync import TABLES as SYNC_TABLES
 from shared import clock, crypto
 from shared.app import build_app
 from shared.audit import internal_audit_router
 from shared.auth import TokenVerifier
+from shared.contracts.holdings.server import holdings_router
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.persons import internal_persons_router
@@ -43,6 +44,7 @@ def create_app(settings: ProjectsSettings | None = None,
     app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan)
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
+    app.include_router(holdings_router(RECORD_TABLES))
     app.include_router(internal_persons_router(PersonDay))
     app.include_router(internal_sync_router(SYNC_TABLES))
     app.include_router(internal_audit_router(AuditLog))

@@ -6,12 +6,13 @@ from fastapi import FastAPI
 
 from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
-from services.volunteers.models import PATH_TABLES, AuditLog, Station
+from services.volunteers.models import PATH_TABLES, RECORD_TABLES, AuditLog, Station
 from services.volunteers.sync import TABLES
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenVerifier
 from shared.audit import internal_audit_router
+from shared.contracts.holdings.server import holdings_router
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.records import Vault
@@ -34,6 +35,7 @@ def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
     app = build_app(title="Haolin volunteers service", service="volunteers", settings=settings, lifespan=lifespan)
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
+    app.include_router(holdings_router(RECORD_TABLES))
     app.include_router(internal_sync_router(TABLES))
     app.include_router(internal_audit_router(AuditLog))
     app.state.audit_log = AuditLog

@@ -89,7 +89,8 @@ class TeamMember(Base):
 
 
 class ServiceHours(Record, Base):
-    """One volunteer's service on one day, recorded by the organising station (or its team)."""
+    """One volunteer's shift, recorded by the organising station (or its team): on `served_on`, or
+    from then past midnight to `ends_on`, the next day (service/shifts.py)."""
 
     __tablename__ = "service_hours"
     volunteer_id: Mapped[str] = mapped_column(String(64), ForeignKey("volunteer.id"), index=True)
@@ -98,6 +99,7 @@ class ServiceHours(Record, Base):
     activity_ref: Mapped[str | None] = mapped_column(String(64))
     activity_title: Mapped[str | None] = mapped_column(String(200))
     served_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
     start_time: Mapped[time | None] = mapped_column(Time)
     end_time: Mapped[time | None] = mapped_column(Time)
     hours: Mapped[Decimal] = mapped_column(HOURS)

@@ -367,6 +367,8 @@ HOURS = VolunteersTable(
         SyncColumn("activity_ref"),
         SyncColumn("activity_title"),
         SyncColumn("served_on", optional=False),
+        # A shift past midnight ends the next day (one record, one person-time); null: served_on.
+        SyncColumn("ends_on", since=3),
         SyncColumn("start_time"),
         SyncColumn("end_time"),
         SyncColumn("hours", "number"),
@@ -382,7 +384,7 @@ HOURS = VolunteersTable(
     update=update_hours,
     delete=delete_hours,
     times=frozenset({"start_time", "end_time"}),
-    defaulted=frozenset({"station_id", "activity_kind", "hours"}),
+    defaulted=frozenset({"station_id", "activity_kind", "hours", "ends_on"}),
 )
 
 # Parents first: a push applies its tables in the order they are given.

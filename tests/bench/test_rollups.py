@@ -7,7 +7,7 @@ rollups are rebuilt from the records, and both must come back the same."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from bench import rollups
 
@@ -79,6 +79,12 @@ async def changes_that_take_counts_back(w) -> None:
     await ok(await gw.post("/v1/volunteer-hours", headers=county, json={
         "volunteer_id": volunteer, "station_id": ids["chenghua"], "served_on": w.d.isoformat(), "hours": "1",
         "content": "陪诊"}), 201)  # recorded, not yet confirmed: counted, not certified
+    # A night shift: one record over two days, its hours split between them (not in the span's proportion
+    # to the cent: rounded as the service rounds).
+    await ok(await gw.post("/v1/volunteer-hours", headers=county, json={
+        "volunteer_id": volunteer, "station_id": ids["mengzhuiwan"], "served_on": (w.c - timedelta(days=1)).isoformat(),
+        "ends_on": w.c.isoformat(), "start_time": "21:30", "end_time": "04:10", "hours": "5.55",
+        "content": "夜间陪护"}), 201)
 
 
 class TestRebuiltRollups:

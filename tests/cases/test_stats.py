@@ -155,8 +155,10 @@ class TestUserStats:
         city = await cases_client.get("/v1/cases/stats", headers=official,
                                       params={**params, "group_by": "station"})
         assert city.status_code == 200 and rows_of(city.json(), "station") == {(2,): 2, (3,): 5}
-        r = await cases_client.get("/v1/cases/stats", params={**params, "station_id": 3}, headers=worker)
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "station_id"
+        # Another station's figures: 404, as for a station that does not exist.
+        for station in (3, 999_999):
+            r = await cases_client.get("/v1/cases/stats", params={**params, "station_id": station}, headers=worker)
+            assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text
         r = await cases_client.get("/v1/cases/stats", params={**params, "group_by": ["day", "month"]}, headers=worker)
         assert r.status_code == 422
 

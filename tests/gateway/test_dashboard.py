@@ -328,6 +328,11 @@ class TestDashboard:
             assert await page.get_attribute("html", "lang") == "en"
             assert await page.inner_text('[data-figure="person_times"] .label') == "Person-times"
             assert await page.inner_text('[data-figure="volunteer.hours"] .label') == "Volunteer hours"
+            # How each figure is counted shows on its label (docs/counting.md, shared.labels figure_rule).
+            rules = (await tab.get("/v1/meta/labels", lang="en"))["labels"]["figure_rule"]
+            await expect(page.locator('[data-figure="volunteer.person_times"] .label')).to_have_attribute(
+                "title", rules["volunteer.person_times"])
+            assert "no population split" in rules["volunteer.person_times"]
             assert await page.inner_text("#lang") == "中文"
             assert await tab.cards() == before
             # The choice is kept for the next visit.

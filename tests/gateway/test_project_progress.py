@@ -62,10 +62,12 @@ class TestProjectProgress:
                 {"metric": "groups", "target": 1, "conditions": {"min_sessions": 1, "min_members": 1}},
                 {"metric": "activities", "target": 1, "conditions": {"min_participants": 8}},
                 {"metric": "person_times.casework", "target": 2},
+                # The former name of cases.beneficiaries: still taken, stored under the new one.
                 {"metric": "beneficiaries.registered", "target": 1},
                 {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 2}}]})
         assert r.status_code == 201, r.text
         project = r.json()
+        assert [t["metric"] for t in project["targets"]][3] == "cases.beneficiaries"
 
         r = await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "张桂芳", "populations": ["elderly"]})
         assert r.status_code == 201, r.text
@@ -92,7 +94,7 @@ class TestProjectProgress:
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == seen
         assert r.json()["degraded"] == [] and r.json()["as_of"] == today.isoformat()
         assert by_metric(r.json()) == {"groups": (1, True), "activities": (1, True),
-                                       "person_times.casework": (0, False), "beneficiaries.registered": (0, False),
+                                       "person_times.casework": (0, False), "cases.beneficiaries": (0, False),
                                        "cases.full": (0, False)}
 
         r = await gateway.post("/v1/cases", headers=worker, json={
@@ -112,7 +114,7 @@ class TestProjectProgress:
         assert r.status_code == 201, r.text
         progress = by_metric((await gateway.get(url, headers=worker)).json())
         assert progress["person_times.casework"] == (2, True)
-        assert progress["beneficiaries.registered"] == (1, True) and progress["cases.full"] == (1, True)
+        assert progress["cases.beneficiaries"] == (1, True) and progress["cases.full"] == (1, True)
 
         # A county official sees the progress (figures only); a sibling station cannot tell the project exists.
         official = await gateway.headers_for("zhao.official")

@@ -244,9 +244,14 @@ class TestTwoTablets:
         r = await gateway.get("/v1/sync/schema")
         assert r.status_code == 200
         schema = r.json()
-        assert schema["version"] == 2
+        assert schema["version"] == 3
         tables = {t["name"]: t for t in schema["tables"]}
         assert tables["referrals"]["since"] == 2
+        # Version 3: a volunteer's shift past midnight is one record that ends the next day.
+        assert "ends_on" in {c["name"] for c in tables["volunteer_hours"]["columns"]}
+        before = (await gateway.get("/v1/sync/schema", params={"version": 2})).json()
+        assert "ends_on" not in {c["name"] for t in before["tables"] if t["name"] == "volunteer_hours"
+                                 for c in t["columns"]}
         columns = {c["name"]: c for c in tables["beneficiaries"]["columns"]}
         assert columns["station_id"]["type"] == "number" and columns["id_number"].get("writeonly")
         old = (await gateway.get("/v1/sync/schema", params={"version": 1})).json()

@@ -171,5 +171,45 @@ class TestProjectProgress:
         assert got == {"groups": (1, True, False), "activities": (1, False, False),
                        "person_times.group": (5, True, False), "person_times.community": (15, False, False),
                        "resources.linked_yuan": (1200, True, False),
-                       "beneficiaries.registered": (None, None, True)}
+                       "cases.beneficiaries": (None, None, True)}
         assert r.json()["as_of"] == today.isoformat()
+
+    async def test_only_work_done_within_the_period_counts(self, projects, make_project, make_group, make_session,
+                                                            make_activity, head, worker, official, today):
+        """A project counts from its start to its end or today, whichever comes first, as its casework
+        does: a session or activity planned for later is no output yet, and a group that started
+        before the project's period (moved later since) is not one of its groups, though its session
+        held in the period counts."""
+        start = today - timedelta(days=30)
+        project = await make_project(starts_on=start.isoformat(), targets=[
+            {"metric": "groups", "target": 1, "conditions": {"min_sessions": 1}},
+            {"metric": "group_sessions", "target": 1}, {"metric": "person_times.group", "target": 1},
+            {"metric": "activities", "target": 1}, {"metric": "person_times.community", "target": 1},
+            {"metric": "resources.linked_yuan", "target": 1}])
+        early = await make_group(worker, project["id"], starts_on=(start + timedelta(days=2)).isoformat())
+        await make_session(worker, early["id"], held_on=(start + timedelta(days=10)).isoformat(), anonymous_count=2)
+        current = await make_group(worker, project["id"], starts_on=(today - timedelta(days=10)).isoformat())
+        await make_session(worker, current["id"], held_on=(today - timedelta(days=5)).isoformat(), anonymous_count=3)
+        await make_session(worker, current["id"], held_on=(today + timedelta(days=7)).isoformat(), anonymous_count=5)
+        await make_activity(worker, project["id"], held_on=(today - timedelta(days=1)).isoformat(),
+                            anonymous_count=10, resources_yuan="100")
+        await make_activity(worker, project["id"], held_on=(today + timedelta(days=10)).isoformat(),
+                            anonymous_count=50, resources_yuan="500")
+        moved = start + timedelta(days=5)  # the early group started before this; no session or activity did
+        r = await projects.patch(f"/v1/projects/{project['id']}", headers=with_etag(head, f'"{project["version"]}"'),
+                                 json={"starts_on": moved.isoformat()})
+        assert r.status_code == 200, r.text
+
+        r = await projects.get(f"/v1/projects/{project['id']}/progress", headers=official)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert (body["counted_from"], body["counted_to"]) == (moved.isoformat(), today.isoformat())
+        assert {t["metric"]: t["value"] for t in body["targets"]} == {
+            "groups": 1, "group_sessions": 2, "person_times.group": 5, "activities": 1,
+            "person_times.community": 10, "resources.linked_yuan": 100}
+
+        # A project that has not begun has counted nothing; one that ended counts up to its end.
+        future = await make_project(starts_on=(today + timedelta(days=1)).isoformat(),
+                                    targets=[{"metric": "activities", "target": 1}])
+        body = (await projects.get(f"/v1/projects/{future['id']}/progress", headers=official)).json()
+        assert body["counted_to"] < body["counted_from"] and body["targets"][0]["value"] == 0

@@ -43,5 +43,7 @@ class TestUserStats:
             r = await projects.get("/v1/projects/stats", params=window, headers=headers)
             assert r.status_code == 200 and r.json()["rows"][0]["value"] == expected, r.text
         assert (await projects.get("/v1/projects/stats", params=window, headers=sibling)).json()["rows"] == []
-        r = await projects.get("/v1/projects/stats", params={**window, "station_id": 2}, headers=sibling)
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "station_id"
+        # Another station's figures: 404, as for a station that does not exist.
+        for station in (2, 999_999):
+            r = await projects.get("/v1/projects/stats", params={**window, "station_id": station}, headers=sibling)
+            assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text

@@ -50,6 +50,9 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "gateway.user": {"role": "social_worker"},
     "projects.attendance": {"activity_id": None},  # one occasion: a session here
     "volunteers.service_hours": {"start_time": time(9), "end_time": time(11)},
+    # Targets as clients wrote them before projects_0005 renamed the people-with-a-case target.
+    "projects.project": {"targets": json.dumps([{"metric": "groups", "target": 3},
+                                                {"metric": "beneficiaries.registered", "target": 80}])},
 }
 # Columns a revision rewrites on purpose, per table: "revision": {"schema.table": {"column", ...}}.
 # A dropped table is named with the column set {"*"}.
@@ -62,6 +65,7 @@ TRANSFORMS: dict[str, dict[str, set[str]]] = {
                    "cases.service_record": {"content"}, "cases.referral": {"reason", "notes"},
                    "cases.follow_up": {"notes"}},
     "projects_0004": {"projects.group_session": {"notes"}, "projects.activity": {"notes"}},
+    "projects_0005": {"projects.project": {"targets"}},
 }
 # Columns never compared: the sync marker moves whenever a row is written.
 VOLATILE = {"change_xid"}
@@ -271,7 +275,15 @@ async def person_day_is_backfilled(conn: asyncpg.Connection, schema: str, source
     assert stored == dict(expected)
 
 
+async def targets_renamed(conn: asyncpg.Connection) -> None:
+    """Every stored people-with-a-case target has its new name, in its place; the others are unchanged."""
+    stored = [json.loads(r["targets"]) for r in await conn.fetch("SELECT targets FROM projects.project")]
+    assert stored and all(t == [{"metric": "groups", "target": 3}, {"metric": "cases.beneficiaries", "target": 80}]
+                          for t in stored), stored
+
+
 INVARIANTS: dict[str, Callable[[asyncpg.Connection], Awaitable[None]]] = {
+    "projects_0005": targets_renamed,
     "cases_0004": lambda conn: person_day_is_backfilled(conn, "cases", """
         SELECT station_id, served_on AS day, beneficiary_id AS person_id, populations
         FROM cases.service_record WHERE deleted_at IS NULL"""),

@@ -64,6 +64,7 @@ ENUMS: dict[str, list[str]] = {
     "population": seeded_populations(),
     "method": [m.value.split(".", 1)[1] for m in PERSON_TIMES_PARTS],
     "figure": [*FIGURES, *TARGET_METRICS],
+    "figure_rule": [*FIGURES, *TARGET_METRICS],
     "target_condition": sorted({c for _owner, conditions in TARGET_METRICS.values() for c in conditions}),
     "case_status": values_of(CaseStatus),
     "close_reason": values_of(CloseReason),
@@ -140,6 +141,18 @@ class TestEveryValueHasBothLabels:
             for name, table in TABLES.items():
                 assert list(got[name]) == list(table)  # the code's order, for pick lists
                 assert all(got[name][v] == pair[i] for v, pair in table.items())
+
+
+def test_each_figure_says_how_it_is_counted():
+    """The rules of docs/counting.md in a sentence beside each figure (the dashboard shows them on hover)."""
+    rules = TABLES["figure_rule"]
+    for figure in ("activities", "volunteers.registered", "volunteers.active", "volunteer.hours",
+                   "volunteer.person_times"):
+        zh, en = rules[figure]
+        assert "不分人群" in zh and "no population split" in en, figure
+    assert "开案时" in rules["cases.open"][0] and "populations at opening" in rules["cases.open"][1]
+    assert "当前" in rules["beneficiaries.registered"][0] and "current" in rules["beneficiaries.registered"][1]
+    assert "目标人群" in rules["groups"][0] and "not registrations" in rules["cases.beneficiaries"][1]
 
 
 def _literals(annotation) -> typing.Iterator[tuple]:

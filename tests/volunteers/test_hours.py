@@ -163,3 +163,90 @@ class TestDeleteHours:
         assert await db.fetchval("SELECT sum(value) FROM volunteers.daily_stat WHERE metric LIKE 'volunteer.%'") == 0
         assert await db.fetchval("SELECT count(*) FROM volunteers.served_day") == 0
         assert await db.fetchval("SELECT certified_hours FROM volunteers.volunteer") == 0
+
+
+class TestShiftsPastMidnight:
+    """One shift is one record and one volunteer person-time (DOMAIN.md), also when it runs past
+    midnight: it ends on the next day (`ends_on`), its hours count on the days they were served."""
+
+    async def _by_day(self, client, headers, first, last) -> dict[tuple[str, str], float]:
+        r = await client.get("/v1/volunteers/stats", headers=headers, params={
+            "from": first.isoformat(), "to": last.isoformat(), "group_by": "day"})
+        assert r.status_code == 200, r.text
+        return {(row["metric"], row["period"]): row["value"] for row in r.json()["rows"]
+                if row["metric"] != "volunteers.registered"}
+
+    async def test_a_night_shift_is_one_record_one_person_time_and_its_hours_split_by_day(
+            self, volunteers_client, worker, register, record, act, today):
+        v = await register(worker)
+        night = today - timedelta(days=1)
+        h = await record(worker, v["id"], served_on=night.isoformat(), ends_on=today.isoformat(), hours=None,
+                         start_time="22:00", end_time="06:00", content="夜间陪护")
+        assert (h["served_on"], h["ends_on"], h["hours"]) == (night.isoformat(), today.isoformat(), 8.0)
+        await act(worker, h["id"], "confirm")
+        got = await self._by_day(volunteers_client, worker, night, today)
+        assert got == {("volunteer.person_times", night.isoformat()): 1,
+                       ("volunteer.hours", night.isoformat()): 2, ("volunteer.hours", today.isoformat()): 6,
+                       ("volunteers.active", night.isoformat()): 1, ("volunteers.active", today.isoformat()): 1}
+        # Over both days: one shift, one volunteer, 8 hours.
+        r = await volunteers_client.get("/v1/volunteers/stats", headers=worker, params={
+            "from": night.isoformat(), "to": today.isoformat()})
+        assert {row["metric"]: row["value"] for row in r.json()["rows"]} == {
+            "volunteer.person_times": 1, "volunteer.hours": 8, "volunteers.active": 1, "volunteers.registered": 1}
+
+    async def test_hours_below_the_span_split_in_proportion(self, volunteers_client, worker, register, record, today):
+        v = await register(worker)
+        night = today - timedelta(days=1)
+        await record(worker, v["id"], served_on=night.isoformat(), ends_on=today.isoformat(), hours="3",
+                     start_time="22:00", end_time="04:00")
+        got = await self._by_day(volunteers_client, worker, night, today)
+        assert (got[("volunteer.hours", night.isoformat())], got[("volunteer.hours", today.isoformat())]) == (1, 2)
+
+    async def test_bad_shifts_write_nothing(self, volunteers_client, worker, register, db, today):
+        v = await register(worker)
+        night = today - timedelta(days=2)
+        good = {"volunteer_id": v["id"], "served_on": night.isoformat(), "content": "夜间陪护",
+                "ends_on": (night + timedelta(days=1)).isoformat(), "start_time": "22:00", "end_time": "06:00"}
+        for change, field, code in (
+                ({"ends_on": (night + timedelta(days=2)).isoformat()}, "ends_on", "too_long"),
+                ({"ends_on": (night - timedelta(days=1)).isoformat()}, "ends_on", "before_start"),
+                ({"start_time": None, "end_time": None, "hours": 8}, "start_time", "missing"),
+                ({"start_time": "08:00", "end_time": "09:00"}, "end_time", "too_long"),
+                ({"hours": 9}, "hours", "over_span")):
+            r = await volunteers_client.post("/v1/volunteer-hours", json={**good, **change}, headers=worker)
+            assert r.status_code == 422 and [(e["field"], e["code"]) for e in r.json()["errors"]] == [(field, code)], (
+                change, r.text)
+        assert await db.fetchval("SELECT count(*) FROM volunteers.service_hours") == 0
+
+    async def test_24_hours_a_day_counts_the_part_of_a_shift_on_each_day(self, volunteers_client, worker,
+                                                                          register, record, today):
+        v = await register(worker)
+        night = today - timedelta(days=1)
+        await record(worker, v["id"], served_on=night.isoformat(), ends_on=today.isoformat(), hours=None,
+                     start_time="20:00", end_time="08:00")  # 4 hours yesterday, 8 today
+        await record(worker, v["id"], hours="16")
+        r = await volunteers_client.post("/v1/volunteer-hours", headers=worker, json={
+            "volunteer_id": v["id"], "served_on": today.isoformat(), "hours": "0.5", "content": "x"})
+        assert r.status_code == 422 and r.json()["errors"][0]["code"] == "over_24_a_day", r.text
+        await record(worker, v["id"], served_on=night.isoformat(), hours="20")
+
+    async def test_a_correction_moving_the_day_keeps_the_shift_together(self, volunteers_client, worker, register,
+                                                                         record, act, today):
+        v = await register(worker)
+        night = today - timedelta(days=1)
+        h = await record(worker, v["id"], served_on=night.isoformat(), ends_on=today.isoformat(), hours=None,
+                         start_time="22:00", end_time="06:00")
+        earlier = night - timedelta(days=3)
+        r = await volunteers_client.post(f"/v1/volunteer-hours/{h['id']}/correct",
+                                         json={"served_on": earlier.isoformat(), "reason": "日期录错"},
+                                         headers=with_etag(worker, f'"{h["version"]}"'))
+        assert r.status_code == 200, r.text
+        fixed = r.json()
+        assert (fixed["served_on"], fixed["ends_on"], fixed["hours"]) == (
+            earlier.isoformat(), (earlier + timedelta(days=1)).isoformat(), 8.0)
+        got = await self._by_day(volunteers_client, worker, earlier, today)
+        assert got == {("volunteer.person_times", earlier.isoformat()): 1,
+                       ("volunteer.hours", earlier.isoformat()): 2,
+                       ("volunteer.hours", (earlier + timedelta(days=1)).isoformat()): 6,
+                       ("volunteers.active", earlier.isoformat()): 1,
+                       ("volunteers.active", (earlier + timedelta(days=1)).isoformat()): 1}

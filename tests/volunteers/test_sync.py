@@ -186,6 +186,25 @@ class TestPushCreate:
         assert (await volunteers_client.get("/v1/volunteers/tab-v1", headers=worker)).json()["version"] == 1
         assert (await volunteers_client.get("/v1/volunteer-hours/tab-h1", headers=worker)).json()["version"] == 1
 
+    async def test_a_night_shift_is_one_pushed_record(self, volunteers_client, service_headers, pull, worker, tree,
+                                                      today):
+        """Schema version 3: a shift past midnight ends the next day and counts one person-time."""
+        night = today - timedelta(days=1)
+        shift = hours_row("tab-night", "tab-v1", night, ends_on=today.isoformat(), start_time="22:00",
+                          end_time="06:00")
+        await push(volunteers_client, service_headers, volunteers={"created": [volunteer_row()]},
+                   volunteer_hours={"created": [shift]})
+        h = (await volunteers_client.get("/v1/volunteer-hours/tab-night", headers=worker)).json()
+        assert (h["served_on"], h["ends_on"], h["hours"]) == (night.isoformat(), today.isoformat(), 8.0)
+        assert await stats(volunteers_client, service_headers, today) == {
+            "volunteers.registered": 1, "volunteer.hours": 8, "volunteer.person_times": 1, "volunteers.active": 1}
+        got = await pull()
+        assert got["rows"]["volunteer_hours"]["tab-night"]["ends_on"] == today.isoformat()
+        # Pushed again as it was (or by a tablet that leaves ends_on null): the same record, no conflict.
+        await push(volunteers_client, service_headers, volunteer_hours={"created": [shift]})
+        await push(volunteers_client, service_headers, volunteer_hours={"created": [{**shift, "ends_on": None}]})
+        assert (await volunteers_client.get("/v1/volunteer-hours/tab-night", headers=worker)).json()["version"] == 1
+
     async def test_a_repeated_create_is_an_update(self, volunteers_client, service_headers, pull, worker, tree, today):
         await push(volunteers_client, service_headers, volunteers={"created": [volunteer_row()]})
         cursor = (await pull())["cursor"]

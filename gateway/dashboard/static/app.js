@@ -18,7 +18,7 @@
       "period.invalid": "请选择有效的统计周期（开始日期不晚于结束日期）。",
       "summary.title": "概览", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
       "chart.table": "数据表", "chart.period": "时段", "chart.total": "合计",
-      "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。",
+      "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。", "breakdown.deleted": "已删除",
       "breakdown.station": "站点", "breakdown.value": "数值", "breakdown.share": "占比",
       "breakdown.own": "本站直属", "breakdown.total": "合计", "breakdown.none": "没有下级站点。",
       "projects.title": "项目目标进度", "projects.none": "该站点在此周期内没有项目。",
@@ -45,7 +45,7 @@
       "summary.title": "Summary", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
       "chart.table": "Data table", "chart.period": "Period", "chart.total": "Total",
       "breakdown.title": "Child stations", "breakdown.metric": "Figure",
-      "breakdown.hint": "Click a station's name to look at it.",
+      "breakdown.hint": "Click a station's name to look at it.", "breakdown.deleted": "deleted",
       "breakdown.station": "Station", "breakdown.value": "Value", "breakdown.share": "Share",
       "breakdown.own": "Kept at this station", "breakdown.total": "Total", "breakdown.none": "No child stations.",
       "projects.title": "Project targets", "projects.none": "No projects at this station in this period.",
@@ -73,6 +73,7 @@
         "beneficiaries.registered": "新建档服务对象", groups: "小组", group_sessions: "小组节数", activities: "社区活动",
         "resources.linked_yuan": "链接资源", "volunteers.registered": "新注册志愿者", "volunteers.active": "参与服务志愿者",
         "volunteer.hours": "志愿服务时长", "volunteer.person_times": "志愿服务人次", "cases.full": "完整个案",
+        "cases.beneficiaries": "个案服务对象人数",
       },
       service: {cases: "个案服务", projects: "项目服务", volunteers: "志愿服务"},
       station_kind: {province: "省", city: "市级中心", county: "县级总站", township: "镇街站", village: "村(社区)室"},
@@ -90,7 +91,7 @@
         group_sessions: "Group sessions", activities: "Community activities", "resources.linked_yuan": "Resources linked",
         "volunteers.registered": "Volunteers registered", "volunteers.active": "Active volunteers",
         "volunteer.hours": "Volunteer hours", "volunteer.person_times": "Volunteer person-times",
-        "cases.full": "Full cases",
+        "cases.full": "Full cases", "cases.beneficiaries": "People with a case",
       },
       service: {cases: "the casework service", projects: "the projects service", volunteers: "the volunteers service"},
       station_kind: {province: "province", city: "city", county: "county", township: "township", village: "village"},
@@ -109,6 +110,7 @@
     "beneficiaries.registered": "persons", groups: "groups", group_sessions: "sessions", activities: "activities",
     "resources.linked_yuan": "yuan", "volunteers.registered": "volunteers", "volunteers.active": "volunteers",
     "volunteer.hours": "hours", "cases.full": "cases",
+    "cases.beneficiaries": "persons",
   };
   // The summary cards, in reading order; the first two are the headline figures.
   const CARDS = ["person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
@@ -170,6 +172,9 @@
   }
 
   const services = (list) => list.map((s) => label("service", s)).join(state.lang === "en" ? ", " : "、");
+
+  // How a figure is counted (figure_rule of /v1/meta/labels; docs/counting.md), shown on hover.
+  const rule = (metric) => state.served[state.lang]?.figure_rule?.[metric] || undefined;
 
   function fmt(value, digits = 2) {
     if (value === null || value === undefined) return "—";
@@ -667,7 +672,7 @@
         : figure.exact === false ? t("approx", {lower: fmt(figure.lower, 0), upper: fmt(figure.upper, 0)}) : "";
       return el("div", {class: `figure${i < 2 ? " main" : ""}${figure.value === null ? " missing" : ""}`,
                         "data-figure": metric},
-                el("div", {class: "label", text: label("metric", metric)}),
+                el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),
                 valueNode(figure, metric, 2),
                 note ? el("div", {class: "note", text: note}) : null);
     }));
@@ -754,7 +759,8 @@
     const metric = answer.metric;
     const head = el("thead", {}, el("tr", {},
       el("th", {scope: "col", text: t("breakdown.station")}),
-      el("th", {scope: "col", class: "num", text: `${label("metric", metric)}${unit(metric) ? ` (${unit(metric)})` : ""}`}),
+      el("th", {scope: "col", class: "num", text: `${label("metric", metric)}${unit(metric) ? ` (${unit(metric)})` : ""}`,
+                title: rule(metric)}),
       el("th", {scope: "col", text: t("breakdown.share")})));
     const max = Math.max(1, ...answer.rows.map((r) => r.value || 0), answer.own.value || 0);
     const bar = (v) => {
@@ -763,6 +769,13 @@
       return el("div", {class: "bar", "aria-hidden": "true"}, inner);
     };
     const rows = answer.rows.map((r) => {
+      // A deleted child whose records still count: shown, but there is no station to open.
+      if (r.station.deleted) {
+        return el("tr", {"data-child": r.station.id, "data-deleted": ""},
+          el("th", {scope: "row", text: `${r.station.name} (${t("breakdown.deleted")})`}),
+          el("td", {class: "num"}, valueNode(r, null, 2)),
+          el("td", {}, bar(r.value)));
+      }
       remember({...r.station, parent_id: answer.station.id});
       return el("tr", {"data-child": r.station.id},
         el("th", {scope: "row"}, el("button", {type: "button", class: "link", text: r.station.name,
@@ -805,7 +818,8 @@
         const meter = el("progress", {max: String(target.target || 1), value: String(Math.min(value ?? 0, target.target || 1)),
                                       "aria-label": `${name}: ${fmt(value)} / ${fmt(target.target)}`});
         return el("div", {class: "target", "data-metric": target.metric},
-          el("span", {text: cond ? (state.lang === "en" ? `${name} (${cond})` : `${name}（${cond}）`) : name}),
+          el("span", {text: cond ? (state.lang === "en" ? `${name} (${cond})` : `${name}（${cond}）`) : name,
+                      title: rule(target.metric)}),
           meter,
           el("span", {class: "num"}, valueNode({value}, null, 2), ` / ${fmt(target.target)}`),
           el("span", {class: `badge ${target.met ? "met" : "unmet"}`,

@@ -11,6 +11,7 @@ from gateway.deps import (ActorDep, ReadSessionDep, StationDep, StationsChangedD
 from gateway.identity.errors import StationNotFound
 from gateway.identity.schemas import StationCreate, StationMove, StationNode, StationRead, StationUpdate
 from gateway.identity.service import stations as service
+from shared.contracts.holdings.client import station_holdings
 from shared.etag import required_version, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
 
@@ -70,11 +71,19 @@ async def move_station(body: StationMove, station: WritableStationDep, actor: Ac
     return _read(station)
 
 
-@router.delete("/{station_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{station_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses={409: {"description": "Child stations, users, or records or open work (`holds`) keep it"},
+                          503: {"description": "A service did not say what the station holds; it is kept"}})
 async def delete_station(station: WritableStationDep, actor: ActorDep, session: WriteSessionDep,
-                         changed: StationsChangedDep) -> None:
-    """Delete a station with no live child stations and no users (kept as a tombstone)."""
-    await service.delete(session, actor, station)
+                         changed: StationsChangedDep, request: Request) -> None:
+    """Delete a station with no live child stations, no users and no live records (kept as a tombstone)."""
+    state = request.app.state
+
+    async def holdings(path: str):
+        return await station_holdings({name: state.upstreams.client(name) for name in state.upstreams.names()},
+                                      state.signer.service_token(), path, state.settings.upstream_timeout_s)
+
+    await service.delete(session, actor, station, holdings)
     changed()
 
 

@@ -148,3 +148,10 @@ async def live_children(session: AsyncSession, parent_id: int) -> Seq[Station]:
     """All of a station's live children (a village-level fan-out is at most a few hundred)."""
     stmt = select(Station).where(Station.parent_id == parent_id, _live()).order_by(Station.name, Station.id)
     return (await session.scalars(stmt)).all()
+
+
+async def deleted_children(session: AsyncSession, parent_id: int) -> Seq[Station]:
+    """A station's deleted children: their records still count in the parent's subtree."""
+    stmt = (select(Station).where(Station.parent_id == parent_id, Station.deleted_at.is_not(None))
+            .order_by(Station.name, Station.id))
+    return (await session.scalars(stmt)).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from collections.abc import Sequence as Seq
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -15,7 +16,9 @@ from gateway.identity.service.rules import (MANAGERS, check_kind_under, may_dele
                                             require_role)
 from gateway.models import Station
 from shared.auth import Principal, Role
-from shared.errors import InvalidInput
+from shared.contracts.holdings.client import HoldingsUnknown
+from shared.contracts.holdings.schemas import Holdings
+from shared.errors import InvalidInput, ServiceUnavailable
 from shared.etag import check_version
 from shared.pagination import PageParams
 
@@ -55,6 +58,10 @@ async def all_children(session: AsyncSession, station: Station) -> Seq[Station]:
     return await repo.live_children(session, station.id)
 
 
+async def deleted_children(session: AsyncSession, station: Station) -> Seq[Station]:
+    return await repo.deleted_children(session, station.id)
+
+
 async def update(session: AsyncSession, actor: Principal, station: Station, body: StationUpdate,
                  expected_version: int) -> Station:
     if not may_edit_station(actor, station.path):
@@ -86,13 +93,30 @@ async def move(session: AsyncSession, actor: Principal, station: Station, parent
     return station
 
 
-async def delete(session: AsyncSession, actor: Principal, station: Station) -> None:
+# path -> each service's holdings under it (shared.contracts.holdings); HoldingsUnknown when one does not answer.
+AskHoldings = Callable[[str], Awaitable[dict[str, Holdings]]]
+
+
+async def delete(session: AsyncSession, actor: Principal, station: Station, holdings: AskHoldings) -> None:
+    """A station's records are official: a station holding any stays (the move takes it, records
+    and all, under another parent). Unknown holdings keep it too."""
     if not may_delete_station(actor, station.path):
         raise NotAllowed(f"Your role ({actor.role.value}) cannot delete this station.")
     if await repo.has_live_children(session, station.id):
         raise StationNotEmpty("The station still has stations under it; move or delete them first.")
     if await repo.has_users(session, station.id):
         raise StationNotEmpty("Users are still bound to the station; move them to another station first.")
+    try:
+        held = await holdings(station.path)
+    except HoldingsUnknown as exc:
+        raise ServiceUnavailable(f"Services did not answer ({', '.join(exc.services)}); the station was not "
+                                 "deleted. Try again.", services=exc.services) from None
+    held = {service: h for service, h in held.items() if not h.empty}
+    if held:
+        raise StationNotEmpty("The station still holds records or open work (see holds); move it to another "
+                              "parent with its records instead (see move), or delete the records first.",
+                              holds={service: h.model_dump() for service, h in held.items()},
+                              move=f"/v1/stations/{station.id}/move")
     await repo.apply(session, station, {"deleted_at": datetime.now(UTC)})
 
 

@@ -227,7 +227,7 @@ def _project(project_id: str, county: Place, city_name: str, towns: list[Townshi
         "targets": [
             {"metric": "groups", "target": str(3 * n), "conditions": {"min_sessions": 4, "min_members": 5}},
             {"metric": "activities", "target": str(15 * n), "conditions": {"min_participants": 8}},
-            {"metric": "beneficiaries.registered", "target": str(80 * n)},
+            {"metric": "cases.beneficiaries", "target": str(80 * n)},
             {"metric": "person_times.casework", "target": str(80 * n)},
             {"metric": "cases.full", "target": str(3 * n), "conditions": {"min_sessions": 5}},
         ],

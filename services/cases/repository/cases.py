@@ -38,6 +38,12 @@ async def events(session: AsyncSession, case_id: str) -> list[CaseEvent]:
     return list((await session.scalars(stmt)).all())
 
 
+async def last_step_on(session: AsyncSession, case_id: str) -> date | None:
+    """The date of the case's latest step (its opening at the least)."""
+    return await session.scalar(select(func.max(CaseEvent.occurred_on)).where(CaseEvent.case_id == case_id,
+                                                                             CaseEvent.deleted_at.is_(None)))
+
+
 async def live_children(session: AsyncSession, model, case_id: str, for_update: bool = False) -> list:
     stmt = select(model).where(model.case_id == case_id, model.deleted_at.is_(None))
     if for_update:
@@ -50,6 +56,14 @@ async def tombstone_children(session: AsyncSession, model, case_id: str, user_id
         update(model).where(model.case_id == case_id, model.deleted_at.is_(None))
         .values(deleted_at=func.now(), updated_by=user_id, version=model.version + 1)
     )
+
+
+async def unclosed_under(session: AsyncSession, station_path: str) -> dict[str, int]:
+    """Live cases of the subtree by status, closed ones left out."""
+    stmt = (select(Case.status, func.count()).where(Case.deleted_at.is_(None), Case.status != "closed",
+                                                    Case.station_path.startswith(station_path, autoescape=False))
+            .group_by(Case.status))
+    return {status: int(n) for status, n in (await session.execute(stmt)).all()}
 
 
 async def my_open_cases(session: AsyncSession, principal: Principal) -> list[Case]:

@@ -27,8 +27,9 @@ async def service_records_per_case(session: AsyncSession, project_id: str, from_
     return [(int(n), int(pt)) for n, pt in (await session.execute(stmt)).all()]
 
 
-async def beneficiaries_with_cases(session: AsyncSession, project_id: str, to_on: date) -> int:
-    """Distinct beneficiaries with a case of the project opened by `to_on`: each person counts once."""
-    stmt = select(func.count(func.distinct(Case.beneficiary_id))).where(*_project_cases(project_id),
-                                                                        Case.opened_on <= to_on)
+async def beneficiaries_with_cases(session: AsyncSession, project_id: str, from_on: date, to_on: date) -> int:
+    """Distinct beneficiaries with a case of the project open at some time in [from_on, to_on] (opened by
+    its end and not closed before its start): each person counts once, however many cases they have."""
+    stmt = select(func.count(func.distinct(Case.beneficiary_id))).where(
+        *_project_cases(project_id), Case.opened_on <= to_on, (Case.closed_on.is_(None)) | (Case.closed_on >= from_on))
     return int(await session.scalar(stmt))

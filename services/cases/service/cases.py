@@ -87,8 +87,12 @@ async def transition(session: AsyncSession, principal: Principal, case: Case, ac
     on = body.on or clock.today()
     if on < case.opened_on:
         raise InvalidInput.field("on", "A step cannot happen before the case was opened.", "before_opened")
-    if action == "reopen" and case.closed_on and on < case.closed_on:
-        raise InvalidInput.field("on", "A case cannot reopen before it closed.", "before_closed")
+    # Steps are counted on their dates (cases.open rises and falls with them), so they must come in
+    # date order: a closure dated behind a later reopening would close the case twice on paper.
+    last = await repo.last_step_on(session, case.id)
+    if last is not None and on < last:
+        raise InvalidInput.field("on", f"A step cannot be dated before the case's last step ({last.isoformat()}).",
+                                 "before_last_step")
     reason = body.reason if isinstance(body, CloseInput) else None
     if action == "close" and case.status in OPEN_STATUSES:
         if reason == "completed" and case.status != "evaluation":
@@ -124,3 +128,10 @@ async def delete(session: AsyncSession, principal: Principal, case: Case, expect
 
 async def history(session: AsyncSession, case: Case) -> list[CaseEvent]:
     return await repo.events(session, case.id)
+
+
+async def open_work(session: AsyncSession, station_path: str) -> dict[str, int]:
+    """Cases still being worked under a station: open (as cases.open counts them) and in follow-up."""
+    by_status = await repo.unclosed_under(session, station_path)
+    return {"open_cases": sum(n for status, n in by_status.items() if status in OPEN_STATUSES),
+            "follow_up_cases": by_status.get("follow_up", 0)}

@@ -1,5 +1,5 @@
-"""Counting a project's casework targets (DOMAIN.md "Projects"): person-times, registered
-beneficiaries, and full cases of at least N sessions (N per target)."""
+"""Counting a project's casework targets (DOMAIN.md "Projects") over the project's counting period:
+person-times, the people with a case of the project, and full cases of at least N sessions (N per target)."""
 
 from datetime import date
 
@@ -28,7 +28,7 @@ class ProjectStatsQuery(BaseModel):
 class ProjectStatsAnswer(BaseModel):
     project_id: str
     person_times_casework: int
-    beneficiaries_registered: int
+    case_beneficiaries: int = Field(description="Distinct people with a case of the project open in the period")
     full_cases: dict[str, int] = Field(description="min_sessions (as text) -> cases with at least that many")
 
 
@@ -37,6 +37,6 @@ async def answer(session: AsyncSession, query: ProjectStatsQuery) -> ProjectStat
     return ProjectStatsAnswer(
         project_id=query.project_id,
         person_times_casework=sum(pt for _, pt in per_case),
-        beneficiaries_registered=await repo.beneficiaries_with_cases(session, query.project_id, query.to_on),
+        case_beneficiaries=await repo.beneficiaries_with_cases(session, query.project_id, query.from_on, query.to_on),
         full_cases={str(n): sum(1 for records, _ in per_case if records >= n) for n in query.min_sessions},
     )

@@ -42,25 +42,33 @@ def evaluations_query(principal: Principal, project_id: str):
     return live(Evaluation, principal).where(Evaluation.project_id == project_id)
 
 
-async def group_figures(session: AsyncSession, project_id: str) -> list[tuple[int, int]]:
-    """(live sessions, members) of each live group of the project."""
-    sessions = (select(func.count()).where(GroupSession.group_id == Group.id, GroupSession.deleted_at.is_(None))
+async def group_figures(session: AsyncSession, project_id: str, from_on: date, to_on: date) -> list[tuple[int, int]]:
+    """(live sessions held in [from_on, to_on], members) of each live group of the project that
+    started in [from_on, to_on]."""
+    sessions = (select(func.count()).where(GroupSession.group_id == Group.id, GroupSession.deleted_at.is_(None),
+                                           GroupSession.held_on >= from_on, GroupSession.held_on <= to_on)
                 .scalar_subquery())
-    stmt = select(sessions, func.cardinality(Group.members)).where(Group.project_id == project_id,
-                                                                    Group.deleted_at.is_(None))
+    stmt = select(sessions, func.cardinality(Group.members)).where(
+        Group.project_id == project_id, Group.deleted_at.is_(None), Group.starts_on >= from_on,
+        Group.starts_on <= to_on)
     return [(int(a), int(b)) for a, b in (await session.execute(stmt)).all()]
 
 
-async def session_person_times(session: AsyncSession, project_id: str) -> tuple[int, int]:
-    """(live sessions, their person-times: named attendees + anonymous headcounts)."""
+async def session_person_times(session: AsyncSession, project_id: str, from_on: date,
+                               to_on: date) -> tuple[int, int]:
+    """(live sessions held in [from_on, to_on], their person-times: named attendees + anonymous headcounts)."""
     stmt = select(func.count(), func.coalesce(func.sum(GroupSession.named_count + GroupSession.anonymous_count), 0)
-                  ).where(GroupSession.project_id == project_id, GroupSession.deleted_at.is_(None))
+                  ).where(GroupSession.project_id == project_id, GroupSession.deleted_at.is_(None),
+                          GroupSession.held_on >= from_on, GroupSession.held_on <= to_on)
     count, person_times = (await session.execute(stmt)).one()
     return int(count), int(person_times)
 
 
-async def activity_figures(session: AsyncSession, project_id: str) -> list[tuple[int, float]]:
-    """(participants: named + headcount, resources in yuan) of each live activity of the project."""
+async def activity_figures(session: AsyncSession, project_id: str, from_on: date,
+                           to_on: date) -> list[tuple[int, float]]:
+    """(participants: named + headcount, resources in yuan) of each live activity of the project held
+    in [from_on, to_on]."""
     stmt = select(Activity.named_count + Activity.anonymous_count, func.coalesce(Activity.resources_yuan, 0)).where(
-        Activity.project_id == project_id, Activity.deleted_at.is_(None))
+        Activity.project_id == project_id, Activity.deleted_at.is_(None), Activity.held_on >= from_on,
+        Activity.held_on <= to_on)
     return [(int(a), float(b)) for a, b in (await session.execute(stmt)).all()]

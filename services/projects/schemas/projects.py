@@ -96,6 +96,9 @@ class ProjectProgress(Output):
     starts_on: date
     ends_on: date
     as_of: date
+    counted_from: date = Field(description="Every target counts what was done from this day...")
+    counted_to: date = Field(description="...to this one: the project's end or today, whichever is first "
+                                         "(before counted_from: nothing to count yet)")
     targets: list[TargetProgress]
     degraded: list[str] = Field(default_factory=list)
 

@@ -1,5 +1,14 @@
 """A project's progress against its contract targets: figures this service owns are counted
-from the project's records; the others are named as external for the gateway to fill in."""
+from the project's records; the others are named as external for the gateway to fill in.
+
+Every target counts what was done within the project's period up to today (`counting_period`):
+the gateway counts the casework targets over the same days. A group counts when it started in
+that period, its sessions toward `min_sessions` when they were held in it; sessions, activities,
+their person-times and resources when they were held in it. Work planned for a later day is no
+output yet.
+"""
+
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,17 +21,25 @@ from shared.stats import TARGET_METRICS
 OWN = "projects"
 
 
+def counting_period(project: Project, today: date) -> tuple[date, date]:
+    """The days a project's outputs are counted over: from its start to its end or today, whichever
+    comes first (empty, `to` before `from`, until it starts)."""
+    return project.starts_on, min(project.ends_on, today)
+
+
 async def progress(session: AsyncSession, project: Project) -> ProjectProgress:
     figures: dict[str, object] = {}
+    today = clock.today()
+    from_on, to_on = counting_period(project, today)
 
     async def load(name: str):
         if name not in figures:
             if name == "groups":
-                figures[name] = await repo.group_figures(session, project.id)
+                figures[name] = await repo.group_figures(session, project.id, from_on, to_on)
             elif name == "sessions":
-                figures[name] = await repo.session_person_times(session, project.id)
+                figures[name] = await repo.session_person_times(session, project.id, from_on, to_on)
             else:
-                figures[name] = await repo.activity_figures(session, project.id)
+                figures[name] = await repo.activity_figures(session, project.id, from_on, to_on)
         return figures[name]
 
     rows = []
@@ -37,7 +54,7 @@ async def progress(session: AsyncSession, project: Project) -> ProjectProgress:
             row.met = row.value >= goal
         rows.append(row)
     return ProjectProgress(project_id=project.id, starts_on=project.starts_on, ends_on=project.ends_on,
-                           as_of=clock.today(), targets=rows)
+                           as_of=today, counted_from=from_on, counted_to=to_on, targets=rows)
 
 
 async def _value(load, metric: str, conditions: dict) -> float:

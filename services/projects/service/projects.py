@@ -18,7 +18,7 @@ from shared.models import new_id
 from shared.records import IdInUse, digest, replay, touch
 from shared.repository import UniqueViolation, save
 from shared.stations import resolve_station
-from shared.stats import TARGET_METRICS
+from shared.stats import TARGET_METRICS, TARGET_RENAMED
 
 CENT = Decimal("0.01")
 
@@ -36,7 +36,10 @@ def allowed_actions(status: str) -> list[str]:
 
 
 def check_targets(targets: list[Target]) -> list[dict]:
-    """Targets as stored; a metric or condition not in shared.stats.TARGET_METRICS is refused by field."""
+    """Targets as stored; a metric or condition not in shared.stats.TARGET_METRICS is refused by field.
+    A former name (shared.stats.TARGET_RENAMED) is taken and stored under its new one."""
+    targets = [t.model_copy(update={"metric": TARGET_RENAMED[t.metric]}) if t.metric in TARGET_RENAMED else t
+               for t in targets]
     for i, target in enumerate(targets):
         if target.metric not in TARGET_METRICS:
             raise InvalidInput.field(f"targets[{i}].metric", f"Unknown metric; use one of: "

@@ -35,13 +35,14 @@ def list_query(principal: Principal, *, own_volunteer_id: str | None, station_pa
     return stmt
 
 
-async def hours_on_day(session: AsyncSession, volunteer_id: str, day: date, exclude_id: str | None = None) -> Decimal:
-    """Hours of all the volunteer's live records on a day, at any station."""
-    stmt = select(func.coalesce(func.sum(ServiceHours.hours), 0)).where(
-        ServiceHours.volunteer_id == volunteer_id, ServiceHours.served_on == day, ServiceHours.deleted_at.is_(None))
+async def live_records_between(session: AsyncSession, volunteer_id: str, from_on: date, to_on: date,
+                               exclude_id: str | None = None) -> list[ServiceHours]:
+    """The volunteer's live records starting in [from_on, to_on], at any station."""
+    stmt = select(ServiceHours).where(ServiceHours.volunteer_id == volunteer_id, ServiceHours.deleted_at.is_(None),
+                                      ServiceHours.served_on >= from_on, ServiceHours.served_on <= to_on)
     if exclude_id:
         stmt = stmt.where(ServiceHours.id != exclude_id)
-    return Decimal(await session.scalar(stmt))
+    return list((await session.scalars(stmt)).all())
 
 
 async def history(session: AsyncSession, hours_id: str) -> list[ServiceHoursVersion]:

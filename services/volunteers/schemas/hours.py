@@ -21,9 +21,11 @@ class _Service(Input):
     activity_kind: ActivityKind | None = None
     activity_ref: ClientId | None = Field(default=None, description="Activity or session id (projects service)")
     activity_title: Short | None = None
-    served_on: PastDate | None = None
+    served_on: PastDate | None = Field(default=None, description="The day the shift started")
+    ends_on: PastDate | None = Field(default=None, description="The day it ended, when it ran past midnight: "
+                                                               "the next day (default: served_on)")
     start_time: time | None = Field(default=None, description="Local time service began")
-    end_time: time | None = None
+    end_time: time | None = Field(default=None, description="Local time it ended, on ends_on")
     hours: Hours | None = Field(default=None, description="Hours of actual service, travel excluded; "
                                                           "default: end_time - start_time")
     content: Content | None = None
@@ -57,6 +59,7 @@ class HoursRead(RecordRead):
     activity_ref: str | None = None
     activity_title: str | None = None
     served_on: date
+    ends_on: date
     start_time: time | None = None
     end_time: time | None = None
     hours: HoursOut

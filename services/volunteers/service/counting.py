@@ -1,10 +1,12 @@
 """The counting rules: which record change moves which count (shared.stats metrics).
 
 - volunteers.registered: +1 on the registration day at the volunteer's station, -1 when removed;
-- volunteer.hours and volunteer.person_times (one shift, one person-time): each live record
-  that is not disputed, on its service day at its organising station. A disputed record
-  leaves the counts until the organiser confirms or corrects it;
-- volunteers.active: from the served-day table (see models.ServedDay), which follows the same records.
+- volunteer.person_times (one shift, one person-time): each live record that is not disputed,
+  on the day its shift starts, at its organising station;
+- volunteer.hours: its hours on the days they were served (a shift past midnight splits them
+  over its two days: service/shifts.py). A disputed record leaves the counts until the
+  organiser confirms or corrects it;
+- volunteers.active: from the served-day table (see models.ServedDay), on each day with hours.
 
 Volunteer metrics have no population breakdown: their rows carry shared.stats.ALL only.
 Deltas are gathered per request and written in the same transaction as the records.
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import ServiceHours, Volunteer
 from services.volunteers.repository import stats as repo
+from services.volunteers.service import shifts
 from shared.stats import Metric
 
 COUNTED_STATUSES = frozenset({"recorded", "confirmed", "corrected"})
@@ -36,10 +39,10 @@ class Rollup:
         """Count (sign +1) or take back (-1) a record as it stands now, if its status counts."""
         if r.status not in COUNTED_STATUSES or r.deleted_at is not None:
             return
-        key = (r.station_id, r.station_path, r.served_on)
-        self._deltas[(*key, Metric.volunteer_hours.value)] += sign * Decimal(r.hours)
-        self._deltas[(*key, Metric.volunteer_person_times.value)] += sign
-        self._served[(r.volunteer_id, r.served_on, r.station_id, r.station_path)] += sign
+        self._deltas[(r.station_id, r.station_path, r.served_on, Metric.volunteer_person_times.value)] += sign
+        for day, hours in shifts.by_day(r).items():
+            self._deltas[(r.station_id, r.station_path, day, Metric.volunteer_hours.value)] += sign * hours
+            self._served[(r.volunteer_id, day, r.station_id, r.station_path)] += sign
 
     async def write(self, session: AsyncSession) -> None:
         await repo.add(session, dict(self._deltas))

@@ -3,10 +3,11 @@ corrected by the organiser; every state is kept in the record's history.
 
 Hours are of actual service, travel excluded (DOMAIN.md): start and end times say when the
 volunteer was at the service; `hours` may be less than that span (a break, a handover), never
-more, and defaults to it. A shift that crosses midnight is two records, one per day.
+more, and defaults to it. A record is one shift: one that runs past midnight ends on the next
+day (`ends_on`) and is still one record (service/shifts.py).
 """
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from services.volunteers.models import ServiceHours, ServiceHoursVersion, Statio
 from services.volunteers.repository import hours as repo
 from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.hours import ConfirmInput, CorrectionInput, DisputeInput, HoursCreate
+from services.volunteers.service import shifts
 from services.volunteers.service.counting import Rollup, certified_hours
 from shared.auth import Principal
 from shared.errors import InvalidInput
@@ -25,8 +27,8 @@ from shared.repository import UniqueViolation, get_live, save
 from shared.stations import resolve_station
 
 MAX_HOURS_A_DAY = Decimal(24)
-SERVICE_FIELDS = ("activity_kind", "activity_ref", "activity_title", "served_on", "start_time", "end_time", "hours",
-                  "content")
+SERVICE_FIELDS = ("activity_kind", "activity_ref", "activity_title", "served_on", "ends_on", "start_time", "end_time",
+                  "hours", "content")
 
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -41,22 +43,22 @@ def allowed_actions(status: str) -> list[str]:
     return [a for a, (sources, _) in TRANSITIONS.items() if status in sources]
 
 
-def _span_hours(start: time, end: time) -> Decimal:
-    minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
-    return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 def settle(values: dict) -> dict:
-    """Check one version of the service fields and derive hours from the times when not given."""
+    """Check one version of the service fields and derive hours from the times when not given;
+    `ends_on` defaults to the day the shift starts."""
     start, end, hours = values.get("start_time"), values.get("end_time"), values.get("hours")
+    served_on = values["served_on"]
+    ends_on = values.get("ends_on") or served_on
+    shifts.check_days(served_on, ends_on, start, end)
     if (start is None) != (end is None):
         raise InvalidInput.field("end_time" if end is None else "start_time", "Give both start and end time, "
                                  "or neither.", "missing")
     if start is not None:
-        if end <= start:
-            raise InvalidInput.field("end_time", "The end is not after the start (a shift past midnight is two "
-                                     "records).", "end_before_start")
-        span = _span_hours(start, end)
+        minutes = shifts.span_minutes(served_on, ends_on, start, end)
+        if minutes <= 0:
+            raise InvalidInput.field("end_time", "The end is not after the start (a shift past midnight ends on "
+                                     "the next day: give ends_on).", "end_before_start")
+        span = (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         if hours is None:
             hours = span
         elif hours > span:
@@ -69,15 +71,20 @@ def settle(values: dict) -> dict:
     kind = values.get("activity_kind") or "free_text"
     if kind != "free_text" and not values.get("activity_ref"):
         raise InvalidInput.field("activity_ref", f"Give the id of the {kind.replace('_', ' ')}.", "missing")
-    return {**values, "activity_kind": kind, "hours": hours}
+    return {**values, "ends_on": ends_on, "activity_kind": kind, "hours": hours}
 
 
-async def _check_day_total(session: AsyncSession, record_id: str | None, volunteer_id: str, day: date,
-                           hours: Decimal) -> None:
-    already = await repo.hours_on_day(session, volunteer_id, day, exclude_id=record_id)
-    if already + hours > MAX_HOURS_A_DAY:
-        raise InvalidInput.field("hours", f"The volunteer would have more than 24 hours on {day.isoformat()} "
-                                 f"({already} already recorded).", "over_24_a_day")
+async def _check_day_total(session: AsyncSession, record_id: str | None, volunteer_id: str, values: dict) -> None:
+    """At most 24 hours on any day, across every station: a shift past midnight adds its part to each day."""
+    mine = shifts.by_day(values)
+    # A shift starting the day before may reach into the first of these days.
+    others = await repo.live_records_between(session, volunteer_id, min(mine) - timedelta(days=1), max(mine),
+                                             exclude_id=record_id)
+    for day, hours in sorted(mine.items()):
+        already = sum((shifts.by_day(r).get(day, Decimal(0)) for r in others), Decimal(0))
+        if already + hours > MAX_HOURS_A_DAY:
+            raise InvalidInput.field("hours", f"The volunteer would have more than 24 hours on {day.isoformat()} "
+                                     f"({already} already recorded).", "over_24_a_day")
 
 
 def _snapshot(record: ServiceHours) -> dict:
@@ -108,7 +115,7 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
     else:
         station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     values = settle(body.model_dump(include=set(SERVICE_FIELDS)))
-    await _check_day_total(session, None, volunteer.id, values["served_on"], values["hours"])
+    await _check_day_total(session, None, volunteer.id, values)
     record = ServiceHours(id=body.id or new_id(), volunteer_id=volunteer.id, team_id=body.team_id,
                           station_id=station_id, station_path=station_path, status="recorded", create_digest=digest,
                           created_by=principal.user_id, updated_by=principal.user_id, version=1, **values)
@@ -138,8 +145,11 @@ async def act(session: AsyncSession, principal: Principal, record: ServiceHours,
     note = getattr(body, "reason", None) or getattr(body, "note", None)
     if action == "correct":
         changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+        if "served_on" in changes and "ends_on" not in changes:
+            # A shift moved to another day moves whole: it still ends as many days after it starts.
+            changes["ends_on"] = changes["served_on"] + (record.ends_on - record.served_on)
         values = settle({**{k: getattr(record, k) for k in SERVICE_FIELDS}, **changes})
-        await _check_day_total(session, record.id, record.volunteer_id, values["served_on"], values["hours"])
+        await _check_day_total(session, record.id, record.volunteer_id, values)
         for key, value in values.items():
             setattr(record, key, value)
     if action == "dispute":
