@@ -119,6 +119,12 @@ class SyncColumn:
         return out
 
 
+# Every synced table's timestamps, as WatermelonDB requires them (appSchema refuses an optional
+# created_at or updated_at): numbers, never null, served and never taken from a push.
+TIMESTAMPS = (SyncColumn("created_at", "number", optional=False, readonly=True),
+              SyncColumn("updated_at", "number", optional=False, readonly=True))
+
+
 class SyncContext:
     """Who is pushing: the device's principal (role, station subtree) as the gateway vouched."""
 

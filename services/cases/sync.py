@@ -49,7 +49,7 @@ from shared.auth import Principal
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.records import Vault
 from shared.repository import get_live
-from shared.sync import SyncColumn, SyncContext, SyncTable, current_app, wire
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
 
 # ---------------------------------------------------------------- the vault of the request
 
@@ -61,9 +61,6 @@ def vault() -> Vault:
 
 def _col(name: str, type_: str = "string", **kw) -> SyncColumn:
     return SyncColumn(name, type_, **kw)  # type: ignore[arg-type]
-
-
-STAMPS = (_col("created_at", "number", readonly=True), _col("updated_at", "number", readonly=True))
 
 
 def _plain(value: Any) -> Any:
@@ -260,7 +257,7 @@ BENEFICIARIES = CasesTable(
         _col("populations"),
         _col("registered_on", readonly=True),
         _col("station_id", "number"),
-        *STAMPS,
+        *TIMESTAMPS,
     ),
     create=_beneficiary_create, update=_beneficiary_update, delete=_beneficiary_delete,
     update_schema=BeneficiaryUpdate,
@@ -315,7 +312,7 @@ CASES = CasesTable(
         _col("close_reason", readonly=True),
         _col("populations", readonly=True),
         _col("station_id", "number"),
-        *STAMPS,
+        *TIMESTAMPS,
     ),
     create=_case_create, update=_case_update, delete=_case_delete,
     update_schema=CaseUpdate,
@@ -383,7 +380,7 @@ SERVICE_RECORDS = CasesTable(
         _col("resources_yuan", "number", since=2),
         _col("populations", readonly=True),
         _col("station_id", "number", readonly=True),
-        *STAMPS,
+        *TIMESTAMPS,
     ),
     create=_sr_create, update=_sr_update, delete=_sr_delete,
     update_schema=record_service.KIND_BY_PATH["service-records"].update,
@@ -404,7 +401,7 @@ REFERRALS = CasesTable(
         _col("completed_on", readonly=True),
         _col("notes"),
         _col("station_id", "number", readonly=True),
-        *STAMPS,
+        *TIMESTAMPS,
     ),
     create=_ref_create, update=_ref_update, delete=_ref_delete,
     update_schema=record_service.KIND_BY_PATH["referrals"].update,

@@ -44,7 +44,7 @@ from services.volunteers.service import volunteers as volunteers_service
 from shared.errors import InvalidInput, NotFound
 from shared.repository import get_live
 from shared.stations import resolve_station
-from shared.sync import SyncColumn, SyncContext, SyncTable, current_app, wire
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
 
 
 @dataclass(frozen=True)
@@ -276,10 +276,6 @@ async def delete_volunteer(session, ctx: SyncContext, record: Volunteer) -> None
     await volunteers_service.delete(session, ctx.principal, record, record.version)
 
 
-def _ts(name: str) -> SyncColumn:
-    return SyncColumn(name, "number", readonly=True)
-
-
 VOLUNTEERS = VolunteersTable(
     name="volunteers",
     model=Volunteer,
@@ -301,8 +297,7 @@ VOLUNTEERS = VolunteersTable(
         SyncColumn("registered_on", readonly=True),
         SyncColumn("certified_hours", "number", readonly=True),
         SyncColumn("station_id", "number", indexed=True),
-        _ts("created_at"),
-        _ts("updated_at"),
+        *TIMESTAMPS,
     ),
     create=create_volunteer,
     update=update_volunteer,
@@ -375,8 +370,7 @@ HOURS = VolunteersTable(
         SyncColumn("dispute_reason", readonly=True),
         # Why a pushed change corrects the record; kept in its history, never served.
         SyncColumn("correction_reason", writeonly=True),
-        _ts("created_at"),
-        _ts("updated_at"),
+        *TIMESTAMPS,
     ),
     create=create_hours,
     update=update_hours,
