@@ -98,7 +98,8 @@ class SyncColumn:
     optional: bool = True
     indexed: bool = False
     readonly: bool = False  # served, but a push never sets it (status moved by actions, counts...)
-    writeonly: bool = False  # taken from a push, never served (an ID number: the tablet keeps its masked form)
+    # Taken from a push, served as null (an ID number, a phone): see SyncTable.pushed.
+    writeonly: bool = False
     since: int = 1  # schema version that added it
     attr: str | None = None  # the table's column, when not `name`
 
@@ -159,13 +160,17 @@ class SyncTable:
     def serve(self, record: Any) -> dict:
         row = {"id": record.id}
         for c in self.columns:
-            if not c.writeonly:
-                row[c.name] = wire(getattr(record, c.source))
+            row[c.name] = None if c.writeonly else wire(getattr(record, c.source))
         return row
 
     @cached_property
-    def _served(self) -> tuple[tuple[str, str], ...]:
-        return tuple((c.name, c.source) for c in self.columns if not c.writeonly)
+    def _served(self) -> tuple[tuple[str, str | None], ...]:
+        # A write-only column's source is None: it is served as null.
+        return tuple((c.name, None if c.writeonly else c.source) for c in self.columns)
+
+    @cached_property
+    def writeonly(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.columns if c.writeonly)
 
     def pull_row(self, values: Mapping[str, Any]) -> dict:
         """What `serve` gives for a record read as a mapping of its table's columns (the rows a
@@ -180,6 +185,9 @@ class SyncTable:
         """The served columns of `values` as wire() gives them (those in `computed` taken from it)."""
         row = {"id": values["id"]}
         for name, source in self._served:
+            if source is None:
+                row[name] = None
+                continue
             value = computed[name] if computed and name in computed else values[source]
             # Subclasses (a str enum, a pendulum datetime) are not in _WIRE: wire() decides.
             convert = _WIRE.get(value.__class__, wire)
@@ -187,13 +195,30 @@ class SyncTable:
         return row
 
     def pushed(self, row: dict) -> dict:
-        """What a push may set: known, writable columns only (unknown ones and _status/_changed are dropped)."""
-        return {c.name: row[c.name] for c in self.columns if not c.readonly and c.name in row}
+        """What a push may set: known, writable columns only (unknown ones and _status/_changed are dropped).
+
+        A write-only column is given only when it holds a value and, in a row WatermelonDB sends
+        as `updated`, the tablet changed it (`_changed` lists it). The tablet is served null in its
+        place, so it holds no full ID number or phone after a pull; and WatermelonDB pushes whole
+        rows, so a value the tablet did not change (null, or an old one a pull has not replaced
+        yet) must not overwrite one corrected elsewhere. Clearing one is a REST action."""
+        changed = row.get("_changed") if row.get("_status") == "updated" else None
+        edited = set(changed.split(",")) if isinstance(changed, str) else None
+        out = {}
+        for c in self.columns:
+            if c.readonly or c.name not in row:
+                continue
+            if c.writeonly and (row[c.name] in (None, "") or (edited is not None and c.name not in edited)):
+                continue
+            out[c.name] = row[c.name]
+        return out
 
     def same(self, record: Any, row: dict) -> bool:
-        """Does the stored record already say what the push says (a retried push)?"""
+        """Does the stored record already say what the push says (a retried push)? Write-only
+        columns are not compared here (they are served as null): a table that stores one
+        compares it itself."""
         served = self.serve(record)
-        return all(served.get(k) == v for k, v in self.pushed(row).items() if k in served)
+        return all(served.get(k) == v for k, v in self.pushed(row).items() if k in served and k not in self.writeonly)
 
     def describe(self) -> dict:
         return {"name": self.name, "columns": [c.describe() for c in self.columns]}

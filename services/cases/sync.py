@@ -7,10 +7,10 @@ scope, the ID-number uniqueness rule and the counting rollups hold for tablet re
 
 What a tablet never gets: ciphertexts, blind indexes and the RecordMixin internals. Sensitive
 values travel one way: a tablet pushes `id_number`, `phone` and `emergency_contact` (write-only
-columns) and pulls only their masked forms (`*_masked`, read-only), exactly as a list of the
-REST API masks them; a pull is a bulk read of a whole subtree, so it reveals no more than a list.
-A write-only value pushed as null or "" means "not given" (after a pull the tablet no longer
-holds it), never "clear it": clearing one is a REST action.
+columns) and pulls null in their place beside their masked forms (`*_masked`, read-only),
+exactly as a list of the REST API masks them; a pull is a bulk read of a whole subtree, so it
+reveals no more than a list. A write-only value counts only when the tablet changed it
+(shared.sync.SyncTable.pushed); null never clears one: clearing one is a REST action.
 
 Lifecycle states (case status, referral status) move through actions only, so they are
 read-only here: a pushed case opens at intake exactly as POST /v1/cases opens it. Fields no
@@ -108,8 +108,9 @@ class CasesTable(SyncTable):
         row = {"id": record.id}
         for c in self.columns:
             if c.writeonly:
-                continue
-            row[c.name] = wire(extra[c.name]) if c.name in extra else wire(getattr(record, c.source))
+                row[c.name] = None
+            else:
+                row[c.name] = wire(extra[c.name]) if c.name in extra else wire(getattr(record, c.source))
         return row
 
     def pull_row(self, values: Mapping[str, Any]) -> dict:
@@ -136,13 +137,11 @@ class CasesTable(SyncTable):
         return value
 
     def values(self, row: dict) -> dict:
-        """The pushed writable fields, decoded. A write-only value pushed null means "not given"
-        (a tablet holds none after a pull), never "clear it"."""
-        keep_null = self.kept_when_null | {c.name for c in self.columns if c.writeonly}
+        """The pushed writable fields, decoded (a write-only one only when given: SyncTable.pushed)."""
         out = {}
         for name, value in self.pushed(row).items():
             value = self.decode(name, value)
-            if value is None and name in keep_null:
+            if value is None and name in self.kept_when_null:
                 continue
             out[name] = value
         return out

@@ -5,8 +5,8 @@ the 24-hours-a-day rule, counting rollups, served days, certified hours), so the
 in the dashboard figures like REST ones. The device acts as a social worker of its station.
 
 What the wire shows of a volunteer: never the ID number or phone (stored only encrypted;
-no masked form is stored to serve), which a tablet may still push (`writeonly`) for a new
-volunteer; a pushed null for them means "not given", since tablets never receive them.
+no masked form is stored to serve), which a tablet may still push (`writeonly`, served as
+null); a pushed value counts only when the tablet changed it (shared.sync.SyncTable.pushed).
 Guardian consent travels flat (guardian_name, guardian_relation, guardian_consent_on).
 Fields fixed at registration (ID type and number, birth date, volunteer number, station)
 cannot change on an update: pushing a different value is refused.
@@ -77,17 +77,17 @@ class VolunteersTable(SyncTable):
         return row
 
     def same(self, record: Any, row: dict) -> bool:
-        # A write-only value (an ID number, a phone) is not served, so it is compared with the
-        # stored value decrypted, as the update compares it: a push retried without a pull in
-        # between is then no conflict. A correction's reason is a note on a change, not state.
-        secrets = {c.name for c in self.columns if c.writeonly}
-        if self.changes is not None and any(row.get(name) not in (None, "") for name in secrets):
+        # A write-only value the push gives (an ID number, a phone) is served as null, so it is
+        # compared with the stored value decrypted, as the update compares it: a push retried
+        # without a pull in between is then no conflict. A correction's reason is a note on a
+        # change, not state.
+        if self.changes is not None and self.writeonly & self.pushed(row).keys():
             try:
                 if self.changes(current_app().state.vault, record, row):
                     return False
             except InvalidInput:
                 return False
-        return super().same(record, {k: v for k, v in row.items() if k not in secrets})
+        return super().same(record, row)
 
     def pushed(self, row: dict) -> dict:
         out = {}

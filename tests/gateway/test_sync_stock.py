@@ -82,3 +82,84 @@ class TestLocalSchema:
         with pytest.raises(WatermelonError, match="Missing migration"):
             LocalDatabase(schema_from_server(v2), schema_migrations([]))
         LocalDatabase(schema_from_server(v2), migrations)
+
+
+async def rest_patch(gateway, headers: dict, path: str, body: dict) -> dict:
+    current = await gateway.get(path, headers=headers)
+    assert current.status_code == 200, current.text
+    r = await gateway.patch(path, json=body, headers={**headers, "If-Match": current.headers["etag"]})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+class TestWriteOnlyColumns:
+    """ID numbers and phones are taken from a tablet, never given back in full: the tablet is
+    served null in their place (and the masked form beside them), and a push that does not
+    change one leaves the stored value alone."""
+
+    async def test_a_stale_phone_does_not_undo_a_rest_correction(self, gateway, township, db):
+        tablet = await new_tablet(gateway, db, await register_tablet(gateway, township["head"], township["id"]))
+        await tablet.sync()
+        # 1. The tablet registers a person with phone A.
+        person = tablet.db.create("beneficiaries", name="王秀兰", phone="13800000001", populations='["elderly"]',
+                                  station_id=township["id"], address="和平村3组")
+        await tablet.sync()
+        # 2. A worker corrects the phone to B through REST.
+        path = f"/v1/beneficiaries/{person}"
+        await rest_patch(gateway, township["worker"], path, {"phone": "13900000002"})
+        # 3. The tablet pulls (it is served the masked phone only), then edits the address.
+        await tablet.sync()
+        assert tablet.db.find("beneficiaries", person)["phone_masked"] == "139****0002"
+        tablet.db.update("beneficiaries", person, address="和平村5组")
+        # 4. WatermelonDB pushes the whole row: the correction stands, the address changes.
+        await tablet.sync()
+        assert "address" in tablet.backend.pushes[-1]["beneficiaries"]["updated"][0]["_changed"]
+        got = (await gateway.get(path, headers=township["worker"])).json()
+        assert (got["phone"], got["address"]) == ("13900000002", "和平村5组")
+
+    async def test_a_stale_volunteer_phone_does_not_undo_a_rest_correction(self, gateway, township, db):
+        tablet = await new_tablet(gateway, db, await register_tablet(gateway, township["head"], township["id"]))
+        await tablet.sync()
+        volunteer = tablet.db.create("volunteers", name="刘志愿", id_type="mainland_id",
+                                     id_number="11010519491231002X", phone="13800000003", station_id=township["id"],
+                                     skills='["助老"]', available_times="[]", disclosure_consent=True)
+        await tablet.sync()
+        path = f"/v1/volunteers/{volunteer}"
+        await rest_patch(gateway, township["worker"], path, {"phone": "13900000004"})
+        await tablet.sync()
+        tablet.db.update("volunteers", volunteer, skills='["助老","陪诊"]')
+        await tablet.sync()
+        got = (await gateway.get(path, headers=township["worker"])).json()
+        assert (got["phone"], got["skills"]) == ("13900000004", ["助老", "陪诊"])
+        assert got["id_number"] == "11010519491231002X"
+
+    async def test_no_tablet_keeps_a_full_id_number_or_phone(self, gateway, township, db):
+        """Tablets get lost: after one sync of each, none holds a person's full ID number or
+        phone, not even the one they were entered on; the server keeps them in full."""
+        a = await new_tablet(gateway, db, await register_tablet(gateway, township["head"], township["id"], "甲"))
+        b = await new_tablet(gateway, db, await register_tablet(gateway, township["head"], township["id"], "乙"))
+        await a.sync()
+        await b.sync()
+        secrets = {"id_number": "510104198001011236", "phone": "13812345678", "contact": "13900001111",
+                   "volunteer_id_number": "11010519491231002X", "volunteer_phone": "13700007777"}
+        person = a.db.create("beneficiaries", name="张桂芳", id_number=secrets["id_number"], phone=secrets["phone"],
+                             emergency_contact=f'{{"name":"王芳","phone":"{secrets["contact"]}"}}',
+                             populations='["elderly"]', station_id=township["id"])
+        volunteer = a.db.create("volunteers", name="刘志愿", id_type="mainland_id",
+                                id_number=secrets["volunteer_id_number"], phone=secrets["volunteer_phone"],
+                                station_id=township["id"], skills="[]", available_times="[]",
+                                disclosure_consent=True)
+        await a.sync()
+        await b.sync()
+
+        for name, tablet in (("甲", a), ("乙", b)):
+            held = " ".join(str(v) for v in tablet.db.values())
+            assert not [k for k, v in secrets.items() if v in held], name
+            row = tablet.db.find("beneficiaries", person)
+            assert row["id_number_masked"] == "5101**********1236" and row["phone_masked"] == "138****5678", name
+            assert tablet.db.find("volunteers", volunteer)["name"] == "刘志愿", name
+        got = (await gateway.get(f"/v1/beneficiaries/{person}", headers=township["worker"])).json()
+        assert (got["id_number"], got["phone"], got["emergency_contact"]["phone"]) == (
+            secrets["id_number"], secrets["phone"], secrets["contact"])
+        got = (await gateway.get(f"/v1/volunteers/{volunteer}", headers=township["worker"])).json()
+        assert (got["id_number"], got["phone"]) == (secrets["volunteer_id_number"], secrets["volunteer_phone"])

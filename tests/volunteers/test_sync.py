@@ -99,14 +99,15 @@ class TestPull:
         assert set(got["rows"]["volunteer_hours"]) == {h["id"]}
         row = got["rows"]["volunteers"][v["id"]]
         assert row == {
-            "id": v["id"], "name": "张志愿", "id_type": "mainland_id", "gender": None, "birth_on": "1990-01-01",
+            "id": v["id"], "name": "张志愿", "id_type": "mainland_id", "id_number": None, "phone": None,
+            "gender": None, "birth_on": "1990-01-01",
             "skills": '["助老","义诊"]', "available_times": "[]", "volunteer_number": v["volunteer_number"],
             "status": "active", "disclosure_consent": True, "guardian_name": None, "guardian_relation": None,
             "guardian_consent_on": None, "registered_on": today.isoformat(), "certified_hours": 0.0,
             "station_id": 2, "created_at": row["created_at"], "updated_at": row["updated_at"]}
         assert isinstance(row["created_at"], int) and row["created_at"] > 1_600_000_000_000
-        # Never the ID number or phone, in clear, encrypted or as a blind index.
-        assert not any("id_number" in k or "phone" in k for k in row)
+        # Never the ID number or phone, in clear, encrypted or as a blind index: null in their place.
+        assert {k: v for k, v in row.items() if "id_number" in k or "phone" in k} == {"id_number": None, "phone": None}
         assert ID_A not in json.dumps(got["rows"], ensure_ascii=False)
         assert got["rows"]["volunteers"][minor["id"]]["guardian_consent_on"] == today.isoformat()
         assert got["rows"]["volunteers"][minor["id"]]["birth_on"] == born.isoformat()
@@ -117,7 +118,7 @@ class TestPull:
             "volunteer_id": v["id"], "team_id": None, "station_id": 2, "served_on": today.isoformat(),
             "start_time": "09:00", "end_time": "11:30", "hours": 2.5, "content": "助老送餐", "status": "recorded",
             "dispute_reason": None}
-        assert "correction_reason" not in hours
+        assert hours["correction_reason"] is None
         # The city sees both townships; the sibling township only its own.
         city = await pull(station_path="/1/")
         assert other["id"] in city["rows"]["volunteers"]
