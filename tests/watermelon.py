@@ -533,6 +533,7 @@ class HaolinBackend:
     # Run before each pull (the tests wait there until every transaction begun so far has ended).
     before_pull: Callable[[], Awaitable[None]] | None = None
     pushes: list[dict] = field(default_factory=list)
+    strategies: list[str | None] = field(default_factory=list)  # each pull's experimentalStrategy
 
     @property
     def headers(self) -> dict[str, str]:
@@ -549,7 +550,9 @@ class HaolinBackend:
             response = await self.http.get("/v1/sync", params=params, headers=self.headers)
         if response.status_code >= 300:
             raise SyncFailed("pull", response.status_code, response.json())
-        return response.json()
+        answer = response.json()
+        self.strategies.append(answer.get("experimentalStrategy"))
+        return answer
 
     async def push_changes(self, changes: dict, last_pulled_at: int) -> None:
         self.pushes.append(changes)

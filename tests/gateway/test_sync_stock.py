@@ -163,3 +163,42 @@ class TestWriteOnlyColumns:
             secrets["id_number"], secrets["phone"], secrets["contact"])
         got = (await gateway.get(f"/v1/volunteers/{volunteer}", headers=township["worker"])).json()
         assert (got["id_number"], got["phone"]) == (secrets["volunteer_id_number"], secrets["volunteer_phone"])
+
+
+class TestRestoredBackup:
+    async def test_records_deleted_on_the_server_leave_a_restored_tablet(self, gateway, township, db):
+        """A tablet restored from an old backup holds a timestamp the gateway has forgotten: its
+        pull is refused (unknown_cursor), the app pulls everything, and the answer tells
+        WatermelonDB to replace its records with it: what the server deleted meanwhile goes, the
+        tablet's own unpushed work stays and is pushed."""
+        worker = township["worker"]
+        tablet = await new_tablet(gateway, db, await register_tablet(gateway, township["head"], township["id"]))
+        people = {}
+        for name in ("留下", "已删"):
+            r = await gateway.post("/v1/beneficiaries", headers=worker, json={"name": name, "populations": ["elderly"]})
+            assert r.status_code == 201, r.text
+            people[name] = r.json()["id"]
+        kept, gone = people["留下"], people["已删"]
+        await tablet.sync()
+        backup = tablet.db.snapshot()
+
+        r = await gateway.delete(f"/v1/beneficiaries/{gone}", headers={**worker, "If-Match": '"1"'})
+        assert r.status_code == 204, r.text
+        for _ in range(6):  # the gateway keeps a tablet's newest few timestamps, not the backup's
+            await tablet.sync()
+        assert tablet.db.find("beneficiaries", gone) is None
+
+        tablet.db = backup
+        tablet.db.update("beneficiaries", gone, address="和平村1组")
+        tablet.db.update("beneficiaries", kept, address="和平村9组")
+        newcomer = tablet.db.create("beneficiaries", name="新来", populations='["elderly"]', station_id=township["id"])
+        del tablet.backend.strategies[:]
+        await tablet.sync()
+        assert tablet.backend.strategies == ["replacement", None]  # the full pull, then the one after the push
+
+        assert gone not in tablet.db.tables["beneficiaries"]
+        assert {r["id"] for r in tablet.db.all("beneficiaries")} == {kept, newcomer}
+        assert all(r["_status"] == "synced" for r in tablet.db.all("beneficiaries"))
+        assert (await gateway.get(f"/v1/beneficiaries/{kept}", headers=worker)).json()["address"] == "和平村9组"
+        assert (await gateway.get(f"/v1/beneficiaries/{newcomer}", headers=worker)).status_code == 200
+        assert (await gateway.get(f"/v1/beneficiaries/{gone}", headers=worker)).status_code == 404
