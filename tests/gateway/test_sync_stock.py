@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from shared import clock
 from tests.gateway.test_sync_flow import settle
-from tests.watermelon import (HaolinBackend, LocalDatabase, Migration, Tablet, WatermelonError, add_columns,
+from tests.watermelon import (HaolinBackend, LocalDatabase, Migration, SyncFailed, Tablet, WatermelonError, add_columns,
                               create_table, schema_from_server, schema_migrations)
 
 
@@ -202,3 +203,25 @@ class TestRestoredBackup:
         assert (await gateway.get(f"/v1/beneficiaries/{kept}", headers=worker)).json()["address"] == "和平村9组"
         assert (await gateway.get(f"/v1/beneficiaries/{newcomer}", headers=worker)).status_code == 200
         assert (await gateway.get(f"/v1/beneficiaries/{gone}", headers=worker)).status_code == 404
+
+
+class TestCaseStation:
+    async def test_a_pushed_case_is_filed_at_its_beneficiarys_station(self, gateway, township, tree, db):
+        """A township tablet's case for a village person is the village's, as the person is; a case
+        filed outside the person's subtree is refused, naming it."""
+        village = tree["heping"]
+        tablet = await new_tablet(gateway, db, await register_tablet(gateway, township["head"], township["id"]))
+        await tablet.sync()
+        person = tablet.db.create("beneficiaries", name="赵大爷", populations='["elderly"]', station_id=village["id"])
+        case = tablet.db.create("cases", beneficiary_id=person, title="低保申请", opened_on=clock.today().isoformat())
+        await tablet.sync()
+        got = await gateway.get(f"/v1/cases/{case}", headers=township["worker"])
+        assert got.status_code == 200 and got.json()["station_id"] == village["id"]
+        assert tablet.db.find("cases", case)["station_id"] == village["id"]
+
+        wrong = tablet.db.create("cases", beneficiary_id=person, title="入户", station_id=township["id"])
+        with pytest.raises(SyncFailed) as refused:
+            await tablet.sync()
+        assert refused.value.status == 422
+        assert [e["field"] for e in refused.value.body["errors"]] == [f"changes.cases.{wrong}.station_id"]
+        assert (await gateway.get(f"/v1/cases/{wrong}", headers=township["worker"])).status_code == 404
