@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound
+from shared.review import Review
 from shared.schemas import NoNul
 
 ColumnType = Literal["string", "number", "boolean"]
@@ -136,6 +137,12 @@ class SyncContext:
         # Records of this same push that another service accepted in its dry run but has not
         # written yet (a new beneficiary whose attendance this service is checking).
         self.provisional = provisional or {}
+
+    @staticmethod
+    def review() -> Review:
+        """How a pushed record meets the soft (data-quality) rules: kept and flagged for review.
+        Nobody can fix it on the tablet now, and refusing it would refuse every later push."""
+        return Review(flag=True)
 
 
 Loader = Callable[[AsyncSession, str], Awaitable[Any]]

@@ -330,6 +330,10 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
                     raise SyncUnavailable(f"The {service} service's dry run was not understood: push again.",
                                           service=service) from None
             elif answer.status_code != 204:
-                # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the records.
-                return JSONResponse(answer.json(), status_code=answer.status_code, media_type=PROBLEM)
+                # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the
+                # records; its `instance` is the path the tablet called, not the internal one.
+                problem = answer.json()
+                if isinstance(problem, dict):
+                    problem["instance"] = request.url.path
+                return JSONResponse(problem, status_code=answer.status_code, media_type=PROBLEM)
     return Response(status_code=204)

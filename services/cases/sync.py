@@ -209,7 +209,7 @@ async def _beneficiary_create(session: AsyncSession, ctx: SyncContext, row: dict
     await _station_in_scope(session, ctx.principal, values.get("station_id"))
     body = BeneficiaryCreate(id=row["id"], **values)
     try:
-        await beneficiary_service.create(session, vault(), ctx.principal, body)
+        await beneficiary_service.create(session, vault(), ctx.principal, body, ctx.review())
     except DuplicateIdNumber as exc:
         raise _named(exc, "beneficiaries", row["id"]) from None
 
@@ -222,7 +222,7 @@ async def _beneficiary_update(session: AsyncSession, ctx: SyncContext, record: B
         return
     try:
         await beneficiary_service.update(session, vault(), ctx.principal, record, record.version,
-                                         BeneficiaryUpdate.model_validate(values))
+                                         BeneficiaryUpdate.model_validate(values), ctx.review())
     except DuplicateIdNumber as exc:
         raise _named(exc, "beneficiaries", record.id) from None
 
@@ -343,7 +343,7 @@ def _case_record_adapters(path: str):
         values = _without_none(table().values(row))
         case = await parent(session, ctx.principal, values.pop("case_id", None))
         body = kind.create.model_validate({"id": row["id"], **values})
-        await record_service.create(session, vault(), ctx.principal, kind, case, body)
+        await record_service.create(session, vault(), ctx.principal, kind, case, body, ctx.review())
 
     async def update(session: AsyncSession, ctx: SyncContext, record: Any, row: dict) -> None:
         if record.deleted_at is not None:
@@ -353,7 +353,7 @@ def _case_record_adapters(path: str):
             return
         case = await parent(session, ctx.principal, record.case_id)
         await record_service.update(session, ctx.principal, kind, case, record, record.version,
-                                    kind.update.model_validate(values))
+                                    kind.update.model_validate(values), ctx.review())
 
     async def delete(session: AsyncSession, ctx: SyncContext, record: Any) -> None:
         if record.deleted_at is not None:

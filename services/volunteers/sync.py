@@ -325,7 +325,7 @@ async def create_hours(session, ctx: SyncContext, row: dict) -> ServiceHours:
     else:
         await _station_in_scope(session, ctx, values.get("station_id"))
     body = _build(HoursCreate, {**values, "id": row["id"]})
-    record, _ = await hours_service.create(session, _vault(ctx), ctx.principal, body)
+    record, _ = await hours_service.create(session, _vault(ctx), ctx.principal, body, ctx.review())
     return record
 
 
@@ -344,7 +344,7 @@ async def update_hours(session, ctx: SyncContext, record: ServiceHours, row: dic
         return record
     # The REST API's only edit of a record: a correction, which keeps the earlier version in its history.
     body = _build(CorrectionInput, {**changes, "reason": reason})
-    return await hours_service.act(session, ctx.principal, record, "correct", body, record.version)
+    return await hours_service.act(session, ctx.principal, record, "correct", body, record.version, ctx.review())
 
 
 async def delete_hours(session, ctx: SyncContext, record: ServiceHours) -> None:

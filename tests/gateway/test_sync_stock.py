@@ -4,6 +4,8 @@ what its whole-row pushes do to records others corrected."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from shared import clock
@@ -222,6 +224,99 @@ class TestCaseStation:
         wrong = tablet.db.create("cases", beneficiary_id=person, title="入户", station_id=township["id"])
         with pytest.raises(SyncFailed) as refused:
             await tablet.sync()
-        assert refused.value.status == 422
+        assert refused.value.status == 422 and refused.value.body["instance"] == "/v1/sync"
         assert [e["field"] for e in refused.value.body["errors"]] == [f"changes.cases.{wrong}.station_id"]
         assert (await gateway.get(f"/v1/cases/{wrong}", headers=township["worker"])).status_code == 404
+        # What the app does with a record refused for good: tell the worker, and drop it.
+        tablet.db.destroy_permanently("cases", wrong)
+        await tablet.sync()
+
+
+async def review_list(gateway, headers: dict, **params) -> dict[str, dict]:
+    r = await gateway.get("/v1/review", headers=headers, params=params)
+    assert r.status_code == 200, r.text
+    assert r.json()["next_cursor"] is None
+    return {item["id"]: item for item in r.json()["items"]}
+
+
+class TestSoftRules:
+    """A record a tablet pushes that breaks a data-quality rule is accepted and flagged for
+    review (a tablet cannot fix it on the spot, and refusing it would refuse every later push);
+    correcting it, on the tablet or through REST, clears the flag. REST still refuses it."""
+
+    async def test_a_visit_dated_before_its_case_opened(self, gateway, township, db):
+        head, worker = township["head"], township["worker"]
+        tablet = await new_tablet(gateway, db, await register_tablet(gateway, head, township["id"]))
+        await tablet.sync()
+        today = clock.today()
+        person = tablet.db.create("beneficiaries", name="钱奶奶", populations='["elderly"]', station_id=township["id"])
+        case = tablet.db.create("cases", beneficiary_id=person, title="居家照护",
+                                opened_on=(today - timedelta(days=5)).isoformat())
+        early = tablet.db.create("service_records", case_id=case, served_on=(today - timedelta(days=9)).isoformat(),
+                                 mode="home_visit", content="入户探访", service_type="elder_child_care", person_times=1)
+        await tablet.sync()
+
+        path = f"/v1/cases/{case}/service-records/{early}"
+        got = (await gateway.get(path, headers=worker)).json()
+        assert [(f["code"], f["field"]) for f in got["review"]] == [("before_opened", "served_on")]
+        listed = await review_list(gateway, head)
+        assert listed[early]["table"] == "service_records" and listed[early]["path"] == path
+        assert listed[early]["station_id"] == township["id"] and listed[early]["review"] == got["review"]
+        # Nothing blocks the tablet's next pushes.
+        later = tablet.db.create("service_records", case_id=case, served_on=today.isoformat(), mode="phone",
+                                 content="电话回访", service_type="elder_child_care", person_times=1)
+        await tablet.sync()
+        assert (await gateway.get(f"/v1/cases/{case}/service-records/{later}", headers=worker)).json()["review"] is None
+        # REST refuses the same mistake: its caller can fix it at once.
+        r = await gateway.patch(path, headers={**worker, "If-Match": f'"{got["version"]}"'},
+                                json={"served_on": (today - timedelta(days=8)).isoformat()})
+        assert r.status_code == 422 and r.json()["errors"][0]["code"] == "before_opened"
+
+        tablet.db.update("service_records", early, served_on=(today - timedelta(days=2)).isoformat())
+        await tablet.sync()
+        assert (await gateway.get(path, headers=worker)).json()["review"] is None
+        assert early not in await review_list(gateway, head)
+
+    async def test_a_birth_date_that_differs_from_the_id_number(self, gateway, township, db):
+        head, worker = township["head"], township["worker"]
+        tablet = await new_tablet(gateway, db, await register_tablet(gateway, head, township["id"]))
+        await tablet.sync()
+        person = tablet.db.create("beneficiaries", name="孙大爷", id_number="510104198001011236", birth_on="1980-10-01",
+                                  populations='["elderly"]', station_id=township["id"])
+        await tablet.sync()
+        path = f"/v1/beneficiaries/{person}"
+        got = (await gateway.get(path, headers=worker)).json()
+        assert got["birth_on"] == "1980-10-01"
+        assert [(f["code"], f["field"]) for f in got["review"]] == [("mismatch", "birth_on")]
+        assert (await review_list(gateway, head))[person]["path"] == path
+        fixed = await rest_patch(gateway, worker, path, {"birth_on": "1980-01-01"})
+        assert fixed["review"] is None and person not in await review_list(gateway, head)
+
+    async def test_a_volunteer_over_24_hours_in_a_day(self, gateway, township, db):
+        head, worker = township["head"], township["worker"]
+        day = (clock.today() - timedelta(days=1)).isoformat()
+        r = await gateway.post("/v1/volunteers", headers=worker, json={"name": "周志愿",
+                                                                       "id_number": "11010519491231002X"})
+        assert r.status_code == 201, r.text
+        volunteer = r.json()["id"]
+        r = await gateway.post("/v1/volunteer-hours", headers=worker, json={
+            "volunteer_id": volunteer, "served_on": day, "hours": "10", "content": "助老送餐"})
+        assert r.status_code == 201, r.text
+        recorded = r.json()
+        tablet = await new_tablet(gateway, db, await register_tablet(gateway, head, township["id"]))
+        await tablet.sync()
+        # Offline, the tablet records 16 more hours on the same day: 26 in all.
+        pushed = tablet.db.create("volunteer_hours", volunteer_id=volunteer, served_on=day, hours=16,
+                                  content="重阳节活动", activity_kind="free_text", station_id=township["id"])
+        await tablet.sync()
+        path = f"/v1/volunteer-hours/{pushed}"
+        got = (await gateway.get(path, headers=worker)).json()
+        assert [(f["code"], f["field"]) for f in got["review"]] == [("over_24_a_day", "hours")]
+        assert float(got["hours"]) == 16 and (await review_list(gateway, head))[pushed]["path"] == path
+        # The worker finds the REST record was the wrong one and corrects it: the day is 22 hours,
+        # and the tablet's record is no longer flagged.
+        r = await gateway.post(f"/v1/volunteer-hours/{recorded['id']}/correct", json={"hours": "6", "reason": "核实"},
+                               headers={**worker, "If-Match": f'"{recorded["version"]}"'})
+        assert r.status_code == 200, r.text
+        assert (await gateway.get(path, headers=worker)).json()["review"] is None
+        assert pushed not in await review_list(gateway, head)

@@ -317,6 +317,29 @@ class TestPushDelete:
         assert (await stats(volunteers_client, service_headers, today))["volunteer.hours"] == 2
 
 
+class TestPushFlagged:
+    async def test_over_24_hours_is_kept_flagged_until_the_day_is_right_again(self, volunteers_client,
+                                                                              service_headers, worker, register,
+                                                                              record, db, today):
+        v = await register(worker)
+        first = await record(worker, v["id"], hours="10")
+        await push(volunteers_client, service_headers,
+                   volunteer_hours={"created": [hours_row("tab-h1", v["id"], today, start_time=None, end_time=None,
+                                                          hours=16)]})
+        got = (await volunteers_client.get("/v1/volunteer-hours/tab-h1", headers=worker)).json()
+        assert [f["code"] for f in got["review"]] == ["over_24_a_day"] and got["version"] == 1
+        listed = (await volunteers_client.get("/v1/review", headers=worker)).json()["items"]
+        assert [(i["table"], i["id"], i["path"]) for i in listed] == [
+            ("volunteer_hours", "tab-h1", "/v1/volunteer-hours/tab-h1")]
+        # The REST record of that day is deleted: the day is 16 hours, the flag goes (a write of the record).
+        r = await volunteers_client.delete(f"/v1/volunteer-hours/{first['id']}", headers=with_etag(worker, '"1"'))
+        assert r.status_code == 204, r.text
+        got = (await volunteers_client.get("/v1/volunteer-hours/tab-h1", headers=worker)).json()
+        assert got["review"] is None and got["version"] == 2
+        assert await db.fetchval("SELECT review IS NULL FROM volunteers.service_hours WHERE id = 'tab-h1'")
+        assert (await volunteers_client.get("/v1/review", headers=worker)).json()["items"] == []
+
+
 class TestPushRefused:
     async def test_a_station_outside_the_subtree_is_out_of_scope(self, volunteers_client, service_headers, pull, worker,
                                                                  sibling, register, db, today):

@@ -44,6 +44,14 @@ async def hours_on_day(session: AsyncSession, volunteer_id: str, day: date, excl
     return Decimal(await session.scalar(stmt))
 
 
+async def flagged_on_day(session: AsyncSession, volunteer_id: str, day: date, code: str) -> list[ServiceHours]:
+    """The volunteer's live records of a day flagged for review with `code`, locked for a write."""
+    stmt = select(ServiceHours).where(
+        ServiceHours.volunteer_id == volunteer_id, ServiceHours.served_on == day, ServiceHours.deleted_at.is_(None),
+        ServiceHours.review.contains([{"code": code}])).with_for_update()
+    return list((await session.scalars(stmt)).all())
+
+
 async def history(session: AsyncSession, hours_id: str) -> list[ServiceHoursVersion]:
     stmt = select(ServiceHoursVersion).where(ServiceHoursVersion.hours_id == hours_id).order_by(
         ServiceHoursVersion.seq)

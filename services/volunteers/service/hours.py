@@ -22,6 +22,7 @@ from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
+from shared.review import Review
 from shared.stations import resolve_station
 
 MAX_HOURS_A_DAY = Decimal(24)
@@ -72,12 +73,31 @@ def settle(values: dict) -> dict:
     return {**values, "activity_kind": kind, "hours": hours}
 
 
+OVER_24 = "over_24_a_day"
+
+
 async def _check_day_total(session: AsyncSession, record_id: str | None, volunteer_id: str, day: date,
-                           hours: Decimal) -> None:
+                           hours: Decimal, review: Review) -> None:
+    """A soft rule: more than 24 hours on a day means some record of that day is wrong, maybe
+    another tablet's; a person decides which."""
     already = await repo.hours_on_day(session, volunteer_id, day, exclude_id=record_id)
-    if already + hours > MAX_HOURS_A_DAY:
-        raise InvalidInput.field("hours", f"The volunteer would have more than 24 hours on {day.isoformat()} "
-                                 f"({already} already recorded).", "over_24_a_day")
+    review.rule(already + hours > MAX_HOURS_A_DAY, "hours", f"The volunteer would have more than 24 hours on "
+                f"{day.isoformat()} ({already} already recorded).", OVER_24)
+
+
+async def _settle_day(session: AsyncSession, principal: Principal, volunteer_id: str, day: date,
+                      written: ServiceHours | None) -> None:
+    """Once the volunteer's day is back within 24 hours, no record of it stays flagged for it
+    (whichever record was corrected), each flag cleared as a write of its record."""
+    if await repo.hours_on_day(session, volunteer_id, day) > MAX_HOURS_A_DAY:
+        return
+    for record in await repo.flagged_on_day(session, volunteer_id, day, OVER_24):
+        if record is written:
+            continue
+        review = Review()
+        review.holds(OVER_24)
+        touch(record, principal, record.version)
+        review.apply(record)
 
 
 def _snapshot(record: ServiceHours) -> dict:
@@ -91,8 +111,10 @@ def _remember(session: AsyncSession, record: ServiceHours, action: str, principa
                                     snapshot=_snapshot(record), note=note, by=principal.user_id))
 
 
-async def create(session: AsyncSession, vault: Vault, principal: Principal,
-                 body: HoursCreate) -> tuple[ServiceHours, bool]:
+async def create(session: AsyncSession, vault: Vault, principal: Principal, body: HoursCreate,
+                 review: Review | None = None) -> tuple[ServiceHours, bool]:
+    """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
+    review = review or Review()
     digest = vault.digest("service_hours", body)
     existing = await replay(session, ServiceHours, body.id, digest, principal)
     if existing is not None:
@@ -108,10 +130,11 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
     else:
         station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     values = settle(body.model_dump(include=set(SERVICE_FIELDS)))
-    await _check_day_total(session, None, volunteer.id, values["served_on"], values["hours"])
+    await _check_day_total(session, None, volunteer.id, values["served_on"], values["hours"], review)
     record = ServiceHours(id=body.id or new_id(), volunteer_id=volunteer.id, team_id=body.team_id,
                           station_id=station_id, station_path=station_path, status="recorded", create_digest=digest,
                           created_by=principal.user_id, updated_by=principal.user_id, version=1, **values)
+    review.apply(record)
     try:
         await save(session, record)
     except UniqueViolation:
@@ -124,8 +147,10 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
 
 
 async def act(session: AsyncSession, principal: Principal, record: ServiceHours, action: str,
-              body: ConfirmInput | DisputeInput | CorrectionInput, expected_version: int | None) -> ServiceHours:
+              body: ConfirmInput | DisputeInput | CorrectionInput, expected_version: int | None,
+              review: Review | None = None) -> ServiceHours:
     """One lifecycle step; counts and the volunteer's certified hours follow the record."""
+    review = review or Review()
     sources, target = TRANSITIONS[action]
     if record.status not in sources:
         raise TransitionNotAllowed(action, record.status, allowed_actions(record.status))
@@ -136,12 +161,14 @@ async def act(session: AsyncSession, principal: Principal, record: ServiceHours,
     rollup = Rollup()
     rollup.hours(record, -1)
     note = getattr(body, "reason", None) or getattr(body, "note", None)
+    day = record.served_on
     if action == "correct":
         changes = body.model_dump(exclude_unset=True, exclude={"reason"})
         values = settle({**{k: getattr(record, k) for k in SERVICE_FIELDS}, **changes})
-        await _check_day_total(session, record.id, record.volunteer_id, values["served_on"], values["hours"])
+        await _check_day_total(session, record.id, record.volunteer_id, values["served_on"], values["hours"], review)
         for key, value in values.items():
             setattr(record, key, value)
+        review.apply(record)
     if action == "dispute":
         record.dispute_reason = body.reason
     record.status = target
@@ -150,6 +177,10 @@ async def act(session: AsyncSession, principal: Principal, record: ServiceHours,
     if volunteer is not None:
         volunteer.certified_hours += certified_hours(record) - before
     _remember(session, record, action, principal, note)
+    if action == "correct":
+        await session.flush()
+        for touched in {day, record.served_on}:
+            await _settle_day(session, principal, record.volunteer_id, touched, record)
     return record
 
 
@@ -164,3 +195,5 @@ async def delete(session: AsyncSession, principal: Principal, record: ServiceHou
     if volunteer is not None:
         volunteer.certified_hours -= before
     _remember(session, record, "delete", principal)
+    await session.flush()
+    await _settle_day(session, principal, record.volunteer_id, record.served_on, record)
