@@ -4,7 +4,10 @@ what its whole-row pushes do to records others corrected."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -54,7 +57,32 @@ async def township(gateway, admin, tree) -> dict:
             "worker": await gateway.headers_for("li.worker")}
 
 
+SYNC_DOC = Path(__file__).resolve().parents[2] / "docs" / "sync.md"
+
+
 class TestLocalSchema:
+    async def test_the_docs_show_the_real_schema_and_migration(self, gateway):
+        """docs/sync.md's example schema is an excerpt of the real one, and its 1 -> 2 migration
+        creates the referrals table with the columns version 2 serves."""
+        doc = SYNC_DOC.read_text()
+        example = json.loads(re.search(r"```json\n(.*?)```", doc, re.S).group(1))
+        served = await served_schema(gateway)
+        tables = {t["name"]: t for t in served["tables"]}
+        assert example["version"] == served["version"]
+        for table in example["tables"]:
+            real = tables[table["name"]]
+            assert table["since"] == real["since"]
+            columns = {c["name"]: c for c in real["columns"]}
+            for column in table["columns"]:
+                assert column == columns[column["name"]], (table["name"], column)
+        js = re.search(r"createTable\(\{\s*name: 'referrals',\s*columns: \[(.*?)\]", doc, re.S).group(1)
+        shown = [{"name": m[0], "type": m[1], **({"isOptional": True} if m[2] else {}),
+                  **({"isIndexed": True} if m[3] else {})}
+                 for m in re.findall(r"\{ name: '(\w+)', type: '(\w+)'(, isOptional: true)?(, isIndexed: true)? \}", js)]
+        assert shown == [{k: v for k, v in c.items() if k not in ("readonly", "writeonly")}
+                         for c in tables["referrals"]["columns"]]
+
+
     async def test_every_table_of_every_version_passes_appschema(self, gateway):
         """The development build of WatermelonDB checks each column as tableSchema() builds it:
         reserved and unsafe names, the three types, created_at/updated_at numbers and not optional."""
