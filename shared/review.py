@@ -70,7 +70,8 @@ class Reviewed:
 
 def review_index(table: str) -> Index:
     """Records under review, by station: few (flags are cleared), read by the review list."""
-    return Index(f"ix_{table}_review", "station_path", postgresql_where=text("review IS NOT NULL AND deleted_at IS NULL"))
+    return Index(f"ix_{table}_review", "station_path",
+                 postgresql_where=text("review IS NOT NULL AND deleted_at IS NULL"))
 
 
 class ReviewFlag(Output):
@@ -119,7 +120,7 @@ def review_router(sources: list[ReviewSource], subtree: Any) -> APIRouter:
     async def review_list(principal: ReaderDep, session: Annotated[AsyncSession, Depends(read_session)],
                           station_path: Annotated[str | None, Depends(subtree)],
                           paging: Annotated[PageParams, Depends(page_params)]) -> dict:
-        """Records of your subtree flagged for review (data-quality rules a tablet's record broke), newest change first."""
+        """Records of your subtree flagged for review (a tablet's record broke a data-quality rule), newest first."""
         items = []
         for source in sources:
             model = source.model

@@ -42,9 +42,7 @@ async def review_list(request: Request, token: Annotated[str | None, Depends(oau
                       limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = 50,
                       cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
                       ) -> Response | dict:
-    """Records of your subtree a station tablet pushed that break a data-quality rule (a visit dated before its
-    case opened, a birth date unlike the ID number's, over 24 volunteer hours a day), newest change first;
-    correct each at its `path` and it leaves the list."""
+    """Records of your subtree a tablet pushed breaking a data-quality rule, newest change first."""
     if not token:
         raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
     upstreams: Upstreams = request.app.state.upstreams
