@@ -12,6 +12,7 @@ from gateway.models import AuditLog
 from gateway.config import GatewaySettings
 from gateway.dashboard import router as dashboard_router
 from gateway.flows.progress import router as progress_router
+from gateway.flows.review import router as review_router
 from gateway.identity.api import router as identity_router
 from gateway.identity.bootstrap import ensure_admin
 from gateway.meta.api import router as meta_router
@@ -60,6 +61,7 @@ def create_app(settings: GatewaySettings | None = None,
                                 "and volunteers. Log in with the Authorize button (username and password).")
     app.include_router(identity_router)
     app.include_router(progress_router)
+    app.include_router(review_router)
     app.include_router(stats_router)
     app.include_router(sync_router)
     app.include_router(dashboard_router)

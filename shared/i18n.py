@@ -172,6 +172,7 @@ MESSAGES = {
     "This date is outside the project period.": "此日期不在项目周期内。",
     "This date is before the case was opened.": "此日期早于开案日期。",
     "A step cannot happen before the case was opened.": "步骤日期不能早于开案日期。",
+    "A case is filed at its beneficiary's station or a station below it.": "个案只能建在服务对象所在站点或其下级站点。",
     "This date is before the referral was made.": "此日期早于转介日期。",
     "The project cannot end before it starts.": "项目结束日期不能早于开始日期。",
     "The birth date in this ID number is in the future.": "身份证号中的出生日期晚于今天。",

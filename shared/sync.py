@@ -19,7 +19,9 @@ endpoints over the tables it owns, described once as `SyncTable`s:
 push one service would refuse is refused before any service has written.
 
 Each table's `apply` adapter writes through the service's own rules (validation, counting
-rollups), so pushed records count in the dashboard figures like REST ones.
+rollups), so pushed records count in the dashboard figures like REST ones; a rule the service
+marks soft (shared/review.py) keeps a pushed record and flags it for review instead
+(`SyncContext.review`). Write-only columns are served as null (`SyncTable.pushed` says why).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound
+from shared.review import Review
 from shared.schemas import NoNul
 
 ColumnType = Literal["string", "number", "boolean"]
@@ -98,7 +101,8 @@ class SyncColumn:
     optional: bool = True
     indexed: bool = False
     readonly: bool = False  # served, but a push never sets it (status moved by actions, counts...)
-    writeonly: bool = False  # taken from a push, never served (an ID number: the tablet keeps its masked form)
+    # Taken from a push, served as null (an ID number, a phone): see SyncTable.pushed.
+    writeonly: bool = False
     since: int = 1  # schema version that added it
     attr: str | None = None  # the table's column, when not `name`
 
@@ -119,6 +123,12 @@ class SyncColumn:
         return out
 
 
+# Every synced table's timestamps, as WatermelonDB requires them (appSchema refuses an optional
+# created_at or updated_at): numbers, never null, served and never taken from a push.
+TIMESTAMPS = (SyncColumn("created_at", "number", optional=False, readonly=True),
+              SyncColumn("updated_at", "number", optional=False, readonly=True))
+
+
 class SyncContext:
     """Who is pushing: the device's principal (role, station subtree) as the gateway vouched."""
 
@@ -129,6 +139,12 @@ class SyncContext:
         # Records of this same push that another service accepted in its dry run but has not
         # written yet (a new beneficiary whose attendance this service is checking).
         self.provisional = provisional or {}
+
+    @staticmethod
+    def review() -> Review:
+        """How a pushed record meets the soft (data-quality) rules: kept and flagged for review.
+        Nobody can fix it on the tablet now, and refusing it would refuse every later push."""
+        return Review(flag=True)
 
 
 Loader = Callable[[AsyncSession, str], Awaitable[Any]]
@@ -153,13 +169,17 @@ class SyncTable:
     def serve(self, record: Any) -> dict:
         row = {"id": record.id}
         for c in self.columns:
-            if not c.writeonly:
-                row[c.name] = wire(getattr(record, c.source))
+            row[c.name] = None if c.writeonly else wire(getattr(record, c.source))
         return row
 
     @cached_property
-    def _served(self) -> tuple[tuple[str, str], ...]:
-        return tuple((c.name, c.source) for c in self.columns if not c.writeonly)
+    def _served(self) -> tuple[tuple[str, str | None], ...]:
+        # A write-only column's source is None: it is served as null.
+        return tuple((c.name, None if c.writeonly else c.source) for c in self.columns)
+
+    @cached_property
+    def writeonly(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.columns if c.writeonly)
 
     def pull_row(self, values: Mapping[str, Any]) -> dict:
         """What `serve` gives for a record read as a mapping of its table's columns (the rows a
@@ -174,6 +194,9 @@ class SyncTable:
         """The served columns of `values` as wire() gives them (those in `computed` taken from it)."""
         row = {"id": values["id"]}
         for name, source in self._served:
+            if source is None:
+                row[name] = None
+                continue
             value = computed[name] if computed and name in computed else values[source]
             # Subclasses (a str enum, a pendulum datetime) are not in _WIRE: wire() decides.
             convert = _WIRE.get(value.__class__, wire)
@@ -181,13 +204,30 @@ class SyncTable:
         return row
 
     def pushed(self, row: dict) -> dict:
-        """What a push may set: known, writable columns only (unknown ones and _status/_changed are dropped)."""
-        return {c.name: row[c.name] for c in self.columns if not c.readonly and c.name in row}
+        """What a push may set: known, writable columns only (unknown ones and _status/_changed are dropped).
+
+        A write-only column is given only when it holds a value and, in a row WatermelonDB sends
+        as `updated`, the tablet changed it (`_changed` lists it). The tablet is served null in its
+        place, so it holds no full ID number or phone after a pull; and WatermelonDB pushes whole
+        rows, so a value the tablet did not change (null, or an old one a pull has not replaced
+        yet) must not overwrite one corrected elsewhere. Clearing one is a REST action."""
+        changed = row.get("_changed") if row.get("_status") == "updated" else None
+        edited = set(changed.split(",")) if isinstance(changed, str) else None
+        out = {}
+        for c in self.columns:
+            if c.readonly or c.name not in row:
+                continue
+            if c.writeonly and (row[c.name] in (None, "") or (edited is not None and c.name not in edited)):
+                continue
+            out[c.name] = row[c.name]
+        return out
 
     def same(self, record: Any, row: dict) -> bool:
-        """Does the stored record already say what the push says (a retried push)?"""
+        """Does the stored record already say what the push says (a retried push)? Write-only
+        columns are not compared here (they are served as null): a table that stores one
+        compares it itself."""
         served = self.serve(record)
-        return all(served.get(k) == v for k, v in self.pushed(row).items() if k in served)
+        return all(served.get(k) == v for k, v in self.pushed(row).items() if k in served and k not in self.writeonly)
 
     def describe(self) -> dict:
         return {"name": self.name, "columns": [c.describe() for c in self.columns]}

@@ -105,7 +105,8 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
                migration: Annotated[str | None, Query(description="WatermelonDB's migration JSON, or null")] = None
                ) -> StreamingResponse:
     """`{"changes": {table: {"created": [], "updated": [...], "deleted": [ids]}}, "timestamp": n}`.
-    Everything is served as `updated` (set `sendCreatedAsUpdated: true` in synchronize())."""
+    Everything is served as `updated` (set `sendCreatedAsUpdated: true` in synchronize()); a
+    full pull (last_pulled_at null) adds `"experimentalStrategy": "replacement"`."""
     dev, station = device
     reg = await registry(request.app.state)
     version = schema_version or reg.version
@@ -141,7 +142,7 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
         raise
     tables = [t.name for t in reg.tables if t.since <= version]
     db: Database = request.app.state.db
-    return StreamingResponse(_assemble(streams, tables, db, dev.id, cursors, version),
+    return StreamingResponse(_assemble(streams, tables, db, dev.id, cursors, version, replacement=cursor is None),
                              media_type="application/json")
 
 
@@ -182,9 +183,15 @@ def _parsed(line: bytes) -> tuple[bytes, bytes, bool]:
 
 
 async def _assemble(streams, tables: list[str], db: Database, device_id: int, cursors: dict[str, str],
-                    version: int) -> AsyncIterator[bytes]:
+                    version: int, replacement: bool) -> AsyncIterator[bytes]:
     """Copy the services' NDJSON into one WatermelonDB answer, table by table, in chunks of
-    about CHUNK bytes: never more than a chunk and one batch of lines held."""
+    about CHUNK bytes: never more than a chunk and one batch of lines held.
+
+    A full pull (no timestamp) says `"experimentalStrategy": "replacement"`: it serves no
+    deletions, so a tablet that already holds records (one restored from a backup, whose
+    timestamp the gateway no longer knows) must drop those the answer leaves out, which
+    WatermelonDB does for that strategy while it keeps the tablet's unpushed new records and
+    its unpushed edits of records still there. On an empty tablet it changes nothing."""
     seen: set[str] = set()
     out = bytearray(b'{"changes":{')
     try:
@@ -243,7 +250,8 @@ async def _assemble(streams, tables: list[str], db: Database, device_id: int, cu
             if device is not None:
                 device.last_sync_at = datetime.now(UTC)
             await session.commit()
-        yield b'},"timestamp":' + str(timestamp).encode() + b"}"
+        strategy = b',"experimentalStrategy":"replacement"' if replacement else b""
+        yield b'},"timestamp":' + str(timestamp).encode() + strategy + b"}"
     finally:
         for _, response, _lines in streams:
             await response.aclose()
@@ -322,6 +330,10 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
                     raise SyncUnavailable(f"The {service} service's dry run was not understood: push again.",
                                           service=service) from None
             elif answer.status_code != 204:
-                # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the records.
-                return JSONResponse(answer.json(), status_code=answer.status_code, media_type=PROBLEM)
+                # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the
+                # records; its `instance` is the path the tablet called, not the internal one.
+                problem = answer.json()
+                if isinstance(problem, dict):
+                    problem["instance"] = request.url.path
+                return JSONResponse(problem, status_code=answer.status_code, media_type=PROBLEM)
     return Response(status_code=204)

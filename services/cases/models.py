@@ -19,6 +19,7 @@ from shared.crypto import RowSealed, Sealed
 from shared.audit import audit_log_model, track
 from shared.models import RecordMixin, make_base
 from shared.persons import person_day_model
+from shared.review import Reviewed, review_index
 from shared.rollup import daily_stat_model
 from shared.stations import station_replica_model
 
@@ -47,7 +48,7 @@ class Population(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class Beneficiary(Record, Base):
+class Beneficiary(Record, Reviewed, Base):
     __tablename__ = "beneficiary"
     name: Mapped[str] = mapped_column(String(100))
     # Lower-case pinyin initials ("zsf") and full pinyin ("zhangsanfeng"), computed at write time for search.
@@ -79,6 +80,7 @@ class Beneficiary(Record, Base):
               unique=True, postgresql_where=text("deleted_at IS NULL AND id_number_bidx IS NOT NULL")),
         Index("ix_beneficiary_populations", "populations", postgresql_using="gin"),
         Index("ix_beneficiary_created_at_id", "created_at", "id"),
+        review_index("beneficiary"),
     )
 
 
@@ -145,7 +147,7 @@ class ServicePlan(CaseChildMixin, Base):
     notes: Mapped[str | None] = mapped_column(Sealed("cases.service_plan.notes"))
 
 
-class ServiceRecord(CaseChildMixin, Base):
+class ServiceRecord(CaseChildMixin, Reviewed, Base):
     __tablename__ = "service_record"
     beneficiary_id: Mapped[str] = mapped_column(String(64), index=True)
     served_on: Mapped[date] = mapped_column(Date)
@@ -160,10 +162,11 @@ class ServiceRecord(CaseChildMixin, Base):
     # even if the person's populations change later.
     populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
 
-    __table_args__ = (Index("ix_service_record_case_id_served_on", "case_id", "served_on"),)
+    __table_args__ = (Index("ix_service_record_case_id_served_on", "case_id", "served_on"),
+                      review_index("service_record"))
 
 
-class Referral(CaseChildMixin, Base):
+class Referral(CaseChildMixin, Reviewed, Base):
     __tablename__ = "referral"
     agency: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Sealed("cases.referral.reason"))
@@ -172,6 +175,8 @@ class Referral(CaseChildMixin, Base):
     responded_on: Mapped[date | None] = mapped_column(Date)
     completed_on: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Sealed("cases.referral.notes"))
+
+    __table_args__ = (review_index("referral"),)
 
 
 class FollowUp(CaseChildMixin, Base):

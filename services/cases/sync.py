@@ -7,10 +7,10 @@ scope, the ID-number uniqueness rule and the counting rollups hold for tablet re
 
 What a tablet never gets: ciphertexts, blind indexes and the RecordMixin internals. Sensitive
 values travel one way: a tablet pushes `id_number`, `phone` and `emergency_contact` (write-only
-columns) and pulls only their masked forms (`*_masked`, read-only), exactly as a list of the
-REST API masks them; a pull is a bulk read of a whole subtree, so it reveals no more than a list.
-A write-only value pushed as null or "" means "not given" (after a pull the tablet no longer
-holds it), never "clear it": clearing one is a REST action.
+columns) and pulls null in their place beside their masked forms (`*_masked`, read-only),
+exactly as a list of the REST API masks them; a pull is a bulk read of a whole subtree, so it
+reveals no more than a list. A write-only value counts only when the tablet changed it
+(shared.sync.SyncTable.pushed); null never clears one: clearing one is a REST action.
 
 Lifecycle states (case status, referral status) move through actions only, so they are
 read-only here: a pushed case opens at intake exactly as POST /v1/cases opens it. Fields no
@@ -49,7 +49,7 @@ from shared.auth import Principal
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.records import Vault
 from shared.repository import get_live
-from shared.sync import SyncColumn, SyncContext, SyncTable, current_app, wire
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
 
 # ---------------------------------------------------------------- the vault of the request
 
@@ -61,9 +61,6 @@ def vault() -> Vault:
 
 def _col(name: str, type_: str = "string", **kw) -> SyncColumn:
     return SyncColumn(name, type_, **kw)  # type: ignore[arg-type]
-
-
-STAMPS = (_col("created_at", "number", readonly=True), _col("updated_at", "number", readonly=True))
 
 
 def _plain(value: Any) -> Any:
@@ -111,8 +108,9 @@ class CasesTable(SyncTable):
         row = {"id": record.id}
         for c in self.columns:
             if c.writeonly:
-                continue
-            row[c.name] = wire(extra[c.name]) if c.name in extra else wire(getattr(record, c.source))
+                row[c.name] = None
+            else:
+                row[c.name] = wire(extra[c.name]) if c.name in extra else wire(getattr(record, c.source))
         return row
 
     def pull_row(self, values: Mapping[str, Any]) -> dict:
@@ -139,13 +137,11 @@ class CasesTable(SyncTable):
         return value
 
     def values(self, row: dict) -> dict:
-        """The pushed writable fields, decoded. A write-only value pushed null means "not given"
-        (a tablet holds none after a pull), never "clear it"."""
-        keep_null = self.kept_when_null | {c.name for c in self.columns if c.writeonly}
+        """The pushed writable fields, decoded (a write-only one only when given: SyncTable.pushed)."""
         out = {}
         for name, value in self.pushed(row).items():
             value = self.decode(name, value)
-            if value is None and name in keep_null:
+            if value is None and name in self.kept_when_null:
                 continue
             out[name] = value
         return out
@@ -213,7 +209,7 @@ async def _beneficiary_create(session: AsyncSession, ctx: SyncContext, row: dict
     await _station_in_scope(session, ctx.principal, values.get("station_id"))
     body = BeneficiaryCreate(id=row["id"], **values)
     try:
-        await beneficiary_service.create(session, vault(), ctx.principal, body)
+        await beneficiary_service.create(session, vault(), ctx.principal, body, ctx.review())
     except DuplicateIdNumber as exc:
         raise _named(exc, "beneficiaries", row["id"]) from None
 
@@ -226,7 +222,7 @@ async def _beneficiary_update(session: AsyncSession, ctx: SyncContext, record: B
         return
     try:
         await beneficiary_service.update(session, vault(), ctx.principal, record, record.version,
-                                         BeneficiaryUpdate.model_validate(values))
+                                         BeneficiaryUpdate.model_validate(values), ctx.review())
     except DuplicateIdNumber as exc:
         raise _named(exc, "beneficiaries", record.id) from None
 
@@ -260,7 +256,7 @@ BENEFICIARIES = CasesTable(
         _col("populations"),
         _col("registered_on", readonly=True),
         _col("station_id", "number"),
-        *STAMPS,
+        *TIMESTAMPS,
     ),
     create=_beneficiary_create, update=_beneficiary_update, delete=_beneficiary_delete,
     update_schema=BeneficiaryUpdate,
@@ -315,7 +311,7 @@ CASES = CasesTable(
         _col("close_reason", readonly=True),
         _col("populations", readonly=True),
         _col("station_id", "number"),
-        *STAMPS,
+        *TIMESTAMPS,
     ),
     create=_case_create, update=_case_update, delete=_case_delete,
     update_schema=CaseUpdate,
@@ -347,7 +343,7 @@ def _case_record_adapters(path: str):
         values = _without_none(table().values(row))
         case = await parent(session, ctx.principal, values.pop("case_id", None))
         body = kind.create.model_validate({"id": row["id"], **values})
-        await record_service.create(session, vault(), ctx.principal, kind, case, body)
+        await record_service.create(session, vault(), ctx.principal, kind, case, body, ctx.review())
 
     async def update(session: AsyncSession, ctx: SyncContext, record: Any, row: dict) -> None:
         if record.deleted_at is not None:
@@ -357,7 +353,7 @@ def _case_record_adapters(path: str):
             return
         case = await parent(session, ctx.principal, record.case_id)
         await record_service.update(session, ctx.principal, kind, case, record, record.version,
-                                    kind.update.model_validate(values))
+                                    kind.update.model_validate(values), ctx.review())
 
     async def delete(session: AsyncSession, ctx: SyncContext, record: Any) -> None:
         if record.deleted_at is not None:
@@ -383,7 +379,7 @@ SERVICE_RECORDS = CasesTable(
         _col("resources_yuan", "number", since=2),
         _col("populations", readonly=True),
         _col("station_id", "number", readonly=True),
-        *STAMPS,
+        *TIMESTAMPS,
     ),
     create=_sr_create, update=_sr_update, delete=_sr_delete,
     update_schema=record_service.KIND_BY_PATH["service-records"].update,
@@ -404,7 +400,7 @@ REFERRALS = CasesTable(
         _col("completed_on", readonly=True),
         _col("notes"),
         _col("station_id", "number", readonly=True),
-        *STAMPS,
+        *TIMESTAMPS,
     ),
     create=_ref_create, update=_ref_update, delete=_ref_delete,
     update_schema=record_service.KIND_BY_PATH["referrals"].update,

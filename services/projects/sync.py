@@ -58,7 +58,7 @@ from services.projects.service import groups as group_service
 from shared.errors import InvalidInput, NotFound, Unauthorized
 from shared.repository import get_live, save
 from shared.stations import resolve_station
-from shared.sync import SyncColumn, SyncContext, SyncTable
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable
 
 DEVICE_TOKEN_HEADER = "X-Device-Token"
 
@@ -159,9 +159,6 @@ def _str(name: str, **kw) -> SyncColumn:
 
 def _num(name: str, **kw) -> SyncColumn:
     return SyncColumn(name, "number", **kw)
-
-
-TIMESTAMPS = (_num("created_at", optional=False, readonly=True), _num("updated_at", optional=False, readonly=True))
 
 
 # ---------------------------------------------------------------- shared steps

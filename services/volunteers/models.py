@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.audit import audit_log_model, track
 from shared.crypto import RowSealed
 from shared.models import PathType, RecordMixin, make_base
+from shared.review import Reviewed, review_index
 from shared.rollup import daily_stat_model
 from shared.stations import station_replica_model
 
@@ -88,7 +89,7 @@ class TeamMember(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class ServiceHours(Record, Base):
+class ServiceHours(Record, Reviewed, Base):
     """One volunteer's shift, recorded by the organising station (or its team): on `served_on`, or
     from then past midnight to `ends_on`, the next day (service/shifts.py)."""
 
@@ -111,6 +112,7 @@ class ServiceHours(Record, Base):
     __table_args__ = (
         Index("ix_service_hours_volunteer_id_served_on", "volunteer_id", "served_on"),
         Index("ix_service_hours_served_on_id", "served_on", "id"),
+        review_index("service_hours"),
     )
 
 

@@ -5,8 +5,8 @@ the 24-hours-a-day rule, counting rollups, served days, certified hours), so the
 in the dashboard figures like REST ones. The device acts as a social worker of its station.
 
 What the wire shows of a volunteer: never the ID number or phone (stored only encrypted;
-no masked form is stored to serve), which a tablet may still push (`writeonly`) for a new
-volunteer; a pushed null for them means "not given", since tablets never receive them.
+no masked form is stored to serve), which a tablet may still push (`writeonly`, served as
+null); a pushed value counts only when the tablet changed it (shared.sync.SyncTable.pushed).
 Guardian consent travels flat (guardian_name, guardian_relation, guardian_consent_on).
 Fields fixed at registration (ID type and number, birth date, volunteer number, station)
 cannot change on an update: pushing a different value is refused.
@@ -44,7 +44,7 @@ from services.volunteers.service import volunteers as volunteers_service
 from shared.errors import InvalidInput, NotFound
 from shared.repository import get_live
 from shared.stations import resolve_station
-from shared.sync import SyncColumn, SyncContext, SyncTable, current_app, wire
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
 
 
 @dataclass(frozen=True)
@@ -77,17 +77,17 @@ class VolunteersTable(SyncTable):
         return row
 
     def same(self, record: Any, row: dict) -> bool:
-        # A write-only value (an ID number, a phone) is not served, so it is compared with the
-        # stored value decrypted, as the update compares it: a push retried without a pull in
-        # between is then no conflict. A correction's reason is a note on a change, not state.
-        secrets = {c.name for c in self.columns if c.writeonly}
-        if self.changes is not None and any(row.get(name) not in (None, "") for name in secrets):
+        # A write-only value the push gives (an ID number, a phone) is served as null, so it is
+        # compared with the stored value decrypted, as the update compares it: a push retried
+        # without a pull in between is then no conflict. A correction's reason is a note on a
+        # change, not state.
+        if self.changes is not None and self.writeonly & self.pushed(row).keys():
             try:
                 if self.changes(current_app().state.vault, record, row):
                     return False
             except InvalidInput:
                 return False
-        return super().same(record, {k: v for k, v in row.items() if k not in secrets})
+        return super().same(record, row)
 
     def pushed(self, row: dict) -> dict:
         out = {}
@@ -276,10 +276,6 @@ async def delete_volunteer(session, ctx: SyncContext, record: Volunteer) -> None
     await volunteers_service.delete(session, ctx.principal, record, record.version)
 
 
-def _ts(name: str) -> SyncColumn:
-    return SyncColumn(name, "number", readonly=True)
-
-
 VOLUNTEERS = VolunteersTable(
     name="volunteers",
     model=Volunteer,
@@ -301,8 +297,7 @@ VOLUNTEERS = VolunteersTable(
         SyncColumn("registered_on", readonly=True),
         SyncColumn("certified_hours", "number", readonly=True),
         SyncColumn("station_id", "number", indexed=True),
-        _ts("created_at"),
-        _ts("updated_at"),
+        *TIMESTAMPS,
     ),
     create=create_volunteer,
     update=update_volunteer,
@@ -330,7 +325,7 @@ async def create_hours(session, ctx: SyncContext, row: dict) -> ServiceHours:
     else:
         await _station_in_scope(session, ctx, values.get("station_id"))
     body = _build(HoursCreate, {**values, "id": row["id"]})
-    record, _ = await hours_service.create(session, _vault(ctx), ctx.principal, body)
+    record, _ = await hours_service.create(session, _vault(ctx), ctx.principal, body, ctx.review())
     return record
 
 
@@ -349,7 +344,7 @@ async def update_hours(session, ctx: SyncContext, record: ServiceHours, row: dic
         return record
     # The REST API's only edit of a record: a correction, which keeps the earlier version in its history.
     body = _build(CorrectionInput, {**changes, "reason": reason})
-    return await hours_service.act(session, ctx.principal, record, "correct", body, record.version)
+    return await hours_service.act(session, ctx.principal, record, "correct", body, record.version, ctx.review())
 
 
 async def delete_hours(session, ctx: SyncContext, record: ServiceHours) -> None:
@@ -377,8 +372,7 @@ HOURS = VolunteersTable(
         SyncColumn("dispute_reason", readonly=True),
         # Why a pushed change corrects the record; kept in its history, never served.
         SyncColumn("correction_reason", writeonly=True),
-        _ts("created_at"),
-        _ts("updated_at"),
+        *TIMESTAMPS,
     ),
     create=create_hours,
     update=update_hours,

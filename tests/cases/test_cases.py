@@ -20,6 +20,27 @@ class TestOpenCase:
             "SELECT metric, population, value FROM cases.daily_stat WHERE metric LIKE 'cases.%'")}
         assert stats[("cases.new", "_all")] == 1 and stats[("cases.open", "elderly_alone")] == 1
 
+    async def test_filed_at_the_beneficiarys_station_by_default(self, cases_client, worker, register):
+        """A township worker's case for a village person is the village's, as the person is."""
+        village_person = await register(worker, station_id=4)
+        r = await cases_client.post("/v1/cases", headers=worker, json={"beneficiary_id": village_person["id"],
+                                                                      "title": "独居老人照护"})
+        assert r.status_code == 201, r.text
+        assert r.json()["station_id"] == 4
+
+    async def test_refused_outside_the_beneficiarys_subtree(self, cases_client, worker, city_head, register, db):
+        township_person = await register(worker)
+        for station_id in (1, 3):  # above the person's station, and a sibling township
+            r = await cases_client.post("/v1/cases", headers=city_head, json={
+                "beneficiary_id": township_person["id"], "title": "x", "station_id": station_id})
+            assert r.status_code == 422, r.text
+            assert r.json()["errors"][0]["field"] == "station_id" and r.json()["errors"][0]["code"] == \
+                "outside_beneficiary"
+        assert await db.fetchval('SELECT count(*) FROM cases."case"') == 0
+        r = await cases_client.post("/v1/cases", headers=city_head, json={
+            "beneficiary_id": township_person["id"], "title": "x", "station_id": 4})  # below it: the village
+        assert r.status_code == 201 and r.json()["station_id"] == 4
+
     async def test_beneficiary_must_be_in_scope(self, cases_client, worker, sibling, register, db):
         b = await register(worker)
         r = await cases_client.post("/v1/cases", headers=sibling, json={"beneficiary_id": b["id"], "title": "x"})

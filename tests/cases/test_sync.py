@@ -131,9 +131,10 @@ class TestPull:
         assert json.loads(b["emergency_contact_masked"]) == {"name": "王芳", "relation": "女儿", "phone": "139****1111"}
         assert b["registered_on"] == today.isoformat()
         assert isinstance(b["created_at"], int) and isinstance(b["updated_at"], int)
-        # No full sensitive value, ciphertext, blind index or record internals.
-        assert not {"id_number", "phone", "emergency_contact", "id_number_enc", "id_number_bidx", "phone_enc",
-                    "station_path", "version", "create_digest", "deleted_at", "created_by"} & set(b)
+        # No full sensitive value (null in its place), ciphertext, blind index or record internals.
+        assert (b["id_number"], b["phone"], b["emergency_contact"]) == (None, None, None)
+        assert not {"id_number_enc", "id_number_bidx", "phone_enc", "station_path", "version", "create_digest",
+                    "deleted_at", "created_by"} & set(b)
         assert ID_A not in json.dumps(rows, ensure_ascii=False)
 
         c = rows["cases"][case["id"]]
@@ -238,7 +239,7 @@ class TestPush:
         # The tablet gets them back with the ID number masked only.
         _, rows, _ = await pull(cases_client, service_headers, db, since=cursor)
         served = rows["beneficiaries"][b["id"]]
-        assert "id_number" not in served and served["id_number_masked"].endswith(ID_A[-4:])
+        assert served["id_number"] is None and served["id_number_masked"].endswith(ID_A[-4:])
         assert set(rows["service_records"]) == {s["id"]}
 
     async def test_repeated_creates_and_retries_converge(self, cases_client, service_headers, db, worker, today):
@@ -270,6 +271,26 @@ class TestPush:
                    since=cursor)
         got = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=worker)).json()
         assert got["id_number"] == ID_B and got["version"] == 3
+
+    async def test_a_write_only_value_counts_only_when_the_tablet_changed_it(self, cases_client, service_headers, db,
+                                                                             worker, register):
+        b = await register(worker, phone="13800000001", address="和平村3组")
+        assert (await cases_client.patch(f"/v1/beneficiaries/{b['id']}", json={"phone": "13900000002"},
+                                         headers=with_etag(worker, '"1"'))).status_code == 200
+        cursor, rows, _ = await pull(cases_client, service_headers, db)
+        # WatermelonDB pushes whole rows: a tablet still holding the old phone edits the address only.
+        stale = {**rows["beneficiaries"][b["id"]], "phone": "13800000001", "address": "和平村5组",
+                 "_status": "updated", "_changed": "address,updated_at"}
+        await push(cases_client, service_headers, {"beneficiaries": {"updated": [stale]}}, since=cursor)
+        got = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=worker)).json()
+        assert (got["phone"], got["address"]) == ("13900000002", "和平村5组")
+        # A phone the tablet did change counts.
+        cursor, rows, _ = await pull(cases_client, service_headers, db)
+        await push(cases_client, service_headers, {"beneficiaries": {"updated": [
+            {**rows["beneficiaries"][b["id"]], "phone": "13700000003", "_status": "updated",
+             "_changed": "phone,updated_at"}]}}, since=cursor)
+        got = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=worker)).json()
+        assert got["phone"] == "13700000003"
 
     async def test_update_of_a_record_changed_since_is_a_conflict(self, cases_client, service_headers, db, worker,
                                                                   register, open_case, today):

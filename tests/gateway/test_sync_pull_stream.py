@@ -122,7 +122,8 @@ class TestPullThroughTheGateway:
         assert r.status_code == 200
         body = json.loads(r.content)  # strict JSON: no NaN, no stray bytes
         names = [t["name"] for t in (await gateway.get("/v1/sync/schema")).json()["tables"]]
-        assert list(body["changes"]) == names and list(body) == ["changes", "timestamp"]
+        assert list(body["changes"]) == names
+        assert list(body) == ["changes", "timestamp", "experimentalStrategy"]  # a full pull replaces
         served = await _served([(cases_app, CASES_TABLES), (projects_app, PROJECTS_TABLES),
                                 (volunteers_app, VOLUNTEERS_TABLES)], body["changes"])
         for name in names:
@@ -214,7 +215,8 @@ class TestChunks:
 
         streams = [("cases", Closed(), batches())]
         chunks = [c async for c in sync_api._assemble(streams, ["cases", "service_records", "groups"],
-                                                      gateway.app.state.db, device_id, {"cases": "5"}, 2)]
+                                                      gateway.app.state.db, device_id, {"cases": "5"}, 2,
+                                                      replacement=False)]
         assert Closed.closed >= 1
         assert len(chunks) > 10 and max(len(c) for c in chunks[:-1]) < 4096 + 2000
         body = json.loads(b"".join(chunks))
@@ -222,4 +224,4 @@ class TestChunks:
         assert body["changes"]["service_records"] == {"created": [], "updated": rows, "deleted": ["gone-1"]}
         assert body["changes"]["cases"] == {"created": [], "updated": [{"id": "c1"}], "deleted": []}
         assert body["changes"]["groups"] == {"created": [], "updated": [], "deleted": []}
-        assert isinstance(body["timestamp"], int)
+        assert isinstance(body["timestamp"], int) and "experimentalStrategy" not in body

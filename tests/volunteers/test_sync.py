@@ -99,14 +99,15 @@ class TestPull:
         assert set(got["rows"]["volunteer_hours"]) == {h["id"]}
         row = got["rows"]["volunteers"][v["id"]]
         assert row == {
-            "id": v["id"], "name": "张志愿", "id_type": "mainland_id", "gender": None, "birth_on": "1990-01-01",
+            "id": v["id"], "name": "张志愿", "id_type": "mainland_id", "id_number": None, "phone": None,
+            "gender": None, "birth_on": "1990-01-01",
             "skills": '["助老","义诊"]', "available_times": "[]", "volunteer_number": v["volunteer_number"],
             "status": "active", "disclosure_consent": True, "guardian_name": None, "guardian_relation": None,
             "guardian_consent_on": None, "registered_on": today.isoformat(), "certified_hours": 0.0,
             "station_id": 2, "created_at": row["created_at"], "updated_at": row["updated_at"]}
         assert isinstance(row["created_at"], int) and row["created_at"] > 1_600_000_000_000
-        # Never the ID number or phone, in clear, encrypted or as a blind index.
-        assert not any("id_number" in k or "phone" in k for k in row)
+        # Never the ID number or phone, in clear, encrypted or as a blind index: null in their place.
+        assert {k: v for k, v in row.items() if "id_number" in k or "phone" in k} == {"id_number": None, "phone": None}
         assert ID_A not in json.dumps(got["rows"], ensure_ascii=False)
         assert got["rows"]["volunteers"][minor["id"]]["guardian_consent_on"] == today.isoformat()
         assert got["rows"]["volunteers"][minor["id"]]["birth_on"] == born.isoformat()
@@ -117,7 +118,7 @@ class TestPull:
             "volunteer_id": v["id"], "team_id": None, "station_id": 2, "served_on": today.isoformat(),
             "start_time": "09:00", "end_time": "11:30", "hours": 2.5, "content": "助老送餐", "status": "recorded",
             "dispute_reason": None}
-        assert "correction_reason" not in hours
+        assert hours["correction_reason"] is None
         # The city sees both townships; the sibling township only its own.
         city = await pull(station_path="/1/")
         assert other["id"] in city["rows"]["volunteers"]
@@ -333,6 +334,29 @@ class TestPushDelete:
         later = await pull(since=got["cursor"])
         assert later["rows"]["volunteers"][v["id"]]["status"] == "left" and later["deleted"] == {}
         assert (await stats(volunteers_client, service_headers, today))["volunteer.hours"] == 2
+
+
+class TestPushFlagged:
+    async def test_over_24_hours_is_kept_flagged_until_the_day_is_right_again(self, volunteers_client,
+                                                                              service_headers, worker, register,
+                                                                              record, db, today):
+        v = await register(worker)
+        first = await record(worker, v["id"], hours="10")
+        await push(volunteers_client, service_headers,
+                   volunteer_hours={"created": [hours_row("tab-h1", v["id"], today, start_time=None, end_time=None,
+                                                          hours=16)]})
+        got = (await volunteers_client.get("/v1/volunteer-hours/tab-h1", headers=worker)).json()
+        assert [f["code"] for f in got["review"]] == ["over_24_a_day"] and got["version"] == 1
+        listed = (await volunteers_client.get("/v1/review", headers=worker)).json()["items"]
+        assert [(i["table"], i["id"], i["path"]) for i in listed] == [
+            ("volunteer_hours", "tab-h1", "/v1/volunteer-hours/tab-h1")]
+        # The REST record of that day is deleted: the day is 16 hours, the flag goes (a write of the record).
+        r = await volunteers_client.delete(f"/v1/volunteer-hours/{first['id']}", headers=with_etag(worker, '"1"'))
+        assert r.status_code == 204, r.text
+        got = (await volunteers_client.get("/v1/volunteer-hours/tab-h1", headers=worker)).json()
+        assert got["review"] is None and got["version"] == 2
+        assert await db.fetchval("SELECT review IS NULL FROM volunteers.service_hours WHERE id = 'tab-h1'")
+        assert (await volunteers_client.get("/v1/review", headers=worker)).json()["items"] == []
 
 
 class TestPushRefused:

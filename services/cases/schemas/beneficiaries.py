@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from services.cases.identity import normalise_id_number, normalise_phone
+from shared.review import ReviewFlags
 from shared.schemas import (CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, RowId, Short, UpdateInput,
                             UserId)
 
@@ -105,6 +106,7 @@ class BeneficiaryRead(RecordRead):
     consents: list[dict]
     populations: list[str]
     registered_on: date
+    review: ReviewFlags = None
 
 
 class PopulationCreate(Input):

@@ -21,7 +21,8 @@ class CaseCreate(CreateInput):
     worker_id: UserId | None = Field(default=None, description="Default: the caller")
     project_id: ClientId | None = None
     opened_on: PastDate | None = Field(default=None, description="Default: today")
-    station_id: RowId | None = None
+    station_id: RowId | None = Field(default=None, description="Default: the beneficiary's station; a station "
+                                                                "below it may be given, none outside it")
 
 
 class CaseUpdate(UpdateInput):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from services.cases.schemas.common import ContactMode, RiskLevel
+from shared.review import ReviewFlags
 from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput, UserId
 
 # The "six services" Sichuan stations report against (DOMAIN.md).
@@ -125,6 +126,7 @@ class ServiceRecordRead(_Read):
     person_times: int
     worker_id: str
     populations: list[str]
+    review: ReviewFlags = None
 
 
 class ReferralCreate(CreateInput):
@@ -151,6 +153,7 @@ class ReferralRead(_Read):
     responded_on: date | None = None
     completed_on: date | None = None
     notes: str | None = None
+    review: ReviewFlags = None
 
 
 class FollowUpCreate(CreateInput):

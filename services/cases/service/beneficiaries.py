@@ -18,6 +18,7 @@ from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
+from shared.review import Review
 from shared.stations import resolve_station
 
 # Roles that work with the person directly and so may see an ID number or phone in full.
@@ -40,18 +41,17 @@ def _phone_tail(vault: Vault, phone: str | None) -> str | None:
     return vault.blind_index(phone[-4:], "phone_tail") if phone else None
 
 
-def _check_birth(fields: dict, id_number: str | None, current_birth_on=None) -> None:
-    """Fill birth_on from the ID number, and refuse an ID number and a birth date that disagree."""
-    if not id_number:
-        return
-    born = birth_date(id_number)
-    if born > clock.today():
+def _check_birth(fields: dict, id_number: str | None, review: Review, current_birth_on=None) -> None:
+    """Fill birth_on from the ID number. A birth date that disagrees with it is a soft rule: one
+    of the two is mistyped, and only a person who sees the papers can tell which."""
+    born = birth_date(id_number) if id_number else None
+    if born is not None and born > clock.today():
         raise InvalidInput.field("id_number", "The birth date in this ID number is in the future.")
     given = fields.get("birth_on", current_birth_on)
-    if given is None:
-        fields["birth_on"] = born
-    elif given != born:
-        raise InvalidInput.field("birth_on", "The birth date differs from the one in the ID number.", "mismatch")
+    if born is not None and given is None:
+        fields["birth_on"] = given = born
+    review.rule(born is not None and given != born, "birth_on", "The birth date differs from the one in the ID number.",
+                "mismatch")
 
 
 def _seal(vault: Vault, record: Beneficiary, fields: dict) -> None:
@@ -83,8 +83,10 @@ async def _claim_id_number(session: AsyncSession, record: Beneficiary, station_p
             raise DuplicateIdNumber(existing)
 
 
-async def create(session: AsyncSession, vault: Vault, principal: Principal,
-                 body: BeneficiaryCreate) -> tuple[Beneficiary, bool]:
+async def create(session: AsyncSession, vault: Vault, principal: Principal, body: BeneficiaryCreate,
+                 review: Review | None = None) -> tuple[Beneficiary, bool]:
+    """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
+    review = review or Review()
     digest = vault.digest("beneficiary", body)
     existing = await replay(session, Beneficiary, body.id, digest, principal)
     if existing is not None:
@@ -92,11 +94,12 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     await check_populations(session, body.populations)
     fields = body.model_dump(exclude={"id", "station_id"})
-    _check_birth(fields, fields.get("id_number"))
+    _check_birth(fields, fields.get("id_number"), review)
     record = Beneficiary(id=body.id or new_id(), station_id=station_id, station_path=station_path,
                          registered_on=clock.today(), created_by=principal.user_id, updated_by=principal.user_id,
                          create_digest=digest, version=1)
     _seal(vault, record, fields)
+    review.apply(record)
     await _claim_id_number(session, record, station_path)
     try:
         await save(session, record)
@@ -113,16 +116,18 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
 
 
 async def update(session: AsyncSession, vault: Vault, principal: Principal, record: Beneficiary,
-                 expected_version: int, body: BeneficiaryUpdate) -> Beneficiary:
+                 expected_version: int, body: BeneficiaryUpdate, review: Review | None = None) -> Beneficiary:
+    review = review or Review()
     fields = body.changes()
     touch(record, principal, expected_version)
     if "populations" in fields:
         await check_populations(session, fields["populations"])
-    if fields.get("id_number") or "birth_on" in fields:
+    if "id_number" in fields or "birth_on" in fields:
         current = vault.cipher.decrypt(record.id_number_enc, _context(record.id, "id_number"))
-        _check_birth(fields, fields.get("id_number", current), record.birth_on)
+        _check_birth(fields, fields.get("id_number", current), review, record.birth_on)
     old_populations = list(record.populations)
     _seal(vault, record, fields)
+    review.apply(record)
     if fields.get("id_number"):
         await _claim_id_number(session, record, record.station_path)
         try:
@@ -164,7 +169,7 @@ def to_read(vault: Vault, record: Beneficiary, reveal: bool) -> BeneficiaryRead:
         address=record.address, emergency_contact=contact, self_care=record.self_care,
         disability_type=record.disability_type, disability_grade=record.disability_grade,
         need_level=record.need_level, worker_id=record.worker_id, consents=record.consents or [],
-        populations=record.populations or [], registered_on=record.registered_on,
+        populations=record.populations or [], registered_on=record.registered_on, review=record.review,
     )
 
 

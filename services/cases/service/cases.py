@@ -49,10 +49,10 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
     existing = await replay(session, Case, body.id, digest, principal)
     if existing is not None:
         return existing, False
-    station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     beneficiary = await get_live(session, Beneficiary, body.beneficiary_id, principal)
     if beneficiary is None:
         raise InvalidInput.field("beneficiary_id", "No such beneficiary in your scope.", "unknown_beneficiary")
+    station_id, station_path = await _case_station(session, principal, beneficiary, body.station_id)
     case = Case(id=body.id or new_id(), station_id=station_id, station_path=station_path,
                 beneficiary_id=beneficiary.id, title=body.title, presenting_problem=body.presenting_problem,
                 status="intake", risk_level=body.risk_level, worker_id=body.worker_id or principal.user_id,
@@ -69,6 +69,19 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
     rollup.case_event(case, event, +1)
     await rollup.write(session)
     return case, True
+
+
+async def _case_station(session: AsyncSession, principal: Principal, beneficiary: Beneficiary,
+                        station_id: int | None) -> tuple[int, str]:
+    """A case is the beneficiary's station's (a township worker's case for a village person is the
+    village's), or a station of the caller's scope below it; never one outside the person's subtree."""
+    if station_id is None:
+        return beneficiary.station_id, beneficiary.station_path
+    station_id, station_path = await resolve_station(session, Station, principal, station_id)
+    if not station_path.startswith(beneficiary.station_path):
+        raise InvalidInput.field("station_id", "A case is filed at its beneficiary's station or a station below it.",
+                                 "outside_beneficiary")
+    return station_id, station_path
 
 
 def update(principal: Principal, case: Case, expected_version: int, body: CaseUpdate) -> Case:

@@ -17,6 +17,7 @@ from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, by_id, save
+from shared.review import Review
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,19 @@ def _fields(body: BaseModel, fields: dict) -> dict:
 
 
 async def create(session: AsyncSession, vault: Vault, principal: Principal, kind: RecordKind, case: Case,
-                 body: BaseModel) -> tuple[Any, bool]:
+                 body: BaseModel, review: Review | None = None) -> tuple[Any, bool]:
+    """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
+    review = review or Review()
     digest = vault.digest(kind.path, body, case.id)
     existing = await replay(session, kind.model, body.id, digest, principal)
     if existing is not None:
         return existing, False
     values = _fields(body, body.model_dump(exclude={"id"}))
-    _check_dates(kind, case, values)
+    _check_dates(kind, case, values, review)
     record = kind.model(id=body.id or new_id(), case_id=case.id, station_id=case.station_id,
                         station_path=case.station_path, create_digest=digest, created_by=principal.user_id,
                         updated_by=principal.user_id, version=1, **kind.defaults, **values)
+    review.apply(record)
     if kind.counted:
         beneficiary = await by_id(session, Beneficiary, case.beneficiary_id)
         record.beneficiary_id = case.beneficiary_id
@@ -80,19 +84,22 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, kind
     return record, True
 
 
-def _check_dates(kind: RecordKind, case: Case, values: dict) -> None:
-    if kind.model is FollowUp:
+def _check_dates(kind: RecordKind, case: Case, values: dict, review: Review) -> None:
+    """A soft rule: a record dated before its case opened is most likely a typo of the date."""
+    if kind.model is FollowUp or kind.date_field not in values:
         return
-    on = values.get(kind.date_field)
-    if on is not None and on < case.opened_on:
-        raise InvalidInput.field(kind.date_field, "This date is before the case was opened.", "before_opened")
+    on = values[kind.date_field]
+    review.rule(on is not None and on < case.opened_on, kind.date_field, "This date is before the case was opened.",
+                "before_opened")
 
 
 async def update(session: AsyncSession, principal: Principal, kind: RecordKind, case: Case, record,
-                 expected_version: int, body: BaseModel):
+                 expected_version: int, body: BaseModel, review: Review | None = None):
+    review = review or Review()
     fields = _fields(body, body.changes())
     touch(record, principal, expected_version)
-    _check_dates(kind, case, fields)
+    _check_dates(kind, case, fields, review)
+    review.apply(record)
     rollup = Rollup()
     if kind.counted:
         rollup.service_record(record, -1)

@@ -45,6 +45,16 @@ async def live_records_between(session: AsyncSession, volunteer_id: str, from_on
     return list((await session.scalars(stmt)).all())
 
 
+async def flagged_between(session: AsyncSession, volunteer_id: str, from_on: date, to_on: date,
+                          code: str) -> list[ServiceHours]:
+    """The volunteer's live records starting in [from_on, to_on] flagged for review with `code`, locked for a write."""
+    stmt = select(ServiceHours).where(
+        ServiceHours.volunteer_id == volunteer_id, ServiceHours.deleted_at.is_(None),
+        ServiceHours.served_on >= from_on, ServiceHours.served_on <= to_on,
+        ServiceHours.review.contains([{"code": code}])).with_for_update()
+    return list((await session.scalars(stmt)).all())
+
+
 async def history(session: AsyncSession, hours_id: str) -> list[ServiceHoursVersion]:
     stmt = select(ServiceHoursVersion).where(ServiceHoursVersion.hours_id == hours_id).order_by(
         ServiceHoursVersion.seq)

@@ -7,6 +7,7 @@ from pydantic import Field, StringConstraints
 
 from services.volunteers.schemas.common import HoursOut
 from services.volunteers.schemas.volunteers import Hours
+from shared.review import ReviewFlags
 from shared.schemas import ClientId, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short
 
 HoursStatus = Literal["recorded", "confirmed", "disputed", "corrected"]
@@ -66,6 +67,7 @@ class HoursRead(RecordRead):
     content: str
     status: HoursStatus
     dispute_reason: str | None = None
+    review: ReviewFlags = None
 
 
 class HoursVersionRead(Output):

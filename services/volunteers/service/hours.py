@@ -24,6 +24,7 @@ from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
+from shared.review import Review
 from shared.stations import resolve_station
 
 MAX_HOURS_A_DAY = Decimal(24)
@@ -74,17 +75,46 @@ def settle(values: dict) -> dict:
     return {**values, "ends_on": ends_on, "activity_kind": kind, "hours": hours}
 
 
-async def _check_day_total(session: AsyncSession, record_id: str | None, volunteer_id: str, values: dict) -> None:
-    """At most 24 hours on any day, across every station: a shift past midnight adds its part to each day."""
-    mine = shifts.by_day(values)
+OVER_24 = "over_24_a_day"
+
+
+async def _day_totals(session: AsyncSession, volunteer_id: str, days, exclude_id: str | None = None
+                      ) -> dict[date, Decimal]:
+    """Hours of the volunteer's live records on each of `days`, at any station: a shift past
+    midnight adds its part to each day it covers."""
     # A shift starting the day before may reach into the first of these days.
-    others = await repo.live_records_between(session, volunteer_id, min(mine) - timedelta(days=1), max(mine),
-                                             exclude_id=record_id)
-    for day, hours in sorted(mine.items()):
-        already = sum((shifts.by_day(r).get(day, Decimal(0)) for r in others), Decimal(0))
-        if already + hours > MAX_HOURS_A_DAY:
-            raise InvalidInput.field("hours", f"The volunteer would have more than 24 hours on {day.isoformat()} "
-                                     f"({already} already recorded).", "over_24_a_day")
+    others = await repo.live_records_between(session, volunteer_id, min(days) - timedelta(days=1), max(days),
+                                             exclude_id=exclude_id)
+    return {day: sum((shifts.by_day(r).get(day, Decimal(0)) for r in others), Decimal(0)) for day in days}
+
+
+async def _check_day_total(session: AsyncSession, record_id: str | None, volunteer_id: str, values: dict,
+                           review: Review) -> None:
+    """A soft rule: more than 24 hours on a day means some record of that day is wrong, maybe
+    another tablet's; a person decides which."""
+    mine = shifts.by_day(values)
+    already = await _day_totals(session, volunteer_id, mine, exclude_id=record_id)
+    over = [(day, already[day]) for day, hours in sorted(mine.items()) if already[day] + hours > MAX_HOURS_A_DAY]
+    day, before = over[0] if over else (min(mine), Decimal(0))
+    review.rule(bool(over), "hours", f"The volunteer would have more than 24 hours on {day.isoformat()} "
+                f"({before} already recorded).", OVER_24)
+
+
+async def _settle_days(session: AsyncSession, principal: Principal, volunteer_id: str, days: set[date],
+                       written: ServiceHours | None) -> None:
+    """Once the volunteer's days are back within 24 hours, no record of them stays flagged for it
+    (whichever record was corrected), each flag cleared as a write of its record."""
+    flagged = await repo.flagged_between(session, volunteer_id, min(days) - timedelta(days=1), max(days), OVER_24)
+    for record in flagged:
+        its_days = shifts.by_day(record)
+        if record is written or not set(its_days) & days:
+            continue
+        if any(total > MAX_HOURS_A_DAY for total in (await _day_totals(session, volunteer_id, its_days)).values()):
+            continue
+        review = Review()
+        review.holds(OVER_24)
+        touch(record, principal, record.version)
+        review.apply(record)
 
 
 def _snapshot(record: ServiceHours) -> dict:
@@ -98,8 +128,10 @@ def _remember(session: AsyncSession, record: ServiceHours, action: str, principa
                                     snapshot=_snapshot(record), note=note, by=principal.user_id))
 
 
-async def create(session: AsyncSession, vault: Vault, principal: Principal,
-                 body: HoursCreate) -> tuple[ServiceHours, bool]:
+async def create(session: AsyncSession, vault: Vault, principal: Principal, body: HoursCreate,
+                 review: Review | None = None) -> tuple[ServiceHours, bool]:
+    """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
+    review = review or Review()
     digest = vault.digest("service_hours", body)
     existing = await replay(session, ServiceHours, body.id, digest, principal)
     if existing is not None:
@@ -115,10 +147,11 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
     else:
         station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     values = settle(body.model_dump(include=set(SERVICE_FIELDS)))
-    await _check_day_total(session, None, volunteer.id, values)
+    await _check_day_total(session, None, volunteer.id, values, review)
     record = ServiceHours(id=body.id or new_id(), volunteer_id=volunteer.id, team_id=body.team_id,
                           station_id=station_id, station_path=station_path, status="recorded", create_digest=digest,
                           created_by=principal.user_id, updated_by=principal.user_id, version=1, **values)
+    review.apply(record)
     try:
         await save(session, record)
     except UniqueViolation:
@@ -131,8 +164,10 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
 
 
 async def act(session: AsyncSession, principal: Principal, record: ServiceHours, action: str,
-              body: ConfirmInput | DisputeInput | CorrectionInput, expected_version: int | None) -> ServiceHours:
+              body: ConfirmInput | DisputeInput | CorrectionInput, expected_version: int | None,
+              review: Review | None = None) -> ServiceHours:
     """One lifecycle step; counts and the volunteer's certified hours follow the record."""
+    review = review or Review()
     sources, target = TRANSITIONS[action]
     if record.status not in sources:
         raise TransitionNotAllowed(action, record.status, allowed_actions(record.status))
@@ -143,15 +178,17 @@ async def act(session: AsyncSession, principal: Principal, record: ServiceHours,
     rollup = Rollup()
     rollup.hours(record, -1)
     note = getattr(body, "reason", None) or getattr(body, "note", None)
+    days = set(shifts.by_day(record))
     if action == "correct":
         changes = body.model_dump(exclude_unset=True, exclude={"reason"})
         if "served_on" in changes and "ends_on" not in changes:
             # A shift moved to another day moves whole: it still ends as many days after it starts.
             changes["ends_on"] = changes["served_on"] + (record.ends_on - record.served_on)
         values = settle({**{k: getattr(record, k) for k in SERVICE_FIELDS}, **changes})
-        await _check_day_total(session, record.id, record.volunteer_id, values)
+        await _check_day_total(session, record.id, record.volunteer_id, values, review)
         for key, value in values.items():
             setattr(record, key, value)
+        review.apply(record)
     if action == "dispute":
         record.dispute_reason = body.reason
     record.status = target
@@ -160,6 +197,9 @@ async def act(session: AsyncSession, principal: Principal, record: ServiceHours,
     if volunteer is not None:
         volunteer.certified_hours += certified_hours(record) - before
     _remember(session, record, action, principal, note)
+    if action == "correct":
+        await session.flush()
+        await _settle_days(session, principal, record.volunteer_id, days | set(shifts.by_day(record)), record)
     return record
 
 
@@ -174,3 +214,5 @@ async def delete(session: AsyncSession, principal: Principal, record: ServiceHou
     if volunteer is not None:
         volunteer.certified_hours -= before
     _remember(session, record, "delete", principal)
+    await session.flush()
+    await _settle_days(session, principal, record.volunteer_id, set(shifts.by_day(record)), record)

@@ -243,6 +243,25 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
              for who in (own, other)}
     ids["b"]["certificate"] = certs[other["id"]]["id"]
 
+    # Records under review at both stations, pushed by their tablets: each breaks a data-quality
+    # rule (a visit dated before its case opened; B's volunteer over 24 hours on a day), so the
+    # review lists hold something of A's and something of B's.
+    yesterday = (today - timedelta(days=1)).isoformat()
+    for side, case_id in (("a", case_a["id"]), ("b", case["id"])):
+        mark = MARK_B if side == "b" else ""
+        visit = {"id": fresh_id(), "case_id": case_id, "served_on": yesterday, "mode": "home_visit",
+                 "content": f"{mark}补录探访", "service_type": "elder_child_care", "person_times": 1}
+        changes: dict[str, Any] = {"service_records": {"created": [visit], "updated": [], "deleted": []}}
+        ids[side]["flagged_record"] = visit["id"]
+        if side == "b":
+            shift = {"id": fresh_id(), "volunteer_id": other["id"], "served_on": t, "hours": 23,
+                     "content": f"{MARK_B}通宵值守"}
+            changes["volunteer_hours"] = {"created": [shift], "updated": [], "deleted": []}
+            ids["b"]["flagged_hours"] = shift["id"]
+        r = await gw.post("/v1/sync", params={"last_pulled_at": "null"}, json=changes,
+                          headers={"Authorization": f"Bearer {devices[side]}"})
+        assert r.status_code == 204, r.text
+
     return World(
         gateway=gw, clients={"gateway": gw, "cases": cases_client, "projects": projects_client,
                              "volunteers": volunteers_client},
