@@ -358,6 +358,25 @@ class TestPushFlagged:
         assert await db.fetchval("SELECT review IS NULL FROM volunteers.service_hours WHERE id = 'tab-h1'")
         assert (await volunteers_client.get("/v1/review", headers=worker)).json()["items"] == []
 
+    async def test_a_night_shift_is_flagged_for_the_day_after_and_cleared_with_it(self, volunteers_client,
+                                                                                 service_headers, worker, register,
+                                                                                 record, today):
+        v = await register(worker)
+        yesterday = today - timedelta(days=1)
+        late = await record(worker, v["id"], hours="20", served_on=today.isoformat())
+        # 20:00 yesterday to 06:00 today: 4 hours yesterday, 6 today, where 20 are recorded already.
+        await push(volunteers_client, service_headers, volunteer_hours={"created": [
+            hours_row("tab-night", v["id"], yesterday, ends_on=today.isoformat(), start_time="20:00",
+                      end_time="06:00")]})
+        got = (await volunteers_client.get("/v1/volunteer-hours/tab-night", headers=worker)).json()
+        assert [f["code"] for f in got["review"]] == ["over_24_a_day"]
+        assert today.isoformat() in got["review"][0]["message"]
+        # Today's record goes: the shift that started yesterday is within 24 hours on both its days again.
+        r = await volunteers_client.delete(f"/v1/volunteer-hours/{late['id']}", headers=with_etag(worker, '"1"'))
+        assert r.status_code == 204, r.text
+        got = (await volunteers_client.get("/v1/volunteer-hours/tab-night", headers=worker)).json()
+        assert got["review"] is None
+
 
 class TestPushRefused:
     async def test_a_station_outside_the_subtree_is_out_of_scope(self, volunteers_client, service_headers, pull, worker,
