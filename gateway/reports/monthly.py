@@ -113,5 +113,5 @@ async def build(request: Request, station: Station, children: list[Station], mon
         if estimated:
             notes.append(wb.text("estimate_note", lang))
         for i, note in enumerate(notes):
-            ws.cell(row=after + 1 + i, column=1, value=note)
+            wb.put(ws, after + 1 + i, 1, note)
     return wb.to_bytes(book)
