@@ -185,6 +185,8 @@ MESSAGES = {
     "exists already": "已存在",
     "is the station itself or inside its subtree": "是站点本身或其下级站点",
     "must be a mainland mobile (11 digits) or a landline with area code": "须为大陆手机号（11 位）或带区号的固定电话",
+    "must be Unicode text (a lone surrogate such as \\ud800 is not)": "须为 Unicode 文本（不能含 \\ud800 这样的单个代理码）",
+    "Must be a station's id.": "必须是站点的 id。",
 }
 
 _NOUNS = {

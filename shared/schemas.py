@@ -32,32 +32,61 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000
 # Client-made ids (tablets create offline): UUIDs in practice, any URL-safe token accepted.
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-# An integer row id (stations, users, devices) is a PostgreSQL bigint: a larger number is refused
-# as input naming its field, rather than failing in the database driver.
-RowId = Annotated[int, Interval(ge=-(2**63), le=2**63 - 1)]
+# The ranges of PostgreSQL's integer and bigint: a number bound to one that does not fit is refused
+# as input naming its field, rather than failing in the database driver (a 500).
+INT_MAX = 2**31 - 1
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+# An integer row id (stations, users, devices) is a PostgreSQL bigint.
+RowId = Annotated[int, Interval(ge=BIGINT_MIN, le=BIGINT_MAX)]
 # Population codes are operator-defined labels (cases owns the list; projects targets them).
 PopulationCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
-def has_nul(value: object) -> bool:
+def _any_text(value: object, test) -> bool:
+    """Whether any text in `value` (a string, or one inside lists and dicts, keys too) passes `test`."""
     if isinstance(value, str):
-        return "\x00" in value
+        return test(value)
     if isinstance(value, (list, tuple, set)):
-        return any(has_nul(v) for v in value)
+        return any(_any_text(v, test) for v in value)
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        return any(_any_text(k, test) or _any_text(v, test) for k, v in value.items())
     return False
 
 
+NOT_UNICODE = "must be Unicode text (a lone surrogate such as \\ud800 is not)"
+
+
+def lone_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate (U+D800-U+DFFF), which JSON's "\\ud800" escape can
+    spell but UTF-8, hence PostgreSQL and every JSON encoder on the way, cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def has_nul(value: object) -> bool:
+    return _any_text(value, lambda text: "\x00" in text)
+
+
+def has_lone_surrogate(value: object) -> bool:
+    return _any_text(value, lone_surrogate)
+
+
 class NoNul(BaseModel):
-    """PostgreSQL text cannot hold the NUL character: refuse it here, naming the field, rather than
-    let the database driver fail on it (a 500)."""
+    """PostgreSQL text cannot hold the NUL character nor a lone surrogate: refuse them here, naming
+    the field, rather than let the database driver fail on them (a 500). Bodies parsed by FastAPI
+    never hold a surrogate; values parsed from JSON text inside a field (a tablet's JSON columns)
+    and models validated from Python values can."""
 
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: object) -> object:
         if has_nul(value):
             raise ValueError("must not contain the NUL character (U+0000)")
+        if has_lone_surrogate(value):
+            raise ValueError(NOT_UNICODE)
         return value
 
 

@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound
-from shared.schemas import NoNul
+from shared.schemas import BIGINT_MAX, BIGINT_MIN, NoNul
 
 ColumnType = Literal["string", "number", "boolean"]
 
@@ -240,7 +240,7 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
 
 # ---------------------------------------------------------------- push
 
-class TableChanges(NoNul):  # pushed rows reach SQL as they come: the NUL character is refused here
+class TableChanges(NoNul):  # pushed rows reach SQL as they come: NUL and lone surrogates are refused here
     created: list[dict] = Field(default_factory=list)
     updated: list[dict] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
@@ -310,8 +310,9 @@ async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushB
                 if record is not None and not record.station_path.startswith(body.station_path):
                     outside.append({"table": name, "id": row["id"]})
                     continue
-                if record is None and station is not None and not isinstance(station, int):
-                    raise InvalidInput.field(f"changes.{name}.{row['id']}.station_id", "Must be a number.")
+                if record is None and station is not None and not (
+                        isinstance(station, int) and BIGINT_MIN <= station <= BIGINT_MAX):
+                    raise InvalidInput.field(f"changes.{name}.{row['id']}.station_id", "Must be a station's id.")
                 if record is not None and row["id"] in recent:
                     if record.deleted_at is not None or not table.same(record, row):
                         conflicts.append({"table": name, "id": row["id"]})
