@@ -10,16 +10,20 @@ from shared import clock
 from shared.errors import InvalidInput
 
 
+# The calendar the records keep: any date a record, a project or a figure may name lies in it.
+EARLIEST, LATEST = date(1900, 1, 1), date(2200, 1, 1)
+
+
 def _not_future(value: date | None) -> date | None:
     if value is not None and value > clock.today():
         raise ValueError("cannot be in the future")
-    if value is not None and value < date(1900, 1, 1):
+    if value is not None and value < EARLIEST:
         raise ValueError("must be after 1900-01-01")
     return value
 
 
 def _sane(value: date | None) -> date | None:
-    if value is not None and not date(1900, 1, 1) <= value <= date(2200, 1, 1):
+    if value is not None and not EARLIEST <= value <= LATEST:
         raise ValueError("is not a plausible date")
     return value
 
