@@ -8,9 +8,11 @@ route's template (/v1/cases/{case_id}), never the raw path: ids would make a ser
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 import traceback
@@ -30,6 +32,8 @@ from shared.i18n import ENGLISH, negotiate, translate
 _QUIET_PREFIXES = ("/internal/", "/healthz", "/readyz", "/metrics")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("haolin.access")
+loop_log = logging.getLogger("haolin.loop")
+_WORDS = re.compile(r"[A-Za-z ]*")
 
 
 # One encoder for every line: json.dumps(..., ensure_ascii=False) would build a new one per call.
@@ -68,6 +72,13 @@ def configure_logging(level: str = "INFO", service: str = "haolin") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn logs an exception that leaves the app ("Exception in ASGI application": Starlette
+    # re-raises every one after its handler has answered 500, and one raised after a response
+    # started reaches nobody else) with its own handler, which prints the exception's text: a
+    # database error's text can quote the row. Through ours it is its type and frames only.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
     # uvicorn's own access log and httpx's request log print the query string, which
     # carries searched names and phone digits; ours prints the path only.
     logging.getLogger("uvicorn.access").disabled = True
@@ -79,6 +90,21 @@ def configure_logging(level: str = "INFO", service: str = "haolin") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+
+
+def log_loop_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """An exception nobody awaited (a background task's, a callback's) logged by type and frames.
+    asyncio's own handler writes the failed task's repr into the message, and with it the
+    exception's text."""
+
+    def handle(_: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        # The message's words say what failed ("Task exception was never retrieved"); what follows
+        # them ("Exception in callback <repr>") and the context's other entries are reprs of objects.
+        what = _WORDS.match(str(context.get("message") or "")).group(0).strip() or "unhandled error"
+        loop_log.error("event loop: %s", what, exc_info=exc if isinstance(exc, BaseException) else None)
+
+    loop.set_exception_handler(handle)
 
 
 # Label for requests no route matched (scanners' paths must not each make a series).
