@@ -244,6 +244,12 @@ def metrics_visible_to(client: tuple | None, headers: list[tuple[bytes, bytes]])
     return address.is_loopback or address.is_private or address.is_link_local
 
 
+# Every answer no route set its own caching for: records, lists, tokens, sync pulls, certificates,
+# errors hold people's data or say something of it, so no cache (a browser's, a proxy's) may keep
+# them, nor hand one caller's answer to another. Routes of figures and labels, which are no one's
+# personal data, choose their own (gateway/stats: private, max-age).
+_NO_STORE = [(b"cache-control", b"no-store"), (b"vary", b"Authorization")]
+
 # A tablet's push, at the gateway and as each service's part of it: their own body limit.
 SYNC_PUSH_PATHS = frozenset({"/v1/sync", "/internal/sync/push"})
 
@@ -282,8 +288,11 @@ class RequestContextMiddleware:
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode("latin-1"))]
+                headers = list(message.get("headers", ()))
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers += _NO_STORE
+                message["headers"] = headers
             await send(message)
 
         limit = self.sync_max_body if scope["path"] in SYNC_PUSH_PATHS else self.max_body
