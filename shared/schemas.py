@@ -46,23 +46,13 @@ RowId = Annotated[int, Interval(ge=BIGINT_MIN, le=BIGINT_MAX)]
 PopulationCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
-def _any_text(value: object, test) -> bool:
-    """Whether any text in `value` (a string, or one inside lists and dicts, keys too) passes `test`."""
-    if isinstance(value, str):
-        return test(value)
-    if isinstance(value, (list, tuple, set)):
-        return any(_any_text(v, test) for v in value)
-    if isinstance(value, dict):
-        return any(_any_text(k, test) or _any_text(v, test) for k, v in value.items())
-    return False
-
-
 NOT_UNICODE = "must be Unicode text (a lone surrogate such as \\ud800 is not)"
 
 
 def lone_surrogate(text: str) -> bool:
     """Whether `text` holds a lone surrogate (U+D800-U+DFFF), which JSON's "\\ud800" escape can
-    spell but UTF-8, hence PostgreSQL and every JSON encoder on the way, cannot."""
+    spell but UTF-8, hence PostgreSQL and every JSON encoder on the way, cannot. Request bodies never
+    hold one (their JSON is parsed by pydantic, which refuses it); JSON parsed by hand can."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -71,26 +61,24 @@ def lone_surrogate(text: str) -> bool:
 
 
 def has_nul(value: object) -> bool:
-    return _any_text(value, lambda text: "\x00" in text)
-
-
-def has_lone_surrogate(value: object) -> bool:
-    return _any_text(value, lone_surrogate)
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, (list, tuple, set)):
+        return any(has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    return False
 
 
 class NoNul(BaseModel):
-    """PostgreSQL text cannot hold the NUL character nor a lone surrogate: refuse them here, naming
-    the field, rather than let the database driver fail on them (a 500). Bodies parsed by FastAPI
-    never hold a surrogate; values parsed from JSON text inside a field (a tablet's JSON columns)
-    and models validated from Python values can."""
+    """PostgreSQL text cannot hold the NUL character: refuse it here, naming the field, rather than
+    let the database driver fail on it (a 500)."""
 
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: object) -> object:
         if has_nul(value):
             raise ValueError("must not contain the NUL character (U+0000)")
-        if has_lone_surrogate(value):
-            raise ValueError(NOT_UNICODE)
         return value
 
 

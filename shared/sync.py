@@ -240,7 +240,7 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
 
 # ---------------------------------------------------------------- push
 
-class TableChanges(NoNul):  # pushed rows reach SQL as they come: NUL and lone surrogates are refused here
+class TableChanges(NoNul):  # pushed rows reach SQL as they come: the NUL character is refused here
     created: list[dict] = Field(default_factory=list)
     updated: list[dict] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)

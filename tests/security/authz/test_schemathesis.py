@@ -30,7 +30,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
-from tests.security.authz.conftest import World, fresh_id
+from tests.security.authz.conftest import World, fresh_id, id_number
 from tests.security.authz.routes import build_apps, enumerate_routes
 
 # Per operation; the whole run stays around a minute. HAOLIN_FUZZ_EXAMPLES=200 digs deeper, by hand.
@@ -268,12 +268,25 @@ class TestFoundByProbing:
             f"changes.beneficiaries.{row['id']}.populations.0": {
                 "beneficiaries": {"created": [{**row, "populations": json.dumps([LONE_SURROGATE])}]}},
         }
+        volunteer = {"id": fresh_id(), "name": "李四", "id_number": id_number("51010819910101678"),
+                     "skills": json.dumps(["助老", LONE_SURROGATE])}
+        pushes[f"changes.volunteers.{volunteer['id']}.skills.1"] = {"volunteers": {"created": [volunteer]}}
         for field, changes in pushes.items():
             r = await gw.post("/v1/sync", params={"last_pulled_at": stamp}, content=_ascii_json(changes),
                               headers=device)
             assert r.status_code == 422, (field, r.text)
             assert r.json()["errors"][0]["field"] == field, r.text
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == before
+        assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer WHERE id = $1", volunteer["id"]) == 0
+
+    async def test_a_lone_surrogate_in_a_plain_text_field_is_refused_naming_it(self, world: World, db):
+        # A field without a length or a pattern (a linked user's id) as well: pydantic parses the body.
+        worker = {**world.callers["social_worker@B"].headers, "Content-Type": "application/json"}
+        body = {"name": "王五", "id_number": id_number("51010819920202789"), "user_id": LONE_SURROGATE}
+        for client in (world.gateway, world.clients["volunteers"]):
+            r = await client.post("/v1/volunteers", headers=worker, content=_ascii_json(body))
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "user_id", r.text
+        assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer WHERE name = '王五'") == 0
 
     async def test_a_pushed_station_beyond_bigint_is_refused_naming_it(self, world: World, db):
         gw = world.gateway
