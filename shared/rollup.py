@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import (JSON, BigInteger, Date, Float, Index, Numeric, String, and_, cast, func, literal, literal_column,
-                        null, select, true)
+from sqlalchemy import (JSON, BigInteger, Date, Float, Index, Numeric, String, and_, cast, func, literal,
+                        literal_column, null, select, true)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

@@ -3,9 +3,10 @@ unless its route chose a caching of its own for what is no one's personal data.
 
 The routes are every GET operation of the gateway's merged API document (its own and the services'
 it proxies, as /openapi.json serves it), with requests made as the authorization matrix makes them,
-so a route added tomorrow is checked the day it lands. Each is called with B's records in its path, by callers in turn (B's station head, the
-root admin, B's volunteer, B's tablet) until one gets a 2xx: every answer on the way must say
-no-store, and every route must have answered someone, so the rule is seen on real records.
+so a route added tomorrow is checked the day it lands. Each is called with B's records in its path,
+by callers in turn (B's station head, the root admin, B's volunteer, B's tablet) until one gets a
+2xx: every answer on the way must say no-store, and every route must have answered someone, so the
+rule is seen on real records.
 """
 
 from __future__ import annotations
