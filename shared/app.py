@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -12,12 +14,28 @@ from shared.config import ServiceSettings
 from shared.db import install_unavailable_handler
 from shared.docs import install_docs
 from shared.errors import NotFound, install_error_handlers, problem_response, refuse_nul, request_language
-from shared.observability import HttpMetrics, PoolCollector, RequestContextMiddleware, metrics_visible_to
+from shared.observability import (HttpMetrics, PoolCollector, RequestContextMiddleware, log_loop_errors,
+                                  metrics_visible_to)
+
+
+def _guarded(lifespan):
+    """The app's lifespan, after the event loop's unawaited errors are set to be logged by type only."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI):
+        log_loop_errors(asyncio.get_running_loop())
+        if lifespan is None:
+            yield
+            return
+        async with lifespan(app) as state:
+            yield state
+
+    return run
 
 
 def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, version: str = "0.1.0",
               description: str = "", **kwargs: Any) -> FastAPI:
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan,
+    app = FastAPI(title=title, version=version, description=description, lifespan=_guarded(lifespan),
                   dependencies=[Depends(refuse_nul)], **kwargs)
     app.state.settings = settings
     install_error_handlers(app)

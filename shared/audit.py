@@ -449,8 +449,9 @@ def encode_cursor(at: datetime, source: str, row_id: int) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str, int]:
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     at, source, row_id = json.loads(raw)
-    at, row_id = datetime.fromisoformat(at), int(row_id)
-    if at.tzinfo is None or not 0 <= row_id < 2**63:
+    at = datetime.fromisoformat(at)
+    # Exactly as encoded: a float (1e400 is infinity) or a string is a forged cursor.
+    if at.tzinfo is None or not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id < 2**63:
         raise ValueError("not a cursor")
     return at, str(source), row_id
 

@@ -38,6 +38,9 @@ def make_engine(settings: ServiceSettings, application_name: str, **kwargs) -> A
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
+        # A failed statement's error carries the statement but not its parameters: those are the
+        # row's names, ciphertexts, blind indexes and station paths, and errors end up in logs.
+        hide_parameters=True,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         connect_args={"server_settings": {"application_name": application_name, "timezone": "UTC"}},

@@ -191,6 +191,9 @@ MESSAGES = {
     "exists already": "已存在",
     "is the station itself or inside its subtree": "是站点本身或其下级站点",
     "must be a mainland mobile (11 digits) or a landline with area code": "须为大陆手机号（11 位）或带区号的固定电话",
+    "must be Unicode text (a lone surrogate such as \\ud800 is not)": "须为 Unicode 文本（不能含 \\ud800 这样的单个代理码）",
+    "Must be a station's id.": "必须是站点的 id。",
+    "group by at most one period": "最多按一种时段分组",
 }
 
 _NOUNS = {
@@ -238,6 +241,8 @@ PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"Use at most (\d+) characters\."), lambda m: f"最多使用 {m[1]} 个字符。"),
     (re.compile(r"Use at least (\d+) characters\."), lambda m: f"至少使用 {m[1]} 个字符。"),
     (re.compile(r"More than (\d+) periods: .*"), lambda m: f"超过 {m[1]} 个时段：请选择更长的间隔或更短的日期范围。"),
+    (re.compile(r"The answer would hold more than (\d+) rows: .*"),
+     lambda m: f"结果将超过 {m[1]} 行：请减少时段、站点或人群。"),
 ]
 
 

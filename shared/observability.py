@@ -8,9 +8,11 @@ route's template (/v1/cases/{case_id}), never the raw path: ids would make a ser
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 import traceback
@@ -30,6 +32,8 @@ from shared.i18n import ENGLISH, negotiate, translate
 _QUIET_PREFIXES = ("/internal/", "/healthz", "/readyz", "/metrics")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("haolin.access")
+loop_log = logging.getLogger("haolin.loop")
+_WORDS = re.compile(r"[A-Za-z ]*")
 
 
 # One encoder for every line: json.dumps(..., ensure_ascii=False) would build a new one per call.
@@ -68,6 +72,13 @@ def configure_logging(level: str = "INFO", service: str = "haolin") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn logs an exception that leaves the app ("Exception in ASGI application": Starlette
+    # re-raises every one after its handler has answered 500, and one raised after a response
+    # started reaches nobody else) with its own handler, which prints the exception's text: a
+    # database error's text can quote the row. Through ours it is its type and frames only.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
     # uvicorn's own access log and httpx's request log print the query string, which
     # carries searched names and phone digits; ours prints the path only.
     logging.getLogger("uvicorn.access").disabled = True
@@ -79,6 +90,21 @@ def configure_logging(level: str = "INFO", service: str = "haolin") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+
+
+def log_loop_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """An exception nobody awaited (a background task's, a callback's) logged by type and frames.
+    asyncio's own handler writes the failed task's repr into the message, and with it the
+    exception's text."""
+
+    def handle(_: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        # The message's words say what failed ("Task exception was never retrieved"); what follows
+        # them ("Exception in callback <repr>") and the context's other entries are reprs of objects.
+        what = _WORDS.match(str(context.get("message") or "")).group(0).strip() or "unhandled error"
+        loop_log.error("event loop: %s", what, exc_info=exc if isinstance(exc, BaseException) else None)
+
+    loop.set_exception_handler(handle)
 
 
 # Label for requests no route matched (scanners' paths must not each make a series).
@@ -218,6 +244,12 @@ def metrics_visible_to(client: tuple | None, headers: list[tuple[bytes, bytes]])
     return address.is_loopback or address.is_private or address.is_link_local
 
 
+# Every answer no route set its own caching for: records, lists, tokens, sync pulls, certificates,
+# errors hold people's data or say something of it, so no cache (a browser's, a proxy's) may keep
+# them, nor hand one caller's answer to another. Routes of figures and labels, which are no one's
+# personal data, choose their own (gateway/stats: private, max-age).
+_NO_STORE = [(b"cache-control", b"no-store"), (b"vary", b"Authorization")]
+
 # A tablet's push, at the gateway and as each service's part of it: their own body limit.
 SYNC_PUSH_PATHS = frozenset({"/v1/sync", "/internal/sync/push"})
 
@@ -256,8 +288,11 @@ class RequestContextMiddleware:
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode("latin-1"))]
+                headers = list(message.get("headers", ()))
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers += _NO_STORE
+                message["headers"] = headers
             await send(message)
 
         limit = self.sync_max_body if scope["path"] in SYNC_PUSH_PATHS else self.max_body

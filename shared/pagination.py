@@ -9,10 +9,11 @@ from typing import Annotated, Any, Generic, TypeVar
 import orjson
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Date, DateTime, Select, and_, or_
+from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from shared.errors import InvalidInput
+from shared.schemas import BIGINT_MAX, BIGINT_MIN
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -50,17 +51,28 @@ def decode_cursor(cursor: str, n: int) -> list[Any]:
         raise InvalidInput.field("cursor", "The cursor is not one this API gave out.") from None
 
 
+def _typed(value: Any, column: InstrumentedAttribute) -> Any:
+    """A cursor's value as its column's type: a forged cursor (a number for a date, a number beyond
+    bigint, an object) is refused as input rather than failing in the database (a 500)."""
+    kind = column.type.python_type
+    if kind in (datetime, date) and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value) if kind is datetime else date.fromisoformat(value)
+        except ValueError:
+            pass
+    elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+        if BIGINT_MIN <= value <= BIGINT_MAX:
+            return value
+    elif kind is str and isinstance(value, str):
+        return value
+    raise InvalidInput.field("cursor", "The cursor is not one this API gave out.")
+
+
 def keyset(stmt: Select, params: PageParams, order: list[InstrumentedAttribute], descending: bool = True) -> Select:
     """Order by `order` (last column unique, usually id) and start after the cursor."""
     if params.cursor:
-        values = decode_cursor(params.cursor, len(order))
-        for i, col in enumerate(order):
-            if isinstance(values[i], str) and isinstance(col.type, (DateTime, Date)):
-                try:
-                    values[i] = (datetime.fromisoformat(values[i]) if isinstance(col.type, DateTime)
-                                 else date.fromisoformat(values[i]))
-                except ValueError:
-                    raise InvalidInput.field("cursor", "The cursor is not one this API gave out.") from None
+        values = [_typed(value, col) for value, col in zip(decode_cursor(params.cursor, len(order)), order,
+                                                           strict=True)]
         # Row-value comparison spelled out so each column's own type is used.
         clauses = []
         for i in range(len(order)):

@@ -10,21 +10,23 @@ metrics that are not sums of the rollup (volunteers.active, a distinct count).
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, Index, Numeric, String, cast, func, literal, literal_column, select
+from sqlalchemy import (JSON, BigInteger, Date, Float, Index, Numeric, String, and_, cast, func, literal,
+                        literal_column, null, select, true)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.models import PathType
-from shared.stats import ALL, DATE_TRUNC, STOCK_METRICS, Metric, StatsAnswer, StatsQuery, StatsRow, period_start
+from shared.errors import InvalidInput
+from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric, StatsQuery
 
-# A reader of the rollup or of a service's own table: called with the session and the keywords of
-# `sums` but `metrics`, it returns rows of {metric?, population?, period?, station?, value}.
+# A reader of the rollup or of a service's own table, called with the session and the keywords of
+# `sums`: `sums` itself returns the contract's rows (shared.stats.StatsRow as dicts); a reader of a
+# computed metric (no `metrics` keyword) returns rows of {population?, period?, station?, value}.
 Reader = Callable[..., Awaitable[list[dict]]]
 
 
@@ -89,25 +91,74 @@ def group_by_position(stmt, count: int):
 
 async def sums(session: AsyncSession, model, *, station_path: str, own_station_id: int, metrics: list[str],
                day_from: date | None, day_to: date, period: str | None, by_population: bool, by_station: bool,
-               populations: bool = True) -> list[dict]:
+               populations: bool = True, running: bool = False) -> list[dict]:
     """Sum of the rollup over [day_from, day_to] grouped as asked; day_from None = since the beginning.
-    populations=False: the service writes only ALL rows, and grouping by population gives them under ALL."""
+    populations=False: the service writes only ALL rows, and grouping by population gives them under ALL.
+    running=True (with a period and day_from): each period's level at its end, everything before
+    day_from included, as a stock is reported; PostgreSQL adds up the running sums.
+    At most MAX_ROWS + 1 rows are read: more is a question too large to answer."""
     if not by_population:
         population = None
     else:
         population = model.population if populations else literal(ALL)
-    cols = [model.metric.label("metric"),
-            *grouping(model, station_path=station_path, own_station_id=own_station_id, period=period,
-                      population=population, by_station=by_station)]
+    groups = grouping(model, station_path=station_path, own_station_id=own_station_id,
+                      period=None if running else period, population=population, by_station=by_station)
+    cols = [model.metric.label("metric"), *groups]
+    if running:
+        # Days before day_from fall in the first period: its level opens with everything before.
+        first = func.date_trunc(DATE_TRUNC[period], cast(literal(day_from), Date))
+        cols.append(cast(func.greatest(func.date_trunc(DATE_TRUNC[period], model.day), first), Date).label("period"))
     stmt = select(*cols, func.sum(model.value).label("value")).where(
         model.station_path.startswith(station_path, autoescape=False),
         model.metric.in_(metrics), model.day <= day_to)
-    if day_from is not None:
+    if day_from is not None and not running:
         stmt = stmt.where(model.day >= day_from)
     if not by_population or not populations:
         stmt = stmt.where(model.population == ALL)
     stmt = group_by_position(stmt, len(cols))
-    return [dict(r._mapping) for r in (await session.execute(stmt)).all()]
+    if running:
+        stmt = _levels(stmt.cte("moves"), [c.name for c in cols[:-1]], period, day_from, day_to)
+    else:
+        stmt = stmt.having(func.sum(model.value) != 0)
+    return await _as_rows(session, stmt)
+
+
+async def _as_rows(session: AsyncSession, stmt) -> list[dict]:
+    """The rows of `stmt` as the contract's rows, made by PostgreSQL as JSON (parsed by orjson, in C):
+    a hundred thousand rows made one by one in Python would hold the event loop for seconds."""
+    found = stmt.limit(MAX_ROWS + 1).subquery("found")
+    columns = found.c
+    row = func.json_build_object(
+        "metric", columns.metric,
+        "population", columns.population if "population" in columns else null(),
+        "period", columns.period if "period" in columns else null(),
+        "station", columns.station if "station" in columns else null(),
+        "value", cast(columns.value, Float))
+    rows, count = (await session.execute(select(func.json_agg(row, type_=JSON), func.count()).select_from(found))).one()
+    if count > MAX_ROWS:
+        raise _too_many_rows()
+    return rows or []
+
+
+# generate_series steps, one per period of DATE_TRUNC.
+_STEP = {"day": "1 day", "week": "1 week", "month": "1 month", "quarter": "3 months", "year": "1 year"}
+
+
+def _levels(moves, keys: list[str], period: str, day_from: date, day_to: date):
+    """Each group's level at the end of every period from day_from's to day_to's, from its moves per
+    period: every group in every period (a level stays while nothing moves), its running sum."""
+    groups = select(*(moves.c[k] for k in keys)).distinct().cte("groups")
+    periods = select(cast(func.generate_series(
+        func.date_trunc(DATE_TRUNC[period], cast(literal(day_from), Date)),
+        func.date_trunc(DATE_TRUNC[period], cast(literal(day_to), Date)),
+        literal_column(f"interval '{_STEP[period]}'")), Date).label("period")).subquery("periods")
+    joined = groups.join(periods, true()).outerjoin(
+        moves, and_(*(moves.c[k] == groups.c[k] for k in keys), moves.c.period == periods.c.period))
+    level = func.sum(func.coalesce(moves.c.value, 0)).over(partition_by=[groups.c[k] for k in keys],
+                                                            order_by=periods.c.period)
+    levels = select(*(groups.c[k] for k in keys), periods.c.period, level.label("value")).select_from(joined) \
+        .subquery("levels")
+    return select(levels).where(levels.c.value != 0)
 
 
 def own_station(path: str) -> int:
@@ -115,18 +166,31 @@ def own_station(path: str) -> int:
     return int(parts[-1]) if parts[-1] else 0
 
 
-def _row(r: dict, metric: str | None = None) -> StatsRow:
-    period = r.get("period")
-    return StatsRow(metric=metric or r["metric"], population=r.get("population"), station=r.get("station"),
-                    period=period.isoformat() if period else None, value=float(r["value"]))
+def _too_many_rows() -> InvalidInput:
+    return InvalidInput.field("group_by", f"The answer would hold more than {MAX_ROWS} rows: ask for fewer "
+                                          "periods, stations or populations.", "too_many_rows")
+
+
+def _rows(found, metric: str) -> list[dict]:
+    """A reader's rows as the contract's (shared.stats.StatsRow, as plain dicts)."""
+    if len(found) > MAX_ROWS:
+        raise _too_many_rows()
+    out = []
+    for r in found:
+        period = r.get("period")
+        out.append({"metric": metric, "population": r.get("population"),
+                    "period": period.isoformat() if period else None, "station": r.get("station"),
+                    "value": float(r["value"])})
+    return out
 
 
 async def answer(session: AsyncSession, query: StatsQuery, known: Iterable[Metric], sums: Reader, *,
                  stocks: frozenset[Metric] = STOCK_METRICS,
-                 computed: Mapping[Metric, Reader] | None = None) -> StatsAnswer:
-    """`known`: the metrics this service answers; `sums`: its rollup's `sums` bound to its model;
-    `stocks`: metrics that are a level (summed from the beginning up to each period's end) rather
-    than a flow; `computed`: metrics read by a reader of their own instead of the rollup."""
+                 computed: Mapping[Metric, Reader] | None = None) -> list[dict]:
+    """The rows of shared.stats.StatsAnswer for `query`. `known`: the metrics this service answers;
+    `sums`: its rollup's `sums` bound to its model; `stocks`: metrics that are a level (summed from
+    the beginning up to each period's end) rather than a flow; `computed`: metrics read by a reader
+    of their own instead of the rollup."""
     known = tuple(known)
     computed = computed or {}
     # Metrics of other services are not ours to answer: the gateway merges what each knows.
@@ -136,45 +200,18 @@ async def answer(session: AsyncSession, query: StatsQuery, known: Iterable[Metri
               "by_population": "population" in query.group_by, "by_station": "station" in query.group_by}
     flows = [m.value for m in metrics if m not in stocks and m not in computed]
     levels = [m.value for m in metrics if m in stocks and m not in computed]
-    rows: list[StatsRow] = []
+    rows: list[dict] = []
     if flows:
-        found = await sums(session, metrics=flows, day_from=query.from_on, day_to=query.to_on, period=period,
+        rows += await sums(session, metrics=flows, day_from=query.from_on, day_to=query.to_on, period=period,
                            **common)
-        rows += [_row(r) for r in found if r["value"]]
-    if levels and period is None:
-        found = await sums(session, metrics=levels, day_from=None, day_to=query.to_on, period=None, **common)
-        rows += [_row(r) for r in found if r["value"]]
-    elif levels:
-        rows += await _stock_by_period(session, query, sums, levels, period, common)
+    if levels:
+        # Without a period, the level at `to`; with one, at each period's end.
+        rows += await sums(session, metrics=levels, day_from=query.from_on if period else None,
+                           day_to=query.to_on, period=period, running=period is not None, **common)
     for metric, read in computed.items():
         if metric in metrics:
             found = await read(session, day_from=query.from_on, day_to=query.to_on, period=period, **common)
-            rows += [_row(r, metric.value) for r in found if r["value"]]
-    return StatsAnswer(rows=rows)
-
-
-async def _stock_by_period(session: AsyncSession, query: StatsQuery, sums: Reader, stocks: list[str], period: str,
-                           common: dict) -> list[StatsRow]:
-    """A stock per period is its level at the period's end (or at `to` for the last one)."""
-    opening = await sums(session, metrics=stocks, day_from=None, day_to=query.from_on - timedelta(days=1),
-                         period=None, **common)
-    moves = await sums(session, metrics=stocks, day_from=query.from_on, day_to=query.to_on, period=period, **common)
-
-    def key(r: dict) -> tuple:
-        return r["metric"], r.get("population"), r.get("station")
-
-    level = defaultdict(float, {key(r): float(r["value"]) for r in opening})
-    by_bucket: dict[tuple, dict] = defaultdict(dict)
-    for r in moves:
-        by_bucket[key(r)][r["period"]] = float(r["value"])
-    buckets = sorted({period_start(query.from_on + timedelta(days=i), period)
-                      for i in range((query.to_on - query.from_on).days + 1)})
-    rows = []
-    for k in sorted(set(level) | set(by_bucket), key=str):
-        running = level[k]
-        for bucket in buckets:
-            running += by_bucket[k].get(bucket, 0.0)
-            if running:
-                rows.append(StatsRow(metric=k[0], population=k[1], station=k[2], period=bucket.isoformat(),
-                                     value=running))
+            rows += _rows([r for r in found if r["value"]], metric.value)
+    if len(rows) > MAX_ROWS:
+        raise _too_many_rows()
     return rows

@@ -10,16 +10,20 @@ from shared import clock
 from shared.errors import InvalidInput
 
 
+# The calendar the records keep: any date a record, a project or a figure may name lies in it.
+EARLIEST, LATEST = date(1900, 1, 1), date(2200, 1, 1)
+
+
 def _not_future(value: date | None) -> date | None:
     if value is not None and value > clock.today():
         raise ValueError("cannot be in the future")
-    if value is not None and value < date(1900, 1, 1):
+    if value is not None and value < EARLIEST:
         raise ValueError("must be after 1900-01-01")
     return value
 
 
 def _sane(value: date | None) -> date | None:
-    if value is not None and not date(1900, 1, 1) <= value <= date(2200, 1, 1):
+    if value is not None and not EARLIEST <= value <= LATEST:
         raise ValueError("is not a plausible date")
     return value
 
@@ -32,11 +36,28 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000
 # Client-made ids (tablets create offline): UUIDs in practice, any URL-safe token accepted.
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-# An integer row id (stations, users, devices) is a PostgreSQL bigint: a larger number is refused
-# as input naming its field, rather than failing in the database driver.
-RowId = Annotated[int, Interval(ge=-(2**63), le=2**63 - 1)]
+# The ranges of PostgreSQL's integer and bigint: a number bound to one that does not fit is refused
+# as input naming its field, rather than failing in the database driver (a 500).
+INT_MAX = 2**31 - 1
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+# An integer row id (stations, users, devices) is a PostgreSQL bigint.
+RowId = Annotated[int, Interval(ge=BIGINT_MIN, le=BIGINT_MAX)]
 # Population codes are operator-defined labels (cases owns the list; projects targets them).
 PopulationCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+NOT_UNICODE = "must be Unicode text (a lone surrogate such as \\ud800 is not)"
+
+
+def lone_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate (U+D800-U+DFFF), which JSON's "\\ud800" escape can
+    spell but UTF-8, hence PostgreSQL and every JSON encoder on the way, cannot. Request bodies never
+    hold one (their JSON is parsed by pydantic, which refuses it); JSON parsed by hand can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def has_nul(value: object) -> bool:

@@ -10,7 +10,10 @@ import enum
 from datetime import date, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from shared.schemas import AnyDate
 
 # Population code for rollup rows that count everyone once (a person in two
 # populations adds to both population rows but only once to this one).
@@ -45,24 +48,62 @@ DISTINCT_METRICS = frozenset({Metric.volunteers_active})
 STOCK_METRICS = frozenset({Metric.cases_open})
 
 GroupBy = Literal["day", "week", "month", "quarter", "year", "population", "station"]
+PERIODS = ("day", "week", "month", "quarter", "year")
+
+# What one stats question may cost, in every process that answers one (the gateway's figures, each
+# service's stats routes and its internal query): a series longer than MAX_PERIODS is not a
+# dashboard any more (ten years by week is 522), and an answer of more than MAX_ROWS rows (about
+# 10 MB of JSON) is not a figure; each is refused before it is computed or while it is read.
+MAX_PERIODS = 1000
+MAX_ROWS = 100_000
+
+
+def period_count(from_on: date, to_on: date, interval: str) -> int:
+    """How many periods of `interval` [from_on, to_on] touches; weeks start on Monday."""
+    if interval == "day":
+        return (to_on - from_on).days + 1
+    if interval == "week":
+        return (period_start(to_on, "week") - period_start(from_on, "week")).days // 7 + 1
+    months = (to_on.year - from_on.year) * 12 + to_on.month - from_on.month + 1
+    return {"month": months, "quarter": (to_on.year * 4 + (to_on.month - 1) // 3)
+            - (from_on.year * 4 + (from_on.month - 1) // 3) + 1, "year": to_on.year - from_on.year + 1}[interval]
+
+
+def too_many_periods(from_on: date, to_on: date, interval: str) -> PydanticCustomError | None:
+    """The problem with a series of `interval` over [from_on, to_on], or None when it is short enough."""
+    if period_count(from_on, to_on, interval) <= MAX_PERIODS:
+        return None
+    return PydanticCustomError("too_many_periods", "More than {limit} periods: choose a longer period or a "
+                               "shorter range.", {"limit": MAX_PERIODS})
 
 
 class StatsQuery(BaseModel):
     station_path: str = Field(description="Subtree to count, e.g. '/1/12/'")
-    from_on: date = Field(alias="from")
-    to_on: date = Field(alias="to", description="Inclusive")
+    from_on: AnyDate = Field(alias="from")
+    to_on: AnyDate = Field(alias="to", description="Inclusive")
     metrics: list[Metric] | None = Field(default=None, description="Default: all this service knows")
-    group_by: list[GroupBy] = Field(default_factory=list)
+    group_by: list[GroupBy] = Field(default_factory=list, description=f"At most one period, of at most "
+                                                                      f"{MAX_PERIODS} in the range")
 
     model_config = {"populate_by_name": True}
+
+    @field_validator("group_by")
+    @classmethod
+    def _one_short_period(cls, group_by: list[str], info: ValidationInfo) -> list[str]:
+        periods = [g for g in group_by if g in PERIODS]
+        if len(periods) > 1:
+            raise PydanticCustomError("one_period", "group by at most one period")
+        from_on, to_on = info.data.get("from_on"), info.data.get("to_on")
+        if periods and from_on and to_on and from_on <= to_on:
+            problem = too_many_periods(from_on, to_on, periods[0])
+            if problem is not None:
+                raise problem
+        return group_by
 
     @model_validator(mode="after")
     def _check(self) -> "StatsQuery":
         if self.to_on < self.from_on:
-            raise ValueError("'to' is before 'from'")
-        periods = [g for g in self.group_by if g not in ("population", "station")]
-        if len(periods) > 1:
-            raise ValueError("group by at most one period")
+            raise PydanticCustomError("range", "'from' is after 'to'")
         return self
 
 

@@ -48,7 +48,7 @@ from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound
 from shared.review import Review
-from shared.schemas import NoNul
+from shared.schemas import BIGINT_MAX, BIGINT_MIN, NoNul
 
 ColumnType = Literal["string", "number", "boolean"]
 
@@ -350,8 +350,9 @@ async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushB
                 if record is not None and not record.station_path.startswith(body.station_path):
                     outside.append({"table": name, "id": row["id"]})
                     continue
-                if record is None and station is not None and not isinstance(station, int):
-                    raise InvalidInput.field(f"changes.{name}.{row['id']}.station_id", "Must be a number.")
+                if record is None and station is not None and not (
+                        isinstance(station, int) and BIGINT_MIN <= station <= BIGINT_MAX):
+                    raise InvalidInput.field(f"changes.{name}.{row['id']}.station_id", "Must be a station's id.")
                 if record is not None and row["id"] in recent:
                     if record.deleted_at is not None or not table.same(record, row):
                         conflicts.append({"table": name, "id": row["id"]})

@@ -25,6 +25,7 @@ from gateway.stats.api import ask_for, gather_figures
 from shared import clock
 from shared.errors import BadGateway, InvalidInput
 from shared.labels import TABLES, Lang, label
+from shared.schemas import EARLIEST, LATEST
 from shared.stats import ALL, FIGURES, PERSONS
 
 
@@ -35,7 +36,10 @@ def month_range(month: str) -> tuple[date, date]:
         first = date(year, number, 1)
     except ValueError:
         raise InvalidInput.field("month", "Give the month as YYYY-MM, e.g. 2026-10.", "month") from None
-    return first, first.replace(day=calendar.monthrange(year, number)[1])
+    last = first.replace(day=calendar.monthrange(year, number)[1])
+    if not EARLIEST <= first <= last <= LATEST:  # the figures' own calendar (shared.schemas.AnyDate)
+        raise InvalidInput.field("month", "is not a plausible date", "month")
+    return first, last
 
 
 def unanswered(services: list[str]) -> BadGateway:
@@ -125,5 +129,5 @@ async def build(request: Request, station: Station, children: list[Station], mon
         if estimated:
             notes.append(wb.text("estimate_note", lang))
         for i, note in enumerate(notes):
-            ws.cell(row=after + 1 + i, column=1, value=note)
+            wb.put(ws, after + 1 + i, 1, note)
     return wb.to_bytes(book)

@@ -43,7 +43,7 @@ def build(project: dict, progress: dict, lang: Lang) -> bytes:
         ws.cell(row=r, column=5).number_format = "0.0%"
     missing = progress.get("degraded") or []
     if missing:
-        ws.cell(row=after + 1, column=1, value=wb.text("missing_note", lang) + ", ".join(missing))
+        wb.put(ws, after + 1, 1, wb.text("missing_note", lang) + ", ".join(missing))
     return wb.to_bytes(book)
 
 

@@ -1,13 +1,19 @@
-"""Writing a report's sheets with openpyxl: a header block, then one table."""
+"""Writing a report's sheets with openpyxl: a header block, then one table.
+
+Every cell goes through `put`: names, purchasers and labels are typed by users (a station head
+names a child station), and a report travels to people who open it in Excel.
+"""
 
 from __future__ import annotations
 
 import io
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from urllib.parse import quote
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -58,6 +64,28 @@ _TITLE = Font(bold=True, size=14)
 _HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
+# Spreadsheets read a cell typed with one of these first as a formula (OWASP, "CSV Injection");
+# openpyxl itself stores any string starting with "=" as one, and "#N/A" and its kind as errors.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def put(ws: Worksheet, row: int, column: int, value: object) -> Cell:
+    """Write one cell: a number stays a number; anything else is a text cell holding exactly the
+    text, never a formula or an error. Text that a spreadsheet would read as a formula when the
+    cell is edited carries the quote prefix (as if typed with a leading '), so it stays text."""
+    cell = ws.cell(row=row, column=column)
+    if value is None or isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        cell.value = value
+        return cell
+    # Control characters a workbook cannot hold (XML 1.0) would fail the whole report.
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(value))
+    cell.value = text
+    cell.data_type = "s"  # after the value, which set "f" for "=..." and "e" for "#N/A"
+    if text.startswith(_FORMULA_START):
+        cell.quotePrefix = True
+    return cell
+
+
 def text(key: str, lang: Lang) -> str:
     return TEXT[key][0 if lang == "zh-CN" else 1]
 
@@ -75,10 +103,10 @@ def sheet_title(name: str, taken: set[str]) -> str:
 
 def header_block(ws: Worksheet, title: str, pairs: Sequence[tuple[str, str]]) -> int:
     """The title and `label | value` lines; returns the next free row (after a blank one)."""
-    ws.cell(row=1, column=1, value=title).font = _TITLE
+    put(ws, 1, 1, title).font = _TITLE
     for i, (label, value) in enumerate(pairs, start=2):
-        ws.cell(row=i, column=1, value=label).font = _BOLD
-        ws.cell(row=i, column=2, value=value)
+        put(ws, i, 1, label).font = _BOLD
+        put(ws, i, 2, value)
     return len(pairs) + 3
 
 
@@ -87,12 +115,12 @@ def table(ws: Worksheet, top: int, headings: Sequence[str], rows: Sequence[Seque
     """Headings on row `top`, then the rows; columns from `number_from` (1-based) are numbers.
     Returns the next free row."""
     for col, heading in enumerate(headings, start=1):
-        cell = ws.cell(row=top, column=col, value=heading)
+        cell = put(ws, top, col, heading)
         cell.font, cell.fill = _BOLD, _HEAD_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for r, row in enumerate(rows, start=top + 1):
         for col, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=col, value=value)
+            cell = put(ws, r, col, value)
             if col >= number_from and isinstance(value, float) and not value.is_integer():
                 cell.number_format = "0.00"
     ws.freeze_panes = ws.cell(row=top + 1, column=number_from)

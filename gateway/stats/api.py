@@ -35,19 +35,19 @@ from gateway.stats.fanout import Ask, Gathered, gather
 from shared import clock
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput
-from shared.schemas import RowId
-from shared.stats import DISTINCT_METRICS, FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES
+from shared.schemas import AnyDate, RowId
+from shared.stats import (DISTINCT_METRICS, FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES,
+                          too_many_periods)
 
 log = logging.getLogger("haolin.gateway.stats")
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
 FigureName = Literal[FIGURES]  # type: ignore[valid-type]
 Interval = Literal["day", "week", "month", "quarter", "year"]
-# A series longer than this is not a dashboard any more (e.g. ten years by week is 522).
-MAX_PERIODS = 1000
 
-FromQuery = Annotated[date | None, Query(alias="from", description="First day (default: 1 January of `to`'s year)")]
-ToQuery = Annotated[date | None, Query(alias="to", description="Last day, inclusive (default: today)")]
+FromQuery = Annotated[AnyDate | None, Query(alias="from",
+                                            description="First day (default: 1 January of `to`'s year)")]
+ToQuery = Annotated[AnyDate | None, Query(alias="to", description="Last day, inclusive (default: today)")]
 StationQuery = Annotated[RowId | None, Query(description="Station whose subtree to count (default: your own)")]
 
 
@@ -210,9 +210,9 @@ async def timeseries(request: Request, actor: ActorDep, metric: FigureName,
     For `cases.open` a period's value is the number open at its end."""
     station = await station_in_scope(request, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
-    if fig.period_count(from_on, to_on, interval) > MAX_PERIODS:
-        raise InvalidInput.field("interval", f"More than {MAX_PERIODS} periods: choose a longer interval "
-                                             "or a shorter range.", "too_many_periods")
+    problem = too_many_periods(from_on, to_on, interval)
+    if problem is not None:
+        raise InvalidInput.field("interval", problem.message(), problem.type)
     group_by = (interval, "population") if by else (interval,)
     ask = ask_for(request, station, from_on, to_on, group_by=group_by, **_asked_for(metric))
 

@@ -119,16 +119,6 @@ def periods(from_on: date, to_on: date, interval: str) -> list[dict]:
     return out
 
 
-def period_count(from_on: date, to_on: date, interval: str) -> int:
-    if interval == "day":
-        return (to_on - from_on).days + 1
-    if interval == "week":
-        return (period_start(to_on, "week") - period_start(from_on, "week")).days // 7 + 1
-    months = (to_on.year - from_on.year) * 12 + to_on.month - from_on.month + 1
-    return {"month": months, "quarter": (to_on.year * 4 + (to_on.month - 1) // 3)
-            - (from_on.year * 4 + (from_on.month - 1) // 3) + 1, "year": to_on.year - from_on.year + 1}[interval]
-
-
 def _next(start: date, interval: str) -> date:
     if interval == "day":
         return start + timedelta(days=1)

@@ -32,7 +32,7 @@ from sqlalchemy import delete, select
 from gateway.deps import ReadSessionDep
 from gateway.identity.service import devices
 from gateway.models import Device, Station, SyncCursor
-from gateway.sync.limits import check_push_size
+from gateway.sync.limits import check_push_size, check_push_text
 from gateway.sync.ndjson import line_batches, prepend
 from gateway.sync.registry import Registry, SyncUnavailable, registry
 from gateway.upstream import Upstreams
@@ -40,6 +40,7 @@ from shared.audit import actor_of, log_reads
 from shared.auth import Principal, Role
 from shared.db import Database
 from shared.errors import PROBLEM, InvalidInput, Unauthorized
+from shared.schemas import BIGINT_MAX, INT_MAX
 
 log = logging.getLogger("haolin.gateway.sync")
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
@@ -66,12 +67,23 @@ def _last_pulled_at(raw: str | None) -> int | None:
     if raw in (None, "", "null", "0"):
         return None
     try:
-        value = int(float(raw))
-    except ValueError:
+        value = _integer(raw)
+    except (ValueError, OverflowError):  # not a number, NaN, infinity
         raise InvalidInput.field("last_pulled_at", "A number given by an earlier pull, or null.") from None
     if value <= 0:
         return None
+    if value > BIGINT_MAX:  # a timestamp is a bigint row id: no device was ever given a larger one
+        raise InvalidInput.field("last_pulled_at", "This device was never given that timestamp; "
+                                                   "pull with last_pulled_at=null to start afresh.", "unknown_cursor")
     return value
+
+
+def _integer(raw: str) -> int:
+    """An integer as a JavaScript client may write one: "1712", "1712.0" or "1.712e3"."""
+    try:
+        return int(raw)  # exact, however many digits
+    except ValueError:
+        return int(float(raw))
 
 
 async def _cursor(session, device: Device, last_pulled_at: int | None) -> SyncCursor | None:
@@ -101,7 +113,7 @@ async def schema(request: Request, version: Annotated[int | None, Query(ge=1)] =
 async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
                last_pulled_at: Annotated[str | None, Query(description="The timestamp of the last pull, or null")]
                = None,
-               schema_version: Annotated[int | None, Query(ge=1)] = None,
+               schema_version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
                migration: Annotated[str | None, Query(description="WatermelonDB's migration JSON, or null")] = None
                ) -> StreamingResponse:
     """`{"changes": {table: {"created": [], "updated": [...], "deleted": [ids]}}, "timestamp": n}`.
@@ -159,7 +171,7 @@ def _migration_tables(reg: Registry, migration: str | None, version: int) -> set
     try:
         parsed = json.loads(migration)
         old = int(parsed["from"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):
         raise InvalidInput.field("migration", "WatermelonDB's migration object: {from, tables, columns}.") from None
     if old >= version:
         return set()
@@ -272,6 +284,7 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
     if not isinstance(changes, dict):
         raise InvalidInput.field("body", "The body must be an object of tables.")
     check_push_size(changes, request.app.state.settings.sync_max_push_records)
+    check_push_text(changes)
     reg = await registry(request.app.state)
     by_service: dict[str, dict[str, Any]] = {}
     errors = []

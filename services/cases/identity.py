@@ -9,6 +9,13 @@ from shared.idnumber import birth_date, check_digit, normalise_id_number  # noqa
 
 _PHONE = re.compile(r"^(?:\+?86)?(?:1[3-9]\d{9}|0\d{9,11})$")
 
+NAME_MAX = 100  # characters of a beneficiary's name
+# The longest keys pinyin_keys makes of a name of NAME_MAX characters, the widths of their columns:
+# per character an initial, or the character itself lower-cased, which makes two of "İ" (U+0130);
+# a syllable of at most six letters ("shuang"). tests/cases/test_beneficiaries.py::TestPinyin checks.
+INITIALS_MAX = 2 * NAME_MAX
+PINYIN_MAX = 6 * NAME_MAX
+
 
 def normalise_phone(value: str) -> str:
     value = re.sub(r"[\s()-]", "", value)

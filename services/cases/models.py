@@ -15,6 +15,7 @@ from sqlalchemy import (Date, DateTime, ForeignKey, Index, Integer, Numeric, Str
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.cases.identity import INITIALS_MAX, NAME_MAX, PINYIN_MAX
 from shared.crypto import RowSealed, Sealed
 from shared.audit import audit_log_model, track
 from shared.models import RecordMixin, make_base
@@ -50,10 +51,10 @@ class Population(Base):
 
 class Beneficiary(Record, Reviewed, Base):
     __tablename__ = "beneficiary"
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     # Lower-case pinyin initials ("zsf") and full pinyin ("zhangsanfeng"), computed at write time for search.
-    name_initials: Mapped[str] = mapped_column(String(100, collation="C"))
-    name_pinyin: Mapped[str] = mapped_column(String(600, collation="C"))
+    name_initials: Mapped[str] = mapped_column(String(INITIALS_MAX, collation="C"))
+    name_pinyin: Mapped[str] = mapped_column(String(PINYIN_MAX, collation="C"))
     gender: Mapped[str | None] = mapped_column(String(16))
     birth_on: Mapped[date | None] = mapped_column(Date)
     id_number_enc: Mapped[str | None] = mapped_column(Text)

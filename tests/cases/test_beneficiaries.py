@@ -1,9 +1,11 @@
 """Beneficiaries: registration, dedup by ID number, masking per role, search, updates, deletes, scope."""
 
 import json
+import sys
 from datetime import timedelta
 
 from services.cases.identity import pinyin_keys
+from services.cases.models import Beneficiary
 from tests.cases.conftest import ID_A, ID_B, id_number, with_etag
 
 
@@ -299,3 +301,13 @@ class TestPinyin:
     def test_initials_and_full(self):
         assert pinyin_keys("张三丰") == ("zsf", "zhangsanfeng")
         assert pinyin_keys("Anna Li") == ("annali", "annali")
+
+    def test_the_keys_of_any_valid_name_fit_their_columns(self):
+        initials = Beneficiary.__table__.c.name_initials.type.length
+        full = Beneficiary.__table__.c.name_pinyin.type.length
+        longest = Beneficiary.__table__.c.name.type.length
+        # The characters whose keys are longest: lower-casing doubles only U+0130; 㕠 is "shuang".
+        assert max(len(chr(c).lower()) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF) == 2
+        for name in ("İ" * longest, "㕠" * longest, "İ㕠" * (longest // 2), "张" * longest):
+            keys = pinyin_keys(name)
+            assert len(keys[0]) <= initials and len(keys[1]) <= full, name

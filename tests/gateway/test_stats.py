@@ -834,3 +834,13 @@ class TestScopeAndInput:
         r = await gateway.get("/v1/stats/timeseries", headers=official,
                               params={"metric": "persons", "interval": "week", **five_years})
         assert r.status_code == 200 and len(r.json()["periods"]) in (261, 262)
+        # Dates outside the records' calendar (the probes' year 1 and 9999 made 500s in date arithmetic).
+        for path, extra in (("/v1/stats/summary", {}), ("/v1/stats/timeseries", {"metric": "cases.open"}),
+                            ("/v1/stats/breakdown", {"metric": "cases.open"})):
+            r = await gateway.get(path, headers=official, params={"from": "0001-01-01", "to": "0001-01-03", **extra})
+            assert fields(r) == ["query.from", "query.to"], path
+            r = await gateway.get(path, headers=official, params={"from": "9999-01-01", "to": "9999-12-31",
+                                                                  "interval": "year", **extra})
+            assert fields(r) == ["query.from", "query.to"], path
+        r = await gateway.get("/v1/reports/monthly.xlsx", headers=official, params={"month": "9999-12"})
+        assert fields(r) == ["month"]

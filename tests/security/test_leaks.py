@@ -3,12 +3,18 @@ gateway with recognisable values, then every log record and every error answer s
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import uuid
 
+import httpx
 import pytest
 
 from shared import clock
 from shared.observability import JsonFormatter
+# The platform as real processes (uvicorn each, as `make run` starts them), with their output in files.
+from tests.reliability.conftest import live, platform  # noqa: F401
 from tests.security.conftest import id_number
 
 NAME = "哨兵甲乙"
@@ -97,3 +103,66 @@ class TestNothingSensitiveLeaks:
             assert r.status_code == 200 and "haolin_http_requests_total" in r.text
             for secret in SENTINELS:
                 assert secret not in r.text, secret
+
+
+@pytest.mark.slow
+class TestNothingInAnyProcessOutput:
+    """A database error that escapes as a 500, in the real processes (uvicorn, as `make run` starts
+    them): no process's output (their own log lines, uvicorn's, anything on stderr) holds the row's
+    values. A trigger that fails the insert stands in for any unexpected database error."""
+
+    async def test_a_database_error_with_personal_values_leaves_only_its_type(self, live, db):
+        name, address = "哨兵丙丁戊", "哨兵街7号SENTINEL"
+        secrets = (name, "shaobing", "sbbdw", address, "SENTINEL", "13987650124", "0124")
+        await db.execute("CREATE FUNCTION cases.zz_probe() RETURNS trigger LANGUAGE plpgsql AS "
+                         "$$ BEGIN RAISE EXCEPTION 'the probe refuses this row'; END $$")
+        await db.execute("CREATE TRIGGER zz_probe BEFORE INSERT ON cases.beneficiary FOR EACH ROW "
+                         "EXECUTE FUNCTION cases.zz_probe()")
+        try:
+            async with httpx.AsyncClient(base_url=live.gateway_url, timeout=30) as client:
+                r = await client.post("/v1/auth/token", data={"username": "admin", "password": "admin-test-password"})
+                assert r.status_code == 200, r.text
+                client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+                person = {"name": name, "address": address, "phone": "13987650124", "populations": ["elderly"]}
+                r = await client.post("/v1/beneficiaries", json=person)
+                assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json", r.text
+                # The same row pushed by a tablet: the service's part of the push fails the same way.
+                r = await client.post("/v1/devices", json={"station_id": 1, "name": "平板"})
+                assert r.status_code == 201, r.text
+                tablet = {"Authorization": f"Bearer {r.json()['credential']}"}
+                r = await client.get("/v1/sync", params={"last_pulled_at": "null"}, headers=tablet)
+                assert r.status_code == 200, r.text
+                changes = {"beneficiaries": {"created": [{"id": str(uuid.uuid4()), "name": name, "address": address,
+                                                          "populations": '["elderly"]'}]}}
+                r = await client.post("/v1/sync", params={"last_pulled_at": r.json()["timestamp"]}, json=changes,
+                                      headers=tablet)
+                assert r.status_code == 503, r.text
+                for secret in secrets:
+                    assert secret not in r.text
+        finally:
+            await db.execute("DROP TRIGGER zz_probe ON cases.beneficiary")
+            await db.execute("DROP FUNCTION cases.zz_probe()")
+        await asyncio.sleep(0.5)  # the processes' output reaches their log files
+        output = {name: live.tail(name, 10**7) for name in live.processes}
+        # The failures were logged, so the search below looks at the right lines.
+        for path in ("/v1/beneficiaries", "/internal/sync/push"):
+            assert f"unhandled error on POST {path}" in output["cases"], output["cases"][-3000:]
+        for process, text in output.items():
+            for secret in secrets:
+                assert secret not in text, (process, secret, text[max(0, text.find(secret) - 1500):][:3000])
+
+
+class TestEventLoopErrors:
+    async def test_an_unawaited_tasks_error_is_logged_by_its_type(self, gateway, captured):
+        # Any app's lifespan (here the gateway's) sets how the loop logs what nobody awaited.
+        async def fails():
+            raise ValueError(f"the row of {NAME}, {PHONE}")
+
+        task = asyncio.ensure_future(fails())
+        await asyncio.sleep(0.01)
+        del task
+        gc.collect()  # the task's finalizer reports its unretrieved exception
+        logged = log_text(captured)
+        assert "Task exception was never retrieved" in logged and "ValueError" in logged
+        for secret in SENTINELS:
+            assert secret not in logged, secret

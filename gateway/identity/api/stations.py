@@ -14,6 +14,7 @@ from gateway.identity.service import stations as service
 from shared.contracts.holdings.client import station_holdings
 from shared.etag import required_version, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.schemas import INT_MAX
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -96,7 +97,8 @@ async def list_children(station: StationDep, session: ReadSessionDep, params: Pa
 
 @router.get("/{station_id}/subtree")
 async def list_subtree(station: StationDep, session: ReadSessionDep, params: PageDep,
-                       max_depth: Annotated[int | None, Query(ge=0, description="levels below the station")] = None,
+                       max_depth: Annotated[int | None, Query(ge=0, le=INT_MAX,
+                                                              description="levels below the station")] = None,
                        ) -> Page[StationNode]:
     """The station and every live station below it, in tree order (by path), with depth."""
     rows = await service.subtree(session, station, params, max_depth)

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from services.cases.identity import normalise_id_number, normalise_phone
+from services.cases.identity import NAME_MAX, normalise_id_number, normalise_phone
 from shared.review import ReviewFlags
 from shared.schemas import (CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, RowId, Short, UpdateInput,
                             UserId)
@@ -56,14 +56,14 @@ class _Profile(Input):
 
 
 class BeneficiaryCreate(CreateInput, _Profile):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
     station_id: RowId | None = None
 
 
 class BeneficiaryUpdate(UpdateInput):
     required_fields = frozenset({"name", "consents", "populations"})
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)] | None = None
     gender: Gender | None = None
     birth_on: PastDate | None = None
     id_number: IdNumber | None = None

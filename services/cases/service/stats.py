@@ -7,11 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.repository import stats as repo
 from shared import rollup
-from shared.stats import Metric, StatsAnswer, StatsQuery
+from shared.stats import Metric, StatsQuery
 
 METRICS = (Metric.person_times_casework, Metric.resources_linked, Metric.cases_new, Metric.cases_closed,
            Metric.cases_reopened, Metric.cases_open, Metric.beneficiaries_registered)
 
 
-async def answer(session: AsyncSession, query: StatsQuery) -> StatsAnswer:
+async def answer(session: AsyncSession, query: StatsQuery) -> list[dict]:
     return await rollup.answer(session, query, METRICS, repo.sums)

@@ -4,12 +4,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.repository import stats as repo
 from shared import rollup
-from shared.stats import Metric, StatsAnswer, StatsQuery
+from shared.stats import Metric, StatsQuery
 
 # All of them flows (summed inside the period); this service keeps no stock metric.
 METRICS = (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
            Metric.activities, Metric.resources_linked)
 
 
-async def answer(session: AsyncSession, query: StatsQuery) -> StatsAnswer:
+async def answer(session: AsyncSession, query: StatsQuery) -> list[dict]:
     return await rollup.answer(session, query, METRICS, repo.sums)

@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.repository import stats as repo
 from shared import rollup
-from shared.stats import Metric, StatsAnswer, StatsQuery
+from shared.stats import Metric, StatsQuery
 
 SUMMED = (Metric.volunteers_registered, Metric.volunteer_hours, Metric.volunteer_person_times)
 METRICS = (*SUMMED, Metric.volunteers_active)
 
 
-async def answer(session: AsyncSession, query: StatsQuery) -> StatsAnswer:
+async def answer(session: AsyncSession, query: StatsQuery) -> list[dict]:
     return await rollup.answer(session, query, METRICS, repo.sums,
                                computed={Metric.volunteers_active: repo.distinct_served})
