@@ -281,3 +281,28 @@ class TestDocumented:
             for path, operation in creates:
                 names = {p["name"] for p in operation.get("parameters", [])}
                 assert "Idempotency-Key" in names, (app.title, path)
+
+    async def test_every_create_writes_in_the_session_that_keeps_its_answer(self, gateway, cases_app, projects_app,
+                                                                            volunteers_app):
+        # A create whose handler wrote outside shared.db.write_session would not be kept with its answer.
+        from fastapi.routing import APIRoute
+
+        from shared.db import write_session
+        from shared.idempotency import is_create
+
+        def routes(container):
+            for route in container.routes:
+                if isinstance(route, APIRoute):
+                    yield route
+                elif hasattr(route, "original_router"):  # FastAPI keeps included routers whole
+                    yield from routes(route.original_router)
+
+        def calls(dependant):
+            for sub in dependant.dependencies:
+                yield sub.call
+                yield from calls(sub)
+
+        creates = [r for app in (gateway.app, cases_app, projects_app, volunteers_app) for r in routes(app.router)
+                   if is_create(r)]
+        assert len(creates) >= 20
+        assert [r.path for r in creates if write_session not in set(calls(r.dependant))] == []
