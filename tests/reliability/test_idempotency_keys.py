@@ -147,6 +147,13 @@ class TestSameKeyAnotherRequest:
             again = await gateway.post(create.path, json=create.body, headers=headers)
             assert again.status_code == 201 and again.json() == first.json()
 
+    async def test_the_refusal_speaks_the_callers_language(self, gateway, people):
+        headers = {**people["worker"], "Idempotency-Key": key(), "Accept-Language": "zh-CN"}
+        assert (await gateway.post("/v1/teams", json={"name": "助老服务队"}, headers=headers)).status_code == 201
+        body = problem(await gateway.post("/v1/teams", json={"name": "助残服务队"}, headers=headers), 422)
+        assert body["detail"].startswith("此 Idempotency-Key 已用于另一个请求"), body
+        assert body["errors"][0]["field"] == "header.idempotency-key"
+
     async def test_the_same_key_on_another_path_is_another_request(self, gateway, people):
         headers = {**people["worker"], "Idempotency-Key": key()}
         assert (await gateway.post("/v1/teams", json={"name": "助老服务队"}, headers=headers)).status_code == 201
