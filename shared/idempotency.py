@@ -254,6 +254,8 @@ class Claim:
     async def finish(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         """Store a success's answer in its transaction and commit both."""
         session, self.pending = self.pending, None
+        if session is None:
+            return
         try:
             if self.keys is not None and 200 <= status < 300:
                 kept = [(k.lower(), v) for k, v in headers if k.lower() in KEPT_HEADERS]
