@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.audit.api import router as audit_router
-from gateway.models import AuditLog
+from gateway.models import AuditLog, IdempotentAnswer
 from gateway.config import GatewaySettings
 from gateway.dashboard import router as dashboard_router
 from gateway.flows.progress import router as progress_router
@@ -57,6 +57,7 @@ def create_app(settings: GatewaySettings | None = None,
             await app.state.db.dispose()
 
     app = build_app(title="Haolin (好邻) gateway", service="gateway", settings=settings, lifespan=lifespan,
+                    idempotent_answers=IdempotentAnswer,
                     description="Community social-work stations: casework, group work, community activities "
                                 "and volunteers. Log in with the Authorize button (username and password).")
     app.include_router(identity_router)

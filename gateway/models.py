@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, DateTime, ForeignKey, Identity, Integer, Sequence, SmallInteger, String,
+from sqlalchemy import (BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Sequence, SmallInteger, String,
                         func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import audit_log_model, track
+from shared.idempotency import idempotency_model
 from shared.models import PathType, make_base
 
 Base = make_base("gateway")
@@ -96,6 +97,11 @@ class Device(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    # A tablet's name is its natural key within its station while it is live: a registration sent
+    # twice (an answer lost) is refused instead of making a second tablet with the same name.
+    __table_args__ = (Index("uq_device_live_name", "station_id", "name", unique=True,
+                            postgresql_where=text("revoked_at IS NULL")),)
+
 
 class SyncCursor(Base):
     """The `timestamp` a tablet gets from a pull: its id, standing for each service's own cursor
@@ -112,6 +118,7 @@ class SyncCursor(Base):
 
 # Logins, and every write of users, stations and devices (shared.audit); its query: gateway/audit/.
 AuditLog = audit_log_model(Base)
+IdempotentAnswer = idempotency_model(Base)
 # A login's counters and stamps, a device's last sync: bookkeeping, not a change anyone made.
 track(AuditLog, User, station_path=lambda u: None,
       ignored=frozenset({"failed_logins", "lock_count", "locked_until", "last_login_at"}))

@@ -174,3 +174,18 @@ def create_person_day(schema: str, backfill: str | None = None) -> None:
 
 def drop_person_day(schema: str) -> None:
     op.drop_table("person_day", schema=schema)
+
+
+def create_idempotency_table(schema: str) -> None:
+    """The schema's stored answers of keyed creates (shared.idempotency.idempotency_model)."""
+    op.create_table(
+        "idempotency_key",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("status", sa.SmallInteger, nullable=False),
+        sa.Column("answer", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_idempotency_key"),
+        schema=schema,
+    )
+    op.create_index("ix_idempotency_key_created_at", "idempotency_key", ["created_at"], schema=schema)

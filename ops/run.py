@@ -4,12 +4,16 @@ Keys, embedded PostgreSQL (unless DATABASE_URL is set), migrations, then the gat
 and the three services, each its own uvicorn process as in production. Every
 process's output streams here, prefixed with its name; Ctrl-C stops them all (and
 the database, if this run started it). Data stays under .data/ between runs.
+
+Supervised: a process that dies after it has served is started again, after 1 s, then 2, 4...
+up to 30 s while it keeps dying, and the output says so. Only a process that cannot start at
+all (it never answers /readyz the first time) stops the whole run. While it runs, .data/run.json
+(ops/runfile.py) tells the operator CLI its ports.
 """
 
 from __future__ import annotations
 
 import collections
-import ctypes
 import os
 import re
 import signal
@@ -27,6 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = float(os.environ.get("HAOLIN_READY_TIMEOUT_S", "60"))
 STOP_GRACE_S = 5.0
 TAIL_LINES = 40
+# Waits before restarting a process that died, one more step each time it dies again soon.
+RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+# A process that served this long before dying starts again from the first wait.
+STABLE_S = 60.0
 
 
 @dataclass
@@ -54,9 +62,17 @@ class Child:
     spec: Spec
     host: str
     port: int
-    proc: subprocess.Popen
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
     tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
     reader: threading.Thread | None = None
+    # Supervision: when it last started, how often it died soon after, when it starts again,
+    # and whether it has answered /readyz since it last started.
+    started_at: float = 0.0
+    failures: int = 0
+    restarts: int = 0
+    restart_at: float | None = None
+    serving: bool = False
 
     @property
     def url(self) -> str:
@@ -83,15 +99,6 @@ def say(line: str, name: str = "run") -> None:
         sys.stdout.flush()
 
 
-def _die_with_parent() -> None:
-    # Linux: if this supervisor is killed outright, the kernel sends the child SIGTERM,
-    # so no uvicorn is left holding a port.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -102,21 +109,31 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def start_child(spec: Spec, host: str, port: int, env: dict[str, str]) -> Child:
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{spec.module}:main", "--host", host, "--port", str(port),
-           "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+def command(spec: Spec, host: str, port: int) -> list[str]:
+    """The process, as in production (docs/operations.md), under ops.child: it stops when this
+    supervisor dies, even if killed outright."""
+    uvicorn = ["uvicorn", "--factory", f"{spec.module}:main", "--host", host, "--port", str(port),
+               "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    return [sys.executable, "-m", "ops.child", str(os.getpid()), *uvicorn]
+
+
+def launch(child: Child, remember: list[str]) -> None:
+    """Start (or start again) the child's process and the thread that streams its output."""
+    child.proc = subprocess.Popen(
+        command(child.spec, child.host, child.port), cwd=ROOT, env=child.env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         # Own process group: Ctrl-C reaches only this supervisor, which then stops each
         # child once and in order, instead of every process racing its own shutdown.
-        process_group=0, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        process_group=0,
     )
-    return Child(spec, host, port, proc)
+    child.started_at, child.restart_at, child.serving = time.monotonic(), None, False
+    child.reader = threading.Thread(target=stream, args=(child, child.proc, remember), daemon=True)
+    child.reader.start()
 
 
-def stream(child: Child, remember: list[str]) -> None:
-    assert child.proc.stdout is not None
-    for raw in iter(child.proc.stdout.readline, b""):
+def stream(child: Child, proc: subprocess.Popen, remember: list[str]) -> None:
+    assert proc.stdout is not None
+    for raw in iter(proc.stdout.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip("\n")
         child.tail.append(line)
         if child.spec.public and _PASSWORD_LINE.search(line):
@@ -133,10 +150,20 @@ def ready(child: Child) -> bool:
 
 
 def check_alive(children: list[Child]) -> None:
+    """During the first start: a process that exits cannot start at all."""
     for child in children:
         code = child.proc.poll()
         if code is not None:
-            raise Failed(f"{child.spec.name} exited with code {code}", child)
+            raise Failed(f"{child.spec.name} {exited(code)} before it answered /readyz", child)
+
+
+def exited(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was stopped by {signal.Signals(-code).name}"
+        except ValueError:
+            pass
+    return f"exited with code {code}"
 
 
 def wait_ready(children: list[Child], stopping: threading.Event) -> None:
@@ -147,6 +174,8 @@ def wait_ready(children: list[Child], stopping: threading.Event) -> None:
         if stopping.is_set():
             return
         pending = [c for c in pending if not ready(c)]
+        for child in children:
+            child.serving = child not in pending
         if pending and time.monotonic() > deadline:
             raise Failed(f"{pending[0].spec.name} did not answer {pending[0].url}/readyz within "
                          f"{READY_TIMEOUT_S:.0f} s", pending[0])
@@ -154,7 +183,31 @@ def wait_ready(children: list[Child], stopping: threading.Event) -> None:
             stopping.wait(0.25)
 
 
+def supervise(children: list[Child], remember: list[str]) -> None:
+    """One look at every process: a dead one is scheduled to start again (with backoff), a due
+    one is started, a restarted one that answers /readyz is announced."""
+    now = time.monotonic()
+    for child in children:
+        if child.restart_at is None:
+            code = child.proc.poll()
+            if code is not None:
+                if now - child.started_at >= STABLE_S:
+                    child.failures = 0
+                wait = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S) - 1)]
+                child.failures += 1
+                child.restart_at = now + wait
+                say(f"{child.spec.name} {exited(code)}; restarting it in {wait:.0f} s")
+        elif now >= child.restart_at:
+            child.restarts += 1
+            say(f"restarting {child.spec.name} (restart {child.restarts})")
+            launch(child, remember)
+        if child.proc.poll() is None and not child.serving and child.restarts and ready(child):
+            child.serving = True
+            say(f"{child.spec.name} is serving again at {child.url}")
+
+
 def stop_children(children: list[Child]) -> None:
+    children = [c for c in children if c.proc is not None]
     for child in children:
         if child.proc.poll() is None:
             child.proc.terminate()
@@ -174,11 +227,12 @@ def stop_children(children: list[Child]) -> None:
 def banner(children: list[Child], password_lines: list[str]) -> None:
     gateway = next(c for c in children if c.spec.public)
     lines = ["", "Haolin is running.",
+             f"  Dashboard:     {gateway.url}/dashboard",
              f"  API and docs:  {gateway.url}/docs   (the one address for apps, tablets and dashboards)"]
     for c in children:
         if not c.spec.public:
             lines.append(f"  {c.spec.name + ':':<15}{c.url}  (internal service)")
-    lines.append("  Log in (Authorize button on /docs, or POST /v1/auth/token) as user 'admin'")
+    lines.append("  Log in (the dashboard, the Authorize button on /docs, or POST /v1/auth/token) as user 'admin'")
     if os.environ.get("ADMIN_PASSWORD"):
         lines.append("  with the password in ADMIN_PASSWORD.")
     elif password_lines:
@@ -187,13 +241,14 @@ def banner(children: list[Child], password_lines: list[str]) -> None:
     else:
         lines.append("  with the password the gateway printed on its first start (set ADMIN_PASSWORD")
         lines.append("  before the first start to choose it; README.md says how to start afresh).")
-    lines.append("Press Ctrl-C to stop. Data stays under .data/ for the next run.")
+    lines.append("A process that stops is started again. Press Ctrl-C to stop everything; data stays under "
+                 ".data/ for the next run.")
     for line in lines:
         say(line)
 
 
 def main() -> int:
-    from ops import keys, migrate, pg
+    from ops import keys, migrate, pg, runfile
 
     host = os.environ.get("HOST", "127.0.0.1")
     stopping = threading.Event()
@@ -209,12 +264,23 @@ def main() -> int:
         env.setdefault(name, value)  # values set by the operator win over the dev keys
     env["PYTHONUNBUFFERED"] = "1"
 
-    started_pg = False
+    other = runfile.read()
+    if other is not None:
+        say(f"error: `make run` is already running (pid {other.pid}, gateway at {other.gateway_url}); "
+            "stop that one first (Ctrl-C in its terminal)")
+        return 1
+
+    started_pg, pg_port = False, None
     if not env.get("DATABASE_URL"):
-        started_pg = not pg.is_running()
-        say("starting the embedded PostgreSQL (data in .data/pg)" if started_pg
-            else "using the embedded PostgreSQL that is already running")
-        env["DATABASE_URL"] = pg.start()
+        pg_port = pg.DEFAULT_PORT
+        started_pg = not pg.is_running(pg_port)
+        say(f"starting the embedded PostgreSQL on port {pg_port} (data in .data/pg)" if started_pg
+            else f"using the embedded PostgreSQL already running on port {pg_port}")
+        try:
+            env["DATABASE_URL"] = pg.start(port=pg_port)
+        except pg.PgError as exc:
+            say(f"error: {exc}")
+            return 1
         # Migrations read the URLs from the environment, as the services do, so a
         # per-service CASES_DATABASE_URL is honoured by both.
         os.environ["DATABASE_URL"] = env["DATABASE_URL"]
@@ -240,17 +306,18 @@ def main() -> int:
             reach = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
             env[f"{spec.name.upper()}_URL"] = f"http://{reach}:{port}"
 
-        # All forked before any reader thread starts: preexec_fn is only safe without threads.
-        children = [start_child(spec, bind, port, env) for spec, bind, port in plan]
+        children = [Child(spec, bind, port, env) for spec, bind, port in plan]
         for child in children:
-            child.reader = threading.Thread(target=stream, args=(child, password_lines), daemon=True)
-            child.reader.start()
+            launch(child, password_lines)
 
         wait_ready(children, stopping)
         if not stopping.is_set():
             banner(children, password_lines)
+            gateway = next(c for c in children if c.spec.public)
+            runfile.write(runfile.RunInfo(pid=os.getpid(), gateway_url=gateway.url, pg_port=pg_port,
+                                          processes={c.spec.name: c.url for c in children}))
         while not stopping.is_set():
-            check_alive(children)
+            supervise(children, password_lines)
             stopping.wait(0.5)
         say("stopping")
         return 0
@@ -265,6 +332,7 @@ def main() -> int:
                 say(f"  {line}")
         return 1
     finally:
+        runfile.remove(os.getpid())
         stop_children(children)
         if started_pg:
             say("stopping the embedded PostgreSQL")

@@ -1,4 +1,5 @@
-"""What every process's create_app() shares: error handlers, middleware, health probes, metrics."""
+"""What every process's create_app() shares: error handlers, middleware (request context, body
+limits, Idempotency-Key on creates), health probes, metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from shared.config import ServiceSettings
 from shared.db import install_unavailable_handler
 from shared.docs import install_docs
 from shared.errors import NotFound, install_error_handlers, problem_response, refuse_nul, request_language
+from shared.idempotency import install_idempotency
 from shared.observability import (HttpMetrics, PoolCollector, RequestContextMiddleware, log_loop_errors,
                                   metrics_visible_to)
 
@@ -33,8 +35,11 @@ def _guarded(lifespan):
     return run
 
 
-def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, version: str = "0.1.0",
-              description: str = "", **kwargs: Any) -> FastAPI:
+def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, idempotent_answers: type | None = None,
+              version: str = "0.1.0", description: str = "", **kwargs: Any) -> FastAPI:
+    """`idempotent_answers`: the process's shared.idempotency.idempotency_model table, where its
+    creates keep their answers for retries (every process has one; harnesses that create nothing
+    may leave it out)."""
     app = FastAPI(title=title, version=version, description=description, lifespan=_guarded(lifespan),
                   dependencies=[Depends(refuse_nul)], **kwargs)
     app.state.settings = settings
@@ -46,6 +51,9 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     app.state.metrics = HttpMetrics()
     registry.register(app.state.metrics)
     registry.register(PoolCollector(app))
+    if idempotent_answers is not None:
+        # Added first, so it runs inside RequestContextMiddleware: body limits and the request id apply to it.
+        install_idempotency(app, idempotent_answers)
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
                        sync_max_body_bytes=settings.sync_max_body_bytes,
                        metrics=app.state.metrics)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import asyncpg
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -130,6 +131,11 @@ class Database:
         await self.engine.dispose()
 
 
+# A POST sent with an Idempotency-Key (shared.idempotency.Claim, put in the request's scope by
+# its middleware): a create's transaction is opened by it and committed with the stored answer.
+IDEMPOTENCY_CLAIM = "haolin.idempotency"
+
+
 class CommitAnyway(Exception):
     """Mixin for errors whose writes must stand although the request fails
     (a failed login counted toward a lock, a stolen token's family revoked)."""
@@ -140,9 +146,16 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     (except a CommitAnyway error, whose writes are committed before it is answered).
 
     Use with Depends(..., scope="function") so the commit happens before the response
-    is sent: a failed commit must reach the client as an error, not a 2xx.
+    is sent: a failed commit must reach the client as an error, not a 2xx. A create sent with an
+    Idempotency-Key is committed by shared.idempotency together with the answer it keeps, also
+    before the answer leaves.
     """
     db: Database = request.app.state.db
+    claim = request.scope.get(IDEMPOTENCY_CLAIM)
+    if claim is not None and claim.covers(request):
+        async with claim.transaction(request, db) as session:
+            yield session
+        return
     async with db.write_sessions() as session:
         session.info["request"] = request  # who writes, for the audit log (shared.audit)
         try:
@@ -194,6 +207,14 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def unavailable_response(path: str) -> JSONResponse:
+    """503 problem+json with Retry-After: the request may be sent again as it was."""
+    return problem_response({
+        "type": TYPE_BASE + "database-unavailable", "title": "Service unavailable", "status": 503,
+        "detail": "The database cannot be reached right now; try again shortly.", "instance": path,
+    }, {"Retry-After": "2"})
+
+
 def install_unavailable_handler(app: FastAPI) -> None:
     """A lost database answers 503 problem+json (with Retry-After) instead of a 500 and a traceback.
 
@@ -204,10 +225,7 @@ def install_unavailable_handler(app: FastAPI) -> None:
     async def unavailable(request: Request, exc: Exception):
         if not database_unavailable(exc):
             raise exc  # to the catch-all 500 handler, as if this one were not here
-        return problem_response({
-            "type": TYPE_BASE + "database-unavailable", "title": "Service unavailable", "status": 503,
-            "detail": "The database cannot be reached right now; try again shortly.", "instance": request.url.path,
-        }, {"Retry-After": "2"})
+        return unavailable_response(request.url.path)
 
     for exc_type in (OSError, sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
                      asyncpg.InternalClientError):

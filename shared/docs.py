@@ -1,6 +1,7 @@
 """What every process's OpenAPI document says about answers the shared machinery gives for any
-route, written once here rather than on each route: the problems of shared/errors.py, and the
-200 a create answers when a retry with the same client id finds its record (shared/records.py).
+route, written once here rather than on each route: the problems of shared/errors.py, the
+200 a create answers when a retry with the same client id finds its record (shared/records.py),
+and the Idempotency-Key every create takes (shared/idempotency.py).
 
 tests/security/test_schemathesis.py holds every process to its document.
 """
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from shared.errors import PROBLEM, Problem
+from shared.idempotency import KEY_PATTERN
 
 _DESCRIPTIONS = {
     "400": "Malformed request body", "401": "Not authenticated", "403": "Forbidden for this role",
@@ -41,6 +43,15 @@ def _takes_client_id(operation: dict[str, Any], schemas: dict[str, Any]) -> bool
     return False
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "A new random UUID per create. Sent again with the same request within 24 hours, the create "
+                   "answers its first answer again (marked Idempotent-Replayed) and writes nothing; with another "
+                   "request it answers 422. Keys are your own: another user's same key is another request.",
+    "schema": {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
+}
+
+
 def _document(doc: dict[str, Any]) -> None:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -61,6 +72,10 @@ def _document(doc: dict[str, Any]) -> None:
             for code, response in responses.items():
                 if code[0] in "45" and "content" not in response:
                     response["content"] = content
+            if method == "post" and "201" in responses:
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name") == IDEMPOTENCY_KEY["name"] for p in parameters):
+                    parameters.append(IDEMPOTENCY_KEY)
             if method == "post" and "201" in responses and "200" not in responses \
                     and _takes_client_id(operation, schemas):
                 responses["200"] = {**responses["201"],

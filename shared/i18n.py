@@ -168,6 +168,13 @@ MESSAGES = {
         "此站点仍有记录或未结束的工作（见 holds）；请将站点连同记录转移到其他上级站点（见 move），或先删除这些记录。",
     "A station cannot move under itself or one of its own descendants.": "站点不能移到自身或其下级站点之下。",
     "This id is already used by a different record.": "此 id 已被另一条记录使用。",
+    "Idempotency-Key must be 16 to 255 visible ASCII characters: send a new random UUID with each new request.":
+        "Idempotency-Key 须为 16 到 255 个可见 ASCII 字符：每个新请求请发送一个新的随机 UUID。",
+    "This Idempotency-Key was sent with a different request; send a new key with each new request.":
+        "此 Idempotency-Key 已用于另一个请求；每个新请求请发送新的键。",
+    "used with a different request": "已用于另一个请求",
+    "This station already has a tablet of this name; revoke that one first, or choose another name.":
+        "此站点已有同名平板；请先吊销那一台，或换一个名称。",
     "This station is outside the project's stations.": "此站点不在项目覆盖的站点内。",
     "This date is outside the project period.": "此日期不在项目周期内。",
     "This date is before the case was opened.": "此日期早于开案日期。",

@@ -42,7 +42,13 @@ async def get_live(session: AsyncSession, model: type[M], record_id: str, princi
 
 
 async def get_any(session: AsyncSession, model: type[M], record_id: str) -> M | None:
-    """Any row with this id, deleted or out of scope: only to decide whether a client id is free."""
+    """Any row with this id, deleted or out of scope: only to decide whether a client id is free.
+
+    Holds the id until the transaction ends, also while no row has it yet: a retry racing its
+    original waits here for the original to commit, then finds its row (instead of both finding
+    the id free and the second failing on the primary key)."""
+    key = f"{model.__table__.fullname}:{record_id}"
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
     return await session.scalar(select(model).where(model.id == record_id).with_for_update())
 
 

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, DateTime, String, Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -112,23 +113,31 @@ def station_replica_router(station_model, path_tables: list[Table]) -> APIRouter
     @router.put("")
     async def push(body: StationPush, _: ServicePrincipalDep,
                    session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> dict:
+        # Two gateways (workers, replicas) may push the same changes at once: one push at a time per
+        # service, so a move's path rewrites never interleave with another push's.
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(
+            station_model.__table__.fullname, 0))))
         applied = 0
         for st in sorted(body.stations, key=lambda s: s.change_seq):
-            existing = await session.get(station_model, st.id, with_for_update=True)
-            if existing is not None and existing.change_seq >= st.change_seq:
+            if not st.path.endswith(f"/{st.id}/"):
+                raise InvalidInput.field("stations.path", "A station's path must end with its id.")
+            # A station new here is inserted as pushed unless another push got it in first (an upsert:
+            # never a unique violation); either way what is stored is then compared and brought up to date.
+            inserted = await session.execute(
+                insert(station_model).values(**st.model_dump()).on_conflict_do_nothing(index_elements=["id"]))
+            if inserted.rowcount:
+                applied += 1
                 continue
-            if existing is not None and existing.path != st.path:
+            existing = await session.get(station_model, st.id, with_for_update=True, populate_existing=True)
+            if existing.change_seq >= st.change_seq:
+                continue
+            if existing.path != st.path:
                 await _move_records(session, path_tables, existing.path, st.path)
                 # Free the old path first: the unique index would trip on swaps.
                 existing.path = f"/moving/{st.id}/"
                 await session.flush()
-            if existing is None:
-                if not st.path.endswith(f"/{st.id}/"):
-                    raise InvalidInput.field("stations.path", "A station's path must end with its id.")
-                session.add(station_model(**st.model_dump()))
-            else:
-                for key, value in st.model_dump().items():
-                    setattr(existing, key, value)
+            for key, value in st.model_dump().items():
+                setattr(existing, key, value)
             applied += 1
         return {"applied": applied}
 

@@ -1,16 +1,18 @@
 """`make run` end to end: `python -m ops.run` starts every process against the test
-database, the gateway serves the merged docs and logs the admin in, and Ctrl-C
-(SIGINT) leaves no process behind."""
+database, the gateway serves the merged docs and logs the admin in, a process that dies is
+started again, and Ctrl-C (SIGINT) leaves no process behind."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -44,23 +46,70 @@ def alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@dataclass
+class Run:
+    """`python -m ops.run` on free ports, its output in `log`; its run file at `run_file`."""
+
+    proc: subprocess.Popen
+    log: Path
+    run_file: Path
+    ports: dict[str, int]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def wait_for(self, text: str, after: int = 0, timeout_s: float = 90) -> None:
+        """Until `text` is printed (after the first `after` characters of output)."""
+        deadline = time.monotonic() + timeout_s
+        while text not in self.output()[after:]:
+            assert self.proc.poll() is None, f"ops.run exited early:\n{self.output()[-4000:]}"
+            assert time.monotonic() < deadline, f"no {text!r}:\n{self.output()[-4000:]}"
+            await asyncio.sleep(0.25)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_run(database_url: str, tmp_path: Path, **extra_env: str) -> Run:
+    names = ("gateway", "cases", "projects", "volunteers")
+    ports = dict(zip(names, free_ports(4), strict=True))
+    run_file = tmp_path / "run.json"
+    env = {**os.environ, "DATABASE_URL": database_url, "HAOLIN_READY_TIMEOUT_S": "60",
+           "HAOLIN_RUN_FILE": str(run_file), **{f"{n.upper()}_PORT": str(p) for n, p in ports.items()}, **extra_env}
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ops.run"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    return Run(proc, log, run_file, ports)
+
+
 class TestMakeRun:
     async def test_starts_everything_serves_docs_logs_in_and_stops_on_ctrl_c(self, database_url, tmp_path):
-        gateway_port, cases_port, projects_port, volunteers_port = free_ports(4)
-        env = {**os.environ, "DATABASE_URL": database_url, "GATEWAY_PORT": str(gateway_port),
-               "CASES_PORT": str(cases_port), "PROJECTS_PORT": str(projects_port),
-               "VOLUNTEERS_PORT": str(volunteers_port), "HAOLIN_READY_TIMEOUT_S": "60"}
-        log = tmp_path / "run.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "ops.run"], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{gateway_port}"
+        run = start_run(database_url, tmp_path)
+        proc, log, base = run.proc, run.log, run.base
         try:
-            deadline = time.monotonic() + 90
-            while "Haolin is running." not in log.read_text(errors="replace"):
-                assert proc.poll() is None, f"ops.run exited early:\n{log.read_text(errors='replace')[-4000:]}"
-                assert time.monotonic() < deadline, f"not ready:\n{log.read_text(errors='replace')[-4000:]}"
-                await asyncio.sleep(0.25)
+            await run.wait_for("Haolin is running.")
+            # The banner shows the dashboard first, as the README does, then the API.
+            banner = log.read_text(errors="replace").split("Haolin is running.", 1)[1]
+            assert banner.index(f"Dashboard:     {base}/dashboard") < banner.index(f"{base}/docs"), banner
+            assert "XDG_RUNTIME_DIR" not in log.read_text(errors="replace")
+            # The CLI in another terminal finds this run's ports in its run file.
+            written = json.loads(run.run_file.read_text())
+            assert written["pid"] == proc.pid and written["gateway_url"] == base
+            assert written["processes"]["cases"] == f"http://127.0.0.1:{run.ports['cases']}"
 
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
                 assert (await client.get("/docs")).status_code == 200
@@ -88,7 +137,40 @@ class TestMakeRun:
             while any(alive(pid) for pid in children) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert not any(alive(pid) for pid in children)
+            assert not run.run_file.exists()
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            run.stop()
+
+    async def test_a_process_that_dies_is_started_again_and_serves(self, database_url, tmp_path):
+        run = start_run(database_url, tmp_path)
+        try:
+            await run.wait_for("Haolin is running.")
+            cases = next(pid for pid in children_of(run.proc.pid) if "services.cases.app" in cmdline(pid))
+            seen = len(run.output())
+            os.kill(cases, signal.SIGKILL)
+
+            await run.wait_for("cases was stopped by SIGKILL; restarting it in 1 s", after=seen)
+            await run.wait_for(f"cases is serving again at http://127.0.0.1:{run.ports['cases']}", after=seen)
+            assert run.proc.poll() is None
+            again = next(pid for pid in children_of(run.proc.pid) if "services.cases.app" in cmdline(pid))
+            assert again != cases and alive(again)
+            assert len(children_of(run.proc.pid)) == 4
+            # Through the gateway to the new cases process.
+            async with httpx.AsyncClient(base_url=run.base, timeout=30) as client:
+                r = await client.post("/v1/auth/token", data={"username": "admin",
+                                                              "password": os.environ["ADMIN_PASSWORD"]})
+                r = await client.get("/v1/cases", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+                assert r.status_code == 200, r.text
+        finally:
+            run.stop()
+
+    async def test_a_process_that_cannot_start_at_all_stops_everything(self, database_url, tmp_path):
+        run = start_run(database_url, tmp_path, CASES_MAX_BODY_BYTES="not a number")
+        try:
+            assert run.proc.wait(timeout=90) == 1, run.output()[-4000:]
+        finally:
+            run.stop()
+        output = run.output()
+        assert "error: cases exited with code" in output and "before it answered /readyz" in output, output[-4000:]
+        assert "restarting" not in output and "Haolin is running." not in output
+        assert not run.run_file.exists()

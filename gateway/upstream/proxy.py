@@ -51,7 +51,7 @@ FORWARDED_REQUEST_HEADERS = frozenset({
 })
 RETURNED_RESPONSE_HEADERS = frozenset({
     b"content-type", b"etag", b"location", b"cache-control", b"retry-after", b"www-authenticate",
-    b"content-disposition", b"last-modified", b"link", b"vary", b"content-language",
+    b"content-disposition", b"last-modified", b"link", b"vary", b"content-language", b"idempotent-replayed",
 })
 # Status codes that carry no body, hence no content-length.
 _NO_BODY = frozenset({204, 304})

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ops.cli import demo, reports, stations, users
-from ops.cli.context import CliState, console
+from ops.cli.context import CliError, CliState, console, fail
 
 app = typer.Typer(name="haolin", help="Haolin (好邻) operator commands.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -42,7 +42,10 @@ def migrate(
     if url is None and not os.environ.get("DATABASE_URL"):
         # As `make run` does: the embedded server (started if needed) for every lineage whose own
         # <SCHEMA>_DATABASE_URL is not set.
-        os.environ["DATABASE_URL"] = settings().database_url
+        try:
+            os.environ["DATABASE_URL"] = settings().database_url
+        except CliError as exc:
+            raise fail(str(exc)) from None
     migrations.upgrade_all(url)
     console.print("migrations: all lineages at head")
 

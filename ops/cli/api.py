@@ -13,11 +13,18 @@ from ops.cli.context import CliError, CliState
 
 
 def default_url() -> str:
-    return os.environ.get("HAOLIN_URL") or f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT') or 8000}"
+    """HAOLIN_URL, else the gateway of the running `make run` (.data/run.json), else its default port."""
+    from ops import runfile
+
+    running = runfile.read()
+    if os.environ.get("HAOLIN_URL") or running is None:
+        return os.environ.get("HAOLIN_URL") or f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT') or 8000}"
+    return running.gateway_url
 
 
-UrlOption = Annotated[str, typer.Option("--url", help="The gateway (env HAOLIN_URL; default the one `make run` "
-                                                      "starts)", default_factory=default_url, show_default=False)]
+UrlOption = Annotated[str, typer.Option("--url", help="The gateway (env HAOLIN_URL; default the one the running "
+                                                      "`make run` serves)", default_factory=default_url,
+                                        show_default=False)]
 
 
 def client(state: CliState | None, url: str, timeout_s: float = 60.0) -> httpx.AsyncClient:

@@ -31,7 +31,7 @@ from gateway.identity.repository import stations as stations_repo
 from gateway.models import Station
 from ops.cli import repository
 from shared.auth import Principal, Role
-from shared.db import Database
+from shared.db import Database, database_unavailable
 from shared.errors import AppError, InvalidInput
 
 T = TypeVar("T")
@@ -53,12 +53,19 @@ class CliError(Exception):
 
 def settings() -> GatewaySettings:
     """The gateway's settings from the environment, as `make run` gives them. Without any
-    DATABASE_URL the embedded server's URL (HAOLIN_PG_PORT), started if it is not running."""
+    DATABASE_URL, the embedded server of .data/pg: on the port the running `make run` uses
+    (.data/run.json), or the one that server was started on, or HAOLIN_PG_PORT, where it is started
+    if it is not running."""
     if os.environ.get("GATEWAY_DATABASE_URL") or os.environ.get("DATABASE_URL"):
         return GatewaySettings(db_pool_size=2, db_max_overflow=2)
-    from ops import pg
+    from ops import pg, runfile
 
-    url = pg.url() if pg.is_running() else pg.start()
+    running = runfile.read()
+    port = (running and running.pg_port) or pg.running_port() or pg.DEFAULT_PORT
+    try:
+        url = pg.url(port) if pg.is_running(port) else pg.start(port=port)
+    except pg.PgError as exc:
+        raise CliError(str(exc)) from None
     return GatewaySettings(database_url=url, db_pool_size=2, db_max_overflow=2)
 
 
@@ -137,13 +144,22 @@ def describe(exc: AppError) -> str:
     return "\n".join(lines)
 
 
+def fail(message: str) -> typer.Exit:
+    """Print an operator-facing failure (no traceback) and answer the exit to raise."""
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(1)
+
+
 def run(work: Callable[[], Awaitable[T]]) -> T:
     """Run a command's coroutine; operator-facing failures exit 1 with a message, no traceback."""
     try:
         return asyncio.run(work())
     except CliError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
     except AppError as exc:
-        err_console.print(f"[red]error:[/red] {describe(exc)}", highlight=False)
-        raise typer.Exit(1) from None
+        raise fail(describe(exc)) from None
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        raise fail(f"cannot reach the database ({type(exc).__name__}): is it running? Without DATABASE_URL "
+                   "the CLI uses the embedded one of .data/pg (make db-start starts it)") from None

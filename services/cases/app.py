@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from services.cases.api import routers
 from services.cases.config import CasesSettings
-from services.cases.models import PATH_TABLES, RECORD_TABLES, AuditLog, PersonDay, Station
+from services.cases.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, PersonDay, Station
 from services.cases.service import cases as case_service
 from services.cases.sync import TABLES
 from shared import clock
@@ -34,7 +34,8 @@ def create_app(settings: CasesSettings | None = None) -> FastAPI:
         yield
         await app.state.db.dispose()
 
-    app = build_app(title="Haolin cases service", service="cases", settings=settings, lifespan=lifespan)
+    app = build_app(title="Haolin cases service", service="cases", settings=settings, lifespan=lifespan,
+                    idempotent_answers=IdempotentAnswer)
     # Each module's router straight onto the app, not through one aggregate router: FastAPI matches
     # a request again at every level of inclusion, about 50 us of CPU a read for the one extra level.
     for router in routers:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.cases.identity import INITIALS_MAX, NAME_MAX, PINYIN_MAX
 from shared.crypto import RowSealed, Sealed
 from shared.audit import audit_log_model, track
+from shared.idempotency import idempotency_model
 from shared.models import RecordMixin, make_base
 from shared.persons import person_day_model
 from shared.review import Reviewed, review_index
@@ -193,6 +194,7 @@ PersonDay = person_day_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
+IdempotentAnswer = idempotency_model(Base)
 track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp)
 
 

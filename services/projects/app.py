@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from services.projects import lookup
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
-from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, PersonDay, Station
+from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, PersonDay, Station
 from services.projects.sync import TABLES as SYNC_TABLES
 from shared import clock, crypto
 from shared.app import build_app
@@ -41,7 +41,8 @@ def create_app(settings: ProjectsSettings | None = None,
             await app.state.lookup.http.aclose()
             await app.state.db.dispose()
 
-    app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan)
+    app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan,
+                    idempotent_answers=IdempotentAnswer)
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(holdings_router(RECORD_TABLES))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.crypto import Sealed
 from shared.audit import audit_log_model, track
+from shared.idempotency import idempotency_model
 from shared.models import RecordMixin, make_base
 from shared.persons import person_day_model
 from shared.rollup import daily_stat_model
@@ -163,6 +164,7 @@ PersonDay = person_day_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
+IdempotentAnswer = idempotency_model(Base)
 track(AuditLog, Project, Group, GroupSession, Activity, Attendance, Evaluation)
 
 

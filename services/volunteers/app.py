@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
-from services.volunteers.models import PATH_TABLES, RECORD_TABLES, AuditLog, Station
+from services.volunteers.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, Station
 from services.volunteers.sync import TABLES
 from shared import clock
 from shared.app import build_app
@@ -32,7 +32,8 @@ def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
         yield
         await app.state.db.dispose()
 
-    app = build_app(title="Haolin volunteers service", service="volunteers", settings=settings, lifespan=lifespan)
+    app = build_app(title="Haolin volunteers service", service="volunteers", settings=settings, lifespan=lifespan,
+                    idempotent_answers=IdempotentAnswer)
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(holdings_router(RECORD_TABLES))

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import audit_log_model, track
+from shared.idempotency import idempotency_model
 from shared.crypto import RowSealed
 from shared.models import PathType, RecordMixin, make_base
 from shared.review import Reviewed, review_index
@@ -199,6 +200,7 @@ DailyStat = daily_stat_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
+IdempotentAnswer = idempotency_model(Base)
 track(AuditLog, Volunteer, Team, ServiceHours, VolunteerEntry, Certificate)
 track(AuditLog, TeamMember, station_path=lambda m: None, record_id=lambda m: f"{m.team_id}:{m.volunteer_id}")
 

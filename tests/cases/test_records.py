@@ -84,8 +84,10 @@ class TestCaseRecordLifecycle:
         create, _, date_field = bodies(today)[kind]
         case = await open_case(worker)
         base = f"/v1/cases/{case['id']}/{kind}"
-        for body, field in (({**create, "extra": 1}, "extra"), ({**create, date_field: "2026-02-30"}, date_field),
-                            ({k: v for k, v in create.items() if k != date_field}, date_field)):
+        bad = [({**create, "extra": 1}, "extra"), ({**create, date_field: "2026-02-30"}, date_field)]
+        if kind != "service-records":  # a service record's date defaults to today (test_casework_flow.py)
+            bad.append(({k: v for k, v in create.items() if k != date_field}, date_field))
+        for body, field in bad:
             r = await cases_client.post(base, json=body, headers=worker)
             assert r.status_code == 422 and field in {e["field"] for e in r.json()["errors"]}, r.text
         assert await db.fetchval(f"SELECT count(*) FROM cases.{TABLES[kind]}") == 0

@@ -1,6 +1,8 @@
 """Station tablets: registered by an admin or the station's head, a credential shown once,
 which works at /v1/sync until the device is revoked."""
 
+import asyncio
+
 
 async def register(gateway, headers, station_id, name="和平村社工室平板", expect=201) -> dict:
     r = await gateway.post("/v1/devices", headers=headers, json={"station_id": station_id, "name": name})
@@ -49,3 +51,25 @@ class TestDevices:
         assert (await gateway.post(f"/v1/devices/{device['id']}/revoke", headers=sibling)).status_code == 404
         r = await gateway.post("/v1/devices", headers=admin, json={"station_id": tree["heping"]["id"], "name": ""})
         assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("name")
+
+
+class TestRetriedRegistration:
+    """A tablet's name is its natural key within its station while it is live."""
+
+    async def test_the_same_registration_twice_is_409_naming_name_and_one_tablet(self, gateway, admin, tree, db):
+        village = tree["heping"]["id"]
+        first = await register(gateway, admin, village)
+        again = await register(gateway, admin, village, expect=409)
+        assert again["errors"][0]["field"] == "name" and again["errors"][0]["code"] == "duplicate"
+        assert await db.fetchval("SELECT count(*) FROM gateway.device WHERE station_id = $1", village) == 1
+        # The name is free again once that tablet is revoked, and free at any other station.
+        assert (await gateway.post(f"/v1/devices/{first['id']}/revoke", headers=admin)).status_code == 200
+        await register(gateway, admin, village)
+        await register(gateway, admin, tree["shuangqiao"]["id"])
+
+    async def test_two_registrations_at_once_make_one_tablet(self, gateway, admin, tree, db):
+        body = {"station_id": tree["heping"]["id"], "name": "和平村社工室平板"}
+        a, b = await asyncio.gather(gateway.post("/v1/devices", headers=admin, json=body),
+                                    gateway.post("/v1/devices", headers=admin, json=body))
+        assert sorted((a.status_code, b.status_code)) == [201, 409], (a.text, b.text)
+        assert await db.fetchval("SELECT count(*) FROM gateway.device") == 1

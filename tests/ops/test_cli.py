@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import shutil
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +19,8 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from shared import clock
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def printed(result, label: str) -> str:
@@ -396,3 +402,108 @@ async def stations_by_code_via_api(gateway, headers) -> dict[str, int]:
     items = (await gateway.get(f"/v1/stations/{root['id']}/subtree", params={"limit": 200},
                                headers=headers)).json()["items"]
     return {s["code"]: s["id"] for s in items if s["code"]}
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory):
+    """An embedded PostgreSQL of its own data folder, on a port that is not HAOLIN_PG_PORT, migrated:
+    what `HAOLIN_PG_PORT=... make run` leaves running for the CLI to find."""
+    from ops import migrate, pg
+    from tests.test_make_run import free_ports
+
+    data = pg.ROOT / ".data" / f"test-pg-cli-{free_ports(1)[0]}"
+    port = free_ports(1)[0]
+    try:
+        url = pg.start(data, port)
+        migrate.upgrade_all(url)
+        yield data, port
+    finally:
+        pg.stop(data)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def without_ports(monkeypatch, tmp_path):
+    """A shell that names no database and no port: the CLI must find them. `.data/` is the test's."""
+    from ops import pg
+    from tests.test_make_run import free_ports
+
+    for name in ("DATABASE_URL", "GATEWAY_DATABASE_URL", "HAOLIN_PG_PORT", "HAOLIN_URL", "GATEWAY_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HAOLIN_RUN_FILE", str(tmp_path / "run.json"))
+    monkeypatch.setattr(pg, "DEFAULT_PORT", free_ports(1)[0])
+
+    def data_folder(data: Path, port: int | None = None) -> str:
+        """The CLI's data folder; answers the root station's name it makes on the own server (port)."""
+        monkeypatch.setattr(pg, "DEFAULT_DATA", data)
+        root_name = f"CLI测试平台{port}"
+        monkeypatch.setenv("GATEWAY_ROOT_STATION_NAME", root_name)
+        return root_name
+
+    return data_folder
+
+
+class TestFindingTheDatabase:
+    async def test_the_running_servers_port_is_found_without_haolin_pg_port(self, haolin, own_server, without_ports):
+        data, port = own_server
+        root_name = without_ports(data, port)
+        result = await haolin("stations", "list")
+        assert result.exit_code == 0, result.output
+        assert root_name in result.stdout
+
+    async def test_the_ports_of_the_running_make_run_are_read_from_its_run_file(self, haolin, own_server,
+                                                                              without_ports, tmp_path):
+        from ops import runfile
+
+        data, port = own_server
+        # The data folder says nothing: only the run file does.
+        root_name = without_ports(tmp_path / "no-server-here", port)
+        # A process standing in for `python -m ops.run` (the run file names a live one).
+        stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "ops.run"])
+        try:
+            runfile.write(runfile.RunInfo(pid=stand_in.pid, gateway_url="http://127.0.0.1:1", pg_port=port))
+            result = await haolin("stations", "list")
+            assert result.exit_code == 0, result.output
+            assert root_name in result.stdout
+            from ops.cli.api import default_url
+
+            assert default_url() == "http://127.0.0.1:1"
+        finally:
+            stand_in.kill()
+            stand_in.wait()
+        # A run file whose run has died is not believed.
+        assert runfile.read() is None
+
+    async def test_a_second_server_over_a_data_folder_in_use_is_refused_in_one_line(self, own_server):
+        from ops import pg
+        from tests.test_make_run import free_ports
+
+        data, port = own_server
+        other = free_ports(1)[0]
+        with pytest.raises(pg.PgError) as refused:
+            pg.start(data, other)
+        message = str(refused.value)
+        assert "\n" not in message and f"HAOLIN_PG_PORT={port}" in message, message
+        assert not pg.is_running(other)
+        assert pg.running_port(data) == port
+
+    async def test_a_database_that_cannot_start_is_one_line_saying_what_to_do(self, haolin, without_ports,
+                                                                             tmp_path):
+        broken = tmp_path / "pg"
+        broken.mkdir()
+        (broken / "PG_VERSION").write_text("18\n")  # looks initialised, holds nothing
+        without_ports(broken)
+        result = await haolin("stations", "list")
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: the embedded PostgreSQL did not start"), result.stderr
+        assert "HAOLIN_PG_PORT" in lines[0] and "Traceback" not in result.stderr
+
+    async def test_no_xdg_runtime_dir_warning(self, own_server):
+        data, port = own_server
+        env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+        done = subprocess.run([sys.executable, "-m", "ops.pg", "start", "--data", str(data), "--port", str(port)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == "", done.stderr

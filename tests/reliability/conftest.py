@@ -217,7 +217,6 @@ async def seed_root(platform: Platform) -> None:
     finally:
         await db.engine.dispose()
     # The gateway's station pusher (every 0.5 s here) brings the root to each service's replica.
-    # Not pushed from here as well: two first pushes of one station at once collide (see the report).
     conn = await asyncpg.connect(asyncpg_dsn(platform.env["DATABASE_URL"]))
     try:
         deadline = time.monotonic() + 20

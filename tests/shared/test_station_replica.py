@@ -1,5 +1,7 @@
 """The station replica every service keeps, and path rewrites when a station moves."""
 
+import asyncio
+
 from tests.conftest import station_rows
 
 
@@ -14,6 +16,19 @@ class TestStationReplica:
         assert cursor.json() == {"change_seq": 1002}
         stored = await db.fetch("SELECT id, path FROM projects.station ORDER BY id")
         assert [(r["id"], r["path"]) for r in stored] == [(1, "/1/"), (2, "/1/2/"), (3, "/1/2/3/")]
+
+    async def test_two_gateways_pushing_the_same_first_version_at_once_both_succeed(self, cases_client,
+                                                                                     service_headers, db):
+        # Two gateway workers (or a worker and a restart) push the same new stations together.
+        body = {"stations": station_rows("/1/", "/1/2/", "/1/2/3/")}
+        for _ in range(3):
+            await db.execute("TRUNCATE cases.station")
+            answers = await asyncio.gather(*(cases_client.put("/internal/stations", json=body, headers=service_headers)
+                                             for _ in range(2)))
+            assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+            assert sorted(r.json()["applied"] for r in answers) == [0, 3]
+            stored = await db.fetch("SELECT id, path FROM cases.station ORDER BY id")
+            assert [(r["id"], r["path"]) for r in stored] == [(1, "/1/"), (2, "/1/2/"), (3, "/1/2/3/")]
 
     async def test_user_token_cannot_push(self, projects_client, token_for, db):
         r = await projects_client.put("/internal/stations", json={"stations": station_rows("/1/")},

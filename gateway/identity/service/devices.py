@@ -3,7 +3,8 @@ own, revocation; and checking that credential on every sync request.
 
 The credential is `hl_dev_<device id>_<random>`: the id finds the row, the random part is
 compared by its sha256 digest (it has 256 bits of entropy, so a slow hash buys nothing).
-Revocation takes effect on the tablet's next request: nothing about a device is cached.
+Revocation takes effect on the tablet's next request: nothing about a device is cached. A live
+tablet's name is unique within its station, so a registration sent twice makes one tablet.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.identity.errors import StationNotFound
+from gateway.identity.errors import DuplicateName, StationNotFound
 from gateway.identity.repository import stations as station_repo
 from gateway.identity.service.rules import MANAGERS, require_role
 from gateway.models import Device, Station
 from shared.auth import Principal
 from shared.errors import NotFound
+from shared.repository import UniqueViolation, save
 
 PREFIX = "hl_dev_"
 
@@ -43,8 +45,11 @@ async def register(session: AsyncSession, actor: Principal, station_id: int, nam
         raise StationNotFound()
     secret = secrets.token_urlsafe(32)
     device = Device(station_id=station.id, name=name, secret_hash=_digest(secret), created_by=actor.user_id)
-    session.add(device)
-    await session.flush()
+    try:
+        await save(session, device)
+    except UniqueViolation:
+        raise DuplicateName.on("name", "This station already has a tablet of this name; revoke that one first, "
+                                       "or choose another name.") from None
     await session.refresh(device)
     return device, f"{PREFIX}{device.id}_{secret}"
 

@@ -92,7 +92,8 @@ Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("100000000"), max_digits=12, de
 
 
 class ServiceRecordCreate(CreateInput):
-    served_on: PastDate
+    served_on: PastDate | None = Field(default=None, description="Default: today in the platform's time zone "
+                                                                 "(HAOLIN_TIMEZONE, Asia/Shanghai), not the client's")
     mode: ContactMode
     duration_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]

@@ -63,6 +63,9 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, kind
     if existing is not None:
         return existing, False
     values = _fields(body, body.model_dump(exclude={"id"}))
+    if values.get(kind.date_field, date.min) is None:
+        # A record's own date left out is the platform's today (HAOLIN_TIMEZONE), as a case's opening is.
+        values[kind.date_field] = clock.today()
     _check_dates(kind, case, values, review)
     record = kind.model(id=body.id or new_id(), case_id=case.id, station_id=case.station_id,
                         station_path=case.station_path, create_digest=digest, created_by=principal.user_id,
