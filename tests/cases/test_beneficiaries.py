@@ -125,6 +125,21 @@ class TestBeneficiaryInput:
         await self._refused(cases_client, worker, db, {"name": "甲", "populations": ["elderly", "martians"]},
                             "populations")
 
+    async def test_unknown_population_is_named_with_the_other_problems(self, cases_client, worker, register, db):
+        zh = {**worker, "Accept-Language": "zh-CN"}
+        body = {"name": "甲", "gender": "robot", "populations": ["elderly", "martians"]}
+        r = await cases_client.post("/v1/beneficiaries", json=body, headers=zh)
+        assert r.status_code == 422, r.text
+        messages = {e["field"]: e["message"] for e in r.json()["errors"]}
+        assert messages == {"gender": "应为以下之一：'male'、'female'、'other' 或 'unknown'",
+                            "populations": "未知的人群代码：martians。"}
+        assert r.json()["detail"] == "请检查这些字段：gender, populations"
+        assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 0
+        b = await register(worker)
+        r = await cases_client.patch(f"/v1/beneficiaries/{b['id']}", json={"self_care": "mostly", "populations": [
+            "martians"]}, headers={**worker, "If-Match": '"1"'})
+        assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"self_care", "populations"}
+
     async def test_unknown_enum_and_extra_field(self, cases_client, worker, tree, db):
         await self._refused(cases_client, worker, db, {"name": "甲", "self_care": "mostly"}, "self_care")
         await self._refused(cases_client, worker, db, {"name": "甲", "nickname": "x"}, "nickname")
