@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from lunar_python import Lunar
@@ -58,6 +58,9 @@ LUNAR_FESTIVALS = {"mid_autumn": (8, 15), "double_ninth": (9, 9)}
 # How far along each county's project is against its contract targets, cycled over the counties:
 # a year in, one is past its targets, one nearly there, one well behind.
 COMPLETION = (1.04, 0.83, 0.62, 0.94, 0.71, 1.12)
+# How busy each county's stations are (cases and activities against the size's numbers), cycled:
+# counties of one province do not all do the same amount of work.
+PACE = (1.0, 0.8, 1.25, 0.9, 1.15)
 # Where each case's step leaves it, to resume a walk a previous run left half done.
 AFTER = {"assess": "assessment", "plan": "planning", "intervene": "intervention", "evaluate": "evaluation",
          "close": "closed", "follow-up": "follow_up", "reopen": "assessment"}
@@ -206,10 +209,13 @@ def build(size_name: str, today: date, root_code: str | None = None) -> Plan:
                     volunteer_login = f"demo.{town_py}.volunteer"
                     users.append(DemoUser(volunteer_login, _name(rng), "volunteer", town_code))
             project_id = demo_id("project", county_code)
+            pace = PACE[len(counties) % len(PACE)]
+            county_size = replace(size, cases_per_township=round(size.cases_per_township * pace),
+                                  activities_per_village=max(1, round(size.activities_per_village * pace)))
             for plan in plans:
                 login = volunteer_login if not volunteer_given else None
                 volunteer_given = True
-                _township(rng, people, size, plan, county_code, project_id, today, login)
+                _township(rng, people, county_size, plan, county_code, project_id, today, login)
             completion = COMPLETION[len(counties) % len(COMPLETION)]
             project = _project(rng, project_id, county, city_name, plans, today, completion)
             counties.append(CountyPlan(county, head, project, plans))
@@ -230,7 +236,8 @@ def _project(rng: random.Random, project_id: str, county: Place, city_name: str,
     done = {
         "groups": sum(1 for t in towns for g in t.groups if len(g.sessions) >= 4 and len(g.body["members"]) >= 5),
         "activities": sum(len(t.activities) for t in towns),
-        "beneficiaries.registered": sum(len(t.beneficiaries) for t in towns),
+        # As the progress endpoint counts it for a project: the people with a case in it.
+        "beneficiaries.registered": len({c.body["beneficiary_id"] for c in cases}),
         "person_times.casework": sum(body.get("person_times", 0) for c in cases for kind, body in c.records
                                      if kind == "service-records"),
         "cases.full": sum(1 for c in cases if sum(kind == "service-records" for kind, _ in c.records) >= 5),
