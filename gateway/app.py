@@ -29,6 +29,11 @@ from shared.db import Database
 from shared.observability import configure_logging
 
 
+# The document's first section: what a reader does first.
+OPENAPI_TAGS = [{"name": "auth", "description": "Log in with a username and password (the Authorize button does it "
+                                                "for you), refresh the access token, log out."}]
+
+
 def create_app(settings: GatewaySettings | None = None,
                transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
     """`transports` replaces the network to a service (tests wire in-process apps)."""
@@ -59,7 +64,8 @@ def create_app(settings: GatewaySettings | None = None,
     app = build_app(title="Haolin (好邻) gateway", service="gateway", settings=settings, lifespan=lifespan,
                     idempotent_answers=IdempotentAnswer,
                     description="Community social-work stations: casework, group work, community activities "
-                                "and volunteers. Log in with the Authorize button (username and password).")
+                                "and volunteers. Log in with the Authorize button (username and password).",
+                    openapi_tags=OPENAPI_TAGS)
     app.include_router(identity_router)
     app.include_router(progress_router)
     app.include_router(review_router)

@@ -146,7 +146,11 @@ class TokenVerifier:
 
 
 # tokenUrl is the gateway's; services show the same so their docs' Authorize works via the gateway.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+# The name and description are what the Authorize dialog of /docs shows a person logging in.
+LOGIN_SCHEME = {"tokenUrl": "/v1/auth/token", "scheme_name": "Login",
+                "description": "Your username and password (a person's account; the access token comes from "
+                               "POST /v1/auth/token)."}
+oauth2_scheme = OAuth2PasswordBearer(**LOGIN_SCHEME, auto_error=False)
 
 # The dependencies below are `async def` although they do no I/O: FastAPI runs a plain `def`
 # dependency in the thread pool, a hand-off each way on every request.
@@ -178,7 +182,7 @@ class PrincipalBearer(OAuth2PasswordBearer):
     as oauth2_scheme, so the docs' Authorize covers these operations too."""
 
     def __init__(self, check: Callable[[Principal], None] | None = None) -> None:
-        super().__init__(tokenUrl="/v1/auth/token", auto_error=False, scheme_name="OAuth2PasswordBearer")
+        super().__init__(**LOGIN_SCHEME, auto_error=False)
         self._check = check
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]

@@ -1,19 +1,34 @@
-"""What every process's OpenAPI document says about answers the shared machinery gives for any
-route, written once here rather than on each route: the problems of shared/errors.py, the
-200 a create answers when a retry with the same client id finds its record (shared/records.py),
-and the Idempotency-Key every create takes (shared/idempotency.py).
+"""Every process's API documents: /docs (Swagger UI) and /redoc (ReDoc), with their scripts
+served by the process itself, and what the OpenAPI document says about answers the shared
+machinery gives for any route, written once here rather than on each route: the problems of
+shared/errors.py, the 200 a create answers when a retry with the same client id finds its
+record (shared/records.py), and the Idempotency-Key every create takes (shared/idempotency.py).
 
+Swagger UI and ReDoc are the copies the pinned `fastapi-offline` package ships (FastAPI's own
+pages load them from a CDN, and are blank on a station's LAN without internet).
 tests/security/test_schemathesis.py holds every process to its document.
 """
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
 from shared.errors import PROBLEM, Problem
 from shared.idempotency import KEY_PATTERN
+from shared.static import Asset, asset_response
+
+ASSETS_PATH = "/docs/assets"
+# Nothing from another origin: ReDoc's footer would fetch a logo from its vendor's CDN on every
+# visit. The pages start the viewers with an inline script, and the viewers inject their styles.
+PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 
 _DESCRIPTIONS = {
     "400": "Malformed request body", "401": "Not authenticated", "403": "Forbidden for this role",
@@ -84,8 +99,59 @@ def _document(doc: dict[str, Any]) -> None:
         schemas.pop(unused, None)
 
 
+@cache
+def doc_assets() -> dict[str, Asset]:
+    static = resources.files("fastapi_offline") / "static"
+    return {name: Asset.of(name, (static / name).read_bytes()) for name in ASSET_FILES}
+
+
+def _url(root_path: str, name: str) -> str:
+    return f"{root_path}{ASSETS_PATH}/{doc_assets()[name].digest}/{name}"
+
+
+def _serve_pages(app: FastAPI) -> None:
+    """/docs and /redoc as FastAPI makes them, but loading their files from this process."""
+    pages = {app.docs_url, app.redoc_url}
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in pages]
+    parameters = {**(app.swagger_ui_parameters or {}),
+                  # No badge fetched from swagger.io's validator: nothing leaves the station's network.
+                  "validatorUrl": None}
+
+    async def swagger_ui(request: Request) -> Response:
+        root = request.scope.get("root_path", "").rstrip("/")
+        redirect = app.swagger_ui_oauth2_redirect_url
+        page = get_swagger_ui_html(
+            openapi_url=root + app.openapi_url, title=f"{app.title} - Swagger UI",
+            swagger_js_url=_url(root, "swagger-ui-bundle.js"), swagger_css_url=_url(root, "swagger-ui.css"),
+            swagger_favicon_url=_url(root, "favicon.png"), oauth2_redirect_url=root + redirect if redirect else None,
+            init_oauth=app.swagger_ui_init_oauth, swagger_ui_parameters=parameters)
+        page.headers["Content-Security-Policy"] = PAGE_CSP
+        return page
+
+    async def redoc(request: Request) -> Response:
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = get_redoc_html(openapi_url=root + app.openapi_url, title=f"{app.title} - ReDoc",
+                              redoc_js_url=_url(root, "redoc.standalone.js"),
+                              redoc_favicon_url=_url(root, "favicon.png"), with_google_fonts=False)
+        page.headers["Content-Security-Policy"] = PAGE_CSP
+        return page
+
+    async def asset(digest: str, name: str, request: Request) -> Response:
+        return asset_response(doc_assets(), digest, name, request)
+
+    if app.docs_url:
+        app.add_route(app.docs_url, swagger_ui, include_in_schema=False)
+    if app.redoc_url:
+        app.add_route(app.redoc_url, redoc, include_in_schema=False)
+    if app.docs_url or app.redoc_url:
+        app.add_api_route(ASSETS_PATH + "/{digest}/{name}", asset, methods=["GET"], include_in_schema=False)
+
+
 def install_docs(app: FastAPI) -> None:
-    """Complete the app's OpenAPI document (built once, on first request) with the answers above."""
+    """Serve /docs and /redoc offline, and complete the app's OpenAPI document (built once, on
+    first request) with the answers above."""
+    if app.openapi_url:
+        _serve_pages(app)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

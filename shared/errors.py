@@ -9,6 +9,7 @@ codes never change with it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -148,15 +149,64 @@ def _field_name(loc: tuple | list) -> str:
     return ".".join(parts)
 
 
+def duration(seconds: int) -> str:
+    """A wait as a person reads it: '49 s', '4 min 49 s', '1 h 4 min 9 s' (shared.i18n puts it in Chinese)."""
+    hours, rest = divmod(max(int(seconds), 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] if hours else []
+    if hours or minutes:
+        parts.append(f"{minutes} min")
+    return " ".join([*parts, f"{secs} s"])
+
+
+def malformed_json(error: dict, document: Any) -> str:
+    """What FastAPI reports as json_invalid (the character position of the failure), said as a
+    person finds it in the body: line and column, and why."""
+    position = error.get("loc", ("body", 0))[-1]
+    text = document if isinstance(document, str) else ""
+    position = position if isinstance(position, int) and 0 <= position <= len(text) else 0
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    reason = (error.get("ctx") or {}).get("error") or "malformed"
+    return f"The request body is not valid JSON: line {line}, column {column} ({reason})."
+
+
 def validation_errors(exc: RequestValidationError, lang: Lang = ENGLISH) -> tuple[int, list[dict[str, Any]]]:
     errors = []
     status = 422
     for err in exc.errors():
         if err.get("type") == "json_invalid":
-            status = 400
+            # The body as a whole, not a field named by the character position FastAPI puts in `loc`.
+            message = translate(malformed_json(err, exc.body), lang)
+            return 400, [{"field": "body", "message": message, "code": "json_invalid"}]
         errors.append({"field": _field_name(err.get("loc", ())), "message": validation_message(err, lang),
                        "code": err.get("type", "invalid")})
     return status, errors
+
+
+# A check an endpoint adds for a body that failed validation: `check(request, body)` answers the
+# field problems only the service can see (codes unknown to its database...), so one 422 names
+# every problem at once instead of the next only after the first are fixed.
+MoreChecks = Callable[[Request, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+_MORE_CHECKS = "__more_checks__"
+
+
+def also_check(check: MoreChecks) -> Callable[[Callable], Callable]:
+    """Decorate an endpoint (under its route decorator) with a check for bodies that failed validation."""
+    def mark(endpoint: Callable) -> Callable:
+        setattr(endpoint, _MORE_CHECKS, check)
+        return endpoint
+    return mark
+
+
+async def _more_problems(request: Request, exc: RequestValidationError, errors: list[dict[str, Any]],
+                         lang: Lang) -> list[dict[str, Any]]:
+    check = getattr(getattr(request.scope.get("route"), "endpoint", None), _MORE_CHECKS, None)
+    if check is None or not isinstance(exc.body, dict) or any(e["code"] == "json_invalid" for e in errors):
+        return []
+    named = {e["field"] for e in errors}
+    return [{**e, "message": translate(e["message"], lang)} for e in await check(request, exc.body)
+            if e["field"] not in named]
 
 
 async def refuse_nul(request: Request) -> None:
@@ -181,13 +231,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         lang = request_language(request)
         status, errors = validation_errors(exc, lang)
+        errors += await _more_problems(request, exc, errors, lang)
         fields = ", ".join(sorted({e["field"] for e in errors}))
-        title = "Malformed request body" if status == 400 else "Invalid input"
+        malformed = status == 400
         # The field messages are in `lang` already; title and detail are translated by problem_response.
         return problem_response({
-            "type": TYPE_BASE + ("malformed" if status == 400 else "invalid-input"),
-            "title": title, "status": status,
-            "detail": f"Check these fields: {fields}", "instance": request.url.path, "errors": errors,
+            "type": TYPE_BASE + ("malformed" if malformed else "invalid-input"),
+            "title": "Malformed request body" if malformed else "Invalid input", "status": status,
+            "detail": malformed_json(exc.errors()[0], exc.body) if malformed else f"Check these fields: {fields}",
+            "instance": request.url.path, "errors": errors,
         }, lang=lang)
 
     @app.exception_handler(StarletteHTTPException)

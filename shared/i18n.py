@@ -115,8 +115,6 @@ MESSAGES = {
     "Wrong username or password.": "用户名或密码错误。",
     "This account is disabled; ask an administrator.": "此账号已被停用，请联系管理员。",
     "Too many login attempts from this address; wait a minute.": "此地址登录尝试过多，请稍候一分钟。",
-    "Too many failed logins: this account is locked for a while. Try again later or ask an administrator "
-    "to enable it.": "登录失败次数过多，账号已暂时锁定。请稍后再试，或请管理员解锁。",
     "The refresh token is not valid; log in again.": "刷新令牌无效，请重新登录。",
     "The refresh token has expired; log in again.": "刷新令牌已过期，请重新登录。",
     "Internal endpoint: a service token is required.": "内部接口：需要服务令牌。",
@@ -201,6 +199,7 @@ MESSAGES = {
     "must be Unicode text (a lone surrogate such as \\ud800 is not)": "须为 Unicode 文本（不能含 \\ud800 这样的单个代理码）",
     "Must be a station's id.": "必须是站点的 id。",
     "group by at most one period": "最多按一种时段分组",
+    "must be 18 characters: 17 digits and a digit or X": "须为 18 位：17 位数字，最后一位为数字或 'X'",
 }
 
 _NOUNS = {
@@ -219,6 +218,24 @@ def _noun(text: str) -> str:
 
 def _role(text: str) -> str:
     return label("role", text, CHINESE)
+
+
+# Python's json module's reasons (json.JSONDecodeError.msg), as FastAPI reports a body it cannot parse.
+_JSON_REASONS = {
+    "Expecting value": "此处应为一个值", "Expecting ',' delimiter": "此处缺少逗号",
+    "Expecting ':' delimiter": "此处缺少冒号", "Expecting property name enclosed in double quotes": "属性名须用双引号",
+    "Unterminated string starting at": "字符串没有结束", "Invalid control character at": "含有无效的控制字符",
+    "Extra data": "JSON 之后还有多余内容", "Invalid \\escape": "含有无效的转义", "Invalid \\uXXXX escape": "含有无效的转义",
+}
+
+
+def _json_reason(text: str) -> str:
+    return _JSON_REASONS.get(text, "格式错误")
+
+
+def _duration(text: str) -> str:
+    """'1 h 4 min 9 s' (shared.errors.duration) -> '1 小时 4 分 9 秒'."""
+    return re.sub(r"(\d+) (h|min|s)\b", lambda m: f"{m[1]} {dict(h='小时', min='分', s='秒')[m[2]]}", text).strip()
 
 
 # Messages that carry a value: (pattern, Chinese with the groups put back).
@@ -250,6 +267,10 @@ PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"More than (\d+) periods: .*"), lambda m: f"超过 {m[1]} 个时段：请选择更长的间隔或更短的日期范围。"),
     (re.compile(r"The answer would hold more than (\d+) rows: .*"),
      lambda m: f"结果将超过 {m[1]} 行：请减少时段、站点或人群。"),
+    (re.compile(r"The request body is not valid JSON: line (\d+), column (\d+) \((.*)\)\."),
+     lambda m: f"请求体不是有效的 JSON：第 {m[1]} 行第 {m[2]} 列，{_json_reason(m[3])}。"),
+    (re.compile(r"Too many failed logins: this account is locked; try again in (.+) or ask an administrator\."),
+     lambda m: f"登录失败次数过多，账号已暂时锁定。请 {_duration(m[1])}后再试，或请管理员解锁。"),
 ]
 
 
@@ -293,9 +314,18 @@ VALIDATION = {
     "less_than": "应小于 {lt}", "less_than_equal": "应不大于 {le}",
     "too_short": "至少 {min_length} 项", "too_long": "最多 {max_length} 项",
     "list_type": "应为列表", "dict_type": "应为对象", "model_type": "应为对象", "model_attributes_type": "应为对象",
-    "json_invalid": "JSON 格式错误",
+    "json_invalid": "请求体不是有效的 JSON",
     "json_type": "应为 JSON",
 }
+
+
+def _choices(expected: str) -> str:
+    """pydantic's "'a', 'b' or 'c'" (an English list of the allowed values) -> "'a'、'b' 或 'c'"."""
+    values = re.findall(r"'(?:[^'\\]|\\.)*'", expected)
+    if len(values) < 2:
+        return expected
+    more = "…" if "..." in expected else ""
+    return "、".join(values[:-1]) + more + " 或 " + values[-1]
 
 
 def validation_message(error: dict, lang: Lang) -> str:
@@ -305,8 +335,11 @@ def validation_message(error: dict, lang: Lang) -> str:
         return message
     template = VALIDATION.get(error.get("type", ""))
     if template is not None:
+        ctx = dict(error.get("ctx") or {})
+        if isinstance(ctx.get("expected"), str):
+            ctx["expected"] = _choices(ctx["expected"])
         try:
-            return template.format(**(error.get("ctx") or {}))
+            return template.format(**ctx)
         except (KeyError, IndexError, ValueError):
             return message
     for prefix in ("Value error, ", "Assertion failed, "):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import date, datetime
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -84,8 +85,11 @@ def keyset(stmt: Select, params: PageParams, order: list[InstrumentedAttribute],
     return stmt.order_by(*ordering).limit(params.limit + 1)
 
 
-def make_page(rows: list[Any], params: PageParams, order_names: list[str], convert=lambda r: r) -> dict:
+def make_page(rows: list[Any], params: PageParams, order_names: list[str] | Callable[[Any], list[Any]],
+              convert=lambda r: r) -> dict:
+    """`order_names`: the row attributes keyset() ordered by, or a function giving their values."""
     more = len(rows) > params.limit
     rows = rows[: params.limit]
-    next_cursor = encode_cursor([getattr(rows[-1], n) for n in order_names]) if more and rows else None
+    key = order_names if callable(order_names) else (lambda row: [getattr(row, n) for n in order_names])
+    next_cursor = encode_cursor(key(rows[-1])) if more and rows else None
     return {"items": [convert(r) for r in rows], "next_cursor": next_cursor}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.db import CommitAnyway
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized, duration
 
 
 # The transaction's writes are the point of these errors (a failed-login count, a revoked
@@ -62,8 +62,8 @@ class AccountLocked(KeepChanges, TooManyRequests):
     type = "account-locked"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__("Too many failed logins: this account is locked for a while. "
-                         "Try again later or ask an administrator to enable it.",
+        super().__init__(f"Too many failed logins: this account is locked; try again in {duration(retry_after_s)} "
+                         "or ask an administrator.",
                          headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s)
 
 

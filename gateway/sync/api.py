@@ -45,7 +45,9 @@ from shared.schemas import BIGINT_MAX, INT_MAX
 log = logging.getLogger("haolin.gateway.sync")
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 KEEP_CURSORS = 5  # timestamps kept per device
-bearer = HTTPBearer(auto_error=False, description="The device credential from POST /v1/devices")
+bearer = HTTPBearer(auto_error=False, scheme_name="StationTablet",
+                    description="For station tablets only (offline sync at /v1/sync): the device credential from "
+                                "POST /v1/devices. People log in with Login, username and password.")
 
 
 async def current_device(request: Request, session: ReadSessionDep,

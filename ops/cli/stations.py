@@ -91,14 +91,12 @@ def list_stations(
         async with gateway_db() as (db, _):
             async with db.read_sessions() as session:
                 top = await find_station(session, under)
-                stations = [s for s in await repository.live_stations(session) if s.path.startswith(top.path)]
+                # Parents first, siblings in the API's order (division code, then name).
+                stations = await stations_service.whole_subtree(session, top, depth)
                 users = await repository.users_by_station(session)
         nodes: dict[int, Tree] = {}
-        base = top.path.count("/")
         tree = None
-        for s in stations:
-            if depth is not None and s.path.count("/") - base > depth:
-                continue
+        for s, _ in stations:
             label = f"[bold]{s.name}[/bold]  {s.kind} #{s.id}" + (f"  {s.code}" if s.code else "")
             if users.get(s.id):
                 label += f"  [dim]{users[s.id]} user(s)[/dim]"

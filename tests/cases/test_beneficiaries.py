@@ -63,6 +63,24 @@ class TestRegisterBeneficiary:
                                  "AND population = '_all'")
         assert stat == 1
 
+    async def test_registered_today_unless_an_earlier_day_is_given(self, cases_client, worker, register, db, today):
+        assert (await register(worker))["registered_on"] == today.isoformat()
+        # A paper file (建档) entered later keeps the day it was opened, and counts on that day.
+        earlier = today - timedelta(days=40)
+        b = await register(worker, registered_on=earlier.isoformat(), id_number=ID_A)
+        assert b["registered_on"] == earlier.isoformat()
+        counted = await db.fetch("SELECT day, value FROM cases.daily_stat WHERE metric = 'beneficiaries.registered' "
+                                 "AND population = '_all' ORDER BY day")
+        assert [(r["day"], r["value"]) for r in counted] == [(earlier, 1), (today, 1)]
+
+    async def test_registration_day_not_in_the_future_nor_before_birth(self, cases_client, worker, tree, db, today):
+        for body in ({"registered_on": (today + timedelta(days=1)).isoformat()},
+                     {"registered_on": "1979-12-31", "id_number": ID_A}):
+            r = await cases_client.post("/v1/beneficiaries", json={"name": "甲", **body}, headers=worker)
+            assert r.status_code == 422, r.text
+            assert {e["field"] for e in r.json()["errors"]} == {"registered_on"}
+        assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 0
+
     async def test_station_in_scope_and_default(self, cases_client, worker, register):
         b = await register(worker, station_id=4)
         assert b["station_id"] == 4
@@ -108,6 +126,21 @@ class TestBeneficiaryInput:
     async def test_unknown_population(self, cases_client, worker, tree, db):
         await self._refused(cases_client, worker, db, {"name": "甲", "populations": ["elderly", "martians"]},
                             "populations")
+
+    async def test_unknown_population_is_named_with_the_other_problems(self, cases_client, worker, register, db):
+        zh = {**worker, "Accept-Language": "zh-CN"}
+        body = {"name": "甲", "gender": "robot", "populations": ["elderly", "martians"]}
+        r = await cases_client.post("/v1/beneficiaries", json=body, headers=zh)
+        assert r.status_code == 422, r.text
+        messages = {e["field"]: e["message"] for e in r.json()["errors"]}
+        assert messages == {"gender": "应为以下之一：'male'、'female'、'other' 或 'unknown'",
+                            "populations": "未知的人群代码：martians。"}
+        assert r.json()["detail"] == "请检查这些字段：gender, populations"
+        assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 0
+        b = await register(worker)
+        r = await cases_client.patch(f"/v1/beneficiaries/{b['id']}", json={"self_care": "mostly", "populations": [
+            "martians"]}, headers={**worker, "If-Match": '"1"'})
+        assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"self_care", "populations"}
 
     async def test_unknown_enum_and_extra_field(self, cases_client, worker, tree, db):
         await self._refused(cases_client, worker, db, {"name": "甲", "self_care": "mostly"}, "self_care")

@@ -54,6 +54,19 @@ class TestToken:
         # The unknown user cost a verification too (against the dummy hash).
         assert len(verified) == 2 and verified[1] is None
 
+    async def test_a_lock_says_how_long_it_lasts_in_the_callers_language(self, gateway_factory):
+        gw = await gateway_factory(login_max_failures=2, login_lock_s=289)
+        admin = await gw.admin()
+        root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
+        await gw.user(admin, "wk2", "social_worker", root["id"])
+        for _ in range(2):
+            await gw.login("wk2", "wrong password")
+        r = await gw.post("/v1/auth/token", data={"username": "wk2", "password": "x"},
+                          headers={"Accept-Language": "zh-CN"})
+        assert r.status_code == 429 and 288 <= r.json()["retry_after"] <= 289
+        wait = "4 分 49 秒" if r.json()["retry_after"] == 289 else "4 分 48 秒"
+        assert r.json()["detail"] == f"登录失败次数过多，账号已暂时锁定。请 {wait}后再试，或请管理员解锁。"
+
     async def test_form_fields_are_required(self, gateway):
         r = await gateway.post("/v1/auth/token", data={"username": "admin"})
         assert r.status_code == 422 and fields(r.json()) == {"password"}
@@ -68,6 +81,7 @@ class TestToken:
         locked = await gw.login("wk1")
         assert locked.status_code == 429 and locked.headers["Retry-After"] == "1"
         assert locked.json()["type"].endswith("account-locked") and locked.json()["retry_after"] == 1
+        assert "try again in 1 s" in locked.json()["detail"]
         row = await db.fetchrow('SELECT failed_logins, lock_count, locked_until FROM gateway."user" '
                                 "WHERE username = 'wk1'")
         assert row["lock_count"] == 1 and row["locked_until"] > datetime.now(UTC)

@@ -175,6 +175,11 @@ async def data(gateway, admin, tree):
     return {"ids": ids, "head": head, "meng": meng, "case": c1, "project": project}
 
 
+def begun(answer: dict) -> int:
+    """How many of a timeseries answer's periods have begun by today (the page draws no later one)."""
+    return sum(1 for p in answer["periods"] if p["period"] <= clock.today().isoformat())
+
+
 def number(text: str) -> float | None:
     """What a user reads on a card or in a cell: '≈ 1,234人次' -> 1234.0; '—' -> None."""
     found = re.search(r"-?[\d,]+(?:\.\d+)?", text)
@@ -248,7 +253,9 @@ class TestDashboard:
                 assert a.status_code == 200 and "immutable" in a.headers["cache-control"], path
             assert (await api.get(assets[0].replace("/assets/", "/assets/0000"))).status_code == 404
 
-            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            # A station's browser keeps the platform's time zone: "today" is the same day for both.
+            context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                                timezone_id=clock.timezone_name())
             tab = Page(await context.new_page(), api, data["head"])
             page = tab.page
             await page.goto(f"{served}/dashboard")
@@ -275,10 +282,11 @@ class TestDashboard:
                 series = await tab.get("/v1/stats/timeseries", station_id=ids["chenghua"], metric=metric,
                                        interval="month", **period)
                 values = next(s["values"] for s in series["series"] if s["population"] is None)
-                assert drawn[i] == values, metric
+                assert drawn[i] == values[:begun(series)], metric
             by_population = await tab.get("/v1/stats/timeseries", station_id=ids["chenghua"], metric="person_times",
                                           interval="month", by="population", **period)
-            elderly = next(s["values"] for s in by_population["series"] if s["population"] == "elderly")
+            elderly = next(s["values"] for s in by_population["series"]
+                           if s["population"] == "elderly")[:begun(by_population)]
             # The chart's data table, opened as a user (or a screen reader) would.
             await page.click("#populations-title ~ details summary")
             cells = page.locator('#populations-table td[data-series="elderly"]')
@@ -416,9 +424,135 @@ class TestDashboard:
         await page.click("#login-form button[type=submit]")
         error = page.locator("#login-error")
         await error.wait_for(state="visible")
-        assert (await error.inner_text()).startswith("登录失败")
+        # In the page's language throughout: the API was asked in it.
+        assert await error.inner_text() == "登录失败：用户名或密码错误。"
         assert await page.is_hidden("#dash-view")
+        await page.click("#lang")
+        await page.click("#login-form button[type=submit]")
+        await expect(error).to_have_text("Login failed: Wrong username or password.")
         await context.close()
+
+    async def test_a_locked_account_says_how_long_to_wait(self, browser, gateway_factory):
+        gateway = await gateway_factory(login_max_failures=2, login_lock_s=289)
+        admin = await gateway.admin()
+        root = (await gateway.get("/v1/stations", headers=admin)).json()["items"][0]
+        await gateway.user(admin, "locked.worker", "social_worker", root["id"])
+        for _ in range(2):
+            await gateway.login("locked.worker", "wrong password")
+        async with serve(gateway.app) as base:
+            context = await browser.new_context()
+            page = await context.new_page()
+            await page.goto(f"{base}/dashboard")
+            await page.fill("#username", "locked.worker")
+            await page.fill("#password", PASSWORD)
+            await page.click("#login-form button[type=submit]")
+            error = page.locator("#login-error")
+            await error.wait_for(state="visible")
+            assert re.fullmatch(r"登录失败：登录失败次数过多，账号已暂时锁定。请 4 分 4[89] 秒后再试，或请管理员解锁。",
+                                await error.inner_text()), await error.inner_text()
+            await context.close()
+
+    async def test_population_chart_keeps_the_total_apart_and_no_chart_goes_past_today(self, browser, served, data):
+        async with httpx.AsyncClient(base_url=served) as api:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                                timezone_id=clock.timezone_name())
+            tab = Page(await context.new_page(), api, data["head"])
+            page = tab.page
+            await page.goto(f"{served}/dashboard")
+            await page.fill("#username", "county.head")
+            await page.fill("#password", PASSWORD)
+            await page.press("#password", "Enter")
+            loaded = await tab.loaded()
+            # This month, day by day.
+            await page.select_option("#period-kind", "month")
+            await page.fill("#p-month", clock.today().strftime("%Y-%m"))
+            await page.dispatch_event("#p-month", "change")
+            await tab.loaded(loaded)
+            today = clock.today()
+            for chart in ("chart-methods", "chart-populations"):
+                drawn = await page.evaluate(
+                    "id => { const c = Chart.getChart(document.getElementById(id));"
+                    " return {labels: c.data.labels, lengths: c.data.datasets.map(d => d.data.length)}; }", chart)
+                assert drawn["labels"][-1] == today.strftime("%m-%d") and len(drawn["labels"]) == today.day, drawn
+                assert set(drawn["lengths"]) == {today.day}, drawn
+            rows = await page.locator("#populations-table tbody tr").count()
+            assert rows == today.day
+
+            chart = await page.evaluate(
+                "() => { const c = Chart.getChart(document.getElementById('chart-populations'));"
+                " return {sets: c.data.datasets.map(d => ({label: d.label, axis: d.yAxisID, data: d.data})),"
+                " y: c.scales.y.max, total: c.scales.total && c.scales.total.max}; }")
+            total = [d for d in chart["sets"] if d["label"] == "合计"]
+            populations = [d for d in chart["sets"] if d["label"] != "合计"]
+            assert len(total) == 1 and total[0]["axis"] == "total" and populations
+            assert all(d["axis"] == "y" for d in populations), chart["sets"]
+            # The populations' axis is scaled to them, not to the total many times their size.
+            assert chart["y"] < max(total[0]["data"]) <= chart["total"], chart
+            assert chart["y"] >= max(max(d["data"]) for d in populations)
+            assert tab.problems == []
+            await context.close()
+
+    async def test_on_a_phone_two_cards_a_row_and_the_selected_station_in_view(self, browser, served, data,
+                                                                                gateway, admin):
+        ids = data["ids"]
+        # A township with many rooms, the last with a name longer than the panel is wide.
+        for i in range(24):
+            await gateway.station(admin, ids["mengzhuiwan"], "village", f"望平社区第{i + 1:02d}网格社工服务室")
+        far = await gateway.station(admin, ids["mengzhuiwan"], "village",
+                                    "Wangpingshequdierwanggedangqunfuwuzhongxinshegongfuwushi")
+        await gateway.app.state.pusher.sync_now()
+        async with httpx.AsyncClient(base_url=served) as api:
+            context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+            tab = Page(await context.new_page(), api, data["head"])
+            page = tab.page
+            await page.goto(f"{served}/dashboard")
+            await page.fill("#username", "county.head")
+            await page.fill("#password", PASSWORD)
+            await page.press("#password", "Enter")
+            loaded = await tab.loaded()
+
+            boxes = [await page.locator(f'[data-figure="{m}"]').bounding_box() for m in CARDS]
+            rows: dict[float, list[dict]] = {}
+            for box in boxes:
+                rows.setdefault(round(box["y"]), []).append(box)
+            assert all(len(row) == 2 for row in rows.values()), [len(r) for r in rows.values()]
+            assert all(box["x"] >= 0 and box["x"] + box["width"] <= 390 for box in boxes)
+
+            # Drilled down to the township, then to its last room: the tree shows it, whole.
+            await page.click(f'#breakdown tr[data-child="{ids["mengzhuiwan"]}"] button')
+            loaded = await tab.loaded(loaded)
+            await page.click(f'#breakdown tr[data-child="{far["id"]}"] button')
+            await tab.loaded(loaded)
+            current = page.locator('#tree .pick[aria-current="true"]')
+            await expect(current).to_have_attribute("data-station", str(far["id"]))
+            fits = await current.evaluate("b => b.scrollWidth <= b.clientWidth")
+            box, panel = await current.bounding_box(), await page.locator("#tree-panel").bounding_box()
+            inner = await page.evaluate("() => document.getElementById('tree-panel').clientHeight")
+            assert fits, "the label runs out of its button"
+            assert panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"], (box, panel)
+            assert panel["y"] <= box["y"] and box["y"] + box["height"] <= panel["y"] + inner, (box, panel)
+            assert tab.problems == []
+            await context.close()
+
+    async def test_the_tree_lists_stations_by_division_code_then_name(self, browser, served, data, gateway, admin):
+        ids = data["ids"]
+        zhaojia = await gateway.station(admin, ids["chenghua"], "township", "Zhaojia", code="510108009")
+        await gateway.app.state.pusher.sync_now()
+        async with httpx.AsyncClient(base_url=served) as api:
+            context = await browser.new_context()
+            tab = Page(await context.new_page(), api, data["head"])
+            page = tab.page
+            await page.goto(f"{served}/dashboard")
+            await page.fill("#username", "county.head")
+            await page.fill("#password", PASSWORD)
+            await page.press("#password", "Enter")
+            await tab.loaded()
+            children = page.locator(f'#tree li[data-id="{ids["chenghua"]}"] > ul > li > .node > .pick')
+            await expect(children).to_have_count(3)
+            shown = [int(await b.get_attribute("data-station")) for b in await children.all()]
+            # The coded station first; those without a code after it, by name.
+            assert shown == [zhaojia["id"], ids["mengzhuiwan"], ids["shuangqiao"]], shown
+            await context.close()
 
     async def test_an_expired_access_token_is_refreshed_without_logging_in_again(self, browser, gateway_factory):
         # Access tokens that last 2 s: every other poll meets a 401 and trades the refresh token.

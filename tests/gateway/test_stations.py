@@ -214,7 +214,39 @@ class TestMoveStation:
         assert r.status_code == 403
 
 
+async def coded_siblings(gateway, admin, tree) -> None:
+    """Under Chenghua (beside Mengzhuiwan and Shuangqiao, which have no division code), three
+    coded townships made so that their order by id, by name and by code all differ."""
+    for name, code in (("Zeta", "510108002"), ("Alpha", None), ("Beta", "510108003"), ("Gamma", "510108001")):
+        await gateway.station(admin, tree["chenghua"]["id"], "township", name, **({"code": code} if code else {}))
+
+
+# Siblings by division code, then by name; stations without a code after the coded ones.
+SIBLING_ORDER = ["Gamma", "Zeta", "Beta", "Alpha", "Mengzhuiwan", "Shuangqiao"]
+
+
 class TestChildren:
+    async def test_siblings_by_code_then_name_across_pages(self, gateway, admin, tree):
+        await coded_siblings(gateway, admin, tree)
+        seen, cursor = [], None
+        while True:
+            r = await gateway.get(f"/v1/stations/{tree['chenghua']['id']}/children",
+                                  params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=admin)
+            assert r.status_code == 200, r.text
+            seen += [s["name"] for s in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                break
+        assert seen == SIBLING_ORDER
+
+    async def test_the_drill_down_lists_child_stations_in_the_same_order(self, gateway, admin, tree):
+        await coded_siblings(gateway, admin, tree)
+        await gateway.app.state.pusher.sync_now()
+        r = await gateway.get("/v1/stats/breakdown", params={"metric": "person_times",
+                                                              "station_id": tree["chenghua"]["id"]}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert [row["station"]["name"] for row in r.json()["rows"]] == SIBLING_ORDER
+
     async def test_pages_through_children_by_name(self, gateway, admin, tree):
         sid = tree["chenghua"]["id"]
         first = await gateway.get(f"/v1/stations/{sid}/children", params={"limit": 1}, headers=admin)
@@ -232,13 +264,27 @@ class TestChildren:
 
 
 class TestSubtree:
-    async def test_flat_list_in_path_order_with_depth(self, gateway, admin, tree):
+    async def test_flat_list_in_tree_order_with_depth(self, gateway, admin, tree):
         r = await gateway.get(f"/v1/stations/{tree['chengdu']['id']}/subtree", headers=admin)
         assert r.status_code == 200
         items = r.json()["items"]
         assert [(s["name"], s["depth"]) for s in items] == [
             ("Chengdu", 0), ("Chenghua", 1), ("Mengzhuiwan", 2), ("Heping", 3), ("Shuangqiao", 2)]
-        assert [s["path"] for s in items] == sorted(s["path"] for s in items)
+
+    async def test_each_parent_before_its_children_sorted_by_code_then_name(self, gateway, admin, tree):
+        await coded_siblings(gateway, admin, tree)
+        url = f"/v1/stations/{tree['chenghua']['id']}/subtree"
+        seen, cursor = [], None
+        while True:
+            r = await gateway.get(url, params={"limit": 3, **({"cursor": cursor} if cursor else {})}, headers=admin)
+            assert r.status_code == 200, r.text
+            seen += [(s["name"], s["depth"]) for s in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                break
+        below = [(name, 1) for name in SIBLING_ORDER]
+        below.insert(SIBLING_ORDER.index("Mengzhuiwan") + 1, ("Heping", 2))
+        assert seen == [("Chenghua", 0), *below]
 
     async def test_max_depth_and_cursor(self, gateway, admin, tree):
         url = f"/v1/stations/{tree['root']['id']}/subtree"

@@ -158,6 +158,17 @@ class TestStationCommands:
         assert sorted(line.split("── ")[1].split()[0] for line in lines[1:]) == ["双桥子街道社工服务站",
                                                                                 "猛追湾街道社工服务站"]
 
+    async def test_list_puts_siblings_in_code_order_then_name(self, haolin, tmp_path):
+        # Made in an order that is neither the codes' nor the names' (东 < 和 < 望 by code point).
+        rows = [*TREE[:4], ["510108001002", "望平社区社工服务室", "village", "510108001"],
+                ["510108001003", "东风社区社工服务室", "village", "510108001"],
+                ["510108001001", "和平社区社工服务室", "village", "510108001"]]
+        await haolin("stations", "import", str(write_csv(tmp_path / "tree.csv", rows)))
+        listed = await haolin("stations", "list", "--under", "510108001")
+        assert listed.exit_code == 0, listed.output
+        names = [line.split("── ")[1].split()[0] for line in listed.stdout.splitlines()[1:]]
+        assert names == ["和平社区社工服务室", "望平社区社工服务室", "东风社区社工服务室"]
+
 
 class TestUsers:
     async def test_create_prints_a_password_that_logs_in(self, haolin, gateway, tmp_path, caplog):

@@ -136,6 +136,17 @@ class TestProblemsInChinese:
         assert en["title"] == "Invalid input" and "content-language" not in (await tiny.post("/things", json=body)
                                                                              ).headers
 
+    async def test_malformed_json_is_said_so_at_line_and_column(self, tiny):
+        body = b'{\n  "name": "a",\n  "count": \n}'
+        headers = {"content-type": "application/json"}
+        en = await tiny.post("/things", content=body, headers=headers)
+        assert en.status_code == 400 and en.headers["content-type"] == "application/problem+json"
+        assert en.json()["detail"] == "The request body is not valid JSON: line 4, column 1 (Expecting value)."
+        assert en.json()["errors"] == [{"field": "body", "message": en.json()["detail"], "code": "json_invalid"}]
+        zh = (await tiny.post("/things", content=body, headers={**headers, **ZH})).json()
+        assert zh["title"] == "请求体格式错误"
+        assert zh["detail"] == zh["errors"][0]["message"] == "请求体不是有效的 JSON：第 4 行第 1 列，此处应为一个值。"
+
     async def test_domain_error_and_its_field_messages(self, tiny):
         r = await tiny.post("/things", json={"name": "a", "count": 1}, headers=ZH)
         assert r.status_code == 409

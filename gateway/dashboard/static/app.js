@@ -10,7 +10,7 @@
     "zh-CN": {
       "doc.title": "好邻 · 数据看板", skip: "跳到主要内容", title: "数据看板", logout: "退出登录",
       "login.title": "登录", "login.username": "用户名", "login.password": "密码", "login.submit": "登录",
-      "login.failed": "登录失败", "login.expired": "登录已过期，请重新登录。",
+      "login.failed": "登录失败", "colon": "：", "login.expired": "登录已过期，请重新登录。",
       "tree.title": "站点", "tree.expand": "展开", "tree.collapse": "收起", crumbs: "站点路径",
       "period.title": "统计周期", "period.kind": "周期类型", "period.month": "按月", "period.quarter": "按季度",
       "period.year": "按年", "period.range": "自定义", "period.month_value": "月份", "period.year_value": "年份",
@@ -36,7 +36,7 @@
     en: {
       "doc.title": "Haolin · Dashboard", skip: "Skip to main content", title: "Dashboard", logout: "Log out",
       "login.title": "Log in", "login.username": "Username", "login.password": "Password", "login.submit": "Log in",
-      "login.failed": "Login failed", "login.expired": "Your session has expired; please log in again.",
+      "login.failed": "Login failed", "colon": ": ", "login.expired": "Your session has expired; please log in again.",
       "tree.title": "Stations", "tree.expand": "Expand", "tree.collapse": "Collapse", crumbs: "Station path",
       "period.title": "Period", "period.kind": "Kind of period", "period.month": "Month", "period.quarter": "Quarter",
       "period.year": "Year", "period.range": "Custom", "period.month_value": "Month", "period.year_value": "Year",
@@ -229,7 +229,7 @@
       auth.refreshing = (async () => {
         if (!auth.refresh) throw new ApiError(401, null);
         const r = await fetch("/v1/auth/refresh", {
-          method: "POST", headers: {"Content-Type": "application/json"},
+          method: "POST", headers: {"Content-Type": "application/json", "Accept-Language": state.lang},
           body: JSON.stringify({refresh_token: auth.refresh}),
         });
         if (!r.ok) {
@@ -309,7 +309,8 @@
     if (state.served[lang]) return;
     try {
       const r = await fetch(`/v1/meta/labels?lang=${encodeURIComponent(lang)}`,
-                            {headers: auth.access ? {"Authorization": `Bearer ${auth.access}`} : {}});
+                            {headers: {"Accept-Language": lang,
+                                       ...(auth.access ? {"Authorization": `Bearer ${auth.access}`} : {})}});
       if (!r.ok) {
         if (r.status === 404) state.served[lang] = {}; // not served by this gateway: the built-in table
         return;
@@ -364,7 +365,8 @@
     const body = new URLSearchParams({username: $("username").value.trim(), password: $("password").value});
     let r;
     try {
-      r = await fetch("/v1/auth/token", {method: "POST", body});
+      // In the page's language: the API answers its problems in it (Accept-Language).
+      r = await fetch("/v1/auth/token", {method: "POST", body, headers: {"Accept-Language": state.lang}});
     } catch {
       error.textContent = t("error.network");
       error.hidden = false;
@@ -372,7 +374,7 @@
     }
     if (!r.ok) {
       const problem = await problemOf(r);
-      error.textContent = `${t("login.failed")}: ${problem?.detail || problem?.title || r.status}`;
+      error.textContent = `${t("login.failed")}${t("colon")}${problem?.detail || problem?.title || r.status}`;
       error.hidden = false;
       return;
     }
@@ -449,8 +451,22 @@
 
   function markCurrent() {
     for (const b of document.querySelectorAll("#tree .pick")) {
-      if (state.station && Number(b.dataset.station) === state.station.id) b.setAttribute("aria-current", "true");
-      else b.removeAttribute("aria-current");
+      if (state.station && Number(b.dataset.station) === state.station.id) {
+        b.setAttribute("aria-current", "true");
+        showInPanel(b);
+      } else {
+        b.removeAttribute("aria-current");
+      }
+    }
+  }
+
+  // The selected station in view inside the tree's own scroll box (a province has thousands of
+  // stations; one reached by drilling down may sit far below), without scrolling the page.
+  function showInPanel(button) {
+    const panel = $("tree-panel");
+    const box = button.getBoundingClientRect(), view = panel.getBoundingClientRect();
+    if (box.top < view.top || box.bottom > view.top + panel.clientHeight) {
+      panel.scrollTop += box.top - view.top - panel.clientHeight / 3;
     }
   }
 
@@ -720,38 +736,53 @@
     $(id).replaceChildren(el("table", {class: "data"}, el("thead", {}, head), el("tbody", {}, ...body)));
   }
 
+  // The periods of an answer that have begun: a month or year still under way ends at today, not
+  // with days to come drawn as 0.
+  function begun(answer) {
+    const today = iso(new Date());
+    const n = answer.periods.filter((p) => p.period <= today).length;
+    return {periods: answer.periods.slice(0, n), cut: (values) => (values ? values.slice(0, n) : values)};
+  }
+
   function renderMethods(answers) {
     const first = answers[0];
+    const {periods, cut} = begun(first);
     const rows = answers.map((a, i) => ({key: METHODS[i], name: label("metric", METHODS[i]),
-                                         values: a.series.find((s) => s.population === null)?.values || null}));
-    const labels = first.periods.map((p) => periodLabel(p.period, first.interval));
+                                         values: cut(a.series.find((s) => s.population === null)?.values || null)}));
+    const labels = periods.map((p) => periodLabel(p.period, first.interval));
     drawChart("chart-methods", {
       type: "bar",
       data: {labels, datasets: rows.map((r, i) => ({label: r.name, data: r.values || [], backgroundColor: COLORS[i]}))},
       options: chartOptions(true),
     }, `${t("chart.methods")}: ${rows.map((r) => `${r.name} ${fmt((r.values || []).reduce((a, b) => a + b, 0))}`).join("; ")}`);
-    seriesTable("methods-table", first.periods, first.interval, rows);
+    seriesTable("methods-table", periods, first.interval, rows);
   }
 
   function renderPopulations(answer) {
+    const {periods, cut} = begun(answer);
     const byPopulation = answer.series.filter((s) => s.population !== null)
-      .map((s) => ({...s, sum: s.values.reduce((a, b) => a + b, 0)}))
+      .map((s) => ({...s, values: cut(s.values), sum: s.values.reduce((a, b) => a + b, 0)}))
       .sort((a, b) => b.sum - a.sum).slice(0, MAX_POPULATION_SERIES);
     const total = answer.series.find((s) => s.population === null);
     const rows = [...byPopulation.map((s) => ({key: s.population, name: label("population", s.population), values: s.values})),
-                  ...(total ? [{key: "_all", name: t("chart.total"), values: total.values}] : [])];
-    const labels = answer.periods.map((p) => periodLabel(p.period, answer.interval));
+                  ...(total ? [{key: "_all", name: t("chart.total"), values: cut(total.values)}] : [])];
+    const labels = periods.map((p) => periodLabel(p.period, answer.interval));
+    // The total (everyone, each person once) is many times any one population: on its own axis,
+    // at the right, so that it does not flatten the populations' lines onto the bottom one.
+    const options = chartOptions(false);
+    options.scales.total = {position: "right", beginAtZero: true, ticks: {precision: 0},
+                            grid: {drawOnChartArea: false}, title: {display: true, text: t("chart.total")}};
     drawChart("chart-populations", {
       type: "line",
       data: {labels, datasets: rows.map((r, i) => {
         const isTotal = r.key === "_all";
         const color = isTotal ? "#1d2733" : COLORS[i % COLORS.length];
-        return {label: r.name, data: r.values, borderColor: color, backgroundColor: color,
+        return {label: r.name, data: r.values, borderColor: color, backgroundColor: color, yAxisID: isTotal ? "total" : "y",
                 borderDash: isTotal ? [6, 4] : undefined, pointRadius: 2};
       })},
-      options: chartOptions(false),
+      options,
     }, `${t("chart.populations")}: ${byPopulation.map((s) => `${label("population", s.population)} ${fmt(s.sum)}`).join("; ")}`);
-    seriesTable("populations-table", answer.periods, answer.interval, rows);
+    seriesTable("populations-table", periods, answer.interval, rows);
   }
 
   function renderBreakdown(answer) {

@@ -90,9 +90,9 @@ async def delete_station(station: WritableStationDep, actor: ActorDep, session: 
 
 @router.get("/{station_id}/children")
 async def list_children(station: StationDep, session: ReadSessionDep, params: PageDep) -> Page[StationRead]:
-    """The live stations directly under a station, by name."""
+    """The live stations directly under a station, by division code, then name (stations without a code last)."""
     rows = await service.children(session, station, params)
-    return make_page(list(rows), params, ["name", "id"], _read)
+    return make_page(list(rows), params, service.sibling_key, _read)
 
 
 @router.get("/{station_id}/subtree")
@@ -100,7 +100,8 @@ async def list_subtree(station: StationDep, session: ReadSessionDep, params: Pag
                        max_depth: Annotated[int | None, Query(ge=0, le=INT_MAX,
                                                               description="levels below the station")] = None,
                        ) -> Page[StationNode]:
-    """The station and every live station below it, in tree order (by path), with depth."""
+    """The station and every live station below it, in tree order (each station before its children,
+    siblings by division code, then name), with depth."""
     rows = await service.subtree(session, station, params, max_depth)
-    return make_page(list(rows), params, ["path"],
+    return make_page(list(rows), params, ["key"],
                      lambda node: StationNode(**_read(node.station).model_dump(), depth=node.depth))

@@ -6,7 +6,7 @@ from collections.abc import Sequence as Seq
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import String, case, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import AuditLog, Station, User, station_change_seq
@@ -29,10 +29,40 @@ def _live():
     return Station.deleted_at.is_(None)
 
 
-def depth_of(path_column, base_path: str):
-    """Levels below `base_path`: counts the slashes of the path."""
-    slashes = func.length(path_column) - func.length(func.replace(path_column, "/", ""))
-    return slashes - base_path.count("/")
+def sibling_order() -> list:
+    """How siblings are listed everywhere (API, tree, drill-down, reports, CLI): by division code,
+    then by name, stations without a code after the coded ones; the id breaks the last tie.
+    Names compare in code-point order ("C"), the same on any server whatever its collation."""
+    return [case((Station.code.is_(None), 1), else_=0), func.coalesce(Station.code, ""), Station.name.collate("C"),
+            Station.id]
+
+
+def sibling_key(station: Station) -> list:
+    """The values of sibling_order() for one station (a page's cursor)."""
+    return [int(station.code is None), station.code or "", station.name, station.id]
+
+
+def _tree_segment(station) -> Any:
+    """One level of a station's tree-order key: the text order of the concatenated levels is the
+    order of (code, name, id) level by level, since each part has a fixed width or ends in \\x01,
+    which sorts below every character a name or code holds; a parent's key is a prefix of its
+    children's, so it comes first."""
+    code = func.coalesce(literal("0") + func.rpad(station.code, 12, "\x01"), literal("1" + "\x01" * 12))
+    ident = func.lpad(cast(station.id, String), 19, "0")
+    return code + station.name + literal("\x01") + ident
+
+
+def _tree(root: Station, max_depth: int | None):
+    """The live subtree of `root` as (id, depth, key), `key` ordering it parents first and
+    siblings by sibling_order(). Built per request: a province is a few thousand rows."""
+    top = (select(Station.id.label("id"), literal(0).label("depth"), _tree_segment(Station).label("key"))
+           .where(Station.id == root.id).cte("tree", recursive=True))
+    child = Station.__table__.alias("child")
+    step = (select(child.c.id, top.c.depth + 1, top.c.key + _tree_segment(child.c))
+            .join_from(child, top, child.c.parent_id == top.c.id).where(child.c.deleted_at.is_(None)))
+    if max_depth is not None:
+        step = step.where(top.c.depth < max_depth)
+    return top.union_all(step)
 
 
 async def get_live(session: AsyncSession, station_id: int, *, for_update: bool = False,
@@ -124,17 +154,23 @@ async def has_users(session: AsyncSession, station_id: int) -> bool:
 
 async def children_page(session: AsyncSession, parent_id: int, params: PageParams) -> Seq[Station]:
     stmt = select(Station).where(Station.parent_id == parent_id, _live())
-    stmt = keyset(stmt, params, [Station.name, Station.id], descending=False)
+    stmt = keyset(stmt, params, sibling_order(), descending=False)
     return (await session.scalars(stmt)).all()
 
 
 async def subtree_page(session: AsyncSession, root: Station, params: PageParams,
-                       max_depth: int | None) -> Seq[tuple[Station, int]]:
-    depth = depth_of(Station.path, root.path).label("depth")
-    stmt = select(Station, depth).where(Station.path.startswith(root.path, autoescape=False), _live())
-    if max_depth is not None:
-        stmt = stmt.where(depth_of(Station.path, root.path) <= max_depth)
-    stmt = keyset(stmt, params, [Station.path], descending=False)
+                       max_depth: int | None) -> Seq[tuple[Station, int, str]]:
+    """A page of the subtree in tree order: (station, depth, tree-order key for the cursor)."""
+    tree = _tree(root, max_depth)
+    stmt = select(Station, tree.c.depth, tree.c.key).join(tree, tree.c.id == Station.id)
+    stmt = keyset(stmt, params, [tree.c.key.collate("C")], descending=False)
+    return [tuple(row) for row in await session.execute(stmt)]
+
+
+async def subtree(session: AsyncSession, root: Station, max_depth: int | None = None) -> Seq[tuple[Station, int]]:
+    """The whole live subtree in tree order, with depths (the CLI prints it)."""
+    tree = _tree(root, max_depth)
+    stmt = select(Station, tree.c.depth).join(tree, tree.c.id == Station.id).order_by(tree.c.key.collate("C"))
     return [tuple(row) for row in await session.execute(stmt)]
 
 
@@ -146,7 +182,7 @@ async def changed_after(session: AsyncSession, change_seq: int, limit: int) -> S
 
 async def live_children(session: AsyncSession, parent_id: int) -> Seq[Station]:
     """All of a station's live children (a village-level fan-out is at most a few hundred)."""
-    stmt = select(Station).where(Station.parent_id == parent_id, _live()).order_by(Station.name, Station.id)
+    stmt = select(Station).where(Station.parent_id == parent_id, _live()).order_by(*sibling_order())
     return (await session.scalars(stmt)).all()
 
 

@@ -23,6 +23,10 @@ from shared.etag import check_version
 from shared.pagination import PageParams
 
 
+# The cursor of a page of children: the values siblings are ordered by.
+sibling_key = repo.sibling_key
+
+
 def _no_station(field: str) -> InvalidInput:
     return InvalidInput.field(field, "No such station in your scope.", "unknown_station")
 
@@ -127,11 +131,14 @@ async def children(session: AsyncSession, station: Station, params: PageParams) 
 class Node(NamedTuple):
     station: Station
     depth: int
-
-    @property
-    def path(self) -> str:
-        return self.station.path
+    key: str  # its place in tree order, for a page's cursor
 
 
 async def subtree(session: AsyncSession, station: Station, params: PageParams, max_depth: int | None) -> list[Node]:
-    return [Node(s, d) for s, d in await repo.subtree_page(session, station, params, max_depth)]
+    return [Node(s, d, k) for s, d, k in await repo.subtree_page(session, station, params, max_depth)]
+
+
+async def whole_subtree(session: AsyncSession, station: Station, max_depth: int | None = None
+                        ) -> Seq[tuple[Station, int]]:
+    """Every live station of the subtree in tree order, with its depth (the CLI prints it)."""
+    return await repo.subtree(session, station, max_depth)

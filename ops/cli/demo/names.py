@@ -110,10 +110,13 @@ GROUPS = [
 ]
 SESSION_TOPICS = ["相识与破冰", "建立小组规范", "经验分享", "技能学习", "角色扮演练习", "互助行动", "成果展示",
                   "回顾与告别"]
+# (title, kind, when): a festival on its day of the Chinese calendar (plan.LUNAR_FESTIVALS), the
+# summer holiday in July or August, anything else on any day of the year.
 ACTIVITIES = [
-    ("重阳节敬老活动", "festival"), ("社区义诊", "health_check"), ("防诈骗宣传讲座", "lecture"),
-    ("垃圾分类宣传", "clean_up"), ("中秋邻里游园会", "festival"), ("儿童暑期托管", "childcare"),
-    ("健康知识讲座", "lecture"), ("环境卫生大扫除", "clean_up"), ("老年人智能手机培训", "lecture"),
+    ("重阳节敬老活动", "festival", "double_ninth"), ("社区义诊", "health_check", None),
+    ("防诈骗宣传讲座", "lecture", None), ("垃圾分类宣传", "clean_up", None),
+    ("中秋邻里游园会", "festival", "mid_autumn"), ("儿童暑期托管", "childcare", "summer"),
+    ("健康知识讲座", "lecture", None), ("环境卫生大扫除", "clean_up", None), ("老年人智能手机培训", "lecture", None),
 ]
 VOLUNTEER_SKILLS = ["助老服务", "文艺表演", "医疗护理", "心理疏导", "法律咨询", "儿童陪伴", "摄影宣传"]
 HOURS_CONTENT = ["助老送餐", "陪伴独居老人", "协助社区义诊", "儿童课业辅导", "活动现场秩序维护", "防诈骗宣传入户"]

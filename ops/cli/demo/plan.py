@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+
+from lunar_python import Lunar
 
 from ops.cli.demo import names
 from shared.idnumber import check_digit
@@ -51,6 +53,14 @@ STEPS = {
     "reopened": ["assess", "close", "reopen"],
 }
 CLOSE_REASON = {"closed": "completed", "follow_up": "completed", "referred": "referred", "reopened": "unreachable"}
+# (lunar month, day) of the festivals the demo's activities celebrate.
+LUNAR_FESTIVALS = {"mid_autumn": (8, 15), "double_ninth": (9, 9)}
+# How far along each county's project is against its contract targets, cycled over the counties:
+# a year in, one is past its targets, one nearly there, one well behind.
+COMPLETION = (1.04, 0.83, 0.62, 0.94, 0.71, 1.12)
+# How busy each county's stations are (cases and activities against the size's numbers), cycled:
+# counties of one province do not all do the same amount of work.
+PACE = (1.0, 0.8, 1.25, 0.9, 1.15)
 # Where each case's step leaves it, to resume a walk a previous run left half done.
 AFTER = {"assess": "assessment", "plan": "planning", "intervene": "intervention", "evaluate": "evaluation",
          "close": "closed", "follow-up": "follow_up", "reopen": "assessment"}
@@ -199,12 +209,16 @@ def build(size_name: str, today: date, root_code: str | None = None) -> Plan:
                     volunteer_login = f"demo.{town_py}.volunteer"
                     users.append(DemoUser(volunteer_login, _name(rng), "volunteer", town_code))
             project_id = demo_id("project", county_code)
-            county_plan = CountyPlan(county, head, _project(project_id, county, city_name, plans, today), plans)
+            pace = PACE[len(counties) % len(PACE)]
+            county_size = replace(size, cases_per_township=round(size.cases_per_township * pace),
+                                  activities_per_village=max(1, round(size.activities_per_village * pace)))
             for plan in plans:
                 login = volunteer_login if not volunteer_given else None
                 volunteer_given = True
-                _township(rng, people, size, plan, county_code, project_id, today, login)
-            counties.append(county_plan)
+                _township(rng, people, county_size, plan, county_code, project_id, today, login)
+            completion = COMPLETION[len(counties) % len(COMPLETION)]
+            project = _project(rng, project_id, county, city_name, plans, today, completion)
+            counties.append(CountyPlan(county, head, project, plans))
     return Plan(places, users, counties, "demo.official", volunteer_login or "", today)
 
 
@@ -212,9 +226,28 @@ def _name(rng: random.Random) -> str:
     return rng.choice(names.SURNAMES) + rng.choice(names.GIVEN[(rng.choice(("female", "male")), "mid")])
 
 
-def _project(project_id: str, county: Place, city_name: str, towns: list[TownshipPlan], today: date) -> dict:
+def _project(rng: random.Random, project_id: str, county: Place, city_name: str, towns: list[TownshipPlan],
+             today: date, completion: float) -> dict:
+    """The county's contract, its targets set so that the planned work reaches about `completion`
+    of each (a little more on some, less on others, as in a real project)."""
     starts = today - timedelta(days=364)
     n = len(towns)
+    cases = [c for t in towns for c in t.cases]
+    done = {
+        "groups": sum(1 for t in towns for g in t.groups if len(g.sessions) >= 4 and len(g.body["members"]) >= 5),
+        "activities": sum(len(t.activities) for t in towns),
+        # As the progress endpoint counts it for a project: the people with a case in it.
+        "cases.beneficiaries": len({c.body["beneficiary_id"] for c in cases}),
+        "person_times.casework": sum(body.get("person_times", 0) for c in cases for kind, body in c.records
+                                     if kind == "service-records"),
+        "cases.full": sum(1 for c in cases if sum(kind == "service-records" for kind, _ in c.records) >= 5),
+    }
+    conditions = {"groups": {"min_sessions": 4, "min_members": 5}, "activities": {"min_participants": 8},
+                  "cases.full": {"min_sessions": 5}}
+
+    def target(metric: str) -> str:
+        return str(max(1, round(done[metric] / (completion * rng.uniform(0.9, 1.1)))))
+
     return {
         "id": project_id, "_station": county.code,
         "name": f"{county.name.removesuffix('社工总站')}{starts.year}-{starts.year + 1}年度社工站建设项目",
@@ -224,15 +257,63 @@ def _project(project_id: str, county: Place, city_name: str, towns: list[Townshi
         "budget": [{"source": "civil_affairs", "amount_yuan": str(500_000 * n)},
                    {"source": "womens_federation", "amount_yuan": "30000"},
                    {"source": "charity", "amount_yuan": "20000"}],
-        "targets": [
-            {"metric": "groups", "target": str(3 * n), "conditions": {"min_sessions": 4, "min_members": 5}},
-            {"metric": "activities", "target": str(15 * n), "conditions": {"min_participants": 8}},
-            {"metric": "cases.beneficiaries", "target": str(80 * n)},
-            {"metric": "person_times.casework", "target": str(80 * n)},
-            {"metric": "cases.full", "target": str(3 * n), "conditions": {"min_sessions": 5}},
-        ],
+        "targets": [{"metric": metric, "target": target(metric), **({"conditions": conditions[metric]}
+                                                                    if metric in conditions else {})}
+                    for metric in done],
         "notes": "演示数据 (haolin demo)",
     }
+
+
+def _festival(which: str, today: date) -> date:
+    """The festival's last day on or before today (its day of the Chinese calendar this year or last)."""
+    month, day = LUNAR_FESTIVALS[which]
+    for year in (today.year, today.year - 1):
+        solar = Lunar.fromYmd(year, month, day).getSolar()
+        held = date(solar.getYear(), solar.getMonth(), solar.getDay())
+        if held <= today:
+            return held
+    raise AssertionError("a lunar festival falls once in every solar year")
+
+
+def _held_on(rng: random.Random, today: date, when: str | None) -> date:
+    if when in LUNAR_FESTIVALS:
+        return _festival(when, today)
+    if when == "summer":
+        year = today.year if today >= date(today.year, 7, 1) else today.year - 1
+        first, last = date(year, 7, 1), min(date(year, 8, 31), today)
+        return first + timedelta(days=rng.randint(0, (last - first).days))
+    return _recent(rng, today, 360)
+
+
+def _present(rng: random.Random, local: list[tuple[dict, list[str]]], day: date, k: int) -> list[dict]:
+    """Up to k named attendees of an activity: people of the village registered by then (the rest
+    of the crowd is the anonymous headcount)."""
+    known = [b for b, _ in local if b["registered_on"] <= day.isoformat()]
+    return rng.sample(known, k=min(k, len(known)))
+
+
+def _register_before_served(plan: TownshipPlan) -> None:
+    """A person served before the day drawn for their registration was registered that first day
+    (a case opened for someone new, a walk-in at a group): a file is never younger than its work."""
+    first: dict[str, str] = {}
+
+    def served(person_id: str, on: str) -> None:
+        first[person_id] = min(on, first.get(person_id, on))
+
+    for case in plan.cases:
+        served(case.body["beneficiary_id"], case.body["opened_on"])
+    for group in plan.groups:
+        for session in group.sessions:
+            for a in session["attendees"]:
+                served(a["beneficiary_id"], session["held_on"])
+    for activity in plan.activities:
+        for a in activity["attendees"]:
+            served(a["beneficiary_id"], activity["held_on"])
+    for body in plan.beneficiaries:
+        if body["id"] in first and first[body["id"]] < body["registered_on"]:
+            body["registered_on"] = first[body["id"]]
+            for consent in body["consents"]:
+                consent["given_on"] = body["registered_on"]
 
 
 def _township(rng: random.Random, people: _People, size: Size, plan: TownshipPlan, county_code: str,
@@ -249,12 +330,14 @@ def _township(rng: random.Random, people: _People, size: Size, plan: TownshipPla
                     "address": f"{place}{rng.randint(1, 30)}栋{rng.randint(1, 6)}单元", "_station": village.code}
             if "children" in pops or "youth" in pops:
                 guardian = rng.choice(names.SURNAMES) + rng.choice(names.GIVEN[("female", "mid")])
-                body["consents"] = [{"kind": "guardian", "given_on": (today - timedelta(days=rng.randint(30, 360)))
-                                     .isoformat(), "by": f"监护人 {guardian}"}]
+                body["consents"] = [{"kind": "guardian", "by": f"监护人 {guardian}"}]
                 body["emergency_contact"] = {"name": guardian, "relation": "母亲" if rng.random() < .6 else "祖母"}
             else:
-                body["consents"] = [{"kind": "service", "given_on": (today - timedelta(days=rng.randint(30, 360)))
-                                     .isoformat(), "by": "本人"}]
+                body["consents"] = [{"kind": "service", "by": "本人"}]
+            # Files are opened through the year; consent is signed when the file is opened.
+            body["registered_on"] = (today - timedelta(days=rng.randint(0, 364))).isoformat()
+            for consent in body["consents"]:
+                consent["given_on"] = body["registered_on"]
             plan.beneficiaries.append(body)
             by_village.setdefault(village.code, []).append((body, pops))
     everyone = [(b, b["populations"]) for b in plan.beneficiaries]
@@ -266,10 +349,12 @@ def _township(rng: random.Random, people: _People, size: Size, plan: TownshipPla
 
     for g in range(size.groups_per_township):
         population, title, kind = names.GROUPS[(g + int(code) % 3) % len(names.GROUPS)]
-        members = [b["id"] for b, pops in everyone if population in pops or (population == "elderly" and
-                                                                              "tekun" in pops)]
-        members = (members + [b["id"] for b, _ in everyone if b["id"] not in members])[:rng.randint(6, 10)]
         starts = _recent(rng, today, 330, at_least=7 * size.sessions_per_group // 2)
+        # Members of the group's population first, among them those registered by its start.
+        ranked = sorted(everyone, key=lambda bp: (not (population in bp[1] or (population == "elderly"
+                                                                                 and "tekun" in bp[1])),
+                                                  bp[0]["registered_on"] > starts.isoformat()))
+        members = [b["id"] for b, _ in ranked][:rng.randint(6, 10)]
         held = [starts + timedelta(days=7 * k) for k in range(size.sessions_per_group)]
         held = [d for d in held if d <= today]
         done = len(held) == size.sessions_per_group
@@ -290,17 +375,20 @@ def _township(rng: random.Random, people: _People, size: Size, plan: TownshipPla
     for v_index, village in enumerate(plan.villages):
         local = by_village[village.code]
         for a in range(size.activities_per_village):
-            title, kind = names.ACTIVITIES[(v_index * 3 + a) % len(names.ACTIVITIES)]
+            title, kind, when = names.ACTIVITIES[(v_index * 3 + a) % len(names.ACTIVITIES)]
             aid = demo_id("activity", village.code, a)
+            held_on = _held_on(rng, today, when)
             plan.activities.append({
                 "id": aid, "project_id": project_id, "_station": village.code,
                 "title": title, "kind": kind, "place": village.name.removesuffix("社工服务室") + "党群服务中心",
-                "held_on": _recent(rng, today, 360).isoformat(), "anonymous_count": rng.randint(12, 70),
+                "held_on": held_on.isoformat(), "anonymous_count": rng.randint(12, 70),
                 "volunteer_ids": rng.sample(volunteer_ids, k=min(2, len(volunteer_ids))),
                 "resources_yuan": str(rng.choice((0, 0, 300, 800, 1500))) if a % 2 else None,
                 "attendees": [{"id": demo_id("attendance", aid, b["id"]), "beneficiary_id": b["id"]}
-                              for b, _ in rng.sample(local, k=min(len(local), rng.randint(3, 6)))],
+                              for b in _present(rng, local, held_on, rng.randint(3, 6))],
             })
+
+    _register_before_served(plan)
 
     team_id = demo_id("team", code)
     plan.team = {"id": team_id, "name": plan.township.name.removesuffix("社工服务站") + "志愿服务队",

@@ -15,7 +15,7 @@ from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryR
 from services.cases.service import beneficiaries as service
 from shared.audit import log_reads, read_actor
 from shared.auth import ReaderDep, WriterDep
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, also_check
 from shared.etag import set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import withhold
@@ -52,7 +52,21 @@ async def list_beneficiaries(
                      lambda b: withhold(service.to_read(vault, b, reveal=False), TABLE, principal))
 
 
+async def _unknown_populations(request: Request, body: dict) -> list[dict]:
+    """A body that failed validation may also name population codes the platform does not know."""
+    codes = body.get("populations")
+    if not isinstance(codes, list):
+        return []
+    async with request.app.state.db.read_sessions() as session:
+        try:
+            await service.check_populations(session, [c for c in codes if isinstance(c, str) and len(c) <= 40])
+        except InvalidInput as exc:
+            return exc.errors or []
+    return []
+
+
 @router.post("", response_model=BeneficiaryRead, status_code=status.HTTP_201_CREATED)
+@also_check(_unknown_populations)
 async def register_beneficiary(body: BeneficiaryCreate, principal: WriterDep, session: WriteSessionDep,
                                vault: VaultDep, response: Response) -> BeneficiaryRead:
     """Register a person (建档); the same ID number twice in a province answers 409 naming the existing record."""
@@ -78,6 +92,7 @@ async def get_beneficiary(beneficiary_id: str, principal: IdReaderDep, request: 
 
 
 @router.patch("/{beneficiary_id}", response_model=BeneficiaryRead)
+@also_check(_unknown_populations)
 async def update_beneficiary(body: BeneficiaryUpdate, record: BeneficiaryForUpdateDep, version: IfMatchDep,
                              principal: IdWriterDep, session: WriteSessionDep, vault: VaultDep,
                              response: Response) -> BeneficiaryRead:

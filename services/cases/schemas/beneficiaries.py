@@ -58,6 +58,9 @@ class _Profile(Input):
 class BeneficiaryCreate(CreateInput, _Profile):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
     station_id: RowId | None = None
+    registered_on: PastDate | None = Field(
+        default=None, description="The day the person's file was opened (建档), when entering an earlier paper "
+                                  "file; today when left out. Counted as registered on that day.")
 
 
 class BeneficiaryUpdate(UpdateInput):

@@ -93,10 +93,13 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
         return existing, False
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     await check_populations(session, body.populations)
-    fields = body.model_dump(exclude={"id", "station_id"})
+    fields = body.model_dump(exclude={"id", "station_id", "registered_on"})
     _check_birth(fields, fields.get("id_number"), review)
+    registered_on = body.registered_on or clock.today()
+    if fields.get("birth_on") and registered_on < fields["birth_on"]:
+        raise InvalidInput.field("registered_on", "A person cannot be registered before being born.")
     record = Beneficiary(id=body.id or new_id(), station_id=station_id, station_path=station_path,
-                         registered_on=clock.today(), created_by=principal.user_id, updated_by=principal.user_id,
+                         registered_on=registered_on, created_by=principal.user_id, updated_by=principal.user_id,
                          create_digest=digest, version=1)
     _seal(vault, record, fields)
     review.apply(record)

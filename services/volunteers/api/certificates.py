@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from services.volunteers.deps import IdReaderDep, ReadSessionDep, VaultDep, WriteSessionDep, own_volunteer_id
 from services.volunteers.models import Certificate
@@ -39,8 +40,9 @@ async def _load(session, principal: Principal, certificate_id: str) -> Certifica
     return cert
 
 
-def _pdf_response(vault, principal: Principal, cert: Certificate) -> Response:
-    body = pdf.render(service.to_read(vault, cert, _reveal(principal)))
+async def _pdf_response(vault, principal: Principal, cert: Certificate) -> Response:
+    # Laying out and embedding the font's glyphs is CPU work (a fraction of a second): off the event loop.
+    body = await run_in_threadpool(pdf.render, service.to_read(vault, cert, _reveal(principal)))
     return Response(body, media_type=PDF, headers={
         "Content-Disposition": f'inline; filename="certificate-{cert.number}.pdf"', "ETag": f'"{cert.version}"'})
 
@@ -76,7 +78,7 @@ async def certificate_pdf(certificate_id: str, principal: IdReaderDep, session: 
     """The certificate as a printable PDF."""
     cert = await _load(session, principal, certificate_id)
     await log_reads(request, "certificate", [(cert.id, cert.station_path)])
-    return _pdf_response(vault, principal, cert)
+    return await _pdf_response(vault, principal, cert)
 
 
 @router.get("/{certificate_id}", response_model=CertificateRead,
@@ -87,6 +89,6 @@ async def get_certificate(certificate_id: str, request: Request, principal: IdRe
     cert = await _load(session, principal, certificate_id)
     await log_reads(request, "certificate", [(cert.id, cert.station_path)])
     if PDF in request.headers.get("accept", ""):
-        return _pdf_response(vault, principal, cert)
+        return await _pdf_response(vault, principal, cert)
     set_etag(response, cert.version)
     return service.to_read(vault, cert, _reveal(principal))

@@ -50,7 +50,7 @@ PUBLIC: dict[tuple[str, str, str], str] = {
     ("gateway", "GET", "/v1/meta/labels"): "the labels of codes and field names, no record",
     **{(p, "GET", path): "probes and API documents: no record"
        for p in PROCESSES for path in ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect",
-                                       "/redoc")},
+                                       "/redoc", "/docs/assets/{digest}/{name}")},
     **{(p, "GET", "/metrics"): "counts by route template, no record (loopback/private addresses only)"
        for p in PROCESSES},
     ("gateway", "GET", "/dashboard"): "the dashboard page's static HTML: its data comes from the routes here",
