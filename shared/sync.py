@@ -38,14 +38,14 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy import literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound
-from shared.schemas import NoNul
+from shared.schemas import clean_text
 
 ColumnType = Literal["string", "number", "boolean"]
 
@@ -240,10 +240,33 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
 
 # ---------------------------------------------------------------- push
 
-class TableChanges(NoNul):  # pushed rows reach SQL as they come: the NUL character is refused here
+class TableChanges(BaseModel):
     created: list[dict] = Field(default_factory=list)
     updated: list[dict] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
+
+
+def _cleaned(value: Any, field: str) -> Any:
+    try:
+        return clean_text(value)
+    except ValueError as exc:
+        raise InvalidInput.field(field, str(exc), "hidden_character") from None
+
+
+def _clean_changes(changes: dict[str, TableChanges]) -> None:
+    """The text rule of every input (shared.schemas.clean_text) over the pushed rows, which reach the
+    adapters and SQL as they come, naming the record and column; line ends normalised in place, so a
+    retried push compares equal to what it wrote."""
+    for table, part in changes.items():
+        _cleaned(table, "changes")
+        for kind in ("created", "updated"):
+            rows = getattr(part, kind)
+            for i, row in enumerate(rows):
+                rid = _cleaned(row.get("id"), f"changes.{table}.{kind}[{i}].id")
+                where = rid if isinstance(rid, str) and rid else f"{kind}[{i}]"
+                rows[i] = {_cleaned(k, f"changes.{table}.{where}"): _cleaned(v, f"changes.{table}.{where}.{k}")
+                           for k, v in row.items()}
+        part.deleted = _cleaned(part.deleted, f"changes.{table}.deleted")
 
 
 class PushBody(BaseModel):
@@ -256,6 +279,11 @@ class PushBody(BaseModel):
     provisional: dict[str, list[dict]] = Field(
         default_factory=dict, description="Records of this push another service accepted in its dry run, by table, "
                                           "as that table `provides` them: not written yet, but they will be first")
+
+    @model_validator(mode="after")
+    def _clean(self) -> "PushBody":
+        _clean_changes(self.changes)
+        return self
 
 
 class SyncConflict(AppError):

@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.cases.deps import ReadSessionDep
 from services.cases.repository.lookup import visible_beneficiaries
 from shared.auth import ReaderDep
-from shared.schemas import NoNul
+from shared.schemas import CleanText
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
 BeneficiaryId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-class LookupQuery(NoNul):
+class LookupQuery(CleanText):
     model_config = ConfigDict(extra="forbid")
     ids: list[BeneficiaryId] = Field(max_length=500)
 
