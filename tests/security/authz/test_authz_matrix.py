@@ -66,7 +66,7 @@ PUBLIC: dict[tuple[str, str, str], str] = {
 # Authenticated routes outside the station-scope rules (the 401 rule still covers them).
 NOT_SCOPED: dict[tuple[str, str, str], str] = {
     ("gateway", "POST", "/v1/me/password"): "changes the caller's own password only",
-    ("cases", "POST", "/v1/populations"): "the platform-wide list of population codes (admins only), no station",
+    ("cases", "POST", "/v1/populations"): "the platform-wide list of population codes (admins of the root or a province), no station",
     ("gateway", "GET", "/v1/sync"): "a device credential, scoped to the device's station: TestDevices",
     ("gateway", "POST", "/v1/sync"): "a device credential, scoped to the device's station: TestDevices",
 }
