@@ -182,6 +182,16 @@ MESSAGES = {
     "'from' is after 'to'.": "开始日期晚于结束日期。",
     "'to' is before 'from'": "结束日期早于开始日期",
     "already registered": "已经登记",
+    "No such project covering this case's station in your scope.": "您的范围内没有覆盖此个案所在站点的项目。",
+    "No such community activity in your scope.": "您的范围内没有该社区活动。",
+    "No such group session in your scope.": "您的范围内没有该小组节次。",
+    "No such user among the accounts you manage.": "您管理的账号中没有该用户。",
+    "Only a login of role volunteer can be linked to a volunteer.": "只有志愿者角色的账号可以关联到志愿者。",
+    "The login must be bound to the volunteer's station or one below it.": "该账号须属于志愿者所在站点或其下级站点。",
+    "Free text names no activity: leave activity_ref out, or give the activity_kind it belongs to.":
+        "自由填写的服务不对应活动：请不填 activity_ref，或填写其所属的 activity_kind。",
+    "Population codes are platform-wide: only an administrator of the root station or of a province can add them.":
+        "人群代码是全平台共用的：只有根站点或省级站点的管理员可以新增。",
     "exists already": "已存在",
     "is the station itself or inside its subtree": "是站点本身或其下级站点",
     "must be a mainland mobile (11 digits) or a landline with area code": "须为大陆手机号（11 位）或带区号的固定电话",

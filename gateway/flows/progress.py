@@ -97,7 +97,7 @@ async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dic
     """The project's casework figures over its period, or None when the cases service fails."""
     thresholds = sorted({int(t["conditions"].get("min_sessions", 1)) for t in answer["targets"]
                          if t["metric"] == "cases.full"}) or [1]
-    body = {"project_id": answer["project_id"], "from": answer["starts_on"],
+    body = {"project_id": answer["project_id"], "station_ids": answer["coverage"], "from": answer["starts_on"],
             "to": min(date.fromisoformat(answer["ends_on"]), date.fromisoformat(answer["as_of"])).isoformat(),
             "min_sessions": thresholds}
     if body["to"] < body["from"]:

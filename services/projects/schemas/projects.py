@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from shared.lookup import LookupQuery
 from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 ProjectStatus = Literal["planned", "running", "evaluating", "closed"]
@@ -95,6 +96,8 @@ class ProjectProgress(Output):
     project_id: str
     starts_on: date
     ends_on: date
+    coverage: list[int] = Field(description="The stations in whose subtrees the project's work counts: those it "
+                                            "covers, or its own station when it lists none")
     as_of: date
     targets: list[TargetProgress]
     degraded: list[str] = Field(default_factory=list)
@@ -134,3 +137,7 @@ class EvaluationRead(RecordRead):
     total_score: Decimal | None = None
     grade: Grade | None = None
     notes: str | None = None
+
+
+class ProjectLookupQuery(LookupQuery):
+    station_id: RowId = Field(description="The station of the record that would name the project")

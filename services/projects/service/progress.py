@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects.models import Project
 from services.projects.repository import projects as repo
 from services.projects.schemas.projects import ProjectProgress, TargetProgress
+from services.projects.service.projects import coverage
 from shared import clock
 from shared.stats import TARGET_METRICS
 
@@ -37,7 +38,7 @@ async def progress(session: AsyncSession, project: Project) -> ProjectProgress:
             row.met = row.value >= goal
         rows.append(row)
     return ProjectProgress(project_id=project.id, starts_on=project.starts_on, ends_on=project.ends_on,
-                           as_of=clock.today(), targets=rows)
+                           coverage=coverage(project), as_of=clock.today(), targets=rows)
 
 
 async def _value(load, metric: str, conditions: dict) -> float:

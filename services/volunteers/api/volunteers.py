@@ -14,8 +14,9 @@ from shared import clock
 from shared.audit import is_child, log_reads
 from shared.auth import PrincipalDep, ReaderDep, WriterDep
 from shared.etag import set_etag
+from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.repository import page
+from shared.repository import live_ids, page
 
 router = APIRouter(prefix="/v1/volunteers", tags=["volunteers"])
 ORDER = [Volunteer.created_at, Volunteer.id]
@@ -48,14 +49,22 @@ async def list_volunteers(
 
 @router.post("", response_model=VolunteerRead, status_code=status.HTTP_201_CREATED)
 async def register_volunteer(body: VolunteerCreate, principal: WriterDep, session: WriteSessionDep,
-                             vault: VaultDep, settings: SettingsDep, response: Response) -> VolunteerRead:
+                             vault: VaultDep, settings: SettingsDep, asker: AskerDep,
+                             response: Response) -> VolunteerRead:
     """Register a volunteer; the same ID number twice on the platform answers 409 naming the existing record."""
-    record, created = await service.create(session, vault, principal, body)
+    record, created = await service.create(session, vault, asker, principal, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
     response.headers["Location"] = f"/v1/volunteers/{record.id}"
     return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
+
+
+@router.post("/lookup", response_model=LookupAnswer)
+async def lookup_volunteers(body: LookupQuery, principal: ReaderDep, session: ReadSessionDep) -> LookupAnswer:
+    """Which of these ids are volunteers you can see; others are left out."""
+    rows = await live_ids(session, Volunteer, principal, list(dict.fromkeys(body.ids)))
+    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
 
 
 @router.get("/me", response_model=VolunteerRead)
@@ -82,9 +91,9 @@ async def get_volunteer(record: VolunteerDep, principal: IdReaderDep, vault: Vau
 @router.patch("/{volunteer_id}", response_model=VolunteerRead)
 async def update_volunteer(body: VolunteerUpdate, record: VolunteerForUpdateDep, version: IfMatchDep,
                            principal: IdWriterDep, session: WriteSessionDep, vault: VaultDep,
-                           settings: SettingsDep, response: Response) -> VolunteerRead:
+                           settings: SettingsDep, asker: AskerDep, response: Response) -> VolunteerRead:
     """Change a volunteer's profile, status or linked login (If-Match required)."""
-    record = await service.update(session, vault, principal, record, version, body)
+    record = await service.update(session, vault, asker, principal, record, version, body)
     set_etag(response, record.version)
     return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
 

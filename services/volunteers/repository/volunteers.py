@@ -4,8 +4,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers.models import (Certificate, NumberSequence, ServiceHours, TeamMember, Volunteer,
-                                       VolunteerEntry)
+from services.volunteers.models import (Certificate, NumberSequence, ServiceHours, Station, TeamMember,
+                                       Volunteer, VolunteerEntry)
 from shared.auth import Principal
 from shared.repository import live
 
@@ -32,6 +32,13 @@ async def live_by_id_numbers(session: AsyncSession, bidxs: list[str]) -> dict[st
     stmt = select(Volunteer.id_number_bidx, Volunteer.id).where(Volunteer.id_number_bidx.in_(bidxs),
                                                                 Volunteer.deleted_at.is_(None))
     return {b: i for b, i in (await session.execute(stmt)).all()}
+
+
+async def station_path(session: AsyncSession, station_id: object) -> str | None:
+    """A live station's path in this service's replica."""
+    if not isinstance(station_id, int):
+        return None
+    return await session.scalar(select(Station.path).where(Station.id == station_id, Station.deleted_at.is_(None)))
 
 
 async def user_linked_elsewhere(session: AsyncSession, user_id: str, volunteer_id: str) -> bool:

@@ -17,8 +17,10 @@ from services.volunteers.repository import hours as repo
 from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.hours import ConfirmInput, CorrectionInput, DisputeInput, HoursCreate
 from services.volunteers.service.counting import Rollup, certified_hours
+from services.volunteers.service.references import check_occasion
 from shared.auth import Principal
 from shared.errors import InvalidInput
+from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
@@ -69,6 +71,11 @@ def settle(values: dict) -> dict:
     kind = values.get("activity_kind") or "free_text"
     if kind != "free_text" and not values.get("activity_ref"):
         raise InvalidInput.field("activity_ref", f"Give the id of the {kind.replace('_', ' ')}.", "missing")
+    if kind == "free_text" and values.get("activity_ref"):
+        # Only an activity or a session is checked with the projects service: an id beside free
+        # text would be kept unchecked.
+        raise InvalidInput.field("activity_ref", "Free text names no activity: leave activity_ref out, or give "
+                                 "the activity_kind it belongs to.", "not_an_occasion")
     return {**values, "activity_kind": kind, "hours": hours}
 
 
@@ -91,7 +98,7 @@ def _remember(session: AsyncSession, record: ServiceHours, action: str, principa
                                     snapshot=_snapshot(record), note=note, by=principal.user_id))
 
 
-async def create(session: AsyncSession, vault: Vault, principal: Principal,
+async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal,
                  body: HoursCreate) -> tuple[ServiceHours, bool]:
     digest = vault.digest("service_hours", body)
     existing = await replay(session, ServiceHours, body.id, digest, principal)
@@ -108,6 +115,7 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
     else:
         station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     values = settle(body.model_dump(include=set(SERVICE_FIELDS)))
+    await check_occasion(asker, values["activity_kind"], values.get("activity_ref"))
     await _check_day_total(session, None, volunteer.id, values["served_on"], values["hours"])
     record = ServiceHours(id=body.id or new_id(), volunteer_id=volunteer.id, team_id=body.team_id,
                           station_id=station_id, station_path=station_path, status="recorded", create_digest=digest,
@@ -121,6 +129,17 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
     rollup.hours(record, +1)
     await rollup.write(session)
     return record, True
+
+
+async def correct(session: AsyncSession, asker: Asker, principal: Principal, record: ServiceHours,
+                  body: CorrectionInput, expected_version: int | None) -> ServiceHours:
+    """The organiser's correction: a new activity or session it names must be one the caller can see."""
+    changes = body.model_dump(exclude_unset=True, include={"activity_kind", "activity_ref"})
+    kind = changes.get("activity_kind", record.activity_kind) or "free_text"
+    ref = changes.get("activity_ref", record.activity_ref)
+    if (kind, ref) != (record.activity_kind, record.activity_ref):
+        await check_occasion(asker, kind, ref)
+    return await act(session, principal, record, "correct", body, expected_version)
 
 
 async def act(session: AsyncSession, principal: Principal, record: ServiceHours, action: str,
@@ -138,6 +157,8 @@ async def act(session: AsyncSession, principal: Principal, record: ServiceHours,
     note = getattr(body, "reason", None) or getattr(body, "note", None)
     if action == "correct":
         changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+        if changes.get("activity_kind") == "free_text":
+            changes.setdefault("activity_ref", None)  # no longer served at an activity
         values = settle({**{k: getattr(record, k) for k in SERVICE_FIELDS}, **changes})
         await _check_day_total(session, record.id, record.volunteer_id, values["served_on"], values["hours"])
         for key, value in values.items():

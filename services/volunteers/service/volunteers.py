@@ -10,11 +10,13 @@ from services.volunteers.models import Station, Volunteer
 from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import VolunteerCreate, VolunteerRead, VolunteerUpdate
 from services.volunteers.service.counting import Rollup
+from services.volunteers.service.references import check_login
 from shared import clock
 from shared.auth import Principal, Role
 from shared.crypto import mask
 from shared.errors import Forbidden, InvalidInput
 from shared.idnumber import birth_date
+from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
@@ -86,7 +88,7 @@ def _check_linking(principal: Principal, fields: dict) -> None:
                         errors=[{"field": "user_id", "message": "not allowed for this role", "code": "forbidden"}])
 
 
-async def create(session: AsyncSession, vault: Vault, principal: Principal,
+async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal,
                  body: VolunteerCreate) -> tuple[Volunteer, bool]:
     digest = vault.digest("volunteer", body)
     existing = await replay(session, Volunteer, body.id, digest, principal)
@@ -95,6 +97,8 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     fields = body.model_dump(exclude={"id", "station_id"})
     _check_linking(principal, fields)
+    if fields.get("user_id") is not None:
+        await check_login(session, asker, fields["user_id"], station_path)
     record = await register(session, vault, principal, fields, station_id, station_path, body.id or new_id())
     record.create_digest = digest
     return record, True
@@ -138,12 +142,14 @@ async def _save(session: AsyncSession, record: Volunteer) -> None:
         raise IdInUse() from None
 
 
-async def update(session: AsyncSession, vault: Vault, principal: Principal, record: Volunteer,
+async def update(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal, record: Volunteer,
                  expected_version: int, body: VolunteerUpdate) -> Volunteer:
     fields = body.changes()
     touch(record, principal, expected_version)
     if "user_id" in fields:
         _check_linking(principal, {"user_id": fields["user_id"] or "unlink"})
+        if fields["user_id"] not in (None, record.user_id):
+            await check_login(session, asker, fields["user_id"], record.station_path)
         if fields["user_id"] and await repo.user_linked_elsewhere(session, fields["user_id"], record.id):
             raise UserAlreadyLinked()
     if "guardian_consent" in fields:
