@@ -182,6 +182,9 @@ MESSAGES = {
     "'from' is after 'to'.": "开始日期晚于结束日期。",
     "'to' is before 'from'": "结束日期早于开始日期",
     "already registered": "已经登记",
+    "This person is registered at another station: ask for a transfer.": "此人已在其他站点建档：请申请转移。",
+    "Too many registrations of people registered at other stations; try again later.":
+        "登记已在其他站点建档人员的次数过多，请稍后再试。",
     "No such project covering this case's station in your scope.": "您的范围内没有覆盖此个案所在站点的项目。",
     "No such community activity in your scope.": "您的范围内没有该社区活动。",
     "No such group session in your scope.": "您的范围内没有该小组节次。",

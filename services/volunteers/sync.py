@@ -229,10 +229,10 @@ async def create_volunteer(session, ctx: SyncContext, row: dict) -> Volunteer:
     try:
         record, _ = await volunteers_service.create(session, _vault(ctx), _asker(ctx), ctx.principal, body)
     except DuplicateIdNumber as exc:
-        # Named on the record, like any rule the pushed values break (a tablet cannot answer a 409).
-        raise InvalidInput("A volunteer with this ID number is already registered.", errors=[
-            {"field": "id_number", "message": "already registered", "code": "duplicate",
-             "existing_id": exc.extra.get("existing_id")}]) from None
+        # Named on the record, like any rule the pushed values break (a tablet cannot answer a 409);
+        # the existing record's id only when the device may see it.
+        existing = {"existing_id": exc.extra["existing_id"]} if exc.extra.get("existing_id") else {}
+        raise InvalidInput(exc.detail, errors=[{**e, **existing} for e in exc.errors or []]) from None
     except InvalidInput as exc:
         raise _renamed(exc)
     return record

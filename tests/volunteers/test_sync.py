@@ -370,6 +370,18 @@ class TestPushRefused:
         assert answer["errors"] == [{"field": "changes.volunteers.tab-v1.id_number", "message": "already registered",
                                      "code": "duplicate", "existing_id": v["id"]}]
 
+    async def test_an_id_number_registered_at_another_station_names_nothing_of_it(self, volunteers_client,
+                                                                                   service_headers, sibling,
+                                                                                   register, db):
+        theirs = await register(sibling, id_number=ID_A)
+        answer = await push(volunteers_client, service_headers, expect=422,
+                            volunteers={"created": [volunteer_row(id_number=ID_A)]})
+        assert answer["errors"] == [{"field": "changes.volunteers.tab-v1.id_number", "code": "registered_elsewhere",
+                                     "message": "This person is registered at another station: ask for a transfer."}]
+        assert theirs["id"] not in json.dumps(answer)
+        assert await db.fetchval("SELECT actor_id FROM volunteers.audit_log WHERE action = 'id_number_elsewhere'"
+                                 ) == "device:tab-1"
+
 
 class TestActivityOfPushedHours:
     async def test_a_sibling_stations_activity_is_refused_naming_the_field(self, volunteers_client, service_headers,

@@ -18,15 +18,23 @@ class TestRegisterVolunteer:
         listed = (await volunteers_client.get("/v1/volunteers", headers=worker)).json()["items"]
         assert [i["id_number"] for i in listed] == ["5101**********" + ID_A[-4:]]
 
-    async def test_same_id_number_anywhere_is_409_naming_existing(self, volunteers_client, worker, token_for,
-                                                                  register, db):
+    async def test_same_id_number_anywhere_is_409_naming_nothing_of_another_station(self, volunteers_client, worker,
+                                                                                    city_head, token_for, register,
+                                                                                    db):
         first = await register(worker)
         other_province = token_for("social_worker", 10, "/9/10/", user_id="w10")
         r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": f" {ID_A.lower()} "},
                                          headers=other_province)
         assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
-        assert r.json()["existing_id"] == first["id"] and ID_A not in r.text
+        assert r.json()["detail"] == "This person is registered at another station: ask for a transfer."
+        assert "existing_id" not in r.json() and first["id"] not in r.text and "/1/2/" not in r.text
+        assert ID_A not in r.text
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 1
+        audit = await db.fetch("SELECT actor_id, record_id FROM volunteers.audit_log "
+                               "WHERE action = 'id_number_elsewhere'")
+        assert [tuple(a) for a in audit] == [("w10", first["id"])]
+        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": ID_A}, headers=city_head)
+        assert r.status_code == 409 and r.json()["existing_id"] == first["id"]
 
     async def test_client_id_retry_returns_existing(self, volunteers_client, worker, tree, db):
         body = {"id": "tab-v1", "name": "李四", "id_number": ID_B}

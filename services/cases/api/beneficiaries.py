@@ -55,7 +55,7 @@ async def list_beneficiaries(
 @router.post("", response_model=BeneficiaryRead, status_code=status.HTTP_201_CREATED)
 async def register_beneficiary(body: BeneficiaryCreate, principal: WriterDep, session: WriteSessionDep,
                                vault: VaultDep, response: Response) -> BeneficiaryRead:
-    """Register a person (建档); the same ID number twice in a province answers 409 naming the existing record."""
+    """Register a person (建档); an ID number registered already in the province answers 409 (naming the record if you can see it)."""
     record, created = await service.create(session, vault, principal, body)
     if not created:
         response.status_code = status.HTTP_200_OK

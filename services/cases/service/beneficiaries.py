@@ -11,7 +11,7 @@ from services.cases.models import Beneficiary, Station
 from services.cases.repository import beneficiaries as repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
 from services.cases.service.counting import Rollup
-from shared import clock
+from shared import attempts, clock
 from shared.auth import Principal, Role
 from shared.crypto import mask
 from shared.errors import InvalidInput
@@ -76,11 +76,18 @@ def _seal(vault: Vault, record: Beneficiary, fields: dict) -> None:
             setattr(record, key, value)
 
 
-async def _claim_id_number(session: AsyncSession, record: Beneficiary, station_path: str) -> None:
+async def _claim_id_number(session: AsyncSession, principal: Principal, record: Beneficiary,
+                           station_path: str) -> None:
     if record.id_number_bidx:
+        await attempts.check(session)
         existing = await repo.find_live_by_id_number(session, record.id_number_bidx, station_path, record.id)
         if existing:
-            raise DuplicateIdNumber(existing)
+            raise await _duplicate(session, principal, existing)
+
+
+async def _duplicate(session: AsyncSession, principal: Principal, existing: tuple[str, str] | None
+                     ) -> DuplicateIdNumber:
+    return DuplicateIdNumber(await attempts.name_if_visible(session, principal, "beneficiary", existing))
 
 
 async def create(session: AsyncSession, vault: Vault, principal: Principal,
@@ -97,14 +104,14 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
                          registered_on=clock.today(), created_by=principal.user_id, updated_by=principal.user_id,
                          create_digest=digest, version=1)
     _seal(vault, record, fields)
-    await _claim_id_number(session, record, station_path)
+    await _claim_id_number(session, principal, record, station_path)
     try:
         await save(session, record)
     except UniqueViolation as exc:
         if exc.constraint == "uq_beneficiary_id_number_province":
             # Lost a race with a concurrent registration of the same person.
-            raise DuplicateIdNumber(await repo.find_live_by_id_number(
-                session, record.id_number_bidx, station_path, record.id) or "") from None
+            raise await _duplicate(session, principal, await repo.find_live_by_id_number(
+                session, record.id_number_bidx, station_path, record.id)) from None
         raise IdInUse() from None
     rollup = Rollup()
     rollup.beneficiary(record, +1)
@@ -124,12 +131,12 @@ async def update(session: AsyncSession, vault: Vault, principal: Principal, reco
     old_populations = list(record.populations)
     _seal(vault, record, fields)
     if fields.get("id_number"):
-        await _claim_id_number(session, record, record.station_path)
+        await _claim_id_number(session, principal, record, record.station_path)
         try:
             await save(session, record)
         except UniqueViolation:
-            raise DuplicateIdNumber(await repo.find_live_by_id_number(
-                session, record.id_number_bidx, record.station_path, record.id) or "") from None
+            raise await _duplicate(session, principal, await repo.find_live_by_id_number(
+                session, record.id_number_bidx, record.station_path, record.id)) from None
     if "populations" in fields:
         rollup = Rollup()
         rollup.beneficiary_populations(record, old_populations, record.populations)

@@ -51,7 +51,7 @@ async def list_volunteers(
 async def register_volunteer(body: VolunteerCreate, principal: WriterDep, session: WriteSessionDep,
                              vault: VaultDep, settings: SettingsDep, asker: AskerDep,
                              response: Response) -> VolunteerRead:
-    """Register a volunteer; the same ID number twice on the platform answers 409 naming the existing record."""
+    """Register a volunteer; an ID number registered already answers 409 (naming the record if you can see it)."""
     record, created = await service.create(session, vault, asker, principal, body)
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -11,7 +11,7 @@ from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import VolunteerCreate, VolunteerRead, VolunteerUpdate
 from services.volunteers.service.counting import Rollup
 from services.volunteers.service.references import check_login
-from shared import clock
+from shared import attempts, clock
 from shared.auth import Principal, Role
 from shared.crypto import mask
 from shared.errors import Forbidden, InvalidInput
@@ -114,27 +114,33 @@ async def register(session: AsyncSession, vault: Vault, principal: Principal, fi
                        registered_on=today, created_by=principal.user_id, updated_by=principal.user_id, version=1,
                        certified_hours=Decimal(0))
     _seal(vault, record, {k: v for k, v in fields.items() if k != "id_type"})
+    await attempts.check(session)
     existing = await repo.find_live_by_id_number(session, record.id_number_bidx)
     if existing:
-        raise DuplicateIdNumber(existing)
+        raise await _duplicate(session, principal, existing)
     if not record.volunteer_number:
         seq = await repo.next_number(session, station_id, "volunteer", today.year)
         record.volunteer_number = f"V{station_id}-{today.year}-{seq:05d}"
-    await _save(session, record)
+    await _save(session, principal, record)
     rollup = Rollup()
     rollup.volunteer(record, +1)
     await rollup.write(session)
     return record
 
 
-async def _save(session: AsyncSession, record: Volunteer) -> None:
+async def _duplicate(session: AsyncSession, principal: Principal, existing: tuple[str, str] | None
+                     ) -> DuplicateIdNumber:
+    return DuplicateIdNumber(await attempts.name_if_visible(session, principal, "volunteer", existing))
+
+
+async def _save(session: AsyncSession, principal: Principal, record: Volunteer) -> None:
     try:
         await save(session, record)
     except UniqueViolation as exc:
         if exc.constraint == "uq_volunteer_id_number":
             # Lost a race with a concurrent registration of the same person.
-            raise DuplicateIdNumber(await repo.find_live_by_id_number(session, record.id_number_bidx, record.id)
-                                    or "") from None
+            raise await _duplicate(session, principal, await repo.find_live_by_id_number(
+                session, record.id_number_bidx, record.id)) from None
         if exc.constraint == "uq_volunteer_user_id":
             raise UserAlreadyLinked() from None
         if exc.constraint == "uq_volunteer_volunteer_number":
@@ -155,7 +161,7 @@ async def update(session: AsyncSession, vault: Vault, asker: Asker, principal: P
     if "guardian_consent" in fields:
         check_guardian(record.birth_on, record.registered_on, fields["guardian_consent"])
     _seal(vault, record, fields)
-    await _save(session, record)
+    await _save(session, principal, record)
     return record
 
 
