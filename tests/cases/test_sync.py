@@ -130,7 +130,7 @@ class TestPull:
         assert b["name"] == "张三丰" and b["birth_on"] == "1980-01-01" and b["station_id"] == 2
         assert json.loads(b["populations"]) == ["elderly", "disabled"] and json.loads(b["consents"]) == []
         assert b["id_number_masked"] == "5101**********" + ID_A[-4:] and b["phone_masked"] == "138****5678"
-        assert json.loads(b["emergency_contact_masked"]) == {"name": "王芳", "relation": "女儿", "phone": "139****1111"}
+        assert json.loads(b["emergency_contact_masked"]) == {"name": "王*", "relation": "**", "phone": "139****1111"}
         assert b["registered_on"] == today.isoformat()
         assert isinstance(b["created_at"], int) and isinstance(b["updated_at"], int)
         # No full sensitive value, ciphertext, blind index or record internals.

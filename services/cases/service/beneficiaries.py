@@ -11,18 +11,13 @@ from services.cases.models import Beneficiary, Station
 from services.cases.repository import beneficiaries as repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
 from services.cases.service.counting import Rollup
-from shared import attempts, clock
-from shared.auth import Principal, Role
-from shared.crypto import mask
+from shared import attempts, clock, masking
+from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
 from shared.stations import resolve_station
-
-# Roles that work with the person directly and so may see an ID number or phone in full.
-REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
-
 
 async def check_populations(session: AsyncSession, codes: list[str], field: str = "populations") -> None:
     known = await repo.known_population_codes(session, codes)
@@ -159,12 +154,7 @@ def to_read(vault: Vault, record: Beneficiary, reveal: bool) -> BeneficiaryRead:
     phone = vault.cipher.decrypt(record.phone_enc, _context(record.id, "phone"))
     contact_plain = vault.cipher.decrypt(record.emergency_contact_enc, _context(record.id, "emergency_contact"))
     contact = orjson.loads(contact_plain) if contact_plain else None
-    if not reveal:
-        id_number = mask(id_number, keep_start=4, keep_end=4)
-        phone = mask(phone, keep_start=3, keep_end=4)
-        if contact and contact.get("phone"):
-            contact["phone"] = mask(contact["phone"], keep_start=3, keep_end=4)
-    return BeneficiaryRead(
+    return masking.apply(BeneficiaryRead(
         id=record.id, station_id=record.station_id, version=record.version, created_at=record.created_at,
         updated_at=record.updated_at, created_by=record.created_by, updated_by=record.updated_by,
         name=record.name, gender=record.gender, birth_on=record.birth_on, id_number=id_number, phone=phone,
@@ -172,8 +162,4 @@ def to_read(vault: Vault, record: Beneficiary, reveal: bool) -> BeneficiaryRead:
         disability_type=record.disability_type, disability_grade=record.disability_grade,
         need_level=record.need_level, worker_id=record.worker_id, consents=record.consents or [],
         populations=record.populations or [], registered_on=record.registered_on,
-    )
-
-
-def may_reveal(principal: Principal) -> bool:
-    return principal.role in REVEALING_ROLES
+    ), reveal)

@@ -14,6 +14,7 @@ from shared import clock
 from shared.audit import is_child, log_reads
 from shared.auth import PrincipalDep, ReaderDep, WriterDep
 from shared.etag import set_etag
+from shared.masking import in_full
 from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.repository import live_ids, page
@@ -43,8 +44,9 @@ async def list_volunteers(
     today = clock.today()
     await log_reads(request, "volunteer", [(v.id, v.station_path) for v in rows[:paging.limit]
                                            if is_child(v.birth_on, today)])
+    reveal = in_full(principal, one_record=False)
     return make_page(rows, paging, ["created_at", "id"],
-                     lambda v: service.to_read(vault, v, False, settings.star_thresholds))
+                     lambda v: service.to_read(vault, v, reveal, settings.star_thresholds))
 
 
 @router.post("", response_model=VolunteerRead, status_code=status.HTTP_201_CREATED)
@@ -76,7 +78,7 @@ async def my_volunteer_record(principal: PrincipalDep, session: ReadSessionDep, 
         raise VolunteerNotFound()
     set_etag(response, record.version)
     await log_reads(request, "volunteer", [(record.id, record.station_path)])
-    return service.to_read(vault, record, True, settings.star_thresholds)
+    return service.to_read(vault, record, in_full(principal, one_record=True, own=True), settings.star_thresholds)
 
 
 @router.get("/{volunteer_id}", response_model=VolunteerRead)

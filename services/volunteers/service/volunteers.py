@@ -11,9 +11,8 @@ from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import VolunteerCreate, VolunteerRead, VolunteerUpdate
 from services.volunteers.service.counting import Rollup
 from services.volunteers.service.references import check_login
-from shared import attempts, clock
+from shared import attempts, clock, masking
 from shared.auth import Principal, Role
-from shared.crypto import mask
 from shared.errors import Forbidden, InvalidInput
 from shared.idnumber import birth_date
 from shared.lookup import Asker
@@ -22,8 +21,6 @@ from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
 from shared.stations import resolve_station
 
-# Roles that work with the person directly and so may see an ID number or phone in full.
-REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
 # Linking a login to a volunteer record decides whose records that login reads.
 LINKING_ROLES = frozenset({Role.station_head, Role.admin})
 ADULT_AGE = 18
@@ -180,8 +177,8 @@ def star_level(hours: Decimal, thresholds: list[float]) -> int:
 
 
 def may_reveal(principal: Principal, record: Volunteer) -> bool:
-    return principal.role in REVEALING_ROLES or (principal.role is Role.volunteer
-                                                 and record.user_id == principal.user_id)
+    """Reading this one record: shown in full to those who work with volunteers, and to the volunteer."""
+    return masking.in_full(principal, one_record=True, own=record.user_id == principal.user_id)
 
 
 def id_number_of(vault: Vault, record: Volunteer) -> str:
@@ -191,12 +188,9 @@ def id_number_of(vault: Vault, record: Volunteer) -> str:
 def to_read(vault: Vault, record: Volunteer, reveal: bool, thresholds: list[float]) -> VolunteerRead:
     id_number = id_number_of(vault, record)
     phone = vault.cipher.decrypt(record.phone_enc, context(record.id, "phone"))
-    if not reveal:
-        id_number = mask(id_number, keep_start=4 if record.id_type == "mainland_id" else 1, keep_end=4)
-        phone = mask(phone, keep_start=3, keep_end=4)
     guardian = ({"name": record.guardian_name, "relation": record.guardian_relation,
                  "consented_on": record.guardian_consent_on} if record.guardian_name else None)
-    return VolunteerRead(
+    return masking.apply(VolunteerRead(
         id=record.id, station_id=record.station_id, version=record.version, created_at=record.created_at,
         updated_at=record.updated_at, created_by=record.created_by, updated_by=record.updated_by,
         name=record.name, id_type=record.id_type, id_number=id_number, phone=phone, gender=record.gender,
@@ -204,4 +198,4 @@ def to_read(vault: Vault, record: Volunteer, reveal: bool, thresholds: list[floa
         volunteer_number=record.volunteer_number, status=record.status, disclosure_consent=record.disclosure_consent,
         guardian_consent=guardian, user_id=record.user_id, registered_on=record.registered_on,
         certified_hours=record.certified_hours, star_level=star_level(record.certified_hours, thresholds),
-    )
+    ), reveal)
