@@ -301,8 +301,8 @@ def main() -> int:
                              f"set {spec.port_env} to use another)")
             plan.append((spec, bind, port))
         for spec, bind, port in plan:
-            # Each process finds the others where this run put them; the projects service asks
-            # the gateway (GATEWAY_URL) about attendees, so it too follows a GATEWAY_PORT.
+            # Each process finds the others where this run put them; the services ask the gateway
+            # (GATEWAY_URL) about the records of others that theirs name, so they too follow a GATEWAY_PORT.
             reach = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
             env[f"{spec.name.upper()}_URL"] = f"http://{reach}:{port}"
 

@@ -246,7 +246,8 @@ def _action(session: Session, obj: Any, spec: Tracked) -> str | None:
     return UPDATE
 
 
-def _current_actor(session: Session) -> Actor:
+def session_actor(session: Session) -> Actor:
+    """Who writes in this session: the request's principal, or the device a push acts for."""
     actor: Actor | None = session.info.get("audit_actor")
     if actor is None:
         actor = actor_of(session.info.get("request"), session.info.get("principal"))
@@ -268,7 +269,7 @@ def log_write(session, log_model: type, action: str, table: str, record_id: str,
     if (key, action) in done or (action == UPDATE and (key, CREATE) in done):
         return
     done.add((key, action))
-    session.add(log_model(**_current_actor(session).row(), action=action, record_table=table,
+    session.add(log_model(**session_actor(session).row(), action=action, record_table=table,
                           record_id=record_id[:64], station_path=station_path))
 
 

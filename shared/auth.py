@@ -40,6 +40,9 @@ PERSONAL_WRITERS = frozenset({Role.admin, Role.station_head, Role.social_worker}
 # Roles that work with the person and so see health, disability and case notes (sealed columns);
 # an administrator keeps the platform running and sees those fields blank (least privilege, PIPL).
 SENSITIVE_READERS = frozenset({Role.station_head, Role.social_worker, Role.supervisor})
+# Roles that work with the person directly and so see an ID number, a phone or an emergency contact
+# in full when they read one record (shared.masking); every list masks them.
+REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
 
 ACCESS_TOKEN = "access"
 SERVICE_TOKEN = "service"

@@ -80,3 +80,27 @@ class ServiceSettings(BaseSettings):
         if self.jwt_public_key_file:
             return Path(self.jwt_public_key_file).read_text()
         raise RuntimeError("JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE must be set (make run writes .data/keys/)")
+
+
+class ResourceSettings(ServiceSettings):
+    """A resource service (cases, projects, volunteers). A record that names another service's record
+    (a case's project, an activity's volunteers) is checked with its owner through the gateway, as the
+    caller (shared/lookup.py): GATEWAY_URL, or the prefixed CASES_GATEWAY_URL..., says where it is."""
+
+    gateway_url: str = "http://127.0.0.1:8000"
+    lookup_timeout_s: float = 10.0
+    # Registrations refused because the ID number is registered at a station the caller cannot see,
+    # per user (or tablet) per hour; beyond it every registration with an ID number waits (429).
+    duplicate_id_attempts_per_hour: int = 30
+
+    @model_validator(mode="after")
+    def _gateway_fallback(self) -> "ResourceSettings":
+        prefixed = f"{self.model_config.get('env_prefix', '')}GATEWAY_URL"
+        if "gateway_url" not in self.model_fields_set and _env(prefixed) is None and _env("GATEWAY_URL"):
+            self.gateway_url = _env("GATEWAY_URL")
+        # Platform-wide like the keys: one value for every service unless a prefixed one is set.
+        attempts = f"{self.model_config.get('env_prefix', '')}DUPLICATE_ID_ATTEMPTS_PER_HOUR"
+        if (_env(attempts) is None and "duplicate_id_attempts_per_hour" not in self.model_fields_set
+                and _env("DUPLICATE_ID_ATTEMPTS_PER_HOUR")):
+            self.duplicate_id_attempts_per_hour = int(_env("DUPLICATE_ID_ATTEMPTS_PER_HOUR"))
+        return self

@@ -69,3 +69,12 @@ async def save(session: AsyncSession, record) -> None:
     except IntegrityError as exc:
         cause = getattr(exc.orig, "__cause__", None)
         raise UniqueViolation(getattr(cause, "constraint_name", None)) from None
+
+
+async def live_ids(session: AsyncSession, model, principal: Principal, ids: list[str]) -> list[tuple[str, int]]:
+    """(id, station_id) of the live rows among `ids` in the principal's subtree: what a lookup answers."""
+    if not ids:
+        return []
+    stmt = select(model.id, model.station_id).where(model.id.in_(ids), model.deleted_at.is_(None),
+                                                     principal.scope(model.station_path))
+    return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]

@@ -1,5 +1,6 @@
 """Building blocks of every service's input and output models: base models and common field types."""
 
+import re
 from datetime import date, datetime
 from typing import Annotated, ClassVar
 
@@ -60,29 +61,54 @@ def lone_surrogate(text: str) -> bool:
     return False
 
 
-def has_nul(value: object) -> bool:
+# Line ends are stored as LF: Windows clients send CRLF, old Mac ones a bare CR.
+_LINE_END = re.compile(r"\r\n?")
+# Characters that hide what a text says: C0 controls but tab and newline (a terminal's BEL and ESC,
+# a forged line in a log or a CSV), DEL and the C1 controls, and the bidirectional embeddings,
+# overrides and isolates that make text display in another order than it is stored (CVE-2021-42574).
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: object) -> object:
+    """`value` (a string, or strings in lists and dicts) with line ends as LF; ValueError naming the
+    first hidden character (never the text around it)."""
     if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, (list, tuple, set)):
-        return any(has_nul(v) for v in value)
+        if "\r" in value:
+            value = _LINE_END.sub("\n", value)
+        found = _HIDDEN.search(value)
+        if found:
+            what = "the NUL character" if found.group() == "\x00" else "a control character" \
+                if ord(found.group()) < 0xa0 else "a bidirectional override"
+            raise ValueError(f"must not contain {what} (U+{ord(found.group()):04X}); only tab and newline are "
+                             "allowed among control characters")
+        return value
+    if isinstance(value, list):
+        return [clean_text(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(clean_text(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return type(value)(clean_text(v) for v in value)
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    return False
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    return value
 
 
-class NoNul(BaseModel):
-    """PostgreSQL text cannot hold the NUL character: refuse it here, naming the field, rather than
-    let the database driver fail on it (a 500)."""
+class CleanText(BaseModel):
+    """Every text field of every input: hidden characters refused naming the field (PostgreSQL text
+    cannot hold NUL at all; the others would reach terminals, logs, spreadsheets and screens), line
+    ends normalised."""
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        if has_nul(value):
-            raise ValueError("must not contain the NUL character (U+0000)")
-        return value
+    def _clean(cls, value: object) -> object:
+        return clean_text(value)
 
 
-class Input(NoNul):
+# The name other modules know the rule by.
+NoNul = CleanText
+
+
+class Input(CleanText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

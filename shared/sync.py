@@ -40,15 +40,15 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy import literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
-from shared.errors import AppError, Forbidden, InvalidInput, NotFound
+from shared.errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.review import Review
-from shared.schemas import BIGINT_MAX, BIGINT_MIN, NoNul
+from shared.schemas import BIGINT_MAX, BIGINT_MIN, NoNul, clean_text
 
 ColumnType = Literal["string", "number", "boolean"]
 
@@ -129,16 +129,47 @@ TIMESTAMPS = (SyncColumn("created_at", "number", optional=False, readonly=True),
               SyncColumn("updated_at", "number", optional=False, readonly=True))
 
 
+# The pushing device's own short-lived access token, which the gateway sends beside its service
+# token: a push's checks of other services' records (shared/lookup.py) run as the device.
+DEVICE_TOKEN_HEADER = "X-Device-Token"
+
+
+class DeviceTokenRequired(Unauthorized):
+    """401 with its own type, so the gateway tells it from a refused service token."""
+
+    type = "device-token-required"
+
+
 class SyncContext:
     """Who is pushing: the device's principal (role, station subtree) as the gateway vouched."""
 
     def __init__(self, principal: Principal, request: Request,
-                 provisional: dict[str, list[dict]] | None = None) -> None:
+                 provisional: dict[str, list[dict]] | None = None,
+                 pushed: dict[str, list[str]] | None = None) -> None:
         self.principal = principal
         self.request = request
         # Records of this same push that another service accepted in its dry run but has not
         # written yet (a new beneficiary whose attendance this service is checking).
         self.provisional = provisional or {}
+        # Ids of the push's records in other services' tables, by table (PushBody.pushed).
+        self.pushed = pushed or {}
+
+    def device_token(self) -> str:
+        """The pushing device's access token from DEVICE_TOKEN_HEADER, verified: it must be the
+        pushing device's. A push needs it only when it refers to another service's records."""
+        header = self.request.headers.get(DEVICE_TOKEN_HEADER, "")
+        token = header.removeprefix("Bearer ").strip()
+        if not token:
+            raise DeviceTokenRequired(f"Checking the records a push refers to needs the device's access token in "
+                                      f"{DEVICE_TOKEN_HEADER}; nothing was recorded.")
+        try:
+            device = self.request.app.state.verifier.verify(token)
+        except Unauthorized as exc:
+            raise DeviceTokenRequired(f"The token in {DEVICE_TOKEN_HEADER}: {exc.detail}") from None
+        if (not device.station_path.startswith(self.principal.station_path)
+                or (device.device_id is not None and device.device_id != self.principal.device_id)):
+            raise DeviceTokenRequired(f"The token in {DEVICE_TOKEN_HEADER} is not the pushing device's.")
+        return token
 
     @staticmethod
     def review() -> Review:
@@ -280,10 +311,33 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
 
 # ---------------------------------------------------------------- push
 
-class TableChanges(NoNul):  # pushed rows reach SQL as they come: the NUL character is refused here
+class TableChanges(BaseModel):
     created: list[dict] = Field(default_factory=list)
     updated: list[dict] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
+
+
+def _cleaned(value: Any, field: str) -> Any:
+    try:
+        return clean_text(value)
+    except ValueError as exc:
+        raise InvalidInput.field(field, str(exc), "hidden_character") from None
+
+
+def _clean_changes(changes: dict[str, TableChanges]) -> None:
+    """The text rule of every input (shared.schemas.clean_text) over the pushed rows, which reach the
+    adapters and SQL as they come, naming the record and column; line ends normalised in place, so a
+    retried push compares equal to what it wrote."""
+    for table, part in changes.items():
+        _cleaned(table, "changes")
+        for kind in ("created", "updated"):
+            rows = getattr(part, kind)
+            for i, row in enumerate(rows):
+                rid = _cleaned(row.get("id"), f"changes.{table}.{kind}[{i}].id")
+                where = rid if isinstance(rid, str) and rid else f"{kind}[{i}]"
+                rows[i] = {_cleaned(k, f"changes.{table}.{where}"): _cleaned(v, f"changes.{table}.{where}.{k}")
+                           for k, v in row.items()}
+        part.deleted = _cleaned(part.deleted, f"changes.{table}.deleted")
 
 
 class PushBody(BaseModel):
@@ -296,6 +350,16 @@ class PushBody(BaseModel):
     provisional: dict[str, list[dict]] = Field(
         default_factory=dict, description="Records of this push another service accepted in its dry run, by table, "
                                           "as that table `provides` them: not written yet, but they will be first")
+
+    pushed: dict[str, list[str]] = Field(
+        default_factory=dict, description="Ids of the records this push creates or updates in other services' "
+                                          "tables, by table: every service's dry run accepts its part before any "
+                                          "writes, so a reference to one of them holds")
+
+    @model_validator(mode="after")
+    def _clean(self) -> "PushBody":
+        _clean_changes(self.changes)
+        return self
 
 
 class SyncConflict(AppError):
@@ -484,7 +548,7 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
         checked = await check(session, by_name, body)
         principal = device_principal(body)
         session.info["principal"] = principal  # the audit log names the device, not the gateway
-        await apply(session, SyncContext(principal, request, body.provisional), checked)
+        await apply(session, SyncContext(principal, request, body.provisional, body.pushed), checked)
         if not body.check_only:
             return Response(status_code=204)
         # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the gateway

@@ -12,8 +12,10 @@ wired to the in-process services, so a cross-service test exercises the real app
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import asyncpg
 import httpx
@@ -198,45 +200,90 @@ async def _started(app) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+class GatewayRelay:
+    """What the services reach as "the gateway" here (shared/lookup.py): a lookup on a service's
+    path goes to that in-process service, as the gateway's proxy forwards it (PROXIED_PREFIXES);
+    the gateway's own routes (GET /v1/users/{id}) go to the gateway app a test has started, if any.
+    A service not started yet answers 503, naming the fixture a test needs."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, object] = {}
+        self.gateway = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        from gateway.upstream import PROXIED_PREFIXES
+
+        path = scope.get("path", "")
+        owner = next((s for p, s in PROXIED_PREFIXES.items() if path == p or path.startswith(p + "/")), None)
+        app = self.services.get(owner) if owner else self.gateway
+        if app is None:
+            body = f'{{"title": "{owner or "gateway"} not started in this test"}}'.encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/problem+json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+
 @pytest.fixture(scope="session")
-async def cases_app(database_url: str):
+def relay() -> GatewayRelay:
+    return GatewayRelay()
+
+
+def _through(relay: GatewayRelay) -> dict[str, httpx.AsyncBaseTransport]:
+    return {"gateway": httpx.ASGITransport(app=relay)}
+
+
+@pytest.fixture(scope="session")
+async def cases_app(database_url: str, relay):
     from services.cases.app import create_app
 
-    return create_app()
+    return create_app(transports=_through(relay))
 
 
 @pytest.fixture(scope="session")
-async def cases_client(cases_app) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _started(cases_app):
-        yield client
-
-
-@pytest.fixture(scope="session")
-async def projects_app(database_url: str, cases_app):
+async def projects_app(database_url: str, relay):
     from services.projects.app import create_app
 
-    # Attendee checks go to the casework API through the gateway, which only relays
-    # them; here they reach the in-process cases app directly.
-    return create_app(transports={"gateway": httpx.ASGITransport(app=cases_app)})
+    return create_app(transports=_through(relay))
 
 
 @pytest.fixture(scope="session")
-async def projects_client(projects_app) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _started(projects_app):
-        yield client
-
-
-@pytest.fixture(scope="session")
-async def volunteers_app(database_url: str):
+async def volunteers_app(database_url: str, relay):
     from services.volunteers.app import create_app
 
-    return create_app()
+    return create_app(transports=_through(relay))
 
 
 @pytest.fixture(scope="session")
-async def volunteers_client(volunteers_app) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _started(volunteers_app):
-        yield client
+async def running_services(cases_app, projects_app, volunteers_app, relay
+                           ) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """The three services started together: a record naming another service's record is checked
+    with its owner, which must be running (through `relay`)."""
+    apps = {"cases": cases_app, "projects": projects_app, "volunteers": volunteers_app}
+    async with AsyncExitStack() as stack:
+        clients = {}
+        for name, app in apps.items():
+            clients[name] = await stack.enter_async_context(contextlib.asynccontextmanager(_started)(app))
+            clients[name].app = app
+            relay.services[name] = app
+        yield clients
+        relay.services.clear()
+
+
+@pytest.fixture(scope="session")
+async def cases_client(running_services) -> httpx.AsyncClient:
+    return running_services["cases"]
+
+
+@pytest.fixture(scope="session")
+async def projects_client(running_services) -> httpx.AsyncClient:
+    return running_services["projects"]
+
+
+@pytest.fixture(scope="session")
+async def volunteers_client(running_services) -> httpx.AsyncClient:
+    return running_services["volunteers"]
 
 
 def station_rows(*paths: str, kind: str = "township") -> list[dict]:

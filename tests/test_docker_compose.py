@@ -45,6 +45,14 @@ def test_only_the_gateway_is_published():
     assert all(p.startswith("127.0.0.1:") for p in services["gateway"]["ports"])
 
 
+def test_the_services_reach_the_gateway():
+    """A service checks references to other services' records through the gateway (shared/lookup.py):
+    inside compose it is `gateway`, not the loopback default."""
+    services = compose()["services"]
+    for name in ("cases", "projects", "volunteers"):
+        assert services[name]["environment"].get("GATEWAY_URL") == "http://gateway:8000", name
+
+
 def _compose_plugin() -> bool:
     docker = shutil.which("docker")
     if docker is None:

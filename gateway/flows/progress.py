@@ -4,7 +4,8 @@ casework figures of the project that only the cases service can count.
 The projects service answers first, with the caller's token: it decides whether the caller
 may see the project at all, and its problem (404, 401...) is passed through unchanged.
 The casework figures come from the cases service's internal endpoint with the gateway's
-service token; if it fails, its targets keep no value and `degraded` names it.
+service token, counting only cases filed within the project's coverage (the stations the
+projects service names); if it fails, its targets keep no value and `degraded` names it.
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dic
     service's counted_from and counted_to), or None when the cases service fails."""
     thresholds = sorted({int(t["conditions"].get("min_sessions", 1)) for t in answer["targets"]
                          if t["metric"] == "cases.full"}) or [1]
-    body = {"project_id": answer["project_id"], "from": answer["counted_from"], "to": answer["counted_to"],
+    # Only cases filed within the project's coverage count for it (none named: the cases service
+    # refuses the query, and the figures are marked degraded rather than counted unbounded).
+    body = {"project_id": answer["project_id"], "station_ids": answer.get("coverage") or [],
+            "from": answer["counted_from"], "to": answer["counted_to"],
             "min_sessions": thresholds}
     if date.fromisoformat(body["to"]) < date.fromisoformat(body["from"]):
         return {"person_times_casework": 0, "case_beneficiaries": 0, "full_cases": {str(n): 0 for n in thresholds}}

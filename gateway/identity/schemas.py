@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.schemas import NoNul, RowId
+from shared.schemas import CleanText, RowId
 
 StationKind = Literal["province", "city", "county", "township", "village"]
 # shared.auth.Role without `service`, which is the gateway itself, never a user.
@@ -22,7 +22,7 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[\
 Password = Annotated[str, Field(max_length=1000)]
 
 
-class Input(NoNul):
+class Input(CleanText):
     model_config = ConfigDict(extra="forbid")
 
 

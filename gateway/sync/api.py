@@ -311,10 +311,18 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
     headers = {**_headers(request), "X-Device-Token": device_token,
                "X-Real-IP": actor_of(request).address or "unknown"}
 
+    # Every record the push creates or updates, by table: a service checking a reference to another
+    # service's record finds the push's own (an activity naming a volunteer registered in the same
+    # push), whatever the order the services take their parts in.
+    pushed = {name: [r["id"] for kind in ("created", "updated") if isinstance(part[kind], list)
+                     for r in part[kind] if isinstance(r, dict) and isinstance(r.get("id"), str)]
+              for tables in by_service.values() for name, part in tables.items()}
+
     async def send(service: str, check_only: bool, provisional: dict) -> httpx.Response | None:
         body = {"station_id": station.id, "station_path": station.path, "device_id": str(dev.id),
                 "since": cursor.cursors.get(service) if cursor else None, "check_only": check_only,
-                "changes": by_service[service], "provisional": provisional}
+                "changes": by_service[service], "provisional": provisional,
+                "pushed": {t: ids for t, ids in pushed.items() if t not in by_service[service] and ids}}
         try:
             limit = request.app.state.settings.sync_push_timeout_s
             async with asyncio.timeout(limit):

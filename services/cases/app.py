@@ -2,6 +2,7 @@
 
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from services.cases.api import routers
@@ -9,7 +10,7 @@ from services.cases.config import CasesSettings
 from services.cases.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, PersonDay, Station
 from services.cases.service import cases as case_service
 from services.cases.sync import TABLES
-from shared import clock
+from shared import clock, lookup
 from shared.app import build_app
 from shared.auth import TokenVerifier
 from shared.audit import internal_audit_router
@@ -22,17 +23,25 @@ from shared.stations import station_replica_router
 from shared.sync import internal_sync_router
 
 
-def create_app(settings: CasesSettings | None = None) -> FastAPI:
+def create_app(settings: CasesSettings | None = None,
+               transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
+    """`transports["gateway"]` replaces the network to the gateway (tests wire in-process apps)."""
     settings = settings or CasesSettings()
     clock.configure(settings.timezone)
+    transports = transports or {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.db = await Database.start(settings, "haolin-cases")
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.vault = Vault.from_settings(settings)
-        yield
-        await app.state.db.dispose()
+        # References to other services' records are checked with their owners (shared/lookup.py).
+        app.state.lookup = lookup.build(settings, transports.get("gateway"))
+        try:
+            yield
+        finally:
+            await app.state.lookup.aclose()
+            await app.state.db.dispose()
 
     app = build_app(title="Haolin cases service", service="cases", settings=settings, lifespan=lifespan,
                     idempotent_answers=IdempotentAnswer)

@@ -1,7 +1,7 @@
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings
+from shared.config import ResourceSettings
 
 
-class CasesSettings(ServiceSettings):
+class CasesSettings(ResourceSettings):
     model_config = SettingsConfigDict(env_prefix="CASES_", extra="ignore")

@@ -47,6 +47,7 @@ from services.cases.service import cases as case_service
 from services.cases.service import records as record_service
 from shared.auth import Principal
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
+from shared.lookup import PushAsker
 from shared.records import Vault
 from shared.repository import get_live
 from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
@@ -272,11 +273,18 @@ BENEFICIARIES = CasesTable(
 
 # ---------------------------------------------------------------- cases
 
+def _asker(ctx: SyncContext) -> PushAsker:
+    """A case's project is checked with the projects service as the pushing device (shared/lookup.py)."""
+    if not hasattr(ctx, "cases_asker"):
+        ctx.cases_asker = PushAsker(ctx.request.app.state.lookup, ctx)
+    return ctx.cases_asker
+
+
 async def _case_create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
     values = _without_none(CASES.values(row))
     await _station_in_scope(session, ctx.principal, values.get("station_id"))
     # Opened at intake, its "open" event and counts written, exactly as POST /v1/cases.
-    await case_service.create(session, vault(), ctx.principal, CaseCreate(id=row["id"], **values))
+    await case_service.create(session, vault(), _asker(ctx), ctx.principal, CaseCreate(id=row["id"], **values))
 
 
 async def _case_update(session: AsyncSession, ctx: SyncContext, record: Case, row: dict) -> None:
@@ -284,7 +292,8 @@ async def _case_update(session: AsyncSession, ctx: SyncContext, record: Case, ro
         return
     values = CASES.changes(record, row)
     if values:
-        case_service.update(ctx.principal, record, record.version, CaseUpdate.model_validate(values))
+        await case_service.update(_asker(ctx), ctx.principal, record, record.version,
+                                  CaseUpdate.model_validate(values))
 
 
 async def _case_delete(session: AsyncSession, ctx: SyncContext, record: Case) -> None:

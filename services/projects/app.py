@@ -5,12 +5,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from services.projects import lookup
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
 from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, PersonDay, Station
 from services.projects.sync import TABLES as SYNC_TABLES
-from shared import clock, crypto
+from shared import clock, crypto, lookup
 from shared.app import build_app
 from shared.audit import internal_audit_router
 from shared.auth import TokenVerifier
@@ -34,11 +33,11 @@ def create_app(settings: ProjectsSettings | None = None,
         app.state.db = await Database.start(settings, "haolin-projects")  # read_pool: audit reads
         crypto.configure(settings.field_encryption_keys)  # the sealed notes (models.py)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
-        app.state.lookup = lookup.build(settings.gateway_url, settings.lookup_timeout_s, transports.get("gateway"))
+        app.state.lookup = lookup.build(settings, transports.get("gateway"))
         try:
             yield
         finally:
-            await app.state.lookup.http.aclose()
+            await app.state.lookup.aclose()
             await app.state.db.dispose()
 
     app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan,

@@ -10,10 +10,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.lookup import BeneficiaryLookup
 from services.projects.models import Activity, Group, Project, Station
 from services.projects.repository import projects as projects_repo
-from shared.auth import Principal, PrincipalDep, Role, oauth2_scheme
+from shared.auth import Principal, PrincipalDep, Role
 from shared.db import read_session, write_session
 from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
@@ -36,19 +35,6 @@ async def optional_version(request: Request) -> int | None:
 
 
 OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
-
-
-async def beneficiary_lookup(request: Request) -> BeneficiaryLookup:
-    return request.app.state.lookup
-
-
-async def bearer(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
-    """The caller's own token, passed on to the casework API so it applies the caller's scope."""
-    return token or ""
-
-
-LookupDep = Annotated[BeneficiaryLookup, Depends(beneficiary_lookup)]
-TokenDep = Annotated[str, Depends(bearer)]
 
 
 async def id_reader(principal: PrincipalDep) -> Principal:

@@ -12,21 +12,15 @@ activity's, and a parent the device cannot read (or an unknown one) answers 403 
 as does a group or activity filed at a station outside the device's subtree or under a project it
 cannot see.
 
-Attendee checks. A named attendee or group member must be a beneficiary the writer can see, and
-an attendance copies the person's populations from the casework service at attendance time. REST
-asks the casework lookup through the gateway with the caller's own token (lookup.py). A push comes
-from the gateway with its service token, which the casework lookup rightly refuses (it answers for
-a user's scope; a service token's scope is the whole platform), and this service cannot sign a
-token. So the gateway, which signs tokens, also sends an access token of the pushing device (the
-principal it pushes as: social worker of the device's station, `dev` claim) in DEVICE_TOKEN_HEADER:
-the lookup runs as the device, and the cases service applies the device's scope exactly as for a
-worker of its station, with no change to the casework API. The token is verified here and must lie
-in the pushed subtree. One lookup answers every person a push names (not a call per attendance).
-A push naming people without that header is refused (401 device-token-required), never written
-unchecked.
-CONTRACT for the gateway's sync (not written yet): its POST /internal/sync/push to this service
-carries a short-lived access token of the device as `X-Device-Token` (the tablet itself holds an
-opaque credential, docs/sync.md; tests/projects/test_sync.py sends such a token).
+References to other services' records. A named attendee or group member must be a beneficiary
+the writer can see (an attendance copies the person's populations at attendance time), and an
+activity's volunteers volunteers the writer can see. REST asks their owners through the gateway
+with the caller's own token (shared/lookup.py); a push asks as the pushing device, with the access
+token the gateway sends beside its service token (shared.sync.DEVICE_TOKEN_HEADER), verified and
+bound to the pushed subtree; a push referring to people without it is refused (401
+device-token-required), never written unchecked. One lookup answers every person a push names
+(not a call per attendance); people new in the same push are taken from the cases service's dry
+run, volunteers new in it from the push itself (shared.lookup.PushAsker).
 
 ProjectsSyncTable recognises a retried push by comparing decoded values ('["a","b"]' and
 '["a", "b"]', "09:30" and "09:30:00", 350.5 and 350.50, "" and null in an optional text are the
@@ -48,19 +42,18 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.lookup import BeneficiaryLookup, Found
 from services.projects.models import Activity, Attendance, Group, GroupSession, Station
 from services.projects.schemas.work import (ActivityCreate, ActivityUpdate, AttendeeInput, GroupCreate, GroupUpdate,
                                             SessionCreate, SessionUpdate)
 from services.projects.service import activities as activity_service
 from services.projects.service import attendance as attendance_service
 from services.projects.service import groups as group_service
-from shared.errors import InvalidInput, NotFound, Unauthorized
+from services.projects.service import references
+from shared.errors import InvalidInput, NotFound
+from shared.lookup import PushAsker
 from shared.repository import get_live, save
 from shared.stations import resolve_station
 from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable
-
-DEVICE_TOKEN_HEADER = "X-Device-Token"
 
 # How a column's wire value maps to what the REST schemas take (all others: as they come).
 JSON_LISTS = frozenset({"members", "volunteer_ids", "photos", "populations"})
@@ -163,73 +156,21 @@ def _num(name: str, **kw) -> SyncColumn:
 
 # ---------------------------------------------------------------- shared steps
 
-class DeviceTokenRequired(Unauthorized):
-    """401 with its own type, so the gateway tells it from a refused service token."""
-
-    type = "device-token-required"
-
-
-class _PushLookup:
-    """The casework lookup as the pushing device, one call for every person the push names.
-
-    Duck-types BeneficiaryLookup.find for the service functions; their `token` argument is
-    ignored (the device's own token is used)."""
-
-    def __init__(self, ctx: SyncContext) -> None:
-        self.ctx = ctx
-        self.found: dict[str, Found] = {}
-        self.asked: set[str] = set()
-        self.named: list[str] | None = None
-
-    def _token(self) -> str:
-        token = self.ctx.request.headers.get(DEVICE_TOKEN_HEADER, "").removeprefix("Bearer ").strip()
-        if not token:
-            raise DeviceTokenRequired(f"Checking the people a push names needs the device's access token in "
-                                      f"{DEVICE_TOKEN_HEADER}; nothing was recorded.")
+async def _named(ctx: SyncContext) -> list[str]:
+    """Every beneficiary id the push names (attendees, group members): asked in one go."""
+    try:
+        changes = (await ctx.request.json()).get("changes") or {}
+    except Exception:  # noqa: BLE001 - only an optimisation; ids are then asked as needed
+        return []
+    ids: list[str] = []
+    for row in _rows(changes, "attendances"):
+        ids.append(row.get("beneficiary_id"))
+    for row in _rows(changes, "groups"):
         try:
-            device = self.ctx.request.app.state.verifier.verify(token)
-        except Unauthorized as exc:
-            raise DeviceTokenRequired(f"The token in {DEVICE_TOKEN_HEADER}: {exc.detail}") from None
-        pushing = self.ctx.principal
-        if (not device.station_path.startswith(pushing.station_path)
-                or (device.device_id is not None and device.device_id != pushing.device_id)):
-            raise DeviceTokenRequired(f"The token in {DEVICE_TOKEN_HEADER} is not the pushing device's.")
-        return token
-
-    async def _named(self) -> list[str]:
-        """Every beneficiary id the push names (attendees, group members): asked in one go."""
-        try:
-            changes = (await self.ctx.request.json()).get("changes") or {}
-        except Exception:  # noqa: BLE001 - only an optimisation; ids are then asked as needed
-            return []
-        ids: list[str] = []
-        for row in _rows(changes, "attendances"):
-            ids.append(row.get("beneficiary_id"))
-        for row in _rows(changes, "groups"):
-            try:
-                ids.extend(_json_list("members", row.get("members")))
-            except InvalidInput:
-                pass
-        return [i for i in ids if isinstance(i, str) and i]
-
-    async def find(self, _token: str, ids: list[str]) -> dict[str, Found]:
-        # People new in this push: the casework service accepted them in its dry run (within the
-        # device's subtree) and writes them before this service writes, so they are as good as found.
-        for item in self.ctx.provisional.get("beneficiaries", []):
-            if item.get("id") in ids and item["id"] not in self.found:
-                self.found[item["id"]] = Found(item["id"], int(item["station_id"]), list(item["populations"]))
-                self.asked.add(item["id"])
-        if any(i not in self.asked for i in ids):
-            if self.named is None:
-                self.named = await self._named()
-            batch = [i for i in dict.fromkeys([*ids, *self.named]) if i not in self.asked]
-            self.found.update(await self.real.find(self._token(), batch))
-            self.asked.update(batch)
-        return {i: self.found[i] for i in ids if i in self.found}
-
-    @property
-    def real(self) -> BeneficiaryLookup:
-        return self.ctx.request.app.state.lookup
+            ids.extend(_json_list("members", row.get("members")))
+        except InvalidInput:
+            pass
+    return [i for i in ids if isinstance(i, str) and i]
 
 
 def _rows(changes: dict, table: str) -> list[dict]:
@@ -237,10 +178,15 @@ def _rows(changes: dict, table: str) -> list[dict]:
     return [r for r in [*(entry.get("created") or []), *(entry.get("updated") or [])] if isinstance(r, dict)]
 
 
-def _lookup(ctx: SyncContext) -> Any:
-    if not hasattr(ctx, "projects_lookup"):
-        ctx.projects_lookup = _PushLookup(ctx)
-    return ctx.projects_lookup
+def _asker(ctx: SyncContext) -> PushAsker:
+    """The push's lookups, as the device: one call for every person the push names; people new in
+    this push come from the cases service's dry run, volunteers new in it from the push itself."""
+    if not hasattr(ctx, "projects_asker"):
+        ctx.projects_asker = PushAsker(ctx.request.app.state.lookup, ctx,
+                                       provisional={references.BENEFICIARIES: "beneficiaries"},
+                                       same_push={references.VOLUNTEERS: "volunteers"},
+                                       prefetch={references.BENEFICIARIES: lambda: _named(ctx)})
+    return ctx.projects_asker
 
 
 async def _current(session: AsyncSession, record: Any) -> Any | None:
@@ -281,7 +227,7 @@ async def create_group(session: AsyncSession, ctx: SyncContext, row: dict) -> No
     body = GroupCreate(id=row["id"], **GROUPS.decoded(row))
     await _station(session, ctx, body.station_id)
     project = await _project(session, ctx, body.project_id)
-    await group_service.create(session, _lookup(ctx), "", ctx.principal, project, body)
+    await group_service.create(session, _asker(ctx), ctx.principal, project, body)
 
 
 async def update_group(session: AsyncSession, ctx: SyncContext, record: Group, row: dict) -> None:
@@ -292,7 +238,7 @@ async def update_group(session: AsyncSession, ctx: SyncContext, record: Group, r
         return
     body = GroupUpdate(**changes)
     project = await group_service.project_of(session, record)
-    await group_service.update(session, _lookup(ctx), "", ctx.principal, project, record, record.version, body)
+    await group_service.update(session, _asker(ctx), ctx.principal, project, record, record.version, body)
 
 
 async def delete_group(session: AsyncSession, ctx: SyncContext, record: Group) -> None:
@@ -327,7 +273,7 @@ async def create_session(session: AsyncSession, ctx: SyncContext, row: dict) -> 
     body = SessionCreate(id=row["id"], **fields)
     group = await _parent(session, ctx, Group, group_id, "group_id")
     project = await group_service.project_of(session, group)
-    await group_service.add_session(session, _lookup(ctx), "", ctx.principal, project, group, body)
+    await group_service.add_session(session, _asker(ctx), ctx.principal, project, group, body)
 
 
 async def update_session(session: AsyncSession, ctx: SyncContext, record: GroupSession, row: dict) -> None:
@@ -375,7 +321,7 @@ async def create_activity(session: AsyncSession, ctx: SyncContext, row: dict) ->
     body = ActivityCreate(id=row["id"], **ACTIVITIES.decoded(row))
     await _station(session, ctx, body.station_id)
     project = await _project(session, ctx, body.project_id)
-    await activity_service.create(session, _lookup(ctx), "", ctx.principal, project, body)
+    await activity_service.create(session, _asker(ctx), ctx.principal, project, body)
 
 
 async def update_activity(session: AsyncSession, ctx: SyncContext, record: Activity, row: dict) -> None:
@@ -386,7 +332,7 @@ async def update_activity(session: AsyncSession, ctx: SyncContext, record: Activ
         return
     body = ActivityUpdate(**changes)
     project = await group_service.project_of(session, record)
-    await activity_service.update(session, ctx.principal, project, record, record.version, body)
+    await activity_service.update(session, _asker(ctx), ctx.principal, project, record, record.version, body)
 
 
 async def delete_activity(session: AsyncSession, ctx: SyncContext, record: Activity) -> None:
@@ -434,7 +380,7 @@ async def create_attendance(session: AsyncSession, ctx: SyncContext, row: dict) 
     fields = ATTENDANCES.decoded(row)
     body = AttendeeInput(id=row["id"], beneficiary_id=fields.get("beneficiary_id"))
     occasion = await _occasion(session, ctx, fields)
-    kept, _ = await attendance_service.add_one(session, _lookup(ctx), "", ctx.principal, occasion, body)
+    kept, _ = await attendance_service.add_one(session, _asker(ctx), ctx.principal, occasion, body)
     if kept.id != body.id:
         # Another tablet recorded the same person at the same occasion first: the person counts
         # once, on the row already there. The pushed id is kept as a tombstone (no count moves:

@@ -2,13 +2,14 @@
 
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
 from services.volunteers.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, Station
 from services.volunteers.sync import TABLES
-from shared import clock
+from shared import clock, lookup
 from shared.app import build_app
 from shared.auth import TokenVerifier
 from shared.audit import internal_audit_router
@@ -20,17 +21,25 @@ from shared.stations import station_replica_router
 from shared.sync import internal_sync_router
 
 
-def create_app(settings: VolunteersSettings | None = None) -> FastAPI:
+def create_app(settings: VolunteersSettings | None = None,
+               transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
+    """`transports["gateway"]` replaces the network to the gateway (tests wire in-process apps)."""
     settings = settings or VolunteersSettings()
     clock.configure(settings.timezone)
+    transports = transports or {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.db = await Database.start(settings, "haolin-volunteers")  # read_pool: audit reads
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.vault = Vault.from_settings(settings)
-        yield
-        await app.state.db.dispose()
+        # References to other services' records are checked with their owners (shared/lookup.py).
+        app.state.lookup = lookup.build(settings, transports.get("gateway"))
+        try:
+            yield
+        finally:
+            await app.state.lookup.aclose()
+            await app.state.db.dispose()
 
     app = build_app(title="Haolin volunteers service", service="volunteers", settings=settings, lifespan=lifespan,
                     idempotent_answers=IdempotentAnswer)

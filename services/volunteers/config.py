@@ -1,10 +1,10 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings
+from shared.config import ResourceSettings
 
 
-class VolunteersSettings(ServiceSettings):
+class VolunteersSettings(ResourceSettings):
     model_config = SettingsConfigDict(env_prefix="VOLUNTEERS_", extra="ignore")
 
     # Certified hours at which a volunteer reaches 1..5 stars (VOLUNTEERS_STAR_THRESHOLDS='[100,300,...]').

@@ -1,5 +1,6 @@
 """Domain errors of the volunteers service, rendered as problem+json by shared.errors."""
 
+from shared.attempts import REGISTERED_ELSEWHERE
 from shared.errors import Conflict, InvalidInput, NotFound
 
 
@@ -11,11 +12,16 @@ class VolunteerNotFound(NotFound):
 
 
 class DuplicateIdNumber(Conflict):
-    """Volunteers are unique by ID number on the whole platform; the body names the record to use."""
+    """Volunteers are unique by ID number on the whole platform. The body names the record to use
+    when the caller can see it; otherwise it names nothing (neither the record nor its station)."""
 
     type = "duplicate-id-number"
 
-    def __init__(self, existing_id: str) -> None:
+    def __init__(self, existing_id: str | None) -> None:
+        if existing_id is None:
+            super().__init__(REGISTERED_ELSEWHERE, errors=[{"field": "id_number", "message": REGISTERED_ELSEWHERE,
+                                                 "code": "registered_elsewhere"}])
+            return
         super().__init__("A volunteer with this ID number is already registered.", existing_id=existing_id,
                          errors=[{"field": "id_number", "message": "already registered", "code": "duplicate"}])
 

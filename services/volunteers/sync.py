@@ -40,8 +40,10 @@ from services.volunteers.schemas.volunteers import (
     normalise_document,
 )
 from services.volunteers.service import hours as hours_service
+from services.volunteers.service import references
 from services.volunteers.service import volunteers as volunteers_service
 from shared.errors import InvalidInput, NotFound
+from shared.lookup import PushAsker
 from shared.repository import get_live
 from shared.stations import resolve_station
 from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
@@ -183,6 +185,16 @@ def _vault(ctx: SyncContext):
     return ctx.request.app.state.vault
 
 
+def _asker(ctx: SyncContext) -> PushAsker:
+    """An hours record's activity or session is checked with the projects service as the pushing
+    device; one new in the same push is taken from the push itself (shared/lookup.py)."""
+    if not hasattr(ctx, "volunteers_asker"):
+        ctx.volunteers_asker = PushAsker(ctx.request.app.state.lookup, ctx,
+                                         same_push={references.ACTIVITIES: "activities",
+                                                    references.SESSIONS: "group_sessions"})
+    return ctx.volunteers_asker
+
+
 async def _station_in_scope(session, ctx: SyncContext, station_id: int | None) -> None:
     """A station outside the device's subtree (or unknown) is refused as out of scope."""
     try:
@@ -215,12 +227,12 @@ async def create_volunteer(session, ctx: SyncContext, row: dict) -> Volunteer:
         data["guardian_consent"] = guardian
     body = _build(VolunteerCreate, {**data, "id": row["id"]})
     try:
-        record, _ = await volunteers_service.create(session, _vault(ctx), ctx.principal, body)
+        record, _ = await volunteers_service.create(session, _vault(ctx), _asker(ctx), ctx.principal, body)
     except DuplicateIdNumber as exc:
-        # Named on the record, like any rule the pushed values break (a tablet cannot answer a 409).
-        raise InvalidInput("A volunteer with this ID number is already registered.", errors=[
-            {"field": "id_number", "message": "already registered", "code": "duplicate",
-             "existing_id": exc.extra.get("existing_id")}]) from None
+        # Named on the record, like any rule the pushed values break (a tablet cannot answer a 409);
+        # the existing record's id only when the device may see it.
+        existing = {"existing_id": exc.extra["existing_id"]} if exc.extra.get("existing_id") else {}
+        raise InvalidInput(exc.detail, errors=[{**e, **existing} for e in exc.errors or []]) from None
     except InvalidInput as exc:
         raise _renamed(exc)
     return record
@@ -261,7 +273,7 @@ async def update_volunteer(session, ctx: SyncContext, record: Volunteer, row: di
     if not changes:
         return record
     try:
-        return await volunteers_service.update(session, vault, ctx.principal, record, record.version,
+        return await volunteers_service.update(session, vault, _asker(ctx), ctx.principal, record, record.version,
                                                _build(VolunteerUpdate, changes))
     except InvalidInput as exc:
         raise _renamed(exc)
@@ -270,7 +282,7 @@ async def update_volunteer(session, ctx: SyncContext, record: Volunteer, row: di
 async def delete_volunteer(session, ctx: SyncContext, record: Volunteer) -> None:
     if await volunteers_repo.has_records(session, record.id):
         # The service keeps a volunteer with service records (their certificates state them).
-        await volunteers_service.update(session, _vault(ctx), ctx.principal, record, record.version,
+        await volunteers_service.update(session, _vault(ctx), _asker(ctx), ctx.principal, record, record.version,
                                         VolunteerUpdate(status="left"))
         return
     await volunteers_service.delete(session, ctx.principal, record, record.version)
@@ -325,7 +337,7 @@ async def create_hours(session, ctx: SyncContext, row: dict) -> ServiceHours:
     else:
         await _station_in_scope(session, ctx, values.get("station_id"))
     body = _build(HoursCreate, {**values, "id": row["id"]})
-    record, _ = await hours_service.create(session, _vault(ctx), ctx.principal, body, ctx.review())
+    record, _ = await hours_service.create(session, _vault(ctx), _asker(ctx), ctx.principal, body, ctx.review())
     return record
 
 
@@ -344,7 +356,8 @@ async def update_hours(session, ctx: SyncContext, record: ServiceHours, row: dic
         return record
     # The REST API's only edit of a record: a correction, which keeps the earlier version in its history.
     body = _build(CorrectionInput, {**changes, "reason": reason})
-    return await hours_service.act(session, ctx.principal, record, "correct", body, record.version, ctx.review())
+    return await hours_service.correct(session, _asker(ctx), ctx.principal, record, body, record.version,
+                                      ctx.review())
 
 
 async def delete_hours(session, ctx: SyncContext, record: ServiceHours) -> None:

@@ -4,6 +4,8 @@ Tree: 1 (city) > 2 (our township) > 4 (village room under it); 1 > 3 (sibling to
 9 > 10 (another province).
 """
 
+from datetime import timedelta
+
 import pytest
 
 from services.cases.identity import check_digit
@@ -93,6 +95,23 @@ def open_case(cases_client, register):
         body = {"beneficiary_id": beneficiary_id, "title": "独居老人照护", **fields}
         r = await cases_client.post("/v1/cases", json=body, headers=headers)
         assert r.status_code == expect, r.text
+        return r.json()
+
+    return make
+
+
+@pytest.fixture
+def make_project(projects_client, push_stations, tree, token_for, today):
+    """A project in the projects service (held at station 2 unless said), which cases may name."""
+
+    async def make(project_id: str, station_id: int = 2, station_path: str = "/1/2/", **fields) -> dict:
+        await push_stations(projects_client, *TREE)
+        body = {"id": project_id, "name": "社工站项目", "purchaser": "民政局", "operator": "好邻社工中心",
+                "starts_on": (today - timedelta(days=365)).isoformat(),
+                "ends_on": (today + timedelta(days=365)).isoformat(), **fields}
+        r = await projects_client.post("/v1/projects", json=body, headers=token_for(
+            "station_head", station_id, station_path, user_id=f"h{station_id}"))
+        assert r.status_code == 201, r.text
         return r.json()
 
     return make

@@ -4,6 +4,8 @@ import json
 import sys
 from datetime import timedelta
 
+import httpx
+
 from services.cases.identity import pinyin_keys
 from services.cases.models import Beneficiary
 from tests.cases.conftest import ID_A, ID_B, id_number, with_etag
@@ -28,16 +30,25 @@ class TestRegisterBeneficiary:
         consent = {"kind": "service", "given_on": consent_on, "by": "本人", "note": None}
         assert json.loads(row["consents"]) == [consent]
 
-    async def test_duplicate_id_number_in_province_is_409_naming_existing(self, cases_client, worker, sibling,
-                                                                         register, db):
+    async def test_duplicate_id_number_in_province_is_409_naming_nothing_of_another_station(
+            self, cases_client, worker, sibling, city_head, register, db):
         first = await register(worker, id_number=ID_A)
         r = await cases_client.post("/v1/beneficiaries", json={"name": "张三", "id_number": f" {ID_A.lower()} "},
                                     headers=sibling)
         assert r.status_code == 409
         assert r.headers["content-type"] == "application/problem+json"
-        assert r.json()["existing_id"] == first["id"]
+        assert r.json()["detail"] == "This person is registered at another station: ask for a transfer."
+        assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [("id_number", "registered_elsewhere")]
+        assert "existing_id" not in r.json() and first["id"] not in r.text and "/1/2/" not in r.text
         assert ID_A not in r.text
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 1
+        # The attempt is audited, naming the record matched, the station whose person it is, and who tried.
+        audit = await db.fetch("SELECT actor_id, record_id, station_path FROM cases.audit_log "
+                               "WHERE action = 'id_number_elsewhere'")
+        assert [tuple(a) for a in audit] == [("w3", first["id"], "/1/2/")]
+        # Whoever can see the record is told which one it is, to use it instead.
+        r = await cases_client.post("/v1/beneficiaries", json={"name": "张三", "id_number": ID_A}, headers=city_head)
+        assert r.status_code == 409 and r.json()["existing_id"] == first["id"]
 
     async def test_same_id_number_in_another_province_is_allowed(self, cases_client, worker, token_for, register):
         await register(worker, id_number=ID_A)
@@ -344,3 +355,43 @@ class TestPinyin:
         for name in ("İ" * longest, "㕠" * longest, "İ㕠" * (longest // 2), "张" * longest):
             keys = pinyin_keys(name)
             assert len(keys[0]) <= initials and len(keys[1]) <= full, name
+
+
+class TestRegistrationsOfPeopleElsewhere:
+    """Each registration refused because the person is registered where the caller cannot look tells
+    that they exist: such attempts are limited per user, counted in PostgreSQL for every worker."""
+
+    async def test_limited_per_user_for_every_process(self, cases_app, cases_client, worker, worker2, sibling,
+                                                      register, monkeypatch, db):
+        from services.cases.app import create_app
+
+        monkeypatch.setattr(cases_app.state.settings, "duplicate_id_attempts_per_hour", 3)
+        people = [ID_A, ID_B, id_number("51010419700310345"), id_number("51010419650710456")]
+        for number in people:
+            await register(worker, name="张三", id_number=number)
+        for number in people[:3]:
+            r = await cases_client.post("/v1/beneficiaries", json={"name": "李四", "id_number": number},
+                                        headers=sibling)
+            assert r.status_code == 409, r.text
+        r = await cases_client.post("/v1/beneficiaries", json={"name": "李四", "id_number": people[3]},
+                                    headers=sibling)
+        assert r.status_code == 429 and r.json()["type"].endswith("too-many-attempts"), r.text
+        assert 0 < int(r.headers["retry-after"]) <= 3600
+        # Over the limit, every registration with an ID number waits: a new number as well, so the
+        # answer tells nothing about whether it is registered.
+        fresh = id_number("51010419991231567")
+        r = await cases_client.post("/v1/beneficiaries", json={"name": "王五", "id_number": fresh}, headers=sibling)
+        assert r.status_code == 429, r.text
+        # Another worker of the platform, a second process: the count is the database's.
+        other = create_app()
+        monkeypatch.setattr(other.state.settings, "duplicate_id_attempts_per_hour", 3)
+        async with other.router.lifespan_context(other), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=other), base_url="http://second") as second:
+            r = await second.post("/v1/beneficiaries", json={"name": "王五", "id_number": fresh}, headers=sibling)
+            assert r.status_code == 429, r.text
+            r = await second.post("/v1/beneficiaries", json={"name": "王五"}, headers=sibling)
+            assert r.status_code == 201, r.text  # without an ID number, nothing is told
+        r = await cases_client.post("/v1/beneficiaries", json={"name": "王五", "id_number": fresh}, headers=worker2)
+        assert r.status_code == 201, r.text  # another user is not held back
+        assert await db.fetchval("SELECT count(*) FROM cases.audit_log WHERE action = 'id_number_elsewhere' "
+                                 "AND actor_id = 'w3'") == 3

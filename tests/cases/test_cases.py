@@ -6,7 +6,9 @@ from tests.cases.conftest import with_etag
 
 
 class TestOpenCase:
-    async def test_opens_at_intake_with_history_and_counts(self, cases_client, worker, register, db, today):
+    async def test_opens_at_intake_with_history_and_counts(self, cases_client, worker, register, make_project, db,
+                                                           today):
+        await make_project("p-1")
         b = await register(worker, populations=["elderly", "elderly_alone"])
         r = await cases_client.post("/v1/cases", headers=worker, json={
             "beneficiary_id": b["id"], "title": "独居老人照护", "risk_level": "high", "project_id": "p-1"})
@@ -151,7 +153,8 @@ class TestGetCase:
         for sub in ("events", "assessments", "service-records"):
             assert (await cases_client.get(f"{url}/{sub}", headers=sibling)).status_code == 404
 
-    async def test_same_body_as_written(self, cases_client, worker, open_case, act, db):
+    async def test_same_body_as_written(self, cases_client, worker, open_case, act, make_project, db):
+        await make_project("p-1")
         case = await open_case(worker, presenting_problem="独居", risk_level="high", project_id="p-1")
         closed = await act(worker, case["id"], "close", reason="client_withdrew")
         r = await cases_client.get(f"/v1/cases/{case['id']}", headers=worker)

@@ -15,14 +15,16 @@ async def record(client, headers, case_id, served_on, person_times=1):
 
 class TestProjectStats:
     async def _ask(self, client, service_headers, today, **extra):
-        body = {"project_id": "p1", "from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat(),
-                **extra}
+        body = {"project_id": "p1", "station_ids": [2], "from": (today - timedelta(days=30)).isoformat(),
+                "to": today.isoformat(), **extra}
         r = await client.post("/internal/project-stats", json=body, headers=service_headers)
         assert r.status_code == 200, r.text
         return r.json()
 
     async def test_figures_of_the_project_cases(self, cases_client, service_headers, worker, register, open_case,
-                                                today):
+                                                make_project, today):
+        await make_project("p1")
+        await make_project("p2")
         b = await register(worker)
         start = (today - timedelta(days=40)).isoformat()
         full = await open_case(worker, b["id"], project_id="p1", opened_on=start)

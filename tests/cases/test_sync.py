@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from shared.auth import Principal, Role
+from shared.sync import DEVICE_TOKEN_HEADER
 from tests.cases.conftest import ID_A, ID_B, with_etag
 
 pytestmark = pytest.mark.usefixtures("tree")
@@ -128,7 +130,7 @@ class TestPull:
         assert b["name"] == "张三丰" and b["birth_on"] == "1980-01-01" and b["station_id"] == 2
         assert json.loads(b["populations"]) == ["elderly", "disabled"] and json.loads(b["consents"]) == []
         assert b["id_number_masked"] == "5101**********" + ID_A[-4:] and b["phone_masked"] == "138****5678"
-        assert json.loads(b["emergency_contact_masked"]) == {"name": "王芳", "relation": "女儿", "phone": "139****1111"}
+        assert json.loads(b["emergency_contact_masked"]) == {"name": "王*", "relation": "**", "phone": "139****1111"}
         assert b["registered_on"] == today.isoformat()
         assert isinstance(b["created_at"], int) and isinstance(b["updated_at"], int)
         # No full sensitive value (null in its place), ciphertext, blind index or record internals.
@@ -462,3 +464,44 @@ class TestPush:
         assert problem["existing_id"] == first["id"]
         assert problem["records"] == [{"table": "beneficiaries", "id": dup["id"]}]
         assert problem["errors"][0]["field"] == f"changes.beneficiaries.{dup['id']}.id_number"
+
+
+class TestProjectOfAPushedCase:
+    """A tablet's case joins only a project covering the device's station, checked with the projects
+    service as the device (the gateway sends its access token beside the service token)."""
+
+    async def _push(self, client, service_headers, device_token, changes, expect):
+        headers = {**service_headers, **({DEVICE_TOKEN_HEADER: device_token} if device_token else {})}
+        body = {"station_id": 2, "station_path": "/1/2/", "device_id": "tab-1", "since": None,
+                "changes": {t: {"created": rows, "updated": [], "deleted": []} for t, rows in changes.items()}}
+        r = await client.post("/internal/sync/push", json=body, headers=headers)
+        assert r.status_code == expect, r.text
+        return r.json() if r.content else None
+
+    async def test_a_sibling_stations_project_is_refused_naming_the_field(self, cases_client, service_headers,
+                                                                          signer, make_project, worker, register,
+                                                                          db, today):
+        ours, theirs = await make_project("p-ours"), await make_project("p-theirs", 3, "/1/3/")
+        device = signer.access_token(Principal(user_id="device:tab-1", role=Role.social_worker, station_id=2,
+                                               station_path="/1/2/", device_id="tab-1"))
+        b = await register(worker)
+        case = tablet_case(b["id"], today, project_id=theirs["id"])
+        r = await self._push(cases_client, service_headers, device, {"cases": [case]}, 422)
+        assert [e["field"] for e in r["errors"]] == [f"changes.cases.{case['id']}.project_id"]
+        assert await db.fetchval('SELECT count(*) FROM cases."case"') == 0
+        # Without the device's token a push naming a project is not written unchecked.
+        case = tablet_case(b["id"], today, project_id=ours["id"])
+        r = await self._push(cases_client, service_headers, None, {"cases": [case]}, 401)
+        assert r["type"].endswith("device-token-required")
+        await self._push(cases_client, service_headers, device, {"cases": [case]}, 204)
+        assert await db.fetchval('SELECT project_id FROM cases."case"') == ours["id"]
+        # Moving it to the sibling's project after a pull is refused as well.
+        cursor, _, _ = await pull(cases_client, service_headers, db)
+        moved = {**case, "project_id": theirs["id"]}
+        body = {"station_id": 2, "station_path": "/1/2/", "device_id": "tab-1", "since": cursor,
+                "changes": {"cases": {"created": [], "updated": [moved], "deleted": []}}}
+        r = await cases_client.post("/internal/sync/push", json=body,
+                                    headers={**service_headers, DEVICE_TOKEN_HEADER: device})
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == [f"changes.cases.{case['id']}.project_id"]
+        assert await db.fetchval('SELECT project_id FROM cases."case"') == ours["id"]

@@ -48,9 +48,12 @@ class Gateway(httpx.AsyncClient):
 
 
 @pytest.fixture
-async def gateway_factory(cases_app, projects_app, volunteers_app, cases_client, projects_client, volunteers_client):
-    """make(**settings) -> a Gateway client on a started app with those settings."""
+async def gateway_factory(cases_app, projects_app, volunteers_app, cases_client, projects_client, volunteers_client,
+                          relay):
+    """make(**settings) -> a Gateway client on a started app with those settings; the services'
+    lookups of the gateway's own records (a volunteer's login) reach the one made last."""
     async with AsyncExitStack() as stack:
+        stack.callback(setattr, relay, "gateway", None)
 
         async def make(**overrides) -> Gateway:
             from gateway.app import create_app
@@ -65,6 +68,7 @@ async def gateway_factory(cases_app, projects_app, volunteers_app, cases_client,
             client = await stack.enter_async_context(
                 Gateway(transport=httpx.ASGITransport(app=app), base_url="http://gateway"))
             client.app = app
+            relay.gateway = app
             return client
 
         yield make

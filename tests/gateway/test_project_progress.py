@@ -148,3 +148,95 @@ class TestProjectProgress:
         r = await gateway.get(f"/v1/projects/{project['id']}/progress", headers=head)
         assert r.status_code == 200 and r.json()["degraded"] == ["cases"]
         assert by_metric(r.json()) == {"person_times.casework": (None, None)}
+
+
+class TestContractFiguresStayWithTheirStations:
+    """A sibling station cannot move another station's contract figures by linking its cases."""
+
+    async def test_a_case_cannot_join_a_sibling_stations_project(self, gateway, admin, tree, db):
+        a, b = tree["mengzhuiwan"], tree["shuangqiao"]
+        await gateway.user(admin, "a.worker", "social_worker", a["id"])
+        await gateway.user(admin, "b.head", "station_head", b["id"])
+        await gateway.user(admin, "b.worker", "social_worker", b["id"])
+        await gateway.app.state.pusher.sync_now()
+        worker_a, head_b = await gateway.headers_for("a.worker"), await gateway.headers_for("b.head")
+        today = clock.today()
+        r = await gateway.post("/v1/projects", headers=head_b, json={
+            "name": "双桥街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
+            "starts_on": (today - timedelta(days=30)).isoformat(), "ends_on": (today + timedelta(days=300)).isoformat(),
+            "targets": [{"metric": "person_times.casework", "target": 80},
+                        {"metric": "beneficiaries.registered", "target": 10},
+                        {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 1}}]})
+        assert r.status_code == 201, r.text
+        project = r.json()
+        url = f"/v1/projects/{project['id']}/progress"
+        nothing = {"person_times.casework": (0, False), "beneficiaries.registered": (0, False),
+                   "cases.full": (0, False)}
+        assert by_metric((await gateway.get(url, headers=head_b)).json()) == nothing
+
+        # A's worker, for A's own beneficiary: opening the case under B's project is refused...
+        r = await gateway.post("/v1/beneficiaries", headers=worker_a, json={"name": "张桂芳"})
+        person = r.json()["id"]
+        case = {"beneficiary_id": person, "title": "独居老人照护", "opened_on": today.isoformat()}
+        r = await gateway.post("/v1/cases", headers=worker_a, json={**case, "project_id": project["id"]})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["project_id"]
+        assert await db.fetchval('SELECT count(*) FROM cases."case"') == 0
+        # ... and so is moving a case of A's under it; the service record of 50 person-times counts for A only.
+        r = await gateway.post("/v1/cases", headers=worker_a, json=case)
+        assert r.status_code == 201, r.text
+        case_id = r.json()["id"]
+        r = await gateway.patch(f"/v1/cases/{case_id}", headers={**worker_a, "If-Match": '"1"'},
+                                json={"project_id": project["id"]})
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["project_id"], r.text
+        assert await db.fetchval('SELECT project_id FROM cases."case" WHERE id = $1', case_id) is None
+        r = await gateway.post(f"/v1/cases/{case_id}/service-records", headers=worker_a, json={
+            "served_on": today.isoformat(), "mode": "home_visit", "content": "入户探访",
+            "service_type": "elder_child_care", "person_times": 50})
+        assert r.status_code == 201, r.text
+        assert by_metric((await gateway.get(url, headers=head_b)).json()) == nothing
+
+        # A link stored before links were checked counts nothing for B either.
+        await db.execute('UPDATE cases."case" SET project_id = $1 WHERE id = $2', project["id"], case_id)
+        assert by_metric((await gateway.get(url, headers=head_b)).json()) == nothing
+
+        # B's own casework under its project does count.
+        worker_b = await gateway.headers_for("b.worker")
+        theirs = (await gateway.post("/v1/beneficiaries", headers=worker_b, json={"name": "李建国"})).json()["id"]
+        r = await gateway.post("/v1/cases", headers=worker_b, json={**case, "beneficiary_id": theirs,
+                                                                      "project_id": project["id"]})
+        assert r.status_code == 201, r.text
+        r = await gateway.post(f"/v1/cases/{r.json()['id']}/service-records", headers=worker_b, json={
+            "served_on": today.isoformat(), "mode": "phone", "content": "电话回访",
+            "service_type": "elder_child_care", "person_times": 2})
+        assert r.status_code == 201, r.text
+        assert by_metric((await gateway.get(url, headers=head_b)).json()) == {
+            "person_times.casework": (2, False), "beneficiaries.registered": (1, False), "cases.full": (1, True)}
+
+    async def test_a_project_takes_cases_of_the_stations_it_covers(self, gateway, admin, tree):
+        a, b, village = tree["mengzhuiwan"], tree["shuangqiao"], tree["heping"]
+        await gateway.user(admin, "county.head", "station_head", tree["chenghua"]["id"])
+        for name, station in (("a.worker", a), ("b.worker", b), ("village.worker", village)):
+            await gateway.user(admin, name, "social_worker", station["id"])
+        await gateway.app.state.pusher.sync_now()
+        today = clock.today()
+        # The county's contract covers station A only: B's workers see it (a station above theirs) but
+        # cannot file under it; A's subtree, the village room under A included, can.
+        r = await gateway.post("/v1/projects", headers=await gateway.headers_for("county.head"), json={
+            "name": "成华区项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
+            "covered_station_ids": [a["id"]], "starts_on": today.isoformat(), "ends_on": today.isoformat(),
+            "targets": [{"metric": "beneficiaries.registered", "target": 2}]})
+        assert r.status_code == 201, r.text
+        project = r.json()
+        answers = {}
+        for name in ("a.worker", "village.worker", "b.worker"):
+            headers = await gateway.headers_for(name)
+            assert (await gateway.get(f"/v1/projects/{project['id']}", headers=headers)).status_code == 200
+            person = (await gateway.post("/v1/beneficiaries", headers=headers, json={"name": "王芳"})).json()["id"]
+            r = await gateway.post("/v1/cases", headers=headers, json={
+                "beneficiary_id": person, "title": "个案", "project_id": project["id"]})
+            answers[name] = r.status_code
+        assert answers == {"a.worker": 201, "village.worker": 201, "b.worker": 422}
+        r = await gateway.get(f"/v1/projects/{project['id']}/progress", headers=await gateway.headers_for("a.worker"))
+        assert r.json()["coverage"] == [a["id"]]
+        assert by_metric(r.json()) == {"beneficiaries.registered": (2, True)}

@@ -1,4 +1,4 @@
-"""Fixtures for the projects tests: a projects app whose attendee checks reach the real cases
+"""Fixtures for the projects tests: the projects app, whose attendee checks reach the real cases
 app in-process (in production they go through the gateway, which forwards the same path),
 a small station tree in both services, callers by role, and record makers.
 
@@ -6,33 +6,37 @@ Tree: 1 (city) > 2 (our township) > 4 (village room under it); 1 > 3 (sibling to
 9 > 10 (another province).
 """
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
 from shared import clock
+from tests.volunteers.conftest import ID_A, ID_B
 
 TREE = ("/1/", "/1/2/", "/1/3/", "/1/2/4/", "/9/", "/9/10/")
 
 
 @pytest.fixture(scope="session")
-async def projects(cases_app, cases_client) -> AsyncIterator[httpx.AsyncClient]:
-    """The projects service, its lookups wired to the in-process cases app."""
-    from services.projects.app import create_app
+async def projects(projects_client) -> httpx.AsyncClient:
+    """The projects service; its lookups reach the in-process services (tests/conftest.py `relay`)."""
+    return projects_client
 
-    app = create_app(transports={"gateway": httpx.ASGITransport(app=cases_app)})
-    async with (app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client):
-        client.app = app
-        yield client
+
+# Volunteers of station 2 that activities name (the volunteers service checks they exist in scope).
+VOLUNTEERS = {"v-1": ID_A, "v-2": ID_B}
 
 
 @pytest.fixture
-async def tree(projects, cases_client, push_stations):
-    await push_stations(cases_client, *TREE)
-    await push_stations(projects, *TREE)
+async def tree(projects, cases_client, volunteers_client, push_stations, token_for):
+    """The station tree in every service, and the volunteers v-1 and v-2 at station 2."""
+    for client in (cases_client, projects, volunteers_client):
+        await push_stations(client, *TREE)
+    worker = token_for("social_worker", 2, "/1/2/", user_id="w2")
+    for volunteer_id, id_number in VOLUNTEERS.items():
+        r = await volunteers_client.post("/v1/volunteers", headers=worker,
+                                         json={"id": volunteer_id, "name": "志愿者", "id_number": id_number})
+        assert r.status_code == 201, r.text
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from tests.projects.conftest import stats, with_etag
+from tests.volunteers.conftest import ID_C
 
 
 class TestCreateActivity:
@@ -79,3 +80,29 @@ class TestActivityAttendance:
         again = await projects.post(url, json={"beneficiary_id": person}, headers=worker)
         assert (first.status_code, again.status_code) == (201, 200) and first.json() == again.json()
         assert (await projects.get(url, headers=worker)).json()["person_times"] == 1
+
+
+class TestVolunteersNamed:
+    """An activity names volunteers the writer can see (the volunteers service decides), on create,
+    PATCH and a tablet's push alike."""
+
+    async def test_a_sibling_stations_volunteer_is_refused_naming_the_field(self, projects, volunteers_client,
+                                                                           make_project, make_activity, worker,
+                                                                           sibling, db):
+        project = await make_project()
+        r = await volunteers_client.post("/v1/volunteers", headers=sibling,
+                                         json={"id": "v-3", "name": "别站志愿者", "id_number": ID_C})
+        assert r.status_code == 201, r.text
+        for named, field in ((["v-1", "v-3"], "volunteer_ids[1]"), (["ghost"], "volunteer_ids[0]")):
+            r = await make_activity(worker, project["id"], expect=422, volunteer_ids=named)
+            assert [e["field"] for e in r["errors"]] == [field], r
+        assert await db.fetchval("SELECT count(*) FROM projects.activity") == 0
+
+        activity = await make_activity(worker, project["id"], volunteer_ids=["v-1", "v-1"])
+        assert activity["volunteer_ids"] == ["v-1"]
+        url = f"/v1/activities/{activity['id']}"
+        r = await projects.patch(url, headers=with_etag(worker, '"1"'), json={"volunteer_ids": ["v-1", "v-3"]})
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["volunteer_ids[1]"], r.text
+        assert await db.fetchval("SELECT volunteer_ids FROM projects.activity") == ["v-1"]
+        r = await projects.patch(url, headers=with_etag(worker, '"1"'), json={"volunteer_ids": ["v-2", "v-1"]})
+        assert r.status_code == 200 and r.json()["volunteer_ids"] == ["v-2", "v-1"], r.text

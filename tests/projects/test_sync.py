@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from services.projects.sync import DEVICE_TOKEN_HEADER
 from shared.auth import Principal, Role
+from shared.sync import DEVICE_TOKEN_HEADER
 from tests.projects.conftest import stats, with_etag
+from tests.volunteers.conftest import ID_C
 
 OURS = "/1/2/"
 
@@ -376,7 +377,16 @@ class TestAttendeeChecks:
         r = await push(rows, device_token=token_for("social_worker", 3, "/1/3/")["Authorization"][7:], expect=401)
         assert "not the pushing device's" in r.json()["detail"]
         assert await db.fetchval("SELECT count(*) FROM projects.activity") == 0
-        await push(created("activities", activity_row()), device_token=False, expect=204)
+        await push(created("activities", activity_row(volunteer_ids="[]")), device_token=False, expect=204)
+
+    async def test_a_volunteer_outside_the_device_scope_is_named(self, push, activity_row, volunteers_client,
+                                                                  sibling, db):
+        r = await volunteers_client.post("/v1/volunteers", headers=sibling,
+                                         json={"id": "v-3", "name": "别站志愿者", "id_number": ID_C})
+        assert r.status_code == 201, r.text
+        r = await push(created("activities", activity_row(volunteer_ids='["v-1", "v-3"]')), expect=422)
+        assert [e["field"] for e in r.json()["errors"]] == ["changes.activities.a-1.volunteer_ids[1]"]
+        assert await db.fetchval("SELECT count(*) FROM projects.activity") == 0
 
     async def test_one_lookup_for_the_whole_push(self, projects, push, activity_row, register, worker, monkeypatch):
         people = [await register(worker, name=f"居民{i}") for i in range(4)]
@@ -384,9 +394,10 @@ class TestAttendeeChecks:
         calls = []
         real = lookup.find
 
-        async def counted(token, ids):
-            calls.append(list(ids))
-            return await real(token, ids)
+        async def counted(token, path, ids, **kw):
+            if path == "/v1/beneficiaries/lookup":
+                calls.append(list(ids))
+            return await real(token, path, ids, **kw)
 
         monkeypatch.setattr(lookup, "find", counted)
         await push({**created("activities", activity_row()),

@@ -142,6 +142,8 @@ def platform_env(database_url: str, ports: dict[str, int]) -> dict[str, str]:
     return {
         **os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
         **{f"{s.upper()}_URL": f"http://127.0.0.1:{ports[s]}" for s in SERVICES},
+        # The services check references to each other's records through the gateway.
+        "GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
         "GATEWAY_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S), "GATEWAY_STATS_TIMEOUT_S": str(STATS_TIMEOUT_S),
         # A push's own (longer) hop timeout, short here: a frozen service must be given up on in time.
         "GATEWAY_SYNC_PUSH_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S),

@@ -75,7 +75,7 @@ class TestIssueCertificate:
 
 
 class TestCertificatePdf:
-    async def test_pdf_states_the_hours(self, volunteers_client, worker, head, me, register, record, act, today):
+    async def test_pdf_states_the_hours(self, volunteers_client, worker, login, me, register, record, act, today):
         v = await register(worker)
         h = await record(worker, v["id"], hours="7.5", content="社区图书角值守")
         await act(worker, h["id"], "confirm")
@@ -90,8 +90,8 @@ class TestCertificatePdf:
         assert negotiated.headers["content-type"] == "application/pdf" and negotiated.content == r.content
 
         # The volunteer reads their own certificate; nobody else's.
-        await volunteers_client.patch(f"/v1/volunteers/{v['id']}", json={"user_id": "u-vol"},
-                                      headers=with_etag(head, '"1"'))
+        await volunteers_client.patch(f"/v1/volunteers/{v['id']}", json={"user_id": login.user_id},
+                                      headers=with_etag(login.head, '"1"'))
         mine = (await volunteers_client.get("/v1/certificates", headers=me)).json()["items"]
         assert [c["id"] for c in mine] == [cert["id"]]
         assert (await volunteers_client.get(f"/v1/certificates/{cert['id']}.pdf", headers=me)).status_code == 200

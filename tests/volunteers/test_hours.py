@@ -5,15 +5,20 @@ from datetime import timedelta
 from tests.volunteers.conftest import ID_B, fields_of, with_etag
 
 
-async def link(client, head, volunteer_id: str, version: int = 1) -> None:
-    r = await client.patch(f"/v1/volunteers/{volunteer_id}", json={"user_id": "u-vol"},
-                           headers=with_etag(head, f'"{version}"'))
+def fields_of_json(problem: dict) -> set[str]:
+    return {e["field"] for e in problem.get("errors", [])}
+
+
+async def link(client, login, volunteer_id: str, version: int = 1) -> None:
+    r = await client.patch(f"/v1/volunteers/{volunteer_id}", json={"user_id": login.user_id},
+                           headers=with_etag(login.head, f'"{version}"'))
     assert r.status_code == 200, r.text
 
 
 class TestRecordHours:
     async def test_recorded_by_organiser_with_times(self, volunteers_client, worker, supervisor, sibling, official,
-                                                    register, record, db, today):
+                                                    register, record, make_activity, db, today):
+        await make_activity("act-123")
         v = await register(worker)
         h = await record(worker, v["id"], hours=None, start_time="09:00", end_time="11:30",
                          activity_kind="community_activity", activity_ref="act-123", activity_title="重阳敬老")
@@ -97,11 +102,11 @@ class TestConfirmHours:
 
 
 class TestDisputeAndCorrect:
-    async def test_volunteer_disputes_and_organiser_corrects(self, volunteers_client, worker, head, me, register,
-                                                             record, act, db, today):
+    async def test_volunteer_disputes_and_organiser_corrects(self, volunteers_client, worker, head, me, login,
+                                                             register, record, act, db, today):
         v = await register(worker)
         other = await register(worker, name="别人", id_number=ID_B)
-        await link(volunteers_client, head, v["id"])
+        await link(volunteers_client, login, v["id"])
         h = await record(worker, v["id"], hours="3", content="社区清洁")
         theirs = await record(worker, other["id"])
         await act(worker, h["id"], "confirm")
@@ -250,3 +255,32 @@ class TestShiftsPastMidnight:
                        ("volunteer.hours", (earlier + timedelta(days=1)).isoformat()): 6,
                        ("volunteers.active", earlier.isoformat()): 1,
                        ("volunteers.active", (earlier + timedelta(days=1)).isoformat()): 1}
+
+
+class TestActivityNamed:
+    """An hours record served at an activity or a group session names one the organiser can see
+    (the projects service decides), when recorded and when corrected."""
+
+    async def test_a_sibling_stations_activity_is_refused_naming_the_field(self, volunteers_client, worker, register,
+                                                                          record, make_activity, db, today):
+        await make_activity("act-ours")
+        await make_activity("session-ours", session=True)
+        await make_activity("act-theirs", 3, "/1/3/")
+        v = await register(worker)
+        for kind, ref in (("community_activity", "act-theirs"), ("community_activity", "ghost"),
+                          ("group_session", "act-ours"), ("community_activity", "session-ours"),
+                          ("free_text", "act-ours")):
+            r = await record(worker, v["id"], expect=422, activity_kind=kind, activity_ref=ref)
+            assert fields_of_json(r) == {"activity_ref"}, (kind, ref)
+        assert await db.fetchval("SELECT count(*) FROM volunteers.service_hours") == 0
+        await record(worker, v["id"], activity_kind="group_session", activity_ref="session-ours", hours="1")
+        h = await record(worker, v["id"], activity_kind="community_activity", activity_ref="act-ours")
+        url = f"/v1/volunteer-hours/{h['id']}/correct"
+        r = await volunteers_client.post(url, headers=with_etag(worker, '"1"'),
+                                         json={"activity_ref": "act-theirs", "reason": "记错了活动"})
+        assert r.status_code == 422 and fields_of(r) == {"activity_ref"}, r.text
+        assert await db.fetchval("SELECT activity_ref FROM volunteers.service_hours WHERE id = $1",
+                                 h["id"]) == "act-ours"
+        r = await volunteers_client.post(url, headers=with_etag(worker, '"1"'),
+                                         json={"activity_kind": "free_text", "reason": "不是活动中的服务"})
+        assert r.status_code == 200 and r.json()["activity_ref"] is None, r.text

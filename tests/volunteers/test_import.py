@@ -99,3 +99,23 @@ class TestImportRoster:
         r = await upload(volunteers_client, supervisor, as_csv([HEADER]), "x.csv")
         assert r.status_code == 403
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 0
+
+
+class TestPeopleRegisteredElsewhere:
+    async def test_a_dry_run_names_nothing_of_them_and_counts_each_as_an_attempt(self, volunteers_client, worker,
+                                                                                 sibling, register, monkeypatch,
+                                                                                 volunteers_app, db, today):
+        theirs = await register(sibling, id_number=ID_A)
+        roster = as_csv([["姓名", "证件号码"], ["张三", ID_A], ["李四", ID_B]])
+        r = await upload(volunteers_client, worker, roster, "roster.csv", dry_run="true")
+        assert r.status_code == 200, r.text
+        assert r.json()["errors"] == [{"row": 2, "column": "id_number", "code": "registered_elsewhere",
+                                       "reason": "This person is registered at another station: ask for a transfer.",
+                                       "existing_id": None}]
+        assert theirs["id"] not in r.text and "/1/3/" not in r.text
+        assert await db.fetchval("SELECT count(*) FROM volunteers.audit_log WHERE action = 'id_number_elsewhere' "
+                                 "AND actor_id = 'w2' AND record_id = $1", theirs["id"]) == 1
+        # A file cannot probe more people than a user may one by one.
+        monkeypatch.setattr(volunteers_app.state.settings, "duplicate_id_attempts_per_hour", 1)
+        r = await upload(volunteers_client, worker, roster, "roster.csv", dry_run="true")
+        assert r.status_code == 429, r.text

@@ -49,11 +49,11 @@ class TestInternalStats:
         for group in ("quarter", "year"):
             assert (await self._stats(volunteers_client, service_headers, today, group_by=[group]))["rows"]
 
-    async def test_disputed_records_leave_the_counts(self, volunteers_client, service_headers, worker, head, me,
+    async def test_disputed_records_leave_the_counts(self, volunteers_client, service_headers, worker, login, me,
                                                      register, record, act, today):
         v = await register(worker)
-        await volunteers_client.patch(f"/v1/volunteers/{v['id']}", json={"user_id": "u-vol"},
-                                      headers=with_etag(head, '"1"'))
+        await volunteers_client.patch(f"/v1/volunteers/{v['id']}", json={"user_id": login.user_id},
+                                      headers=with_etag(login.head, '"1"'))
         h = await record(worker, v["id"], hours="3")
         query = {"metrics": ["volunteer.hours", "volunteers.active"]}
         assert rows_of(await self._stats(volunteers_client, service_headers, today, **query), "metric") == {

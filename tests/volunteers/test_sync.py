@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from shared.auth import Principal, Role
 from shared.idnumber import birth_date
+from shared.sync import DEVICE_TOKEN_HEADER
 from tests.volunteers.conftest import ID_A, ID_B, ID_C, minor_id, with_etag
 
 DEVICE = {"station_id": 2, "station_path": "/1/2/", "device_id": "tab-1"}
@@ -429,3 +431,34 @@ class TestPushRefused:
                             volunteers={"created": [volunteer_row(id_number=ID_A)]})
         assert answer["errors"] == [{"field": "changes.volunteers.tab-v1.id_number", "message": "already registered",
                                      "code": "duplicate", "existing_id": v["id"]}]
+
+    async def test_an_id_number_registered_at_another_station_names_nothing_of_it(self, volunteers_client,
+                                                                                   service_headers, sibling,
+                                                                                   register, db):
+        theirs = await register(sibling, id_number=ID_A)
+        answer = await push(volunteers_client, service_headers, expect=422,
+                            volunteers={"created": [volunteer_row(id_number=ID_A)]})
+        assert answer["errors"] == [{"field": "changes.volunteers.tab-v1.id_number", "code": "registered_elsewhere",
+                                     "message": "This person is registered at another station: ask for a transfer."}]
+        assert theirs["id"] not in json.dumps(answer)
+        assert await db.fetchval("SELECT actor_id FROM volunteers.audit_log WHERE action = 'id_number_elsewhere'"
+                                 ) == "device:tab-1"
+
+
+class TestActivityOfPushedHours:
+    async def test_a_sibling_stations_activity_is_refused_naming_the_field(self, volunteers_client, service_headers,
+                                                                          signer, worker, register, make_activity,
+                                                                          db, today):
+        await make_activity("act-theirs", 3, "/1/3/")
+        await make_activity("act-ours")
+        v = await register(worker)
+        device = signer.access_token(Principal(user_id="device:tab-1", role=Role.social_worker, station_id=2,
+                                               station_path="/1/2/", device_id="tab-1"))
+        headers = {**service_headers, DEVICE_TOKEN_HEADER: device}
+        theirs = hours_row("tab-h1", v["id"], today, activity_kind="community_activity", activity_ref="act-theirs")
+        r = await push(volunteers_client, headers, expect=422, volunteer_hours={"created": [theirs]})
+        assert problem_fields(r) == {"changes.volunteer_hours.tab-h1.activity_ref"}
+        assert await db.fetchval("SELECT count(*) FROM volunteers.service_hours") == 0
+        ours = {**theirs, "activity_ref": "act-ours"}
+        await push(volunteers_client, headers, volunteer_hours={"created": [ours]})
+        assert await db.fetchval("SELECT activity_ref FROM volunteers.service_hours") == "act-ours"

@@ -1,6 +1,6 @@
 """Volunteers: registration, dedup by ID number, minors, masking per role, self-service, updates, deletes."""
 
-from tests.volunteers.conftest import ID_A, ID_B, fields_of, minor_id, with_etag
+from tests.volunteers.conftest import ID_A, ID_B, ID_C, fields_of, minor_id, with_etag
 
 
 class TestRegisterVolunteer:
@@ -18,15 +18,23 @@ class TestRegisterVolunteer:
         listed = (await volunteers_client.get("/v1/volunteers", headers=worker)).json()["items"]
         assert [i["id_number"] for i in listed] == ["5101**********" + ID_A[-4:]]
 
-    async def test_same_id_number_anywhere_is_409_naming_existing(self, volunteers_client, worker, token_for,
-                                                                  register, db):
+    async def test_same_id_number_anywhere_is_409_naming_nothing_of_another_station(self, volunteers_client, worker,
+                                                                                    city_head, token_for, register,
+                                                                                    db):
         first = await register(worker)
         other_province = token_for("social_worker", 10, "/9/10/", user_id="w10")
         r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": f" {ID_A.lower()} "},
                                          headers=other_province)
         assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
-        assert r.json()["existing_id"] == first["id"] and ID_A not in r.text
+        assert r.json()["detail"] == "This person is registered at another station: ask for a transfer."
+        assert "existing_id" not in r.json() and first["id"] not in r.text and "/1/2/" not in r.text
+        assert ID_A not in r.text
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 1
+        audit = await db.fetch("SELECT actor_id, record_id FROM volunteers.audit_log "
+                               "WHERE action = 'id_number_elsewhere'")
+        assert [tuple(a) for a in audit] == [("w10", first["id"])]
+        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": ID_A}, headers=city_head)
+        assert r.status_code == 409 and r.json()["existing_id"] == first["id"]
 
     async def test_client_id_retry_returns_existing(self, volunteers_client, worker, tree, db):
         body = {"id": "tab-v1", "name": "李四", "id_number": ID_B}
@@ -102,15 +110,15 @@ class TestReadVolunteer:
 
 
 class TestSelfService:
-    async def test_linked_volunteer_sees_only_their_own_record(self, volunteers_client, worker, head, me, register):
+    async def test_linked_volunteer_sees_only_their_own_record(self, volunteers_client, worker, login, me, register):
         mine = await register(worker)
         other = await register(worker, name="别人", id_number=ID_B)
         assert (await volunteers_client.get("/v1/volunteers/me", headers=me)).status_code == 404
-        r = await volunteers_client.patch(f"/v1/volunteers/{mine['id']}", json={"user_id": "u-vol"},
+        r = await volunteers_client.patch(f"/v1/volunteers/{mine['id']}", json={"user_id": login.user_id},
                                           headers=with_etag(worker, '"1"'))
         assert r.status_code == 403  # linking a login is for station heads
-        r = await volunteers_client.patch(f"/v1/volunteers/{mine['id']}", json={"user_id": "u-vol"},
-                                          headers=with_etag(head, '"1"'))
+        r = await volunteers_client.patch(f"/v1/volunteers/{mine['id']}", json={"user_id": login.user_id},
+                                          headers=with_etag(login.head, '"1"'))
         assert r.status_code == 200, r.text
         got = (await volunteers_client.get("/v1/volunteers/me", headers=me)).json()
         assert got["id"] == mine["id"] and got["id_number"] == ID_A
@@ -118,9 +126,37 @@ class TestSelfService:
         assert (await volunteers_client.get(f"/v1/volunteers/{other['id']}", headers=me)).status_code == 404
         assert (await volunteers_client.get("/v1/volunteers", headers=me)).status_code == 403
         assert (await volunteers_client.get("/v1/teams", headers=me)).status_code == 403
-        r = await volunteers_client.patch(f"/v1/volunteers/{other['id']}", json={"user_id": "u-vol"},
-                                          headers=with_etag(head, '"1"'))
+        r = await volunteers_client.patch(f"/v1/volunteers/{other['id']}", json={"user_id": login.user_id},
+                                          headers=with_etag(login.head, '"1"'))
         assert r.status_code == 409 and fields_of(r) == {"user_id"}
+
+
+class TestLinkedLogin:
+    """A login linked to a volunteer reads that record as its own: it must be an account the linking
+    head manages (the gateway decides), of role volunteer, at the volunteer's station or below."""
+
+    async def test_only_a_volunteer_login_of_the_station_the_head_manages(self, volunteers_client, worker, login,
+                                                                         register, db):
+        gateway, admin = login.gateway, login.admin
+        sibling_station = await gateway.station(admin, 1, "township", "站3")
+        elsewhere = await gateway.user(admin, "volunteer.3", "volunteer", sibling_station["id"])
+        head = (await gateway.get("/v1/me", headers=login.head)).json()
+        mine = await register(worker)
+        in_village = await register(worker, name="村里", id_number=ID_B, station_id=4)
+        url = f"/v1/volunteers/{mine['id']}"
+        for user_id, code in ((str(elsewhere["id"]), "unknown_user"), ("987654", "unknown_user"),
+                              ("u-vol", "unknown_user"), (str(head["id"]), "not_a_volunteer_login")):
+            r = await volunteers_client.patch(url, json={"user_id": user_id}, headers=with_etag(login.head, '"1"'))
+            assert r.status_code == 422, r.text
+            assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [("user_id", code)]
+        r = await volunteers_client.patch(f"/v1/volunteers/{in_village['id']}", json={"user_id": login.user_id},
+                                          headers=with_etag(login.head, '"1"'))
+        assert r.status_code == 422 and fields_of(r) == {"user_id"}, r.text
+        r = await volunteers_client.post("/v1/volunteers", headers=login.head, json={
+            "name": "新人", "id_number": ID_C, "user_id": str(elsewhere["id"])})
+        assert r.status_code == 422 and fields_of(r) == {"user_id"}, r.text
+        assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer WHERE user_id IS NOT NULL") == 0
+        assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 2
 
 
 class TestUpdateVolunteer:
@@ -157,7 +193,7 @@ class TestDeleteVolunteer:
 
 
 class TestEntries:
-    async def test_training_and_awards(self, volunteers_client, worker, head, me, register, today):
+    async def test_training_and_awards(self, volunteers_client, worker, login, me, register, today):
         v = await register(worker)
         base = f"/v1/volunteers/{v['id']}/entries"
         r = await volunteers_client.post(base, headers=worker, json={
@@ -172,8 +208,8 @@ class TestEntries:
         assert r.status_code == 422 and fields_of(r) == {"kind"}
         assert {e["kind"] for e in (await volunteers_client.get(base, headers=worker)).json()["items"]} == {
             "training", "award"}
-        await volunteers_client.patch(f"/v1/volunteers/{v['id']}", json={"user_id": "u-vol"},
-                                      headers=with_etag(head, '"1"'))
+        await volunteers_client.patch(f"/v1/volunteers/{v['id']}", json={"user_id": login.user_id},
+                                      headers=with_etag(login.head, '"1"'))
         assert len((await volunteers_client.get(base, headers=me)).json()["items"]) == 2
         r = await volunteers_client.delete(f"{base}/{training['id']}", headers=with_etag(worker, '"1"'))
         assert r.status_code == 204

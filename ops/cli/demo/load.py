@@ -189,6 +189,16 @@ async def _township(worker: Writer, head: Writer, town: TownshipPlan, advance: C
         volunteer, _ = await (head if "_login" in body else worker).create("/v1/volunteers", body)
         await _join(worker, team["id"], volunteer["id"])
         advance(2)
+    for group in town.groups:
+        made, _ = await worker.create("/v1/groups", group.body)
+        advance(1)
+        for session in group.sessions:
+            await worker.create(f"/v1/groups/{made['id']}/sessions", session)
+            advance(1)
+    # After the volunteers they name; before the hours that name them.
+    for body in town.activities:
+        await worker.create("/v1/activities", body)
+        advance(1)
     for body, confirm in town.hours:
         hours, _ = await worker.create("/v1/volunteer-hours", body)
         advance(1)
@@ -196,16 +206,6 @@ async def _township(worker: Writer, head: Writer, town: TownshipPlan, advance: C
             if hours["status"] == "recorded":
                 await worker.act(f"/v1/volunteer-hours/{hours['id']}/confirm", {})
             advance(1)
-
-    for group in town.groups:
-        made, _ = await worker.create("/v1/groups", group.body)
-        advance(1)
-        for session in group.sessions:
-            await worker.create(f"/v1/groups/{made['id']}/sessions", session)
-            advance(1)
-    for body in town.activities:
-        await worker.create("/v1/activities", body)
-        advance(1)
 
 
 async def _join(worker: Writer, team_id: str, volunteer_id: str) -> None:

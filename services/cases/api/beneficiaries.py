@@ -17,6 +17,7 @@ from shared.audit import log_reads, read_actor
 from shared.auth import ReaderDep, WriterDep
 from shared.errors import InvalidInput, also_check
 from shared.etag import set_etag
+from shared.masking import in_full
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import withhold
 from shared.repository import page
@@ -49,7 +50,8 @@ async def list_beneficiaries(
     rows = await page(session, stmt, paging, ORDER)
     await log_reads(request, "beneficiary", [(b.id, b.station_path) for b in rows[:paging.limit]])
     return make_page(rows, paging, ["created_at", "id"],
-                     lambda b: withhold(service.to_read(vault, b, reveal=False), TABLE, principal))
+                     lambda b: withhold(service.to_read(vault, b, reveal=in_full(principal, one_record=False)),
+                                        TABLE, principal))
 
 
 async def _unknown_populations(request: Request, body: dict) -> list[dict]:
@@ -69,13 +71,14 @@ async def _unknown_populations(request: Request, body: dict) -> list[dict]:
 @also_check(_unknown_populations)
 async def register_beneficiary(body: BeneficiaryCreate, principal: WriterDep, session: WriteSessionDep,
                                vault: VaultDep, response: Response) -> BeneficiaryRead:
-    """Register a person (建档); the same ID number twice in a province answers 409 naming the existing record."""
+    """Register a person (建档); an ID number registered already in the province answers 409 (naming the record if you can see it)."""
     record, created = await service.create(session, vault, principal, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
     response.headers["Location"] = f"/v1/beneficiaries/{record.id}"
-    return withhold(service.to_read(vault, record, reveal=False), TABLE, principal)
+    # The answer to a create is masked as a list is: it was typed in, not read back.
+    return withhold(service.to_read(vault, record, reveal=in_full(principal, one_record=False)), TABLE, principal)
 
 
 @router.get("/{beneficiary_id}", response_model=BeneficiaryRead)
@@ -87,7 +90,8 @@ async def get_beneficiary(beneficiary_id: str, principal: IdReaderDep, request: 
         raise BeneficiaryNotFound()
     set_etag(response, row["version"])
     # to_read reads attributes, as of the ORM row elsewhere: the same decryption and masking.
-    read = service.to_read(request.app.state.vault, SimpleNamespace(**row), reveal=service.may_reveal(principal))
+    read = service.to_read(request.app.state.vault, SimpleNamespace(**row),
+                           reveal=in_full(principal, one_record=True))
     return withhold(read, TABLE, principal)
 
 
@@ -99,7 +103,7 @@ async def update_beneficiary(body: BeneficiaryUpdate, record: BeneficiaryForUpda
     """Change a beneficiary's profile (If-Match required)."""
     record = await service.update(session, vault, principal, record, version, body)
     set_etag(response, record.version)
-    return withhold(service.to_read(vault, record, reveal=service.may_reveal(principal)), TABLE, principal)
+    return withhold(service.to_read(vault, record, reveal=in_full(principal, one_record=True)), TABLE, principal)
 
 
 @router.delete("/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -16,6 +16,7 @@ from services.cases.service import cases as service
 from shared.audit import log_reads, read_actor
 from shared.auth import ReaderDep, WriterDep
 from shared.etag import set_etag
+from shared.lookup import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import shown, withhold
 from shared.repository import page
@@ -48,9 +49,9 @@ async def list_cases(
 
 @router.post("", response_model=CaseRead, status_code=status.HTTP_201_CREATED)
 async def open_case(body: CaseCreate, principal: WriterDep, session: WriteSessionDep, vault: VaultDep,
-                    response: Response) -> CaseRead:
-    """Open a case at intake (接案) for a registered beneficiary."""
-    case, created = await service.create(session, vault, principal, body)
+                    asker: AskerDep, response: Response) -> CaseRead:
+    """Open a case at intake (接案) for a registered beneficiary, optionally under a project covering its station."""
+    case, created = await service.create(session, vault, asker, principal, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     set_etag(response, case.version)
@@ -70,9 +71,9 @@ async def get_case(case_id: str, principal: IdReaderDep, request: Request, respo
 
 @router.patch("/{case_id}", response_model=CaseRead)
 async def update_case(body: CaseUpdate, case: CaseForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
-                      response: Response) -> CaseRead:
+                      asker: AskerDep, response: Response) -> CaseRead:
     """Change a case's title, problem, risk level, worker or project (If-Match required)."""
-    service.update(principal, case, version, body)
+    await service.update(asker, principal, case, version, body)
     set_etag(response, case.version)
     return withhold(CaseRead.model_validate(case), TABLE, principal)
 

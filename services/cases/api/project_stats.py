@@ -11,5 +11,5 @@ router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=Fals
 @router.post("/project-stats", response_model=ProjectStatsAnswer)
 async def project_stats(query: ProjectStatsQuery, _: ServicePrincipalDep, session: ReadSessionDep
                         ) -> ProjectStatsAnswer:
-    """A project's casework figures for the gateway's progress endpoint (cases linked by project_id)."""
+    """A project's casework figures for the gateway's progress endpoint (its cases within its coverage)."""
     return await service.answer(session, query)

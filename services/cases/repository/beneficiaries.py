@@ -17,14 +17,16 @@ def province_of(station_path: str) -> str:
 
 
 async def find_live_by_id_number(session: AsyncSession, id_number_bidx: str, station_path: str,
-                                 exclude_id: str | None = None) -> str | None:
-    """The live beneficiary with this ID number in the station's province (the uniqueness scope)."""
-    stmt = select(Beneficiary.id).where(
+                                 exclude_id: str | None = None) -> tuple[str, str] | None:
+    """(id, station path) of the live beneficiary with this ID number in the station's province
+    (the uniqueness scope)."""
+    stmt = select(Beneficiary.id, Beneficiary.station_path).where(
         Beneficiary.id_number_bidx == id_number_bidx, Beneficiary.deleted_at.is_(None),
         func.split_part(Beneficiary.station_path, "/", 2) == province_of(station_path))
     if exclude_id:
         stmt = stmt.where(Beneficiary.id != exclude_id)
-    return await session.scalar(stmt.limit(1))
+    row = (await session.execute(stmt.limit(1))).first()
+    return (row[0], row[1]) if row else None
 
 
 def list_query(principal: Principal, *, station_path: str | None, q: str | None, phone_tail_bidx: str | None,

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from services.cases.identity import NAME_MAX, normalise_id_number, normalise_phone
+from shared import masking
+from shared.masking import Masked
 from shared.review import ReviewFlags
 from shared.schemas import (CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, RowId, Short, UpdateInput,
                             UserId)
@@ -88,19 +90,20 @@ class BeneficiaryUpdate(UpdateInput):
 
 
 class EmergencyContactRead(Output):
-    name: str
-    relation: str | None = None
-    phone: str | None = None
+    name: Annotated[str, Masked(masking.name)]
+    relation: Annotated[str | None, Masked(masking.hidden)] = None
+    phone: Annotated[str | None, Masked(masking.phone)] = None
 
 
 class BeneficiaryRead(RecordRead):
     name: str
     gender: str | None = None
     birth_on: date | None = None
-    id_number: str | None = Field(default=None, description="Masked unless a single read by a station head or worker")
-    phone: str | None = None
+    id_number: Annotated[str | None, Masked(masking.id_number)] = Field(
+        default=None, description="Masked unless a single read by a station head or worker")
+    phone: Annotated[str | None, Masked(masking.phone)] = None
     address: str | None = None
-    emergency_contact: EmergencyContactRead | None = None
+    emergency_contact: EmergencyContactRead | None = Field(default=None, description="Masked as the ID number")
     self_care: str | None = None
     disability_type: str | None = None
     disability_grade: int | None = None

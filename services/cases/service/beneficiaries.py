@@ -11,19 +11,14 @@ from services.cases.models import Beneficiary, Station
 from services.cases.repository import beneficiaries as repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
 from services.cases.service.counting import Rollup
-from shared import clock
-from shared.auth import Principal, Role
-from shared.crypto import mask
+from shared import attempts, clock, masking
+from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
 from shared.review import Review
 from shared.stations import resolve_station
-
-# Roles that work with the person directly and so may see an ID number or phone in full.
-REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
-
 
 async def check_populations(session: AsyncSession, codes: list[str], field: str = "populations") -> None:
     known = await repo.known_population_codes(session, codes)
@@ -76,11 +71,18 @@ def _seal(vault: Vault, record: Beneficiary, fields: dict) -> None:
             setattr(record, key, value)
 
 
-async def _claim_id_number(session: AsyncSession, record: Beneficiary, station_path: str) -> None:
+async def _claim_id_number(session: AsyncSession, principal: Principal, record: Beneficiary,
+                           station_path: str) -> None:
     if record.id_number_bidx:
+        await attempts.check(session)
         existing = await repo.find_live_by_id_number(session, record.id_number_bidx, station_path, record.id)
         if existing:
-            raise DuplicateIdNumber(existing)
+            raise await _duplicate(session, principal, existing)
+
+
+async def _duplicate(session: AsyncSession, principal: Principal, existing: tuple[str, str] | None
+                     ) -> DuplicateIdNumber:
+    return DuplicateIdNumber(await attempts.name_if_visible(session, principal, "beneficiary", existing))
 
 
 async def create(session: AsyncSession, vault: Vault, principal: Principal, body: BeneficiaryCreate,
@@ -103,14 +105,14 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
                          create_digest=digest, version=1)
     _seal(vault, record, fields)
     review.apply(record)
-    await _claim_id_number(session, record, station_path)
+    await _claim_id_number(session, principal, record, station_path)
     try:
         await save(session, record)
     except UniqueViolation as exc:
         if exc.constraint == "uq_beneficiary_id_number_province":
             # Lost a race with a concurrent registration of the same person.
-            raise DuplicateIdNumber(await repo.find_live_by_id_number(
-                session, record.id_number_bidx, station_path, record.id) or "") from None
+            raise await _duplicate(session, principal, await repo.find_live_by_id_number(
+                session, record.id_number_bidx, station_path, record.id)) from None
         raise IdInUse() from None
     rollup = Rollup()
     rollup.beneficiary(record, +1)
@@ -132,12 +134,12 @@ async def update(session: AsyncSession, vault: Vault, principal: Principal, reco
     _seal(vault, record, fields)
     review.apply(record)
     if fields.get("id_number"):
-        await _claim_id_number(session, record, record.station_path)
+        await _claim_id_number(session, principal, record, record.station_path)
         try:
             await save(session, record)
         except UniqueViolation:
-            raise DuplicateIdNumber(await repo.find_live_by_id_number(
-                session, record.id_number_bidx, record.station_path, record.id) or "") from None
+            raise await _duplicate(session, principal, await repo.find_live_by_id_number(
+                session, record.id_number_bidx, record.station_path, record.id)) from None
     if "populations" in fields:
         rollup = Rollup()
         rollup.beneficiary_populations(record, old_populations, record.populations)
@@ -160,12 +162,7 @@ def to_read(vault: Vault, record: Beneficiary, reveal: bool) -> BeneficiaryRead:
     phone = vault.cipher.decrypt(record.phone_enc, _context(record.id, "phone"))
     contact_plain = vault.cipher.decrypt(record.emergency_contact_enc, _context(record.id, "emergency_contact"))
     contact = orjson.loads(contact_plain) if contact_plain else None
-    if not reveal:
-        id_number = mask(id_number, keep_start=4, keep_end=4)
-        phone = mask(phone, keep_start=3, keep_end=4)
-        if contact and contact.get("phone"):
-            contact["phone"] = mask(contact["phone"], keep_start=3, keep_end=4)
-    return BeneficiaryRead(
+    return masking.apply(BeneficiaryRead(
         id=record.id, station_id=record.station_id, version=record.version, created_at=record.created_at,
         updated_at=record.updated_at, created_by=record.created_by, updated_by=record.updated_by,
         name=record.name, gender=record.gender, birth_on=record.birth_on, id_number=id_number, phone=phone,
@@ -173,8 +170,4 @@ def to_read(vault: Vault, record: Beneficiary, reveal: bool) -> BeneficiaryRead:
         disability_type=record.disability_type, disability_grade=record.disability_grade,
         need_level=record.need_level, worker_id=record.worker_id, consents=record.consents or [],
         populations=record.populations or [], registered_on=record.registered_on, review=record.review,
-    )
-
-
-def may_reveal(principal: Principal) -> bool:
-    return principal.role in REVEALING_ROLES
+    ), reveal)

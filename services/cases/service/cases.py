@@ -10,9 +10,11 @@ from services.cases.models import (Assessment, Beneficiary, Case, CaseEvent, Fol
 from services.cases.repository import cases as repo
 from services.cases.schemas.cases import CaseCreate, CaseUpdate, CloseInput, TransitionInput
 from services.cases.service.counting import OPEN_STATUSES, Rollup
+from services.cases.service.references import check_project
 from shared import clock
 from shared.auth import Principal
 from shared.errors import InvalidInput
+from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
@@ -44,7 +46,8 @@ def _event(case: Case, principal: Principal, action: str, from_status: str | Non
                      note=note, created_by=principal.user_id, updated_by=principal.user_id, version=1)
 
 
-async def create(session: AsyncSession, vault: Vault, principal: Principal, body: CaseCreate) -> tuple[Case, bool]:
+async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal,
+                 body: CaseCreate) -> tuple[Case, bool]:
     digest = vault.digest("case", body)
     existing = await replay(session, Case, body.id, digest, principal)
     if existing is not None:
@@ -53,6 +56,8 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
     if beneficiary is None:
         raise InvalidInput.field("beneficiary_id", "No such beneficiary in your scope.", "unknown_beneficiary")
     station_id, station_path = await _case_station(session, principal, beneficiary, body.station_id)
+    if body.project_id is not None:
+        await check_project(asker, body.project_id, station_id)
     case = Case(id=body.id or new_id(), station_id=station_id, station_path=station_path,
                 beneficiary_id=beneficiary.id, title=body.title, presenting_problem=body.presenting_problem,
                 status="intake", risk_level=body.risk_level, worker_id=body.worker_id or principal.user_id,
@@ -84,9 +89,11 @@ async def _case_station(session: AsyncSession, principal: Principal, beneficiary
     return station_id, station_path
 
 
-def update(principal: Principal, case: Case, expected_version: int, body: CaseUpdate) -> Case:
+async def update(asker: Asker, principal: Principal, case: Case, expected_version: int, body: CaseUpdate) -> Case:
     fields = body.changes()
     touch(case, principal, expected_version)
+    if fields.get("project_id") not in (None, case.project_id):
+        await check_project(asker, fields["project_id"], case.station_id)
     for key, value in fields.items():
         setattr(case, key, value)
     return case

@@ -7,12 +7,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.repository import project_stats as repo
+from shared.schemas import RowId
 
 
 class ProjectStatsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     project_id: str = Field(min_length=1, max_length=64)
+    station_ids: list[RowId] = Field(min_length=1, max_length=500,
+                                   description="The project's coverage: only cases filed in these stations' subtrees "
+                                               "count, whatever else names the project")
     from_on: date = Field(alias="from")
     to_on: date = Field(alias="to", description="Inclusive")
     min_sessions: list[int] = Field(default_factory=lambda: [1], max_length=10,
@@ -33,10 +37,14 @@ class ProjectStatsAnswer(BaseModel):
 
 
 async def answer(session: AsyncSession, query: ProjectStatsQuery) -> ProjectStatsAnswer:
-    per_case = await repo.service_records_per_case(session, query.project_id, query.from_on, query.to_on)
+    # A case names its project but is filed at its own station: one filed outside the project's
+    # coverage (linked before links were checked, or its station moved since) is not the contract's.
+    paths = await repo.station_paths(session, query.station_ids)
+    per_case = await repo.service_records_per_case(session, query.project_id, paths, query.from_on, query.to_on)
     return ProjectStatsAnswer(
         project_id=query.project_id,
         person_times_casework=sum(pt for _, pt in per_case),
-        case_beneficiaries=await repo.beneficiaries_with_cases(session, query.project_id, query.from_on, query.to_on),
+        case_beneficiaries=await repo.beneficiaries_with_cases(session, query.project_id, paths, query.from_on,
+                                                               query.to_on),
         full_cases={str(n): sum(1 for records, _ in per_case if records >= n) for n in query.min_sessions},
     )

@@ -7,8 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.projects.api.attendance import attendance_list
 from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
-                                    LookupDep, OptionalIfMatchDep, ReadSessionDep, SubtreeDep, TokenDep,
-                                    WriteSessionDep)
+                                    OptionalIfMatchDep, ReadSessionDep, SubtreeDep, WriteSessionDep)
 from services.projects.models import Activity
 from services.projects.repository import activities as repo
 from services.projects.repository import groups as attendance_repo
@@ -19,9 +18,10 @@ from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
 from shared.audit import log_reads
 from shared.etag import check_version, set_etag
+from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import shown, withhold
-from shared.repository import page
+from shared.repository import live_ids, page
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
@@ -47,16 +47,23 @@ async def list_activities(
 
 
 @router.post("", response_model=ActivityRead, status_code=status.HTTP_201_CREATED)
-async def create_activity(body: ActivityCreate, principal: IdWriterDep, session: WriteSessionDep, lookup: LookupDep,
-                          token: TokenDep, response: Response) -> ActivityRead:
+async def create_activity(body: ActivityCreate, principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
+                          response: Response) -> ActivityRead:
     """Record a community activity with its headcount and, optionally, named participants."""
     project = await project_for_work(session, principal, body.project_id)
-    record, created = await service.create(session, lookup, token, principal, project, body)
+    record, created = await service.create(session, asker, principal, project, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
     response.headers["Location"] = f"/v1/activities/{record.id}"
     return withhold(ActivityRead.model_validate(record), TABLE, principal)
+
+
+@router.post("/lookup", response_model=LookupAnswer)
+async def lookup_activities(body: LookupQuery, principal: IdReaderDep, session: ReadSessionDep) -> LookupAnswer:
+    """Which of these ids are activities you can see; others are left out."""
+    rows = await live_ids(session, Activity, principal, list(dict.fromkeys(body.ids)))
+    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
 
 
 @router.get("/{activity_id}", response_model=ActivityRead)
@@ -70,10 +77,11 @@ async def get_activity(record: ActivityDep, principal: IdReaderDep, request: Req
 
 @router.patch("/{activity_id}", response_model=ActivityRead)
 async def update_activity(body: ActivityUpdate, record: ActivityForUpdateDep, version: IfMatchDep,
-                          principal: IdWriterDep, session: WriteSessionDep, response: Response) -> ActivityRead:
+                          principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
+                          response: Response) -> ActivityRead:
     """Change an activity (If-Match required); its counts move with it."""
     project = await project_of(session, record)
-    await service.update(session, principal, project, record, version, body)
+    await service.update(session, asker, principal, project, record, version, body)
     set_etag(response, record.version)
     return withhold(ActivityRead.model_validate(record), TABLE, principal)
 
@@ -97,10 +105,9 @@ async def activity_attendance(record: ActivityDep, session: ReadSessionDep, requ
 @router.post("/{activity_id}/attendance", response_model=AttendanceRead, status_code=status.HTTP_201_CREATED,
              tags=["attendance"])
 async def add_activity_participant(body: AttendeeInput, record: ActivityForUpdateDep, principal: IdWriterDep,
-                                   session: WriteSessionDep, lookup: LookupDep, token: TokenDep,
-                                   response: Response) -> AttendanceRead:
+                                   session: WriteSessionDep, asker: AskerDep, response: Response) -> AttendanceRead:
     """Record one participant; recording the same person again answers 200 with the row already there."""
-    row, created = await attendance.add_one(session, lookup, token, principal, record, body)
+    row, created = await attendance.add_one(session, asker, principal, record, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return AttendanceRead.model_validate(row)
@@ -108,12 +115,12 @@ async def add_activity_participant(body: AttendeeInput, record: ActivityForUpdat
 
 @router.put("/{activity_id}/attendance", response_model=AttendanceList, tags=["attendance"])
 async def replace_activity_attendance(body: AttendanceBatch, record: ActivityForUpdateDep, principal: IdWriterDep,
-                                      session: WriteSessionDep, lookup: LookupDep, token: TokenDep,
+                                      session: WriteSessionDep, asker: AskerDep,
                                       version: OptionalIfMatchDep, response: Response) -> AttendanceList:
     """Set the whole participant list (and the headcount, when given) at once."""
     if version is not None:
         check_version(version, record.version)
-    rows = await attendance.replace(session, lookup, token, principal, record, body)
+    rows = await attendance.replace(session, asker, principal, record, body)
     set_etag(response, record.version)
     return attendance_list(record, rows)
 

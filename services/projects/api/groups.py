@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.projects.api.attendance import attendance_list
-from services.projects.deps import (GroupDep, GroupForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep, LookupDep,
-                                    OptionalIfMatchDep, ReadSessionDep, SubtreeDep, TokenDep, WriteSessionDep)
+from services.projects.deps import (GroupDep, GroupForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
+                                    OptionalIfMatchDep, ReadSessionDep, SubtreeDep, WriteSessionDep)
 from services.projects.models import Group, GroupSession
 from services.projects.repository import groups as repo
 from services.projects.schemas.work import (AttendanceBatch, AttendanceList, AttendanceRead, AttendeeInput,
@@ -17,9 +17,10 @@ from services.projects.service import attendance
 from services.projects.service import groups as service
 from shared.audit import log_reads
 from shared.etag import check_version, set_etag
+from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound, shown, withhold
-from shared.repository import get_live, page
+from shared.repository import get_live, live_ids, page
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
@@ -41,16 +42,23 @@ async def list_groups(
 
 
 @router.post("", response_model=GroupRead, status_code=status.HTTP_201_CREATED)
-async def create_group(body: GroupCreate, principal: IdWriterDep, session: WriteSessionDep, lookup: LookupDep,
-                       token: TokenDep, response: Response) -> GroupRead:
+async def create_group(body: GroupCreate, principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
+                       response: Response) -> GroupRead:
     """Start a group under a project; members are beneficiary ids of your scope."""
     project = await service.project_for_work(session, principal, body.project_id)
-    group, created = await service.create(session, lookup, token, principal, project, body)
+    group, created = await service.create(session, asker, principal, project, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     set_etag(response, group.version)
     response.headers["Location"] = f"/v1/groups/{group.id}"
     return GroupRead.model_validate(group)
+
+
+@router.post("/sessions/lookup", response_model=LookupAnswer, tags=["sessions"])
+async def lookup_sessions(body: LookupQuery, principal: IdReaderDep, session: ReadSessionDep) -> LookupAnswer:
+    """Which of these ids are group sessions you can see; others are left out."""
+    rows = await live_ids(session, GroupSession, principal, list(dict.fromkeys(body.ids)))
+    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
 
 
 @router.get("/{group_id}", response_model=GroupRead)
@@ -62,11 +70,10 @@ async def get_group(group: GroupDep, response: Response) -> GroupRead:
 
 @router.patch("/{group_id}", response_model=GroupRead)
 async def update_group(body: GroupUpdate, group: GroupForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
-                       session: WriteSessionDep, lookup: LookupDep, token: TokenDep,
-                       response: Response) -> GroupRead:
+                       session: WriteSessionDep, asker: AskerDep, response: Response) -> GroupRead:
     """Change a group: title, stage, members... (If-Match required)."""
     project = await service.project_of(session, group)
-    await service.update(session, lookup, token, principal, project, group, version, body)
+    await service.update(session, asker, principal, project, group, version, body)
     set_etag(response, group.version)
     return GroupRead.model_validate(group)
 
@@ -102,11 +109,10 @@ async def list_sessions(group: GroupDep, principal: IdReaderDep, session: ReadSe
 @router.post("/{group_id}/sessions", response_model=SessionRead, status_code=status.HTTP_201_CREATED,
              tags=["sessions"])
 async def add_session(body: SessionCreate, group: GroupForUpdateDep, principal: IdWriterDep,
-                      session: WriteSessionDep, lookup: LookupDep, token: TokenDep,
-                      response: Response) -> SessionRead:
+                      session: WriteSessionDep, asker: AskerDep, response: Response) -> SessionRead:
     """Record a session, optionally with its attendees and anonymous headcount (a client id makes retries safe)."""
     project = await service.project_of(session, group)
-    record, created = await service.add_session(session, lookup, token, principal, project, group, body)
+    record, created = await service.add_session(session, asker, principal, project, group, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
@@ -157,11 +163,11 @@ async def session_attendance(session_id: str, group: GroupDep, principal: IdRead
 @router.post(SESSION + "/attendance", response_model=AttendanceRead, status_code=status.HTTP_201_CREATED,
              tags=["attendance"])
 async def add_session_attendee(session_id: str, body: AttendeeInput, group: GroupForUpdateDep,
-                               principal: IdWriterDep, session: WriteSessionDep, lookup: LookupDep, token: TokenDep,
+                               principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
                                response: Response) -> AttendanceRead:
     """Record one attendee; recording the same person again answers 200 with the row already there."""
     record = await _session(session, group, session_id, principal, for_update=True)
-    row, created = await attendance.add_one(session, lookup, token, principal, record, body)
+    row, created = await attendance.add_one(session, asker, principal, record, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return AttendanceRead.model_validate(row)
@@ -169,14 +175,13 @@ async def add_session_attendee(session_id: str, body: AttendeeInput, group: Grou
 
 @router.put(SESSION + "/attendance", response_model=AttendanceList, tags=["attendance"])
 async def replace_session_attendance(session_id: str, body: AttendanceBatch, group: GroupForUpdateDep,
-                                     principal: IdWriterDep, session: WriteSessionDep, lookup: LookupDep,
-                                     token: TokenDep, version: OptionalIfMatchDep,
-                                     response: Response) -> AttendanceList:
+                                     principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
+                                     version: OptionalIfMatchDep, response: Response) -> AttendanceList:
     """Set the whole attendance list (and the headcount, when given) of a session at once."""
     record = await _session(session, group, session_id, principal, for_update=True)
     if version is not None:
         check_version(version, record.version)
-    rows = await attendance.replace(session, lookup, token, principal, record, body)
+    rows = await attendance.replace(session, asker, principal, record, body)
     set_etag(response, record.version)
     return attendance_list(record, rows)
 

@@ -11,11 +11,13 @@ from services.projects.deps import (EvaluationWriterDep, IfMatchDep, OptionalIfM
 from services.projects.models import Evaluation, Project
 from services.projects.repository import projects as repo
 from services.projects.schemas.projects import (EvaluationCreate, EvaluationRead, EvaluationUpdate, ProjectCreate,
-                                                ProjectProgress, ProjectRead, ProjectStatus, ProjectUpdate)
+                                                ProjectLookupQuery, ProjectProgress, ProjectRead, ProjectStatus,
+                                                ProjectUpdate)
 from services.projects.service import progress as progress_service
 from services.projects.service import projects as service
 from shared.auth import PrincipalDep
 from shared.etag import set_etag
+from shared.lookup import LookupAnswer, LookupItem
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound
 from shared.repository import get_live, page
@@ -48,6 +50,14 @@ async def create_project(body: ProjectCreate, principal: ProjectWriterDep, sessi
     set_etag(response, project.version)
     response.headers["Location"] = f"/v1/projects/{project.id}"
     return ProjectRead.model_validate(project)
+
+
+@router.post("/lookup", response_model=LookupAnswer)
+async def lookup_projects(body: ProjectLookupQuery, principal: PrincipalDep, session: ReadSessionDep) -> LookupAnswer:
+    """Which of these ids are live projects you can see that cover the station: it lies in the subtree
+    of a station the project covers (of the project's own station when it lists none). Others are left out."""
+    found = await service.covering(session, principal, list(dict.fromkeys(body.ids)), body.station_id)
+    return LookupAnswer(items=[LookupItem(id=p.id, station_id=p.station_id) for p in found])
 
 
 @router.get("/{project_id}", response_model=ProjectRead)

@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.models import Activity, Evaluation, Group, GroupSession, Project
+from services.projects.models import Activity, Evaluation, Group, GroupSession, Project, Station
 from services.projects.repository.common import visible_projects
 from shared.auth import Principal
 from shared.repository import live
@@ -27,6 +27,18 @@ def list_query(principal: Principal, *, station_path: str | None, status: str | 
 
 async def get_visible(session: AsyncSession, principal: Principal, project_id: str) -> Project | None:
     return await session.scalar(visible_projects(principal).where(Project.id == project_id))
+
+
+async def visible_by_ids(session: AsyncSession, principal: Principal, ids: list[str]) -> list[Project]:
+    return list((await session.scalars(visible_projects(principal).where(Project.id.in_(ids)))).all())
+
+
+async def station_paths(session: AsyncSession, station_ids: set[int]) -> dict[int, str]:
+    """The live stations' paths in this service's replica, by id."""
+    if not station_ids:
+        return {}
+    stmt = select(Station.id, Station.path).where(Station.id.in_(station_ids), Station.deleted_at.is_(None))
+    return {i: p for i, p in (await session.execute(stmt)).all()}
 
 
 async def has_live_work(session: AsyncSession, project_id: str) -> bool:

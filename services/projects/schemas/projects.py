@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from shared.lookup import LookupQuery
 from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 ProjectStatus = Literal["planned", "running", "evaluating", "closed"]
@@ -95,6 +96,8 @@ class ProjectProgress(Output):
     project_id: str
     starts_on: date
     ends_on: date
+    coverage: list[int] = Field(description="The stations in whose subtrees the project's work counts: those it "
+                                            "covers, or its own station when it lists none")
     as_of: date
     counted_from: date = Field(description="Every target counts what was done from this day...")
     counted_to: date = Field(description="...to this one: the project's end or today, whichever is first "
@@ -137,3 +140,7 @@ class EvaluationRead(RecordRead):
     total_score: Decimal | None = None
     grade: Grade | None = None
     notes: str | None = None
+
+
+class ProjectLookupQuery(LookupQuery):
+    station_id: RowId = Field(description="The station of the record that would name the project")

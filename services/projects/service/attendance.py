@@ -9,13 +9,14 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.errors import UnknownAttendees
-from services.projects.lookup import BeneficiaryLookup, Found
 from services.projects.models import Attendance, GroupSession
 from services.projects.repository import groups as repo
 from services.projects.schemas.work import AttendanceBatch, AttendeeInput
+from services.projects.service import references
 from services.projects.service.counting import Rollup
+from services.projects.service.references import Found
 from shared.auth import Principal
+from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, RecordNotFound
 from shared.repository import UniqueViolation, get_any, save
@@ -26,15 +27,11 @@ def column(occasion) -> str:
     return "session_id" if isinstance(occasion, GroupSession) else "activity_id"
 
 
-async def check(lookup: BeneficiaryLookup, token: str, ids: list[str], fields: list[str]) -> dict[str, Found]:
+async def check(asker: Asker, ids: list[str], fields: list[str]) -> dict[str, Found]:
     """The beneficiaries behind `ids`; a 422 naming every field whose id is not one in the caller's scope."""
     if not ids:
         return {}
-    found = await lookup.find(token, ids)
-    missing = [f for i, f in zip(ids, fields) if i not in found]
-    if missing:
-        raise UnknownAttendees(missing)
-    return found
+    return await references.beneficiaries(asker, ids, fields)
 
 
 def _row(occasion, principal: Principal, beneficiary: Found, row_id: str | None) -> Attendance:
@@ -61,14 +58,14 @@ async def _insert(session: AsyncSession, occasion, row: Attendance) -> Attendanc
     return row
 
 
-async def add_one(session: AsyncSession, lookup: BeneficiaryLookup, token: str, principal: Principal, occasion,
+async def add_one(session: AsyncSession, asker: Asker, principal: Principal, occasion,
                   body: AttendeeInput) -> tuple[Attendance, bool]:
     existing = {a.beneficiary_id: a for a in await repo.attendees(session, column(occasion), occasion.id)}
     if body.beneficiary_id in existing:
         return existing[body.beneficiary_id], False
     if body.id and await get_any(session, Attendance, body.id) is not None:
         raise IdInUse()
-    found = await check(lookup, token, [body.beneficiary_id], ["beneficiary_id"])
+    found = await check(asker, [body.beneficiary_id], ["beneficiary_id"])
     row = await _insert(session, occasion, _row(occasion, principal, found[body.beneficiary_id], body.id))
     if row is None:
         again = {a.beneficiary_id: a for a in await repo.attendees(session, column(occasion), occasion.id)}
@@ -81,7 +78,7 @@ async def add_one(session: AsyncSession, lookup: BeneficiaryLookup, token: str, 
     return row, True
 
 
-async def replace(session: AsyncSession, lookup: BeneficiaryLookup, token: str, principal: Principal, occasion,
+async def replace(session: AsyncSession, asker: Asker, principal: Principal, occasion,
                   batch: AttendanceBatch, *, field: str = "attendees") -> list[Attendance]:
     """Make the named attendees exactly `batch.attendees` (and the headcount, when given)."""
     current = {a.beneficiary_id: a for a in await repo.attendees(session, column(occasion), occasion.id,
@@ -90,7 +87,7 @@ async def replace(session: AsyncSession, lookup: BeneficiaryLookup, token: str, 
     for i, attendee in enumerate(batch.attendees):
         wanted.setdefault(attendee.beneficiary_id, (i, attendee))
     new = [(i, a) for b, (i, a) in wanted.items() if b not in current]
-    found = await check(lookup, token, [a.beneficiary_id for _, a in new],
+    found = await check(asker, [a.beneficiary_id for _, a in new],
                         [f"{field}[{i}].beneficiary_id" for i, _ in new])
     rollup = Rollup()
     now = datetime.now(timezone.utc)

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.errors import outside_period
-from services.projects.lookup import BeneficiaryLookup
 from services.projects.models import Group, GroupSession, Project, Station
 from services.projects.repository import groups as repo
 from services.projects.repository import projects as projects_repo
@@ -16,6 +15,7 @@ from services.projects.service.counting import Rollup
 from shared import clock
 from shared.auth import Principal
 from shared.errors import InvalidInput
+from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, digest, replay, touch
 from shared.repository import UniqueViolation, by_id, save
@@ -49,13 +49,13 @@ def in_period(project: Project, day, field: str) -> None:
         raise outside_period(field)
 
 
-async def check_members(lookup: BeneficiaryLookup, token: str, members: list[str]) -> list[str]:
+async def check_members(asker: Asker, members: list[str]) -> list[str]:
     members = list(dict.fromkeys(members))
-    await attendance.check(lookup, token, members, [f"members[{i}]" for i in range(len(members))])
+    await attendance.check(asker, members, [f"members[{i}]" for i in range(len(members))])
     return members
 
 
-async def create(session: AsyncSession, lookup: BeneficiaryLookup, token: str, principal: Principal,
+async def create(session: AsyncSession, asker: Asker, principal: Principal,
                  project: Project, body: GroupCreate) -> tuple[Group, bool]:
     create_digest = digest("group", body)
     existing = await replay(session, Group, body.id, create_digest, principal)
@@ -64,7 +64,7 @@ async def create(session: AsyncSession, lookup: BeneficiaryLookup, token: str, p
     station_id, station_path = await station_under(session, principal, project, body.station_id)
     starts_on = body.starts_on or clock.today()
     in_period(project, starts_on, "starts_on")
-    members = await check_members(lookup, token, body.members)
+    members = await check_members(asker, body.members)
     group = Group(id=body.id or new_id(), station_id=station_id, station_path=station_path, project_id=project.id,
                   title=body.title, kind=body.kind, target_population=body.target_population,
                   planned_sessions=body.planned_sessions, stage=body.stage, starts_on=starts_on, members=members,
@@ -79,7 +79,7 @@ async def create(session: AsyncSession, lookup: BeneficiaryLookup, token: str, p
     return group, True
 
 
-async def update(session: AsyncSession, lookup: BeneficiaryLookup, token: str, principal: Principal,
+async def update(session: AsyncSession, asker: Asker, principal: Principal,
                  project: Project, group: Group, expected_version: int, body: GroupUpdate) -> Group:
     fields = body.changes()
     touch(group, principal, expected_version)
@@ -87,7 +87,7 @@ async def update(session: AsyncSession, lookup: BeneficiaryLookup, token: str, p
         in_period(project, fields["starts_on"], "starts_on")
     if "members" in fields:
         added = [m for m in dict.fromkeys(fields["members"]) if m not in group.members]
-        await check_members(lookup, token, added)
+        await check_members(asker, added)
         fields["members"] = list(dict.fromkeys(fields["members"]))
     counted = {"starts_on", "target_population"} & fields.keys()
     rollup = Rollup()
@@ -120,7 +120,7 @@ async def delete(session: AsyncSession, principal: Principal, group: Group, expe
     await rollup.write(session)
 
 
-async def add_session(session: AsyncSession, lookup: BeneficiaryLookup, token: str, principal: Principal,
+async def add_session(session: AsyncSession, asker: Asker, principal: Principal,
                       project: Project, group: Group, body: SessionCreate) -> tuple[GroupSession, bool]:
     create_digest = digest("group_session", body, group.id)
     existing = await replay(session, GroupSession, body.id, create_digest, principal)
@@ -140,7 +140,7 @@ async def add_session(session: AsyncSession, lookup: BeneficiaryLookup, token: s
     rollup.session(record, group.target_population, +1)
     await rollup.write(session)
     # An unknown attendee fails the whole request: the request's transaction is rolled back.
-    await attendance.replace(session, lookup, token, principal, record,
+    await attendance.replace(session, asker, principal, record,
                              AttendanceBatch(attendees=body.attendees, anonymous_count=body.anonymous_count))
     record.version = 1
     return record, True

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects.models import Project
 from services.projects.repository import projects as repo
 from services.projects.schemas.projects import ProjectProgress, TargetProgress
+from services.projects.service.projects import coverage
 from shared import clock
 from shared.stats import TARGET_METRICS
 
@@ -54,7 +55,8 @@ async def progress(session: AsyncSession, project: Project) -> ProjectProgress:
             row.met = row.value >= goal
         rows.append(row)
     return ProjectProgress(project_id=project.id, starts_on=project.starts_on, ends_on=project.ends_on,
-                           as_of=today, counted_from=from_on, counted_to=to_on, targets=rows)
+                           coverage=coverage(project), as_of=today, counted_from=from_on, counted_to=to_on,
+                           targets=rows)
 
 
 async def _value(load, metric: str, conditions: dict) -> float:

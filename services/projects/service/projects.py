@@ -54,6 +54,23 @@ def check_targets(targets: list[Target]) -> list[dict]:
     return [t.model_dump(mode="json") for t in targets]
 
 
+def coverage(project: Project) -> list[int]:
+    """The stations in whose subtrees the project's work counts (a case may join it, its casework
+    figures count): those it covers, or its own station when it lists none."""
+    return list(project.covered_station_ids) or [project.station_id]
+
+
+async def covering(session: AsyncSession, principal: Principal, ids: list[str], station_id: int) -> list[Project]:
+    """The live projects among `ids` that the caller can see and whose coverage holds the station."""
+    paths = await repo.station_paths(session, {station_id})
+    if station_id not in paths:
+        return []
+    projects = await repo.visible_by_ids(session, principal, ids)
+    covered = await repo.station_paths(session, {s for p in projects for s in coverage(p)})
+    return [p for p in projects
+            if any(paths[station_id].startswith(covered[s]) for s in coverage(p) if s in covered)]
+
+
 async def _covered(session: AsyncSession, principal: Principal, station_ids: list[int]) -> list[int]:
     for i, station_id in enumerate(station_ids):
         await resolve_station(session, Station, principal, station_id, field=f"covered_station_ids[{i}]")

@@ -11,8 +11,9 @@ from services.volunteers.schemas.certificates import CertificateCreate, Certific
 from services.volunteers.service import certificates as service
 from services.volunteers.service import pdf
 from shared.audit import log_reads
-from shared.auth import Principal, Role, WriterDep
+from shared.auth import Principal, WriterDep
 from shared.etag import set_etag
+from shared.masking import in_full
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound
 from shared.repository import get_live, page
@@ -22,9 +23,10 @@ ORDER = [Certificate.created_at, Certificate.id]
 PDF = "application/pdf"
 
 
-def _reveal(principal: Principal) -> bool:
-    # The volunteer reads only their own; staff who work with volunteers see the number in full.
-    return principal.role in (Role.station_head, Role.social_worker, Role.volunteer)
+def _one(principal: Principal) -> bool:
+    # One certificate read: a volunteer reaches only their own (_load), staff who work with
+    # volunteers see the number in full.
+    return in_full(principal, one_record=True, own=True)
 
 
 async def _load(session, principal: Principal, certificate_id: str) -> Certificate:
@@ -42,7 +44,7 @@ async def _load(session, principal: Principal, certificate_id: str) -> Certifica
 
 async def _pdf_response(vault, principal: Principal, cert: Certificate) -> Response:
     # Laying out and embedding the font's glyphs is CPU work (a fraction of a second): off the event loop.
-    body = await run_in_threadpool(pdf.render, service.to_read(vault, cert, _reveal(principal)))
+    body = await run_in_threadpool(pdf.render, service.to_read(vault, cert, _one(principal)))
     return Response(body, media_type=PDF, headers={
         "Content-Disposition": f'inline; filename="certificate-{cert.number}.pdf"', "ETag": f'"{cert.version}"'})
 
@@ -55,7 +57,8 @@ async def list_certificates(principal: IdReaderDep, session: ReadSessionDep, vau
     stmt = repo.list_query(principal, own_volunteer_id=await own_volunteer_id(principal, session),
                            volunteer_id=volunteer_id)
     rows = await page(session, stmt, paging, ORDER)
-    return make_page(rows, paging, ["created_at", "id"], lambda c: service.to_read(vault, c, _reveal(principal)))
+    reveal = in_full(principal, one_record=False)
+    return make_page(rows, paging, ["created_at", "id"], lambda c: service.to_read(vault, c, reveal))
 
 
 @router.post("", response_model=CertificateRead, status_code=status.HTTP_201_CREATED)
@@ -67,7 +70,7 @@ async def issue_certificate(body: CertificateCreate, principal: WriterDep, sessi
         response.status_code = status.HTTP_200_OK
     set_etag(response, cert.version)
     response.headers["Location"] = f"/v1/certificates/{cert.id}"
-    return service.to_read(vault, cert, _reveal(principal))
+    return service.to_read(vault, cert, _one(principal))
 
 
 # Before "/{certificate_id}", which would otherwise take "abc.pdf" for an id.
@@ -91,4 +94,4 @@ async def get_certificate(certificate_id: str, request: Request, principal: IdRe
     if PDF in request.headers.get("accept", ""):
         return await _pdf_response(vault, principal, cert)
     set_etag(response, cert.version)
-    return service.to_read(vault, cert, _reveal(principal))
+    return service.to_read(vault, cert, _one(principal))

@@ -14,6 +14,7 @@ from services.volunteers.service import hours as service
 from shared.auth import Principal, PrincipalDep, Role, WriterDep
 from shared.errors import Forbidden
 from shared.etag import set_etag
+from shared.lookup import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound
 from shared.repository import get_live, page
@@ -56,9 +57,9 @@ async def list_hours(
 
 @router.post("", response_model=HoursRead, status_code=status.HTTP_201_CREATED)
 async def record_hours(body: HoursCreate, principal: WriterDep, session: WriteSessionDep, vault: VaultDep,
-                       response: Response) -> HoursRead:
+                       asker: AskerDep, response: Response) -> HoursRead:
     """Record a volunteer's service (the organiser records); status starts as recorded."""
-    record, created = await service.create(session, vault, principal, body)
+    record, created = await service.create(session, vault, asker, principal, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
@@ -95,10 +96,10 @@ async def confirm_hours(hours_id: str, principal: IdWriterDep, session: WriteSes
 
 @router.post("/{hours_id}/correct", response_model=HoursRead)
 async def correct_hours(hours_id: str, body: CorrectionInput, principal: IdWriterDep, session: WriteSessionDep,
-                        version: IfMatchDep, response: Response) -> HoursRead:
+                        version: IfMatchDep, asker: AskerDep, response: Response) -> HoursRead:
     """The organiser corrects the record with a reason (If-Match required); the earlier version stays in its history."""
     record = await _load(session, principal, hours_id, for_update=True)
-    await service.act(session, principal, record, "correct", body, version)
+    await service.correct(session, asker, principal, record, body, version)
     set_etag(response, record.version)
     return HoursRead.model_validate(record)
 

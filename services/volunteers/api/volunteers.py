@@ -14,8 +14,10 @@ from shared import clock
 from shared.audit import is_child, log_reads
 from shared.auth import PrincipalDep, ReaderDep, WriterDep
 from shared.etag import set_etag
+from shared.masking import in_full
+from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.repository import page
+from shared.repository import live_ids, page
 
 router = APIRouter(prefix="/v1/volunteers", tags=["volunteers"])
 ORDER = [Volunteer.created_at, Volunteer.id]
@@ -42,20 +44,29 @@ async def list_volunteers(
     today = clock.today()
     await log_reads(request, "volunteer", [(v.id, v.station_path) for v in rows[:paging.limit]
                                            if is_child(v.birth_on, today)])
+    reveal = in_full(principal, one_record=False)
     return make_page(rows, paging, ["created_at", "id"],
-                     lambda v: service.to_read(vault, v, False, settings.star_thresholds))
+                     lambda v: service.to_read(vault, v, reveal, settings.star_thresholds))
 
 
 @router.post("", response_model=VolunteerRead, status_code=status.HTTP_201_CREATED)
 async def register_volunteer(body: VolunteerCreate, principal: WriterDep, session: WriteSessionDep,
-                             vault: VaultDep, settings: SettingsDep, response: Response) -> VolunteerRead:
-    """Register a volunteer; the same ID number twice on the platform answers 409 naming the existing record."""
-    record, created = await service.create(session, vault, principal, body)
+                             vault: VaultDep, settings: SettingsDep, asker: AskerDep,
+                             response: Response) -> VolunteerRead:
+    """Register a volunteer; an ID number registered already answers 409 (naming the record if you can see it)."""
+    record, created = await service.create(session, vault, asker, principal, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     set_etag(response, record.version)
     response.headers["Location"] = f"/v1/volunteers/{record.id}"
     return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
+
+
+@router.post("/lookup", response_model=LookupAnswer)
+async def lookup_volunteers(body: LookupQuery, principal: ReaderDep, session: ReadSessionDep) -> LookupAnswer:
+    """Which of these ids are volunteers you can see; others are left out."""
+    rows = await live_ids(session, Volunteer, principal, list(dict.fromkeys(body.ids)))
+    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
 
 
 @router.get("/me", response_model=VolunteerRead)
@@ -67,7 +78,7 @@ async def my_volunteer_record(principal: PrincipalDep, session: ReadSessionDep, 
         raise VolunteerNotFound()
     set_etag(response, record.version)
     await log_reads(request, "volunteer", [(record.id, record.station_path)])
-    return service.to_read(vault, record, True, settings.star_thresholds)
+    return service.to_read(vault, record, in_full(principal, one_record=True, own=True), settings.star_thresholds)
 
 
 @router.get("/{volunteer_id}", response_model=VolunteerRead)
@@ -82,9 +93,9 @@ async def get_volunteer(record: VolunteerDep, principal: IdReaderDep, vault: Vau
 @router.patch("/{volunteer_id}", response_model=VolunteerRead)
 async def update_volunteer(body: VolunteerUpdate, record: VolunteerForUpdateDep, version: IfMatchDep,
                            principal: IdWriterDep, session: WriteSessionDep, vault: VaultDep,
-                           settings: SettingsDep, response: Response) -> VolunteerRead:
+                           settings: SettingsDep, asker: AskerDep, response: Response) -> VolunteerRead:
     """Change a volunteer's profile, status or linked login (If-Match required)."""
-    record = await service.update(session, vault, principal, record, version, body)
+    record = await service.update(session, vault, asker, principal, record, version, body)
     set_etag(response, record.version)
     return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
 

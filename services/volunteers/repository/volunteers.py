@@ -4,8 +4,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.volunteers.models import (Certificate, NumberSequence, ServiceHours, TeamMember, Volunteer,
-                                       VolunteerEntry)
+from services.volunteers.models import (Certificate, NumberSequence, ServiceHours, Station, TeamMember,
+                                       Volunteer, VolunteerEntry)
 from shared.auth import Principal
 from shared.repository import live
 
@@ -17,21 +17,31 @@ async def linked_to(session: AsyncSession, user_id: str) -> Volunteer | None:
 
 
 async def find_live_by_id_number(session: AsyncSession, id_number_bidx: str,
-                                 exclude_id: str | None = None) -> str | None:
-    """The live volunteer with this ID number anywhere on the platform (the uniqueness scope)."""
-    stmt = select(Volunteer.id).where(Volunteer.id_number_bidx == id_number_bidx, Volunteer.deleted_at.is_(None))
+                                 exclude_id: str | None = None) -> tuple[str, str] | None:
+    """(id, station path) of the live volunteer with this ID number anywhere on the platform (the
+    uniqueness scope)."""
+    stmt = select(Volunteer.id, Volunteer.station_path).where(Volunteer.id_number_bidx == id_number_bidx,
+                                                              Volunteer.deleted_at.is_(None))
     if exclude_id:
         stmt = stmt.where(Volunteer.id != exclude_id)
-    return await session.scalar(stmt.limit(1))
+    row = (await session.execute(stmt.limit(1))).first()
+    return (row[0], row[1]) if row else None
 
 
-async def live_by_id_numbers(session: AsyncSession, bidxs: list[str]) -> dict[str, str]:
-    """blind index -> id of the live volunteer holding it, for a roster's rows at once."""
+async def live_by_id_numbers(session: AsyncSession, bidxs: list[str]) -> dict[str, tuple[str, str]]:
+    """blind index -> (id, station path) of the live volunteer holding it, for a roster's rows at once."""
     if not bidxs:
         return {}
-    stmt = select(Volunteer.id_number_bidx, Volunteer.id).where(Volunteer.id_number_bidx.in_(bidxs),
-                                                                Volunteer.deleted_at.is_(None))
-    return {b: i for b, i in (await session.execute(stmt)).all()}
+    stmt = select(Volunteer.id_number_bidx, Volunteer.id, Volunteer.station_path).where(
+        Volunteer.id_number_bidx.in_(bidxs), Volunteer.deleted_at.is_(None))
+    return {b: (i, p) for b, i, p in (await session.execute(stmt)).all()}
+
+
+async def station_path(session: AsyncSession, station_id: object) -> str | None:
+    """A live station's path in this service's replica."""
+    if not isinstance(station_id, int):
+        return None
+    return await session.scalar(select(Station.path).where(Station.id == station_id, Station.deleted_at.is_(None)))
 
 
 async def user_linked_elsewhere(session: AsyncSession, user_id: str, volunteer_id: str) -> bool:

@@ -1,10 +1,13 @@
 """Volunteer service certificates (志愿服务证明)."""
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from services.volunteers.schemas.common import HoursOut
+from shared import masking
+from shared.masking import Masked
 from shared.schemas import ClientId, CreateInput, Output, PastDate, RecordRead
 
 
@@ -36,7 +39,8 @@ class CertificateRead(RecordRead):
     volunteer_id: str
     name: str
     id_type: str
-    id_number: str
+    id_number: Annotated[str, Masked(masking.id_number)] = Field(
+        description="Masked in lists, and unless read by a station head or worker, or by the volunteer")
     volunteer_number: str
     period_from: date = Field(serialization_alias="from")
     period_to: date = Field(serialization_alias="to")

@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from services.volunteers.schemas.common import HoursOut, Name, Tag, UserId
+from shared import masking
 from shared.idnumber import normalise_id_number
+from shared.masking import Masked
 from shared.schemas import CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 # 居民身份证, 护照, 港澳居民来往内地通行证 / 居住证, 台湾居民来往大陆通行证 / 居住证, other.
@@ -102,8 +104,9 @@ class GuardianConsentRead(Output):
 class VolunteerRead(RecordRead):
     name: str
     id_type: str
-    id_number: str = Field(description="Masked unless read by a station head or worker, or by the volunteer")
-    phone: str | None = None
+    id_number: Annotated[str, Masked(masking.id_number)] = Field(
+        description="Masked in lists, and unless read by a station head or worker, or by the volunteer")
+    phone: Annotated[str | None, Masked(masking.phone)] = None
     gender: str | None = None
     birth_on: date
     skills: list[str]

@@ -22,9 +22,8 @@ from services.volunteers.repository.volunteers import next_number
 from services.volunteers.schemas.certificates import CertificateCreate, CertificateRead
 from services.volunteers.service import volunteers as volunteers_service
 from services.volunteers.service.counting import CERTIFIED_STATUSES
-from shared import clock
+from shared import clock, masking
 from shared.auth import Principal
-from shared.crypto import mask
 from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, Vault, replay
@@ -91,16 +90,14 @@ async def issue(session: AsyncSession, vault: Vault, principal: Principal,
 def to_read(vault: Vault, cert: Certificate, reveal: bool) -> CertificateRead:
     person = cert.content["volunteer"]
     id_number = vault.cipher.decrypt(cert.id_number_enc, _context(cert.id))
-    if not reveal:
-        id_number = mask(id_number, keep_start=4 if person["id_type"] == "mainland_id" else 1, keep_end=4)
-    return CertificateRead(
+    return masking.apply(CertificateRead(
         id=cert.id, station_id=cert.station_id, version=cert.version, created_at=cert.created_at,
         updated_at=cert.updated_at, created_by=cert.created_by, updated_by=cert.updated_by, number=cert.number,
         volunteer_id=cert.volunteer_id, name=person["name"], id_type=person["id_type"], id_number=id_number,
         volunteer_number=person["volunteer_number"], period_from=cert.period_from, period_to=cert.period_to,
         total_hours=cert.total_hours, record_count=cert.record_count, items=cert.content["items"],
         issuer_name=cert.issuer_name, handler_id=cert.handler_id, handler_name=cert.handler_name,
-        issued_on=cert.issued_on, content_hash=cert.content_hash)
+        issued_on=cert.issued_on, content_hash=cert.content_hash), reveal)
 
 
 def period_label(on: date) -> str:

@@ -19,8 +19,10 @@ from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.hours import ConfirmInput, CorrectionInput, DisputeInput, HoursCreate
 from services.volunteers.service import shifts
 from services.volunteers.service.counting import Rollup, certified_hours
+from services.volunteers.service.references import check_occasion
 from shared.auth import Principal
 from shared.errors import InvalidInput
+from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
@@ -72,6 +74,11 @@ def settle(values: dict) -> dict:
     kind = values.get("activity_kind") or "free_text"
     if kind != "free_text" and not values.get("activity_ref"):
         raise InvalidInput.field("activity_ref", f"Give the id of the {kind.replace('_', ' ')}.", "missing")
+    if kind == "free_text" and values.get("activity_ref"):
+        # Only an activity or a session is checked with the projects service: an id beside free
+        # text would be kept unchecked.
+        raise InvalidInput.field("activity_ref", "Free text names no activity: leave activity_ref out, or give "
+                                 "the activity_kind it belongs to.", "not_an_occasion")
     return {**values, "ends_on": ends_on, "activity_kind": kind, "hours": hours}
 
 
@@ -128,7 +135,7 @@ def _remember(session: AsyncSession, record: ServiceHours, action: str, principa
                                     snapshot=_snapshot(record), note=note, by=principal.user_id))
 
 
-async def create(session: AsyncSession, vault: Vault, principal: Principal, body: HoursCreate,
+async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal, body: HoursCreate,
                  review: Review | None = None) -> tuple[ServiceHours, bool]:
     """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
     review = review or Review()
@@ -147,6 +154,7 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
     else:
         station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     values = settle(body.model_dump(include=set(SERVICE_FIELDS)))
+    await check_occasion(asker, values["activity_kind"], values.get("activity_ref"))
     await _check_day_total(session, None, volunteer.id, values, review)
     record = ServiceHours(id=body.id or new_id(), volunteer_id=volunteer.id, team_id=body.team_id,
                           station_id=station_id, station_path=station_path, status="recorded", create_digest=digest,
@@ -161,6 +169,17 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
     rollup.hours(record, +1)
     await rollup.write(session)
     return record, True
+
+
+async def correct(session: AsyncSession, asker: Asker, principal: Principal, record: ServiceHours,
+                  body: CorrectionInput, expected_version: int | None, review: Review | None = None) -> ServiceHours:
+    """The organiser's correction: a new activity or session it names must be one the caller can see."""
+    changes = body.model_dump(exclude_unset=True, include={"activity_kind", "activity_ref"})
+    kind = changes.get("activity_kind", record.activity_kind) or "free_text"
+    ref = changes.get("activity_ref", record.activity_ref)
+    if (kind, ref) != (record.activity_kind, record.activity_ref):
+        await check_occasion(asker, kind, ref)
+    return await act(session, principal, record, "correct", body, expected_version, review)
 
 
 async def act(session: AsyncSession, principal: Principal, record: ServiceHours, action: str,
@@ -184,6 +203,8 @@ async def act(session: AsyncSession, principal: Principal, record: ServiceHours,
         if "served_on" in changes and "ends_on" not in changes:
             # A shift moved to another day moves whole: it still ends as many days after it starts.
             changes["ends_on"] = changes["served_on"] + (record.ends_on - record.served_on)
+        if changes.get("activity_kind") == "free_text":
+            changes.setdefault("activity_ref", None)  # no longer served at an activity
         values = settle({**{k: getattr(record, k) for k in SERVICE_FIELDS}, **changes})
         await _check_day_total(session, record.id, record.volunteer_id, values, review)
         for key, value in values.items():

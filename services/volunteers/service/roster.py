@@ -17,7 +17,7 @@ from services.volunteers.errors import DuplicateIdNumber
 from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import ImportReport, RowProblem, VolunteerCreate, normalise_document
 from services.volunteers.service import volunteers as service
-from shared import clock
+from shared import attempts, clock
 from shared.auth import Principal
 from shared.errors import AppError, InvalidInput
 from shared.models import new_id
@@ -169,12 +169,23 @@ async def run(session: AsyncSession, vault: Vault, principal: Principal, content
                          for e in exc.errors or []]
             continue
         good.append((row_no, fields, bidx))
+    if good:
+        await attempts.check(session)
     registered = await repo.live_by_id_numbers(session, [b for _, _, b in good])
+    # A row of someone registered where the caller cannot look names nothing of them; each such
+    # row is an attempt, audited and limited like a single registration.
+    await attempts.record(session, "volunteer", [found for found in registered.values()
+                                                 if not attempts.visible(principal, found[1])])
     for row_no, _, bidx in good:
         if bidx in registered:
-            problems.append(RowProblem(row=row_no, column="id_number", code="duplicate",
-                                       reason="A volunteer with this ID number is already registered.",
-                                       existing_id=registered[bidx]))
+            existing_id, path = registered[bidx]
+            if attempts.visible(principal, path):
+                problems.append(RowProblem(row=row_no, column="id_number", code="duplicate",
+                                           reason="A volunteer with this ID number is already registered.",
+                                           existing_id=existing_id))
+            else:
+                problems.append(RowProblem(row=row_no, column="id_number", code="registered_elsewhere",
+                                           reason=attempts.REGISTERED_ELSEWHERE))
     problems.sort(key=lambda p: p.row)
     valid = [(row_no, fields) for row_no, fields, bidx in good if bidx not in registered]
     report = ImportReport(dry_run=dry_run, rows=len(rows), valid_rows=len(valid), created=0, errors=problems)
@@ -186,9 +197,8 @@ async def run(session: AsyncSession, vault: Vault, principal: Principal, content
         try:
             record = await service.register(session, vault, principal, fields, *station, new_id())
         except DuplicateIdNumber as exc:  # registered by someone else since the check above
-            report.errors.append(RowProblem(row=row_no, column="id_number", code="duplicate",
-                                            reason="A volunteer with this ID number is already registered.",
-                                            existing_id=exc.extra.get("existing_id")))
+            report.errors += [RowProblem(row=row_no, column="id_number", code=e["code"], reason=exc.detail,
+                                         existing_id=exc.extra.get("existing_id")) for e in exc.errors or []]
             raise RosterRejected(report) from None
         except AppError as exc:
             report.errors += [RowProblem(row=row_no, column=_column_of(e["field"]), reason=e["message"],

@@ -10,18 +10,17 @@ from services.volunteers.models import Station, Volunteer
 from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import VolunteerCreate, VolunteerRead, VolunteerUpdate
 from services.volunteers.service.counting import Rollup
-from shared import clock
+from services.volunteers.service.references import check_login
+from shared import attempts, clock, masking
 from shared.auth import Principal, Role
-from shared.crypto import mask
 from shared.errors import Forbidden, InvalidInput
 from shared.idnumber import birth_date
+from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
 from shared.stations import resolve_station
 
-# Roles that work with the person directly and so may see an ID number or phone in full.
-REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
 # Linking a login to a volunteer record decides whose records that login reads.
 LINKING_ROLES = frozenset({Role.station_head, Role.admin})
 ADULT_AGE = 18
@@ -86,7 +85,7 @@ def _check_linking(principal: Principal, fields: dict) -> None:
                         errors=[{"field": "user_id", "message": "not allowed for this role", "code": "forbidden"}])
 
 
-async def create(session: AsyncSession, vault: Vault, principal: Principal,
+async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal,
                  body: VolunteerCreate) -> tuple[Volunteer, bool]:
     digest = vault.digest("volunteer", body)
     existing = await replay(session, Volunteer, body.id, digest, principal)
@@ -95,6 +94,8 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal,
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     fields = body.model_dump(exclude={"id", "station_id"})
     _check_linking(principal, fields)
+    if fields.get("user_id") is not None:
+        await check_login(session, asker, fields["user_id"], station_path)
     record = await register(session, vault, principal, fields, station_id, station_path, body.id or new_id())
     record.create_digest = digest
     return record, True
@@ -110,27 +111,33 @@ async def register(session: AsyncSession, vault: Vault, principal: Principal, fi
                        registered_on=today, created_by=principal.user_id, updated_by=principal.user_id, version=1,
                        certified_hours=Decimal(0))
     _seal(vault, record, {k: v for k, v in fields.items() if k != "id_type"})
+    await attempts.check(session)
     existing = await repo.find_live_by_id_number(session, record.id_number_bidx)
     if existing:
-        raise DuplicateIdNumber(existing)
+        raise await _duplicate(session, principal, existing)
     if not record.volunteer_number:
         seq = await repo.next_number(session, station_id, "volunteer", today.year)
         record.volunteer_number = f"V{station_id}-{today.year}-{seq:05d}"
-    await _save(session, record)
+    await _save(session, principal, record)
     rollup = Rollup()
     rollup.volunteer(record, +1)
     await rollup.write(session)
     return record
 
 
-async def _save(session: AsyncSession, record: Volunteer) -> None:
+async def _duplicate(session: AsyncSession, principal: Principal, existing: tuple[str, str] | None
+                     ) -> DuplicateIdNumber:
+    return DuplicateIdNumber(await attempts.name_if_visible(session, principal, "volunteer", existing))
+
+
+async def _save(session: AsyncSession, principal: Principal, record: Volunteer) -> None:
     try:
         await save(session, record)
     except UniqueViolation as exc:
         if exc.constraint == "uq_volunteer_id_number":
             # Lost a race with a concurrent registration of the same person.
-            raise DuplicateIdNumber(await repo.find_live_by_id_number(session, record.id_number_bidx, record.id)
-                                    or "") from None
+            raise await _duplicate(session, principal, await repo.find_live_by_id_number(
+                session, record.id_number_bidx, record.id)) from None
         if exc.constraint == "uq_volunteer_user_id":
             raise UserAlreadyLinked() from None
         if exc.constraint == "uq_volunteer_volunteer_number":
@@ -138,18 +145,20 @@ async def _save(session: AsyncSession, record: Volunteer) -> None:
         raise IdInUse() from None
 
 
-async def update(session: AsyncSession, vault: Vault, principal: Principal, record: Volunteer,
+async def update(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal, record: Volunteer,
                  expected_version: int, body: VolunteerUpdate) -> Volunteer:
     fields = body.changes()
     touch(record, principal, expected_version)
     if "user_id" in fields:
         _check_linking(principal, {"user_id": fields["user_id"] or "unlink"})
+        if fields["user_id"] not in (None, record.user_id):
+            await check_login(session, asker, fields["user_id"], record.station_path)
         if fields["user_id"] and await repo.user_linked_elsewhere(session, fields["user_id"], record.id):
             raise UserAlreadyLinked()
     if "guardian_consent" in fields:
         check_guardian(record.birth_on, record.registered_on, fields["guardian_consent"])
     _seal(vault, record, fields)
-    await _save(session, record)
+    await _save(session, principal, record)
     return record
 
 
@@ -168,8 +177,8 @@ def star_level(hours: Decimal, thresholds: list[float]) -> int:
 
 
 def may_reveal(principal: Principal, record: Volunteer) -> bool:
-    return principal.role in REVEALING_ROLES or (principal.role is Role.volunteer
-                                                 and record.user_id == principal.user_id)
+    """Reading this one record: shown in full to those who work with volunteers, and to the volunteer."""
+    return masking.in_full(principal, one_record=True, own=record.user_id == principal.user_id)
 
 
 def id_number_of(vault: Vault, record: Volunteer) -> str:
@@ -179,12 +188,9 @@ def id_number_of(vault: Vault, record: Volunteer) -> str:
 def to_read(vault: Vault, record: Volunteer, reveal: bool, thresholds: list[float]) -> VolunteerRead:
     id_number = id_number_of(vault, record)
     phone = vault.cipher.decrypt(record.phone_enc, context(record.id, "phone"))
-    if not reveal:
-        id_number = mask(id_number, keep_start=4 if record.id_type == "mainland_id" else 1, keep_end=4)
-        phone = mask(phone, keep_start=3, keep_end=4)
     guardian = ({"name": record.guardian_name, "relation": record.guardian_relation,
                  "consented_on": record.guardian_consent_on} if record.guardian_name else None)
-    return VolunteerRead(
+    return masking.apply(VolunteerRead(
         id=record.id, station_id=record.station_id, version=record.version, created_at=record.created_at,
         updated_at=record.updated_at, created_by=record.created_by, updated_by=record.updated_by,
         name=record.name, id_type=record.id_type, id_number=id_number, phone=phone, gender=record.gender,
@@ -192,4 +198,4 @@ def to_read(vault: Vault, record: Volunteer, reveal: bool, thresholds: list[floa
         volunteer_number=record.volunteer_number, status=record.status, disclosure_consent=record.disclosure_consent,
         guardian_consent=guardian, user_id=record.user_id, registered_on=record.registered_on,
         certified_hours=record.certified_hours, star_level=star_level(record.certified_hours, thresholds),
-    )
+    ), reveal)

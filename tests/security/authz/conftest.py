@@ -87,7 +87,7 @@ async def fresh_database(database_url: str, _reset_sql: str) -> str:
 
 @pytest.fixture(scope="module")
 async def security_gateway(fresh_database, cases_app, projects_app, volunteers_app, cases_client, projects_client,
-                           volunteers_client) -> AsyncIterator[Gateway]:
+                           volunteers_client, relay) -> AsyncIterator[Gateway]:
     from gateway.app import create_app
 
     settings = GatewaySettings(station_push_interval_s=3600, login_per_address_per_minute=1000, **FAST_HASHING)
@@ -101,6 +101,8 @@ async def security_gateway(fresh_database, cases_app, projects_app, volunteers_a
         client = await stack.enter_async_context(
             Gateway(transport=httpx.ASGITransport(app=app), base_url="http://gateway"))
         client.app = app
+        relay.gateway = app
+        stack.callback(setattr, relay, "gateway", None)
         yield client
 
 
@@ -214,6 +216,8 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
         "project_id": pr_b["id"], "title": f"{MARK_B}重阳节敬老活动", "kind": "festival", "held_on": t,
         "anonymous_count": 3, "attendees": [{"beneficiary_id": p2["id"]}]}, worker_b, 201)
     ids["b"].update(group=group["id"], session=session["id"], activity=activity["id"])
+    activity_a = await post("/v1/activities", {"project_id": pr_a["id"], "title": "A活动", "held_on": t}, worker_a, 201)
+    ids["a"]["activity"] = activity_a["id"]
 
     # Volunteers at B: one linked to volunteer@B's login (their own), one other, a team, hours, certificates.
     own = await post("/v1/volunteers", {"name": f"{MARK_OWN}赵自己", "id_number": id_number("51010819900101345"),
@@ -239,6 +243,9 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
         await post(f"/v1/volunteer-hours/{h['id']}/confirm", None, worker_b, 200)
         hours[who["id"]] = h
     ids["b"]["hours"] = hours[other["id"]]["id"]
+    hours_a = await post("/v1/volunteer-hours", {"volunteer_id": va["id"], "served_on": t, "hours": "1",
+                                                 "content": "A助老"}, worker_a, 201)
+    ids["a"]["hours"] = hours_a["id"]
     certs = {who["id"]: await post("/v1/certificates", {"volunteer_id": who["id"], "from": t, "to": t}, worker_b, 201)
              for who in (own, other)}
     ids["b"]["certificate"] = certs[other["id"]]["id"]

@@ -38,7 +38,20 @@ REFERENCES: dict[str, str] = {
     "case_id": "case",
     "project_id": "project", "group_id": "group", "activity_id": "activity",
     "volunteer_id": "volunteer", "leader_id": "volunteer", "volunteer_ids": "volunteer",
-    "team_id": "team", "hours_id": "hours",
+    "team_id": "team", "hours_id": "hours", "activity_ref": "activity",
+}
+# Body fields, by process, that name a record another process keeps: checked with its owner through
+# the gateway, as the caller (shared/lookup.py).
+CROSS_SERVICE: dict[str, frozenset[str]] = {
+    "cases": frozenset({"project_id"}),
+    "projects": frozenset({"volunteer_ids"}),
+    "volunteers": frozenset({"activity_ref", "user_id"}),
+}
+# A lookup's `ids` are of the record kind it looks up (elsewhere `ids` are beneficiaries').
+LOOKUP_KINDS: dict[str, str] = {
+    "/v1/beneficiaries/lookup": "beneficiary", "/v1/projects/lookup": "project",
+    "/v1/activities/lookup": "activity", "/v1/groups/sessions/lookup": "session",
+    "/v1/volunteers/lookup": "volunteer",
 }
 # Path parameter -> record kind, beyond REFERENCES.
 PATH_KINDS: dict[str, str] = {
@@ -51,7 +64,9 @@ RECORD_SEGMENTS = {"assessments": "assessment", "plans": "plan", "service-record
 # Required values the plain synthesis cannot guess, by schema name: what makes the body pass the
 # service's own rules, so that only the reference under test can refuse it.
 OVERRIDES: dict[str, dict[str, Any]] = {
-    "HoursCreate": {"hours": "2"},
+    # An activity's id is checked only when the record says it was served at one.
+    "HoursCreate": {"hours": "2", "activity_kind": "community_activity"},
+    "CorrectionInput": {"activity_kind": "community_activity"},
     "UserCreate": {"password": "correct horse battery staple"},
     "VolunteerCreate": {"id_number": "11010519491231002X"},
 }
@@ -146,12 +161,13 @@ _STRING_CANDIDATES = ("zz1", "zz_code", "x", "1", "ZZ", "110000", f"{date.today(
 class Synth:
     """Minimal valid values of a JSON Schema; references filled by `refs(kind)`."""
 
-    def __init__(self, doc: dict, refs: Callable[[str], Any]) -> None:
+    def __init__(self, doc: dict, refs: Callable[[str], Any], kinds: dict[str, str] | None = None) -> None:
         self.doc = doc
         self.refs = refs
+        self.kinds = {**REFERENCES, **(kinds or {})}
 
     def reference(self, name: str, schema: dict) -> Any:
-        kind = REFERENCES.get(name)
+        kind = self.kinds.get(name)
         if kind is None:
             raise UnknownReference(f"field {name!r} looks like a reference to a record; declare its kind in "
                                    "REFERENCES (tests/security/authz/routes.py)")
@@ -262,7 +278,7 @@ def build_request(route: Route, doc: dict, path_ids: Callable[[str], Any], refs:
                   with_optional_refs: bool = True) -> Request:
     """A request for `route`: path parameters from path_ids(kind), references in the query and body
     from refs(kind), other required values synthesised."""
-    synth = Synth(doc, refs)
+    synth = Synth(doc, refs, {"ids": LOOKUP_KINDS[route.path]} if route.path in LOOKUP_KINDS else None)
     url = route.url(path_ids)
     params: dict[str, Any] = {}
     operation = route.operation or {}
@@ -292,3 +308,12 @@ def build_request(route: Route, doc: dict, path_ids: Callable[[str], Any], refs:
         elif "application/x-www-form-urlencoded" in content:
             request.data = synth.value(content["application/x-www-form-urlencoded"]["schema"])
     return request
+
+
+def cross_service_fields(route: Route, doc: dict) -> list[str]:
+    """The fields of the route's JSON body that name another process's record."""
+    content = ((route.operation or {}).get("requestBody") or {}).get("content", {})
+    if route.method not in ("POST", "PUT", "PATCH") or "application/json" not in content:
+        return []
+    schema = _resolve(content["application/json"]["schema"], doc)
+    return sorted(CROSS_SERVICE.get(route.process, frozenset()) & set(schema.get("properties", {})))

@@ -12,6 +12,10 @@ with the reason; a route under none fails TestCoverage. The rules:
   of B in the answer (a station_id filter into B is refused outright);
 - create: any other route without path parameters, its body's references pointing into B: refused
   (a 422 names a reference field) or answered without B and without writing anything;
+- cross-service reference: every create or update whose body names a record another process keeps
+  (a case's project, an activity's volunteers, an hours record's activity, a volunteer's login),
+  sent by A's station head for A's own records with only that field pointing at B's record:
+  refused with a 422 naming that field, and nothing stored changes;
 - officials, in scope or not, never receive a person's fields or values from any GET;
 - no token, an expired one, one signed by another key, a revoked device's credential: 401;
 - /internal/... answers only the gateway's service token.
@@ -34,8 +38,8 @@ from shared import clock
 from shared.auth import Principal, Role, TokenSigner
 from tests.conftest import _plain
 from tests.security.authz.conftest import MARK_B, MARK_STRUCTURE, ROLES, World, fresh_id
-from tests.security.authz.routes import (ANY, PROCESSES, REFERENCES, Route, UnknownReference, build_apps, build_request,
-                                   enumerate_routes)
+from tests.security.authz.routes import (ANY, CROSS_SERVICE, PROCESSES, REFERENCES, Route, UnknownReference,
+                                         build_apps, build_request, cross_service_fields, enumerate_routes)
 
 APPS = build_apps()
 ROUTES, DOCS = enumerate_routes(APPS)
@@ -66,7 +70,7 @@ PUBLIC: dict[tuple[str, str, str], str] = {
 # Authenticated routes outside the station-scope rules (the 401 rule still covers them).
 NOT_SCOPED: dict[tuple[str, str, str], str] = {
     ("gateway", "POST", "/v1/me/password"): "changes the caller's own password only",
-    ("cases", "POST", "/v1/populations"): "the platform-wide list of population codes (admins only), no station",
+    ("cases", "POST", "/v1/populations"): "the platform-wide list of population codes (admins of the root or a province), no station",
     ("gateway", "GET", "/v1/sync"): "a device credential, scoped to the device's station: TestDevices",
     ("gateway", "POST", "/v1/sync"): "a device credential, scoped to the device's station: TestDevices",
 }
@@ -113,6 +117,9 @@ LIST_CASES = _cases("list", lambda r: SIBLINGS + (VOLUNTEER,))
 CREATE_CASES = _cases("create", lambda r: SIBLINGS)
 OFFICIAL_CASES = [pytest.param(route, caller, id=f"{route.label} as {caller}") for route in ROUTES
                   if route.method == "GET" and rule_of(route) in ("record", "list") for caller in OFFICIALS]
+CROSS_SERVICE_CASES = [pytest.param(route, field, id=f"{route.label}: {field}") for route in ROUTES
+                       if rule_of(route) in ("record", "create")
+                       for field in cross_service_fields(route, DOCS[route.process])]
 AUTHENTICATED = [pytest.param(route, id=route.label) for route in ROUTES if rule_of(route) != "public"]
 INTERNAL = [pytest.param(route, id=route.label) for route in ROUTES if rule_of(route) == "internal"]
 
@@ -239,6 +246,19 @@ class TestCoverage:
         for process in PROCESSES:
             assert sum(1 for r in ROUTES if r.process == process and rule_of(r) in ("record", "list", "create")) > 2
 
+    def test_every_cross_service_reference_is_under_the_rule(self):
+        """A field declared in CROSS_SERVICE that no route carries is a stale declaration; each one
+        carried is tested on every create and update that carries it."""
+        carried = {(p.values[0].process, p.values[1]) for p in CROSS_SERVICE_CASES}
+        declared = {(process, field) for process, fields in CROSS_SERVICE.items() for field in fields}
+        assert carried == declared
+        labels = {p.id for p in CROSS_SERVICE_CASES}
+        for expected in ("cases: POST /v1/cases: project_id", "cases: PATCH /v1/cases/{case_id}: project_id",
+                         "projects: PATCH /v1/activities/{activity_id}: volunteer_ids",
+                         "volunteers: POST /v1/volunteer-hours/{hours_id}/correct: activity_ref",
+                         "volunteers: PATCH /v1/volunteers/{volunteer_id}: user_id"):
+            assert expected in labels, sorted(labels)
+
     async def test_the_targets_exist(self, world: World):
         """Every GET record route answers 200 to the root admin for B's ids: a 404 in the matrix
         is the scope check, not a wrong id."""
@@ -319,6 +339,28 @@ async def test_creates_cannot_reach_out_of_scope(world: World, probe: Probe, rou
             f"{route.label} as {caller}: refused for {fields}, not for a reference; fix the synthesised body")
 
 
+@pytest.mark.parametrize(("route", "field"), CROSS_SERVICE_CASES)
+async def test_references_to_another_services_records_stay_in_scope(world: World, probe: Probe, route: Route,
+                                                                    field: str):
+    own = _side(world, "a", route)
+    request = build_request(route, DOCS[route.process], own, own)
+    target = world.ids["b"][REFERENCES[field]]
+    request.json[field] = [str(target)] if isinstance(request.json.get(field), list) else str(target)
+    # A's record at its current version, so that only the reference can refuse the update.
+    version = await probe.version(own(route.kind_of(route.params[-1]))) if route.params else None
+    before = await probe.digest()
+    r = await send(_client(world, route), request, {**world.callers["station_head@A"].headers,
+                                                     "If-Match": f'"{version or 1}"'})
+    after = await probe.digest()
+    changed = [t for t in before if before[t] != after.get(t)]
+    assert not changed, f"{route.label} with B's {field} answered {r.status_code} and changed {changed}"
+    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM), (
+        f"{route.label} with B's {field}: {r.status_code} {r.text[:300]}")
+    named = {e["field"].split("[")[0] for e in r.json().get("errors", [])}
+    assert named == {field}, f"{route.label}: refused for {named}, not for {field}: {r.text[:300]}"
+    assert not _leaks(world, r, "station_head@A")
+
+
 @pytest.mark.parametrize(("route", "caller"), OFFICIAL_CASES)
 async def test_officials_never_receive_personal_fields(world: World, route: Route, caller: str):
     request = build_request(route, DOCS[route.process], _side(world, "b", route), _side(world, "b"),
@@ -397,6 +439,35 @@ class TestDevices:
         assert not changed, f"a push from station A changed {changed} ({r.status_code} {r.text[:200]})"
         assert r.status_code in (204, 403, 404, 409, 422), r.text
 
+
+    async def test_a_device_cannot_refer_to_the_sibling_stations_records(self, world: World, probe: Probe):
+        gw = world.gateway
+        device = {"Authorization": f"Bearer {world.devices['a']}"}
+        a, b, station = world.ids["a"], world.ids["b"], world.stations["a"]["id"]
+        today = clock.today().isoformat()
+        pushes = {
+            "project_id": {"cases": {"created": [{"id": fresh_id(), "beneficiary_id": a["beneficiary"],
+                                                  "title": "平板个案", "station_id": station,
+                                                  "project_id": b["project"]}]}},
+            "volunteer_ids": {"activities": {"created": [{"id": fresh_id(), "project_id": a["project"],
+                                                          "station_id": station, "title": "平板活动",
+                                                          "held_on": today, "anonymous_count": 0, "photos": "[]",
+                                                          "volunteer_ids": json.dumps([b["volunteer"]])}]}},
+            "activity_ref": {"volunteer_hours": {"created": [{"id": fresh_id(), "volunteer_id": a["volunteer"],
+                                                              "station_id": station, "served_on": today,
+                                                              "hours": 1, "content": "平板服务",
+                                                              "activity_kind": "community_activity",
+                                                              "activity_ref": b["activity"]}]}},
+        }
+        for field, changes in pushes.items():
+            stamp = (await gw.get("/v1/sync", params={"last_pulled_at": "null"}, headers=device)).json()["timestamp"]
+            before = await probe.digest()
+            r = await gw.post("/v1/sync", params={"last_pulled_at": stamp}, json=changes, headers=device)
+            after = await probe.digest()
+            changed = [t for t in before if before[t] != after[t] and not t.startswith("gateway.")]
+            assert not changed, f"a push naming B's {field} changed {changed} ({r.status_code} {r.text[:200]})"
+            assert r.status_code == 422, r.text
+            assert [e["field"].rsplit(".", 1)[-1].split("[")[0] for e in r.json()["errors"]] == [field], r.text
 
 
 class TestTheRulesBite:

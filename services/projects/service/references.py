@@ -1,0 +1,46 @@
+"""Records of other services that the projects service's records name, checked with their owners
+through the gateway as the caller (shared/lookup.py): attendees and group members are beneficiaries
+(cases), an activity's volunteers are volunteers (volunteers). An id the owner does not show the
+caller is refused naming its field, exactly as one that exists nowhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.projects.errors import UnknownAttendees
+from shared.errors import BadGateway, InvalidInput
+from shared.lookup import Asker
+
+BENEFICIARIES = "/v1/beneficiaries/lookup"
+VOLUNTEERS = "/v1/volunteers/lookup"
+
+
+@dataclass(frozen=True)
+class Found:
+    id: str
+    station_id: int
+    populations: list[str]
+
+
+async def beneficiaries(asker: Asker, ids: list[str], fields: list[str]) -> dict[str, Found]:
+    """The beneficiaries behind `ids`, with their current populations; a 422 naming every field
+    whose id is not one the caller can see."""
+    items = await asker.find(BENEFICIARIES, ids, owner="cases", what="beneficiaries")
+    try:
+        found = {i: Found(i, int(item["station_id"]), list(item["populations"])) for i, item in items.items()}
+    except (KeyError, TypeError, ValueError):
+        raise BadGateway("The cases service's answer was not understood.", service="cases") from None
+    missing = [f for i, f in zip(ids, fields) if i not in found]
+    if missing:
+        raise UnknownAttendees(missing)
+    return found
+
+
+async def check_volunteers(asker: Asker, ids: list[str], fields: list[str]) -> None:
+    """Every id a volunteer the caller can see; a 422 naming each field whose id is not."""
+    found = await asker.find(VOLUNTEERS, ids, owner="volunteers", what="volunteers")
+    missing = [f for i, f in zip(ids, fields) if i not in found]
+    if missing:
+        raise InvalidInput("No such volunteer in your scope: " + ", ".join(missing) + ".", errors=[
+            {"field": f, "message": "No such volunteer in your scope.", "code": "unknown_volunteer"}
+            for f in missing])
