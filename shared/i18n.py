@@ -163,7 +163,7 @@ MESSAGES = {
     "The station still has stations under it; move or delete them first.": "此站点下还有下级站点，请先转移或删除。",
     "The station still holds records or open work (see holds); move it to another parent with its records "
     "instead (see move), or delete the records first.":
-        "此站点仍有记录或未结束的工作（见 holds）；请将站点连同记录转移到其他上级站点（见 move），或先删除这些记录。",
+        "此站点仍有记录或未结束的工作（见 “holds”）；请将站点连同记录转移到其他上级站点（见 “move”），或先删除这些记录。",
     "A station cannot move under itself or one of its own descendants.": "站点不能移到自身或其下级站点之下。",
     "This id is already used by a different record.": "此 id 已被另一条记录使用。",
     "Idempotency-Key must be 16 to 255 visible ASCII characters: send a new random UUID with each new request.":
@@ -209,7 +209,7 @@ MESSAGES = {
     "exists already": "已存在",
     "is the station itself or inside its subtree": "是站点本身或其下级站点",
     "must be a mainland mobile (11 digits) or a landline with area code": "须为大陆手机号（11 位）或带区号的固定电话",
-    "must be Unicode text (a lone surrogate such as \\ud800 is not)": "须为 Unicode 文本（不能含 \\ud800 这样的单个代理码）",
+    "must be Unicode text (a lone surrogate such as \\ud800 is not)": "须为 Unicode 文本（不能含 “\\ud800” 这样的单个代理码）",
     "Must be a station's id.": "必须是站点的 id。",
     "group by at most one period": "最多按一种时段分组",
     "must be 18 characters: 17 digits and a digit or X": "须为 18 位：17 位数字，最后一位为数字或 'X'",

@@ -45,11 +45,12 @@ class TestProjectStats:
         assert (got["person_times_casework"], got["case_beneficiaries"], got["full_cases"]) == (3, 1, {"1": 1})
 
     async def test_people_with_a_case_open_in_the_period(self, cases_client, service_headers, worker, open_case,
-                                                         register, today):
+                                                         register, make_project, today):
         """cases.beneficiaries: each person once, when a case of the project was open at some time in
         the period (opened by its end, not closed before its start); not a count of registrations."""
         frm, to = today - timedelta(days=30), today - timedelta(days=5)
         long_ago = (today - timedelta(days=60)).isoformat()
+        await make_project("p1")
 
         async def case(opened_on, closed_on=None, person=None):
             c = await open_case(worker, person, project_id="p1", opened_on=opened_on)
@@ -69,7 +70,8 @@ class TestProjectStats:
         await register(worker)  # registered, no case: not counted
 
         r = await cases_client.post("/internal/project-stats", headers=service_headers,
-                                    json={"project_id": "p1", "from": frm.isoformat(), "to": to.isoformat()})
+                                    json={"project_id": "p1", "station_ids": [2], "from": frm.isoformat(),
+                                          "to": to.isoformat()})
         assert r.status_code == 200 and r.json()["case_beneficiaries"] == 3, r.text
 
     async def test_service_token_only(self, cases_client, worker, today):

@@ -165,12 +165,12 @@ class TestContractFiguresStayWithTheirStations:
             "name": "双桥街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
             "starts_on": (today - timedelta(days=30)).isoformat(), "ends_on": (today + timedelta(days=300)).isoformat(),
             "targets": [{"metric": "person_times.casework", "target": 80},
-                        {"metric": "beneficiaries.registered", "target": 10},
+                        {"metric": "cases.beneficiaries", "target": 10},
                         {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 1}}]})
         assert r.status_code == 201, r.text
         project = r.json()
         url = f"/v1/projects/{project['id']}/progress"
-        nothing = {"person_times.casework": (0, False), "beneficiaries.registered": (0, False),
+        nothing = {"person_times.casework": (0, False), "cases.beneficiaries": (0, False),
                    "cases.full": (0, False)}
         assert by_metric((await gateway.get(url, headers=head_b)).json()) == nothing
 
@@ -211,7 +211,7 @@ class TestContractFiguresStayWithTheirStations:
             "service_type": "elder_child_care", "person_times": 2})
         assert r.status_code == 201, r.text
         assert by_metric((await gateway.get(url, headers=head_b)).json()) == {
-            "person_times.casework": (2, False), "beneficiaries.registered": (1, False), "cases.full": (1, True)}
+            "person_times.casework": (2, False), "cases.beneficiaries": (1, False), "cases.full": (1, True)}
 
     async def test_a_project_takes_cases_of_the_stations_it_covers(self, gateway, admin, tree):
         a, b, village = tree["mengzhuiwan"], tree["shuangqiao"], tree["heping"]
@@ -225,7 +225,7 @@ class TestContractFiguresStayWithTheirStations:
         r = await gateway.post("/v1/projects", headers=await gateway.headers_for("county.head"), json={
             "name": "成华区项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
             "covered_station_ids": [a["id"]], "starts_on": today.isoformat(), "ends_on": today.isoformat(),
-            "targets": [{"metric": "beneficiaries.registered", "target": 2}]})
+            "targets": [{"metric": "cases.beneficiaries", "target": 2}]})
         assert r.status_code == 201, r.text
         project = r.json()
         answers = {}
@@ -239,4 +239,4 @@ class TestContractFiguresStayWithTheirStations:
         assert answers == {"a.worker": 201, "village.worker": 201, "b.worker": 422}
         r = await gateway.get(f"/v1/projects/{project['id']}/progress", headers=await gateway.headers_for("a.worker"))
         assert r.json()["coverage"] == [a["id"]]
-        assert by_metric(r.json()) == {"beneficiaries.registered": (2, True)}
+        assert by_metric(r.json()) == {"cases.beneficiaries": (2, True)}

@@ -20,7 +20,8 @@ from shared.schemas import Input
 ZH = "zh-CN"
 # Terms a Chinese message keeps as they are (what a client sends or matches on).
 TERMS = {"Authorization", "Bearer", "token", "credential", "If-Match", "ETag", "JSON", "UUID", "YYYY", "MM", "DD",
-         "HH", "true", "false", "null", "id", "xlsx", "CSV", "URL", "ID", "PDF", "Excel", "NUL", "U+0000"}
+         "HH", "true", "false", "null", "id", "xlsx", "CSV", "URL", "ID", "PDF", "Excel", "NUL", "U+0000",
+         "Idempotency-Key", "ASCII", "Unicode"}
 # One English message for each pattern of the catalogue (a new pattern needs one here).
 PATTERN_EXAMPLES = [
     "No such station in your scope.", "No such station in the device's subtree.",
@@ -34,6 +35,11 @@ PATTERN_EXAMPLES = [
     "More than 400 periods: choose a longer interval or a shorter range.",
     "The request body is not valid JSON: line 3, column 7 (Expecting value).",
     "Too many failed logins: this account is locked; try again in 4 min 49 s or ask an administrator.",
+    "The projects service did not answer in time about the project; nothing was recorded.",
+    "The projects service could not be reached about the project; nothing was recorded.",
+    "Services did not answer (cases); the station was not deleted. Try again.",
+    "A step cannot be dated before the case's last step (2026-03-01).",
+    "The answer would hold more than 100000 rows: ask for fewer periods, stations or populations.",
 ]
 
 
