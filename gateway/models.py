@@ -58,6 +58,10 @@ class User(Base):
     lock_count: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # In every access token (`gen`); bumped by whatever must end the tokens issued so far: disabling,
+    # a new role or station, a new password, a move of the station or of one above it. The gateway
+    # refuses a token of another generation (gateway/identity/live.py).
+    token_generation: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -114,6 +118,6 @@ class SyncCursor(Base):
 AuditLog = audit_log_model(Base)
 # A login's counters and stamps, a device's last sync: bookkeeping, not a change anyone made.
 track(AuditLog, User, station_path=lambda u: None,
-      ignored=frozenset({"failed_logins", "lock_count", "locked_until", "last_login_at"}))
+      ignored=frozenset({"failed_logins", "lock_count", "locked_until", "last_login_at", "token_generation"}))
 track(AuditLog, Station, station_path=lambda s: s.path)
 track(AuditLog, Device, station_path=lambda d: None, ignored=frozenset({"last_sync_at"}))

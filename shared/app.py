@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -16,7 +17,9 @@ from shared.observability import HttpMetrics, PoolCollector, RequestContextMiddl
 
 
 def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, version: str = "0.1.0",
-              description: str = "", **kwargs: Any) -> FastAPI:
+              description: str = "", middleware: Sequence[type] = (), **kwargs: Any) -> FastAPI:
+    """`middleware`: the process's own plain-ASGI middleware, run inside the shared request context
+    (request id, metrics, body limit), so what they answer is logged and counted like any answer."""
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan,
                   dependencies=[Depends(refuse_nul)], **kwargs)
     app.state.settings = settings
@@ -28,6 +31,8 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     app.state.metrics = HttpMetrics()
     registry.register(app.state.metrics)
     registry.register(PoolCollector(app))
+    for inner in reversed(middleware):
+        app.add_middleware(inner)
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
                        sync_max_body_bytes=settings.sync_max_body_bytes,
                        metrics=app.state.metrics)

@@ -94,6 +94,7 @@ TITLES = {
     "Upstream service timed out": "后台服务超时",
     "Method not allowed": "不支持该请求方法",
     "Not ready": "服务未就绪",
+    "Service unavailable": "服务暂不可用",
     "Error": "错误",
 }
 
@@ -111,6 +112,8 @@ MESSAGES = {
     "The access token has expired; refresh it.": "访问令牌已过期，请刷新。",
     "This token cannot be used here.": "此令牌不能用于这里。",
     "This account is no longer active; log in again.": "此账号已停用，请重新登录。",
+    "This access token no longer matches the account (it was changed, disabled or moved); log in again.":
+        "此访问令牌已失效（账号已被修改、停用或调动），请重新登录。",
     "Wrong username or password.": "用户名或密码错误。",
     "This account is disabled; ask an administrator.": "此账号已被停用，请联系管理员。",
     "Too many login attempts from this address; wait a minute.": "此地址登录尝试过多，请稍候一分钟。",
@@ -119,6 +122,8 @@ MESSAGES = {
     "The refresh token is not valid; log in again.": "刷新令牌无效，请重新登录。",
     "The refresh token has expired; log in again.": "刷新令牌已过期，请重新登录。",
     "Internal endpoint: a service token is required.": "内部接口：需要服务令牌。",
+    "Your station has not reached this service yet; try again in a few seconds.":
+        "您所在的站点尚未同步到此服务，请几秒后再试。",
     "This role cannot change personal records.": "此角色不能修改个人记录。",
     "This role sees aggregate figures only, not personal records.": "此角色只能查看统计数据，不能查看个人记录。",
     "This role does not see these counts.": "此角色不能查看这些统计。",

@@ -29,7 +29,7 @@ log = logging.getLogger("haolin.gateway.auth")
 
 def principal_of(user: User, station: Station) -> Principal:
     return Principal(user_id=str(user.id), role=Role(user.role), station_id=station.id, station_path=station.path,
-                     name=user.display_name)
+                     name=user.display_name, generation=user.token_generation)
 
 
 def _digest(token: str) -> str:

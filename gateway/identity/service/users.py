@@ -87,8 +87,9 @@ async def update(session: AsyncSession, actor: Principal, target: UserAt, body: 
         station = await _station_for(session, actor, changes["station_id"])
     if "role" in changes or "station_id" in changes:
         require_may_assign(actor, changes.get("role", user.role), station.path)
-        # Sessions carry the old role and scope: end them.
+        # Sessions and access tokens carry the old role and scope: end them.
         await tokens_repo.revoke_user(session, user.id)
+        changes["token_generation"] = user.token_generation + 1
     if not changes:
         return target
     changes["updated_by"] = actor.user_id
@@ -98,7 +99,7 @@ async def update(session: AsyncSession, actor: Principal, target: UserAt, body: 
 async def _set_password(session: AsyncSession, user: User, password: str, passwords: Passwords) -> None:
     await repo.apply(session, user, {
         "password_hash": await passwords.hash(password), "password_changed_at": datetime.now(UTC),
-        "failed_logins": 0, "lock_count": 0, "locked_until": None,
+        "failed_logins": 0, "lock_count": 0, "locked_until": None, "token_generation": user.token_generation + 1,
     })
     await tokens_repo.revoke_user(session, user.id)
 
@@ -132,7 +133,8 @@ async def set_disabled(session: AsyncSession, actor: Principal, target: UserAt, 
     if disabled:
         await tokens_repo.revoke_user(session, user.id)
         if user.disabled_at is None:
-            await repo.apply(session, user, {"disabled_at": datetime.now(UTC), "updated_by": actor.user_id})
+            await repo.apply(session, user, {"disabled_at": datetime.now(UTC), "updated_by": actor.user_id,
+                                             "token_generation": user.token_generation + 1})
     elif user.disabled_at is not None or user.locked_until is not None or user.failed_logins:
         # Enabling also lifts a login lock: it is how an administrator unlocks an account.
         await repo.apply(session, user, {"disabled_at": None, "failed_logins": 0, "lock_count": 0,
