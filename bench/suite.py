@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench import loadgen, province, raw, report
 from bench.loadgen import median, percentile
+from ops.run import UVICORN_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -78,7 +79,7 @@ class Server:
         self.log = TMP / f"{name}.log"
         self._out = self.log.open("wb")
         cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(self.port),
-               "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+               *UVICORN_FLAGS]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
                                      stderr=subprocess.STDOUT,
                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)

@@ -18,6 +18,7 @@ from gateway.identity.service import users as users_service
 from gateway.identity.service.rules import MANAGERS, require_role
 from gateway.identity.service.users import UserAt
 from gateway.models import Station
+from shared.audit import request_client
 from shared.auth import Principal, PrincipalDep, Role, TokenSigner
 from shared.db import read_session, write_session
 from shared.schemas import RowId
@@ -101,15 +102,18 @@ UserDep = Annotated[UserAt, Depends(readable_user)]
 WritableUserDep = Annotated[UserAt, Depends(writable_user)]
 
 
-def login_throttle(request: Request) -> None:
-    """Per client address, login attempts per minute (settings.login_per_address_per_minute)."""
+def login_throttle(request: Request) -> str:
+    """Per client address, login attempts per minute (settings.login_per_address_per_minute); answers
+    the address, as TRUSTED_PROXIES lets the gateway believe it (shared.audit.request_client)."""
     state = request.app.state
     limiter: AddressLimiter | None = getattr(state, "login_limiter", None)
     if limiter is None:
         limiter = state.login_limiter = AddressLimiter(state.settings.login_per_address_per_minute)
-    wait = limiter.hit(request.client.host if request.client else "unknown")
+    address = request_client(request.scope) or "unknown"
+    wait = limiter.hit(address)
     if wait:
         raise AddressRateLimited(wait)
+    return address
 
 
 def station_change_notifier(request: Request, background: BackgroundTasks) -> Callable[[], None]:

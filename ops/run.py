@@ -102,9 +102,15 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+# How every process runs, here and in docker-compose.yml and the Dockerfile. --no-proxy-headers: uvicorn
+# would otherwise take the client's address from X-Forwarded-For whenever the peer is on loopback, a
+# header anyone can send; each process decides itself whom to believe (TRUSTED_PROXIES, shared.audit).
+UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers")
+
+
 def start_child(spec: Spec, host: str, port: int, env: dict[str, str]) -> Child:
     cmd = [sys.executable, "-m", "uvicorn", "--factory", f"{spec.module}:main", "--host", host, "--port", str(port),
-           "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+           *UVICORN_FLAGS]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         # Own process group: Ctrl-C reaches only this supervisor, which then stops each

@@ -169,6 +169,17 @@ def client_address(scope: dict, trusted: tuple) -> str | None:
     return peer
 
 
+def request_client(scope: dict) -> str | None:
+    """The client's address as this process believes it, under its TRUSTED_PROXIES: the one rule for
+    the audit log, the gateway's login limits and the address it passes on to the services."""
+    state = scope["app"].state
+    trusted = getattr(state, "trusted_proxies", None)
+    if trusted is None:
+        settings = getattr(state, "settings", None)
+        trusted = state.trusted_proxies = trusted_proxies(getattr(settings, "trusted_proxies", ""))
+    return client_address(scope, trusted)
+
+
 @dataclass(frozen=True)
 class Actor:
     user_id: str
@@ -190,13 +201,9 @@ def actor_of(request: Request | None, principal: Principal | None = None) -> Act
     if request is None:
         return SYSTEM if principal is None else Actor(principal.user_id, principal.role.value, principal.device_id)
     principal = principal or getattr(request.state, "principal", None)
-    settings = getattr(request.app.state, "settings", None)
-    trusted = getattr(request.app.state, "trusted_proxies", None)
-    if trusted is None:
-        trusted = request.app.state.trusted_proxies = trusted_proxies(getattr(settings, "trusted_proxies", ""))
     route = request.scope.get("route")
     operation = getattr(route, "name", None)
-    address = client_address(request.scope, trusted)
+    address = request_client(request.scope)
     rid = request_id_var.get()
     rid = None if rid == "-" else rid
     if principal is None:

@@ -117,8 +117,8 @@ MESSAGES = {
     "Wrong username or password.": "用户名或密码错误。",
     "This account is disabled; ask an administrator.": "此账号已被停用，请联系管理员。",
     "Too many login attempts from this address; wait a minute.": "此地址登录尝试过多，请稍候一分钟。",
-    "Too many failed logins: this account is locked for a while. Try again later or ask an administrator "
-    "to enable it.": "登录失败次数过多，账号已暂时锁定。请稍后再试，或请管理员解锁。",
+    "Too many failed logins for this username from your address; wait and try again.":
+        "此用户名从您的地址登录失败次数过多，请稍候再试。",
     "The refresh token is not valid; log in again.": "刷新令牌无效，请重新登录。",
     "The refresh token has expired; log in again.": "刷新令牌已过期，请重新登录。",
     "Internal endpoint: a service token is required.": "内部接口：需要服务令牌。",

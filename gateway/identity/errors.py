@@ -58,12 +58,12 @@ class LoginFailed(KeepChanges, Unauthorized):
         super().__init__("Wrong username or password.")
 
 
-class AccountLocked(KeepChanges, TooManyRequests):
-    type = "account-locked"
+class LoginThrottled(KeepChanges, TooManyRequests):
+    type = "login-throttled"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__("Too many failed logins: this account is locked for a while. "
-                         "Try again later or ask an administrator to enable it.",
+        # The same for every account name, real or not: it tells nothing about the account.
+        super().__init__("Too many failed logins for this username from your address; wait and try again.",
                          headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s)
 
 

@@ -15,6 +15,7 @@ from gateway.identity.repository import stations as stations_repo
 from gateway.identity.repository import tokens as tokens_repo
 from gateway.identity.repository import users as repo
 from gateway.identity.schemas import PasswordChange, UserCreate, UserUpdate
+from gateway.identity.service.auth import lift_throttle
 from gateway.identity.service.rules import MANAGERS, require_may_assign, require_role
 from gateway.models import Station, User
 from shared.auth import Principal
@@ -99,9 +100,10 @@ async def update(session: AsyncSession, actor: Principal, target: UserAt, body: 
 async def _set_password(session: AsyncSession, user: User, password: str, passwords: Passwords) -> None:
     await repo.apply(session, user, {
         "password_hash": await passwords.hash(password), "password_changed_at": datetime.now(UTC),
-        "failed_logins": 0, "lock_count": 0, "locked_until": None, "token_generation": user.token_generation + 1,
+        "token_generation": user.token_generation + 1,
     })
     await tokens_repo.revoke_user(session, user.id)
+    await lift_throttle(session, user)
 
 
 async def reset_password(session: AsyncSession, actor: Principal, target: UserAt, password: str,
@@ -135,8 +137,9 @@ async def set_disabled(session: AsyncSession, actor: Principal, target: UserAt, 
         if user.disabled_at is None:
             await repo.apply(session, user, {"disabled_at": datetime.now(UTC), "updated_by": actor.user_id,
                                              "token_generation": user.token_generation + 1})
-    elif user.disabled_at is not None or user.locked_until is not None or user.failed_logins:
-        # Enabling also lifts a login lock: it is how an administrator unlocks an account.
-        await repo.apply(session, user, {"disabled_at": None, "failed_logins": 0, "lock_count": 0,
-                                         "locked_until": None, "updated_by": actor.user_id})
+    else:
+        # Enabling also lifts the delays left by failed logins, from every address.
+        await lift_throttle(session, user)
+        if user.disabled_at is not None:
+            await repo.apply(session, user, {"disabled_at": None, "updated_by": actor.user_id})
     return UserAt(user, station)
