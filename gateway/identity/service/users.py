@@ -29,6 +29,11 @@ class UserAt(NamedTuple):
     station: Station
 
 
+def password_context(display_name: str, station: Station) -> tuple[str, ...]:
+    """Words a guesser of this account's password would try first, besides its username."""
+    return display_name, station.name, station.code or ""
+
+
 def _is_self(actor: Principal, user: User) -> bool:
     return actor.user_id == str(user.id)
 
@@ -47,9 +52,9 @@ def _duplicate_username() -> DuplicateName:
 
 async def create(session: AsyncSession, actor: Principal, body: UserCreate, passwords: Passwords) -> UserAt:
     require_role(actor, MANAGERS, "create users")
-    check_policy(body.password, body.username)
     station = await _station_for(session, actor, body.station_id)
     require_may_assign(actor, body.role, station.path)
+    await check_policy(body.password, body.username, context=password_context(body.display_name, station))
     if await repo.username_taken(session, body.username):
         raise _duplicate_username()
     password_hash = await passwords.hash(body.password)
@@ -113,7 +118,7 @@ async def reset_password(session: AsyncSession, actor: Principal, target: UserAt
     if _is_self(actor, user):
         # A stolen access token alone must not be enough to take over the account.
         raise NotAllowed("Change your own password at /v1/me/password, with your current password.")
-    check_policy(password, user.username)
+    await check_policy(password, user.username, context=password_context(user.display_name, station))
     await _set_password(session, user, password, passwords)
 
 
@@ -123,7 +128,8 @@ async def change_own_password(session: AsyncSession, actor: Principal, body: Pas
     user = found.user
     if not await passwords.verify(user.password_hash, body.old_password):
         raise InvalidInput.field("old_password", "The current password is not correct.", "incorrect")
-    check_policy(body.new_password, user.username, field="new_password")
+    await check_policy(body.new_password, user.username, field="new_password",
+                       context=password_context(user.display_name, found.station))
     await _set_password(session, user, body.new_password, passwords)
 
 
