@@ -66,8 +66,10 @@ def is_running(port: int = DEFAULT_PORT) -> bool:
     return _is_listening(port)
 
 
-def url(port: int = DEFAULT_PORT, database: str = "haolin") -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
+def url(port: int = DEFAULT_PORT, database: str = "haolin", user: str = "postgres") -> str:
+    """`postgres` owns everything (migrations, the CLI); the processes connect as ops.migrate.APP_ROLE.
+    The embedded server trusts loopback connections, so neither has a password."""
+    return f"postgresql+asyncpg://{user}@127.0.0.1:{port}/{database}"
 
 
 def start(data: Path = DEFAULT_DATA, port: int = DEFAULT_PORT) -> str:

@@ -220,10 +220,13 @@ def main() -> int:
         started_pg = not pg.is_running()
         say("starting the embedded PostgreSQL (data in .data/pg)" if started_pg
             else "using the embedded PostgreSQL that is already running")
-        env["DATABASE_URL"] = pg.start()
+        # Migrations as the owner; the processes as the application's role, which cannot change the
+        # schema or audit rows (ops/migrate.py grants it what it needs).
+        env["DATABASE_OWNER_URL"] = pg.start()
+        env["DATABASE_URL"] = pg.url(user=migrate.APP_ROLE)
         # Migrations read the URLs from the environment, as the services do, so a
         # per-service CASES_DATABASE_URL is honoured by both.
-        os.environ["DATABASE_URL"] = env["DATABASE_URL"]
+        os.environ["DATABASE_OWNER_URL"], os.environ["DATABASE_URL"] = env["DATABASE_OWNER_URL"], env["DATABASE_URL"]
 
     children: list[Child] = []
     password_lines: list[str] = []
