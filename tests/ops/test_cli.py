@@ -262,6 +262,9 @@ class TestDemo:
                              env={"HAOLIN_DEMO_PASSWORD": "demo password 2026"})
         assert again.exit_code == 0, again.output
         assert "stations: 0 new" in again.stdout and "users: 0 new" in again.stdout
+        # Each run sets the demo users' password again, which ends their tokens: log in anew.
+        official = await gateway.headers_for("demo.official", "demo password 2026")
+        worker = await gateway.headers_for("demo.mengzhuiwan.sw1", "demo password 2026")
         second = (await gateway.get("/v1/stats/summary", params=params, headers=official)).json()
         assert {name: f["value"] for name, f in second["figures"].items()} == figures
         assert len((await gateway.get("/v1/beneficiaries", params={"limit": 200}, headers=worker)).json()["items"]) \
