@@ -141,8 +141,9 @@ def station_replica_router(station_model, path_tables: list[Table]) -> APIRouter
         async with transaction(request, exclusive) as session:
             yield session
 
+    # The session as a default, not Annotated: this module's annotations are strings, and a local
+    # name in one cannot be resolved.
     @router.put("")
-    # A default, not Annotated: this module's annotations are strings, and a local name in one cannot be resolved.
     async def push(body: StationPush, _: ServicePrincipalDep,
                    session: AsyncSession = Depends(replica_session, scope="function")) -> dict:
         applied = 0
