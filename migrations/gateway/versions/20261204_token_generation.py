@@ -34,7 +34,8 @@ def upgrade() -> None:
         RETURN NULL;
     END $$;
     """)
-    op.execute(f'CREATE TRIGGER trg_user_notify AFTER UPDATE OF {WATCHED} OR DELETE ON "{SCHEMA}"."user" '
+    # INSERT too: a process that was shown a token of an id before the account existed keeps no "no such account".
+    op.execute(f'CREATE TRIGGER trg_user_notify AFTER INSERT OR UPDATE OF {WATCHED} OR DELETE ON "{SCHEMA}"."user" '
                f'FOR EACH ROW EXECUTE FUNCTION "{SCHEMA}".notify_account_change()')
     op.execute(f'CREATE TRIGGER trg_user_notify_truncate AFTER TRUNCATE ON "{SCHEMA}"."user" '
                f'FOR EACH STATEMENT EXECUTE FUNCTION "{SCHEMA}".notify_account_change()')
