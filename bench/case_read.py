@@ -103,6 +103,24 @@ async def recreate_database(url, drop_only: bool = False) -> None:
         await admin.close()
 
 
+async def gateway_worker(url) -> tuple[int, int]:
+    """(id, token generation) of a social worker of the bench station in the gateway's own tree, made
+    beside the root station its first start made (a password no login matches)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(plain(url))
+    try:
+        await conn.execute("""INSERT INTO gateway.station (id, parent_id, path, kind, name) VALUES ($1, 1, $2,
+                              'township', 'Bench township station') ON CONFLICT DO NOTHING""", STATION_ID, STATION_PATH)
+        await conn.execute("""INSERT INTO gateway."user" (username, display_name, role, station_id, password_hash)
+                              SELECT 'bench.worker', 'Bench Worker', 'social_worker', $1, '!' WHERE NOT EXISTS (
+                                  SELECT 1 FROM gateway."user" WHERE username = 'bench.worker')""", STATION_ID)
+        row = await conn.fetchrow("""SELECT id, token_generation FROM gateway."user" WHERE username = 'bench.worker'""")
+        return row["id"], row["token_generation"]
+    finally:
+        await conn.close()
+
+
 async def seed(cases_url: str, service_token: str, worker_token: str, beneficiaries: int, cases: int) -> list[str]:
     """Station replica, beneficiaries and cases, all through the cases service's API."""
     import httpx
@@ -420,7 +438,11 @@ def main() -> None:
         gateway.wait_ready()
         bare.wait_ready("/healthz")
 
-        headers = {"Authorization": f"Bearer {token}"}
+        # The gateway checks every token against its account: the reads' worker is a real one there.
+        user_id, generation = asyncio.run(gateway_worker(url))
+        worker = Principal(user_id=str(user_id), role=Role.social_worker, station_id=STATION_ID,
+                           station_path=STATION_PATH, name="Bench Worker", generation=generation)
+        headers = {"Authorization": f"Bearer {signer.access_token(worker, ttl_s=4 * 3600)}"}
         targets = {"bare": bare, "cases": cases, "gateway": gateway}
         sizes = {}
         for key, server in targets.items():  # one read each: all answer 200 with the same case

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench import loadgen, province, raw, report
 from bench.loadgen import median, percentile
+from ops.run import UVICORN_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -78,7 +79,7 @@ class Server:
         self.log = TMP / f"{name}.log"
         self._out = self.log.open("wb")
         cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(self.port),
-               "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+               *UVICORN_FLAGS]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
                                      stderr=subprocess.STDOUT,
                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
@@ -165,6 +166,30 @@ async def _admin(url, sql: str) -> None:
     conn = await asyncpg.connect(plain(url.set(database="postgres")))
     try:
         await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _accounts(dsn: str, wanted: list[tuple[str, int, str]]) -> list[tuple[int, int]]:
+    """(id, token generation) of an account per (role, station id, username); made when missing, with a
+    password no login matches. Role admin: the bootstrap admin."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        out = []
+        for role, station_id, username in wanted:
+            if role == "admin":
+                username = "admin"
+            else:
+                await conn.execute(
+                    """INSERT INTO gateway."user" (username, display_name, role, station_id, password_hash, created_by)
+                       SELECT $1::varchar, $1::varchar, $2, $3, '!', 'bench' WHERE NOT EXISTS (
+                           SELECT 1 FROM gateway."user" WHERE lower(username) = lower($1::varchar))""",
+                    username, role, station_id)
+            row = await conn.fetchrow('SELECT id, token_generation FROM gateway."user" WHERE username = $1', username)
+            out.append((row["id"], row["token_generation"]))
+        return out
     finally:
         await conn.close()
 
@@ -307,16 +332,21 @@ class Run:
         self.cpu = CpuMeter(servers)
 
     def token(self, role: str, station_id: int, station_path: str, user: str) -> dict[str, str]:
-        """A token as the gateway signs them. The gateway's own endpoints (stats, devices) look the user up,
-        so those get the bootstrap admin's; the services take a token's claims as they are."""
+        return self.tokens([(role, station_id, station_path, user)])[0]
+
+    def tokens(self, wanted: list[tuple[str, int, str, str]]) -> list[dict[str, str]]:
+        """Tokens as the gateway signs them, each (role, station, path, username) of a real account: the
+        gateway checks every token against its account. An admin's is the bootstrap admin's; the others'
+        accounts are made here on first use."""
         from shared.auth import Principal, Role
 
-        if role == "admin":
-            user = self.picks["admin_id"]
-
-        principal = Principal(user_id=user, role=Role(role), station_id=station_id, station_path=station_path,
-                              name=user)
-        return {"Authorization": f"Bearer {self.signer.access_token(principal, ttl_s=6 * 3600)}"}
+        accounts = asyncio.run(_accounts(self.dsn, [(role, station_id, user) for role, station_id, _, user in wanted]))
+        out = []
+        for (role, station_id, station_path, user), (user_id, generation) in zip(wanted, accounts, strict=True):
+            principal = Principal(user_id=str(user_id), role=Role(role), station_id=station_id,
+                                  station_path=station_path, name=user, generation=generation)
+            out.append({"Authorization": f"Bearer {self.signer.access_token(principal, ttl_s=6 * 3600)}"})
+        return out
 
     def url(self, name: str) -> str:
         return self.servers[name].url
@@ -548,8 +578,9 @@ class Run:
         cases = self.picks["write_cases"]
         admin = self.token("admin", 1, "/1/", "admin")
         day = today().isoformat()
-        headers = {c["station_id"]: self.token("social_worker", c["station_id"], c["station_path"],
-                                               f"bench-worker-{c['station_id']}") for c in cases}
+        stations = {c["station_id"]: c["station_path"] for c in cases}
+        headers = dict(zip(stations, self.tokens([("social_worker", sid, path, f"bench-worker-{sid}")
+                                                  for sid, path in stations.items()]), strict=True))
 
         def counted() -> float:
             r = self.get("gateway_nocache", "/v1/stats/summary", admin, {"station_id": 1, "from": day, "to": day})
@@ -650,8 +681,6 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
         servers["gateway"].wait_ready()
         servers["gateway_nocache"].wait_ready()
         servers["bare"].wait_ready("/healthz")
-        admin = asyncio.run(_fetch(dsn, "SELECT id FROM gateway.\"user\" WHERE username = 'admin'"))
-        picks["admin_id"] = str(admin[0]["id"])
         time.sleep(1)  # the gateways' first station push round: it must find nothing to send
         replicas = check_replicas(dsn, picks)
         log(f"processes up; station tree and replicas agree: {replicas['gateway']}")

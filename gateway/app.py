@@ -15,6 +15,7 @@ from gateway.flows.progress import router as progress_router
 from gateway.flows.review import router as review_router
 from gateway.identity.api import router as identity_router
 from gateway.identity.bootstrap import ensure_admin
+from gateway.identity.live import AccountGate, LiveAccounts
 from gateway.meta.api import router as meta_router
 from gateway.replication import StationPusher
 from gateway.reports.api import router as reports_router
@@ -25,7 +26,8 @@ from gateway.upstream import Upstreams, install_proxy
 from shared import clock
 from shared.app import build_app
 from shared.auth import TokenSigner, TokenVerifier
-from shared.db import Database
+from shared.db import Database, asyncpg_dsn
+from shared.notify import Listener
 from shared.observability import configure_logging
 
 
@@ -43,6 +45,9 @@ def create_app(settings: GatewaySettings | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.db = await Database.start(settings, "haolin-gateway")  # read_pool: the caller on every request
+        app.state.listener = Listener(asyncpg_dsn(settings.database_url), "haolin-gateway-listen")
+        app.state.accounts = LiveAccounts(app.state.db.read_pool, app.state.listener)
+        await app.state.listener.start()
         app.state.signer = TokenSigner(settings.private_key_pem(), settings.jwt_issuer, settings.jwt_audience,
                                        settings.access_ttl_s)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
@@ -59,13 +64,14 @@ def create_app(settings: GatewaySettings | None = None,
             await app.state.pusher.stop()
             app.state.stats_cache.close()
             await app.state.upstreams.aclose()
+            await app.state.listener.stop()
             await app.state.db.dispose()
 
     app = build_app(title="Haolin (好邻) gateway", service="gateway", settings=settings, lifespan=lifespan,
                     idempotent_answers=IdempotentAnswer,
                     description="Community social-work stations: casework, group work, community activities "
                                 "and volunteers. Log in with the Authorize button (username and password).",
-                    openapi_tags=OPENAPI_TAGS)
+                    openapi_tags=OPENAPI_TAGS, middleware=[AccountGate])
     app.include_router(identity_router)
     app.include_router(progress_router)
     app.include_router(review_router)

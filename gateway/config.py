@@ -28,12 +28,18 @@ class GatewaySettings(ServiceSettings):
     password_memory_kib: int = 65536
     password_parallelism: int = 4
 
-    # Failed logins: after `login_max_failures` in a row the account is locked for
-    # `login_lock_s` seconds (doubling on each further lock, capped at a day).
-    login_max_failures: int = 5
-    login_lock_s: int = 300
+    # Failed logins slow down per (account, client address), never the account for everyone:
+    # after `login_free_failures` in a day from one address, each further attempt from it waits
+    # `login_delay_s`, doubling with every failure, at most `login_max_delay_s` (identity/throttle.py).
+    login_free_failures: int = 5
+    login_delay_s: float = 1.0
+    login_max_delay_s: float = 900.0
     # Per client address, attempts per minute before 429.
     login_per_address_per_minute: int = 30
+    # Load balancers in front of the gateway whose X-Forwarded-For / X-Real-IP name the client (for the
+    # login limits and the audit log). None by default: the gateway's peer is the client. Unprefixed
+    # TRUSTED_PROXIES applies here too when GATEWAY_TRUSTED_PROXIES is not set.
+    trusted_proxies: str = ""
 
     cases_url: str = "http://127.0.0.1:8001"
     projects_url: str = "http://127.0.0.1:8002"

@@ -13,15 +13,14 @@ from gateway.config import GatewaySettings
 from gateway.identity.errors import AddressRateLimited, StationNotFound, UserNotFound
 from gateway.identity.passwords import Passwords, from_settings
 from gateway.identity.ratelimit import AddressLimiter
-from gateway.identity.repository import hot
 from gateway.identity.service import stations as stations_service
 from gateway.identity.service import users as users_service
 from gateway.identity.service.rules import MANAGERS, require_role
 from gateway.identity.service.users import UserAt
 from gateway.models import Station
+from shared.audit import request_client
 from shared.auth import Principal, PrincipalDep, Role, TokenSigner
 from shared.db import read_session, write_session
-from shared.errors import Unauthorized
 from shared.schemas import RowId
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
@@ -48,17 +47,12 @@ PasswordsDep = Annotated[Passwords, Depends(passwords)]
 
 async def current_actor(principal: PrincipalDep, request: Request) -> Principal:
     """The caller as the database knows them now, not as their token said: a disabled account
-    or a changed role or station takes effect here at once, not when the token expires.
-    One prepared SELECT on the raw read pool: it runs on every request (identity/repository/hot.py)."""
-    try:
-        user_id = int(principal.user_id)
-    except ValueError:  # a device's principal ("device:7") is no account
-        user_id = None
-    found = await hot.actor(request.app.state.db.read_pool, user_id) if user_id is not None else None
-    if found is None or not found["active"]:
-        raise Unauthorized("This account is no longer active; log in again.")
-    return Principal(user_id=str(user_id), role=Role(found["role"]), station_id=found["station_id"],
-                     station_path=found["path"], name=found["display_name"])
+    or a changed role or station takes effect at once, not when the token expires. The gateway's
+    AccountGate (identity/live.py) has already checked every request's token; this is its answer."""
+    actor = request.scope.get("state", {}).get("actor")
+    if actor is None:
+        actor = await request.app.state.accounts.actor(principal)
+    return actor
 
 
 ActorDep = Annotated[Principal, Depends(current_actor)]
@@ -108,15 +102,18 @@ UserDep = Annotated[UserAt, Depends(readable_user)]
 WritableUserDep = Annotated[UserAt, Depends(writable_user)]
 
 
-def login_throttle(request: Request) -> None:
-    """Per client address, login attempts per minute (settings.login_per_address_per_minute)."""
+def login_throttle(request: Request) -> str:
+    """Per client address, login attempts per minute (settings.login_per_address_per_minute); answers
+    the address, as TRUSTED_PROXIES lets the gateway believe it (shared.audit.request_client)."""
     state = request.app.state
     limiter: AddressLimiter | None = getattr(state, "login_limiter", None)
     if limiter is None:
         limiter = state.login_limiter = AddressLimiter(state.settings.login_per_address_per_minute)
-    wait = limiter.hit(request.client.host if request.client else "unknown")
+    address = request_client(request.scope) or "unknown"
+    wait = limiter.hit(address)
     if wait:
         raise AddressRateLimited(wait)
+    return address
 
 
 def station_change_notifier(request: Request, background: BackgroundTasks) -> Callable[[], None]:

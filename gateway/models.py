@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Sequence, SmallInteger, String,
-                        func, text)
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Sequence, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,12 +52,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Consecutive failed logins since the last success or lock.
+    # Failed logins, from any address, since the last successful one: told to the owner at the next.
     failed_logins: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    # Locks since the last successful login: each doubles the next lock's length.
-    lock_count: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # In every access token (`gen`); bumped by whatever must end the tokens issued so far: disabling,
+    # a new role or station, a new password, a move of the station or of one above it. The gateway
+    # refuses a token of another generation (gateway/identity/live.py).
+    token_generation: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -79,6 +79,20 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account name from one client address (gateway/identity/throttle.py).
+    Kept for unknown names too, so an unknown account slows down exactly like a real one; the
+    name is stored as a digest, since people sometimes type their password into it."""
+
+    __tablename__ = "login_throttle"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Device(Base):
@@ -121,6 +135,6 @@ AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
 # A login's counters and stamps, a device's last sync: bookkeeping, not a change anyone made.
 track(AuditLog, User, station_path=lambda u: None,
-      ignored=frozenset({"failed_logins", "lock_count", "locked_until", "last_login_at"}))
+      ignored=frozenset({"failed_logins", "last_login_at", "token_generation"}))
 track(AuditLog, Station, station_path=lambda s: s.path)
 track(AuditLog, Device, station_path=lambda d: None, ignored=frozenset({"last_sync_at"}))

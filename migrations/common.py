@@ -4,23 +4,22 @@ and columns every service schema has (station replica, synced records, daily rol
 from __future__ import annotations
 
 import asyncio
-import os
 
 import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy import pool, text
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
-from shared.config import DEFAULT_DATABASE_URL
 
 # shared.models.PathType: the C collation lets a btree index serve `station_path LIKE '/1/12/%'`.
 PATH = sa.String(255, collation="C")
 
 
 def database_url(schema: str) -> str:
-    cfg = context.config
-    return (cfg.attributes.get("url") or os.environ.get(f"{schema.upper()}_DATABASE_URL")
-            or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    """The schema owner's URL (ops.migrate.owner_url), unless the caller gave one."""
+    from ops.migrate import owner_url
+
+    return context.config.attributes.get("url") or owner_url(schema)
 
 
 def run_env(schema: str, target_metadata) -> None:

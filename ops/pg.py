@@ -98,8 +98,10 @@ def running_port(data: Path | None = None) -> int | None:
     return port
 
 
-def url(port: int = DEFAULT_PORT, database: str = "haolin") -> str:
-    return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
+def url(port: int = DEFAULT_PORT, database: str = "haolin", user: str = "postgres") -> str:
+    """`postgres` owns everything (migrations, the CLI); the processes connect as ops.migrate.APP_ROLE.
+    The embedded server trusts loopback connections, so neither has a password."""
+    return f"postgresql+asyncpg://{user}@127.0.0.1:{port}/{database}"
 
 
 def start(data: Path | None = None, port: int = DEFAULT_PORT) -> str:

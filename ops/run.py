@@ -109,11 +109,16 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+# How every process runs, here and in docker-compose.yml and the Dockerfile. --no-proxy-headers: uvicorn
+# would otherwise take the client's address from X-Forwarded-For whenever the peer is on loopback, a
+# header anyone can send; each process decides itself whom to believe (TRUSTED_PROXIES, shared.audit).
+UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers")
+
+
 def command(spec: Spec, host: str, port: int) -> list[str]:
     """The process, as in production (docs/operations.md), under ops.child: it stops when this
     supervisor dies, even if killed outright."""
-    uvicorn = ["uvicorn", "--factory", f"{spec.module}:main", "--host", host, "--port", str(port),
-               "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    uvicorn = ["uvicorn", "--factory", f"{spec.module}:main", "--host", host, "--port", str(port), *UVICORN_FLAGS]
     return [sys.executable, "-m", "ops.child", str(os.getpid()), *uvicorn]
 
 
@@ -277,13 +282,16 @@ def main() -> int:
         say(f"starting the embedded PostgreSQL on port {pg_port} (data in .data/pg)" if started_pg
             else f"using the embedded PostgreSQL already running on port {pg_port}")
         try:
-            env["DATABASE_URL"] = pg.start(port=pg_port)
+            # Migrations as the owner; the processes as the application's role, which cannot change the
+            # schema or audit rows (ops/migrate.py grants it what it needs).
+            env["DATABASE_OWNER_URL"] = pg.start(port=pg_port)
         except pg.PgError as exc:
             say(f"error: {exc}")
             return 1
+        env["DATABASE_URL"] = pg.url(pg_port, user=migrate.APP_ROLE)
         # Migrations read the URLs from the environment, as the services do, so a
         # per-service CASES_DATABASE_URL is honoured by both.
-        os.environ["DATABASE_URL"] = env["DATABASE_URL"]
+        os.environ["DATABASE_OWNER_URL"], os.environ["DATABASE_URL"] = env["DATABASE_OWNER_URL"], env["DATABASE_URL"]
 
     children: list[Child] = []
     password_lines: list[str] = []

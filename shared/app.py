@@ -4,6 +4,7 @@ limits, Idempotency-Key on creates), health probes, metrics."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,10 +37,13 @@ def _guarded(lifespan):
 
 
 def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, idempotent_answers: type | None = None,
-              version: str = "0.1.0", description: str = "", **kwargs: Any) -> FastAPI:
+              version: str = "0.1.0", description: str = "", middleware: Sequence[type] = (),
+              **kwargs: Any) -> FastAPI:
     """`idempotent_answers`: the process's shared.idempotency.idempotency_model table, where its
     creates keep their answers for retries (every process has one; harnesses that create nothing
-    may leave it out)."""
+    may leave it out). `middleware`: the process's own plain-ASGI middleware, run inside the shared
+    request context (request id, metrics, body limit), so what they answer is logged and counted
+    like any answer."""
     app = FastAPI(title=title, version=version, description=description, lifespan=_guarded(lifespan),
                   dependencies=[Depends(refuse_nul)], **kwargs)
     app.state.settings = settings
@@ -51,9 +55,13 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     app.state.metrics = HttpMetrics()
     registry.register(app.state.metrics)
     registry.register(PoolCollector(app))
+    # Added innermost first: RequestContextMiddleware (request id, metrics, body limits) wraps the
+    # process's own middleware (the gateway's live-account check), which wraps the Idempotency-Key
+    # one, so a token the gateway refuses never gets a kept answer back.
     if idempotent_answers is not None:
-        # Added first, so it runs inside RequestContextMiddleware: body limits and the request id apply to it.
         install_idempotency(app, idempotent_answers)
+    for inner in reversed(middleware):
+        app.add_middleware(inner)
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
                        sync_max_body_bytes=settings.sync_max_body_bytes,
                        metrics=app.state.metrics)

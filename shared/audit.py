@@ -94,6 +94,31 @@ def guard_sql(schema: str) -> list[str]:
     """]
 
 
+def prune_function_sql(schema: str) -> list[str]:
+    """`schema`.prune_audit_log(keep_days): the one way to delete audit rows. It runs as the schema's
+    owner (SECURITY DEFINER), so the application's role, which may not DELETE from audit_log at all,
+    can prune through it (ops.prune_audit), never rows younger than the retention or 183 days."""
+    return [f"""
+    CREATE FUNCTION "{schema}".prune_audit_log(keep_days integer) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    DECLARE
+        deleted bigint;
+    BEGIN
+        IF keep_days IS NULL OR keep_days < {MIN_RETENTION_DAYS} THEN
+            RAISE EXCEPTION 'audit rows are kept at least {MIN_RETENTION_DAYS} days' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM set_config('haolin.audit_retention_days', keep_days::text, true);
+        DELETE FROM "{schema}".audit_log WHERE at < now() - make_interval(days => keep_days);
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        RETURN deleted;
+    END $$
+    """, f'REVOKE ALL ON FUNCTION "{schema}".prune_audit_log(integer) FROM PUBLIC']
+
+
+def drop_prune_function(op, schema: str) -> None:
+    op.execute(f'DROP FUNCTION "{schema}".prune_audit_log(integer)')
+
+
 def create_audit_log(op, schema: str) -> None:
     import sqlalchemy as sa
 
@@ -169,6 +194,17 @@ def client_address(scope: dict, trusted: tuple) -> str | None:
     return peer
 
 
+def request_client(scope: dict) -> str | None:
+    """The client's address as this process believes it, under its TRUSTED_PROXIES: the one rule for
+    the audit log, the gateway's login limits and the address it passes on to the services."""
+    state = scope["app"].state
+    trusted = getattr(state, "trusted_proxies", None)
+    if trusted is None:
+        settings = getattr(state, "settings", None)
+        trusted = state.trusted_proxies = trusted_proxies(getattr(settings, "trusted_proxies", ""))
+    return client_address(scope, trusted)
+
+
 @dataclass(frozen=True)
 class Actor:
     user_id: str
@@ -190,13 +226,9 @@ def actor_of(request: Request | None, principal: Principal | None = None) -> Act
     if request is None:
         return SYSTEM if principal is None else Actor(principal.user_id, principal.role.value, principal.device_id)
     principal = principal or getattr(request.state, "principal", None)
-    settings = getattr(request.app.state, "settings", None)
-    trusted = getattr(request.app.state, "trusted_proxies", None)
-    if trusted is None:
-        trusted = request.app.state.trusted_proxies = trusted_proxies(getattr(settings, "trusted_proxies", ""))
     route = request.scope.get("route")
     operation = getattr(route, "name", None)
-    address = client_address(request.scope, trusted)
+    address = request_client(request.scope)
     rid = request_id_var.get()
     rid = None if rid == "-" else rid
     if principal is None:
@@ -372,14 +404,11 @@ async def log_reads(request: Request, table: str, records: list[tuple[str, str |
 
 async def prune(conn, schema: str, retention_days: int) -> int:
     """Delete audit rows older than the retention (at least 183 days); answers how many.
-    `conn`: an asyncpg connection. The trigger allows these deletes and no others."""
+    `conn`: an asyncpg connection, as the application's role or the owner: the deletes go through
+    the schema's prune_audit_log (prune_function_sql), the only ones the trigger allows."""
     if retention_days < MIN_RETENTION_DAYS:
         raise ValueError(f"AUDIT_RETENTION_DAYS must be at least {MIN_RETENTION_DAYS} (six months)")
-    async with conn.transaction():
-        await conn.execute("SELECT set_config('haolin.audit_retention_days', $1, true)", str(retention_days))
-        status = await conn.execute(
-            f'DELETE FROM "{schema}".audit_log WHERE at < now() - make_interval(days => $1)', retention_days)
-    return int(status.split()[-1])
+    return int(await conn.fetchval(f'SELECT "{schema}".prune_audit_log($1)', retention_days))
 
 
 # ---------------------------------------------------------------- the internal query

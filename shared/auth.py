@@ -56,6 +56,9 @@ class Principal:
     station_path: str
     name: str = ""
     device_id: str | None = None
+    # The account's token generation when the token was issued: the gateway refuses a token whose
+    # generation is no longer the account's (disabled, demoted, moved, password changed).
+    generation: int | None = None
 
     def in_scope(self, station_path: str) -> bool:
         return station_path.startswith(self.station_path)
@@ -96,6 +99,8 @@ class TokenSigner:
         }
         if principal.device_id:
             claims["dev"] = principal.device_id
+        if principal.generation is not None:
+            claims["gen"] = principal.generation
         return jwt.encode(claims, self._key, algorithm="EdDSA")
 
     def service_token(self, ttl_s: int = 3600) -> str:
@@ -143,9 +148,18 @@ class TokenVerifier:
         try:
             return Principal(user_id=str(claims["sub"]), role=Role(claims["role"]), station_id=int(claims["sid"]),
                              station_path=str(claims["spath"]), name=str(claims.get("name", "")),
-                             device_id=claims.get("dev")), float(claims["exp"])
+                             device_id=claims.get("dev"), generation=_generation(claims.get("gen"))), \
+                float(claims["exp"])
         except (KeyError, ValueError, TypeError):
             raise Unauthorized("The access token is not valid.") from None
+
+
+def _generation(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("gen")
+    return value
 
 
 # tokenUrl is the gateway's; services show the same so their docs' Authorize works via the gateway.

@@ -15,6 +15,7 @@ lookups, greenlet adaption and loading the object (bench/README.md, "Case read b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -22,6 +23,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -103,21 +105,26 @@ class Database:
     read_sessions: async_sessionmaker[AsyncSession]
     # Opened by `start` (async), not by `connect`: single-record reads on the hot path.
     read_pool: asyncpg.Pool | None = None
+    # The first statement of every request's write transaction (write_session), before it locks
+    # anything: a service's shared lock against its station replica moving (shared.stations).
+    write_guard: str | None = None
 
     @classmethod
-    def connect(cls, settings: ServiceSettings, application_name: str) -> "Database":
+    def connect(cls, settings: ServiceSettings, application_name: str, *, write_guard: str | None = None) -> "Database":
         engine = make_engine(settings, application_name)
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         return cls(
             engine=engine,
             write_sessions=async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
             read_sessions=async_sessionmaker(reader, expire_on_commit=False, autoflush=False),
+            write_guard=write_guard,
         )
 
     @classmethod
-    async def start(cls, settings: ServiceSettings, application_name: str) -> "Database":
+    async def start(cls, settings: ServiceSettings, application_name: str, *,
+                    write_guard: str | None = None) -> "Database":
         """`connect`, plus the raw read pool; for a lifespan whose hot-path reads use `read_pool`."""
-        db = cls.connect(settings, application_name)
+        db = cls.connect(settings, application_name, write_guard=write_guard)
         try:
             db.read_pool = await open_read_pool(settings, application_name)
         except BaseException:
@@ -141,24 +148,23 @@ class CommitAnyway(Exception):
     (a failed login counted toward a lock, a stolen token's family revoked)."""
 
 
-async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error
-    (except a CommitAnyway error, whose writes are committed before it is answered).
-
-    Use with Depends(..., scope="function") so the commit happens before the response
-    is sent: a failed commit must reach the client as an error, not a 2xx. A create sent with an
-    Idempotency-Key is committed by shared.idempotency together with the answer it keeps, also
-    before the answer leaves.
-    """
+@asynccontextmanager
+async def transaction(request: Request, first: str | None) -> AsyncIterator[AsyncSession]:
+    """A request's write transaction, `first` its first statement: committed when the body ends,
+    rolled back on error (except a CommitAnyway error, whose writes are committed before it is answered).
+    A create sent with an Idempotency-Key is committed by shared.idempotency together with the answer
+    it keeps, also before the answer leaves."""
     db: Database = request.app.state.db
     claim = request.scope.get(IDEMPOTENCY_CLAIM)
     if claim is not None and claim.covers(request):
-        async with claim.transaction(request, db) as session:
+        async with claim.transaction(request, db, first) as session:
             yield session
         return
     async with db.write_sessions() as session:
         session.info["request"] = request  # who writes, for the audit log (shared.audit)
         try:
+            if first:
+                await session.execute(text(first))
             yield session
             await session.commit()
         except CommitAnyway:
@@ -167,6 +173,16 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request (`transaction`), opened with the process's write guard.
+
+    Use with Depends(..., scope="function") so the commit happens before the response
+    is sent: a failed commit must reach the client as an error, not a 2xx.
+    """
+    async with transaction(request, request.app.state.db.write_guard) as session:
+        yield session
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -207,12 +223,15 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def unavailable_problem(path: str) -> dict:
+    """The 503 problem of a database that cannot be reached (answered with Retry-After: 2)."""
+    return {"type": TYPE_BASE + "database-unavailable", "title": "Service unavailable", "status": 503,
+            "detail": "The database cannot be reached right now; try again shortly.", "instance": path}
+
+
 def unavailable_response(path: str) -> JSONResponse:
     """503 problem+json with Retry-After: the request may be sent again as it was."""
-    return problem_response({
-        "type": TYPE_BASE + "database-unavailable", "title": "Service unavailable", "status": 503,
-        "detail": "The database cannot be reached right now; try again shortly.", "instance": path,
-    }, {"Retry-After": "2"})
+    return problem_response(unavailable_problem(path), {"Retry-After": "2"})
 
 
 def install_unavailable_handler(app: FastAPI) -> None:

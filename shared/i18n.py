@@ -112,12 +112,16 @@ MESSAGES = {
     "The access token has expired; refresh it.": "访问令牌已过期，请刷新。",
     "This token cannot be used here.": "此令牌不能用于这里。",
     "This account is no longer active; log in again.": "此账号已停用，请重新登录。",
+    "This access token no longer matches the account (it was changed, disabled or moved); log in again.":
+        "此访问令牌已失效（账号已被修改、停用或调动），请重新登录。",
     "Wrong username or password.": "用户名或密码错误。",
     "This account is disabled; ask an administrator.": "此账号已被停用，请联系管理员。",
     "Too many login attempts from this address; wait a minute.": "此地址登录尝试过多，请稍候一分钟。",
     "The refresh token is not valid; log in again.": "刷新令牌无效，请重新登录。",
     "The refresh token has expired; log in again.": "刷新令牌已过期，请重新登录。",
     "Internal endpoint: a service token is required.": "内部接口：需要服务令牌。",
+    "Your station has not reached this service yet; try again in a few seconds.":
+        "您所在的站点尚未同步到此服务，请几秒后再试。",
     "This role cannot change personal records.": "此角色不能修改个人记录。",
     "This role sees aggregate figures only, not personal records.": "此角色只能查看统计数据，不能查看个人记录。",
     "This role does not see these counts.": "此角色不能查看这些统计。",
@@ -184,6 +188,15 @@ MESSAGES = {
     "The birth date differs from the one in the ID number.": "出生日期与身份证号中的不一致。",
     "This is not a readable .xlsx workbook.": "这不是可读取的 .xlsx 工作簿。",
     "The password cannot be the username.": "密码不能与用户名相同。",
+    "This is a commonly used password; choose another.": "这是常用密码，请换一个。",
+    "Do not build the password on your username, your name, the station's name or Haolin.":
+        "密码不要以用户名、姓名、站点名称或“好邻”（haolin）为基础。",
+    "Sequences and keyboard rows like 1234, abcd or qwerty are easy to guess.":
+        "1234、abcd、qwerty 这类连续字符或键盘排列很容易被猜到。",
+    "Repeats like aaaa or abcabc are easy to guess.": "aaaa、abcabc 这类重复很容易被猜到。",
+    "Dates and years are easy to guess.": "日期和年份很容易被猜到。",
+    "This password is easy to guess: use a few uncommon words, or a longer phrase.":
+        "此密码很容易被猜到：请用几个不常见的词，或更长的短语。",
     "This field cannot be empty.": "此字段不能为空。",
     "This field cannot be cleared.": "此字段不能清空。",
     "This cannot be changed once the record is made.": "记录创建后不能修改此项。",
@@ -286,8 +299,8 @@ PATTERNS: list[tuple[re.Pattern[str], Any]] = [
      lambda m: f"结果将超过 {m[1]} 行：请减少时段、站点或人群。"),
     (re.compile(r"The request body is not valid JSON: line (\d+), column (\d+) \((.*)\)\."),
      lambda m: f"请求体不是有效的 JSON：第 {m[1]} 行第 {m[2]} 列，{_json_reason(m[3])}。"),
-    (re.compile(r"Too many failed logins: this account is locked; try again in (.+) or ask an administrator\."),
-     lambda m: f"登录失败次数过多，账号已暂时锁定。请 {_duration(m[1])}后再试，或请管理员解锁。"),
+    (re.compile(r"Too many failed logins for this username from your address; try again in (.+)\."),
+     lambda m: f"此用户名从您的地址登录失败次数过多。请 {_duration(m[1])}后再试。"),
 ]
 
 

@@ -223,13 +223,16 @@ class Claim:
         return is_create(request.scope.get("route"))
 
     @asynccontextmanager
-    async def transaction(self, request: Request, db) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, request: Request, db, first: str | None = None) -> AsyncIterator[AsyncSession]:
+        """The create's transaction (shared.db.transaction), `first` its first statement."""
         if not KEY_PATTERN.fullmatch(self.key):
             raise invalid_key()
         caller = _caller(self.scope)
         session: AsyncSession = db.write_sessions()
         session.info["request"] = request  # who writes, for the audit log (shared.audit)
         try:
+            if first:
+                await session.execute(text(first))
             if caller is not None:  # without a valid token the route answers 401 as usual
                 self.keys = Keys.derive(caller, self.key)
                 self.fingerprint = self.keys.fingerprint(self.scope, self.body)

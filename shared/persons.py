@@ -111,7 +111,7 @@ def _upsert(model):
     stmt = pg_insert(model)
     return stmt.on_conflict_do_update(
         index_elements=[model.station_id, model.day, model.population, model.person],
-        set_={"refs": model.refs + stmt.excluded.refs, "station_path": stmt.excluded.station_path})
+        set_={"refs": model.refs + stmt.excluded.refs})  # a row's path moves only with its station
 
 
 class PersonsGroup(BaseModel):

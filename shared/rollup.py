@@ -64,7 +64,8 @@ def _upsert(model):
     stmt = pg_insert(model)
     return stmt.on_conflict_do_update(
         index_elements=[model.station_id, model.day, model.metric, model.population],
-        set_={"value": model.value + stmt.excluded.value, "station_path": stmt.excluded.station_path},
+        # The row's path is left as it is: only a station move (shared.stations) rewrites paths.
+        set_={"value": model.value + stmt.excluded.value},
     )
 
 

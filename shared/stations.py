@@ -7,14 +7,32 @@ replica to resolve a record's station_id to a path, to group counts by child sta
 and, when a station moves, to rewrite the paths of its records in the same
 transaction. Pushes are idempotent and ordered by change_seq, so the gateway can
 simply re-push from the service's cursor after any failure.
+
+Where paths come from. A record's station path, and so its rollup rows', is always read from
+the replica by station id (`resolve_station`), never taken from the caller's token: a token is
+a copy of the tree from when it was issued. Every request's write transaction starts with a
+shared lock on the replica (`write_guard`), which a push takes exclusively, so a write either
+finishes before a move is applied (and the push rewrites its rows with the rest) or starts after
+it (and reads the new path); none can file a row under a path the push already rewrote. Rollup
+upserts never change a row's path: only a push does.
+
+What a caller may see is the subtree of the path in their token. The gateway refuses any token
+issued before a change to its account, a move of its station or of one above it included
+(gateway/identity/live.py), so a token that reaches a service carries the tree as the gateway
+has it now. The replica follows within moments: the gateway pushes a change as soon as it is
+committed, and again every GATEWAY_STATION_PUSH_INTERVAL_S (5 s) until the service has it.
+Until then, after a move, the moved station's users (on their new tokens) do not see its records,
+which still carry the old path, and the old parent's users still do; records written meanwhile
+are filed under the old path and moved with the rest. docs/security.md says so for operators.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, DateTime, String, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -22,8 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.auth import Principal, PrincipalDep, ServicePrincipalDep
-from shared.db import read_session, write_session
-from shared.errors import InvalidInput, NotFound
+from shared.db import read_session, transaction, write_session
+from shared.errors import AppError, InvalidInput, NotFound
 from shared.models import PathType
 from shared.schemas import RowId
 
@@ -56,34 +74,60 @@ def station_replica_model(base: type[DeclarativeBase]):
     return Station
 
 
-async def scoped_path(session: AsyncSession, station_model, principal: Principal, station_id: int | None) -> str | None:
-    """The path of the caller's own station (station_id None) or of any live station of their
-    subtree; None for an unknown id and for one outside the subtree alike."""
-    if station_id is None or station_id == principal.station_id:
-        return principal.station_path
-    path = await session.scalar(
-        select(station_model.path).where(station_model.id == station_id, station_model.deleted_at.is_(None))
-    )
-    return path if path is not None and principal.in_scope(path) else None
+class StationNotReplicated(AppError):
+    status_code, title, type = 503, "Service unavailable", "station-not-replicated"
+
+    def __init__(self) -> None:
+        super().__init__("Your station has not reached this service yet; try again in a few seconds.",
+                         headers={"Retry-After": "2"})
 
 
 async def resolve_station(session: AsyncSession, station_model, principal: Principal, station_id: int | None,
                           field: str = "station_id") -> tuple[int, str]:
-    """The (id, path) a new record is filed under: the caller's own station by default,
-    or any live station of their subtree. Unknown and out-of-scope ids read the same."""
-    path = await scoped_path(session, station_model, principal, station_id)
-    if path is None:
+    """The (id, path) a new record is filed under, as this service's replica has the tree (never
+    the token's path): the caller's own station by default, or any live station of the caller's
+    subtree. Unknown and out-of-scope ids read the same."""
+    found = await _in_scope(session, station_model, principal, station_id)
+    if found is None:
         raise InvalidInput.field(field, "No such station in your scope.", "unknown_station")
-    return (principal.station_id if station_id is None else station_id), path
+    return found
 
 
 async def station_to_read(session: AsyncSession, station_model, principal: Principal, station_id: int | None) -> str:
     """The path of the station whose figures are read: a station outside the caller's subtree
     answers 404, exactly as one that does not exist (ARCHITECTURE.md "Identity and scope")."""
-    path = await scoped_path(session, station_model, principal, station_id)
-    if path is None:
+    found = await _in_scope(session, station_model, principal, station_id)
+    if found is None:
         raise NotFound("No such station in your scope.")
-    return path
+    return found[1]
+
+
+async def _in_scope(session: AsyncSession, station_model, principal: Principal,
+                    station_id: int | None) -> tuple[int, str] | None:
+    """The caller's own station (station_id None) or a live station of their subtree, as this
+    service's replica has them; None for an unknown id and for one outside the subtree alike."""
+    wanted = principal.station_id if station_id is None else station_id
+    rows = {r.id: r for r in (await session.execute(
+        select(station_model.id, station_model.path, station_model.deleted_at)
+        .where(station_model.id.in_({principal.station_id, wanted})))).all()}
+    own = rows.get(principal.station_id)
+    if own is None:
+        # A station just created: the gateway pushes it within moments.
+        raise StationNotReplicated()
+    found = rows.get(wanted)
+    if found is None or found.deleted_at is not None or not found.path.startswith(own.path):
+        return None
+    return found.id, found.path
+
+
+def write_guard(station_model) -> str:
+    """The first statement of a service's every write transaction (shared.db.Database.write_guard)."""
+    return f"SELECT pg_advisory_xact_lock_shared({_replica_lock(station_model)})"
+
+
+def _replica_lock(station_model) -> str:
+    # One key per schema: services sharing a database do not wait on each other's moves.
+    return f"hashtext('haolin.station_replica.{station_model.__table__.schema}')"
 
 
 def subtree_dependency(station_model):
@@ -110,13 +154,20 @@ def station_replica_router(station_model, path_tables: list[Table]) -> APIRouter
         value = await session.scalar(select(func.coalesce(func.max(station_model.change_seq), 0)))
         return {"change_seq": int(value)}
 
+    exclusive = f"SELECT pg_advisory_xact_lock({_replica_lock(station_model)})"
+
+    async def replica_session(request: Request) -> AsyncIterator[AsyncSession]:
+        # Exclusive: waits for the writes in flight (write_guard) and holds new ones back until it
+        # commits; two gateways (workers, replicas) pushing at once take turns too, so a move's path
+        # rewrites never interleave with another push's.
+        async with transaction(request, exclusive) as session:
+            yield session
+
+    # The session as a default, not Annotated: this module's annotations are strings, and a local
+    # name in one cannot be resolved.
     @router.put("")
     async def push(body: StationPush, _: ServicePrincipalDep,
-                   session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> dict:
-        # Two gateways (workers, replicas) may push the same changes at once: one push at a time per
-        # service, so a move's path rewrites never interleave with another push's.
-        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(
-            station_model.__table__.fullname, 0))))
+                   session: AsyncSession = Depends(replica_session, scope="function")) -> dict:
         applied = 0
         for st in sorted(body.stations, key=lambda s: s.change_seq):
             if not st.path.endswith(f"/{st.id}/"):

@@ -48,7 +48,7 @@ from shared.auth import Principal, Role, ServicePrincipalDep
 from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.review import Review
-from shared.schemas import BIGINT_MAX, BIGINT_MIN, NoNul, clean_text
+from shared.schemas import BIGINT_MAX, BIGINT_MIN, clean_text
 
 ColumnType = Literal["string", "number", "boolean"]
 

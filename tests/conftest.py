@@ -104,10 +104,14 @@ async def database_url() -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{target.database}"')
     finally:
         await admin.close()
-    from ops.migrate import upgrade_all
+    from ops.migrate import APP_ROLE, upgrade_all
 
-    await asyncio.to_thread(upgrade_all, url)
-    os.environ["DATABASE_URL"] = url
+    # The apps run as the application's role, as `make run` runs them: no schema changes, no changes to
+    # audit rows. The fixture's URL (the owner's) is for the harness and the tests' own reads.
+    app_url = target.set(username=APP_ROLE).render_as_string(hide_password=False)
+    await asyncio.to_thread(upgrade_all, url, app_url)
+    os.environ["DATABASE_OWNER_URL"] = url
+    os.environ["DATABASE_URL"] = app_url
     yield url
     admin = await asyncpg.connect(_plain(target.set(database="postgres").render_as_string(hide_password=False)))
     try:

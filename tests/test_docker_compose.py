@@ -38,6 +38,28 @@ def test_every_process_has_a_health_check():
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
 
 
+def test_no_uvicorn_believes_forwarded_headers_on_its_own():
+    """Each process decides whose X-Forwarded-For to believe (TRUSTED_PROXIES); uvicorn's own proxy
+    headers would believe any client on loopback (tests/gateway/test_client_address.py)."""
+    services = compose()["services"]
+    for name in PROCESSES:
+        assert "--no-proxy-headers" in services[name]["command"], name
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
+    assert "uvicorn" in command and "--no-proxy-headers" in command
+
+
+def test_the_processes_run_as_a_role_that_does_not_own_the_schemas():
+    from sqlalchemy.engine import make_url
+
+    services = compose()["services"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+    migrate = services["migrate"]["environment"]
+    assert make_url(migrate["DATABASE_OWNER_URL"]).username == owner
+    for name in [*PROCESSES, "migrate"]:
+        assert make_url(services[name]["environment"]["DATABASE_URL"]).username == "haolin_app", name
+
+
 def test_only_the_gateway_is_published():
     services = compose()["services"]
     published = {name for name, s in services.items() if s.get("ports")}

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import secrets
 
 from gateway.config import GatewaySettings
-from gateway.identity.passwords import check_policy, from_settings
+from gateway.identity.passwords import check_policy, from_settings, generate_password
 from gateway.identity.repository import stations as stations_repo
 from gateway.identity.repository import users as users_repo
 from gateway.identity.service.rules import KIND_TIER
 from shared.db import Database
 
 log = logging.getLogger("haolin.gateway.bootstrap")
+ADMIN_NAME = "Administrator"
 
 
 async def ensure_admin(db: Database, settings: GatewaySettings) -> bool:
@@ -24,15 +24,16 @@ async def ensure_admin(db: Database, settings: GatewaySettings) -> bool:
     if settings.root_station_kind not in KIND_TIER:
         raise ValueError(f"GATEWAY_ROOT_STATION_KIND must be one of {', '.join(KIND_TIER)}")
     generated = not settings.admin_password
-    password = secrets.token_urlsafe(15) if generated else settings.admin_password
-    check_policy(password, settings.admin_username, field="ADMIN_PASSWORD")
+    context = (ADMIN_NAME, settings.root_station_name)
+    password = generate_password(settings.admin_username, context) if generated else settings.admin_password
+    await check_policy(password, settings.admin_username, field="ADMIN_PASSWORD", context=context)
     async with db.write_sessions() as session, session.begin():
         await stations_repo.lock_tree(session)
         if await users_repo.any_user(session):
             return False
         root = await stations_repo.first_root(session) or await stations_repo.insert(
             session, parent=None, kind=settings.root_station_kind, name=settings.root_station_name, code=None)
-        await users_repo.insert(session, username=settings.admin_username, display_name="Administrator",
+        await users_repo.insert(session, username=settings.admin_username, display_name=ADMIN_NAME,
                                 role="admin", station_id=root.id,
                                 password_hash=await from_settings(settings).hash(password), created_by="bootstrap")
     log.info("first start: created the root station and the admin user")

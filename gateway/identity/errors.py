@@ -58,12 +58,13 @@ class LoginFailed(KeepChanges, Unauthorized):
         super().__init__("Wrong username or password.")
 
 
-class AccountLocked(KeepChanges, TooManyRequests):
-    type = "account-locked"
+class LoginThrottled(KeepChanges, TooManyRequests):
+    type = "login-throttled"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"Too many failed logins: this account is locked; try again in {duration(retry_after_s)} "
-                         "or ask an administrator.",
+        # The same for every account name, real or not: it tells nothing about the account.
+        super().__init__(f"Too many failed logins for this username from your address; try again in "
+                         f"{duration(retry_after_s)}.",
                          headers={"Retry-After": str(retry_after_s)}, retry_after=retry_after_s)
 
 

@@ -97,8 +97,8 @@ class UserRead(BaseModel):
     role: UserRole
     station_id: int
     disabled_at: datetime | None
-    locked_until: datetime | None
     last_login_at: datetime | None
+    failed_logins: int = Field(description="Failed logins since the last successful one, from any address")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -122,6 +122,12 @@ class TokenPair(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
     refresh_token: str
+
+
+class LoginAnswer(TokenPair):
+    failed_logins: int = Field(description="Failed logins to this account since its last successful one: "
+                                           "tell the user, it may be someone guessing their password")
+    last_login_at: datetime | None = Field(description="When the account last logged in before this login")
 
 
 class RefreshRequest(Input):

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from gateway.upstream.clients import Hop, Upstreams
 from gateway.upstream.openapi import install_merged_openapi
-from shared.audit import client_address, trusted_proxies
+from shared.audit import request_client
 from shared.errors import BadGateway, GatewayTimeout, NotFound
 from shared.observability import request_id_var
 
@@ -157,11 +157,7 @@ def _forwarded_for(scope) -> bytes:
 
 
 def _client_address(scope) -> str:
-    state = scope["app"].state
-    trusted = getattr(state, "trusted_proxies", None)
-    if trusted is None:
-        trusted = state.trusted_proxies = trusted_proxies(state.settings.trusted_proxies)
-    return client_address(scope, trusted) or "unknown"
+    return request_client(scope) or "unknown"
 
 
 def _is_timeout(exc: BaseException) -> bool:

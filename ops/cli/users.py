@@ -7,17 +7,17 @@ logs it. A device's credential is printed once; only its digest is stored.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 import typer
 
 from gateway.identity.errors import UserNotFound
-from gateway.identity.passwords import from_settings
+from gateway.identity.passwords import from_settings, generate_password
 from gateway.identity.repository import users as users_repo
 from gateway.identity.schemas import DeviceCreate, UserCreate
 from gateway.identity.service import devices as devices_service
 from gateway.identity.service import users as users_service
+from gateway.identity.service.users import password_context
 from ops.cli.context import console, find_station, gateway_db, operator, run, transaction, validated
 
 users = typer.Typer(help="User accounts: create, reset a password.", no_args_is_help=True)
@@ -26,16 +26,12 @@ devices = typer.Typer(help="Station tablets: register one and print its credenti
 ROLES = "admin, official, station_head, social_worker, supervisor or volunteer"
 
 
-def new_password() -> str:
-    # 20 URL-safe characters: well past the 10-character minimum, easy to copy.
-    return secrets.token_urlsafe(15)
-
-
-def _password(prompt: bool) -> tuple[str, bool]:
-    """(password, generated)."""
+def _typed(prompt: bool) -> str | None:
+    """The password typed at a hidden prompt, or None: one is generated for the account
+    (generate_password: 20 URL-safe characters that pass the password rules)."""
     if prompt:
-        return typer.prompt("Password", hide_input=True, confirmation_prompt=True), False
-    return new_password(), True
+        return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return None
 
 
 @users.command("create")
@@ -51,12 +47,15 @@ def create_user(
     """Create a user bound to a station; prints the generated password once."""
 
     async def work() -> None:
-        password, generated = _password(prompt_password)
+        password = _typed(prompt_password)
+        generated = password is None
         async with gateway_db() as (db, cfg):
             async with transaction(db) as session:
                 actor = await operator(session)
                 at = await find_station(session, station)
-                body = validated(UserCreate, username=username, display_name=display_name or username,
+                name = display_name or username
+                password = password or generate_password(username, password_context(name, at))
+                body = validated(UserCreate, username=username, display_name=name,
                                   phone=phone, role=role, station_id=at.id, password=password)
                 created = await users_service.create(session, actor, body, from_settings(cfg))
         console.print(f"created user {created.user.username} (#{created.user.id}, {created.user.role}) "
@@ -77,7 +76,8 @@ def reset_password(
     """Set a new password (also lifts a login lock and ends the user's sessions)."""
 
     async def work() -> None:
-        password, generated = _password(prompt_password)
+        password = _typed(prompt_password)
+        generated = password is None
         async with gateway_db() as (db, cfg):
             async with transaction(db) as session:
                 actor = await operator(session)
@@ -85,6 +85,8 @@ def reset_password(
                 target = user and await users_service.in_scope(session, actor, user.id, for_update=True)
                 if not target:
                     raise UserNotFound()
+                password = password or generate_password(
+                    target.user.username, password_context(target.user.display_name, target.station))
                 await users_service.reset_password(session, actor, target, password, from_settings(cfg))
         console.print(f"new password set for {target.user.username}; their sessions are ended", highlight=False)
         if generated:

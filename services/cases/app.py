@@ -19,7 +19,7 @@ from shared.db import Database
 from shared.observability import configure_logging
 from shared.persons import internal_persons_router
 from shared.records import Vault
-from shared.stations import station_replica_router
+from shared.stations import station_replica_router, write_guard
 from shared.sync import internal_sync_router
 
 
@@ -32,7 +32,8 @@ def create_app(settings: CasesSettings | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.db = await Database.start(settings, "haolin-cases")
+        # write_guard: writes and station moves take turns (shared.stations)
+        app.state.db = await Database.start(settings, "haolin-cases", write_guard=write_guard(Station))
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.vault = Vault.from_settings(settings)
         # References to other services' records are checked with their owners (shared/lookup.py).

@@ -17,7 +17,7 @@ from shared.contracts.holdings.server import holdings_router
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.persons import internal_persons_router
-from shared.stations import station_replica_router
+from shared.stations import station_replica_router, write_guard
 from shared.sync import internal_sync_router
 
 
@@ -30,7 +30,8 @@ def create_app(settings: ProjectsSettings | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.db = await Database.start(settings, "haolin-projects")  # read_pool: audit reads
+        # read_pool: audit reads; write_guard: writes and station moves take turns (shared.stations)
+        app.state.db = await Database.start(settings, "haolin-projects", write_guard=write_guard(Station))
         crypto.configure(settings.field_encryption_keys)  # the sealed notes (models.py)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.lookup = lookup.build(settings, transports.get("gateway"))

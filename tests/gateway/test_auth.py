@@ -1,4 +1,4 @@
-"""Logins, lockout, rate limits, refresh rotation, logout, /v1/me, bootstrap, and tokens
+"""Logins, their throttle, rate limits, refresh rotation, logout, /v1/me, bootstrap, and tokens
 that the services accept."""
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ from tests.conftest import station_rows
 from tests.gateway.conftest import ADMIN_PASSWORD, FAST_HASHING
 
 
+def client_from(gateway, address: str):
+    """A client of the same gateway app, connecting from `address`."""
+    return type(gateway)(transport=httpx.ASGITransport(app=gateway.app, client=(address, 5000)),
+                         base_url="http://gateway")
+
+
 def fields(problem: dict) -> set[str]:
     return {e["field"] for e in problem.get("errors", [])}
 
@@ -30,7 +36,8 @@ class TestToken:
         r = await gateway.login("LI.HUA")
         assert r.status_code == 200, r.text
         body = r.json()
-        assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
+        assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "failed_logins",
+                             "last_login_at"}
         assert body["token_type"] == "bearer" and body["expires_in"] == 900
         verifier = TokenVerifier(gateway.app.state.settings.public_key_pem(), "haolin", "haolin")
         principal = verifier.verify(body["access_token"])
@@ -54,8 +61,8 @@ class TestToken:
         # The unknown user cost a verification too (against the dummy hash).
         assert len(verified) == 2 and verified[1] is None
 
-    async def test_a_lock_says_how_long_it_lasts_in_the_callers_language(self, gateway_factory):
-        gw = await gateway_factory(login_max_failures=2, login_lock_s=289)
+    async def test_a_wait_says_how_long_it_lasts_in_the_callers_language(self, gateway_factory):
+        gw = await gateway_factory(login_free_failures=1, login_delay_s=289, login_max_delay_s=289)
         admin = await gw.admin()
         root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
         await gw.user(admin, "wk2", "social_worker", root["id"])
@@ -65,56 +72,117 @@ class TestToken:
                           headers={"Accept-Language": "zh-CN"})
         assert r.status_code == 429 and 288 <= r.json()["retry_after"] <= 289
         wait = "4 分 49 秒" if r.json()["retry_after"] == 289 else "4 分 48 秒"
-        assert r.json()["detail"] == f"登录失败次数过多，账号已暂时锁定。请 {wait}后再试，或请管理员解锁。"
+        assert r.json()["detail"] == f"此用户名从您的地址登录失败次数过多。请 {wait}后再试。"
 
     async def test_form_fields_are_required(self, gateway):
         r = await gateway.post("/v1/auth/token", data={"username": "admin"})
         assert r.status_code == 422 and fields(r.json()) == {"password"}
 
-    async def test_lockout_after_repeated_failures(self, gateway_factory, db):
-        gw = await gateway_factory(login_max_failures=3, login_lock_s=1)
+    async def test_a_stranger_cannot_lock_the_owner_out(self, gateway_factory, db):
+        """Anyone may guess at anyone's account, the administrator's included: the guesses slow
+        down the guesser's address, and the owner, elsewhere, logs in at once."""
+        gw = await gateway_factory(login_free_failures=2, login_delay_s=30, login_per_address_per_minute=1000)
+        async with client_from(gw, "198.51.100.66") as stranger:
+            for _ in range(8):
+                assert (await stranger.login("admin", "not the password")).status_code in (401, 429)
+            assert (await stranger.login("admin", ADMIN_PASSWORD)).status_code == 429
+        r = await gw.login("admin", ADMIN_PASSWORD)
+        assert r.status_code == 200, r.text
+        assert await db.fetchval("SELECT count(*) FROM gateway.login_throttle") == 1
+        assert await db.fetchval("SELECT address FROM gateway.login_throttle") == "198.51.100.66"
+
+    async def test_failures_from_one_address_wait_longer_and_longer(self, gateway_factory):
+        gw = await gateway_factory(login_free_failures=2, login_delay_s=1, login_max_delay_s=2)
         admin = await gw.admin()
         root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
         await gw.user(admin, "wk1", "social_worker", root["id"])
-        for _ in range(3):
+        for _ in range(3):  # two free failures, then the third sets a wait of 1 s
             assert (await gw.login("wk1", "wrong password")).status_code == 401
-        locked = await gw.login("wk1")
-        assert locked.status_code == 429 and locked.headers["Retry-After"] == "1"
-        assert locked.json()["type"].endswith("account-locked") and locked.json()["retry_after"] == 1
-        assert "try again in 1 s" in locked.json()["detail"]
-        row = await db.fetchrow('SELECT failed_logins, lock_count, locked_until FROM gateway."user" '
-                                "WHERE username = 'wk1'")
-        assert row["lock_count"] == 1 and row["locked_until"] > datetime.now(UTC)
-
-        await asyncio.sleep(1.1)
+        waiting = await gw.login("wk1")  # even the right password waits: the guesser may have found it
+        assert waiting.status_code == 429 and waiting.headers["Retry-After"] == "1"
+        assert waiting.json()["type"].endswith("login-throttled") and waiting.json()["retry_after"] == 1
+        assert "try again in 1 s" in waiting.json()["detail"]
+        await asyncio.sleep(1.05)
+        assert (await gw.login("wk1", "wrong password")).status_code == 401  # the fourth: 2 s
+        assert (await gw.login("wk1")).headers["Retry-After"] == "2"
+        await asyncio.sleep(2.05)
+        assert (await gw.login("wk1", "wrong password")).status_code == 401  # the fifth: 4 s, capped at 2
+        assert (await gw.login("wk1")).headers["Retry-After"] == "2"
+        await asyncio.sleep(2.05)
         assert (await gw.login("wk1")).status_code == 200
-        row = await db.fetchrow('SELECT failed_logins, lock_count, locked_until FROM gateway."user" '
-                                "WHERE username = 'wk1'")
-        assert tuple(row) == (0, 0, None)
+        # A success forgets the address's failures: the next mistakes are free again.
+        assert (await gw.login("wk1", "wrong password")).status_code == 401
+        assert (await gw.login("wk1")).status_code == 200
 
-    async def test_each_further_lock_doubles(self, gateway_factory, db):
-        gw = await gateway_factory(login_max_failures=2, login_lock_s=1)
+    async def test_throttled_and_unknown_accounts_answer_alike(self, gateway_factory, monkeypatch):
+        """The same attempts at a real account and at a name nobody has: the same statuses and bodies,
+        and a password hashed for the unknown name too."""
+        gw = await gateway_factory(login_free_failures=2, login_delay_s=60)
         admin = await gw.admin()
         root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
         await gw.user(admin, "wk1", "social_worker", root["id"])
-        for _ in range(2):
-            await gw.login("wk1", "wrong password")
-        await asyncio.sleep(1.1)
-        for _ in range(2):
-            await gw.login("wk1", "wrong password")
-        again = await gw.login("wk1")
-        assert again.status_code == 429 and again.headers["Retry-After"] == "2"
-        assert await db.fetchval('SELECT lock_count FROM gateway."user" WHERE username = $1', "wk1") == 2
+        passwords = from_settings(gw.app.state.settings)
+        verified = []
+        real = passwords._verify
+        monkeypatch.setattr(passwords, "_verify", lambda stored, pw: verified.append(stored) or real(stored, pw))
+        answers = {}
+        for name in ("wk1", "nobody.here"):
+            verified.clear()
+            seen = []
+            for _ in range(5):
+                r = await gw.login(name, "wrong password")
+                seen.append((r.status_code, r.headers.get("retry-after"), r.headers["content-type"], r.json()))
+            answers[name] = seen
+            assert len(verified) == 3  # hashed for the attempts let through, known name or not
+        assert answers["wk1"] == answers["nobody.here"]
+        assert [a[0] for a in answers["wk1"]] == [401, 401, 401, 429, 429]
 
-    async def test_enabling_lifts_a_lock(self, gateway_factory):
-        gw = await gateway_factory(login_max_failures=1, login_lock_s=3600)
+    async def test_the_owner_is_told_at_the_next_login(self, gateway_factory, db):
+        gw = await gateway_factory(login_per_address_per_minute=1000)
+        admin = await gw.admin()
+        root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
+        await gw.user(admin, "wk1", "social_worker", root["id"])
+        first = (await gw.login("wk1")).json()
+        assert first["failed_logins"] == 0 and first["last_login_at"] is None
+        for address in ("198.51.100.1", "198.51.100.2"):
+            async with client_from(gw, address) as stranger:
+                for _ in range(2):
+                    assert (await stranger.login("wk1", "a guess")).status_code == 401
+        r = await gw.login("wk1")
+        assert r.status_code == 200
+        assert r.json()["failed_logins"] == 4 and r.json()["last_login_at"] is not None
+        assert (await gw.login("wk1")).json()["failed_logins"] == 0
+        # A manager sees the count too, on the user.
+        await gw.login("wk1", "another guess")
+        users = (await gw.get("/v1/users", headers=admin, params={"role": "social_worker"})).json()["items"]
+        assert users[0]["failed_logins"] == 1
+
+    async def test_every_gateway_process_counts_the_same_failures(self, gateway_factory):
+        """The counters live in PostgreSQL: a second gateway (another worker or replica) makes the
+        same address wait."""
+        first = await gateway_factory(login_free_failures=1, login_delay_s=60)
+        second = await gateway_factory(login_free_failures=1, login_delay_s=60)
+        for _ in range(2):
+            assert (await first.login("admin", "wrong password")).status_code == 401
+        assert (await second.login("admin", ADMIN_PASSWORD)).status_code == 429
+
+    async def test_enabling_or_a_new_password_lifts_the_delays(self, gateway_factory):
+        gw = await gateway_factory(login_free_failures=1, login_delay_s=3600)
         admin = await gw.admin()
         root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
         user = await gw.user(admin, "wk1", "social_worker", root["id"])
-        await gw.login("wk1", "wrong password")
+        for _ in range(2):
+            await gw.login("wk1", "wrong password")
         assert (await gw.login("wk1")).status_code == 429
         assert (await gw.post(f"/v1/users/{user['id']}/enable", headers=admin)).status_code == 200
         assert (await gw.login("wk1")).status_code == 200
+        for _ in range(2):
+            await gw.login("wk1", "wrong password")
+        assert (await gw.login("wk1")).status_code == 429
+        r = await gw.post(f"/v1/users/{user['id']}/password", json={"password": "a fresh one for spring"},
+                          headers=admin)
+        assert r.status_code == 204
+        assert (await gw.login("wk1", "a fresh one for spring")).status_code == 200
 
     async def test_per_address_limit(self, gateway_factory):
         gw = await gateway_factory(login_per_address_per_minute=3)
@@ -276,9 +344,9 @@ class TestBootstrap:
         assert await db.fetchval('SELECT count(*) FROM gateway."user"') == 0
 
 
-def test_lock_time_is_capped_at_a_day():
-    from gateway.identity.service.auth import lock_seconds
+def test_the_delay_doubles_up_to_its_cap():
+    from gateway.identity.service.auth import delay_s
 
-    settings = GatewaySettings(login_lock_s=300)
-    assert [lock_seconds(settings, n) for n in range(3)] == [300, 600, 1200]
-    assert lock_seconds(settings, 50) == 24 * 3600
+    settings = GatewaySettings(login_free_failures=5, login_delay_s=1, login_max_delay_s=900)
+    assert [delay_s(settings, n) for n in range(1, 10)] == [0, 0, 0, 0, 0, 1, 2, 4, 8]
+    assert delay_s(settings, 500) == 900

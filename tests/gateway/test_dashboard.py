@@ -432,8 +432,8 @@ class TestDashboard:
         await expect(error).to_have_text("Login failed: Wrong username or password.")
         await context.close()
 
-    async def test_a_locked_account_says_how_long_to_wait(self, browser, gateway_factory):
-        gateway = await gateway_factory(login_max_failures=2, login_lock_s=289)
+    async def test_a_throttled_login_says_how_long_to_wait(self, browser, gateway_factory):
+        gateway = await gateway_factory(login_free_failures=1, login_delay_s=289, login_max_delay_s=289)
         admin = await gateway.admin()
         root = (await gateway.get("/v1/stations", headers=admin)).json()["items"][0]
         await gateway.user(admin, "locked.worker", "social_worker", root["id"])
@@ -448,7 +448,7 @@ class TestDashboard:
             await page.click("#login-form button[type=submit]")
             error = page.locator("#login-error")
             await error.wait_for(state="visible")
-            assert re.fullmatch(r"登录失败：登录失败次数过多，账号已暂时锁定。请 4 分 4[89] 秒后再试，或请管理员解锁。",
+            assert re.fullmatch(r"登录失败：此用户名从您的地址登录失败次数过多。请 4 分 4[89] 秒后再试。",
                                 await error.inner_text()), await error.inner_text()
             await context.close()
 

@@ -117,10 +117,10 @@ class TestThroughTheGateway:
         p = zh_problem(await gateway.get("/v1/stats/summary", headers={**vol, **ZH}), 403)
         assert p["detail"] == "志愿者不能查看站点统计数据。"
 
-    async def test_429_locked_account(self, gateway_factory):
-        gateway = await gateway_factory(login_max_failures=2)
-        for _ in range(2):
+    async def test_429_throttled_login(self, gateway_factory):
+        gateway = await gateway_factory(login_free_failures=2)
+        for _ in range(3):
             await gateway.post("/v1/auth/token", data={"username": "admin", "password": "wrong"})
         p = zh_problem(await gateway.post("/v1/auth/token", data={"username": "admin", "password": "wrong"},
                                           headers=ZH), 429)
-        assert p["title"] == "请求过于频繁" and p["detail"].startswith("登录失败次数过多")
+        assert p["title"] == "请求过于频繁" and "登录失败次数过多" in p["detail"]

@@ -183,9 +183,14 @@ class TestMoveStation:
 
     async def test_a_head_below_sees_the_new_path(self, gateway, admin, tree):
         await gateway.user(admin, "head.mzw", "station_head", tree["mengzhuiwan"]["id"])
-        head = await gateway.headers_for("head.mzw")
+        login = (await gateway.login("head.mzw")).json()
+        head = {"Authorization": f"Bearer {login['access_token']}"}
         await gateway.post(f"/v1/stations/{tree['chenghua']['id']}/move", json={"parent_id": tree["mianyang"]["id"]},
                            headers=admin)
+        # The token carried the old path: it ends with the move; a refreshed one has the new place.
+        assert (await gateway.get(f"/v1/stations/{tree['heping']['id']}", headers=head)).status_code == 401
+        r = await gateway.post("/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})
+        head = {"Authorization": f"Bearer {r.json()['access_token']}"}
         r = await gateway.get(f"/v1/stations/{tree['heping']['id']}", headers=head)
         assert r.status_code == 200 and r.json()["path"].startswith(tree["mianyang"]["path"])
 

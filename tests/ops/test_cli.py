@@ -196,6 +196,18 @@ class TestUsers:
         assert "a typed password 1" not in result.stdout
         assert (await gateway.login("li.na", "a typed password 1")).status_code == 200
 
+    async def test_an_easy_typed_password_is_refused(self, haolin, gateway, admin, root, db):
+        for password in ("1234567890", "li.na.2026"):
+            result = await haolin("users", "create", "--username", "li.na", "--role", "official", "--station",
+                                  str(root["id"]), "--prompt-password", input=f"{password}\n" * 2)
+            assert result.exit_code == 1 and "password" in result.stderr, result.output
+            assert password not in result.stdout + result.stderr
+        assert await db.fetchval("SELECT count(*) FROM gateway.\"user\" WHERE username = 'li.na'") == 0
+        await gateway.user(admin, "zhao.min", "social_worker", root["id"])
+        result = await haolin("users", "reset-password", "zhao.min", "--prompt-password", input="aaaaaaaaaaaa\n" * 2)
+        assert result.exit_code == 1 and "password" in result.stderr
+        assert (await gateway.login("zhao.min")).status_code == 200
+
     async def test_reset_password(self, haolin, gateway, admin, root):
         await gateway.user(admin, "zhao.min", "social_worker", root["id"])
         old = (await gateway.login("zhao.min")).json()["refresh_token"]
@@ -267,6 +279,9 @@ class TestDemo:
                              env={"HAOLIN_DEMO_PASSWORD": "demo password 2026"})
         assert again.exit_code == 0, again.output
         assert "stations: 0 new" in again.stdout and "users: 0 new" in again.stdout
+        # Each run sets the demo users' password again, which ends their tokens: log in anew.
+        official = await gateway.headers_for("demo.official", "demo password 2026")
+        worker = await gateway.headers_for("demo.mengzhuiwan.sw1", "demo password 2026")
         second = (await gateway.get("/v1/stats/summary", params=params, headers=official)).json()
         assert {name: f["value"] for name, f in second["figures"].items()} == figures
         assert len((await gateway.get("/v1/beneficiaries", params={"limit": 200}, headers=worker)).json()["items"]) \

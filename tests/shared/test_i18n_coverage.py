@@ -34,7 +34,7 @@ PATTERN_EXAMPLES = [
     "Use at most 10 characters.", "Use at least 10 characters.",
     "More than 400 periods: choose a longer interval or a shorter range.",
     "The request body is not valid JSON: line 3, column 7 (Expecting value).",
-    "Too many failed logins: this account is locked; try again in 4 min 49 s or ask an administrator.",
+    "Too many failed logins for this username from your address; try again in 4 min 49 s.",
     "The projects service did not answer in time about the project; nothing was recorded.",
     "The projects service could not be reached about the project; nothing was recorded.",
     "Services did not answer (cases); the station was not deleted. Try again.",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from gateway.deps import WriteSessionDep, PasswordsDep, SettingsDep, SignerDep, login_throttle
-from gateway.identity.schemas import RefreshRequest, TokenPair
+from gateway.identity.schemas import LoginAnswer, RefreshRequest, TokenPair
 from gateway.identity.service import auth as service
 from gateway.models import AuditLog, User
 from shared.audit import log_event
@@ -18,13 +18,16 @@ from shared.errors import InvalidInput
 router = APIRouter(prefix="/auth", tags=["auth"])
 # These take no access token (the credential is in the body), so the shared docs do not list 401.
 REFUSED = {401: {"description": "Wrong credentials, or a refresh token that is spent, revoked or expired"}}
-THROTTLED = {429: {"description": "Too many attempts from this address, or the account is locked for a while"}}
+THROTTLED = {429: {"description": "Too many attempts from this address, or too many failed ones for this username "
+                                  "from it: wait Retry-After seconds"}}
 
 
-@router.post("/token", dependencies=[Depends(login_throttle)], responses={**REFUSED, **THROTTLED})
+@router.post("/token", responses={**REFUSED, **THROTTLED})
 async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: WriteSessionDep,
-                signer: SignerDep, settings: SettingsDep, passwords: PasswordsDep, request: Request) -> TokenPair:
-    """Log in with username and password (form fields); answers an access and a refresh token."""
+                signer: SignerDep, settings: SettingsDep, passwords: PasswordsDep, request: Request,
+                address: Annotated[str, Depends(login_throttle)]) -> LoginAnswer:
+    """Log in with username and password (form fields); answers an access and a refresh token, and
+    how many failed logins the account had since its last login."""
 
     def audit(action: str, user: User) -> None:
         # The account is the actor: it is who claims to be logging in, from this address.
@@ -33,7 +36,7 @@ async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: 
 
     if "\x00" in form.username:  # no username holds it, and PostgreSQL text cannot: not worth a lookup
         raise InvalidInput.field("username", "must not contain the NUL character (U+0000)", "nul")
-    return await service.login(session, signer, settings, passwords, form.username, form.password, audit)
+    return await service.login(session, signer, settings, passwords, form.username, form.password, address, audit)
 
 
 @router.post("/refresh", responses=REFUSED)

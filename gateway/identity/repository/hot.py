@@ -18,7 +18,8 @@ def _name(table) -> str:
     return f'"{table.schema}"."{table.name}"'
 
 
-ACTOR = (f"SELECT u.role, u.display_name, u.disabled_at IS NULL AS active, s.id AS station_id, s.path "
+ACTOR = (f"SELECT u.role, u.display_name, u.disabled_at IS NULL AS active, u.token_generation, "
+         f"s.id AS station_id, s.path "
          f"FROM {_name(User.__table__)} u JOIN {_name(Station.__table__)} s ON s.id = u.station_id "
          f"WHERE u.id = $1")
 STATION_IN_SCOPE = (f"SELECT id, parent_id, path, kind, name, code FROM {_name(Station.__table__)} "
@@ -26,7 +27,7 @@ STATION_IN_SCOPE = (f"SELECT id, parent_id, path, kind, name, code FROM {_name(S
 
 
 async def actor(pool: Pool, user_id: int):
-    """The account's role, name and station, or None when there is no such account."""
+    """The account's role, name, token generation and station, or None when there is no such account."""
     return await pool.fetchrow(ACTOR, user_id)
 
 

@@ -138,6 +138,11 @@ async def move_subtree(session: AsyncSession, station: Station, new_parent: Stat
     )
     await session.execute(update(Station).where(Station.id == station.id).values(parent_id=new_parent.id)
                           .execution_options(synchronize_session=False))
+    # Access tokens carry the old path of everyone at and below the station: end them (a refresh gets the new one).
+    moved = select(Station.id).where(Station.path.startswith(new, autoescape=False))
+    await session.execute(update(User).where(User.station_id.in_(moved))
+                          .values(token_generation=User.token_generation + 1)
+                          .execution_options(synchronize_session=False))
     await session.refresh(station)
     # Core UPDATEs, unseen by the audit log's ORM listener: one row for the move (the subtree goes with it).
     log_write(session, AuditLog, "move", Station.__tablename__, str(station.id), station.path)

@@ -6,7 +6,7 @@ from collections.abc import Sequence as Seq
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Station, User
@@ -61,6 +61,11 @@ async def apply(session: AsyncSession, user: User, values: dict[str, Any], *, bu
         user.updated_at = datetime.now(UTC)
     await session.flush()
     return user
+
+
+async def count_failed_login(session: AsyncSession, user_id: int) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(failed_logins=User.failed_logins + 1)
+                          .execution_options(synchronize_session=False))
 
 
 async def list_page(session: AsyncSession, scope_path: str, params: PageParams, *, role: str | None,

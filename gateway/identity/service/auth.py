@@ -1,4 +1,4 @@
-"""Logins, account locks and refresh-token rotation with reuse detection."""
+"""Logins, their throttle per (account, address), and refresh-token rotation with reuse detection."""
 
 from __future__ import annotations
 
@@ -14,31 +14,43 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import GatewaySettings
-from gateway.identity.errors import AccountLocked, LoginFailed, NotAllowed, RefreshRejected
+from gateway.identity.errors import LoginFailed, LoginThrottled, NotAllowed, RefreshRejected
 from gateway.identity.passwords import Passwords
+from gateway.identity.repository import throttle as throttle_repo
 from gateway.identity.repository import tokens as tokens_repo
 from gateway.identity.repository import users as users_repo
-from gateway.identity.schemas import TokenPair
+from gateway.identity.schemas import LoginAnswer, TokenPair
 from gateway.models import Station, User
 from shared.auth import Principal, Role, TokenSigner
 
-MAX_LOCK_S = 24 * 3600
+# Failures older than this are forgotten: a new day starts with free attempts again.
+FORGET_AFTER = timedelta(days=1)
 # Security events name the user by id only: no username, password or token in logs.
 log = logging.getLogger("haolin.gateway.auth")
 
 
 def principal_of(user: User, station: Station) -> Principal:
     return Principal(user_id=str(user.id), role=Role(user.role), station_id=station.id, station_path=station.path,
-                     name=user.display_name)
+                     name=user.display_name, generation=user.token_generation)
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def lock_seconds(settings: GatewaySettings, lock_count: int) -> int:
-    """The n-th lock in a row (0-based) lasts login_lock_s * 2**n, at most a day."""
-    return min(settings.login_lock_s * 2 ** min(lock_count, 32), MAX_LOCK_S)
+def account_key(username: str) -> str:
+    """The throttle's name for an account, real or not: a digest, since people sometimes type their
+    password into the username field."""
+    return _digest("login:" + username.strip().lower())
+
+
+def delay_s(settings: GatewaySettings, failures: int) -> float:
+    """The wait after the n-th failure from one address: none for the first `login_free_failures`, then
+    `login_delay_s`, doubling with each further failure, at most `login_max_delay_s`."""
+    beyond = failures - settings.login_free_failures
+    if beyond <= 0:
+        return 0.0
+    return min(settings.login_delay_s * 2 ** min(beyond - 1, 32), settings.login_max_delay_s)
 
 
 async def issue(session: AsyncSession, signer: TokenSigner, settings: GatewaySettings, user: User,
@@ -55,43 +67,57 @@ def _no_audit(action: str, user: User) -> None:
 
 
 async def login(session: AsyncSession, signer: TokenSigner, settings: GatewaySettings, passwords: Passwords,
-                username: str, password: str, audit: Callable[[str, User], None] = _no_audit) -> TokenPair:
-    """`audit(action, user)` logs what happened to a known account: login, login_failed,
-    login_locked (a wrong password that locked it) or login_refused (locked or disabled)."""
-    # Locked: concurrent guesses at one account are counted one after another.
-    user = await users_repo.by_username(session, username.strip(), for_update=True)
+                username: str, password: str, address: str,
+                audit: Callable[[str, User], None] = _no_audit) -> LoginAnswer:
+    """`audit(action, user)` logs what happened to a known account: login, login_failed or
+    login_refused (throttled, or disabled).
+
+    Failures slow down the account name from the client's address only, so a stranger's guesses
+    never lock its owner out; unknown names are throttled the same way, and a throttled or failed
+    attempt answers the same whether the account exists or not (the password is hashed for an
+    unknown name too)."""
+    account = account_key(username)
+    await throttle_repo.lock(session, account, address)
     now = datetime.now(UTC)
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        audit("login_refused", user)
-        raise AccountLocked(math.ceil((user.locked_until - now).total_seconds()))
+    user = await users_repo.by_username(session, username.strip())
+    throttle = await throttle_repo.get(session, account, address)
+    if throttle is not None and throttle.last_failed_at < now - FORGET_AFTER:
+        throttle = None
+    if throttle is not None and throttle.retry_at > now:
+        if user is not None:
+            audit("login_refused", user)
+        raise LoginThrottled(math.ceil((throttle.retry_at - now).total_seconds()))
     ok = await passwords.verify(user.password_hash if user else None, password)
-    if user is None:
-        raise LoginFailed()
-    if not ok:
-        failures = user.failed_logins + 1
-        if failures >= settings.login_max_failures:
-            seconds = lock_seconds(settings, user.lock_count)
-            until = now + timedelta(seconds=seconds)
-            log.warning("account locked after failed logins", extra={"fields": {"user_id": user.id,
-                                                                               "lock_s": seconds}})
-            await users_repo.apply(session, user, {"failed_logins": 0, "lock_count": user.lock_count + 1,
-                                                   "locked_until": until}, bump=False)
-            audit("login_locked", user)
-        else:
-            await users_repo.apply(session, user, {"failed_logins": failures}, bump=False)
+    if user is None or not ok:
+        failures = (throttle.failures if throttle else 0) + 1
+        await throttle_repo.record_failure(session, account, address, failures, now,
+                                           now + timedelta(seconds=delay_s(settings, failures)))
+        await throttle_repo.forget_before(session, now - FORGET_AFTER)
+        if user is not None:
+            await users_repo.count_failed_login(session, user.id)
             audit("login_failed", user)
+            if failures == settings.login_free_failures + 1:
+                log.warning("failed logins slowed down for one address", extra={"fields": {"user_id": user.id}})
         raise LoginFailed()
     if user.disabled_at is not None:
         audit("login_refused", user)
         # Said only to someone who knows the password.
         raise NotAllowed("This account is disabled; ask an administrator.")
-    values: dict = {"failed_logins": 0, "lock_count": 0, "locked_until": None, "last_login_at": now}
+    await throttle_repo.clear(session, account, address)
+    told, previous = user.failed_logins, user.last_login_at
+    values: dict = {"failed_logins": 0, "last_login_at": now}
     if passwords.needs_rehash(user.password_hash):
         values["password_hash"] = await passwords.hash(password)
     await users_repo.apply(session, user, values, bump=False)
     found = await users_repo.with_station(session, user.id)
     audit("login", user)
-    return await issue(session, signer, settings, user, found[1])
+    pair = await issue(session, signer, settings, user, found[1])
+    return LoginAnswer(**pair.model_dump(), failed_logins=told, last_login_at=previous)
+
+
+async def lift_throttle(session: AsyncSession, user: User) -> None:
+    """An administrator's enable or password reset: the account's failed logins, from every address, are forgotten."""
+    await throttle_repo.clear(session, account_key(user.username))
 
 
 async def refresh(session: AsyncSession, signer: TokenSigner, settings: GatewaySettings, token: str) -> TokenPair:

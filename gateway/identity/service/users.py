@@ -15,6 +15,7 @@ from gateway.identity.repository import stations as stations_repo
 from gateway.identity.repository import tokens as tokens_repo
 from gateway.identity.repository import users as repo
 from gateway.identity.schemas import PasswordChange, UserCreate, UserUpdate
+from gateway.identity.service.auth import lift_throttle
 from gateway.identity.service.rules import MANAGERS, require_may_assign, require_role
 from gateway.models import Station, User
 from shared.auth import Principal
@@ -26,6 +27,11 @@ from shared.pagination import PageParams
 class UserAt(NamedTuple):
     user: User
     station: Station
+
+
+def password_context(display_name: str, station: Station) -> tuple[str, ...]:
+    """Words a guesser of this account's password would try first, besides its username."""
+    return display_name, station.name, station.code or ""
 
 
 def _is_self(actor: Principal, user: User) -> bool:
@@ -46,9 +52,9 @@ def _duplicate_username() -> DuplicateName:
 
 async def create(session: AsyncSession, actor: Principal, body: UserCreate, passwords: Passwords) -> UserAt:
     require_role(actor, MANAGERS, "create users")
-    check_policy(body.password, body.username)
     station = await _station_for(session, actor, body.station_id)
     require_may_assign(actor, body.role, station.path)
+    await check_policy(body.password, body.username, context=password_context(body.display_name, station))
     if await repo.username_taken(session, body.username):
         raise _duplicate_username()
     password_hash = await passwords.hash(body.password)
@@ -87,8 +93,9 @@ async def update(session: AsyncSession, actor: Principal, target: UserAt, body: 
         station = await _station_for(session, actor, changes["station_id"])
     if "role" in changes or "station_id" in changes:
         require_may_assign(actor, changes.get("role", user.role), station.path)
-        # Sessions carry the old role and scope: end them.
+        # Sessions and access tokens carry the old role and scope: end them.
         await tokens_repo.revoke_user(session, user.id)
+        changes["token_generation"] = user.token_generation + 1
     if not changes:
         return target
     changes["updated_by"] = actor.user_id
@@ -98,9 +105,10 @@ async def update(session: AsyncSession, actor: Principal, target: UserAt, body: 
 async def _set_password(session: AsyncSession, user: User, password: str, passwords: Passwords) -> None:
     await repo.apply(session, user, {
         "password_hash": await passwords.hash(password), "password_changed_at": datetime.now(UTC),
-        "failed_logins": 0, "lock_count": 0, "locked_until": None,
+        "token_generation": user.token_generation + 1,
     })
     await tokens_repo.revoke_user(session, user.id)
+    await lift_throttle(session, user)
 
 
 async def reset_password(session: AsyncSession, actor: Principal, target: UserAt, password: str,
@@ -110,7 +118,7 @@ async def reset_password(session: AsyncSession, actor: Principal, target: UserAt
     if _is_self(actor, user):
         # A stolen access token alone must not be enough to take over the account.
         raise NotAllowed("Change your own password at /v1/me/password, with your current password.")
-    check_policy(password, user.username)
+    await check_policy(password, user.username, context=password_context(user.display_name, station))
     await _set_password(session, user, password, passwords)
 
 
@@ -120,7 +128,8 @@ async def change_own_password(session: AsyncSession, actor: Principal, body: Pas
     user = found.user
     if not await passwords.verify(user.password_hash, body.old_password):
         raise InvalidInput.field("old_password", "The current password is not correct.", "incorrect")
-    check_policy(body.new_password, user.username, field="new_password")
+    await check_policy(body.new_password, user.username, field="new_password",
+                       context=password_context(user.display_name, found.station))
     await _set_password(session, user, body.new_password, passwords)
 
 
@@ -132,9 +141,11 @@ async def set_disabled(session: AsyncSession, actor: Principal, target: UserAt, 
     if disabled:
         await tokens_repo.revoke_user(session, user.id)
         if user.disabled_at is None:
-            await repo.apply(session, user, {"disabled_at": datetime.now(UTC), "updated_by": actor.user_id})
-    elif user.disabled_at is not None or user.locked_until is not None or user.failed_logins:
-        # Enabling also lifts a login lock: it is how an administrator unlocks an account.
-        await repo.apply(session, user, {"disabled_at": None, "failed_logins": 0, "lock_count": 0,
-                                         "locked_until": None, "updated_by": actor.user_id})
+            await repo.apply(session, user, {"disabled_at": datetime.now(UTC), "updated_by": actor.user_id,
+                                             "token_generation": user.token_generation + 1})
+    else:
+        # Enabling also lifts the delays left by failed logins, from every address.
+        await lift_throttle(session, user)
+        if user.disabled_at is not None:
+            await repo.apply(session, user, {"disabled_at": None, "updated_by": actor.user_id})
     return UserAt(user, station)

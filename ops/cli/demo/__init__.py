@@ -20,7 +20,7 @@ from ops.cli import api
 from ops.cli.context import console, err_console, run, settings
 from ops.cli.demo import load
 from ops.cli.demo.plan import build
-from ops.cli.users import new_password
+from gateway.identity.passwords import generate_password
 from shared import clock
 
 SHOWN = (("person_times", "服务人次 person-times"), ("persons", "服务人数 persons"),
@@ -46,7 +46,7 @@ def command(
     async def work() -> None:
         cfg = settings()
         clock.configure(cfg.timezone)
-        password = os.environ.get("HAOLIN_DEMO_PASSWORD") or new_password()
+        password = os.environ.get("HAOLIN_DEMO_PASSWORD") or generate_password("demo")
         plan = build(size, clock.today())
         async with api.client(ctx.obj, url) as http:
             # Fail before writing anything when the platform is not there.

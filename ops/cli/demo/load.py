@@ -112,7 +112,7 @@ class Writer:
                 # The access token expired during a long run: log in again, once per request.
                 headers, renewed = await self._headers(stale=headers), True
                 continue
-            if reply.status_code == 422 and _unknown_station(reply) and waited < REPLICATION_WAIT_S:
+            if _not_replicated_yet(reply) and waited < REPLICATION_WAIT_S:
                 await asyncio.sleep(0.5)
                 waited += 0.5
                 continue
@@ -146,8 +146,11 @@ def _code(reply: httpx.Response) -> str | None:
     return errors[0].get("code") if errors and isinstance(errors[0], dict) else None
 
 
-def _unknown_station(reply: httpx.Response) -> bool:
-    return _code(reply) == "unknown_station"
+def _not_replicated_yet(reply: httpx.Response) -> bool:
+    """A station the services have not learnt yet: named in a field (422), or the caller's own (503)."""
+    if reply.status_code == 422:
+        return _code(reply) == "unknown_station"
+    return reply.status_code == 503 and reply.json().get("type", "").endswith("/station-not-replicated")
 
 
 async def write_records(plan: Plan, identity: Identity, http: httpx.AsyncClient, password: str,

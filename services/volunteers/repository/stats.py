@@ -27,7 +27,7 @@ async def add_served(session: AsyncSession, deltas: dict[tuple[str, date, int, s
     stmt = pg_insert(ServedDay).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ServedDay.volunteer_id, ServedDay.day, ServedDay.station_id],
-        set_={"records": ServedDay.records + stmt.excluded.records, "station_path": stmt.excluded.station_path},
+        set_={"records": ServedDay.records + stmt.excluded.records},  # a row's path moves only with its station
     )
     await session.execute(stmt)
     keys = [(r["volunteer_id"], r["day"], r["station_id"]) for r in rows]

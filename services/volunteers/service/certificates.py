@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.errors import unknown
-from services.volunteers.models import Certificate, Volunteer
+from services.volunteers.models import Certificate, Station, Volunteer
 from services.volunteers.repository import certificates as repo
 from services.volunteers.repository import hours as hours_repo
 from services.volunteers.repository.volunteers import next_number
@@ -28,6 +28,7 @@ from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, Vault, replay
 from shared.repository import UniqueViolation, get_live, save
+from shared.stations import resolve_station
 
 
 def _context(record_id: str) -> str:
@@ -71,8 +72,9 @@ async def issue(session: AsyncSession, vault: Vault, principal: Principal,
     today = clock.today()
     seq = await next_number(session, principal.station_id, "certificate", today.year)
     cert_id = body.id or new_id()
+    station_id, station_path = await resolve_station(session, Station, principal, None)
     cert = Certificate(
-        id=cert_id, station_id=principal.station_id, station_path=principal.station_path,
+        id=cert_id, station_id=station_id, station_path=station_path,
         number=f"{principal.station_id}-{today.year}-{seq:06d}", volunteer_id=volunteer.id,
         period_from=body.from_on, period_to=body.to_on, total_hours=total, record_count=len(records),
         content=content, content_hash=digest_of_content,

@@ -1,0 +1,25 @@
+"""gateway: audit rows are pruned through a function of the owner, so the application's role needs no DELETE
+
+Revision ID: gateway_0006
+Revises: gateway_0005
+Create Date: 2026-12-04
+"""
+from alembic import op
+
+from shared.audit import drop_prune_function, prune_function_sql
+
+revision = "gateway_0006"
+down_revision = "gateway_0005"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "gateway"
+
+
+def upgrade() -> None:
+    for statement in prune_function_sql(SCHEMA):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    drop_prune_function(op, SCHEMA)

@@ -1,0 +1,25 @@
+"""projects: audit rows are pruned through a function of the owner, so the application's role needs no DELETE
+
+Revision ID: projects_0005
+Revises: projects_0004
+Create Date: 2026-12-04
+"""
+from alembic import op
+
+from shared.audit import drop_prune_function, prune_function_sql
+
+revision = "projects_0005"
+down_revision = "projects_0004"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "projects"
+
+
+def upgrade() -> None:
+    for statement in prune_function_sql(SCHEMA):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    drop_prune_function(op, SCHEMA)

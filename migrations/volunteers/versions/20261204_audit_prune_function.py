@@ -1,0 +1,25 @@
+"""volunteers: audit rows are pruned through a function of the owner, so the application's role needs no DELETE
+
+Revision ID: volunteers_0004
+Revises: volunteers_0003
+Create Date: 2026-12-04
+"""
+from alembic import op
+
+from shared.audit import drop_prune_function, prune_function_sql
+
+revision = "volunteers_0004"
+down_revision = "volunteers_0003"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "volunteers"
+
+
+def upgrade() -> None:
+    for statement in prune_function_sql(SCHEMA):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    drop_prune_function(op, SCHEMA)

@@ -1,0 +1,204 @@
+"""A token issued before a change to its account stops working at once, on every route.
+
+Disabling, demoting or moving a user, a new password, or moving the user's station (or one above
+it) ends the access tokens issued before: within a second the old token answers 401 on every
+proxied prefix and on the gateway's own routes, while a refreshed or new login works with the
+account as it is now, and a record it files lands under the station's new place in the tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from gateway.upstream.proxy import PROXIED_PREFIXES
+from tests.gateway.conftest import PASSWORD
+
+# Every proxied prefix, and routes of the gateway's own that take a user's token.
+PATHS = [*PROXIED_PREFIXES, "/v1/me", "/v1/stats/summary", "/v1/projects/p-1/progress", "/v1/stations",
+         "/v1/devices", "/v1/audit"]
+
+
+async def statuses(gateway, headers) -> dict[str, int]:
+    return {path: (await gateway.get(path, headers=headers)).status_code for path in PATHS}
+
+
+async def refused_everywhere(gateway, headers, within_s: float = 1.0) -> None:
+    """Every path answers 401 to `headers` within `within_s` of now."""
+    deadline = time.monotonic() + within_s
+    while True:
+        started = time.monotonic()
+        seen = await statuses(gateway, headers)
+        if all(status == 401 for status in seen.values()):
+            return
+        if started > deadline:
+            pytest.fail(f"still served {within_s} s after the change: {seen}")
+        await asyncio.sleep(0.05)
+
+
+def served(seen: dict[str, int]) -> bool:
+    return all(status != 401 for status in seen.values())
+
+
+async def login(gateway, username: str) -> tuple[dict, str]:
+    r = await gateway.login(username)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return {"Authorization": f"Bearer {body['access_token']}"}, body["refresh_token"]
+
+
+@pytest.fixture
+async def head(gateway, admin, tree) -> tuple[dict, dict]:
+    """A station head of Mengzhuiwan (with Heping below it), logged in: (user, headers)."""
+    user = await gateway.user(admin, "meng.head", "station_head", tree["mengzhuiwan"]["id"])
+    await gateway.app.state.pusher.sync_now()
+    headers, _ = await login(gateway, "meng.head")
+    assert served(await statuses(gateway, headers))
+    return user, headers
+
+
+async def etag_of(gateway, admin, user_id: int) -> str:
+    return (await gateway.get(f"/v1/users/{user_id}", headers=admin)).headers["etag"]
+
+
+class TestChangesToTheUser:
+    async def test_disabling(self, gateway, admin, head):
+        user, headers = head
+        assert (await gateway.post(f"/v1/users/{user['id']}/disable", headers=admin)).status_code == 200
+        await refused_everywhere(gateway, headers)
+
+    async def test_demotion_to_a_volunteer_elsewhere(self, gateway, admin, tree, head):
+        user, headers = head
+        r = await gateway.patch(f"/v1/users/{user['id']}", json={"role": "volunteer",
+                                                                 "station_id": tree["shuangqiao"]["id"]},
+                                headers={**admin, "If-Match": await etag_of(gateway, admin, user["id"])})
+        assert r.status_code == 200, r.text
+        await refused_everywhere(gateway, headers)
+        # Logged in again, the account is what it is now: a volunteer sees no personal records.
+        fresh, _ = await login(gateway, "meng.head")
+        assert (await gateway.get("/v1/beneficiaries", headers=fresh)).status_code in (403, 404)
+
+    async def test_moving_the_user(self, gateway, admin, tree, head):
+        user, headers = head
+        r = await gateway.patch(f"/v1/users/{user['id']}", json={"station_id": tree["shuangqiao"]["id"]},
+                                headers={**admin, "If-Match": await etag_of(gateway, admin, user["id"])})
+        assert r.status_code == 200, r.text
+        await refused_everywhere(gateway, headers)
+
+    async def test_a_new_password(self, gateway, admin, head):
+        user, headers = head
+        r = await gateway.post(f"/v1/users/{user['id']}/password", json={"password": "a fresh one for spring"},
+                               headers=admin)
+        assert r.status_code == 204, r.text
+        await refused_everywhere(gateway, headers)
+
+    async def test_a_change_that_ends_nothing_keeps_the_token(self, gateway, admin, head):
+        user, headers = head
+        r = await gateway.patch(f"/v1/users/{user['id']}", json={"display_name": "Meng Head", "phone": "13800001111"},
+                                headers={**admin, "If-Match": await etag_of(gateway, admin, user["id"])})
+        assert r.status_code == 200, r.text
+        assert served(await statuses(gateway, headers))
+        me = await gateway.get("/v1/me", headers=headers)
+        assert me.json()["display_name"] == "Meng Head"
+
+
+class TestStationMoves:
+    async def test_everyone_at_and_below_a_moved_station(self, gateway, admin, tree, head, db):
+        """Mengzhuiwan (with Heping under it) moves under Mianyang's new county: its head and Heping's
+        worker lose their tokens; Shuangqiao's worker, elsewhere in the tree, keeps hers."""
+        _, head_headers = head
+        await gateway.user(admin, "heping.worker", "social_worker", tree["heping"]["id"])
+        await gateway.user(admin, "shuang.worker", "social_worker", tree["shuangqiao"]["id"])
+        worker_headers, worker_refresh = await login(gateway, "heping.worker")
+        other_headers, _ = await login(gateway, "shuang.worker")
+        fucheng = await gateway.station(admin, tree["mianyang"]["id"], "county", "Fucheng")
+
+        r = await gateway.post(f"/v1/stations/{tree['mengzhuiwan']['id']}/move", json={"parent_id": fucheng["id"]},
+                               headers=admin)
+        assert r.status_code == 200, r.text
+        await refused_everywhere(gateway, head_headers)
+        await refused_everywhere(gateway, worker_headers)
+        assert served(await statuses(gateway, other_headers))
+
+        # The pre-move token files nothing, under the old parent or anywhere.
+        r = await gateway.post("/v1/beneficiaries", json={"name": "迁移前"}, headers=worker_headers)
+        assert r.status_code == 401
+        # A refresh (not a new login) gives a token of the station's new place.
+        r = await gateway.post("/v1/auth/refresh", json={"refresh_token": worker_refresh})
+        assert r.status_code == 200, r.text
+        fresh = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        new_path = f"{fucheng['path']}{tree['mengzhuiwan']['id']}/{tree['heping']['id']}/"
+        assert (await gateway.get("/v1/me", headers=fresh)).json()["station"]["path"] == new_path
+        await gateway.app.state.pusher.sync_now()
+        r = await gateway.post("/v1/beneficiaries", json={"name": "迁移后"}, headers=fresh)
+        assert r.status_code == 201, r.text
+        assert await db.fetchval("SELECT station_path FROM cases.beneficiary WHERE id = $1", r.json()["id"]) == \
+            new_path
+        assert (await gateway.get(f"/v1/beneficiaries/{r.json()['id']}", headers=fresh)).status_code == 200
+
+    async def test_moving_a_station_above_the_user(self, gateway, admin, tree):
+        """Chenghua (county) moves under Mianyang: Heping's worker, two levels below it, is moved too."""
+        await gateway.user(admin, "heping.worker", "social_worker", tree["heping"]["id"])
+        headers, _ = await login(gateway, "heping.worker")
+        r = await gateway.post(f"/v1/stations/{tree['chenghua']['id']}/move", json={"parent_id": tree["mianyang"]["id"]},
+                               headers=admin)
+        assert r.status_code == 200, r.text
+        await refused_everywhere(gateway, headers)
+
+
+class TestTheCheckItself:
+    async def test_a_token_without_a_generation_is_refused(self, gateway, admin, tree, signer):
+        """Tokens of every user carry their account's generation; one without it (made before
+        generations existed) is refused like a stale one."""
+        from shared.auth import Principal, Role
+
+        user = await gateway.user(admin, "wk1", "social_worker", tree["heping"]["id"])
+        token = signer.access_token(Principal(user_id=str(user["id"]), role=Role.social_worker,
+                                              station_id=tree["heping"]["id"], station_path=tree["heping"]["path"]))
+        r = await gateway.get("/v1/beneficiaries", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+
+    async def test_the_refusal_is_a_problem_in_the_callers_language(self, gateway, admin, head):
+        user, headers = head
+        await gateway.post(f"/v1/users/{user['id']}/disable", headers=admin)
+        await refused_everywhere(gateway, headers)
+        r = await gateway.get("/v1/cases", headers={**headers, "Accept-Language": "zh-CN"})
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+        assert r.headers["www-authenticate"] == "Bearer" and r.headers["x-request-id"]
+        assert "登录" in r.json()["detail"]
+
+    async def test_a_warm_account_costs_no_query(self, gateway, admin, head, monkeypatch):
+        """The account is read once; later requests with the same token are answered from the
+        process's cache (which the database's notifications keep current)."""
+        from gateway.identity.repository import hot
+
+        user, headers = head
+        reads: list[int] = []
+        real = hot.actor
+
+        async def counted(pool, user_id):
+            reads.append(user_id)
+            return await real(pool, user_id)
+
+        monkeypatch.setattr(hot, "actor", counted)
+        for _ in range(5):
+            assert (await gateway.get("/v1/me", headers=headers)).status_code == 200
+            assert (await gateway.get("/v1/cases", headers=headers)).status_code == 200
+        assert reads.count(user["id"]) <= 1
+
+    async def test_a_change_while_the_listener_is_away(self, gateway, admin, head, db):
+        """The listening connection is killed and the account disabled behind the gateway's back
+        (straight in the database): the old token is refused all the same, since the cache is not
+        trusted while its notifications may be missed, and dropped once they are heard again."""
+        user, headers = head
+        await db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name = 'haolin-gateway-listen' AND datname = current_database()")
+        await db.execute('UPDATE gateway."user" SET disabled_at = now() WHERE id = $1', user["id"])
+        await refused_everywhere(gateway, headers)
+        deadline = time.monotonic() + 5
+        while not gateway.app.state.listener.connected:
+            assert time.monotonic() < deadline, "the listener did not come back"
+            await asyncio.sleep(0.05)
+        await refused_everywhere(gateway, headers)
