@@ -47,7 +47,7 @@ ROWS_PER_TABLE = 2
 # Column values a CHECK constraint (or a rule between two columns) needs; None writes NULL.
 OVERRIDES: dict[str, dict[str, object]] = {
     "gateway.station": {"kind": "township", "parent_id": None},
-    # lock_count and locked_until: state gateway_0005 drops for good (it means nothing after); a
+    # lock_count and locked_until: state gateway_0007 drops for good (it means nothing after); a
     # downgrade brings the columns back empty, as made-up rows have them.
     "gateway.user": {"role": "social_worker", "lock_count": 0, "locked_until": None},
     "projects.attendance": {"activity_id": None},  # one occasion: a session here
@@ -68,7 +68,7 @@ TRANSFORMS: dict[str, dict[str, set[str]]] = {
                    "cases.follow_up": {"notes"}},
     "projects_0004": {"projects.group_session": {"notes"}, "projects.activity": {"notes"}},
     "projects_0005": {"projects.project": {"targets"}},
-    "gateway_0005": {"gateway.user": {"lock_count", "locked_until"}},
+    "gateway_0007": {"gateway.user": {"lock_count", "locked_until"}},
 }
 # Columns never compared: the sync marker moves whenever a row is written.
 VOLATILE = {"change_xid"}

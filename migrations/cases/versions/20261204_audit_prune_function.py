@@ -1,15 +1,15 @@
 """cases: audit rows are pruned through a function of the owner, so the application's role needs no DELETE
 
-Revision ID: cases_0006
-Revises: cases_0005
+Revision ID: cases_0009
+Revises: cases_0008
 Create Date: 2026-12-04
 """
 from alembic import op
 
 from shared.audit import drop_prune_function, prune_function_sql
 
-revision = "cases_0006"
-down_revision = "cases_0005"
+revision = "cases_0009"
+down_revision = "cases_0008"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """gateway: failed logins slow down per (account, address) instead of locking the account
 
-Revision ID: gateway_0005
-Revises: gateway_0004
+Revision ID: gateway_0007
+Revises: gateway_0006
 Create Date: 2026-12-04
 
 The account lock (user.lock_count, user.locked_until) goes: anyone could lock anyone out with it.
@@ -10,8 +10,8 @@ Its state means nothing once the throttle replaces it, so a downgrade brings the
 import sqlalchemy as sa
 from alembic import op
 
-revision = "gateway_0005"
-down_revision = "gateway_0004"
+revision = "gateway_0007"
+down_revision = "gateway_0006"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """gateway: a token generation per account, and a notification on every change a token must follow
 
-Revision ID: gateway_0004
-Revises: gateway_0003
+Revision ID: gateway_0006
+Revises: gateway_0005
 Create Date: 2026-12-04
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "gateway_0004"
-down_revision = "gateway_0003"
+revision = "gateway_0006"
+down_revision = "gateway_0005"
 branch_labels = None
 depends_on = None
 

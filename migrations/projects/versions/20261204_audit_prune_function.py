@@ -1,15 +1,15 @@
 """projects: audit rows are pruned through a function of the owner, so the application's role needs no DELETE
 
-Revision ID: projects_0005
-Revises: projects_0004
+Revision ID: projects_0007
+Revises: projects_0006
 Create Date: 2026-12-04
 """
 from alembic import op
 
 from shared.audit import drop_prune_function, prune_function_sql
 
-revision = "projects_0005"
-down_revision = "projects_0004"
+revision = "projects_0007"
+down_revision = "projects_0006"
 branch_labels = None
 depends_on = None
 
