@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from ops.run import SPECS, start_child, stop_children
+from ops.run import SPECS, Child, launch, stop_children
 
 SPOOFED = {"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.9"}
 
@@ -38,7 +38,8 @@ class TestThePerAddressLimit:
         env = {**os.environ, "GATEWAY_LOGIN_PER_ADDRESS_PER_MINUTE": "3", "GATEWAY_PASSWORD_TIME_COST": "1",
                "GATEWAY_PASSWORD_MEMORY_KIB": "1024", "GATEWAY_PASSWORD_PARALLELISM": "1",
                "CASES_URL": nowhere, "PROJECTS_URL": nowhere, "VOLUNTEERS_URL": nowhere}
-        child = start_child(gateway, "127.0.0.1", port, env)
+        child = Child(gateway, "127.0.0.1", port, env)
+        launch(child, [])
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 deadline = time.monotonic() + 60
