@@ -190,10 +190,10 @@ MESSAGES = {
     "The password cannot be the username.": "密码不能与用户名相同。",
     "This is a commonly used password; choose another.": "这是常用密码，请换一个。",
     "Do not build the password on your username, your name, the station's name or Haolin.":
-        "密码不要以用户名、姓名、站点名称或“好邻”（haolin）为基础。",
+        "密码不要以用户名、姓名、站点名称或“好邻”（“haolin”）为基础。",
     "Sequences and keyboard rows like 1234, abcd or qwerty are easy to guess.":
-        "1234、abcd、qwerty 这类连续字符或键盘排列很容易被猜到。",
-    "Repeats like aaaa or abcabc are easy to guess.": "aaaa、abcabc 这类重复很容易被猜到。",
+        "“1234”、“abcd”、“qwerty” 这类连续字符或键盘排列很容易被猜到。",
+    "Repeats like aaaa or abcabc are easy to guess.": "“aaaa”、“abcabc” 这类重复很容易被猜到。",
     "Dates and years are easy to guess.": "日期和年份很容易被猜到。",
     "This password is easy to guess: use a few uncommon words, or a longer phrase.":
         "此密码很容易被猜到：请用几个不常见的词，或更长的短语。",
