@@ -13,9 +13,10 @@ holds the encrypted format and key rotation; url.py reads STORAGE_URL.
 from shared.storage.base import ObjectInfo, ObjectNotFound, Storage, StorageError, check_key, once
 from shared.storage.local import LocalStorage
 from shared.storage.s3 import S3Storage
+from shared.storage.sealed import FileCorrupt, SealedFiles, Stored
 from shared.storage.url import DEFAULT_ROOT, open_storage
 
 __all__ = [
-    "DEFAULT_ROOT", "LocalStorage", "ObjectInfo", "ObjectNotFound", "S3Storage", "Storage", "StorageError",
-    "check_key", "once", "open_storage",
+    "DEFAULT_ROOT", "FileCorrupt", "LocalStorage", "ObjectInfo", "ObjectNotFound", "S3Storage", "SealedFiles",
+    "Storage", "StorageError", "Stored", "check_key", "once", "open_storage",
 ]

@@ -34,11 +34,12 @@ class LocalStorage(Storage):
         return f"LocalStorage({str(self.root)!r})"
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._prepare)
+        await asyncio.to_thread(self._sweep)
 
-    def _prepare(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self.root / TMP).mkdir(exist_ok=True, mode=0o700)
+    def _sweep(self) -> None:
+        # Folders are made by the first put: a store only read (a key rotation's check) creates nothing.
+        if not (self.root / TMP).is_dir():
+            return
         now = time.time()
         for leftover in (self.root / TMP).iterdir():
             try:
@@ -103,6 +104,7 @@ class LocalStorage(Storage):
 
 
 def _create(tmp: Path):
+    tmp.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     return os.fdopen(fd, "wb")
 

@@ -9,6 +9,7 @@ objects.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from ops import s3
-from shared.storage import LocalStorage, S3Storage, Storage
+from shared.crypto import FieldCipher, generate_key
+from shared.storage import LocalStorage, S3Storage, SealedFiles, Storage
 from shared.storage.s3 import MIN_PART
 
 DATA = s3.ROOT / ".data"
@@ -66,6 +68,16 @@ async def storage(backend: str, request, tmp_path: Path) -> AsyncIterator[Storag
         yield store
 
 
+@pytest.fixture
+def cipher() -> FieldCipher:
+    return FieldCipher(f"a:{generate_key()}")
+
+
+@pytest.fixture
+def files(storage: Storage, cipher: FieldCipher) -> SealedFiles:
+    return SealedFiles(storage, cipher)
+
+
 async def raw(storage: Storage, key: str) -> bytes:
     """The bytes at rest, read past the encryption: from disk, or straight from the bucket."""
     if isinstance(storage, LocalStorage):
@@ -78,3 +90,7 @@ async def raw(storage: Storage, key: str) -> bytes:
 async def chunks_of(data: bytes, size: int = 100_000) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start:start + size]
+
+
+def stored_keys_pattern() -> re.Pattern[str]:
+    return re.compile(r"[0-9a-f]{2}/[0-9a-f]{32}(?:-thumb)?(?:\.key)?")
