@@ -2,8 +2,9 @@
 
 The client is aiobotocore (docs/operations.md#files says why). A put of unknown length is sent
 as one PutObject when it fits in one part, and otherwise as a multipart upload, one part in
-memory at a time (`part_size`, 8 MiB by default, 5 MiB at least: S3's smallest part), aborted
-when the chunks fail, so a failed put leaves neither an object nor parts that cost storage.
+memory at a time (`part_size`, 8 MiB by default, 5 MiB at least: S3's smallest part; about twice
+that at the moment a part is joined and sent), aborted when the chunks fail, so a failed put
+leaves neither an object nor parts that cost storage.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class S3Storage(Storage):
         config = AioConfig(
             s3={"addressing_style": self.addressing_style}, retries={"max_attempts": 4, "mode": "standard"},
             connect_timeout=5, read_timeout=60, max_pool_connections=self.max_connections,
+            # No aws-chunked checksum trailers, which not every S3-compatible server takes: each file's
+            # chunks are authenticated (AES-GCM) and its digest checked end to end (sealed.py) anyway.
+            request_checksum_calculation="when_required", response_checksum_validation="when_required",
         )
         kwargs = {k: v for k, v in self._credentials.items() if v is not None}
         self._stack = AsyncExitStack()
@@ -78,25 +82,30 @@ class S3Storage(Storage):
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         name = self._name(key)
-        part = bytearray()
-        size, upload_id, etags = 0, None, []
+        # The part being gathered, as the chunks that came (joined once, when it is full).
+        pending: list[bytes] = []
+        pending_size, size, upload_id, etags = 0, 0, None, []
         try:
             async for chunk in chunks:
-                part += chunk
                 size += len(chunk)
-                while len(part) >= self.part_size:
-                    if upload_id is None:
-                        upload_id = (await self._call("create_multipart_upload", Key=name))["UploadId"]
-                    with memoryview(part) as view:
-                        body = bytes(view[:self.part_size])
-                    del part[:self.part_size]
-                    etags.append(await self._upload_part(name, upload_id, len(etags) + 1, body))
-                    del body
+                while chunk:
+                    take = min(len(chunk), self.part_size - pending_size)
+                    pending.append(chunk[:take] if take < len(chunk) else chunk)
+                    pending_size += take
+                    chunk = chunk[take:]
+                    if pending_size == self.part_size:
+                        if upload_id is None:
+                            upload_id = (await self._call("create_multipart_upload", Key=name))["UploadId"]
+                        body = b"".join(pending)
+                        pending.clear()
+                        pending_size = 0
+                        etags.append(await self._upload_part(name, upload_id, len(etags) + 1, body))
+                        del body
             if upload_id is None:
-                await self._call("put_object", Key=name, Body=bytes(part))
+                await self._call("put_object", Key=name, Body=b"".join(pending))
             else:
-                if part:
-                    etags.append(await self._upload_part(name, upload_id, len(etags) + 1, bytes(part)))
+                if pending:
+                    etags.append(await self._upload_part(name, upload_id, len(etags) + 1, b"".join(pending)))
                 parts = [{"ETag": etag, "PartNumber": n} for n, etag in enumerate(etags, 1)]
                 await self._call("complete_multipart_upload", Key=name, UploadId=upload_id,
                                  MultipartUpload={"Parts": parts})
