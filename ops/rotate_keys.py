@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 
 import asyncpg
 
+from ops import s3
 from shared.crypto import FieldCipher, RowSealed, sealed_columns
 from shared.db import asyncpg_dsn
 from shared.storage import SealedFiles, open_storage
@@ -135,6 +137,11 @@ async def main(argv: list[str] | None = None) -> int:
                         help="only this service (repeatable; default: all)")
     parser.add_argument("--batch", type=int, default=500, help="rows per transaction (default 500)")
     args = parser.parse_args(argv)
+    try:
+        s3.use_embedded(os.environ, start_server=False)  # STORAGE_URL=s3://haolin?endpoint=embedded (make run)
+    except s3.S3Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     left = 0
     for service in args.service or list(SERVICES):
         settings = settings_of(service)

@@ -13,12 +13,18 @@ outlives the Python process that started it: `stop` ends it (its pid is in `weed
     python -m ops.s3 start      # prints the STORAGE_URL to use
     python -m ops.s3 env        # STORAGE_URL, STORAGE_ACCESS_KEY_ID, STORAGE_SECRET_ACCESS_KEY lines
     python -m ops.s3 stop
+
+`STORAGE_URL=s3://haolin?endpoint=embedded make run` starts it with the platform (and stops it
+after, if it started it) and hands the processes its address and credentials; the operator
+commands (`python -m ops.rotate_keys`) find the running one from the same setting.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import MutableMapping
+from urllib.parse import parse_qs, urlsplit
 import os
 import secrets
 import shutil
@@ -61,6 +67,38 @@ class Server:
 
     def __repr__(self) -> str:
         return f"Server(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
+
+
+def wants_embedded(url: str | None) -> str | None:
+    """The bucket, when STORAGE_URL asks for the embedded store (`s3://<bucket>?endpoint=embedded`)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or parse_qs(parts.query).get("endpoint") != ["embedded"]:
+        return None
+    if parts.path.strip("/") or set(parse_qs(parts.query)) != {"endpoint"}:
+        raise S3Error("STORAGE_URL for the embedded store is s3://<bucket>?endpoint=embedded, nothing more")
+    return parts.hostname or BUCKET
+
+
+def use_embedded(env: MutableMapping[str, str], *, start_server: bool = True, data: Path | None = None,
+                 port: int | None = None) -> bool:
+    """When env's STORAGE_URL asks for the embedded store: start it (or, without start_server, find it
+    running) and put its real STORAGE_URL and credentials in env. Answers whether it was started here."""
+    bucket = wants_embedded(env.get("STORAGE_URL"))
+    if bucket is None:
+        return False
+    port = port or DEFAULT_PORT
+    was_running = is_running(port)
+    if start_server:
+        found = start(data, port, bucket)
+    elif was_running:
+        found = server(data, port, bucket)
+    else:
+        raise S3Error(f"STORAGE_URL names the embedded S3 store, which is not running on port {port}: "
+                      "start it (make run, or python -m ops.s3 start)")
+    env.update(found.env())
+    return start_server and not was_running
 
 
 def weed_binary() -> Path:
@@ -179,10 +217,12 @@ def start(data: Path | None = None, port: int = DEFAULT_PORT, bucket: str = BUCK
 def _launch(data: Path, port: int) -> None:
     p = ports(port)
     (data / "master").mkdir(parents=True, exist_ok=True)
+    # One master alone: resuming its Raft state only delays a restart by an election (10 s); the
+    # volumes and the filer hold the data, and the master learns the rest from their heartbeats.
     command = [
         str(weed_binary()), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.dir={data / 'master'}", f"-master.port={p['master']}", f"-master.port.grpc={p['master.grpc']}",
-        "-master.telemetry=false", "-master.volumeSizeLimitMB=1024",
+        "-master.telemetry=false", "-master.volumeSizeLimitMB=1024", "-master.resumeState=false",
         f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume.grpc']}", "-volume.preStopSeconds=0",
         "-filer", f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer.grpc']}",
         "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}", "-s3.port.iceberg=0", "-s3.port.lance=0",
@@ -268,6 +308,9 @@ def stop(data: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> None:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
     (data / "weed.pid").unlink(missing_ok=True)
 
 

@@ -9,7 +9,6 @@ objects.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -90,7 +89,3 @@ async def raw(storage: Storage, key: str) -> bytes:
 async def chunks_of(data: bytes, size: int = 100_000) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start:start + size]
-
-
-def stored_keys_pattern() -> re.Pattern[str]:
-    return re.compile(r"[0-9a-f]{2}/[0-9a-f]{32}(?:-thumb)?(?:\.key)?")
