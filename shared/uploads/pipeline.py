@@ -102,14 +102,11 @@ class Uploads:
 
     async def _image(self, spool: Spool, received: Kind, field: str) -> Accepted:
         async with self._decoding:
-            data = await spool.read()
             try:
-                image = await asyncio.to_thread(reencode, data, received, max_pixels=self.max_pixels,
+                image = await asyncio.to_thread(reencode, await spool.read(), received, max_pixels=self.max_pixels,
                                                 max_side=self.max_side, thumbnail_side=self.thumbnail_side)
             except ImageRefused as refused:
                 raise InvalidInput.field(field, refused.message, refused.code) from None
-            finally:
-                del data
         key = new_key()
         stored = await self.files.put(key, once(image.data))
         try:
