@@ -11,11 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from PIL import Image
+from starlette.requests import ClientDisconnect
 
 from shared.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, install_error_handlers
 from shared.storage import SealedFiles, Storage
 from shared.storage.s3 import MIN_PART
-from shared.uploads import IMAGES, THUMBNAIL_SUFFIX, Kind, Uploads
+from shared.uploads import IMAGES, THUMBNAIL_SUFFIX, Kind, Uploads, asgi_body
 from shared.uploads.spool import Spool
 from tests.storage import samples
 from tests.storage.conftest import chunks_of, raw
@@ -324,3 +325,28 @@ class TestOverHttp:
                               headers={"Accept-Language": "zh-CN"})
         assert r.status_code == 422
         assert r.json()["errors"] == [{"field": "file", "message": "文件不是有效的“JPEG”图片。", "code": "invalid_file"}]
+
+
+class TestAsgiBody:
+    @staticmethod
+    def receiving(*messages: dict):
+        queue = list(messages)
+
+        async def receive() -> dict:
+            return queue.pop(0)
+
+        return receive
+
+    async def test_the_body_as_it_arrives(self, uploads: Uploads):
+        sent = samples.pdf()
+        receive = self.receiving({"type": "http.request", "body": sent[:100], "more_body": True},
+                                 {"type": "http.request", "body": sent[100:], "more_body": False})
+        accepted = await uploads.accept(asgi_body(receive))
+        assert accepted.digest == hashlib.sha256(sent).hexdigest()
+
+    async def test_a_client_that_leaves_midway_stores_nothing(self, uploads: Uploads, storage: Storage):
+        receive = self.receiving({"type": "http.request", "body": samples.pdf()[:300], "more_body": True},
+                                 {"type": "http.disconnect"})
+        with pytest.raises(ClientDisconnect):
+            await uploads.accept(asgi_body(receive))
+        assert await stored_keys(storage) == []
