@@ -12,6 +12,9 @@ FIELD_ENCRYPTION_KEYS lists "kid:key" pairs: the first encrypts, all decrypt. Ro
 Safe to run while the platform serves, and to run again. Each service uses its own settings
 (CASES_DATABASE_URL or DATABASE_URL, CASES_FIELD_ENCRYPTION_KEYS or FIELD_ENCRYPTION_KEYS...).
 Rewritten rows reach station tablets again at their next pull (same values, new ciphertexts).
+
+Files (attachments, in each service's part of STORAGE_URL) are covered too: each file's own data
+key is re-sealed under the first key; the file's bytes are not rewritten (shared/storage/sealed.py).
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 
 import asyncpg
 
+from ops import s3
 from shared.crypto import FieldCipher, RowSealed, sealed_columns
 from shared.db import asyncpg_dsn
+from shared.storage import SealedFiles, open_storage
 
 # service -> (models module, settings class)
 SERVICES = {
@@ -113,6 +119,16 @@ async def rotate(dsn: str, service: str, cipher: FieldCipher, *, batch: int = 50
         await conn.close()
 
 
+async def rotate_files(settings, service: str, cipher: FieldCipher, *, check_only: bool = False) -> int:
+    """The service's files whose data keys are sealed under another key: re-sealed (or, with
+    check_only, counted)."""
+    storage = open_storage(settings.storage_url, service, access_key_id=settings.storage_access_key_id,
+                           secret_access_key=settings.storage_secret_access_key)
+    async with storage:
+        files = SealedFiles(storage, cipher)
+        return await (files.stale() if check_only else files.rotate())
+
+
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -121,12 +137,18 @@ async def main(argv: list[str] | None = None) -> int:
                         help="only this service (repeatable; default: all)")
     parser.add_argument("--batch", type=int, default=500, help="rows per transaction (default 500)")
     args = parser.parse_args(argv)
+    try:
+        s3.use_embedded(os.environ, start_server=False)  # STORAGE_URL=s3://haolin?endpoint=embedded (make run)
+    except s3.S3Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     left = 0
     for service in args.service or list(SERVICES):
         settings = settings_of(service)
         cipher = FieldCipher(settings.field_encryption_keys or "")
         counts = await rotate(asyncpg_dsn(settings.database_url), service, cipher, batch=args.batch,
                               check_only=args.check)
+        counts[f"{service} files"] = await rotate_files(settings, service, cipher, check_only=args.check)
         for name, n in counts.items():
             print(f"{name}: {n} {'under another key' if args.check else 'rewritten'} (key {cipher.current_kid})")
             left += n

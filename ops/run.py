@@ -1,9 +1,10 @@
 """`make run`: the whole platform on one machine, in one terminal.
 
-Keys, embedded PostgreSQL (unless DATABASE_URL is set), migrations, then the gateway
-and the three services, each its own uvicorn process as in production. Every
-process's output streams here, prefixed with its name; Ctrl-C stops them all (and
-the database, if this run started it). Data stays under .data/ between runs.
+Keys, embedded PostgreSQL (unless DATABASE_URL is set), the embedded S3 store when
+STORAGE_URL asks for it (ops/s3.py), migrations, then the gateway and the three services,
+each its own uvicorn process as in production. Every process's output streams here, prefixed
+with its name; Ctrl-C stops them all (and the database and the S3 store, if this run started
+them). Data stays under .data/ between runs.
 
 Supervised: a process that dies after it has served is started again, after 1 s, then 2, 4...
 up to 30 s while it keeps dying, and the output says so. Only a process that cannot start at
@@ -253,7 +254,7 @@ def banner(children: list[Child], password_lines: list[str]) -> None:
 
 
 def main() -> int:
-    from ops import keys, migrate, pg, runfile
+    from ops import keys, migrate, pg, runfile, s3
 
     host = os.environ.get("HOST", "127.0.0.1")
     stopping = threading.Event()
@@ -295,7 +296,15 @@ def main() -> int:
 
     children: list[Child] = []
     password_lines: list[str] = []
+    started_s3 = False
     try:
+        try:
+            if s3.wants_embedded(env.get("STORAGE_URL")):
+                say(f"starting the embedded S3 store (SeaweedFS) on port {s3.DEFAULT_PORT} (data in .data/s3)"
+                    if not s3.is_running() else f"using the embedded S3 store running on port {s3.DEFAULT_PORT}")
+                started_s3 = s3.use_embedded(env)
+        except s3.S3Error as exc:
+            raise Failed(str(exc)) from None
         say("running migrations")
         migrate.upgrade_all()
 
@@ -342,6 +351,9 @@ def main() -> int:
     finally:
         runfile.remove(os.getpid())
         stop_children(children)
+        if started_s3:
+            say("stopping the embedded S3 store (up to 20 s)")
+            s3.stop()
         if started_pg:
             say("stopping the embedded PostgreSQL")
             pg.stop()

@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
     # Audit rows older than this are pruned (python -m ops.audit prune); never under six months.
     audit_retention_days: int = 183
 
+    # Where files go (shared/storage/url.py): unset is .data/files/, else file:///<folder> or s3://<bucket>?...
+    storage_url: str | None = None
+    storage_access_key_id: str | None = None
+    storage_secret_access_key: str | None = None
+
     @model_validator(mode="after")
     def _platform_fallbacks(self) -> "ServiceSettings":
         # Unprefixed platform names apply when the prefixed one is not set.
@@ -60,6 +65,9 @@ class ServiceSettings(BaseSettings):
             ("field_encryption_keys", "FIELD_ENCRYPTION_KEYS"),
             ("blind_index_key", "BLIND_INDEX_KEY"),
             ("timezone", "HAOLIN_TIMEZONE"),
+            ("storage_url", "STORAGE_URL"),
+            ("storage_access_key_id", "STORAGE_ACCESS_KEY_ID"),
+            ("storage_secret_access_key", "STORAGE_SECRET_ACCESS_KEY"),
         ):
             if getattr(self, field) in (None, "") and _env(env):
                 value = _env(env)

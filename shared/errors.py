@@ -96,6 +96,12 @@ class PayloadTooLarge(AppError):
     status_code, title, type = 413, "Payload too large", "too-large"
 
 
+class UnsupportedMediaType(AppError):
+    """Content of a kind the endpoint does not take (a file's type is told by its bytes)."""
+
+    status_code, title, type = 415, "Unsupported media type", "unsupported-media-type"
+
+
 class TooManyRequests(AppError):
     status_code, title, type = 429, "Too many requests", "rate-limited"
 

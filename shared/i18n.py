@@ -89,6 +89,7 @@ TITLES = {
     "Precondition failed": "记录已被他人修改",
     "Precondition required": "缺少 If-Match 请求头",
     "Payload too large": "请求内容过大",
+    "Unsupported media type": "不支持的文件类型",
     "Too many requests": "请求过于频繁",
     "Upstream service failed": "后台服务出错",
     "Upstream service timed out": "后台服务超时",
@@ -100,6 +101,12 @@ TITLES = {
 
 # Details and field messages, exactly as raised.
 MESSAGES = {
+    "The file's content is not of a type accepted here.": "文件内容不属于此处接受的类型。",
+    "The file is empty.": "文件为空。",
+    "The file is not a valid JPEG image.": "文件不是有效的“JPEG”图片。",
+    "The file is not a valid PNG image.": "文件不是有效的“PNG”图片。",
+    "The file is not a valid HEIC image.": "文件不是有效的“HEIC”图片。",
+    "The file is not a valid PDF document.": "文件不是有效的 PDF 文档。",
     "Not found.": "未找到。",
     "Not Found": "未找到。",
     "Method Not Allowed": "不支持该请求方法。",
@@ -275,6 +282,9 @@ PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"The request body is larger than (\d+) bytes\."), lambda m: f"请求体超过 {m[1]} 字节。"),
     (re.compile(r"The file is larger than (\d+) bytes\."), lambda m: f"文件超过 {m[1]} 字节。"),
     (re.compile(r"at most (\d+) bytes"), lambda m: f"最多 {m[1]} 字节"),
+    (re.compile(r"The file must be one of these types: (.+)\."),
+     lambda m: f"文件必须是以下类型之一：{'、'.join(f'“{k}”' for k in m[1].split(', '))}。"),
+    (re.compile(r"The image has more than (\d+) pixels\."), lambda m: f"图片超过 {m[1]} 像素。"),
     (re.compile(r"The (\w+) service did not answer in time\."),
      lambda m: f"{_SERVICES.get(m[1], m[1])}未及时响应。"),
     (re.compile(r"The (\w+) service could not be reached\."), lambda m: f"无法连接{_SERVICES.get(m[1], m[1])}。"),

@@ -27,6 +27,7 @@ PATTERN_EXAMPLES = [
     "No such station in your scope.", "No such station in the device's subtree.",
     "No such station in your scope: 12", "No such case.", "Check these fields: name, born_on",
     "The request body is larger than 1048576 bytes.", "The file is larger than 1048576 bytes.",
+    "The file must be one of these types: JPEG, PNG, HEIC, PDF.", "The image has more than 50000000 pixels.",
     "at most 100 bytes", "The cases service did not answer in time.", "The cases service could not be reached.",
     "The cases service did not answer; try again.",
     "Services did not answer (cases, projects); the report was not made. Try again.",
