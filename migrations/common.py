@@ -188,3 +188,23 @@ def create_idempotency_table(schema: str) -> None:
         schema=schema,
     )
     op.create_index("ix_idempotency_key_created_at", "idempotency_key", ["created_at"], schema=schema)
+
+
+def create_attachment_table(schema: str) -> None:
+    """The schema's attachments (shared.attachments.attachment_model): files on its records."""
+    create_record_table(
+        schema, "attachment",
+        sa.Column("owner_table", sa.String(40), nullable=False),
+        sa.Column("owner_id", sa.String(64), nullable=False),
+        sa.Column("purpose", sa.String(24), nullable=False),
+        sa.Column("file_name", sa.Text),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("received_kind", sa.String(8), nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("storage_key", sa.String(80), nullable=False),
+        sa.Column("thumbnail_key", sa.String(90)),
+        sa.Column("width", sa.Integer),
+        sa.Column("height", sa.Integer),
+    )
+    op.create_index("ix_attachment_owner", "attachment", ["owner_table", "owner_id"], schema=schema)

@@ -63,7 +63,7 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     for inner in reversed(middleware):
         app.add_middleware(inner)
     app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
-                       sync_max_body_bytes=settings.sync_max_body_bytes,
+                       sync_max_body_bytes=settings.sync_max_body_bytes, upload_max_bytes=settings.upload_max_bytes,
                        metrics=app.state.metrics)
 
     @app.get("/healthz", include_in_schema=False)

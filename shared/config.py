@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     storage_url: str | None = None
     storage_access_key_id: str | None = None
     storage_secret_access_key: str | None = None
+    # An attachment's upload (shared/uploads): larger files are refused with 413 as they arrive.
+    upload_max_bytes: int = 20_000_000
 
     @model_validator(mode="after")
     def _platform_fallbacks(self) -> "ServiceSettings":
@@ -75,7 +77,8 @@ class ServiceSettings(BaseSettings):
         if not self.database_url:
             self.database_url = DEFAULT_DATABASE_URL
         # Platform-wide like the keys: one value for every process unless a prefixed one is set.
-        for field, env in (("trusted_proxies", "TRUSTED_PROXIES"), ("audit_retention_days", "AUDIT_RETENTION_DAYS")):
+        for field, env in (("trusted_proxies", "TRUSTED_PROXIES"), ("audit_retention_days", "AUDIT_RETENTION_DAYS"),
+                           ("upload_max_bytes", "UPLOAD_MAX_BYTES")):
             if field not in self.model_fields_set and _env(env):
                 setattr(self, field, type(getattr(self, field))(_env(env)))
         if self.audit_retention_days < 183:

@@ -254,10 +254,19 @@ _NO_STORE = [(b"cache-control", b"no-store"), (b"vary", b"Authorization")]
 SYNC_PUSH_PATHS = frozenset({"/v1/sync", "/internal/sync/push"})
 
 
+def is_upload(scope) -> bool:
+    """A file's upload (shared/attachments): its own limit (UPLOAD_MAX_BYTES), and its body streamed
+    on, never buffered here: the upload pipeline counts it as it arrives and stops it at the limit."""
+    path = scope["path"]
+    return ((scope["method"] == "POST" and path.endswith("/attachments"))
+            or (scope["method"] == "PUT" and path.startswith(("/v1/sync/attachments/", "/internal/sync/attachments/"))))
+
+
 class RequestContextMiddleware:
     def __init__(self, app, service: str, max_body_bytes: int, metrics: HttpMetrics | None = None,
-                 sync_max_body_bytes: int | None = None) -> None:
+                 sync_max_body_bytes: int | None = None, upload_max_bytes: int | None = None) -> None:
         self.app = app
+        self.upload_max = upload_max_bytes or max_body_bytes
         self.service = service
         self.max_body = max_body_bytes
         self.sync_max_body = sync_max_body_bytes or max_body_bytes
@@ -295,11 +304,12 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        limit = self.sync_max_body if scope["path"] in SYNC_PUSH_PATHS else self.max_body
+        upload = is_upload(scope)
+        limit = self.upload_max if upload else self.sync_max_body if scope["path"] in SYNC_PUSH_PATHS else self.max_body
         try:
             if length is not None and int(length) > limit:
                 return await _too_large(send_wrapper, limit, language)
-            if not chunked:
+            if not chunked or upload:
                 # The server holds a body to its declared length (none: empty): nothing to count.
                 return await self.app(scope, receive, send_wrapper)
             # A body without a length (chunked) is read here up to the limit and replayed:

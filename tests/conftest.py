@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
@@ -30,6 +32,8 @@ SCHEMAS = ("gateway", "cases", "projects", "volunteers")
 # One database per test run, so concurrent runs (two developers' shells, CI beside
 # `make run`) never drop each other's database.
 TEST_DB = f"haolin_test_{os.getpid()}"
+# The services' attachments (shared/attachments) go to a folder of this run, removed at its end.
+TEST_FILES = os.path.join(tempfile.gettempdir(), f"haolin-test-files-{os.getpid()}")
 
 _private, _public = generate_signing_pair()
 os.environ.update({
@@ -38,6 +42,7 @@ os.environ.update({
     "FIELD_ENCRYPTION_KEYS": f"k1:{generate_key()}",
     "BLIND_INDEX_KEY": "test-blind-index-key",
     "ADMIN_PASSWORD": "admin-test-password",
+    "STORAGE_URL": f"file://{TEST_FILES}",
 })
 
 
@@ -60,6 +65,7 @@ def _test_url() -> str:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(TEST_FILES, ignore_errors=True)
     if _started_server and not _other_runs_alive():
         from ops import pg
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.cases.identity import INITIALS_MAX, NAME_MAX, PINYIN_MAX
+from shared.attachments.model import attachment_model
 from shared.crypto import RowSealed, Sealed
 from shared.audit import audit_log_model, track
 from shared.idempotency import idempotency_model
@@ -189,17 +190,20 @@ class FollowUp(CaseChildMixin, Base):
     notes: Mapped[str | None] = mapped_column(Sealed("cases.follow_up.notes"))
 
 
+# Files on beneficiaries and cases (shared/attachments).
+Attachment = attachment_model(Base)
+
 DailyStat = daily_stat_model(Base)
 PersonDay = person_day_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
-track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp)
+track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Attachment)
 
 
 RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
-                                        Referral, FollowUp)]
+                                        Referral, FollowUp, Attachment)]
 
 # Tables with a station_path column, rewritten when a station moves.
 PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]
