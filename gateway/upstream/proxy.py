@@ -19,10 +19,12 @@ import aiohttp
 import httpx
 import yarl
 from fastapi import FastAPI
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from gateway.upstream.clients import Hop, Upstreams
 from gateway.upstream.openapi import install_merged_openapi
+from gateway.upstream.streams import relay_stream, streamed
 from shared.audit import request_client
 from shared.errors import BadGateway, GatewayTimeout, NotFound
 from shared.observability import request_id_var
@@ -74,7 +76,6 @@ class ProxyEndpoint:
             # whatever a later hop does with dot segments.
             raise NotFound("No such resource.")
         upstreams: Upstreams = scope["app"].state.upstreams
-        body = await _read_body(receive)
         headers = [(k, v) for k, v in scope["headers"] if k in FORWARDED_REQUEST_HEADERS]
         headers.append((b"x-request-id", request_id_var.get().encode("latin-1")))
         headers.append((b"x-forwarded-for", _forwarded_for(scope)))
@@ -86,6 +87,9 @@ class ProxyEndpoint:
             target += "?" + scope["query_string"].decode("latin-1")
         method = scope["method"]
         hop = upstreams.hop(self.service)
+        if streamed(scope):
+            return await self._stream(scope, receive, send, hop, method, hop.base + target, headers, upstreams)
+        body = await _read_body(receive)
         session = hop.session()
         try:
             async with asyncio.timeout(upstreams.timeout_s):
@@ -104,6 +108,24 @@ class ProxyEndpoint:
                 out.append((b"content-length", str(len(content)).encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": content})
+
+
+    async def _stream(self, scope, receive, send, hop: Hop, method: str, url: str, headers, upstreams) -> None:
+        # An attachment's bytes (gateway/upstream/streams.py): relayed as they come, both ways.
+        started = False
+
+        async def watched(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await relay_stream(hop, method, url, headers, RETURNED_RESPONSE_HEADERS, upstreams.timeout_s, receive,
+                               watched)
+        except Exception as exc:
+            if started or isinstance(exc, ClientDisconnect):
+                raise
+            raise upstream_error(self.service, method, scope["path"], exc) from None
 
 
 async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, headers: list[tuple[bytes, bytes]],

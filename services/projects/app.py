@@ -11,6 +11,7 @@ from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, Idemp
 from services.projects.sync import TABLES as SYNC_TABLES
 from shared import clock, crypto, lookup
 from shared.app import build_app
+from shared.attachments import AttachmentFiles
 from shared.audit import internal_audit_router
 from shared.auth import TokenVerifier
 from shared.contracts.holdings.server import holdings_router
@@ -32,12 +33,15 @@ def create_app(settings: ProjectsSettings | None = None,
     async def lifespan(app: FastAPI):
         # read_pool: audit reads; write_guard: writes and station moves take turns (shared.stations)
         app.state.db = await Database.start(settings, "haolin-projects", write_guard=write_guard(Station))
-        crypto.configure(settings.field_encryption_keys)  # the sealed notes (models.py)
+        cipher = crypto.configure(settings.field_encryption_keys)  # the sealed notes (models.py)
         app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         app.state.lookup = lookup.build(settings, transports.get("gateway"))
+        app.state.attachments = AttachmentFiles.open(settings, "projects", cipher)
+        await app.state.attachments.start()
         try:
             yield
         finally:
+            await app.state.attachments.close()
             await app.state.lookup.aclose()
             await app.state.db.dispose()
 

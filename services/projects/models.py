@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.crypto import Sealed
+from shared.attachments.model import attachment_model
 from shared.audit import audit_log_model, track
 from shared.idempotency import idempotency_model
 from shared.models import RecordMixin, make_base
@@ -159,16 +160,19 @@ class Evaluation(Record, Base):
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
 
+# Files on records (shared/attachments).
+Attachment = attachment_model(Base)
+
 DailyStat = daily_stat_model(Base)
 PersonDay = person_day_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
-track(AuditLog, Project, Group, GroupSession, Activity, Attendance, Evaluation)
+track(AuditLog, Project, Group, GroupSession, Activity, Attendance, Evaluation, Attachment)
 
 
-RECORD_TABLES = [m.__table__ for m in (Project, Group, GroupSession, Activity, Attendance, Evaluation)]
+RECORD_TABLES = [m.__table__ for m in (Project, Group, GroupSession, Activity, Attendance, Evaluation, Attachment)]
 
 # Tables with a station_path column, rewritten when a station moves.
 PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]

@@ -11,6 +11,7 @@ from services.volunteers.models import PATH_TABLES, RECORD_TABLES, AuditLog, Ide
 from services.volunteers.sync import TABLES
 from shared import clock, lookup
 from shared.app import build_app
+from shared.attachments import AttachmentFiles
 from shared.auth import TokenVerifier
 from shared.audit import internal_audit_router
 from shared.contracts.holdings.server import holdings_router
@@ -37,9 +38,12 @@ def create_app(settings: VolunteersSettings | None = None,
         app.state.vault = Vault.from_settings(settings)
         # References to other services' records are checked with their owners (shared/lookup.py).
         app.state.lookup = lookup.build(settings, transports.get("gateway"))
+        app.state.attachments = AttachmentFiles.open(settings, "volunteers", app.state.vault.cipher)
+        await app.state.attachments.start()
         try:
             yield
         finally:
+            await app.state.attachments.close()
             await app.state.lookup.aclose()
             await app.state.db.dispose()
 

@@ -13,6 +13,7 @@ from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Identit
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.attachments.model import attachment_model
 from shared.audit import audit_log_model, track
 from shared.idempotency import idempotency_model
 from shared.crypto import RowSealed
@@ -196,16 +197,19 @@ class ServedDay(Base):
     __table_args__ = (Index("ix_served_day_station_path_day", "station_path", "day"),)
 
 
+# Files on records (shared/attachments).
+Attachment = attachment_model(Base)
+
 DailyStat = daily_stat_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
-track(AuditLog, Volunteer, Team, ServiceHours, VolunteerEntry, Certificate)
+track(AuditLog, Volunteer, Team, ServiceHours, VolunteerEntry, Certificate, Attachment)
 track(AuditLog, TeamMember, station_path=lambda m: None, record_id=lambda m: f"{m.team_id}:{m.volunteer_id}")
 
 
-RECORD_TABLES = [m.__table__ for m in (Volunteer, Team, ServiceHours, VolunteerEntry, Certificate)]
+RECORD_TABLES = [m.__table__ for m in (Volunteer, Team, ServiceHours, VolunteerEntry, Certificate, Attachment)]
 
 # Tables with a station_path column, rewritten when a station moves.
 PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, ServedDay.__table__]

@@ -1,0 +1,80 @@
+"""Files on group sessions and community activities (sign-in sheets, photos: the evidence an
+evaluation checks) and on evaluations (the evaluator's report), at .../attachments under each
+record (shared/attachments)."""
+
+from fastapi import APIRouter
+
+from services.projects.deps import (EvaluationWriterDep, IdReaderDep, IdWriterDep, ReadSessionDep,
+                                    activity_for_read, project_for_read)
+from services.projects.models import Activity, Attachment, Evaluation, GroupSession, Project
+from shared.attachments import Owner, attachment_router
+from shared.auth import PrincipalDep
+from shared.records import RecordNotFound
+from shared.repository import get_live
+
+# `sign_in_sheet` is the evidence every session and activity needs (a project's progress names those lacking one).
+EVIDENCE_PURPOSES = ("sign_in_sheet", "photo", "other")
+EVALUATION_PURPOSES = ("evaluation_report", "other")
+
+
+async def _session(session, principal, group_id: str, session_id: str) -> GroupSession:
+    record = await get_live(session, GroupSession, session_id, principal, where=(GroupSession.group_id == group_id,))
+    if record is None:
+        raise RecordNotFound("session")
+    return record
+
+
+async def session_for_read(group_id: str, session_id: str, principal: IdReaderDep,
+                           session: ReadSessionDep) -> GroupSession:
+    return await _session(session, principal, group_id, session_id)
+
+
+async def session_for_upload(group_id: str, session_id: str, principal: IdWriterDep,
+                             session: ReadSessionDep) -> GroupSession:
+    return await _session(session, principal, group_id, session_id)
+
+
+async def activity_for_upload(activity_id: str, principal: IdWriterDep, session: ReadSessionDep) -> Activity:
+    record = await get_live(session, Activity, activity_id, principal)
+    if record is None:
+        raise RecordNotFound("activity")
+    return record
+
+
+async def _evaluation(session, principal, project: Project, evaluation_id: str) -> Evaluation:
+    record = await get_live(session, Evaluation, evaluation_id, principal, where=(Evaluation.project_id == project.id,))
+    if record is None:
+        raise RecordNotFound("evaluation")
+    return record
+
+
+async def evaluation_for_read(project_id: str, evaluation_id: str, principal: PrincipalDep,
+                              session: ReadSessionDep) -> Evaluation:
+    project = await project_for_read(project_id, principal, session)
+    return await _evaluation(session, principal, project, evaluation_id)
+
+
+async def evaluation_for_upload(project_id: str, evaluation_id: str, principal: EvaluationWriterDep,
+                                session: ReadSessionDep) -> Evaluation:
+    project = await get_live(session, Project, project_id, principal)
+    if project is None:
+        raise RecordNotFound("project")
+    return await _evaluation(session, principal, project, evaluation_id)
+
+
+router = APIRouter()
+router.include_router(attachment_router(
+    "/v1/groups/{group_id}/sessions/{session_id}/attachments",
+    Owner(table="group_session", name="session", read=session_for_read, write=session_for_upload,
+          purposes=EVIDENCE_PURPOSES, tags=["sessions", "attachments"]),
+    Attachment))
+router.include_router(attachment_router(
+    "/v1/activities/{activity_id}/attachments",
+    Owner(table="activity", name="activity", read=activity_for_read, write=activity_for_upload,
+          purposes=EVIDENCE_PURPOSES, tags=["activities", "attachments"]),
+    Attachment))
+router.include_router(attachment_router(
+    "/v1/projects/{project_id}/evaluations/{evaluation_id}/attachments",
+    Owner(table="evaluation", name="evaluation", read=evaluation_for_read, write=evaluation_for_upload,
+          purposes=EVALUATION_PURPOSES, tags=["evaluations", "attachments"]),
+    Attachment))
