@@ -46,6 +46,9 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "description": "The file itsel
                                 "HEIC or PDF; the type is told by its content)",
                                 "content": {t: {"schema": {"type": "string", "format": "binary"}}
                                             for t in MEDIA_TYPES}}}
+_UPLOADED = {200: {"model": AttachmentRead, "description": "A retry with the same client id: the file it stored"},
+             413: {"description": "The file is larger than UPLOAD_MAX_BYTES"},
+             415: {"description": "The file is not a JPEG, PNG, HEIC or PDF (told by its content)"}}
 _FILE = {200: {"content": {t: {"schema": {"type": "string", "format": "binary"}} for t in MEDIA_TYPES},
                "description": "The file"}}
 
@@ -112,7 +115,7 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
         return AttachmentList(items=[to_read(r, principal, child) for r in rows])
 
     @router.post("", response_model=AttachmentRead, status_code=status.HTTP_201_CREATED,
-                 name=f"upload_{owner.name}_attachment", openapi_extra=_UPLOAD_BODY,
+                 name=f"upload_{owner.name}_attachment", openapi_extra=_UPLOAD_BODY, responses=_UPLOADED,
                  description=f"Add a file to this {noun}: the file is the whole body. JPEG, PNG, HEIC and PDF "
                              "are taken (told by the content: 415 otherwise), at most UPLOAD_MAX_BYTES (413); "
                              "photos are stored re-encoded, without EXIF or GPS. With a client-made `id`, a "

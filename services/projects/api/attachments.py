@@ -8,7 +8,7 @@ from services.projects.deps import (EvaluationWriterDep, IdReaderDep, IdWriterDe
                                     activity_for_read, project_for_read)
 from services.projects.models import Activity, Attachment, Evaluation, GroupSession, Project
 from shared.attachments import Owner, attachment_router
-from shared.auth import PrincipalDep
+from shared.auth import PrincipalDep, Role
 from shared.records import RecordNotFound
 from shared.repository import get_live
 
@@ -50,6 +50,10 @@ async def _evaluation(session, principal, project: Project, evaluation_id: str) 
 
 async def evaluation_for_read(project_id: str, evaluation_id: str, principal: PrincipalDep,
                               session: ReadSessionDep) -> Evaluation:
+    # An evaluator's report is for the project's staff and its purchaser (officials), not volunteers:
+    # it may discuss the people served.
+    if principal.role is Role.volunteer:
+        raise RecordNotFound("evaluation")
     project = await project_for_read(project_id, principal, session)
     return await _evaluation(session, principal, project, evaluation_id)
 

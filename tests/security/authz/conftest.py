@@ -33,6 +33,9 @@ from tests.gateway.conftest import FAST_HASHING, PASSWORD, Gateway
 MARK_B = "ZZB"  # B's records about people
 MARK_STRUCTURE = "ZZS"  # B's station, staff, tablets and projects: no person in them
 MARK_OWN = "ZZO"
+# A 1x1 PNG: the file each of B's records with files carries.
+ATTACHMENT = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8"
+                           "cfc000000301010018dd8db00000000049454e44ae426082")
 ROLES = ("admin", "official", "station_head", "social_worker", "supervisor", "volunteer")
 
 
@@ -249,6 +252,19 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
     certs = {who["id"]: await post("/v1/certificates", {"volunteer_id": who["id"], "from": t, "to": t}, worker_b, 201)
              for who in (own, other)}
     ids["b"]["certificate"] = certs[other["id"]]["id"]
+
+    # One file on each kind of B's records that carries files (shared/attachments).
+    with_files = {"beneficiary": (f"/v1/beneficiaries/{p1['id']}", "consent_form", worker_b, MARK_B),
+                  "case": (f"/v1/cases/{case['id']}", "closure_report", worker_b, MARK_B),
+                  "session": (f"/v1/groups/{group['id']}/sessions/{session['id']}", "sign_in_sheet", worker_b, MARK_B),
+                  "activity": (f"/v1/activities/{activity['id']}", "photo", worker_b, MARK_B),
+                  "evaluation": (f"/v1/projects/{pr_b['id']}/evaluations/{ev['id']}", "evaluation_report", head_b,
+                                 MARK_STRUCTURE),
+                  "hours": (f"/v1/volunteer-hours/{hours[other['id']]['id']}", "proof", worker_b, MARK_B)}
+    for kind, (path, purpose, headers, mark) in with_files.items():
+        r = await gw.post(f"{path}/attachments", content=ATTACHMENT, headers=headers,
+                          params={"purpose": purpose, "file_name": f"{mark}证据.png"})
+        ids["b"][f"attachment:{kind}"] = (await _ok(r, 201))["id"]
 
     # Records under review at both stations, pushed by their tablets: each breaks a data-quality
     # rule (a visit dated before its case opened; B's volunteer over 24 hours on a day), so the

@@ -100,6 +100,11 @@ class Route:
             segment = self.path.split("/{record_id}")[0].rsplit("/", 1)[-1]
             if segment in RECORD_SEGMENTS:
                 return RECORD_SEGMENTS[segment]
+        if param == "attachment_id":
+            # A file of the record whose id comes just before it: "attachment:<that record's kind>".
+            owner = re.findall(r"{(\w+)}/attachments/{attachment_id}", self.path)
+            if owner:
+                return f"attachment:{self.kind_of(owner[0])}"
         if param in PATH_KINDS:
             return PATH_KINDS[param]
         raise UnknownReference(f"{self.label}: no record kind for path parameter {{{param}}}; "
