@@ -22,6 +22,7 @@ from gateway.reports.api import router as reports_router
 from gateway.stats.api import router as stats_router
 from gateway.stats.cache import AnswerCache
 from gateway.sync.api import router as sync_router
+from gateway.sync.attachments import router as sync_attachments_router
 from gateway.upstream import Upstreams, install_proxy
 from shared import clock
 from shared.app import build_app
@@ -77,6 +78,7 @@ def create_app(settings: GatewaySettings | None = None,
     app.include_router(review_router)
     app.include_router(stats_router)
     app.include_router(sync_router)
+    app.include_router(sync_attachments_router)
     app.include_router(dashboard_router)
     app.include_router(meta_router)
     app.include_router(reports_router)

@@ -39,7 +39,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import CaseNotFound, DuplicateIdNumber
-from services.cases.models import Beneficiary, Case, Referral, ServiceRecord, Station
+from services.cases.models import Attachment, Beneficiary, Case, Referral, ServiceRecord, Station
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryUpdate
 from services.cases.schemas.cases import CaseCreate, CaseUpdate
 from services.cases.service import beneficiaries as beneficiary_service
@@ -50,6 +50,7 @@ from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.lookup import PushAsker
 from shared.records import Vault
 from shared.repository import get_live
+from shared.attachments.tablet import attachment_sync_table
 from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
 
 # ---------------------------------------------------------------- the vault of the request
@@ -417,5 +418,7 @@ REFERRALS = CasesTable(
 )
 
 # Parents before children.
-TABLES: list[SyncTable] = [BENEFICIARIES, CASES, SERVICE_RECORDS, REFERRALS]
+# Attachments last: read-only, made by the tablets' uploads (shared/attachments/tablet.py).
+TABLES: list[SyncTable] = [BENEFICIARIES, CASES, SERVICE_RECORDS, REFERRALS,
+                           attachment_sync_table("case_attachments", Attachment)]
 

@@ -42,7 +42,7 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.models import Activity, Attendance, Group, GroupSession, Station
+from services.projects.models import Activity, Attachment, Attendance, Group, GroupSession, Station
 from services.projects.schemas.work import (ActivityCreate, ActivityUpdate, AttendeeInput, GroupCreate, GroupUpdate,
                                             SessionCreate, SessionUpdate)
 from services.projects.service import activities as activity_service
@@ -53,6 +53,7 @@ from shared.errors import InvalidInput, NotFound
 from shared.lookup import PushAsker
 from shared.repository import get_live, save
 from shared.stations import resolve_station
+from shared.attachments.tablet import attachment_sync_table
 from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable
 
 # How a column's wire value maps to what the REST schemas take (all others: as they come).
@@ -424,4 +425,6 @@ ATTENDANCES = ProjectsSyncTable(
 
 
 # Parents before children: shared/sync.py applies a push in this order.
-TABLES: list[SyncTable] = [GROUPS, GROUP_SESSIONS, ACTIVITIES, ATTENDANCES]
+# Attachments last: read-only, made by the tablets' uploads (shared/attachments/tablet.py).
+TABLES: list[SyncTable] = [GROUPS, GROUP_SESSIONS, ACTIVITIES, ATTENDANCES,
+                           attachment_sync_table("project_attachments", Attachment)]

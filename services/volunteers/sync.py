@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from services.volunteers.errors import DuplicateIdNumber
-from services.volunteers.models import ServiceHours, Station, Team, Volunteer
+from services.volunteers.models import Attachment, ServiceHours, Station, Team, Volunteer
 from services.volunteers.repository import volunteers as volunteers_repo
 from services.volunteers.schemas.hours import CorrectionInput, HoursCreate
 from services.volunteers.schemas.volunteers import (
@@ -46,6 +46,7 @@ from shared.errors import InvalidInput, NotFound
 from shared.lookup import PushAsker
 from shared.repository import get_live
 from shared.stations import resolve_station
+from shared.attachments.tablet import attachment_sync_table
 from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
 
 
@@ -395,4 +396,5 @@ HOURS = VolunteersTable(
 )
 
 # Parents first: a push applies its tables in the order they are given.
-TABLES = [VOLUNTEERS, HOURS]
+# Attachments last: read-only, made by the tablets' uploads (shared/attachments/tablet.py).
+TABLES = [VOLUNTEERS, HOURS, attachment_sync_table("volunteer_attachments", Attachment)]

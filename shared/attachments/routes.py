@@ -126,33 +126,13 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
         = None,
         attachment_id: Annotated[ClientId | None, Query(alias="id", description="Client-made id (tablets)")] = None,
     ) -> AttachmentRead:
-        principal: Principal = request.state.principal
-        db = request.app.state.db
-        async with db.read_sessions() as session:
-            child = await is_child(session, record)
-            if attachment_id is not None:
-                existing = await session.get(model, attachment_id)
-                if existing is not None:
-                    response.status_code = status.HTTP_200_OK
-                    return _same(existing, owner, record, purpose, principal, child)
-        accepted = await files.uploads.accept_request(request, field="file")
-        try:
-            async with transaction(request, db.write_guard) as session:
-                if attachment_id is not None:
-                    existing = await get_any(session, model, attachment_id)
-                    if existing is not None:  # a retry that raced its original
-                        await asyncio.shield(delete_files(files, accepted.key, accepted.thumbnail_key))
-                        response.status_code = status.HTTP_200_OK
-                        return _same(existing, owner, record, purpose, principal, child)
-                row = _row(model, attachment_id, record, owner, purpose, file_name, accepted, principal)
-                session.add(row)
-                await session.flush()
-        except BaseException:
-            await asyncio.shield(delete_files(files, accepted.key, accepted.thumbnail_key))
-            raise
-        set_etag(response, row.version)
-        response.headers["Location"] = f"{request.url.path}/{row.id}"
-        return to_read(row, principal, child)
+        read, created = await receive(request, files, model, owner, record, request.state.principal, purpose,
+                                      file_name, attachment_id)
+        if not created:
+            response.status_code = status.HTTP_200_OK
+        set_etag(response, read.version)
+        response.headers["Location"] = f"{request.url.path}/{read.id}"
+        return read
 
     @router.get("/{attachment_id}", response_model=AttachmentRead, name=f"get_{owner.name}_attachment",
                 description=f"One file of this {noun}: its metadata.")
@@ -221,6 +201,34 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return router
+
+
+async def receive(request: Request, files: AttachmentFiles, model, owner: Owner, record, principal: Principal,
+                  purpose: str, file_name: str | None, attachment_id: str | None) -> tuple[AttachmentRead, bool]:
+    """Take the request's body as a file of `record` (loaded in the principal's scope); answers the
+    stored file and whether this request stored it (False: a retry with the same client id)."""
+    db = request.app.state.db
+    async with db.read_sessions() as session:
+        child = owner.child is not None and await owner.child(session, record)
+        if attachment_id is not None:
+            existing = await session.get(model, attachment_id)
+            if existing is not None:  # a retry: answered without taking the body again
+                return _same(existing, owner, record, purpose, principal, child), False
+    accepted = await files.uploads.accept_request(request, field="file")
+    try:
+        async with transaction(request, db.write_guard) as session:
+            if attachment_id is not None:
+                existing = await get_any(session, model, attachment_id)
+                if existing is not None:  # a retry that raced its original
+                    await asyncio.shield(delete_files(files, accepted.key, accepted.thumbnail_key))
+                    return _same(existing, owner, record, purpose, principal, child), False
+            row = _row(model, attachment_id, record, owner, purpose, file_name, accepted, principal)
+            session.add(row)
+            await session.flush()
+    except BaseException:
+        await asyncio.shield(delete_files(files, accepted.key, accepted.thumbnail_key))
+        raise
+    return to_read(row, principal, child), True
 
 
 def _same(existing, owner: Owner, record, purpose: str, principal: Principal, child: bool) -> AttachmentRead:

@@ -9,6 +9,7 @@ from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Attachment, Beneficiary, Case
 from shared import clock
 from shared.attachments import Owner, attachment_router
+from shared.attachments.tablet import TabletOwner, tablet_upload_router
 from shared.audit import is_child
 from shared.repository import get_live
 
@@ -40,14 +41,14 @@ async def case_is_child(session: AsyncSession, record: Case) -> bool:
     return person is not None and is_child(person.birth_on, clock.today())
 
 
+BENEFICIARY = Owner(table="beneficiary", name="beneficiary", read=beneficiary_for_read, write=beneficiary_for_upload,
+                    purposes=BENEFICIARY_PURPOSES, child=beneficiary_is_child, tags=["beneficiaries", "attachments"])
+CASE = Owner(table="case", name="case", read=case_for_read, write=case_for_upload, purposes=CASE_PURPOSES,
+             child=case_is_child, tags=["cases", "attachments"])
+
 router = APIRouter()
-router.include_router(attachment_router(
-    "/v1/beneficiaries/{beneficiary_id}/attachments",
-    Owner(table="beneficiary", name="beneficiary", read=beneficiary_for_read, write=beneficiary_for_upload,
-          purposes=BENEFICIARY_PURPOSES, child=beneficiary_is_child, tags=["beneficiaries", "attachments"]),
-    Attachment))
-router.include_router(attachment_router(
-    "/v1/cases/{case_id}/attachments",
-    Owner(table="case", name="case", read=case_for_read, write=case_for_upload, purposes=CASE_PURPOSES,
-          child=case_is_child, tags=["cases", "attachments"]),
-    Attachment))
+router.include_router(attachment_router("/v1/beneficiaries/{beneficiary_id}/attachments", BENEFICIARY, Attachment))
+router.include_router(attachment_router("/v1/cases/{case_id}/attachments", CASE, Attachment))
+# Tablets' files, relayed by the gateway, by the synced table of the record they belong to.
+router.include_router(tablet_upload_router({"beneficiaries": TabletOwner(BENEFICIARY, Beneficiary),
+                                            "cases": TabletOwner(CASE, Case)}, Attachment))

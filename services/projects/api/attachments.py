@@ -8,6 +8,7 @@ from services.projects.deps import (EvaluationWriterDep, IdReaderDep, IdWriterDe
                                     activity_for_read, project_for_read)
 from services.projects.models import Activity, Attachment, Evaluation, GroupSession, Project
 from shared.attachments import Owner, attachment_router
+from shared.attachments.tablet import TabletOwner, tablet_upload_router
 from shared.auth import PrincipalDep, Role
 from shared.records import RecordNotFound
 from shared.repository import get_live
@@ -66,19 +67,18 @@ async def evaluation_for_upload(project_id: str, evaluation_id: str, principal: 
     return await _evaluation(session, principal, project, evaluation_id)
 
 
+SESSION = Owner(table="group_session", name="session", read=session_for_read, write=session_for_upload,
+                purposes=EVIDENCE_PURPOSES, tags=["sessions", "attachments"])
+ACTIVITY = Owner(table="activity", name="activity", read=activity_for_read, write=activity_for_upload,
+                 purposes=EVIDENCE_PURPOSES, tags=["activities", "attachments"])
+EVALUATION = Owner(table="evaluation", name="evaluation", read=evaluation_for_read, write=evaluation_for_upload,
+                   purposes=EVALUATION_PURPOSES, tags=["evaluations", "attachments"])
+
 router = APIRouter()
-router.include_router(attachment_router(
-    "/v1/groups/{group_id}/sessions/{session_id}/attachments",
-    Owner(table="group_session", name="session", read=session_for_read, write=session_for_upload,
-          purposes=EVIDENCE_PURPOSES, tags=["sessions", "attachments"]),
-    Attachment))
-router.include_router(attachment_router(
-    "/v1/activities/{activity_id}/attachments",
-    Owner(table="activity", name="activity", read=activity_for_read, write=activity_for_upload,
-          purposes=EVIDENCE_PURPOSES, tags=["activities", "attachments"]),
-    Attachment))
-router.include_router(attachment_router(
-    "/v1/projects/{project_id}/evaluations/{evaluation_id}/attachments",
-    Owner(table="evaluation", name="evaluation", read=evaluation_for_read, write=evaluation_for_upload,
-          purposes=EVALUATION_PURPOSES, tags=["evaluations", "attachments"]),
-    Attachment))
+router.include_router(attachment_router("/v1/groups/{group_id}/sessions/{session_id}/attachments", SESSION, Attachment))
+router.include_router(attachment_router("/v1/activities/{activity_id}/attachments", ACTIVITY, Attachment))
+router.include_router(attachment_router("/v1/projects/{project_id}/evaluations/{evaluation_id}/attachments",
+                                        EVALUATION, Attachment))
+# Tablets' sign-in sheets and photos, relayed by the gateway, by the synced table of their record.
+router.include_router(tablet_upload_router({"group_sessions": TabletOwner(SESSION, GroupSession),
+                                            "activities": TabletOwner(ACTIVITY, Activity)}, Attachment))

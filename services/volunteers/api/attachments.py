@@ -9,6 +9,7 @@ from services.volunteers.deps import IdWriterDep, ReadSessionDep
 from services.volunteers.models import Attachment, ServiceHours, Volunteer
 from shared import clock
 from shared.attachments import Owner, attachment_router
+from shared.attachments.tablet import TabletOwner, tablet_upload_router
 from shared.audit import is_child
 from shared.auth import Principal, ReaderDep
 from shared.records import RecordNotFound
@@ -37,8 +38,10 @@ async def volunteer_is_child(session: AsyncSession, record: ServiceHours) -> boo
     return volunteer is not None and is_child(volunteer.birth_on, clock.today())
 
 
-router = attachment_router(
-    "/v1/volunteer-hours/{hours_id}/attachments",
-    Owner(table="service_hours", name="hours", read=hours_for_read, write=hours_for_upload, purposes=PURPOSES,
-          child=volunteer_is_child, tags=["volunteer hours", "attachments"]),
-    Attachment)
+HOURS = Owner(table="service_hours", name="hours", read=hours_for_read, write=hours_for_upload, purposes=PURPOSES,
+              child=volunteer_is_child, tags=["volunteer hours", "attachments"])
+
+router = APIRouter()
+router.include_router(attachment_router("/v1/volunteer-hours/{hours_id}/attachments", HOURS, Attachment))
+# Tablets' proof of a shift, relayed by the gateway.
+router.include_router(tablet_upload_router({"volunteer_hours": TabletOwner(HOURS, ServiceHours)}, Attachment))
