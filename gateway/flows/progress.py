@@ -92,6 +92,8 @@ def _fill(target: dict, figures: dict) -> None:
     if value is not None:
         target["value"] = float(value)
         target["met"] = target["value"] >= target["target"]
+    # Every casework target counts the project's cases: those closed without a closure report lack evidence.
+    target["lacking_evidence"] = figures.get("closed_without_report", [])
 
 
 async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dict | None:

@@ -44,7 +44,25 @@ def build(project: dict, progress: dict, lang: Lang) -> bytes:
     missing = progress.get("degraded") or []
     if missing:
         wb.put(ws, after + 1, 1, wb.text("missing_note", lang) + ", ".join(missing))
+    _evidence(book, progress, lang)
     return wb.to_bytes(book)
+
+
+def _evidence(book, progress: dict, lang: Lang) -> None:
+    """A second sheet: per target, the records it counts that lack their evidence (gateway/flows/progress.py)."""
+    ws = book.create_sheet(wb.sheet_title(wb.text("evidence_title", lang), {wb.text("project_title", lang).lower()}))
+    top = wb.header_block(ws, wb.text("evidence_title", lang), [(wb.text("as_of", lang), progress["as_of"])])
+    rows = [[label("figure", target["metric"], lang), _known(gap["record"], lang), gap["id"], gap["on"],
+             _known(gap["lacking"], lang)]
+            for target in progress["targets"] for gap in target.get("lacking_evidence") or []]
+    headings = [wb.text(k, lang) for k in ("indicator", "record", "record_id", "record_on", "lacking")]
+    after = wb.table(ws, top, headings, rows, number_from=6, widths=(24, 20, 40, 12, 16))
+    if not rows:
+        wb.put(ws, after + 1, 1, wb.text("evidence_none", lang))
+
+
+def _known(code: str, lang: Lang) -> str:
+    return wb.text(f"evidence_{code}", lang) if f"evidence_{code}" in wb.TEXT else code
 
 
 def _number(value: float | None) -> int | float | None:

@@ -57,6 +57,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "counted_by": ("统计来源", "Counted by"),
     "missing_note": ("未能统计（服务未响应或指标未知）：", "Not counted (service did not answer or metric unknown): "),
     "to": ("至", "to"),
+    "evidence_title": ("佐证材料缺失清单", "Records lacking evidence"),
+    "evidence_none": ("各指标计入的记录均有佐证材料。", "Every record the targets count has its evidence."),
+    "record": ("记录", "Record"),
+    "record_id": ("记录编号", "Record id"),
+    "record_on": ("日期", "Date"),
+    "lacking": ("缺少", "Lacking"),
+    "evidence_group_session": ("小组活动（节）", "Group session"),
+    "evidence_activity": ("社区活动", "Community activity"),
+    "evidence_case": ("个案（结案）", "Case (closed)"),
+    "evidence_sign_in_sheet": ("签到表", "Sign-in sheet"),
+    "evidence_closure_report": ("结案报告", "Closure report"),
 }
 
 _BOLD = Font(bold=True)

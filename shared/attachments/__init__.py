@@ -16,6 +16,6 @@ record it belongs to (out of scope: 404), and every download is audited.
 from shared.attachments.files import AttachmentFiles
 from shared.attachments.model import attachment_model
 from shared.attachments.routes import Owner, attachment_router
-from shared.attachments.schemas import AttachmentList, AttachmentRead
+from shared.attachments.schemas import AttachmentList, AttachmentRead, EvidenceGap
 
-__all__ = ["AttachmentFiles", "AttachmentList", "AttachmentRead", "Owner", "attachment_model", "attachment_router"]
+__all__ = ["AttachmentFiles", "AttachmentList", "AttachmentRead", "EvidenceGap", "Owner", "attachment_model", "attachment_router"]

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,3 +29,12 @@ class AttachmentRead(BaseModel):
 
 class AttachmentList(BaseModel):
     items: list[AttachmentRead]
+
+
+class EvidenceGap(BaseModel):
+    """A record a contract target counts that lacks the file an evaluation checks for it."""
+
+    record: str = Field(description="group_session, activity or case")
+    id: str
+    on: date = Field(description="When it was held (a session, an activity) or closed (a case)")
+    lacking: str = Field(description="The file it lacks: sign_in_sheet, closure_report")

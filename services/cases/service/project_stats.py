@@ -6,8 +6,14 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.cases.repository import evidence
 from services.cases.repository import project_stats as repo
+from shared.attachments.schemas import EvidenceGap
 from shared.schemas import RowId
+
+
+# The file every closure needs (services/cases/api/attachments.py CASE_PURPOSES).
+CLOSURE_REPORT = "closure_report"
 
 
 class ProjectStatsQuery(BaseModel):
@@ -34,6 +40,8 @@ class ProjectStatsAnswer(BaseModel):
     person_times_casework: int
     case_beneficiaries: int = Field(description="Distinct people with a case of the project open in the period")
     full_cases: dict[str, int] = Field(description="min_sessions (as text) -> cases with at least that many")
+    closed_without_report: list[EvidenceGap] = Field(
+        default_factory=list, description="The project's cases closed in the period without a closure report")
 
 
 async def answer(session: AsyncSession, query: ProjectStatsQuery) -> ProjectStatsAnswer:
@@ -47,4 +55,7 @@ async def answer(session: AsyncSession, query: ProjectStatsQuery) -> ProjectStat
         case_beneficiaries=await repo.beneficiaries_with_cases(session, query.project_id, paths, query.from_on,
                                                                query.to_on),
         full_cases={str(n): sum(1 for records, _ in per_case if records >= n) for n in query.min_sessions},
+        closed_without_report=[EvidenceGap(record="case", id=i, on=on, lacking=CLOSURE_REPORT) for i, on in
+                               await evidence.closed_without(session, query.project_id, paths, query.from_on,
+                                                             query.to_on, CLOSURE_REPORT)],
     )

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from shared.attachments.schemas import EvidenceGap
 from shared.lookup import LookupQuery
 from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
@@ -90,6 +91,9 @@ class TargetProgress(Output):
     value: float | None = Field(default=None, description="None while an external figure is missing")
     met: bool | None = None
     external: bool = False
+    lacking_evidence: list[EvidenceGap] | None = Field(
+        default=None, description="The records this target counts that lack their evidence (a session or activity "
+                                  "without a sign-in sheet, a closed case without a closure report), oldest first")
 
 
 class ProjectProgress(Output):

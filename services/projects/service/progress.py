@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects.models import Project
 from services.projects.repository import projects as repo
 from services.projects.schemas.projects import ProjectProgress, TargetProgress
+from services.projects.service import evidence
 from services.projects.service.projects import coverage
 from shared import clock
 from shared.stats import TARGET_METRICS
@@ -54,6 +55,7 @@ async def progress(session: AsyncSession, project: Project) -> ProjectProgress:
             row.value = float(await _value(load, metric, conditions))
             row.met = row.value >= goal
         rows.append(row)
+    await evidence.mark_gaps(session, project.id, from_on, to_on, rows)
     return ProjectProgress(project_id=project.id, starts_on=project.starts_on, ends_on=project.ends_on,
                            coverage=coverage(project), as_of=today, counted_from=from_on, counted_to=to_on,
                            targets=rows)

@@ -73,6 +73,10 @@ NOT_SCOPED: dict[tuple[str, str, str], str] = {
     ("cases", "POST", "/v1/populations"): "the platform-wide list of population codes (admins of the root or a province), no station",
     ("gateway", "GET", "/v1/sync"): "a device credential, scoped to the device's station: TestDevices",
     ("gateway", "POST", "/v1/sync"): "a device credential, scoped to the device's station: TestDevices",
+    ("gateway", "PUT", "/v1/sync/attachments/{attachment_id}"):
+        "a device credential; the file's record is looked up in the device's subtree: tests/gateway/test_sync_attachments.py",
+    ("gateway", "GET", "/v1/sync/attachments/{attachment_id}"):
+        "a device credential; the file is looked up in the device's subtree: tests/gateway/test_sync_attachments.py",
 }
 # Record kinds that are not a person's record: a volunteer may read them in their own station.
 STRUCTURE = frozenset({"station", "user", "device", "project", "evaluation"})
