@@ -7,7 +7,7 @@ through to the service that owns the table (shared/attachments/tablet.py), as th
 file's metadata reaches every tablet of the station with its next pull (`case_attachments`...).
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import httpx
 from fastapi import APIRouter, Query, Request, Response
@@ -23,9 +23,10 @@ from shared.errors import PROBLEM, InvalidInput
 from shared.schemas import ClientId
 from shared.sync import DEVICE_TOKEN_HEADER
 
-# What a stored file's download carries besides its type (shared.uploads.download_headers).
+# What a stored file's download carries besides its type (shared.uploads.download_headers); caching is
+# the gateway's own (no-store, Vary: Authorization, as on every answer).
 FILE_HEADERS = frozenset({"content-disposition", "content-length", "x-content-type-options",
-                          "content-security-policy", "cache-control"})
+                          "content-security-policy"})
 
 router = APIRouter(prefix="/v1/sync/attachments", tags=["sync"])
 _BODY = {"requestBody": {"required": True, "description": "The file itself, as the whole body",
@@ -77,8 +78,8 @@ async def upload_from_tablet(
                        503: {"description": "The service that owns the table did not answer: try again"}})
 async def download_to_tablet(
     attachment_id: ClientId, request: Request, device: DeviceDep,
-    table: Annotated[str, Query(max_length=40, description="The attachments' synced table: case_attachments, "
-                                                           "project_attachments, volunteer_attachments")],
+    table: Annotated[Literal["case_attachments", "project_attachments", "volunteer_attachments"],
+                     Query(description="The synced table the pull listed the file in")],
 ) -> Response:
     """A file the tablet's pull listed, fetched when the app needs it (streamed; audited as the device)."""
     dev, station = device

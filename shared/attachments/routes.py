@@ -163,6 +163,8 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
         kind = Kind.JPEG if thumbnail else Kind(row.kind)
         headers = download_headers(row.file_name if principal.may_read_sensitive else None, kind,
                                    inline=thumbnail)
+        # No Cache-Control of its own: every process's answer carries no-store and Vary: Authorization.
+        del headers["Cache-Control"]
         if not thumbnail:
             headers["Content-Length"] = str(row.size)
             headers["ETag"] = f'"{row.sha256}"'

@@ -86,8 +86,10 @@ def tablet_upload_router(owners: dict[str, TabletOwner], model) -> APIRouter:
 
     def device_of(request: Request) -> Principal:
         token = request.headers.get(DEVICE_TOKEN_HEADER, "").removeprefix("Bearer ").strip()
+        if not token:  # the gateway always sends it: a call without it is malformed, not unauthenticated
+            raise InvalidInput.field(DEVICE_TOKEN_HEADER, "The device's access token is required.", "missing")
         try:
-            device = request.app.state.verifier.verify(token) if token else None
+            device = request.app.state.verifier.verify(token)
         except Unauthorized:
             device = None
         if device is None or device.device_id is None:
@@ -110,6 +112,7 @@ def tablet_upload_router(owners: dict[str, TabletOwner], model) -> APIRouter:
         except ObjectNotFound:
             raise RecordNotFound("file") from None
         headers = download_headers(row.file_name, Kind(row.kind))
+        del headers["Cache-Control"]  # every answer carries no-store and Vary: Authorization
         headers["Content-Length"] = str(row.size)
         return StreamingResponse(chunks, headers=headers, media_type=Kind(row.kind).media_type)
 

@@ -39,6 +39,8 @@ REFERENCES: dict[str, str] = {
     "project_id": "project", "group_id": "group", "activity_id": "activity",
     "volunteer_id": "volunteer", "leader_id": "volunteer", "volunteer_ids": "volunteer",
     "team_id": "team", "hours_id": "hours", "activity_ref": "activity",
+    # A tablet's file names its record by table and id (PUT /v1/sync/attachments/{id}?table=beneficiaries).
+    "record_id": "beneficiary",
 }
 # Body fields, by process, that name a record another process keeps: checked with its owner through
 # the gateway, as the caller (shared/lookup.py).
@@ -58,6 +60,9 @@ PATH_KINDS: dict[str, str] = {
     **REFERENCES, "evaluation_id": "evaluation", "session_id": "session", "entry_id": "entry",
     "certificate_id": "certificate",
 }
+# The file a tablet's route (/v1/sync/attachments/{id}, /internal/sync/attachments/{id}) names, by process.
+TABLET_FILES = {"gateway": "attachment:beneficiary", "cases": "attachment:beneficiary",
+                "projects": "attachment:activity", "volunteers": "attachment:hours"}
 # `{record_id}` names the record of the collection just before it.
 RECORD_SEGMENTS = {"assessments": "assessment", "plans": "plan", "service-records": "service_record",
                    "referrals": "referral", "follow-ups": "follow_up"}
@@ -105,6 +110,8 @@ class Route:
             owner = re.findall(r"{(\w+)}/attachments/{attachment_id}", self.path)
             if owner:
                 return f"attachment:{self.kind_of(owner[0])}"
+            # A tablet's route names the file alone: one of a record the process keeps.
+            return TABLET_FILES[self.process]
         if param in PATH_KINDS:
             return PATH_KINDS[param]
         raise UnknownReference(f"{self.label}: no record kind for path parameter {{{param}}}; "
