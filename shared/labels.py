@@ -294,6 +294,26 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "disputed": ("有异议", "Disputed"),
         "corrected": ("已更正", "Corrected"),
     },
+    # What a file on a record is (shared/attachments; each service takes some of them).
+    "attachment_purpose": {
+        "consent_form": ("知情同意书", "Consent form"),
+        "photo": ("照片", "Photo"),
+        "identity_document": ("身份证明", "Identity document"),
+        "assessment": ("评估表", "Assessment"),
+        "service_plan": ("服务计划", "Service plan"),
+        "service_record": ("服务记录", "Service record"),
+        "closure_report": ("结案报告", "Closure report"),
+        "sign_in_sheet": ("签到表", "Sign-in sheet"),
+        "evaluation_report": ("评估报告", "Evaluation report"),
+        "proof": ("服务证明", "Proof of service"),
+        "other": ("其他", "Other"),
+    },
+    "file_kind": {
+        "jpeg": ("JPEG 图片", "JPEG image"),
+        "png": ("PNG 图片", "PNG image"),
+        "heic": ("HEIC 图片（苹果手机）", "HEIC image (iPhone)"),
+        "pdf": ("PDF 文档", "PDF document"),
+    },
     "hours_activity_kind": {
         "community_activity": ("社区活动", "Community activity"),
         "group_session": ("小组活动", "Group session"),

@@ -121,11 +121,14 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
                              "photos are stored re-encoded, without EXIF or GPS. With a client-made `id`, a "
                              "retry answers the stored file (200) without taking the body again.")
     async def upload_attachment(
-        record: WriteOwner, request: Request, response: Response, files: FilesDep, purpose: Purpose,
+        record: WriteOwner, request: Request, response: Response, files: FilesDep, session: ReadSessionDep,
+        purpose: Purpose,
         file_name: Annotated[str | None, Query(max_length=255, description="The file's name, for downloads")]
         = None,
         attachment_id: Annotated[ClientId | None, Query(alias="id", description="Client-made id (tablets)")] = None,
     ) -> AttachmentRead:
+        # The record is loaded: no connection waits while the body arrives (a tablet on a slow line).
+        await session.close()
         read, created = await receive(request, files, model, owner, record, request.state.principal, purpose,
                                       file_name, attachment_id)
         if not created:
@@ -160,6 +163,8 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
                 chunks = await files.files.open(row.storage_key, digest=row.sha256)
         except ObjectNotFound:
             raise RecordNotFound("file") from None
+        # The answer streams after the handler returns: no connection is held meanwhile.
+        await session.close()
         kind = Kind.JPEG if thumbnail else Kind(row.kind)
         headers = download_headers(row.file_name if principal.may_read_sensitive else None, kind,
                                    inline=thumbnail)

@@ -37,7 +37,7 @@ class TestProjectStats:
 
         got = await self._ask(cases_client, service_headers, today, min_sessions=[1, 2, 3])
         assert got == {"project_id": "p1", "person_times_casework": 7, "case_beneficiaries": 2,
-                       "full_cases": {"1": 2, "2": 1, "3": 0}}
+                       "full_cases": {"1": 2, "2": 1, "3": 0}, "closed_without_report": []}
 
         r = await cases_client.delete(f"/v1/cases/{short['id']}", headers=with_etag(worker, '"1"'))
         assert r.status_code == 204

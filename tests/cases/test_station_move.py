@@ -10,6 +10,7 @@ from sqlalchemy import event
 from services.cases.models import PATH_TABLES
 from shared.auth import Principal, Role
 from shared.db import open_read_pool
+from tests.storage.samples import pdf
 
 
 class TestStationMove:
@@ -26,6 +27,9 @@ class TestStationMove:
                            ("follow-ups", {"due_on": today.isoformat()})):
             assert (await cases_client.post(f"/v1/cases/{cid}/{kind}", json=body, headers=worker)).status_code == 201
         await act(worker, cid, "assess")
+        r = await cases_client.post(f"/v1/cases/{cid}/attachments", content=pdf(), headers=worker,
+                                    params={"purpose": "assessment"})
+        assert r.status_code == 201, r.text
         untouched = await register(token_for("social_worker", 3, "/1/3/"), name="不动")
 
         # Station 2 (with its room 4) moves under station 3.

@@ -4,6 +4,7 @@ as a read-only table; its bytes come on demand, without the photo's location, au
 tablet; another station's tablet can neither attach to nor fetch what it cannot see."""
 
 import io
+import re
 import uuid
 
 from PIL import Image
@@ -88,3 +89,23 @@ class TestTabletFiles:
         r = await gateway.put(f"/v1/sync/attachments/{uuid.uuid4()}", content=jpeg(), headers=tablet.headers,
                               params={"table": "beneficiaries", "record_id": person, "purpose": "selfie"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "purpose"
+
+
+class TestSchemaVersion4:
+    async def test_the_attachment_tables_pass_appschema_and_the_docs_migration_creates_them(self, gateway):
+        from tests.gateway.test_sync_stock import SYNC_DOC, served_schema
+        from tests.watermelon import schema_from_server
+
+        served = await served_schema(gateway, 4)
+        tables = {t["name"]: t for t in served["tables"]}
+        names = ("case_attachments", "project_attachments", "volunteer_attachments")
+        schema_from_server({"version": 4, "tables": [tables[n] for n in names]})  # WatermelonDB's own checks
+        doc = SYNC_DOC.read_text()
+        step = re.search(r"toVersion: 4,.*?\[(.*?)\]\.map.*?columns: \[(.*?)\]", doc, re.S)
+        assert re.findall(r"'(\w+)'", step.group(1)) == list(names)
+        shown = [{"name": m[0], "type": m[1], **({"isOptional": True} if m[2] else {}),
+                  **({"isIndexed": True} if m[3] else {})}
+                 for m in re.findall(r"\{ name: '(\w+)', type: '(\w+)'(, isOptional: true)?(, isIndexed: true)? \}",
+                                     step.group(2))]
+        for name in names:
+            assert shown == [{k: v for k, v in c.items() if k != "readonly"} for c in tables[name]["columns"]], name

@@ -244,8 +244,11 @@ class TestTwoTablets:
         r = await gateway.get("/v1/sync/schema")
         assert r.status_code == 200
         schema = r.json()
-        assert schema["version"] == 3
+        assert schema["version"] == 4
         tables = {t["name"]: t for t in schema["tables"]}
+        # Version 4: the attachments' metadata, read-only (tablets upload the files).
+        assert {t: tables[t]["since"] for t in ("case_attachments", "project_attachments", "volunteer_attachments")} \
+            == dict.fromkeys(("case_attachments", "project_attachments", "volunteer_attachments"), 4)
         assert tables["referrals"]["since"] == 2
         # Version 3: a volunteer's shift past midnight is one record that ends the next day.
         assert "ends_on" in {c["name"] for c in tables["volunteer_hours"]["columns"]}

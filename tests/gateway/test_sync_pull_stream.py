@@ -22,6 +22,7 @@ from shared import clock
 from shared.sync import app_bound
 from tests.cases.conftest import ID_A
 from tests.gateway.test_sync_flow import settle, station_tablet
+from tests.storage.samples import pdf
 from tests.volunteers.conftest import ID_B
 
 # What a hand-made splitter or slicer gets wrong: quotes, backslashes, a newline, braces and a
@@ -118,6 +119,15 @@ class TestPullThroughTheGateway:
         await tablet.pull()
         changes = _everything(township["id"], r.json()["id"])
         await tablet.push(changes)
+        # The attachments' tables are read-only: their one record each is a file the tablet uploads.
+        for table, owner in (("case_attachments", "beneficiaries"), ("project_attachments", "group_sessions"),
+                             ("volunteer_attachments", "volunteer_hours")):
+            file_id = str(uuid.uuid4())
+            r = await gateway.put(f"/v1/sync/attachments/{file_id}", content=pdf(), headers=tablet.headers, params={
+                "table": owner, "record_id": changes[owner]["created"][0]["id"], "file_name": TRICKY,
+                "purpose": "proof" if owner == "volunteer_hours" else "photo"})
+            assert r.status_code == 201, r.text
+            changes[table] = {"created": [{"id": file_id}], "updated": [], "deleted": []}
 
         await settle(db)
         r = await gateway.get("/v1/sync", headers=tablet.headers, params={"last_pulled_at": "null"})

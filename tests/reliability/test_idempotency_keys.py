@@ -312,4 +312,25 @@ class TestDocumented:
         creates = [r for app in (gateway.app, cases_app, projects_app, volunteers_app) for r in routes(app.router)
                    if is_create(r)]
         assert len(creates) >= 20
-        assert [r.path for r in creates if write_session not in set(calls(r.dependant))] == []
+        # An upload writes in shared.db.transaction once the file is stored (no connection held while a slow
+        # body arrives), which the claim covers as write_session does: TestUploads below replays one.
+        uploads = [r for r in creates if r.path.endswith("/attachments")]
+        assert len(uploads) == 6
+        assert [r.path for r in creates if r not in uploads and write_session not in set(calls(r.dependant))] == []
+
+
+class TestUploads:
+    async def test_an_upload_retried_with_its_key_answers_the_first_answer_and_stores_once(self, gateway, people,
+                                                                                           db):
+        from tests.storage.samples import pdf
+
+        worker = people["worker"]
+        person = (await gateway.post("/v1/beneficiaries", json={"name": "张桂芳"}, headers=worker)).json()["id"]
+        headers = {**worker, "Idempotency-Key": key()}
+        url = f"/v1/beneficiaries/{person}/attachments"
+        first = await gateway.post(url, content=pdf(), headers=headers, params={"purpose": "consent_form"})
+        assert first.status_code == 201, first.text
+        again = await gateway.post(url, content=pdf(), headers=headers, params={"purpose": "consent_form"})
+        assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+        assert await count(db, "cases.attachment") == 1

@@ -19,6 +19,11 @@ from pathlib import Path
 import pydantic
 import pytest
 
+from services.cases.api.attachments import BENEFICIARY_PURPOSES, CASE_PURPOSES
+from services.projects.api.attachments import EVALUATION_PURPOSES, EVIDENCE_PURPOSES
+from services.volunteers.api.attachments import PURPOSES as HOURS_PURPOSES
+from shared.uploads import Kind
+
 from services.cases.schemas.beneficiaries import ConsentKind, DisabilityType, Gender, NeedLevel, SelfCare
 from services.cases.schemas.cases import CaseStatus, CloseReason
 from services.cases.schemas.common import ContactMode, RiskLevel
@@ -93,6 +98,9 @@ ENUMS: dict[str, list[str]] = {
     "hours_activity_kind": values_of(ActivityKind),
     "interval": values_of(Interval),
     "lang": values_of(Lang),
+    "attachment_purpose": sorted({*CASE_PURPOSES, *BENEFICIARY_PURPOSES, *EVIDENCE_PURPOSES, *EVALUATION_PURPOSES,
+                                  *HOURS_PURPOSES}),
+    "file_kind": [k.value for k in Kind],
 }
 
 # Enums that are machine vocabulary, never shown to a person.
