@@ -14,21 +14,16 @@ from gateway.dashboard import router as dashboard_router
 from gateway.flows.progress import router as progress_router
 from gateway.flows.review import router as review_router
 from gateway.identity.api import router as identity_router
-from gateway.identity.bootstrap import ensure_admin
-from gateway.identity.live import AccountGate, LiveAccounts
+from gateway.identity.live import AccountGate
 from gateway.meta.api import router as meta_router
-from gateway.replication import StationPusher
 from gateway.reports.api import router as reports_router
 from gateway.stats.api import router as stats_router
-from gateway.stats.cache import AnswerCache
 from gateway.sync.api import router as sync_router
 from gateway.sync.attachments import router as sync_attachments_router
-from gateway.upstream import Upstreams, install_proxy
+from gateway.state import GatewayState
+from gateway.upstream import install_proxy
 from shared import clock
 from shared.app import build_app
-from shared.auth import TokenSigner, TokenVerifier
-from shared.db import Database, asyncpg_dsn
-from shared.notify import Listener
 from shared.observability import configure_logging
 
 
@@ -42,37 +37,18 @@ def create_app(settings: GatewaySettings | None = None,
     """`transports` replaces the network to a service (tests wire in-process apps)."""
     settings = settings or GatewaySettings()
     clock.configure(settings.timezone)
+    state = GatewayState(settings, AuditLog)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.db = await Database.start(settings, "haolin-gateway")  # read_pool: the caller on every request
-        app.state.listener = Listener(asyncpg_dsn(settings.database_url), "haolin-gateway-listen")
-        app.state.accounts = LiveAccounts(app.state.db.read_pool, app.state.listener)
-        await app.state.listener.start()
-        app.state.signer = TokenSigner(settings.private_key_pem(), settings.jwt_issuer, settings.jwt_audience,
-                                       settings.access_ttl_s)
-        app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
-        app.state.upstreams = Upstreams.build(settings, transports)
-        app.state.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
-                                           per_compute=settings.stats_cache_per_compute)
-        await ensure_admin(app.state.db, settings)
-        app.state.pusher = StationPusher(app.state.db, app.state.upstreams, app.state.signer,
-                                         settings.station_push_interval_s)
-        await app.state.pusher.start()
-        try:
+        async with state.running(transports):
             yield
-        finally:
-            await app.state.pusher.stop()
-            app.state.stats_cache.close()
-            await app.state.upstreams.aclose()
-            await app.state.listener.stop()
-            await app.state.db.dispose()
 
     app = build_app(title="Haolin (好邻) gateway", service="gateway", settings=settings, lifespan=lifespan,
                     idempotent_answers=IdempotentAnswer,
                     description="Community social-work stations: casework, group work, community activities "
                                 "and volunteers. Log in with the Authorize button (username and password).",
-                    openapi_tags=OPENAPI_TAGS, middleware=[AccountGate])
+                    openapi_tags=OPENAPI_TAGS, middleware=[AccountGate], state=state)
     app.include_router(identity_router)
     app.include_router(progress_router)
     app.include_router(review_router)
@@ -83,7 +59,6 @@ def create_app(settings: GatewaySettings | None = None,
     app.include_router(meta_router)
     app.include_router(reports_router)
     app.include_router(audit_router)
-    app.state.audit_log = AuditLog
     install_proxy(app)
     return app
 

@@ -12,15 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.config import GatewaySettings
 from gateway.identity.errors import AddressRateLimited, StationNotFound, UserNotFound
 from gateway.identity.passwords import Passwords, from_settings
-from gateway.identity.ratelimit import AddressLimiter
 from gateway.identity.service import stations as stations_service
 from gateway.identity.service import users as users_service
 from gateway.identity.service.rules import MANAGERS, require_role
 from gateway.identity.service.users import UserAt
 from gateway.models import Station
-from shared.audit import request_client
 from shared.auth import Principal, PrincipalDep, Role, TokenSigner
 from shared.db import read_session, write_session
+from shared.proxies import request_client
 from shared.schemas import RowId
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
@@ -104,13 +103,9 @@ WritableUserDep = Annotated[UserAt, Depends(writable_user)]
 
 def login_throttle(request: Request) -> str:
     """Per client address, login attempts per minute (settings.login_per_address_per_minute); answers
-    the address, as TRUSTED_PROXIES lets the gateway believe it (shared.audit.request_client)."""
-    state = request.app.state
-    limiter: AddressLimiter | None = getattr(state, "login_limiter", None)
-    if limiter is None:
-        limiter = state.login_limiter = AddressLimiter(state.settings.login_per_address_per_minute)
+    the address, as TRUSTED_PROXIES lets the gateway believe it (shared.proxies.request_client)."""
     address = request_client(request.scope) or "unknown"
-    wait = limiter.hit(address)
+    wait = request.app.state.login_limiter.hit(address)
     if wait:
         raise AddressRateLimited(wait)
     return address

@@ -9,7 +9,8 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Intege
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.audit import audit_log_model, track
+from shared.audit.listener import track
+from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
 from shared.models import PathType, make_base
 

@@ -112,7 +112,7 @@ def _port_free(host: str, port: int) -> bool:
 
 # How every process runs, here and in docker-compose.yml and the Dockerfile. --no-proxy-headers: uvicorn
 # would otherwise take the client's address from X-Forwarded-For whenever the peer is on loopback, a
-# header anyone can send; each process decides itself whom to believe (TRUSTED_PROXIES, shared.audit).
+# header anyone can send; each process decides itself whom to believe (TRUSTED_PROXIES, shared/proxies.py).
 UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers")
 
 

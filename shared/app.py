@@ -19,6 +19,7 @@ from shared.errors import NotFound, install_error_handlers, problem_response, re
 from shared.idempotency import install_idempotency
 from shared.observability import (HttpMetrics, PoolCollector, RequestContextMiddleware, log_loop_errors,
                                   metrics_visible_to)
+from shared.proxies import trusted_proxies
 
 
 def _guarded(lifespan):
@@ -38,15 +39,20 @@ def _guarded(lifespan):
 
 def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, idempotent_answers: type | None = None,
               version: str = "0.1.0", description: str = "", middleware: Sequence[type] = (),
-              **kwargs: Any) -> FastAPI:
+              state: Any = None, **kwargs: Any) -> FastAPI:
     """`idempotent_answers`: the process's shared.idempotency.idempotency_model table, where its
     creates keep their answers for retries (every process has one; harnesses that create nothing
     may leave it out). `middleware`: the process's own plain-ASGI middleware, run inside the shared
     request context (request id, metrics, body limit), so what they answer is logged and counted
-    like any answer."""
+    like any answer. `state`: the process's typed state (shared.state.ProcessState), which becomes
+    `app.state`; a harness without one gets Starlette's plain State with the settings."""
     app = FastAPI(title=title, version=version, description=description, lifespan=_guarded(lifespan),
                   dependencies=[Depends(refuse_nul)], **kwargs)
-    app.state.settings = settings
+    if state is not None:
+        app.state = state
+    else:
+        app.state.settings = settings
+        app.state.trusted_proxies = trusted_proxies(getattr(settings, "trusted_proxies", ""))
     install_error_handlers(app)
     install_docs(app)
     install_unavailable_handler(app)

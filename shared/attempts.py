@@ -9,13 +9,13 @@ the counter: limits live in PostgreSQL, so every worker of every process counts 
 window is refused every registration that gives an ID number until the window has passed, so that
 the refusal says nothing about any number.
 
-The actor and the audit table are the session's, as for every audit row (shared/audit.py); the
+The actor and the audit table are the session's, as for every audit row (shared/audit/listener.py); the
 limit is the process's setting `DUPLICATE_ID_ATTEMPTS_PER_HOUR` (shared.config.ResourceSettings).
 """
 
 from __future__ import annotations
 
-from shared.audit import session_actor
+from shared.audit.listener import session_actor
 from shared.auth import Principal
 from shared.errors import TooManyRequests
 

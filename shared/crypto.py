@@ -81,22 +81,21 @@ def kid_of(token: str) -> str:
     return token.partition(":")[0]
 
 
-# The cipher of sealed columns (`Sealed`): a column type cannot reach the app's state, so the
-# lifespan installs the process's keys here, as clock.configure installs its time zone.
-_cipher: FieldCipher | None = None
+class _Keys:
+    """The cipher of one Sealed column, given by the lifespan of the process that owns its schema
+    (`bind`). A box the column's type shares with the copies SQLAlchemy makes of it per dialect."""
+
+    __slots__ = ("cipher",)
+
+    def __init__(self) -> None:
+        self.cipher: FieldCipher | None = None
 
 
-def configure(keys_spec: str | None) -> FieldCipher:
-    """Install the keys sealed columns use in this process; answers the cipher."""
-    global _cipher
-    _cipher = FieldCipher(keys_spec or "")
-    return _cipher
-
-
-def cipher() -> FieldCipher:
-    if _cipher is None:
-        raise RuntimeError("shared.crypto.configure() was not called: no FIELD_ENCRYPTION_KEYS for sealed columns")
-    return _cipher
+def bind(metadata, cipher: FieldCipher) -> None:
+    """Seal and open the sealed columns of `metadata`'s tables (one process's schema) with `cipher`."""
+    for table in metadata.tables.values():
+        for type_ in sealed_columns(table).values():
+            type_.keys.cipher = cipher
 
 
 class Sealed(TypeDecorator):
@@ -115,6 +114,13 @@ class Sealed(TypeDecorator):
         super().__init__()
         self.context = context
         self.kind = python_type
+        self.keys = _Keys()
+
+    @property
+    def cipher(self) -> FieldCipher:
+        if self.keys.cipher is None:
+            raise RuntimeError(f"no cipher bound for the sealed column {self.context} (shared.crypto.bind)")
+        return self.keys.cipher
 
     @property
     def python_type(self) -> type:
@@ -123,7 +129,7 @@ class Sealed(TypeDecorator):
     def process_bind_param(self, value: Any, dialect) -> str | None:
         if value is None:
             return None
-        return cipher().encrypt(str(value), self.context)
+        return self.cipher.encrypt(str(value), self.context)
 
     def process_result_value(self, value: str | None, dialect) -> Any:
         return self.open(value)
@@ -131,7 +137,7 @@ class Sealed(TypeDecorator):
     def open(self, value: str | None) -> Any:
         if value is None:
             return None
-        plain = cipher().decrypt(value, self.context)
+        plain = self.cipher.decrypt(value, self.context)
         return self.kind(plain) if self.kind is not str else plain
 
 

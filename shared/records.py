@@ -16,7 +16,6 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
-from shared import crypto
 from shared.crypto import BlindIndex, FieldCipher, sealed_columns
 from shared.errors import Conflict, NotFound
 from shared.etag import check_version
@@ -68,10 +67,15 @@ class Vault:
     blind_index: BlindIndex
     digest_key: bytes
 
+    @staticmethod
+    def cipher_of(settings) -> FieldCipher:
+        """The field cipher of the settings (FIELD_ENCRYPTION_KEYS)."""
+        return FieldCipher(settings.field_encryption_keys or "")
+
     @classmethod
     def from_settings(cls, settings) -> "Vault":
-        """The keys of the settings; the same cipher also seals this process's Sealed columns."""
-        return cls(cipher=crypto.configure(settings.field_encryption_keys),
+        """The keys of the settings; the process binds the same cipher to its Sealed columns (shared.state)."""
+        return cls(cipher=cls.cipher_of(settings),
                    blind_index=BlindIndex(settings.blind_index_key or ""),
                    digest_key=(settings.blind_index_key or "").encode())
 

@@ -23,7 +23,8 @@ from gateway.models import AuditLog
 from gateway.deps import ActorDep, ReadSessionDep
 from gateway.upstream import Upstreams
 from gateway.upstream.clients import SERVICES
-from shared.audit import AuditEntry, decode_cursor, encode_cursor, is_root
+from gateway.audit.cursor import decode_cursor, encode_cursor
+from shared.contracts.audit.schemas import AuditEntry, is_root
 from shared.auth import Role
 from shared.errors import Forbidden, InvalidInput
 
@@ -68,7 +69,7 @@ def _bound(source: str, cursor: tuple[datetime, str, int] | None) -> tuple[datet
 
 async def _own(session, station_path: str, table, record_id, actor_id, before, before_id, limit) -> list[dict]:
     placed = AuditLog.station_path.startswith(station_path, autoescape=False)
-    # Rows tied to no station are the root's to read (see shared.audit.internal_audit_router).
+    # Rows tied to no station are the root's to read (see shared.contracts.audit.server).
     stmt = select(AuditLog).where(placed | AuditLog.station_path.is_(None) if is_root(station_path) else placed)
     if table is not None:
         stmt = stmt.where(AuditLog.record_table == table, AuditLog.record_id == record_id)

@@ -19,7 +19,7 @@ from gateway.sync.api import DeviceDep, _as_principal, _headers
 from gateway.sync.registry import SyncUnavailable, registry
 from shared.attachments.routes import MEDIA_TYPES
 from shared.attachments.schemas import AttachmentRead
-from shared.audit import actor_of
+from shared.audit.listener import actor_of
 from shared.errors import PROBLEM, InvalidInput
 from shared.schemas import ClientId
 from shared.sync import DEVICE_TOKEN_HEADER

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from gateway.upstream.clients import Hop, Upstreams
 from gateway.upstream.openapi import install_merged_openapi
 from gateway.upstream.streams import relay_stream, streamed
-from shared.audit import request_client
+from shared.proxies import request_client
 from shared.errors import BadGateway, GatewayTimeout, NotFound
 from shared.observability import request_id_var
 

@@ -7,19 +7,16 @@ from fastapi import FastAPI
 
 from services.cases.api import routers
 from services.cases.config import CasesSettings
-from services.cases.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, PersonDay, Station
+from services.cases.models import PATH_TABLES, RECORD_TABLES, AuditLog, Base, IdempotentAnswer, PersonDay, Station
 from services.cases.service import cases as case_service
 from services.cases.sync import TABLES
-from shared import clock, lookup
+from shared import clock
 from shared.app import build_app
-from shared.attachments import AttachmentFiles
-from shared.auth import TokenVerifier
-from shared.audit import internal_audit_router
+from shared.contracts.audit.server import internal_audit_router
 from shared.contracts.holdings.server import holdings_router
-from shared.db import Database
 from shared.observability import configure_logging
 from shared.persons import internal_persons_router
-from shared.records import Vault
+from shared.state import ServiceState
 from shared.stations import station_replica_router, write_guard
 from shared.sync import internal_sync_router
 
@@ -30,26 +27,16 @@ def create_app(settings: CasesSettings | None = None,
     settings = settings or CasesSettings()
     clock.configure(settings.timezone)
     transports = transports or {}
+    state = ServiceState(settings, AuditLog, metadata=Base.metadata, name="haolin-cases", files="cases",
+                         write_guard=write_guard(Station))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # write_guard: writes and station moves take turns (shared.stations)
-        app.state.db = await Database.start(settings, "haolin-cases", write_guard=write_guard(Station))
-        app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
-        app.state.vault = Vault.from_settings(settings)
-        # References to other services' records are checked with their owners (shared/lookup.py).
-        app.state.lookup = lookup.build(settings, transports.get("gateway"))
-        app.state.attachments = AttachmentFiles.open(settings, "cases", app.state.vault.cipher)
-        await app.state.attachments.start()
-        try:
+        async with state.running(transports.get("gateway")):
             yield
-        finally:
-            await app.state.attachments.close()
-            await app.state.lookup.aclose()
-            await app.state.db.dispose()
 
     app = build_app(title="Haolin cases service", service="cases", settings=settings, lifespan=lifespan,
-                    idempotent_answers=IdempotentAnswer)
+                    idempotent_answers=IdempotentAnswer, state=state)
     # Each module's router straight onto the app, not through one aggregate router: FastAPI matches
     # a request again at every level of inclusion, about 50 us of CPU a read for the one extra level.
     for router in routers:
@@ -58,7 +45,6 @@ def create_app(settings: CasesSettings | None = None,
     app.include_router(holdings_router(RECORD_TABLES, open_work=case_service.open_work))
     app.include_router(internal_persons_router(PersonDay))
     app.include_router(internal_audit_router(AuditLog))
-    app.state.audit_log = AuditLog
     app.include_router(internal_sync_router(TABLES))
     return app
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.cases.identity import INITIALS_MAX, NAME_MAX, PINYIN_MAX
 from shared.attachments.model import attachment_model
 from shared.crypto import RowSealed, Sealed
-from shared.audit import audit_log_model, track
+from shared.audit.listener import track
+from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
 from shared.models import RecordMixin, make_base
 from shared.persons import person_day_model

@@ -7,17 +7,15 @@ from fastapi import FastAPI
 
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
-from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, PersonDay, Station
-from services.projects.sync import TABLES as SYNC_TABLES
-from shared import clock, crypto, lookup
+from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, Base, IdempotentAnswer, PersonDay, Station
+from services.projects.sync import TABLES
+from shared import clock
 from shared.app import build_app
-from shared.attachments import AttachmentFiles
-from shared.audit import internal_audit_router
-from shared.auth import TokenVerifier
+from shared.contracts.audit.server import internal_audit_router
 from shared.contracts.holdings.server import holdings_router
-from shared.db import Database
 from shared.observability import configure_logging
 from shared.persons import internal_persons_router
+from shared.state import ServiceState
 from shared.stations import station_replica_router, write_guard
 from shared.sync import internal_sync_router
 
@@ -28,32 +26,23 @@ def create_app(settings: ProjectsSettings | None = None,
     settings = settings or ProjectsSettings()
     clock.configure(settings.timezone)
     transports = transports or {}
+    # No vault: the service keeps no value it must find again, only sealed notes (models.py).
+    state = ServiceState(settings, AuditLog, metadata=Base.metadata, name="haolin-projects", files="projects",
+                         write_guard=write_guard(Station), with_vault=False)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # read_pool: audit reads; write_guard: writes and station moves take turns (shared.stations)
-        app.state.db = await Database.start(settings, "haolin-projects", write_guard=write_guard(Station))
-        cipher = crypto.configure(settings.field_encryption_keys)  # the sealed notes (models.py)
-        app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
-        app.state.lookup = lookup.build(settings, transports.get("gateway"))
-        app.state.attachments = AttachmentFiles.open(settings, "projects", cipher)
-        await app.state.attachments.start()
-        try:
+        async with state.running(transports.get("gateway")):
             yield
-        finally:
-            await app.state.attachments.close()
-            await app.state.lookup.aclose()
-            await app.state.db.dispose()
 
     app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan,
-                    idempotent_answers=IdempotentAnswer)
+                    idempotent_answers=IdempotentAnswer, state=state)
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(holdings_router(RECORD_TABLES))
     app.include_router(internal_persons_router(PersonDay))
-    app.include_router(internal_sync_router(SYNC_TABLES))
+    app.include_router(internal_sync_router(TABLES))
     app.include_router(internal_audit_router(AuditLog))
-    app.state.audit_log = AuditLog
     return app
 
 

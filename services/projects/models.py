@@ -16,7 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.crypto import Sealed
 from shared.attachments.model import attachment_model
-from shared.audit import audit_log_model, track
+from shared.audit.listener import track
+from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
 from shared.models import RecordMixin, make_base
 from shared.persons import person_day_model

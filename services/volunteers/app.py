@@ -7,17 +7,14 @@ from fastapi import FastAPI
 
 from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
-from services.volunteers.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, Station
+from services.volunteers.models import PATH_TABLES, RECORD_TABLES, AuditLog, Base, IdempotentAnswer, Station
 from services.volunteers.sync import TABLES
-from shared import clock, lookup
+from shared import clock
 from shared.app import build_app
-from shared.attachments import AttachmentFiles
-from shared.auth import TokenVerifier
-from shared.audit import internal_audit_router
+from shared.contracts.audit.server import internal_audit_router
 from shared.contracts.holdings.server import holdings_router
-from shared.db import Database
 from shared.observability import configure_logging
-from shared.records import Vault
+from shared.state import ServiceState
 from shared.stations import station_replica_router, write_guard
 from shared.sync import internal_sync_router
 
@@ -28,33 +25,21 @@ def create_app(settings: VolunteersSettings | None = None,
     settings = settings or VolunteersSettings()
     clock.configure(settings.timezone)
     transports = transports or {}
+    state = ServiceState(settings, AuditLog, metadata=Base.metadata, name="haolin-volunteers", files="volunteers",
+                         write_guard=write_guard(Station))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # read_pool: audit reads; write_guard: writes and station moves take turns (shared.stations)
-        # write_guard: writes and station moves take turns (shared.stations)
-        app.state.db = await Database.start(settings, "haolin-volunteers", write_guard=write_guard(Station))
-        app.state.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
-        app.state.vault = Vault.from_settings(settings)
-        # References to other services' records are checked with their owners (shared/lookup.py).
-        app.state.lookup = lookup.build(settings, transports.get("gateway"))
-        app.state.attachments = AttachmentFiles.open(settings, "volunteers", app.state.vault.cipher)
-        await app.state.attachments.start()
-        try:
+        async with state.running(transports.get("gateway")):
             yield
-        finally:
-            await app.state.attachments.close()
-            await app.state.lookup.aclose()
-            await app.state.db.dispose()
 
     app = build_app(title="Haolin volunteers service", service="volunteers", settings=settings, lifespan=lifespan,
-                    idempotent_answers=IdempotentAnswer)
+                    idempotent_answers=IdempotentAnswer, state=state)
     app.include_router(router)
     app.include_router(station_replica_router(Station, PATH_TABLES))
     app.include_router(holdings_router(RECORD_TABLES))
     app.include_router(internal_sync_router(TABLES))
     app.include_router(internal_audit_router(AuditLog))
-    app.state.audit_log = AuditLog
     return app
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.attachments.model import attachment_model
-from shared.audit import audit_log_model, track
+from shared.audit.listener import track
+from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
 from shared.crypto import RowSealed
 from shared.models import PathType, RecordMixin, make_base

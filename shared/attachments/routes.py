@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.attachments.files import AttachmentFiles, attachment_files
 from shared.attachments.schemas import AttachmentList, AttachmentRead
-from shared.audit import log_reads
+from shared.audit.reads import log_reads
 from shared.auth import Principal
 from shared.db import read_session, transaction
 from shared.errors import Forbidden

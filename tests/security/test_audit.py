@@ -11,7 +11,7 @@ import pytest
 
 from gateway.config import GatewaySettings
 from shared import clock
-from shared.audit import prune
+from shared.audit.prune import prune
 from tests.cases.test_sync import tablet_beneficiary
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_sync_flow import Tablet

@@ -11,7 +11,7 @@ from gateway.deps import WriteSessionDep, PasswordsDep, SettingsDep, SignerDep, 
 from gateway.identity.schemas import LoginAnswer, RefreshRequest, TokenPair
 from gateway.identity.service import auth as service
 from gateway.models import AuditLog, User
-from shared.audit import log_event
+from shared.audit.listener import log_event
 from shared.auth import Principal, Role
 from shared.errors import InvalidInput
 

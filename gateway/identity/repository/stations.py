@@ -10,7 +10,7 @@ from sqlalchemy import String, case, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import AuditLog, Station, User, station_change_seq
-from shared.audit import log_write
+from shared.audit.listener import log_write
 from shared.pagination import PageParams, keyset
 
 # Every station write takes this transaction-level advisory lock before anything else.

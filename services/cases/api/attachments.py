@@ -7,10 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.deps import IdWriterDep, ReadSessionDep, beneficiary_for_read, case_for_read
 from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Attachment, Beneficiary, Case
+from services.privacy import is_child
 from shared import clock
 from shared.attachments import Owner, attachment_router
 from shared.attachments.tablet import TabletOwner, tablet_upload_router
-from shared.audit import is_child
 from shared.repository import get_live
 
 BENEFICIARY_PURPOSES = ("consent_form", "photo", "identity_document", "other")

@@ -13,7 +13,7 @@ from services.cases.repository import by_id
 from services.cases.repository import beneficiaries as repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
 from services.cases.service import beneficiaries as service
-from shared.audit import log_reads, read_actor
+from shared.audit.reads import log_reads, read_actor
 from shared.auth import ReaderDep, WriterDep
 from shared.errors import InvalidInput, also_check
 from shared.etag import set_etag

@@ -16,7 +16,7 @@ from services.projects.schemas.work import (ActivityCreate, ActivityRead, Activi
 from services.projects.service import activities as service
 from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
-from shared.audit import log_reads
+from shared.audit.reads import log_reads
 from shared.etag import check_version, set_etag
 from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params

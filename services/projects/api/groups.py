@@ -15,7 +15,7 @@ from services.projects.schemas.work import (AttendanceBatch, AttendanceList, Att
                                             SessionUpdate, Stage)
 from services.projects.service import attendance
 from services.projects.service import groups as service
-from shared.audit import log_reads
+from shared.audit.reads import log_reads
 from shared.etag import check_version, set_etag
 from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params

@@ -10,7 +10,7 @@ from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.certificates import CertificateCreate, CertificateRead
 from services.volunteers.service import certificates as service
 from services.volunteers.service import pdf
-from shared.audit import log_reads
+from shared.audit.reads import log_reads
 from shared.auth import Principal, WriterDep
 from shared.etag import set_etag
 from shared.masking import in_full

@@ -10,8 +10,9 @@ from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import (IdType, VolunteerCreate, VolunteerRead, VolunteerStatus,
                                                     VolunteerUpdate)
 from services.volunteers.service import volunteers as service
+from services.privacy import is_child
 from shared import clock
-from shared.audit import is_child, log_reads
+from shared.audit.reads import log_reads
 from shared.auth import PrincipalDep, ReaderDep, WriterDep
 from shared.etag import set_etag
 from shared.masking import in_full

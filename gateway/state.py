@@ -1,0 +1,65 @@
+"""What the gateway holds while it runs, as one typed object: `request.app.state` (shared/state.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from gateway.identity.bootstrap import ensure_admin
+from gateway.identity.live import LiveAccounts
+from gateway.identity.ratelimit import AddressLimiter
+from gateway.replication import StationPusher
+from gateway.stats.cache import AnswerCache
+from gateway.upstream import Upstreams
+from shared.auth import TokenSigner, TokenVerifier
+from shared.db import Database, asyncpg_dsn
+from shared.notify import Listener
+from shared.state import ProcessState
+
+
+@dataclass(eq=False)
+class GatewayState(ProcessState):
+    """Built by create_app with the settings; `running` (the lifespan) opens the rest."""
+
+    # Login attempts per client address and minute (gateway.deps.login_throttle).
+    login_limiter: AddressLimiter | None = None
+    listener: Listener | None = None
+    accounts: LiveAccounts | None = None
+    signer: TokenSigner | None = None
+    upstreams: Upstreams | None = None
+    stats_cache: AnswerCache | None = None
+    pusher: StationPusher | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.login_limiter = AddressLimiter(self.settings.login_per_address_per_minute)
+
+    @asynccontextmanager
+    async def running(self, transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> AsyncIterator[None]:
+        """The lifespan: everything opened, then closed in the reverse order. `transports` replaces
+        the network to a service (tests wire in-process apps)."""
+        settings = self.settings
+        self.db = await Database.start(settings, "haolin-gateway")  # read_pool: the caller on every request
+        self.listener = Listener(asyncpg_dsn(settings.database_url), "haolin-gateway-listen")
+        self.accounts = LiveAccounts(self.db.read_pool, self.listener)
+        await self.listener.start()
+        self.signer = TokenSigner(settings.private_key_pem(), settings.jwt_issuer, settings.jwt_audience,
+                                  settings.access_ttl_s)
+        self.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
+        self.upstreams = Upstreams.build(settings, transports)
+        self.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
+                                       per_compute=settings.stats_cache_per_compute)
+        await ensure_admin(self.db, settings)
+        self.pusher = StationPusher(self.db, self.upstreams, self.signer, settings.station_push_interval_s)
+        await self.pusher.start()
+        try:
+            yield
+        finally:
+            await self.pusher.stop()
+            self.stats_cache.close()
+            await self.upstreams.aclose()
+            await self.listener.stop()
+            await self.db.dispose()

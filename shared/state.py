@@ -1,0 +1,93 @@
+"""What a process holds while it runs, as one typed object: `request.app.state`.
+
+`build_app` makes the app's state the process's own subclass of `ProcessState` (a service's
+`ServiceState`, the gateway's gateway.state.GatewayState), with everything known when the app is
+built (settings, audit table, trusted proxies, metrics); the lifespan fills the rest (`running`)
+before the first request and closes it after the last. So a handler finds every attribute it
+reads already there, each declared here with its type, none filled lazily on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from shared import crypto, lookup
+from shared.attachments import AttachmentFiles
+from shared.auth import TokenVerifier
+from shared.config import ServiceSettings
+from shared.crypto import FieldCipher
+from shared.db import Database
+from shared.proxies import trusted_proxies
+from shared.records import Vault
+
+
+@dataclass(eq=False)
+class ProcessState:
+    """What every process's app holds. `metrics` is set by build_app; `db` and `verifier` by the lifespan."""
+
+    settings: Any
+    # The process's audit table (shared.audit.model.audit_log_model), where reads and events go.
+    audit_log: type | None = None
+    # Whose X-Real-IP this process believes (shared/proxies.py), from settings.trusted_proxies.
+    trusted_proxies: tuple = ()
+    metrics: Any = None
+    db: Database | None = None
+    verifier: TokenVerifier | None = None
+
+    def __post_init__(self) -> None:
+        self.trusted_proxies = trusted_proxies(getattr(self.settings, "trusted_proxies", ""))
+
+
+@dataclass(eq=False)
+class ServiceState(ProcessState):
+    """A service's state: its database, the keys of its sensitive fields, its files and its lookups
+    of other services' records. Built by every service's create_app the same way:
+
+        state = ServiceState(settings, AuditLog, metadata=Base.metadata, name="haolin-cases",
+                             files="cases", write_guard=write_guard(Station))
+        async with state.running(transports.get("gateway")): ...   # the lifespan
+    """
+
+    # The service's tables (its models' MetaData), whose sealed columns take the service's cipher.
+    metadata: Any = None
+    name: str = ""  # the database connections' application_name
+    files: str = ""  # the attachments' namespace of STORAGE_URL
+    write_guard: str | None = None
+    # Whether the service keeps values it must find again (ID numbers, phones): their blind index
+    # and the create digests' key (shared.records.Vault). Without it, only the cipher.
+    with_vault: bool = True
+    cipher: FieldCipher | None = None
+    vault: Vault | None = None
+    lookup: lookup.Lookup | None = None
+    attachments: AttachmentFiles | None = None
+
+    @asynccontextmanager
+    async def running(self, gateway: httpx.AsyncBaseTransport | None = None) -> AsyncIterator[None]:
+        """The lifespan: everything opened, then closed in the reverse order. `gateway` replaces
+        the network to the gateway (tests wire in-process apps)."""
+        settings: ServiceSettings = self.settings
+        # write_guard: writes and station moves take turns (shared.stations)
+        self.db = await Database.start(settings, self.name, write_guard=self.write_guard)
+        self.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
+        if self.with_vault:
+            self.vault = Vault.from_settings(settings)
+            self.cipher = self.vault.cipher
+        else:
+            self.cipher = Vault.cipher_of(settings)
+        if self.metadata is not None:
+            crypto.bind(self.metadata, self.cipher)
+        # References to other services' records are checked with their owners (shared/lookup.py).
+        self.lookup = lookup.build(settings, gateway)
+        self.attachments = AttachmentFiles.open(settings, self.files, self.cipher)
+        await self.attachments.start()
+        try:
+            yield
+        finally:
+            await self.attachments.close()
+            await self.lookup.aclose()
+            await self.db.dispose()
