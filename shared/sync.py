@@ -27,9 +27,7 @@ marks soft (shared/review.py) keeps a pushed record and flags it for review inst
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from contextvars import ContextVar
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date, datetime, time
@@ -141,13 +139,15 @@ class DeviceTokenRequired(Unauthorized):
 
 
 class SyncContext:
-    """Who is pushing: the device's principal (role, station subtree) as the gateway vouched."""
+    """Who is pushing: the device's principal (role, station subtree) as the gateway vouched, and
+    the service's keys (`vault`, its shared.records.Vault, or None) its adapters write with."""
 
     def __init__(self, principal: Principal, request: Request,
                  provisional: dict[str, list[dict]] | None = None,
-                 pushed: dict[str, list[str]] | None = None) -> None:
+                 pushed: dict[str, list[str]] | None = None, vault: Any = None) -> None:
         self.principal = principal
         self.request = request
+        self.vault = vault
         # Records of this same push that another service accepted in its dry run but has not
         # written yet (a new beneficiary whose attendance this service is checking).
         self.provisional = provisional or {}
@@ -197,7 +197,9 @@ class SyncTable:
     # before it is written: given the stored record after a dry run's writes (see PushBody.provisional).
     provides: Callable[[Any], dict] | None = None
 
-    def serve(self, record: Any) -> dict:
+    # `vault` in serve, pull_row and same: the service's keys (shared.records.Vault, or None), for a
+    # table that serves or compares values only they open (masked or write-only ones).
+    def serve(self, record: Any, vault: Any = None) -> dict:
         row = {"id": record.id}
         for c in self.columns:
             row[c.name] = None if c.writeonly else wire(getattr(record, c.source))
@@ -212,13 +214,13 @@ class SyncTable:
     def writeonly(self) -> frozenset[str]:
         return frozenset(c.name for c in self.columns if c.writeonly)
 
-    def pull_row(self, values: Mapping[str, Any]) -> dict:
+    def pull_row(self, values: Mapping[str, Any], vault: Any = None) -> dict:
         """What `serve` gives for a record read as a mapping of its table's columns (the rows a
         pull streams), without making an object of each row. A subclass that changes `serve`
         changes this too (tests/gateway/test_sync_pull_stream.py holds them equal); until it does, its
         rows go through its `serve`."""
         if type(self).serve is not SyncTable.serve:
-            return self.serve(SimpleNamespace(**values))
+            return self.serve(SimpleNamespace(**values), vault)
         return self.wire_row(values)
 
     def wire_row(self, values: Mapping[str, Any], computed: Mapping[str, Any] | None = None) -> dict:
@@ -253,11 +255,11 @@ class SyncTable:
             out[c.name] = row[c.name]
         return out
 
-    def same(self, record: Any, row: dict) -> bool:
+    def same(self, record: Any, row: dict, vault: Any = None) -> bool:
         """Does the stored record already say what the push says (a retried push)? Write-only
         columns are not compared here (they are served as null): a table that stores one
         compares it itself."""
-        served = self.serve(record)
+        served = self.serve(record, vault)
         return all(served.get(k) == v for k, v in self.pushed(row).items() if k in served and k not in self.writeonly)
 
     def describe(self) -> dict:
@@ -274,7 +276,8 @@ class PullQuery(BaseModel):
     full_tables: list[str] = Field(default_factory=list)
 
 
-async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: int = 500) -> AsyncIterator[bytes]:
+async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: int = 500,
+                     vault: Any = None) -> AsyncIterator[bytes]:
     """The NDJSON stream. Each table's lines have one fixed, compact layout, which the gateway
     copies through without parsing (gateway/sync/api.py): `{"table":"<name>","row":{...}}` and
     `{"table":"<name>","deleted":"<id>"}`, with no spaces, one per line."""
@@ -299,7 +302,7 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
                 rows, row_of = b'{"table":' + name + b',"row":', table.pull_row
                 result = await conn.stream(live.execution_options(yield_per=batch))
                 async for part in result.partitions(batch):
-                    yield b"".join([rows + orjson.dumps(row_of(r._mapping)) + b"}\n" for r in part])
+                    yield b"".join([rows + orjson.dumps(row_of(r._mapping, vault)) + b"}\n" for r in part])
                 if since is None:
                     continue  # a first sync has nothing to delete
                 gone = select(model.id).where(*window, model.deleted_at.is_not(None)).order_by(xid, model.id)
@@ -387,7 +390,8 @@ async def _changed_since(session: AsyncSession, table: SyncTable, ids: list[str]
     return set((await session.scalars(stmt)).all())
 
 
-async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushBody) -> list[_Checked]:
+async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushBody,
+                vault: Any = None) -> list[_Checked]:
     """Every record of the push against what is stored, locked until the transaction ends.
     Raises the first class of problem found, naming every record concerned."""
     conflicts, outside = [], []
@@ -418,7 +422,7 @@ async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushB
                         isinstance(station, int) and BIGINT_MIN <= station <= BIGINT_MAX):
                     raise InvalidInput.field(f"changes.{name}.{row['id']}.station_id", "Must be a station's id.")
                 if record is not None and row["id"] in recent:
-                    if record.deleted_at is not None or not table.same(record, row):
+                    if record.deleted_at is not None or not table.same(record, row, vault):
                         conflicts.append({"table": name, "id": row["id"]})
                         continue
                 if record is not None and record.deleted_at is not None:
@@ -455,7 +459,7 @@ async def apply(session: AsyncSession, ctx: SyncContext, checked: list[_Checked]
         for row, _ in entry.creates:
             await _guard(table, row["id"], table.create(session, ctx, row))
         for row, record in entry.updates:
-            if not table.same(record, row):
+            if not table.same(record, row, ctx.vault):
                 await _guard(table, row["id"], table.update(session, ctx, record, row))
     # Sessions don't autoflush: a delete's own queries (a case's live records) must see what
     # this push has already changed, or a record deleted here would be counted back twice.
@@ -501,35 +505,8 @@ def device_principal(body: PushBody) -> Principal:
                      station_path=body.station_path, device_id=body.device_id)
 
 
-_app: ContextVar[Any] = ContextVar("sync_app", default=None)
-
-
-def current_app() -> Any:
-    """The service app whose sync route is running: what `serve` and `same`, which get no
-    request, use to reach its state (the vault that decrypts a write-only value to compare)."""
-    app = _app.get()
-    if app is None:
-        raise RuntimeError("Only inside the routes of internal_sync_router.")
-    return app
-
-
-async def _bind_app(request: Request) -> None:
-    _app.set(request.app)
-
-
-@contextmanager
-def app_bound(app: Any) -> Iterator[None]:
-    """`serve` and `same` outside a request, as that app's sync routes run them (a test's own reads)."""
-    token = _app.set(app)
-    try:
-        yield
-    finally:
-        _app.reset(token)
-
-
 def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
-    router = APIRouter(prefix="/internal/sync", tags=["internal"], include_in_schema=False,
-                       dependencies=[Depends(_bind_app)])
+    router = APIRouter(prefix="/internal/sync", tags=["internal"], include_in_schema=False)
     by_name = {t.name: t for t in tables}
 
     @router.get("/schema")
@@ -539,16 +516,18 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
 
     @router.post("/pull")
     async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
-        return StreamingResponse(pull_lines(request.app.state.db.engine, tables, query),
+        state = request.app.state
+        return StreamingResponse(pull_lines(state.db.engine, tables, query, vault=state.vault),
                                  media_type="application/x-ndjson")
 
     @router.post("/push", status_code=204, responses={200: {"description": "A dry run passed: what it provides"}})
     async def push(body: PushBody, request: Request, _: ServicePrincipalDep,
                    session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> Response:
-        checked = await check(session, by_name, body)
+        vault = request.app.state.vault
+        checked = await check(session, by_name, body, vault)
         principal = device_principal(body)
         session.info["principal"] = principal  # the audit log names the device, not the gateway
-        await apply(session, SyncContext(principal, request, body.provisional, body.pushed), checked)
+        await apply(session, SyncContext(principal, request, body.provisional, body.pushed, vault), checked)
         if not body.check_only:
             return Response(status_code=204)
         # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the gateway

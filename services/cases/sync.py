@@ -21,8 +21,9 @@ Tablets do not send If-Match: an update applies the fields that really differ fr
 record (as the REST update schema normalises them) at the record's current version; the
 framework has checked for conflicts already, with the same comparison (`CasesTable.same`).
 
-The masked columns need the service's keys (the Vault) while a pull streams, and a pull sees
-only the engine: the sync router binds the app for the request (shared.sync.current_app).
+The masked columns need the service's keys (the Vault) while a pull streams, and the write-only
+ones to be compared: the sync router passes them to `serve`, `pull_row` and `same` (`vault`) and
+to the adapters (`SyncContext.vault`).
 """
 
 from __future__ import annotations
@@ -51,12 +52,7 @@ from shared.lookup import PushAsker
 from shared.records import Vault
 from shared.repository import get_live
 from shared.attachments.tablet import attachment_sync_table
-from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
-
-# ---------------------------------------------------------------- the vault of the request
-
-def vault() -> Vault:
-    return current_app().state.vault
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, wire
 
 
 # ---------------------------------------------------------------- table description
@@ -76,7 +72,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _unchanged(record: Any, name: str, new: Any) -> bool:
+def _unchanged(record: Any, name: str, new: Any, vault: Vault | None = None) -> bool:
     current = getattr(record, name)
     return _plain(new) == (_plain(list(current)) if isinstance(current, list) else _plain(current))
 
@@ -100,13 +96,13 @@ class CasesTable(SyncTable):
     # Fields a create defaults when left null (the caller as worker, "low" risk, no populations):
     # a null pushed for them means "not given", so a repeated create keeps the defaults.
     kept_when_null: frozenset[str] = frozenset()
-    # Served columns computed from the whole record (masked sensitive values), in one call.
-    computed: Callable[[Any], dict] | None = None
-    # Is the (schema-normalised) new value of a field what the record holds already?
-    unchanged: Callable[[Any, str, Any], bool] = _unchanged
+    # Served columns computed from the whole record and the vault (masked sensitive values), in one call.
+    computed: Callable[[Any, Vault | None], dict] | None = None
+    # Is the (schema-normalised) new value of a field what the record holds already? (record, field, value, vault)
+    unchanged: Callable[[Any, str, Any, Vault | None], bool] = _unchanged
 
-    def serve(self, record: Any) -> dict:
-        extra = self.computed(record) if self.computed else {}
+    def serve(self, record: Any, vault: Vault | None = None) -> dict:
+        extra = self.computed(record, vault) if self.computed else {}
         row = {"id": record.id}
         for c in self.columns:
             if c.writeonly:
@@ -115,12 +111,12 @@ class CasesTable(SyncTable):
                 row[c.name] = wire(extra[c.name]) if c.name in extra else wire(getattr(record, c.source))
         return row
 
-    def pull_row(self, values: Mapping[str, Any]) -> dict:
-        return self.wire_row(values, self.computed(SimpleNamespace(**values)) if self.computed else None)
+    def pull_row(self, values: Mapping[str, Any], vault: Vault | None = None) -> dict:
+        return self.wire_row(values, self.computed(SimpleNamespace(**values), vault) if self.computed else None)
 
-    def same(self, record: Any, row: dict) -> bool:
+    def same(self, record: Any, row: dict, vault: Vault | None = None) -> bool:
         try:
-            return not self.changes(record, row)
+            return not self.changes(record, row, vault)
         except (ValidationError, InvalidInput):
             return False  # not valid, so not what is stored: the update names the problem
 
@@ -148,9 +144,9 @@ class CasesTable(SyncTable):
             out[name] = value
         return out
 
-    def changes(self, record: Any, row: dict) -> dict:
+    def changes(self, record: Any, row: dict, vault: Vault | None = None) -> dict:
         """The decoded writable fields of `row` that would change `record` (see the class)."""
-        served = self.serve(record)
+        served = self.serve(record, vault)
         candidates = {}
         for name, value in self.values(row).items():
             if name in served and name not in self.json_columns and served[name] == row[name]:
@@ -162,7 +158,7 @@ class CasesTable(SyncTable):
             return {}
         body = self.update_schema.model_validate(candidates)
         return {name: value for name, value in candidates.items()
-                if not self.unchanged(record, name, getattr(body, name))}
+                if not self.unchanged(record, name, getattr(body, name), vault)}
 
 
 def _without_none(values: dict) -> dict:
@@ -191,15 +187,15 @@ def _named(exc: AppError, table: str, record_id: str) -> AppError:
 
 # ---------------------------------------------------------------- beneficiaries
 
-def _masked(record: Any) -> dict:
-    read = beneficiary_service.to_read(vault(), record, reveal=False)
+def _masked(record: Any, vault: Vault) -> dict:
+    read = beneficiary_service.to_read(vault, record, reveal=False)
     contact = read.emergency_contact.model_dump(mode="json") if read.emergency_contact else None
     return {"id_number_masked": read.id_number, "phone_masked": read.phone, "emergency_contact_masked": contact}
 
 
-def _beneficiary_unchanged(record: Beneficiary, name: str, new: Any) -> bool:
+def _beneficiary_unchanged(record: Beneficiary, name: str, new: Any, vault: Vault) -> bool:
     if name in ("id_number", "phone", "emergency_contact"):  # write-only: compared with the decrypted value
-        stored = getattr(beneficiary_service.to_read(vault(), record, reveal=True), name)
+        stored = getattr(beneficiary_service.to_read(vault, record, reveal=True), name)
         return _plain(new) == _plain(stored)
     if name == "birth_on" and new is None and record.id_number_enc:
         return True  # the service takes it from the ID number again
@@ -211,7 +207,7 @@ async def _beneficiary_create(session: AsyncSession, ctx: SyncContext, row: dict
     await _station_in_scope(session, ctx.principal, values.get("station_id"))
     body = BeneficiaryCreate(id=row["id"], **values)
     try:
-        await beneficiary_service.create(session, vault(), ctx.principal, body, ctx.review())
+        await beneficiary_service.create(session, ctx.vault, ctx.principal, body, ctx.review())
     except DuplicateIdNumber as exc:
         raise _named(exc, "beneficiaries", row["id"]) from None
 
@@ -219,11 +215,11 @@ async def _beneficiary_create(session: AsyncSession, ctx: SyncContext, row: dict
 async def _beneficiary_update(session: AsyncSession, ctx: SyncContext, record: Beneficiary, row: dict) -> None:
     if record.deleted_at is not None:
         return  # deleted on the server before the tablet's last pull: the deletion wins
-    values = BENEFICIARIES.changes(record, row)
+    values = BENEFICIARIES.changes(record, row, ctx.vault)
     if not values:
         return
     try:
-        await beneficiary_service.update(session, vault(), ctx.principal, record, record.version,
+        await beneficiary_service.update(session, ctx.vault, ctx.principal, record, record.version,
                                          BeneficiaryUpdate.model_validate(values), ctx.review())
     except DuplicateIdNumber as exc:
         raise _named(exc, "beneficiaries", record.id) from None
@@ -285,13 +281,13 @@ async def _case_create(session: AsyncSession, ctx: SyncContext, row: dict) -> No
     values = _without_none(CASES.values(row))
     await _station_in_scope(session, ctx.principal, values.get("station_id"))
     # Opened at intake, its "open" event and counts written, exactly as POST /v1/cases.
-    await case_service.create(session, vault(), _asker(ctx), ctx.principal, CaseCreate(id=row["id"], **values))
+    await case_service.create(session, ctx.vault, _asker(ctx), ctx.principal, CaseCreate(id=row["id"], **values))
 
 
 async def _case_update(session: AsyncSession, ctx: SyncContext, record: Case, row: dict) -> None:
     if record.deleted_at is not None:
         return
-    values = CASES.changes(record, row)
+    values = CASES.changes(record, row, ctx.vault)
     if values:
         await case_service.update(_asker(ctx), ctx.principal, record, record.version,
                                   CaseUpdate.model_validate(values))
@@ -353,12 +349,12 @@ def _case_record_adapters(path: str):
         values = _without_none(table().values(row))
         case = await parent(session, ctx.principal, values.pop("case_id", None))
         body = kind.create.model_validate({"id": row["id"], **values})
-        await record_service.create(session, vault(), ctx.principal, kind, case, body, ctx.review())
+        await record_service.create(session, ctx.vault, ctx.principal, kind, case, body, ctx.review())
 
     async def update(session: AsyncSession, ctx: SyncContext, record: Any, row: dict) -> None:
         if record.deleted_at is not None:
             return  # tombstoned (with its case, earlier in this push or before): the deletion wins
-        values = table().changes(record, row)
+        values = table().changes(record, row, ctx.vault)
         if not values:
             return
         case = await parent(session, ctx.principal, record.case_id)

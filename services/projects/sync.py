@@ -115,7 +115,7 @@ class ProjectsSyncTable(SyncTable):
     # attendance's person): a push changing one answers 422 naming it.
     fixed: frozenset[str] = frozenset()
 
-    def same(self, record: Any, row: dict) -> bool:
+    def same(self, record: Any, row: dict, vault: Any = None) -> bool:
         state = sa_inspect(record, raiseerr=False)
         if state is not None and state.expired_attributes:
             # Expired by an earlier write of this push (a group's delete tombstones its sessions):

@@ -47,7 +47,7 @@ from shared.lookup import PushAsker
 from shared.repository import get_live
 from shared.stations import resolve_station
 from shared.attachments.tablet import attachment_sync_table
-from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, current_app, wire
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, wire
 
 
 @dataclass(frozen=True)
@@ -67,30 +67,30 @@ class VolunteersTable(SyncTable):
     def _numbers(self) -> set[str]:
         return {c.name for c in self.columns if c.type == "number"}
 
-    def serve(self, record: Any) -> dict:
+    def serve(self, record: Any, vault: Any = None) -> dict:
         row = super().serve(record)
         for name in self.times:
             row[name] = _clock(getattr(record, name))
         return row
 
-    def pull_row(self, values: Mapping[str, Any]) -> dict:
+    def pull_row(self, values: Mapping[str, Any], vault: Any = None) -> dict:
         row = self.wire_row(values)
         for name in self.times:
             row[name] = _clock(values[name])
         return row
 
-    def same(self, record: Any, row: dict) -> bool:
+    def same(self, record: Any, row: dict, vault: Any = None) -> bool:
         # A write-only value the push gives (an ID number, a phone) is served as null, so it is
         # compared with the stored value decrypted, as the update compares it: a push retried
         # without a pull in between is then no conflict. A correction's reason is a note on a
         # change, not state.
         if self.changes is not None and self.writeonly & self.pushed(row).keys():
             try:
-                if self.changes(current_app().state.vault, record, row):
+                if self.changes(vault, record, row):
                     return False
             except InvalidInput:
                 return False
-        return super().same(record, row)
+        return super().same(record, row, vault)
 
     def pushed(self, row: dict) -> dict:
         out = {}

@@ -19,7 +19,6 @@ from services.cases.sync import TABLES as CASES_TABLES
 from services.projects.sync import TABLES as PROJECTS_TABLES
 from services.volunteers.sync import TABLES as VOLUNTEERS_TABLES
 from shared import clock
-from shared.sync import app_bound
 from tests.cases.conftest import ID_A
 from tests.gateway.test_sync_flow import settle, station_tablet
 from tests.storage.samples import pdf
@@ -99,12 +98,11 @@ async def _served(apps_tables, pulled: dict) -> dict[str, dict[str, dict]]:
     """{table: {id: serve(stored record)}} for the ids the pull gave, read by each service's ORM."""
     out = {}
     for app, tables in apps_tables:
-        with app_bound(app):
-            async with app.state.db.read_sessions() as session:
-                for table in tables:
-                    ids = [r["id"] for r in pulled[table.name]["updated"]]
-                    records = (await session.scalars(select(table.model).where(table.model.id.in_(ids)))).all()
-                    out[table.name] = {r.id: table.serve(r) for r in records}
+        async with app.state.db.read_sessions() as session:
+            for table in tables:
+                ids = [r["id"] for r in pulled[table.name]["updated"]]
+                records = (await session.scalars(select(table.model).where(table.model.id.in_(ids)))).all()
+                out[table.name] = {r.id: table.serve(r, app.state.vault) for r in records}
     return out
 
 

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from ops import rotate_keys
+from services.cases.models import Base as CasesBase
 from shared import clock, crypto
 from shared.crypto import FieldCipher, generate_key
 from shared.db import asyncpg_dsn
@@ -136,7 +137,8 @@ class TestKeyRotation:
         original_vault = cases_app.state.vault
 
         def use(spec: str) -> FieldCipher:
-            cipher = crypto.configure(spec)
+            cipher = FieldCipher(spec)
+            crypto.bind(CasesBase.metadata, cipher)
             cases_app.state.vault = replace(original_vault, cipher=cipher)
             return cipher
 
