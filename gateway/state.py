@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -19,6 +20,10 @@ from shared.db import Database, asyncpg_dsn
 from shared.notify import Listener
 from shared.state import ProcessState
 
+if TYPE_CHECKING:
+    from gateway.sync.registry import Registry
+    from gateway.upstream.openapi import MergedOpenAPI
+
 
 @dataclass(eq=False)
 class GatewayState(ProcessState):
@@ -32,6 +37,11 @@ class GatewayState(ProcessState):
     upstreams: Upstreams | None = None
     stats_cache: AnswerCache | None = None
     pusher: StationPusher | None = None
+    # The services' synced tables, asked for when a tablet first needs them, since a service may be
+    # down when the gateway starts (gateway.sync.registry).
+    sync_registry: Registry | None = None
+    # The platform's API document, the gateway's and the services' (gateway.upstream.openapi).
+    merged_openapi: MergedOpenAPI | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()

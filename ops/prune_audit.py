@@ -2,7 +2,7 @@
 
 The retention is AUDIT_RETENTION_DAYS (default 183, six months; smaller values are refused).
 Every process keeps its audit log in its own schema; each is pruned with its own settings.
-The database itself refuses any other change to an audit row (shared.audit.model.guard_sql).
+The database itself refuses any other change to an audit row (shared.audit.ddl.guard_sql).
 """
 
 from __future__ import annotations

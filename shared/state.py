@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,7 +34,7 @@ class ProcessState:
     # The process's audit table (shared.audit.model.audit_log_model), where reads and events go.
     audit_log: type | None = None
     # Whose X-Real-IP this process believes (shared/proxies.py), from settings.trusted_proxies.
-    trusted_proxies: tuple = ()
+    trusted_proxies: tuple = field(init=False, default=())
     metrics: Any = None
     db: Database | None = None
     verifier: TokenVerifier | None = None

@@ -4,7 +4,7 @@ Machinery only; each service decides which of its records carry files, for which
 may add them and whose files are a child's:
 
     Attachment = attachment_model(Base)                          # models.py: its own table, own schema
-    app.state.attachments = AttachmentFiles.open(settings, "cases", cipher)   # in the lifespan
+    AttachmentFiles.open(settings, "cases", cipher)              # the lifespan's (shared.state.ServiceState)
     router = attachment_router("/v1/beneficiaries/{beneficiary_id}/attachments", Owner(...), Attachment)
 
 The record's metadata lives in the owning service's `attachment` table; the bytes go through

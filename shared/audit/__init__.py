@@ -4,7 +4,8 @@ Each process keeps its own `audit_log` table in its own schema (`model.audit_log
 the gateway answers an administrator's questions by asking every process (`/internal/audit`,
 shared/contracts/audit/), never by reading their tables.
 
-- model.py: the table, and the migration DDL that makes it append-only (guard and prune function);
+- model.py: the table;
+- ddl.py: what the migrations run to make it and keep it append-only (guard and prune function);
 - listener.py: who acts (`actor_of`), and writes logged in the transaction that makes them;
 - reads.py: reads of sensitive records, logged before the answer goes out;
 - prune.py: deleting rows past the retention (ops.prune_audit).

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from migrations.sealing import seal, unseal
-from shared.audit.model import create_audit_log, drop_audit_log
+from shared.audit.ddl import create_audit_log, drop_audit_log
 
 revision = "cases_0005"
 down_revision = "cases_0004"

@@ -6,7 +6,7 @@ Create Date: 2026-12-04
 """
 from alembic import op
 
-from shared.audit.model import drop_prune_function, prune_function_sql
+from shared.audit.ddl import drop_prune_function, prune_function_sql
 
 revision = "gateway_0008"
 down_revision = "gateway_0007"

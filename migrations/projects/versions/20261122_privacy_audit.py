@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 from alembic import op
 
 from migrations.sealing import seal, unseal
-from shared.audit.model import create_audit_log, drop_audit_log
+from shared.audit.ddl import create_audit_log, drop_audit_log
 
 revision = "projects_0004"
 down_revision = "projects_0003"

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 
-from shared.audit.model import create_audit_log, drop_audit_log
+from shared.audit.ddl import create_audit_log, drop_audit_log
 
 revision = "volunteers_0003"
 down_revision = "volunteers_0002"
