@@ -92,7 +92,10 @@ class _Keys:
 
 
 def bind(metadata, cipher: FieldCipher) -> None:
-    """Seal and open the sealed columns of `metadata`'s tables (one process's schema) with `cipher`."""
+    """Seal and open the sealed columns of `metadata`'s tables (one process's schema) with `cipher`.
+
+    Bound to the tables, not to an engine: rows read without the ORM (`open_row`) come through no
+    engine. A schema belongs to one process, whose lifespan binds its own keys (shared.state)."""
     for table in metadata.tables.values():
         for type_ in sealed_columns(table).values():
             type_.keys.cipher = cipher

@@ -16,12 +16,13 @@ from typing import Any
 
 import httpx
 
-from shared import crypto, lookup
+from shared import crypto
 from shared.attachments import AttachmentFiles
 from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
 from shared.crypto import FieldCipher
 from shared.db import Database
+from shared.lookup import Lookup, build as build_lookup
 from shared.proxies import trusted_proxies
 from shared.records import Vault
 
@@ -63,7 +64,7 @@ class ServiceState(ProcessState):
     with_vault: bool = True
     cipher: FieldCipher | None = None
     vault: Vault | None = None
-    lookup: lookup.Lookup | None = None
+    lookup: Lookup | None = None
     attachments: AttachmentFiles | None = None
 
     @asynccontextmanager
@@ -82,7 +83,7 @@ class ServiceState(ProcessState):
         if self.metadata is not None:
             crypto.bind(self.metadata, self.cipher)
         # References to other services' records are checked with their owners (shared/lookup.py).
-        self.lookup = lookup.build(settings, gateway)
+        self.lookup = build_lookup(settings, gateway)
         self.attachments = AttachmentFiles.open(settings, self.files, self.cipher)
         await self.attachments.start()
         try:
