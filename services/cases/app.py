@@ -20,7 +20,8 @@ from shared.db import Database
 from shared.observability import configure_logging
 from shared.contracts.persons.server import internal_persons_router
 from shared.records import Vault
-from shared.stations import station_replica_router, write_guard
+from shared.contracts.stations.server import station_replica_router
+from shared.stations import write_guard
 from shared.sync import internal_sync_router
 
 

@@ -18,7 +18,8 @@ from shared.contracts.holdings.server import holdings_router
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.records import Vault
-from shared.stations import station_replica_router, write_guard
+from shared.contracts.stations.server import station_replica_router
+from shared.stations import write_guard
 from shared.sync import internal_sync_router
 
 
