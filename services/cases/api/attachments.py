@@ -9,7 +9,7 @@ from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Attachment, Beneficiary, Case
 from shared import clock
 from shared.attachments import Owner, attachment_router
-from shared.attachments.tablet import TabletOwner, tablet_upload_router
+from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
 from shared.audit import is_child
 from shared.repository import get_live
 

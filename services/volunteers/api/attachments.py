@@ -9,7 +9,7 @@ from services.volunteers.deps import IdWriterDep, ReadSessionDep
 from services.volunteers.models import Attachment, ServiceHours, Volunteer
 from shared import clock
 from shared.attachments import Owner, attachment_router
-from shared.attachments.tablet import TabletOwner, tablet_upload_router
+from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
 from shared.audit import is_child
 from shared.auth import Principal, ReaderDep
 from shared.records import RecordNotFound
