@@ -10,7 +10,8 @@ from services.cases.config import CasesSettings
 from services.cases.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, PersonDay, Station
 from services.cases.service import cases as case_service
 from services.cases.sync import TABLES
-from shared import clock, lookup
+from shared import clock
+from shared.contracts.lookup import client as lookup
 from shared.app import build_app
 from shared.attachments import AttachmentFiles
 from shared.auth import TokenVerifier

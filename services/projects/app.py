@@ -9,7 +9,8 @@ from services.projects.api import router
 from services.projects.config import ProjectsSettings
 from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, PersonDay, Station
 from services.projects.sync import TABLES as SYNC_TABLES
-from shared import clock, crypto, lookup
+from shared import clock, crypto
+from shared.contracts.lookup import client as lookup
 from shared.app import build_app
 from shared.attachments import AttachmentFiles
 from shared.audit import internal_audit_router

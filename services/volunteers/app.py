@@ -9,7 +9,8 @@ from services.volunteers.api import router
 from services.volunteers.config import VolunteersSettings
 from services.volunteers.models import PATH_TABLES, RECORD_TABLES, AuditLog, IdempotentAnswer, Station
 from services.volunteers.sync import TABLES
-from shared import clock, lookup
+from shared import clock
+from shared.contracts.lookup import client as lookup
 from shared.app import build_app
 from shared.attachments import AttachmentFiles
 from shared.auth import TokenVerifier

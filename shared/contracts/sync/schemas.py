@@ -11,7 +11,7 @@ from shared.errors import InvalidInput
 from shared.schemas import clean_text
 
 # The pushing device's own short-lived access token, which the gateway sends beside its service
-# token: a push's checks of other services' records (shared/lookup.py) run as the device.
+# token: a push's checks of other services' records (shared.contracts.lookup) run as the device.
 DEVICE_TOKEN_HEADER = "X-Device-Token"
 # The tablet's address as the gateway saw it, for the services' audit of what the device did.
 ADDRESS_HEADER = "X-Real-IP"
