@@ -2,7 +2,8 @@
 
 A service that fails or is late is left out and named: its figures become missing, the
 rest are served (ARCHITECTURE.md "Counting contract"). The gateway calls with its own
-service token (shared.contracts.stats and .persons); the caller's scope was already applied when the station was resolved.
+service token (shared.contracts.stats and .persons); the caller's scope was already applied
+when the station was resolved.
 
 With `patience_s`, a call still running at the deadline is not cancelled: it goes on for up
 to `patience_s`, and `Gathered.late` completes the gathering with it. A province's figures

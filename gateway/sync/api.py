@@ -64,6 +64,8 @@ async def current_device(request: Request, session: ReadSessionDep,
 
 
 DeviceDep = Annotated[tuple[Device, Station], Depends(current_device)]
+# A service's opened pull: its name, what to close, its lines in batches.
+Stream = tuple[str, sync_contract.Pull, AsyncIterator[list[bytes]]]
 
 
 def _last_pulled_at(raw: str | None) -> int | None:
@@ -128,7 +130,7 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
     full = _migration_tables(reg, migration, version)
     upstreams: Upstreams = request.app.state.upstreams
     owners = services(upstreams, request.app.state.signer, dict.fromkeys(t.service for t in reg.tables))
-    streams: list[sync_contract.Pull] = []
+    streams: list[Stream] = []
     cursors: dict[str, str] = {}
     try:
         for service in owners.values():
@@ -137,9 +139,9 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
                               tables=tables, full_tables=[t for t in tables if t in full])
             opened = await sync_contract.pull(service, query)
             cursors[service.name] = opened.cursor
-            streams.append(opened)
+            streams.append((service.name, opened, opened.batches))
     except BaseException:
-        for opened in streams:
+        for _, opened, _lines in streams:
             await opened.aclose()
         raise
     tables = [t.name for t in reg.tables if t.since <= version]
@@ -171,7 +173,7 @@ def _migration_tables(reg: Registry, migration: str | None, version: int) -> set
 CHUNK = 64 * 1024  # bytes gathered before a write: one ASGI send per chunk, not per row
 
 
-async def _assemble(streams: list[sync_contract.Pull], tables: list[str], db: Database, device_id: int, cursors: dict[str, str],
+async def _assemble(streams: list[Stream], tables: list[str], db: Database, device_id: int, cursors: dict[str, str],
                     version: int, replacement: bool) -> AsyncIterator[bytes]:
     """Copy the services' NDJSON into one WatermelonDB answer, table by table, in chunks of
     about CHUNK bytes: never more than a chunk and one batch of lines held.
@@ -185,9 +187,9 @@ async def _assemble(streams: list[sync_contract.Pull], tables: list[str], db: Da
     out = bytearray(b'{"changes":{')
     try:
         first_table = True
-        for stream in streams:
+        for _service, stream, batches in streams:
             current, deleting, comma = None, False, False  # table being written (as JSON), which list
-            async for batch in stream.batches:
+            async for batch in batches:
                 for key, value, gone in ndjson.read_lines(batch):
                     if key != current:
                         if current is not None:
@@ -235,7 +237,7 @@ async def _assemble(streams: list[sync_contract.Pull], tables: list[str], db: Da
         strategy = b',"experimentalStrategy":"replacement"' if replacement else b""
         yield b'},"timestamp":' + str(timestamp).encode() + strategy + b"}"
     finally:
-        for stream in streams:
+        for _, stream, _lines in streams:
             await stream.aclose()
 
 
