@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import PrincipalDep, Role
 from shared.contracts.stats.schemas import StatsQuery
@@ -20,6 +19,7 @@ from shared.errors import Forbidden, InvalidInput
 from shared.schemas import AnyDate, RowId
 from shared.stations import station_to_read
 from shared.stats import MAX_PERIODS, GroupBy, Metric
+
 
 def user_stats_router(answer: Answer, station_model, path: str, name: str, summary: str,
                       denied: frozenset[Role] = frozenset(),

@@ -16,7 +16,6 @@ all its changes) and, since a record already as pushed is left alone, the retry 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
