@@ -106,6 +106,33 @@ def _asked_for(figure: str) -> dict:
     return {"services": fig.owners(figure), "metrics": metrics}
 
 
+class Figures:
+    """Where an answer's computation gets its figures. While an answer is first computed, every
+    gathering it makes is kept (`gatherings`), and services late at the deadline go on counting (up
+    to upstream_timeout_s), so the whole answer can be made once they are in; it is then made again
+    from those gatherings (`made`) rather than by asking the services anew."""
+
+    def __init__(self, request: Request, gatherings: list[tuple[Ask, Gathered]] | None = None,
+                 made: dict[Ask, Gathered] | None = None) -> None:
+        self.request = request
+        self.gatherings = gatherings
+        self.made = made
+
+    async def __call__(self, ask: Ask) -> Gathered:
+        if self.made is not None and ask in self.made:
+            return self.made[ask]
+        state = self.request.app.state
+        patience = state.settings.upstream_timeout_s if self.gatherings is not None else None
+        gathered = await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s, patience)
+        if self.gatherings is not None:
+            self.gatherings.append((ask, gathered))
+        return gathered
+
+
+# An answer's computation: its gathering (for `degraded`) and its content, from the figures given.
+Compute = Callable[[Figures], Awaitable[tuple[Gathered, dict]]]
+
+
 def _answer(gathered: Gathered, content: dict) -> Answer:
     content["degraded"] = sorted(gathered.degraded)
     tag = digest(content)
@@ -149,33 +176,6 @@ async def _whole(request: Request, compute: Compute, gatherings: list[tuple[Ask,
     except Exception:
         log.exception("stats: completing a late answer failed")
         return None
-
-
-class Figures:
-    """Where an answer's computation gets its figures. While an answer is first computed, every
-    gathering it makes is kept (`gatherings`), and services late at the deadline go on counting (up
-    to upstream_timeout_s), so the whole answer can be made once they are in; it is then made again
-    from those gatherings (`made`) rather than by asking the services anew."""
-
-    def __init__(self, request: Request, gatherings: list[tuple[Ask, Gathered]] | None = None,
-                 made: dict[Ask, Gathered] | None = None) -> None:
-        self.request = request
-        self.gatherings = gatherings
-        self.made = made
-
-    async def __call__(self, ask: Ask) -> Gathered:
-        if self.made is not None and ask in self.made:
-            return self.made[ask]
-        state = self.request.app.state
-        patience = state.settings.upstream_timeout_s if self.gatherings is not None else None
-        gathered = await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s, patience)
-        if self.gatherings is not None:
-            self.gatherings.append((ask, gathered))
-        return gathered
-
-
-# An answer's computation: its gathering (for `degraded`) and its content, from the figures given.
-Compute = Callable[[Figures], Awaitable[tuple[Gathered, dict]]]
 
 
 async def gather_figures(request: Request, ask: Ask) -> Gathered:
