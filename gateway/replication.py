@@ -15,6 +15,7 @@ import contextlib
 import logging
 
 from gateway.identity.repository import stations as stations_repo
+from gateway.upstream.clients import SERVICES
 from shared.auth import TokenSigner
 from shared.contracts.calls import Clients, Service, services
 from shared.contracts.stations import client as stations_contract
@@ -23,7 +24,6 @@ from shared.db import Database
 
 log = logging.getLogger("haolin.gateway.replication")
 
-SERVICES = ("cases", "projects", "volunteers")
 BATCH = 1000
 
 
