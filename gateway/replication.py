@@ -1,4 +1,4 @@
-"""Pushes the station tree to every service's replica (shared/stations.py).
+"""Pushes the station tree to every service's replica (shared/stations.py, shared.contracts.stations).
 
 Each service reports the highest change_seq it applied; the pusher sends every station
 changed after it, in change order and in batches. Station writes draw change_seq under
@@ -14,21 +14,21 @@ import asyncio
 import contextlib
 import logging
 
-import httpx
-
 from gateway.identity.repository import stations as stations_repo
+from gateway.upstream.clients import SERVICES
 from shared.auth import TokenSigner
+from shared.contracts.calls import Clients, Service, services
+from shared.contracts.stations import client as stations_contract
+from shared.contracts.stations.schemas import StationReplica
 from shared.db import Database
-from shared.stations import StationReplica
 
 log = logging.getLogger("haolin.gateway.replication")
 
-SERVICES = ("cases", "projects", "volunteers")
 BATCH = 1000
 
 
 class StationPusher:
-    def __init__(self, db: Database, upstreams, signer: TokenSigner, interval_s: float,
+    def __init__(self, db: Database, upstreams: Clients, signer: TokenSigner, interval_s: float,
                  services: tuple[str, ...] = SERVICES, batch: int = BATCH) -> None:
         self.db = db
         self.upstreams = upstreams
@@ -67,8 +67,8 @@ class StationPusher:
     async def sync_now(self) -> dict[str, int | None]:
         """One round to every service; per service the stations sent, or None when it failed."""
         async with self._round:
-            token = self.signer.service_token()
-            results = await asyncio.gather(*(self._sync_service(name, token) for name in self.services))
+            asked = services(self.upstreams, self.signer, self.services)
+            results = await asyncio.gather(*(self._sync_service(asked[name]) for name in self.services))
             return dict(zip(self.services, results, strict=True))
 
     async def _run(self) -> None:
@@ -81,23 +81,18 @@ class StationPusher:
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
             self._wake.clear()
 
-    async def _sync_service(self, name: str, token: str) -> int | None:
-        headers = {"Authorization": f"Bearer {token}"}
+    async def _sync_service(self, service: Service) -> int | None:
+        name = service.name
         sent = 0
         try:
-            client: httpx.AsyncClient = self.upstreams.client(name)
-            reply = await client.get("/internal/stations/cursor", headers=headers)
-            reply.raise_for_status()
-            cursor = int(reply.json()["change_seq"])
+            cursor = await stations_contract.cursor(service)
             while True:
                 async with self.db.read_sessions() as session:
                     rows = await stations_repo.changed_after(session, cursor, self.batch)
                 if not rows:
                     break
-                body = {"stations": [StationReplica.model_validate(row, from_attributes=True).model_dump(mode="json")
-                                     for row in rows]}
-                reply = await client.put("/internal/stations", json=body, headers=headers)
-                reply.raise_for_status()
+                await stations_contract.push(service, [StationReplica.model_validate(row, from_attributes=True)
+                                                       for row in rows])
                 sent += len(rows)
                 cursor = rows[-1].change_seq
                 if len(rows) < self.batch:

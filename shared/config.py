@@ -96,7 +96,7 @@ class ServiceSettings(BaseSettings):
 class ResourceSettings(ServiceSettings):
     """A resource service (cases, projects, volunteers). A record that names another service's record
     (a case's project, an activity's volunteers) is checked with its owner through the gateway, as the
-    caller (shared/lookup.py): GATEWAY_URL, or the prefixed CASES_GATEWAY_URL..., says where it is."""
+    caller (shared/contracts/lookup): GATEWAY_URL, or the prefixed CASES_GATEWAY_URL..., says where it is."""
 
     gateway_url: str = "http://127.0.0.1:8000"
     lookup_timeout_s: float = 10.0

@@ -1,4 +1,4 @@
-"""Distinct persons served (人): the rollup, the per-service sets and the gateway's merge.
+"""Distinct persons served (人), the service half: the rollup and the per-service sets.
 
 A person served by casework, in a group and at an activity is one person but three
 person-times, and the records of those live in two services. The gateway must count them
@@ -10,9 +10,8 @@ derives the same key from the same id, and the gateway never sees the id itself.
 
 For a stats query a service answers, per group (period, population, station child), the
 members exactly when there are at most `exact_limit` of them, and otherwise an Apache
-DataSketches HyperLogLog sketch of them. The gateway unions what the services sent:
-exactly when every part is exact, else through the sketches, and then says so with the
-estimate's bounds (`PersonsFigure`).
+DataSketches HyperLogLog sketch of them (shared.contracts.persons carries them to the gateway,
+whose union is shared.contracts.persons.union).
 """
 
 from __future__ import annotations
@@ -23,30 +22,16 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
-from typing import Annotated
 
-import datasketches
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Date, Index, Integer, String, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared import rollup
-from shared.auth import ServicePrincipalDep
-from shared.db import read_session
+from shared.contracts.persons.schemas import PersonsAnswer, PersonsGroup, PersonsQuery, sketch_of
 from shared.models import PathType
-from shared.stats import ALL, StatsQuery
-
-# 2^14 registers: relative standard error 1.04/sqrt(16384) = 0.8%, about 16 KiB a sketch.
-LG_K = 14
-SKETCH_TYPE = datasketches.tgt_hll_type.HLL_8
-# Standard deviations of the bounds given with an estimate: 2 is about 95.4% confidence.
-BOUND_STDDEVS = 2
-CONFIDENCE = 0.954
-# Groups of at most this many persons travel as their members; larger ones as a sketch.
-EXACT_LIMIT = 10_000
+from shared.stats import ALL
 
 # The SQL twin of person_key(), for backfills in migrations: the first 8 bytes of the md5 as
 # a signed big-endian integer.
@@ -114,30 +99,6 @@ def _upsert(model):
         set_={"refs": model.refs + stmt.excluded.refs})  # a row's path moves only with its station
 
 
-class PersonsGroup(BaseModel):
-    population: str | None = None
-    period: str | None = None
-    station: int | None = None
-    count: int = Field(description="Distinct persons in the group as this service counts them")
-    members: list[int] | None = Field(default=None, description="Their person keys, when at most exact_limit")
-    sketch: str | None = Field(default=None, description="Base64 HLL sketch of them, when more")
-
-
-class PersonsAnswer(BaseModel):
-    groups: list[PersonsGroup]
-
-
-class PersonsQuery(StatsQuery):
-    exact_limit: int = Field(default=EXACT_LIMIT, ge=0, le=1_000_000)
-
-
-def _sketch(members: Iterable[int]) -> datasketches.hll_sketch:
-    sketch = datasketches.hll_sketch(LG_K, SKETCH_TYPE)
-    for m in members:
-        sketch.update(m)
-    return sketch
-
-
 async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsAnswer:
     """The persons of each group asked for, from person_day alone."""
     period = next((g for g in query.group_by if g not in ("population", "station")), None)
@@ -163,61 +124,9 @@ async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsA
         if len(members) <= query.exact_limit:
             group.members = sorted(members)
         else:
-            group.sketch = base64.b64encode(_sketch(members).serialize_compact()).decode()
+            group.sketch = base64.b64encode(sketch_of(members).serialize_compact()).decode()
         groups.append(group)
     return PersonsAnswer(groups=groups)
 
 
-def internal_persons_router(model) -> APIRouter:
-    router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
-
-    @router.post("/persons", response_model=PersonsAnswer, response_model_exclude_none=True)
-    async def distinct_persons(query: PersonsQuery, _: ServicePrincipalDep,
-                               session: Annotated[AsyncSession, Depends(read_session)]) -> PersonsAnswer:
-        """Persons served per group, as members or a sketch, for the gateway to merge."""
-        return await persons(session, model, query)
-
-    return router
-
-
-class PersonsFigure(BaseModel):
-    value: int
-    exact: bool
-    lower: int | None = Field(default=None, description="Lower bound of an estimate")
-    upper: int | None = Field(default=None, description="Upper bound of an estimate")
-    confidence: float | None = None
-
-
-class PersonsUnion:
-    """The union of one group's persons across services."""
-
-    def __init__(self) -> None:
-        self._members: set[int] = set()
-        self._sketches: list[datasketches.hll_sketch] = []
-
-    def add(self, group: dict) -> None:
-        if group.get("sketch") is not None:
-            self._sketches.append(datasketches.hll_sketch.deserialize(base64.b64decode(group["sketch"])))
-        else:
-            self._members.update(group.get("members") or ())
-
-    def merge(self, other: "PersonsUnion") -> None:
-        self._members |= other._members
-        self._sketches += other._sketches
-
-    def figure(self) -> PersonsFigure:
-        if not self._sketches:
-            return PersonsFigure(value=len(self._members), exact=True)
-        union = datasketches.hll_union(LG_K)
-        for sketch in self._sketches:
-            union.update(sketch)
-        if self._members:
-            union.update(_sketch(self._members))
-        result = union.get_result(SKETCH_TYPE)
-        return PersonsFigure(value=round(result.get_estimate()), exact=False,
-                             lower=int(result.get_lower_bound(BOUND_STDDEVS)),
-                             upper=-int(-result.get_upper_bound(BOUND_STDDEVS) // 1), confidence=CONFIDENCE)
-
-
-__all__ = ["PERSON_KEY_SQL", "PersonDeltas", "PersonsAnswer", "PersonsFigure", "PersonsGroup", "PersonsQuery",
-           "PersonsUnion", "internal_persons_router", "person_day_model", "person_key", "persons"]
+__all__ = ["PERSON_KEY_SQL", "PersonDeltas", "person_day_model", "person_key", "persons"]

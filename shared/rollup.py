@@ -22,7 +22,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.models import PathType
 from shared.errors import InvalidInput
-from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric, StatsQuery
+from shared.contracts.stats.schemas import StatsQuery
+from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric
 
 # A reader of the rollup or of a service's own table, called with the session and the keywords of
 # `sums`: `sums` itself returns the contract's rows (shared.stats.StatsRow as dicts); a reader of a

@@ -22,7 +22,7 @@ from shared.auth import TokenVerifier
 from shared.config import ServiceSettings
 from shared.crypto import FieldCipher
 from shared.db import Database
-from shared.lookup import Lookup, build as build_lookup
+from shared.contracts.lookup.client import Lookup, build as build_lookup
 from shared.proxies import trusted_proxies
 from shared.records import Vault
 
@@ -82,7 +82,7 @@ class ServiceState(ProcessState):
             self.cipher = Vault.cipher_of(settings)
         if self.metadata is not None:
             crypto.bind(self.metadata, self.cipher)
-        # References to other services' records are checked with their owners (shared/lookup.py).
+        # References to other services' records are checked with their owners (shared/contracts/lookup/).
         self.lookup = build_lookup(settings, gateway)
         self.attachments = AttachmentFiles.open(settings, self.files, self.cipher)
         await self.attachments.start()

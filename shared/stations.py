@@ -2,7 +2,7 @@
 
 Records carry `station_id` and the materialized `station_path` so scope filters are
 one prefix comparison. The gateway owns the tree and pushes every change (with its
-change sequence number) to each service's internal endpoint; a service uses its
+change sequence number) to each service (shared.contracts.stations); a service uses its
 replica to resolve a record's station_id to a path, to group counts by child station,
 and, when a station moves, to rewrite the paths of its records in the same
 transaction. Pushes are idempotent and ordered by change_seq, so the gateway can
@@ -28,36 +28,19 @@ are filed under the old path and moved with the rest. docs/security.md says so f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, DateTime, String, Table, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from fastapi import Depends, Query
+from sqlalchemy import BigInteger, DateTime, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.auth import Principal, PrincipalDep, ServicePrincipalDep
-from shared.db import read_session, transaction, write_session
+from shared.auth import Principal, PrincipalDep
+from shared.db import read_session
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.models import PathType
 from shared.schemas import RowId
-
-
-class StationReplica(BaseModel):
-    id: int
-    parent_id: int | None = None
-    path: str = Field(pattern=r"^/(\d+/)+$")
-    kind: str
-    name: str
-    deleted_at: datetime | None = None
-    change_seq: int
-
-
-class StationPush(BaseModel):
-    stations: list[StationReplica]
 
 
 def station_replica_model(base: type[DeclarativeBase]):
@@ -122,10 +105,11 @@ async def _in_scope(session: AsyncSession, station_model, principal: Principal,
 
 def write_guard(station_model) -> str:
     """The first statement of a service's every write transaction (shared.db.Database.write_guard)."""
-    return f"SELECT pg_advisory_xact_lock_shared({_replica_lock(station_model)})"
+    return f"SELECT pg_advisory_xact_lock_shared({replica_lock(station_model)})"
 
 
-def _replica_lock(station_model) -> str:
+def replica_lock(station_model) -> str:
+    """The advisory lock a push of the tree takes exclusively and every write shared."""
     # One key per schema: services sharing a database do not wait on each other's moves.
     return f"hashtext('haolin.station_replica.{station_model.__table__.schema}')"
 
@@ -143,62 +127,3 @@ def subtree_dependency(station_model):
         return (await resolve_station(session, station_model, principal, station_id))[1]
 
     return subtree_filter
-
-
-def station_replica_router(station_model, path_tables: list[Table]) -> APIRouter:
-    """`path_tables`: every table of the service with a station_path column to rewrite on moves."""
-    router = APIRouter(prefix="/internal/stations", tags=["internal"], include_in_schema=False)
-
-    @router.get("/cursor")
-    async def cursor(_: ServicePrincipalDep, session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> dict:
-        value = await session.scalar(select(func.coalesce(func.max(station_model.change_seq), 0)))
-        return {"change_seq": int(value)}
-
-    exclusive = f"SELECT pg_advisory_xact_lock({_replica_lock(station_model)})"
-
-    async def replica_session(request: Request) -> AsyncIterator[AsyncSession]:
-        # Exclusive: waits for the writes in flight (write_guard) and holds new ones back until it
-        # commits; two gateways (workers, replicas) pushing at once take turns too, so a move's path
-        # rewrites never interleave with another push's.
-        async with transaction(request, exclusive) as session:
-            yield session
-
-    # The session as a default, not Annotated: this module's annotations are strings, and a local
-    # name in one cannot be resolved.
-    @router.put("")
-    async def push(body: StationPush, _: ServicePrincipalDep,
-                   session: AsyncSession = Depends(replica_session, scope="function")) -> dict:
-        applied = 0
-        for st in sorted(body.stations, key=lambda s: s.change_seq):
-            if not st.path.endswith(f"/{st.id}/"):
-                raise InvalidInput.field("stations.path", "A station's path must end with its id.")
-            # A station new here is inserted as pushed unless another push got it in first (an upsert:
-            # never a unique violation); either way what is stored is then compared and brought up to date.
-            inserted = await session.execute(
-                insert(station_model).values(**st.model_dump()).on_conflict_do_nothing(index_elements=["id"]))
-            if inserted.rowcount:
-                applied += 1
-                continue
-            existing = await session.get(station_model, st.id, with_for_update=True, populate_existing=True)
-            if existing.change_seq >= st.change_seq:
-                continue
-            if existing.path != st.path:
-                await _move_records(session, path_tables, existing.path, st.path)
-                # Free the old path first: the unique index would trip on swaps.
-                existing.path = f"/moving/{st.id}/"
-                await session.flush()
-            for key, value in st.model_dump().items():
-                setattr(existing, key, value)
-            applied += 1
-        return {"applied": applied}
-
-    return router
-
-
-async def _move_records(session: AsyncSession, tables: list[Table], old: str, new: str) -> None:
-    for table in tables:
-        col = table.c.station_path
-        await session.execute(
-            update(table).where(col.startswith(old, autoescape=False))
-            .values(station_path=func.concat(new, func.substr(col, len(old) + 1)))
-        )

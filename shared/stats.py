@@ -1,7 +1,8 @@
 """The counting contract (ARCHITECTURE.md "Counting contract").
 
 Metric names live here once. Every service answers the same internal query with rows
-of {metric, population?, period?, station?, value}, read from its daily rollups.
+of {metric, population?, period?, station?, value}, read from its daily rollups; the query and
+its answer travel as shared.contracts.stats.schemas.
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ import enum
 from datetime import date, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-
-from shared.schemas import AnyDate
 
 # Population code for rollup rows that count everyone once (a person in two
 # populations adds to both population rows but only once to this one).
@@ -75,48 +73,6 @@ def too_many_periods(from_on: date, to_on: date, interval: str) -> PydanticCusto
         return None
     return PydanticCustomError("too_many_periods", "More than {limit} periods: choose a longer period or a "
                                "shorter range.", {"limit": MAX_PERIODS})
-
-
-class StatsQuery(BaseModel):
-    station_path: str = Field(description="Subtree to count, e.g. '/1/12/'")
-    from_on: AnyDate = Field(alias="from")
-    to_on: AnyDate = Field(alias="to", description="Inclusive")
-    metrics: list[Metric] | None = Field(default=None, description="Default: all this service knows")
-    group_by: list[GroupBy] = Field(default_factory=list, description=f"At most one period, of at most "
-                                                                      f"{MAX_PERIODS} in the range")
-
-    model_config = {"populate_by_name": True}
-
-    @field_validator("group_by")
-    @classmethod
-    def _one_short_period(cls, group_by: list[str], info: ValidationInfo) -> list[str]:
-        periods = [g for g in group_by if g in PERIODS]
-        if len(periods) > 1:
-            raise PydanticCustomError("one_period", "group by at most one period")
-        from_on, to_on = info.data.get("from_on"), info.data.get("to_on")
-        if periods and from_on and to_on and from_on <= to_on:
-            problem = too_many_periods(from_on, to_on, periods[0])
-            if problem is not None:
-                raise problem
-        return group_by
-
-    @model_validator(mode="after")
-    def _check(self) -> "StatsQuery":
-        if self.to_on < self.from_on:
-            raise PydanticCustomError("range", "'from' is after 'to'")
-        return self
-
-
-class StatsRow(BaseModel):
-    metric: Metric
-    population: str | None = None
-    period: str | None = None
-    station: int | None = None
-    value: float
-
-
-class StatsAnswer(BaseModel):
-    rows: list[StatsRow]
 
 
 def period_start(day: date, interval: str) -> date:

@@ -1,5 +1,5 @@
-"""The counting contract's two routes, the same in every service: the internal query the
-gateway fans out to (service token only), and the caller-scoped view for users.
+"""The caller-scoped view of a service's counts for users, the same in every service beside the
+internal query the gateway fans out to (shared.contracts.stats.server).
 
 Each service passes its own `answer(session, StatsQuery)` (shared.rollup.answer with its
 metrics) and its station replica; nothing else differs between services.
@@ -7,41 +7,18 @@ metrics) and its station replica; nothing else differs between services.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import PrincipalDep, Role, ServicePrincipalDep
-from shared.db import read_session
+from shared.auth import PrincipalDep, Role
+from shared.contracts.stats.schemas import StatsQuery
+from shared.contracts.stats.server import ANSWER, Answer, ReadSessionDep, answered
 from shared.errors import Forbidden, InvalidInput
 from shared.schemas import AnyDate, RowId
 from shared.stations import station_to_read
-from shared.stats import MAX_PERIODS, GroupBy, Metric, StatsAnswer, StatsQuery
-
-# A service's answer: the rows of a StatsAnswer, as plain dicts (shared.rollup.answer).
-Answer = Callable[[AsyncSession, StatsQuery], Awaitable[list[dict]]]
-ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
-ANSWER = {200: {"model": StatsAnswer, "description": "Rows of {metric, population?, period?, station?, value}"}}
-
-
-def _answered(rows: list[dict]) -> Response:
-    # Written as it is: validating up to MAX_ROWS rows against StatsAnswer again would cost seconds.
-    return Response(orjson.dumps({"rows": rows}), media_type="application/json")
-
-
-def internal_stats_router(answer: Answer) -> APIRouter:
-    router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
-
-    @router.post("/stats", response_class=Response, responses=ANSWER)
-    async def stats(query: StatsQuery, _: ServicePrincipalDep, session: ReadSessionDep) -> Response:
-        """The counting contract (ARCHITECTURE.md): rows read from the daily rollup."""
-        return _answered(await answer(session, query))
-
-    return router
+from shared.stats import MAX_PERIODS, GroupBy, Metric
 
 
 def user_stats_router(answer: Answer, station_model, path: str, name: str, summary: str,
@@ -70,7 +47,7 @@ def user_stats_router(answer: Answer, station_model, path: str, name: str, summa
             raise InvalidInput("Check the date range and grouping.", errors=[
                 {"field": f"query.{e['loc'][0] if e['loc'] else 'from'}", "message": e["msg"], "code": e["type"]}
                 for e in exc.errors()]) from None
-        return _answered(await answer(session, query))
+        return answered(await answer(session, query))
 
     stats.__doc__ = summary
     router.add_api_route("", stats, methods=["GET"], response_class=Response, responses=ANSWER, name=name)

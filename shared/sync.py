@@ -3,9 +3,9 @@
 The gateway speaks WatermelonDB's protocol to the tablets; each service answers two internal
 endpoints over the tables it owns, described once as `SyncTable`s:
 
-- POST /internal/sync/pull streams NDJSON: first `{"cursor": "<xid8>"}`, then per table its
-  live rows `{"table":"t","row":{...}}` and its tombstones `{"table":"t","deleted":"id"}`,
-  in exactly that compact layout (the gateway copies the row through by slicing the line).
+- POST /internal/sync/pull streams NDJSON: first the cursor, then per table its live rows and
+  its tombstones, in the layout of shared.contracts.sync.ndjson (the gateway copies each row
+  through by slicing the line).
   Rows are those whose `change_xid` lies in [since, cursor), read in one REPEATABLE READ
   snapshot whose `cursor` is `pg_snapshot_xmin`: every transaction below it has ended, so a
   row written by a transaction that commits late has an xid at or above the cursor and is
@@ -38,15 +38,18 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import ValidationError
 from sqlalchemy import literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role, ServicePrincipalDep
+from shared.contracts.sync import ndjson
+from shared.contracts.sync.schemas import (DEVICE_TOKEN_HEADER, PullQuery, PushBody, PushProvides, SyncedTable,
+                                           SyncSchema)
 from shared.db import write_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.review import Review
-from shared.schemas import BIGINT_MAX, BIGINT_MIN, clean_text
+from shared.schemas import BIGINT_MAX, BIGINT_MIN
 
 ColumnType = Literal["string", "number", "boolean"]
 
@@ -125,11 +128,6 @@ class SyncColumn:
 # created_at or updated_at): numbers, never null, served and never taken from a push.
 TIMESTAMPS = (SyncColumn("created_at", "number", optional=False, readonly=True),
               SyncColumn("updated_at", "number", optional=False, readonly=True))
-
-
-# The pushing device's own short-lived access token, which the gateway sends beside its service
-# token: a push's checks of other services' records (shared/lookup.py) run as the device.
-DEVICE_TOKEN_HEADER = "X-Device-Token"
 
 
 class DeviceTokenRequired(Unauthorized):
@@ -268,24 +266,15 @@ class SyncTable:
 
 # ---------------------------------------------------------------- pull
 
-class PullQuery(BaseModel):
-    station_path: str
-    since: str | None = Field(default=None, description="This service's cursor from the last pull (xid8)")
-    tables: list[str] | None = None
-    # Tables to send whole whatever `since` says (a tablet migrating to a schema that added them).
-    full_tables: list[str] = Field(default_factory=list)
-
-
 async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: int = 500,
                      vault: Any = None) -> AsyncIterator[bytes]:
-    """The NDJSON stream. Each table's lines have one fixed, compact layout, which the gateway
-    copies through without parsing (gateway/sync/api.py): `{"table":"<name>","row":{...}}` and
-    `{"table":"<name>","deleted":"<id>"}`, with no spaces, one per line."""
+    """The NDJSON stream, in the layout the gateway copies through without parsing
+    (shared.contracts.sync.ndjson)."""
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
             cursor = (await conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))).scalar_one()
-            yield json.dumps({"cursor": cursor}).encode() + b"\n"
+            yield ndjson.cursor_line(cursor)
             for table in tables:
                 if query.tables is not None and table.name not in query.tables:
                     continue
@@ -298,72 +287,20 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
                     window.append(text("change_xid >= CAST(:since AS xid8)").bindparams(since=since))
                 live = select(*model.__table__.columns).where(*window, model.deleted_at.is_(None)).order_by(
                     xid, model.id)
-                name = orjson.dumps(table.name)
-                rows, row_of = b'{"table":' + name + b',"row":', table.pull_row
+                rows, row_of, end = ndjson.row_head(table.name), table.pull_row, ndjson.END
                 result = await conn.stream(live.execution_options(yield_per=batch))
                 async for part in result.partitions(batch):
-                    yield b"".join([rows + orjson.dumps(row_of(r._mapping, vault)) + b"}\n" for r in part])
+                    yield b"".join([rows + orjson.dumps(row_of(r._mapping, vault)) + end for r in part])
                 if since is None:
                     continue  # a first sync has nothing to delete
                 gone = select(model.id).where(*window, model.deleted_at.is_not(None)).order_by(xid, model.id)
                 result = await conn.stream(gone.execution_options(yield_per=batch))
-                tombstone = b'{"table":' + name + b',"deleted":'
+                tombstone = ndjson.tombstone_head(table.name)
                 async for part in result.partitions(batch):
-                    yield b"".join([tombstone + orjson.dumps(r[0]) + b"}\n" for r in part])
+                    yield b"".join([tombstone + orjson.dumps(r[0]) + end for r in part])
 
 
 # ---------------------------------------------------------------- push
-
-class TableChanges(BaseModel):
-    created: list[dict] = Field(default_factory=list)
-    updated: list[dict] = Field(default_factory=list)
-    deleted: list[str] = Field(default_factory=list)
-
-
-def _cleaned(value: Any, field: str) -> Any:
-    try:
-        return clean_text(value)
-    except ValueError as exc:
-        raise InvalidInput.field(field, str(exc), "hidden_character") from None
-
-
-def _clean_changes(changes: dict[str, TableChanges]) -> None:
-    """The text rule of every input (shared.schemas.clean_text) over the pushed rows, which reach the
-    adapters and SQL as they come, naming the record and column; line ends normalised in place, so a
-    retried push compares equal to what it wrote."""
-    for table, part in changes.items():
-        _cleaned(table, "changes")
-        for kind in ("created", "updated"):
-            rows = getattr(part, kind)
-            for i, row in enumerate(rows):
-                rid = _cleaned(row.get("id"), f"changes.{table}.{kind}[{i}].id")
-                where = rid if isinstance(rid, str) and rid else f"{kind}[{i}]"
-                rows[i] = {_cleaned(k, f"changes.{table}.{where}"): _cleaned(v, f"changes.{table}.{where}.{k}")
-                           for k, v in row.items()}
-        part.deleted = _cleaned(part.deleted, f"changes.{table}.deleted")
-
-
-class PushBody(BaseModel):
-    station_id: int = Field(description="The device's station")
-    station_path: str = Field(description="The device's subtree: every record pushed must lie in it")
-    device_id: str
-    since: str | None = Field(default=None, description="This service's cursor of the tablet's last pull")
-    check_only: bool = False
-    changes: dict[str, TableChanges]
-    provisional: dict[str, list[dict]] = Field(
-        default_factory=dict, description="Records of this push another service accepted in its dry run, by table, "
-                                          "as that table `provides` them: not written yet, but they will be first")
-
-    pushed: dict[str, list[str]] = Field(
-        default_factory=dict, description="Ids of the records this push creates or updates in other services' "
-                                          "tables, by table: every service's dry run accepts its part before any "
-                                          "writes, so a reference to one of them holds")
-
-    @model_validator(mode="after")
-    def _clean(self) -> "PushBody":
-        _clean_changes(self.changes)
-        return self
-
 
 class SyncConflict(AppError):
     status_code, title, type = 409, "Changed on the server", "sync-conflict"
@@ -511,8 +448,9 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
 
     @router.get("/schema")
     async def schema(_: ServicePrincipalDep) -> dict:
-        return {"tables": [dict(t.describe(), since=t.since,
-                                columns_since={c.name: c.since for c in t.columns}) for t in tables]}
+        return SyncSchema(tables=[SyncedTable(**t.describe(), since=t.since,
+                                              columns_since={c.name: c.since for c in t.columns})
+                                  for t in tables]).model_dump()
 
     @router.post("/pull")
     async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
@@ -535,6 +473,6 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
         # create here is told, so a later service's dry run can rely on it (attendance of a new person).
         provided = await _provided(session, checked)
         await session.rollback()
-        return JSONResponse({"provides": provided})
+        return JSONResponse(PushProvides(provides=provided).model_dump())
 
     return router

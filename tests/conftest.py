@@ -211,7 +211,7 @@ async def _started(app) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class GatewayRelay:
-    """What the services reach as "the gateway" here (shared/lookup.py): a lookup on a service's
+    """What the services reach as "the gateway" here (shared/contracts/lookup): a lookup on a service's
     path goes to that in-process service, as the gateway's proxy forwards it (PROXIED_PREFIXES);
     the gateway's own routes (GET /v1/users/{id}) go to the gateway app a test has started, if any.
     A service not started yet answers 503, naming the fixture a test needs."""

@@ -68,7 +68,7 @@ def test_only_the_gateway_is_published():
 
 
 def test_the_services_reach_the_gateway():
-    """A service checks references to other services' records through the gateway (shared/lookup.py):
+    """A service checks references to other services' records through the gateway (shared/contracts/lookup):
     inside compose it is `gateway`, not the loopback default."""
     services = compose()["services"]
     for name in ("cases", "projects", "volunteers"):

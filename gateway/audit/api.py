@@ -1,6 +1,6 @@
 """GET /v1/audit: an administrator's view of the audit logs of every process, newest first.
 
-The gateway asks each process for its rows (`/internal/audit`, the service token) and merges
+The gateway asks each process for its rows (shared.contracts.audit, the service token) and merges
 them by time; it never reads a service's tables. A page continues with `cursor`: the last row's
 (time, process, id), from which each process answers only later-ordered rows, so a page is
 exact however the processes' rows interleave. A process that does not answer is named in
@@ -10,11 +10,9 @@ exact however the processes' rows interleave. A process that does not answer is 
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select, tuple_
@@ -26,9 +24,11 @@ from gateway.upstream.clients import SERVICES
 from gateway.audit.cursor import decode_cursor, encode_cursor
 from shared.contracts.audit.schemas import AuditEntry, is_root
 from shared.auth import Role
+from shared.contracts.audit.client import audit as ask_audit
+from shared.contracts.audit.schemas import AuditQuery
+from shared.contracts.calls import services
 from shared.errors import Forbidden, InvalidInput
 
-log = logging.getLogger("haolin.gateway.audit")
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 GATEWAY = "gateway"
@@ -67,7 +67,7 @@ def _bound(source: str, cursor: tuple[datetime, str, int] | None) -> tuple[datet
     return at, (MAX_ID if source < last_source else 0)
 
 
-async def _own(session, station_path: str, table, record_id, actor_id, before, before_id, limit) -> list[dict]:
+async def _own(session, station_path: str, table, record_id, actor_id, before, before_id, limit) -> list[AuditEntry]:
     placed = AuditLog.station_path.startswith(station_path, autoescape=False)
     # Rows tied to no station are the root's to read (see shared.contracts.audit.server).
     stmt = select(AuditLog).where(placed | AuditLog.station_path.is_(None) if is_root(station_path) else placed)
@@ -78,18 +78,7 @@ async def _own(session, station_path: str, table, record_id, actor_id, before, b
     if before is not None:
         stmt = stmt.where(tuple_(AuditLog.at, AuditLog.id) < tuple_(before, before_id))
     stmt = stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)
-    return [AuditEntry.model_validate(r, from_attributes=True).model_dump() for r in await session.scalars(stmt)]
-
-
-async def _theirs(upstreams: Upstreams, headers: dict, service: str, params: dict) -> list[dict] | None:
-    try:
-        async with asyncio.timeout(upstreams.timeout_s):
-            r = await upstreams.client(service).get("/internal/audit", params=params, headers=headers)
-        r.raise_for_status()
-        return r.json()["items"]
-    except (httpx.HTTPError, TimeoutError, OSError, ValueError, KeyError) as exc:
-        log.warning("audit: %s failed: %s", service, type(exc).__name__)
-        return None
+    return [AuditEntry.model_validate(r, from_attributes=True) for r in await session.scalars(stmt)]
 
 
 @router.get("", response_model=AuditList)
@@ -110,18 +99,16 @@ async def audit(request: Request, actor: ActorDep, session: ReadSessionDep,
     except (ValueError, TypeError):
         raise InvalidInput.field("cursor", "Not a cursor this server gave.") from None
     sources = [service] if service else list(SOURCES)
-    headers = {"Authorization": f"Bearer {request.app.state.signer.service_token()}"}
+    upstreams: Upstreams = request.app.state.upstreams
+    asked = services(upstreams, request.app.state.signer, [s for s in sources if s != GATEWAY])
 
-    async def ask(source: str) -> list[dict] | None:
+    async def ask(source: str) -> list[AuditEntry] | None:
         before, before_id = _bound(source, after)
         if source == GATEWAY:
             return await _own(session, actor.station_path, table, record_id, user_id, before, before_id, limit + 1)
-        params = {"station_path": actor.station_path, "limit": limit + 1}
-        for name, value in (("record_table", table), ("record_id", record_id), ("actor_id", user_id),
-                            ("before", before.isoformat() if before else None), ("before_id", before_id)):
-            if value is not None:
-                params[name] = value
-        return await _theirs(request.app.state.upstreams, headers, source, params)
+        query = AuditQuery(station_path=actor.station_path, record_table=table, record_id=record_id,
+                           actor_id=user_id, before=before, before_id=before_id, limit=limit + 1)
+        return await ask_audit(asked[source], query, upstreams.timeout_s)
 
     answers = await asyncio.gather(*(ask(s) for s in sources))
     merged, degraded = [], []
@@ -129,7 +116,7 @@ async def audit(request: Request, actor: ActorDep, session: ReadSessionDep,
         if rows is None:
             degraded.append(source)
             continue
-        merged.extend(AuditItem(**row, service=source) for row in rows)
+        merged.extend(AuditItem(**row.model_dump(), service=source) for row in rows)
     merged.sort(key=lambda e: (e.at, e.service, e.id), reverse=True)
     page = merged[:limit]
     more = len(merged) > limit

@@ -3,7 +3,7 @@ casework figures of the project that only the cases service can count.
 
 The projects service answers first, with the caller's token: it decides whether the caller
 may see the project at all, and its problem (404, 401...) is passed through unchanged.
-The casework figures come from the cases service's internal endpoint with the gateway's
+The casework figures come from the cases service (shared.contracts.progress), with the gateway's
 service token, counting only cases filed within the project's coverage (the stations the
 projects service names); if it fails, its targets keep no value and `degraded` names it.
 """
@@ -19,17 +19,20 @@ import httpx
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
 from gateway.stats.conditional import digest, respond
-from gateway.stats.fanout import call
 from gateway.upstream import Upstreams
 from gateway.upstream.proxy import upstream_error
 from shared.auth import oauth2_scheme
+from shared.contracts.calls import service
+from shared.contracts.progress.client import project_stats
+from shared.contracts.progress.schemas import ProjectStatsAnswer, ProjectStatsQuery
 from shared.errors import PROBLEM, Unauthorized
 
 router = APIRouter(tags=["projects"])
 
-# Target metric -> field of the cases service's /internal/project-stats answer.
+# Target metric -> field of the cases service's answer (shared.contracts.progress).
 CASEWORK_FIGURES = {"person_times.casework": "person_times_casework",
                     "cases.beneficiaries": "case_beneficiaries"}
 
@@ -84,30 +87,32 @@ async def progress_of(request: Request, project_id: str, token: str | None) -> d
     return answer
 
 
-def _fill(target: dict, figures: dict) -> None:
+def _fill(target: dict, figures: ProjectStatsAnswer) -> None:
     if target["metric"] == "cases.full":
-        value = figures["full_cases"].get(str(target["conditions"].get("min_sessions", 1)))
+        value = figures.full_cases.get(str(target["conditions"].get("min_sessions", 1)))
     else:
-        value = figures.get(CASEWORK_FIGURES.get(target["metric"], ""))
+        value = getattr(figures, CASEWORK_FIGURES.get(target["metric"], ""), None)
     if value is not None:
         target["value"] = float(value)
         target["met"] = target["value"] >= target["target"]
     # Every casework target counts the project's cases: those closed without a closure report lack evidence.
-    target["lacking_evidence"] = figures.get("closed_without_report", [])
+    target["lacking_evidence"] = [gap.model_dump(mode="json") for gap in figures.closed_without_report]
 
 
-async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> dict | None:
+async def _casework(request: Request, upstreams: Upstreams, answer: dict) -> ProjectStatsAnswer | None:
     """The project's casework figures over the days its own targets are counted (the projects
     service's counted_from and counted_to), or None when the cases service fails."""
     thresholds = sorted({int(t["conditions"].get("min_sessions", 1)) for t in answer["targets"]
                          if t["metric"] == "cases.full"}) or [1]
-    # Only cases filed within the project's coverage count for it (none named: the cases service
-    # refuses the query, and the figures are marked degraded rather than counted unbounded).
-    body = {"project_id": answer["project_id"], "station_ids": answer.get("coverage") or [],
-            "from": answer["counted_from"], "to": answer["counted_to"],
-            "min_sessions": thresholds}
-    if date.fromisoformat(body["to"]) < date.fromisoformat(body["from"]):
-        return {"person_times_casework": 0, "case_beneficiaries": 0, "full_cases": {str(n): 0 for n in thresholds}}
-    headers = {"Authorization": f"Bearer {request.app.state.signer.service_token()}"}
-    return await call(upstreams, "cases", "/internal/project-stats", body, headers,
-                      request.app.state.settings.stats_timeout_s)
+    if date.fromisoformat(answer["counted_to"]) < date.fromisoformat(answer["counted_from"]):
+        return ProjectStatsAnswer(project_id=answer["project_id"], person_times_casework=0, case_beneficiaries=0,
+                                  full_cases={str(n): 0 for n in thresholds})
+    try:
+        # Only cases filed within the project's coverage count for it (none named: the contract
+        # refuses the query, and the figures are marked degraded rather than counted unbounded).
+        query = ProjectStatsQuery(project_id=answer["project_id"], station_ids=answer.get("coverage") or [],
+                                  from_on=answer["counted_from"], to_on=answer["counted_to"], min_sessions=thresholds)
+    except ValidationError:
+        return None
+    return await project_stats(service(upstreams, request.app.state.signer, "cases"), query,
+                               request.app.state.settings.stats_timeout_s)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -106,11 +106,31 @@ def _asked_for(figure: str) -> dict:
     return {"services": fig.owners(figure), "metrics": metrics}
 
 
-# While an answer is computed: every gathering it made (so a service late at the deadline can be
-# waited for after the partial answer is out), or the gatherings to answer from (the whole answer,
-# made again from them once the late services are in). Context variables of the computation's task.
-_gatherings: ContextVar[list[tuple[Ask, Gathered]] | None] = ContextVar("stats_gatherings", default=None)
-_gathered: ContextVar[dict[Ask, Gathered] | None] = ContextVar("stats_gathered", default=None)
+class Figures:
+    """Where an answer's computation gets its figures. While an answer is first computed, every
+    gathering it makes is kept (`gatherings`), and services late at the deadline go on counting (up
+    to upstream_timeout_s), so the whole answer can be made once they are in; it is then made again
+    from those gatherings (`made`) rather than by asking the services anew."""
+
+    def __init__(self, request: Request, gatherings: list[tuple[Ask, Gathered]] | None = None,
+                 made: dict[Ask, Gathered] | None = None) -> None:
+        self.request = request
+        self.gatherings = gatherings
+        self.made = made
+
+    async def __call__(self, ask: Ask) -> Gathered:
+        if self.made is not None and ask in self.made:
+            return self.made[ask]
+        state = self.request.app.state
+        patience = state.settings.upstream_timeout_s if self.gatherings is not None else None
+        gathered = await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s, patience)
+        if self.gatherings is not None:
+            self.gatherings.append((ask, gathered))
+        return gathered
+
+
+# An answer's computation: its gathering (for `degraded`) and its content, from the figures given.
+Compute = Callable[[Figures], Awaitable[tuple[Gathered, dict]]]
 
 
 def _answer(gathered: Gathered, content: dict) -> Answer:
@@ -120,7 +140,7 @@ def _answer(gathered: Gathered, content: dict) -> Answer:
     return Answer(body=orjson.dumps(content), etag=tag, degraded=bool(gathered.degraded))
 
 
-async def _respond(request: Request, key: tuple, compute) -> Response:
+async def _respond(request: Request, key: tuple, compute: Compute) -> Response:
     """The cached or freshly computed answer for `key`, or 304 when the poller has it already.
 
     A service still counting at the stats deadline is left out of this answer but not given
@@ -129,13 +149,12 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
     cache: AnswerCache[Answer] = request.app.state.stats_cache
 
     async def build() -> Answer:
-        gatherings: list[tuple[Ask, Gathered]] = []
-        _gatherings.set(gatherings)
+        figures = Figures(request, gatherings=[])
         started = time.monotonic()
-        gathered, content = await compute()
+        gathered, content = await compute(figures)
         answer = _answer(gathered, content)
-        if answer.degraded and cache.ttl_s > 0 and any(g.late is not None for _, g in gatherings):
-            cache.hold(key, answer, _whole(compute, gatherings), started)
+        if answer.degraded and cache.ttl_s > 0 and any(g.late is not None for _, g in figures.gatherings):
+            cache.hold(key, answer, _whole(request, compute, figures.gatherings), started)
         return answer
 
     answer = await cache.get(key, build, keep=lambda a: not a.degraded)
@@ -144,16 +163,14 @@ async def _respond(request: Request, key: tuple, compute) -> Response:
                    "private, no-cache" if answer.degraded else f"private, max-age={int(cache.ttl_s)}")
 
 
-async def _whole(compute, gatherings: list[tuple[Ask, Gathered]]) -> Answer | None:
+async def _whole(request: Request, compute: Compute, gatherings: list[tuple[Ask, Gathered]]) -> Answer | None:
     """The whole answer once the late services are in; None when one of them failed after all
     (the next poll asks again)."""
     try:
         whole = {ask: (await g.late if g.late is not None else g) for ask, g in gatherings}
         if any(g.degraded for g in whole.values()):
             return None
-        _gatherings.set(None)
-        _gathered.set(whole)
-        gathered, content = await compute()
+        gathered, content = await compute(Figures(request, made=whole))
         answer = _answer(gathered, content)
         return None if answer.degraded else answer
     except Exception:
@@ -162,18 +179,8 @@ async def _whole(compute, gatherings: list[tuple[Ask, Gathered]]) -> Answer | No
 
 
 async def gather_figures(request: Request, ask: Ask) -> Gathered:
-    """Every service's figures for `ask`. Inside a dashboard answer's computation, services late at
-    the deadline go on counting (up to upstream_timeout_s) for the whole answer made after it."""
-    made = _gathered.get()
-    if made is not None and ask in made:
-        return made[ask]
-    state = request.app.state
-    gatherings = _gatherings.get()
-    patience = state.settings.upstream_timeout_s if gatherings is not None else None
-    gathered = await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s, patience)
-    if gatherings is not None:
-        gatherings.append((ask, gathered))
-    return gathered
+    """Every service's figures for `ask`, outside a dashboard answer (a service late at the deadline is left out)."""
+    return await Figures(request)(ask)
 
 
 @router.get("/summary", summary="Every figure for a station's subtree over a date range", response_class=Response,
@@ -190,8 +197,8 @@ async def summary(request: Request, actor: ActorDep, station_id: StationQuery = 
     from_on, to_on = _dates(from_on, to_on)
     ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True)
 
-    async def compute():
-        gathered = await gather_figures(request, ask)
+    async def compute(figures: Figures) -> tuple[Gathered, dict]:
+        gathered = await figures(ask)
         return gathered, {"station": _station_json(station), "filters": _filters(station, from_on, to_on),
                           "figures": fig.summary_figures(fig.Table(gathered))}
 
@@ -216,8 +223,8 @@ async def timeseries(request: Request, actor: ActorDep, metric: FigureName,
     group_by = (interval, "population") if by else (interval,)
     ask = ask_for(request, station, from_on, to_on, group_by=group_by, **_asked_for(metric))
 
-    async def compute():
-        gathered = await gather_figures(request, ask)
+    async def compute(figures: Figures) -> tuple[Gathered, dict]:
+        gathered = await figures(ask)
         buckets = fig.periods(from_on, to_on, interval)
         return gathered, {
             "station": _station_json(station),
@@ -244,15 +251,14 @@ async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, 
     gone = {c.id: c for c in await stations_service.deleted_children(session, station)}
     ask = ask_for(request, station, from_on, to_on, group_by=("station",), **_asked_for(metric))
 
-    async def compute():
+    async def compute(figures: Figures) -> tuple[Gathered, dict]:
         whole = None
         if metric in DISTINCT_METRICS:
             # Not the sum of the rows: the subtree's own distinct count, asked in the same breath.
-            gathered, whole = await asyncio.gather(gather_figures(request, ask),
-                                                   gather_figures(request, replace(ask, group_by=())))
+            gathered, whole = await asyncio.gather(figures(ask), figures(replace(ask, group_by=())))
             gathered.degraded |= whole.degraded
         else:
-            gathered = await gather_figures(request, ask)
+            gathered = await figures(ask)
         content = {"station": _station_json(station), "filters": _filters(station, from_on, to_on, metric=metric),
                    "metric": metric, "missing": fig.missing(gathered, metric)}
         if fig.all_missing(gathered, metric):

@@ -2,7 +2,8 @@
 
 A service that fails or is late is left out and named: its figures become missing, the
 rest are served (ARCHITECTURE.md "Counting contract"). The gateway calls with its own
-service token; the caller's scope was already applied when the station was resolved.
+service token (shared.contracts.stats and .persons); the caller's scope was already applied
+when the station was resolved.
 
 With `patience_s`, a call still running at the deadline is not cancelled: it goes on for up
 to `patience_s`, and `Gathered.late` completes the gathering with it. A province's figures
@@ -15,12 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Literal
 
-import httpx
+from pydantic import ValidationError
 
 from gateway.upstream import Upstreams
 from gateway.upstream.clients import SERVICES
 from shared.auth import TokenSigner
+from shared.contracts.calls import Service, services
+from shared.contracts.persons.client import persons
+from shared.contracts.persons.schemas import PersonsQuery
+from shared.contracts.stats.client import stats
+from shared.contracts.stats.schemas import StatsQuery
 from shared.stats import PERSONS_SOURCES
 
 log = logging.getLogger("haolin.gateway.stats")
@@ -41,6 +48,20 @@ class Ask:
     exact_limit: int = 10_000
 
 
+@dataclass(frozen=True)
+class Call:
+    """One question to one service: its counting rows or its person sets."""
+
+    service: str
+    kind: Literal["stats", "persons"]
+    query: StatsQuery
+
+    async def ask(self, service: Service, timeout_s: float) -> list[dict] | None:
+        if self.kind == "stats":
+            return await stats(service, self.query, timeout_s)
+        return await persons(service, self.query, timeout_s)
+
+
 @dataclass
 class Gathered:
     rows: dict[str, list[dict]] = field(default_factory=dict)  # service -> stats rows
@@ -50,39 +71,27 @@ class Gathered:
     late: asyncio.Future[Gathered] | None = field(default=None, repr=False, compare=False)
 
 
-async def call(upstreams: Upstreams, service: str, path: str, payload: dict, headers: dict,
-               timeout_s: float) -> dict | None:
-    """POST to a service's internal endpoint: its JSON answer, or None when it failed or was late."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            r = await upstreams.client(service).post(path, json=payload, headers=headers)
-        r.raise_for_status()
-        return r.json()
-    except (httpx.HTTPError, TimeoutError, OSError, ValueError) as exc:
-        # The exception type only: upstream messages may echo the query.
-        log.warning("stats: %s %s failed: %s", service, path, type(exc).__name__)
-        return None
-
-
 async def gather(upstreams: Upstreams, signer: TokenSigner, ask: Ask, timeout_s: float,
                  patience_s: float | None = None) -> Gathered:
-    body = {"station_path": ask.station_path, "from": ask.from_on, "to": ask.to_on, "group_by": list(ask.group_by)}
-    if ask.metrics is not None:
-        body["metrics"] = list(ask.metrics)
-    headers = {"Authorization": f"Bearer {signer.service_token()}"}
-    calls: list[tuple[str, str, dict]] = [(s, "/internal/stats", body) for s in ask.services if ask.stats]
-    if ask.persons:
-        calls += [(s, "/internal/persons", {**body, "exact_limit": ask.exact_limit})
-                  for s in PERSONS_SOURCES if s in ask.services]
+    try:
+        query = StatsQuery(station_path=ask.station_path, from_on=ask.from_on, to_on=ask.to_on,
+                           group_by=list(ask.group_by), metrics=None if ask.metrics is None else list(ask.metrics))
+        calls: list[Call] = [Call(s, "stats", query) for s in ask.services if ask.stats]
+        if ask.persons:
+            sets = PersonsQuery(**query.model_dump(), exact_limit=ask.exact_limit)
+            calls += [Call(s, "persons", sets) for s in PERSONS_SOURCES if s in ask.services]
+    except ValidationError:
+        # A question no service would take (each would refuse it): every service is left out.
+        log.warning("stats: the question is not the contract's; answering without the services")
+        return Gathered(degraded=set(ask.services))
 
     patient = patience_s is not None and patience_s > timeout_s
-    tasks = [asyncio.ensure_future(call(upstreams, service, path, payload, headers,
-                                        patience_s if patient else timeout_s))
-             for service, path, payload in calls]
+    asked = services(upstreams, signer, {c.service: None for c in calls})
+    tasks = [asyncio.ensure_future(c.ask(asked[c.service], patience_s if patient else timeout_s)) for c in calls]
     done, pending = await asyncio.wait(tasks, timeout=timeout_s)
     gathered = _assembled(calls, [t.result() if t in done else None for t in tasks])
     if pending:
-        late = sorted({calls[i][0] for i, t in enumerate(tasks) if t in pending})
+        late = sorted({calls[i].service for i, t in enumerate(tasks) if t in pending})
         log.warning("stats: %s late after %s s: answering without them%s", ", ".join(late), timeout_s,
                     " for now" if patient else "")
         if patient:
@@ -93,19 +102,19 @@ async def gather(upstreams: Upstreams, signer: TokenSigner, ask: Ask, timeout_s:
     return gathered
 
 
-async def _complete(calls: list[tuple[str, str, dict]], tasks: list[asyncio.Future]) -> Gathered:
+async def _complete(calls: list[Call], tasks: list[asyncio.Future]) -> Gathered:
     return _assembled(calls, list(await asyncio.gather(*tasks)))
 
 
-def _assembled(calls: list[tuple[str, str, dict]], answers: list[dict | None]) -> Gathered:
+def _assembled(calls: list[Call], answers: list[list[dict] | None]) -> Gathered:
     gathered = Gathered()
-    for (service, path, _), answer in zip(calls, answers, strict=True):
+    for c, answer in zip(calls, answers, strict=True):
         if answer is None:
-            gathered.degraded.add(service)
-        elif path == "/internal/stats":
-            gathered.rows[service] = answer["rows"]
+            gathered.degraded.add(c.service)
+        elif c.kind == "stats":
+            gathered.rows[c.service] = answer
         else:
-            gathered.persons[service] = answer["groups"]
+            gathered.persons[c.service] = answer
     # A service that answered one call but not the other is out as a whole: half its figures
     # next to the other half of another moment would not add up.
     for service in gathered.degraded:

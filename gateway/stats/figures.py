@@ -2,7 +2,7 @@
 
 Rows of the counting contract are added up across services per (metric, population,
 period, station); person-times of the three methods make `person_times`; person sets are
-unioned into `persons` (shared.persons). A figure whose every owner failed has no value;
+unioned into `persons` (shared.contracts.persons.union). A figure whose every owner failed has no value;
 one missing only some owners keeps the value of the rest and names what is missing.
 """
 
@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from gateway.stats.fanout import Gathered
-from shared.persons import PersonsFigure, PersonsUnion
+from shared.contracts.persons.union import PersonsFigure, PersonsUnion
 from shared.stats import ALL, OWNERS, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES, Metric, period_start
 
 Key = tuple[str | None, str | None, int | None]  # population, period, station

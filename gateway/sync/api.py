@@ -2,7 +2,7 @@
 
 Pull: every service's stream is opened (and its cursor read) before the first byte goes out,
 so a service that is down is a clean 503 rather than a cut answer. Rows are then copied
-through as they arrive, as bytes (unparsed, in the services' fixed line layout) and written in
+through as they arrive, as bytes (unparsed, in the line layout of shared.contracts.sync.ndjson) and written in
 chunks of about 64 KB, never gathered whole: a first sync of a large station costs the gateway
 a chunk's memory at a time. The `timestamp` is written last, once all services have
 been read: the id of a SyncCursor row holding each service's own cursor.
@@ -16,14 +16,12 @@ all its changes) and, since a record already as pushed is left alone, the retry 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -33,11 +31,14 @@ from gateway.deps import ReadSessionDep
 from gateway.identity.service import devices
 from gateway.models import Device, Station, SyncCursor
 from gateway.sync.limits import check_push_size, check_push_text
-from gateway.sync.ndjson import line_batches, prepend
-from gateway.sync.registry import Registry, SyncUnavailable, registry
+from gateway.sync.registry import Registry, registry
 from gateway.upstream import Upstreams
 from shared.audit import actor_of, log_reads
 from shared.auth import Principal, Role
+from shared.contracts.calls import services
+from shared.contracts.sync import client as sync_contract
+from shared.contracts.sync import ndjson
+from shared.contracts.sync.schemas import PullQuery
 from shared.db import Database
 from shared.errors import PROBLEM, InvalidInput, Unauthorized
 from shared.schemas import BIGINT_MAX, INT_MAX
@@ -62,6 +63,8 @@ async def current_device(request: Request, session: ReadSessionDep,
 
 
 DeviceDep = Annotated[tuple[Device, Station], Depends(current_device)]
+# A service's opened pull: its name, what to close, its lines in batches.
+Stream = tuple[str, sync_contract.Pull, AsyncIterator[list[bytes]]]
 
 
 def _last_pulled_at(raw: str | None) -> int | None:
@@ -99,10 +102,6 @@ async def _cursor(session, device: Device, last_pulled_at: int | None) -> SyncCu
     return cursor
 
 
-def _headers(request: Request) -> dict[str, str]:
-    return {"Authorization": f"Bearer {request.app.state.signer.service_token()}"}
-
-
 @router.get("/schema")
 async def schema(request: Request, version: Annotated[int | None, Query(ge=1)] = None) -> dict:
     """The synced tables and their columns (name, type, isOptional, isIndexed), ready for
@@ -129,30 +128,20 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
     await log_reads(request, "station", [(str(station.id), station.path)], principal=_as_principal(dev, station))
     full = _migration_tables(reg, migration, version)
     upstreams: Upstreams = request.app.state.upstreams
-    streams: list[tuple[str, httpx.Response, AsyncIterator[list[bytes]]]] = []
+    owners = services(upstreams, request.app.state.signer, dict.fromkeys(t.service for t in reg.tables))
+    streams: list[Stream] = []
     cursors: dict[str, str] = {}
     try:
-        for service in dict.fromkeys(t.service for t in reg.tables):
-            tables = [t.name for t in reg.of(service, version)]
-            body = {"station_path": station.path, "since": (cursor.cursors.get(service) if cursor else None),
-                    "tables": tables, "full_tables": [t for t in tables if t in full]}
-            client = upstreams.client(service)
-            try:
-                response = await client.send(client.build_request("POST", "/internal/sync/pull", json=body,
-                                                                  headers=_headers(request)), stream=True)
-                response.raise_for_status()
-                batches = line_batches(response.aiter_bytes())
-                head = await anext(batches)
-                first = json.loads(head[0])
-            except (httpx.HTTPError, OSError, StopAsyncIteration, ValueError, KeyError) as exc:
-                log.warning("sync pull: %s failed: %s", service, type(exc).__name__)
-                raise SyncUnavailable(f"The {service} service did not answer; nothing was pulled. Try again.",
-                                      service=service) from None
-            cursors[service] = first["cursor"]
-            streams.append((service, response, prepend(head[1:], batches)))
+        for service in owners.values():
+            tables = [t.name for t in reg.of(service.name, version)]
+            query = PullQuery(station_path=station.path, since=cursor.cursors.get(service.name) if cursor else None,
+                              tables=tables, full_tables=[t for t in tables if t in full])
+            opened = await sync_contract.pull(service, query)
+            cursors[service.name] = opened.cursor
+            streams.append((service.name, opened, opened.batches))
     except BaseException:
-        for _, response, *_ in streams:
-            await response.aclose()
+        for _, opened, _lines in streams:
+            await opened.aclose()
         raise
     tables = [t.name for t in reg.tables if t.since <= version]
     db: Database = request.app.state.db
@@ -180,23 +169,10 @@ def _migration_tables(reg: Registry, migration: str | None, version: int) -> set
     return {t.name for t in reg.tables if t.since <= version and t.added_after(old)}
 
 
-# The layout the services give their lines (shared/sync.py pull_lines): the row or the deleted
-# id is copied through by slicing, unparsed. Table names hold no quote, so the name ends at the
-# first one after the start.
-_LINE_START, _ROW, _DELETED = b'{"table":"', b',"row":', b',"deleted":'
 CHUNK = 64 * 1024  # bytes gathered before a write: one ASGI send per chunk, not per row
 
 
-def _parsed(line: bytes) -> tuple[bytes, bytes, bool]:
-    """(table as JSON, row or id as JSON, is a deletion) of a line in another layout."""
-    item = json.loads(line)
-    key = json.dumps(item["table"]).encode()
-    if "deleted" in item:
-        return key, json.dumps(item["deleted"]).encode(), True
-    return key, json.dumps(item["row"], ensure_ascii=False, separators=(",", ":")).encode(), False
-
-
-async def _assemble(streams, tables: list[str], db: Database, device_id: int, cursors: dict[str, str],
+async def _assemble(streams: list[Stream], tables: list[str], db: Database, device_id: int, cursors: dict[str, str],
                     version: int, replacement: bool) -> AsyncIterator[bytes]:
     """Copy the services' NDJSON into one WatermelonDB answer, table by table, in chunks of
     about CHUNK bytes: never more than a chunk and one batch of lines held.
@@ -210,17 +186,10 @@ async def _assemble(streams, tables: list[str], db: Database, device_id: int, cu
     out = bytearray(b'{"changes":{')
     try:
         first_table = True
-        for _service, response, batches in streams:
+        for _service, stream, batches in streams:
             current, deleting, comma = None, False, False  # table being written (as JSON), which list
             async for batch in batches:
-                for line in batch:
-                    end = line.find(b'"', 10) if line.startswith(_LINE_START) and line.endswith(b"}") else -1
-                    if end > 0 and line.startswith(_ROW, end + 1):
-                        key, value, gone = line[9:end + 1], line[end + 8:-1], False
-                    elif end > 0 and line.startswith(_DELETED, end + 1):
-                        key, value, gone = line[9:end + 1], line[end + 12:-1], True
-                    else:
-                        key, value, gone = _parsed(line)
+                for key, value, gone in ndjson.read_lines(batch):
                     if key != current:
                         if current is not None:
                             out += b"]}" if deleting else b'],"deleted":[]}'
@@ -241,7 +210,7 @@ async def _assemble(streams, tables: list[str], db: Database, device_id: int, cu
                     out.clear()
             if current is not None:
                 out += b"]}" if deleting else b'],"deleted":[]}'
-            await response.aclose()
+            await stream.aclose()
         for table in tables:
             if table not in seen:
                 out += (b"" if first_table else b",") + json.dumps(table).encode() + \
@@ -267,8 +236,8 @@ async def _assemble(streams, tables: list[str], db: Database, device_id: int, cu
         strategy = b',"experimentalStrategy":"replacement"' if replacement else b""
         yield b'},"timestamp":' + str(timestamp).encode() + strategy + b"}"
     finally:
-        for _, response, _lines in streams:
-            await response.aclose()
+        for _, stream, _lines in streams:
+            await stream.aclose()
 
 
 @router.post("", summary="Push changes (WatermelonDB pushChanges)", status_code=204,
@@ -307,9 +276,7 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
     # The device as a short-lived user token: a service that checks people through another
     # service (projects asks cases about attendees) passes it on, so that check is scoped to the device.
     device_token = request.app.state.signer.access_token(_as_principal(dev, station), ttl_s=300)
-    # The tablet's address as the gateway saw it, for the services' audit of the pushed writes.
-    headers = {**_headers(request), "X-Device-Token": device_token,
-               "X-Real-IP": actor_of(request).address or "unknown"}
+    address = actor_of(request).address
 
     # Every record the push creates or updates, by table: a service checking a reference to another
     # service's record finds the push's own (an activity naming a volunteer registered in the same
@@ -318,19 +285,15 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
                      for r in part[kind] if isinstance(r, dict) and isinstance(r.get("id"), str)]
               for tables in by_service.values() for name, part in tables.items()}
 
-    async def send(service: str, check_only: bool, provisional: dict) -> httpx.Response | None:
+    owners = services(request.app.state.upstreams, request.app.state.signer, by_service)
+    limit = request.app.state.settings.sync_push_timeout_s
+
+    async def send(service: str, check_only: bool, provisional: dict) -> sync_contract.PushAnswer:
         body = {"station_id": station.id, "station_path": station.path, "device_id": str(dev.id),
                 "since": cursor.cursors.get(service) if cursor else None, "check_only": check_only,
                 "changes": by_service[service], "provisional": provisional,
                 "pushed": {t: ids for t, ids in pushed.items() if t not in by_service[service] and ids}}
-        try:
-            limit = request.app.state.settings.sync_push_timeout_s
-            async with asyncio.timeout(limit):
-                return await request.app.state.upstreams.client(service).post(
-                    "/internal/sync/push", json=body, headers=headers, timeout=limit)
-        except (httpx.HTTPError, OSError, TimeoutError) as exc:
-            log.warning("sync push: %s failed: %s", service, type(exc).__name__)
-            return None
+        return await sync_contract.push(owners[service], body, device_token, address, limit)
 
     # One service after another, in the registry's order (cases before projects): a service may
     # rely on records of the same push that an earlier one owns. In the dry run each is told what
@@ -343,20 +306,12 @@ async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
         provisional: dict[str, list] = {}
         for service in order:
             answer = await send(service, check_only, provisional if check_only else {})
-            if answer is None or answer.status_code >= 500:
-                raise SyncUnavailable(f"The {service} service did not take its part of the push"
-                                      f"{'' if check_only else ' (others may have)'}: push again.", service=service)
-            if answer.status_code == 200:
-                try:
-                    provisional.update(answer.json().get("provides") or {})
-                except (ValueError, AttributeError):
-                    raise SyncUnavailable(f"The {service} service's dry run was not understood: push again.",
-                                          service=service) from None
-            elif answer.status_code != 204:
+            if answer.problem is not None:
                 # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the
                 # records; its `instance` is the path the tablet called, not the internal one.
-                problem = answer.json()
+                status, problem = answer.problem
                 if isinstance(problem, dict):
                     problem["instance"] = request.url.path
-                return JSONResponse(problem, status_code=answer.status_code, media_type=PROBLEM)
+                return JSONResponse(problem, status_code=status, media_type=PROBLEM)
+            provisional.update(answer.provides)
     return Response(status_code=204)

@@ -3,31 +3,26 @@
 The tablet names the record the file belongs to by its synced table and id (`table=group_sessions`,
 `record_id=...`) and gives the file its own id, which makes the upload idempotent: the same PUT
 again answers the stored file (200) without the service taking the body again. The body streams
-through to the service that owns the table (shared/attachments/tablet.py), as the device; the
+through to the service that owns the table (shared.contracts.tablet_attachments), as the device; the
 file's metadata reaches every tablet of the station with its next pull (`case_attachments`...).
 """
 
 from typing import Annotated, Literal
 
-import httpx
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from gateway.deps import ReadSessionDep
-from gateway.sync.api import DeviceDep, _as_principal, _headers
-from gateway.sync.registry import SyncUnavailable, registry
+from gateway.sync.api import DeviceDep, _as_principal
+from gateway.sync.registry import registry
 from shared.attachments.routes import MEDIA_TYPES
-from shared.attachments.schemas import AttachmentRead
-from shared.audit.listener import actor_of
-from shared.errors import PROBLEM, InvalidInput
+from shared.audit import actor_of
+from shared.contracts.calls import service
+from shared.contracts.tablet_attachments import client as files_contract
+from shared.contracts.tablet_attachments.schemas import AttachmentRead, UploadQuery
+from shared.errors import InvalidInput
 from shared.schemas import ClientId
-from shared.sync import DEVICE_TOKEN_HEADER
-
-# What a stored file's download carries besides its type (shared.uploads.download_headers); caching is
-# the gateway's own (no-store, Vary: Authorization, as on every answer).
-FILE_HEADERS = frozenset({"content-disposition", "content-length", "x-content-type-options",
-                          "content-security-policy"})
 
 router = APIRouter(prefix="/v1/sync/attachments", tags=["sync"])
 _BODY = {"requestBody": {"required": True, "description": "The file itself, as the whole body",
@@ -52,26 +47,12 @@ async def upload_from_tablet(
     owner = (await registry(request.app.state)).table(table)
     if owner is None:
         raise InvalidInput.field("table", "This table is not synced.", "unknown_table")
-    headers = {**_headers(request), "X-Real-IP": actor_of(request).address or "unknown",
-               DEVICE_TOKEN_HEADER: request.app.state.signer.access_token(_as_principal(dev, station), ttl_s=300)}
-    for name in ("content-type", "accept-language", "content-length"):
-        if name in request.headers:
-            headers[name] = request.headers[name]
-    params = {"table": table, "record_id": record_id, "purpose": purpose}
-    if file_name is not None:
-        params["file_name"] = file_name
-    client = request.app.state.upstreams.client(owner.service)
-    try:
-        answer = await client.put(f"/internal/sync/attachments/{attachment_id}", params=params, headers=headers,
-                                  content=request.stream())
-    except (httpx.HTTPError, OSError) as exc:
-        raise SyncUnavailable(f"The {owner.service} service did not take the file: upload it again.",
-                              service=owner.service) from exc
-    if answer.status_code >= 500:
-        raise SyncUnavailable(f"The {owner.service} service did not take the file: upload it again.",
-                              service=owner.service)
-    media = answer.headers.get("content-type", PROBLEM)
-    return Response(answer.content, status_code=answer.status_code, media_type=media)
+    state = request.app.state
+    answer = await files_contract.upload(
+        service(state.upstreams, state.signer, owner.service), attachment_id,
+        UploadQuery(table=table, record_id=record_id, purpose=purpose, file_name=file_name), request.stream(),
+        request.headers, state.signer.access_token(_as_principal(dev, station), ttl_s=300), actor_of(request).address)
+    return Response(answer.content, status_code=answer.status_code, media_type=answer.media_type)
 
 
 @router.get("/{attachment_id}", response_class=Response,
@@ -89,22 +70,11 @@ async def download_to_tablet(
     owner = (await registry(request.app.state)).table(table)
     if owner is None:
         raise InvalidInput.field("table", "This table is not synced.", "unknown_table")
-    headers = {**_headers(request), "X-Real-IP": actor_of(request).address or "unknown",
-               DEVICE_TOKEN_HEADER: request.app.state.signer.access_token(_as_principal(dev, station), ttl_s=300)}
-    client = request.app.state.upstreams.client(owner.service)
-    try:
-        answer = await client.send(client.build_request("GET", f"/internal/sync/attachments/{attachment_id}",
-                                                        headers=headers), stream=True)
-    except (httpx.HTTPError, OSError) as exc:
-        raise SyncUnavailable(f"The {owner.service} service did not answer: try again.",
-                              service=owner.service) from exc
-    if answer.status_code != 200:
-        await answer.aread()
-        await answer.aclose()
-        if answer.status_code >= 500:
-            raise SyncUnavailable(f"The {owner.service} service did not answer: try again.", service=owner.service)
-        return Response(answer.content, status_code=answer.status_code,
-                        media_type=answer.headers.get("content-type", PROBLEM))
-    kept = {k: v for k, v in answer.headers.items() if k in FILE_HEADERS}
-    return StreamingResponse(answer.aiter_raw(), headers=kept, media_type=answer.headers["content-type"],
+    state = request.app.state
+    answer = await files_contract.download(service(state.upstreams, state.signer, owner.service), attachment_id,
+                                           state.signer.access_token(_as_principal(dev, station), ttl_s=300),
+                                           actor_of(request).address)
+    if isinstance(answer, files_contract.Answered):
+        return Response(answer.content, status_code=answer.status_code, media_type=answer.media_type)
+    return StreamingResponse(answer.chunks(), headers=answer.headers, media_type=answer.media_type,
                              background=BackgroundTask(answer.aclose))

@@ -1,6 +1,6 @@
 """Which service owns which synced table, and the sync schema's version history.
 
-Asked of the services (/internal/sync/schema) once and kept for the gateway's life: the
+Asked of the services (shared.contracts.sync) once and kept for the gateway's life: the
 tables a service syncs change only with a new release of it, which restarts the gateway's
 view too (a deploy restarts every process).
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from gateway.upstream import Upstreams
 from gateway.upstream.clients import SERVICES
 from shared.auth import TokenSigner
-from shared.errors import AppError
+from shared.contracts.calls import Service, services
+from shared.contracts.sync import client as sync_contract
+from shared.contracts.sync.client import SyncUnavailable
 
-
-class SyncUnavailable(AppError):
-    status_code, title, type = 503, "Sync unavailable", "sync-unavailable"
+__all__ = ["Registry", "SyncUnavailable", "Table", "registry"]
 
 
 @dataclass(frozen=True)
@@ -66,18 +66,13 @@ async def registry(state) -> Registry:
         return found
     upstreams: Upstreams = state.upstreams
     signer: TokenSigner = state.signer
-    headers = {"Authorization": f"Bearer {signer.service_token()}"}
 
-    async def ask(service: str) -> list[Table]:
-        try:
-            async with asyncio.timeout(upstreams.timeout_s):
-                r = await upstreams.client(service).get("/internal/sync/schema", headers=headers)
-            r.raise_for_status()
-        except Exception:
-            raise SyncUnavailable(f"The {service} service did not answer; try again later.", service=service) from None
-        return [Table(name=t["name"], service=service, since=t["since"], columns=tuple(t["columns"]),
-                      columns_since=t["columns_since"]) for t in r.json()["tables"]]
+    async def ask(service: Service) -> list[Table]:
+        return [Table(name=t.name, service=service.name, since=t.since, columns=tuple(t.columns),
+                      columns_since=t.columns_since) for t in await sync_contract.tables(service, upstreams.timeout_s)]
 
-    found = Registry(tables=tuple(t for tables in await asyncio.gather(*(ask(s) for s in SERVICES)) for t in tables))
+    asked = services(upstreams, signer, SERVICES)
+    found = Registry(tables=tuple(t for tables in await asyncio.gather(*(ask(asked[s]) for s in SERVICES))
+                                  for t in tables))
     state.sync_registry = found
     return found

@@ -15,9 +15,10 @@ from shared.app import build_app
 from shared.contracts.audit.server import internal_audit_router
 from shared.contracts.holdings.server import holdings_router
 from shared.observability import configure_logging
-from shared.persons import internal_persons_router
 from shared.state import ServiceState
-from shared.stations import station_replica_router, write_guard
+from shared.contracts.persons.server import internal_persons_router
+from shared.contracts.stations.server import station_replica_router
+from shared.stations import write_guard
 from shared.sync import internal_sync_router
 
 

@@ -48,7 +48,7 @@ from services.cases.service import cases as case_service
 from services.cases.service import records as record_service
 from shared.auth import Principal
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
-from shared.lookup import PushAsker
+from shared.contracts.lookup.client import PushAsker
 from shared.records import Vault
 from shared.repository import get_live
 from shared.attachments.tablet import attachment_sync_table
@@ -271,7 +271,7 @@ BENEFICIARIES = CasesTable(
 # ---------------------------------------------------------------- cases
 
 def _asker(ctx: SyncContext) -> PushAsker:
-    """A case's project is checked with the projects service as the pushing device (shared/lookup.py)."""
+    """A case's project is checked with the projects service as the pushing device (shared/contracts/lookup)."""
     if not hasattr(ctx, "cases_asker"):
         ctx.cases_asker = PushAsker(ctx.request.app.state.lookup, ctx)
     return ctx.cases_asker

@@ -15,12 +15,12 @@ cannot see.
 References to other services' records. A named attendee or group member must be a beneficiary
 the writer can see (an attendance copies the person's populations at attendance time), and an
 activity's volunteers volunteers the writer can see. REST asks their owners through the gateway
-with the caller's own token (shared/lookup.py); a push asks as the pushing device, with the access
+with the caller's own token (shared/contracts/lookup); a push asks as the pushing device, with the access
 token the gateway sends beside its service token (shared.sync.DEVICE_TOKEN_HEADER), verified and
 bound to the pushed subtree; a push referring to people without it is refused (401
 device-token-required), never written unchecked. One lookup answers every person a push names
 (not a call per attendance); people new in the same push are taken from the cases service's dry
-run, volunteers new in it from the push itself (shared.lookup.PushAsker).
+run, volunteers new in it from the push itself (shared.contracts.lookup.client.PushAsker).
 
 ProjectsSyncTable recognises a retried push by comparing decoded values ('["a","b"]' and
 '["a", "b"]', "09:30" and "09:30:00", 350.5 and 350.50, "" and null in an optional text are the
@@ -50,7 +50,7 @@ from services.projects.service import attendance as attendance_service
 from services.projects.service import groups as group_service
 from services.projects.service import references
 from shared.errors import InvalidInput, NotFound
-from shared.lookup import PushAsker
+from shared.contracts.lookup.client import PushAsker
 from shared.repository import get_live, save
 from shared.stations import resolve_station
 from shared.attachments.tablet import attachment_sync_table

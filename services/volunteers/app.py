@@ -15,7 +15,8 @@ from shared.contracts.audit.server import internal_audit_router
 from shared.contracts.holdings.server import holdings_router
 from shared.observability import configure_logging
 from shared.state import ServiceState
-from shared.stations import station_replica_router, write_guard
+from shared.contracts.stations.server import station_replica_router
+from shared.stations import write_guard
 from shared.sync import internal_sync_router
 
 

@@ -43,7 +43,7 @@ from services.volunteers.service import hours as hours_service
 from services.volunteers.service import references
 from services.volunteers.service import volunteers as volunteers_service
 from shared.errors import InvalidInput, NotFound
-from shared.lookup import PushAsker
+from shared.contracts.lookup.client import PushAsker
 from shared.repository import get_live
 from shared.stations import resolve_station
 from shared.attachments.tablet import attachment_sync_table
@@ -188,7 +188,7 @@ def _vault(ctx: SyncContext):
 
 def _asker(ctx: SyncContext) -> PushAsker:
     """An hours record's activity or session is checked with the projects service as the pushing
-    device; one new in the same push is taken from the push itself (shared/lookup.py)."""
+    device; one new in the same push is taken from the push itself (shared/contracts/lookup)."""
     if not hasattr(ctx, "volunteers_asker"):
         ctx.volunteers_asker = PushAsker(ctx.request.app.state.lookup, ctx,
                                          same_push={references.ACTIVITIES: "activities",

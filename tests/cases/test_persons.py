@@ -4,7 +4,8 @@
 import os
 from datetime import timedelta
 
-from shared.persons import PersonsUnion, person_key
+from shared.contracts.persons.union import PersonsUnion
+from shared.persons import person_key
 from tests.cases.conftest import with_etag
 from tests.cases.test_stats import service_record
 
@@ -90,7 +91,8 @@ class TestUnion:
         inside the bounds the figure states, and far from the 120,000 a sum would give."""
         import base64
 
-        from shared.persons import PersonsGroup, _sketch
+        from shared.contracts.persons.schemas import PersonsGroup
+        from shared.contracts.persons.schemas import sketch_of as _sketch
 
         a = [person_key(f"p{i}") for i in range(60_000)]
         b = [person_key(f"p{i}") for i in range(30_000, 90_000)]

@@ -1,6 +1,6 @@
 """The pull's byte path (issue 7, 5b): the services write each row in a fixed compact layout
 (shared/sync.py pull_lines, pull_row), the gateway splits their streams on b"\\n" and copies the
-rows through unparsed, in chunks (gateway/sync/api.py, gateway/sync/ndjson.py). What a tablet
+rows through unparsed, in chunks (gateway/sync/api.py, shared/contracts/sync/ndjson.py). What a tablet
 gets must be exactly what each service's own `serve()` says of the stored record."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gateway.sync import api as sync_api
-from gateway.sync.ndjson import line_batches
+from shared.contracts.sync.ndjson import line_batches
 from services.cases.sync import TABLES as CASES_TABLES
 from services.projects.sync import TABLES as PROJECTS_TABLES
 from services.volunteers.sync import TABLES as VOLUNTEERS_TABLES

@@ -11,6 +11,7 @@ from gateway.deps import (ActorDep, ReadSessionDep, StationDep, StationsChangedD
 from gateway.identity.errors import StationNotFound
 from gateway.identity.schemas import StationCreate, StationMove, StationNode, StationRead, StationUpdate
 from gateway.identity.service import stations as service
+from shared.contracts.calls import services
 from shared.contracts.holdings.client import station_holdings
 from shared.etag import required_version, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
@@ -81,8 +82,8 @@ async def delete_station(station: WritableStationDep, actor: ActorDep, session: 
     state = request.app.state
 
     async def holdings(path: str):
-        return await station_holdings({name: state.upstreams.client(name) for name in state.upstreams.names()},
-                                      state.signer.service_token(), path, state.settings.upstream_timeout_s)
+        return await station_holdings(services(state.upstreams, state.signer, state.upstreams.names()), path,
+                                      state.settings.upstream_timeout_s)
 
     await service.delete(session, actor, station, holdings)
     changed()

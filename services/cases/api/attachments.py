@@ -10,7 +10,7 @@ from services.cases.models import Attachment, Beneficiary, Case
 from services.privacy import is_child
 from shared import clock
 from shared.attachments import Owner, attachment_router
-from shared.attachments.tablet import TabletOwner, tablet_upload_router
+from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
 from shared.repository import get_live
 
 BENEFICIARY_PURPOSES = ("consent_form", "photo", "identity_document", "other")

@@ -1,5 +1,5 @@
 """POST /v1/beneficiaries/lookup: the projects service checks attendee ids with it, through the
-gateway and with the caller's own token, so the caller's scope decides what exists (shared/lookup.py)."""
+gateway and with the caller's own token, so the caller's scope decides what exists (shared/contracts/lookup)."""
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from services.cases.deps import ReadSessionDep
 from services.cases.repository.lookup import visible_beneficiaries
 from shared.auth import ReaderDep
-from shared.lookup import LookupItem, LookupQuery
+from shared.contracts.lookup.schemas import LookupItem, LookupQuery
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
 

@@ -14,7 +14,7 @@ from services.cases.service.references import check_project
 from shared import clock
 from shared.auth import Principal
 from shared.errors import InvalidInput
-from shared.lookup import Asker
+from shared.contracts.lookup.client import Asker
 from shared.models import new_id
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save

@@ -1,9 +1,9 @@
 """Records of other services that the cases service's records name, checked with their owners
-through the gateway as the caller (shared/lookup.py): a case's project. An id the owner does not
+through the gateway as the caller (shared/contracts/lookup): a case's project. An id the owner does not
 show the caller is refused naming its field, exactly as one that exists nowhere."""
 
 from shared.errors import InvalidInput
-from shared.lookup import Asker
+from shared.contracts.lookup.client import Asker
 
 PROJECTS = "/v1/projects/lookup"
 

@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.repository import stats as repo
 from shared import rollup
-from shared.stats import Metric, StatsQuery
+from shared.contracts.stats.schemas import StatsQuery
+from shared.stats import Metric
 
 METRICS = (Metric.person_times_casework, Metric.resources_linked, Metric.cases_new, Metric.cases_closed,
            Metric.cases_reopened, Metric.cases_open, Metric.beneficiaries_registered)

@@ -18,7 +18,8 @@ from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
 from shared.audit.reads import log_reads
 from shared.etag import check_version, set_etag
-from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
+from shared.contracts.lookup.client import AskerDep
+from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import shown, withhold
 from shared.repository import live_ids, page

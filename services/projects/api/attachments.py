@@ -8,7 +8,7 @@ from services.projects.deps import (EvaluationWriterDep, IdReaderDep, IdWriterDe
                                     activity_for_read, project_for_read)
 from services.projects.models import Activity, Attachment, Evaluation, GroupSession, Project
 from shared.attachments import Owner, attachment_router
-from shared.attachments.tablet import TabletOwner, tablet_upload_router
+from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
 from shared.auth import PrincipalDep, Role
 from shared.records import RecordNotFound
 from shared.repository import get_live

@@ -17,7 +17,8 @@ from services.projects.service import attendance
 from services.projects.service import groups as service
 from shared.audit.reads import log_reads
 from shared.etag import check_version, set_etag
-from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
+from shared.contracts.lookup.client import AskerDep
+from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound, shown, withhold
 from shared.repository import get_live, live_ids, page

@@ -17,7 +17,7 @@ from services.projects.service import progress as progress_service
 from services.projects.service import projects as service
 from shared.auth import PrincipalDep
 from shared.etag import set_etag
-from shared.lookup import LookupAnswer, LookupItem
+from shared.contracts.lookup.schemas import LookupAnswer, LookupItem
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound
 from shared.repository import get_live, page

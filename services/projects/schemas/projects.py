@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from shared.attachments.schemas import EvidenceGap
-from shared.lookup import LookupQuery
+from shared.contracts.lookup.schemas import LookupQuery
 from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 ProjectStatus = Literal["planned", "running", "evaluating", "closed"]

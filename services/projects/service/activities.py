@@ -11,7 +11,7 @@ from services.projects.service.counting import Rollup
 from services.projects.service.groups import in_period, station_under
 from shared.auth import Principal
 from shared.errors import InvalidInput
-from shared.lookup import Asker
+from shared.contracts.lookup.client import Asker
 from shared.models import new_id
 from shared.records import IdInUse, digest, replay, touch
 from shared.repository import UniqueViolation, save

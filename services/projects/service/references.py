@@ -1,5 +1,5 @@
 """Records of other services that the projects service's records name, checked with their owners
-through the gateway as the caller (shared/lookup.py): attendees and group members are beneficiaries
+through the gateway as the caller (shared/contracts/lookup): attendees and group members are beneficiaries
 (cases), an activity's volunteers are volunteers (volunteers). An id the owner does not show the
 caller is refused naming its field, exactly as one that exists nowhere."""
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from services.projects.errors import UnknownAttendees
 from shared.errors import BadGateway, InvalidInput
-from shared.lookup import Asker
+from shared.contracts.lookup.client import Asker
 
 BENEFICIARIES = "/v1/beneficiaries/lookup"
 VOLUNTEERS = "/v1/volunteers/lookup"

@@ -4,7 +4,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.repository import stats as repo
 from shared import rollup
-from shared.stats import Metric, StatsQuery
+from shared.contracts.stats.schemas import StatsQuery
+from shared.stats import Metric
 
 # All of them flows (summed inside the period); this service keeps no stock metric.
 METRICS = (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,

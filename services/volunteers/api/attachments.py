@@ -10,7 +10,7 @@ from services.volunteers.models import Attachment, ServiceHours, Volunteer
 from services.privacy import is_child
 from shared import clock
 from shared.attachments import Owner, attachment_router
-from shared.attachments.tablet import TabletOwner, tablet_upload_router
+from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
 from shared.auth import Principal, ReaderDep
 from shared.records import RecordNotFound
 from shared.repository import get_live

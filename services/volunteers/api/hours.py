@@ -14,7 +14,7 @@ from services.volunteers.service import hours as service
 from shared.auth import Principal, PrincipalDep, Role, WriterDep
 from shared.errors import Forbidden
 from shared.etag import set_etag
-from shared.lookup import AskerDep
+from shared.contracts.lookup.client import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound
 from shared.repository import get_live, page

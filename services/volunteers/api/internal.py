@@ -1,4 +1,4 @@
 from services.volunteers.service import stats as service
-from shared.stats_api import internal_stats_router
+from shared.contracts.stats.server import internal_stats_router
 
 router = internal_stats_router(service.answer)

@@ -16,7 +16,8 @@ from shared.audit.reads import log_reads
 from shared.auth import PrincipalDep, ReaderDep, WriterDep
 from shared.etag import set_etag
 from shared.masking import in_full
-from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
+from shared.contracts.lookup.client import AskerDep
+from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.repository import live_ids, page
 

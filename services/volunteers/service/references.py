@@ -1,5 +1,5 @@
 """Records of other services that the volunteers service's records name, checked with their owners
-through the gateway as the caller (shared/lookup.py): the activity or group session an hours record
+through the gateway as the caller (shared/contracts/lookup): the activity or group session an hours record
 was served at (projects), and a volunteer's own login (the gateway's users). An id the owner does
 not show the caller is refused naming its field, exactly as one that exists nowhere."""
 
@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.volunteers.repository import volunteers as repo
 from shared.auth import Role
 from shared.errors import InvalidInput
-from shared.lookup import Asker
+from shared.contracts.lookup.client import Asker
 
 # activity_kind -> (the owner's lookup, what it is called)
 OCCASIONS = {"community_activity": ("/v1/activities/lookup", "activities"),

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.repository import stats as repo
 from shared import rollup
-from shared.stats import Metric, StatsQuery
+from shared.contracts.stats.schemas import StatsQuery
+from shared.stats import Metric
 
 SUMMED = (Metric.volunteers_registered, Metric.volunteer_hours, Metric.volunteer_person_times)
 METRICS = (*SUMMED, Metric.volunteers_active)

@@ -15,7 +15,7 @@ from shared import attempts, clock, masking
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput
 from shared.idnumber import birth_date
-from shared.lookup import Asker
+from shared.contracts.lookup.client import Asker
 from shared.models import new_id
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save

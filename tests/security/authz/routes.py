@@ -43,7 +43,7 @@ REFERENCES: dict[str, str] = {
     "record_id": "beneficiary",
 }
 # Body fields, by process, that name a record another process keeps: checked with its owner through
-# the gateway, as the caller (shared/lookup.py).
+# the gateway, as the caller (shared/contracts/lookup).
 CROSS_SERVICE: dict[str, frozenset[str]] = {
     "cases": frozenset({"project_id"}),
     "projects": frozenset({"volunteer_ids"}),

@@ -1,0 +1,73 @@
+"""What every contract client shares: one service as the gateway calls it, the service-token
+header, and the one mapping of a failed call to "left out" (the caller names the service in
+`degraded`, or answers a problem) instead of an httpx traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+T = TypeVar("T")
+
+# A call that failed in any of these ways left its service out: down, late, refusing or answering
+# something that is not the contract's answer.
+FAILURES = (httpx.HTTPError, TimeoutError, OSError, ValueError, KeyError, ValidationError)
+
+
+class ServiceTokens(Protocol):
+    def service_token(self) -> str: ...
+
+
+class Clients(Protocol):
+    """The gateway's pooled clients by service name (gateway.upstream.Upstreams)."""
+
+    def client(self, name: str) -> httpx.AsyncClient: ...
+
+
+def service_headers(tokens: ServiceTokens) -> dict[str, str]:
+    """The gateway's service token, which every internal route takes (shared.auth.ServicePrincipalDep)."""
+    return {"Authorization": f"Bearer {tokens.service_token()}"}
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service as a contract client calls it: its name, the gateway's pooled client to it and
+    the service-token header of this round of calls (made once: each token is signed anew, and
+    a service verifies each new token's signature once)."""
+
+    name: str
+    http: httpx.AsyncClient
+    auth: Mapping[str, str]
+
+    def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**self.auth, **(extra or {})}
+
+
+def services(upstreams: Clients, tokens: ServiceTokens, names: Iterable[str]) -> dict[str, Service]:
+    """The services `names`, all with one service token."""
+    auth = service_headers(tokens)
+    return {name: Service(name, upstreams.client(name), auth) for name in names}
+
+
+def service(upstreams: Clients, tokens: ServiceTokens, name: str) -> Service:
+    return services(upstreams, tokens, (name,))[name]
+
+
+async def or_none(call: Awaitable[T], service: str, what: str, log: logging.Logger,
+                  timeout_s: float | None = None) -> T | None:
+    """The call's answer, or None when it failed or was late (within `timeout_s`): the service is then
+    left out by the caller. Logged by the exception's type only: an upstream message may echo the query."""
+    try:
+        if timeout_s is None:
+            return await call
+        async with asyncio.timeout(timeout_s):
+            return await call
+    except FAILURES as exc:
+        log.warning("%s: %s failed: %s", what, service, type(exc).__name__)
+        return None

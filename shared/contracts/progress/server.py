@@ -1,0 +1,27 @@
+"""POST /internal/project-stats, mounted by the cases service with its counting."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import ServicePrincipalDep
+from shared.contracts.progress.schemas import ProjectStatsAnswer, ProjectStatsQuery
+from shared.db import read_session
+
+Answer = Callable[[AsyncSession, ProjectStatsQuery], Awaitable[ProjectStatsAnswer]]
+
+
+def project_stats_router(answer: Answer) -> APIRouter:
+    router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
+
+    @router.post("/project-stats", response_model=ProjectStatsAnswer)
+    async def project_stats(query: ProjectStatsQuery, _: ServicePrincipalDep,
+                            session: Annotated[AsyncSession, Depends(read_session)]) -> ProjectStatsAnswer:
+        """A project's casework figures for the gateway's progress endpoint (its cases within its coverage)."""
+        return await answer(session, query)
+
+    return router
