@@ -1,7 +1,7 @@
 """Offline sync, the service half (ARCHITECTURE.md "Offline sync for station tablets").
 
 The gateway speaks WatermelonDB's protocol to the tablets; each service answers two internal
-endpoints over the tables it owns, described once as `SyncTable`s:
+endpoints (shared.contracts.sync.server) over the tables it owns, described once as `SyncTable`s:
 
 - POST /internal/sync/pull streams NDJSON: first the cursor, then per table its live rows and
   its tombstones, in the layout of shared.contracts.sync.ndjson (the gateway copies each row
@@ -33,20 +33,17 @@ from functools import cached_property
 from datetime import date, datetime, time
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy import literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal, Role, ServicePrincipalDep
+from shared.auth import Principal, Role
 from shared.contracts.sync import ndjson
-from shared.contracts.sync.schemas import (DEVICE_TOKEN_HEADER, PullQuery, PushBody, PushProvides, SyncedTable,
-                                           SyncSchema)
-from shared.db import write_session
+from shared.contracts.sync.schemas import DEVICE_TOKEN_HEADER, PullQuery, PushBody
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.review import Review
 from shared.schemas import BIGINT_MAX, BIGINT_MIN
@@ -424,7 +421,7 @@ async def _guard(table: SyncTable, record_id: str, work: Awaitable[Any]) -> Any:
                          records=[{"table": table.name, "id": record_id}]) from None
 
 
-async def _provided(session: AsyncSession, checked: list[_Checked]) -> dict[str, list[dict]]:
+async def provided(session: AsyncSession, checked: list[_Checked]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for entry in checked:
         table = entry.table
@@ -440,39 +437,3 @@ def device_principal(body: PushBody) -> Principal:
     # A station tablet writes as a social worker of its station; the record's author is the device.
     return Principal(user_id=f"device:{body.device_id}", role=Role.social_worker, station_id=body.station_id,
                      station_path=body.station_path, device_id=body.device_id)
-
-
-def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
-    router = APIRouter(prefix="/internal/sync", tags=["internal"], include_in_schema=False)
-    by_name = {t.name: t for t in tables}
-
-    @router.get("/schema")
-    async def schema(_: ServicePrincipalDep) -> dict:
-        return SyncSchema(tables=[SyncedTable(**t.describe(), since=t.since,
-                                              columns_since={c.name: c.since for c in t.columns})
-                                  for t in tables]).model_dump()
-
-    @router.post("/pull")
-    async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
-        state = request.app.state
-        return StreamingResponse(pull_lines(state.db.engine, tables, query, vault=state.vault),
-                                 media_type="application/x-ndjson")
-
-    @router.post("/push", status_code=204, responses={200: {"description": "A dry run passed: what it provides"}})
-    async def push(body: PushBody, request: Request, _: ServicePrincipalDep,
-                   session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> Response:
-        vault = request.app.state.vault
-        checked = await check(session, by_name, body, vault)
-        principal = device_principal(body)
-        session.info["principal"] = principal  # the audit log names the device, not the gateway
-        await apply(session, SyncContext(principal, request, body.provisional, body.pushed, vault), checked)
-        if not body.check_only:
-            return Response(status_code=204)
-        # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the gateway
-        # writes to any service only when every service's dry run passed. What the push would
-        # create here is told, so a later service's dry run can rely on it (attendance of a new person).
-        provided = await _provided(session, checked)
-        await session.rollback()
-        return JSONResponse(PushProvides(provides=provided).model_dump())
-
-    return router

@@ -19,7 +19,7 @@ from shared.state import ServiceState
 from shared.contracts.persons.server import internal_persons_router
 from shared.contracts.stations.server import station_replica_router
 from shared.stations import write_guard
-from shared.sync import internal_sync_router
+from shared.contracts.sync.server import internal_sync_router
 
 
 def create_app(settings: CasesSettings | None = None,

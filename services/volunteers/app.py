@@ -17,7 +17,7 @@ from shared.observability import configure_logging
 from shared.state import ServiceState
 from shared.contracts.stations.server import station_replica_router
 from shared.stations import write_guard
-from shared.sync import internal_sync_router
+from shared.contracts.sync.server import internal_sync_router
 
 
 def create_app(settings: VolunteersSettings | None = None,
