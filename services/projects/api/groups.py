@@ -16,7 +16,7 @@ from services.projects.schemas.work import (AttendanceBatch, AttendanceList, Att
 from services.projects.service import attendance
 from services.projects.service import groups as service
 from shared.audit import log_reads
-from shared.etag import check_version, set_etag
+from shared.etag import answer_created, check_version, set_etag
 from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound, shown, withhold
@@ -47,10 +47,7 @@ async def create_group(body: GroupCreate, principal: IdWriterDep, session: Write
     """Start a group under a project; members are beneficiary ids of your scope."""
     project = await service.project_for_work(session, principal, body.project_id)
     group, created = await service.create(session, asker, principal, project, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, group.version)
-    response.headers["Location"] = f"/v1/groups/{group.id}"
+    answer_created(response, created, group.version, f"/v1/groups/{group.id}")
     return GroupRead.model_validate(group)
 
 
@@ -113,10 +110,7 @@ async def add_session(body: SessionCreate, group: GroupForUpdateDep, principal: 
     """Record a session, optionally with its attendees and anonymous headcount (a client id makes retries safe)."""
     project = await service.project_of(session, group)
     record, created = await service.add_session(session, asker, principal, project, group, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, record.version)
-    response.headers["Location"] = f"/v1/groups/{group.id}/sessions/{record.id}"
+    answer_created(response, created, record.version, f"/v1/groups/{group.id}/sessions/{record.id}")
     return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 

@@ -16,7 +16,7 @@ from services.projects.schemas.projects import (EvaluationCreate, EvaluationRead
 from services.projects.service import progress as progress_service
 from services.projects.service import projects as service
 from shared.auth import PrincipalDep
-from shared.etag import set_etag
+from shared.etag import answer_created, set_etag
 from shared.lookup import LookupAnswer, LookupItem
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound
@@ -45,10 +45,7 @@ async def create_project(body: ProjectCreate, principal: ProjectWriterDep, sessi
                          response: Response) -> ProjectRead:
     """Record a purchased-service project with its budget and output targets (a client id makes retries safe)."""
     project, created = await service.create(session, principal, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, project.version)
-    response.headers["Location"] = f"/v1/projects/{project.id}"
+    answer_created(response, created, project.version, f"/v1/projects/{project.id}")
     return ProjectRead.model_validate(project)
 
 
@@ -132,10 +129,7 @@ async def add_evaluation(body: EvaluationCreate, project: ProjectForEvaluationDe
                          session: WriteSessionDep, response: Response) -> EvaluationRead:
     """Record an evaluation: scores per dimension (their sum is the total), grade, notes."""
     record, created = await service.add_evaluation(session, principal, project, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, record.version)
-    response.headers["Location"] = f"/v1/projects/{project.id}/evaluations/{record.id}"
+    answer_created(response, created, record.version, f"/v1/projects/{project.id}/evaluations/{record.id}")
     return EvaluationRead.model_validate(record)
 
 
