@@ -21,7 +21,7 @@ from shared import crypto
 from shared.crypto import BlindIndex, FieldCipher, sealed_columns
 from shared.errors import Conflict, NotFound
 from shared.etag import check_version
-from shared.repository import UniqueViolation, get_any, save
+from shared.repository import UniqueViolation, get_any, get_live, save
 
 
 class RecordNotFound(NotFound):
@@ -29,6 +29,15 @@ class RecordNotFound(NotFound):
 
     def __init__(self, kind: str) -> None:
         super().__init__(f"No such {kind}.")
+
+
+async def live_or_404(session: AsyncSession, model, record_id: str, principal: Principal, *, kind: str, **kw):
+    """The live record of the principal's subtree (get_live, with its for_update and where), or 404
+    naming `kind`."""
+    record = await get_live(session, model, record_id, principal, **kw)
+    if record is None:
+        raise RecordNotFound(kind)
+    return record
 
 
 class IdInUse(Conflict):

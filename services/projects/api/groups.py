@@ -19,8 +19,8 @@ from shared.audit import log_reads
 from shared.etag import answer_created, check_version, set_etag
 from shared.lookup import AskerDep, LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.records import RecordNotFound, shown, withhold
-from shared.repository import get_live, live_ids, page
+from shared.records import live_or_404, shown, withhold
+from shared.repository import live_ids, page
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
@@ -84,11 +84,8 @@ async def delete_group(group: GroupForUpdateDep, version: IfMatchDep, principal:
 
 
 async def _session(session, group: Group, session_id: str, principal, for_update: bool = False) -> GroupSession:
-    record = await get_live(session, GroupSession, session_id, principal, for_update=for_update,
-                            where=(GroupSession.group_id == group.id,))
-    if record is None:
-        raise RecordNotFound("session")
-    return record
+    return await live_or_404(session, GroupSession, session_id, principal, for_update=for_update,
+                             where=(GroupSession.group_id == group.id,), kind="session")
 
 
 @router.get("/{group_id}/sessions", response_model=Page[SessionRead], tags=["sessions"])

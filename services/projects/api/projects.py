@@ -19,8 +19,8 @@ from shared.auth import PrincipalDep
 from shared.etag import answer_created, set_etag
 from shared.lookup import LookupAnswer, LookupItem
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.records import RecordNotFound
-from shared.repository import get_live, page
+from shared.records import live_or_404
+from shared.repository import page
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 ORDER = [Project.starts_on, Project.id]
@@ -107,11 +107,8 @@ for _name, _summary in (("start", "Start a planned project (running)."),
 
 
 async def _evaluation(session, project: Project, evaluation_id: str, principal, for_update: bool = False):
-    record = await get_live(session, Evaluation, evaluation_id, principal, for_update=for_update,
-                            where=(Evaluation.project_id == project.id,))
-    if record is None:
-        raise RecordNotFound("evaluation")
-    return record
+    return await live_or_404(session, Evaluation, evaluation_id, principal, for_update=for_update,
+                             where=(Evaluation.project_id == project.id,), kind="evaluation")
 
 
 @router.get("/{project_id}/evaluations", response_model=Page[EvaluationRead], tags=["evaluations"])

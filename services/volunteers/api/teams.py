@@ -11,25 +11,19 @@ from services.volunteers.service import teams as service
 from shared.auth import ReaderDep, WriterDep
 from shared.etag import answer_created, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.records import RecordNotFound
-from shared.repository import get_live, page
+from shared.records import RecordNotFound, live_or_404
+from shared.repository import page
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 ORDER = [Team.created_at, Team.id]
 
 
 async def team_for_read(team_id: str, principal: ReaderDep, session: ReadSessionDep) -> Team:
-    team = await get_live(session, Team, team_id, principal)
-    if team is None:
-        raise RecordNotFound("team")
-    return team
+    return await live_or_404(session, Team, team_id, principal, kind="team")
 
 
 async def team_for_write(team_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Team:
-    team = await get_live(session, Team, team_id, principal, for_update=True)
-    if team is None:
-        raise RecordNotFound("team")
-    return team
+    return await live_or_404(session, Team, team_id, principal, for_update=True, kind="team")
 
 
 TeamDep = Annotated[Team, Depends(team_for_read)]
