@@ -3,20 +3,20 @@ person-times, the people with a case of the project, and full cases of at least 
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.repository import evidence
 from services.cases.repository import project_stats as repo
 from shared.attachments.schemas import EvidenceGap
-from shared.schemas import RowId
+from shared.schemas import OrderedPeriod, RowId
 
 
 # The file every closure needs (services/cases/api/attachments.py CASE_PURPOSES).
 CLOSURE_REPORT = "closure_report"
 
 
-class ProjectStatsQuery(BaseModel):
+class ProjectStatsQuery(OrderedPeriod):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     project_id: str = Field(min_length=1, max_length=64)
@@ -27,12 +27,6 @@ class ProjectStatsQuery(BaseModel):
     to_on: date = Field(alias="to", description="Inclusive")
     min_sessions: list[int] = Field(default_factory=lambda: [1], max_length=10,
                                     description="Thresholds for full cases: a case counts with >= N service records")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "ProjectStatsQuery":
-        if self.to_on < self.from_on:
-            raise ValueError("'to' is before 'from'")
-        return self
 
 
 class ProjectStatsAnswer(BaseModel):
