@@ -1,5 +1,9 @@
 """Helpers the lineages share: the async runner, the sync-marker trigger, and the tables
-and columns every service schema has (station replica, synced records, daily rollups)."""
+and columns every service schema has (station replica, synced records, daily rollups).
+
+A revision that every lineage makes alike is one helper each way, bound to the lineage's schema:
+`upgrade = partial(create_x, "cases")` and `downgrade = partial(drop_x, "cases")` (alembic calls
+both with no arguments), so the revisions differ only in what truly differs."""
 
 from __future__ import annotations
 
@@ -124,6 +128,11 @@ def create_record_table(schema: str, name: str, *columns, indexes: tuple[str, ..
         op.execute(statement)
 
 
+def foreign_key(schema: str, table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
+    """fk_<table>_<column>_<target>: `column` of `table` names a row of `target` in the same schema."""
+    return sa.ForeignKeyConstraint([column], [f"{schema}.{target}.id"], name=f"fk_{table}_{column}_{target}")
+
+
 def create_daily_stat(schema: str) -> None:
     """The schema's daily rollups (each service's models.DailyStat): one value per station, day,
     metric and population."""
@@ -190,6 +199,10 @@ def create_idempotency_table(schema: str) -> None:
     op.create_index("ix_idempotency_key_created_at", "idempotency_key", ["created_at"], schema=schema)
 
 
+def drop_idempotency_table(schema: str) -> None:
+    op.drop_table("idempotency_key", schema=schema)
+
+
 def create_attachment_table(schema: str) -> None:
     """The schema's attachments (shared.attachments.attachment_model): files on its records."""
     create_record_table(
@@ -208,3 +221,16 @@ def create_attachment_table(schema: str) -> None:
         sa.Column("height", sa.Integer),
     )
     op.create_index("ix_attachment_owner", "attachment", ["owner_table", "owner_id"], schema=schema)
+
+
+def drop_attachment_table(schema: str) -> None:
+    op.drop_table("attachment", schema=schema)
+
+
+def create_prune_function(schema: str) -> None:
+    """The schema owner's prune_audit_log (shared.audit.prune_function_sql): the application's role
+    prunes audit rows through it and needs no DELETE."""
+    from shared.audit.ddl import prune_function_sql
+
+    for statement in prune_function_sql(schema):
+        op.execute(statement)

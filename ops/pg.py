@@ -21,11 +21,12 @@ import importlib.util
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ops.loopback import is_listening as _is_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / ".data" / "pg"
@@ -69,12 +70,6 @@ def _grant_traversal(path: Path) -> None:
     for p in [path, *path.parents]:
         mode = p.stat().st_mode
         p.chmod(mode | 0o055)
-
-
-def _is_listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def is_running(port: int = DEFAULT_PORT) -> bool:

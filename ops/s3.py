@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ops.loopback import is_listening as _is_listening
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / ".data" / "s3"
 DEFAULT_PORT = int(os.environ.get("HAOLIN_S3_PORT") or "8333")
@@ -114,12 +116,6 @@ def ports(port: int) -> dict[str, int]:
     return {"s3": port, "master": port + 1, "volume": port + 2, "filer": port + 3,
             "s3.grpc": port + 10000, "master.grpc": port + 10001, "volume.grpc": port + 10002,
             "filer.grpc": port + 10003}
-
-
-def _is_listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def is_running(port: int = DEFAULT_PORT) -> bool:

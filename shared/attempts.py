@@ -15,14 +15,33 @@ limit is the process's setting `DUPLICATE_ID_ATTEMPTS_PER_HOUR` (shared.config.R
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from shared.audit.listener import session_actor
 from shared.auth import Principal
-from shared.errors import TooManyRequests
+from shared.errors import Conflict, TooManyRequests
 
 WINDOW_S = 3600
 ID_NUMBER_ELSEWHERE = "id_number_elsewhere"
 # What a caller is told of a person registered where they cannot look: no id, no station.
 REGISTERED_ELSEWHERE = "This person is registered at another station: ask for a transfer."
+
+
+class DuplicateIdNumber(Conflict):
+    """An ID number registered already. The body names the record to use instead when the caller
+    can see it; otherwise it names nothing (neither the record nor its station). A service's own
+    class says which record (`noun`) and where the number is unique."""
+
+    type = "duplicate-id-number"
+    noun: ClassVar[str] = "record"
+
+    def __init__(self, existing_id: str | None) -> None:
+        if existing_id is None:
+            super().__init__(REGISTERED_ELSEWHERE, errors=[{"field": "id_number", "message": REGISTERED_ELSEWHERE,
+                                                 "code": "registered_elsewhere"}])
+            return
+        super().__init__(f"A {self.noun} with this ID number is already registered.", existing_id=existing_id,
+                         errors=[{"field": "id_number", "message": "already registered", "code": "duplicate"}])
 
 
 class TooManyAttempts(TooManyRequests):

@@ -1,8 +1,9 @@
-"""ETag / If-Match for optimistic concurrency on records with a `version` column."""
+"""ETag / If-Match for optimistic concurrency on records with a `version` column, and the headers of
+a create's answer."""
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from fastapi import Request, Response, status
 
 from shared.errors import PreconditionFailed, PreconditionRequired
 
@@ -13,6 +14,15 @@ def etag(version: int) -> str:
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
+
+
+def answer_created(response: Response, created: bool, version: int, location: str) -> None:
+    """A create's answer: the route's 201, or 200 when its client id named a record made already (a
+    retry, answered with that record); the record's ETag and its Location."""
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    set_etag(response, version)
+    response.headers["Location"] = location
 
 
 def required_version(request: Request) -> int:

@@ -8,6 +8,7 @@ a reuse of the id (409 IdInUse).
 
 import hashlib
 import hmac
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,7 +20,7 @@ from shared.auth import Principal
 from shared.crypto import BlindIndex, FieldCipher, sealed_columns
 from shared.errors import Conflict, NotFound
 from shared.etag import check_version
-from shared.repository import get_any
+from shared.repository import UniqueViolation, get_any, get_live, save
 
 
 class RecordNotFound(NotFound):
@@ -27,6 +28,15 @@ class RecordNotFound(NotFound):
 
     def __init__(self, kind: str) -> None:
         super().__init__(f"No such {kind}.")
+
+
+async def live_or_404(session: AsyncSession, model, record_id: str, principal: Principal, *, kind: str, **kw):
+    """The live record of the principal's subtree (get_live, with its for_update and where), or 404
+    naming `kind`."""
+    record = await get_live(session, model, record_id, principal, **kw)
+    if record is None:
+        raise RecordNotFound(kind)
+    return record
 
 
 class IdInUse(Conflict):
@@ -101,12 +111,26 @@ async def replay(session: AsyncSession, model, record_id: str | None, create_dig
     raise IdInUse()
 
 
+async def save_new(session: AsyncSession, record) -> None:
+    """Save a record just made: an id already taken by another record answers 409 (IdInUse)."""
+    try:
+        await save(session, record)
+    except UniqueViolation:
+        raise IdInUse() from None
+
+
 def touch(record, principal: Principal, expected_version: int | None) -> None:
     """Mark a change: optimistic-concurrency check, then version and author."""
     if expected_version is not None:
         check_version(expected_version, record.version)
     record.version += 1
     record.updated_by = principal.user_id
+
+
+def tombstone(record, principal: Principal, expected_version: int | None) -> None:
+    """A soft delete: marked as a change (touch), then deleted now; the row stays for sync and audit."""
+    touch(record, principal, expected_version)
+    record.deleted_at = datetime.now(timezone.utc)
 
 
 def withhold(read: BaseModel, table, principal: Principal) -> BaseModel:

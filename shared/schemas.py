@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Annotated, ClassVar
 
 from annotated_types import Interval
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared import clock
 from shared.errors import InvalidInput
@@ -126,6 +126,17 @@ class UpdateInput(Input):
             if getattr(self, name) is None:
                 raise InvalidInput.field(name, "This field cannot be cleared.", "not_null")
         return self.model_dump(exclude_unset=True)
+
+
+class OrderedPeriod(BaseModel):
+    """A period given as `from` and `to` (fields from_on and to_on, both days counted): `to` may not
+    come before `from`."""
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.to_on < self.from_on:
+            raise ValueError("'to' is before 'from'")
+        return self
 
 
 class Output(BaseModel):

@@ -98,6 +98,13 @@ async def transaction(db: Database) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@asynccontextmanager
+async def as_operator() -> AsyncIterator[tuple[AsyncSession, Principal, GatewaySettings]]:
+    """One transaction on the gateway's database (see transaction), acting as the operator."""
+    async with gateway_db() as (db, cfg), transaction(db) as session:
+        yield session, await operator(session), cfg
+
+
 async def operator(session: AsyncSession) -> Principal:
     """The operator acts as an administrator of the whole tree (the first root station)."""
     root = await stations_repo.first_root(session)

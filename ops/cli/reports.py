@@ -55,6 +55,21 @@ async def _save(http: httpx.AsyncClient, path: str, params: dict, headers: dict,
     console.print(f"saved {output} ({len(reply.content):,} bytes)", highlight=False)
 
 
+def _fetch(ctx: typer.Context, url: str, user: str, output: Path, path: str, params: dict | None = None,
+           station: str | None = None) -> None:
+    """Save the report at `path` as `user` (password: env HAOLIN_PASSWORD or a prompt); `station`, a
+    division code or id looked up in the user's subtree, is sent as the station_id parameter."""
+
+    async def work() -> None:
+        password = api.password_from_env_or_prompt(user)
+        async with api.client(ctx.obj, url) as http:
+            headers = await api.login(http, user, password)
+            where = {"station_id": await _station_id(http, headers, station)} if station is not None else {}
+            await _save(http, path, {**where, **(params or {})}, headers, output)
+
+    run(work)
+
+
 @app.command("monthly")
 def monthly(
     ctx: typer.Context,
@@ -65,16 +80,7 @@ def monthly(
     user: UserOption = "admin",
 ) -> None:
     """Monthly statistics of a station's subtree, by child station and population."""
-
-    async def work() -> None:
-        password = api.password_from_env_or_prompt(user)
-        async with api.client(ctx.obj, url) as http:
-            headers = await api.login(http, user, password)
-            station_id = await _station_id(http, headers, station)
-            await _save(http, "/v1/reports/monthly.xlsx", {"station_id": station_id, "month": month}, headers,
-                        output)
-
-    run(work)
+    _fetch(ctx, url, user, output, "/v1/reports/monthly.xlsx", {"month": month}, station=station)
 
 
 @app.command("project")
@@ -86,11 +92,4 @@ def project(
     user: UserOption = "admin",
 ) -> None:
     """A project's outputs against its contract targets."""
-
-    async def work() -> None:
-        password = api.password_from_env_or_prompt(user)
-        async with api.client(ctx.obj, url) as http:
-            headers = await api.login(http, user, password)
-            await _save(http, f"/v1/reports/projects/{project_id}.xlsx", {}, headers, output)
-
-    run(work)
+    _fetch(ctx, url, user, output, f"/v1/reports/projects/{project_id}.xlsx")

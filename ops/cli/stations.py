@@ -12,7 +12,7 @@ from rich.tree import Tree
 from gateway.identity.schemas import StationCreate
 from gateway.identity.service import stations as stations_service
 from ops.cli import repository, station_import
-from ops.cli.context import console, err_console, find_station, gateway_db, operator, run, transaction, validated
+from ops.cli.context import as_operator, console, err_console, find_station, gateway_db, run, validated
 
 app = typer.Typer(help="The station tree (社工站体系): import from a file, create, list.", no_args_is_help=True)
 
@@ -35,21 +35,19 @@ def import_stations(
     """
 
     async def work() -> None:
-        async with gateway_db() as (db, _):
-            async with transaction(db) as session:
-                actor = await operator(session)
-                root = await stations_service.readable(session, actor, actor.station_id)
-                try:
-                    plan = await station_import.plan_for(session, file, root)
-                    with progress() as bar:
-                        task = bar.add_task("stations", total=len(plan.rows))
-                        outcome = await station_import.apply(session, actor, plan, lambda: bar.advance(task))
-                except station_import.BadFile as exc:
-                    err_console.print(f"[red]{file.name}: nothing imported[/red], {len(exc.problems)} problem(s):",
-                                      highlight=False)
-                    for problem in exc.problems:
-                        err_console.print(f"  {problem}", highlight=False, markup=False)
-                    raise typer.Exit(1) from None
+        async with as_operator() as (session, actor, _):
+            root = await stations_service.readable(session, actor, actor.station_id)
+            try:
+                plan = await station_import.plan_for(session, file, root)
+                with progress() as bar:
+                    task = bar.add_task("stations", total=len(plan.rows))
+                    outcome = await station_import.apply(session, actor, plan, lambda: bar.advance(task))
+            except station_import.BadFile as exc:
+                err_console.print(f"[red]{file.name}: nothing imported[/red], {len(exc.problems)} problem(s):",
+                                  highlight=False)
+                for problem in exc.problems:
+                    err_console.print(f"  {problem}", highlight=False, markup=False)
+                raise typer.Exit(1) from None
         console.print(f"{file.name}: {outcome.created} created, {outcome.renamed} renamed, "
                       f"{outcome.unchanged} unchanged.", highlight=False)
 
@@ -67,13 +65,11 @@ def create_station(
     """Create one station under a parent."""
 
     async def work() -> None:
-        async with gateway_db() as (db, _):
-            async with transaction(db) as session:
-                actor = await operator(session)
-                above = await find_station(session, parent)
-                kind = station_import.LEVELS.get(level.strip().lower(), level)
-                station = await stations_service.create(
-                    session, actor, validated(StationCreate, parent_id=above.id, kind=kind, name=name, code=code))
+        async with as_operator() as (session, actor, _):
+            above = await find_station(session, parent)
+            kind = station_import.LEVELS.get(level.strip().lower(), level)
+            station = await stations_service.create(
+                session, actor, validated(StationCreate, parent_id=above.id, kind=kind, name=name, code=code))
         console.print(f"created station {station.id} {station.name} ({station.kind}) under {above.name}",
                       highlight=False)
 

@@ -18,7 +18,7 @@ from gateway.identity.schemas import DeviceCreate, UserCreate
 from gateway.identity.service import devices as devices_service
 from gateway.identity.service import users as users_service
 from gateway.identity.service.users import password_context
-from ops.cli.context import console, find_station, gateway_db, operator, run, transaction, validated
+from ops.cli.context import as_operator, console, find_station, run, validated
 
 users = typer.Typer(help="User accounts: create, reset a password.", no_args_is_help=True)
 devices = typer.Typer(help="Station tablets: register one and print its credential.", no_args_is_help=True)
@@ -49,15 +49,13 @@ def create_user(
     async def work() -> None:
         password = _typed(prompt_password)
         generated = password is None
-        async with gateway_db() as (db, cfg):
-            async with transaction(db) as session:
-                actor = await operator(session)
-                at = await find_station(session, station)
-                name = display_name or username
-                password = password or generate_password(username, password_context(name, at))
-                body = validated(UserCreate, username=username, display_name=name,
-                                  phone=phone, role=role, station_id=at.id, password=password)
-                created = await users_service.create(session, actor, body, from_settings(cfg))
+        async with as_operator() as (session, actor, cfg):
+            at = await find_station(session, station)
+            name = display_name or username
+            password = password or generate_password(username, password_context(name, at))
+            body = validated(UserCreate, username=username, display_name=name,
+                              phone=phone, role=role, station_id=at.id, password=password)
+            created = await users_service.create(session, actor, body, from_settings(cfg))
         console.print(f"created user {created.user.username} (#{created.user.id}, {created.user.role}) "
                       f"at {created.station.name}", highlight=False)
         if generated:
@@ -78,16 +76,14 @@ def reset_password(
     async def work() -> None:
         password = _typed(prompt_password)
         generated = password is None
-        async with gateway_db() as (db, cfg):
-            async with transaction(db) as session:
-                actor = await operator(session)
-                user = await users_repo.by_username(session, username)
-                target = user and await users_service.in_scope(session, actor, user.id, for_update=True)
-                if not target:
-                    raise UserNotFound()
-                password = password or generate_password(
-                    target.user.username, password_context(target.user.display_name, target.station))
-                await users_service.reset_password(session, actor, target, password, from_settings(cfg))
+        async with as_operator() as (session, actor, cfg):
+            user = await users_repo.by_username(session, username)
+            target = user and await users_service.in_scope(session, actor, user.id, for_update=True)
+            if not target:
+                raise UserNotFound()
+            password = password or generate_password(
+                target.user.username, password_context(target.user.display_name, target.station))
+            await users_service.reset_password(session, actor, target, password, from_settings(cfg))
         console.print(f"new password set for {target.user.username}; their sessions are ended", highlight=False)
         if generated:
             console.print(f"password: {password}", highlight=False, markup=False)
@@ -103,12 +99,10 @@ def create_device(
     """Register a station tablet; prints its credential once."""
 
     async def work() -> None:
-        async with gateway_db() as (db, _):
-            async with transaction(db) as session:
-                actor = await operator(session)
-                at = await find_station(session, station)
-                body = validated(DeviceCreate, station_id=at.id, name=name)
-                device, credential = await devices_service.register(session, actor, body.station_id, body.name)
+        async with as_operator() as (session, actor, _):
+            at = await find_station(session, station)
+            body = validated(DeviceCreate, station_id=at.id, name=name)
+            device, credential = await devices_service.register(session, actor, body.station_id, body.name)
         console.print(f"registered device #{device.id} {device.name} at {at.name}", highlight=False)
         console.print(f"credential: {credential}", highlight=False, markup=False)
         console.print("It is shown only this once: enter it on the tablet (Authorization: Bearer <credential>).")

@@ -1,6 +1,6 @@
 """Domain errors of the cases service, rendered as problem+json by shared.errors."""
 
-from shared.attempts import REGISTERED_ELSEWHERE
+from shared import attempts
 from shared.errors import Conflict, InvalidInput, NotFound
 
 
@@ -18,19 +18,10 @@ class CaseNotFound(NotFound):
         super().__init__("No such case.")
 
 
-class DuplicateIdNumber(Conflict):
-    """Each person is registered once per province. The body names the record to use instead when
-    the caller can see it; otherwise it names nothing (neither the record nor its station)."""
+class DuplicateIdNumber(attempts.DuplicateIdNumber):
+    """Each person is registered once per province."""
 
-    type = "duplicate-id-number"
-
-    def __init__(self, existing_id: str | None) -> None:
-        if existing_id is None:
-            super().__init__(REGISTERED_ELSEWHERE, errors=[{"field": "id_number", "message": REGISTERED_ELSEWHERE,
-                                                 "code": "registered_elsewhere"}])
-            return
-        super().__init__("A beneficiary with this ID number is already registered.", existing_id=existing_id,
-                         errors=[{"field": "id_number", "message": "already registered", "code": "duplicate"}])
+    noun = "beneficiary"
 
 
 class BeneficiaryHasCases(Conflict):

@@ -37,8 +37,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
 from decimal import Decimal, InvalidOperation
+from types import ModuleType
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -198,6 +200,51 @@ async def _current(session: AsyncSession, record: Any) -> Any | None:
     return None if record.deleted_at is not None else record
 
 
+async def _changes(session: AsyncSession, table: ProjectsSyncTable, record: Any, row: dict) -> dict:
+    """What an update changes on a record still live: nothing when an earlier write of this push
+    deleted it (see _current) or when the row is a retry."""
+    if await _current(session, record) is None:
+        return {}
+    return table.changes(record, row)
+
+
+def _filed_table(name: str, model: type, service: ModuleType, create_schema: type[BaseModel],
+                 update_schema: type[BaseModel], *columns: SyncColumn) -> ProjectsSyncTable:
+    """The table of records filed at a station under a project (groups, activities), written by
+    their service module (service/groups.py, service/activities.py): the project and the station
+    (null: the device's) come first and are fixed once the record is made, then `columns`."""
+
+    async def create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+        body = create_schema(id=row["id"], **table.decoded(row))
+        await _station(session, ctx, body.station_id)
+        project = await _project(session, ctx, body.project_id)
+        await service.create(session, _asker(ctx), ctx.principal, project, body)
+
+    async def update(session: AsyncSession, ctx: SyncContext, record: Any, row: dict) -> None:
+        if not (changes := await _changes(session, table, record, row)):
+            return
+        project = await group_service.project_of(session, record)
+        await service.update(session, _asker(ctx), ctx.principal, project, record, record.version,
+                             update_schema(**changes))
+
+    async def delete(session: AsyncSession, ctx: SyncContext, record: Any) -> None:
+        if (record := await _current(session, record)) is not None:
+            await service.delete(session, ctx.principal, record, record.version)
+
+    table = ProjectsSyncTable(
+        name=name, model=model,
+        columns=(
+            _str("project_id", optional=False, indexed=True),
+            _num("station_id"),
+            *columns,
+            *TIMESTAMPS,
+        ),
+        create=create, update=update, delete=delete,
+        fixed=frozenset({"project_id", "station_id"}),
+    )
+    return table
+
+
 async def _station(session: AsyncSession, ctx: SyncContext, station_id: int | None) -> None:
     """The station a new group or activity is filed at must lie in the device's subtree."""
     try:
@@ -224,45 +271,15 @@ async def _parent(session: AsyncSession, ctx: SyncContext, model, record_id: Any
 
 # ---------------------------------------------------------------- groups
 
-async def create_group(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
-    body = GroupCreate(id=row["id"], **GROUPS.decoded(row))
-    await _station(session, ctx, body.station_id)
-    project = await _project(session, ctx, body.project_id)
-    await group_service.create(session, _asker(ctx), ctx.principal, project, body)
-
-
-async def update_group(session: AsyncSession, ctx: SyncContext, record: Group, row: dict) -> None:
-    if (record := await _current(session, record)) is None:
-        return
-    changes = GROUPS.changes(record, row)
-    if not changes:
-        return
-    body = GroupUpdate(**changes)
-    project = await group_service.project_of(session, record)
-    await group_service.update(session, _asker(ctx), ctx.principal, project, record, record.version, body)
-
-
-async def delete_group(session: AsyncSession, ctx: SyncContext, record: Group) -> None:
-    if (record := await _current(session, record)) is not None:
-        await group_service.delete(session, ctx.principal, record, record.version)
-
-
-GROUPS = ProjectsSyncTable(
-    name="groups", model=Group,
-    columns=(
-        _str("project_id", optional=False, indexed=True),
-        _num("station_id"),  # null: the device's station
-        _str("title", optional=False),
-        _str("kind"),
-        _str("target_population"),
-        _num("planned_sessions"),
-        _str("stage"),  # null: "preparation"
-        _str("starts_on"),  # null: today
-        _str("members", optional=False),
-        *TIMESTAMPS,
-    ),
-    create=create_group, update=update_group, delete=delete_group,
-    fixed=frozenset({"project_id", "station_id"}),
+GROUPS = _filed_table(
+    "groups", Group, group_service, GroupCreate, GroupUpdate,
+    _str("title", optional=False),
+    _str("kind"),
+    _str("target_population"),
+    _num("planned_sessions"),
+    _str("stage"),  # null: "preparation"
+    _str("starts_on"),  # null: today
+    _str("members", optional=False),
 )
 
 
@@ -278,10 +295,7 @@ async def create_session(session: AsyncSession, ctx: SyncContext, row: dict) -> 
 
 
 async def update_session(session: AsyncSession, ctx: SyncContext, record: GroupSession, row: dict) -> None:
-    if (record := await _current(session, record)) is None:
-        return
-    changes = GROUP_SESSIONS.changes(record, row)
-    if not changes:
+    if not (changes := await _changes(session, GROUP_SESSIONS, record, row)):
         return
     body = SessionUpdate(**changes)
     # Not locked: the group's writes that move its sessions' counts lock the sessions (as here).
@@ -318,50 +332,20 @@ GROUP_SESSIONS = ProjectsSyncTable(
 
 # ---------------------------------------------------------------- activities
 
-async def create_activity(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
-    body = ActivityCreate(id=row["id"], **ACTIVITIES.decoded(row))
-    await _station(session, ctx, body.station_id)
-    project = await _project(session, ctx, body.project_id)
-    await activity_service.create(session, _asker(ctx), ctx.principal, project, body)
-
-
-async def update_activity(session: AsyncSession, ctx: SyncContext, record: Activity, row: dict) -> None:
-    if (record := await _current(session, record)) is None:
-        return
-    changes = ACTIVITIES.changes(record, row)
-    if not changes:
-        return
-    body = ActivityUpdate(**changes)
-    project = await group_service.project_of(session, record)
-    await activity_service.update(session, _asker(ctx), ctx.principal, project, record, record.version, body)
-
-
-async def delete_activity(session: AsyncSession, ctx: SyncContext, record: Activity) -> None:
-    if (record := await _current(session, record)) is not None:
-        await activity_service.delete(session, ctx.principal, record, record.version)
-
-
-ACTIVITIES = ProjectsSyncTable(
-    name="activities", model=Activity,
-    columns=(
-        _str("project_id", optional=False, indexed=True),
-        _num("station_id"),  # null: the device's station
-        _str("title", optional=False),
-        _str("kind"),
-        _str("place"),
-        _str("held_on", optional=False),
-        _str("starts_at"),
-        _str("ends_at"),
-        _num("anonymous_count", optional=False),
-        _num("named_count", optional=False, readonly=True),
-        _str("volunteer_ids", optional=False),
-        _num("resources_yuan"),
-        _str("photos", optional=False),
-        _str("notes"),
-        *TIMESTAMPS,
-    ),
-    create=create_activity, update=update_activity, delete=delete_activity,
-    fixed=frozenset({"project_id", "station_id"}),
+ACTIVITIES = _filed_table(
+    "activities", Activity, activity_service, ActivityCreate, ActivityUpdate,
+    _str("title", optional=False),
+    _str("kind"),
+    _str("place"),
+    _str("held_on", optional=False),
+    _str("starts_at"),
+    _str("ends_at"),
+    _num("anonymous_count", optional=False),
+    _num("named_count", optional=False, readonly=True),
+    _str("volunteer_ids", optional=False),
+    _num("resources_yuan"),
+    _str("photos", optional=False),
+    _str("notes"),
 )
 
 

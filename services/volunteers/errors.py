@@ -1,6 +1,6 @@
 """Domain errors of the volunteers service, rendered as problem+json by shared.errors."""
 
-from shared.attempts import REGISTERED_ELSEWHERE
+from shared import attempts
 from shared.errors import Conflict, InvalidInput, NotFound
 
 
@@ -11,19 +11,10 @@ class VolunteerNotFound(NotFound):
         super().__init__("No such volunteer.")
 
 
-class DuplicateIdNumber(Conflict):
-    """Volunteers are unique by ID number on the whole platform. The body names the record to use
-    when the caller can see it; otherwise it names nothing (neither the record nor its station)."""
+class DuplicateIdNumber(attempts.DuplicateIdNumber):
+    """Volunteers are unique by ID number on the whole platform."""
 
-    type = "duplicate-id-number"
-
-    def __init__(self, existing_id: str | None) -> None:
-        if existing_id is None:
-            super().__init__(REGISTERED_ELSEWHERE, errors=[{"field": "id_number", "message": REGISTERED_ELSEWHERE,
-                                                 "code": "registered_elsewhere"}])
-            return
-        super().__init__("A volunteer with this ID number is already registered.", existing_id=existing_id,
-                         errors=[{"field": "id_number", "message": "already registered", "code": "duplicate"}])
+    noun = "volunteer"
 
 
 class UserAlreadyLinked(Conflict):

@@ -31,7 +31,7 @@ from shared.audit.reads import log_reads
 from shared.auth import Principal
 from shared.db import read_session, transaction
 from shared.errors import Forbidden
-from shared.etag import check_version, required_version, set_etag
+from shared.etag import answer_created, check_version, required_version, set_etag
 from shared.models import new_id
 from shared.records import IdInUse, RecordNotFound, withhold
 from shared.repository import get_any
@@ -131,10 +131,7 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
         await session.close()
         read, created = await receive(request, files, model, owner, record, request.state.principal, purpose,
                                       file_name, attachment_id)
-        if not created:
-            response.status_code = status.HTTP_200_OK
-        set_etag(response, read.version)
-        response.headers["Location"] = f"{request.url.path}/{read.id}"
+        answer_created(response, created, read.version, f"{request.url.path}/{read.id}")
         return read
 
     @router.get("/{attachment_id}", response_model=AttachmentRead, name=f"get_{owner.name}_attachment",

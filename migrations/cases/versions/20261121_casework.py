@@ -4,11 +4,13 @@ Revision ID: cases_0002
 Revises: cases_0001
 Create Date: 2026-11-21
 """
+from functools import partial
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from migrations.common import create_daily_stat, create_record_table
+from migrations.common import create_daily_stat, create_record_table, foreign_key
 
 revision = "cases_0002"
 down_revision = "cases_0001"
@@ -39,13 +41,11 @@ POPULATIONS = [
     ("other", "其他", "Other"),
 ]
 
-
-def record_table(name: str, *columns, indexes: tuple[str, ...] = ()) -> None:
-    create_record_table(SCHEMA, name, *columns, indexes=indexes)
+record_table = partial(create_record_table, SCHEMA)
 
 
 def case_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["case_id"], [f"{SCHEMA}.case.id"], name=f"fk_{table}_case_id_case")
+    return foreign_key(SCHEMA, table, "case_id", "case")
 
 
 def upgrade() -> None:

@@ -1,22 +1,10 @@
-"""cases schema: station tree replica and the sync-marker trigger function
+"""cases schema: station tree replica and the sync-marker trigger function"""
+from functools import partial
 
-Revision ID: cases_0001
-Revises:
-Create Date: 2026-11-21
-"""
 from migrations.common import create_station_replica, drop_station_replica
 
 revision = "cases_0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
-SCHEMA = "cases"
-
-
-def upgrade() -> None:
-    create_station_replica(SCHEMA)
-
-
-def downgrade() -> None:
-    drop_station_replica(SCHEMA)
+upgrade = partial(create_station_replica, "cases")
+downgrade = partial(drop_station_replica, "cases")

@@ -1,25 +1,13 @@
-"""gateway: audit rows are pruned through a function of the owner, so the application's role needs no DELETE
+"""gateway: audit rows are pruned through a function of the owner, so the application's role needs no DELETE"""
+from functools import partial
 
-Revision ID: gateway_0008
-Revises: gateway_0007
-Create Date: 2026-12-04
-"""
 from alembic import op
 
-from shared.audit.ddl import drop_prune_function, prune_function_sql
+from migrations.common import create_prune_function
+from shared.audit.ddl import drop_prune_function
 
 revision = "gateway_0008"
 down_revision = "gateway_0007"
-branch_labels = None
-depends_on = None
 
-SCHEMA = "gateway"
-
-
-def upgrade() -> None:
-    for statement in prune_function_sql(SCHEMA):
-        op.execute(statement)
-
-
-def downgrade() -> None:
-    drop_prune_function(op, SCHEMA)
+upgrade = partial(create_prune_function, "gateway")
+downgrade = partial(drop_prune_function, op, "gateway")

@@ -4,11 +4,13 @@ Revision ID: projects_0002
 Revises: projects_0001
 Create Date: 2026-11-21
 """
+from functools import partial
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from migrations.common import create_daily_stat, create_record_table
+from migrations.common import create_daily_stat, create_record_table, foreign_key
 
 revision = "projects_0002"
 down_revision = "projects_0001"
@@ -18,13 +20,8 @@ depends_on = None
 SCHEMA = "projects"
 EMPTY = sa.text("'{}'")
 
-
-def record_table(name: str, *columns, indexes: tuple[str, ...] = ()) -> None:
-    create_record_table(SCHEMA, name, *columns, indexes=indexes)
-
-
-def fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], [f"{SCHEMA}.{target}.id"], name=f"fk_{table}_{column}_{target}")
+record_table = partial(create_record_table, SCHEMA)
+fk = partial(foreign_key, SCHEMA)
 
 
 def upgrade() -> None:

@@ -4,11 +4,13 @@ Revision ID: volunteers_0002
 Revises: volunteers_0001
 Create Date: 2026-11-21
 """
+from functools import partial
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from migrations.common import PATH, create_daily_stat, create_record_table
+from migrations.common import PATH, create_daily_stat, create_record_table, foreign_key
 
 revision = "volunteers_0002"
 down_revision = "volunteers_0001"
@@ -18,13 +20,8 @@ depends_on = None
 SCHEMA = "volunteers"
 HOURS = sa.Numeric(7, 2)
 
-
-def record_table(name: str, *columns, indexes: tuple[str, ...] = ()) -> None:
-    create_record_table(SCHEMA, name, *columns, indexes=indexes)
-
-
-def fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], [f"{SCHEMA}.{target}.id"], name=f"fk_{table}_{column}_{target}")
+record_table = partial(create_record_table, SCHEMA)
+fk = partial(foreign_key, SCHEMA)
 
 
 def upgrade() -> None:

@@ -19,7 +19,7 @@ from gateway.identity.service import stations as stations_service
 from gateway.identity.service import users as users_service
 from gateway.identity.service.rules import KIND_TIER
 from ops.cli import api, repository
-from ops.cli.context import CliError, gateway_db, operator, transaction
+from ops.cli.context import CliError, as_operator
 from ops.cli.demo.plan import AFTER, CasePlan, CountyPlan, Plan, TownshipPlan
 
 # How long a write may wait for the services to learn a new station (the running gateway pushes
@@ -41,8 +41,7 @@ async def write_identity(plan: Plan, password: str) -> Identity:
     """The demo's stations (matched by division code) and users (matched by username; an existing
     demo user gets this run's password, so the one printed at the end always works)."""
     out = Identity()
-    async with gateway_db() as (db, cfg), transaction(db) as session:
-        actor = await operator(session)
+    async with as_operator() as (session, actor, cfg):
         root = await stations_service.readable(session, actor, actor.station_id)
         if KIND_TIER[root.kind] >= KIND_TIER["city"]:
             raise CliError(f"the demo province needs a province root station; this platform's root is a {root.kind}")

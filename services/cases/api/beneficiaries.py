@@ -16,7 +16,7 @@ from services.cases.service import beneficiaries as service
 from shared.audit.reads import log_reads, read_actor
 from shared.auth import ReaderDep, WriterDep
 from shared.errors import InvalidInput, also_check
-from shared.etag import set_etag
+from shared.etag import answer_created, set_etag
 from shared.masking import in_full
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import withhold
@@ -73,10 +73,7 @@ async def register_beneficiary(body: BeneficiaryCreate, principal: WriterDep, se
                                vault: VaultDep, response: Response) -> BeneficiaryRead:
     """Register a person (建档); an ID number registered already in the province answers 409 (naming the record if you can see it)."""
     record, created = await service.create(session, vault, principal, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, record.version)
-    response.headers["Location"] = f"/v1/beneficiaries/{record.id}"
+    answer_created(response, created, record.version, f"/v1/beneficiaries/{record.id}")
     # The answer to a create is masked as a list is: it was typed in, not read back.
     return withhold(service.to_read(vault, record, reveal=in_full(principal, one_record=False)), TABLE, principal)
 

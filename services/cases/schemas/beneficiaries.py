@@ -36,7 +36,8 @@ class EmergencyContact(Input):
     phone: Phone | None = None
 
 
-class _Profile(Input):
+# The fields a create and an update take alike, each optional.
+class _Details(Input):
     gender: Gender | None = None
     birth_on: PastDate | None = None
     id_number: IdNumber | None = None
@@ -48,6 +49,9 @@ class _Profile(Input):
     disability_grade: int | None = Field(default=None, ge=1, le=4)
     need_level: NeedLevel | None = None
     worker_id: UserId | None = None
+
+
+class _Profile(_Details):
     consents: list[Consent] = Field(default_factory=list, max_length=50)
     populations: list[PopulationCode] = Field(default_factory=list, max_length=30)
 
@@ -65,21 +69,14 @@ class BeneficiaryCreate(CreateInput, _Profile):
                                   "file; today when left out. Counted as registered on that day.")
 
 
-class BeneficiaryUpdate(UpdateInput):
+class _Rename(UpdateInput):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)] | None = None
+
+
+# Fields in the order of the documents: the bases' in reverse (the name, the details), then its own.
+class BeneficiaryUpdate(_Details, _Rename):
     required_fields = frozenset({"name", "consents", "populations"})
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)] | None = None
-    gender: Gender | None = None
-    birth_on: PastDate | None = None
-    id_number: IdNumber | None = None
-    phone: Phone | None = None
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
-    emergency_contact: EmergencyContact | None = None
-    self_care: SelfCare | None = None
-    disability_type: DisabilityType | None = None
-    disability_grade: int | None = Field(default=None, ge=1, le=4)
-    need_level: NeedLevel | None = None
-    worker_id: UserId | None = None
     consents: list[Consent] | None = Field(default=None, max_length=50)
     populations: list[PopulationCode] | None = Field(default=None, max_length=30)
 

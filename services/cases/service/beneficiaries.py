@@ -90,8 +90,7 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
     """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
     review = review or Review()
     digest = vault.digest("beneficiary", body)
-    existing = await replay(session, Beneficiary, body.id, digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Beneficiary, body.id, digest, principal)) is not None:
         return existing, False
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     await check_populations(session, body.populations)

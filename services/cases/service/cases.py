@@ -16,8 +16,8 @@ from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
-from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
-from shared.repository import UniqueViolation, get_live, save
+from shared.records import TransitionNotAllowed, Vault, replay, save_new, touch
+from shared.repository import get_live
 from shared.stations import resolve_station
 
 # action -> (statuses it may start from, status it leads to)
@@ -49,8 +49,7 @@ def _event(case: Case, principal: Principal, action: str, from_status: str | Non
 async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal,
                  body: CaseCreate) -> tuple[Case, bool]:
     digest = vault.digest("case", body)
-    existing = await replay(session, Case, body.id, digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Case, body.id, digest, principal)) is not None:
         return existing, False
     beneficiary = await get_live(session, Beneficiary, body.beneficiary_id, principal)
     if beneficiary is None:
@@ -64,10 +63,7 @@ async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: P
                 project_id=body.project_id, opened_on=body.opened_on or clock.today(),
                 populations=list(beneficiary.populations), create_digest=digest,
                 created_by=principal.user_id, updated_by=principal.user_id, version=1)
-    try:
-        await save(session, case)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, case)
     event = _event(case, principal, "open", None, case.opened_on)
     session.add(event)
     rollup = Rollup()

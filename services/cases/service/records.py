@@ -2,7 +2,7 @@
 rules for all five, with hooks where a kind adds its own (counts, referral steps)."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,8 +15,8 @@ from shared import clock
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
-from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
-from shared.repository import UniqueViolation, by_id, save
+from shared.records import TransitionNotAllowed, Vault, replay, save_new, tombstone, touch
+from shared.repository import by_id
 from shared.review import Review
 
 
@@ -59,8 +59,7 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, kind
     """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
     review = review or Review()
     digest = vault.digest(kind.path, body, case.id)
-    existing = await replay(session, kind.model, body.id, digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, kind.model, body.id, digest, principal)) is not None:
         return existing, False
     values = _fields(body, body.model_dump(exclude={"id"}))
     if values.get(kind.date_field, date.min) is None:
@@ -76,10 +75,7 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, kind
         record.beneficiary_id = case.beneficiary_id
         record.worker_id = record.worker_id or principal.user_id
         record.populations = list(beneficiary.populations) if beneficiary else list(case.populations)
-    try:
-        await save(session, record)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, record)
     if kind.counted:
         rollup = Rollup()
         rollup.service_record(record, +1)
@@ -115,8 +111,7 @@ async def update(session: AsyncSession, principal: Principal, kind: RecordKind, 
 
 
 async def delete(session: AsyncSession, principal: Principal, kind: RecordKind, record, expected_version: int) -> None:
-    touch(record, principal, expected_version)
-    record.deleted_at = datetime.now(timezone.utc)
+    tombstone(record, principal, expected_version)
     if kind.counted:
         rollup = Rollup()
         rollup.service_record(record, -1)

@@ -17,7 +17,7 @@ from services.projects.service import activities as service
 from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
 from shared.audit.reads import log_reads
-from shared.etag import check_version, set_etag
+from shared.etag import answer_created, check_version, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
@@ -53,10 +53,7 @@ async def create_activity(body: ActivityCreate, principal: IdWriterDep, session:
     """Record a community activity with its headcount and, optionally, named participants."""
     project = await project_for_work(session, principal, body.project_id)
     record, created = await service.create(session, asker, principal, project, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, record.version)
-    response.headers["Location"] = f"/v1/activities/{record.id}"
+    answer_created(response, created, record.version, f"/v1/activities/{record.id}")
     return withhold(ActivityRead.model_validate(record), TABLE, principal)
 
 

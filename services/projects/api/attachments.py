@@ -10,8 +10,7 @@ from services.projects.models import Activity, Attachment, Evaluation, GroupSess
 from shared.attachments import Owner, attachment_router
 from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
 from shared.auth import PrincipalDep, Role
-from shared.records import RecordNotFound
-from shared.repository import get_live
+from shared.records import RecordNotFound, live_or_404
 
 # `sign_in_sheet` is the evidence every session and activity needs (a project's progress names those lacking one).
 EVIDENCE_PURPOSES = ("sign_in_sheet", "photo", "other")
@@ -19,10 +18,8 @@ EVALUATION_PURPOSES = ("evaluation_report", "other")
 
 
 async def _session(session, principal, group_id: str, session_id: str) -> GroupSession:
-    record = await get_live(session, GroupSession, session_id, principal, where=(GroupSession.group_id == group_id,))
-    if record is None:
-        raise RecordNotFound("session")
-    return record
+    return await live_or_404(session, GroupSession, session_id, principal, where=(GroupSession.group_id == group_id,),
+                             kind="session")
 
 
 async def session_for_read(group_id: str, session_id: str, principal: IdReaderDep,
@@ -36,17 +33,12 @@ async def session_for_upload(group_id: str, session_id: str, principal: IdWriter
 
 
 async def activity_for_upload(activity_id: str, principal: IdWriterDep, session: ReadSessionDep) -> Activity:
-    record = await get_live(session, Activity, activity_id, principal)
-    if record is None:
-        raise RecordNotFound("activity")
-    return record
+    return await live_or_404(session, Activity, activity_id, principal, kind="activity")
 
 
 async def _evaluation(session, principal, project: Project, evaluation_id: str) -> Evaluation:
-    record = await get_live(session, Evaluation, evaluation_id, principal, where=(Evaluation.project_id == project.id,))
-    if record is None:
-        raise RecordNotFound("evaluation")
-    return record
+    return await live_or_404(session, Evaluation, evaluation_id, principal,
+                             where=(Evaluation.project_id == project.id,), kind="evaluation")
 
 
 async def evaluation_for_read(project_id: str, evaluation_id: str, principal: PrincipalDep,
@@ -61,9 +53,7 @@ async def evaluation_for_read(project_id: str, evaluation_id: str, principal: Pr
 
 async def evaluation_for_upload(project_id: str, evaluation_id: str, principal: EvaluationWriterDep,
                                 session: ReadSessionDep) -> Evaluation:
-    project = await get_live(session, Project, project_id, principal)
-    if project is None:
-        raise RecordNotFound("project")
+    project = await live_or_404(session, Project, project_id, principal, kind="project")
     return await _evaluation(session, principal, project, evaluation_id)
 
 

@@ -16,12 +16,12 @@ from services.projects.schemas.work import (AttendanceBatch, AttendanceList, Att
 from services.projects.service import attendance
 from services.projects.service import groups as service
 from shared.audit.reads import log_reads
-from shared.etag import check_version, set_etag
+from shared.etag import answer_created, check_version, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.records import RecordNotFound, shown, withhold
-from shared.repository import get_live, live_ids, page
+from shared.records import live_or_404, shown, withhold
+from shared.repository import live_ids, page
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
@@ -48,10 +48,7 @@ async def create_group(body: GroupCreate, principal: IdWriterDep, session: Write
     """Start a group under a project; members are beneficiary ids of your scope."""
     project = await service.project_for_work(session, principal, body.project_id)
     group, created = await service.create(session, asker, principal, project, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, group.version)
-    response.headers["Location"] = f"/v1/groups/{group.id}"
+    answer_created(response, created, group.version, f"/v1/groups/{group.id}")
     return GroupRead.model_validate(group)
 
 
@@ -88,11 +85,8 @@ async def delete_group(group: GroupForUpdateDep, version: IfMatchDep, principal:
 
 
 async def _session(session, group: Group, session_id: str, principal, for_update: bool = False) -> GroupSession:
-    record = await get_live(session, GroupSession, session_id, principal, for_update=for_update,
-                            where=(GroupSession.group_id == group.id,))
-    if record is None:
-        raise RecordNotFound("session")
-    return record
+    return await live_or_404(session, GroupSession, session_id, principal, for_update=for_update,
+                             where=(GroupSession.group_id == group.id,), kind="session")
 
 
 @router.get("/{group_id}/sessions", response_model=Page[SessionRead], tags=["sessions"])
@@ -114,10 +108,7 @@ async def add_session(body: SessionCreate, group: GroupForUpdateDep, principal: 
     """Record a session, optionally with its attendees and anonymous headcount (a client id makes retries safe)."""
     project = await service.project_of(session, group)
     record, created = await service.add_session(session, asker, principal, project, group, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, record.version)
-    response.headers["Location"] = f"/v1/groups/{group.id}/sessions/{record.id}"
+    answer_created(response, created, record.version, f"/v1/groups/{group.id}/sessions/{record.id}")
     return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 

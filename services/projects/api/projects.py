@@ -16,11 +16,11 @@ from services.projects.schemas.projects import (EvaluationCreate, EvaluationRead
 from services.projects.service import progress as progress_service
 from services.projects.service import projects as service
 from shared.auth import PrincipalDep
-from shared.etag import set_etag
+from shared.etag import answer_created, set_etag
 from shared.contracts.lookup.schemas import LookupAnswer, LookupItem
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.records import RecordNotFound
-from shared.repository import get_live, page
+from shared.records import live_or_404
+from shared.repository import page
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 ORDER = [Project.starts_on, Project.id]
@@ -45,10 +45,7 @@ async def create_project(body: ProjectCreate, principal: ProjectWriterDep, sessi
                          response: Response) -> ProjectRead:
     """Record a purchased-service project with its budget and output targets (a client id makes retries safe)."""
     project, created = await service.create(session, principal, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, project.version)
-    response.headers["Location"] = f"/v1/projects/{project.id}"
+    answer_created(response, created, project.version, f"/v1/projects/{project.id}")
     return ProjectRead.model_validate(project)
 
 
@@ -110,11 +107,8 @@ for _name, _summary in (("start", "Start a planned project (running)."),
 
 
 async def _evaluation(session, project: Project, evaluation_id: str, principal, for_update: bool = False):
-    record = await get_live(session, Evaluation, evaluation_id, principal, for_update=for_update,
-                            where=(Evaluation.project_id == project.id,))
-    if record is None:
-        raise RecordNotFound("evaluation")
-    return record
+    return await live_or_404(session, Evaluation, evaluation_id, principal, for_update=for_update,
+                             where=(Evaluation.project_id == project.id,), kind="evaluation")
 
 
 @router.get("/{project_id}/evaluations", response_model=Page[EvaluationRead], tags=["evaluations"])
@@ -132,10 +126,7 @@ async def add_evaluation(body: EvaluationCreate, project: ProjectForEvaluationDe
                          session: WriteSessionDep, response: Response) -> EvaluationRead:
     """Record an evaluation: scores per dimension (their sum is the total), grade, notes."""
     record, created = await service.add_evaluation(session, principal, project, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, record.version)
-    response.headers["Location"] = f"/v1/projects/{project.id}/evaluations/{record.id}"
+    answer_created(response, created, record.version, f"/v1/projects/{project.id}/evaluations/{record.id}")
     return EvaluationRead.model_validate(record)
 
 

@@ -1,7 +1,5 @@
 """Community activities: counted per event, with their named participants and headcount."""
 
-from datetime import datetime, timezone
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Project
@@ -13,8 +11,7 @@ from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
-from shared.records import IdInUse, digest, replay, touch
-from shared.repository import UniqueViolation, save
+from shared.records import digest, replay, save_new, tombstone, touch
 
 
 def _check_times(starts_at, ends_at) -> None:
@@ -36,8 +33,7 @@ async def _volunteers(asker: Asker, ids: list[str], kept: list[str]) -> list[str
 async def create(session: AsyncSession, asker: Asker, principal: Principal,
                  project: Project, body: ActivityCreate) -> tuple[Activity, bool]:
     create_digest = digest("activity", body)
-    existing = await replay(session, Activity, body.id, create_digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Activity, body.id, create_digest, principal)) is not None:
         return existing, False
     station_id, station_path = await station_under(session, principal, project, body.station_id)
     in_period(project, body.held_on, "held_on")
@@ -47,10 +43,7 @@ async def create(session: AsyncSession, asker: Asker, principal: Principal,
     record = Activity(id=body.id or new_id(), station_id=station_id, station_path=station_path, anonymous_count=0,
                       named_count=0, create_digest=create_digest, created_by=principal.user_id,
                       updated_by=principal.user_id, version=1, **fields)
-    try:
-        await save(session, record)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, record)
     rollup = Rollup()
     rollup.activity(record, +1)
     await rollup.write(session)
@@ -82,8 +75,7 @@ async def update(session: AsyncSession, asker: Asker, principal: Principal, proj
 
 
 async def delete(session: AsyncSession, principal: Principal, record: Activity, expected_version: int) -> None:
-    touch(record, principal, expected_version)
-    record.deleted_at = datetime.now(timezone.utc)
+    tombstone(record, principal, expected_version)
     rollup = Rollup()
     rollup.activity(record, -1)
     await attendance.take_back(session, [record], rollup, principal.user_id)

@@ -1,8 +1,6 @@
 """Groups and their sessions: filed under a project's stations, dated inside its period,
 members and attendees checked with the casework service."""
 
-from datetime import datetime, timezone
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.errors import outside_period
@@ -17,8 +15,8 @@ from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
-from shared.records import IdInUse, digest, replay, touch
-from shared.repository import UniqueViolation, by_id, save
+from shared.records import digest, replay, save_new, tombstone, touch
+from shared.repository import by_id
 from shared.stations import resolve_station
 
 
@@ -58,8 +56,7 @@ async def check_members(asker: Asker, members: list[str]) -> list[str]:
 async def create(session: AsyncSession, asker: Asker, principal: Principal,
                  project: Project, body: GroupCreate) -> tuple[Group, bool]:
     create_digest = digest("group", body)
-    existing = await replay(session, Group, body.id, create_digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Group, body.id, create_digest, principal)) is not None:
         return existing, False
     station_id, station_path = await station_under(session, principal, project, body.station_id)
     starts_on = body.starts_on or clock.today()
@@ -69,10 +66,7 @@ async def create(session: AsyncSession, asker: Asker, principal: Principal,
                   title=body.title, kind=body.kind, target_population=body.target_population,
                   planned_sessions=body.planned_sessions, stage=body.stage, starts_on=starts_on, members=members,
                   create_digest=create_digest, created_by=principal.user_id, updated_by=principal.user_id, version=1)
-    try:
-        await save(session, group)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, group)
     rollup = Rollup()
     rollup.group(group, +1)
     await rollup.write(session)
@@ -108,8 +102,7 @@ async def update(session: AsyncSession, asker: Asker, principal: Principal,
 
 async def delete(session: AsyncSession, principal: Principal, group: Group, expected_version: int) -> None:
     """A tombstone for the group, its sessions and their attendance; the counts are taken back."""
-    touch(group, principal, expected_version)
-    group.deleted_at = datetime.now(timezone.utc)
+    tombstone(group, principal, expected_version)
     sessions = await repo.live_sessions(session, group.id)
     rollup = Rollup()
     rollup.group(group, -1)
@@ -123,8 +116,7 @@ async def delete(session: AsyncSession, principal: Principal, group: Group, expe
 async def add_session(session: AsyncSession, asker: Asker, principal: Principal,
                       project: Project, group: Group, body: SessionCreate) -> tuple[GroupSession, bool]:
     create_digest = digest("group_session", body, group.id)
-    existing = await replay(session, GroupSession, body.id, create_digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, GroupSession, body.id, create_digest, principal)) is not None:
         return existing, False
     in_period(project, body.held_on, "held_on")
     record = GroupSession(id=body.id or new_id(), group_id=group.id, project_id=group.project_id,
@@ -132,10 +124,7 @@ async def add_session(session: AsyncSession, asker: Asker, principal: Principal,
                           starts_at=body.starts_at, topic=body.topic, anonymous_count=0, named_count=0,
                           notes=body.notes, create_digest=create_digest, created_by=principal.user_id,
                           updated_by=principal.user_id, version=1)
-    try:
-        await save(session, record)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, record)
     rollup = Rollup()
     rollup.session(record, group.target_population, +1)
     await rollup.write(session)
@@ -165,8 +154,7 @@ async def update_session(session: AsyncSession, principal: Principal, project: P
 
 async def delete_session(session: AsyncSession, principal: Principal, group: Group, record: GroupSession,
                          expected_version: int) -> None:
-    touch(record, principal, expected_version)
-    record.deleted_at = datetime.now(timezone.utc)
+    tombstone(record, principal, expected_version)
     rollup = Rollup()
     rollup.session(record, group.target_population, -1)
     await attendance.take_back(session, [record], rollup, principal.user_id)

@@ -15,8 +15,7 @@ from services.projects.schemas.projects import (EvaluationCreate, EvaluationUpda
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
-from shared.records import IdInUse, digest, replay, touch
-from shared.repository import UniqueViolation, save
+from shared.records import digest, replay, save_new, tombstone, touch
 from shared.stations import resolve_station
 from shared.stats import TARGET_METRICS, TARGET_RENAMED
 
@@ -84,8 +83,7 @@ def _budget(lines) -> tuple[list[dict], Decimal]:
 
 async def create(session: AsyncSession, principal: Principal, body: ProjectCreate) -> tuple[Project, bool]:
     create_digest = digest("project", body)
-    existing = await replay(session, Project, body.id, create_digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Project, body.id, create_digest, principal)) is not None:
         return existing, False
     targets = check_targets(body.targets)
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
@@ -96,10 +94,7 @@ async def create(session: AsyncSession, principal: Principal, body: ProjectCreat
                       starts_on=body.starts_on, ends_on=body.ends_on, status="planned", budget=budget,
                       budget_total_yuan=total, targets=targets, notes=body.notes, create_digest=create_digest,
                       created_by=principal.user_id, updated_by=principal.user_id, version=1)
-    try:
-        await save(session, project)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, project)
     return project, True
 
 
@@ -150,8 +145,7 @@ def _total(scores: dict) -> Decimal | None:
 async def add_evaluation(session: AsyncSession, principal: Principal, project: Project,
                          body: EvaluationCreate) -> tuple[Evaluation, bool]:
     create_digest = digest("evaluation", body, project.id)
-    existing = await replay(session, Evaluation, body.id, create_digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Evaluation, body.id, create_digest, principal)) is not None:
         return existing, False
     scores = body.scores.model_dump(mode="json")
     record = Evaluation(id=body.id or new_id(), project_id=project.id, station_id=project.station_id,
@@ -159,10 +153,7 @@ async def add_evaluation(session: AsyncSession, principal: Principal, project: P
                         scores=scores, total_score=_total(scores), grade=body.grade, notes=body.notes,
                         create_digest=create_digest, created_by=principal.user_id, updated_by=principal.user_id,
                         version=1)
-    try:
-        await save(session, record)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, record)
     return record, True
 
 
@@ -179,5 +170,4 @@ def update_evaluation(principal: Principal, record: Evaluation, expected_version
 
 
 def delete_evaluation(principal: Principal, record: Evaluation, expected_version: int) -> None:
-    touch(record, principal, expected_version)
-    record.deleted_at = datetime.now(timezone.utc)
+    tombstone(record, principal, expected_version)

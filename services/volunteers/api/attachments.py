@@ -12,17 +12,13 @@ from shared import clock
 from shared.attachments import Owner, attachment_router
 from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
 from shared.auth import Principal, ReaderDep
-from shared.records import RecordNotFound
-from shared.repository import get_live
+from shared.records import live_or_404
 
 PURPOSES = ("proof", "photo", "other")
 
 
 async def _hours(session: AsyncSession, principal: Principal, hours_id: str) -> ServiceHours:
-    record = await get_live(session, ServiceHours, hours_id, principal)
-    if record is None:
-        raise RecordNotFound("service hours record")
-    return record
+    return await live_or_404(session, ServiceHours, hours_id, principal, kind="service hours record")
 
 
 async def hours_for_read(hours_id: str, principal: ReaderDep, session: ReadSessionDep) -> ServiceHours:

@@ -12,7 +12,7 @@ from services.volunteers.service import certificates as service
 from services.volunteers.service import pdf
 from shared.audit.reads import log_reads
 from shared.auth import Principal, WriterDep
-from shared.etag import set_etag
+from shared.etag import answer_created, set_etag
 from shared.masking import in_full
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound
@@ -66,10 +66,7 @@ async def issue_certificate(body: CertificateCreate, principal: WriterDep, sessi
                             vault: VaultDep, response: Response) -> CertificateRead:
     """Issue a free certificate of confirmed service hours for a period; unchanged figures answer the same one."""
     cert, created = await service.issue(session, vault, principal, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, cert.version)
-    response.headers["Location"] = f"/v1/certificates/{cert.id}"
+    answer_created(response, created, cert.version, f"/v1/certificates/{cert.id}")
     return service.to_read(vault, cert, _one(principal))
 
 

@@ -7,7 +7,7 @@ from services.volunteers.deps import (IdWriterDep, IfMatchDep, ReadSessionDep, V
 from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import EntryCreate, EntryList, EntryRead
 from services.volunteers.service import entries as service
-from shared.etag import set_etag
+from shared.etag import answer_created
 from shared.records import RecordNotFound
 
 router = APIRouter(prefix="/v1/volunteers/{volunteer_id}/entries", tags=["volunteers"])
@@ -24,10 +24,7 @@ async def add_entry(body: EntryCreate, volunteer: VolunteerForUpdateDep, princip
                     session: WriteSessionDep, vault: VaultDep, response: Response) -> EntryRead:
     """Add a training, award or evaluation entry to the volunteer's record."""
     entry, created = await service.create(session, vault, principal, volunteer, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, entry.version)
-    response.headers["Location"] = f"/v1/volunteers/{volunteer.id}/entries/{entry.id}"
+    answer_created(response, created, entry.version, f"/v1/volunteers/{volunteer.id}/entries/{entry.id}")
     return EntryRead.model_validate(entry)
 
 

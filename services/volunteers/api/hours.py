@@ -13,7 +13,7 @@ from services.volunteers.schemas.hours import (ConfirmInput, CorrectionInput, Di
 from services.volunteers.service import hours as service
 from shared.auth import Principal, PrincipalDep, Role, WriterDep
 from shared.errors import Forbidden
-from shared.etag import set_etag
+from shared.etag import answer_created, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound
@@ -60,10 +60,7 @@ async def record_hours(body: HoursCreate, principal: WriterDep, session: WriteSe
                        asker: AskerDep, response: Response) -> HoursRead:
     """Record a volunteer's service (the organiser records); status starts as recorded."""
     record, created = await service.create(session, vault, asker, principal, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, record.version)
-    response.headers["Location"] = f"/v1/volunteer-hours/{record.id}"
+    answer_created(response, created, record.version, f"/v1/volunteer-hours/{record.id}")
     return HoursRead.model_validate(record)
 
 

@@ -9,27 +9,21 @@ from services.volunteers.repository import teams as repo
 from services.volunteers.schemas.teams import MemberInput, MemberList, MemberRead, TeamCreate, TeamRead, TeamUpdate
 from services.volunteers.service import teams as service
 from shared.auth import ReaderDep, WriterDep
-from shared.etag import set_etag
+from shared.etag import answer_created, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
-from shared.records import RecordNotFound
-from shared.repository import get_live, page
+from shared.records import RecordNotFound, live_or_404
+from shared.repository import page
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 ORDER = [Team.created_at, Team.id]
 
 
 async def team_for_read(team_id: str, principal: ReaderDep, session: ReadSessionDep) -> Team:
-    team = await get_live(session, Team, team_id, principal)
-    if team is None:
-        raise RecordNotFound("team")
-    return team
+    return await live_or_404(session, Team, team_id, principal, kind="team")
 
 
 async def team_for_write(team_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Team:
-    team = await get_live(session, Team, team_id, principal, for_update=True)
-    if team is None:
-        raise RecordNotFound("team")
-    return team
+    return await live_or_404(session, Team, team_id, principal, for_update=True, kind="team")
 
 
 TeamDep = Annotated[Team, Depends(team_for_read)]
@@ -53,10 +47,7 @@ async def create_team(body: TeamCreate, principal: WriterDep, session: WriteSess
                       response: Response) -> TeamRead:
     """Form a volunteer team (志愿服务队) under a station; its leader becomes a member."""
     team, created = await service.create(session, vault, principal, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, team.version)
-    response.headers["Location"] = f"/v1/teams/{team.id}"
+    answer_created(response, created, team.version, f"/v1/teams/{team.id}")
     return TeamRead.model_validate(team)
 
 

@@ -14,7 +14,7 @@ from services.privacy import is_child
 from shared import clock
 from shared.audit.reads import log_reads
 from shared.auth import PrincipalDep, ReaderDep, WriterDep
-from shared.etag import set_etag
+from shared.etag import answer_created, set_etag
 from shared.masking import in_full
 from shared.contracts.lookup.client import AskerDep
 from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
@@ -57,10 +57,7 @@ async def register_volunteer(body: VolunteerCreate, principal: WriterDep, sessio
                              response: Response) -> VolunteerRead:
     """Register a volunteer; an ID number registered already answers 409 (naming the record if you can see it)."""
     record, created = await service.create(session, vault, asker, principal, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    set_etag(response, record.version)
-    response.headers["Location"] = f"/v1/volunteers/{record.id}"
+    answer_created(response, created, record.version, f"/v1/volunteers/{record.id}")
     return service.to_read(vault, record, service.may_reveal(principal, record), settings.star_thresholds)
 
 

@@ -3,26 +3,20 @@
 from datetime import date
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from services.volunteers.schemas.common import HoursOut
 from shared import masking
 from shared.masking import Masked
-from shared.schemas import ClientId, CreateInput, Output, PastDate, RecordRead
+from shared.schemas import ClientId, CreateInput, OrderedPeriod, Output, PastDate, RecordRead
 
 
-class CertificateCreate(CreateInput):
+class CertificateCreate(CreateInput, OrderedPeriod):
     volunteer_id: ClientId
     from_on: PastDate = Field(alias="from")
     to_on: PastDate = Field(alias="to", description="Inclusive")
 
     model_config = {"populate_by_name": True}
-
-    @model_validator(mode="after")
-    def _order(self) -> "CertificateCreate":
-        if self.to_on < self.from_on:
-            raise ValueError("'to' is before 'from'")
-        return self
 
 
 class CertifiedService(Output):

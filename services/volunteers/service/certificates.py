@@ -26,8 +26,8 @@ from shared import clock, masking
 from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
-from shared.records import IdInUse, Vault, replay
-from shared.repository import UniqueViolation, get_live, save
+from shared.records import Vault, replay, save_new
+from shared.repository import get_live
 from shared.stations import resolve_station
 
 
@@ -42,8 +42,7 @@ def content_hash(content: dict) -> str:
 async def issue(session: AsyncSession, vault: Vault, principal: Principal,
                 body: CertificateCreate) -> tuple[Certificate, bool]:
     digest = vault.digest("certificate", body)
-    existing = await replay(session, Certificate, body.id, digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Certificate, body.id, digest, principal)) is not None:
         return existing, False
     volunteer = await get_live(session, Volunteer, body.volunteer_id, principal)
     if volunteer is None:
@@ -82,10 +81,7 @@ async def issue(session: AsyncSession, vault: Vault, principal: Principal,
         issuer_name=await repo.station_name(session, principal.station_id) or str(principal.station_id),
         handler_id=principal.user_id, handler_name=principal.name or principal.user_id, issued_on=today,
         create_digest=digest, created_by=principal.user_id, updated_by=principal.user_id, version=1)
-    try:
-        await save(session, cert)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, cert)
     return cert, True
 
 

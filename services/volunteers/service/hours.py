@@ -24,8 +24,8 @@ from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
-from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
-from shared.repository import UniqueViolation, get_live, save
+from shared.records import TransitionNotAllowed, Vault, replay, save_new, touch
+from shared.repository import get_live
 from shared.review import Review
 from shared.stations import resolve_station
 
@@ -140,8 +140,7 @@ async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: P
     """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
     review = review or Review()
     digest = vault.digest("service_hours", body)
-    existing = await replay(session, ServiceHours, body.id, digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, ServiceHours, body.id, digest, principal)) is not None:
         return existing, False
     volunteer = await get_live(session, Volunteer, body.volunteer_id, principal, for_update=True)
     if volunteer is None:
@@ -160,10 +159,7 @@ async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: P
                           station_id=station_id, station_path=station_path, status="recorded", create_digest=digest,
                           created_by=principal.user_id, updated_by=principal.user_id, version=1, **values)
     review.apply(record)
-    try:
-        await save(session, record)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, record)
     _remember(session, record, "record", principal)
     rollup = Rollup()
     rollup.hours(record, +1)

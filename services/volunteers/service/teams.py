@@ -1,7 +1,5 @@
 """Volunteer teams (志愿服务队) under a station: a leader and members, who may be in several teams."""
 
-from datetime import datetime, timezone
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.errors import unknown
@@ -12,8 +10,8 @@ from shared import clock
 from shared.auth import Principal
 from shared.errors import Conflict
 from shared.models import new_id
-from shared.records import IdInUse, Vault, replay, touch
-from shared.repository import UniqueViolation, get_live, save
+from shared.records import Vault, replay, save_new, tombstone, touch
+from shared.repository import get_live
 from shared.stations import resolve_station
 
 
@@ -28,18 +26,14 @@ async def _leader(session: AsyncSession, principal: Principal, volunteer_id: str
 
 async def create(session: AsyncSession, vault: Vault, principal: Principal, body: TeamCreate) -> tuple[Team, bool]:
     digest = vault.digest("team", body)
-    existing = await replay(session, Team, body.id, digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Team, body.id, digest, principal)) is not None:
         return existing, False
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     leader = await _leader(session, principal, body.leader_id)
     team = Team(id=body.id or new_id(), station_id=station_id, station_path=station_path, name=body.name,
                 description=body.description, leader_id=body.leader_id, create_digest=digest,
                 created_by=principal.user_id, updated_by=principal.user_id, version=1)
-    try:
-        await save(session, team)
-    except UniqueViolation:
-        raise IdInUse() from None
+    await save_new(session, team)
     if leader is not None:
         await repo.add_member(session, team.id, leader.id, clock.today(), principal.user_id)
     return team, True
@@ -58,8 +52,7 @@ async def update(session: AsyncSession, principal: Principal, team: Team, expect
 
 
 def delete(principal: Principal, team: Team, expected_version: int) -> None:
-    touch(team, principal, expected_version)
-    team.deleted_at = datetime.now(timezone.utc)
+    tombstone(team, principal, expected_version)
 
 
 async def add_member(session: AsyncSession, principal: Principal, team: Team, volunteer: Volunteer, joined_on) -> None:

@@ -88,8 +88,7 @@ def _check_linking(principal: Principal, fields: dict) -> None:
 async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal,
                  body: VolunteerCreate) -> tuple[Volunteer, bool]:
     digest = vault.digest("volunteer", body)
-    existing = await replay(session, Volunteer, body.id, digest, principal)
-    if existing is not None:
+    if (existing := await replay(session, Volunteer, body.id, digest, principal)) is not None:
         return existing, False
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
     fields = body.model_dump(exclude={"id", "station_id"})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.attachments.schemas import EvidenceGap
-from shared.schemas import RowId
+from shared.schemas import OrderedPeriod, RowId
 
 
-class ProjectStatsQuery(BaseModel):
+class ProjectStatsQuery(OrderedPeriod):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     project_id: str = Field(min_length=1, max_length=64)
@@ -22,11 +22,6 @@ class ProjectStatsQuery(BaseModel):
     min_sessions: list[int] = Field(default_factory=lambda: [1], max_length=10,
                                     description="Thresholds for full cases: a case counts with >= N service records")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "ProjectStatsQuery":
-        if self.to_on < self.from_on:
-            raise ValueError("'to' is before 'from'")
-        return self
 
 
 class ProjectStatsAnswer(BaseModel):
