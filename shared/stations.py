@@ -44,6 +44,7 @@ from shared.db import read_session, transaction, write_session
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.models import PathType
 from shared.schemas import RowId
+from shared.scope import path_under, under
 
 
 class StationReplica(BaseModel):
@@ -115,7 +116,7 @@ async def _in_scope(session: AsyncSession, station_model, principal: Principal,
         # A station just created: the gateway pushes it within moments.
         raise StationNotReplicated()
     found = rows.get(wanted)
-    if found is None or found.deleted_at is not None or not found.path.startswith(own.path):
+    if found is None or found.deleted_at is not None or not path_under(found.path, own.path):
         return None
     return found.id, found.path
 
@@ -199,6 +200,6 @@ async def _move_records(session: AsyncSession, tables: list[Table], old: str, ne
     for table in tables:
         col = table.c.station_path
         await session.execute(
-            update(table).where(col.startswith(old, autoescape=False))
+            update(table).where(under(col, old))
             .values(station_path=func.concat(new, func.substr(col, len(old) + 1)))
         )

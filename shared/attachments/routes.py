@@ -36,6 +36,7 @@ from shared.models import new_id
 from shared.records import IdInUse, RecordNotFound, withhold
 from shared.repository import get_any
 from shared.schemas import ClientId
+from shared.scope import live_in
 from shared.storage import ObjectNotFound
 from shared.uploads import Accepted, Kind, clean_name, download_headers
 
@@ -97,7 +98,7 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
     async def found(session: AsyncSession, request: Request, record, attachment_id: str):
         row = await session.scalar(select(model).where(
             model.id == attachment_id, model.owner_table == owner.table, model.owner_id == record.id,
-            model.deleted_at.is_(None), request.state.principal.scope(model.station_path)))
+            live_in(model, request.state.principal)))
         if row is None:
             raise RecordNotFound("attachment")
         return row
@@ -107,8 +108,8 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
     async def list_attachments(record: ReadOwner, request: Request, session: ReadSessionDep) -> AttachmentList:
         principal = request.state.principal
         rows = (await session.scalars(select(model).where(
-            model.owner_table == owner.table, model.owner_id == record.id, model.deleted_at.is_(None),
-            principal.scope(model.station_path)).order_by(model.created_at, model.id))).all()
+            model.owner_table == owner.table, model.owner_id == record.id,
+            live_in(model, principal)).order_by(model.created_at, model.id))).all()
         child = await is_child(session, record)
         if child:  # the names of a child's files are read as the child's records are: logged
             await log_reads(request, model.__tablename__, [(r.id, r.station_path) for r in rows])

@@ -14,10 +14,10 @@ from services.cases.schemas.cases import (CaseCreate, CaseEventList, CaseEventRe
 from services.cases.schemas.common import RiskLevel
 from services.cases.service import cases as service
 from shared.audit import log_reads, read_actor
-from shared.auth import ReaderDep, WriterDep
 from shared.etag import set_etag
 from shared.lookup import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.principals import PersonalReaderOr403, PersonalWriterOr403
 from shared.records import shown, withhold
 from shared.repository import page
 
@@ -28,7 +28,7 @@ TABLE = Case.__table__
 
 @router.get("", response_model=Page[CaseRead])
 async def list_cases(
-    principal: ReaderDep, session: ReadSessionDep, subtree: SubtreeDep, request: Request,
+    principal: PersonalReaderOr403, session: ReadSessionDep, subtree: SubtreeDep, request: Request,
     paging: Annotated[PageParams, Depends(page_params)],
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     worker_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -48,7 +48,7 @@ async def list_cases(
 
 
 @router.post("", response_model=CaseRead, status_code=status.HTTP_201_CREATED)
-async def open_case(body: CaseCreate, principal: WriterDep, session: WriteSessionDep, vault: VaultDep,
+async def open_case(body: CaseCreate, principal: PersonalWriterOr403, session: WriteSessionDep, vault: VaultDep,
                     asker: AskerDep, response: Response) -> CaseRead:
     """Open a case at intake (接案) for a registered beneficiary, optionally under a project covering its station."""
     case, created = await service.create(session, vault, asker, principal, body)

@@ -18,6 +18,7 @@ from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
+from shared.scope import path_under
 from shared.stations import resolve_station
 
 # action -> (statuses it may start from, status it leads to)
@@ -83,7 +84,7 @@ async def _case_station(session: AsyncSession, principal: Principal, beneficiary
     if station_id is None:
         return beneficiary.station_id, beneficiary.station_path
     station_id, station_path = await resolve_station(session, Station, principal, station_id)
-    if not station_path.startswith(beneficiary.station_path):
+    if not path_under(station_path, beneficiary.station_path):
         raise InvalidInput.field("station_id", "A case is filed at its beneficiary's station or a station below it.",
                                  "outside_beneficiary")
     return station_id, station_path

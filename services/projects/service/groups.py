@@ -19,6 +19,7 @@ from shared.lookup import Asker
 from shared.models import new_id
 from shared.records import IdInUse, digest, replay, touch
 from shared.repository import UniqueViolation, by_id, save
+from shared.scope import path_under
 from shared.stations import resolve_station
 
 
@@ -26,7 +27,7 @@ async def station_under(session: AsyncSession, principal: Principal, project: Pr
                         station_id: int | None) -> tuple[int, str]:
     """A station of the caller's scope that the project reaches (its own station or one below it)."""
     station = await resolve_station(session, Station, principal, station_id)
-    if not station[1].startswith(project.station_path):
+    if not path_under(station[1], project.station_path):
         raise InvalidInput.field("station_id", "This station is outside the project's stations.",
                                  "outside_project")
     return station

@@ -17,6 +17,7 @@ from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import IdInUse, digest, replay, touch
 from shared.repository import UniqueViolation, save
+from shared.scope import path_under
 from shared.stations import resolve_station
 from shared.stats import TARGET_METRICS, TARGET_RENAMED
 
@@ -68,7 +69,7 @@ async def covering(session: AsyncSession, principal: Principal, ids: list[str], 
     projects = await repo.visible_by_ids(session, principal, ids)
     covered = await repo.station_paths(session, {s for p in projects for s in coverage(p)})
     return [p for p in projects
-            if any(paths[station_id].startswith(covered[s]) for s in coverage(p) if s in covered)]
+            if any(path_under(paths[station_id], covered[s]) for s in coverage(p) if s in covered)]
 
 
 async def _covered(session: AsyncSession, principal: Principal, station_ids: list[int]) -> list[int]:

@@ -11,7 +11,7 @@ from shared import clock
 from shared.attachments import Owner, attachment_router
 from shared.attachments.tablet import TabletOwner, tablet_upload_router
 from shared.audit import is_child
-from shared.auth import Principal, ReaderDep
+from shared.principals import PersonalReaderOr403, Principal
 from shared.records import RecordNotFound
 from shared.repository import get_live
 
@@ -25,7 +25,7 @@ async def _hours(session: AsyncSession, principal: Principal, hours_id: str) -> 
     return record
 
 
-async def hours_for_read(hours_id: str, principal: ReaderDep, session: ReadSessionDep) -> ServiceHours:
+async def hours_for_read(hours_id: str, principal: PersonalReaderOr403, session: ReadSessionDep) -> ServiceHours:
     return await _hours(session, principal, hours_id)
 
 
