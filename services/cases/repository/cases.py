@@ -6,6 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Case, CaseEvent, FollowUp, ServicePlan
+from services.cases.schemas.cases import CaseState
 from shared.auth import Principal
 from shared.repository import live
 from shared.scope import under
@@ -61,14 +62,14 @@ async def tombstone_children(session: AsyncSession, model, case_id: str, user_id
 
 async def unclosed_under(session: AsyncSession, station_path: str) -> dict[str, int]:
     """Live cases of the subtree by status, closed ones left out."""
-    stmt = (select(Case.status, func.count()).where(Case.deleted_at.is_(None), Case.status != "closed",
+    stmt = (select(Case.status, func.count()).where(Case.deleted_at.is_(None), Case.status != CaseState.closed.value,
                                                     under(Case.station_path, station_path))
             .group_by(Case.status))
     return {status: int(n) for status, n in (await session.execute(stmt)).all()}
 
 
 async def my_open_cases(session: AsyncSession, principal: Principal) -> list[Case]:
-    stmt = (live(Case, principal).where(Case.worker_id == principal.user_id, Case.status != "closed")
+    stmt = (live(Case, principal).where(Case.worker_id == principal.user_id, Case.status != CaseState.closed.value)
             .order_by(Case.opened_on.desc(), Case.id.desc()))
     return list((await session.scalars(stmt)).all())
 
