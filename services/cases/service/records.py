@@ -35,17 +35,18 @@ class RecordKind:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
-KINDS = [
-    RecordKind("assessment", "assessments", Assessment, s.AssessmentCreate, s.AssessmentUpdate, s.AssessmentRead,
-               "assessed_on"),
-    RecordKind("service plan", "plans", ServicePlan, s.PlanCreate, s.PlanUpdate, s.PlanRead, "planned_on",
-               status_field="status"),
-    RecordKind("service record", "service-records", ServiceRecord, s.ServiceRecordCreate, s.ServiceRecordUpdate,
-               s.ServiceRecordRead, "served_on", worker_field="worker_id", counted=True),
-    RecordKind("referral", "referrals", Referral, s.ReferralCreate, s.ReferralUpdate, s.ReferralRead,
-               "referred_on", status_field="status", defaults={"status": "pending"}),
-    RecordKind("follow-up", "follow-ups", FollowUp, s.FollowUpCreate, s.FollowUpUpdate, s.FollowUpRead, "due_on"),
-]
+ASSESSMENTS = RecordKind("assessment", "assessments", Assessment, s.AssessmentCreate, s.AssessmentUpdate,
+                         s.AssessmentRead, "assessed_on")
+PLANS = RecordKind("service plan", "plans", ServicePlan, s.PlanCreate, s.PlanUpdate, s.PlanRead, "planned_on",
+                   status_field="status")
+SERVICE_RECORDS = RecordKind("service record", "service-records", ServiceRecord, s.ServiceRecordCreate,
+                             s.ServiceRecordUpdate, s.ServiceRecordRead, "served_on", worker_field="worker_id",
+                             counted=True)
+REFERRALS = RecordKind("referral", "referrals", Referral, s.ReferralCreate, s.ReferralUpdate, s.ReferralRead,
+                       "referred_on", status_field="status", defaults={"status": "pending"})
+FOLLOW_UPS = RecordKind("follow-up", "follow-ups", FollowUp, s.FollowUpCreate, s.FollowUpUpdate, s.FollowUpRead,
+                        "due_on")
+KINDS = [ASSESSMENTS, PLANS, SERVICE_RECORDS, REFERRALS, FOLLOW_UPS]
 
 
 def _fields(body: BaseModel, fields: dict) -> dict:
