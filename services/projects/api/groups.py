@@ -26,7 +26,6 @@ from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 ORDER = [Group.starts_on, Group.id]
-SESSION = "/{group_id}/sessions/{session_id}"
 SESSIONS = GroupSession.__table__
 
 
@@ -121,7 +120,7 @@ async def add_session(body: SessionCreate, group: GroupForUpdateDep, principal: 
     return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
-@router.get(SESSION, response_model=SessionRead, tags=["sessions"])
+@router.get("/{group_id}/sessions/{session_id}", response_model=SessionRead, tags=["sessions"])
 async def get_session(session_id: str, group: GroupDep, principal: PersonalReaderOr404, session: ReadSessionDep,
                       request: Request, response: Response) -> SessionRead:
     """One session."""
@@ -131,7 +130,7 @@ async def get_session(session_id: str, group: GroupDep, principal: PersonalReade
     return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
-@router.patch(SESSION, response_model=SessionRead, tags=["sessions"])
+@router.patch("/{group_id}/sessions/{session_id}", response_model=SessionRead, tags=["sessions"])
 async def update_session(session_id: str, body: SessionUpdate, group: GroupForUpdateDep, version: IfMatchDep,
                          principal: PersonalWriterOr404, session: WriteSessionDep, response: Response) -> SessionRead:
     """Change a session's date, topic or headcount (If-Match required)."""
@@ -142,7 +141,7 @@ async def update_session(session_id: str, body: SessionUpdate, group: GroupForUp
     return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
-@router.delete(SESSION, status_code=status.HTTP_204_NO_CONTENT, tags=["sessions"])
+@router.delete("/{group_id}/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["sessions"])
 async def delete_session(session_id: str, group: GroupForUpdateDep, version: IfMatchDep, principal: PersonalWriterOr404,
                          session: WriteSessionDep) -> Response:
     """Remove a session and its attendance (soft delete; If-Match required)."""
@@ -151,7 +150,7 @@ async def delete_session(session_id: str, group: GroupForUpdateDep, version: IfM
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(SESSION + "/attendance", response_model=AttendanceList, tags=["attendance"])
+@router.get("/{group_id}/sessions/{session_id}/attendance", response_model=AttendanceList, tags=["attendance"])
 async def session_attendance(session_id: str, group: GroupDep, principal: PersonalReaderOr404,
                              session: ReadSessionDep, request: Request) -> AttendanceList:
     """The session's named attendees, headcount and person-times."""
@@ -161,8 +160,8 @@ async def session_attendance(session_id: str, group: GroupDep, principal: Person
     return attendance_list(record, rows)
 
 
-@router.post(SESSION + "/attendance", response_model=AttendanceRead, status_code=status.HTTP_201_CREATED,
-             tags=["attendance"])
+@router.post("/{group_id}/sessions/{session_id}/attendance", response_model=AttendanceRead,
+             status_code=status.HTTP_201_CREATED, tags=["attendance"])
 async def add_session_attendee(session_id: str, body: AttendeeInput, group: GroupForUpdateDep,
                                principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                                response: Response) -> AttendanceRead:
@@ -174,7 +173,7 @@ async def add_session_attendee(session_id: str, body: AttendeeInput, group: Grou
     return AttendanceRead.model_validate(row)
 
 
-@router.put(SESSION + "/attendance", response_model=AttendanceList, tags=["attendance"])
+@router.put("/{group_id}/sessions/{session_id}/attendance", response_model=AttendanceList, tags=["attendance"])
 async def replace_session_attendance(session_id: str, body: AttendanceBatch, group: GroupForUpdateDep,
                                      principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                                      version: OptionalIfMatchDep, response: Response) -> AttendanceList:
@@ -187,7 +186,7 @@ async def replace_session_attendance(session_id: str, body: AttendanceBatch, gro
     return attendance_list(record, rows)
 
 
-@router.delete(SESSION + "/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,
+@router.delete("/{group_id}/sessions/{session_id}/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,
                tags=["attendance"])
 async def remove_session_attendee(session_id: str, beneficiary_id: str, group: GroupForUpdateDep,
                                   principal: PersonalWriterOr404, session: WriteSessionDep) -> Response:
