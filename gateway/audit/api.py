@@ -26,6 +26,7 @@ from gateway.upstream.clients import SERVICES
 from shared.audit import AuditEntry, decode_cursor, encode_cursor, is_root
 from shared.auth import Role
 from shared.errors import Forbidden, InvalidInput
+from shared.scope import under
 
 log = logging.getLogger("haolin.gateway.audit")
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -67,7 +68,7 @@ def _bound(source: str, cursor: tuple[datetime, str, int] | None) -> tuple[datet
 
 
 async def _own(session, station_path: str, table, record_id, actor_id, before, before_id, limit) -> list[dict]:
-    placed = AuditLog.station_path.startswith(station_path, autoescape=False)
+    placed = under(AuditLog.station_path, station_path)
     # Rows tied to no station are the root's to read (see shared.audit.internal_audit_router).
     stmt = select(AuditLog).where(placed | AuditLog.station_path.is_(None) if is_root(station_path) else placed)
     if table is not None:
