@@ -21,6 +21,7 @@ from shared.crypto import BlindIndex, FieldCipher, sealed_columns
 from shared.errors import Conflict, NotFound
 from shared.etag import check_version
 from shared.repository import get_any
+from shared.scope import live_row_in
 
 
 class RecordNotFound(NotFound):
@@ -91,8 +92,7 @@ async def replay(session: AsyncSession, model, record_id: str | None, create_dig
     existing = await get_any(session, model, record_id)
     if existing is None:
         return None
-    if (existing.deleted_at is None and principal.in_scope(existing.station_path)
-            and existing.create_digest == create_digest):
+    if live_row_in(existing, principal) and existing.create_digest == create_digest:
         return existing
     raise IdInUse()
 

@@ -6,8 +6,8 @@ subtree is a path prefix. Paths hold only digits and '/', so a prefix needs no e
 LIKE pattern or in SQLAlchemy's `startswith` (a byte-wise prefix: shared.models' path type has
 the C collation, so an index serves it whatever the database's default collation).
 
-The same rule in three forms: `path_under` for a path in Python, `under`/`live_under`/`live_in`
-for an ORM query, and `sql_live_under` with `like_prefix` for the raw SQL of the hot paths.
+The same rule in three forms: `path_under` and `live_row_in` in Python, `under`/`live_under`/
+`live_in` for an ORM query, and `sql_live_under` with `like_prefix` for the raw SQL of the hot paths.
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 def path_under(station_path: str, scope_path: str) -> bool:
     """The station at `station_path` lies in the subtree of `scope_path` (itself included)."""
     return station_path.startswith(scope_path)
+
+
+def live_row_in(row, principal: Principal) -> bool:
+    """A loaded row (with `deleted_at` and `station_path`) is live inside the principal's subtree."""
+    return row.deleted_at is None and path_under(row.station_path, principal.station_path)
 
 
 def under(column, scope_path) -> ColumnElement[bool]:

@@ -71,6 +71,8 @@ class TestScope:
         # In shared/, URL paths and storage keys are tested by prefix too; station paths are not.
         assert where(r"station_path[\w.\]\)]*\.startswith\(|\.path\.startswith\(", files) == []
         assert where(r"\bLIKE \$|\+ \"%\"|\+ '%'", files) == []
+        # A loaded row: shared.scope.live_row_in.
+        assert where(r"deleted_at is None and \w+\.in_scope\(", files) == []
 
     def test_principal_scope_is_gone_and_in_scope_asks_the_scope_module(self):
         from shared.principals import Principal

@@ -36,7 +36,7 @@ from shared.models import new_id
 from shared.records import IdInUse, RecordNotFound, withhold
 from shared.repository import get_any
 from shared.schemas import ClientId
-from shared.scope import live_in
+from shared.scope import live_in, live_row_in
 from shared.storage import ObjectNotFound
 from shared.uploads import Accepted, Kind, clean_name, download_headers
 
@@ -241,8 +241,7 @@ async def receive(request: Request, files: AttachmentFiles, model, owner: Owner,
 
 def _same(existing, owner: Owner, record, purpose: str, principal: Principal, child: bool) -> AttachmentRead:
     """A retried upload's stored file, or 409 when the id holds another file (or one out of scope)."""
-    if (existing.deleted_at is None and principal.in_scope(existing.station_path)
-            and existing.owner_id == record.id
+    if (live_row_in(existing, principal) and existing.owner_id == record.id
             and existing.owner_table == owner.table and existing.purpose == purpose):
         return to_read(existing, principal, child)
     raise IdInUse()
