@@ -16,8 +16,8 @@ limit is the process's setting `DUPLICATE_ID_ATTEMPTS_PER_HOUR` (shared.config.R
 from __future__ import annotations
 
 from shared.audit import session_actor
-from shared.auth import Principal
 from shared.errors import TooManyRequests
+from shared.principals import Principal
 
 WINDOW_S = 3600
 ID_NUMBER_ELSEWHERE = "id_number_elsewhere"

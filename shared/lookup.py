@@ -23,9 +23,9 @@ import httpx
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.auth import oauth2_scheme
 from shared.errors import BadGateway, Forbidden, GatewayTimeout, Unauthorized
 from shared.observability import request_id_var
+from shared.principals import oauth2_scheme
 from shared.schemas import CleanText
 
 log = logging.getLogger("haolin.lookup")

@@ -15,11 +15,11 @@ import orjson
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from shared import crypto
 from shared.crypto import BlindIndex, FieldCipher, sealed_columns
 from shared.errors import Conflict, NotFound
 from shared.etag import check_version
+from shared.principals import Principal
 from shared.repository import get_any
 from shared.scope import live_row_in
 

@@ -39,10 +39,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.auth import Principal, PrincipalDep, ServicePrincipalDep
 from shared.db import read_session, transaction, write_session
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.models import PathType
+from shared.principals import Principal, PrincipalDep, ServicePrincipalDep
 from shared.schemas import RowId
 from shared.scope import path_under, under
 

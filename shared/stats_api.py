@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import PrincipalDep, Role, ServicePrincipalDep
 from shared.db import read_session
 from shared.errors import Forbidden, InvalidInput
+from shared.principals import PrincipalDep, Role, ServicePrincipalDep
 from shared.schemas import AnyDate, RowId
 from shared.stations import station_to_read
 from shared.stats import MAX_PERIODS, GroupBy, Metric, StatsAnswer, StatsQuery

@@ -28,11 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.attachments.files import AttachmentFiles, attachment_files
 from shared.attachments.schemas import AttachmentList, AttachmentRead
 from shared.audit import log_reads
-from shared.auth import Principal
 from shared.db import read_session, transaction
 from shared.errors import Forbidden
 from shared.etag import check_version, required_version, set_etag
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, RecordNotFound, withhold
 from shared.repository import get_any
 from shared.schemas import ClientId

@@ -22,8 +22,8 @@ from fastapi.responses import StreamingResponse
 from shared.attachments.files import attachment_files
 from shared.attachments.routes import Owner, receive
 from shared.audit import log_reads
-from shared.auth import Principal, ServicePrincipalDep
 from shared.errors import InvalidInput, Unauthorized
+from shared.principals import Principal, ServicePrincipalDep
 from shared.records import RecordNotFound
 from shared.repository import get_live
 from shared.uploads import Kind, download_headers

@@ -3,7 +3,7 @@ from fastapi import APIRouter
 from services.cases.deps import ReadSessionDep
 from services.cases.service import project_stats as service
 from services.cases.service.project_stats import ProjectStatsAnswer, ProjectStatsQuery
-from shared.auth import ServicePrincipalDep
+from shared.principals import ServicePrincipalDep
 
 router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Case, CaseEvent, FollowUp, ServicePlan
 from services.cases.schemas.cases import CaseState
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
 from shared.scope import under
 

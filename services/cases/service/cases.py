@@ -13,10 +13,10 @@ from services.cases.schemas.cases import (OPEN_STATUSES, UNCLOSED_STATUSES, Case
 from services.cases.service.counting import Rollup
 from services.cases.service.references import check_project
 from shared import clock
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.lookup import Asker
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
 from shared.scope import path_under

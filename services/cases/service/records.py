@@ -12,9 +12,9 @@ from services.cases.models import Assessment, Beneficiary, Case, FollowUp, Refer
 from services.cases.schemas import records as s
 from services.cases.service.counting import Rollup
 from shared import clock
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, by_id, save
 from shared.review import Review

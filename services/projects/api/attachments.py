@@ -8,8 +8,7 @@ from services.projects.deps import (EvaluationWriterDep, ReadSessionDep, activit
 from services.projects.models import Activity, Attachment, Evaluation, GroupSession, Project
 from shared.attachments import Owner, attachment_router
 from shared.attachments.tablet import TabletOwner, tablet_upload_router
-from shared.auth import PrincipalDep, Role
-from shared.principals import PersonalReaderOr404, PersonalWriterOr404
+from shared.principals import PersonalReaderOr404, PersonalWriterOr404, PrincipalDep, Role
 from shared.records import RecordNotFound
 from shared.repository import get_live
 

@@ -15,10 +15,10 @@ from services.projects.schemas.projects import (EvaluationCreate, EvaluationRead
                                                 ProjectUpdate)
 from services.projects.service import progress as progress_service
 from services.projects.service import projects as service
-from shared.auth import Principal, PrincipalDep
 from shared.etag import set_etag
 from shared.lookup import LookupAnswer, LookupItem
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.principals import Principal, PrincipalDep
 from shared.records import RecordNotFound
 from shared.repository import get_live, page
 

@@ -3,7 +3,7 @@
 from datetime import date
 
 from services.projects.models import Activity
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
 from shared.scope import under
 

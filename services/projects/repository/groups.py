@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Attendance, Group, GroupSession
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
 from shared.scope import under
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Evaluation, Group, GroupSession, Project, Station
 from services.projects.repository.common import visible_projects
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
 from shared.scope import under
 

@@ -9,10 +9,10 @@ from services.projects.schemas.work import ActivityCreate, ActivityUpdate, Atten
 from services.projects.service import attendance, references
 from services.projects.service.counting import Rollup
 from services.projects.service.groups import in_period, station_under
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.lookup import Asker
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, digest, replay, touch
 from shared.repository import UniqueViolation, save
 

@@ -13,10 +13,10 @@ from services.projects.schemas.work import AttendanceBatch, GroupCreate, GroupUp
 from services.projects.service import attendance
 from services.projects.service.counting import Rollup
 from shared import clock
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.lookup import Asker
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, digest, replay, touch
 from shared.repository import UniqueViolation, by_id, save
 from shared.scope import path_under

@@ -12,9 +12,9 @@ from services.projects.repository import groups as groups_repo
 from services.projects.repository import projects as repo
 from services.projects.schemas.projects import (EvaluationCreate, EvaluationUpdate, ProjectCreate, ProjectUpdate,
                                                 Target)
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, digest, replay, touch
 from shared.repository import UniqueViolation, save
 from shared.scope import path_under

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import ServiceHours, ServiceHoursVersion
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
 from shared.scope import under
 

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import (Certificate, NumberSequence, ServiceHours, Station, TeamMember,
                                        Volunteer, VolunteerEntry)
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
 from shared.scope import under
 

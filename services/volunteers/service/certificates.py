@@ -23,9 +23,9 @@ from services.volunteers.schemas.certificates import CertificateCreate, Certific
 from services.volunteers.service import volunteers as volunteers_service
 from services.volunteers.service.counting import CERTIFIED_STATUSES
 from shared import clock, masking
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, Vault, replay
 from shared.repository import UniqueViolation, get_live, save
 from shared.stations import resolve_station

@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import Volunteer, VolunteerEntry
 from services.volunteers.schemas.volunteers import EntryCreate
-from shared.auth import Principal
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
 

@@ -20,10 +20,10 @@ from services.volunteers.schemas.hours import ConfirmInput, CorrectionInput, Dis
 from services.volunteers.service import shifts
 from services.volunteers.service.counting import Rollup, certified_hours
 from services.volunteers.service.references import check_occasion
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.lookup import Asker
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
 from shared.review import Review

@@ -6,9 +6,9 @@ not show the caller is refused naming its field, exactly as one that exists nowh
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.repository import volunteers as repo
-from shared.auth import Role
 from shared.errors import InvalidInput
 from shared.lookup import Asker
+from shared.principals import Role
 from shared.scope import path_under
 
 # activity_kind -> (the owner's lookup, what it is called)

@@ -9,9 +9,9 @@ from services.volunteers.models import Station, Team, Volunteer
 from services.volunteers.repository import teams as repo
 from services.volunteers.schemas.teams import TeamCreate, TeamUpdate
 from shared import clock
-from shared.auth import Principal
 from shared.errors import Conflict
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, get_live, save
 from shared.stations import resolve_station
