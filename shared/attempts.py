@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from shared.audit.listener import session_actor
-from shared.auth import Principal
 from shared.errors import Conflict, TooManyRequests
+from shared.principals import Principal
 
 WINDOW_S = 3600
 ID_NUMBER_ELSEWHERE = "id_number_elsewhere"

@@ -1,83 +1,23 @@
-"""Tokens, the principal and its station scope.
+"""Tokens: signed by the gateway, verified by every process.
 
 The gateway signs access tokens with its private key (EdDSA); every process verifies
-them locally with the public key, with no call back per request. The principal carries
-the station path of its scope: every query on personal records is filtered by it.
+them locally with the public key, with no call back per request. A token carries the
+principal (shared.principals) with the station path of its scope.
 """
 
 from __future__ import annotations
 
-import enum
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import ColumnElement
-from sqlalchemy.orm import InstrumentedAttribute
 
-from shared.errors import Forbidden, Unauthorized
-
-
-class Role(str, enum.Enum):
-    admin = "admin"
-    official = "official"
-    station_head = "station_head"
-    social_worker = "social_worker"
-    supervisor = "supervisor"
-    volunteer = "volunteer"
-    # Not a user role: the gateway calling a service's internal endpoints.
-    service = "service"
-
-
-# Roles that may see personal records at all; officials see aggregates only.
-PERSONAL_READERS = frozenset({Role.admin, Role.station_head, Role.social_worker, Role.supervisor})
-PERSONAL_WRITERS = frozenset({Role.admin, Role.station_head, Role.social_worker})
-# Roles that work with the person and so see health, disability and case notes (sealed columns);
-# an administrator keeps the platform running and sees those fields blank (least privilege, PIPL).
-SENSITIVE_READERS = frozenset({Role.station_head, Role.social_worker, Role.supervisor})
-# Roles that work with the person directly and so see an ID number, a phone or an emergency contact
-# in full when they read one record (shared.masking); every list masks them.
-REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
-
-ACCESS_TOKEN = "access"
-SERVICE_TOKEN = "service"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    user_id: str
-    role: Role
-    station_id: int
-    station_path: str
-    name: str = ""
-    device_id: str | None = None
-    # The account's token generation when the token was issued: the gateway refuses a token whose
-    # generation is no longer the account's (disabled, demoted, moved, password changed).
-    generation: int | None = None
-
-    def in_scope(self, station_path: str) -> bool:
-        return station_path.startswith(self.station_path)
-
-    def scope(self, column: InstrumentedAttribute | ColumnElement) -> ColumnElement[bool]:
-        """SQL filter: the row's station path lies in this principal's subtree."""
-        return column.startswith(self.station_path, autoescape=False)
-
-    @property
-    def may_read_personal(self) -> bool:
-        return self.role in PERSONAL_READERS
-
-    @property
-    def may_write_personal(self) -> bool:
-        return self.role in PERSONAL_WRITERS
-
-    @property
-    def may_read_sensitive(self) -> bool:
-        return self.role in SENSITIVE_READERS
+from shared.errors import Unauthorized
+# The principal, its roles and the dependencies that answer it live in shared.principals; the names
+# below stay importable from here for the modules that take tokens and principals together.
+from shared.principals import (  # noqa: F401
+    ACCESS_TOKEN, SERVICE_TOKEN, Principal, PrincipalBearer, PrincipalDep, Role, ServicePrincipalDep, oauth2_scheme)
 
 
 class TokenSigner:
@@ -160,70 +100,3 @@ def _generation(value: Any) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError("gen")
     return value
-
-
-# tokenUrl is the gateway's; services show the same so their docs' Authorize works via the gateway.
-# The name and description are what the Authorize dialog of /docs shows a person logging in.
-LOGIN_SCHEME = {"tokenUrl": "/v1/auth/token", "scheme_name": "Login",
-                "description": "Your username and password (a person's account; the access token comes from "
-                               "POST /v1/auth/token)."}
-oauth2_scheme = OAuth2PasswordBearer(**LOGIN_SCHEME, auto_error=False)
-
-# The dependencies below are `async def` although they do no I/O: FastAPI runs a plain `def`
-# dependency in the thread pool, a hand-off each way on every request.
-
-
-async def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
-    if not token:
-        raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
-    verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(token)
-    request.state.principal = principal  # the actor of the audit log (shared.audit)
-    return principal
-
-
-async def service_principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
-    """Internal endpoints: only the gateway's service token, never a user's token."""
-    if not token:
-        raise Unauthorized("Internal endpoint: a service token is required.")
-    verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(token, kind=SERVICE_TOKEN)
-    request.state.principal = principal
-    return principal
-
-
-class PrincipalBearer(OAuth2PasswordBearer):
-    """The bearer scheme as one dependency that answers the verified principal, with an optional
-    role check: what oauth2_scheme, current_principal and a role dependency do in three, for hot
-    paths where each layer of FastAPI's dependency solving shows. OpenAPI shows the same scheme
-    as oauth2_scheme, so the docs' Authorize covers these operations too."""
-
-    def __init__(self, check: Callable[[Principal], None] | None = None) -> None:
-        super().__init__(**LOGIN_SCHEME, auto_error=False)
-        self._check = check
-
-    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        principal = await current_principal(request, await super().__call__(request))
-        if self._check is not None:
-            self._check(principal)
-        return principal
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
-ServicePrincipalDep = Annotated[Principal, Depends(service_principal)]
-
-
-async def require_personal_reader(principal: PrincipalDep) -> Principal:
-    if not principal.may_read_personal:
-        raise Forbidden("This role sees aggregate figures only, not personal records.")
-    return principal
-
-
-async def require_personal_writer(principal: PrincipalDep) -> Principal:
-    if not principal.may_write_personal:
-        raise Forbidden("This role cannot change personal records.")
-    return principal
-
-
-ReaderDep = Annotated[Principal, Depends(require_personal_reader)]
-WriterDep = Annotated[Principal, Depends(require_personal_writer)]

@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.auth import REVEALING_ROLES, Principal, Role
 from shared.crypto import mask
+from shared.principals import REVEALING_ROLES, Principal, Role
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ import orjson
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from shared.crypto import BlindIndex, FieldCipher, sealed_columns
 from shared.errors import Conflict, NotFound
 from shared.etag import check_version
 from shared.repository import UniqueViolation, get_any, get_live, save
+from shared.principals import Principal
+from shared.scope import live_row_in
 
 
 class RecordNotFound(NotFound):
@@ -105,8 +106,7 @@ async def replay(session: AsyncSession, model, record_id: str | None, create_dig
     existing = await get_any(session, model, record_id)
     if existing is None:
         return None
-    if (existing.deleted_at is None and principal.in_scope(existing.station_path)
-            and existing.create_digest == create_digest):
+    if live_row_in(existing, principal) and existing.create_digest == create_digest:
         return existing
     raise IdInUse()
 

@@ -10,8 +10,9 @@ from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from shared.pagination import PageParams, keyset
+from shared.principals import Principal
+from shared.scope import live_in, live_under
 
 M = TypeVar("M")
 
@@ -24,13 +25,12 @@ class UniqueViolation(Exception):
 
 def live(model, principal: Principal) -> Select:
     """Live rows of `model` inside the principal's subtree: the base of every scoped read."""
-    return select(model).where(model.deleted_at.is_(None), principal.scope(model.station_path))
+    return select(model).where(live_in(model, principal))
 
 
 async def live_count_under(session: AsyncSession, table: Table, station_path: str) -> int:
     """Live rows of a record table anywhere in the subtree of `station_path`."""
-    return int(await session.scalar(select(func.count()).select_from(table).where(
-        table.c.deleted_at.is_(None), table.c.station_path.startswith(station_path, autoescape=False))))
+    return int(await session.scalar(select(func.count()).select_from(table).where(live_under(table, station_path))))
 
 
 async def get_live(session: AsyncSession, model: type[M], record_id: str, principal: Principal, *,
@@ -75,6 +75,5 @@ async def live_ids(session: AsyncSession, model, principal: Principal, ids: list
     """(id, station_id) of the live rows among `ids` in the principal's subtree: what a lookup answers."""
     if not ids:
         return []
-    stmt = select(model.id, model.station_id).where(model.id.in_(ids), model.deleted_at.is_(None),
-                                                     principal.scope(model.station_path))
+    stmt = select(model.id, model.station_id).where(model.id.in_(ids), live_in(model, principal))
     return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]

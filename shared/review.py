@@ -28,12 +28,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.auth import ReaderDep
 from shared.db import read_session
 from shared.errors import InvalidInput
 from shared.pagination import PageParams, encode_cursor, keyset, page_params
+from shared.principals import PersonalReaderOr403
 from shared.repository import live
 from shared.schemas import Output
+from shared.scope import under
 
 
 class Review:
@@ -117,7 +118,7 @@ def review_router(sources: list[ReviewSource], subtree: Any) -> APIRouter:
     router = APIRouter(prefix="/v1/review", tags=["review"])
 
     @router.get("", response_model=ReviewPage)
-    async def review_list(principal: ReaderDep, session: Annotated[AsyncSession, Depends(read_session)],
+    async def review_list(principal: PersonalReaderOr403, session: Annotated[AsyncSession, Depends(read_session)],
                           station_path: Annotated[str | None, Depends(subtree)],
                           paging: Annotated[PageParams, Depends(page_params)]) -> dict:
         """Records of your subtree flagged for review (a tablet's record broke a data-quality rule), newest first."""
@@ -126,7 +127,7 @@ def review_router(sources: list[ReviewSource], subtree: Any) -> APIRouter:
             model = source.model
             stmt = live(model, principal).where(model.review.is_not(None))
             if station_path:
-                stmt = stmt.where(model.station_path.startswith(station_path, autoescape=False))
+                stmt = stmt.where(under(model.station_path, station_path))
             for record in (await session.scalars(keyset(stmt, paging, [model.updated_at, model.id]))).all():
                 items.append({"table": source.table, "id": record.id, "station_id": record.station_id,
                               "path": source.path(record), "review": record.review,

@@ -24,6 +24,7 @@ from shared.models import PathType
 from shared.errors import InvalidInput
 from shared.contracts.stats.schemas import StatsQuery
 from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric
+from shared.scope import under
 
 # A reader of the rollup or of a service's own table, called with the session and the keywords of
 # `sums`: `sums` itself returns the contract's rows (shared.stats.StatsRow as dicts); a reader of a
@@ -111,7 +112,7 @@ async def sums(session: AsyncSession, model, *, station_path: str, own_station_i
         first = func.date_trunc(DATE_TRUNC[period], cast(literal(day_from), Date))
         cols.append(cast(func.greatest(func.date_trunc(DATE_TRUNC[period], model.day), first), Date).label("period"))
     stmt = select(*cols, func.sum(model.value).label("value")).where(
-        model.station_path.startswith(station_path, autoescape=False),
+        under(model.station_path, station_path),
         model.metric.in_(metrics), model.day <= day_to)
     if day_from is not None and not running:
         stmt = stmt.where(model.day >= day_from)

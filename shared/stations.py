@@ -36,11 +36,12 @@ from sqlalchemy import BigInteger, DateTime, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.auth import Principal, PrincipalDep
 from shared.db import read_session
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.models import PathType
+from shared.principals import Principal, PrincipalDep
 from shared.schemas import RowId
+from shared.scope import path_under
 
 
 def station_replica_model(base: type[DeclarativeBase]):
@@ -98,7 +99,7 @@ async def _in_scope(session: AsyncSession, station_model, principal: Principal,
         # A station just created: the gateway pushes it within moments.
         raise StationNotReplicated()
     found = rows.get(wanted)
-    if found is None or found.deleted_at is not None or not found.path.startswith(own.path):
+    if found is None or found.deleted_at is not None or not path_under(found.path, own.path):
         return None
     return found.id, found.path
 

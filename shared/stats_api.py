@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 
-from shared.auth import PrincipalDep, Role
 from shared.contracts.stats.schemas import StatsQuery
 from shared.contracts.stats.server import ANSWER, Answer, ReadSessionDep, answered
 from shared.errors import Forbidden, InvalidInput
+from shared.principals import PrincipalDep, Role
 from shared.schemas import AnyDate, RowId
 from shared.stations import station_to_read
 from shared.stats import MAX_PERIODS, GroupBy, Metric

@@ -28,6 +28,7 @@ from shared.contracts.audit.client import audit as ask_audit
 from shared.contracts.audit.schemas import AuditQuery
 from shared.contracts.calls import services
 from shared.errors import Forbidden, InvalidInput
+from shared.scope import under
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -68,7 +69,7 @@ def _bound(source: str, cursor: tuple[datetime, str, int] | None) -> tuple[datet
 
 
 async def _own(session, station_path: str, table, record_id, actor_id, before, before_id, limit) -> list[AuditEntry]:
-    placed = AuditLog.station_path.startswith(station_path, autoescape=False)
+    placed = under(AuditLog.station_path, station_path)
     # Rows tied to no station are the root's to read (see shared.contracts.audit.server).
     stmt = select(AuditLog).where(placed | AuditLog.station_path.is_(None) if is_root(station_path) else placed)
     if table is not None:

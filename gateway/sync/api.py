@@ -34,13 +34,13 @@ from gateway.sync.limits import check_push_size, check_push_text
 from gateway.sync.registry import Registry, registry
 from gateway.upstream import Upstreams
 from shared.audit import actor_of, log_reads
-from shared.auth import Principal, Role
 from shared.contracts.calls import services
 from shared.contracts.sync import client as sync_contract
 from shared.contracts.sync import ndjson
 from shared.contracts.sync.schemas import PullQuery
 from shared.db import Database
 from shared.errors import PROBLEM, InvalidInput, Unauthorized
+from shared.principals import Principal, device_principal
 from shared.schemas import BIGINT_MAX, INT_MAX
 
 log = logging.getLogger("haolin.gateway.sync")
@@ -150,8 +150,7 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
 
 
 def _as_principal(dev: Device, station: Station) -> Principal:
-    return Principal(user_id=f"device:{dev.id}", role=Role.social_worker, station_id=station.id,
-                     station_path=station.path, name=dev.name, device_id=str(dev.id))
+    return device_principal(str(dev.id), station.id, station.path, name=dev.name)
 
 
 def _migration_tables(reg: Registry, migration: str | None, version: int) -> set[str]:

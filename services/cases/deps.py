@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Beneficiary, Case, Station
-from shared.auth import Principal, PrincipalBearer
 from shared.db import read_session, write_session
-from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
+from shared.principals import (Principal, PrincipalBearer, check_personal_reader_or_404,
+                               check_personal_writer_or_404)
 from shared.records import Vault
 from shared.repository import get_live
 from shared.stations import subtree_dependency
@@ -40,20 +40,10 @@ def read_pool(request: Request) -> Pool:
     return request.app.state.db.read_pool
 
 
-def _personal_reader(principal: Principal) -> None:
-    if not principal.may_read_personal:
-        raise NotFound("Not found.")
-
-
-def _personal_writer(principal: Principal) -> None:
-    _personal_reader(principal)
-    if not principal.may_write_personal:
-        raise Forbidden("This role cannot change personal records.")
-
-
-# Token, principal and role check in one dependency: reads by id are the busiest requests.
-IdReaderDep = Annotated[Principal, Depends(PrincipalBearer(check=_personal_reader))]
-IdWriterDep = Annotated[Principal, Depends(PrincipalBearer(check=_personal_writer))]
+# shared.principals' PersonalReaderOr404 and PersonalWriterOr404, with token, principal and role check
+# in one dependency: reads by id are the busiest requests.
+IdReaderDep = Annotated[Principal, Depends(PrincipalBearer(check=check_personal_reader_or_404))]
+IdWriterDep = Annotated[Principal, Depends(PrincipalBearer(check=check_personal_writer_or_404))]
 
 
 async def if_match(request: Request) -> int:

@@ -1,13 +1,9 @@
-"""Phone numbers and pinyin search keys; resident ID numbers come from shared.idnumber."""
-
-import re
+"""Pinyin search keys of names; resident ID numbers come from shared.idnumber, phones from shared.phone."""
 
 from pypinyin import Style, lazy_pinyin
 
 # ID numbers are checked the same way by every service: re-exported for the cases modules.
 from shared.idnumber import birth_date, check_digit, normalise_id_number  # noqa: F401
-
-_PHONE = re.compile(r"^(?:\+?86)?(?:1[3-9]\d{9}|0\d{9,11})$")
 
 NAME_MAX = 100  # characters of a beneficiary's name
 # The longest keys pinyin_keys makes of a name of NAME_MAX characters, the widths of their columns:
@@ -15,13 +11,6 @@ NAME_MAX = 100  # characters of a beneficiary's name
 # a syllable of at most six letters ("shuang"). tests/cases/test_beneficiaries.py::TestPinyin checks.
 INITIALS_MAX = 2 * NAME_MAX
 PINYIN_MAX = 6 * NAME_MAX
-
-
-def normalise_phone(value: str) -> str:
-    value = re.sub(r"[\s()-]", "", value)
-    if not _PHONE.match(value):
-        raise ValueError("must be a mainland mobile (11 digits) or a landline with area code")
-    return value
 
 
 def pinyin_keys(name: str) -> tuple[str, str]:

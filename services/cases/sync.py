@@ -46,9 +46,9 @@ from services.cases.schemas.cases import CaseCreate, CaseUpdate
 from services.cases.service import beneficiaries as beneficiary_service
 from services.cases.service import cases as case_service
 from services.cases.service import records as record_service
-from shared.auth import Principal
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.contracts.lookup.client import PushAsker
+from shared.principals import Principal
 from shared.records import Vault
 from shared.repository import get_live
 from shared.attachments.tablet import attachment_sync_table

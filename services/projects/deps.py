@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Group, Project, Station
 from services.projects.repository import projects as projects_repo
-from shared.auth import Principal, PrincipalDep, Role
 from shared.db import read_session, write_session
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden
 from shared.etag import required_version
+from shared.principals import PersonalReaderOr404, PersonalWriterOr404, Principal, PrincipalDep, Role
 from shared.records import RecordNotFound
 from shared.repository import get_live
 from shared.stations import subtree_dependency
@@ -37,20 +37,6 @@ async def optional_version(request: Request) -> int | None:
 OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
 
 
-async def id_reader(principal: PrincipalDep) -> Principal:
-    if not principal.may_read_personal:
-        raise NotFound("Not found.")
-    return principal
-
-
-async def id_writer(principal: PrincipalDep) -> Principal:
-    if not principal.may_read_personal:
-        raise NotFound("Not found.")
-    if not principal.may_write_personal:
-        raise Forbidden("This role cannot change personal records.")
-    return principal
-
-
 async def project_writer(principal: PrincipalDep) -> Principal:
     if principal.role not in PROJECT_WRITERS:
         raise Forbidden("Only a station head or an administrator can change projects.")
@@ -63,8 +49,6 @@ async def evaluation_writer(principal: PrincipalDep) -> Principal:
     return principal
 
 
-IdReaderDep = Annotated[Principal, Depends(id_reader)]
-IdWriterDep = Annotated[Principal, Depends(id_writer)]
 ProjectWriterDep = Annotated[Principal, Depends(project_writer)]
 EvaluationWriterDep = Annotated[Principal, Depends(evaluation_writer)]
 
@@ -105,19 +89,19 @@ async def _load(session: AsyncSession, model, record_id: str, principal: Princip
     return record
 
 
-async def group_for_read(group_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Group:
+async def group_for_read(group_id: str, principal: PersonalReaderOr404, session: ReadSessionDep) -> Group:
     return await _load(session, Group, group_id, principal)
 
 
-async def group_for_write(group_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Group:
+async def group_for_write(group_id: str, principal: PersonalWriterOr404, session: WriteSessionDep) -> Group:
     return await _load(session, Group, group_id, principal, for_update=True)
 
 
-async def activity_for_read(activity_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Activity:
+async def activity_for_read(activity_id: str, principal: PersonalReaderOr404, session: ReadSessionDep) -> Activity:
     return await _load(session, Activity, activity_id, principal)
 
 
-async def activity_for_write(activity_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Activity:
+async def activity_for_write(activity_id: str, principal: PersonalWriterOr404, session: WriteSessionDep) -> Activity:
     return await _load(session, Activity, activity_id, principal, for_update=True)
 
 

@@ -14,10 +14,10 @@ from services.volunteers.config import VolunteersSettings
 from services.volunteers.errors import VolunteerNotFound
 from services.volunteers.models import Station, Volunteer
 from services.volunteers.repository import volunteers as repo
-from shared.auth import Principal, PrincipalDep, Role
 from shared.db import read_session, write_session
-from shared.errors import Forbidden, NotFound
 from shared.etag import required_version
+from shared.principals import (Principal, PrincipalDep, Role, check_personal_reader_or_404,
+                               check_personal_writer_or_404)
 from shared.records import Vault
 from shared.repository import get_live
 from shared.stations import subtree_dependency
@@ -51,19 +51,17 @@ OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
 
 async def id_reader(principal: PrincipalDep) -> Principal:
     """Staff who read personal records, or a volunteer (who is then limited to their own)."""
-    if not (principal.may_read_personal or principal.role is Role.volunteer):
-        raise NotFound("Not found.")
+    if principal.role is not Role.volunteer:
+        check_personal_reader_or_404(principal)
     return principal
 
 
 async def id_writer(principal: PrincipalDep) -> Principal:
-    if not principal.may_read_personal:
-        raise NotFound("Not found.")
-    if not principal.may_write_personal:
-        raise Forbidden("This role cannot change volunteer records.")
+    check_personal_writer_or_404(principal, "volunteer records")
     return principal
 
 
+# The 404 answers of shared.principals, with a volunteer also let read their own record.
 IdReaderDep = Annotated[Principal, Depends(id_reader)]
 IdWriterDep = Annotated[Principal, Depends(id_writer)]
 

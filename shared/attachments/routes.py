@@ -28,14 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.attachments.files import AttachmentFiles, attachment_files
 from shared.attachments.schemas import AttachmentList, AttachmentRead
 from shared.audit.reads import log_reads
-from shared.auth import Principal
 from shared.db import read_session, transaction
 from shared.errors import Forbidden
 from shared.etag import answer_created, check_version, required_version, set_etag
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, RecordNotFound, withhold
 from shared.repository import get_any
 from shared.schemas import ClientId
+from shared.scope import live_in, live_row_in
 from shared.storage import ObjectNotFound
 from shared.uploads import Accepted, Kind, clean_name, download_headers
 
@@ -97,7 +98,7 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
     async def found(session: AsyncSession, request: Request, record, attachment_id: str):
         row = await session.scalar(select(model).where(
             model.id == attachment_id, model.owner_table == owner.table, model.owner_id == record.id,
-            model.deleted_at.is_(None), request.state.principal.scope(model.station_path)))
+            live_in(model, request.state.principal)))
         if row is None:
             raise RecordNotFound("attachment")
         return row
@@ -107,8 +108,8 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
     async def list_attachments(record: ReadOwner, request: Request, session: ReadSessionDep) -> AttachmentList:
         principal = request.state.principal
         rows = (await session.scalars(select(model).where(
-            model.owner_table == owner.table, model.owner_id == record.id, model.deleted_at.is_(None),
-            principal.scope(model.station_path)).order_by(model.created_at, model.id))).all()
+            model.owner_table == owner.table, model.owner_id == record.id,
+            live_in(model, principal)).order_by(model.created_at, model.id))).all()
         child = await is_child(session, record)
         if child:  # the names of a child's files are read as the child's records are: logged
             await log_reads(request, model.__tablename__, [(r.id, r.station_path) for r in rows])
@@ -237,8 +238,7 @@ async def receive(request: Request, files: AttachmentFiles, model, owner: Owner,
 
 def _same(existing, owner: Owner, record, purpose: str, principal: Principal, child: bool) -> AttachmentRead:
     """A retried upload's stored file, or 409 when the id holds another file (or one out of scope)."""
-    if (existing.deleted_at is None and principal.in_scope(existing.station_path)
-            and existing.owner_id == record.id
+    if (live_row_in(existing, principal) and existing.owner_id == record.id
             and existing.owner_table == owner.table and existing.purpose == purpose):
         return to_read(existing, principal, child)
     raise IdInUse()

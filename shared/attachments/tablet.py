@@ -19,6 +19,7 @@ from typing import Any
 from shared.errors import InvalidInput
 from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable
 
+
 # The sync schema version that added the attachment tables.
 SINCE = 4
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.models import AuditLog, Station, User, station_change_seq
 from shared.audit.listener import log_write
 from shared.pagination import PageParams, keyset
+from shared.scope import under
 
 # Every station write takes this transaction-level advisory lock before anything else.
 # Station writes are rare (a tree of a few thousand nodes), and serializing them buys two
@@ -78,7 +79,7 @@ async def get_live(session: AsyncSession, station_id: int, *, for_update: bool =
 async def get_in_scope(session: AsyncSession, station_id: int, scope_path: str, *,
                        for_update: bool = False) -> Station | None:
     stmt = select(Station).where(Station.id == station_id, _live(),
-                                 Station.path.startswith(scope_path, autoescape=False))
+                                 under(Station.path, scope_path))
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
@@ -129,7 +130,7 @@ async def move_subtree(session: AsyncSession, station: Station, new_parent: Stat
     new = f"{new_parent.path}{station.id}/"
     # Numbered in path order so a service applying a batch meets parents before children.
     ordered = (select(Station.id.label("sid"), station_change_seq.next_value().label("seq"))
-               .where(Station.path.startswith(old, autoescape=False)).order_by(Station.path).subquery())
+               .where(under(Station.path, old)).order_by(Station.path).subquery())
     await session.execute(
         update(Station).where(Station.id == ordered.c.sid).values(
             path=func.concat(literal(new), func.substr(Station.path, len(old) + 1)),
@@ -139,7 +140,7 @@ async def move_subtree(session: AsyncSession, station: Station, new_parent: Stat
     await session.execute(update(Station).where(Station.id == station.id).values(parent_id=new_parent.id)
                           .execution_options(synchronize_session=False))
     # Access tokens carry the old path of everyone at and below the station: end them (a refresh gets the new one).
-    moved = select(Station.id).where(Station.path.startswith(new, autoescape=False))
+    moved = select(Station.id).where(under(Station.path, new))
     await session.execute(update(User).where(User.station_id.in_(moved))
                           .values(token_generation=User.token_generation + 1)
                           .execution_options(synchronize_session=False))

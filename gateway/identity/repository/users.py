@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Station, User
 from shared.pagination import PageParams, keyset
+from shared.scope import under
 
 
 async def any_user(session: AsyncSession) -> bool:
@@ -26,7 +27,7 @@ async def with_station(session: AsyncSession, user_id: int) -> tuple[User, Stati
 async def get_in_scope(session: AsyncSession, user_id: int, scope_path: str, *,
                        for_update: bool = False) -> tuple[User, Station] | None:
     stmt = (select(User, Station).join(Station, Station.id == User.station_id)
-            .where(User.id == user_id, Station.path.startswith(scope_path, autoescape=False)))
+            .where(User.id == user_id, under(Station.path, scope_path)))
     if for_update:
         stmt = stmt.with_for_update(of=User)
     row = (await session.execute(stmt)).first()
@@ -71,7 +72,7 @@ async def count_failed_login(session: AsyncSession, user_id: int) -> None:
 async def list_page(session: AsyncSession, scope_path: str, params: PageParams, *, role: str | None,
                     station_id: int | None) -> Seq[User]:
     stmt = (select(User).join(Station, Station.id == User.station_id)
-            .where(Station.path.startswith(scope_path, autoescape=False)))
+            .where(under(Station.path, scope_path)))
     if role is not None:
         stmt = stmt.where(User.role == role)
     if station_id is not None:

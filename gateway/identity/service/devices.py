@@ -25,6 +25,7 @@ from gateway.models import Device, Station
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.repository import UniqueViolation, save
+from shared.scope import under
 
 PREFIX = "hl_dev_"
 
@@ -56,7 +57,7 @@ async def register(session: AsyncSession, actor: Principal, station_id: int, nam
 
 def _in_scope(actor: Principal):
     return select(Device).join(Station, Station.id == Device.station_id).where(
-        Station.path.startswith(actor.station_path, autoescape=False))
+        under(Station.path, actor.station_path))
 
 
 async def listed(session: AsyncSession, actor: Principal) -> Sequence[Device]:

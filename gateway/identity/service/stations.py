@@ -21,6 +21,7 @@ from shared.contracts.holdings.schemas import Holdings
 from shared.errors import InvalidInput, ServiceUnavailable
 from shared.etag import check_version
 from shared.pagination import PageParams
+from shared.scope import path_under
 
 
 # The cursor of a page of children: the values siblings are ordered by.
@@ -87,7 +88,7 @@ async def move(session: AsyncSession, actor: Principal, station: Station, parent
     parent = await repo.get_in_scope(session, parent_id, actor.station_path, for_update=True)
     if parent is None:
         raise _no_station("parent_id")
-    if parent.path.startswith(station.path):
+    if path_under(parent.path, station.path):
         raise StationCycle()
     if parent.id == station.parent_id:
         return station

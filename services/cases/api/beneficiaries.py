@@ -14,11 +14,11 @@ from services.cases.repository import beneficiaries as repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
 from services.cases.service import beneficiaries as service
 from shared.audit.reads import log_reads, read_actor
-from shared.auth import ReaderDep, WriterDep
 from shared.errors import InvalidInput, also_check
 from shared.etag import answer_created, set_etag
 from shared.masking import in_full
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.principals import PersonalReaderOr403, PersonalWriterOr403
 from shared.records import withhold
 from shared.repository import page
 
@@ -29,7 +29,7 @@ TABLE = Beneficiary.__table__
 
 @router.get("", response_model=Page[BeneficiaryRead])
 async def list_beneficiaries(
-    principal: ReaderDep, session: ReadSessionDep, vault: VaultDep, subtree: SubtreeDep, request: Request,
+    principal: PersonalReaderOr403, session: ReadSessionDep, vault: VaultDep, subtree: SubtreeDep, request: Request,
     paging: Annotated[PageParams, Depends(page_params)],
     q: Annotated[str | None, Query(min_length=1, max_length=50, description="Name fragment or pinyin")] = None,
     phone_tail: Annotated[str | None, Query(description="Last 4 digits of the phone")] = None,
@@ -69,7 +69,7 @@ async def _unknown_populations(request: Request, body: dict) -> list[dict]:
 
 @router.post("", response_model=BeneficiaryRead, status_code=status.HTTP_201_CREATED)
 @also_check(_unknown_populations)
-async def register_beneficiary(body: BeneficiaryCreate, principal: WriterDep, session: WriteSessionDep,
+async def register_beneficiary(body: BeneficiaryCreate, principal: PersonalWriterOr403, session: WriteSessionDep,
                                vault: VaultDep, response: Response) -> BeneficiaryRead:
     """Register a person (建档); an ID number registered already in the province answers 409 (naming the record if you can see it)."""
     record, created = await service.create(session, vault, principal, body)

@@ -5,19 +5,19 @@ from fastapi import APIRouter, Query
 from services.cases.deps import ReadSessionDep
 from services.cases.schemas.records import Caseload, DueList
 from services.cases.service import caseload as service
-from shared.auth import ReaderDep
+from shared.principals import PersonalReaderOr403
 
 router = APIRouter(prefix="/v1/caseload", tags=["caseload"])
 
 
 @router.get("", response_model=Caseload)
-async def my_caseload(principal: ReaderDep, session: ReadSessionDep) -> Caseload:
+async def my_caseload(principal: PersonalReaderOr403, session: ReadSessionDep) -> Caseload:
     """Cases assigned to me that are not closed, each with its next due item."""
     return await service.caseload(session, principal)
 
 
 @router.get("/due", response_model=DueList)
-async def my_due_items(principal: ReaderDep, session: ReadSessionDep,
+async def my_due_items(principal: PersonalReaderOr403, session: ReadSessionDep,
                        within_days: Annotated[int, Query(ge=0, le=366)] = 7) -> DueList:
     """Follow-ups, plan reviews and goals of my cases due within N days or overdue, soonest first."""
     return await service.due(session, principal, within_days)

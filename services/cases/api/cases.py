@@ -2,6 +2,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.deps import (CaseDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep, OptionalIfMatchDep,
                                  ReadSessionDep, SubtreeDep, VaultDep, WriteSessionDep, read_pool)
@@ -14,10 +15,10 @@ from services.cases.schemas.cases import (CaseCreate, CaseEventList, CaseEventRe
 from services.cases.schemas.common import RiskLevel
 from services.cases.service import cases as service
 from shared.audit import log_reads, read_actor
-from shared.auth import ReaderDep, WriterDep
 from shared.etag import set_etag
-from shared.lookup import AskerDep
+from shared.contracts.lookup.client import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.principals import PersonalReaderOr403, PersonalWriterOr403, Principal
 from shared.records import shown, withhold
 from shared.repository import page
 
@@ -28,7 +29,7 @@ TABLE = Case.__table__
 
 @router.get("", response_model=Page[CaseRead])
 async def list_cases(
-    principal: ReaderDep, session: ReadSessionDep, subtree: SubtreeDep, request: Request,
+    principal: PersonalReaderOr403, session: ReadSessionDep, subtree: SubtreeDep, request: Request,
     paging: Annotated[PageParams, Depends(page_params)],
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     worker_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -48,7 +49,7 @@ async def list_cases(
 
 
 @router.post("", response_model=CaseRead, status_code=status.HTTP_201_CREATED)
-async def open_case(body: CaseCreate, principal: WriterDep, session: WriteSessionDep, vault: VaultDep,
+async def open_case(body: CaseCreate, principal: PersonalWriterOr403, session: WriteSessionDep, vault: VaultDep,
                     asker: AskerDep, response: Response) -> CaseRead:
     """Open a case at intake (接案) for a registered beneficiary, optionally under a project covering its station."""
     case, created = await service.create(session, vault, asker, principal, body)
@@ -99,33 +100,63 @@ async def case_history(case: CaseDep, session: ReadSessionDep, principal: IdRead
                                 for e in events])
 
 
-def _action(action: str, summary: str):
-    async def act(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                  version: OptionalIfMatchDep, response: Response,
-                  body: TransitionInput | None = None) -> CaseRead:
-        await service.transition(session, principal, case, action, body or TransitionInput(), version)
-        set_etag(response, case.version)
-        return withhold(CaseRead.model_validate(case), TABLE, principal)
-
-    async def close(body: CloseInput, case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                    version: OptionalIfMatchDep, response: Response) -> CaseRead:
-        await service.transition(session, principal, case, action, body, version)
-        set_etag(response, case.version)
-        return withhold(CaseRead.model_validate(case), TABLE, principal)
-
-    handler = close if action == "close" else act
-    handler.__doc__ = summary
-    router.add_api_route(f"/{{case_id}}/{action}", handler, methods=["POST"], response_model=CaseRead,
-                         name=f"case_{action.replace('-', '_')}")
+async def _transition(action: str, body: TransitionInput | None, case: Case, principal: Principal,
+                      session: AsyncSession, version: int | None, response: Response) -> CaseRead:
+    await service.transition(session, principal, case, action, body or TransitionInput(), version)
+    set_etag(response, case.version)
+    return withhold(CaseRead.model_validate(case), TABLE, principal)
 
 
-for _name, _summary in (
-    ("assess", "Move from intake to assessment (预估)."),
-    ("plan", "Move from assessment to planning (计划)."),
-    ("intervene", "Move from planning to intervention (介入)."),
-    ("evaluate", "Move from intervention to evaluation (评估)."),
-    ("close", "Close the case (结案) with a reason; early closure needs a reason other than completed."),
-    ("follow-up", "Start follow-up (跟进) of a closed case."),
-    ("reopen", "Reopen a closed case; it goes back to assessment."),
-):
-    _action(_name, _summary)
+@router.post("/{case_id}/assess", response_model=CaseRead)
+async def case_assess(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                      version: OptionalIfMatchDep, response: Response,
+                      body: TransitionInput | None = None) -> CaseRead:
+    """Move from intake to assessment (预估)."""
+    return await _transition("assess", body, case, principal, session, version, response)
+
+
+@router.post("/{case_id}/plan", response_model=CaseRead)
+async def case_plan(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                    version: OptionalIfMatchDep, response: Response,
+                    body: TransitionInput | None = None) -> CaseRead:
+    """Move from assessment to planning (计划)."""
+    return await _transition("plan", body, case, principal, session, version, response)
+
+
+@router.post("/{case_id}/intervene", response_model=CaseRead)
+async def case_intervene(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                         version: OptionalIfMatchDep, response: Response,
+                         body: TransitionInput | None = None) -> CaseRead:
+    """Move from planning to intervention (介入)."""
+    return await _transition("intervene", body, case, principal, session, version, response)
+
+
+@router.post("/{case_id}/evaluate", response_model=CaseRead)
+async def case_evaluate(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                        version: OptionalIfMatchDep, response: Response,
+                        body: TransitionInput | None = None) -> CaseRead:
+    """Move from intervention to evaluation (评估)."""
+    return await _transition("evaluate", body, case, principal, session, version, response)
+
+
+@router.post("/{case_id}/close", response_model=CaseRead)
+async def case_close(body: CloseInput, case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                     version: OptionalIfMatchDep, response: Response) -> CaseRead:
+    """Close the case (结案) with a reason; early closure needs a reason other than completed."""
+    return await _transition("close", body, case, principal, session, version, response)
+
+
+@router.post("/{case_id}/follow-up", response_model=CaseRead)
+async def case_follow_up(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                         version: OptionalIfMatchDep, response: Response,
+                         body: TransitionInput | None = None) -> CaseRead:
+    """Start follow-up (跟进) of a closed case."""
+    return await _transition("follow-up", body, case, principal, session, version, response)
+
+
+@router.post("/{case_id}/reopen", response_model=CaseRead)
+async def case_reopen(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                      version: OptionalIfMatchDep, response: Response,
+                      body: TransitionInput | None = None) -> CaseRead:
+    """Reopen a closed case; it goes back to assessment."""
+    return await _transition("reopen", body, case, principal, session, version, response)

@@ -6,8 +6,8 @@ from pydantic import BaseModel
 
 from services.cases.deps import ReadSessionDep
 from services.cases.repository.lookup import visible_beneficiaries
-from shared.auth import ReaderDep
 from shared.contracts.lookup.schemas import LookupItem, LookupQuery
+from shared.principals import PersonalReaderOr403
 
 router = APIRouter(prefix="/v1/beneficiaries", tags=["beneficiaries"])
 
@@ -21,7 +21,8 @@ class LookupAnswer(BaseModel):
 
 
 @router.post("/lookup", response_model=LookupAnswer)
-async def lookup_beneficiaries(body: LookupQuery, principal: ReaderDep, session: ReadSessionDep) -> LookupAnswer:
+async def lookup_beneficiaries(body: LookupQuery, principal: PersonalReaderOr403,
+                               session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are beneficiaries you can see, with their current populations; others are left out."""
     rows = await visible_beneficiaries(session, principal, list(dict.fromkeys(body.ids)))
     return LookupAnswer(items=[BeneficiaryItem(id=i, station_id=s, populations=list(p or [])) for i, s, p in rows])

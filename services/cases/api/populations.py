@@ -5,8 +5,8 @@ from services.cases.errors import PopulationExists
 from services.cases.models import Station
 from services.cases.repository import beneficiaries as repo
 from services.cases.schemas.beneficiaries import PopulationCreate, PopulationList, PopulationRead
-from shared.auth import Principal, PrincipalDep, Role
 from shared.errors import Forbidden
+from shared.principals import Principal, PrincipalDep, Role
 
 router = APIRouter(prefix="/v1/populations", tags=["populations"])
 

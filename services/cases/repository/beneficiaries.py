@@ -8,8 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import AuditLog, Beneficiary, Case, Population
 from shared.audit import log_write
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
+from shared.scope import under
 
 
 def province_of(station_path: str) -> str:
@@ -34,7 +35,7 @@ def list_query(principal: Principal, *, station_path: str | None, q: str | None,
                registered_from: date | None, registered_to: date | None):
     stmt = live(Beneficiary, principal)
     if station_path:
-        stmt = stmt.where(Beneficiary.station_path.startswith(station_path, autoescape=False))
+        stmt = stmt.where(under(Beneficiary.station_path, station_path))
     if q:
         needle = q.lower()
         stmt = stmt.where(or_(

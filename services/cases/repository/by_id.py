@@ -1,10 +1,9 @@
 """Single-record reads by id: the hot path, on the raw asyncpg pool (shared/db.py), no ORM.
 
 Each read is one constant SELECT, prepared once per pooled connection and reused, with the
-same scope as `shared.repository.live`: a live row (`deleted_at IS NULL`) whose station path lies in
-the principal's subtree. Station paths hold only digits and '/', so the path plus '%' is a
-LIKE prefix with nothing to escape. Rows come back as dicts for the *Read schemas, sealed columns
-decrypted (shared.crypto.open_row), with the row's `station_path` for the audit log.
+same scope as `shared.repository.live`, in its raw SQL form (shared.scope.sql_live_under).
+Rows come back as dicts for the *Read schemas, sealed columns decrypted (shared.crypto.open_row),
+with the row's `station_path` for the audit log.
 """
 
 from functools import cache
@@ -16,12 +15,9 @@ from services.cases.models import AuditLog, Beneficiary, Case
 from services.cases.schemas.beneficiaries import BeneficiaryRead
 from services.cases.schemas.cases import CaseRead
 from shared.audit import audited_read
-from shared.auth import Principal
 from shared.crypto import open_row
-
-
-def _name(table: Table) -> str:
-    return f'"{table.schema}"."{table.name}"'
+from shared.principals import Principal
+from shared.scope import like_prefix, sql_live_under, sql_name
 
 
 def _columns(table: Table, read_schema, prefix: str = "") -> str:
@@ -33,20 +29,16 @@ def _columns(table: Table, read_schema, prefix: str = "") -> str:
     return ", ".join(f'{prefix}"{n}"' for n in names)
 
 
-def _scoped(prefix: str = "") -> str:
-    return f"{prefix}station_path LIKE $2 AND {prefix}deleted_at IS NULL"
-
-
 # Each read is logged by the same statement (shared.audit.audited_read): $3... name the reader.
 _LOG = AuditLog.__table__
-CASE_BY_ID = audited_read(f"SELECT {_columns(Case.__table__, CaseRead)}, station_path FROM {_name(Case.__table__)} "
-                          f"WHERE id = $1 AND {_scoped()}", _LOG, "case", 3)
+CASE_BY_ID = audited_read(f"SELECT {_columns(Case.__table__, CaseRead)}, station_path FROM {sql_name(Case.__table__)} "
+                          f"WHERE id = $1 AND {sql_live_under(2)}", _LOG, "case", 3)
 
 # The sealed columns as stored: service.beneficiaries.to_read decrypts and masks them.
 _SEALED = {"id_number": "id_number_enc", "phone": "phone_enc", "emergency_contact": "emergency_contact_enc"}
 _BENEFICIARY_COLUMNS = ", ".join('"%s"' % _SEALED.get(n, n) for n in BeneficiaryRead.model_fields)
-BENEFICIARY_BY_ID = audited_read(f"SELECT {_BENEFICIARY_COLUMNS}, station_path FROM {_name(Beneficiary.__table__)} "
-                                 f"WHERE id = $1 AND {_scoped()}", _LOG, "beneficiary", 3)
+BENEFICIARY_BY_ID = audited_read(f"SELECT {_BENEFICIARY_COLUMNS}, station_path FROM {sql_name(Beneficiary.__table__)} "
+                                 f"WHERE id = $1 AND {sql_live_under(2)}", _LOG, "beneficiary", 3)
 
 
 @cache
@@ -56,30 +48,27 @@ def record_by_id(model, read_schema) -> str:
     table = model.__table__
     return audited_read(
         f"SELECT c.id AS case_found, {_columns(table, read_schema, 'r.')}, r.station_path "
-        f"FROM {_name(Case.__table__)} c LEFT JOIN {_name(table)} r "
-        f"ON r.id = $3 AND r.case_id = c.id AND {_scoped('r.')} "
-        f"WHERE c.id = $1 AND {_scoped('c.')}", _LOG, table.name, 4)
-
-
-def _subtree(principal: Principal) -> str:
-    return principal.station_path + "%"
+        f"FROM {sql_name(Case.__table__)} c LEFT JOIN {sql_name(table)} r "
+        f"ON r.id = $3 AND r.case_id = c.id AND {sql_live_under(2, 'r')} "
+        f"WHERE c.id = $1 AND {sql_live_under(2, 'c')}", _LOG, table.name, 4)
 
 
 async def case(pool: Pool, case_id: str, principal: Principal, reader: tuple) -> dict | None:
     """`reader`: shared.audit.read_actor(request), for the audit log."""
-    row = await pool.fetchrow(CASE_BY_ID, case_id, _subtree(principal), *reader)
+    row = await pool.fetchrow(CASE_BY_ID, case_id, like_prefix(principal.station_path), *reader)
     return None if row is None else open_row(Case.__table__, row)
 
 
 async def beneficiary(pool: Pool, beneficiary_id: str, principal: Principal, reader: tuple) -> dict | None:
-    row = await pool.fetchrow(BENEFICIARY_BY_ID, beneficiary_id, _subtree(principal), *reader)
+    row = await pool.fetchrow(BENEFICIARY_BY_ID, beneficiary_id, like_prefix(principal.station_path), *reader)
     return None if row is None else open_row(Beneficiary.__table__, row)
 
 
 async def case_record(pool: Pool, model, read_schema, case_id: str, record_id: str,
                       principal: Principal, reader: tuple) -> tuple[bool, dict | None]:
     """(whether the case is there, the record or None)."""
-    row = await pool.fetchrow(record_by_id(model, read_schema), case_id, _subtree(principal), record_id, *reader)
+    row = await pool.fetchrow(record_by_id(model, read_schema), case_id, like_prefix(principal.station_path),
+                              record_id, *reader)
     if row is None:
         return False, None
     if row["id"] is None:

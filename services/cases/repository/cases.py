@@ -6,15 +6,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Case, CaseEvent, FollowUp, ServicePlan
-from shared.auth import Principal
+from services.cases.schemas.cases import CaseState
+from shared.principals import Principal
 from shared.repository import live
+from shared.scope import under
 
 def list_query(principal: Principal, *, station_path: str | None, status: str | None, worker_id: str | None,
                beneficiary_id: str | None, population: str | None, risk_level: str | None,
                opened_from: date | None, opened_to: date | None):
     stmt = live(Case, principal)
     if station_path:
-        stmt = stmt.where(Case.station_path.startswith(station_path, autoescape=False))
+        stmt = stmt.where(under(Case.station_path, station_path))
     if status:
         stmt = stmt.where(Case.status == status)
     if worker_id:
@@ -60,14 +62,14 @@ async def tombstone_children(session: AsyncSession, model, case_id: str, user_id
 
 async def unclosed_under(session: AsyncSession, station_path: str) -> dict[str, int]:
     """Live cases of the subtree by status, closed ones left out."""
-    stmt = (select(Case.status, func.count()).where(Case.deleted_at.is_(None), Case.status != "closed",
-                                                    Case.station_path.startswith(station_path, autoescape=False))
+    stmt = (select(Case.status, func.count()).where(Case.deleted_at.is_(None), Case.status != CaseState.closed.value,
+                                                    under(Case.station_path, station_path))
             .group_by(Case.status))
     return {status: int(n) for status, n in (await session.execute(stmt)).all()}
 
 
 async def my_open_cases(session: AsyncSession, principal: Principal) -> list[Case]:
-    stmt = (live(Case, principal).where(Case.worker_id == principal.user_id, Case.status != "closed")
+    stmt = (live(Case, principal).where(Case.worker_id == principal.user_id, Case.status != CaseState.closed.value)
             .order_by(Case.opened_on.desc(), Case.id.desc()))
     return list((await session.scalars(stmt)).all())
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Attachment, Case
 from services.cases.repository.project_stats import _project_cases
+from services.cases.schemas.cases import CaseState
 
 LIMIT = 1000
 
@@ -18,7 +19,7 @@ async def closed_without(session: AsyncSession, project_id: str, paths: list[str
     has_file = exists().where(Attachment.owner_table == "case", Attachment.owner_id == Case.id,
                               Attachment.purpose == purpose, Attachment.deleted_at.is_(None))
     stmt = (select(Case.id, Case.closed_on)
-            .where(*_project_cases(project_id, paths), Case.status.in_(("closed", "follow_up")),
+            .where(*_project_cases(project_id, paths), Case.status.in_((CaseState.closed.value, CaseState.follow_up.value)),
                    Case.closed_on >= from_on,
                    Case.closed_on <= to_on, ~has_file)
             .order_by(Case.closed_on, Case.id).limit(LIMIT))

@@ -4,7 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Beneficiary
-from shared.auth import Principal
+from shared.principals import Principal
+from shared.scope import live_in
 
 
 async def visible_beneficiaries(session: AsyncSession, principal: Principal, ids: list[str]) -> list[tuple]:
@@ -12,5 +13,5 @@ async def visible_beneficiaries(session: AsyncSession, principal: Principal, ids
     if not ids:
         return []
     stmt = select(Beneficiary.id, Beneficiary.station_id, Beneficiary.populations).where(
-        Beneficiary.id.in_(ids), Beneficiary.deleted_at.is_(None), principal.scope(Beneficiary.station_path))
+        Beneficiary.id.in_(ids), live_in(Beneficiary, principal))
     return [tuple(r) for r in (await session.execute(stmt)).all()]

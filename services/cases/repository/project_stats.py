@@ -11,10 +11,11 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Case, ServiceRecord, Station
+from shared.scope import under
 
 
 def _project_cases(project_id: str, paths: list[str]):
-    within = or_(*[Case.station_path.startswith(p, autoescape=False) for p in paths]) if paths else false()
+    within = or_(*[under(Case.station_path, p) for p in paths]) if paths else false()
     return (Case.project_id == project_id, Case.deleted_at.is_(None), within)
 
 

@@ -5,15 +5,15 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from services.cases.identity import NAME_MAX, normalise_id_number, normalise_phone
+from services.cases.identity import NAME_MAX, normalise_id_number
 from shared import masking
 from shared.masking import Masked
+from shared.phone import Phone
 from shared.review import ReviewFlags
 from shared.schemas import (CreateInput, Input, Output, PastDate, PopulationCode, RecordRead, RowId, Short, UpdateInput,
                             UserId)
 
 IdNumber = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_id_number)]
-Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_phone)]
 Gender = Literal["male", "female", "other", "unknown"]
 # 全自理 / 半自理 / 失能
 SelfCare = Literal["full", "partial", "none"]

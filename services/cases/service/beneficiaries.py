@@ -12,9 +12,9 @@ from services.cases.repository import beneficiaries as repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryRead, BeneficiaryUpdate
 from services.cases.service.counting import Rollup
 from shared import attempts, clock, masking
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
 from shared.review import Review

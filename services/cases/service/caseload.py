@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.repository import cases as repo
 from services.cases.schemas.records import Caseload, CaseloadItem, CaseSummary, DueItem, DueList
 from shared import clock
-from shared.auth import Principal
+from shared.principals import Principal
 
 PENDING_GOALS = frozenset({"open", "in_progress"})
 

@@ -8,28 +8,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.models import (Assessment, Beneficiary, Case, CaseEvent, FollowUp, Referral, ServicePlan,
                                    ServiceRecord, Station)
 from services.cases.repository import cases as repo
-from services.cases.schemas.cases import CaseCreate, CaseUpdate, CloseInput, TransitionInput
-from services.cases.service.counting import OPEN_STATUSES, Rollup
+from services.cases.schemas.cases import (OPEN_STATUSES, UNCLOSED_STATUSES, CaseCreate, CaseState, CaseUpdate, CloseInput,
+                                          TransitionInput)
+from services.cases.service.counting import Rollup
 from services.cases.service.references import check_project
 from shared import clock
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
 from shared.records import TransitionNotAllowed, Vault, replay, save_new, touch
 from shared.repository import get_live
+from shared.principals import Principal
+from shared.scope import path_under
 from shared.stations import resolve_station
 
 # action -> (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "assess": (frozenset({"intake"}), "assessment"),
-    "plan": (frozenset({"assessment"}), "planning"),
-    "intervene": (frozenset({"planning"}), "intervention"),
-    "evaluate": (frozenset({"intervention"}), "evaluation"),
+TRANSITIONS: dict[str, tuple[frozenset[CaseState], CaseState]] = {
+    "assess": (frozenset({CaseState.intake}), CaseState.assessment),
+    "plan": (frozenset({CaseState.assessment}), CaseState.planning),
+    "intervene": (frozenset({CaseState.planning}), CaseState.intervention),
+    "evaluate": (frozenset({CaseState.intervention}), CaseState.evaluation),
     # From an open status this is the closure; from follow_up it ends the follow-up period.
-    "close": (OPEN_STATUSES | {"follow_up"}, "closed"),
-    "follow-up": (frozenset({"closed"}), "follow_up"),
-    "reopen": (frozenset({"closed", "follow_up"}), "assessment"),
+    "close": (UNCLOSED_STATUSES, CaseState.closed),
+    "follow-up": (frozenset({CaseState.closed}), CaseState.follow_up),
+    "reopen": (frozenset({CaseState.closed, CaseState.follow_up}), CaseState.assessment),
 }
 
 CASE_RECORDS = (Assessment, ServicePlan, Referral, FollowUp)
@@ -59,7 +61,7 @@ async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: P
         await check_project(asker, body.project_id, station_id)
     case = Case(id=body.id or new_id(), station_id=station_id, station_path=station_path,
                 beneficiary_id=beneficiary.id, title=body.title, presenting_problem=body.presenting_problem,
-                status="intake", risk_level=body.risk_level, worker_id=body.worker_id or principal.user_id,
+                status=CaseState.intake.value, risk_level=body.risk_level, worker_id=body.worker_id or principal.user_id,
                 project_id=body.project_id, opened_on=body.opened_on or clock.today(),
                 populations=list(beneficiary.populations), create_digest=digest,
                 created_by=principal.user_id, updated_by=principal.user_id, version=1)
@@ -79,7 +81,7 @@ async def _case_station(session: AsyncSession, principal: Principal, beneficiary
     if station_id is None:
         return beneficiary.station_id, beneficiary.station_path
     station_id, station_path = await resolve_station(session, Station, principal, station_id)
-    if not station_path.startswith(beneficiary.station_path):
+    if not path_under(station_path, beneficiary.station_path):
         raise InvalidInput.field("station_id", "A case is filed at its beneficiary's station or a station below it.",
                                  "outside_beneficiary")
     return station_id, station_path
@@ -111,14 +113,14 @@ async def transition(session: AsyncSession, principal: Principal, case: Case, ac
                                  "before_last_step")
     reason = body.reason if isinstance(body, CloseInput) else None
     if action == "close" and case.status in OPEN_STATUSES:
-        if reason == "completed" and case.status != "evaluation":
+        if reason == "completed" and case.status != CaseState.evaluation:
             raise InvalidInput.field("reason", "A case closes as completed only after its evaluation; "
                                      "give another reason for an early closure.", "early_completion")
         case.closed_on, case.close_reason = on, reason
     elif action == "reopen":
         case.closed_on = case.close_reason = None
     touch(case, principal, expected_version)
-    from_status, case.status = case.status, target
+    from_status, case.status = case.status, target.value
     event = _event(case, principal, action, from_status, on, reason, body.note)
     session.add(event)
     rollup = Rollup()
@@ -150,4 +152,4 @@ async def open_work(session: AsyncSession, station_path: str) -> dict[str, int]:
     """Cases still being worked under a station: open (as cases.open counts them) and in follow-up."""
     by_status = await repo.unclosed_under(session, station_path)
     return {"open_cases": sum(n for status, n in by_status.items() if status in OPEN_STATUSES),
-            "follow_up_cases": by_status.get("follow_up", 0)}
+            "follow_up_cases": by_status.get(CaseState.follow_up, 0)}

@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Beneficiary, Case, CaseEvent, PersonDay, ServiceRecord
 from services.cases.repository import stats as repo
+from services.cases.schemas.cases import OPEN_STATUSES
 from shared.persons import PersonDeltas
 from shared.stats import ALL, Metric
-
-OPEN_STATUSES = frozenset({"intake", "assessment", "planning", "intervention", "evaluation"})
 
 
 class Rollup:

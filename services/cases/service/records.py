@@ -12,11 +12,11 @@ from services.cases.models import Assessment, Beneficiary, Case, FollowUp, Refer
 from services.cases.schemas import records as s
 from services.cases.service.counting import Rollup
 from shared import clock
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import TransitionNotAllowed, Vault, replay, save_new, tombstone, touch
 from shared.repository import by_id
+from shared.principals import Principal
 from shared.review import Review
 
 
@@ -35,17 +35,18 @@ class RecordKind:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
-KINDS = [
-    RecordKind("assessment", "assessments", Assessment, s.AssessmentCreate, s.AssessmentUpdate, s.AssessmentRead,
-               "assessed_on"),
-    RecordKind("service plan", "plans", ServicePlan, s.PlanCreate, s.PlanUpdate, s.PlanRead, "planned_on",
-               status_field="status"),
-    RecordKind("service record", "service-records", ServiceRecord, s.ServiceRecordCreate, s.ServiceRecordUpdate,
-               s.ServiceRecordRead, "served_on", worker_field="worker_id", counted=True),
-    RecordKind("referral", "referrals", Referral, s.ReferralCreate, s.ReferralUpdate, s.ReferralRead,
-               "referred_on", status_field="status", defaults={"status": "pending"}),
-    RecordKind("follow-up", "follow-ups", FollowUp, s.FollowUpCreate, s.FollowUpUpdate, s.FollowUpRead, "due_on"),
-]
+ASSESSMENTS = RecordKind("assessment", "assessments", Assessment, s.AssessmentCreate, s.AssessmentUpdate,
+                         s.AssessmentRead, "assessed_on")
+PLANS = RecordKind("service plan", "plans", ServicePlan, s.PlanCreate, s.PlanUpdate, s.PlanRead, "planned_on",
+                   status_field="status")
+SERVICE_RECORDS = RecordKind("service record", "service-records", ServiceRecord, s.ServiceRecordCreate,
+                             s.ServiceRecordUpdate, s.ServiceRecordRead, "served_on", worker_field="worker_id",
+                             counted=True)
+REFERRALS = RecordKind("referral", "referrals", Referral, s.ReferralCreate, s.ReferralUpdate, s.ReferralRead,
+                       "referred_on", status_field="status", defaults={"status": "pending"})
+FOLLOW_UPS = RecordKind("follow-up", "follow-ups", FollowUp, s.FollowUpCreate, s.FollowUpUpdate, s.FollowUpRead,
+                        "due_on")
+KINDS = [ASSESSMENTS, PLANS, SERVICE_RECORDS, REFERRALS, FOLLOW_UPS]
 
 
 def _fields(body: BaseModel, fields: dict) -> dict:

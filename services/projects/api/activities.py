@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.projects.api.attendance import attendance_list
-from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
-                                    OptionalIfMatchDep, ReadSessionDep, SubtreeDep, WriteSessionDep)
+from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IfMatchDep, OptionalIfMatchDep, ReadSessionDep,
+                                    SubtreeDep, WriteSessionDep)
 from services.projects.models import Activity
 from services.projects.repository import activities as repo
 from services.projects.repository import groups as attendance_repo
@@ -21,6 +21,7 @@ from shared.etag import answer_created, check_version, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.principals import PersonalReaderOr404, PersonalWriterOr404
 from shared.records import shown, withhold
 from shared.repository import live_ids, page
 from shared.schemas import ClientId
@@ -32,7 +33,7 @@ TABLE = Activity.__table__
 
 @router.get("", response_model=Page[ActivityRead])
 async def list_activities(
-    principal: IdReaderDep, session: ReadSessionDep, subtree: SubtreeDep, request: Request,
+    principal: PersonalReaderOr404, session: ReadSessionDep, subtree: SubtreeDep, request: Request,
     paging: Annotated[PageParams, Depends(page_params)],
     project_id: Annotated[ClientId | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
@@ -48,8 +49,8 @@ async def list_activities(
 
 
 @router.post("", response_model=ActivityRead, status_code=status.HTTP_201_CREATED)
-async def create_activity(body: ActivityCreate, principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
-                          response: Response) -> ActivityRead:
+async def create_activity(body: ActivityCreate, principal: PersonalWriterOr404, session: WriteSessionDep,
+                          asker: AskerDep, response: Response) -> ActivityRead:
     """Record a community activity with its headcount and, optionally, named participants."""
     project = await project_for_work(session, principal, body.project_id)
     record, created = await service.create(session, asker, principal, project, body)
@@ -58,14 +59,14 @@ async def create_activity(body: ActivityCreate, principal: IdWriterDep, session:
 
 
 @router.post("/lookup", response_model=LookupAnswer)
-async def lookup_activities(body: LookupQuery, principal: IdReaderDep, session: ReadSessionDep) -> LookupAnswer:
+async def lookup_activities(body: LookupQuery, principal: PersonalReaderOr404, session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are activities you can see; others are left out."""
     rows = await live_ids(session, Activity, principal, list(dict.fromkeys(body.ids)))
     return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
 
 
 @router.get("/{activity_id}", response_model=ActivityRead)
-async def get_activity(record: ActivityDep, principal: IdReaderDep, request: Request,
+async def get_activity(record: ActivityDep, principal: PersonalReaderOr404, request: Request,
                        response: Response) -> ActivityRead:
     """One activity."""
     set_etag(response, record.version)
@@ -75,7 +76,7 @@ async def get_activity(record: ActivityDep, principal: IdReaderDep, request: Req
 
 @router.patch("/{activity_id}", response_model=ActivityRead)
 async def update_activity(body: ActivityUpdate, record: ActivityForUpdateDep, version: IfMatchDep,
-                          principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
+                          principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                           response: Response) -> ActivityRead:
     """Change an activity (If-Match required); its counts move with it."""
     project = await project_of(session, record)
@@ -85,7 +86,7 @@ async def update_activity(body: ActivityUpdate, record: ActivityForUpdateDep, ve
 
 
 @router.delete("/{activity_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_activity(record: ActivityForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+async def delete_activity(record: ActivityForUpdateDep, version: IfMatchDep, principal: PersonalWriterOr404,
                           session: WriteSessionDep) -> Response:
     """Remove an activity and its participants (soft delete; If-Match required)."""
     await service.delete(session, principal, record, version)
@@ -102,7 +103,7 @@ async def activity_attendance(record: ActivityDep, session: ReadSessionDep, requ
 
 @router.post("/{activity_id}/attendance", response_model=AttendanceRead, status_code=status.HTTP_201_CREATED,
              tags=["attendance"])
-async def add_activity_participant(body: AttendeeInput, record: ActivityForUpdateDep, principal: IdWriterDep,
+async def add_activity_participant(body: AttendeeInput, record: ActivityForUpdateDep, principal: PersonalWriterOr404,
                                    session: WriteSessionDep, asker: AskerDep, response: Response) -> AttendanceRead:
     """Record one participant; recording the same person again answers 200 with the row already there."""
     row, created = await attendance.add_one(session, asker, principal, record, body)
@@ -112,8 +113,8 @@ async def add_activity_participant(body: AttendeeInput, record: ActivityForUpdat
 
 
 @router.put("/{activity_id}/attendance", response_model=AttendanceList, tags=["attendance"])
-async def replace_activity_attendance(body: AttendanceBatch, record: ActivityForUpdateDep, principal: IdWriterDep,
-                                      session: WriteSessionDep, asker: AskerDep,
+async def replace_activity_attendance(body: AttendanceBatch, record: ActivityForUpdateDep,
+                                      principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                                       version: OptionalIfMatchDep, response: Response) -> AttendanceList:
     """Set the whole participant list (and the headcount, when given) at once."""
     if version is not None:
@@ -125,7 +126,7 @@ async def replace_activity_attendance(body: AttendanceBatch, record: ActivityFor
 
 @router.delete("/{activity_id}/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,
                tags=["attendance"])
-async def remove_activity_participant(beneficiary_id: str, record: ActivityForUpdateDep, principal: IdWriterDep,
+async def remove_activity_participant(beneficiary_id: str, record: ActivityForUpdateDep, principal: PersonalWriterOr404,
                                       session: WriteSessionDep) -> Response:
     """Take one participant off the list."""
     await attendance.remove_one(session, principal, record, beneficiary_id)

@@ -4,13 +4,12 @@ record (shared/attachments)."""
 
 from fastapi import APIRouter
 
-from services.projects.deps import (EvaluationWriterDep, IdReaderDep, IdWriterDep, ReadSessionDep,
-                                    activity_for_read, project_for_read)
+from services.projects.deps import (EvaluationWriterDep, ReadSessionDep, activity_for_read, project_for_read)
 from services.projects.models import Activity, Attachment, Evaluation, GroupSession, Project
 from shared.attachments import Owner, attachment_router
 from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
-from shared.auth import PrincipalDep, Role
 from shared.records import RecordNotFound, live_or_404
+from shared.principals import PersonalReaderOr404, PersonalWriterOr404, PrincipalDep, Role
 
 # `sign_in_sheet` is the evidence every session and activity needs (a project's progress names those lacking one).
 EVIDENCE_PURPOSES = ("sign_in_sheet", "photo", "other")
@@ -22,17 +21,17 @@ async def _session(session, principal, group_id: str, session_id: str) -> GroupS
                              kind="session")
 
 
-async def session_for_read(group_id: str, session_id: str, principal: IdReaderDep,
+async def session_for_read(group_id: str, session_id: str, principal: PersonalReaderOr404,
                            session: ReadSessionDep) -> GroupSession:
     return await _session(session, principal, group_id, session_id)
 
 
-async def session_for_upload(group_id: str, session_id: str, principal: IdWriterDep,
+async def session_for_upload(group_id: str, session_id: str, principal: PersonalWriterOr404,
                              session: ReadSessionDep) -> GroupSession:
     return await _session(session, principal, group_id, session_id)
 
 
-async def activity_for_upload(activity_id: str, principal: IdWriterDep, session: ReadSessionDep) -> Activity:
+async def activity_for_upload(activity_id: str, principal: PersonalWriterOr404, session: ReadSessionDep) -> Activity:
     return await live_or_404(session, Activity, activity_id, principal, kind="activity")
 
 

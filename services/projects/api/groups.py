@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.projects.api.attendance import attendance_list
-from services.projects.deps import (GroupDep, GroupForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
-                                    OptionalIfMatchDep, ReadSessionDep, SubtreeDep, WriteSessionDep)
+from services.projects.deps import (GroupDep, GroupForUpdateDep, IfMatchDep, OptionalIfMatchDep, ReadSessionDep,
+                                    SubtreeDep, WriteSessionDep)
 from services.projects.models import Group, GroupSession
 from services.projects.repository import groups as repo
 from services.projects.schemas.work import (AttendanceBatch, AttendanceList, AttendanceRead, AttendeeInput,
@@ -22,17 +22,17 @@ from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuer
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import live_or_404, shown, withhold
 from shared.repository import live_ids, page
+from shared.principals import PersonalReaderOr404, PersonalWriterOr404
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 ORDER = [Group.starts_on, Group.id]
-SESSION = "/{group_id}/sessions/{session_id}"
 SESSIONS = GroupSession.__table__
 
 
 @router.get("", response_model=Page[GroupRead])
 async def list_groups(
-    principal: IdReaderDep, session: ReadSessionDep, subtree: SubtreeDep,
+    principal: PersonalReaderOr404, session: ReadSessionDep, subtree: SubtreeDep,
     paging: Annotated[PageParams, Depends(page_params)],
     project_id: Annotated[ClientId | None, Query()] = None, stage: Stage | None = None,
     member_id: Annotated[ClientId | None, Query(description="Groups this beneficiary is a member of")] = None,
@@ -43,7 +43,7 @@ async def list_groups(
 
 
 @router.post("", response_model=GroupRead, status_code=status.HTTP_201_CREATED)
-async def create_group(body: GroupCreate, principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
+async def create_group(body: GroupCreate, principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                        response: Response) -> GroupRead:
     """Start a group under a project; members are beneficiary ids of your scope."""
     project = await service.project_for_work(session, principal, body.project_id)
@@ -53,7 +53,7 @@ async def create_group(body: GroupCreate, principal: IdWriterDep, session: Write
 
 
 @router.post("/sessions/lookup", response_model=LookupAnswer, tags=["sessions"])
-async def lookup_sessions(body: LookupQuery, principal: IdReaderDep, session: ReadSessionDep) -> LookupAnswer:
+async def lookup_sessions(body: LookupQuery, principal: PersonalReaderOr404, session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are group sessions you can see; others are left out."""
     rows = await live_ids(session, GroupSession, principal, list(dict.fromkeys(body.ids)))
     return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
@@ -67,7 +67,7 @@ async def get_group(group: GroupDep, response: Response) -> GroupRead:
 
 
 @router.patch("/{group_id}", response_model=GroupRead)
-async def update_group(body: GroupUpdate, group: GroupForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+async def update_group(body: GroupUpdate, group: GroupForUpdateDep, version: IfMatchDep, principal: PersonalWriterOr404,
                        session: WriteSessionDep, asker: AskerDep, response: Response) -> GroupRead:
     """Change a group: title, stage, members... (If-Match required)."""
     project = await service.project_of(session, group)
@@ -77,7 +77,7 @@ async def update_group(body: GroupUpdate, group: GroupForUpdateDep, version: IfM
 
 
 @router.delete("/{group_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_group(group: GroupForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+async def delete_group(group: GroupForUpdateDep, version: IfMatchDep, principal: PersonalWriterOr404,
                        session: WriteSessionDep) -> Response:
     """Remove a group with its sessions (soft delete; If-Match required); its counts are taken back."""
     await service.delete(session, principal, group, version)
@@ -90,7 +90,7 @@ async def _session(session, group: Group, session_id: str, principal, for_update
 
 
 @router.get("/{group_id}/sessions", response_model=Page[SessionRead], tags=["sessions"])
-async def list_sessions(group: GroupDep, principal: IdReaderDep, session: ReadSessionDep, request: Request,
+async def list_sessions(group: GroupDep, principal: PersonalReaderOr404, session: ReadSessionDep, request: Request,
                         paging: Annotated[PageParams, Depends(page_params)],
                         from_on: Annotated[date | None, Query(alias="from")] = None,
                         to_on: Annotated[date | None, Query(alias="to")] = None) -> dict:
@@ -103,7 +103,7 @@ async def list_sessions(group: GroupDep, principal: IdReaderDep, session: ReadSe
 
 @router.post("/{group_id}/sessions", response_model=SessionRead, status_code=status.HTTP_201_CREATED,
              tags=["sessions"])
-async def add_session(body: SessionCreate, group: GroupForUpdateDep, principal: IdWriterDep,
+async def add_session(body: SessionCreate, group: GroupForUpdateDep, principal: PersonalWriterOr404,
                       session: WriteSessionDep, asker: AskerDep, response: Response) -> SessionRead:
     """Record a session, optionally with its attendees and anonymous headcount (a client id makes retries safe)."""
     project = await service.project_of(session, group)
@@ -112,8 +112,8 @@ async def add_session(body: SessionCreate, group: GroupForUpdateDep, principal: 
     return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
-@router.get(SESSION, response_model=SessionRead, tags=["sessions"])
-async def get_session(session_id: str, group: GroupDep, principal: IdReaderDep, session: ReadSessionDep,
+@router.get("/{group_id}/sessions/{session_id}", response_model=SessionRead, tags=["sessions"])
+async def get_session(session_id: str, group: GroupDep, principal: PersonalReaderOr404, session: ReadSessionDep,
                       request: Request, response: Response) -> SessionRead:
     """One session."""
     record = await _session(session, group, session_id, principal)
@@ -122,9 +122,9 @@ async def get_session(session_id: str, group: GroupDep, principal: IdReaderDep, 
     return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
-@router.patch(SESSION, response_model=SessionRead, tags=["sessions"])
+@router.patch("/{group_id}/sessions/{session_id}", response_model=SessionRead, tags=["sessions"])
 async def update_session(session_id: str, body: SessionUpdate, group: GroupForUpdateDep, version: IfMatchDep,
-                         principal: IdWriterDep, session: WriteSessionDep, response: Response) -> SessionRead:
+                         principal: PersonalWriterOr404, session: WriteSessionDep, response: Response) -> SessionRead:
     """Change a session's date, topic or headcount (If-Match required)."""
     record = await _session(session, group, session_id, principal, for_update=True)
     project = await service.project_of(session, group)
@@ -133,8 +133,8 @@ async def update_session(session_id: str, body: SessionUpdate, group: GroupForUp
     return withhold(SessionRead.model_validate(record), SESSIONS, principal)
 
 
-@router.delete(SESSION, status_code=status.HTTP_204_NO_CONTENT, tags=["sessions"])
-async def delete_session(session_id: str, group: GroupForUpdateDep, version: IfMatchDep, principal: IdWriterDep,
+@router.delete("/{group_id}/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["sessions"])
+async def delete_session(session_id: str, group: GroupForUpdateDep, version: IfMatchDep, principal: PersonalWriterOr404,
                          session: WriteSessionDep) -> Response:
     """Remove a session and its attendance (soft delete; If-Match required)."""
     record = await _session(session, group, session_id, principal, for_update=True)
@@ -142,8 +142,8 @@ async def delete_session(session_id: str, group: GroupForUpdateDep, version: IfM
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(SESSION + "/attendance", response_model=AttendanceList, tags=["attendance"])
-async def session_attendance(session_id: str, group: GroupDep, principal: IdReaderDep,
+@router.get("/{group_id}/sessions/{session_id}/attendance", response_model=AttendanceList, tags=["attendance"])
+async def session_attendance(session_id: str, group: GroupDep, principal: PersonalReaderOr404,
                              session: ReadSessionDep, request: Request) -> AttendanceList:
     """The session's named attendees, headcount and person-times."""
     record = await _session(session, group, session_id, principal)
@@ -152,10 +152,10 @@ async def session_attendance(session_id: str, group: GroupDep, principal: IdRead
     return attendance_list(record, rows)
 
 
-@router.post(SESSION + "/attendance", response_model=AttendanceRead, status_code=status.HTTP_201_CREATED,
-             tags=["attendance"])
+@router.post("/{group_id}/sessions/{session_id}/attendance", response_model=AttendanceRead,
+             status_code=status.HTTP_201_CREATED, tags=["attendance"])
 async def add_session_attendee(session_id: str, body: AttendeeInput, group: GroupForUpdateDep,
-                               principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
+                               principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                                response: Response) -> AttendanceRead:
     """Record one attendee; recording the same person again answers 200 with the row already there."""
     record = await _session(session, group, session_id, principal, for_update=True)
@@ -165,9 +165,9 @@ async def add_session_attendee(session_id: str, body: AttendeeInput, group: Grou
     return AttendanceRead.model_validate(row)
 
 
-@router.put(SESSION + "/attendance", response_model=AttendanceList, tags=["attendance"])
+@router.put("/{group_id}/sessions/{session_id}/attendance", response_model=AttendanceList, tags=["attendance"])
 async def replace_session_attendance(session_id: str, body: AttendanceBatch, group: GroupForUpdateDep,
-                                     principal: IdWriterDep, session: WriteSessionDep, asker: AskerDep,
+                                     principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                                      version: OptionalIfMatchDep, response: Response) -> AttendanceList:
     """Set the whole attendance list (and the headcount, when given) of a session at once."""
     record = await _session(session, group, session_id, principal, for_update=True)
@@ -178,10 +178,10 @@ async def replace_session_attendance(session_id: str, body: AttendanceBatch, gro
     return attendance_list(record, rows)
 
 
-@router.delete(SESSION + "/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,
+@router.delete("/{group_id}/sessions/{session_id}/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,
                tags=["attendance"])
 async def remove_session_attendee(session_id: str, beneficiary_id: str, group: GroupForUpdateDep,
-                                  principal: IdWriterDep, session: WriteSessionDep) -> Response:
+                                  principal: PersonalWriterOr404, session: WriteSessionDep) -> Response:
     """Take one attendee off the session's list."""
     record = await _session(session, group, session_id, principal, for_update=True)
     await attendance.remove_one(session, principal, record, beneficiary_id)

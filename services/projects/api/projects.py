@@ -15,12 +15,12 @@ from services.projects.schemas.projects import (EvaluationCreate, EvaluationRead
                                                 ProjectUpdate)
 from services.projects.service import progress as progress_service
 from services.projects.service import projects as service
-from shared.auth import PrincipalDep
 from shared.etag import answer_created, set_etag
 from shared.contracts.lookup.schemas import LookupAnswer, LookupItem
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import live_or_404
 from shared.repository import page
+from shared.principals import Principal, PrincipalDep
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 ORDER = [Project.starts_on, Project.id]
@@ -87,23 +87,39 @@ async def project_progress(project: ProjectDep, session: ReadSessionDep) -> Proj
     return await progress_service.progress(session, project)
 
 
-def _action(action: str, summary: str) -> None:
-    async def act(project: ProjectForUpdateDep, principal: ProjectWriterDep, version: OptionalIfMatchDep,
-                  response: Response) -> ProjectRead:
-        await service.transition(principal, project, action, version)
-        set_etag(response, project.version)
-        return ProjectRead.model_validate(project)
-
-    act.__doc__ = summary
-    router.add_api_route(f"/{{project_id}}/{action}", act, methods=["POST"], response_model=ProjectRead,
-                         name=f"project_{action}")
+async def _transition(action: str, project: Project, principal: Principal, version: int | None,
+                      response: Response) -> ProjectRead:
+    await service.transition(principal, project, action, version)
+    set_etag(response, project.version)
+    return ProjectRead.model_validate(project)
 
 
-for _name, _summary in (("start", "Start a planned project (running)."),
-                        ("evaluate", "Move a running project to evaluation (考核评估)."),
-                        ("close", "Close a project that is running or under evaluation."),
-                        ("reopen", "Reopen a closed project, or take one back from evaluation (running).")):
-    _action(_name, _summary)
+@router.post("/{project_id}/start", response_model=ProjectRead)
+async def project_start(project: ProjectForUpdateDep, principal: ProjectWriterDep, version: OptionalIfMatchDep,
+                        response: Response) -> ProjectRead:
+    """Start a planned project (running)."""
+    return await _transition("start", project, principal, version, response)
+
+
+@router.post("/{project_id}/evaluate", response_model=ProjectRead)
+async def project_evaluate(project: ProjectForUpdateDep, principal: ProjectWriterDep, version: OptionalIfMatchDep,
+                           response: Response) -> ProjectRead:
+    """Move a running project to evaluation (考核评估)."""
+    return await _transition("evaluate", project, principal, version, response)
+
+
+@router.post("/{project_id}/close", response_model=ProjectRead)
+async def project_close(project: ProjectForUpdateDep, principal: ProjectWriterDep, version: OptionalIfMatchDep,
+                        response: Response) -> ProjectRead:
+    """Close a project that is running or under evaluation."""
+    return await _transition("close", project, principal, version, response)
+
+
+@router.post("/{project_id}/reopen", response_model=ProjectRead)
+async def project_reopen(project: ProjectForUpdateDep, principal: ProjectWriterDep, version: OptionalIfMatchDep,
+                         response: Response) -> ProjectRead:
+    """Reopen a closed project, or take one back from evaluation (running)."""
+    return await _transition("reopen", project, principal, version, response)
 
 
 async def _evaluation(session, project: Project, evaluation_id: str, principal, for_update: bool = False):

@@ -3,15 +3,16 @@
 from datetime import date
 
 from services.projects.models import Activity
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
+from shared.scope import under
 
 
 def list_query(principal: Principal, *, station_path: str | None, project_id: str | None, kind: str | None,
                from_on: date | None, to_on: date | None):
     stmt = live(Activity, principal)
     if station_path:
-        stmt = stmt.where(Activity.station_path.startswith(station_path, autoescape=False))
+        stmt = stmt.where(under(Activity.station_path, station_path))
     if project_id:
         stmt = stmt.where(Activity.project_id == project_id)
     if kind:

@@ -6,15 +6,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Attendance, Group, GroupSession
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
+from shared.scope import under
 
 
 def list_query(principal: Principal, *, station_path: str | None, project_id: str | None, stage: str | None,
                member_id: str | None):
     stmt = live(Group, principal)
     if station_path:
-        stmt = stmt.where(Group.station_path.startswith(station_path, autoescape=False))
+        stmt = stmt.where(under(Group.station_path, station_path))
     if project_id:
         stmt = stmt.where(Group.project_id == project_id)
     if stage:

@@ -7,15 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Evaluation, Group, GroupSession, Project, Station
 from services.projects.repository.common import visible_projects
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
+from shared.scope import under
 
 
 def list_query(principal: Principal, *, station_path: str | None, status: str | None, active_on: date | None,
                q: str | None):
     stmt = visible_projects(principal)
     if station_path:
-        stmt = stmt.where(Project.station_path.startswith(station_path, autoescape=False))
+        stmt = stmt.where(under(Project.station_path, station_path))
     if status:
         stmt = stmt.where(Project.status == status)
     if active_on:

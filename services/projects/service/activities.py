@@ -7,11 +7,11 @@ from services.projects.schemas.work import ActivityCreate, ActivityUpdate, Atten
 from services.projects.service import attendance, references
 from services.projects.service.counting import Rollup
 from services.projects.service.groups import in_period, station_under
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
 from shared.records import digest, replay, save_new, tombstone, touch
+from shared.principals import Principal
 
 
 def _check_times(starts_at, ends_at) -> None:

@@ -15,9 +15,9 @@ from services.projects.schemas.work import AttendanceBatch, AttendeeInput
 from services.projects.service import references
 from services.projects.service.counting import Rollup
 from services.projects.service.references import Found
-from shared.auth import Principal
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import IdInUse, RecordNotFound
 from shared.repository import UniqueViolation, get_any, save
 from shared.stats import Metric

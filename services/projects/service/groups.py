@@ -11,12 +11,13 @@ from services.projects.schemas.work import AttendanceBatch, GroupCreate, GroupUp
 from services.projects.service import attendance
 from services.projects.service.counting import Rollup
 from shared import clock
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
 from shared.records import digest, replay, save_new, tombstone, touch
 from shared.repository import by_id
+from shared.principals import Principal
+from shared.scope import path_under
 from shared.stations import resolve_station
 
 
@@ -24,7 +25,7 @@ async def station_under(session: AsyncSession, principal: Principal, project: Pr
                         station_id: int | None) -> tuple[int, str]:
     """A station of the caller's scope that the project reaches (its own station or one below it)."""
     station = await resolve_station(session, Station, principal, station_id)
-    if not station[1].startswith(project.station_path):
+    if not path_under(station[1], project.station_path):
         raise InvalidInput.field("station_id", "This station is outside the project's stations.",
                                  "outside_project")
     return station

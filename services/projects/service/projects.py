@@ -12,10 +12,11 @@ from services.projects.repository import groups as groups_repo
 from services.projects.repository import projects as repo
 from services.projects.schemas.projects import (EvaluationCreate, EvaluationUpdate, ProjectCreate, ProjectUpdate,
                                                 Target)
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import digest, replay, save_new, tombstone, touch
+from shared.principals import Principal
+from shared.scope import path_under
 from shared.stations import resolve_station
 from shared.stats import TARGET_METRICS, TARGET_RENAMED
 
@@ -67,7 +68,7 @@ async def covering(session: AsyncSession, principal: Principal, ids: list[str], 
     projects = await repo.visible_by_ids(session, principal, ids)
     covered = await repo.station_paths(session, {s for p in projects for s in coverage(p)})
     return [p for p in projects
-            if any(paths[station_id].startswith(covered[s]) for s in coverage(p) if s in covered)]
+            if any(path_under(paths[station_id], covered[s]) for s in coverage(p) if s in covered)]
 
 
 async def _covered(session: AsyncSession, principal: Principal, station_ids: list[int]) -> list[int]:

@@ -11,8 +11,8 @@ from services.privacy import is_child
 from shared import clock
 from shared.attachments import Owner, attachment_router
 from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
-from shared.auth import Principal, ReaderDep
 from shared.records import live_or_404
+from shared.principals import PersonalReaderOr403, Principal
 
 PURPOSES = ("proof", "photo", "other")
 
@@ -21,7 +21,7 @@ async def _hours(session: AsyncSession, principal: Principal, hours_id: str) -> 
     return await live_or_404(session, ServiceHours, hours_id, principal, kind="service hours record")
 
 
-async def hours_for_read(hours_id: str, principal: ReaderDep, session: ReadSessionDep) -> ServiceHours:
+async def hours_for_read(hours_id: str, principal: PersonalReaderOr403, session: ReadSessionDep) -> ServiceHours:
     return await _hours(session, principal, hours_id)
 
 

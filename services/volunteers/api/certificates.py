@@ -11,10 +11,10 @@ from services.volunteers.schemas.certificates import CertificateCreate, Certific
 from services.volunteers.service import certificates as service
 from services.volunteers.service import pdf
 from shared.audit.reads import log_reads
-from shared.auth import Principal, WriterDep
 from shared.etag import answer_created, set_etag
 from shared.masking import in_full
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.principals import PersonalWriterOr403, Principal
 from shared.records import RecordNotFound
 from shared.repository import get_live, page
 
@@ -62,7 +62,7 @@ async def list_certificates(principal: IdReaderDep, session: ReadSessionDep, vau
 
 
 @router.post("", response_model=CertificateRead, status_code=status.HTTP_201_CREATED)
-async def issue_certificate(body: CertificateCreate, principal: WriterDep, session: WriteSessionDep,
+async def issue_certificate(body: CertificateCreate, principal: PersonalWriterOr403, session: WriteSessionDep,
                             vault: VaultDep, response: Response) -> CertificateRead:
     """Issue a free certificate of confirmed service hours for a period; unchanged figures answer the same one."""
     cert, created = await service.issue(session, vault, principal, body)

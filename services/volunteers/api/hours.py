@@ -11,11 +11,11 @@ from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.hours import (ConfirmInput, CorrectionInput, DisputeInput, HoursCreate, HoursHistory,
                                                HoursRead, HoursStatus, HoursVersionRead)
 from services.volunteers.service import hours as service
-from shared.auth import Principal, PrincipalDep, Role, WriterDep
 from shared.errors import Forbidden
 from shared.etag import answer_created, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.principals import PersonalWriterOr403, Principal, PrincipalDep, Role
 from shared.records import RecordNotFound
 from shared.repository import get_live, page
 
@@ -56,7 +56,7 @@ async def list_hours(
 
 
 @router.post("", response_model=HoursRead, status_code=status.HTTP_201_CREATED)
-async def record_hours(body: HoursCreate, principal: WriterDep, session: WriteSessionDep, vault: VaultDep,
+async def record_hours(body: HoursCreate, principal: PersonalWriterOr403, session: WriteSessionDep, vault: VaultDep,
                        asker: AskerDep, response: Response) -> HoursRead:
     """Record a volunteer's service (the organiser records); status starts as recorded."""
     record, created = await service.create(session, vault, asker, principal, body)

@@ -6,8 +6,8 @@ from services.volunteers.deps import SettingsDep, VaultDep, WriteSessionDep
 from services.volunteers.models import Station
 from services.volunteers.schemas.volunteers import ImportReport
 from services.volunteers.service import roster
-from shared.auth import WriterDep
 from shared.errors import PayloadTooLarge
+from shared.principals import PersonalWriterOr403
 from shared.schemas import RowId
 from shared.stations import resolve_station
 
@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1/volunteers/import", tags=["volunteers"])
              responses={200: {"model": ImportReport, "description": "A dry run: checked, nothing written"}})
 async def import_roster(
     file: Annotated[UploadFile, File(description=".xlsx or CSV; header row of field names or 姓名, 证件号码, ...")],
-    principal: WriterDep, session: WriteSessionDep, vault: VaultDep, settings: SettingsDep, response: Response,
+    principal: PersonalWriterOr403, session: WriteSessionDep, vault: VaultDep, settings: SettingsDep,
+    response: Response,
     dry_run: Annotated[bool, Query(description="Only check and report; write nothing")] = False,
     station_id: Annotated[RowId | None, Query(description="Register at this station; default yours")] = None,
 ) -> ImportReport:

@@ -1,6 +1,6 @@
 from services.volunteers.models import Station
 from services.volunteers.service import stats as service
-from shared.auth import Role
+from shared.principals import Role
 from shared.stats_api import user_stats_router
 
 router = user_stats_router(service.answer, Station, "/v1/volunteers/stats", "volunteer_stats",

@@ -8,17 +8,17 @@ from services.volunteers.models import Team
 from services.volunteers.repository import teams as repo
 from services.volunteers.schemas.teams import MemberInput, MemberList, MemberRead, TeamCreate, TeamRead, TeamUpdate
 from services.volunteers.service import teams as service
-from shared.auth import ReaderDep, WriterDep
 from shared.etag import answer_created, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import RecordNotFound, live_or_404
 from shared.repository import page
+from shared.principals import PersonalReaderOr403, PersonalWriterOr403
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 ORDER = [Team.created_at, Team.id]
 
 
-async def team_for_read(team_id: str, principal: ReaderDep, session: ReadSessionDep) -> Team:
+async def team_for_read(team_id: str, principal: PersonalReaderOr403, session: ReadSessionDep) -> Team:
     return await live_or_404(session, Team, team_id, principal, kind="team")
 
 
@@ -31,7 +31,7 @@ TeamForUpdateDep = Annotated[Team, Depends(team_for_write)]
 
 
 @router.get("", response_model=Page[TeamRead])
-async def list_teams(principal: ReaderDep, session: ReadSessionDep, subtree: SubtreeDep,
+async def list_teams(principal: PersonalReaderOr403, session: ReadSessionDep, subtree: SubtreeDep,
                      paging: Annotated[PageParams, Depends(page_params)],
                      q: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
                      volunteer_id: Annotated[str | None, Query(max_length=64, description="Teams with this member")]
@@ -43,7 +43,7 @@ async def list_teams(principal: ReaderDep, session: ReadSessionDep, subtree: Sub
 
 
 @router.post("", response_model=TeamRead, status_code=status.HTTP_201_CREATED)
-async def create_team(body: TeamCreate, principal: WriterDep, session: WriteSessionDep, vault: VaultDep,
+async def create_team(body: TeamCreate, principal: PersonalWriterOr403, session: WriteSessionDep, vault: VaultDep,
                       response: Response) -> TeamRead:
     """Form a volunteer team (志愿服务队) under a station; its leader becomes a member."""
     team, created = await service.create(session, vault, principal, body)

@@ -13,12 +13,12 @@ from services.volunteers.service import volunteers as service
 from services.privacy import is_child
 from shared import clock
 from shared.audit.reads import log_reads
-from shared.auth import PrincipalDep, ReaderDep, WriterDep
 from shared.etag import answer_created, set_etag
 from shared.masking import in_full
 from shared.contracts.lookup.client import AskerDep
 from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
 from shared.pagination import Page, PageParams, make_page, page_params
+from shared.principals import PersonalReaderOr403, PersonalWriterOr403, PrincipalDep
 from shared.repository import live_ids, page
 
 router = APIRouter(prefix="/v1/volunteers", tags=["volunteers"])
@@ -27,8 +27,8 @@ ORDER = [Volunteer.created_at, Volunteer.id]
 
 @router.get("", response_model=Page[VolunteerRead])
 async def list_volunteers(
-    principal: ReaderDep, session: ReadSessionDep, vault: VaultDep, settings: SettingsDep, subtree: SubtreeDep,
-    request: Request, paging: Annotated[PageParams, Depends(page_params)],
+    principal: PersonalReaderOr403, session: ReadSessionDep, vault: VaultDep, settings: SettingsDep,
+    subtree: SubtreeDep, request: Request, paging: Annotated[PageParams, Depends(page_params)],
     q: Annotated[str | None, Query(min_length=1, max_length=50, description="Name fragment or volunteer number")]
     = None,
     status_: Annotated[VolunteerStatus | None, Query(alias="status")] = None,
@@ -52,7 +52,7 @@ async def list_volunteers(
 
 
 @router.post("", response_model=VolunteerRead, status_code=status.HTTP_201_CREATED)
-async def register_volunteer(body: VolunteerCreate, principal: WriterDep, session: WriteSessionDep,
+async def register_volunteer(body: VolunteerCreate, principal: PersonalWriterOr403, session: WriteSessionDep,
                              vault: VaultDep, settings: SettingsDep, asker: AskerDep,
                              response: Response) -> VolunteerRead:
     """Register a volunteer; an ID number registered already answers 409 (naming the record if you can see it)."""
@@ -62,7 +62,7 @@ async def register_volunteer(body: VolunteerCreate, principal: WriterDep, sessio
 
 
 @router.post("/lookup", response_model=LookupAnswer)
-async def lookup_volunteers(body: LookupQuery, principal: ReaderDep, session: ReadSessionDep) -> LookupAnswer:
+async def lookup_volunteers(body: LookupQuery, principal: PersonalReaderOr403, session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are volunteers you can see; others are left out."""
     rows = await live_ids(session, Volunteer, principal, list(dict.fromkeys(body.ids)))
     return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import Certificate, Station
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
 
 

@@ -1,14 +1,14 @@
 """Service-hours queries: lists, the per-day total, history, what a certificate states."""
 
 from datetime import date
-from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import ServiceHours, ServiceHoursVersion
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
+from shared.scope import under
 
 
 def list_query(principal: Principal, *, own_volunteer_id: str | None, station_path: str | None,
@@ -21,7 +21,7 @@ def list_query(principal: Principal, *, own_volunteer_id: str | None, station_pa
     else:
         stmt = live(ServiceHours, principal)
     if station_path:
-        stmt = stmt.where(ServiceHours.station_path.startswith(station_path, autoescape=False))
+        stmt = stmt.where(under(ServiceHours.station_path, station_path))
     if volunteer_id:
         stmt = stmt.where(ServiceHours.volunteer_id == volunteer_id)
     if team_id:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import DailyStat, ServedDay
 from shared import rollup
+from shared.scope import under
 from shared.stats import ALL
 
 
@@ -46,7 +47,7 @@ async def distinct_served(session: AsyncSession, *, station_path: str, own_stati
     cols = rollup.grouping(ServedDay, station_path=station_path, own_station_id=own_station_id, period=period,
                            population=literal(ALL) if by_population else None, by_station=by_station)
     stmt = select(*cols, func.count(func.distinct(ServedDay.volunteer_id)).label("value")).where(
-        ServedDay.station_path.startswith(station_path, autoescape=False),
+        under(ServedDay.station_path, station_path),
         ServedDay.day >= day_from, ServedDay.day <= day_to, ServedDay.records > 0)
     if cols:
         stmt = rollup.group_by_position(stmt, len(cols))

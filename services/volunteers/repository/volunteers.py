@@ -6,8 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import (Certificate, NumberSequence, ServiceHours, Station, TeamMember,
                                        Volunteer, VolunteerEntry)
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.repository import live
+from shared.scope import under
 
 
 async def linked_to(session: AsyncSession, user_id: str) -> Volunteer | None:
@@ -69,7 +70,7 @@ def list_query(principal: Principal, *, station_path: str | None, q: str | None,
                skill: str | None, id_number_bidx: str | None, team_id: str | None):
     stmt = live(Volunteer, principal)
     if station_path:
-        stmt = stmt.where(Volunteer.station_path.startswith(station_path, autoescape=False))
+        stmt = stmt.where(under(Volunteer.station_path, station_path))
     if q:
         stmt = stmt.where(Volunteer.name.contains(q, autoescape=True) | (Volunteer.volunteer_number == q))
     if status:

@@ -5,12 +5,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from services.volunteers.schemas.common import HoursOut, Name, Tag, UserId
 from shared import masking
 from shared.idnumber import normalise_id_number
 from shared.masking import Masked
+from shared.phone import Phone
 from shared.schemas import CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 # 居民身份证, 护照, 港澳居民来往内地通行证 / 居住证, 台湾居民来往大陆通行证 / 居住证, other.
@@ -19,15 +20,7 @@ Gender = Literal["male", "female", "other", "unknown"]
 VolunteerStatus = Literal["active", "paused", "left"]
 EntryKind = Literal["training", "award", "evaluation"]
 
-_PHONE = re.compile(r"^(?:\+?86)?(?:1[3-9]\d{9}|0\d{9,11})$")
 _DOCUMENT = re.compile(r"^[A-Z0-9()-]{5,32}$")
-
-
-def normalise_phone(value: str) -> str:
-    value = re.sub(r"[\s()-]", "", value)
-    if not _PHONE.match(value):
-        raise ValueError("must be a mainland mobile (11 digits) or a landline with area code")
-    return value
 
 
 def normalise_document(id_type: str | None, value: str) -> str:
@@ -40,7 +33,6 @@ def normalise_document(id_type: str | None, value: str) -> str:
     return value
 
 
-Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalise_phone)]
 Hours = Annotated[Decimal, Field(gt=0, le=24, max_digits=5, decimal_places=2)]
 
 

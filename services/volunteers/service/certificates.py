@@ -23,11 +23,11 @@ from services.volunteers.schemas.certificates import CertificateCreate, Certific
 from services.volunteers.service import volunteers as volunteers_service
 from services.volunteers.service.counting import CERTIFIED_STATUSES
 from shared import clock, masking
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.models import new_id
 from shared.records import Vault, replay, save_new
 from shared.repository import get_live
+from shared.principals import Principal
 from shared.stations import resolve_station
 
 

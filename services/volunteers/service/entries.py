@@ -4,9 +4,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import Volunteer, VolunteerEntry
 from services.volunteers.schemas.volunteers import EntryCreate
-from shared.auth import Principal
 from shared.models import new_id
 from shared.records import Vault, replay, save_new, tombstone
+from shared.principals import Principal
 
 
 async def create(session: AsyncSession, vault: Vault, principal: Principal, volunteer: Volunteer,

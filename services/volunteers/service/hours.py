@@ -20,12 +20,12 @@ from services.volunteers.schemas.hours import ConfirmInput, CorrectionInput, Dis
 from services.volunteers.service import shifts
 from services.volunteers.service.counting import Rollup, certified_hours
 from services.volunteers.service.references import check_occasion
-from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
 from shared.records import TransitionNotAllowed, Vault, replay, save_new, touch
 from shared.repository import get_live
+from shared.principals import Principal
 from shared.review import Review
 from shared.stations import resolve_station
 

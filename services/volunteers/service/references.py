@@ -6,9 +6,10 @@ not show the caller is refused naming its field, exactly as one that exists nowh
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.repository import volunteers as repo
-from shared.auth import Role
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
+from shared.principals import Role
+from shared.scope import path_under
 
 # activity_kind -> (the owner's lookup, what it is called)
 OCCASIONS = {"community_activity": ("/v1/activities/lookup", "activities"),
@@ -43,5 +44,5 @@ async def check_login(session: AsyncSession, asker: Asker, user_id: str, station
     if user.get("role") != Role.volunteer.value:
         raise refused("Only a login of role volunteer can be linked to a volunteer.", "not_a_volunteer_login")
     path = await repo.station_path(session, user.get("station_id"))
-    if path is None or not path.startswith(station_path):
+    if path is None or not path_under(path, station_path):
         raise refused("The login must be bound to the volunteer's station or one below it.", "outside_station")

@@ -18,9 +18,9 @@ from services.volunteers.repository import volunteers as repo
 from services.volunteers.schemas.volunteers import ImportReport, RowProblem, VolunteerCreate, normalise_document
 from services.volunteers.service import volunteers as service
 from shared import attempts, clock
-from shared.auth import Principal
 from shared.errors import AppError, InvalidInput
 from shared.models import new_id
+from shared.principals import Principal
 from shared.records import Vault
 
 # Column -> header spellings accepted (English field names, or the Chinese a station's sheet uses).

@@ -7,11 +7,11 @@ from services.volunteers.models import Station, Team, Volunteer
 from services.volunteers.repository import teams as repo
 from services.volunteers.schemas.teams import TeamCreate, TeamUpdate
 from shared import clock
-from shared.auth import Principal
 from shared.errors import Conflict
 from shared.models import new_id
 from shared.records import Vault, replay, save_new, tombstone, touch
 from shared.repository import get_live
+from shared.principals import Principal
 from shared.stations import resolve_station
 
 

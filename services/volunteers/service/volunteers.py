@@ -12,11 +12,11 @@ from services.volunteers.schemas.volunteers import VolunteerCreate, VolunteerRea
 from services.volunteers.service.counting import Rollup
 from services.volunteers.service.references import check_login
 from shared import attempts, clock, masking
-from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput
 from shared.idnumber import birth_date
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
+from shared.principals import Principal, Role
 from shared.records import IdInUse, Vault, replay, touch
 from shared.repository import UniqueViolation, save
 from shared.stations import resolve_station

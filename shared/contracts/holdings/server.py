@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import ServicePrincipalDep
 from shared.contracts.holdings.schemas import Holdings, HoldingsQuery
 from shared.db import read_session
+from shared.principals import ServicePrincipalDep
 from shared.repository import live_count_under
 
 # (session, station path) -> {kind of open work: how many}

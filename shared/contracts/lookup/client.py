@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, Request
 
-from shared.auth import oauth2_scheme
+from shared.principals import oauth2_scheme
 from shared.contracts.lookup.schemas import CHUNK
 from shared.errors import BadGateway, Forbidden, GatewayTimeout, Unauthorized
 from shared.observability import request_id_var

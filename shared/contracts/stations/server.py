@@ -11,10 +11,11 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import ServicePrincipalDep
+from shared.principals import ServicePrincipalDep
 from shared.contracts.stations.schemas import StationPush, StationsApplied, StationsCursor
 from shared.db import transaction, write_session
 from shared.errors import InvalidInput
+from shared.scope import under
 from shared.stations import replica_lock
 
 
@@ -73,6 +74,6 @@ async def _move_records(session: AsyncSession, tables: list[Table], old: str, ne
     for table in tables:
         col = table.c.station_path
         await session.execute(
-            update(table).where(col.startswith(old, autoescape=False))
+            update(table).where(under(col, old))
             .values(station_path=func.concat(new, func.substr(col, len(old) + 1)))
         )
