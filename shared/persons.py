@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared import rollup
 from shared.contracts.persons.schemas import PersonsAnswer, PersonsGroup, PersonsQuery, sketch_of
 from shared.models import PathType
+from shared.scope import under
 from shared.stats import ALL
 
 # The SQL twin of person_key(), for backfills in migrations: the first 8 bytes of the md5 as
@@ -108,7 +109,7 @@ async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsA
                            population=model.population if by_population else None,
                            by_station="station" in query.group_by)
     stmt = select(*cols, func.array_agg(func.distinct(model.person)).label("members")).where(
-        model.station_path.startswith(query.station_path, autoescape=False),
+        under(model.station_path, query.station_path),
         model.day >= query.from_on, model.day <= query.to_on)
     if not by_population:
         stmt = stmt.where(model.population == ALL)

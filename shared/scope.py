@@ -57,10 +57,17 @@ def like_prefix(scope_path: str) -> str:
     return scope_path + "%"
 
 
+def sql_under(param: int, alias: str = "", path_column: str = "station_path") -> str:
+    """Raw SQL: a row inside the subtree whose `like_prefix` is bind parameter $`param` (rows that
+    are never deleted, such as the audit log's)."""
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}{path_column} LIKE ${param}"
+
+
 def sql_live_under(param: int, alias: str = "", path_column: str = "station_path") -> str:
     """Raw SQL: a live row inside the subtree whose `like_prefix` is bind parameter $`param`."""
     prefix = f"{alias}." if alias else ""
-    return f"{prefix}{path_column} LIKE ${param} AND {prefix}deleted_at IS NULL"
+    return f"{sql_under(param, alias, path_column)} AND {prefix}deleted_at IS NULL"
 
 
 def sql_name(table) -> str:

@@ -41,9 +41,10 @@ from pydantic import ValidationError
 from sqlalchemy import literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal, Role
+from shared.principals import Principal, device_principal
 from shared.contracts.sync import ndjson
 from shared.contracts.sync.schemas import DEVICE_TOKEN_HEADER, PullQuery, PushBody
+from shared.scope import path_under, under
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.review import Review
 from shared.schemas import BIGINT_MAX, BIGINT_MIN
@@ -161,7 +162,7 @@ class SyncContext:
             device = self.request.app.state.verifier.verify(token)
         except Unauthorized as exc:
             raise DeviceTokenRequired(f"The token in {DEVICE_TOKEN_HEADER}: {exc.detail}") from None
-        if (not device.station_path.startswith(self.principal.station_path)
+        if (not path_under(device.station_path, self.principal.station_path)
                 or (device.device_id is not None and device.device_id != self.principal.device_id)):
             raise DeviceTokenRequired(f"The token in {DEVICE_TOKEN_HEADER} is not the pushing device's.")
         return token
@@ -278,7 +279,7 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
                 since = None if table.name in query.full_tables else query.since
                 model = table.model
                 xid = literal_column("change_xid")
-                window = [model.station_path.startswith(query.station_path, autoescape=False),
+                window = [under(model.station_path, query.station_path),
                           text("change_xid < CAST(:cursor AS xid8)").bindparams(cursor=cursor)]
                 if since is not None:
                     window.append(text("change_xid >= CAST(:since AS xid8)").bindparams(since=since))
@@ -349,7 +350,7 @@ async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushB
             for row in rows:
                 record = stored.get(row["id"])
                 station = row.get("station_id")
-                if record is not None and not record.station_path.startswith(body.station_path):
+                if record is not None and not path_under(record.station_path, body.station_path):
                     outside.append({"table": name, "id": row["id"]})
                     continue
                 if record is None and station is not None and not (
@@ -366,7 +367,7 @@ async def check(session: AsyncSession, tables: dict[str, SyncTable], body: PushB
             record = stored.get(record_id)
             if record is None or record.deleted_at is not None:
                 continue  # unknown or already gone: nothing to do
-            if not record.station_path.startswith(body.station_path):
+            if not path_under(record.station_path, body.station_path):
                 outside.append({"table": name, "id": record_id})
             elif record_id in recent:
                 conflicts.append({"table": name, "id": record_id})
@@ -433,7 +434,6 @@ async def provided(session: AsyncSession, checked: list[_Checked]) -> dict[str, 
     return out
 
 
-def device_principal(body: PushBody) -> Principal:
-    # A station tablet writes as a social worker of its station; the record's author is the device.
-    return Principal(user_id=f"device:{body.device_id}", role=Role.social_worker, station_id=body.station_id,
-                     station_path=body.station_path, device_id=body.device_id)
+def pushing_device(body: PushBody) -> Principal:
+    """The tablet a push comes from: the records it writes name the device as author."""
+    return device_principal(body.device_id, body.station_id, body.station_path)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from shared.auth import ServicePrincipalDep
 from shared.contracts.audit.schemas import AuditEntry, AuditPage, is_root
+from shared.principals import ServicePrincipalDep
+from shared.scope import like_prefix, sql_under
 
 
 def internal_audit_router(log_model: type) -> APIRouter:
@@ -31,8 +32,8 @@ def internal_audit_router(log_model: type) -> APIRouter:
                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> AuditPage:
         # Rows tied to no station (platform-wide codes, sign-ins before a station is known) are the
         # root's to read: an admin of a part of the tree reads that part only.
-        where = ["(station_path LIKE $1 OR station_path IS NULL)" if is_root(station_path) else "station_path LIKE $1"]
-        args: list[Any] = [station_path + "%"]
+        where = [f"({sql_under(1)} OR station_path IS NULL)" if is_root(station_path) else sql_under(1)]
+        args: list[Any] = [like_prefix(station_path)]
         for column, value in (("record_table", record_table), ("record_id", record_id), ("actor_id", actor_id)):
             if value is not None:
                 args.append(value)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import ServicePrincipalDep
 from shared.contracts.sync.schemas import PullQuery, PushBody, PushProvides, SyncedTable, SyncSchema
 from shared.db import write_session
-from shared.sync import SyncContext, SyncTable, apply, check, device_principal, provided, pull_lines
+from shared.sync import SyncContext, SyncTable, apply, check, pushing_device, provided, pull_lines
 
 
 def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
@@ -36,7 +36,7 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
                    session: Annotated[AsyncSession, Depends(write_session, scope="function")]) -> Response:
         vault = request.app.state.vault
         checked = await check(session, by_name, body, vault)
-        principal = device_principal(body)
+        principal = pushing_device(body)
         session.info["principal"] = principal  # the audit log names the device, not the gateway
         await apply(session, SyncContext(principal, request, body.provisional, body.pushed, vault), checked)
         if not body.check_only:
