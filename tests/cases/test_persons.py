@@ -5,8 +5,8 @@ import os
 from datetime import timedelta
 
 from shared.persons import PersonsUnion, person_key
-from tests.cases.conftest import with_etag
 from tests.cases.test_stats import service_record
+from tests.fixtures.calls import with_etag
 
 
 async def persons(client, service_headers, today, **query) -> list[dict]:

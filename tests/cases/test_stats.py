@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.stats import period_start
-from tests.cases.conftest import with_etag
+from tests.fixtures.calls import with_etag
 
 
 async def service_record(client, headers, case_id, served_on, person_times=1, **extra):
@@ -133,8 +133,8 @@ class TestInternalStats:
         got = await self._stats(cases_client, service_headers, today, metrics=["person_times.casework"])
         assert got["rows"] == []
 
-    async def test_only_the_service_token(self, cases_client, tree, admin, today):
-        r = await cases_client.post("/internal/stats", headers=admin, json={
+    async def test_only_the_service_token(self, cases_client, tree, admin_token, today):
+        r = await cases_client.post("/internal/stats", headers=admin_token, json={
             "station_path": "/1/", "from": today.isoformat(), "to": today.isoformat()})
         assert r.status_code == 401
 

@@ -30,8 +30,8 @@ from playwright.async_api import async_playwright, expect
 
 from gateway.upstream.clients import Hop
 from shared import clock
-from tests.gateway.conftest import ADMIN_PASSWORD, PASSWORD
-from tests.volunteers.conftest import ID_A
+from tests.fixtures.gateway import ADMIN_PASSWORD, PASSWORD
+from tests.fixtures.people import ID_BORN_1990
 
 CHROMIUM = os.environ.get("HAOLIN_CHROMIUM", "/usr/bin/chromium")
 # What this machine needs to run Chromium headless as root, with nothing fetched from outside.
@@ -109,14 +109,14 @@ async def served(gateway):
 
 
 @pytest.fixture
-async def data(gateway, admin, tree):
+async def data(gateway, admin_headers, gateway_tree):
     """Casework, group work, a community activity, a project with targets and volunteer hours
     at three stations of the Chenghua county subtree, all made through the API this month."""
-    ids = {k: s["id"] for k, s in tree.items()}
+    ids = {k: s["id"] for k, s in gateway_tree.items()}
     for username, role, station in (("county.head", "station_head", "chenghua"),
                                     ("meng.worker", "social_worker", "mengzhuiwan"),
                                     ("shuang.worker", "social_worker", "shuangqiao")):
-        await gateway.user(admin, username, role, ids[station])
+        await gateway.user(admin_headers, username, role, ids[station])
     await gateway.app.state.pusher.sync_now()
     head, meng, shuang = [await gateway.headers_for(u) for u in ("county.head", "meng.worker", "shuang.worker")]
     today = clock.today()
@@ -166,7 +166,7 @@ async def data(gateway, admin, tree):
     await post(head, "/v1/activities", {"project_id": project["id"], "station_id": ids["shuangqiao"],
                                         "title": "社区义诊", "held_on": today.isoformat(), "anonymous_count": 10,
                                         "attendees": [{"beneficiary_id": r}], "resources_yuan": "500"})
-    volunteer = await post(meng, "/v1/volunteers", {"name": "张志愿", "id_number": ID_A,
+    volunteer = await post(meng, "/v1/volunteers", {"name": "张志愿", "id_number": ID_BORN_1990,
                                                     "station_id": ids["mengzhuiwan"]})
     hours = await post(head, "/v1/volunteer-hours", {"volunteer_id": volunteer["id"], "station_id": ids["mengzhuiwan"],
                                                      "served_on": today.isoformat(), "hours": "2.5",
@@ -493,12 +493,12 @@ class TestDashboard:
             await context.close()
 
     async def test_on_a_phone_two_cards_a_row_and_the_selected_station_in_view(self, browser, served, data,
-                                                                                gateway, admin):
+                                                                                gateway, admin_headers):
         ids = data["ids"]
         # A township with many rooms, the last with a name longer than the panel is wide.
         for i in range(24):
-            await gateway.station(admin, ids["mengzhuiwan"], "village", f"望平社区第{i + 1:02d}网格社工服务室")
-        far = await gateway.station(admin, ids["mengzhuiwan"], "village",
+            await gateway.station(admin_headers, ids["mengzhuiwan"], "village", f"望平社区第{i + 1:02d}网格社工服务室")
+        far = await gateway.station(admin_headers, ids["mengzhuiwan"], "village",
                                     "Wangpingshequdierwanggedangqunfuwuzhongxinshegongfuwushi")
         await gateway.app.state.pusher.sync_now()
         async with httpx.AsyncClient(base_url=served) as api:
@@ -534,9 +534,9 @@ class TestDashboard:
             assert tab.problems == []
             await context.close()
 
-    async def test_the_tree_lists_stations_by_division_code_then_name(self, browser, served, data, gateway, admin):
+    async def test_the_tree_lists_stations_by_division_code_then_name(self, browser, served, data, gateway, admin_headers):
         ids = data["ids"]
-        zhaojia = await gateway.station(admin, ids["chenghua"], "township", "Zhaojia", code="510108009")
+        zhaojia = await gateway.station(admin_headers, ids["chenghua"], "township", "Zhaojia", code="510108009")
         await gateway.app.state.pusher.sync_now()
         async with httpx.AsyncClient(base_url=served) as api:
             context = await browser.new_context()

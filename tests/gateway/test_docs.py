@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.gateway.conftest import ADMIN_PASSWORD
+from tests.fixtures.gateway import ADMIN_PASSWORD
 from tests.gateway.test_dashboard import browser, serve  # noqa: F401 (the module's browser fixture)
 
 PAGES = ("/docs", "/redoc")

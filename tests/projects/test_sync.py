@@ -10,8 +10,9 @@ import pytest
 
 from shared.auth import Principal, Role
 from shared.sync import DEVICE_TOKEN_HEADER
-from tests.projects.conftest import stats, with_etag
-from tests.volunteers.conftest import ID_C
+from tests.fixtures.calls import with_etag
+from tests.fixtures.people import ID_BORN_1970
+from tests.projects.conftest import stats
 
 OURS = "/1/2/"
 
@@ -382,7 +383,7 @@ class TestAttendeeChecks:
     async def test_a_volunteer_outside_the_device_scope_is_named(self, push, activity_row, volunteers_client,
                                                                   sibling, db):
         r = await volunteers_client.post("/v1/volunteers", headers=sibling,
-                                         json={"id": "v-3", "name": "别站志愿者", "id_number": ID_C})
+                                         json={"id": "v-3", "name": "别站志愿者", "id_number": ID_BORN_1970})
         assert r.status_code == 201, r.text
         r = await push(created("activities", activity_row(volunteer_ids='["v-1", "v-3"]')), expect=422)
         assert [e["field"] for e in r.json()["errors"]] == ["changes.activities.a-1.volunteer_ids[1]"]

@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from shared.stats import period_start
-from tests.volunteers.conftest import ID_B, ID_C, with_etag
+from tests.fixtures.calls import with_etag
+from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985
 
 
 def rows_of(answer, *keys):
@@ -21,8 +22,8 @@ class TestInternalStats:
     async def test_counts_by_period_and_station(self, volunteers_client, service_headers, worker, sibling, register,
                                                 record, act, today):
         a = await register(worker)
-        b = await register(worker, name="李", id_number=ID_B)
-        c = await register(sibling, name="赵", id_number=ID_C)
+        b = await register(worker, name="李", id_number=ID_BORN_1985)
+        c = await register(sibling, name="赵", id_number=ID_BORN_1970)
         day1, day2 = today - timedelta(days=40), today - timedelta(days=2)
         for headers, v, day, hours in ((worker, a, day1, "2"), (worker, a, day2, "3"), (worker, a, day2, "1"),
                                        (worker, b, day2, "4"), (sibling, c, today, "1.5")):
@@ -78,7 +79,7 @@ class TestUserStats:
     async def test_scoped_aggregates(self, volunteers_client, worker, sibling, official, me, register, record, today):
         v = await register(worker)
         await record(worker, v["id"], hours="2")
-        c = await register(sibling, name="赵", id_number=ID_C)
+        c = await register(sibling, name="赵", id_number=ID_BORN_1970)
         await record(sibling, c["id"], hours="5")
         params = {"from": today.isoformat(), "to": today.isoformat(), "metric": "volunteer.hours"}
         mine = (await volunteers_client.get("/v1/volunteers/stats", params=params, headers=worker)).json()
