@@ -48,7 +48,8 @@ class TestRegisterBeneficiary:
                                "WHERE action = 'id_number_elsewhere'")
         assert [tuple(a) for a in audit] == [("w3", first["id"], "/1/2/")]
         # Whoever can see the record is told which one it is, to use it instead.
-        r = await cases_client.post("/v1/beneficiaries", json={"name": "张三", "id_number": ID_BORN_1980}, headers=city_head)
+        r = await cases_client.post("/v1/beneficiaries", json={"name": "张三", "id_number": ID_BORN_1980},
+                                    headers=city_head)
         assert r.status_code == 409 and r.json()["existing_id"] == first["id"]
 
     async def test_same_id_number_in_another_province_is_allowed(self, cases_client, worker, token_for, register):
@@ -128,7 +129,8 @@ class TestBeneficiaryInput:
         await self._refused(cases_client, worker, db, {"name": "甲", "id_number": "5101041980"}, "id_number")
 
     async def test_birth_date_disagreeing_with_id(self, cases_client, worker, tree, db):
-        await self._refused(cases_client, worker, db, {"name": "甲", "id_number": ID_BORN_1980, "birth_on": "1981-01-01"},
+        await self._refused(cases_client, worker, db, {"name": "甲", "id_number": ID_BORN_1980,
+                                                       "birth_on": "1981-01-01"},
                             "birth_on")
 
     async def test_future_birth_date(self, cases_client, worker, tree, db, today):

@@ -12,6 +12,7 @@ from shared.auth import Principal, Role
 from shared.sync import DEVICE_TOKEN_HEADER
 from tests.fixtures.calls import with_etag
 from tests.fixtures.people import ID_BORN_1955, ID_BORN_1980
+from tests.fixtures.sync import pulled
 
 pytestmark = pytest.mark.usefixtures("tree")
 
@@ -40,15 +41,7 @@ async def pull(client, service_headers, db, station_path="/1/2/", since=None, **
                           headers=service_headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/x-ndjson")
-    lines = [json.loads(line) for line in r.text.splitlines() if line]
-    cursor = lines[0]["cursor"]
-    rows, deleted = {}, {}
-    for line in lines[1:]:
-        if "row" in line:
-            rows.setdefault(line["table"], {})[line["row"]["id"]] = line["row"]
-        else:
-            deleted.setdefault(line["table"], []).append(line["deleted"])
-    return cursor, rows, deleted
+    return pulled(r)
 
 
 async def push(client, service_headers, changes, since=None, expect=204, station_id=2, station_path="/1/2/",

@@ -86,14 +86,16 @@ class TestAttachmentsThroughTheGateway:
             r = await gateway.post(base, content=sent, headers=w["sibling"], params={"purpose": purpose})
             assert r.status_code in (403, 404), (owner, r.text)
 
-            r = await gateway.get("/v1/audit", headers=admin_headers, params={"record": f"{owner.split(':')[0]}:attachment:"
+            r = await gateway.get("/v1/audit", headers=admin_headers,
+                                  params={"record": f"{owner.split(':')[0]}:attachment:"
                                                                                  f"{file['id']}"})
             assert r.status_code == 200, r.text
             name = NAMES[owner]
             actions = sorted((e["action"], e["operation"]) for e in r.json()["items"])
             assert actions == [("create", f"upload_{name}_attachment"), ("read", f"download_{name}_attachment")]
 
-    async def test_the_gateway_refuses_a_file_over_the_limit_before_reading_it(self, gateway_factory, gateway_tree, admin_headers):
+    async def test_the_gateway_refuses_a_file_over_the_limit_before_reading_it(self, gateway_factory, gateway_tree,
+                                                                               admin_headers):
         small = await gateway_factory(upload_max_bytes=10_000)
         w = await world(small, await small.admin(), gateway_tree)
         base, purpose = w["bases"]["cases:beneficiary"]

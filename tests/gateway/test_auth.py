@@ -47,7 +47,8 @@ class TestToken:
         assert stored["token_hash"] != body["refresh_token"] and stored["revoked_at"] is None
         assert await db.fetchval('SELECT last_login_at FROM gateway."user" WHERE username = $1', "Li.Hua")
 
-    async def test_wrong_username_and_wrong_password_look_the_same(self, gateway, admin_headers, gateway_tree, monkeypatch):
+    async def test_wrong_username_and_wrong_password_look_the_same(self, gateway, admin_headers, gateway_tree,
+                                                                   monkeypatch):
         await gateway.user(admin_headers, "wk1", "social_worker", gateway_tree["heping"]["id"])
         passwords = from_settings(gateway.app.state.settings)
         verified = []
@@ -264,7 +265,8 @@ class TestMe:
         assert r.status_code == 200
         body = r.json()
         assert body["username"] == "wk1" and body["role"] == "social_worker" and body["phone"] == "13800001111"
-        assert body["station"] == {"id": gateway_tree["heping"]["id"], "name": "Heping", "path": gateway_tree["heping"]["path"],
+        assert body["station"] == {"id": gateway_tree["heping"]["id"], "name": "Heping",
+                                   "path": gateway_tree["heping"]["path"],
                                    "kind": "village"}
         assert "password" not in r.text
 

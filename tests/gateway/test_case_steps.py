@@ -38,7 +38,8 @@ case_runs = st.lists(st.tuples(st.integers(0, len(STATIONS) - 1), st.integers(0,
 async def casework(gateway_factory, admin_headers, gateway_tree):
     """An uncached gateway, a county social worker who files at any station below, two people."""
     gw = await gateway_factory(stats_cache_s=0, stats_stale_s=0)
-    worker = (await users(gw, admin_headers, gateway_tree, ("county.worker", "social_worker", "chenghua")))["county.worker"]
+    worker = (await users(gw, admin_headers, gateway_tree, ("county.worker", "social_worker",
+                                                            "chenghua")))["county.worker"]
     people = []
     for name, populations in (("张桂芳", ["elderly"]), ("小明", ["child_left_behind", "children"])):
         r = await gw.post("/v1/beneficiaries", headers=worker, json={"name": name, "populations": populations})

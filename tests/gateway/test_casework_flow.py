@@ -9,7 +9,8 @@ from tests.fixtures.people import ID_BORN_1980
 
 
 class TestCaseworkThroughTheGateway:
-    async def test_worker_walks_a_case_to_closed_and_sees_its_person_times(self, gateway, admin_headers, gateway_tree, db):
+    async def test_worker_walks_a_case_to_closed_and_sees_its_person_times(self, gateway, admin_headers, gateway_tree,
+                                                                           db):
         township = gateway_tree["mengzhuiwan"]
         await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
         await gateway.user(admin_headers, "wang.sibling", "social_worker", gateway_tree["shuangqiao"]["id"])
@@ -78,7 +79,8 @@ class TestAtTheDayEdge:
     """00:30 in Shanghai is 16:30 UTC the day before (and here the month before): the README's
     walkthrough, run then, dates everything by the platform's day, not by UTC's."""
 
-    async def test_the_walkthrough_at_half_past_midnight_in_shanghai(self, gateway, admin_headers, gateway_tree, monkeypatch):
+    async def test_the_walkthrough_at_half_past_midnight_in_shanghai(self, gateway, admin_headers, gateway_tree,
+                                                                     monkeypatch):
         instant = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
         monkeypatch.setattr(clock, "now", lambda: instant)
         platform_today, utc_today = date(2026, 12, 1), date(2026, 11, 30)

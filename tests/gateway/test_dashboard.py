@@ -534,7 +534,8 @@ class TestDashboard:
             assert tab.problems == []
             await context.close()
 
-    async def test_the_tree_lists_stations_by_division_code_then_name(self, browser, served, data, gateway, admin_headers):
+    async def test_the_tree_lists_stations_by_division_code_then_name(self, browser, served, data, gateway,
+                                                                      admin_headers):
         ids = data["ids"]
         zhaojia = await gateway.station(admin_headers, ids["chenghua"], "township", "Zhaojia", code="510108009")
         await gateway.app.state.pusher.sync_now()

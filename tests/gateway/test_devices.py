@@ -42,21 +42,24 @@ class TestDevices:
         await gateway.user(admin_headers, "li.worker", "social_worker", gateway_tree["mengzhuiwan"]["id"])
         await gateway.user(admin_headers, "wang.head", "station_head", gateway_tree["shuangqiao"]["id"])
         worker, sibling = await gateway.headers_for("li.worker"), await gateway.headers_for("wang.head")
-        r = await gateway.post("/v1/devices", headers=worker, json={"station_id": gateway_tree["heping"]["id"], "name": "x"})
+        r = await gateway.post("/v1/devices", headers=worker, json={"station_id": gateway_tree["heping"]["id"],
+                                                                    "name": "x"})
         assert r.status_code == 403
         # Another township's head cannot register, list or revoke devices of this one.
         await register(gateway, sibling, gateway_tree["heping"]["id"], expect=404)
         device = await register(gateway, admin_headers, gateway_tree["heping"]["id"])
         assert (await gateway.get("/v1/devices", headers=sibling)).json() == []
         assert (await gateway.post(f"/v1/devices/{device['id']}/revoke", headers=sibling)).status_code == 404
-        r = await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": gateway_tree["heping"]["id"], "name": ""})
+        r = await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": gateway_tree["heping"]["id"],
+                                                                           "name": ""})
         assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("name")
 
 
 class TestRetriedRegistration:
     """A tablet's name is its natural key within its station while it is live."""
 
-    async def test_the_same_registration_twice_is_409_naming_name_and_one_tablet(self, gateway, admin_headers, gateway_tree, db):
+    async def test_the_same_registration_twice_is_409_naming_name_and_one_tablet(self, gateway, admin_headers,
+                                                                                 gateway_tree, db):
         village = gateway_tree["heping"]["id"]
         first = await register(gateway, admin_headers, village)
         again = await register(gateway, admin_headers, village, expect=409)

@@ -18,7 +18,8 @@ def gaps(progress: dict) -> dict[str, list[tuple[str, str, str]]]:
 
 
 class TestEvidence:
-    async def test_progress_and_report_name_the_records_lacking_evidence(self, gateway, admin_headers, gateway_tree):  # noqa: F811
+    async def test_progress_and_report_name_the_records_lacking_evidence(self, gateway, admin_headers,
+                                                                         gateway_tree):  # noqa: F811
         township = gateway_tree["mengzhuiwan"]
         await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
         await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])

@@ -73,7 +73,8 @@ class TestChangesToTheUser:
         user, headers = head
         r = await gateway.patch(f"/v1/users/{user['id']}", json={"role": "volunteer",
                                                                  "station_id": gateway_tree["shuangqiao"]["id"]},
-                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers, user["id"])})
+                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers,
+                                                                                    user["id"])})
         assert r.status_code == 200, r.text
         await refused_everywhere(gateway, headers)
         # Logged in again, the account is what it is now: a volunteer sees no personal records.
@@ -83,7 +84,8 @@ class TestChangesToTheUser:
     async def test_moving_the_user(self, gateway, admin_headers, gateway_tree, head):
         user, headers = head
         r = await gateway.patch(f"/v1/users/{user['id']}", json={"station_id": gateway_tree["shuangqiao"]["id"]},
-                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers, user["id"])})
+                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers,
+                                                                                    user["id"])})
         assert r.status_code == 200, r.text
         await refused_everywhere(gateway, headers)
 
@@ -97,7 +99,8 @@ class TestChangesToTheUser:
     async def test_a_change_that_ends_nothing_keeps_the_token(self, gateway, admin_headers, head):
         user, headers = head
         r = await gateway.patch(f"/v1/users/{user['id']}", json={"display_name": "Meng Head", "phone": "13800001111"},
-                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers, user["id"])})
+                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers,
+                                                                                    user["id"])})
         assert r.status_code == 200, r.text
         assert served(await statuses(gateway, headers))
         me = await gateway.get("/v1/me", headers=headers)
@@ -115,7 +118,8 @@ class TestStationMoves:
         other_headers, _ = await login(gateway, "shuang.worker")
         fucheng = await gateway.station(admin_headers, gateway_tree["mianyang"]["id"], "county", "Fucheng")
 
-        r = await gateway.post(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}/move", json={"parent_id": fucheng["id"]},
+        r = await gateway.post(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}/move",
+                               json={"parent_id": fucheng["id"]},
                                headers=admin_headers)
         assert r.status_code == 200, r.text
         await refused_everywhere(gateway, head_headers)
@@ -142,7 +146,8 @@ class TestStationMoves:
         """Chenghua (county) moves under Mianyang: Heping's worker, two levels below it, is moved too."""
         await gateway.user(admin_headers, "heping.worker", "social_worker", gateway_tree["heping"]["id"])
         headers, _ = await login(gateway, "heping.worker")
-        r = await gateway.post(f"/v1/stations/{gateway_tree['chenghua']['id']}/move", json={"parent_id": gateway_tree["mianyang"]["id"]},
+        r = await gateway.post(f"/v1/stations/{gateway_tree['chenghua']['id']}/move",
+                               json={"parent_id": gateway_tree["mianyang"]["id"]},
                                headers=admin_headers)
         assert r.status_code == 200, r.text
         await refused_everywhere(gateway, headers)

@@ -48,15 +48,18 @@ class TestWherePasswordsAreSet:
             assert r.status_code == 201, (password, r.text)
 
     async def test_the_reason_in_chinese(self, gateway, admin_headers, gateway_tree):
-        r = await gateway.post("/v1/users", json=body(gateway_tree["heping"]["id"], "1234567890"), headers={**admin_headers, **ZH})
+        r = await gateway.post("/v1/users", json=body(gateway_tree["heping"]["id"], "1234567890"),
+                               headers={**admin_headers, **ZH})
         error = problem_of(r)["errors"][0]
         assert error["field"] == "password" and error["message"] == "这是常用密码，请换一个。"
-        r = await gateway.post("/v1/users", json=body(gateway_tree["heping"]["id"], "Heping2026!!"), headers={**admin_headers, **ZH})
+        r = await gateway.post("/v1/users", json=body(gateway_tree["heping"]["id"], "Heping2026!!"),
+                               headers={**admin_headers, **ZH})
         assert "站点名称" in problem_of(r)["errors"][0]["message"]
 
     async def test_a_reset_and_ones_own_change(self, gateway, admin_headers, gateway_tree):
         user = await gateway.user(admin_headers, "wk1", "social_worker", gateway_tree["heping"]["id"])
-        r = await gateway.post(f"/v1/users/{user['id']}/password", json={"password": "password12"}, headers=admin_headers)
+        r = await gateway.post(f"/v1/users/{user['id']}/password", json={"password": "password12"},
+                               headers=admin_headers)
         assert [e["field"] for e in problem_of(r)["errors"]] == ["password"]
         me = await gateway.headers_for("wk1")
         r = await gateway.post("/v1/me/password", json={"old_password": PASSWORD, "new_password": "Heping-2026"},

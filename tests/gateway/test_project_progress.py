@@ -45,7 +45,8 @@ def by_metric(progress: dict) -> dict:
 
 
 class TestProjectProgress:
-    async def test_casework_figures_merge_and_move_with_a_new_service_record(self, gateway, admin_headers, gateway_tree):
+    async def test_casework_figures_merge_and_move_with_a_new_service_record(self, gateway, admin_headers,
+                                                                             gateway_tree):
         township = gateway_tree["mengzhuiwan"]
         await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
         await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
@@ -123,7 +124,8 @@ class TestProjectProgress:
         r = await gateway.get(url, headers=sibling)
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 
-    async def test_unknown_attendee_through_the_gateway_and_a_failed_cases_service(self, gateway, admin_headers, gateway_tree):
+    async def test_unknown_attendee_through_the_gateway_and_a_failed_cases_service(self, gateway, admin_headers,
+                                                                                   gateway_tree):
         township = gateway_tree["mengzhuiwan"]
         await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
         await gateway.user(admin_headers, "wang.sibling", "social_worker", gateway_tree["shuangqiao"]["id"])

@@ -86,12 +86,14 @@ class TestSyncNow:
 
 
 class TestCatchUp:
-    async def test_a_service_that_was_down_catches_up(self, gateway, admin_headers, gateway_tree, db, cases_app, projects_app,
+    async def test_a_service_that_was_down_catches_up(self, gateway, admin_headers, gateway_tree, db, cases_app,
+                                                      projects_app,
                                                       volunteers_app, caplog):
         upstreams = SwitchableUpstreams({"cases": cases_app, "projects": projects_app, "volunteers": volunteers_app})
         pusher = StationPusher(gateway.app.state.db, upstreams, gateway.app.state.signer, interval_s=3600)
         await quiet(gateway)
-        await gateway.post(f"/v1/stations/{gateway_tree['chenghua']['id']}/move", json={"parent_id": gateway_tree["mianyang"]["id"]},
+        await gateway.post(f"/v1/stations/{gateway_tree['chenghua']['id']}/move",
+                           json={"parent_id": gateway_tree["mianyang"]["id"]},
                            headers=admin_headers)
         upstreams.down = {"projects"}
         result = await pusher.sync_now()

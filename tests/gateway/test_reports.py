@@ -246,7 +246,8 @@ def assert_text(cell, expected: str) -> None:
 
 
 class TestUserTextStaysText:
-    async def test_names_that_look_like_formulas_are_text_in_the_monthly_report(self, gateway, admin_headers, gateway_tree):
+    async def test_names_that_look_like_formulas_are_text_in_the_monthly_report(self, gateway, admin_headers,
+                                                                                gateway_tree):
         county = gateway_tree["chenghua"]
         await gateway.user(admin_headers, "formula.head", "station_head", county["id"])
         head = await gateway.headers_for("formula.head")
@@ -269,7 +270,8 @@ class TestUserTextStaysText:
             # The figures beside the names stay numbers.
             assert all(c.data_type == "n" and isinstance(c.value, int) for c in row[2:]), [c.value for c in row]
 
-    async def test_a_project_whose_texts_look_like_formulas_is_text_in_its_report(self, gateway, admin_headers, gateway_tree):
+    async def test_a_project_whose_texts_look_like_formulas_is_text_in_its_report(self, gateway, admin_headers,
+                                                                                  gateway_tree):
         county = gateway_tree["chenghua"]
         await gateway.user(admin_headers, "formula.head", "station_head", county["id"])
         await gateway.app.state.pusher.sync_now()

@@ -64,7 +64,8 @@ class TestCreateStation:
         head = await gateway.headers_for("head.chenghua")
         village = await gateway.station(head, gateway_tree["shuangqiao"]["id"], "village", "Qiaodong")
         assert village["path"].startswith(gateway_tree["shuangqiao"]["path"])
-        outside = await gateway.post("/v1/stations", json={"parent_id": gateway_tree["mianyang"]["id"], "kind": "county",
+        outside = await gateway.post("/v1/stations", json={"parent_id": gateway_tree["mianyang"]["id"],
+                                                           "kind": "county",
                                                            "name": "Fucheng"}, headers=head)
         assert outside.status_code == 422 and fields(outside.json()) == {"parent_id"}
         assert await db.fetchval("SELECT count(*) FROM gateway.station WHERE name = 'Fucheng'") == 0
@@ -108,7 +109,8 @@ class TestGetStation:
         assert sibling.status_code == parent.status_code == missing.status_code == 404
         assert sibling.json()["detail"] == missing.json()["detail"]
         for path in ("children", "subtree"):
-            assert (await gateway.get(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}/{path}", headers=head)).status_code \
+            assert (await gateway.get(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}/{path}",
+                                      headers=head)).status_code \
                 == 404
         patch = await gateway.patch(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}", json={"name": "Mine"},
                                     headers={**head, "If-Match": '"1"'})
@@ -139,7 +141,8 @@ class TestUpdateStation:
         sid = gateway_tree["heping"]["id"]
         missing = await gateway.patch(f"/v1/stations/{sid}", json={"name": "A"}, headers=admin_headers)
         assert missing.status_code == 428
-        stale = await gateway.patch(f"/v1/stations/{sid}", json={"name": "A"}, headers={**admin_headers, "If-Match": '"7"'})
+        stale = await gateway.patch(f"/v1/stations/{sid}", json={"name": "A"}, headers={**admin_headers,
+                                                                                        "If-Match": '"7"'})
         assert stale.status_code == 412 and stale.json()["current_version"] == 1
         assert await db.fetchval("SELECT name FROM gateway.station WHERE id = $1", sid) == "Heping"
 
@@ -185,7 +188,8 @@ class TestMoveStation:
         await gateway.user(admin_headers, "head.mzw", "station_head", gateway_tree["mengzhuiwan"]["id"])
         login = (await gateway.login("head.mzw")).json()
         head = {"Authorization": f"Bearer {login['access_token']}"}
-        await gateway.post(f"/v1/stations/{gateway_tree['chenghua']['id']}/move", json={"parent_id": gateway_tree["mianyang"]["id"]},
+        await gateway.post(f"/v1/stations/{gateway_tree['chenghua']['id']}/move",
+                           json={"parent_id": gateway_tree["mianyang"]["id"]},
                            headers=admin_headers)
         # The token carried the old path: it ends with the move; a refreshed one has the new place.
         assert (await gateway.get(f"/v1/stations/{gateway_tree['heping']['id']}", headers=head)).status_code == 401
@@ -223,7 +227,8 @@ async def coded_siblings(gateway, admin_headers, gateway_tree) -> None:
     """Under Chenghua (beside Mengzhuiwan and Shuangqiao, which have no division code), three
     coded townships made so that their order by id, by name and by code all differ."""
     for name, code in (("Zeta", "510108002"), ("Alpha", None), ("Beta", "510108003"), ("Gamma", "510108001")):
-        await gateway.station(admin_headers, gateway_tree["chenghua"]["id"], "township", name, **({"code": code} if code else {}))
+        await gateway.station(admin_headers, gateway_tree["chenghua"]["id"], "township", name,
+                              **({"code": code} if code else {}))
 
 
 # Siblings by division code, then by name; stations without a code after the coded ones.
@@ -281,7 +286,8 @@ class TestSubtree:
         url = f"/v1/stations/{gateway_tree['chenghua']['id']}/subtree"
         seen, cursor = [], None
         while True:
-            r = await gateway.get(url, params={"limit": 3, **({"cursor": cursor} if cursor else {})}, headers=admin_headers)
+            r = await gateway.get(url, params={"limit": 3, **({"cursor": cursor} if cursor else {})},
+                                  headers=admin_headers)
             assert r.status_code == 200, r.text
             seen += [(s["name"], s["depth"]) for s in r.json()["items"]]
             cursor = r.json()["next_cursor"]
@@ -313,7 +319,8 @@ class TestDeleteStation:
         assert r.status_code == 204
         assert await db.fetchval("SELECT deleted_at FROM gateway.station WHERE id = $1", sid) is not None
         assert (await gateway.get(f"/v1/stations/{sid}", headers=admin_headers)).status_code == 404
-        children = await gateway.get(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}/children", headers=admin_headers)
+        children = await gateway.get(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}/children",
+                                     headers=admin_headers)
         assert children.json()["items"] == []
         await gateway.app.state.pusher.sync_now()
         assert await db.fetchval("SELECT deleted_at FROM volunteers.station WHERE id = $1", sid) is not None
@@ -329,5 +336,6 @@ class TestDeleteStation:
     async def test_a_head_cannot_delete_its_own_station(self, gateway, admin_headers, gateway_tree):
         await gateway.user(admin_headers, "head.mzw", "station_head", gateway_tree["mengzhuiwan"]["id"])
         head = await gateway.headers_for("head.mzw")
-        assert (await gateway.delete(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}", headers=head)).status_code == 403
+        assert (await gateway.delete(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}",
+                                     headers=head)).status_code == 403
         assert (await gateway.delete(f"/v1/stations/{gateway_tree['heping']['id']}", headers=head)).status_code == 204

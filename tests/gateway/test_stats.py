@@ -655,7 +655,8 @@ class TestPolling:
         r = await uncached.get("/v1/stats/summary", headers={**worker, "If-None-Match": second}, params=params)
         assert r.status_code == 304
 
-    async def test_a_second_poll_within_the_cache_time_does_not_ask_the_services(self, gateway, admin_headers, gateway_tree):
+    async def test_a_second_poll_within_the_cache_time_does_not_ask_the_services(self, gateway, admin_headers,
+                                                                                 gateway_tree):
         w, _ = await small_world(gateway, admin_headers, gateway_tree)
         worker = w.headers["meng.worker"]
         asked = Asked(gateway)

@@ -18,14 +18,17 @@ async def tablets(gateway, admin_headers, gateway_tree, db) -> tuple[Tablet, Tab
     await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
     await gateway.app.state.pusher.sync_now()
     worker = await gateway.headers_for("li.worker")
-    ours = (await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": township["id"], "name": "平板"})).json()
-    theirs = (await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": gateway_tree["shuangqiao"]["id"],
+    ours = (await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": township["id"],
+                                                                           "name": "平板"})).json()
+    theirs = (await gateway.post("/v1/devices", headers=admin_headers,
+                                 json={"station_id": gateway_tree["shuangqiao"]["id"],
                                                                       "name": "另一站平板"})).json()
     return Tablet(gateway, ours["credential"], db), Tablet(gateway, theirs["credential"], db), worker
 
 
 class TestTabletFiles:
-    async def test_an_offline_photo_is_uploaded_once_synced_and_fetched_on_demand(self, gateway, admin_headers, gateway_tree, db):
+    async def test_an_offline_photo_is_uploaded_once_synced_and_fetched_on_demand(self, gateway, admin_headers,
+                                                                                  gateway_tree, db):
         tablet, other, worker = await tablets(gateway, admin_headers, gateway_tree, db)
         person = (await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "张桂芳"})).json()["id"]
         photo_id = str(uuid.uuid4())

@@ -5,24 +5,13 @@ and converges when retried."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
 
 from shared import clock
 from tests.cases.test_sync import tablet_beneficiary, tablet_case, tablet_service_record
-
-
-async def settle(db) -> None:
-    """Until every transaction begun so far has ended (another test run on the server may hold
-    the pull cursor back for a moment)."""
-    xid = int(await db.fetchval("SELECT pg_current_xact_id()::text"))
-    for _ in range(400):
-        if int(await db.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")) > xid:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError("a transaction elsewhere held the snapshot back for 10 s")
+from tests.fixtures.sync import settle
 
 
 class Tablet:

@@ -21,7 +21,8 @@ from services.volunteers.sync import TABLES as VOLUNTEERS_TABLES
 from shared import clock
 from shared.sync import app_bound
 from tests.fixtures.people import ID_BORN_1980, ID_BORN_1985
-from tests.gateway.test_sync_flow import settle, station_tablet
+from tests.fixtures.sync import settle
+from tests.gateway.test_sync_flow import station_tablet
 from tests.storage.samples import pdf
 
 # What a hand-made splitter or slicer gets wrong: quotes, backslashes, a newline, braces and a
@@ -108,7 +109,8 @@ async def _served(apps_tables, pulled: dict) -> dict[str, dict[str, dict]]:
 
 
 class TestPullThroughTheGateway:
-    async def test_every_table_arrives_as_the_service_serves_it(self, gateway, admin_headers, gateway_tree, db, cases_app,
+    async def test_every_table_arrives_as_the_service_serves_it(self, gateway, admin_headers, gateway_tree, db,
+                                                                cases_app,
                                                                 projects_app, volunteers_app):
         township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
         r = await gateway.post("/v1/projects", headers=head, json={

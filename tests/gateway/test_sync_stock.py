@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared import clock
-from tests.gateway.test_sync_flow import settle
+from tests.fixtures.sync import settle
 from tests.watermelon import (HaolinBackend, LocalDatabase, Migration, SyncFailed, Tablet, WatermelonError, add_columns,
                               create_table, schema_from_server, schema_migrations)
 

@@ -22,7 +22,8 @@ from ops.migrate import upgrade_all
 from services.volunteers.config import VolunteersSettings
 from tests.fixtures.gateway import FAST_HASHING, Gateway
 from tests.fixtures.people import ID_BORN_1985, ID_BORN_1990
-from tests.gateway.test_sync_flow import Tablet, settle, updated
+from tests.fixtures.sync import settle
+from tests.gateway.test_sync_flow import Tablet, updated
 
 DATA = pg.ROOT / ".data" / f"pg-second-{uuid.uuid4().hex[:8]}"
 

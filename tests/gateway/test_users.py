@@ -42,7 +42,8 @@ class TestCreateUser:
 
     async def test_weak_passwords_name_the_field(self, gateway, admin_headers, gateway_tree, db):
         for password in ("short", "zhang.san.01", "ZHANG.SAN.01"):
-            r = await gateway.post("/v1/users", json=user_body("zhang.san.01", "volunteer", gateway_tree["heping"]["id"],
+            r = await gateway.post("/v1/users", json=user_body("zhang.san.01", "volunteer",
+                                                               gateway_tree["heping"]["id"],
                                                                password=password), headers=admin_headers)
             assert r.status_code == 422 and fields(r.json()) == {"password"}, r.text
         assert await db.fetchval('SELECT count(*) FROM gateway."user"') == 1
@@ -90,7 +91,8 @@ class TestCreateUser:
     async def test_other_roles_cannot_create_users(self, gateway, admin_headers, gateway_tree):
         await gateway.user(admin_headers, "sup", "supervisor", gateway_tree["chenghua"]["id"])
         sup = await gateway.headers_for("sup")
-        r = await gateway.post("/v1/users", json=user_body("new.one", "volunteer", gateway_tree["heping"]["id"]), headers=sup)
+        r = await gateway.post("/v1/users", json=user_body("new.one", "volunteer", gateway_tree["heping"]["id"]),
+                               headers=sup)
         assert r.status_code == 403
 
 

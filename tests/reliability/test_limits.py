@@ -18,7 +18,8 @@ from tests.volunteers.test_import import HEADER, as_csv
 
 
 class TestBodySize:
-    async def test_a_body_over_the_limit_is_413_at_the_gateway_and_nothing_is_written(self, gateway, admin_headers, root,
+    async def test_a_body_over_the_limit_is_413_at_the_gateway_and_nothing_is_written(self, gateway, admin_headers,
+                                                                                      root,
                                                                                       db):
         huge = {"name": "张三", "address": "x" * 1_100_000}
         for path in ("/v1/beneficiaries", "/v1/projects", "/v1/volunteers", "/v1/stations"):
@@ -139,7 +140,8 @@ class TestImportSize:
         return await gateway.post("/v1/volunteers/import", headers=headers, params={"dry_run": "false"},
                                   files={"file": ("roster.csv", content, "text/csv")})
 
-    async def test_too_many_rows_is_422_naming_count_and_limit_and_writes_nothing(self, gateway, admin_headers, root, db):
+    async def test_too_many_rows_is_422_naming_count_and_limit_and_writes_nothing(self, gateway, admin_headers, root,
+                                                                                  db):
         await gateway.app.state.pusher.sync_now()
         rows = [HEADER] + [[f"志愿者{i}", "护照", f"E{i:07d}"] for i in range(2001)]
         body = problem(await self.upload(gateway, admin_headers, as_csv(rows)), 422)

@@ -100,7 +100,8 @@ class TestRetriedCreate:
 class TestRetriedGatewayCreate:
     """The gateway's own creates take no client id; their natural keys keep a retry from duplicating."""
 
-    async def test_a_retried_station_or_user_is_409_naming_the_key_and_not_a_second_row(self, gateway, admin_headers, root,
+    async def test_a_retried_station_or_user_is_409_naming_the_key_and_not_a_second_row(self, gateway, admin_headers,
+                                                                                        root,
                                                                                         db):
         body = {"parent_id": root["id"], "kind": "city", "name": "成都市"}
         assert (await gateway.post("/v1/stations", json=body, headers=admin_headers)).status_code == 201

@@ -40,7 +40,8 @@ def log_text(caplog) -> str:
 
 
 class TestNothingSensitiveLeaks:
-    async def test_writes_and_failures(self, gateway, admin_headers, gateway_tree, captured, cases_client, projects_client,
+    async def test_writes_and_failures(self, gateway, admin_headers, gateway_tree, captured, cases_client,
+                                       projects_client,
                                        volunteers_client):
         township = gateway_tree["mengzhuiwan"]
         await gateway.user(admin_headers, "leak.worker", "social_worker", township["id"])

@@ -13,11 +13,14 @@ HEADER = ["姓名", "证件类型", "证件号码", "手机", "性别", "技能"
 def roster_rows(today) -> list[list]:
     return [
         ["王一", "身份证", ID_BORN_1985, "13800000001", "男", "医疗、心理", None, None, None],          # row 2: good
-        ["李二", "身份证", ID_BORN_1985[:17] + ("0" if ID_BORN_1985[17] != "0" else "1"), None, None, None, None, None, None],  # 3: check digit
+        ["李二", "身份证", ID_BORN_1985[:17] + ("0" if ID_BORN_1985[17] != "0" else "1"), None, None, None, None, None,
+         None],  # 3: check digit
         ["赵三", "身份证", ID_BORN_1970, "12345", "女", None, None, None, None],                        # 4: phone
         ["钱四", "身份证", minor_id(), None, None, None, None, None, None],                      # 5: minor, no consent
-        ["孙五", "身份证", ID_BORN_1970, None, None, None, None, None, None],                            # 6: duplicate of row 4's number
-        ["周六", "身份证", ID_BORN_1990, None, None, None, None, None, None],                            # 7: already registered
+        ["孙五", "身份证", ID_BORN_1970, None, None, None, None, None,
+         None],                            # 6: duplicate of row 4's number
+        ["周六", "身份证", ID_BORN_1990, None, None, None, None, None,
+         None],                            # 7: already registered
         [None, "护照", "E7654321", None, None, None, None, None, None],                        # 8: no name, no birth date
         ["吴七", "身份证", minor_id(), None, "女", None, "吴妈", "mother", today.isoformat()],  # 9: same as row 5
     ]

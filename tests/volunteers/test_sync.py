@@ -12,6 +12,7 @@ from shared.idnumber import birth_date
 from shared.sync import DEVICE_TOKEN_HEADER
 from tests.fixtures.calls import with_etag
 from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985, ID_BORN_1990, minor_id
+from tests.fixtures.sync import pulled
 
 DEVICE = {"station_id": 2, "station_path": "/1/2/", "device_id": "tab-1"}
 
@@ -20,14 +21,8 @@ async def _pull_once(client, headers, station_path: str, since: str | None) -> d
     r = await client.post("/internal/sync/pull", json={"station_path": station_path, "since": since},
                           headers=headers)
     assert r.status_code == 200, r.text
-    lines = [json.loads(line) for line in r.text.splitlines() if line]
-    out = {"cursor": lines[0]["cursor"], "rows": {}, "deleted": {}}
-    for line in lines[1:]:
-        if "row" in line:
-            out["rows"].setdefault(line["table"], {})[line["row"]["id"]] = line["row"]
-        else:
-            out["deleted"].setdefault(line["table"], []).append(line["deleted"])
-    return out
+    cursor, rows, deleted = pulled(r)
+    return {"cursor": cursor, "rows": rows, "deleted": deleted}
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ class TestRegisterVolunteer:
                                                                                     db):
         first = await register(worker)
         other_province = token_for("social_worker", 10, "/9/10/", user_id="w10")
-        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": f" {ID_BORN_1990.lower()} "},
+        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三",
+                                                                 "id_number": f" {ID_BORN_1990.lower()} "},
                                          headers=other_province)
         assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"] == "This person is registered at another station: ask for a transfer."
@@ -34,7 +35,8 @@ class TestRegisterVolunteer:
         audit = await db.fetch("SELECT actor_id, record_id FROM volunteers.audit_log "
                                "WHERE action = 'id_number_elsewhere'")
         assert [tuple(a) for a in audit] == [("w10", first["id"])]
-        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": ID_BORN_1990}, headers=city_head)
+        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": ID_BORN_1990},
+                                         headers=city_head)
         assert r.status_code == 409 and r.json()["existing_id"] == first["id"]
 
     async def test_client_id_retry_returns_existing(self, volunteers_client, worker, tree, db):
