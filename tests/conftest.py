@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 from ops.keys import generate_signing_pair
 from shared.crypto import generate_key
 
-# The suites' shared fixtures: one station tree, one set of people, one way to act as a role.
-pytest_plugins = ["tests.fixtures.stations", "tests.fixtures.people", "tests.fixtures.roles",
-                  "tests.fixtures.gateway", "tests.fixtures.calls"]
+# The suites' shared fixtures (tests/fixtures/): the station tree, the callers by role, a real gateway.
+pytest_plugins = ["tests.fixtures.stations", "tests.fixtures.roles", "tests.fixtures.gateway",
+                  "tests.fixtures.calls"]
 
 SCHEMAS = ("gateway", "cases", "projects", "volunteers")
 # One database per test run, so concurrent runs (two developers' shells, CI beside

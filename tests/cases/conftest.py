@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests.fixtures.calls import posted
+
 
 @pytest.fixture
 async def tree(cases_client, push_tree):
@@ -15,9 +17,7 @@ async def tree(cases_client, push_tree):
 def register(cases_client, tree):
     async def make(headers, expect: int = 201, **fields) -> dict:
         body = {"name": "张三丰", **fields}
-        r = await cases_client.post("/v1/beneficiaries", json=body, headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(cases_client, "/v1/beneficiaries", body, headers, expect)
 
     return make
 
@@ -28,9 +28,7 @@ def open_case(cases_client, register):
         if beneficiary_id is None:
             beneficiary_id = (await register(headers, populations=fields.pop("populations", ["elderly"])))["id"]
         body = {"beneficiary_id": beneficiary_id, "title": "独居老人照护", **fields}
-        r = await cases_client.post("/v1/cases", json=body, headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(cases_client, "/v1/cases", body, headers, expect)
 
     return make
 
@@ -55,9 +53,7 @@ def make_project(projects_client, push_tree, tree, token_for, today):
 @pytest.fixture
 def act(cases_client):
     async def run(headers, case_id: str, action: str, expect: int = 200, **body) -> dict:
-        r = await cases_client.post(f"/v1/cases/{case_id}/{action}", json=body or None, headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(cases_client, f"/v1/cases/{case_id}/{action}", body or None, headers, expect)
 
     return run
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from PIL import Image
 
 from shared import clock
+from tests.fixtures.gateway import users
 from tests.storage.samples import has_gps, jpeg, pdf, png
 
 ID = "11010519491231002X"
@@ -17,12 +18,9 @@ NAMES = {"cases:beneficiary": "beneficiary", "cases:case": "case", "projects:gro
 
 
 async def world(gateway, admin_headers, gateway_tree) -> dict:
-    township = gateway_tree["mengzhuiwan"]
-    await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
-    await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
-    await gateway.user(admin_headers, "wang.sibling", "social_worker", gateway_tree["shuangqiao"]["id"])
-    await gateway.app.state.pusher.sync_now()
-    head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+    staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                        ("li.worker", "social_worker", "mengzhuiwan"), ("wang.sibling", "social_worker", "shuangqiao"))
+    head, worker = staff["chen.head"], staff["li.worker"]
     today = clock.today()
     r = await gateway.post("/v1/projects", headers=head, json={
         "name": "猛追湾街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
@@ -87,8 +85,7 @@ class TestAttachmentsThroughTheGateway:
             assert r.status_code in (403, 404), (owner, r.text)
 
             r = await gateway.get("/v1/audit", headers=admin_headers,
-                                  params={"record": f"{owner.split(':')[0]}:attachment:"
-                                                                                 f"{file['id']}"})
+                                  params={"record": f"{owner.split(':')[0]}:attachment:{file['id']}"})
             assert r.status_code == 200, r.text
             name = NAMES[owner]
             actions = sorted((e["action"], e["operation"]) for e in r.json()["items"])

@@ -64,11 +64,7 @@ class TestToken:
 
     async def test_a_wait_says_how_long_it_lasts_in_the_callers_language(self, gateway_factory):
         gw = await gateway_factory(login_free_failures=1, login_delay_s=289, login_max_delay_s=289)
-        admin = await gw.admin()
-        root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
-        await gw.user(admin, "wk2", "social_worker", root["id"])
-        for _ in range(2):
-            await gw.login("wk2", "wrong password")
+        await gw.locked_out("wk2")
         r = await gw.post("/v1/auth/token", data={"username": "wk2", "password": "x"},
                           headers={"Accept-Language": "zh-CN"})
         assert r.status_code == 429 and 288 <= r.json()["retry_after"] <= 289

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from services.cases.service.cases import allowed_actions
 from shared import clock
-from tests.gateway.test_stats import get_ok, users
+from tests.fixtures.gateway import users
+from tests.gateway.test_stats import get_ok
 
 WINDOW = 40  # days: cases open and step within the last WINDOW days
 STATIONS = ("heping", "shuangqiao")  # where cases are filed: a village and a township

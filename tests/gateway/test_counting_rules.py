@@ -19,8 +19,9 @@ from datetime import timedelta
 import pytest
 
 from shared import clock
+from tests.fixtures.gateway import users
 from tests.fixtures.people import ID_BORN_1990
-from tests.gateway.test_stats import get_ok, users
+from tests.gateway.test_stats import get_ok
 
 
 @pytest.fixture

@@ -191,6 +191,17 @@ def shown_value(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+async def log_in(page, url: str, username: str, password: str = PASSWORD, enter: bool = True) -> None:
+    """Open the dashboard at `url` and send its login form, by Enter in the password or by its button."""
+    await page.goto(url)
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    if enter:
+        await page.press("#password", "Enter")
+    else:
+        await page.click("#login-form button[type=submit]")
+
+
 class Page:
     """The dashboard in a browser tab, read the way a user reads it."""
 
@@ -363,10 +374,7 @@ class TestDashboard:
                     polls.append((await response.request.header_value("if-none-match"), response.status))
 
             page.on("response", on_response)
-            await page.goto(f"{served}/dashboard?poll=1")
-            await page.fill("#username", "county.head")
-            await page.fill("#password", PASSWORD)
-            await page.press("#password", "Enter")
+            await log_in(page, f"{served}/dashboard?poll=1", "county.head")
             await tab.loaded()
             await tab.expect_summary_of(ids["chenghua"])
 
@@ -418,10 +426,7 @@ class TestDashboard:
     async def test_a_wrong_password_is_said_on_the_page(self, browser, served):
         context = await browser.new_context()
         page = await context.new_page()
-        await page.goto(f"{served}/dashboard")
-        await page.fill("#username", "admin")
-        await page.fill("#password", "not the password")
-        await page.click("#login-form button[type=submit]")
+        await log_in(page, f"{served}/dashboard", "admin", password="not the password", enter=False)
         error = page.locator("#login-error")
         await error.wait_for(state="visible")
         # In the page's language throughout: the API was asked in it.
@@ -434,18 +439,11 @@ class TestDashboard:
 
     async def test_a_throttled_login_says_how_long_to_wait(self, browser, gateway_factory):
         gateway = await gateway_factory(login_free_failures=1, login_delay_s=289, login_max_delay_s=289)
-        admin = await gateway.admin()
-        root = (await gateway.get("/v1/stations", headers=admin)).json()["items"][0]
-        await gateway.user(admin, "locked.worker", "social_worker", root["id"])
-        for _ in range(2):
-            await gateway.login("locked.worker", "wrong password")
+        await gateway.locked_out("locked.worker")
         async with serve(gateway.app) as base:
             context = await browser.new_context()
             page = await context.new_page()
-            await page.goto(f"{base}/dashboard")
-            await page.fill("#username", "locked.worker")
-            await page.fill("#password", PASSWORD)
-            await page.click("#login-form button[type=submit]")
+            await log_in(page, f"{base}/dashboard", "locked.worker", enter=False)
             error = page.locator("#login-error")
             await error.wait_for(state="visible")
             assert re.fullmatch(r"登录失败：此用户名从您的地址登录失败次数过多。请 4 分 4[89] 秒后再试。",
@@ -458,10 +456,7 @@ class TestDashboard:
                                                 timezone_id=clock.timezone_name())
             tab = Page(await context.new_page(), api, data["head"])
             page = tab.page
-            await page.goto(f"{served}/dashboard")
-            await page.fill("#username", "county.head")
-            await page.fill("#password", PASSWORD)
-            await page.press("#password", "Enter")
+            await log_in(page, f"{served}/dashboard", "county.head")
             loaded = await tab.loaded()
             # This month, day by day.
             await page.select_option("#period-kind", "month")
@@ -505,10 +500,7 @@ class TestDashboard:
             context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
             tab = Page(await context.new_page(), api, data["head"])
             page = tab.page
-            await page.goto(f"{served}/dashboard")
-            await page.fill("#username", "county.head")
-            await page.fill("#password", PASSWORD)
-            await page.press("#password", "Enter")
+            await log_in(page, f"{served}/dashboard", "county.head")
             loaded = await tab.loaded()
 
             boxes = [await page.locator(f'[data-figure="{m}"]').bounding_box() for m in CARDS]
@@ -543,10 +535,7 @@ class TestDashboard:
             context = await browser.new_context()
             tab = Page(await context.new_page(), api, data["head"])
             page = tab.page
-            await page.goto(f"{served}/dashboard")
-            await page.fill("#username", "county.head")
-            await page.fill("#password", PASSWORD)
-            await page.press("#password", "Enter")
+            await log_in(page, f"{served}/dashboard", "county.head")
             await tab.loaded()
             children = page.locator(f'#tree li[data-id="{ids["chenghua"]}"] > ul > li > .node > .pick')
             await expect(children).to_have_count(3)

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.config import GatewaySettings
 from shared import clock
-from tests.fixtures.gateway import FAST_HASHING, Gateway
+from tests.fixtures.gateway import FAST_HASHING, Gateway, users
 
 
 @pytest.fixture
@@ -48,12 +48,10 @@ class TestProjectProgress:
     async def test_casework_figures_merge_and_move_with_a_new_service_record(self, gateway, admin_headers,
                                                                              gateway_tree):
         township = gateway_tree["mengzhuiwan"]
-        await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
-        await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
-        await gateway.user(admin_headers, "wang.sibling", "social_worker", gateway_tree["shuangqiao"]["id"])
-        await gateway.user(admin_headers, "zhao.official", "official", gateway_tree["chenghua"]["id"])
-        await gateway.app.state.pusher.sync_now()
-        head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+        staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                            ("li.worker", "social_worker", "mengzhuiwan"),
+                            ("wang.sibling", "social_worker", "shuangqiao"), ("zhao.official", "official", "chenghua"))
+        head, worker = staff["chen.head"], staff["li.worker"]
         today = clock.today()
 
         r = await gateway.post("/v1/projects", headers=head, json={
@@ -126,11 +124,9 @@ class TestProjectProgress:
 
     async def test_unknown_attendee_through_the_gateway_and_a_failed_cases_service(self, gateway, admin_headers,
                                                                                    gateway_tree):
-        township = gateway_tree["mengzhuiwan"]
-        await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
-        await gateway.user(admin_headers, "wang.sibling", "social_worker", gateway_tree["shuangqiao"]["id"])
-        await gateway.app.state.pusher.sync_now()
-        head, sibling = await gateway.headers_for("chen.head"), await gateway.headers_for("wang.sibling")
+        staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                            ("wang.sibling", "social_worker", "shuangqiao"))
+        head, sibling = staff["chen.head"], staff["wang.sibling"]
         today = clock.today()
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "项目", "purchaser": "区民政局", "operator": "好邻", "starts_on": today.isoformat(),
@@ -157,11 +153,9 @@ class TestContractFiguresStayWithTheirStations:
 
     async def test_a_case_cannot_join_a_sibling_stations_project(self, gateway, admin_headers, gateway_tree, db):
         a, b = gateway_tree["mengzhuiwan"], gateway_tree["shuangqiao"]
-        await gateway.user(admin_headers, "a.worker", "social_worker", a["id"])
-        await gateway.user(admin_headers, "b.head", "station_head", b["id"])
-        await gateway.user(admin_headers, "b.worker", "social_worker", b["id"])
-        await gateway.app.state.pusher.sync_now()
-        worker_a, head_b = await gateway.headers_for("a.worker"), await gateway.headers_for("b.head")
+        staff = await users(gateway, admin_headers, gateway_tree, ("a.worker", "social_worker", "mengzhuiwan"),
+                            ("b.head", "station_head", "shuangqiao"), ("b.worker", "social_worker", "shuangqiao"))
+        worker_a, head_b = staff["a.worker"], staff["b.head"]
         today = clock.today()
         r = await gateway.post("/v1/projects", headers=head_b, json={
             "name": "双桥街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from shared.labels import TABLES, label
 from shared.stats import FIGURES
+from tests.fixtures.gateway import users
 from tests.gateway import test_stats
 from tests.gateway.test_stats import Down, get_ok
 
@@ -273,9 +274,8 @@ class TestUserTextStaysText:
     async def test_a_project_whose_texts_look_like_formulas_is_text_in_its_report(self, gateway, admin_headers,
                                                                                   gateway_tree):
         county = gateway_tree["chenghua"]
-        await gateway.user(admin_headers, "formula.head", "station_head", county["id"])
-        await gateway.app.state.pusher.sync_now()
-        head = await gateway.headers_for("formula.head")
+        staff = await users(gateway, admin_headers, gateway_tree, ("formula.head", "station_head", "chenghua"))
+        head = staff["formula.head"]
         today = date.today()
         for name, purchaser, operator in zip(PLANTED, PLANTED[1:] + PLANTED[:1], PLANTED[2:] + PLANTED[:2],
                                              strict=True):

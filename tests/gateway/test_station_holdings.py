@@ -18,9 +18,10 @@ import httpx
 from openpyxl import load_workbook
 
 from shared import clock
+from tests.fixtures.gateway import users
 from tests.fixtures.people import ID_BORN_1990
 from tests.gateway import test_stats
-from tests.gateway.test_stats import DISTINCT, FIGURES, Down, get_ok, users
+from tests.gateway.test_stats import DISTINCT, FIGURES, Down, get_ok
 
 world = test_stats.world  # the stats tests' dataset, as a fixture of this module too
 

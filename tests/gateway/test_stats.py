@@ -281,14 +281,6 @@ class World:
         self.ledger.add("volunteers", "volunteers.active", station, day, who=volunteer)
 
 
-async def users(gateway, admin_headers: dict, gateway_tree: dict, *specs: tuple[str, str, str]) -> dict[str, dict]:
-    """specs: (username, role, station key) -> {username: bearer headers}; the services learn the tree."""
-    for username, role, station in specs:
-        await gateway.user(admin_headers, username, role, gateway_tree[station]["id"])
-    await gateway.app.state.pusher.sync_now()
-    return {username: await gateway.headers_for(username) for username, _, _ in specs}
-
-
 @pytest.fixture
 async def world(gateway, admin_headers, gateway_tree) -> World:
     """The known dataset. Stations: chenghua (county) > mengzhuiwan > heping, and > shuangqiao;

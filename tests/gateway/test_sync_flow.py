@@ -11,6 +11,7 @@ import httpx
 
 from shared import clock
 from tests.cases.test_sync import tablet_beneficiary, tablet_case, tablet_service_record
+from tests.fixtures.gateway import users
 from tests.fixtures.sync import settle
 
 
@@ -50,9 +51,8 @@ def updated(body: dict, table: str) -> dict[str, dict]:
 async def station_tablet(gateway, admin_headers, gateway_tree, db) -> tuple[dict, "Tablet", dict]:
     """The township, a tablet registered there by its station head, and the head's headers."""
     township = gateway_tree["mengzhuiwan"]
-    await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
-    await gateway.app.state.pusher.sync_now()
-    head = await gateway.headers_for("chen.head")
+    staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"))
+    head = staff["chen.head"]
     r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
     assert r.status_code == 201, r.text
     return township, Tablet(gateway, r.json()["credential"], db), head
@@ -61,10 +61,9 @@ async def station_tablet(gateway, admin_headers, gateway_tree, db) -> tuple[dict
 class TestTwoTablets:
     async def test_conflicting_offline_edits_rest_and_figures(self, gateway, admin_headers, gateway_tree, db):
         township = gateway_tree["mengzhuiwan"]
-        await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
-        await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+        staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                            ("li.worker", "social_worker", "mengzhuiwan"))
+        head, worker = staff["chen.head"], staff["li.worker"]
         devices = []
         for name in ("平板甲", "平板乙"):
             r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": name})
@@ -250,9 +249,8 @@ class TestTwoTablets:
         assert "referrals" not in {t["name"] for t in old["tables"]}
 
         village = gateway_tree["heping"]
-        await gateway.user(admin_headers, "zhou.worker", "social_worker", village["id"])
-        await gateway.app.state.pusher.sync_now()
-        worker = await gateway.headers_for("zhou.worker")
+        staff = await users(gateway, admin_headers, gateway_tree, ("zhou.worker", "social_worker", "heping"))
+        worker = staff["zhou.worker"]
         r = await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "赵大爷", "populations": ["elderly"]})
         r = await gateway.post("/v1/cases", headers=worker, json={
             "beneficiary_id": r.json()["id"], "title": "低保申请", "opened_on": clock.today().isoformat()})

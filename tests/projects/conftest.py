@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from shared import clock
+from tests.fixtures.calls import posted
 from tests.fixtures.people import ID_BORN_1985, ID_BORN_1990
 
 
@@ -43,10 +44,8 @@ def register(cases_client, tree):
     """A beneficiary registered in the cases service; returns its id."""
 
     async def make(headers, populations=("elderly",), name="张桂芳") -> str:
-        r = await cases_client.post("/v1/beneficiaries", headers=headers,
-                                    json={"name": name, "populations": list(populations)})
-        assert r.status_code == 201, r.text
-        return r.json()["id"]
+        body = {"name": name, "populations": list(populations)}
+        return (await posted(cases_client, "/v1/beneficiaries", body, headers))["id"]
 
     return make
 
@@ -61,9 +60,7 @@ def make_project(projects, tree, head, period):
                 "targets": [{"metric": "groups", "target": 3, "conditions": {"min_sessions": 4, "min_members": 5}},
                             {"metric": "activities", "target": 15, "conditions": {"min_participants": 8}},
                             {"metric": "person_times.casework", "target": 80}], **fields}
-        r = await projects.post("/v1/projects", json=body, headers=headers or head)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(projects, "/v1/projects", body, headers or head, expect)
 
     return make
 
@@ -71,10 +68,8 @@ def make_project(projects, tree, head, period):
 @pytest.fixture
 def make_group(projects):
     async def make(headers, project_id: str, expect: int = 201, **fields) -> dict:
-        r = await projects.post("/v1/groups", headers=headers,
-                                json={"project_id": project_id, "title": "长者防诈骗小组", **fields})
-        assert r.status_code == expect, r.text
-        return r.json()
+        body = {"project_id": project_id, "title": "长者防诈骗小组", **fields}
+        return await posted(projects, "/v1/groups", body, headers, expect)
 
     return make
 
@@ -83,9 +78,7 @@ def make_group(projects):
 def make_session(projects, today):
     async def make(headers, group_id: str, expect: int = 201, **fields) -> dict:
         body = {"held_on": today.isoformat(), "topic": "认识电信诈骗", **fields}
-        r = await projects.post(f"/v1/groups/{group_id}/sessions", headers=headers, json=body)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(projects, f"/v1/groups/{group_id}/sessions", body, headers, expect)
 
     return make
 
@@ -95,9 +88,7 @@ def make_activity(projects, today):
     async def make(headers, project_id: str, expect: int = 201, **fields) -> dict:
         body = {"project_id": project_id, "title": "重阳节敬老活动", "kind": "festival", "place": "社区广场",
                 "held_on": today.isoformat(), "anonymous_count": 10, **fields}
-        r = await projects.post("/v1/activities", headers=headers, json=body)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(projects, "/v1/activities", body, headers, expect)
 
     return make
 

@@ -13,7 +13,7 @@ from gateway.config import GatewaySettings
 from shared import clock
 from shared.audit import prune
 from tests.cases.test_sync import tablet_beneficiary
-from tests.fixtures.gateway import Gateway
+from tests.fixtures.gateway import Gateway, users
 from tests.gateway.test_sync_flow import Tablet
 
 SCHEMAS = ("gateway", "cases", "projects", "volunteers")
@@ -132,9 +132,8 @@ class TestWhoWhatWhereThroughTheGateway:
 
     async def test_a_tablets_pull_and_push_name_the_device(self, gateway, admin_headers, gateway_tree, db):
         township = gateway_tree["mengzhuiwan"]
-        await gateway.user(admin_headers, "ma.head", "station_head", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        head = await gateway.headers_for("ma.head")
+        staff = await users(gateway, admin_headers, gateway_tree, ("ma.head", "station_head", "mengzhuiwan"))
+        head = staff["ma.head"]
         r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
         assert r.status_code == 201, r.text
         device_id = r.json()["id"]

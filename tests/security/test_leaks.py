@@ -14,6 +14,7 @@ import pytest
 from shared import clock
 from shared.observability import JsonFormatter
 # The platform as real processes (uvicorn each, as `make run` starts them), with their output in files.
+from tests.fixtures.gateway import users
 from tests.fixtures.people import id_number
 from tests.reliability.conftest import live, platform  # noqa: F401
 
@@ -41,12 +42,9 @@ def log_text(caplog) -> str:
 
 class TestNothingSensitiveLeaks:
     async def test_writes_and_failures(self, gateway, admin_headers, gateway_tree, captured, cases_client,
-                                       projects_client,
-                                       volunteers_client):
-        township = gateway_tree["mengzhuiwan"]
-        await gateway.user(admin_headers, "leak.worker", "social_worker", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        worker = await gateway.headers_for("leak.worker")
+                                       projects_client, volunteers_client):
+        staff = await users(gateway, admin_headers, gateway_tree, ("leak.worker", "social_worker", "mengzhuiwan"))
+        worker = staff["leak.worker"]
         today = clock.today()
         errors = []
 

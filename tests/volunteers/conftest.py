@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shared import clock
+from tests.fixtures.calls import posted
 from tests.fixtures.people import ID_BORN_1990
 
 
@@ -79,9 +80,7 @@ def make_activity(projects_client, push_tree, tree, token_for, today):
 def register(volunteers_client, tree):
     async def make(headers, expect: int = 201, **fields) -> dict:
         body = {"name": "张志愿", "id_number": ID_BORN_1990, **fields}
-        r = await volunteers_client.post("/v1/volunteers", json=body, headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(volunteers_client, "/v1/volunteers", body, headers, expect)
 
     return make
 
@@ -91,9 +90,7 @@ def record(volunteers_client):
     async def make(headers, volunteer_id: str, expect: int = 201, **fields) -> dict:
         body = {"volunteer_id": volunteer_id, "served_on": clock.today().isoformat(), "hours": "2",
                 "content": "助老送餐", **fields}
-        r = await volunteers_client.post("/v1/volunteer-hours", json=body, headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(volunteers_client, "/v1/volunteer-hours", body, headers, expect)
 
     return make
 
@@ -101,10 +98,8 @@ def record(volunteers_client):
 @pytest.fixture
 def act(volunteers_client):
     async def run(headers, hours_id: str, action: str, expect: int = 200, **body) -> dict:
-        r = await volunteers_client.post(f"/v1/volunteer-hours/{hours_id}/{action}", json=body or None,
-                                         headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(volunteers_client, f"/v1/volunteer-hours/{hours_id}/{action}", body or None, headers,
+                            expect)
 
     return run
 
