@@ -23,3 +23,15 @@ def test_every_path_it_names_exists():
     missing = [p for p in named_paths() if not (ROOT / p).exists() or (p.endswith("/") and not (ROOT / p).is_dir())]
     assert missing == [], "docs/where-things-are.md names paths that do not exist: " + ", ".join(missing)
 
+
+
+def test_every_setting_is_named():
+    from gateway.config import GatewaySettings
+    from services.cases.config import CasesSettings
+    from services.projects.config import ProjectsSettings
+    from services.volunteers.config import VolunteersSettings
+
+    page = PAGE.read_text(encoding="utf-8")
+    settings = {name for cls in (GatewaySettings, CasesSettings, ProjectsSettings, VolunteersSettings)
+                for name in cls.model_fields}
+    assert sorted(s for s in settings if f"`{s}`" not in page) == []
