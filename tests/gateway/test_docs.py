@@ -42,7 +42,7 @@ async def offline_context(browser, base: str):  # noqa: F811
     return context
 
 
-async def offline_page(browser, base: str, path: str):
+async def offline_page(browser, base: str, path: str):  # noqa: F811
     """A page of `offline_context` opened at `path`, and the list its script errors go to."""
     context = await offline_context(browser, base)
     page = await context.new_page()

@@ -47,7 +47,6 @@ def by_metric(progress: dict) -> dict:
 class TestProjectProgress:
     async def test_casework_figures_merge_and_move_with_a_new_service_record(self, gateway, admin_headers,
                                                                              gateway_tree):
-        township = gateway_tree["mengzhuiwan"]
         staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
                             ("li.worker", "social_worker", "mengzhuiwan"),
                             ("wang.sibling", "social_worker", "shuangqiao"), ("zhao.official", "official", "chenghua"))
@@ -152,7 +151,6 @@ class TestContractFiguresStayWithTheirStations:
     """A sibling station cannot move another station's contract figures by linking its cases."""
 
     async def test_a_case_cannot_join_a_sibling_stations_project(self, gateway, admin_headers, gateway_tree, db):
-        a, b = gateway_tree["mengzhuiwan"], gateway_tree["shuangqiao"]
         staff = await users(gateway, admin_headers, gateway_tree, ("a.worker", "social_worker", "mengzhuiwan"),
                             ("b.head", "station_head", "shuangqiao"), ("b.worker", "social_worker", "shuangqiao"))
         worker_a, head_b = staff["a.worker"], staff["b.head"]

@@ -27,6 +27,7 @@ import pytest
 
 from gateway.stats.cache import AnswerCache
 from shared import clock
+from tests.fixtures.gateway import users
 from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985, ID_BORN_1990
 
 PROBLEM = "application/problem+json"
