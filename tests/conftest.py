@@ -25,8 +25,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from ops.keys import generate_signing_pair
-from shared.auth import Principal, Role, TokenSigner
 from shared.crypto import generate_key
+
+# The suites' shared fixtures (tests/fixtures/): the station tree, the callers by role, a real gateway.
+pytest_plugins = ["tests.fixtures.stations", "tests.fixtures.roles", "tests.fixtures.gateway",
+                  "tests.fixtures.calls"]
 
 SCHEMAS = ("gateway", "cases", "projects", "volunteers")
 # One database per test run, so concurrent runs (two developers' shells, CI beside
@@ -180,30 +183,6 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
-def signer() -> TokenSigner:
-    return TokenSigner(_private, "haolin", "haolin")
-
-
-@pytest.fixture(scope="session")
-def token_for(signer: TokenSigner):
-    """token_for(role, station_id, station_path, user_id=...) -> bearer headers."""
-
-    def make(role: str | Role, station_id: int = 1, station_path: str = "/1/", user_id: str | None = None,
-             name: str = "Test User") -> dict[str, str]:
-        role = Role(role)
-        principal = Principal(user_id=user_id or f"user-{role.value}-{station_id}", role=role,
-                              station_id=station_id, station_path=station_path, name=name)
-        return {"Authorization": f"Bearer {signer.access_token(principal)}"}
-
-    return make
-
-
-@pytest.fixture(scope="session")
-def service_headers(signer: TokenSigner) -> dict[str, str]:
-    return {"Authorization": f"Bearer {signer.service_token()}"}
-
-
 async def _started(app) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
@@ -294,24 +273,3 @@ async def projects_client(running_services) -> httpx.AsyncClient:
 @pytest.fixture(scope="session")
 async def volunteers_client(running_services) -> httpx.AsyncClient:
     return running_services["volunteers"]
-
-
-def station_rows(*paths: str, kind: str = "township") -> list[dict]:
-    """Replica rows for the given paths ('/1/', '/1/2/', ...), parents inferred."""
-    rows = []
-    for i, path in enumerate(paths):
-        ids = [int(x) for x in path.strip("/").split("/")]
-        rows.append({"id": ids[-1], "parent_id": ids[-2] if len(ids) > 1 else None, "path": path,
-                     "kind": kind, "name": f"Station {ids[-1]}", "change_seq": 1000 + i})
-    return rows
-
-
-@pytest.fixture
-def push_stations(service_headers):
-    """Seed a service's station replica directly, as the gateway would."""
-
-    async def push(client: httpx.AsyncClient, *paths: str) -> None:
-        r = await client.put("/internal/stations", json={"stations": station_rows(*paths)}, headers=service_headers)
-        assert r.status_code == 200, r.text
-
-    return push

@@ -1,4 +1,4 @@
-"""The gateway fixtures and the known dataset of the dashboard tests, for the loader's check."""
+"""The known dataset of the dashboard tests, for the loader's check (the gateway's fixtures are the
+suites' shared ones, tests/fixtures/gateway.py)."""
 
-from tests.gateway.conftest import admin, gateway, gateway_factory, root, tree  # noqa: F401
 from tests.gateway.test_stats import world  # noqa: F401

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.cases.conftest import ID_CHILD
 from tests.conftest import TEST_FILES
+from tests.fixtures.people import ID_CHILD
 from tests.storage.samples import COMMENT, has_gps, heic, jpeg, pdf, png
 
 
@@ -126,15 +126,15 @@ class TestScope:
             ("create", "upload_case_attachment"), ("read", "download_case_attachment")]
         assert rows[1]["actor_id"] == "w2"
 
-    async def test_a_childs_files_are_for_the_staff_who_work_with_the_child(self, cases_client, worker, admin,
+    async def test_a_childs_files_are_for_the_staff_who_work_with_the_child(self, cases_client, worker, admin_token,
                                                                             supervisor, register, db):
         child = await register(worker, id_number=ID_CHILD, birth_on="2015-03-10")
         base = f"/v1/beneficiaries/{child['id']}/attachments"
         photo = await upload(cases_client, worker, base, jpeg(), file_name="小明.jpg")
         assert photo["child"] is True
-        r = await cases_client.get(f"{base}/{photo['id']}/content", headers=admin)
+        r = await cases_client.get(f"{base}/{photo['id']}/content", headers=admin_token)
         assert r.status_code == 403
-        listed = (await cases_client.get(base, headers=admin)).json()["items"]
+        listed = (await cases_client.get(base, headers=admin_token)).json()["items"]
         assert listed[0]["file_name"] is None  # the name of a person's file is for the staff who work with them
         assert (await cases_client.get(f"{base}/{photo['id']}/content", headers=supervisor)).status_code == 200
         reads = [r for r in await audit_rows(db, photo["id"]) if r["action"] == "read"]

@@ -8,23 +8,24 @@ import httpx
 
 from services.cases.identity import pinyin_keys
 from services.cases.models import Beneficiary
-from tests.cases.conftest import ID_A, ID_B, id_number, with_etag
+from tests.fixtures.calls import with_etag
+from tests.fixtures.people import ID_BORN_1955, ID_BORN_1980, id_number
 
 
 class TestRegisterBeneficiary:
     async def test_stores_encrypted_and_answers_masked(self, cases_client, worker, register, db, today):
         consent_on = (today - timedelta(days=3)).isoformat()
-        b = await register(worker, id_number=ID_A, phone="13812345678", gender="male",
+        b = await register(worker, id_number=ID_BORN_1980, phone="13812345678", gender="male",
                            populations=["elderly", "elderly_alone"], self_care="partial",
                            emergency_contact={"name": "张小", "relation": "son", "phone": "13900001111"},
                            consents=[{"kind": "service", "given_on": consent_on, "by": "本人"}])
-        assert b["id_number"] == "5101**********" + ID_A[-4:]
+        assert b["id_number"] == "5101**********" + ID_BORN_1980[-4:]
         assert b["phone"] == "138****5678"
         assert b["emergency_contact"]["phone"] == "139****1111"
         assert b["birth_on"] == "1980-01-01"  # taken from the ID number
         assert b["station_id"] == 2 and b["populations"] == ["elderly", "elderly_alone"]
         row = await db.fetchrow("SELECT * FROM cases.beneficiary WHERE id = $1", b["id"])
-        assert ID_A not in row["id_number_enc"] and "13812345678" not in row["phone_enc"]
+        assert ID_BORN_1980 not in row["id_number_enc"] and "13812345678" not in row["phone_enc"]
         assert row["name_initials"] == "zsf" and row["name_pinyin"] == "zhangsanfeng"
         assert row["station_path"] == "/1/2/" and row["created_by"] == "w2"
         consent = {"kind": "service", "given_on": consent_on, "by": "本人", "note": None}
@@ -32,37 +33,38 @@ class TestRegisterBeneficiary:
 
     async def test_duplicate_id_number_in_province_is_409_naming_nothing_of_another_station(
             self, cases_client, worker, sibling, city_head, register, db):
-        first = await register(worker, id_number=ID_A)
-        r = await cases_client.post("/v1/beneficiaries", json={"name": "张三", "id_number": f" {ID_A.lower()} "},
+        first = await register(worker, id_number=ID_BORN_1980)
+        r = await cases_client.post("/v1/beneficiaries", json={"name": "张三", "id_number": f" {ID_BORN_1980.lower()} "},
                                     headers=sibling)
         assert r.status_code == 409
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"] == "This person is registered at another station: ask for a transfer."
         assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [("id_number", "registered_elsewhere")]
         assert "existing_id" not in r.json() and first["id"] not in r.text and "/1/2/" not in r.text
-        assert ID_A not in r.text
+        assert ID_BORN_1980 not in r.text
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 1
         # The attempt is audited, naming the record matched, the station whose person it is, and who tried.
         audit = await db.fetch("SELECT actor_id, record_id, station_path FROM cases.audit_log "
                                "WHERE action = 'id_number_elsewhere'")
         assert [tuple(a) for a in audit] == [("w3", first["id"], "/1/2/")]
         # Whoever can see the record is told which one it is, to use it instead.
-        r = await cases_client.post("/v1/beneficiaries", json={"name": "张三", "id_number": ID_A}, headers=city_head)
+        r = await cases_client.post("/v1/beneficiaries", json={"name": "张三", "id_number": ID_BORN_1980},
+                                    headers=city_head)
         assert r.status_code == 409 and r.json()["existing_id"] == first["id"]
 
     async def test_same_id_number_in_another_province_is_allowed(self, cases_client, worker, token_for, register):
-        await register(worker, id_number=ID_A)
+        await register(worker, id_number=ID_BORN_1980)
         other = token_for("social_worker", 10, "/9/10/", user_id="w10")
-        await register(other, id_number=ID_A)
+        await register(other, id_number=ID_BORN_1980)
 
     async def test_deleted_beneficiary_frees_the_id_number(self, cases_client, worker, register):
-        first = await register(worker, id_number=ID_A)
+        first = await register(worker, id_number=ID_BORN_1980)
         r = await cases_client.delete(f"/v1/beneficiaries/{first['id']}", headers=with_etag(worker, '"1"'))
         assert r.status_code == 204
-        await register(worker, id_number=ID_A)
+        await register(worker, id_number=ID_BORN_1980)
 
     async def test_client_id_retry_returns_existing(self, cases_client, worker, register, db):
-        body = {"id": "tab-0001", "name": "李四", "id_number": ID_B}
+        body = {"id": "tab-0001", "name": "李四", "id_number": ID_BORN_1955}
         first = await cases_client.post("/v1/beneficiaries", json=body, headers=worker)
         again = await cases_client.post("/v1/beneficiaries", json=body, headers=worker)
         assert first.status_code == 201 and again.status_code == 200
@@ -78,7 +80,7 @@ class TestRegisterBeneficiary:
         assert (await register(worker))["registered_on"] == today.isoformat()
         # A paper file (建档) entered later keeps the day it was opened, and counts on that day.
         earlier = today - timedelta(days=40)
-        b = await register(worker, registered_on=earlier.isoformat(), id_number=ID_A)
+        b = await register(worker, registered_on=earlier.isoformat(), id_number=ID_BORN_1980)
         assert b["registered_on"] == earlier.isoformat()
         counted = await db.fetch("SELECT day, value FROM cases.daily_stat WHERE metric = 'beneficiaries.registered' "
                                  "AND population = '_all' ORDER BY day")
@@ -86,7 +88,7 @@ class TestRegisterBeneficiary:
 
     async def test_registration_day_not_in_the_future_nor_before_birth(self, cases_client, worker, tree, db, today):
         for body in ({"registered_on": (today + timedelta(days=1)).isoformat()},
-                     {"registered_on": "1979-12-31", "id_number": ID_A}):
+                     {"registered_on": "1979-12-31", "id_number": ID_BORN_1980}):
             r = await cases_client.post("/v1/beneficiaries", json={"name": "甲", **body}, headers=worker)
             assert r.status_code == 422, r.text
             assert {e["field"] for e in r.json()["errors"]} == {"registered_on"}
@@ -115,7 +117,7 @@ class TestBeneficiaryInput:
         return r
 
     async def test_bad_check_digit(self, cases_client, worker, tree, db):
-        bad = ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1")
+        bad = ID_BORN_1980[:-1] + ("0" if ID_BORN_1980[-1] != "0" else "1")
         r = await self._refused(cases_client, worker, db, {"name": "甲", "id_number": bad}, "id_number")
         assert bad not in r.text
 
@@ -127,7 +129,8 @@ class TestBeneficiaryInput:
         await self._refused(cases_client, worker, db, {"name": "甲", "id_number": "5101041980"}, "id_number")
 
     async def test_birth_date_disagreeing_with_id(self, cases_client, worker, tree, db):
-        await self._refused(cases_client, worker, db, {"name": "甲", "id_number": ID_A, "birth_on": "1981-01-01"},
+        await self._refused(cases_client, worker, db, {"name": "甲", "id_number": ID_BORN_1980,
+                                                       "birth_on": "1981-01-01"},
                             "birth_on")
 
     async def test_future_birth_date(self, cases_client, worker, tree, db, today):
@@ -168,33 +171,33 @@ class TestBeneficiaryInput:
 
 
 class TestGetBeneficiary:
-    async def test_masking_per_role(self, cases_client, worker, head, supervisor, city_head, admin, register):
-        b = await register(worker, id_number=ID_A, phone="13812345678")
+    async def test_masking_per_role(self, cases_client, worker, head, supervisor, city_head, admin_token, register):
+        b = await register(worker, id_number=ID_BORN_1980, phone="13812345678")
         url = f"/v1/beneficiaries/{b['id']}"
         for headers in (worker, head, city_head):
             r = await cases_client.get(url, headers=headers)
-            assert r.json()["id_number"] == ID_A and r.json()["phone"] == "13812345678"
+            assert r.json()["id_number"] == ID_BORN_1980 and r.json()["phone"] == "13812345678"
             assert r.headers["etag"] == '"1"'
-        for headers in (supervisor, admin):
+        for headers in (supervisor, admin_token):
             got = (await cases_client.get(url, headers=headers)).json()
             assert got["id_number"].startswith("5101**") and got["phone"] == "138****5678"
 
     async def test_same_body_as_written(self, cases_client, worker, supervisor, register, today):
         consent = {"kind": "service", "given_on": today.isoformat(), "by": "本人"}
-        b = await register(worker, id_number=ID_A, phone="13812345678", address="和平社区",
+        b = await register(worker, id_number=ID_BORN_1980, phone="13812345678", address="和平社区",
                            emergency_contact={"name": "李四", "relation": "女儿", "phone": "13900001111"},
                            consents=[consent], populations=["elderly"], self_care="partial")
         # The create answer is masked; so is a supervisor's read. A worker's read shows all in full.
         masked = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=supervisor)).json()
         assert masked == b and masked["emergency_contact"]["phone"] == "139****1111"
         full = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=worker)).json()
-        assert full == {**b, "id_number": ID_A, "phone": "13812345678",
+        assert full == {**b, "id_number": ID_BORN_1980, "phone": "13812345678",
                         "emergency_contact": {"name": "李四", "relation": "女儿", "phone": "13900001111"}}
         assert full["consents"][0]["kind"] == "service"
 
     async def test_out_of_scope_and_aggregate_roles_get_404(self, cases_client, worker, sibling, official, token_for,
                                                             register):
-        b = await register(worker, id_number=ID_A)
+        b = await register(worker, id_number=ID_BORN_1980)
         for headers in (sibling, official, token_for("volunteer", 2, "/1/2/"),
                         token_for("social_worker", 4, "/1/2/4/")):
             r = await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=headers)
@@ -208,8 +211,8 @@ class TestGetBeneficiary:
 
 class TestListBeneficiaries:
     async def test_search_by_name_pinyin_phone_and_id(self, cases_client, worker, register):
-        zhang = await register(worker, name="张三丰", phone="13812345678", id_number=ID_A)
-        li = await register(worker, name="李四光", phone="13900004321", id_number=ID_B)
+        zhang = await register(worker, name="张三丰", phone="13812345678", id_number=ID_BORN_1980)
+        li = await register(worker, name="李四光", phone="13900004321", id_number=ID_BORN_1955)
 
         async def ids(**params):
             r = await cases_client.get("/v1/beneficiaries", params=params, headers=worker)
@@ -221,15 +224,15 @@ class TestListBeneficiaries:
         assert await ids(q="ZSF") == [zhang["id"]]
         assert await ids(q="lisi") == [li["id"]]
         assert await ids(phone_tail="4321") == [li["id"]]
-        assert await ids(id_number=ID_A) == [zhang["id"]]
+        assert await ids(id_number=ID_BORN_1980) == [zhang["id"]]
         assert set(await ids()) == {zhang["id"], li["id"]}
         r = await cases_client.get("/v1/beneficiaries", params={"phone_tail": "12"}, headers=worker)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "phone_tail"
 
     async def test_lists_mask_even_for_workers(self, cases_client, worker, register):
-        await register(worker, id_number=ID_A, phone="13812345678")
+        await register(worker, id_number=ID_BORN_1980, phone="13812345678")
         item = (await cases_client.get("/v1/beneficiaries", headers=worker)).json()["items"][0]
-        assert item["id_number"] != ID_A and item["phone"] == "138****5678"
+        assert item["id_number"] != ID_BORN_1980 and item["phone"] == "138****5678"
 
     async def test_filters_and_scope(self, cases_client, worker, sibling, city_head, register):
         ours = await register(worker, populations=["children", "child_left_behind"], worker_id="w2")
@@ -297,9 +300,9 @@ class TestUpdateBeneficiary:
         assert rows == {"_all": 1, "elderly": 0, "disabled": 1}
 
     async def test_duplicate_id_number_on_update(self, cases_client, worker, register):
-        a = await register(worker, id_number=ID_A)
+        a = await register(worker, id_number=ID_BORN_1980)
         b = await register(worker, name="李四")
-        r = await cases_client.patch(f"/v1/beneficiaries/{b['id']}", json={"id_number": ID_A},
+        r = await cases_client.patch(f"/v1/beneficiaries/{b['id']}", json={"id_number": ID_BORN_1980},
                                      headers=with_etag(worker, '"1"'))
         assert r.status_code == 409 and r.json()["existing_id"] == a["id"]
 
@@ -366,7 +369,7 @@ class TestRegistrationsOfPeopleElsewhere:
         from services.cases.app import create_app
 
         monkeypatch.setattr(cases_app.state.settings, "duplicate_id_attempts_per_hour", 3)
-        people = [ID_A, ID_B, id_number("51010419700310345"), id_number("51010419650710456")]
+        people = [ID_BORN_1980, ID_BORN_1955, id_number("51010419700310345"), id_number("51010419650710456")]
         for number in people:
             await register(worker, name="张三", id_number=number)
         for number in people[:3]:

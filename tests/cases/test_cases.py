@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from tests.cases.conftest import with_etag
+from tests.fixtures.calls import with_etag
 
 
 class TestOpenCase:

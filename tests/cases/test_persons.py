@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from shared.contracts.persons.union import PersonsUnion
 from shared.persons import person_key
-from tests.cases.conftest import with_etag
 from tests.cases.test_stats import service_record
+from tests.fixtures.calls import with_etag
 
 
 async def persons(client, service_headers, today, **query) -> list[dict]:

@@ -1,6 +1,6 @@
 """Population codes: seeded by the migration, extended by admins, checked on beneficiaries."""
 
-from tests.conftest import station_rows
+from tests.fixtures.stations import station_rows
 
 
 class TestListPopulations:
@@ -14,12 +14,12 @@ class TestListPopulations:
 
 
 class TestAddPopulation:
-    async def test_admin_adds_and_it_becomes_usable(self, cases_client, admin, worker, register, db):
-        r = await cases_client.post("/v1/populations", headers=admin,
+    async def test_admin_adds_and_it_becomes_usable(self, cases_client, admin_token, worker, register, db):
+        r = await cases_client.post("/v1/populations", headers=admin_token,
                                     json={"code": "veteran", "label_zh": "退役军人", "label_en": "Veterans"})
         assert r.status_code == 201 and r.json()["code"] == "veteran"
         await register(worker, populations=["veteran"])
-        again = await cases_client.post("/v1/populations", headers=admin,
+        again = await cases_client.post("/v1/populations", headers=admin_token,
                                         json={"code": "veteran", "label_zh": "x", "label_en": "x"})
         assert again.status_code == 409
 
@@ -44,7 +44,7 @@ class TestAddPopulation:
                                     headers=token_for("admin", 11, "/1/11/", user_id="a11"))
         assert r.status_code == 201, r.text
 
-    async def test_bad_code(self, cases_client, tree, admin):
-        r = await cases_client.post("/v1/populations", headers=admin,
+    async def test_bad_code(self, cases_client, tree, admin_token):
+        r = await cases_client.post("/v1/populations", headers=admin_token,
                                     json={"code": "Bad Code", "label_zh": "x", "label_en": "x"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "code"

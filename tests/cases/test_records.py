@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.cases.conftest import with_etag
+from tests.fixtures.calls import with_etag
 
 def bodies(today):
     t = today.isoformat()

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.stats import period_start
-from tests.cases.conftest import with_etag
+from tests.fixtures.calls import with_etag
+from tests.fixtures.counting import internal_stats, rows_of
 
 
 async def service_record(client, headers, case_id, served_on, person_times=1, **extra):
@@ -20,18 +21,7 @@ async def service_record(client, headers, case_id, served_on, person_times=1, **
     return r.json()
 
 
-def rows_of(answer, *keys):
-    return {tuple(r[k] for k in keys): r["value"] for r in answer["rows"]}
-
-
 class TestInternalStats:
-    async def _stats(self, client, service_headers, today, **query):
-        body = {"station_path": "/1/", "from": (today - timedelta(days=60)).isoformat(), "to": today.isoformat(),
-                **query}
-        r = await client.post("/internal/stats", json=body, headers=service_headers)
-        assert r.status_code == 200, r.text
-        return r.json()
-
     async def test_person_times_by_population_period_and_station(self, cases_client, service_headers, worker,
                                                                  sibling, register, open_case, today):
         elder = await register(worker, populations=["elderly", "elderly_alone"])
@@ -48,32 +38,32 @@ class TestInternalStats:
         await cases_client.patch(f"/v1/beneficiaries/{elder['id']}", json={"populations": ["disabled"]},
                                  headers=with_etag(worker, '"1"'))
 
-        total = await self._stats(cases_client, service_headers, today, metrics=["person_times.casework"])
+        total = await internal_stats(cases_client, service_headers, today, metrics=["person_times.casework"])
         assert total["rows"] == [{"metric": "person_times.casework", "population": None, "period": None,
                                   "station": None, "value": 11.0}]
 
-        by_pop = await self._stats(cases_client, service_headers, today, metrics=["person_times.casework"],
-                                   group_by=["population"])
+        by_pop = await internal_stats(cases_client, service_headers, today, metrics=["person_times.casework"],
+                                      group_by=["population"])
         assert rows_of(by_pop, "population") == {("_all",): 11, ("elderly",): 3, ("elderly_alone",): 3,
                                                  ("children",): 4}
 
         for period in ("day", "week", "month"):
-            got = await self._stats(cases_client, service_headers, today, metrics=["person_times.casework"],
-                                    group_by=[period])
+            got = await internal_stats(cases_client, service_headers, today, metrics=["person_times.casework"],
+                                       group_by=[period])
             expected = defaultdict(float)
             for _, day, n in served:
                 expected[(period_start(day, period).isoformat(),)] += n
             assert rows_of(got, "period") == expected, period
 
-        by_station = await self._stats(cases_client, service_headers, today, metrics=["person_times.casework"],
-                                       group_by=["station"])
+        by_station = await internal_stats(cases_client, service_headers, today, metrics=["person_times.casework"],
+                                          group_by=["station"])
         assert rows_of(by_station, "station") == {(2,): 7, (3,): 4}
-        inside = await self._stats(cases_client, service_headers, today, station_path="/1/2/",
-                                   metrics=["person_times.casework"], group_by=["station", "population"])
+        inside = await internal_stats(cases_client, service_headers, today, station_path="/1/2/",
+                                      metrics=["person_times.casework"], group_by=["station", "population"])
         assert rows_of(inside, "station", "population")[(2, "_all")] == 7
 
-        narrow = await self._stats(cases_client, service_headers, today, metrics=["person_times.casework"],
-                                   **{"from": (today - timedelta(days=10)).isoformat()})
+        narrow = await internal_stats(cases_client, service_headers, today, metrics=["person_times.casework"],
+                                      **{"from": (today - timedelta(days=10)).isoformat()})
         assert narrow["rows"][0]["value"] == 10
 
     async def test_cases_counts_and_open_stock(self, cases_client, service_headers, worker, register, open_case, act,
@@ -90,24 +80,24 @@ class TestInternalStats:
         await act(worker, c2["id"], "close", reason="unreachable", on=d(1))
         await act(worker, c2["id"], "reopen", on=d(0))
 
-        got = await self._stats(cases_client, service_headers, today)
+        got = await internal_stats(cases_client, service_headers, today)
         flows = rows_of(got, "metric")
         # from = today-60: a (opened day 70) is before the range; its closure (day 30) is inside.
         assert flows[("cases.new",)] == 2 and flows[("cases.closed",)] == 3 and flows[("cases.reopened",)] == 2
         assert flows[("cases.open",)] == 2 and flows[("beneficiaries.registered",)] == 1
 
-        past = await self._stats(cases_client, service_headers, today, metrics=["cases.open"],
-                                 to=d(25), **{"from": d(60)})
+        past = await internal_stats(cases_client, service_headers, today, metrics=["cases.open"],
+                                    to=d(25), **{"from": d(60)})
         assert past["rows"][0]["value"] == 1  # only c1 is open 25 days ago
 
-        by_day = await self._stats(cases_client, service_headers, today, metrics=["cases.open"], group_by=["day"],
-                                   **{"from": d(45)})
+        by_day = await internal_stats(cases_client, service_headers, today, metrics=["cases.open"], group_by=["day"],
+                                      **{"from": d(45)})
         level = {r["period"]: r["value"] for r in by_day["rows"]}
         assert level[d(45)] == 1 and level[d(40)] == 2 and level[d(30)] == 1 and d(19) not in level
         assert level[d(5)] == 1 and level[d(2)] == 2 and level[d(1)] == 1 and level[d(0)] == 2
 
-        by_month = await self._stats(cases_client, service_headers, today, metrics=["cases.open"],
-                                     group_by=["month", "population"])
+        by_month = await internal_stats(cases_client, service_headers, today, metrics=["cases.open"],
+                                        group_by=["month", "population"])
         last = period_start(today, "month").isoformat()
         assert rows_of(by_month, "period", "population")[(last, "elderly")] == 2
 
@@ -127,14 +117,14 @@ class TestInternalStats:
                           (today - timedelta(days=1), "person_times.casework"): 5,
                           (today - timedelta(days=3), "resources.linked_yuan"): 0,
                           (today - timedelta(days=1), "resources.linked_yuan"): 150.5}
-        got = await self._stats(cases_client, service_headers, today, metrics=["person_times.casework"])
+        got = await internal_stats(cases_client, service_headers, today, metrics=["person_times.casework"])
         assert got["rows"][0]["value"] == 5
         assert (await cases_client.delete(url, headers=with_etag(worker, '"2"'))).status_code == 204
-        got = await self._stats(cases_client, service_headers, today, metrics=["person_times.casework"])
+        got = await internal_stats(cases_client, service_headers, today, metrics=["person_times.casework"])
         assert got["rows"] == []
 
-    async def test_only_the_service_token(self, cases_client, tree, admin, today):
-        r = await cases_client.post("/internal/stats", headers=admin, json={
+    async def test_only_the_service_token(self, cases_client, tree, admin_token, today):
+        r = await cases_client.post("/internal/stats", headers=admin_token, json={
             "station_path": "/1/", "from": today.isoformat(), "to": today.isoformat()})
         assert r.status_code == 401
 

@@ -10,7 +10,9 @@ import pytest
 
 from shared.auth import Principal, Role
 from shared.sync import DEVICE_TOKEN_HEADER
-from tests.cases.conftest import ID_A, ID_B, with_etag
+from tests.fixtures.calls import with_etag
+from tests.fixtures.people import ID_BORN_1955, ID_BORN_1980
+from tests.fixtures.sync import pulled
 
 pytestmark = pytest.mark.usefixtures("tree")
 
@@ -39,15 +41,7 @@ async def pull(client, service_headers, db, station_path="/1/2/", since=None, **
                           headers=service_headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/x-ndjson")
-    lines = [json.loads(line) for line in r.text.splitlines() if line]
-    cursor = lines[0]["cursor"]
-    rows, deleted = {}, {}
-    for line in lines[1:]:
-        if "row" in line:
-            rows.setdefault(line["table"], {})[line["row"]["id"]] = line["row"]
-        else:
-            deleted.setdefault(line["table"], []).append(line["deleted"])
-    return cursor, rows, deleted
+    return pulled(r)
 
 
 async def push(client, service_headers, changes, since=None, expect=204, station_id=2, station_path="/1/2/",
@@ -108,7 +102,7 @@ async def rest_referral(client, headers, case_id, today):
 class TestPull:
     async def test_first_pull_serves_the_subtree_with_wire_values(self, cases_client, service_headers, db, worker,
                                                                   sibling, register, open_case, today):
-        mine = await register(worker, id_number=ID_A, phone="13812345678", populations=["elderly", "disabled"],
+        mine = await register(worker, id_number=ID_BORN_1980, phone="13812345678", populations=["elderly", "disabled"],
                               emergency_contact={"name": "王芳", "relation": "女儿", "phone": "13900001111"})
         theirs = await register(sibling, name="李四")
         gone = await register(worker, name="已删")
@@ -129,7 +123,7 @@ class TestPull:
         b = rows["beneficiaries"][mine["id"]]
         assert b["name"] == "张三丰" and b["birth_on"] == "1980-01-01" and b["station_id"] == 2
         assert json.loads(b["populations"]) == ["elderly", "disabled"] and json.loads(b["consents"]) == []
-        assert b["id_number_masked"] == "5101**********" + ID_A[-4:] and b["phone_masked"] == "138****5678"
+        assert b["id_number_masked"] == "5101**********" + ID_BORN_1980[-4:] and b["phone_masked"] == "138****5678"
         assert json.loads(b["emergency_contact_masked"]) == {"name": "王*", "relation": "**", "phone": "139****1111"}
         assert b["registered_on"] == today.isoformat()
         assert isinstance(b["created_at"], int) and isinstance(b["updated_at"], int)
@@ -137,7 +131,7 @@ class TestPull:
         assert (b["id_number"], b["phone"], b["emergency_contact"]) == (None, None, None)
         assert not {"id_number_enc", "id_number_bidx", "phone_enc", "station_path", "version", "create_digest",
                     "deleted_at", "created_by"} & set(b)
-        assert ID_A not in json.dumps(rows, ensure_ascii=False)
+        assert ID_BORN_1980 not in json.dumps(rows, ensure_ascii=False)
 
         c = rows["cases"][case["id"]]
         assert c["beneficiary_id"] == mine["id"] and c["status"] == "intake" and c["station_id"] == 2
@@ -209,7 +203,7 @@ class TestPush:
         before = await stats(cases_client, service_headers, today, "beneficiaries.registered", "cases.new",
                              "cases.open", "person_times.casework", "resources.linked_yuan")
         cursor, _, _ = await pull(cases_client, service_headers, db)
-        b = tablet_beneficiary(id_number=ID_A, phone="138 1234 5678", birth_on=None,
+        b = tablet_beneficiary(id_number=ID_BORN_1980, phone="138 1234 5678", birth_on=None,
                                emergency_contact=json.dumps({"name": "王芳", "phone": "13900001111"}))
         c = tablet_case(b["id"], today, status="closed")  # status is read-only: the case opens at intake
         s = tablet_service_record(c["id"], today, person_times=3, resources_yuan=20.5, beneficiary_id="forged")
@@ -221,7 +215,7 @@ class TestPush:
                                                    "beneficiaries": {"created": [b]}}, since=cursor)
 
         got = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=worker)).json()
-        assert got["id_number"] == ID_A and got["birth_on"] == "1980-01-01" and got["phone"] == "13812345678"
+        assert got["id_number"] == ID_BORN_1980 and got["birth_on"] == "1980-01-01" and got["phone"] == "13812345678"
         assert got["populations"] == ["elderly"] and got["station_id"] == 2 and got["created_by"] == "device:tab-1"
         assert got["emergency_contact"]["name"] == "王芳"
         case = (await cases_client.get(f"/v1/cases/{c['id']}", headers=worker)).json()
@@ -242,12 +236,12 @@ class TestPush:
         # The tablet gets them back with the ID number masked only.
         _, rows, _ = await pull(cases_client, service_headers, db, since=cursor)
         served = rows["beneficiaries"][b["id"]]
-        assert served["id_number"] is None and served["id_number_masked"].endswith(ID_A[-4:])
+        assert served["id_number"] is None and served["id_number_masked"].endswith(ID_BORN_1980[-4:])
         assert set(rows["service_records"]) == {s["id"]}
 
     async def test_repeated_creates_and_retries_converge(self, cases_client, service_headers, db, worker, today):
         # Nulls where the create defaulted (the device's station, the device as worker, low risk).
-        b = tablet_beneficiary(id_number=ID_A, station_id=None, consents=None)
+        b = tablet_beneficiary(id_number=ID_BORN_1980, station_id=None, consents=None)
         c = tablet_case(b["id"], today, worker_id=None, risk_level=None, project_id=None, station_id=None)
         changes = {"beneficiaries": {"created": [b]}, "cases": {"created": [c]}}
         await push(cases_client, service_headers, changes)
@@ -264,16 +258,16 @@ class TestPush:
             await push(cases_client, service_headers, {"beneficiaries": {"created": [again]}}, since=cursor)
             got = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=worker))
             assert got.headers["etag"] == '"2"'
-            assert got.json()["name"] == "王五二" and got.json()["id_number"] == ID_A
+            assert got.json()["name"] == "王五二" and got.json()["id_number"] == ID_BORN_1980
             assert got.json()["address"] == "幸福村3组"
 
         # A change of a write-only column alone is a change.
         cursor, _, _ = await pull(cases_client, service_headers, db)
-        await push(cases_client, service_headers, {"beneficiaries": {"updated": [{**again, "id_number": ID_B,
+        await push(cases_client, service_headers, {"beneficiaries": {"updated": [{**again, "id_number": ID_BORN_1955,
                                                                                    "birth_on": "1955-06-15"}]}},
                    since=cursor)
         got = (await cases_client.get(f"/v1/beneficiaries/{b['id']}", headers=worker)).json()
-        assert got["id_number"] == ID_B and got["version"] == 3
+        assert got["id_number"] == ID_BORN_1955 and got["version"] == 3
 
     async def test_a_write_only_value_counts_only_when_the_tablet_changed_it(self, cases_client, service_headers, db,
                                                                              worker, register):
@@ -459,8 +453,8 @@ class TestPush:
             assert problem["errors"][0]["field"] == f"changes.{table}.{row['id']}.{field}", problem
 
         # The ID number rule: once per province, the refusal naming the record and the existing one.
-        first = await register(worker, id_number=ID_A)
-        dup = tablet_beneficiary(id_number=ID_A)
+        first = await register(worker, id_number=ID_BORN_1980)
+        dup = tablet_beneficiary(id_number=ID_BORN_1980)
         problem = await push(cases_client, service_headers, {"beneficiaries": {"created": [dup]}}, expect=409)
         assert problem["existing_id"] == first["id"]
         assert problem["records"] == [{"table": "beneficiaries", "id": dup["id"]}]

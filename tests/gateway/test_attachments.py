@@ -8,6 +8,7 @@ from datetime import timedelta
 from PIL import Image
 
 from shared import clock
+from tests.fixtures.gateway import users
 from tests.storage.samples import has_gps, jpeg, pdf, png
 
 ID = "11010519491231002X"
@@ -16,13 +17,10 @@ NAMES = {"cases:beneficiary": "beneficiary", "cases:case": "case", "projects:gro
          "projects:activity": "activity", "projects:evaluation": "evaluation", "volunteers:service_hours": "hours"}
 
 
-async def world(gateway, admin, tree) -> dict:
-    township = tree["mengzhuiwan"]
-    await gateway.user(admin, "chen.head", "station_head", township["id"])
-    await gateway.user(admin, "li.worker", "social_worker", township["id"])
-    await gateway.user(admin, "wang.sibling", "social_worker", tree["shuangqiao"]["id"])
-    await gateway.app.state.pusher.sync_now()
-    head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+async def world(gateway, admin_headers, gateway_tree) -> dict:
+    staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                        ("li.worker", "social_worker", "mengzhuiwan"), ("wang.sibling", "social_worker", "shuangqiao"))
+    head, worker = staff["chen.head"], staff["li.worker"]
     today = clock.today()
     r = await gateway.post("/v1/projects", headers=head, json={
         "name": "猛追湾街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
@@ -62,8 +60,8 @@ async def world(gateway, admin, tree) -> dict:
 
 
 class TestAttachmentsThroughTheGateway:
-    async def test_every_owner_takes_a_file_and_gives_it_back_audited(self, gateway, admin, tree):
-        w = await world(gateway, admin, tree)
+    async def test_every_owner_takes_a_file_and_gives_it_back_audited(self, gateway, admin_headers, gateway_tree):
+        w = await world(gateway, admin_headers, gateway_tree)
         for owner, (base, purpose) in w["bases"].items():
             writer = w["head"] if owner == "projects:evaluation" else w["worker"]
             sent = pdf() if purpose != "photo" else jpeg()
@@ -86,16 +84,17 @@ class TestAttachmentsThroughTheGateway:
             r = await gateway.post(base, content=sent, headers=w["sibling"], params={"purpose": purpose})
             assert r.status_code in (403, 404), (owner, r.text)
 
-            r = await gateway.get("/v1/audit", headers=admin, params={"record": f"{owner.split(':')[0]}:attachment:"
-                                                                                 f"{file['id']}"})
+            r = await gateway.get("/v1/audit", headers=admin_headers,
+                                  params={"record": f"{owner.split(':')[0]}:attachment:{file['id']}"})
             assert r.status_code == 200, r.text
             name = NAMES[owner]
             actions = sorted((e["action"], e["operation"]) for e in r.json()["items"])
             assert actions == [("create", f"upload_{name}_attachment"), ("read", f"download_{name}_attachment")]
 
-    async def test_the_gateway_refuses_a_file_over_the_limit_before_reading_it(self, gateway_factory, tree, admin):
+    async def test_the_gateway_refuses_a_file_over_the_limit_before_reading_it(self, gateway_factory, gateway_tree,
+                                                                               admin_headers):
         small = await gateway_factory(upload_max_bytes=10_000)
-        w = await world(small, await small.admin(), tree)
+        w = await world(small, await small.admin(), gateway_tree)
         base, purpose = w["bases"]["cases:beneficiary"]
         r = await small.post(base, content=png(400, 400) + b"\x00" * 20_000, headers=w["worker"],
                              params={"purpose": "photo"})

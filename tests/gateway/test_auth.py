@@ -16,8 +16,8 @@ from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.passwords import from_settings
 from shared.auth import Role, TokenVerifier
 from shared.db import Database
-from tests.conftest import station_rows
-from tests.gateway.conftest import ADMIN_PASSWORD, FAST_HASHING
+from tests.fixtures.gateway import ADMIN_PASSWORD, FAST_HASHING
+from tests.fixtures.stations import station_rows
 
 
 def client_from(gateway, address: str):
@@ -31,8 +31,8 @@ def fields(problem: dict) -> set[str]:
 
 
 class TestToken:
-    async def test_login_answers_a_token_pair(self, gateway, admin, tree, db):
-        await gateway.user(admin, "Li.Hua", "social_worker", tree["heping"]["id"])
+    async def test_login_answers_a_token_pair(self, gateway, admin_headers, gateway_tree, db):
+        await gateway.user(admin_headers, "Li.Hua", "social_worker", gateway_tree["heping"]["id"])
         r = await gateway.login("LI.HUA")
         assert r.status_code == 200, r.text
         body = r.json()
@@ -41,14 +41,15 @@ class TestToken:
         assert body["token_type"] == "bearer" and body["expires_in"] == 900
         verifier = TokenVerifier(gateway.app.state.settings.public_key_pem(), "haolin", "haolin")
         principal = verifier.verify(body["access_token"])
-        assert principal.role is Role.social_worker and principal.station_id == tree["heping"]["id"]
-        assert principal.station_path == tree["heping"]["path"] and principal.name == "Li.Hua"
+        assert principal.role is Role.social_worker and principal.station_id == gateway_tree["heping"]["id"]
+        assert principal.station_path == gateway_tree["heping"]["path"] and principal.name == "Li.Hua"
         stored = await db.fetchrow("SELECT token_hash, revoked_at FROM gateway.refresh_token")
         assert stored["token_hash"] != body["refresh_token"] and stored["revoked_at"] is None
         assert await db.fetchval('SELECT last_login_at FROM gateway."user" WHERE username = $1', "Li.Hua")
 
-    async def test_wrong_username_and_wrong_password_look_the_same(self, gateway, admin, tree, monkeypatch):
-        await gateway.user(admin, "wk1", "social_worker", tree["heping"]["id"])
+    async def test_wrong_username_and_wrong_password_look_the_same(self, gateway, admin_headers, gateway_tree,
+                                                                   monkeypatch):
+        await gateway.user(admin_headers, "wk1", "social_worker", gateway_tree["heping"]["id"])
         passwords = from_settings(gateway.app.state.settings)
         verified = []
         real = passwords._verify
@@ -63,11 +64,7 @@ class TestToken:
 
     async def test_a_wait_says_how_long_it_lasts_in_the_callers_language(self, gateway_factory):
         gw = await gateway_factory(login_free_failures=1, login_delay_s=289, login_max_delay_s=289)
-        admin = await gw.admin()
-        root = (await gw.get("/v1/stations", headers=admin)).json()["items"][0]
-        await gw.user(admin, "wk2", "social_worker", root["id"])
-        for _ in range(2):
-            await gw.login("wk2", "wrong password")
+        await gw.locked_out("wk2")
         r = await gw.post("/v1/auth/token", data={"username": "wk2", "password": "x"},
                           headers={"Accept-Language": "zh-CN"})
         assert r.status_code == 429 and 288 <= r.json()["retry_after"] <= 289
@@ -209,7 +206,7 @@ class TestToken:
 
 
 class TestRefresh:
-    async def test_rotation(self, gateway, admin, db):
+    async def test_rotation(self, gateway, admin_headers, db):
         first = (await gateway.login("admin", ADMIN_PASSWORD)).json()
         r = await gateway.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert r.status_code == 200, r.text
@@ -221,7 +218,7 @@ class TestRefresh:
         me = await gateway.get("/v1/me", headers={"Authorization": f"Bearer {second['access_token']}"})
         assert me.status_code == 200 and me.json()["username"] == "admin"
 
-    async def test_reuse_revokes_the_whole_family(self, gateway, admin, db):
+    async def test_reuse_revokes_the_whole_family(self, gateway, admin_headers, db):
         first = (await gateway.login("admin", ADMIN_PASSWORD)).json()
         second = (await gateway.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
         reuse = await gateway.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
@@ -234,7 +231,7 @@ class TestRefresh:
         # Other logins of the same user are untouched.
         assert await db.fetchval("SELECT count(*) FROM gateway.refresh_token WHERE revoked_at IS NULL") == 1
 
-    async def test_unknown_and_expired_tokens(self, gateway, admin, db):
+    async def test_unknown_and_expired_tokens(self, gateway, admin_headers, db):
         assert (await gateway.post("/v1/auth/refresh", json={"refresh_token": "made-up"})).status_code == 401
         pair = (await gateway.login("admin", ADMIN_PASSWORD)).json()
         await db.execute("UPDATE gateway.refresh_token SET expires_at = now() - interval '1 second'")
@@ -247,7 +244,7 @@ class TestRefresh:
 
 
 class TestLogout:
-    async def test_logout_revokes(self, gateway, admin, db):
+    async def test_logout_revokes(self, gateway, admin_headers, db):
         pair = (await gateway.login("admin", ADMIN_PASSWORD)).json()
         r = await gateway.post("/v1/auth/logout", json={"refresh_token": pair["refresh_token"]})
         assert r.status_code == 204
@@ -258,13 +255,14 @@ class TestLogout:
 
 
 class TestMe:
-    async def test_profile_with_station(self, gateway, admin, tree):
-        await gateway.user(admin, "wk1", "social_worker", tree["heping"]["id"], phone="13800001111")
+    async def test_profile_with_station(self, gateway, admin_headers, gateway_tree):
+        await gateway.user(admin_headers, "wk1", "social_worker", gateway_tree["heping"]["id"], phone="13800001111")
         r = await gateway.get("/v1/me", headers=await gateway.headers_for("wk1"))
         assert r.status_code == 200
         body = r.json()
         assert body["username"] == "wk1" and body["role"] == "social_worker" and body["phone"] == "13800001111"
-        assert body["station"] == {"id": tree["heping"]["id"], "name": "Heping", "path": tree["heping"]["path"],
+        assert body["station"] == {"id": gateway_tree["heping"]["id"], "name": "Heping",
+                                   "path": gateway_tree["heping"]["path"],
                                    "kind": "village"}
         assert "password" not in r.text
 
@@ -275,7 +273,7 @@ class TestMe:
 
 
 class TestServicesAcceptGatewayTokens:
-    async def test_service_token_pushes_user_token_does_not(self, gateway, admin, cases_client, db):
+    async def test_service_token_pushes_user_token_does_not(self, gateway, admin_headers, cases_client, db):
         user_token = (await gateway.login("admin", ADMIN_PASSWORD)).json()["access_token"]
         body = {"stations": station_rows("/900/")}
         refused = await cases_client.put("/internal/stations", json=body,
@@ -287,7 +285,7 @@ class TestServicesAcceptGatewayTokens:
         assert accepted.status_code == 200
         assert await db.fetchval("SELECT count(*) FROM cases.station WHERE id = 900") == 1
 
-    async def test_access_token_verifies_with_the_services_key(self, gateway, admin, cases_app):
+    async def test_access_token_verifies_with_the_services_key(self, gateway, admin_headers, cases_app):
         token = (await gateway.login("admin", ADMIN_PASSWORD)).json()["access_token"]
         principal = cases_app.state.verifier.verify(token)
         assert principal.role is Role.admin and principal.station_path == "/1/"

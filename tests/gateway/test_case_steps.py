@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from services.cases.service.cases import allowed_actions
 from shared import clock
-from tests.gateway.test_stats import get_ok, users
+from tests.fixtures.gateway import users
+from tests.gateway.test_stats import get_ok
 
 WINDOW = 40  # days: cases open and step within the last WINDOW days
 STATIONS = ("heping", "shuangqiao")  # where cases are filed: a village and a township
@@ -35,16 +36,17 @@ case_runs = st.lists(st.tuples(st.integers(0, len(STATIONS) - 1), st.integers(0,
 
 
 @pytest.fixture
-async def casework(gateway_factory, admin, tree):
+async def casework(gateway_factory, admin_headers, gateway_tree):
     """An uncached gateway, a county social worker who files at any station below, two people."""
     gw = await gateway_factory(stats_cache_s=0, stats_stale_s=0)
-    worker = (await users(gw, admin, tree, ("county.worker", "social_worker", "chenghua")))["county.worker"]
+    worker = (await users(gw, admin_headers, gateway_tree, ("county.worker", "social_worker",
+                                                            "chenghua")))["county.worker"]
     people = []
     for name, populations in (("张桂芳", ["elderly"]), ("小明", ["child_left_behind", "children"])):
         r = await gw.post("/v1/beneficiaries", headers=worker, json={"name": name, "populations": populations})
         assert r.status_code == 201, r.text
         people.append(r.json())
-    return {"gw": gw, "worker": worker, "people": people, "admin": admin, "tree": tree, "cases": []}
+    return {"gw": gw, "worker": worker, "people": people, "admin": admin_headers, "tree": gateway_tree, "cases": []}
 
 
 def _recount(histories: dict[str, tuple[int, list[str], list[dict]]], station_ids: set[int], day: date,

@@ -5,20 +5,21 @@ and see its person-times in the casework stats; and what other readers see of it
 from datetime import UTC, date, datetime, timedelta
 
 from shared import clock
-from tests.cases.conftest import ID_A
+from tests.fixtures.people import ID_BORN_1980
 
 
 class TestCaseworkThroughTheGateway:
-    async def test_worker_walks_a_case_to_closed_and_sees_its_person_times(self, gateway, admin, tree, db):
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "li.worker", "social_worker", township["id"])
-        await gateway.user(admin, "wang.sibling", "social_worker", tree["shuangqiao"]["id"])
-        await gateway.user(admin, "zhao.official", "official", tree["chenghua"]["id"])
+    async def test_worker_walks_a_case_to_closed_and_sees_its_person_times(self, gateway, admin_headers, gateway_tree,
+                                                                           db):
+        township = gateway_tree["mengzhuiwan"]
+        await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
+        await gateway.user(admin_headers, "wang.sibling", "social_worker", gateway_tree["shuangqiao"]["id"])
+        await gateway.user(admin_headers, "zhao.official", "official", gateway_tree["chenghua"]["id"])
         await gateway.app.state.pusher.sync_now()
         worker = await gateway.headers_for("li.worker")
 
         r = await gateway.post("/v1/beneficiaries", headers=worker, json={
-            "name": "张桂芳", "gender": "female", "birth_on": "1980-01-01", "id_number": ID_A,
+            "name": "张桂芳", "gender": "female", "birth_on": "1980-01-01", "id_number": ID_BORN_1980,
             "phone": "13800138000", "populations": ["elderly_alone"]})
         assert r.status_code == 201, r.text
         beneficiary = r.json()
@@ -71,20 +72,21 @@ class TestCaseworkThroughTheGateway:
         assert stored["status"] == "closed" and stored["station_path"] == township["path"]
         # The ID number is stored encrypted: not in plain text anywhere in the row.
         row = await db.fetchrow("SELECT * FROM cases.beneficiary WHERE id = $1", beneficiary["id"])
-        assert ID_A not in " ".join(str(v) for v in row.values())
+        assert ID_BORN_1980 not in " ".join(str(v) for v in row.values())
 
 
 class TestAtTheDayEdge:
     """00:30 in Shanghai is 16:30 UTC the day before (and here the month before): the README's
     walkthrough, run then, dates everything by the platform's day, not by UTC's."""
 
-    async def test_the_walkthrough_at_half_past_midnight_in_shanghai(self, gateway, admin, tree, monkeypatch):
+    async def test_the_walkthrough_at_half_past_midnight_in_shanghai(self, gateway, admin_headers, gateway_tree,
+                                                                     monkeypatch):
         instant = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
         monkeypatch.setattr(clock, "now", lambda: instant)
         platform_today, utc_today = date(2026, 12, 1), date(2026, 11, 30)
         assert clock.today() == platform_today
 
-        await gateway.user(admin, "wang.li", "social_worker", tree["mengzhuiwan"]["id"])
+        await gateway.user(admin_headers, "wang.li", "social_worker", gateway_tree["mengzhuiwan"]["id"])
         await gateway.app.state.pusher.sync_now()
         worker = await gateway.headers_for("wang.li")
         r = await gateway.post("/v1/beneficiaries", headers=worker, json={

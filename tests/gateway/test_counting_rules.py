@@ -19,16 +19,17 @@ from datetime import timedelta
 import pytest
 
 from shared import clock
-from tests.gateway.test_stats import get_ok, users
-from tests.volunteers.conftest import ID_A
+from tests.fixtures.gateway import users
+from tests.fixtures.people import ID_BORN_1990
+from tests.gateway.test_stats import get_ok
 
 
 @pytest.fixture
-async def changing(gateway, admin, tree) -> dict:
+async def changing(gateway, admin_headers, gateway_tree) -> dict:
     """P is elderly when she is first served (casework, an activity), then dibao and disabled when
     served again (casework, a group session); Q, a left-behind child, attends the activity."""
-    ids = {k: s["id"] for k, s in tree.items()}
-    h = await users(gateway, admin, tree, ("county.head", "station_head", "chenghua"),
+    ids = {k: s["id"] for k, s in gateway_tree.items()}
+    h = await users(gateway, admin_headers, gateway_tree, ("county.head", "station_head", "chenghua"),
                     ("meng.worker", "social_worker", "mengzhuiwan"), ("county.official", "official", "chenghua"))
     head, worker = h["county.head"], h["meng.worker"]
     today = clock.today()
@@ -65,7 +66,7 @@ async def changing(gateway, admin, tree) -> dict:
                                               "members": [p["id"]]})
     await post(worker, f"/v1/groups/{group['id']}/sessions", {
         "held_on": b.isoformat(), "anonymous_count": 2, "attendees": [{"beneficiary_id": p["id"]}]})
-    volunteer = await post(worker, "/v1/volunteers", {"name": "张志愿", "id_number": ID_A})
+    volunteer = await post(worker, "/v1/volunteers", {"name": "张志愿", "id_number": ID_BORN_1990})
     await post(worker, "/v1/volunteer-hours", {"volunteer_id": volunteer["id"], "served_on": b.isoformat(),
                                                "hours": "2", "content": "助老送餐"})
     return {"ids": ids, "h": h, "a": a, "b": b, "today": today, "p": p, "q": q, "case": case}
@@ -131,11 +132,11 @@ class TestADeletedBeneficiary:
 
 
 class TestOutOfScopeIs404Everywhere:
-    async def test_every_figures_endpoint(self, gateway, changing, tree):
+    async def test_every_figures_endpoint(self, gateway, changing, gateway_tree):
         c = changing
         worker = c["h"]["meng.worker"]
         window = {"from": c["a"].isoformat(), "to": c["today"].isoformat()}
-        for station in (tree["shuangqiao"]["id"], tree["chenghua"]["id"], 999_999):
+        for station in (gateway_tree["shuangqiao"]["id"], gateway_tree["chenghua"]["id"], 999_999):
             for path, extra in (("/v1/stats/summary", {}), ("/v1/stats/timeseries", {"metric": "persons"}),
                                 ("/v1/stats/breakdown", {"metric": "persons"}), ("/v1/cases/stats", {}),
                                 ("/v1/projects/stats", {}), ("/v1/volunteers/stats", {})):
@@ -143,7 +144,7 @@ class TestOutOfScopeIs404Everywhere:
                 assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", (
                     path, station, r.text)
         # Her own station, named or not, and one below it, answer.
-        for station in (None, tree["mengzhuiwan"]["id"], tree["heping"]["id"]):
+        for station in (None, gateway_tree["mengzhuiwan"]["id"], gateway_tree["heping"]["id"]):
             params = {**window, **({"station_id": station} if station else {})}
             for path in ("/v1/cases/stats", "/v1/projects/stats", "/v1/volunteers/stats", "/v1/stats/summary"):
                 assert (await gateway.get(path, headers=worker, params=params)).status_code == 200, (path, station)

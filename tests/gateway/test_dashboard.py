@@ -30,8 +30,8 @@ from playwright.async_api import async_playwright, expect
 
 from gateway.upstream.clients import Hop
 from shared import clock
-from tests.gateway.conftest import ADMIN_PASSWORD, PASSWORD
-from tests.volunteers.conftest import ID_A
+from tests.fixtures.gateway import ADMIN_PASSWORD, PASSWORD
+from tests.fixtures.people import ID_BORN_1990
 
 CHROMIUM = os.environ.get("HAOLIN_CHROMIUM", "/usr/bin/chromium")
 # What this machine needs to run Chromium headless as root, with nothing fetched from outside.
@@ -109,14 +109,14 @@ async def served(gateway):
 
 
 @pytest.fixture
-async def data(gateway, admin, tree):
+async def data(gateway, admin_headers, gateway_tree):
     """Casework, group work, a community activity, a project with targets and volunteer hours
     at three stations of the Chenghua county subtree, all made through the API this month."""
-    ids = {k: s["id"] for k, s in tree.items()}
+    ids = {k: s["id"] for k, s in gateway_tree.items()}
     for username, role, station in (("county.head", "station_head", "chenghua"),
                                     ("meng.worker", "social_worker", "mengzhuiwan"),
                                     ("shuang.worker", "social_worker", "shuangqiao")):
-        await gateway.user(admin, username, role, ids[station])
+        await gateway.user(admin_headers, username, role, ids[station])
     await gateway.app.state.pusher.sync_now()
     head, meng, shuang = [await gateway.headers_for(u) for u in ("county.head", "meng.worker", "shuang.worker")]
     today = clock.today()
@@ -166,7 +166,7 @@ async def data(gateway, admin, tree):
     await post(head, "/v1/activities", {"project_id": project["id"], "station_id": ids["shuangqiao"],
                                         "title": "社区义诊", "held_on": today.isoformat(), "anonymous_count": 10,
                                         "attendees": [{"beneficiary_id": r}], "resources_yuan": "500"})
-    volunteer = await post(meng, "/v1/volunteers", {"name": "张志愿", "id_number": ID_A,
+    volunteer = await post(meng, "/v1/volunteers", {"name": "张志愿", "id_number": ID_BORN_1990,
                                                     "station_id": ids["mengzhuiwan"]})
     hours = await post(head, "/v1/volunteer-hours", {"volunteer_id": volunteer["id"], "station_id": ids["mengzhuiwan"],
                                                      "served_on": today.isoformat(), "hours": "2.5",
@@ -189,6 +189,17 @@ def number(text: str) -> float | None:
 def shown_value(value: float | None) -> float | None:
     """The page shows at most two decimals."""
     return None if value is None else round(value, 2)
+
+
+async def log_in(page, url: str, username: str, password: str = PASSWORD, enter: bool = True) -> None:
+    """Open the dashboard at `url` and send its login form, by Enter in the password or by its button."""
+    await page.goto(url)
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    if enter:
+        await page.press("#password", "Enter")
+    else:
+        await page.click("#login-form button[type=submit]")
 
 
 class Page:
@@ -363,10 +374,7 @@ class TestDashboard:
                     polls.append((await response.request.header_value("if-none-match"), response.status))
 
             page.on("response", on_response)
-            await page.goto(f"{served}/dashboard?poll=1")
-            await page.fill("#username", "county.head")
-            await page.fill("#password", PASSWORD)
-            await page.press("#password", "Enter")
+            await log_in(page, f"{served}/dashboard?poll=1", "county.head")
             await tab.loaded()
             await tab.expect_summary_of(ids["chenghua"])
 
@@ -418,10 +426,7 @@ class TestDashboard:
     async def test_a_wrong_password_is_said_on_the_page(self, browser, served):
         context = await browser.new_context()
         page = await context.new_page()
-        await page.goto(f"{served}/dashboard")
-        await page.fill("#username", "admin")
-        await page.fill("#password", "not the password")
-        await page.click("#login-form button[type=submit]")
+        await log_in(page, f"{served}/dashboard", "admin", password="not the password", enter=False)
         error = page.locator("#login-error")
         await error.wait_for(state="visible")
         # In the page's language throughout: the API was asked in it.
@@ -434,18 +439,11 @@ class TestDashboard:
 
     async def test_a_throttled_login_says_how_long_to_wait(self, browser, gateway_factory):
         gateway = await gateway_factory(login_free_failures=1, login_delay_s=289, login_max_delay_s=289)
-        admin = await gateway.admin()
-        root = (await gateway.get("/v1/stations", headers=admin)).json()["items"][0]
-        await gateway.user(admin, "locked.worker", "social_worker", root["id"])
-        for _ in range(2):
-            await gateway.login("locked.worker", "wrong password")
+        await gateway.locked_out("locked.worker")
         async with serve(gateway.app) as base:
             context = await browser.new_context()
             page = await context.new_page()
-            await page.goto(f"{base}/dashboard")
-            await page.fill("#username", "locked.worker")
-            await page.fill("#password", PASSWORD)
-            await page.click("#login-form button[type=submit]")
+            await log_in(page, f"{base}/dashboard", "locked.worker", enter=False)
             error = page.locator("#login-error")
             await error.wait_for(state="visible")
             assert re.fullmatch(r"登录失败：此用户名从您的地址登录失败次数过多。请 4 分 4[89] 秒后再试。",
@@ -458,10 +456,7 @@ class TestDashboard:
                                                 timezone_id=clock.timezone_name())
             tab = Page(await context.new_page(), api, data["head"])
             page = tab.page
-            await page.goto(f"{served}/dashboard")
-            await page.fill("#username", "county.head")
-            await page.fill("#password", PASSWORD)
-            await page.press("#password", "Enter")
+            await log_in(page, f"{served}/dashboard", "county.head")
             loaded = await tab.loaded()
             # This month, day by day.
             await page.select_option("#period-kind", "month")
@@ -493,22 +488,19 @@ class TestDashboard:
             await context.close()
 
     async def test_on_a_phone_two_cards_a_row_and_the_selected_station_in_view(self, browser, served, data,
-                                                                                gateway, admin):
+                                                                                gateway, admin_headers):
         ids = data["ids"]
         # A township with many rooms, the last with a name longer than the panel is wide.
         for i in range(24):
-            await gateway.station(admin, ids["mengzhuiwan"], "village", f"望平社区第{i + 1:02d}网格社工服务室")
-        far = await gateway.station(admin, ids["mengzhuiwan"], "village",
+            await gateway.station(admin_headers, ids["mengzhuiwan"], "village", f"望平社区第{i + 1:02d}网格社工服务室")
+        far = await gateway.station(admin_headers, ids["mengzhuiwan"], "village",
                                     "Wangpingshequdierwanggedangqunfuwuzhongxinshegongfuwushi")
         await gateway.app.state.pusher.sync_now()
         async with httpx.AsyncClient(base_url=served) as api:
             context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
             tab = Page(await context.new_page(), api, data["head"])
             page = tab.page
-            await page.goto(f"{served}/dashboard")
-            await page.fill("#username", "county.head")
-            await page.fill("#password", PASSWORD)
-            await page.press("#password", "Enter")
+            await log_in(page, f"{served}/dashboard", "county.head")
             loaded = await tab.loaded()
 
             boxes = [await page.locator(f'[data-figure="{m}"]').bounding_box() for m in CARDS]
@@ -534,18 +526,16 @@ class TestDashboard:
             assert tab.problems == []
             await context.close()
 
-    async def test_the_tree_lists_stations_by_division_code_then_name(self, browser, served, data, gateway, admin):
+    async def test_the_tree_lists_stations_by_division_code_then_name(self, browser, served, data, gateway,
+                                                                      admin_headers):
         ids = data["ids"]
-        zhaojia = await gateway.station(admin, ids["chenghua"], "township", "Zhaojia", code="510108009")
+        zhaojia = await gateway.station(admin_headers, ids["chenghua"], "township", "Zhaojia", code="510108009")
         await gateway.app.state.pusher.sync_now()
         async with httpx.AsyncClient(base_url=served) as api:
             context = await browser.new_context()
             tab = Page(await context.new_page(), api, data["head"])
             page = tab.page
-            await page.goto(f"{served}/dashboard")
-            await page.fill("#username", "county.head")
-            await page.fill("#password", PASSWORD)
-            await page.press("#password", "Enter")
+            await log_in(page, f"{served}/dashboard", "county.head")
             await tab.loaded()
             children = page.locator(f'#tree li[data-id="{ids["chenghua"]}"] > ul > li > .node > .pick')
             await expect(children).to_have_count(3)

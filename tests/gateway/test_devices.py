@@ -11,9 +11,9 @@ async def register(gateway, headers, station_id, name="和平村社工室平板"
 
 
 class TestDevices:
-    async def test_register_use_and_revoke(self, gateway, admin, tree):
-        village = tree["heping"]
-        await gateway.user(admin, "chen.head", "station_head", tree["mengzhuiwan"]["id"])
+    async def test_register_use_and_revoke(self, gateway, admin_headers, gateway_tree):
+        village = gateway_tree["heping"]
+        await gateway.user(admin_headers, "chen.head", "station_head", gateway_tree["mengzhuiwan"]["id"])
         head = await gateway.headers_for("chen.head")
         device = await register(gateway, head, village["id"])
         assert device["station_id"] == village["id"] and device["credential"].startswith("hl_dev_")
@@ -38,38 +38,41 @@ class TestDevices:
         r = await gateway.get("/v1/sync", params={"last_pulled_at": "null"}, headers=tablet)
         assert r.status_code == 401 and "revoked" in r.json()["detail"]
 
-    async def test_only_managers_in_scope(self, gateway, admin, tree):
-        await gateway.user(admin, "li.worker", "social_worker", tree["mengzhuiwan"]["id"])
-        await gateway.user(admin, "wang.head", "station_head", tree["shuangqiao"]["id"])
+    async def test_only_managers_in_scope(self, gateway, admin_headers, gateway_tree):
+        await gateway.user(admin_headers, "li.worker", "social_worker", gateway_tree["mengzhuiwan"]["id"])
+        await gateway.user(admin_headers, "wang.head", "station_head", gateway_tree["shuangqiao"]["id"])
         worker, sibling = await gateway.headers_for("li.worker"), await gateway.headers_for("wang.head")
-        r = await gateway.post("/v1/devices", headers=worker, json={"station_id": tree["heping"]["id"], "name": "x"})
+        r = await gateway.post("/v1/devices", headers=worker, json={"station_id": gateway_tree["heping"]["id"],
+                                                                    "name": "x"})
         assert r.status_code == 403
         # Another township's head cannot register, list or revoke devices of this one.
-        await register(gateway, sibling, tree["heping"]["id"], expect=404)
-        device = await register(gateway, admin, tree["heping"]["id"])
+        await register(gateway, sibling, gateway_tree["heping"]["id"], expect=404)
+        device = await register(gateway, admin_headers, gateway_tree["heping"]["id"])
         assert (await gateway.get("/v1/devices", headers=sibling)).json() == []
         assert (await gateway.post(f"/v1/devices/{device['id']}/revoke", headers=sibling)).status_code == 404
-        r = await gateway.post("/v1/devices", headers=admin, json={"station_id": tree["heping"]["id"], "name": ""})
+        r = await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": gateway_tree["heping"]["id"],
+                                                                           "name": ""})
         assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("name")
 
 
 class TestRetriedRegistration:
     """A tablet's name is its natural key within its station while it is live."""
 
-    async def test_the_same_registration_twice_is_409_naming_name_and_one_tablet(self, gateway, admin, tree, db):
-        village = tree["heping"]["id"]
-        first = await register(gateway, admin, village)
-        again = await register(gateway, admin, village, expect=409)
+    async def test_the_same_registration_twice_is_409_naming_name_and_one_tablet(self, gateway, admin_headers,
+                                                                                 gateway_tree, db):
+        village = gateway_tree["heping"]["id"]
+        first = await register(gateway, admin_headers, village)
+        again = await register(gateway, admin_headers, village, expect=409)
         assert again["errors"][0]["field"] == "name" and again["errors"][0]["code"] == "duplicate"
         assert await db.fetchval("SELECT count(*) FROM gateway.device WHERE station_id = $1", village) == 1
         # The name is free again once that tablet is revoked, and free at any other station.
-        assert (await gateway.post(f"/v1/devices/{first['id']}/revoke", headers=admin)).status_code == 200
-        await register(gateway, admin, village)
-        await register(gateway, admin, tree["shuangqiao"]["id"])
+        assert (await gateway.post(f"/v1/devices/{first['id']}/revoke", headers=admin_headers)).status_code == 200
+        await register(gateway, admin_headers, village)
+        await register(gateway, admin_headers, gateway_tree["shuangqiao"]["id"])
 
-    async def test_two_registrations_at_once_make_one_tablet(self, gateway, admin, tree, db):
-        body = {"station_id": tree["heping"]["id"], "name": "和平村社工室平板"}
-        a, b = await asyncio.gather(gateway.post("/v1/devices", headers=admin, json=body),
-                                    gateway.post("/v1/devices", headers=admin, json=body))
+    async def test_two_registrations_at_once_make_one_tablet(self, gateway, admin_headers, gateway_tree, db):
+        body = {"station_id": gateway_tree["heping"]["id"], "name": "和平村社工室平板"}
+        a, b = await asyncio.gather(gateway.post("/v1/devices", headers=admin_headers, json=body),
+                                    gateway.post("/v1/devices", headers=admin_headers, json=body))
         assert sorted((a.status_code, b.status_code)) == [201, 409], (a.text, b.text)
         assert await db.fetchval("SELECT count(*) FROM gateway.device") == 1

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.gateway.conftest import ADMIN_PASSWORD
+from tests.fixtures.gateway import ADMIN_PASSWORD
 from tests.gateway.test_dashboard import browser, serve  # noqa: F401 (the module's browser fixture)
 
 PAGES = ("/docs", "/redoc")
@@ -42,13 +42,19 @@ async def offline_context(browser, base: str):  # noqa: F811
     return context
 
 
+async def offline_page(browser, base: str, path: str):  # noqa: F811
+    """A page of `offline_context` opened at `path`, and the list its script errors go to."""
+    context = await offline_context(browser, base)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{base}{path}")
+    return context, page, errors
+
+
 class TestOfflineDocs:
     async def test_swagger_ui_lists_login_first_and_authorizes_without_internet(self, browser, served):  # noqa: F811
-        context = await offline_context(browser, served)
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        await page.goto(f"{served}/docs")
+        context, page, errors = await offline_page(browser, served, "/docs")
 
         # The operations are listed, the login ones first.
         sections = page.locator(".opblock-tag-section")
@@ -82,11 +88,7 @@ class TestOfflineDocs:
         await context.close()
 
     async def test_redoc_renders_without_internet(self, browser, served):  # noqa: F811
-        context = await offline_context(browser, served)
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        await page.goto(f"{served}/redoc")
+        context, page, errors = await offline_page(browser, served, "/redoc")
         # ReDoc lays out the whole document (a few hundred operations) before it shows anything.
         await expect(page.locator("h1").first).to_contain_text("Haolin", timeout=90_000)
         await expect(page.get_by_text("/v1/auth/token").first).to_be_attached()

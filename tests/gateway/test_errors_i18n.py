@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.cases.conftest import ID_A, TREE
+from tests.fixtures.people import ID_BORN_1980
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
@@ -24,9 +24,8 @@ def zh_problem(r, status: int) -> dict:
 
 
 @pytest.fixture
-async def services(cases_client, projects_client, volunteers_client, push_stations):
-    for client in (cases_client, projects_client, volunteers_client):
-        await push_stations(client, *TREE)
+async def services(cases_client, projects_client, volunteers_client, push_tree):
+    await push_tree(cases_client, projects_client, volunteers_client)
     return {"cases": cases_client, "projects": projects_client, "volunteers": volunteers_client}
 
 
@@ -84,7 +83,7 @@ class TestEveryService:
         assert p["errors"] == [{"field": "code", "message": "已存在", "code": "duplicate"}]
 
         worker = token_for("social_worker", 2, "/1/2/")
-        volunteer = {"name": "张志愿", "id_number": ID_A, "station_id": 2}
+        volunteer = {"name": "张志愿", "id_number": ID_BORN_1980, "station_id": 2}
         volunteers = services["volunteers"]
         assert (await volunteers.post("/v1/volunteers", json=volunteer, headers=worker)).status_code == 201
         p = zh_problem(await volunteers.post("/v1/volunteers", json=volunteer, headers={**worker, **ZH}), 409)
@@ -95,24 +94,24 @@ class TestEveryService:
 
 
 class TestThroughTheGateway:
-    async def test_the_gateways_own_and_the_services_problems(self, gateway, admin, tree):
+    async def test_the_gateways_own_and_the_services_problems(self, gateway, admin_headers, gateway_tree):
         # The gateway's own: 401 on login, 404 of a station, 422 of its own input.
         p = zh_problem(await gateway.post("/v1/auth/token", data={"username": "admin", "password": "wrong"},
                                           headers=ZH), 401)
         assert p["title"] == "未登录或登录已失效" and p["detail"] == "用户名或密码错误。"
-        p = zh_problem(await gateway.get("/v1/stations/99999", headers={**admin, **ZH}), 404)
+        p = zh_problem(await gateway.get("/v1/stations/99999", headers={**admin_headers, **ZH}), 404)
         assert p["detail"] == "您的范围内没有该站点。"
-        p = zh_problem(await gateway.post("/v1/stations", json={"parent_id": tree["chenghua"]["id"]},
-                                          headers={**admin, **ZH}), 422)
+        p = zh_problem(await gateway.post("/v1/stations", json={"parent_id": gateway_tree["chenghua"]["id"]},
+                                          headers={**admin_headers, **ZH}), 422)
         assert {e["field"] for e in p["errors"]} == {"kind", "name"}
         assert {e["message"] for e in p["errors"]} == {"必填字段"}
         # A service's problem comes through as the service wrote it, in the language asked for.
-        p = zh_problem(await gateway.get(f"/v1/cases/{uuid.uuid4()}", headers={**admin, **ZH}), 404)
+        p = zh_problem(await gateway.get(f"/v1/cases/{uuid.uuid4()}", headers={**admin_headers, **ZH}), 404)
         assert p["detail"] == "没有该个案。"
-        r = await gateway.get(f"/v1/cases/{uuid.uuid4()}", headers=admin)
+        r = await gateway.get(f"/v1/cases/{uuid.uuid4()}", headers=admin_headers)
         assert r.status_code == 404 and r.json()["detail"] == "No such case."
         # 403: a volunteer asks for aggregates.
-        await gateway.user(admin, "vol.one", "volunteer", tree["heping"]["id"])
+        await gateway.user(admin_headers, "vol.one", "volunteer", gateway_tree["heping"]["id"])
         vol = await gateway.headers_for("vol.one")
         p = zh_problem(await gateway.get("/v1/stats/summary", headers={**vol, **ZH}), 403)
         assert p["detail"] == "志愿者不能查看站点统计数据。"

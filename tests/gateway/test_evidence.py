@@ -8,6 +8,7 @@ from datetime import timedelta
 from openpyxl import load_workbook
 
 from shared import clock
+from tests.fixtures.gateway import users
 from tests.gateway.test_project_progress import gateway  # noqa: F401 - the fixture: projects through the gateway
 from tests.storage.samples import jpeg, pdf
 
@@ -18,12 +19,11 @@ def gaps(progress: dict) -> dict[str, list[tuple[str, str, str]]]:
 
 
 class TestEvidence:
-    async def test_progress_and_report_name_the_records_lacking_evidence(self, gateway, admin, tree):  # noqa: F811
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "chen.head", "station_head", township["id"])
-        await gateway.user(admin, "li.worker", "social_worker", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+    async def test_progress_and_report_name_the_records_lacking_evidence(self, gateway, admin_headers,
+                                                                         gateway_tree):  # noqa: F811
+        staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                            ("li.worker", "social_worker", "mengzhuiwan"))
+        head, worker = staff["chen.head"], staff["li.worker"]
         today = clock.today()
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "猛追湾项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",

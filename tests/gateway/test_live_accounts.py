@@ -14,7 +14,7 @@ import time
 import pytest
 
 from gateway.upstream.proxy import PROXIED_PREFIXES
-from tests.gateway.conftest import PASSWORD
+from tests.fixtures.gateway import PASSWORD
 
 # Every proxied prefix, and routes of the gateway's own that take a user's token.
 PATHS = [*PROXIED_PREFIXES, "/v1/me", "/v1/stats/summary", "/v1/projects/p-1/progress", "/v1/stations",
@@ -50,54 +50,57 @@ async def login(gateway, username: str) -> tuple[dict, str]:
 
 
 @pytest.fixture
-async def head(gateway, admin, tree) -> tuple[dict, dict]:
+async def head(gateway, admin_headers, gateway_tree) -> tuple[dict, dict]:
     """A station head of Mengzhuiwan (with Heping below it), logged in: (user, headers)."""
-    user = await gateway.user(admin, "meng.head", "station_head", tree["mengzhuiwan"]["id"])
+    user = await gateway.user(admin_headers, "meng.head", "station_head", gateway_tree["mengzhuiwan"]["id"])
     await gateway.app.state.pusher.sync_now()
     headers, _ = await login(gateway, "meng.head")
     assert served(await statuses(gateway, headers))
     return user, headers
 
 
-async def etag_of(gateway, admin, user_id: int) -> str:
-    return (await gateway.get(f"/v1/users/{user_id}", headers=admin)).headers["etag"]
+async def etag_of(gateway, admin_headers, user_id: int) -> str:
+    return (await gateway.get(f"/v1/users/{user_id}", headers=admin_headers)).headers["etag"]
 
 
 class TestChangesToTheUser:
-    async def test_disabling(self, gateway, admin, head):
+    async def test_disabling(self, gateway, admin_headers, head):
         user, headers = head
-        assert (await gateway.post(f"/v1/users/{user['id']}/disable", headers=admin)).status_code == 200
+        assert (await gateway.post(f"/v1/users/{user['id']}/disable", headers=admin_headers)).status_code == 200
         await refused_everywhere(gateway, headers)
 
-    async def test_demotion_to_a_volunteer_elsewhere(self, gateway, admin, tree, head):
+    async def test_demotion_to_a_volunteer_elsewhere(self, gateway, admin_headers, gateway_tree, head):
         user, headers = head
         r = await gateway.patch(f"/v1/users/{user['id']}", json={"role": "volunteer",
-                                                                 "station_id": tree["shuangqiao"]["id"]},
-                                headers={**admin, "If-Match": await etag_of(gateway, admin, user["id"])})
+                                                                 "station_id": gateway_tree["shuangqiao"]["id"]},
+                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers,
+                                                                                    user["id"])})
         assert r.status_code == 200, r.text
         await refused_everywhere(gateway, headers)
         # Logged in again, the account is what it is now: a volunteer sees no personal records.
         fresh, _ = await login(gateway, "meng.head")
         assert (await gateway.get("/v1/beneficiaries", headers=fresh)).status_code in (403, 404)
 
-    async def test_moving_the_user(self, gateway, admin, tree, head):
+    async def test_moving_the_user(self, gateway, admin_headers, gateway_tree, head):
         user, headers = head
-        r = await gateway.patch(f"/v1/users/{user['id']}", json={"station_id": tree["shuangqiao"]["id"]},
-                                headers={**admin, "If-Match": await etag_of(gateway, admin, user["id"])})
+        r = await gateway.patch(f"/v1/users/{user['id']}", json={"station_id": gateway_tree["shuangqiao"]["id"]},
+                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers,
+                                                                                    user["id"])})
         assert r.status_code == 200, r.text
         await refused_everywhere(gateway, headers)
 
-    async def test_a_new_password(self, gateway, admin, head):
+    async def test_a_new_password(self, gateway, admin_headers, head):
         user, headers = head
         r = await gateway.post(f"/v1/users/{user['id']}/password", json={"password": "a fresh one for spring"},
-                               headers=admin)
+                               headers=admin_headers)
         assert r.status_code == 204, r.text
         await refused_everywhere(gateway, headers)
 
-    async def test_a_change_that_ends_nothing_keeps_the_token(self, gateway, admin, head):
+    async def test_a_change_that_ends_nothing_keeps_the_token(self, gateway, admin_headers, head):
         user, headers = head
         r = await gateway.patch(f"/v1/users/{user['id']}", json={"display_name": "Meng Head", "phone": "13800001111"},
-                                headers={**admin, "If-Match": await etag_of(gateway, admin, user["id"])})
+                                headers={**admin_headers, "If-Match": await etag_of(gateway, admin_headers,
+                                                                                    user["id"])})
         assert r.status_code == 200, r.text
         assert served(await statuses(gateway, headers))
         me = await gateway.get("/v1/me", headers=headers)
@@ -105,18 +108,19 @@ class TestChangesToTheUser:
 
 
 class TestStationMoves:
-    async def test_everyone_at_and_below_a_moved_station(self, gateway, admin, tree, head, db):
+    async def test_everyone_at_and_below_a_moved_station(self, gateway, admin_headers, gateway_tree, head, db):
         """Mengzhuiwan (with Heping under it) moves under Mianyang's new county: its head and Heping's
         worker lose their tokens; Shuangqiao's worker, elsewhere in the tree, keeps hers."""
         _, head_headers = head
-        await gateway.user(admin, "heping.worker", "social_worker", tree["heping"]["id"])
-        await gateway.user(admin, "shuang.worker", "social_worker", tree["shuangqiao"]["id"])
+        await gateway.user(admin_headers, "heping.worker", "social_worker", gateway_tree["heping"]["id"])
+        await gateway.user(admin_headers, "shuang.worker", "social_worker", gateway_tree["shuangqiao"]["id"])
         worker_headers, worker_refresh = await login(gateway, "heping.worker")
         other_headers, _ = await login(gateway, "shuang.worker")
-        fucheng = await gateway.station(admin, tree["mianyang"]["id"], "county", "Fucheng")
+        fucheng = await gateway.station(admin_headers, gateway_tree["mianyang"]["id"], "county", "Fucheng")
 
-        r = await gateway.post(f"/v1/stations/{tree['mengzhuiwan']['id']}/move", json={"parent_id": fucheng["id"]},
-                               headers=admin)
+        r = await gateway.post(f"/v1/stations/{gateway_tree['mengzhuiwan']['id']}/move",
+                               json={"parent_id": fucheng["id"]},
+                               headers=admin_headers)
         assert r.status_code == 200, r.text
         await refused_everywhere(gateway, head_headers)
         await refused_everywhere(gateway, worker_headers)
@@ -129,7 +133,7 @@ class TestStationMoves:
         r = await gateway.post("/v1/auth/refresh", json={"refresh_token": worker_refresh})
         assert r.status_code == 200, r.text
         fresh = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        new_path = f"{fucheng['path']}{tree['mengzhuiwan']['id']}/{tree['heping']['id']}/"
+        new_path = f"{fucheng['path']}{gateway_tree['mengzhuiwan']['id']}/{gateway_tree['heping']['id']}/"
         assert (await gateway.get("/v1/me", headers=fresh)).json()["station"]["path"] == new_path
         await gateway.app.state.pusher.sync_now()
         r = await gateway.post("/v1/beneficiaries", json={"name": "迁移后"}, headers=fresh)
@@ -138,38 +142,39 @@ class TestStationMoves:
             new_path
         assert (await gateway.get(f"/v1/beneficiaries/{r.json()['id']}", headers=fresh)).status_code == 200
 
-    async def test_moving_a_station_above_the_user(self, gateway, admin, tree):
+    async def test_moving_a_station_above_the_user(self, gateway, admin_headers, gateway_tree):
         """Chenghua (county) moves under Mianyang: Heping's worker, two levels below it, is moved too."""
-        await gateway.user(admin, "heping.worker", "social_worker", tree["heping"]["id"])
+        await gateway.user(admin_headers, "heping.worker", "social_worker", gateway_tree["heping"]["id"])
         headers, _ = await login(gateway, "heping.worker")
-        r = await gateway.post(f"/v1/stations/{tree['chenghua']['id']}/move", json={"parent_id": tree["mianyang"]["id"]},
-                               headers=admin)
+        r = await gateway.post(f"/v1/stations/{gateway_tree['chenghua']['id']}/move",
+                               json={"parent_id": gateway_tree["mianyang"]["id"]},
+                               headers=admin_headers)
         assert r.status_code == 200, r.text
         await refused_everywhere(gateway, headers)
 
 
 class TestTheCheckItself:
-    async def test_a_token_without_a_generation_is_refused(self, gateway, admin, tree, signer):
+    async def test_a_token_without_a_generation_is_refused(self, gateway, admin_headers, gateway_tree, signer):
         """Tokens of every user carry their account's generation; one without it (made before
         generations existed) is refused like a stale one."""
         from shared.auth import Principal, Role
 
-        user = await gateway.user(admin, "wk1", "social_worker", tree["heping"]["id"])
+        user = await gateway.user(admin_headers, "wk1", "social_worker", gateway_tree["heping"]["id"])
         token = signer.access_token(Principal(user_id=str(user["id"]), role=Role.social_worker,
-                                              station_id=tree["heping"]["id"], station_path=tree["heping"]["path"]))
+                                              station_id=gateway_tree["heping"]["id"], station_path=gateway_tree["heping"]["path"]))
         r = await gateway.get("/v1/beneficiaries", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
 
-    async def test_the_refusal_is_a_problem_in_the_callers_language(self, gateway, admin, head):
+    async def test_the_refusal_is_a_problem_in_the_callers_language(self, gateway, admin_headers, head):
         user, headers = head
-        await gateway.post(f"/v1/users/{user['id']}/disable", headers=admin)
+        await gateway.post(f"/v1/users/{user['id']}/disable", headers=admin_headers)
         await refused_everywhere(gateway, headers)
         r = await gateway.get("/v1/cases", headers={**headers, "Accept-Language": "zh-CN"})
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
         assert r.headers["www-authenticate"] == "Bearer" and r.headers["x-request-id"]
         assert "登录" in r.json()["detail"]
 
-    async def test_a_warm_account_costs_no_query(self, gateway, admin, head, monkeypatch):
+    async def test_a_warm_account_costs_no_query(self, gateway, admin_headers, head, monkeypatch):
         """The account is read once; later requests with the same token are answered from the
         process's cache (which the database's notifications keep current)."""
         from gateway.identity.repository import hot
@@ -188,7 +193,7 @@ class TestTheCheckItself:
             assert (await gateway.get("/v1/cases", headers=headers)).status_code == 200
         assert reads.count(user["id"]) <= 1
 
-    async def test_a_change_while_the_listener_is_away(self, gateway, admin, head, db):
+    async def test_a_change_while_the_listener_is_away(self, gateway, admin_headers, head, db):
         """The listening connection is killed and the account disabled behind the gateway's back
         (straight in the database): the old token is refused all the same, since the cache is not
         trusted while its notifications may be missed, and dropped once they are heard again."""

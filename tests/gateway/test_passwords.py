@@ -10,7 +10,7 @@ from gateway.config import GatewaySettings
 from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.passwords import check_policy
 from shared.db import Database
-from tests.gateway.conftest import FAST_HASHING, PASSWORD
+from tests.fixtures.gateway import FAST_HASHING, PASSWORD
 
 ZH = {"Accept-Language": "zh-CN"}
 # (password, code): the probe's examples first.
@@ -34,29 +34,32 @@ def body(station_id: int, password: str) -> dict:
 
 class TestWherePasswordsAreSet:
     @pytest.mark.parametrize(("password", "code"), REFUSED)
-    async def test_creating_a_user(self, gateway, admin, tree, db, password, code):
-        r = await gateway.post("/v1/users", json=body(tree["heping"]["id"], password), headers=admin)
+    async def test_creating_a_user(self, gateway, admin_headers, gateway_tree, db, password, code):
+        r = await gateway.post("/v1/users", json=body(gateway_tree["heping"]["id"], password), headers=admin_headers)
         problem = problem_of(r)
         assert [(e["field"], e["code"]) for e in problem["errors"]] == [("password", code)], problem
         assert password not in r.text
         assert await db.fetchval('SELECT count(*) FROM gateway."user"') == 1
 
-    async def test_a_good_passphrase_is_taken(self, gateway, admin, tree):
+    async def test_a_good_passphrase_is_taken(self, gateway, admin_headers, gateway_tree):
         for i, password in enumerate(("correct horse battery", "morning tea on the balcony", "Xq7#vL2m!pR9")):
-            r = await gateway.post("/v1/users", json={**body(tree["heping"]["id"], password),
-                                                      "username": f"zhang.san{i}"}, headers=admin)
+            r = await gateway.post("/v1/users", json={**body(gateway_tree["heping"]["id"], password),
+                                                      "username": f"zhang.san{i}"}, headers=admin_headers)
             assert r.status_code == 201, (password, r.text)
 
-    async def test_the_reason_in_chinese(self, gateway, admin, tree):
-        r = await gateway.post("/v1/users", json=body(tree["heping"]["id"], "1234567890"), headers={**admin, **ZH})
+    async def test_the_reason_in_chinese(self, gateway, admin_headers, gateway_tree):
+        r = await gateway.post("/v1/users", json=body(gateway_tree["heping"]["id"], "1234567890"),
+                               headers={**admin_headers, **ZH})
         error = problem_of(r)["errors"][0]
         assert error["field"] == "password" and error["message"] == "这是常用密码，请换一个。"
-        r = await gateway.post("/v1/users", json=body(tree["heping"]["id"], "Heping2026!!"), headers={**admin, **ZH})
+        r = await gateway.post("/v1/users", json=body(gateway_tree["heping"]["id"], "Heping2026!!"),
+                               headers={**admin_headers, **ZH})
         assert "站点名称" in problem_of(r)["errors"][0]["message"]
 
-    async def test_a_reset_and_ones_own_change(self, gateway, admin, tree):
-        user = await gateway.user(admin, "wk1", "social_worker", tree["heping"]["id"])
-        r = await gateway.post(f"/v1/users/{user['id']}/password", json={"password": "password12"}, headers=admin)
+    async def test_a_reset_and_ones_own_change(self, gateway, admin_headers, gateway_tree):
+        user = await gateway.user(admin_headers, "wk1", "social_worker", gateway_tree["heping"]["id"])
+        r = await gateway.post(f"/v1/users/{user['id']}/password", json={"password": "password12"},
+                               headers=admin_headers)
         assert [e["field"] for e in problem_of(r)["errors"]] == ["password"]
         me = await gateway.headers_for("wk1")
         r = await gateway.post("/v1/me/password", json={"old_password": PASSWORD, "new_password": "Heping-2026"},

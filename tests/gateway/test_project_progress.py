@@ -11,7 +11,7 @@ import pytest
 
 from gateway.config import GatewaySettings
 from shared import clock
-from tests.gateway.conftest import FAST_HASHING, Gateway
+from tests.fixtures.gateway import FAST_HASHING, Gateway, users
 
 
 @pytest.fixture
@@ -45,14 +45,12 @@ def by_metric(progress: dict) -> dict:
 
 
 class TestProjectProgress:
-    async def test_casework_figures_merge_and_move_with_a_new_service_record(self, gateway, admin, tree):
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "chen.head", "station_head", township["id"])
-        await gateway.user(admin, "li.worker", "social_worker", township["id"])
-        await gateway.user(admin, "wang.sibling", "social_worker", tree["shuangqiao"]["id"])
-        await gateway.user(admin, "zhao.official", "official", tree["chenghua"]["id"])
-        await gateway.app.state.pusher.sync_now()
-        head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+    async def test_casework_figures_merge_and_move_with_a_new_service_record(self, gateway, admin_headers,
+                                                                             gateway_tree):
+        staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                            ("li.worker", "social_worker", "mengzhuiwan"),
+                            ("wang.sibling", "social_worker", "shuangqiao"), ("zhao.official", "official", "chenghua"))
+        head, worker = staff["chen.head"], staff["li.worker"]
         today = clock.today()
 
         r = await gateway.post("/v1/projects", headers=head, json={
@@ -123,12 +121,11 @@ class TestProjectProgress:
         r = await gateway.get(url, headers=sibling)
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 
-    async def test_unknown_attendee_through_the_gateway_and_a_failed_cases_service(self, gateway, admin, tree):
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "chen.head", "station_head", township["id"])
-        await gateway.user(admin, "wang.sibling", "social_worker", tree["shuangqiao"]["id"])
-        await gateway.app.state.pusher.sync_now()
-        head, sibling = await gateway.headers_for("chen.head"), await gateway.headers_for("wang.sibling")
+    async def test_unknown_attendee_through_the_gateway_and_a_failed_cases_service(self, gateway, admin_headers,
+                                                                                   gateway_tree):
+        staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                            ("wang.sibling", "social_worker", "shuangqiao"))
+        head, sibling = staff["chen.head"], staff["wang.sibling"]
         today = clock.today()
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "项目", "purchaser": "区民政局", "operator": "好邻", "starts_on": today.isoformat(),
@@ -153,13 +150,10 @@ class TestProjectProgress:
 class TestContractFiguresStayWithTheirStations:
     """A sibling station cannot move another station's contract figures by linking its cases."""
 
-    async def test_a_case_cannot_join_a_sibling_stations_project(self, gateway, admin, tree, db):
-        a, b = tree["mengzhuiwan"], tree["shuangqiao"]
-        await gateway.user(admin, "a.worker", "social_worker", a["id"])
-        await gateway.user(admin, "b.head", "station_head", b["id"])
-        await gateway.user(admin, "b.worker", "social_worker", b["id"])
-        await gateway.app.state.pusher.sync_now()
-        worker_a, head_b = await gateway.headers_for("a.worker"), await gateway.headers_for("b.head")
+    async def test_a_case_cannot_join_a_sibling_stations_project(self, gateway, admin_headers, gateway_tree, db):
+        staff = await users(gateway, admin_headers, gateway_tree, ("a.worker", "social_worker", "mengzhuiwan"),
+                            ("b.head", "station_head", "shuangqiao"), ("b.worker", "social_worker", "shuangqiao"))
+        worker_a, head_b = staff["a.worker"], staff["b.head"]
         today = clock.today()
         r = await gateway.post("/v1/projects", headers=head_b, json={
             "name": "双桥街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
@@ -213,11 +207,11 @@ class TestContractFiguresStayWithTheirStations:
         assert by_metric((await gateway.get(url, headers=head_b)).json()) == {
             "person_times.casework": (2, False), "cases.beneficiaries": (1, False), "cases.full": (1, True)}
 
-    async def test_a_project_takes_cases_of_the_stations_it_covers(self, gateway, admin, tree):
-        a, b, village = tree["mengzhuiwan"], tree["shuangqiao"], tree["heping"]
-        await gateway.user(admin, "county.head", "station_head", tree["chenghua"]["id"])
+    async def test_a_project_takes_cases_of_the_stations_it_covers(self, gateway, admin_headers, gateway_tree):
+        a, b, village = gateway_tree["mengzhuiwan"], gateway_tree["shuangqiao"], gateway_tree["heping"]
+        await gateway.user(admin_headers, "county.head", "station_head", gateway_tree["chenghua"]["id"])
         for name, station in (("a.worker", a), ("b.worker", b), ("village.worker", village)):
-            await gateway.user(admin, name, "social_worker", station["id"])
+            await gateway.user(admin_headers, name, "social_worker", station["id"])
         await gateway.app.state.pusher.sync_now()
         today = clock.today()
         # The county's contract covers station A only: B's workers see it (a station above theirs) but

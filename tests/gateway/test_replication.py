@@ -10,12 +10,12 @@ import httpx
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.replication import StationPusher
-from tests.gateway.conftest import ADMIN_PASSWORD, FAST_HASHING
+from tests.fixtures.gateway import ADMIN_PASSWORD, FAST_HASHING
 
 SCHEMAS = ("cases", "projects", "volunteers")
 
 
-async def gateway_tree(db) -> dict[int, tuple]:
+async def stored_tree(db) -> dict[int, tuple]:
     rows = await db.fetch("SELECT id, parent_id, path, kind, name, deleted_at, change_seq FROM gateway.station")
     return {r["id"]: tuple(r) for r in rows}
 
@@ -63,50 +63,52 @@ class SwitchableUpstreams:
 
 
 class TestSyncNow:
-    async def test_every_service_gets_the_tree(self, gateway, admin, tree, db):
+    async def test_every_service_gets_the_tree(self, gateway, admin_headers, gateway_tree, db):
         await gateway.app.state.pusher.sync_now()
-        expected = await gateway_tree(db)
+        expected = await stored_tree(db)
         assert len(expected) == 7
         for schema in SCHEMAS:
             assert await replica(db, schema) == expected, schema
 
-    async def test_renames_reach_the_services(self, gateway, admin, tree, db):
-        await gateway.patch(f"/v1/stations/{tree['heping']['id']}", json={"name": "Heping community"},
-                            headers={**admin, "If-Match": '"1"'})
+    async def test_renames_reach_the_services(self, gateway, admin_headers, gateway_tree, db):
+        await gateway.patch(f"/v1/stations/{gateway_tree['heping']['id']}", json={"name": "Heping community"},
+                            headers={**admin_headers, "If-Match": '"1"'})
         result = await gateway.app.state.pusher.sync_now()
         assert set(result) == set(SCHEMAS) and None not in result.values()
         for schema in SCHEMAS:
-            name = await db.fetchval(f"SELECT name FROM {schema}.station WHERE id = $1", tree["heping"]["id"])
+            name = await db.fetchval(f"SELECT name FROM {schema}.station WHERE id = $1", gateway_tree["heping"]["id"])
             assert name == "Heping community"
 
-    async def test_nothing_to_send_when_current(self, gateway, admin, tree):
+    async def test_nothing_to_send_when_current(self, gateway, admin_headers, gateway_tree):
         pusher = gateway.app.state.pusher
         await pusher.sync_now()
         assert await pusher.sync_now() == {name: 0 for name in SCHEMAS}
 
 
 class TestCatchUp:
-    async def test_a_service_that_was_down_catches_up(self, gateway, admin, tree, db, cases_app, projects_app,
+    async def test_a_service_that_was_down_catches_up(self, gateway, admin_headers, gateway_tree, db, cases_app,
+                                                      projects_app,
                                                       volunteers_app, caplog):
         upstreams = SwitchableUpstreams({"cases": cases_app, "projects": projects_app, "volunteers": volunteers_app})
         pusher = StationPusher(gateway.app.state.db, upstreams, gateway.app.state.signer, interval_s=3600)
         await quiet(gateway)
-        await gateway.post(f"/v1/stations/{tree['chenghua']['id']}/move", json={"parent_id": tree["mianyang"]["id"]},
-                           headers=admin)
+        await gateway.post(f"/v1/stations/{gateway_tree['chenghua']['id']}/move",
+                           json={"parent_id": gateway_tree["mianyang"]["id"]},
+                           headers=admin_headers)
         upstreams.down = {"projects"}
         result = await pusher.sync_now()
         assert result["projects"] is None and result["cases"] == 4 and result["volunteers"] == 4
         assert "station push to projects failed: ConnectError" in caplog.text
         stale = await replica(db, "projects")
-        assert stale[tree["heping"]["id"]][2].startswith(tree["chengdu"]["path"])
+        assert stale[gateway_tree["heping"]["id"]][2].startswith(gateway_tree["chengdu"]["path"])
 
         upstreams.down = set()
         result = await pusher.sync_now()
         assert result == {"cases": 0, "projects": 4, "volunteers": 0}
-        assert await replica(db, "projects") == await gateway_tree(db)
+        assert await replica(db, "projects") == await stored_tree(db)
         await upstreams.aclose()
 
-    async def test_batches(self, gateway, admin, tree, db, cases_app, projects_app, volunteers_app):
+    async def test_batches(self, gateway, admin_headers, gateway_tree, db, cases_app, projects_app, volunteers_app):
         upstreams = SwitchableUpstreams({"cases": cases_app})
         pusher = StationPusher(gateway.app.state.db, upstreams, gateway.app.state.signer, interval_s=3600,
                                services=("cases",), batch=2)
@@ -114,10 +116,10 @@ class TestCatchUp:
         await db.execute("TRUNCATE cases.station")
         assert await pusher.sync_now() == {"cases": 7}
         assert [m for _, m in upstreams.calls] == ["GET", "PUT", "PUT", "PUT", "PUT"]
-        assert await replica(db, "cases") == await gateway_tree(db)
+        assert await replica(db, "cases") == await stored_tree(db)
         await upstreams.aclose()
 
-    async def test_the_loop_retries_on_its_own(self, gateway, admin, tree, db, cases_app, projects_app,
+    async def test_the_loop_retries_on_its_own(self, gateway, admin_headers, gateway_tree, db, cases_app, projects_app,
                                                volunteers_app):
         upstreams = SwitchableUpstreams({"cases": cases_app})
         upstreams.down = {"cases"}
@@ -134,16 +136,16 @@ class TestCatchUp:
                 if len(await replica(db, "cases")) == 7:
                     break
                 await asyncio.sleep(0.02)
-            assert await replica(db, "cases") == await gateway_tree(db)
+            assert await replica(db, "cases") == await stored_tree(db)
         finally:
             await pusher.stop()
             await upstreams.aclose()
 
 
 class TestNotify:
-    async def test_a_station_write_is_pushed_without_waiting_for_the_interval(self, gateway, admin, root, db):
+    async def test_a_station_write_is_pushed_without_waiting_for_the_interval(self, gateway, admin_headers, root, db):
         # The fixture's interval is an hour: only notify() can have sent this.
-        created = await gateway.station(admin, root["id"], "city", "Leshan")
+        created = await gateway.station(admin_headers, root["id"], "city", "Leshan")
         for _ in range(100):
             if await db.fetchval("SELECT count(*) FROM cases.station WHERE id = $1", created["id"]):
                 break

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from shared.labels import TABLES, label
 from shared.stats import FIGURES
+from tests.fixtures.gateway import users
 from tests.gateway import test_stats
 from tests.gateway.test_stats import Down, get_ok
 
@@ -129,14 +130,14 @@ class TestMonthlyReport:
             [summary["figures"][f]["value"] for f in FIGURES]
         assert rows["Mengzhuiwan"]["Tier"] == "Township/street station"
 
-    async def test_scope_input_and_a_stopped_service(self, world, admin):
+    async def test_scope_input_and_a_stopped_service(self, world, admin_headers):
         w, gw, ids = world, world.gw, {k: s["id"] for k, s in world.tree.items()}
         month = month_of(w.d)[0]
         # Outside the caller's subtree: 404 as for a station that does not exist.
         r = await gw.get("/v1/reports/monthly.xlsx", headers=w.headers["mian.head"],
                          params={"station_id": ids["chenghua"], "month": month})
         assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
-        await gw.user(admin, "vol.report", "volunteer", ids["heping"])
+        await gw.user(admin_headers, "vol.report", "volunteer", ids["heping"])
         r = await gw.get("/v1/reports/monthly.xlsx", headers=await gw.headers_for("vol.report"),
                          params={"month": month})
         assert r.status_code == 403 and r.headers["content-type"] == PROBLEM
@@ -246,12 +247,13 @@ def assert_text(cell, expected: str) -> None:
 
 
 class TestUserTextStaysText:
-    async def test_names_that_look_like_formulas_are_text_in_the_monthly_report(self, gateway, admin, tree):
-        county = tree["chenghua"]
-        await gateway.user(admin, "formula.head", "station_head", county["id"])
+    async def test_names_that_look_like_formulas_are_text_in_the_monthly_report(self, gateway, admin_headers,
+                                                                                gateway_tree):
+        county = gateway_tree["chenghua"]
+        await gateway.user(admin_headers, "formula.head", "station_head", county["id"])
         head = await gateway.headers_for("formula.head")
         planted = [await gateway.station(head, county["id"], "township", name) for name in PLANTED]
-        r = await gateway.get("/v1/reports/monthly.xlsx", headers=admin,
+        r = await gateway.get("/v1/reports/monthly.xlsx", headers=admin_headers,
                               params={"station_id": county["id"], "month": f"{date.today():%Y-%m}"})
         assert r.status_code == 200, r.text
         ws = load_workbook(io.BytesIO(r.content)).worksheets[0]
@@ -269,11 +271,11 @@ class TestUserTextStaysText:
             # The figures beside the names stay numbers.
             assert all(c.data_type == "n" and isinstance(c.value, int) for c in row[2:]), [c.value for c in row]
 
-    async def test_a_project_whose_texts_look_like_formulas_is_text_in_its_report(self, gateway, admin, tree):
-        county = tree["chenghua"]
-        await gateway.user(admin, "formula.head", "station_head", county["id"])
-        await gateway.app.state.pusher.sync_now()
-        head = await gateway.headers_for("formula.head")
+    async def test_a_project_whose_texts_look_like_formulas_is_text_in_its_report(self, gateway, admin_headers,
+                                                                                  gateway_tree):
+        county = gateway_tree["chenghua"]
+        staff = await users(gateway, admin_headers, gateway_tree, ("formula.head", "station_head", "chenghua"))
+        head = staff["formula.head"]
         today = date.today()
         for name, purchaser, operator in zip(PLANTED, PLANTED[1:] + PLANTED[:1], PLANTED[2:] + PLANTED[:2],
                                              strict=True):

@@ -34,12 +34,12 @@ async def flagged_at(gateway, db, head: dict, station_id: int, worker: dict) -> 
 
 
 class TestReviewList:
-    async def test_merged_scoped_and_paged(self, gateway, admin, tree, db):
-        township, sibling = tree["mengzhuiwan"], tree["shuangqiao"]
+    async def test_merged_scoped_and_paged(self, gateway, admin_headers, gateway_tree, db):
+        township, sibling = gateway_tree["mengzhuiwan"], gateway_tree["shuangqiao"]
         for name, role, station in (("chen.head", "station_head", township), ("li.worker", "social_worker", township),
                                     ("xu.head", "station_head", sibling), ("county.official", "official",
-                                                                          tree["chenghua"])):
-            await gateway.user(admin, name, role, station["id"])
+                                                                          gateway_tree["chenghua"])):
+            await gateway.user(admin_headers, name, role, station["id"])
         await gateway.app.state.pusher.sync_now()
         head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
         mine = await flagged_at(gateway, db, head, township["id"], worker)
@@ -63,7 +63,7 @@ class TestReviewList:
         r = await gateway.get("/v1/review", headers=other, params={"station_id": township["id"]})
         assert r.status_code == 422 and r.json()["instance"] == "/v1/review"
         # A village below the township holds none of them.
-        r = await gateway.get("/v1/review", headers=head, params={"station_id": tree["heping"]["id"]})
+        r = await gateway.get("/v1/review", headers=head, params={"station_id": gateway_tree["heping"]["id"]})
         assert r.status_code == 200 and r.json()["items"] == []
         # An official sees figures, never records; no token, no list.
         r = await gateway.get("/v1/review", headers=await gateway.headers_for("county.official"))

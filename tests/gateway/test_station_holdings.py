@@ -18,21 +18,22 @@ import httpx
 from openpyxl import load_workbook
 
 from shared import clock
+from tests.fixtures.gateway import users
+from tests.fixtures.people import ID_BORN_1990
 from tests.gateway import test_stats
-from tests.gateway.test_stats import DISTINCT, FIGURES, Down, get_ok, users
-from tests.volunteers.conftest import ID_A
+from tests.gateway.test_stats import DISTINCT, FIGURES, Down, get_ok
 
 world = test_stats.world  # the stats tests' dataset, as a fixture of this module too
 
 SUMMED = [f for f in FIGURES if f not in DISTINCT]
 
 
-async def village_with_records(gateway, admin, tree) -> dict:
+async def village_with_records(gateway, admin_headers, gateway_tree) -> dict:
     """Heping holds a beneficiary with an open case and a service record, an activity of a county
     project, and a volunteer with a shift of hours."""
-    heping = tree["heping"]["id"]
+    heping = gateway_tree["heping"]["id"]
     # No account is bound to the village itself: that alone would keep it.
-    h = await users(gateway, admin, tree, ("county.worker", "social_worker", "chenghua"),
+    h = await users(gateway, admin_headers, gateway_tree, ("county.worker", "social_worker", "chenghua"),
                     ("county.head", "station_head", "chenghua"))
     worker, head = h["county.worker"], h["county.head"]
     today = clock.today()
@@ -50,21 +51,21 @@ async def village_with_records(gateway, admin, tree) -> dict:
         "served_on": today.isoformat(), "mode": "home_visit", "content": "入户探访",
         "service_type": "elder_child_care", "person_times": 1})
     project = await post(head, "/v1/projects", {
-        "name": "项目", "purchaser": "区民政局", "operator": "好邻", "station_id": tree["chenghua"]["id"],
+        "name": "项目", "purchaser": "区民政局", "operator": "好邻", "station_id": gateway_tree["chenghua"]["id"],
         "starts_on": (today - timedelta(days=30)).isoformat(), "ends_on": (today + timedelta(days=30)).isoformat()})
     await post(head, "/v1/activities", {"project_id": project["id"], "station_id": heping, "title": "社区活动",
                                         "held_on": today.isoformat(), "anonymous_count": 8})
-    volunteer = await post(worker, "/v1/volunteers", {"name": "张志愿", "id_number": ID_A, "station_id": heping})
+    volunteer = await post(worker, "/v1/volunteers", {"name": "张志愿", "id_number": ID_BORN_1990, "station_id": heping})
     await post(worker, "/v1/volunteer-hours", {"volunteer_id": volunteer["id"], "served_on": today.isoformat(),
                                                "hours": "2", "content": "助老送餐", "station_id": heping})
     return {"case": case, "person": person, "worker": worker}
 
 
 class TestDeletingAStationThatHoldsRecords:
-    async def test_refused_naming_what_it_holds_and_offering_the_move(self, gateway, admin, tree, db):
-        made = await village_with_records(gateway, admin, tree)
-        heping, township = tree["heping"]["id"], tree["mengzhuiwan"]["id"]
-        r = await gateway.delete(f"/v1/stations/{heping}", headers=admin)
+    async def test_refused_naming_what_it_holds_and_offering_the_move(self, gateway, admin_headers, gateway_tree, db):
+        made = await village_with_records(gateway, admin_headers, gateway_tree)
+        heping, township = gateway_tree["heping"]["id"], gateway_tree["mengzhuiwan"]["id"]
+        r = await gateway.delete(f"/v1/stations/{heping}", headers=admin_headers)
         assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json", r.text
         problem = r.json()
         assert problem["type"].endswith("/station-not-empty")
@@ -77,36 +78,36 @@ class TestDeletingAStationThatHoldsRecords:
         assert problem["move"] == f"/v1/stations/{heping}/move"
         # Nothing changed: the village is live, its records count in its township's rows and total.
         assert await db.fetchval("SELECT deleted_at FROM gateway.station WHERE id = $1", heping) is None
-        assert (await gateway.get(f"/v1/stations/{heping}", headers=admin)).status_code == 200
+        assert (await gateway.get(f"/v1/stations/{heping}", headers=admin_headers)).status_code == 200
         for metric, value in (("person_times", 9), ("activities", 1), ("volunteer.hours", 2), ("cases.open", 1)):
-            body = await get_ok(gateway, "/v1/stats/breakdown", admin, metric=metric, station_id=township)
+            body = await get_ok(gateway, "/v1/stats/breakdown", admin_headers, metric=metric, station_id=township)
             assert [r["value"] for r in body["rows"]] == [value] and body["total"] == {"value": value}, metric
 
         # Chinese for a Chinese reader; the machine fields stay.
-        r = await gateway.delete(f"/v1/stations/{heping}", headers={**admin, "Accept-Language": "zh-CN"})
+        r = await gateway.delete(f"/v1/stations/{heping}", headers={**admin_headers, "Accept-Language": "zh-CN"})
         assert r.status_code == 409 and "转移" in r.json()["detail"] and r.json()["holds"] == problem["holds"]
 
-    async def test_a_station_whose_records_are_all_deleted_is_deleted(self, gateway, admin, tree, db):
-        shuangqiao = tree["shuangqiao"]["id"]
-        h = await users(gateway, admin, tree, ("county.worker", "social_worker", "chenghua"))
+    async def test_a_station_whose_records_are_all_deleted_is_deleted(self, gateway, admin_headers, gateway_tree, db):
+        shuangqiao = gateway_tree["shuangqiao"]["id"]
+        h = await users(gateway, admin_headers, gateway_tree, ("county.worker", "social_worker", "chenghua"))
         r = await gateway.post("/v1/beneficiaries", headers=h["county.worker"],
                                json={"name": "李四", "station_id": shuangqiao})
         assert r.status_code == 201, r.text
         person = r.json()
-        r = await gateway.delete(f"/v1/stations/{shuangqiao}", headers=admin)
+        r = await gateway.delete(f"/v1/stations/{shuangqiao}", headers=admin_headers)
         assert r.status_code == 409 and r.json()["holds"]["cases"]["records"] == {"beneficiary": 1}, r.text
         r = await gateway.delete(f"/v1/beneficiaries/{person['id']}",
                                  headers={**h["county.worker"], "If-Match": f'"{person["version"]}"'})
         assert r.status_code == 204, r.text
-        r = await gateway.delete(f"/v1/stations/{shuangqiao}", headers=admin)
+        r = await gateway.delete(f"/v1/stations/{shuangqiao}", headers=admin_headers)
         assert r.status_code == 204, r.text
         assert await db.fetchval("SELECT deleted_at FROM gateway.station WHERE id = $1", shuangqiao) is not None
 
-    async def test_a_service_that_does_not_answer_keeps_the_station(self, gateway, admin, tree, db):
-        heping = tree["heping"]["id"]
+    async def test_a_service_that_does_not_answer_keeps_the_station(self, gateway, admin_headers, gateway_tree, db):
+        heping = gateway_tree["heping"]["id"]
         clients = gateway.app.state.upstreams._clients
         clients["volunteers"] = httpx.AsyncClient(base_url="http://volunteers", transport=Down())
-        r = await gateway.delete(f"/v1/stations/{heping}", headers=admin)
+        r = await gateway.delete(f"/v1/stations/{heping}", headers=admin_headers)
         assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json", r.text
         assert r.json()["services"] == ["volunteers"] and "volunteers" in r.json()["detail"]
         assert await db.fetchval("SELECT deleted_at FROM gateway.station WHERE id = $1", heping) is None

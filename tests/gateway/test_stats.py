@@ -27,7 +27,8 @@ import pytest
 
 from gateway.stats.cache import AnswerCache
 from shared import clock
-from tests.volunteers.conftest import ID_A, ID_B, ID_C
+from tests.fixtures.gateway import users
+from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985, ID_BORN_1990
 
 PROBLEM = "application/problem+json"
 
@@ -68,8 +69,8 @@ class Fact:
 
 
 class Ledger:
-    def __init__(self, tree: dict[str, dict]) -> None:
-        self.parent = {s["id"]: s["parent_id"] for s in tree.values()}
+    def __init__(self, gateway_tree: dict[str, dict]) -> None:
+        self.parent = {s["id"]: s["parent_id"] for s in gateway_tree.values()}
         self.facts: list[Fact] = []
 
     def add(self, service: str, metric: str, station: int, day: date, amount: float = 1, populations=(),
@@ -163,10 +164,10 @@ def periods(frm: date, to: date, interval: str) -> list[dict]:
 class World:
     """The gateway client, plus the ledger of everything made through it."""
 
-    def __init__(self, gateway, tree: dict[str, dict]) -> None:
+    def __init__(self, gateway, gateway_tree: dict[str, dict]) -> None:
         self.gw = gateway
-        self.tree = tree
-        self.ledger = Ledger(tree)
+        self.tree = gateway_tree
+        self.ledger = Ledger(gateway_tree)
         self.today = clock.today()
         self.populations_of: dict[str, list[str]] = {}
         self.headers: dict[str, dict] = {}  # username -> bearer headers
@@ -281,22 +282,14 @@ class World:
         self.ledger.add("volunteers", "volunteers.active", station, day, who=volunteer)
 
 
-async def users(gateway, admin: dict, tree: dict, *specs: tuple[str, str, str]) -> dict[str, dict]:
-    """specs: (username, role, station key) -> {username: bearer headers}; the services learn the tree."""
-    for username, role, station in specs:
-        await gateway.user(admin, username, role, tree[station]["id"])
-    await gateway.app.state.pusher.sync_now()
-    return {username: await gateway.headers_for(username) for username, _, _ in specs}
-
-
 @pytest.fixture
-async def world(gateway, admin, tree) -> World:
+async def world(gateway, admin_headers, gateway_tree) -> World:
     """The known dataset. Stations: chenghua (county) > mengzhuiwan > heping, and > shuangqiao;
     mianyang is another city, outside the county. Days a < b < c < d = today lie in different
     weeks and months; a case opened before the range asked (`early`) is still open in it."""
-    w = World(gateway, tree)
-    ids = {k: s["id"] for k, s in tree.items()}
-    h = await users(gateway, admin, tree, ("county.head", "station_head", "chenghua"),
+    w = World(gateway, gateway_tree)
+    ids = {k: s["id"] for k, s in gateway_tree.items()}
+    h = await users(gateway, admin_headers, gateway_tree, ("county.head", "station_head", "chenghua"),
                     ("meng.worker", "social_worker", "mengzhuiwan"), ("heping.worker", "social_worker", "heping"),
                     ("shuang.worker", "social_worker", "shuangqiao"), ("mian.head", "station_head", "mianyang"),
                     ("county.official", "official", "chenghua"))
@@ -340,9 +333,9 @@ async def world(gateway, admin, tree) -> World:
     await w.activity(mian, elsewhere, ids["mianyang"], w.b, [m], anonymous=20, yuan="80")
 
     # Volunteers: v1 serves at two townships of the county.
-    v1 = await w.volunteer(meng, ids["mengzhuiwan"], "张志愿", ID_A)
-    v2 = await w.volunteer(shuang, ids["shuangqiao"], "李志愿", ID_B)
-    v3 = await w.volunteer(mian, ids["mianyang"], "赵志愿", ID_C)
+    v1 = await w.volunteer(meng, ids["mengzhuiwan"], "张志愿", ID_BORN_1990)
+    v2 = await w.volunteer(shuang, ids["shuangqiao"], "李志愿", ID_BORN_1985)
+    v3 = await w.volunteer(mian, ids["mianyang"], "赵志愿", ID_BORN_1970)
     await w.hours(county, v1, ids["mengzhuiwan"], w.a, "2")
     await w.hours(county, v1, ids["shuangqiao"], w.c, "3")
     await w.hours(county, v2, ids["shuangqiao"], w.d, "1.5")
@@ -619,21 +612,21 @@ class Asked:
         return sum(self.calls.values())
 
 
-async def small_world(gateway, admin, tree) -> tuple[World, dict]:
+async def small_world(gateway, admin_headers, gateway_tree) -> tuple[World, dict]:
     """One worker, one beneficiary, one case with one service record today."""
-    w = World(gateway, tree)
-    w.headers = await users(gateway, admin, tree, ("meng.worker", "social_worker", "mengzhuiwan"))
+    w = World(gateway, gateway_tree)
+    w.headers = await users(gateway, admin_headers, gateway_tree, ("meng.worker", "social_worker", "mengzhuiwan"))
     worker = w.headers["meng.worker"]
-    person = await w.beneficiary(worker, tree["mengzhuiwan"]["id"], "张桂芳", ["elderly"])
-    case = await w.case(worker, tree["mengzhuiwan"]["id"], person, w.today)
+    person = await w.beneficiary(worker, gateway_tree["mengzhuiwan"]["id"], "张桂芳", ["elderly"])
+    case = await w.case(worker, gateway_tree["mengzhuiwan"]["id"], person, w.today)
     await w.service_record(worker, case, w.today)
     return w, case
 
 
 class TestPolling:
     async def test_if_none_match_answers_304_until_a_service_record_changes_the_figures(
-            self, gateway, gateway_factory, admin, tree):
-        w, case = await small_world(gateway, admin, tree)
+            self, gateway, gateway_factory, admin_headers, gateway_tree):
+        w, case = await small_world(gateway, admin_headers, gateway_tree)
         worker = w.headers["meng.worker"]
         uncached = await gateway_factory(stats_cache_s=0)
         params = {"from": (w.today - timedelta(days=7)).isoformat(), "to": w.today.isoformat()}
@@ -655,8 +648,9 @@ class TestPolling:
         r = await uncached.get("/v1/stats/summary", headers={**worker, "If-None-Match": second}, params=params)
         assert r.status_code == 304
 
-    async def test_a_second_poll_within_the_cache_time_does_not_ask_the_services(self, gateway, admin, tree):
-        w, _ = await small_world(gateway, admin, tree)
+    async def test_a_second_poll_within_the_cache_time_does_not_ask_the_services(self, gateway, admin_headers,
+                                                                                 gateway_tree):
+        w, _ = await small_world(gateway, admin_headers, gateway_tree)
         worker = w.headers["meng.worker"]
         asked = Asked(gateway)
         r1 = await gateway.get("/v1/stats/summary", headers=worker)
@@ -669,11 +663,11 @@ class TestPolling:
         assert r2.status_code == 200 and r2.content == r1.content and r2.headers["etag"] == r1.headers["etag"]
         assert asked.total() == 5
 
-    async def test_a_burst_of_identical_polls_costs_one_computation(self, gateway, admin, tree):
-        w, _ = await small_world(gateway, admin, tree)
+    async def test_a_burst_of_identical_polls_costs_one_computation(self, gateway, admin_headers, gateway_tree):
+        w, _ = await small_world(gateway, admin_headers, gateway_tree)
         worker = w.headers["meng.worker"]
         asked = Asked(gateway)
-        params = {"station_id": tree["mengzhuiwan"]["id"], "from": (w.today - timedelta(days=30)).isoformat()}
+        params = {"station_id": gateway_tree["mengzhuiwan"]["id"], "from": (w.today - timedelta(days=30)).isoformat()}
 
         answers = await asyncio.gather(*(gateway.get("/v1/stats/summary", headers=worker, params=params)
                                          for _ in range(20)))
@@ -686,8 +680,8 @@ class TestPolling:
         assert gateway.app.state.stats_cache.computations == 1
 
     async def test_after_the_cache_time_a_poll_gets_the_last_answer_at_once_while_a_new_one_is_made(
-            self, gateway, gateway_factory, admin, tree):
-        w, case = await small_world(gateway, admin, tree)
+            self, gateway, gateway_factory, admin_headers, gateway_tree):
+        w, case = await small_world(gateway, admin_headers, gateway_tree)
         worker = w.headers["meng.worker"]
         polled = await gateway_factory(stats_cache_s=0.3, stats_stale_s=30, stats_cache_per_compute=0)
         cache = polled.app.state.stats_cache
@@ -789,18 +783,18 @@ class TestPolling:
 # ---------------------------------------------------------------------------------------------
 
 class TestScopeAndInput:
-    async def test_scope_roles_and_bad_queries(self, gateway, admin, tree):
-        h = await users(gateway, admin, tree, ("county.official", "official", "chenghua"),
+    async def test_scope_roles_and_bad_queries(self, gateway, admin_headers, gateway_tree):
+        h = await users(gateway, admin_headers, gateway_tree, ("county.official", "official", "chenghua"),
                         ("meng.worker", "social_worker", "mengzhuiwan"), ("zhang.vol", "volunteer", "mengzhuiwan"))
         official = h["county.official"]
         today = clock.today()
 
         # Inside the county: yes; another city, a parent station or one that does not exist: the same 404.
         assert (await gateway.get("/v1/stats/summary", headers=official,
-                                  params={"station_id": tree["heping"]["id"]})).status_code == 200
+                                  params={"station_id": gateway_tree["heping"]["id"]})).status_code == 200
         not_found = []
-        for headers, station in ((official, tree["mianyang"]["id"]), (official, tree["chengdu"]["id"]),
-                                 (official, 999_999), (h["meng.worker"], tree["chenghua"]["id"])):
+        for headers, station in ((official, gateway_tree["mianyang"]["id"]), (official, gateway_tree["chengdu"]["id"]),
+                                 (official, 999_999), (h["meng.worker"], gateway_tree["chenghua"]["id"])):
             for path, extra in (("/v1/stats/summary", {}), ("/v1/stats/timeseries", {"metric": "persons"}),
                                 ("/v1/stats/breakdown", {"metric": "activities"})):
                 r = await gateway.get(path, headers=headers, params={"station_id": station, **extra})

@@ -13,20 +13,23 @@ from tests.gateway.test_sync_flow import Tablet, updated
 from tests.storage.samples import has_gps, jpeg, pdf
 
 
-async def tablets(gateway, admin, tree, db) -> tuple[Tablet, Tablet, dict]:
-    township = tree["mengzhuiwan"]
-    await gateway.user(admin, "li.worker", "social_worker", township["id"])
+async def tablets(gateway, admin_headers, gateway_tree, db) -> tuple[Tablet, Tablet, dict]:
+    township = gateway_tree["mengzhuiwan"]
+    await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
     await gateway.app.state.pusher.sync_now()
     worker = await gateway.headers_for("li.worker")
-    ours = (await gateway.post("/v1/devices", headers=admin, json={"station_id": township["id"], "name": "平板"})).json()
-    theirs = (await gateway.post("/v1/devices", headers=admin, json={"station_id": tree["shuangqiao"]["id"],
+    ours = (await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": township["id"],
+                                                                           "name": "平板"})).json()
+    theirs = (await gateway.post("/v1/devices", headers=admin_headers,
+                                 json={"station_id": gateway_tree["shuangqiao"]["id"],
                                                                       "name": "另一站平板"})).json()
     return Tablet(gateway, ours["credential"], db), Tablet(gateway, theirs["credential"], db), worker
 
 
 class TestTabletFiles:
-    async def test_an_offline_photo_is_uploaded_once_synced_and_fetched_on_demand(self, gateway, admin, tree, db):
-        tablet, other, worker = await tablets(gateway, admin, tree, db)
+    async def test_an_offline_photo_is_uploaded_once_synced_and_fetched_on_demand(self, gateway, admin_headers,
+                                                                                  gateway_tree, db):
+        tablet, other, worker = await tablets(gateway, admin_headers, gateway_tree, db)
         person = (await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "张桂芳"})).json()["id"]
         photo_id = str(uuid.uuid4())
         url = f"/v1/sync/attachments/{photo_id}"
@@ -70,8 +73,8 @@ class TestTabletFiles:
         assert (await gateway.put(url, content=jpeg(), headers={"Authorization": "Bearer nope"},
                                   params=where)).status_code == 401
 
-    async def test_the_synced_attachments_are_read_only_on_tablets(self, gateway, admin, tree, db):
-        tablet, _, worker = await tablets(gateway, admin, tree, db)
+    async def test_the_synced_attachments_are_read_only_on_tablets(self, gateway, admin_headers, gateway_tree, db):
+        tablet, _, worker = await tablets(gateway, admin_headers, gateway_tree, db)
         await tablet.pull(schema_version="4")
         made = {"id": str(uuid.uuid4()), "owner_table": "beneficiary", "owner_id": "x", "purpose": "photo",
                 "kind": "jpeg", "size": 1, "sha256": "0" * 64}
@@ -80,8 +83,8 @@ class TestTabletFiles:
         assert r.json()["errors"][0]["code"] == "upload_first"
         assert await db.fetchval("SELECT count(*) FROM cases.attachment") == 0
 
-    async def test_files_go_only_on_records_that_take_them(self, gateway, admin, tree, db):
-        tablet, _, worker = await tablets(gateway, admin, tree, db)
+    async def test_files_go_only_on_records_that_take_them(self, gateway, admin_headers, gateway_tree, db):
+        tablet, _, worker = await tablets(gateway, admin_headers, gateway_tree, db)
         person = (await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "张桂芳"})).json()["id"]
         r = await gateway.put(f"/v1/sync/attachments/{uuid.uuid4()}", content=jpeg(), headers=tablet.headers,
                               params={"table": "service_records", "record_id": person, "purpose": "photo"})

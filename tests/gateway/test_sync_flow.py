@@ -5,24 +5,14 @@ and converges when retried."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
 
 from shared import clock
 from tests.cases.test_sync import tablet_beneficiary, tablet_case, tablet_service_record
-
-
-async def settle(db) -> None:
-    """Until every transaction begun so far has ended (another test run on the server may hold
-    the pull cursor back for a moment)."""
-    xid = int(await db.fetchval("SELECT pg_current_xact_id()::text"))
-    for _ in range(400):
-        if int(await db.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")) > xid:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError("a transaction elsewhere held the snapshot back for 10 s")
+from tests.fixtures.gateway import users
+from tests.fixtures.sync import settle
 
 
 class Tablet:
@@ -58,24 +48,22 @@ def updated(body: dict, table: str) -> dict[str, dict]:
     return {r["id"]: r for r in body["changes"][table]["updated"]}
 
 
-async def station_tablet(gateway, admin, tree, db) -> tuple[dict, "Tablet", dict]:
+async def station_tablet(gateway, admin_headers, gateway_tree, db) -> tuple[dict, "Tablet", dict]:
     """The township, a tablet registered there by its station head, and the head's headers."""
-    township = tree["mengzhuiwan"]
-    await gateway.user(admin, "chen.head", "station_head", township["id"])
-    await gateway.app.state.pusher.sync_now()
-    head = await gateway.headers_for("chen.head")
+    township = gateway_tree["mengzhuiwan"]
+    staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"))
+    head = staff["chen.head"]
     r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
     assert r.status_code == 201, r.text
     return township, Tablet(gateway, r.json()["credential"], db), head
 
 
 class TestTwoTablets:
-    async def test_conflicting_offline_edits_rest_and_figures(self, gateway, admin, tree, db):
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "chen.head", "station_head", township["id"])
-        await gateway.user(admin, "li.worker", "social_worker", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        head, worker = await gateway.headers_for("chen.head"), await gateway.headers_for("li.worker")
+    async def test_conflicting_offline_edits_rest_and_figures(self, gateway, admin_headers, gateway_tree, db):
+        township = gateway_tree["mengzhuiwan"]
+        staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
+                            ("li.worker", "social_worker", "mengzhuiwan"))
+        head, worker = staff["chen.head"], staff["li.worker"]
         devices = []
         for name in ("平板甲", "平板乙"):
             r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": name})
@@ -155,8 +143,8 @@ class TestTwoTablets:
         r = await gateway.get("/v1/sync", headers=b.headers, params={"last_pulled_at": str(stamp)})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "last_pulled_at"
 
-    async def test_a_push_that_fails_half_way_converges_on_retry(self, gateway, admin, tree, db):
-        township, tablet, head = await station_tablet(gateway, admin, tree, db)
+    async def test_a_push_that_fails_half_way_converges_on_retry(self, gateway, admin_headers, gateway_tree, db):
+        township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
         await tablet.pull()
         person = tablet_beneficiary(station_id=township["id"])
         volunteer = {"id": f"v-{uuid.uuid4().hex[:10]}", "name": "刘志愿", "id_type": "mainland_id",
@@ -197,10 +185,10 @@ class TestTwoTablets:
         pulled = await tablet.pull()
         assert person["id"] in updated(pulled, "beneficiaries") and volunteer["id"] in updated(pulled, "volunteers")
 
-    async def test_a_new_person_and_their_attendance_in_one_push(self, gateway, admin, tree, db):
+    async def test_a_new_person_and_their_attendance_in_one_push(self, gateway, admin_headers, gateway_tree, db):
         """Offline, a worker registers a newcomer at a festival and ticks her attendance: the
         person (cases service) and the attendance (projects service) arrive in one push."""
-        township, tablet, head = await station_tablet(gateway, admin, tree, db)
+        township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
         today = clock.today()
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
@@ -232,7 +220,7 @@ class TestTwoTablets:
 
         # Someone the casework service refuses (outside the subtree) fails the whole push in its
         # dry run: the activity it came with is not written either.
-        stranger = tablet_beneficiary(station_id=tree["shuangqiao"]["id"])
+        stranger = tablet_beneficiary(station_id=gateway_tree["shuangqiao"]["id"])
         other = {**festival, "id": f"a-{uuid.uuid4().hex[:10]}"}
         r = await tablet.push({"beneficiaries": {"created": [stranger]}, "activities": {"created": [other]},
                                "attendances": {"created": [{"id": "att-x", "activity_id": other["id"],
@@ -240,7 +228,7 @@ class TestTwoTablets:
         assert r.json()["records"] == [{"table": "beneficiaries", "id": stranger["id"]}]
         assert (await gateway.get(f"/v1/activities/{other['id']}", headers=head)).status_code == 404
 
-    async def test_scope_schema_and_migration(self, gateway, admin, tree, db):
+    async def test_scope_schema_and_migration(self, gateway, admin_headers, gateway_tree, db):
         r = await gateway.get("/v1/sync/schema")
         assert r.status_code == 200
         schema = r.json()
@@ -260,10 +248,9 @@ class TestTwoTablets:
         old = (await gateway.get("/v1/sync/schema", params={"version": 1})).json()
         assert "referrals" not in {t["name"] for t in old["tables"]}
 
-        village = tree["heping"]
-        await gateway.user(admin, "zhou.worker", "social_worker", village["id"])
-        await gateway.app.state.pusher.sync_now()
-        worker = await gateway.headers_for("zhou.worker")
+        village = gateway_tree["heping"]
+        staff = await users(gateway, admin_headers, gateway_tree, ("zhou.worker", "social_worker", "heping"))
+        worker = staff["zhou.worker"]
         r = await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "赵大爷", "populations": ["elderly"]})
         r = await gateway.post("/v1/cases", headers=worker, json={
             "beneficiary_id": r.json()["id"], "title": "低保申请", "opened_on": clock.today().isoformat()})
@@ -273,13 +260,13 @@ class TestTwoTablets:
         assert r.status_code == 201, r.text
         referral = r.json()
 
-        r = await gateway.post("/v1/devices", headers=admin, json={"station_id": village["id"], "name": "村平板"})
+        r = await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": village["id"], "name": "村平板"})
         tablet = Tablet(gateway, r.json()["credential"], db)
         # A tablet still on schema 1 gets no referrals (the table came with version 2).
         first = await tablet.pull(schema_version="1")
         assert "referrals" not in first["changes"] and case["id"] in updated(first, "cases")
         # A record for a station outside the village's subtree is refused, naming it.
-        outside = tablet_beneficiary(station_id=tree["shuangqiao"]["id"])
+        outside = tablet_beneficiary(station_id=gateway_tree["shuangqiao"]["id"])
         r = await tablet.push({"beneficiaries": {"created": [outside]}}, expect=403)
         assert r.json()["records"] == [{"table": "beneficiaries", "id": outside["id"]}]
         r = await tablet.push({"no_such_table": {"created": []}}, expect=422)

@@ -19,10 +19,10 @@ from services.cases.sync import TABLES as CASES_TABLES
 from services.projects.sync import TABLES as PROJECTS_TABLES
 from services.volunteers.sync import TABLES as VOLUNTEERS_TABLES
 from shared import clock
-from tests.cases.conftest import ID_A
-from tests.gateway.test_sync_flow import settle, station_tablet
+from tests.fixtures.people import ID_BORN_1980, ID_BORN_1985
+from tests.fixtures.sync import settle
+from tests.gateway.test_sync_flow import station_tablet
 from tests.storage.samples import pdf
-from tests.volunteers.conftest import ID_B
 
 # What a hand-made splitter or slicer gets wrong: quotes, backslashes, a newline, braces and a
 # line of the services' own layout inside a string, non-ASCII text, a line separator, an emoji.
@@ -62,7 +62,7 @@ def _everything(station_id: int, project_id: str) -> dict:
     def uid(prefix: str) -> str:
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
-    person = {"id": uid("b"), "name": "张\"三\\丰", "id_number": ID_A, "phone": "13812345678",
+    person = {"id": uid("b"), "name": "张\"三\\丰", "id_number": ID_BORN_1980, "phone": "13812345678",
               "populations": '["elderly"]', "address": TRICKY, "station_id": station_id,
               "emergency_contact": json.dumps({"name": TRICKY, "relation": "女儿", "phone": "13900001111"},
                                               ensure_ascii=False)}
@@ -76,7 +76,7 @@ def _everything(station_id: int, project_id: str) -> dict:
              "target_population": "elderly", "planned_sessions": 6, "starts_on": today, "members": "[]"}
     session = {"id": uid("s"), "group_id": group["id"], "held_on": today, "starts_at": "14:00", "topic": TRICKY,
                "anonymous_count": 3, "notes": TRICKY}
-    volunteer = {"id": uid("v"), "name": "刘志愿", "id_type": "mainland_id", "id_number": ID_B,
+    volunteer = {"id": uid("v"), "name": "刘志愿", "id_type": "mainland_id", "id_number": ID_BORN_1985,
                  "phone": "13800138000", "skills": '["助老","陪诊"]', "station_id": station_id,
                  "disclosure_consent": True}
     # Names the volunteer registered in the same push.
@@ -107,9 +107,10 @@ async def _served(apps_tables, pulled: dict) -> dict[str, dict[str, dict]]:
 
 
 class TestPullThroughTheGateway:
-    async def test_every_table_arrives_as_the_service_serves_it(self, gateway, admin, tree, db, cases_app,
+    async def test_every_table_arrives_as_the_service_serves_it(self, gateway, admin_headers, gateway_tree, db,
+                                                                cases_app,
                                                                 projects_app, volunteers_app):
-        township, tablet, head = await station_tablet(gateway, admin, tree, db)
+        township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
             "starts_on": clock.today().isoformat(), "ends_on": clock.today().isoformat()})
@@ -152,10 +153,10 @@ class TestPullThroughTheGateway:
         later = await tablet.pull()
         assert later["changes"]["service_records"] == {"created": [], "updated": [], "deleted": [visit]}
 
-    async def test_lines_in_another_layout_give_the_same_answer(self, gateway, admin, tree, db):
+    async def test_lines_in_another_layout_give_the_same_answer(self, gateway, admin_headers, gateway_tree, db):
         """A service whose lines are not in the fixed layout (an older one: spaces, other key
         order, CRLF) is parsed line by line, and the tablet gets the same answer."""
-        township, tablet, head = await station_tablet(gateway, admin, tree, db)
+        township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
         r = await gateway.post("/v1/projects", headers=head, json={
             "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
             "starts_on": clock.today().isoformat(), "ends_on": clock.today().isoformat()})
@@ -201,9 +202,9 @@ class TestPullThroughTheGateway:
 
 
 class TestChunks:
-    async def test_written_in_bounded_chunks_with_the_same_content(self, gateway, admin, root, monkeypatch):
+    async def test_written_in_bounded_chunks_with_the_same_content(self, gateway, admin_headers, root, monkeypatch):
         """Many rows: the answer goes out in chunks of about CHUNK bytes, none holding the whole."""
-        r = await gateway.post("/v1/devices", headers=admin, json={"station_id": root["id"], "name": "平板"})
+        r = await gateway.post("/v1/devices", headers=admin_headers, json={"station_id": root["id"], "name": "平板"})
         assert r.status_code == 201, r.text
         device_id = r.json()["id"]
         monkeypatch.setattr(sync_api, "CHUNK", 4096)

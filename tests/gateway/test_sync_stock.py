@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared import clock
-from tests.gateway.test_sync_flow import settle
+from tests.fixtures.sync import settle
 from tests.watermelon import (HaolinBackend, LocalDatabase, Migration, SyncFailed, Tablet, WatermelonError, add_columns,
                               create_table, schema_from_server, schema_migrations)
 
@@ -47,11 +47,11 @@ async def register_tablet(gateway, head: dict, station_id: int, name: str = "平
 
 
 @pytest.fixture
-async def township(gateway, admin, tree) -> dict:
+async def township(gateway, admin_headers, gateway_tree) -> dict:
     """The township with its head and a social worker logged in."""
-    station = tree["mengzhuiwan"]
-    await gateway.user(admin, "chen.head", "station_head", station["id"])
-    await gateway.user(admin, "li.worker", "social_worker", station["id"])
+    station = gateway_tree["mengzhuiwan"]
+    await gateway.user(admin_headers, "chen.head", "station_head", station["id"])
+    await gateway.user(admin_headers, "li.worker", "social_worker", station["id"])
     await gateway.app.state.pusher.sync_now()
     return {**station, "head": await gateway.headers_for("chen.head"),
             "worker": await gateway.headers_for("li.worker")}
@@ -236,10 +236,10 @@ class TestRestoredBackup:
 
 
 class TestCaseStation:
-    async def test_a_pushed_case_is_filed_at_its_beneficiarys_station(self, gateway, township, tree, db):
+    async def test_a_pushed_case_is_filed_at_its_beneficiarys_station(self, gateway, township, gateway_tree, db):
         """A township tablet's case for a village person is the village's, as the person is; a case
         filed outside the person's subtree is refused, naming it."""
-        village = tree["heping"]
+        village = gateway_tree["heping"]
         tablet = await new_tablet(gateway, db, await register_tablet(gateway, township["head"], township["id"]))
         await tablet.sync()
         person = tablet.db.create("beneficiaries", name="赵大爷", populations='["elderly"]', station_id=village["id"])

@@ -20,9 +20,10 @@ from gateway.models import SyncCursor
 from ops import pg
 from ops.migrate import upgrade_all
 from services.volunteers.config import VolunteersSettings
-from tests.gateway.conftest import FAST_HASHING, Gateway
-from tests.gateway.test_sync_flow import Tablet, settle, updated
-from tests.volunteers.conftest import ID_A, ID_B
+from tests.fixtures.gateway import FAST_HASHING, Gateway
+from tests.fixtures.people import ID_BORN_1985, ID_BORN_1990
+from tests.fixtures.sync import settle
+from tests.gateway.test_sync_flow import Tablet, updated
 
 DATA = pg.ROOT / ".data" / f"pg-second-{uuid.uuid4().hex[:8]}"
 
@@ -85,7 +86,7 @@ async def test_one_timestamp_for_services_on_separate_servers(split_gateway, db)
     r = await gateway.post("/v1/beneficiaries", headers=head, json={"name": "张桂芳", "populations": ["elderly"]})
     person = r.json()
     r = await gateway.post("/v1/volunteers", headers=head, json={
-        "name": "刘志愿", "id_type": "mainland_id", "id_number": ID_A, "disclosure_consent": True})
+        "name": "刘志愿", "id_type": "mainland_id", "id_number": ID_BORN_1990, "disclosure_consent": True})
     assert r.status_code == 201, r.text
     first_volunteer = r.json()
     first = await pull()
@@ -98,7 +99,7 @@ async def test_one_timestamp_for_services_on_separate_servers(split_gateway, db)
     assert int(cursor.cursors["volunteers"]) < int(cursor.cursors["cases"])
 
     r = await gateway.post("/v1/volunteers", headers=head, json={
-        "name": "王志愿", "id_type": "mainland_id", "id_number": ID_B, "disclosure_consent": True})
+        "name": "王志愿", "id_type": "mainland_id", "id_number": ID_BORN_1985, "disclosure_consent": True})
     assert r.status_code == 201, r.text
     second_volunteer = r.json()
     r = await gateway.patch(f"/v1/beneficiaries/{person['id']}", headers={**head, "If-Match": str(person["version"])},

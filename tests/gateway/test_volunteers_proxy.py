@@ -7,22 +7,22 @@ from datetime import date, timedelta
 
 from pypdf import PdfReader
 
-from tests.volunteers.conftest import ID_A, ID_B
+from tests.fixtures.people import ID_BORN_1985, ID_BORN_1990
 
 
 def roster() -> bytes:
     buf = io.StringIO()
-    csv.writer(buf).writerows([["姓名", "证件号码", "手机", "技能"], ["张桂芳", ID_A, "13800138000", "助老"],
-                               ["李建国", ID_B, None, "维修"]])
+    csv.writer(buf).writerows([["姓名", "证件号码", "手机", "技能"], ["张桂芳", ID_BORN_1990, "13800138000", "助老"],
+                               ["李建国", ID_BORN_1985, None, "维修"]])
     return buf.getvalue().encode("utf-8-sig")
 
 
 class TestVolunteersThroughTheGateway:
-    async def test_roster_upload_hours_and_certificate_pdf(self, gateway, admin, tree):
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "li.worker", "social_worker", township["id"])
-        await gateway.user(admin, "chen.head", "station_head", township["id"])
-        vol_user = await gateway.user(admin, "zhang.vol", "volunteer", township["id"])
+    async def test_roster_upload_hours_and_certificate_pdf(self, gateway, admin_headers, gateway_tree):
+        township = gateway_tree["mengzhuiwan"]
+        await gateway.user(admin_headers, "li.worker", "social_worker", township["id"])
+        await gateway.user(admin_headers, "chen.head", "station_head", township["id"])
+        vol_user = await gateway.user(admin_headers, "zhang.vol", "volunteer", township["id"])
         await gateway.app.state.pusher.sync_now()
         worker = await gateway.headers_for("li.worker")
 
@@ -62,7 +62,7 @@ class TestVolunteersThroughTheGateway:
         assert r.status_code == 200, r.text
         me = await gateway.headers_for("zhang.vol")
         mine = await gateway.get("/v1/volunteers/me", headers=me)
-        assert mine.status_code == 200 and mine.json()["id_number"] == ID_A
+        assert mine.status_code == 200 and mine.json()["id_number"] == ID_BORN_1990
         assert (await gateway.get("/v1/volunteers", headers=me)).status_code == 403
         r = await gateway.post(f"/v1/volunteer-hours/{hours['id']}/dispute", headers=me, json={"reason": "实为4小时"})
         assert r.status_code == 200 and r.json()["status"] == "disputed"

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ops.cli import app
 from ops.cli.context import CliState
-from tests.gateway.conftest import FAST_HASHING, admin, gateway, gateway_factory, root  # noqa: F401
+from tests.fixtures.gateway import FAST_HASHING
 
 
 class LoopBridge(httpx.AsyncBaseTransport):

@@ -196,20 +196,20 @@ class TestUsers:
         assert "a typed password 1" not in result.stdout
         assert (await gateway.login("li.na", "a typed password 1")).status_code == 200
 
-    async def test_an_easy_typed_password_is_refused(self, haolin, gateway, admin, root, db):
+    async def test_an_easy_typed_password_is_refused(self, haolin, gateway, admin_headers, root, db):
         for password in ("1234567890", "li.na.2026"):
             result = await haolin("users", "create", "--username", "li.na", "--role", "official", "--station",
                                   str(root["id"]), "--prompt-password", input=f"{password}\n" * 2)
             assert result.exit_code == 1 and "password" in result.stderr, result.output
             assert password not in result.stdout + result.stderr
         assert await db.fetchval("SELECT count(*) FROM gateway.\"user\" WHERE username = 'li.na'") == 0
-        await gateway.user(admin, "zhao.min", "social_worker", root["id"])
+        await gateway.user(admin_headers, "zhao.min", "social_worker", root["id"])
         result = await haolin("users", "reset-password", "zhao.min", "--prompt-password", input="aaaaaaaaaaaa\n" * 2)
         assert result.exit_code == 1 and "password" in result.stderr
         assert (await gateway.login("zhao.min")).status_code == 200
 
-    async def test_reset_password(self, haolin, gateway, admin, root):
-        await gateway.user(admin, "zhao.min", "social_worker", root["id"])
+    async def test_reset_password(self, haolin, gateway, admin_headers, root):
+        await gateway.user(admin_headers, "zhao.min", "social_worker", root["id"])
         old = (await gateway.login("zhao.min")).json()["refresh_token"]
         result = await haolin("users", "reset-password", "zhao.min")
         assert result.exit_code == 0, result.output
@@ -398,7 +398,7 @@ class TestReports:
 
 
 class TestReportsOnTheGateway:
-    async def test_monthly_and_project_reports(self, haolin, gateway, admin, tmp_path):
+    async def test_monthly_and_project_reports(self, haolin, gateway, admin_headers, tmp_path):
         await haolin("stations", "import", str(write_csv(tmp_path / "tree.csv", TREE)))
         await gateway.app.state.pusher.sync_now()
         env = {"HAOLIN_PASSWORD": "admin-test-password"}
@@ -409,8 +409,8 @@ class TestReportsOnTheGateway:
         assert result.exit_code == 0, result.output
         assert openpyxl.load_workbook(out).worksheets
 
-        county = (await stations_by_code_via_api(gateway, admin))["510108"]
-        project = await gateway.post("/v1/projects", headers=admin, json={
+        county = (await stations_by_code_via_api(gateway, admin_headers))["510108"]
+        project = await gateway.post("/v1/projects", headers=admin_headers, json={
             "name": "成华区社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
             "station_id": county, "starts_on": (today - timedelta(days=30)).isoformat(),
             "ends_on": (today + timedelta(days=300)).isoformat(),

@@ -1,9 +1,7 @@
 """Fixtures for the projects tests: the projects app, whose attendee checks reach the real cases
 app in-process (in production they go through the gateway, which forwards the same path),
-a small station tree in both services, callers by role, and record makers.
-
-Tree: 1 (city) > 2 (our township) > 4 (village room under it); 1 > 3 (sibling township);
-9 > 10 (another province).
+the station tree in every service, and record makers. The tree, the people and the callers by
+role are the suites' shared ones (tests/fixtures/).
 """
 
 from datetime import timedelta
@@ -12,9 +10,8 @@ import httpx
 import pytest
 
 from shared import clock
-from tests.volunteers.conftest import ID_A, ID_B
-
-TREE = ("/1/", "/1/2/", "/1/3/", "/1/2/4/", "/9/", "/9/10/")
+from tests.fixtures.calls import posted
+from tests.fixtures.people import ID_BORN_1985, ID_BORN_1990
 
 
 @pytest.fixture(scope="session")
@@ -24,55 +21,17 @@ async def projects(projects_client) -> httpx.AsyncClient:
 
 
 # Volunteers of station 2 that activities name (the volunteers service checks they exist in scope).
-VOLUNTEERS = {"v-1": ID_A, "v-2": ID_B}
+VOLUNTEERS = {"v-1": ID_BORN_1990, "v-2": ID_BORN_1985}
 
 
 @pytest.fixture
-async def tree(projects, cases_client, volunteers_client, push_stations, token_for):
+async def tree(projects, cases_client, volunteers_client, push_tree, worker):
     """The station tree in every service, and the volunteers v-1 and v-2 at station 2."""
-    for client in (cases_client, projects, volunteers_client):
-        await push_stations(client, *TREE)
-    worker = token_for("social_worker", 2, "/1/2/", user_id="w2")
+    await push_tree(cases_client, projects, volunteers_client)
     for volunteer_id, id_number in VOLUNTEERS.items():
         r = await volunteers_client.post("/v1/volunteers", headers=worker,
                                          json={"id": volunteer_id, "name": "志愿者", "id_number": id_number})
         assert r.status_code == 201, r.text
-
-
-@pytest.fixture
-def worker(token_for):
-    return token_for("social_worker", 2, "/1/2/", user_id="w2")
-
-
-@pytest.fixture
-def room_worker(token_for):
-    """A worker of the village room under station 2."""
-    return token_for("social_worker", 4, "/1/2/4/", user_id="w4")
-
-
-@pytest.fixture
-def head(token_for):
-    return token_for("station_head", 2, "/1/2/", user_id="h2")
-
-
-@pytest.fixture
-def sibling(token_for):
-    return token_for("social_worker", 3, "/1/3/", user_id="w3")
-
-
-@pytest.fixture
-def sibling_head(token_for):
-    return token_for("station_head", 3, "/1/3/", user_id="h3")
-
-
-@pytest.fixture
-def official(token_for):
-    return token_for("official", 1, "/1/", user_id="o1")
-
-
-@pytest.fixture
-def today():
-    return clock.today()
 
 
 @pytest.fixture
@@ -85,10 +44,8 @@ def register(cases_client, tree):
     """A beneficiary registered in the cases service; returns its id."""
 
     async def make(headers, populations=("elderly",), name="张桂芳") -> str:
-        r = await cases_client.post("/v1/beneficiaries", headers=headers,
-                                    json={"name": name, "populations": list(populations)})
-        assert r.status_code == 201, r.text
-        return r.json()["id"]
+        body = {"name": name, "populations": list(populations)}
+        return (await posted(cases_client, "/v1/beneficiaries", body, headers))["id"]
 
     return make
 
@@ -103,9 +60,7 @@ def make_project(projects, tree, head, period):
                 "targets": [{"metric": "groups", "target": 3, "conditions": {"min_sessions": 4, "min_members": 5}},
                             {"metric": "activities", "target": 15, "conditions": {"min_participants": 8}},
                             {"metric": "person_times.casework", "target": 80}], **fields}
-        r = await projects.post("/v1/projects", json=body, headers=headers or head)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(projects, "/v1/projects", body, headers or head, expect)
 
     return make
 
@@ -113,10 +68,8 @@ def make_project(projects, tree, head, period):
 @pytest.fixture
 def make_group(projects):
     async def make(headers, project_id: str, expect: int = 201, **fields) -> dict:
-        r = await projects.post("/v1/groups", headers=headers,
-                                json={"project_id": project_id, "title": "长者防诈骗小组", **fields})
-        assert r.status_code == expect, r.text
-        return r.json()
+        body = {"project_id": project_id, "title": "长者防诈骗小组", **fields}
+        return await posted(projects, "/v1/groups", body, headers, expect)
 
     return make
 
@@ -125,9 +78,7 @@ def make_group(projects):
 def make_session(projects, today):
     async def make(headers, group_id: str, expect: int = 201, **fields) -> dict:
         body = {"held_on": today.isoformat(), "topic": "认识电信诈骗", **fields}
-        r = await projects.post(f"/v1/groups/{group_id}/sessions", headers=headers, json=body)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(projects, f"/v1/groups/{group_id}/sessions", body, headers, expect)
 
     return make
 
@@ -137,15 +88,9 @@ def make_activity(projects, today):
     async def make(headers, project_id: str, expect: int = 201, **fields) -> dict:
         body = {"project_id": project_id, "title": "重阳节敬老活动", "kind": "festival", "place": "社区广场",
                 "held_on": today.isoformat(), "anonymous_count": 10, **fields}
-        r = await projects.post("/v1/activities", headers=headers, json=body)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(projects, "/v1/activities", body, headers, expect)
 
     return make
-
-
-def with_etag(headers: dict, etag: str) -> dict:
-    return {**headers, "If-Match": etag}
 
 
 async def stats(client, service_headers, path="/1/", days=120, **query) -> dict:

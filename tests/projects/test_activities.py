@@ -2,8 +2,9 @@
 
 from datetime import timedelta
 
-from tests.projects.conftest import stats, with_etag
-from tests.volunteers.conftest import ID_C
+from tests.fixtures.calls import with_etag
+from tests.fixtures.people import ID_BORN_1970
+from tests.projects.conftest import stats
 
 
 class TestCreateActivity:
@@ -91,7 +92,7 @@ class TestVolunteersNamed:
                                                                            sibling, db):
         project = await make_project()
         r = await volunteers_client.post("/v1/volunteers", headers=sibling,
-                                         json={"id": "v-3", "name": "别站志愿者", "id_number": ID_C})
+                                         json={"id": "v-3", "name": "别站志愿者", "id_number": ID_BORN_1970})
         assert r.status_code == 201, r.text
         for named, field in ((["v-1", "v-3"], "volunteer_ids[1]"), (["ghost"], "volunteer_ids[0]")):
             r = await make_activity(worker, project["id"], expect=422, volunteer_ids=named)

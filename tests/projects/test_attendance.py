@@ -4,7 +4,8 @@ checked with the casework service, populations as they were at attendance time."
 import httpx
 import pytest
 
-from tests.projects.conftest import stats, with_etag
+from tests.fixtures.calls import with_etag
+from tests.projects.conftest import stats
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@ counts that follow every change."""
 
 from datetime import timedelta
 
-from tests.projects.conftest import stats, with_etag
+from tests.fixtures.calls import with_etag
+from tests.projects.conftest import stats
 
 
 class TestCreateGroup:

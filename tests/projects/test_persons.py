@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from shared.persons import person_key
 from tests.cases.test_persons import persons
-from tests.projects.conftest import with_etag
+from tests.fixtures.calls import with_etag
 
 
 class TestAttendees:

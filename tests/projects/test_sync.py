@@ -2,7 +2,6 @@
 protocol (/internal/sync/pull and /push), called directly with the service token as the gateway
 would, the gateway's `X-Device-Token` (the tablet's own token, for attendee checks) included."""
 
-import asyncio
 import json
 from datetime import timedelta
 
@@ -10,42 +9,24 @@ import pytest
 
 from shared.auth import Principal, Role
 from shared.sync import DEVICE_TOKEN_HEADER
-from tests.projects.conftest import stats, with_etag
-from tests.volunteers.conftest import ID_C
+from tests.fixtures.calls import with_etag
+from tests.fixtures.people import ID_BORN_1970
+from tests.fixtures.sync import pulled, settle
+from tests.projects.conftest import stats
 
 OURS = "/1/2/"
-
-
-async def settled(db) -> None:
-    """Wait until every transaction older than now has ended. A pull serves rows below the oldest
-    running transaction of the whole PostgreSQL server (pg_snapshot_xmin), and another test run
-    may share the server: without this, our last writes could be left for a later pull."""
-    mark = int(await db.fetchval("SELECT pg_current_xact_id()::text"))
-    for _ in range(600):
-        if int(await db.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")) > mark:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("a transaction of another session stayed open for 30 s")
 
 
 @pytest.fixture
 def pull(projects, service_headers, db):
     async def fetch(since=None, path=OURS, **query):
         """(cursor, {table: {id: row}}, {table: [deleted ids]}) from the NDJSON stream."""
-        await settled(db)
+        await settle(db)
         r = await projects.post("/internal/sync/pull", headers=service_headers,
                                 json={"station_path": path, "since": since, **query})
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("application/x-ndjson")
-        lines = [json.loads(line) for line in r.text.splitlines() if line]
-        cursor = lines[0]["cursor"]
-        rows, deleted = {}, {}
-        for line in lines[1:]:
-            if "row" in line:
-                rows.setdefault(line["table"], {})[line["row"]["id"]] = line["row"]
-            else:
-                deleted.setdefault(line["table"], []).append(line["deleted"])
-        return cursor, rows, deleted
+        return pulled(r)
 
     return fetch
 
@@ -382,7 +363,7 @@ class TestAttendeeChecks:
     async def test_a_volunteer_outside_the_device_scope_is_named(self, push, activity_row, volunteers_client,
                                                                   sibling, db):
         r = await volunteers_client.post("/v1/volunteers", headers=sibling,
-                                         json={"id": "v-3", "name": "别站志愿者", "id_number": ID_C})
+                                         json={"id": "v-3", "name": "别站志愿者", "id_number": ID_BORN_1970})
         assert r.status_code == 201, r.text
         r = await push(created("activities", activity_row(volunteer_ids='["v-1", "v-3"]')), expect=422)
         assert [e["field"] for e in r.json()["errors"]] == ["changes.activities.a-1.volunteer_ids[1]"]

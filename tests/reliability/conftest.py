@@ -23,7 +23,6 @@ import pytest
 
 from shared.db import Database, asyncpg_dsn
 # The in-process gateway and its helpers, for the tests that need no real processes.
-from tests.gateway.conftest import admin, gateway, gateway_factory, root  # noqa: F401
 from tests.test_make_run import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 
 from shared import clock
+from tests.fixtures.people import ID_BORN_1990
 from tests.reliability.conftest import problem
-from tests.volunteers.conftest import ID_A
 
 SCHEMAS = ("gateway", "cases", "projects", "volunteers")
 
@@ -34,12 +34,12 @@ class Create:
 
 
 @pytest.fixture
-async def people(gateway, admin, root):
-    await gateway.user(admin, "chen.head", "station_head", root["id"])
-    await gateway.user(admin, "li.worker", "social_worker", root["id"])
-    await gateway.user(admin, "wu.worker", "social_worker", root["id"])
+async def people(gateway, admin_headers, root):
+    await gateway.user(admin_headers, "chen.head", "station_head", root["id"])
+    await gateway.user(admin_headers, "li.worker", "social_worker", root["id"])
+    await gateway.user(admin_headers, "wu.worker", "social_worker", root["id"])
     await gateway.app.state.pusher.sync_now()
-    return {"admin": admin, "head": await gateway.headers_for("chen.head"),
+    return {"admin": admin_headers, "head": await gateway.headers_for("chen.head"),
             "worker": await gateway.headers_for("li.worker"), "other": await gateway.headers_for("wu.worker")}
 
 
@@ -63,7 +63,7 @@ async def creates(gateway, people, root) -> list[Create]:
         "ends_on": (clock.today() + timedelta(days=300)).isoformat()}, head)
     group = await made("/v1/groups", {"project_id": project["id"], "title": "长者防诈骗小组",
                                       "members": [person["id"]]}, worker)
-    volunteer = await made("/v1/volunteers", {"name": "张志愿", "id_number": ID_A}, worker)
+    volunteer = await made("/v1/volunteers", {"name": "张志愿", "id_number": ID_BORN_1990}, worker)
     return [
         Create("admin", "/v1/stations", "gateway.station",
                {"parent_id": root["id"], "kind": "city", "name": "成都市"}, "name"),

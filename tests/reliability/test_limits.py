@@ -12,46 +12,47 @@ import httpx
 import pytest
 
 from shared.pagination import MAX_LIMIT
+from tests.fixtures.people import ID_BORN_1970
 from tests.reliability.conftest import problem
-from tests.volunteers.conftest import ID_C
 from tests.volunteers.test_import import HEADER, as_csv
 
 
 class TestBodySize:
-    async def test_a_body_over_the_limit_is_413_at_the_gateway_and_nothing_is_written(self, gateway, admin, root,
+    async def test_a_body_over_the_limit_is_413_at_the_gateway_and_nothing_is_written(self, gateway, admin_headers,
+                                                                                      root,
                                                                                       db):
         huge = {"name": "张三", "address": "x" * 1_100_000}
         for path in ("/v1/beneficiaries", "/v1/projects", "/v1/volunteers", "/v1/stations"):
-            body = problem(await gateway.post(path, json=huge, headers=admin), 413)
+            body = problem(await gateway.post(path, json=huge, headers=admin_headers), 413)
             assert body["errors"][0]["field"] == "body"
             assert "1000000 bytes" in body["detail"]
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 0
         assert await db.fetchval("SELECT count(*) FROM gateway.station WHERE name = '张三'") == 0
 
-    async def test_a_chunked_body_without_a_length_is_cut_off_as_well(self, gateway, admin, root, db):
+    async def test_a_chunked_body_without_a_length_is_cut_off_as_well(self, gateway, admin_headers, root, db):
         async def chunks():
             for _ in range(30):
                 yield b"x" * 50_000
 
         r = await gateway.post("/v1/beneficiaries", content=chunks(),
-                               headers={**admin, "content-type": "application/json"})
+                               headers={**admin_headers, "content-type": "application/json"})
         assert problem(r, 413)["errors"][0]["field"] == "body"
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 0
 
-    async def test_a_chunked_body_within_the_limit_goes_through(self, gateway, admin, root, db):
+    async def test_a_chunked_body_within_the_limit_goes_through(self, gateway, admin_headers, root, db):
         async def chunks():
             yield b'{"name": "'
             yield "李四".encode()
             yield b'"}'
 
         r = await gateway.post("/v1/beneficiaries", content=chunks(),
-                               headers={**admin, "content-type": "application/json"})
+                               headers={**admin_headers, "content-type": "application/json"})
         assert r.status_code == 201, r.text
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 1
 
 
 class TestPageSize:
-    async def test_every_list_refuses_a_page_over_the_limit_naming_limit(self, gateway, admin, root):
+    async def test_every_list_refuses_a_page_over_the_limit_naming_limit(self, gateway, admin_headers, root):
         r = await gateway.get("/openapi.json")
         lists = sorted(path for path, item in r.json()["paths"].items() if "{" not in path
                        and any(p["name"] == "limit" for p in item.get("get", {}).get("parameters", [])))
@@ -59,9 +60,9 @@ class TestPageSize:
         assert {"/v1/beneficiaries", "/v1/cases", "/v1/projects", "/v1/volunteers"} <= set(lists), lists
         for path in lists:
             for limit in (MAX_LIMIT + 1, 0):
-                body = problem(await gateway.get(path, params={"limit": limit}, headers=admin), 422)
+                body = problem(await gateway.get(path, params={"limit": limit}, headers=admin_headers), 422)
                 assert [e["field"] for e in body["errors"]] == ["query.limit"], (path, body)
-            r = await gateway.get(path, params={"limit": MAX_LIMIT}, headers=admin)
+            r = await gateway.get(path, params={"limit": MAX_LIMIT}, headers=admin_headers)
             assert r.status_code == 200, (path, r.text)
 
 
@@ -139,16 +140,17 @@ class TestImportSize:
         return await gateway.post("/v1/volunteers/import", headers=headers, params={"dry_run": "false"},
                                   files={"file": ("roster.csv", content, "text/csv")})
 
-    async def test_too_many_rows_is_422_naming_count_and_limit_and_writes_nothing(self, gateway, admin, root, db):
+    async def test_too_many_rows_is_422_naming_count_and_limit_and_writes_nothing(self, gateway, admin_headers, root,
+                                                                                  db):
         await gateway.app.state.pusher.sync_now()
         rows = [HEADER] + [[f"志愿者{i}", "护照", f"E{i:07d}"] for i in range(2001)]
-        body = problem(await self.upload(gateway, admin, as_csv(rows)), 422)
+        body = problem(await self.upload(gateway, admin_headers, as_csv(rows)), 422)
         assert body["errors"][0]["field"] == "file" and body["errors"][0]["code"] == "too_many_rows"
         assert "2000" in body["detail"] and "2001" in body["detail"]
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 0
 
-    async def test_a_file_over_the_size_limit_is_413(self, gateway, admin, root, db):
+    async def test_a_file_over_the_size_limit_is_413(self, gateway, admin_headers, root, db):
         await gateway.app.state.pusher.sync_now()
-        big = as_csv([HEADER, ["王一", "身份证", ID_C]]) + b"\n" * 1_100_000
-        assert problem(await self.upload(gateway, admin, big), 413)["status"] == 413
+        big = as_csv([HEADER, ["王一", "身份证", ID_BORN_1970]]) + b"\n" * 1_100_000
+        assert problem(await self.upload(gateway, admin_headers, big), 413)["status"] == 413
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 0

@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 
 from shared import clock
+from tests.fixtures.people import ID_BORN_1990
 from tests.reliability.conftest import problem
-from tests.volunteers.conftest import ID_A
 
 FIGURES = ("cases.daily_stat", "cases.person_day", "projects.daily_stat", "projects.person_day",
            "volunteers.daily_stat")
@@ -29,9 +29,9 @@ async def figures(db) -> dict[str, list]:
 
 
 @pytest.fixture
-async def people(gateway, admin, root):
-    await gateway.user(admin, "chen.head", "station_head", root["id"])
-    await gateway.user(admin, "li.worker", "social_worker", root["id"])
+async def people(gateway, admin_headers, root):
+    await gateway.user(admin_headers, "chen.head", "station_head", root["id"])
+    await gateway.user(admin_headers, "li.worker", "social_worker", root["id"])
     await gateway.app.state.pusher.sync_now()
     return {"head": await gateway.headers_for("chen.head"), "worker": await gateway.headers_for("li.worker")}
 
@@ -84,7 +84,7 @@ class TestRetriedCreate:
             "anonymous_count": 7, "attendees": [{"beneficiary_id": person["id"]}]}, "title")
 
         volunteer = await self.retried(gateway, db, worker, "/v1/volunteers", "volunteers.volunteer",
-                                       {"name": "张志愿", "id_number": ID_A}, "name")
+                                       {"name": "张志愿", "id_number": ID_BORN_1990}, "name")
         await self.retried(gateway, db, worker, "/v1/volunteer-hours", "volunteers.service_hours", {
             "volunteer_id": volunteer["id"], "served_on": today.isoformat(), "hours": "2",
             "content": "助老送餐"}, "content")
@@ -100,17 +100,18 @@ class TestRetriedCreate:
 class TestRetriedGatewayCreate:
     """The gateway's own creates take no client id; their natural keys keep a retry from duplicating."""
 
-    async def test_a_retried_station_or_user_is_409_naming_the_key_and_not_a_second_row(self, gateway, admin, root,
+    async def test_a_retried_station_or_user_is_409_naming_the_key_and_not_a_second_row(self, gateway, admin_headers,
+                                                                                        root,
                                                                                         db):
         body = {"parent_id": root["id"], "kind": "city", "name": "成都市"}
-        assert (await gateway.post("/v1/stations", json=body, headers=admin)).status_code == 201
-        again = problem(await gateway.post("/v1/stations", json=body, headers=admin), 409)
+        assert (await gateway.post("/v1/stations", json=body, headers=admin_headers)).status_code == 201
+        again = problem(await gateway.post("/v1/stations", json=body, headers=admin_headers), 409)
         assert "name" in {e["field"] for e in again.get("errors", [])}, again
         assert await db.fetchval("SELECT count(*) FROM gateway.station WHERE name = '成都市'") == 1
 
         body = {"username": "zhou.worker", "display_name": "周社工", "role": "social_worker",
                 "station_id": root["id"], "password": "correct horse battery"}
-        assert (await gateway.post("/v1/users", json=body, headers=admin)).status_code == 201
-        again = problem(await gateway.post("/v1/users", json=body, headers=admin), 409)
+        assert (await gateway.post("/v1/users", json=body, headers=admin_headers)).status_code == 201
+        again = problem(await gateway.post("/v1/users", json=body, headers=admin_headers), 409)
         assert "username" in {e["field"] for e in again.get("errors", [])}, again
         assert await db.fetchval("SELECT count(*) FROM gateway.user WHERE username = 'zhou.worker'") == 1

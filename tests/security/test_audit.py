@@ -13,7 +13,7 @@ from gateway.config import GatewaySettings
 from shared import clock
 from shared.audit.prune import prune
 from tests.cases.test_sync import tablet_beneficiary
-from tests.gateway.conftest import Gateway
+from tests.fixtures.gateway import Gateway, users
 from tests.gateway.test_sync_flow import Tablet
 
 SCHEMAS = ("gateway", "cases", "projects", "volunteers")
@@ -36,10 +36,10 @@ async def entries(gateway: Gateway, headers: dict, **params) -> list[dict]:
 
 
 @pytest.fixture
-async def worker_setup(gateway, admin, tree):
+async def worker_setup(gateway, admin_headers, gateway_tree):
     """A social worker of a township, logged in from ADDRESS."""
-    township = tree["mengzhuiwan"]
-    user = await gateway.user(admin, "zhou.worker", "social_worker", township["id"])
+    township = gateway_tree["mengzhuiwan"]
+    user = await gateway.user(admin_headers, "zhou.worker", "social_worker", township["id"])
     await gateway.app.state.pusher.sync_now()
     client = await client_from(gateway, ADDRESS)
     headers = await client.headers_for("zhou.worker")
@@ -48,7 +48,7 @@ async def worker_setup(gateway, admin, tree):
 
 
 class TestWhoWhatWhereThroughTheGateway:
-    async def test_create_update_and_read_of_a_childs_record(self, gateway, admin, worker_setup):
+    async def test_create_update_and_read_of_a_childs_record(self, gateway, admin_headers, worker_setup):
         client, headers, user, township = worker_setup
         today = clock.today()
         child_born = date(today.year - 8, 3, 1)
@@ -64,7 +64,7 @@ class TestWhoWhatWhereThroughTheGateway:
             **headers, "X-Forwarded-For": "198.51.100.1", "X-Real-IP": "198.51.100.2"})
         assert r.status_code == 200 and r.json()["disability_type"] == "hearing"
 
-        got = await entries(gateway, admin, record=f"cases:beneficiary:{child['id']}")
+        got = await entries(gateway, admin_headers, record=f"cases:beneficiary:{child['id']}")
         assert [(e["action"], e["operation"]) for e in got] == [
             ("read", "get_beneficiary"), ("update", "update_beneficiary"), ("create", "register_beneficiary")]
         for e in got:
@@ -73,7 +73,7 @@ class TestWhoWhatWhereThroughTheGateway:
             assert e["station_path"] == township["path"]
         assert got[0]["at"] >= got[1]["at"] >= got[2]["at"]
 
-    async def test_a_users_actions_across_processes_page_by_page(self, gateway, admin, worker_setup):
+    async def test_a_users_actions_across_processes_page_by_page(self, gateway, admin_headers, worker_setup):
         client, headers, user, _ = worker_setup
         r = await client.post("/v1/beneficiaries", headers=headers, json={"name": "李大爷", "populations": ["elderly"]})
         assert r.status_code == 201
@@ -83,7 +83,7 @@ class TestWhoWhatWhereThroughTheGateway:
         assert (await client.get(f"/v1/cases/{case_id}", headers=headers)).status_code == 200
         assert (await client.get("/v1/cases", headers=headers)).status_code == 200
 
-        whole = await entries(gateway, admin, user_id=str(user["id"]))
+        whole = await entries(gateway, admin_headers, user_id=str(user["id"]))
         seen = [(e["service"], e["action"], e["record_table"]) for e in whole]
         assert ("gateway", "login", "user") in seen
         assert ("cases", "create", "beneficiary") in seen and ("cases", "create", "case") in seen
@@ -96,7 +96,7 @@ class TestWhoWhatWhereThroughTheGateway:
         paged, cursor = [], None
         while True:
             params = {"user_id": str(user["id"]), "limit": 1, **({"cursor": cursor} if cursor else {})}
-            r = await gateway.get("/v1/audit", headers=admin, params=params)
+            r = await gateway.get("/v1/audit", headers=admin_headers, params=params)
             assert r.status_code == 200, r.text
             paged += r.json()["items"]
             cursor = r.json()["next_cursor"]
@@ -104,37 +104,36 @@ class TestWhoWhatWhereThroughTheGateway:
                 break
         assert [(e["service"], e["id"]) for e in paged] == [(e["service"], e["id"]) for e in whole]
 
-    async def test_only_an_administrator_asks(self, gateway, admin, worker_setup, tree):
+    async def test_only_an_administrator_asks(self, gateway, admin_headers, worker_setup, gateway_tree):
         client, headers, _, township = worker_setup
         r = await client.get("/v1/audit", headers=headers)
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
-        await gateway.user(admin, "wu.head", "station_head", township["id"])
+        await gateway.user(admin_headers, "wu.head", "station_head", township["id"])
         r = await gateway.get("/v1/audit", headers=await gateway.headers_for("wu.head"))
         assert r.status_code == 403
         assert (await gateway.get("/v1/audit")).status_code == 401
-        r = await gateway.get("/v1/audit", headers=admin, params={"record": "nowhere:x:1"})
+        r = await gateway.get("/v1/audit", headers=admin_headers, params={"record": "nowhere:x:1"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "record"
 
-    async def test_gateway_writes_and_failed_logins(self, gateway, admin, tree):
-        station = await gateway.station(admin, tree["chenghua"]["id"], "township", "Baoshan")
-        user = await gateway.user(admin, "he.worker", "social_worker", station["id"])
+    async def test_gateway_writes_and_failed_logins(self, gateway, admin_headers, gateway_tree):
+        station = await gateway.station(admin_headers, gateway_tree["chenghua"]["id"], "township", "Baoshan")
+        user = await gateway.user(admin_headers, "he.worker", "social_worker", station["id"])
         assert (await gateway.login("he.worker", "wrong password")).status_code == 401
-        got = await entries(gateway, admin, record=f"gateway:user:{user['id']}")
+        got = await entries(gateway, admin_headers, record=f"gateway:user:{user['id']}")
         assert [e["action"] for e in got] == ["login_failed", "create"]
         assert got[0]["actor_id"] == str(user["id"])
         assert got[1]["actor_role"] == "admin"
-        r = await gateway.post(f"/v1/stations/{station['id']}/move", headers=admin,
-                               json={"parent_id": tree["mianyang"]["id"]})
+        r = await gateway.post(f"/v1/stations/{station['id']}/move", headers=admin_headers,
+                               json={"parent_id": gateway_tree["mianyang"]["id"]})
         assert r.status_code == 200, r.text
-        got = await entries(gateway, admin, record=f"gateway:station:{station['id']}")
+        got = await entries(gateway, admin_headers, record=f"gateway:station:{station['id']}")
         assert [e["action"] for e in got] == ["move", "create"]
         assert (got[0]["station_path"], got[1]["station_path"]) == (r.json()["path"], station["path"])
 
-    async def test_a_tablets_pull_and_push_name_the_device(self, gateway, admin, tree, db):
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "ma.head", "station_head", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        head = await gateway.headers_for("ma.head")
+    async def test_a_tablets_pull_and_push_name_the_device(self, gateway, admin_headers, gateway_tree, db):
+        township = gateway_tree["mengzhuiwan"]
+        staff = await users(gateway, admin_headers, gateway_tree, ("ma.head", "station_head", "mengzhuiwan"))
+        head = staff["ma.head"]
         r = await gateway.post("/v1/devices", headers=head, json={"station_id": township["id"], "name": "平板"})
         assert r.status_code == 201, r.text
         device_id = r.json()["id"]
@@ -142,7 +141,7 @@ class TestWhoWhatWhereThroughTheGateway:
         await tablet.pull()
         row = tablet_beneficiary()
         await tablet.push({"beneficiaries": {"created": [row], "updated": [], "deleted": []}})
-        got = await entries(gateway, admin, user_id=f"device:{device_id}")
+        got = await entries(gateway, admin_headers, user_id=f"device:{device_id}")
         assert {(e["service"], e["action"], e["record_table"]) for e in got} >= {
             ("gateway", "read", "station"), ("cases", "create", "beneficiary")}
         assert {e["address"] for e in got} == {ADDRESS}

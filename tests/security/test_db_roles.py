@@ -34,11 +34,11 @@ async def as_app(database_url):
 
 
 class TestTheApplicationsRole:
-    async def test_the_processes_connect_as_it(self, gateway, admin, cases_client, projects_client,
+    async def test_the_processes_connect_as_it(self, gateway, admin_headers, cases_client, projects_client,
                                                volunteers_client, db):
         for client in (cases_client, projects_client, volunteers_client):
             assert (await client.get("/readyz")).status_code == 200
-        assert (await gateway.get("/v1/me", headers=admin)).status_code == 200
+        assert (await gateway.get("/v1/me", headers=admin_headers)).status_code == 200
         users = {r["usename"] for r in await db.fetch(
             "SELECT usename FROM pg_stat_activity WHERE datname = current_database() "
             "AND application_name LIKE 'haolin-%'")}

@@ -11,7 +11,7 @@ from services.cases.models import Base as CasesBase
 from shared import clock, crypto
 from shared.crypto import FieldCipher, generate_key
 from shared.db import asyncpg_dsn
-from tests.security.conftest import id_number
+from tests.fixtures.people import id_number
 
 CHILD_ID = id_number("51010420150310345")
 ADDRESS = "和平社区7栋哨兵单元"

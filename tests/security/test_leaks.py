@@ -14,8 +14,9 @@ import pytest
 from shared import clock
 from shared.observability import JsonFormatter
 # The platform as real processes (uvicorn each, as `make run` starts them), with their output in files.
+from tests.fixtures.gateway import users
+from tests.fixtures.people import id_number
 from tests.reliability.conftest import live, platform  # noqa: F401
-from tests.security.conftest import id_number
 
 NAME = "哨兵甲乙"
 ID_NUMBER = id_number("51010419800101987")
@@ -40,12 +41,10 @@ def log_text(caplog) -> str:
 
 
 class TestNothingSensitiveLeaks:
-    async def test_writes_and_failures(self, gateway, admin, tree, captured, cases_client, projects_client,
-                                       volunteers_client):
-        township = tree["mengzhuiwan"]
-        await gateway.user(admin, "leak.worker", "social_worker", township["id"])
-        await gateway.app.state.pusher.sync_now()
-        worker = await gateway.headers_for("leak.worker")
+    async def test_writes_and_failures(self, gateway, admin_headers, gateway_tree, captured, cases_client,
+                                       projects_client, volunteers_client):
+        staff = await users(gateway, admin_headers, gateway_tree, ("leak.worker", "social_worker", "mengzhuiwan"))
+        worker = staff["leak.worker"]
         today = clock.today()
         errors = []
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.security.conftest import id_number
+from tests.fixtures.people import id_number
 
 ID = id_number("51010419500301123")
 PHONE, CONTACT_PHONE = "13712345678", "13687654321"

@@ -5,8 +5,8 @@ are kept as plain newlines."""
 
 import pytest
 
-from tests.cases.conftest import ID_A
 from tests.cases.test_sync import push, tablet_beneficiary
+from tests.fixtures.people import ID_BORN_1980
 
 UNSAFE = {"BEL": "\x07", "ESC": "\x1b", "vertical tab": "\x0b", "DEL": "\x7f", "C1 CSI": "\x9b",
           "RLO": "\u202e", "LRE": "\u202a", "FSI": "\u2068", "PDI": "\u2069"}
@@ -38,15 +38,15 @@ async def test_nested_and_listed_text_is_checked_too(cases_client, stations, wor
 
 async def test_tabs_and_line_ends_are_kept_windows_line_ends_as_newlines(cases_client, stations, worker, db):
     r = await cases_client.post("/v1/beneficiaries", headers=worker, json={
-        "name": "张三", "id_number": ID_A, "address": "成华区\t建设路\r\n88号\r3栋"})
+        "name": "张三", "id_number": ID_BORN_1980, "address": "成华区\t建设路\r\n88号\r3栋"})
     assert r.status_code == 201, r.text
     r = await cases_client.get(f"/v1/beneficiaries/{r.json()['id']}", headers=worker)
     assert r.json()["address"] == "成华区\t建设路\n88号\n3栋"
 
 
-async def test_every_process_refuses_them(gateway, admin, root, projects_client, volunteers_client, stations,
+async def test_every_process_refuses_them(gateway, admin_headers, root, projects_client, volunteers_client, stations,
                                           token_for, db):
-    r = await gateway.post("/v1/stations", headers=admin,
+    r = await gateway.post("/v1/stations", headers=admin_headers,
                            json={"parent_id": root["id"], "kind": "city", "name": "成都\u202e市"})
     assert r.status_code == 422 and fields_of(r) == ["name"], r.text
     head = token_for("station_head", 2, "/1/2/", user_id="h2")

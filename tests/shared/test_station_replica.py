@@ -2,7 +2,7 @@
 
 import asyncio
 
-from tests.conftest import station_rows
+from tests.fixtures.stations import station_rows
 
 
 class TestStationReplica:

@@ -11,7 +11,7 @@ import httpx
 from PIL import Image
 
 from services.cases.config import CasesSettings
-from tests.conftest import station_rows
+from tests.fixtures.stations import station_rows
 from tests.storage.samples import has_gps, jpeg, pdf
 
 

@@ -1,8 +1,6 @@
-"""Fixtures for the volunteers tests: a small station tree, callers by role, and record makers.
-
-Tree: 1 (city) > 2 (our township) > 4 (village room under it); 1 > 3 (sibling township);
-9 > 10 (another province).
-"""
+"""Fixtures for the volunteers tests: the station tree in the volunteers service, a volunteer's
+real login at a gateway, and record makers. The tree, the people and the callers by role are the
+suites' shared ones (tests/fixtures/)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,63 +9,13 @@ from typing import Any
 import pytest
 
 from shared import clock
-from shared.idnumber import check_digit
-# A linked login is checked with the gateway: these tests start one (tests/gateway/conftest.py).
-from tests.gateway.conftest import gateway_factory  # noqa: F401
-
-TREE = ("/1/", "/1/2/", "/1/3/", "/1/2/4/", "/9/", "/9/10/")
-
-
-def id_number(first17: str) -> str:
-    """A valid 18-character ID number from its first 17 digits."""
-    return first17 + check_digit(first17)
-
-
-ID_A = id_number("51010419900101123")   # born 1990-01-01
-ID_B = id_number("51010419850615234")   # born 1985-06-15
-ID_C = id_number("51010419700310345")
-
-
-def minor_id() -> str:
-    """An ID number of someone who turned 15 this year."""
-    born = clock.today().replace(month=1, day=1) - timedelta(days=365 * 15)
-    return id_number(f"510104{born:%Y%m%d}456")
+from tests.fixtures.calls import posted
+from tests.fixtures.people import ID_BORN_1990
 
 
 @pytest.fixture
-async def tree(volunteers_client, push_stations):
-    await push_stations(volunteers_client, *TREE)
-
-
-@pytest.fixture
-def worker(token_for):
-    return token_for("social_worker", 2, "/1/2/", user_id="w2", name="王丽")
-
-
-@pytest.fixture
-def head(token_for):
-    return token_for("station_head", 2, "/1/2/", user_id="h2", name="李站长")
-
-
-@pytest.fixture
-def sibling(token_for):
-    """A worker of the sibling station 3: must see nothing of station 2."""
-    return token_for("social_worker", 3, "/1/3/", user_id="w3")
-
-
-@pytest.fixture
-def city_head(token_for):
-    return token_for("station_head", 1, "/1/", user_id="h1")
-
-
-@pytest.fixture
-def official(token_for):
-    return token_for("official", 1, "/1/", user_id="o1")
-
-
-@pytest.fixture
-def supervisor(token_for):
-    return token_for("supervisor", 2, "/1/2/", user_id="s2")
+async def tree(volunteers_client, push_tree):
+    await push_tree(volunteers_client)
 
 
 @dataclass
@@ -100,12 +48,12 @@ def me(login) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_activity(projects_client, push_stations, tree, token_for, today):
+def make_activity(projects_client, push_tree, tree, token_for, today):
     """A community activity, or with `session=True` a group session, in the projects service (at
     station 2 unless said), which hours records may name."""
 
     async def make(record_id: str, station_id: int = 2, path: str = "/1/2/", session: bool = False) -> dict:
-        await push_stations(projects_client, *TREE)
+        await push_tree(projects_client)
         head = token_for("station_head", station_id, path, user_id=f"h{station_id}")
         worker = token_for("social_worker", station_id, path, user_id=f"w{station_id}")
         r = await projects_client.post("/v1/projects", headers=head, json={
@@ -129,17 +77,10 @@ def make_activity(projects_client, push_stations, tree, token_for, today):
 
 
 @pytest.fixture
-def today():
-    return clock.today()
-
-
-@pytest.fixture
 def register(volunteers_client, tree):
     async def make(headers, expect: int = 201, **fields) -> dict:
-        body = {"name": "张志愿", "id_number": ID_A, **fields}
-        r = await volunteers_client.post("/v1/volunteers", json=body, headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        body = {"name": "张志愿", "id_number": ID_BORN_1990, **fields}
+        return await posted(volunteers_client, "/v1/volunteers", body, headers, expect)
 
     return make
 
@@ -149,9 +90,7 @@ def record(volunteers_client):
     async def make(headers, volunteer_id: str, expect: int = 201, **fields) -> dict:
         body = {"volunteer_id": volunteer_id, "served_on": clock.today().isoformat(), "hours": "2",
                 "content": "助老送餐", **fields}
-        r = await volunteers_client.post("/v1/volunteer-hours", json=body, headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(volunteers_client, "/v1/volunteer-hours", body, headers, expect)
 
     return make
 
@@ -159,17 +98,8 @@ def record(volunteers_client):
 @pytest.fixture
 def act(volunteers_client):
     async def run(headers, hours_id: str, action: str, expect: int = 200, **body) -> dict:
-        r = await volunteers_client.post(f"/v1/volunteer-hours/{hours_id}/{action}", json=body or None,
-                                         headers=headers)
-        assert r.status_code == expect, r.text
-        return r.json()
+        return await posted(volunteers_client, f"/v1/volunteer-hours/{hours_id}/{action}", body or None, headers,
+                            expect)
 
     return run
 
-
-def with_etag(headers: dict, etag: str) -> dict:
-    return {**headers, "If-Match": etag}
-
-
-def fields_of(response) -> set[str]:
-    return {e["field"] for e in response.json().get("errors", [])}

@@ -9,7 +9,8 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont
 from pylopdf_fonts_zh_cn import serif_path
 from pypdf import PdfReader
 
-from tests.volunteers.conftest import ID_A, fields_of, with_etag
+from tests.fixtures.calls import fields_of, with_etag
+from tests.fixtures.people import ID_BORN_1990
 
 
 async def issue(client, headers, volunteer_id, from_on, to_on, expect=201) -> dict:
@@ -38,9 +39,9 @@ class TestIssueCertificate:
         assert [i["hours_id"] for i in cert["items"]] == [h["id"] for h in confirmed]
         assert cert["number"] == f"2-{today.year}-000001" and cert["issuer_name"] == "Station 2"
         assert cert["handler_id"] == "w2" and cert["handler_name"] == "王丽" and cert["issued_on"] == today.isoformat()
-        assert cert["id_number"] == ID_A and cert["from"] == start.isoformat() and cert["volunteer_number"]
+        assert cert["id_number"] == ID_BORN_1990 and cert["from"] == start.isoformat() and cert["volunteer_number"]
         row = await db.fetchrow("SELECT * FROM volunteers.certificate")
-        assert ID_A not in row["id_number_enc"] and row["content_hash"] == cert["content_hash"]
+        assert ID_BORN_1990 not in row["id_number_enc"] and row["content_hash"] == cert["content_hash"]
         r = await volunteers_client.post("/v1/certificates", headers=sibling, json={
             "volunteer_id": v["id"], "from": start.isoformat(), "to": today.isoformat()})
         assert r.status_code == 422 and fields_of(r) == {"volunteer_id"}

@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from tests.volunteers.conftest import ID_B, fields_of, with_etag
+from tests.fixtures.calls import fields_of, with_etag
+from tests.fixtures.people import ID_BORN_1985
 
 
 def fields_of_json(problem: dict) -> set[str]:
@@ -105,7 +106,7 @@ class TestDisputeAndCorrect:
     async def test_volunteer_disputes_and_organiser_corrects(self, volunteers_client, worker, head, me, login,
                                                              register, record, act, db, today):
         v = await register(worker)
-        other = await register(worker, name="别人", id_number=ID_B)
+        other = await register(worker, name="别人", id_number=ID_BORN_1985)
         await link(volunteers_client, login, v["id"])
         h = await record(worker, v["id"], hours="3", content="社区清洁")
         theirs = await record(worker, other["id"])

@@ -5,19 +5,22 @@ import io
 
 from openpyxl import Workbook
 
-from tests.volunteers.conftest import ID_A, ID_B, ID_C, minor_id
+from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985, ID_BORN_1990, minor_id
 
 HEADER = ["姓名", "证件类型", "证件号码", "手机", "性别", "技能", "监护人", "监护人关系", "监护人同意日期"]
 
 
 def roster_rows(today) -> list[list]:
     return [
-        ["王一", "身份证", ID_B, "13800000001", "男", "医疗、心理", None, None, None],          # row 2: good
-        ["李二", "身份证", ID_B[:17] + ("0" if ID_B[17] != "0" else "1"), None, None, None, None, None, None],  # 3: check digit
-        ["赵三", "身份证", ID_C, "12345", "女", None, None, None, None],                        # 4: phone
+        ["王一", "身份证", ID_BORN_1985, "13800000001", "男", "医疗、心理", None, None, None],          # row 2: good
+        ["李二", "身份证", ID_BORN_1985[:17] + ("0" if ID_BORN_1985[17] != "0" else "1"), None, None, None, None, None,
+         None],  # 3: check digit
+        ["赵三", "身份证", ID_BORN_1970, "12345", "女", None, None, None, None],                        # 4: phone
         ["钱四", "身份证", minor_id(), None, None, None, None, None, None],                      # 5: minor, no consent
-        ["孙五", "身份证", ID_C, None, None, None, None, None, None],                            # 6: duplicate of row 4's number
-        ["周六", "身份证", ID_A, None, None, None, None, None, None],                            # 7: already registered
+        ["孙五", "身份证", ID_BORN_1970, None, None, None, None, None,
+         None],                            # 6: duplicate of row 4's number
+        ["周六", "身份证", ID_BORN_1990, None, None, None, None, None,
+         None],                            # 7: already registered
         [None, "护照", "E7654321", None, None, None, None, None, None],                        # 8: no name, no birth date
         ["吴七", "身份证", minor_id(), None, "女", None, "吴妈", "mother", today.isoformat()],  # 9: same as row 5
     ]
@@ -46,7 +49,7 @@ async def upload(client, headers, content: bytes, name: str, **params):
 class TestImportRoster:
     async def test_dry_run_reports_every_bad_row_and_writes_nothing(self, volunteers_client, worker, register, db,
                                                                     today):
-        existing = await register(worker, id_number=ID_A)
+        existing = await register(worker, id_number=ID_BORN_1990)
         r = await upload(volunteers_client, worker, as_xlsx([HEADER, *roster_rows(today)]), "roster.xlsx",
                          dry_run="true")
         assert r.status_code == 200, r.text
@@ -59,7 +62,7 @@ class TestImportRoster:
         assert (9, "id_number", "duplicate_in_file") in problems  # the same minor as row 5
         assert next(e for e in report["errors"] if e["row"] == 7)["existing_id"] == existing["id"]
         assert report["rows"] == 8 and report["valid_rows"] == 1 and report["created"] == 0
-        assert all(ID_B not in e["reason"] for e in report["errors"])
+        assert all(ID_BORN_1985 not in e["reason"] for e in report["errors"])
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 1
 
     async def test_real_run_with_a_bad_row_writes_none(self, volunteers_client, worker, tree, db, today):
@@ -72,7 +75,7 @@ class TestImportRoster:
         assert await db.fetchval("SELECT count(*) FROM volunteers.daily_stat") == 0
 
     async def test_real_run_of_good_rows_writes_all(self, volunteers_client, worker, db, tree, today):
-        rows = [HEADER, ["王一", "身份证", ID_B, "13800000001", "男", "医疗、心理", None, None, None],
+        rows = [HEADER, ["王一", "身份证", ID_BORN_1985, "13800000001", "男", "医疗、心理", None, None, None],
                 ["", "", "", "", "", "", "", "", ""],
                 ["吴七", "身份证", minor_id(), None, "女", None, "吴妈", "mother", today.isoformat()]]
         header = ["name", "id_type", "id_number"]
@@ -87,7 +90,7 @@ class TestImportRoster:
         assert await db.fetchval("SELECT sum(value) FROM volunteers.daily_stat") == 2
 
     async def test_limits_and_unreadable_files(self, volunteers_client, worker, supervisor, tree, db):
-        rows = [HEADER] + [[f"人{i}", "身份证", ID_C] for i in range(2001)]
+        rows = [HEADER] + [[f"人{i}", "身份证", ID_BORN_1970] for i in range(2001)]
         r = await upload(volunteers_client, worker, as_csv(rows), "big.csv", dry_run="true")
         assert r.status_code == 422 and r.json()["errors"][0]["code"] == "too_many_rows"
         r = await upload(volunteers_client, worker, b"x" * 1_100_000, "huge.csv")
@@ -105,8 +108,8 @@ class TestPeopleRegisteredElsewhere:
     async def test_a_dry_run_names_nothing_of_them_and_counts_each_as_an_attempt(self, volunteers_client, worker,
                                                                                  sibling, register, monkeypatch,
                                                                                  volunteers_app, db, today):
-        theirs = await register(sibling, id_number=ID_A)
-        roster = as_csv([["姓名", "证件号码"], ["张三", ID_A], ["李四", ID_B]])
+        theirs = await register(sibling, id_number=ID_BORN_1990)
+        roster = as_csv([["姓名", "证件号码"], ["张三", ID_BORN_1990], ["李四", ID_BORN_1985]])
         r = await upload(volunteers_client, worker, roster, "roster.csv", dry_run="true")
         assert r.status_code == 200, r.text
         assert r.json()["errors"] == [{"row": 2, "column": "id_number", "code": "registered_elsewhere",

@@ -10,7 +10,9 @@ import pytest
 from shared.auth import Principal, Role
 from shared.idnumber import birth_date
 from shared.sync import DEVICE_TOKEN_HEADER
-from tests.volunteers.conftest import ID_A, ID_B, ID_C, minor_id, with_etag
+from tests.fixtures.calls import with_etag
+from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985, ID_BORN_1990, minor_id
+from tests.fixtures.sync import pulled
 
 DEVICE = {"station_id": 2, "station_path": "/1/2/", "device_id": "tab-1"}
 
@@ -19,14 +21,8 @@ async def _pull_once(client, headers, station_path: str, since: str | None) -> d
     r = await client.post("/internal/sync/pull", json={"station_path": station_path, "since": since},
                           headers=headers)
     assert r.status_code == 200, r.text
-    lines = [json.loads(line) for line in r.text.splitlines() if line]
-    out = {"cursor": lines[0]["cursor"], "rows": {}, "deleted": {}}
-    for line in lines[1:]:
-        if "row" in line:
-            out["rows"].setdefault(line["table"], {})[line["row"]["id"]] = line["row"]
-        else:
-            out["deleted"].setdefault(line["table"], []).append(line["deleted"])
-    return out
+    cursor, rows, deleted = pulled(r)
+    return {"cursor": cursor, "rows": rows, "deleted": deleted}
 
 
 @pytest.fixture
@@ -59,7 +55,7 @@ async def push(client, headers, expect: int = 204, since: str | None = None, che
 
 
 def volunteer_row(vid: str = "tab-v1", **fields) -> dict:
-    return {"id": vid, "name": "陈平板", "id_type": "mainland_id", "id_number": ID_B, "phone": "13800138000",
+    return {"id": vid, "name": "陈平板", "id_type": "mainland_id", "id_number": ID_BORN_1985, "phone": "13800138000",
             "gender": "male", "birth_on": None, "skills": '["助老", "陪诊"]', "available_times": "[]",
             "volunteer_number": None, "status": "active", "disclosure_consent": True, "guardian_name": None,
             "guardian_relation": None, "guardian_consent_on": None, "station_id": 2, "_status": "created",
@@ -89,10 +85,10 @@ class TestPull:
                                                                   register, record, today):
         born = birth_date(minor_id())
         v = await register(worker, phone="13912345678", skills=["助老", "义诊"], disclosure_consent=True)
-        child = await register(worker, name="村里", id_number=ID_B, station_id=4)
+        child = await register(worker, name="村里", id_number=ID_BORN_1985, station_id=4)
         minor = await register(worker, name="少年", id_number=minor_id(), guardian_consent={
             "name": "家长", "relation": "父亲", "consented_on": today.isoformat()})
-        other = await register(sibling, name="邻站", id_number=ID_C)
+        other = await register(sibling, name="邻站", id_number=ID_BORN_1970)
         h = await record(worker, v["id"], hours=None, start_time="09:00", end_time="11:30")
         await record(sibling, other["id"], hours="1")
         got = await pull()
@@ -110,7 +106,7 @@ class TestPull:
         assert isinstance(row["created_at"], int) and row["created_at"] > 1_600_000_000_000
         # Never the ID number or phone, in clear, encrypted or as a blind index: null in their place.
         assert {k: v for k, v in row.items() if "id_number" in k or "phone" in k} == {"id_number": None, "phone": None}
-        assert ID_A not in json.dumps(got["rows"], ensure_ascii=False)
+        assert ID_BORN_1990 not in json.dumps(got["rows"], ensure_ascii=False)
         assert got["rows"]["volunteers"][minor["id"]]["guardian_consent_on"] == today.isoformat()
         assert got["rows"]["volunteers"][minor["id"]]["birth_on"] == born.isoformat()
         assert got["rows"]["volunteers"][child["id"]]["station_id"] == 4
@@ -130,7 +126,7 @@ class TestPull:
     async def test_since_serves_later_writes_and_tombstones(self, volunteers_client, service_headers, pull, worker,
                                                             register, record, today):
         a = await register(worker)
-        b = await register(worker, name="李", id_number=ID_B)
+        b = await register(worker, name="李", id_number=ID_BORN_1985)
         h = await record(worker, a["id"])
         first = await pull()
         again = await pull(since=first["cursor"])
@@ -140,7 +136,7 @@ class TestPull:
         assert r.status_code == 200, r.text
         r = await volunteers_client.delete(f"/v1/volunteer-hours/{h['id']}", headers=with_etag(worker, '"1"'))
         assert r.status_code == 204, r.text
-        c = await register(worker, name="赵", id_number=ID_C)
+        c = await register(worker, name="赵", id_number=ID_BORN_1970)
         later = await pull(since=first["cursor"])
         assert set(later["rows"]["volunteers"]) == {b["id"], c["id"]}
         assert later["rows"]["volunteers"][b["id"]]["gender"] == "female"
@@ -159,7 +155,7 @@ class TestPushCreate:
         assert r.status_code == 200, r.text
         v = r.json()
         assert (v["name"], v["id_number"], v["phone"], v["birth_on"], v["skills"]) == (
-            "陈平板", ID_B, "13800138000", "1985-06-15", ["助老", "陪诊"])
+            "陈平板", ID_BORN_1985, "13800138000", "1985-06-15", ["助老", "陪诊"])
         assert (v["station_id"], v["created_by"], v["registered_on"], v["certified_hours"]) == (
             2, "device:tab-1", today.isoformat(), 0)
         assert v["volunteer_number"].startswith(f"V2-{today.year}-")
@@ -298,8 +294,8 @@ class TestPushUpdate:
         row = got["rows"]["volunteers"][v["id"]]
         # The ID number as registered (the tablet that made the record still has it) is no change.
         await push(volunteers_client, service_headers, since=got["cursor"],
-                   volunteers={"updated": [{**row, "id_number": ID_A, "phone": None}]})
-        for change, field in (({"id_number": ID_C}, "id_number"), ({"birth_on": "1991-01-01"}, "birth_on"),
+                   volunteers={"updated": [{**row, "id_number": ID_BORN_1990, "phone": None}]})
+        for change, field in (({"id_number": ID_BORN_1970}, "id_number"), ({"birth_on": "1991-01-01"}, "birth_on"),
                               ({"station_id": 4}, "station_id"), ({"name": None}, "name"),
                               ({"status": "gone"}, "status")):
             answer = await push(volunteers_client, service_headers, expect=422, since=got["cursor"],
@@ -312,7 +308,7 @@ class TestPushDelete:
     async def test_deletes_take_back_the_counts(self, volunteers_client, service_headers, pull, worker, register,
                                                 record, today):
         v = await register(worker)
-        kept = await register(worker, name="李", id_number=ID_B)
+        kept = await register(worker, name="李", id_number=ID_BORN_1985)
         h = await record(worker, kept["id"], hours="2")
         got = await pull()
         await push(volunteers_client, service_headers, since=got["cursor"],
@@ -388,7 +384,7 @@ class TestPushRefused:
         assert answer["type"].endswith("sync-out-of-scope")
         assert answer["records"] == [{"table": "volunteers", "id": "tab-v1"}]
         # Hours for a volunteer the device cannot see, or filed under another station.
-        other = await register(sibling, name="邻站", id_number=ID_C)
+        other = await register(sibling, name="邻站", id_number=ID_BORN_1970)
         mine = await register(worker)
         for hid, row in (("h-other", hours_row("h-other", other["id"], today)),
                          ("h-unknown", hours_row("h-unknown", "nobody", today)),
@@ -428,16 +424,16 @@ class TestPushRefused:
     async def test_an_id_number_registered_already(self, volunteers_client, service_headers, worker, register):
         v = await register(worker)
         answer = await push(volunteers_client, service_headers, expect=422,
-                            volunteers={"created": [volunteer_row(id_number=ID_A)]})
+                            volunteers={"created": [volunteer_row(id_number=ID_BORN_1990)]})
         assert answer["errors"] == [{"field": "changes.volunteers.tab-v1.id_number", "message": "already registered",
                                      "code": "duplicate", "existing_id": v["id"]}]
 
     async def test_an_id_number_registered_at_another_station_names_nothing_of_it(self, volunteers_client,
                                                                                    service_headers, sibling,
                                                                                    register, db):
-        theirs = await register(sibling, id_number=ID_A)
+        theirs = await register(sibling, id_number=ID_BORN_1990)
         answer = await push(volunteers_client, service_headers, expect=422,
-                            volunteers={"created": [volunteer_row(id_number=ID_A)]})
+                            volunteers={"created": [volunteer_row(id_number=ID_BORN_1990)]})
         assert answer["errors"] == [{"field": "changes.volunteers.tab-v1.id_number", "code": "registered_elsewhere",
                                      "message": "This person is registered at another station: ask for a transfer."}]
         assert theirs["id"] not in json.dumps(answer)

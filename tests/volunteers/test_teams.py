@@ -1,6 +1,7 @@
 """Teams (志愿服务队): a leader and members under a station; a volunteer may be in several teams."""
 
-from tests.volunteers.conftest import ID_B, ID_C, fields_of, with_etag
+from tests.fixtures.calls import fields_of, with_etag
+from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985
 
 
 class TestCreateTeam:
@@ -22,8 +23,8 @@ class TestCreateTeam:
 class TestTeamMembers:
     async def test_several_teams_add_remove(self, volunteers_client, worker, register):
         a = await register(worker)
-        b = await register(worker, name="李", id_number=ID_B)
-        c = await register(worker, name="赵", id_number=ID_C)
+        b = await register(worker, name="李", id_number=ID_BORN_1985)
+        c = await register(worker, name="赵", id_number=ID_BORN_1970)
         t1 = (await volunteers_client.post("/v1/teams", headers=worker, json={"name": "一队", "leader_id": a["id"]})).json()
         t2 = (await volunteers_client.post("/v1/teams", headers=worker, json={"name": "二队"})).json()
         for team in (t1, t2):
@@ -47,7 +48,7 @@ class TestTeamMembers:
 class TestUpdateTeam:
     async def test_new_leader_and_delete(self, volunteers_client, worker, register, record, db):
         a = await register(worker)
-        b = await register(worker, name="李", id_number=ID_B)
+        b = await register(worker, name="李", id_number=ID_BORN_1985)
         team = (await volunteers_client.post("/v1/teams", headers=worker, json={"name": "一队", "leader_id": a["id"]})).json()
         url = f"/v1/teams/{team['id']}"
         assert (await volunteers_client.patch(url, json={"leader_id": b["id"]}, headers=worker)).status_code == 428

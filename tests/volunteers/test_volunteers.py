@@ -1,43 +1,46 @@
 """Volunteers: registration, dedup by ID number, minors, masking per role, self-service, updates, deletes."""
 
-from tests.volunteers.conftest import ID_A, ID_B, ID_C, fields_of, minor_id, with_etag
+from tests.fixtures.calls import fields_of, with_etag
+from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985, ID_BORN_1990, minor_id
 
 
 class TestRegisterVolunteer:
     async def test_stores_encrypted_and_masks_per_role(self, volunteers_client, worker, supervisor, register, db):
         v = await register(worker, phone="13812345678", gender="female", skills=["医疗", "心理"],
                            available_times=["weekend"])
-        assert v["id_number"] == ID_A and v["birth_on"] == "1990-01-01"  # a worker sees it in full
+        assert v["id_number"] == ID_BORN_1990 and v["birth_on"] == "1990-01-01"  # a worker sees it in full
         assert v["station_id"] == 2 and v["status"] == "active" and v["disclosure_consent"] is False
         assert v["volunteer_number"].startswith("V2-") and v["star_level"] == 0
         row = await db.fetchrow("SELECT * FROM volunteers.volunteer WHERE id = $1", v["id"])
-        assert ID_A not in " ".join(str(x) for x in row.values())
+        assert ID_BORN_1990 not in " ".join(str(x) for x in row.values())
         assert row["station_path"] == "/1/2/" and row["created_by"] == "w2"
         seen = (await volunteers_client.get(f"/v1/volunteers/{v['id']}", headers=supervisor)).json()
-        assert seen["id_number"] == "5101**********" + ID_A[-4:] and seen["phone"] == "138****5678"
+        assert seen["id_number"] == "5101**********" + ID_BORN_1990[-4:] and seen["phone"] == "138****5678"
         listed = (await volunteers_client.get("/v1/volunteers", headers=worker)).json()["items"]
-        assert [i["id_number"] for i in listed] == ["5101**********" + ID_A[-4:]]
+        assert [i["id_number"] for i in listed] == ["5101**********" + ID_BORN_1990[-4:]]
 
     async def test_same_id_number_anywhere_is_409_naming_nothing_of_another_station(self, volunteers_client, worker,
                                                                                     city_head, token_for, register,
                                                                                     db):
         first = await register(worker)
         other_province = token_for("social_worker", 10, "/9/10/", user_id="w10")
-        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": f" {ID_A.lower()} "},
+        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三",
+                                                                 "id_number": f" {ID_BORN_1990.lower()} "},
                                          headers=other_province)
         assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"] == "This person is registered at another station: ask for a transfer."
         assert "existing_id" not in r.json() and first["id"] not in r.text and "/1/2/" not in r.text
-        assert ID_A not in r.text
+        assert ID_BORN_1990 not in r.text
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 1
         audit = await db.fetch("SELECT actor_id, record_id FROM volunteers.audit_log "
                                "WHERE action = 'id_number_elsewhere'")
         assert [tuple(a) for a in audit] == [("w10", first["id"])]
-        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": ID_A}, headers=city_head)
+        r = await volunteers_client.post("/v1/volunteers", json={"name": "张三", "id_number": ID_BORN_1990},
+                                         headers=city_head)
         assert r.status_code == 409 and r.json()["existing_id"] == first["id"]
 
     async def test_client_id_retry_returns_existing(self, volunteers_client, worker, tree, db):
-        body = {"id": "tab-v1", "name": "李四", "id_number": ID_B}
+        body = {"id": "tab-v1", "name": "李四", "id_number": ID_BORN_1985}
         first = await volunteers_client.post("/v1/volunteers", json=body, headers=worker)
         again = await volunteers_client.post("/v1/volunteers", json=body, headers=worker)
         assert (first.status_code, again.status_code) == (201, 200) and first.json() == again.json()
@@ -58,13 +61,13 @@ class TestRegisterVolunteer:
         assert r.status_code == 422 and fields_of(r) == {"guardian_consent"}
 
     async def test_malformed_id_numbers(self, volunteers_client, worker, tree, db):
-        bad_check = ID_A[:17] + ("0" if ID_A[17] != "0" else "1")
+        bad_check = ID_BORN_1990[:17] + ("0" if ID_BORN_1990[17] != "0" else "1")
         for body, field in (({"id_number": bad_check}, "id_number"), ({"id_number": "12345"}, "id_number"),
                             ({"id_number": "5101041990013112X"}, "id_number"),
                             ({"id_type": "passport", "id_number": "E1234567"}, "birth_on"),
                             ({"id_type": "passport", "id_number": "E12", "birth_on": "1990-01-01"}, "id_number"),
-                            ({"id_type": "driving_licence", "id_number": ID_A}, "id_type"),
-                            ({"id_number": ID_A, "birth_on": "1991-01-01"}, "birth_on")):
+                            ({"id_type": "driving_licence", "id_number": ID_BORN_1990}, "id_type"),
+                            ({"id_number": ID_BORN_1990, "birth_on": "1991-01-01"}, "birth_on")):
             r = await volunteers_client.post("/v1/volunteers", json={"name": "赵六", **body}, headers=worker)
             assert r.status_code == 422 and field in fields_of(r), (body, r.text)
             assert bad_check not in r.text
@@ -76,10 +79,10 @@ class TestRegisterVolunteer:
 
     async def test_roles_and_station_scope(self, volunteers_client, worker, official, supervisor, me, register):
         for headers in (official, supervisor, me):
-            r = await volunteers_client.post("/v1/volunteers", json={"name": "王五", "id_number": ID_B},
+            r = await volunteers_client.post("/v1/volunteers", json={"name": "王五", "id_number": ID_BORN_1985},
                                              headers=headers)
             assert r.status_code == 403
-        r = await volunteers_client.post("/v1/volunteers", json={"name": "王五", "id_number": ID_B,
+        r = await volunteers_client.post("/v1/volunteers", json={"name": "王五", "id_number": ID_BORN_1985,
                                                                  "station_id": 3}, headers=worker)
         assert r.status_code == 422 and fields_of(r) == {"station_id"}
         v = await register(worker, station_id=4)
@@ -98,10 +101,10 @@ class TestReadVolunteer:
 
     async def test_filters_and_pages(self, volunteers_client, worker, register):
         ids = [(await register(worker, name=f"志愿者{i}", id_number=n, skills=["医疗"] if i else []))["id"]
-               for i, n in enumerate((ID_A, ID_B))]
+               for i, n in enumerate((ID_BORN_1990, ID_BORN_1985))]
         r = await volunteers_client.get("/v1/volunteers", params={"skill": "医疗"}, headers=worker)
         assert [i["id"] for i in r.json()["items"]] == [ids[1]]
-        r = await volunteers_client.get("/v1/volunteers", params={"id_number": ID_A}, headers=worker)
+        r = await volunteers_client.get("/v1/volunteers", params={"id_number": ID_BORN_1990}, headers=worker)
         assert [i["id"] for i in r.json()["items"]] == [ids[0]]
         first = (await volunteers_client.get("/v1/volunteers", params={"limit": 1}, headers=worker)).json()
         second = (await volunteers_client.get("/v1/volunteers", params={"limit": 1, "cursor": first["next_cursor"]},
@@ -112,7 +115,7 @@ class TestReadVolunteer:
 class TestSelfService:
     async def test_linked_volunteer_sees_only_their_own_record(self, volunteers_client, worker, login, me, register):
         mine = await register(worker)
-        other = await register(worker, name="别人", id_number=ID_B)
+        other = await register(worker, name="别人", id_number=ID_BORN_1985)
         assert (await volunteers_client.get("/v1/volunteers/me", headers=me)).status_code == 404
         r = await volunteers_client.patch(f"/v1/volunteers/{mine['id']}", json={"user_id": login.user_id},
                                           headers=with_etag(worker, '"1"'))
@@ -121,7 +124,7 @@ class TestSelfService:
                                           headers=with_etag(login.head, '"1"'))
         assert r.status_code == 200, r.text
         got = (await volunteers_client.get("/v1/volunteers/me", headers=me)).json()
-        assert got["id"] == mine["id"] and got["id_number"] == ID_A
+        assert got["id"] == mine["id"] and got["id_number"] == ID_BORN_1990
         assert (await volunteers_client.get(f"/v1/volunteers/{mine['id']}", headers=me)).status_code == 200
         assert (await volunteers_client.get(f"/v1/volunteers/{other['id']}", headers=me)).status_code == 404
         assert (await volunteers_client.get("/v1/volunteers", headers=me)).status_code == 403
@@ -142,7 +145,7 @@ class TestLinkedLogin:
         elsewhere = await gateway.user(admin, "volunteer.3", "volunteer", sibling_station["id"])
         head = (await gateway.get("/v1/me", headers=login.head)).json()
         mine = await register(worker)
-        in_village = await register(worker, name="村里", id_number=ID_B, station_id=4)
+        in_village = await register(worker, name="村里", id_number=ID_BORN_1985, station_id=4)
         url = f"/v1/volunteers/{mine['id']}"
         for user_id, code in ((str(elsewhere["id"]), "unknown_user"), ("987654", "unknown_user"),
                               ("u-vol", "unknown_user"), (str(head["id"]), "not_a_volunteer_login")):
@@ -153,7 +156,7 @@ class TestLinkedLogin:
                                           headers=with_etag(login.head, '"1"'))
         assert r.status_code == 422 and fields_of(r) == {"user_id"}, r.text
         r = await volunteers_client.post("/v1/volunteers", headers=login.head, json={
-            "name": "新人", "id_number": ID_C, "user_id": str(elsewhere["id"])})
+            "name": "新人", "id_number": ID_BORN_1970, "user_id": str(elsewhere["id"])})
         assert r.status_code == 422 and fields_of(r) == {"user_id"}, r.text
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer WHERE user_id IS NOT NULL") == 0
         assert await db.fetchval("SELECT count(*) FROM volunteers.volunteer") == 2

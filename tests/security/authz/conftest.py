@@ -26,9 +26,9 @@ import pytest
 
 from gateway.config import GatewaySettings
 from shared import clock
-from shared.idnumber import check_digit
 from tests.conftest import _plain
-from tests.gateway.conftest import FAST_HASHING, PASSWORD, Gateway
+from tests.fixtures.gateway import FAST_HASHING, PASSWORD, Gateway
+from tests.fixtures.people import id_number
 
 MARK_B = "ZZB"  # B's records about people
 MARK_STRUCTURE = "ZZS"  # B's station, staff, tablets and projects: no person in them
@@ -37,10 +37,6 @@ MARK_OWN = "ZZO"
 ATTACHMENT = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8"
                            "cfc000000301010018dd8db00000000049454e44ae426082")
 ROLES = ("admin", "official", "station_head", "social_worker", "supervisor", "volunteer")
-
-
-def id_number(first17: str) -> str:
-    return first17 + check_digit(first17)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.conftest import PASSWORD
+from tests.fixtures.gateway import PASSWORD
 from tests.security.authz.conftest import World
 from tests.security.authz.routes import Route, build_request
 

@@ -30,7 +30,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
-from tests.security.authz.conftest import World, fresh_id, id_number
+from tests.fixtures.people import id_number
+from tests.security.authz.conftest import World, fresh_id
 from tests.security.authz.routes import build_apps, enumerate_routes
 
 # Per operation; the whole run stays around a minute. HAOLIN_FUZZ_EXAMPLES=200 digs deeper, by hand.
