@@ -31,12 +31,13 @@ class RecordNotFound(NotFound):
         super().__init__(f"No such {kind}.")
 
 
-async def live_or_404(session: AsyncSession, model, record_id: str, principal: Principal, *, kind: str, **kw):
-    """The live record of the principal's subtree (get_live, with its for_update and where), or 404
-    naming `kind`."""
+async def live_or_404(session: AsyncSession, model, record_id: str, principal: Principal, *, kind: str = "",
+                      missing: type[NotFound] | None = None, **kw):
+    """The live record of the principal's subtree (get_live, with its for_update and where), or 404:
+    the service's own `missing()` where it names one, else RecordNotFound naming `kind`."""
     record = await get_live(session, model, record_id, principal, **kw)
     if record is None:
-        raise RecordNotFound(kind)
+        raise missing() if missing is not None else RecordNotFound(kind)
     return record
 
 

@@ -19,11 +19,12 @@ from services.projects.service.groups import project_for_work, project_of
 from shared.audit.reads import log_reads
 from shared.etag import answer_created, check_version, set_etag
 from shared.contracts.lookup.client import AskerDep
-from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
+from shared.contracts.lookup.schemas import LookupAnswer, LookupQuery
+from shared.contracts.lookup.server import answer_lookup
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.principals import PersonalReaderOr404, PersonalWriterOr404
 from shared.records import shown, withhold
-from shared.repository import live_ids, page
+from shared.repository import page
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
@@ -61,8 +62,7 @@ async def create_activity(body: ActivityCreate, principal: PersonalWriterOr404, 
 @router.post("/lookup", response_model=LookupAnswer)
 async def lookup_activities(body: LookupQuery, principal: PersonalReaderOr404, session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are activities you can see; others are left out."""
-    rows = await live_ids(session, Activity, principal, list(dict.fromkeys(body.ids)))
-    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
+    return await answer_lookup(session, Activity, principal, body)
 
 
 @router.get("/{activity_id}", response_model=ActivityRead)

@@ -18,10 +18,11 @@ from services.projects.service import groups as service
 from shared.audit.reads import log_reads
 from shared.etag import answer_created, check_version, set_etag
 from shared.contracts.lookup.client import AskerDep
-from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
+from shared.contracts.lookup.schemas import LookupAnswer, LookupQuery
+from shared.contracts.lookup.server import answer_lookup
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import live_or_404, shown, withhold
-from shared.repository import live_ids, page
+from shared.repository import page
 from shared.principals import PersonalReaderOr404, PersonalWriterOr404
 from shared.schemas import ClientId
 
@@ -55,8 +56,7 @@ async def create_group(body: GroupCreate, principal: PersonalWriterOr404, sessio
 @router.post("/sessions/lookup", response_model=LookupAnswer, tags=["sessions"])
 async def lookup_sessions(body: LookupQuery, principal: PersonalReaderOr404, session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are group sessions you can see; others are left out."""
-    rows = await live_ids(session, GroupSession, principal, list(dict.fromkeys(body.ids)))
-    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
+    return await answer_lookup(session, GroupSession, principal, body)
 
 
 @router.get("/{group_id}", response_model=GroupRead)
