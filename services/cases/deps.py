@@ -53,16 +53,6 @@ async def if_match(request: Request) -> int:
 IfMatchDep = Annotated[int, Depends(if_match)]
 
 
-async def optional_version(request: Request) -> int | None:
-    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
-    if not request.headers.get("if-match"):
-        return None
-    return required_version(request)
-
-
-OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
-
-
 async def case_for_read(case_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Case:
     return await live_or_404(session, Case, case_id, principal, missing=CaseNotFound)
 

@@ -38,16 +38,6 @@ VaultDep = Annotated[Vault, Depends(vault)]
 SettingsDep = Annotated[VolunteersSettings, Depends(settings)]
 
 
-async def optional_version(request: Request) -> int | None:
-    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
-    if not request.headers.get("if-match"):
-        return None
-    return required_version(request)
-
-
-OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
-
-
 async def id_reader(principal: PrincipalDep) -> Principal:
     """Staff who read personal records, or a volunteer (who is then limited to their own)."""
     if principal.role is not Role.volunteer:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.projects.api.attendance import attendance_list
-from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IfMatchDep, OptionalIfMatchDep, ReadSessionDep,
+from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IfMatchDep, ReadSessionDep,
                                     SubtreeDep, WriteSessionDep)
 from services.projects.models import Activity
 from services.projects.repository import activities as repo
@@ -17,7 +17,7 @@ from services.projects.service import activities as service
 from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
 from shared.audit.reads import log_reads
-from shared.etag import answer_created, check_version, set_etag
+from shared.etag import OptionalIfMatchDep, answer_created, check_version, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.contracts.lookup.schemas import LookupAnswer, LookupQuery
 from shared.contracts.lookup.server import answer_lookup

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.projects.api.attendance import attendance_list
-from services.projects.deps import (GroupDep, GroupForUpdateDep, IfMatchDep, OptionalIfMatchDep, ReadSessionDep,
+from services.projects.deps import (GroupDep, GroupForUpdateDep, IfMatchDep, ReadSessionDep,
                                     SubtreeDep, WriteSessionDep)
 from services.projects.models import Group, GroupSession
 from services.projects.repository import groups as repo
@@ -16,7 +16,7 @@ from services.projects.schemas.work import (AttendanceBatch, AttendanceList, Att
 from services.projects.service import attendance
 from services.projects.service import groups as service
 from shared.audit.reads import log_reads
-from shared.etag import answer_created, check_version, set_etag
+from shared.etag import OptionalIfMatchDep, answer_created, check_version, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.contracts.lookup.schemas import LookupAnswer, LookupQuery
 from shared.contracts.lookup.server import answer_lookup
