@@ -10,7 +10,8 @@ import hashlib
 import hmac
 from datetime import datetime, timezone
 from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 import orjson
 from pydantic import BaseModel
@@ -23,6 +24,8 @@ from shared.repository import UniqueViolation, get_any, get_live, save
 from shared.principals import Principal
 from shared.scope import live_row_in
 
+T = TypeVar("T")
+
 
 class RecordNotFound(NotFound):
     type = "record-not-found"
@@ -32,13 +35,18 @@ class RecordNotFound(NotFound):
 
 
 async def live_or_404(session: AsyncSession, model, record_id: str, principal: Principal, *, kind: str = "",
-                      missing: type[NotFound] | None = None, **kw):
+                      missing: Callable[[], NotFound] | None = None, **kw):
     """The live record of the principal's subtree (get_live, with its for_update and where), or 404:
     the service's own `missing()` where it names one, else RecordNotFound naming `kind`."""
     record = await get_live(session, model, record_id, principal, **kw)
-    if record is None:
-        raise missing() if missing is not None else RecordNotFound(kind)
-    return record
+    return found_or_404(record, missing or (lambda: RecordNotFound(kind)))
+
+
+def found_or_404(found: T | None, missing: Callable[[], NotFound]) -> T:
+    """What a loader found, or the 404 `missing()` where it found nothing."""
+    if found is None:
+        raise missing()
+    return found
 
 
 class IdInUse(Conflict):
