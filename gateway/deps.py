@@ -20,7 +20,7 @@ from gateway.models import Station
 from shared.auth import Principal, PrincipalDep, TokenSigner
 from shared.db import read_session, write_session
 from shared.proxies import request_client
-from shared.records import found_or_404
+from shared.records import found_or
 from shared.schemas import RowId
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
@@ -67,11 +67,11 @@ ManagerDep = Annotated[Principal, Depends(manager)]
 
 
 async def readable_station(station_id: Annotated[RowId, Path()], actor: ActorDep, session: ReadSessionDep) -> Station:
-    return found_or_404(await stations_service.readable(session, actor, station_id), StationNotFound)
+    return found_or(await stations_service.readable(session, actor, station_id), StationNotFound)
 
 
 async def writable_station(station_id: Annotated[RowId, Path()], actor: ActorDep, session: WriteSessionDep) -> Station:
-    return found_or_404(await stations_service.locked_in_scope(session, actor, station_id), StationNotFound)
+    return found_or(await stations_service.locked_in_scope(session, actor, station_id), StationNotFound)
 
 
 StationDep = Annotated[Station, Depends(readable_station)]
@@ -79,11 +79,11 @@ WritableStationDep = Annotated[Station, Depends(writable_station)]
 
 
 async def readable_user(user_id: Annotated[RowId, Path()], actor: ManagerDep, session: ReadSessionDep) -> UserAt:
-    return found_or_404(await users_service.in_scope(session, actor, user_id), UserNotFound)
+    return found_or(await users_service.in_scope(session, actor, user_id), UserNotFound)
 
 
 async def writable_user(user_id: Annotated[RowId, Path()], actor: ManagerDep, session: WriteSessionDep) -> UserAt:
-    return found_or_404(await users_service.in_scope(session, actor, user_id, for_update=True), UserNotFound)
+    return found_or(await users_service.in_scope(session, actor, user_id, for_update=True), UserNotFound)
 
 
 UserDep = Annotated[UserAt, Depends(readable_user)]

@@ -39,11 +39,11 @@ async def live_or_404(session: AsyncSession, model, record_id: str, principal: P
     """The live record of the principal's subtree (get_live, with its for_update and where), or 404:
     the service's own `missing()` where it names one, else RecordNotFound naming `kind`."""
     record = await get_live(session, model, record_id, principal, **kw)
-    return found_or_404(record, missing or (lambda: RecordNotFound(kind)))
+    return found_or(record, missing or (lambda: RecordNotFound(kind)))
 
 
-def found_or_404(found: T | None, missing: Callable[[], NotFound]) -> T:
-    """What a loader found, or the 404 `missing()` where it found nothing."""
+def found_or(found: T | None, missing: Callable[[], Exception]) -> T:
+    """What a loader found, or the error `missing()` (a 404, a 422 naming the field) where it found nothing."""
     if found is None:
         raise missing()
     return found
