@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from services.projects.api.attendance import attendance_list
+from services.projects.api.attendance import add_attendee, attendance_list, replace_attendance
 from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IfMatchDep, ReadSessionDep,
                                     SubtreeDep, WriteSessionDep)
 from services.projects.models import Activity
@@ -17,7 +17,7 @@ from services.projects.service import activities as service
 from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
 from shared.audit.reads import log_reads
-from shared.etag import OptionalIfMatchDep, answer_created, check_version, set_etag
+from shared.etag import OptionalIfMatchDep, answer_created, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.contracts.lookup.schemas import LookupAnswer, LookupQuery
 from shared.contracts.lookup.server import answer_lookup
@@ -106,10 +106,7 @@ async def activity_attendance(record: ActivityDep, session: ReadSessionDep, requ
 async def add_activity_participant(body: AttendeeInput, record: ActivityForUpdateDep, principal: PersonalWriterOr404,
                                    session: WriteSessionDep, asker: AskerDep, response: Response) -> AttendanceRead:
     """Record one participant; recording the same person again answers 200 with the row already there."""
-    row, created = await attendance.add_one(session, asker, principal, record, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return AttendanceRead.model_validate(row)
+    return await add_attendee(session, asker, principal, record, body, response)
 
 
 @router.put("/{activity_id}/attendance", response_model=AttendanceList, tags=["attendance"])
@@ -117,11 +114,7 @@ async def replace_activity_attendance(body: AttendanceBatch, record: ActivityFor
                                       principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                                       version: OptionalIfMatchDep, response: Response) -> AttendanceList:
     """Set the whole participant list (and the headcount, when given) at once."""
-    if version is not None:
-        check_version(version, record.version)
-    rows = await attendance.replace(session, asker, principal, record, body)
-    set_etag(response, record.version)
-    return attendance_list(record, rows)
+    return await replace_attendance(session, asker, principal, record, body, version, response)
 
 
 @router.delete("/{activity_id}/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,
