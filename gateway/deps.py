@@ -20,6 +20,7 @@ from gateway.models import Station
 from shared.auth import Principal, PrincipalDep, TokenSigner
 from shared.db import read_session, write_session
 from shared.proxies import request_client
+from shared.records import found_or
 from shared.schemas import RowId
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
@@ -66,17 +67,11 @@ ManagerDep = Annotated[Principal, Depends(manager)]
 
 
 async def readable_station(station_id: Annotated[RowId, Path()], actor: ActorDep, session: ReadSessionDep) -> Station:
-    station = await stations_service.readable(session, actor, station_id)
-    if station is None:
-        raise StationNotFound()
-    return station
+    return found_or(await stations_service.readable(session, actor, station_id), StationNotFound)
 
 
 async def writable_station(station_id: Annotated[RowId, Path()], actor: ActorDep, session: WriteSessionDep) -> Station:
-    station = await stations_service.locked_in_scope(session, actor, station_id)
-    if station is None:
-        raise StationNotFound()
-    return station
+    return found_or(await stations_service.locked_in_scope(session, actor, station_id), StationNotFound)
 
 
 StationDep = Annotated[Station, Depends(readable_station)]
@@ -84,17 +79,11 @@ WritableStationDep = Annotated[Station, Depends(writable_station)]
 
 
 async def readable_user(user_id: Annotated[RowId, Path()], actor: ManagerDep, session: ReadSessionDep) -> UserAt:
-    found = await users_service.in_scope(session, actor, user_id)
-    if found is None:
-        raise UserNotFound()
-    return found
+    return found_or(await users_service.in_scope(session, actor, user_id), UserNotFound)
 
 
 async def writable_user(user_id: Annotated[RowId, Path()], actor: ManagerDep, session: WriteSessionDep) -> UserAt:
-    found = await users_service.in_scope(session, actor, user_id, for_update=True)
-    if found is None:
-        raise UserNotFound()
-    return found
+    return found_or(await users_service.in_scope(session, actor, user_id, for_update=True), UserNotFound)
 
 
 UserDep = Annotated[UserAt, Depends(readable_user)]

@@ -3,7 +3,9 @@ a create's answer."""
 
 from __future__ import annotations
 
-from fastapi import Request, Response, status
+from typing import Annotated
+
+from fastapi import Depends, Request, Response, status
 
 from shared.errors import PreconditionFailed, PreconditionRequired
 
@@ -37,6 +39,14 @@ def required_version(request: Request) -> int:
         return int(value.strip('"'))
     except ValueError:
         raise PreconditionFailed("If-Match is not an ETag this API gave out.") from None
+
+
+async def optional_version(request: Request) -> int | None:
+    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
+    return required_version(request) if request.headers.get("if-match") else None
+
+
+OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
 
 
 def check_version(expected: int, actual: int) -> None:

@@ -164,27 +164,17 @@ def check_personal_writer_or_404(principal: Principal, what: str = "personal rec
         raise Forbidden(f"This role cannot change {what}.")
 
 
-async def personal_reader_or_403(principal: PrincipalDep) -> Principal:
-    check_personal_reader_or_403(principal)
-    return principal
+def _checked(check: Callable[[Principal], None]) -> Callable:
+    """The dependency answering the principal once `check` let them through."""
+    async def dependency(principal: PrincipalDep) -> Principal:
+        check(principal)
+        return principal
+
+    dependency.__name__ = check.__name__.removeprefix("check_")
+    return dependency
 
 
-async def personal_writer_or_403(principal: PrincipalDep) -> Principal:
-    check_personal_writer_or_403(principal)
-    return principal
-
-
-async def personal_reader_or_404(principal: PrincipalDep) -> Principal:
-    check_personal_reader_or_404(principal)
-    return principal
-
-
-async def personal_writer_or_404(principal: PrincipalDep) -> Principal:
-    check_personal_writer_or_404(principal)
-    return principal
-
-
-PersonalReaderOr403 = Annotated[Principal, Depends(personal_reader_or_403)]
-PersonalWriterOr403 = Annotated[Principal, Depends(personal_writer_or_403)]
-PersonalReaderOr404 = Annotated[Principal, Depends(personal_reader_or_404)]
-PersonalWriterOr404 = Annotated[Principal, Depends(personal_writer_or_404)]
+PersonalReaderOr403 = Annotated[Principal, Depends(_checked(check_personal_reader_or_403))]
+PersonalWriterOr403 = Annotated[Principal, Depends(_checked(check_personal_writer_or_403))]
+PersonalReaderOr404 = Annotated[Principal, Depends(_checked(check_personal_reader_or_404))]
+PersonalWriterOr404 = Annotated[Principal, Depends(_checked(check_personal_writer_or_404))]

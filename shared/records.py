@@ -10,7 +10,8 @@ import hashlib
 import hmac
 from datetime import datetime, timezone
 from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 import orjson
 from pydantic import BaseModel
@@ -23,6 +24,8 @@ from shared.repository import UniqueViolation, get_any, get_live, save
 from shared.principals import Principal
 from shared.scope import live_row_in
 
+T = TypeVar("T")
+
 
 class RecordNotFound(NotFound):
     type = "record-not-found"
@@ -31,13 +34,19 @@ class RecordNotFound(NotFound):
         super().__init__(f"No such {kind}.")
 
 
-async def live_or_404(session: AsyncSession, model, record_id: str, principal: Principal, *, kind: str, **kw):
-    """The live record of the principal's subtree (get_live, with its for_update and where), or 404
-    naming `kind`."""
+async def live_or_404(session: AsyncSession, model, record_id: str, principal: Principal, *, kind: str = "",
+                      missing: Callable[[], NotFound] | None = None, **kw):
+    """The live record of the principal's subtree (get_live, with its for_update and where), or 404:
+    the service's own `missing()` where it names one, else RecordNotFound naming `kind`."""
     record = await get_live(session, model, record_id, principal, **kw)
-    if record is None:
-        raise RecordNotFound(kind)
-    return record
+    return found_or(record, missing or (lambda: RecordNotFound(kind)))
+
+
+def found_or(found: T | None, missing: Callable[[], Exception]) -> T:
+    """What a loader found, or the error `missing()` (a 404, a 422 naming the field) where it found nothing."""
+    if found is None:
+        raise missing()
+    return found
 
 
 class IdInUse(Conflict):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.pagination import PageParams, keyset
 from shared.principals import Principal
-from shared.scope import live_in, live_under
+from shared.scope import live_in, live_under, under
 
 M = TypeVar("M")
 
@@ -26,6 +26,36 @@ class UniqueViolation(Exception):
 def live(model, principal: Principal) -> Select:
     """Live rows of `model` inside the principal's subtree: the base of every scoped read."""
     return select(model).where(live_in(model, principal))
+
+
+def narrowed(stmt: Select, model, *, station_path: str | None = None, equal: dict | None = None,
+             holding: dict | None = None, span: tuple | None = None) -> Select:
+    """A list query narrowed by the filters the caller set (an unset one, None or empty, narrows nothing):
+    the subtree of `station_path`, columns equal to a value, array columns holding one, and `span`
+    (column, from, to): a date column within the bounds that are set."""
+    if station_path:
+        stmt = stmt.where(under(model.station_path, station_path))
+    for column, value in (equal or {}).items():
+        if value:
+            stmt = stmt.where(getattr(model, column) == value)
+    for column, value in (holding or {}).items():
+        if value:
+            stmt = stmt.where(getattr(model, column).contains([value]))
+    if span:
+        column, from_on, to_on = span
+        if from_on:
+            stmt = stmt.where(getattr(model, column) >= from_on)
+        if to_on:
+            stmt = stmt.where(getattr(model, column) <= to_on)
+    return stmt
+
+
+def live_or_own(model, principal: Principal, owner_column: str, owner_id: str | None) -> Select:
+    """Live rows of the principal's subtree, or, given `owner_id`, the live rows whose `owner_column`
+    holds it wherever they are (a person reading their own records)."""
+    if owner_id is None:
+        return live(model, principal)
+    return select(model).where(model.deleted_at.is_(None), getattr(model, owner_column) == owner_id)
 
 
 async def live_count_under(session: AsyncSession, table: Table, station_path: str) -> int:

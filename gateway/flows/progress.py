@@ -22,13 +22,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from gateway.stats.conditional import digest, respond
+from gateway.flows.caller import caller_headers
 from gateway.upstream import Upstreams
 from gateway.upstream.proxy import upstream_error
 from shared.auth import oauth2_scheme
 from shared.contracts.calls import service
 from shared.contracts.progress.client import project_stats
 from shared.contracts.progress.schemas import ProjectStatsAnswer, ProjectStatsQuery
-from shared.errors import PROBLEM, Unauthorized
+from shared.errors import PROBLEM
 
 router = APIRouter(tags=["projects"])
 
@@ -52,12 +53,8 @@ async def project_progress(project_id: str, request: Request,
 async def progress_of(request: Request, project_id: str, token: str | None) -> dict | Response:
     """The merged progress answer; or the projects service's problem, as a response to pass on
     (the report of gateway/reports uses the same answer)."""
-    if not token:
-        raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
+    headers = caller_headers(request, token)
     upstreams: Upstreams = request.app.state.upstreams
-    headers = {"Authorization": f"Bearer {token}"}
-    if "accept-language" in request.headers:
-        headers["Accept-Language"] = request.headers["accept-language"]
     try:
         async with asyncio.timeout(upstreams.timeout_s):
             # Quoted: the id goes into a URL of our own making, whatever characters it holds.

@@ -18,10 +18,11 @@ import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from gateway.flows.caller import caller_headers
 from gateway.upstream import Upstreams
 from gateway.upstream.proxy import upstream_error
 from shared.auth import oauth2_scheme
-from shared.errors import PROBLEM, Unauthorized
+from shared.errors import PROBLEM
 from shared.pagination import MAX_LIMIT, encode_cursor
 from shared.review import ReviewPage
 from shared.schemas import RowId
@@ -43,12 +44,8 @@ async def review_list(request: Request, token: Annotated[str | None, Depends(oau
                       cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
                       ) -> Response | dict:
     """Records of your subtree a tablet pushed breaking a data-quality rule, newest change first."""
-    if not token:
-        raise Unauthorized("Log in and send the access token as 'Authorization: Bearer <token>'.")
+    headers = caller_headers(request, token)
     upstreams: Upstreams = request.app.state.upstreams
-    headers = {"Authorization": f"Bearer {token}"}
-    if "accept-language" in request.headers:
-        headers["Accept-Language"] = request.headers["accept-language"]
     params = {k: v for k, v in {"station_id": station_id, "limit": limit, "cursor": cursor}.items() if v is not None}
 
     async def ask(service: str) -> httpx.Response:

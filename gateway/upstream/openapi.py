@@ -15,6 +15,7 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -131,16 +132,21 @@ def _by_declared_tag(paths: dict[str, Any], declared: list[str]) -> dict[str, An
     return dict(sorted(paths.items(), key=rank))
 
 
-def _refs(node: Any, found: set[str]) -> set[str]:
+def _each_ref(node: Any, visit: Callable[[dict, str], None]) -> None:
+    """visit(holder, name) for each `$ref` to a component schema within `node`, `holder` the dict holding it."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str) and value.startswith(_REF):
-                found.add(value[len(_REF):])
+                visit(node, value[len(_REF):])
             else:
-                _refs(value, found)
+                _each_ref(value, visit)
     elif isinstance(node, list):
         for value in node:
-            _refs(value, found)
+            _each_ref(value, visit)
+
+
+def _refs(node: Any, found: set[str]) -> set[str]:
+    _each_ref(node, lambda _holder, name: found.add(name))
     return found
 
 
@@ -185,17 +191,12 @@ def _same(a: Any, b: Any) -> bool:
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
     if not renames:
         return node
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(_REF):
-                name = value[len(_REF):]
-                if name in renames:
-                    node[key] = _REF + renames[name]
-            else:
-                _rename_refs(value, renames)
-    elif isinstance(node, list):
-        for value in node:
-            _rename_refs(value, renames)
+
+    def rename(holder: dict, name: str) -> None:
+        if name in renames:
+            holder["$ref"] = _REF + renames[name]
+
+    _each_ref(node, rename)
     return node
 
 

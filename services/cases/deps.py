@@ -17,8 +17,7 @@ from shared.db import read_session, write_session
 from shared.etag import required_version
 from shared.principals import (Principal, PrincipalBearer, check_personal_reader_or_404,
                                check_personal_writer_or_404)
-from shared.records import Vault
-from shared.repository import get_live
+from shared.records import Vault, live_or_404
 from shared.stations import subtree_dependency
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
@@ -54,28 +53,12 @@ async def if_match(request: Request) -> int:
 IfMatchDep = Annotated[int, Depends(if_match)]
 
 
-async def optional_version(request: Request) -> int | None:
-    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
-    if not request.headers.get("if-match"):
-        return None
-    return required_version(request)
-
-
-OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
-
-
 async def case_for_read(case_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Case:
-    case = await get_live(session, Case, case_id, principal)
-    if case is None:
-        raise CaseNotFound()
-    return case
+    return await live_or_404(session, Case, case_id, principal, missing=CaseNotFound)
 
 
 async def case_for_write(case_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Case:
-    case = await get_live(session, Case, case_id, principal, for_update=True)
-    if case is None:
-        raise CaseNotFound()
-    return case
+    return await live_or_404(session, Case, case_id, principal, for_update=True, missing=CaseNotFound)
 
 
 CaseDep = Annotated[Case, Depends(case_for_read)]
@@ -83,18 +66,13 @@ CaseForUpdateDep = Annotated[Case, Depends(case_for_write)]
 
 
 async def beneficiary_for_read(beneficiary_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Beneficiary:
-    record = await get_live(session, Beneficiary, beneficiary_id, principal)
-    if record is None:
-        raise BeneficiaryNotFound()
-    return record
+    return await live_or_404(session, Beneficiary, beneficiary_id, principal, missing=BeneficiaryNotFound)
 
 
 async def beneficiary_for_write(beneficiary_id: str, principal: IdWriterDep,
                                 session: WriteSessionDep) -> Beneficiary:
-    record = await get_live(session, Beneficiary, beneficiary_id, principal, for_update=True)
-    if record is None:
-        raise BeneficiaryNotFound()
-    return record
+    return await live_or_404(session, Beneficiary, beneficiary_id, principal, for_update=True,
+                             missing=BeneficiaryNotFound)
 
 
 BeneficiaryDep = Annotated[Beneficiary, Depends(beneficiary_for_read)]

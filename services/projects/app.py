@@ -1,50 +1,23 @@
 """create_app() for the projects service (port 8002)."""
 
-from contextlib import asynccontextmanager
-
 import httpx
 from fastapi import FastAPI
 
+from services.projects import models
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
-from services.projects.models import PATH_TABLES, RECORD_TABLES, AuditLog, Base, IdempotentAnswer, PersonDay, Station
 from services.projects.sync import TABLES
-from shared import clock
-from shared.app import build_app
-from shared.contracts.audit.server import internal_audit_router
-from shared.contracts.holdings.server import holdings_router
 from shared.observability import configure_logging
-from shared.state import ServiceState
-from shared.contracts.persons.server import internal_persons_router
-from shared.contracts.stations.server import station_replica_router
-from shared.stations import write_guard
-from shared.contracts.sync.server import internal_sync_router
+from shared.service_app import build_service_app
 
 
 def create_app(settings: ProjectsSettings | None = None,
                transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
     """`transports["gateway"]` replaces the network to the gateway (tests wire in-process apps)."""
-    settings = settings or ProjectsSettings()
-    clock.configure(settings.timezone)
-    transports = transports or {}
     # No vault: the service keeps no value it must find again, only sealed notes (models.py).
-    state = ServiceState(settings, AuditLog, metadata=Base.metadata, name="haolin-projects", files="projects",
-                         write_guard=write_guard(Station), with_vault=False)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        async with state.running(transports.get("gateway")):
-            yield
-
-    app = build_app(title="Haolin projects service", service="projects", settings=settings, lifespan=lifespan,
-                    idempotent_answers=IdempotentAnswer, state=state)
-    app.include_router(router)
-    app.include_router(station_replica_router(Station, PATH_TABLES))
-    app.include_router(holdings_router(RECORD_TABLES))
-    app.include_router(internal_persons_router(PersonDay))
-    app.include_router(internal_sync_router(TABLES))
-    app.include_router(internal_audit_router(AuditLog))
-    return app
+    return build_service_app(settings or ProjectsSettings(), transports, service="projects",
+                             title="Haolin projects service", routers=(router,), models=models, sync_tables=TABLES,
+                             person_day=models.PersonDay, with_vault=False)
 
 
 def main() -> FastAPI:

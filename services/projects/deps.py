@@ -7,7 +7,7 @@ read them and their progress, and a station reads the projects of the stations a
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Group, Project, Station
@@ -27,14 +27,6 @@ IfMatchDep = Annotated[int, Depends(required_version)]
 PROJECT_WRITERS = frozenset({Role.admin, Role.station_head})
 # Evaluations are often entered by the purchaser's side (an official) as well.
 EVALUATION_WRITERS = PROJECT_WRITERS | {Role.official}
-
-
-async def optional_version(request: Request) -> int | None:
-    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
-    return required_version(request) if request.headers.get("if-match") else None
-
-
-OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
 
 
 async def project_writer(principal: PrincipalDep) -> Principal:

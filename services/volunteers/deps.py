@@ -18,8 +18,7 @@ from shared.db import read_session, write_session
 from shared.etag import required_version
 from shared.principals import (Principal, PrincipalDep, Role, check_personal_reader_or_404,
                                check_personal_writer_or_404)
-from shared.records import Vault
-from shared.repository import get_live
+from shared.records import Vault, live_or_404
 from shared.stations import subtree_dependency
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
@@ -37,16 +36,6 @@ async def settings(request: Request) -> VolunteersSettings:
 
 VaultDep = Annotated[Vault, Depends(vault)]
 SettingsDep = Annotated[VolunteersSettings, Depends(settings)]
-
-
-async def optional_version(request: Request) -> int | None:
-    """Actions accept If-Match to guard against acting on a stale view, but do not require it."""
-    if not request.headers.get("if-match"):
-        return None
-    return required_version(request)
-
-
-OptionalIfMatchDep = Annotated[int | None, Depends(optional_version)]
 
 
 async def id_reader(principal: PrincipalDep) -> Principal:
@@ -82,17 +71,12 @@ async def volunteer_for_read(volunteer_id: str, principal: IdReaderDep, session:
         if record is None or record.id != volunteer_id:
             raise VolunteerNotFound()
         return record
-    record = await get_live(session, Volunteer, volunteer_id, principal)
-    if record is None:
-        raise VolunteerNotFound()
-    return record
+    return await live_or_404(session, Volunteer, volunteer_id, principal, missing=VolunteerNotFound)
 
 
 async def volunteer_for_write(volunteer_id: str, principal: IdWriterDep, session: WriteSessionDep) -> Volunteer:
-    record = await get_live(session, Volunteer, volunteer_id, principal, for_update=True)
-    if record is None:
-        raise VolunteerNotFound()
-    return record
+    return await live_or_404(session, Volunteer, volunteer_id, principal, for_update=True,
+                             missing=VolunteerNotFound)
 
 
 VolunteerDep = Annotated[Volunteer, Depends(volunteer_for_read)]

@@ -49,6 +49,13 @@ class Service:
         return {**self.auth, **(extra or {})}
 
 
+async def posted_list(service: Service, path: str, body: dict, key: str) -> list[dict]:
+    """POST `body` to one of the service's internal routes; the answer's `key`, kept as plain dicts."""
+    r = await service.http.post(path, json=body, headers=service.headers())
+    r.raise_for_status()
+    return r.json()[key]
+
+
 def services(upstreams: Clients, tokens: ServiceTokens, names: Iterable[str]) -> dict[str, Service]:
     """The services `names`, all with one service token."""
     auth = service_headers(tokens)

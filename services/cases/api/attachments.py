@@ -11,7 +11,7 @@ from services.privacy import is_child
 from shared import clock
 from shared.attachments import Owner, attachment_router
 from shared.contracts.tablet_attachments.server import TabletOwner, tablet_upload_router
-from shared.repository import get_live
+from shared.records import live_or_404
 
 BENEFICIARY_PURPOSES = ("consent_form", "photo", "identity_document", "other")
 # `closure_report` is the evidence a closed case needs (a project's progress names the cases lacking one).
@@ -19,17 +19,11 @@ CASE_PURPOSES = ("consent_form", "assessment", "service_plan", "service_record",
 
 
 async def beneficiary_for_upload(beneficiary_id: str, principal: IdWriterDep, session: ReadSessionDep) -> Beneficiary:
-    record = await get_live(session, Beneficiary, beneficiary_id, principal)
-    if record is None:
-        raise BeneficiaryNotFound()
-    return record
+    return await live_or_404(session, Beneficiary, beneficiary_id, principal, missing=BeneficiaryNotFound)
 
 
 async def case_for_upload(case_id: str, principal: IdWriterDep, session: ReadSessionDep) -> Case:
-    record = await get_live(session, Case, case_id, principal)
-    if record is None:
-        raise CaseNotFound()
-    return record
+    return await live_or_404(session, Case, case_id, principal, missing=CaseNotFound)
 
 
 async def beneficiary_is_child(session: AsyncSession, record: Beneficiary) -> bool:

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.deps import (CaseDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep, OptionalIfMatchDep,
+from services.cases.deps import (CaseDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
                                  ReadSessionDep, SubtreeDep, VaultDep, WriteSessionDep, read_pool)
 from services.cases.errors import CaseNotFound
 from services.cases.models import Case
@@ -15,7 +15,7 @@ from services.cases.schemas.cases import (CaseCreate, CaseEventList, CaseEventRe
 from services.cases.schemas.common import RiskLevel
 from services.cases.service import cases as service
 from shared.audit import log_reads, read_actor
-from shared.etag import set_etag
+from shared.etag import OptionalIfMatchDep, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.principals import PersonalReaderOr403, PersonalWriterOr403, Principal

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.cases.deps import (CaseDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
-                                 OptionalIfMatchDep, ReadSessionDep, VaultDep, WriteSessionDep, read_pool)
+                                 ReadSessionDep, VaultDep, WriteSessionDep, read_pool)
 from services.cases.errors import CaseNotFound
 from services.cases.models import Referral
 from services.cases.repository import by_id
@@ -17,7 +17,7 @@ from services.cases.schemas.cases import TransitionInput
 from services.cases.service import records as service
 from services.cases.service.records import ASSESSMENTS, FOLLOW_UPS, PLANS, REFERRALS, SERVICE_RECORDS, RecordKind
 from shared.audit import log_reads, read_actor
-from shared.etag import set_etag
+from shared.etag import OptionalIfMatchDep, set_etag
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.principals import Principal
 from shared.records import RecordNotFound, shown, withhold

@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.models import AuditLog, Beneficiary, Case, Population
 from shared.audit import log_write
 from shared.principals import Principal
-from shared.repository import live
-from shared.scope import under
+from shared.repository import live, narrowed
 
 
 def province_of(station_path: str) -> str:
@@ -33,9 +32,10 @@ async def find_live_by_id_number(session: AsyncSession, id_number_bidx: str, sta
 def list_query(principal: Principal, *, station_path: str | None, q: str | None, phone_tail_bidx: str | None,
                id_number_bidx: str | None, population: str | None, worker_id: str | None,
                registered_from: date | None, registered_to: date | None):
-    stmt = live(Beneficiary, principal)
-    if station_path:
-        stmt = stmt.where(under(Beneficiary.station_path, station_path))
+    stmt = narrowed(live(Beneficiary, principal), Beneficiary, station_path=station_path,
+                    equal={"phone_tail_bidx": phone_tail_bidx, "id_number_bidx": id_number_bidx,
+                           "worker_id": worker_id},
+                    holding={"populations": population}, span=("registered_on", registered_from, registered_to))
     if q:
         needle = q.lower()
         stmt = stmt.where(or_(
@@ -43,18 +43,6 @@ def list_query(principal: Principal, *, station_path: str | None, q: str | None,
             Beneficiary.name_initials.contains(needle, autoescape=True),
             Beneficiary.name_pinyin.contains(needle, autoescape=True),
         ))
-    if phone_tail_bidx:
-        stmt = stmt.where(Beneficiary.phone_tail_bidx == phone_tail_bidx)
-    if id_number_bidx:
-        stmt = stmt.where(Beneficiary.id_number_bidx == id_number_bidx)
-    if population:
-        stmt = stmt.where(Beneficiary.populations.contains([population]))
-    if worker_id:
-        stmt = stmt.where(Beneficiary.worker_id == worker_id)
-    if registered_from:
-        stmt = stmt.where(Beneficiary.registered_on >= registered_from)
-    if registered_to:
-        stmt = stmt.where(Beneficiary.registered_on <= registered_to)
     return stmt
 
 

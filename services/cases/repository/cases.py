@@ -8,30 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.models import Case, CaseEvent, FollowUp, ServicePlan
 from services.cases.schemas.cases import CaseState
 from shared.principals import Principal
-from shared.repository import live
+from shared.repository import live, narrowed
 from shared.scope import under
 
 def list_query(principal: Principal, *, station_path: str | None, status: str | None, worker_id: str | None,
                beneficiary_id: str | None, population: str | None, risk_level: str | None,
                opened_from: date | None, opened_to: date | None):
-    stmt = live(Case, principal)
-    if station_path:
-        stmt = stmt.where(under(Case.station_path, station_path))
-    if status:
-        stmt = stmt.where(Case.status == status)
-    if worker_id:
-        stmt = stmt.where(Case.worker_id == worker_id)
-    if beneficiary_id:
-        stmt = stmt.where(Case.beneficiary_id == beneficiary_id)
-    if population:
-        stmt = stmt.where(Case.populations.contains([population]))
-    if risk_level:
-        stmt = stmt.where(Case.risk_level == risk_level)
-    if opened_from:
-        stmt = stmt.where(Case.opened_on >= opened_from)
-    if opened_to:
-        stmt = stmt.where(Case.opened_on <= opened_to)
-    return stmt
+    return narrowed(live(Case, principal), Case, station_path=station_path,
+                    equal={"status": status, "worker_id": worker_id, "beneficiary_id": beneficiary_id,
+                           "risk_level": risk_level},
+                    holding={"populations": population}, span=("opened_on", opened_from, opened_to))
 
 
 async def events(session: AsyncSession, case_id: str) -> list[CaseEvent]:

@@ -16,7 +16,7 @@ from shared import clock
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
-from shared.records import TransitionNotAllowed, Vault, replay, save_new, touch
+from shared.records import TransitionNotAllowed, Vault, found_or, replay, save_new, touch
 from shared.repository import get_live
 from shared.principals import Principal
 from shared.scope import path_under
@@ -53,9 +53,9 @@ async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: P
     digest = vault.digest("case", body)
     if (existing := await replay(session, Case, body.id, digest, principal)) is not None:
         return existing, False
-    beneficiary = await get_live(session, Beneficiary, body.beneficiary_id, principal)
-    if beneficiary is None:
-        raise InvalidInput.field("beneficiary_id", "No such beneficiary in your scope.", "unknown_beneficiary")
+    beneficiary = found_or(await get_live(session, Beneficiary, body.beneficiary_id, principal),
+                           lambda: InvalidInput.field("beneficiary_id", "No such beneficiary in your scope.",
+                                                      "unknown_beneficiary"))
     station_id, station_path = await _case_station(session, principal, beneficiary, body.station_id)
     if body.project_id is not None:
         await check_project(asker, body.project_id, station_id)

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from services.projects.api.attendance import attendance_list
-from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IfMatchDep, OptionalIfMatchDep, ReadSessionDep,
+from services.projects.api.attendance import add_attendee, attendance_list, replace_attendance
+from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IfMatchDep, ReadSessionDep,
                                     SubtreeDep, WriteSessionDep)
 from services.projects.models import Activity
 from services.projects.repository import activities as repo
@@ -17,13 +17,14 @@ from services.projects.service import activities as service
 from services.projects.service import attendance
 from services.projects.service.groups import project_for_work, project_of
 from shared.audit.reads import log_reads
-from shared.etag import answer_created, check_version, set_etag
+from shared.etag import OptionalIfMatchDep, answer_created, set_etag
 from shared.contracts.lookup.client import AskerDep
-from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
+from shared.contracts.lookup.schemas import LookupAnswer, LookupQuery
+from shared.contracts.lookup.server import answer_lookup
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.principals import PersonalReaderOr404, PersonalWriterOr404
 from shared.records import shown, withhold
-from shared.repository import live_ids, page
+from shared.repository import page
 from shared.schemas import ClientId
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])
@@ -61,8 +62,7 @@ async def create_activity(body: ActivityCreate, principal: PersonalWriterOr404, 
 @router.post("/lookup", response_model=LookupAnswer)
 async def lookup_activities(body: LookupQuery, principal: PersonalReaderOr404, session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are activities you can see; others are left out."""
-    rows = await live_ids(session, Activity, principal, list(dict.fromkeys(body.ids)))
-    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
+    return await answer_lookup(session, Activity, principal, body)
 
 
 @router.get("/{activity_id}", response_model=ActivityRead)
@@ -106,10 +106,7 @@ async def activity_attendance(record: ActivityDep, session: ReadSessionDep, requ
 async def add_activity_participant(body: AttendeeInput, record: ActivityForUpdateDep, principal: PersonalWriterOr404,
                                    session: WriteSessionDep, asker: AskerDep, response: Response) -> AttendanceRead:
     """Record one participant; recording the same person again answers 200 with the row already there."""
-    row, created = await attendance.add_one(session, asker, principal, record, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return AttendanceRead.model_validate(row)
+    return await add_attendee(session, asker, principal, record, body, response)
 
 
 @router.put("/{activity_id}/attendance", response_model=AttendanceList, tags=["attendance"])
@@ -117,11 +114,7 @@ async def replace_activity_attendance(body: AttendanceBatch, record: ActivityFor
                                       principal: PersonalWriterOr404, session: WriteSessionDep, asker: AskerDep,
                                       version: OptionalIfMatchDep, response: Response) -> AttendanceList:
     """Set the whole participant list (and the headcount, when given) at once."""
-    if version is not None:
-        check_version(version, record.version)
-    rows = await attendance.replace(session, asker, principal, record, body)
-    set_etag(response, record.version)
-    return attendance_list(record, rows)
+    return await replace_attendance(session, asker, principal, record, body, version, response)
 
 
 @router.delete("/{activity_id}/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from services.projects.api.attendance import attendance_list
-from services.projects.deps import (GroupDep, GroupForUpdateDep, IfMatchDep, OptionalIfMatchDep, ReadSessionDep,
+from services.projects.api.attendance import add_attendee, attendance_list, replace_attendance
+from services.projects.deps import (GroupDep, GroupForUpdateDep, IfMatchDep, ReadSessionDep,
                                     SubtreeDep, WriteSessionDep)
 from services.projects.models import Group, GroupSession
 from services.projects.repository import groups as repo
@@ -16,12 +16,13 @@ from services.projects.schemas.work import (AttendanceBatch, AttendanceList, Att
 from services.projects.service import attendance
 from services.projects.service import groups as service
 from shared.audit.reads import log_reads
-from shared.etag import answer_created, check_version, set_etag
+from shared.etag import OptionalIfMatchDep, answer_created, set_etag
 from shared.contracts.lookup.client import AskerDep
-from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
+from shared.contracts.lookup.schemas import LookupAnswer, LookupQuery
+from shared.contracts.lookup.server import answer_lookup
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import live_or_404, shown, withhold
-from shared.repository import live_ids, page
+from shared.repository import page
 from shared.principals import PersonalReaderOr404, PersonalWriterOr404
 from shared.schemas import ClientId
 
@@ -55,8 +56,7 @@ async def create_group(body: GroupCreate, principal: PersonalWriterOr404, sessio
 @router.post("/sessions/lookup", response_model=LookupAnswer, tags=["sessions"])
 async def lookup_sessions(body: LookupQuery, principal: PersonalReaderOr404, session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are group sessions you can see; others are left out."""
-    rows = await live_ids(session, GroupSession, principal, list(dict.fromkeys(body.ids)))
-    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
+    return await answer_lookup(session, GroupSession, principal, body)
 
 
 @router.get("/{group_id}", response_model=GroupRead)
@@ -159,10 +159,7 @@ async def add_session_attendee(session_id: str, body: AttendeeInput, group: Grou
                                response: Response) -> AttendanceRead:
     """Record one attendee; recording the same person again answers 200 with the row already there."""
     record = await _session(session, group, session_id, principal, for_update=True)
-    row, created = await attendance.add_one(session, asker, principal, record, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return AttendanceRead.model_validate(row)
+    return await add_attendee(session, asker, principal, record, body, response)
 
 
 @router.put("/{group_id}/sessions/{session_id}/attendance", response_model=AttendanceList, tags=["attendance"])
@@ -171,11 +168,7 @@ async def replace_session_attendance(session_id: str, body: AttendanceBatch, gro
                                      version: OptionalIfMatchDep, response: Response) -> AttendanceList:
     """Set the whole attendance list (and the headcount, when given) of a session at once."""
     record = await _session(session, group, session_id, principal, for_update=True)
-    if version is not None:
-        check_version(version, record.version)
-    rows = await attendance.replace(session, asker, principal, record, body)
-    set_etag(response, record.version)
-    return attendance_list(record, rows)
+    return await replace_attendance(session, asker, principal, record, body, version, response)
 
 
 @router.delete("/{group_id}/sessions/{session_id}/attendance/{beneficiary_id}", status_code=status.HTTP_204_NO_CONTENT,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from services.projects.deps import (EvaluationWriterDep, IfMatchDep, OptionalIfMatchDep, ProjectDep,
+from services.projects.deps import (EvaluationWriterDep, IfMatchDep, ProjectDep,
                                     ProjectForEvaluationDep, ProjectForUpdateDep, ProjectWriterDep, ReadSessionDep,
                                     SubtreeDep, WriteSessionDep)
 from services.projects.models import Evaluation, Project
@@ -15,7 +15,7 @@ from services.projects.schemas.projects import (EvaluationCreate, EvaluationRead
                                                 ProjectUpdate)
 from services.projects.service import progress as progress_service
 from services.projects.service import projects as service
-from shared.etag import answer_created, set_etag
+from shared.etag import OptionalIfMatchDep, answer_created, set_etag
 from shared.contracts.lookup.schemas import LookupAnswer, LookupItem
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.records import live_or_404

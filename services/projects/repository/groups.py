@@ -7,31 +7,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Attendance, Group, GroupSession
 from shared.principals import Principal
-from shared.repository import live
-from shared.scope import under
+from shared.repository import live, narrowed
 
 
 def list_query(principal: Principal, *, station_path: str | None, project_id: str | None, stage: str | None,
                member_id: str | None):
-    stmt = live(Group, principal)
-    if station_path:
-        stmt = stmt.where(under(Group.station_path, station_path))
-    if project_id:
-        stmt = stmt.where(Group.project_id == project_id)
-    if stage:
-        stmt = stmt.where(Group.stage == stage)
-    if member_id:
-        stmt = stmt.where(Group.members.contains([member_id]))
-    return stmt
+    return narrowed(live(Group, principal), Group, station_path=station_path,
+                    equal={"project_id": project_id, "stage": stage}, holding={"members": member_id})
 
 
 def sessions_query(principal: Principal, group_id: str, from_on: date | None, to_on: date | None):
-    stmt = live(GroupSession, principal).where(GroupSession.group_id == group_id)
-    if from_on:
-        stmt = stmt.where(GroupSession.held_on >= from_on)
-    if to_on:
-        stmt = stmt.where(GroupSession.held_on <= to_on)
-    return stmt
+    return narrowed(live(GroupSession, principal).where(GroupSession.group_id == group_id), GroupSession,
+                    span=("held_on", from_on, to_on))
 
 
 async def live_sessions(session: AsyncSession, group_id: str) -> list[GroupSession]:

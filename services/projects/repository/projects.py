@@ -8,17 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects.models import Activity, Evaluation, Group, GroupSession, Project, Station
 from services.projects.repository.common import visible_projects
 from shared.principals import Principal
-from shared.repository import live
-from shared.scope import under
+from shared.repository import live, narrowed
 
 
 def list_query(principal: Principal, *, station_path: str | None, status: str | None, active_on: date | None,
                q: str | None):
-    stmt = visible_projects(principal)
-    if station_path:
-        stmt = stmt.where(under(Project.station_path, station_path))
-    if status:
-        stmt = stmt.where(Project.status == status)
+    stmt = narrowed(visible_projects(principal), Project, station_path=station_path, equal={"status": status})
     if active_on:
         stmt = stmt.where(Project.starts_on <= active_on, Project.ends_on >= active_on)
     if q:

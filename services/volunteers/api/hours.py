@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from services.volunteers.deps import (IdReaderDep, IdWriterDep, IfMatchDep, OptionalIfMatchDep, ReadSessionDep,
+from services.volunteers.deps import (IdReaderDep, IdWriterDep, IfMatchDep, ReadSessionDep,
                                       SubtreeDep, VaultDep, WriteSessionDep, own_volunteer_id)
 from services.volunteers.models import ServiceHours
 from services.volunteers.repository import hours as repo
@@ -12,7 +12,7 @@ from services.volunteers.schemas.hours import (ConfirmInput, CorrectionInput, Di
                                                HoursRead, HoursStatus, HoursVersionRead)
 from services.volunteers.service import hours as service
 from shared.errors import Forbidden
-from shared.etag import answer_created, set_etag
+from shared.etag import OptionalIfMatchDep, answer_created, set_etag
 from shared.contracts.lookup.client import AskerDep
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.principals import PersonalWriterOr403, Principal, PrincipalDep, Role

@@ -16,10 +16,11 @@ from shared.audit.reads import log_reads
 from shared.etag import answer_created, set_etag
 from shared.masking import in_full
 from shared.contracts.lookup.client import AskerDep
-from shared.contracts.lookup.schemas import LookupAnswer, LookupItem, LookupQuery
+from shared.contracts.lookup.schemas import LookupAnswer, LookupQuery
+from shared.contracts.lookup.server import answer_lookup
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.principals import PersonalReaderOr403, PersonalWriterOr403, PrincipalDep
-from shared.repository import live_ids, page
+from shared.repository import page
 
 router = APIRouter(prefix="/v1/volunteers", tags=["volunteers"])
 ORDER = [Volunteer.created_at, Volunteer.id]
@@ -64,8 +65,7 @@ async def register_volunteer(body: VolunteerCreate, principal: PersonalWriterOr4
 @router.post("/lookup", response_model=LookupAnswer)
 async def lookup_volunteers(body: LookupQuery, principal: PersonalReaderOr403, session: ReadSessionDep) -> LookupAnswer:
     """Which of these ids are volunteers you can see; others are left out."""
-    rows = await live_ids(session, Volunteer, principal, list(dict.fromkeys(body.ids)))
-    return LookupAnswer(items=[LookupItem(id=i, station_id=s) for i, s in rows])
+    return await answer_lookup(session, Volunteer, principal, body)
 
 
 @router.get("/me", response_model=VolunteerRead)

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import Certificate, Station
 from shared.principals import Principal
-from shared.repository import live
+from shared.repository import live_or_own, narrowed
 
 
 async def same_issue(session: AsyncSession, station_id: int, volunteer_id: str, from_on: date, to_on: date,
@@ -25,11 +25,5 @@ async def station_name(session: AsyncSession, station_id: int) -> str | None:
 
 
 def list_query(principal: Principal, *, own_volunteer_id: str | None, volunteer_id: str | None):
-    if own_volunteer_id is not None:
-        stmt = select(Certificate).where(Certificate.deleted_at.is_(None),
-                                         Certificate.volunteer_id == own_volunteer_id)
-    else:
-        stmt = live(Certificate, principal)
-    if volunteer_id:
-        stmt = stmt.where(Certificate.volunteer_id == volunteer_id)
-    return stmt
+    return narrowed(live_or_own(Certificate, principal, "volunteer_id", own_volunteer_id), Certificate,
+                    equal={"volunteer_id": volunteer_id})

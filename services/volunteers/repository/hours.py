@@ -7,32 +7,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import ServiceHours, ServiceHoursVersion
 from shared.principals import Principal
-from shared.repository import live
-from shared.scope import under
+from shared.repository import live, live_or_own, narrowed
 
 
 def list_query(principal: Principal, *, own_volunteer_id: str | None, station_path: str | None,
                volunteer_id: str | None, team_id: str | None, status: str | None, from_on: date | None,
                to_on: date | None):
-    if own_volunteer_id is not None:
-        # A volunteer's own records, wherever they served: organisers' stations may lie outside their scope.
-        stmt = select(ServiceHours).where(ServiceHours.deleted_at.is_(None),
-                                          ServiceHours.volunteer_id == own_volunteer_id)
-    else:
-        stmt = live(ServiceHours, principal)
-    if station_path:
-        stmt = stmt.where(under(ServiceHours.station_path, station_path))
-    if volunteer_id:
-        stmt = stmt.where(ServiceHours.volunteer_id == volunteer_id)
-    if team_id:
-        stmt = stmt.where(ServiceHours.team_id == team_id)
-    if status:
-        stmt = stmt.where(ServiceHours.status == status)
-    if from_on:
-        stmt = stmt.where(ServiceHours.served_on >= from_on)
-    if to_on:
-        stmt = stmt.where(ServiceHours.served_on <= to_on)
-    return stmt
+    # A volunteer's own records, wherever they served: organisers' stations may lie outside their scope.
+    return narrowed(live_or_own(ServiceHours, principal, "volunteer_id", own_volunteer_id), ServiceHours,
+                    station_path=station_path,
+                    equal={"volunteer_id": volunteer_id, "team_id": team_id, "status": status},
+                    span=("served_on", from_on, to_on))
 
 
 async def live_records_between(session: AsyncSession, volunteer_id: str, from_on: date, to_on: date,

@@ -7,14 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.volunteers.models import AuditLog, Team, TeamMember, Volunteer
 from shared.audit import log_write
 from shared.principals import Principal
-from shared.repository import live
-from shared.scope import under
+from shared.repository import live, narrowed
 
 
 def list_query(principal: Principal, *, station_path: str | None, q: str | None, volunteer_id: str | None):
-    stmt = live(Team, principal)
-    if station_path:
-        stmt = stmt.where(under(Team.station_path, station_path))
+    stmt = narrowed(live(Team, principal), Team, station_path=station_path)
     if q:
         stmt = stmt.where(Team.name.contains(q, autoescape=True))
     if volunteer_id:

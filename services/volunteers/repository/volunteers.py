@@ -7,8 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.volunteers.models import (Certificate, NumberSequence, ServiceHours, Station, TeamMember,
                                        Volunteer, VolunteerEntry)
 from shared.principals import Principal
-from shared.repository import live
-from shared.scope import under
+from shared.repository import live, narrowed
 
 
 async def linked_to(session: AsyncSession, user_id: str) -> Volunteer | None:
@@ -68,17 +67,10 @@ async def has_records(session: AsyncSession, volunteer_id: str) -> bool:
 
 def list_query(principal: Principal, *, station_path: str | None, q: str | None, status: str | None,
                skill: str | None, id_number_bidx: str | None, team_id: str | None):
-    stmt = live(Volunteer, principal)
-    if station_path:
-        stmt = stmt.where(under(Volunteer.station_path, station_path))
+    stmt = narrowed(live(Volunteer, principal), Volunteer, station_path=station_path,
+                    equal={"status": status, "id_number_bidx": id_number_bidx}, holding={"skills": skill})
     if q:
         stmt = stmt.where(Volunteer.name.contains(q, autoescape=True) | (Volunteer.volunteer_number == q))
-    if status:
-        stmt = stmt.where(Volunteer.status == status)
-    if skill:
-        stmt = stmt.where(Volunteer.skills.contains([skill]))
-    if id_number_bidx:
-        stmt = stmt.where(Volunteer.id_number_bidx == id_number_bidx)
     if team_id:
         stmt = stmt.where(Volunteer.id.in_(select(TeamMember.volunteer_id).where(TeamMember.team_id == team_id)))
     return stmt

@@ -25,7 +25,7 @@ from services.volunteers.service.counting import CERTIFIED_STATUSES
 from shared import clock, masking
 from shared.errors import InvalidInput
 from shared.models import new_id
-from shared.records import Vault, replay, save_new
+from shared.records import Vault, found_or, replay, save_new
 from shared.repository import get_live
 from shared.principals import Principal
 from shared.stations import resolve_station
@@ -44,9 +44,8 @@ async def issue(session: AsyncSession, vault: Vault, principal: Principal,
     digest = vault.digest("certificate", body)
     if (existing := await replay(session, Certificate, body.id, digest, principal)) is not None:
         return existing, False
-    volunteer = await get_live(session, Volunteer, body.volunteer_id, principal)
-    if volunteer is None:
-        raise unknown("volunteer_id", "volunteer")
+    volunteer = found_or(await get_live(session, Volunteer, body.volunteer_id, principal),
+                         lambda: unknown("volunteer_id", "volunteer"))
     records = await hours_repo.certified(session, principal, volunteer.id, body.from_on, body.to_on,
                                          CERTIFIED_STATUSES)
     if not records:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from shared.contracts.calls import Service, or_none
+from shared.contracts.calls import Service, or_none, posted_list
 from shared.contracts.persons.schemas import PersonsQuery
 from shared.contracts.stats.client import body_of
 
@@ -12,13 +12,8 @@ log = logging.getLogger("haolin.gateway.stats")
 PATH = "/internal/persons"
 
 
-async def _groups(service: Service, body: dict) -> list[dict]:
-    r = await service.http.post(PATH, json=body, headers=service.headers())
-    r.raise_for_status()
-    # PersonsGroup as dicts: a group's members run to exact_limit keys, read once by the union.
-    return r.json()["groups"]
-
-
 async def persons(service: Service, query: PersonsQuery, timeout_s: float) -> list[dict] | None:
     """The service's groups (PersonsGroup as dicts), or None when it failed or was late."""
-    return await or_none(_groups(service, body_of(query)), service.name, f"stats: {PATH}", log, timeout_s)
+    # PersonsGroup as dicts: a group's members run to exact_limit keys, read once by the union.
+    groups = posted_list(service, PATH, body_of(query), "groups")
+    return await or_none(groups, service.name, f"stats: {PATH}", log, timeout_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from shared.contracts.calls import Service, or_none
+from shared.contracts.calls import Service, or_none, posted_list
 from shared.contracts.stats.schemas import StatsQuery
 
 log = logging.getLogger("haolin.gateway.stats")
@@ -16,14 +16,9 @@ def body_of(query: StatsQuery) -> dict:
     return query.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-async def _rows(service: Service, body: dict) -> list[dict]:
-    r = await service.http.post(PATH, json=body, headers=service.headers())
-    r.raise_for_status()
-    # As plain dicts: validating up to MAX_ROWS rows as StatsRow would cost the gateway seconds,
-    # and the figures read only their keys.
-    return r.json()["rows"]
-
-
 async def stats(service: Service, query: StatsQuery, timeout_s: float) -> list[dict] | None:
     """The service's rows (StatsRow as dicts), or None when it failed or was late: it is then `degraded`."""
-    return await or_none(_rows(service, body_of(query)), service.name, f"stats: {PATH}", log, timeout_s)
+    # As plain dicts: validating up to MAX_ROWS rows as StatsRow would cost the gateway seconds,
+    # and the figures read only their keys.
+    rows = posted_list(service, PATH, body_of(query), "rows")
+    return await or_none(rows, service.name, f"stats: {PATH}", log, timeout_s)
