@@ -29,6 +29,17 @@ Base = make_base("projects")
 Station = station_replica_model(Base)
 
 
+class Counted:
+    """A session or an activity: its person-times are its named attendees and those counted without a name."""
+
+    named_count: int
+    anonymous_count: int
+
+    @property
+    def person_times(self) -> int:
+        return self.named_count + self.anonymous_count
+
+
 class Project(Record, Base):
     """A purchased-service contract (政府购买服务项目); its station is the one that holds it."""
 
@@ -68,7 +79,7 @@ class Group(Record, Base):
     __table_args__ = (Index("ix_group_starts_on_id", "starts_on", "id"),)
 
 
-class GroupSession(Record, Base):
+class GroupSession(Counted, Record, Base):
     """One meeting (节) of a group; person-times = named attendees + anonymous headcount."""
 
     __tablename__ = "group_session"
@@ -85,12 +96,8 @@ class GroupSession(Record, Base):
 
     __table_args__ = (Index("ix_group_session_group_id_held_on", "group_id", "held_on"),)
 
-    @property
-    def person_times(self) -> int:
-        return self.named_count + self.anonymous_count
 
-
-class Activity(Record, Base):
+class Activity(Counted, Record, Base):
     """A community activity (社区活动), counted per event (场次)."""
 
     __tablename__ = "activity"
@@ -111,10 +118,6 @@ class Activity(Record, Base):
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
     __table_args__ = (Index("ix_activity_held_on_id", "held_on", "id"),)
-
-    @property
-    def person_times(self) -> int:
-        return self.named_count + self.anonymous_count
 
 
 class Attendance(Record, Base):
