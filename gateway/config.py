@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings, _env
+from shared.config import ServiceSettings, _env, key_pem
 
 
 class GatewaySettings(ServiceSettings):
@@ -84,8 +84,4 @@ class GatewaySettings(ServiceSettings):
         return self
 
     def private_key_pem(self) -> str:
-        if self.jwt_private_key:
-            return self.jwt_private_key
-        if self.jwt_private_key_file:
-            return Path(self.jwt_private_key_file).read_text()
-        raise RuntimeError("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE must be set (make run writes .data/keys/)")
+        return key_pem(self.jwt_private_key, self.jwt_private_key_file, "JWT_PRIVATE_KEY")

@@ -21,6 +21,15 @@ def _env(name: str) -> str | None:
     return value if value else None
 
 
+def key_pem(inline: str | None, file: str | Path | None, env: str) -> str:
+    """A PEM key given in the environment itself (`env`) or in a file it names (`env`_FILE)."""
+    if inline:
+        return inline
+    if file:
+        return Path(file).read_text()
+    raise RuntimeError(f"{env} or {env}_FILE must be set (make run writes .data/keys/)")
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="")
 
@@ -86,11 +95,7 @@ class ServiceSettings(BaseSettings):
         return self
 
     def public_key_pem(self) -> str:
-        if self.jwt_public_key:
-            return self.jwt_public_key
-        if self.jwt_public_key_file:
-            return Path(self.jwt_public_key_file).read_text()
-        raise RuntimeError("JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE must be set (make run writes .data/keys/)")
+        return key_pem(self.jwt_public_key, self.jwt_public_key_file, "JWT_PUBLIC_KEY")
 
 
 class ResourceSettings(ServiceSettings):

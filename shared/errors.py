@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,16 +26,25 @@ TYPE_BASE = "https://haolin.dev/problems/"
 log = logging.getLogger("haolin.errors")
 
 
+def field_error(field: str, message: str, code: str = "invalid") -> list[dict[str, Any]]:
+    """A problem's `errors` naming one field."""
+    return [{"field": field, "message": message, "code": code}]
+
+
 class AppError(Exception):
     status_code = 500
     title = "Internal error"
     type = "internal"
+    # What a domain error raised without them says: its fixed text and the field it names.
+    default_detail: ClassVar[str | None] = None
+    default_errors: ClassVar[list[dict[str, Any]] | None] = None
 
     def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None,
                  headers: dict[str, str] | None = None, **extra: Any) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
-        self.errors = errors
+        detail = detail or self.default_detail or self.title
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = self.default_errors if errors is None else errors
         self.headers = headers
         self.extra = extra
 
@@ -69,7 +78,7 @@ class InvalidInput(AppError):
 
     @classmethod
     def field(cls, field: str, message: str, code: str = "invalid") -> "InvalidInput":
-        return cls(message, errors=[{"field": field, "message": message, "code": code}])
+        return cls(message, errors=field_error(field, message, code))
 
 
 class Unauthorized(AppError):

@@ -59,3 +59,15 @@ class RecordMixin:
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
     updated_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class ServiceRecord(RecordMixin):
+    """A record table of a service: server-made columns (created_at, updated_at) are read back with
+    RETURNING, since an async session cannot lazy-load them after the flush."""
+
+    __mapper_args__ = {"eager_defaults": True}
+
+
+# A digest of the create request, so a retried POST with a client id can be told
+# apart from a different record reusing the id (shared.records.replay).
+DIGEST = String(64)

@@ -119,24 +119,17 @@ TARGET_RENAMED: dict[str, str] = {"beneficiaries.registered": "cases.beneficiari
 
 # The services that count each metric: the gateway asks them and, when one fails, names the
 # figures that are missing its part. Resources are linked both in casework and at activities.
-OWNERS: dict[Metric, tuple[str, ...]] = {
-    Metric.person_times_casework: ("cases",),
-    Metric.cases_new: ("cases",),
-    Metric.cases_closed: ("cases",),
-    Metric.cases_reopened: ("cases",),
-    Metric.cases_open: ("cases",),
-    Metric.beneficiaries_registered: ("cases",),
-    Metric.resources_linked: ("cases", "projects"),
-    Metric.person_times_group: ("projects",),
-    Metric.person_times_community: ("projects",),
-    Metric.groups: ("projects",),
-    Metric.group_sessions: ("projects",),
-    Metric.activities: ("projects",),
-    Metric.volunteers_registered: ("volunteers",),
-    Metric.volunteers_active: ("volunteers",),
-    Metric.volunteer_hours: ("volunteers",),
-    Metric.volunteer_person_times: ("volunteers",),
+_COUNTED_BY: dict[tuple[str, ...], tuple[Metric, ...]] = {
+    ("cases",): (Metric.person_times_casework, Metric.cases_new, Metric.cases_closed, Metric.cases_reopened,
+                 Metric.cases_open, Metric.beneficiaries_registered),
+    ("cases", "projects"): (Metric.resources_linked,),
+    ("projects",): (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
+                    Metric.activities),
+    ("volunteers",): (Metric.volunteers_registered, Metric.volunteers_active, Metric.volunteer_hours,
+                      Metric.volunteer_person_times),
 }
+OWNERS: dict[Metric, tuple[str, ...]] = {
+    metric: owners for owners, metrics in _COUNTED_BY.items() for metric in metrics}
 
 # Figures the gateway makes from the services' answers rather than asking for by name:
 # person-times of all three methods, and distinct persons merged from the services' sets.

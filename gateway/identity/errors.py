@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from shared.db import CommitAnyway
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized, duration
+from shared.errors import (Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized, duration,
+                           field_error)
 
 
 # The transaction's writes are the point of these errors (a failed-login count, a revoked
@@ -12,22 +13,17 @@ KeepChanges = CommitAnyway
 
 
 class StationNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("No such station in your scope.")
+    default_detail = "No such station in your scope."
 
 
 class UserNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("No such user in your scope.")
+    default_detail = "No such user in your scope."
 
 
 class StationCycle(Conflict):
     type = "station-cycle"
-
-    def __init__(self) -> None:
-        super().__init__("A station cannot move under itself or one of its own descendants.",
-                         errors=[{"field": "parent_id", "message": "is the station itself or inside its subtree",
-                                  "code": "cycle"}])
+    default_detail = "A station cannot move under itself or one of its own descendants."
+    default_errors = field_error("parent_id", "is the station itself or inside its subtree", "cycle")
 
 
 class StationNotEmpty(Conflict):
@@ -39,7 +35,7 @@ class DuplicateName(Conflict):
 
     @classmethod
     def on(cls, field: str, message: str) -> "DuplicateName":
-        return cls(message, errors=[{"field": field, "message": message, "code": "duplicate"}])
+        return cls(message, errors=field_error(field, message, "duplicate"))
 
 
 class NotAllowed(Forbidden):
@@ -52,10 +48,8 @@ class WeakPassword(InvalidInput):
 
 class LoginFailed(KeepChanges, Unauthorized):
     type = "login-failed"
-
-    def __init__(self) -> None:
-        # One message for unknown user and wrong password: no user enumeration.
-        super().__init__("Wrong username or password.")
+    # One message for unknown user and wrong password: no user enumeration.
+    default_detail = "Wrong username or password."
 
 
 class LoginThrottled(KeepChanges, TooManyRequests):

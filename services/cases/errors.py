@@ -1,21 +1,17 @@
 """Domain errors of the cases service, rendered as problem+json by shared.errors."""
 
 from shared import attempts
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound, field_error
 
 
 class BeneficiaryNotFound(NotFound):
     type = "beneficiary-not-found"
-
-    def __init__(self) -> None:
-        super().__init__("No such beneficiary.")
+    default_detail = "No such beneficiary."
 
 
 class CaseNotFound(NotFound):
     type = "case-not-found"
-
-    def __init__(self) -> None:
-        super().__init__("No such case.")
+    default_detail = "No such case."
 
 
 class DuplicateIdNumber(attempts.DuplicateIdNumber):
@@ -26,17 +22,13 @@ class DuplicateIdNumber(attempts.DuplicateIdNumber):
 
 class BeneficiaryHasCases(Conflict):
     type = "beneficiary-has-cases"
-
-    def __init__(self) -> None:
-        super().__init__("Delete or move this beneficiary's cases first.")
+    default_detail = "Delete or move this beneficiary's cases first."
 
 
 class PopulationExists(Conflict):
     type = "population-exists"
-
-    def __init__(self) -> None:
-        super().__init__("This population code exists already.",
-                         errors=[{"field": "code", "message": "exists already", "code": "duplicate"}])
+    default_detail = "This population code exists already."
+    default_errors = field_error("code", "exists already", "duplicate")
 
 
 def unknown_populations(field: str, codes: list[str]) -> InvalidInput:

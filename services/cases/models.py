@@ -21,7 +21,8 @@ from shared.crypto import RowSealed, Sealed
 from shared.audit.listener import track
 from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
-from shared.models import RecordMixin, make_base
+from shared.models import DIGEST, make_base
+from shared.models import ServiceRecord as Record
 from shared.persons import person_day_model
 from shared.review import Reviewed, review_index
 from shared.rollup import daily_stat_model
@@ -29,16 +30,6 @@ from shared.stations import station_replica_model
 
 Base = make_base("cases")
 Station = station_replica_model(Base)
-
-# A digest of the create request, so a retried POST with a client id can be told
-# apart from a different record reusing the id (see service/common.py).
-DIGEST = String(64)
-
-
-class Record(RecordMixin):
-    # Read server-made columns (created_at, updated_at) back with RETURNING: an async
-    # session cannot lazy-load them after the flush.
-    __mapper_args__ = {"eager_defaults": True}
 
 
 class Population(Base):

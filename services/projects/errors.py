@@ -10,9 +10,7 @@ class TransitionNotAllowed(records.TransitionNotAllowed):
 
 class ProjectHasRecords(Conflict):
     type = "project-has-records"
-
-    def __init__(self) -> None:
-        super().__init__("Delete this project's groups and activities first.")
+    default_detail = "Delete this project's groups and activities first."
 
 
 class UnknownAttendees(InvalidInput):

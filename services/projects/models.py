@@ -19,7 +19,8 @@ from shared.attachments.model import attachment_model
 from shared.audit.listener import track
 from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
-from shared.models import RecordMixin, make_base
+from shared.models import DIGEST, make_base
+from shared.models import ServiceRecord as Record
 from shared.persons import person_day_model
 from shared.rollup import daily_stat_model
 from shared.stations import station_replica_model
@@ -27,14 +28,16 @@ from shared.stations import station_replica_model
 Base = make_base("projects")
 Station = station_replica_model(Base)
 
-# A digest of the create request, so a retried POST with a client id can be told
-# apart from a different record reusing the id (see service/common.py).
-DIGEST = String(64)
 
+class Counted:
+    """A session or an activity: its person-times are its named attendees and those counted without a name."""
 
-class Record(RecordMixin):
-    # Read server-made columns back with RETURNING: an async session cannot lazy-load them.
-    __mapper_args__ = {"eager_defaults": True}
+    named_count: int
+    anonymous_count: int
+
+    @property
+    def person_times(self) -> int:
+        return self.named_count + self.anonymous_count
 
 
 class Project(Record, Base):
@@ -76,7 +79,7 @@ class Group(Record, Base):
     __table_args__ = (Index("ix_group_starts_on_id", "starts_on", "id"),)
 
 
-class GroupSession(Record, Base):
+class GroupSession(Counted, Record, Base):
     """One meeting (节) of a group; person-times = named attendees + anonymous headcount."""
 
     __tablename__ = "group_session"
@@ -93,12 +96,8 @@ class GroupSession(Record, Base):
 
     __table_args__ = (Index("ix_group_session_group_id_held_on", "group_id", "held_on"),)
 
-    @property
-    def person_times(self) -> int:
-        return self.named_count + self.anonymous_count
 
-
-class Activity(Record, Base):
+class Activity(Counted, Record, Base):
     """A community activity (社区活动), counted per event (场次)."""
 
     __tablename__ = "activity"
@@ -119,10 +118,6 @@ class Activity(Record, Base):
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
     __table_args__ = (Index("ix_activity_held_on_id", "held_on", "id"),)
-
-    @property
-    def person_times(self) -> int:
-        return self.named_count + self.anonymous_count
 
 
 class Attendance(Record, Base):

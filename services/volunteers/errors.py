@@ -1,14 +1,12 @@
 """Domain errors of the volunteers service, rendered as problem+json by shared.errors."""
 
 from shared import attempts
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound, field_error
 
 
 class VolunteerNotFound(NotFound):
     type = "volunteer-not-found"
-
-    def __init__(self) -> None:
-        super().__init__("No such volunteer.")
+    default_detail = "No such volunteer."
 
 
 class DuplicateIdNumber(attempts.DuplicateIdNumber):
@@ -19,17 +17,13 @@ class DuplicateIdNumber(attempts.DuplicateIdNumber):
 
 class UserAlreadyLinked(Conflict):
     type = "user-already-linked"
-
-    def __init__(self) -> None:
-        super().__init__("This user is already linked to another volunteer.",
-                         errors=[{"field": "user_id", "message": "linked to another volunteer", "code": "duplicate"}])
+    default_detail = "This user is already linked to another volunteer."
+    default_errors = field_error("user_id", "linked to another volunteer", "duplicate")
 
 
 class VolunteerHasRecords(Conflict):
     type = "volunteer-has-records"
-
-    def __init__(self) -> None:
-        super().__init__("This volunteer has service hours or certificates; mark them 'left' instead.")
+    default_detail = "This volunteer has service hours or certificates; mark them 'left' instead."
 
 
 def unknown(field: str, what: str) -> InvalidInput:

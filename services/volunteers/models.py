@@ -18,7 +18,8 @@ from shared.audit.listener import track
 from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
 from shared.crypto import RowSealed
-from shared.models import PathType, RecordMixin, make_base
+from shared.models import DIGEST, PathType, make_base
+from shared.models import ServiceRecord as Record
 from shared.review import Reviewed, review_index
 from shared.rollup import daily_stat_model
 from shared.stations import station_replica_model
@@ -26,15 +27,7 @@ from shared.stations import station_replica_model
 Base = make_base("volunteers")
 Station = station_replica_model(Base)
 
-# A digest of the create request, so a retried POST with a client id can be told
-# apart from a different record reusing the id (see service/common.py).
-DIGEST = String(64)
 HOURS = Numeric(7, 2)
-
-
-class Record(RecordMixin):
-    # Read server-made columns back with RETURNING: an async session cannot lazy-load them.
-    __mapper_args__ = {"eager_defaults": True}
 
 
 class Volunteer(Record, Base):

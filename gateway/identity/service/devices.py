@@ -31,8 +31,7 @@ PREFIX = "hl_dev_"
 
 
 class DeviceNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("No such device in your scope.")
+    default_detail = "No such device in your scope."
 
 
 def _digest(secret: str) -> str:
