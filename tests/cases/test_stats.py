@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from shared.stats import period_start
 from tests.fixtures.calls import with_etag
-from tests.fixtures.counting import internal_stats, rows_of
+from tests.fixtures.counting import internal_stats, own_station_figures, rows_of
 
 
 async def service_record(client, headers, case_id, served_on, person_times=1, **extra):
@@ -142,15 +142,7 @@ class TestUserStats:
         theirs = await open_case(sibling)
         await service_record(cases_client, sibling, theirs["id"], today, 5)
         params = {"from": today.isoformat(), "to": today.isoformat(), "metric": "person_times.casework"}
-        mine = (await cases_client.get("/v1/cases/stats", params=params, headers=worker)).json()
-        assert mine["rows"][0]["value"] == 2
-        city = await cases_client.get("/v1/cases/stats", headers=official,
-                                      params={**params, "group_by": "station"})
-        assert city.status_code == 200 and rows_of(city.json(), "station") == {(2,): 2, (3,): 5}
-        # Another station's figures: 404, as for a station that does not exist.
-        for station in (3, 999_999):
-            r = await cases_client.get("/v1/cases/stats", params={**params, "station_id": station}, headers=worker)
-            assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text
+        await own_station_figures(cases_client, "/v1/cases/stats", params, worker, official)
         r = await cases_client.get("/v1/cases/stats", params={**params, "group_by": ["day", "month"]}, headers=worker)
         assert r.status_code == 422
 

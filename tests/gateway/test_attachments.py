@@ -3,11 +3,11 @@ gives it back through the proxy, streamed; a photo's location is gone end to end
 cannot tell a file exists; every download is in the audit log; the gateway's own limit holds."""
 
 import io
-from datetime import timedelta
 
 from PIL import Image
 
 from shared import clock
+from tests.fixtures.calls import a_project
 from tests.fixtures.gateway import users
 from tests.storage.samples import has_gps, jpeg, pdf, png
 
@@ -22,9 +22,7 @@ async def world(gateway, admin_headers, gateway_tree) -> dict:
                         ("li.worker", "social_worker", "mengzhuiwan"), ("wang.sibling", "social_worker", "shuangqiao"))
     head, worker = staff["chen.head"], staff["li.worker"]
     today = clock.today()
-    r = await gateway.post("/v1/projects", headers=head, json={
-        "name": "猛追湾街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
-        "starts_on": (today - timedelta(days=30)).isoformat(), "ends_on": (today + timedelta(days=300)).isoformat()})
+    r = await gateway.post("/v1/projects", headers=head, json=a_project("猛追湾街道社工站项目"))
     assert r.status_code == 201, r.text
     project = r.json()["id"]
     person = (await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "张桂芳"})).json()["id"]

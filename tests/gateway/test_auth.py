@@ -6,17 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import UTC, datetime
 
 import httpx
-import pytest
 
 from gateway.config import GatewaySettings
 from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.passwords import from_settings
 from shared.auth import Role, TokenVerifier
 from shared.db import Database
-from tests.fixtures.gateway import ADMIN_PASSWORD, FAST_HASHING
+from tests.fixtures.gateway import ADMIN_PASSWORD, FAST_HASHING, first_start_refuses
 from tests.fixtures.stations import station_rows
 
 
@@ -332,13 +330,7 @@ class TestBootstrap:
         assert await db.fetchval("SELECT count(*) FROM gateway.station") == 1
 
     async def test_a_weak_admin_password_is_refused(self, database_url, db):
-        settings = GatewaySettings(**FAST_HASHING, admin_password="admin")
-        database = Database.connect(settings, "bootstrap-weak")
-        try:
-            with pytest.raises(Exception, match="at least 10"):
-                await ensure_admin(database, settings)
-        finally:
-            await database.dispose()
+        await first_start_refuses("admin", match="at least 10")
         assert await db.fetchval('SELECT count(*) FROM gateway."user"') == 0
 
 

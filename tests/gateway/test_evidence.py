@@ -3,11 +3,11 @@ the target counts that lack their evidence (a session or an activity without a s
 closed case without a closure report), and a record leaves the list once its file is uploaded."""
 
 import io
-from datetime import timedelta
 
 from openpyxl import load_workbook
 
 from shared import clock
+from tests.fixtures.calls import a_project
 from tests.fixtures.gateway import users
 from tests.gateway.test_project_progress import gateway  # noqa: F401 - the fixture: projects through the gateway
 from tests.storage.samples import jpeg, pdf
@@ -25,11 +25,9 @@ class TestEvidence:
                             ("li.worker", "social_worker", "mengzhuiwan"))
         head, worker = staff["chen.head"], staff["li.worker"]
         today = clock.today()
-        r = await gateway.post("/v1/projects", headers=head, json={
-            "name": "猛追湾项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
-            "starts_on": (today - timedelta(days=30)).isoformat(), "ends_on": (today + timedelta(days=300)).isoformat(),
-            "targets": [{"metric": "group_sessions", "target": 2}, {"metric": "activities", "target": 2},
-                        {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 1}}]})
+        r = await gateway.post("/v1/projects", headers=head, json=a_project(
+            "猛追湾项目", targets=[{"metric": "group_sessions", "target": 2}, {"metric": "activities", "target": 2},
+                                 {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 1}}]))
         assert r.status_code == 201, r.text
         project = r.json()["id"]
         person = (await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "张桂芳"})).json()["id"]

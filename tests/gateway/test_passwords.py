@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config import GatewaySettings
-from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.passwords import check_policy
-from shared.db import Database
-from tests.fixtures.gateway import FAST_HASHING, PASSWORD
+from tests.fixtures.gateway import PASSWORD, first_start_refuses
 
 ZH = {"Accept-Language": "zh-CN"}
 # (password, code): the probe's examples first.
@@ -71,13 +68,7 @@ class TestWherePasswordsAreSet:
 class TestTheFirstStart:
     async def test_a_guessable_admin_password_is_refused(self, database_url, db):
         for weak in ("haolin-admin-1", "1234567890"):
-            settings = GatewaySettings(**FAST_HASHING, admin_password=weak)
-            database = Database.connect(settings, "bootstrap-weak")
-            try:
-                with pytest.raises(Exception, match="ADMIN_PASSWORD|easy to guess|commonly used|Haolin"):
-                    await ensure_admin(database, settings)
-            finally:
-                await database.dispose()
+            await first_start_refuses(weak, match="ADMIN_PASSWORD|easy to guess|commonly used|Haolin")
         assert await db.fetchval('SELECT count(*) FROM gateway."user"') == 0
 
     async def test_generated_passwords_pass_the_rules(self):

@@ -4,13 +4,13 @@ projects service's attendee checks going through the gateway with the caller's t
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import timedelta
 
 import httpx
 import pytest
 
 from gateway.config import GatewaySettings
 from shared import clock
+from tests.fixtures.calls import a_project
 from tests.fixtures.gateway import FAST_HASHING, Gateway, users
 
 
@@ -53,16 +53,14 @@ class TestProjectProgress:
         head, worker = staff["chen.head"], staff["li.worker"]
         today = clock.today()
 
-        r = await gateway.post("/v1/projects", headers=head, json={
-            "name": "猛追湾街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
-            "starts_on": (today - timedelta(days=30)).isoformat(), "ends_on": (today + timedelta(days=300)).isoformat(),
-            "targets": [
+        r = await gateway.post("/v1/projects", headers=head, json=a_project(
+            "猛追湾街道社工站项目", targets=[
                 {"metric": "groups", "target": 1, "conditions": {"min_sessions": 1, "min_members": 1}},
                 {"metric": "activities", "target": 1, "conditions": {"min_participants": 8}},
                 {"metric": "person_times.casework", "target": 2},
                 # The former name of cases.beneficiaries: still taken, stored under the new one.
                 {"metric": "beneficiaries.registered", "target": 1},
-                {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 2}}]})
+                {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 2}}]))
         assert r.status_code == 201, r.text
         project = r.json()
         assert [t["metric"] for t in project["targets"]][3] == "cases.beneficiaries"
@@ -155,12 +153,10 @@ class TestContractFiguresStayWithTheirStations:
                             ("b.head", "station_head", "shuangqiao"), ("b.worker", "social_worker", "shuangqiao"))
         worker_a, head_b = staff["a.worker"], staff["b.head"]
         today = clock.today()
-        r = await gateway.post("/v1/projects", headers=head_b, json={
-            "name": "双桥街道社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
-            "starts_on": (today - timedelta(days=30)).isoformat(), "ends_on": (today + timedelta(days=300)).isoformat(),
-            "targets": [{"metric": "person_times.casework", "target": 80},
-                        {"metric": "cases.beneficiaries", "target": 10},
-                        {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 1}}]})
+        r = await gateway.post("/v1/projects", headers=head_b, json=a_project(
+            "双桥街道社工站项目", targets=[{"metric": "person_times.casework", "target": 80},
+                                           {"metric": "cases.beneficiaries", "target": 10},
+                                           {"metric": "cases.full", "target": 1, "conditions": {"min_sessions": 1}}]))
         assert r.status_code == 201, r.text
         project = r.json()
         url = f"/v1/projects/{project['id']}/progress"

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from shared.pagination import MAX_LIMIT
+from tests.fixtures.calls import chunked
 from tests.fixtures.people import ID_BORN_1970
 from tests.reliability.conftest import problem
 from tests.volunteers.test_import import HEADER, as_csv
@@ -30,11 +31,7 @@ class TestBodySize:
         assert await db.fetchval("SELECT count(*) FROM gateway.station WHERE name = '张三'") == 0
 
     async def test_a_chunked_body_without_a_length_is_cut_off_as_well(self, gateway, admin_headers, root, db):
-        async def chunks():
-            for _ in range(30):
-                yield b"x" * 50_000
-
-        r = await gateway.post("/v1/beneficiaries", content=chunks(),
+        r = await gateway.post("/v1/beneficiaries", content=chunked(30),
                                headers={**admin_headers, "content-type": "application/json"})
         assert problem(r, 413)["errors"][0]["field"] == "body"
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -10,10 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.app import build_app
-from shared.config import ServiceSettings
 from shared.errors import Conflict
 from shared.i18n import MESSAGES, PATTERNS, TITLES, negotiate, preferred_languages, translate
+from tests.fixtures.calls import bare_app
 
 
 class TestNegotiate:
@@ -102,11 +100,7 @@ class Thing(BaseModel):
 
 @pytest.fixture
 async def tiny():
-    @asynccontextmanager
-    async def lifespan(app):
-        yield
-
-    app = build_app(title="t", service="t", settings=ServiceSettings(max_body_bytes=300), lifespan=lifespan)
+    app = bare_app(max_body_bytes=300)
 
     @app.post("/things")
     async def create(thing: Thing) -> Thing:

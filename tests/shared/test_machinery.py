@@ -1,6 +1,5 @@
 """shared/: encryption with key rotation, blind indexes, masking, cursors, problem+json."""
 
-from contextlib import asynccontextmanager
 from datetime import date
 
 import httpx
@@ -8,11 +7,10 @@ from cryptography.exceptions import InvalidTag
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from shared.app import build_app
-from shared.config import ServiceSettings
 from shared.crypto import BlindIndex, FieldCipher, generate_key, mask
 from shared.errors import Conflict, InvalidInput
 from shared.pagination import decode_cursor, encode_cursor
+from tests.fixtures.calls import bare_app
 
 
 class TestFieldCipher:
@@ -74,11 +72,7 @@ class Thing(BaseModel):
 
 @pytest.fixture
 async def tiny_client():
-    @asynccontextmanager
-    async def lifespan(app):
-        yield
-
-    app = build_app(title="t", service="t", settings=ServiceSettings(max_body_bytes=200), lifespan=lifespan)
+    app = bare_app(max_body_bytes=200)
 
     @app.post("/things")
     async def create(thing: Thing) -> Thing:

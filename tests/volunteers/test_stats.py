@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from shared.stats import period_start
 from tests.fixtures.calls import with_etag
-from tests.fixtures.counting import internal_stats, rows_of
+from tests.fixtures.counting import internal_stats, own_station_figures, rows_of
 from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985
 
 
@@ -72,15 +72,7 @@ class TestUserStats:
         c = await register(sibling, name="赵", id_number=ID_BORN_1970)
         await record(sibling, c["id"], hours="5")
         params = {"from": today.isoformat(), "to": today.isoformat(), "metric": "volunteer.hours"}
-        mine = (await volunteers_client.get("/v1/volunteers/stats", params=params, headers=worker)).json()
-        assert mine["rows"][0]["value"] == 2
-        city = await volunteers_client.get("/v1/volunteers/stats", headers=official,
-                                           params={**params, "group_by": "station"})
-        assert city.status_code == 200 and rows_of(city.json(), "station") == {(2,): 2, (3,): 5}
-        # Another station's figures: 404, as for a station that does not exist.
-        for station in (3, 999_999):
-            r = await volunteers_client.get("/v1/volunteers/stats", params={**params, "station_id": station}, headers=worker)
-            assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text
+        await own_station_figures(volunteers_client, "/v1/volunteers/stats", params, worker, official)
         assert (await volunteers_client.get("/v1/volunteers/stats", params=params, headers=me)).status_code == 403
 
 
