@@ -31,8 +31,8 @@ from shared.observability import request_id_var
 
 log = logging.getLogger("haolin.gateway.proxy")
 
-# Path prefix -> owning service. One line per prefix: a later issue adds
-# "/v1/projects": "projects" or "/v1/volunteers": "volunteers" here and nothing else.
+# Path prefix -> owning service. One line per prefix: a service's new resource is routed by adding
+# its prefix here and nothing else.
 PROXIED_PREFIXES: dict[str, str] = {
     "/v1/beneficiaries": "cases",
     "/v1/caseload": "cases",
