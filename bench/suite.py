@@ -522,7 +522,8 @@ class Run:
         station = self.picks["sync_station"]
         admin = self.token("admin", 1, "/1/", "bench-admin")
         r = httpx.post(self.url("gateway") + "/v1/devices", headers=admin,
-                       json={"station_id": station["id"], "name": "bench tablet"}, timeout=30)
+                       json={"station_id": station["id"], "name": f"bench tablet {uuid.uuid4().hex[:8]}"},
+                       timeout=30)  # a reused database keeps the tablets of earlier runs, and names are unique
         r.raise_for_status()
         device = {"Authorization": f"Bearer {r.json()['credential']}"}
         gateway = self.servers["gateway"]
