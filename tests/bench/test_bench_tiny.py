@@ -1,10 +1,10 @@
 """`python -m bench run --scale tiny` end to end: a province loaded, the real processes started, every
 scenario of issue 7 measured against its baseline, the photo uploads of issue 22, and a results file
 with numbers for each. The targets themselves are for the small and province scales on a quiet
-machine (docs/performance.md); here the checks are the ones a reader of the results would make first: every scenario is there with
-finite figures, the dashboard agrees with SQL over the raw records, the pull brought the station's
-records, every record written under load was counted, and every photo uploaded was stored without
-its EXIF."""
+machine (docs/performance.md); here the checks are the ones a reader of the results would make
+first: every scenario is there with finite figures, the dashboard agrees with SQL over the raw
+records, the pull brought the station's records, every record written under load was counted, and
+every photo uploaded was stored without its EXIF."""
 
 from __future__ import annotations
 
