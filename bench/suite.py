@@ -733,7 +733,8 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
         memory = {name: s.memory_kib() for name, s in servers.items()}
         result = {
             "scale": scale_name, "date": dt.date.today().isoformat(), "commit": _commit(),
-            "command": f"python -m bench run --scale {scale_name}", "machine": machine(),
+            "command": f"python -m bench run --scale {scale_name}"
+                       + (f" --only {' '.join(only)}" if only else ""), "machine": machine(),
             "load_generator": "wrk 2 threads" if use_wrk else "python-aiohttp", "plan": plan,
             "dataset": manifest, "replicas": replicas,
             "picks": {k: v for k, v in picks.items() if k not in ("case_ids", "write_cases", "push_cases")},
