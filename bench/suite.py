@@ -1,11 +1,13 @@
 """`python -m bench run --scale tiny|small|province`: load a province, start the real processes, run
-every scenario of issue 7 against its same-run baseline, write bench/results/<scale>-<date>.json/.md.
+every scenario of issue 7 against its same-run baseline, and the photo uploads of issue 22 (scenario 7,
+bench/uploads.py), write bench/results/<scale>-<date>.json/.md.
 
 Processes are started as `make run` starts them (ops/run.py: one uvicorn each, uvloop, httptools,
 no access log) on free loopback ports, against a scratch database `haolin_bench_<scale>` on the
 embedded PostgreSQL (started if it is not running, and then stopped at the end). Besides the
 gateway as shipped, a second gateway with GATEWAY_STATS_CACHE_S=0 answers the "uncached" scenarios,
-and bench/bare_read.py is the floor of scenario 1.
+and bench/bare_read.py is the floor of scenario 1. Files go to local disk, as with `make run`, in a
+scratch folder under bench/results/tmp removed at the end.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-from bench import loadgen, province, raw, report
+from bench import loadgen, province, raw, report, uploads
 from bench.loadgen import median, percentile
 from ops.run import UVICORN_FLAGS
 
@@ -31,14 +34,15 @@ RESULTS = ROOT / "bench" / "results"
 TMP = RESULTS / "tmp"
 
 # Per scale: seconds of each throughput run, sequential repeats of a latency measurement, repeats
-# of the raw-SQL baselines, sync rounds, seconds of the write scenario.
+# of the raw-SQL baselines, sync rounds, seconds of the write scenario, photos uploaded and how many of
+# them differ.
 PLAN = {
     "tiny": {"seconds": 1, "repeats": 5, "raw_repeats": 2, "pulls": 1, "pushes": 1, "push_records": 100,
-             "write_s": 1, "warm_up": 0},
+             "write_s": 1, "warm_up": 0, "uploads": 32, "photos": 2},
     "small": {"seconds": 10, "repeats": 30, "raw_repeats": 3, "pulls": 1, "pushes": 1, "push_records": 1_000,
-              "write_s": 10, "warm_up": 2},
+              "write_s": 10, "warm_up": 2, "uploads": 256, "photos": 8},
     "province": {"seconds": 10, "repeats": 30, "raw_repeats": 2, "pulls": 2, "pushes": 2, "push_records": 1_000,
-                 "write_s": 10, "warm_up": 2},
+                 "write_s": 10, "warm_up": 2, "uploads": 256, "photos": 8},
 }
 SYNC_PULL_RECORDS = 100_000  # scenario 5: a station with at least this many records
 WRITE_CLIENTS = 64
@@ -107,6 +111,14 @@ class Server:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 out[line.split(":")[0]] = int(line.split()[1])
         return out
+
+    def reset_peak(self) -> bool:
+        """Start VmHWM again from the current size (Linux clear_refs), so that a scenario's peak is its own."""
+        try:
+            Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+        except OSError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -660,6 +672,7 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
     servers: dict[str, Server] = {}
     url = make_url(pg.start()).set(database=f"haolin_bench_{scale_name}")
     dsn = plain(url)
+    files = TMP / f"files-{scale_name}"
     began = time.monotonic()
     try:
         keys = _keys(url.database)
@@ -673,7 +686,9 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
                    GATEWAY_UPSTREAM_TIMEOUT_S="300",
                    # Likewise a slow summary: as shipped (3 s) a service that takes longer is left out of
                    # the answer (`degraded`), which would measure the timeout rather than the work.
-                   GATEWAY_STATS_TIMEOUT_S="300")
+                   GATEWAY_STATS_TIMEOUT_S="300",
+                   # Local disk, the store `make run` uses by default, in a folder of this run's own.
+                   STORAGE_URL=files.as_uri())
         ports = {name: free_port() for name in ("gateway", "gateway_nocache", "cases", "projects", "volunteers")}
         env.update({f"{s.upper()}_URL": f"http://127.0.0.1:{ports[s]}" for s in ("cases", "projects", "volunteers")})
         env["GATEWAY_URL"] = f"http://127.0.0.1:{ports['gateway']}"
@@ -712,14 +727,15 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
                     time.sleep(1)
             return None
         steps = [("1", runner.reads), ("2", runner.fanout), ("3", runner.dashboard), ("4", runner.persons),
-                 ("5", runner.sync), ("6", runner.writes)]
+                 ("5", runner.sync), ("6", runner.writes), ("7", lambda: uploads.run(runner, files / "cases"))]
         for key, step in steps:
             if not only or key in only:
                 step()
         memory = {name: s.memory_kib() for name, s in servers.items()}
         result = {
             "scale": scale_name, "date": dt.date.today().isoformat(), "commit": _commit(),
-            "command": f"python -m bench run --scale {scale_name}", "machine": machine(),
+            "command": f"python -m bench run --scale {scale_name}"
+                       + (f" --only {' '.join(only)}" if only else ""), "machine": machine(),
             "load_generator": "wrk 2 threads" if use_wrk else "python-aiohttp", "plan": plan,
             "dataset": manifest, "replicas": replicas,
             "picks": {k: v for k, v in picks.items() if k not in ("case_ids", "write_cases", "push_cases")},
@@ -737,6 +753,8 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
         if not keep_db and not reuse_db:
             with contextlib.suppress(Exception):
                 asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        if not keep_db:
+            shutil.rmtree(files, ignore_errors=True)
         if started_pg:
             pg.stop()
 

@@ -1,9 +1,10 @@
 """`python -m bench run --scale tiny` end to end: a province loaded, the real processes started, every
-scenario of issue 7 measured against its baseline, and a results file with numbers for each. The
-targets themselves are for the small and province scales on a quiet machine (docs/performance.md);
-here the checks are the ones a reader of the results would make first: every scenario is there with
-finite figures, the dashboard agrees with SQL over the raw records, the pull brought the station's
-records, and every record written under load was counted."""
+scenario of issue 7 measured against its baseline, the photo uploads of issue 22, and a results file
+with numbers for each. The targets themselves are for the small and province scales on a quiet
+machine (docs/performance.md); here the checks are the ones a reader of the results would make
+first: every scenario is there with finite figures, the dashboard agrees with SQL over the raw
+records, the pull brought the station's records, every record written under load was counted, and
+every photo uploaded was stored without its EXIF."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = {"1", "2a", "2b", "3a", "3b", "4", "5a", "5b", "6"}
+SCENARIOS = {"1", "2a", "2b", "3a", "3b", "4", "5a", "5b", "6", "7"}
 WITH_BASELINE = {"1", "2a", "2b", "3a", "4"}
 
 
@@ -48,6 +49,13 @@ def test_tiny_scale_runs_end_to_end(tmp_path):
     assert scenarios["5a"]["errors"] == 0
     assert scenarios["6"]["errors"] == 0 and "every record counted" in scenarios["6"]["detail"]
     assert scenarios["6"]["statuses"].get("201", 0) > 0
+    uploads = scenarios["7"]
+    assert uploads["errors"] == 0 and uploads["statuses"] == {"201": uploads["uploads"]}
+    assert uploads["listed"] == uploads["created"] == uploads["uploads"] > 0
+    assert uploads["stored_files"] == 4 * uploads["uploads"]  # the photo and its thumbnail, each with its seal
+    assert uploads["exif_removed"] is True and "every upload stored" in uploads["detail"]
+    assert all(1.9e6 <= size <= 2.1e6 for size in uploads["photo_bytes"])
+    assert uploads["peak_reset"] and set(uploads["peak_rss_mb"]) == set(result["memory_kib"])
 
     counts = result["dataset"]["counts"]
     assert counts["gateway.station"] == 31 and counts["cases.beneficiary"] == 1_000
