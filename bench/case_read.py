@@ -394,7 +394,8 @@ def main() -> None:
     from ops import pg
     from ops.keys import generate_signing_pair
     from ops.migrate import upgrade_all
-    from shared.auth import Principal, Role, TokenSigner
+    from shared.auth import TokenSigner
+    from shared.principals import Principal, Role
     from shared.crypto import generate_key
 
     TMP.mkdir(parents=True, exist_ok=True)

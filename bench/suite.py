@@ -350,7 +350,7 @@ class Run:
         """Tokens as the gateway signs them, each (role, station, path, username) of a real account: the
         gateway checks every token against its account. An admin's is the bootstrap admin's; the others'
         accounts are made here on first use."""
-        from shared.auth import Principal, Role
+        from shared.principals import Principal, Role
 
         accounts = asyncio.run(_accounts(self.dsn, [(role, station_id, user) for role, station_id, _, user in wanted]))
         out = []

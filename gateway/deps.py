@@ -17,7 +17,8 @@ from gateway.identity.service import users as users_service
 from gateway.identity.service.rules import MANAGERS, require_role
 from gateway.identity.service.users import UserAt
 from gateway.models import Station
-from shared.auth import Principal, PrincipalDep, TokenSigner
+from shared.auth import TokenSigner
+from shared.principals import Principal, PrincipalDep
 from shared.db import read_session, write_session
 from shared.proxies import request_client
 from shared.records import found_or

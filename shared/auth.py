@@ -14,10 +14,7 @@ from typing import Any
 import jwt
 
 from shared.errors import Unauthorized
-# The principal, its roles and the dependencies that answer it live in shared.principals; the names
-# below stay importable from here for the modules that take tokens and principals together.
-from shared.principals import (  # noqa: F401
-    ACCESS_TOKEN, SERVICE_TOKEN, Principal, PrincipalBearer, PrincipalDep, Role, ServicePrincipalDep, oauth2_scheme)
+from shared.principals import ACCESS_TOKEN, SERVICE_TOKEN, Principal, Role
 
 
 class TokenSigner:

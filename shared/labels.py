@@ -1,7 +1,7 @@
 """Chinese and English labels for every enumerated value the API speaks (DOMAIN.md's terms).
 
 Keyed by enum name, then by the value as the API sends it; each value has (zh-CN, en).
-The code keeps its own enums (services' Literal types, shared.auth.Role, shared.stats
+The code keeps its own enums (services' Literal types, shared.principals.Role, shared.stats
 figures...); tests/shared/test_labels.py walks those real enums and fails when one gains a
 value without both labels here, or when an enum appears that has no table.
 

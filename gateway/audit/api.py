@@ -23,7 +23,7 @@ from gateway.upstream import Upstreams
 from gateway.upstream.clients import SERVICES
 from gateway.audit.cursor import decode_cursor, encode_cursor
 from shared.contracts.audit.schemas import AuditEntry, is_root
-from shared.auth import Role
+from shared.principals import Role
 from shared.contracts.audit.client import audit as ask_audit
 from shared.contracts.audit.schemas import AuditQuery
 from shared.contracts.calls import services

@@ -25,7 +25,7 @@ from gateway.stats.conditional import digest, respond
 from gateway.flows.caller import caller_headers
 from gateway.upstream import Upstreams
 from gateway.upstream.proxy import upstream_error
-from shared.auth import oauth2_scheme
+from shared.principals import oauth2_scheme
 from shared.contracts.calls import service
 from shared.contracts.progress.client import project_stats
 from shared.contracts.progress.schemas import ProjectStatsAnswer, ProjectStatsQuery

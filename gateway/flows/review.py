@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from gateway.flows.caller import caller_headers
 from gateway.upstream import Upstreams
 from gateway.upstream.proxy import upstream_error
-from shared.auth import oauth2_scheme
+from shared.principals import oauth2_scheme
 from shared.errors import PROBLEM
 from shared.pagination import MAX_LIMIT, encode_cursor
 from shared.review import ReviewPage

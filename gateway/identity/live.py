@@ -22,7 +22,8 @@ from asyncpg import Pool
 
 from gateway.identity.repository import hot
 from gateway.identity.service.devices import PREFIX as DEVICE_CREDENTIAL
-from shared.auth import Principal, Role, TokenVerifier
+from shared.auth import TokenVerifier
+from shared.principals import Principal, Role
 from shared.db import database_unavailable, unavailable_problem
 from shared.errors import AppError, Unauthorized, problem_response
 from shared.i18n import negotiate

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from shared.schemas import CleanText, RowId
 
 StationKind = Literal["province", "city", "county", "township", "village"]
-# shared.auth.Role without `service`, which is the gateway itself, never a user.
+# shared.principals.Role without `service`, which is the gateway itself, never a user.
 UserRole = Literal["admin", "official", "station_head", "social_worker", "supervisor", "volunteer"]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

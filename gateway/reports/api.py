@@ -23,7 +23,7 @@ from gateway.stats.api import StationQuery, station_in_scope
 from gateway.upstream import Upstreams
 from gateway.upstream.clients import SERVICES
 from gateway.upstream.proxy import upstream_error
-from shared.auth import oauth2_scheme
+from shared.principals import oauth2_scheme
 from shared.errors import PROBLEM
 from shared.labels import Lang
 

@@ -33,7 +33,7 @@ from gateway.stats.cache import AnswerCache
 from gateway.stats.conditional import digest, respond
 from gateway.stats.fanout import Ask, Gathered, gather
 from shared import clock
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 from shared.errors import Forbidden, InvalidInput
 from shared.schemas import AnyDate, RowId
 from shared.stats import (DISTINCT_METRICS, FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES,

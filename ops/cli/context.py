@@ -30,7 +30,7 @@ from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.repository import stations as stations_repo
 from gateway.models import Station
 from ops.cli import repository
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 from shared.db import Database, database_unavailable
 from shared.errors import AppError, InvalidInput
 

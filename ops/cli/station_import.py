@@ -28,7 +28,7 @@ from gateway.identity.service import stations as stations_service
 from gateway.identity.service.rules import KIND_TIER
 from gateway.models import Station
 from ops.cli import repository
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.errors import AppError
 
 COLUMNS = ("code", "name", "level", "parent_code")

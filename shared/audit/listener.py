@@ -18,7 +18,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from shared.audit.model import CREATE, DELETE, UPDATE
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.observability import request_id_var
 from shared.proxies import request_client
 

@@ -8,7 +8,7 @@ from fastapi import Request
 
 from shared.audit.listener import actor_of
 from shared.audit.model import READ
-from shared.auth import Principal
+from shared.principals import Principal
 
 
 _LOG_COLUMNS = ("actor_id, actor_role, device_id, address, request_id, operation, action, record_table, record_id, "

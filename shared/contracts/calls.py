@@ -31,7 +31,7 @@ class Clients(Protocol):
 
 
 def service_headers(tokens: ServiceTokens) -> dict[str, str]:
-    """The gateway's service token, which every internal route takes (shared.auth.ServicePrincipalDep)."""
+    """The gateway's service token, which every internal route takes (shared.principals.ServicePrincipalDep)."""
     return {"Authorization": f"Bearer {tokens.service_token()}"}
 
 

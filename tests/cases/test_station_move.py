@@ -8,7 +8,7 @@ import jwt
 from sqlalchemy import event
 
 from services.cases.models import PATH_TABLES
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 from shared.db import open_read_pool
 from tests.storage.samples import pdf
 

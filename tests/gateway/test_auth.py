@@ -12,7 +12,8 @@ import httpx
 from gateway.config import GatewaySettings
 from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.passwords import from_settings
-from shared.auth import Role, TokenVerifier
+from shared.auth import TokenVerifier
+from shared.principals import Role
 from shared.db import Database
 from tests.fixtures.gateway import ADMIN_PASSWORD, FAST_HASHING, first_start_refuses
 from tests.fixtures.stations import station_rows

@@ -157,7 +157,7 @@ class TestTheCheckItself:
     async def test_a_token_without_a_generation_is_refused(self, gateway, admin_headers, gateway_tree, signer):
         """Tokens of every user carry their account's generation; one without it (made before
         generations existed) is refused like a stale one."""
-        from shared.auth import Principal, Role
+        from shared.principals import Principal, Role
 
         user = await gateway.user(admin_headers, "wk1", "social_worker", gateway_tree["heping"]["id"])
         token = signer.access_token(Principal(user_id=str(user["id"]), role=Role.social_worker,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 from shared.sync import DEVICE_TOKEN_HEADER
 from tests.fixtures.calls import with_etag
 from tests.fixtures.people import ID_BORN_1970

@@ -35,7 +35,7 @@ from services.volunteers.schemas.volunteers import EntryKind, IdType, VolunteerS
 from services.volunteers.schemas.volunteers import Gender as VolunteerGender
 from gateway.identity.schemas import StationKind, UserRole
 from gateway.stats.api import Interval
-from shared.auth import Role
+from shared.principals import Role
 from shared.labels import LANGS, TABLES, Lang, label, labels
 from shared.stats import FIGURES, PERSON_TIMES_PARTS, TARGET_METRICS
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 from shared.idnumber import birth_date
 from shared.sync import DEVICE_TOKEN_HEADER
 from tests.fixtures.calls import with_etag

@@ -12,7 +12,7 @@ from gateway.identity.schemas import LoginAnswer, RefreshRequest, TokenPair
 from gateway.identity.service import auth as service
 from gateway.models import AuditLog, User
 from shared.audit.listener import log_event
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 from shared.errors import InvalidInput
 
 router = APIRouter(prefix="/auth", tags=["auth"])

@@ -21,7 +21,8 @@ from gateway.identity.repository import tokens as tokens_repo
 from gateway.identity.repository import users as users_repo
 from gateway.identity.schemas import LoginAnswer, TokenPair
 from gateway.models import Station, User
-from shared.auth import Principal, Role, TokenSigner
+from shared.auth import TokenSigner
+from shared.principals import Principal, Role
 
 # Failures older than this are forgotten: a new day starts with free attempts again.
 FORGET_AFTER = timedelta(days=1)

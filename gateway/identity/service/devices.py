@@ -22,7 +22,7 @@ from gateway.identity.errors import DuplicateName, StationNotFound
 from gateway.identity.repository import stations as station_repo
 from gateway.identity.service.rules import MANAGERS, require_role
 from gateway.models import Device, Station
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.errors import NotFound
 from shared.repository import UniqueViolation, save
 from shared.scope import under

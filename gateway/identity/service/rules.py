@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 from shared.errors import InvalidInput
 
 from gateway.identity.errors import NotAllowed

@@ -15,7 +15,7 @@ from gateway.identity.schemas import StationCreate, StationUpdate
 from gateway.identity.service.rules import (MANAGERS, check_kind_under, may_delete_station, may_edit_station,
                                             require_role)
 from gateway.models import Station
-from shared.auth import Principal, Role
+from shared.principals import Principal, Role
 from shared.contracts.holdings.client import HoldingsUnknown
 from shared.contracts.holdings.schemas import Holdings
 from shared.errors import InvalidInput, ServiceUnavailable

@@ -18,7 +18,7 @@ from gateway.identity.schemas import PasswordChange, UserCreate, UserUpdate
 from gateway.identity.service.auth import lift_throttle
 from gateway.identity.service.rules import MANAGERS, require_may_assign, require_role
 from gateway.models import Station, User
-from shared.auth import Principal
+from shared.principals import Principal
 from shared.errors import Conflict, InvalidInput
 from shared.etag import check_version
 from shared.pagination import PageParams

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import ServicePrincipalDep
+from shared.principals import ServicePrincipalDep
 from shared.contracts.persons.schemas import PersonsAnswer, PersonsQuery
 from shared.db import read_session
 from shared.persons import persons

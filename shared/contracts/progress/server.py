@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import ServicePrincipalDep
+from shared.principals import ServicePrincipalDep
 from shared.contracts.progress.schemas import ProjectStatsAnswer, ProjectStatsQuery
 from shared.db import read_session
 

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import ServicePrincipalDep
+from shared.principals import ServicePrincipalDep
 from shared.contracts.stats.schemas import StatsAnswer, StatsQuery
 from shared.db import read_session
 

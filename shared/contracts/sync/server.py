@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import ServicePrincipalDep
+from shared.principals import ServicePrincipalDep
 from shared.contracts.sync.schemas import PullQuery, PushBody, PushProvides, SyncedTable, SyncSchema
 from shared.db import write_session
 from shared.sync import SyncContext, SyncTable, apply, check, pushing_device, provided, pull_lines

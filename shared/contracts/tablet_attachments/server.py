@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from shared.attachments.files import attachment_files
 from shared.attachments.routes import Owner, receive
 from shared.audit import log_reads
-from shared.auth import Principal, ServicePrincipalDep
+from shared.principals import Principal, ServicePrincipalDep
 from shared.contracts.sync.schemas import DEVICE_TOKEN_HEADER
 from shared.errors import InvalidInput, Unauthorized
 from shared.records import RecordNotFound

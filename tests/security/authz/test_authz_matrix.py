@@ -35,7 +35,8 @@ import pytest
 
 from ops.keys import generate_signing_pair
 from shared import clock
-from shared.auth import Principal, Role, TokenSigner
+from shared.auth import TokenSigner
+from shared.principals import Principal, Role
 from tests.conftest import _plain
 from tests.security.authz.conftest import MARK_B, MARK_STRUCTURE, ROLES, World, fresh_id
 from tests.security.authz.routes import (ANY, CROSS_SERVICE, PROCESSES, REFERENCES, Route, UnknownReference,
