@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -265,6 +266,45 @@ class TestMemory:
         async for chunk in await files.open(accepted.key, digest=accepted.digest):
             check.update(chunk)
         assert check.hexdigest() == accepted.digest
+
+
+def resident_peak_mb() -> float:
+    """This process's peak resident memory since the last `reset_resident_peak()`."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+
+
+def reset_resident_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+
+
+class TestPhoneSizedPhotos:
+    """A phone's 12-megapixel photo (4032 x 3024): 48 MB once decoded."""
+
+    async def test_stored_at_its_full_size_without_metadata_and_with_a_320_pixel_thumbnail(
+            self, uploads: Uploads, files: SealedFiles):
+        sent = samples.jpeg(4032, 3024)
+        assert samples.has_gps(opened(sent))
+        accepted = await uploads.accept(chunks_of(sent, 256 * 1024))
+        stored = await files.read(accepted.key, digest=accepted.digest)
+        image = opened(stored)
+        assert image.format == "JPEG" and image.size == (4032, 3024) == (accepted.width, accepted.height)
+        assert not samples.has_gps(image) and len(image.getexif()) == 0 and b"Hongguang" not in stored
+        thumbnail = opened(await files.read(accepted.thumbnail_key))
+        assert thumbnail.size == (320, 240) and len(thumbnail.getexif()) == 0
+
+    async def test_several_at_once_hold_about_one_decoded_photo_in_memory(self, files: SealedFiles):
+        """Two decoded at once would be 96 MB of pixels alone; memory a worker thread freed must not
+        stay with the process either."""
+        sent = [samples.jpeg(4032, 3024) for _ in range(6)]
+        uploads = Uploads(files)
+        reset_resident_peak()
+        before = resident_peak_mb()
+        accepted = await asyncio.gather(*[uploads.accept(chunks_of(photo, 256 * 1024)) for photo in sent])
+        grown = resident_peak_mb() - before
+        assert [(a.width, a.height) for a in accepted] == [(4032, 3024)] * 6
+        assert grown < 90, f"the process grew by {grown:.0f} MB re-encoding six 12-megapixel photos"
 
 
 class TestSpool:
