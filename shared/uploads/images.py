@@ -159,8 +159,12 @@ def _on_white(image: Image.Image) -> Image.Image:
 
 
 def _thumbnail(picture: Image.Image, side: int) -> bytes:
+    # reducing_gap: shrink by a whole factor first (averaging boxes of pixels), then LANCZOS over
+    # at least twice the thumbnail's size, as Image.thumbnail does. LANCZOS over a whole 12 MP photo
+    # took 94 ms, more than decoding and encoding it together; this takes 13 ms.
     small = picture.copy() if max(picture.size) <= side else picture.resize(_fit(picture.size, side),
-                                                                            Image.Resampling.LANCZOS)
+                                                                            Image.Resampling.LANCZOS,
+                                                                            reducing_gap=2.0)
     small = _for_jpeg(small)
     small.info = {}
     out = io.BytesIO()
