@@ -37,6 +37,9 @@ def _guarded(lifespan):
     return run
 
 
+_NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
+
+
 def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, idempotent_answers: type | None = None,
               version: str = "0.1.0", description: str = "", middleware: Sequence[type] = (),
               state: Any = None, **kwargs: Any) -> FastAPI:
@@ -46,8 +49,11 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     request context (request id, metrics, body limit), so what they answer is logged and counted
     like any answer. `state`: the process's typed state (shared.state.ProcessState), which becomes
     `app.state`; a harness without one gets Starlette's plain State with the settings."""
+    # FastAPI's native OpenTelemetry off: the processes count and log their own requests
+    # (shared/observability.py), and with it on every request looked up the global providers (and
+    # the environment) to learn there were none, 1-2% of a read by id's CPU (docs/performance.md).
     app = FastAPI(title=title, version=version, description=description, lifespan=_guarded(lifespan),
-                  dependencies=[Depends(refuse_nul)], **kwargs)
+                  dependencies=[Depends(refuse_nul)], telemetry=_NO_TELEMETRY, **kwargs)
     if state is not None:
         app.state = state
     else:
