@@ -13,8 +13,8 @@ from datetime import date
 
 from gateway.stats.fanout import Gathered
 from shared.contracts.persons.union import PersonsFigure, PersonsUnion
-from shared.stats import (ALL, FIGURES, OWNERS, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES, SYSTEM_FIGURES,
-                          Metric, period_bounds)
+from shared.stats import (ALL, FIGURES, OWNERS, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES,
+                          SYSTEM_FIGURES, Metric, period_bounds)
 
 Key = tuple[str | None, str | None, int | None]  # population, period, station
 

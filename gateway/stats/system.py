@@ -12,9 +12,8 @@ it was made until the day it was disabled.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 
-from sqlalchemy import BigInteger, Date, and_, case, cast, column, func, literal, or_, select, true, values
+from sqlalchemy import BigInteger, Date, and_, cast, column, func, or_, select, true, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Station, User

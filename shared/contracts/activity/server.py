@@ -50,7 +50,8 @@ async def active(session: AsyncSession, sources: Sequence[Served], query: StatsQ
             key = (r.get("population"), r["period"].isoformat() if period else None, r.get("station"))
             stations, workers = found[key]
             stations.add(r["at"])
-            if r["by"] is not None:
+            # Accounts only: a tablet records as "device:<id>" (shared.principals), and is nobody's work.
+            if r["by"] is not None and str(r["by"]).isdigit():
                 workers.add(str(r["by"]))
     return [{"population": k[0], "period": k[1], "station": k[2], "stations": sorted(s), "workers": sorted(w)}
             for k, (s, w) in found.items()]
