@@ -134,7 +134,8 @@
                  "resources.linked_yuan"];
   const METHODS = ["person_times.casework", "person_times.group", "person_times.community"];
   const BREAKDOWN_METRICS = ["person_times", "persons", ...METHODS, "cases.open", "cases.new", "activities",
-                             "volunteer.hours", "resources.linked_yuan"];
+                             "volunteer.hours", "resources.linked_yuan", "stations.total", "stations.active",
+                             "projects.active", "staff.social_workers"];
   const COLORS = ["#1f6f8b", "#e07a1f", "#3a9a5b", "#8e5bb5", "#c94c4c", "#5b7fd1", "#b59a2e", "#4aa3a3",
                   "#a0522d", "#7a7a7a"];
   const MAX_POPULATION_SERIES = 8;
@@ -188,8 +189,10 @@
 
   const services = (list) => list.map((s) => label("service", s)).join(state.lang === "en" ? ", " : "、");
 
-  // A figure's name: the served figure table (/v1/meta/labels) knows every figure, the page's own some.
-  const figureLabel = (metric) => state.served[state.lang]?.figure?.[metric] ?? label("metric", metric);
+  // A figure's name: the page's own for the service work's figures, else the served figure table
+  // (/v1/meta/labels), which knows the station system's too.
+  const figureLabel = (metric) => state.served[state.lang]?.metric?.[metric] ?? LABELS[state.lang].metric[metric]
+    ?? state.served[state.lang]?.figure?.[metric] ?? metric;
 
   // How a figure is counted (figure_rule of /v1/meta/labels; docs/counting.md), shown on hover.
   const rule = (metric) => state.served[state.lang]?.figure_rule?.[metric] || undefined;
@@ -319,7 +322,7 @@
     button.setAttribute("aria-label", other === "en" ? "Switch to English" : "切换到中文");
     const select = $("breakdown-metric");
     const chosen = select.value || "person_times";
-    select.replaceChildren(...BREAKDOWN_METRICS.map((m) => el("option", {value: m, text: label("metric", m)})));
+    select.replaceChildren(...BREAKDOWN_METRICS.map((m) => el("option", {value: m, text: figureLabel(m)})));
     select.value = chosen;
   }
 
@@ -828,7 +831,7 @@
     const metric = answer.metric;
     const head = el("thead", {}, el("tr", {},
       el("th", {scope: "col", text: t("breakdown.station")}),
-      el("th", {scope: "col", class: "num", text: `${label("metric", metric)}${unit(metric) ? ` (${unit(metric)})` : ""}`,
+      el("th", {scope: "col", class: "num", text: `${figureLabel(metric)}${unit(metric) ? ` (${unit(metric)})` : ""}`,
                 title: rule(metric)}),
       el("th", {scope: "col", text: t("breakdown.share")})));
     const max = Math.max(1, ...answer.rows.map((r) => r.value || 0), answer.own.value || 0);
