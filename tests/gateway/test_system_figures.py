@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import httpx
 import pytest
 
 from shared import clock
 from tests.fixtures.gateway import users
-from tests.gateway.test_stats import get_ok
+from tests.gateway.test_stats import Down, get_ok
 
 TIERS = ("province", "city", "county", "township", "village")
 SYSTEM = ("stations.total", *(f"stations.{t}" for t in TIERS), "stations.started", "stations.active",
@@ -30,7 +31,7 @@ class Made:
     stations: dict[str, dict]  # key -> {"id", "kind", "parent": key or None}
     today: date
     accounts: list[tuple[str, str, str]] = field(default_factory=list)  # username, role, station key (live ones)
-    served: list[tuple[str, str, date]] = field(default_factory=list)  # station key, username, day
+    served: list[tuple[str, str, date, str]] = field(default_factory=list)  # station key, username, day, service
     projects: list[dict] = field(default_factory=list)  # station, starts, ends, status, budget {source: yuan}
 
     def subtree(self, key: str) -> set[str]:
@@ -41,7 +42,8 @@ class Made:
             grew = bool(more)
         return found
 
-    def figures(self, key: str, frm: date, to: date) -> dict[str, int | float]:
+    def figures(self, key: str, frm: date, to: date,
+                services: frozenset[str] = frozenset({"cases", "projects"})) -> dict[str, int | float]:
         under = self.subtree(key)
         # Every station was made today: none is in the tree at the end of a period that ends before.
         stations = [self.stations[k] for k in under] if to >= self.today else []
@@ -49,7 +51,8 @@ class Made:
         for tier in TIERS:
             out[f"stations.{tier}"] = sum(1 for s in stations if s["kind"] == tier)
         out["stations.started"] = len(stations) if frm <= self.today <= to else 0
-        active = [(k, who) for k, who, day in self.served if k in under and frm <= day <= to]
+        active = [(k, who) for k, who, day, service in self.served
+                  if k in under and frm <= day <= to and service in services]
         out["stations.active"] = len({k for k, _ in active})
         out["staff.active_workers"] = len({who for _, who in active})
         running = [p for p in self.projects if p["station"] in under and p["status"] != "planned"
@@ -112,7 +115,7 @@ async def made(gateway, admin_headers, gateway_tree) -> Made:
             await _post(gw, h[who], f"/v1/cases/{case['id']}/service-records", {
                 "served_on": day.isoformat(), "mode": "home_visit", "content": "入户探访",
                 "service_type": "elder_child_care", "person_times": 1})
-            m.served.append((key, who, day))
+            m.served.append((key, who, day, "cases"))
 
     async def project(headers: dict, key: str, starts: date, ends: date, budget: dict[str, float],
                       actions: tuple[str, ...]) -> dict:
@@ -148,11 +151,11 @@ async def made(gateway, admin_headers, gateway_tree) -> Made:
         "starts_on": (t - timedelta(days=20)).isoformat(), "members": []})
     await _post(gw, h["county.head"], f"/v1/groups/{group['id']}/sessions", {
         "held_on": (t - timedelta(days=20)).isoformat(), "anonymous_count": 6, "attendees": []})
-    m.served.append(("shuangqiao", "county.head", t - timedelta(days=20)))
+    m.served.append(("shuangqiao", "county.head", t - timedelta(days=20), "projects"))
     await _post(gw, h["county.head"], "/v1/activities", {
         "project_id": running["id"], "station_id": tree["chenghua"]["id"], "title": "社区活动",
         "held_on": (t - timedelta(days=2)).isoformat(), "anonymous_count": 30, "attendees": []})
-    m.served.append(("chenghua", "county.head", t - timedelta(days=2)))
+    m.served.append(("chenghua", "county.head", t - timedelta(days=2), "projects"))
     m.tree = tree
     m.gw = gw
     m.admin = admin_headers
@@ -248,3 +251,26 @@ class TestStationSystem:
         assert "meng.worker" not in text and "Meng.Worker" not in text
         r = await m.gw.get("/v1/stats/summary", headers=official, params={"station_id": m.tree["mianyang"]["id"]})
         assert r.status_code == 404
+
+    async def test_a_stopped_projects_service_leaves_its_part_out_and_names_it(self, made):
+        m = made
+        frm, to = m.today - timedelta(days=70), m.today
+        span = {"from": frm.isoformat(), "to": to.isoformat()}
+        clients = m.gw.app.state.upstreams._clients
+        working = clients["projects"]
+        clients["projects"] = httpx.AsyncClient(base_url="http://projects", transport=Down())
+        try:
+            body = await get_ok(m.gw, "/v1/stats/summary", m.admin, station_id=m.tree["chenghua"]["id"], **span)
+        finally:
+            clients["projects"] = working
+        system, alone = body["system"], m.figures("chenghua", frm, to, services=frozenset({"cases"}))
+        assert body["degraded"] == ["projects"]
+        for name, figure in system.items():
+            if name.startswith("projects."):
+                assert (figure["value"], figure["missing"]) == (None, ["projects"]), name
+            elif name in ("stations.active", "staff.active_workers"):
+                # What casework alone saw: the county head's group session and activity are left out.
+                assert (figure["value"], figure["missing"]) == (alone[name], ["projects"]), name
+            else:
+                assert (figure["value"], figure["missing"]) == (alone[name], []), name
+        assert alone["staff.active_workers"] < m.figures("chenghua", frm, to)["staff.active_workers"]
