@@ -76,7 +76,7 @@ STAFF_ROLES = {Metric.staff_social_workers: "social_worker", Metric.staff_statio
 # services answer (shared.contracts.activity): a station active in two services is one station.
 ACTIVITY_METRICS = (Metric.stations_active, Metric.staff_active_workers)
 ACTIVITY_SOURCES = ("cases", "projects")  # their owners in OWNERS below
-# Projects' figures, read from the projects service's own table (services/projects/service/counting.py);
+# Projects' figures, read from the projects service's own table (services/projects/repository/stats.py);
 # projects.budget_yuan is split by funding source where other figures are split by population.
 PROJECT_METRICS = (Metric.projects_active, Metric.projects_started, Metric.projects_closed, Metric.projects_budget)
 
