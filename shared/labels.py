@@ -46,7 +46,7 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "group": ("小组工作", "Group work"),
         "community": ("社区工作", "Community work"),
     },
-    # Every figure of the dashboards (shared.stats.FIGURES) and of project targets (TARGET_METRICS).
+    # Every figure of the dashboards (shared.stats.FIGURES, SYSTEM_FIGURES) and of project targets (TARGET_METRICS).
     "figure": {
         "person_times": ("服务人次", "Person-times"),
         "persons": ("服务人数", "Persons served"),
@@ -68,9 +68,25 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "volunteers.active": ("参与服务的志愿者", "Active volunteers"),
         "volunteer.hours": ("志愿服务时长（小时）", "Volunteer hours"),
         "volunteer.person_times": ("志愿服务人次", "Volunteer person-times"),
+        "stations.total": ("站点总数", "Stations"),
+        "stations.province": ("省级站点", "Province stations"),
+        "stations.city": ("市级社工支持中心", "City support centres"),
+        "stations.county": ("县级社工总站", "County stations"),
+        "stations.township": ("镇街社工服务站", "Township/street stations"),
+        "stations.village": ("村(社区)社工服务室", "Village/community rooms"),
+        "stations.started": ("新建站点", "Stations started"),
+        "stations.active": ("开展服务的站点", "Active stations"),
+        "projects.active": ("在执行项目", "Active projects"),
+        "projects.started": ("新启动项目", "Projects started"),
+        "projects.closed": ("结项项目", "Projects closed"),
+        "projects.budget_yuan": ("在执行项目预算（元）", "Budget of active projects (yuan)"),
+        "staff.social_workers": ("社工", "Social workers"),
+        "staff.station_heads": ("站长", "Station heads"),
+        "staff.supervisors": ("督导", "Supervisors"),
+        "staff.active_workers": ("开展服务的工作人员", "Staff who served"),
     },
     # How each figure is counted, in a sentence for the reader of a dashboard or report (docs/counting.md
-    # has the whole rule): every figure of shared.stats.FIGURES and of the project targets.
+    # has the whole rule): every figure of shared.stats.FIGURES and SYSTEM_FIGURES and of the project targets.
     "figure_rule": {
         "person_times": ("个案、小组、社区活动人次之和", "Casework, group and community person-times added up"),
         "persons": ("个案、小组、社区活动中具名服务的人，每人只计一次；匿名人数不计；按服务时所属人群分列",
@@ -116,6 +132,32 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "volunteer.person_times": ("每个班次计 1 人次（跨午夜的也是 1 次），记在开始当天；有异议的不计；不分人群",
                                    "Each shift is 1 person-time (one past midnight too), on the day it starts; "
                                    "disputed ones not; no population split"),
+        "stations.total": ("期末在站点体系中的站点（含本站），按当前的上下级关系",
+                           "Stations in the tree at the end of the period (this one included), under their "
+                           "current parents"),
+        "stations.province": ("期末的省级站点", "Province stations at the end of the period"),
+        "stations.city": ("期末的市级社工支持中心", "City support centres at the end of the period"),
+        "stations.county": ("期末的县级社工总站", "County stations at the end of the period"),
+        "stations.township": ("期末的镇街社工服务站", "Township/street stations at the end of the period"),
+        "stations.village": ("期末的村(社区)社工服务室", "Village/community rooms at the end of the period"),
+        "stations.started": ("期间内建立、期末仍在的站点", "Stations set up in the period and still there at its end"),
+        "stations.active": ("期间内有服务记录、小组节次或社区活动的站点，每站只计一次",
+                            "Stations with a service record, a group session or an activity in the period, each "
+                            "once"),
+        "projects.active": ("已启动、合同周期与期间有重叠的项目（计划中的不算）",
+                            "Started projects whose contract period overlaps the period (planned ones not)"),
+        "projects.started": ("已启动、合同周期在期间内开始的项目", "Started projects whose contract period begins in "
+                                                                 "the period"),
+        "projects.closed": ("已结项、合同周期在期间内结束的项目", "Closed projects whose contract period ends in "
+                                                               "the period"),
+        "projects.budget_yuan": ("在执行项目的合同预算之和；按资金来源分列",
+                                 "The contract budgets of the active projects added up; by funding source"),
+        "staff.social_workers": ("期末启用的社工账号", "Social workers' accounts enabled at the end of the period"),
+        "staff.station_heads": ("期末启用的站长账号", "Station heads' accounts enabled at the end of the period"),
+        "staff.supervisors": ("期末启用的督导账号", "Supervisors' accounts enabled at the end of the period"),
+        "staff.active_workers": ("期间内记录过服务（服务记录、小组节次、社区活动）的账号，每人只计一次；只计人数",
+                                 "Accounts that recorded a service record, a group session or an activity in the "
+                                 "period, each once; a count, never names"),
         "cases.full": ("项目目标：项目周期内至少有 N 条服务记录的个案数",
                        "Project target: cases of the project with at least N service records in its period"),
         "cases.beneficiaries": ("项目目标：项目周期内有在案个案的不同服务对象人数（不是建档人数）",

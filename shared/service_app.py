@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from shared import clock
 from shared.app import build_app
 from shared.config import ServiceSettings
+from shared.contracts.activity.server import Served, internal_activity_router
 from shared.contracts.audit.server import internal_audit_router
 from shared.contracts.holdings.server import OpenWork, holdings_router
 from shared.contracts.persons.server import internal_persons_router
@@ -22,9 +23,10 @@ from shared.stations import write_guard
 def build_service_app(settings: ServiceSettings, transports: dict[str, httpx.AsyncBaseTransport] | None, *,
                       service: str, title: str, routers: Sequence[APIRouter], models, sync_tables: list,
                       person_day: type | None = None, open_work: OpenWork | None = None,
-                      with_vault: bool = True) -> FastAPI:
+                      served: Sequence[Served] = (), with_vault: bool = True) -> FastAPI:
     """`models`: the service's models module (Base, AuditLog, IdempotentAnswer, Station, PATH_TABLES,
-    RECORD_TABLES). `person_day`: its table of person-days, for a service whose records count persons."""
+    RECORD_TABLES). `person_day`: its table of person-days, for a service whose records count persons.
+    `served`: its tables of service given, for a service whose records make a station or a worker active."""
     clock.configure(settings.timezone)
     transports = transports or {}
     state = ServiceState(settings, models.AuditLog, metadata=models.Base.metadata, name=f"haolin-{service}",
@@ -45,6 +47,8 @@ def build_service_app(settings: ServiceSettings, transports: dict[str, httpx.Asy
     app.include_router(holdings_router(models.RECORD_TABLES, open_work=open_work))
     if person_day is not None:
         app.include_router(internal_persons_router(person_day))
+    if served:
+        app.include_router(internal_activity_router(served))
     app.include_router(internal_audit_router(models.AuditLog))
     app.include_router(internal_sync_router(sync_tables))
     return app

@@ -35,15 +35,50 @@ class Metric(str, enum.Enum):
     volunteers_active = "volunteers.active"
     volunteer_hours = "volunteer.hours"
     volunteer_person_times = "volunteer.person_times"
+    # The station system (gateway.stats.system): the tree, projects and staff.
+    stations_total = "stations.total"
+    stations_province = "stations.province"
+    stations_city = "stations.city"
+    stations_county = "stations.county"
+    stations_township = "stations.township"
+    stations_village = "stations.village"
+    stations_started = "stations.started"
+    stations_active = "stations.active"
+    projects_active = "projects.active"
+    projects_started = "projects.started"
+    projects_closed = "projects.closed"
+    projects_budget = "projects.budget_yuan"
+    staff_social_workers = "staff.social_workers"
+    staff_station_heads = "staff.station_heads"
+    staff_supervisors = "staff.supervisors"
+    staff_active_workers = "staff.active_workers"
 
 
 # Distinct counts: a volunteer active at two stations is one volunteer in their county, so
 # these never add up across stations or periods; a total is asked for, not summed.
-DISTINCT_METRICS = frozenset({Metric.volunteers_active})
+DISTINCT_METRICS = frozenset({Metric.volunteers_active, Metric.stations_active, Metric.staff_active_workers})
 
 # Metrics that are a level at a moment (summed over all days up to the period end),
 # not a flow summed inside the period.
 STOCK_METRICS = frozenset({Metric.cases_open})
+
+# The station tree's tiers, each counted as stations.<tier> (gateway/identity/schemas.py StationKind).
+TIERS = ("province", "city", "county", "township", "village")
+# Figures of the gateway's own tables (the tree and the accounts), never asked of a service; the tiers
+# and staff roles are levels at a period's end, like STOCK_METRICS.
+OWN_STOCKS = (Metric.stations_total, *(Metric(f"stations.{t}") for t in TIERS), Metric.staff_social_workers,
+              Metric.staff_station_heads, Metric.staff_supervisors)
+OWN_METRICS = frozenset({*OWN_STOCKS, Metric.stations_started})
+# The account role each staff figure counts.
+STAFF_ROLES = {Metric.staff_social_workers: "social_worker", Metric.staff_station_heads: "station_head",
+               Metric.staff_supervisors: "supervisor"}
+# Distinct stations and workers that recorded any service, unioned by the gateway from the sets the
+# services answer (shared.contracts.activity): a station active in two services is one station.
+ACTIVITY_METRICS = (Metric.stations_active, Metric.staff_active_workers)
+ACTIVITY_SOURCES = ("cases", "projects")  # their owners in OWNERS below
+# Projects' figures, read from the projects service's own table (services/projects/repository/stats.py);
+# projects.budget_yuan is split by funding source where other figures are split by population.
+PROJECT_METRICS = (Metric.projects_active, Metric.projects_started, Metric.projects_closed, Metric.projects_budget)
 
 GroupBy = Literal["day", "week", "month", "quarter", "year", "population", "station"]
 PERIODS = ("day", "week", "month", "quarter", "year")
@@ -90,6 +125,30 @@ def period_start(day: date, interval: str) -> date:
     raise ValueError(interval)
 
 
+def next_period(start: date, interval: str) -> date:
+    """The first day of the period after the one starting on `start`."""
+    if interval == "day":
+        return start + timedelta(days=1)
+    if interval == "week":
+        return start + timedelta(days=7)
+    months = {"month": 1, "quarter": 3, "year": 12}[interval]
+    month = start.month - 1 + months
+    return date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def period_bounds(from_on: date, to_on: date, interval: str | None) -> list[tuple[date, date, date]]:
+    """(first day of the period, first day counted, last day counted) of every period touching
+    [from_on, to_on], clipped to it, in order; interval None: the range as one period."""
+    if interval is None:
+        return [(from_on, from_on, to_on)]
+    out, start = [], period_start(from_on, interval)
+    while start <= to_on:
+        nxt = next_period(start, interval)
+        out.append((start, max(start, from_on), min(nxt - timedelta(days=1), to_on)))
+        start = nxt
+    return out
+
+
 # SQL date_trunc field for each period (PostgreSQL weeks start on Monday too).
 DATE_TRUNC = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
@@ -122,11 +181,12 @@ TARGET_RENAMED: dict[str, str] = {"beneficiaries.registered": "cases.beneficiari
 _COUNTED_BY: dict[tuple[str, ...], tuple[Metric, ...]] = {
     ("cases",): (Metric.person_times_casework, Metric.cases_new, Metric.cases_closed, Metric.cases_reopened,
                  Metric.cases_open, Metric.beneficiaries_registered),
-    ("cases", "projects"): (Metric.resources_linked,),
+    ("cases", "projects"): (Metric.resources_linked, *ACTIVITY_METRICS),
     ("projects",): (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
-                    Metric.activities),
+                    Metric.activities, *PROJECT_METRICS),
     ("volunteers",): (Metric.volunteers_registered, Metric.volunteers_active, Metric.volunteer_hours,
                       Metric.volunteer_person_times),
+    ("gateway",): tuple(sorted(OWN_METRICS, key=list(Metric).index)),
 }
 OWNERS: dict[Metric, tuple[str, ...]] = {
     metric: owners for owners, metrics in _COUNTED_BY.items() for metric in metrics}
@@ -137,4 +197,11 @@ PERSON_TIMES = "person_times"
 PERSONS = "persons"
 PERSON_TIMES_PARTS = (Metric.person_times_casework, Metric.person_times_group, Metric.person_times_community)
 PERSONS_SOURCES = ("cases", "projects")
-FIGURES: tuple[str, ...] = (PERSON_TIMES, PERSONS, *(m.value for m in Metric))
+# The figures of the service work (the summary's `figures`), and those of the station system: the
+# tree, projects and staff (the summary's `system`, the dashboard's station-system card).
+SYSTEM_METRICS = (Metric.stations_total, *(Metric(f"stations.{t}") for t in TIERS), Metric.stations_started,
+                  Metric.stations_active, *PROJECT_METRICS, Metric.staff_social_workers, Metric.staff_station_heads,
+                  Metric.staff_supervisors, Metric.staff_active_workers)
+SYSTEM_FIGURES: tuple[str, ...] = tuple(m.value for m in SYSTEM_METRICS)
+FIGURES: tuple[str, ...] = (PERSON_TIMES, PERSONS, *(m.value for m in Metric if m not in SYSTEM_METRICS))
+EVERY_FIGURE: tuple[str, ...] = (*FIGURES, *SYSTEM_FIGURES)

@@ -1,6 +1,7 @@
 """The monthly statistics report of a station subtree: the figures of /v1/stats/summary for
 each child station's subtree, the station's own records and the whole subtree; one sheet for
-everyone, then one per population counted that month.
+everyone, then one per population counted that month. Below the everyone sheet's table, the station
+system of the same rows: stations by tier, projects with their budget by funding source, and staff.
 
 The figures come from the stats machinery (gateway/stats): the same fan-out to the services'
 counting contract, merged by the same Table. The whole-subtree row is asked exactly as the
@@ -26,7 +27,7 @@ from shared import clock
 from shared.errors import BadGateway, InvalidInput
 from shared.labels import TABLES, Lang, label
 from shared.schemas import EARLIEST, LATEST
-from shared.stats import ALL, FIGURES, PERSONS
+from shared.stats import ALL, FIGURES, PERSONS, SYSTEM_FIGURES, Metric
 
 
 def month_range(month: str) -> tuple[date, date]:
@@ -76,7 +77,8 @@ async def build(request: Request, station: Station, children: list[Station], mon
     """`deleted`: the station's deleted children; those whose records count this month get a row."""
     from_on, to_on = month_range(month)
     # The summary's own question (its whole-subtree figures), and the same split by child station.
-    whole_ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True)
+    whole_ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True, activity=True,
+                        own=True)
     by_station_ask = replace(whole_ask, group_by=("station", "population"))
     whole, by_station = await asyncio.gather(gather_figures(request, whole_ask),
                                              gather_figures(request, by_station_ask))
@@ -130,4 +132,28 @@ async def build(request: Request, station: Station, children: list[Station], mon
             notes.append(wb.text("estimate_note", lang))
         for i, note in enumerate(notes):
             wb.put(ws, after + 1 + i, 1, note)
+        if population == ALL:
+            _system(ws, after + len(notes) + 2, rows, total, lang)
     return wb.to_bytes(book)
+
+
+def _system(ws, top: int, rows: list[Row], total: fig.Table, lang: Lang) -> None:
+    """The station system's table from row `top`: a title, then the same rows as the figures above."""
+    budget = Metric.projects_budget.value
+    sources = total.populations(budget)
+    wb.section(ws, top, wb.text("system_title", lang))
+    headings = [wb.text("station", lang), wb.text("tier", lang), *(label("figure", f, lang) for f in SYSTEM_FIGURES),
+                *(f"{label('figure', budget, lang)}: {label('funding_source', s, lang)}" for s in sources)]
+    lines = []
+    for row in rows:
+        first = row.station.name if row.station is not None else f"#{row.station_id}"
+        if row.kind == "former":
+            first = f"{first} ({wb.text('deleted', lang)})"
+        elif row.kind in ("own", "total"):
+            first = wb.text(row.kind, lang)
+        tier = label("station_kind", row.station.kind, lang) if row.station is not None else ""
+        values = [_cell(row.table, f, ALL, row.station_id)[0] for f in SYSTEM_FIGURES]
+        split = [_cell(row.table, budget, s, row.station_id)[0] for s in sources]
+        lines.append([first, tier, *values, *split])
+    after = wb.table(ws, top + 1, headings, lines, number_from=3)
+    wb.put(ws, after + 1, 1, wb.text("system_note", lang))

@@ -40,6 +40,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "distinct_note": ("服务人数与参与服务的志愿者按人去重：合计不是各行之和。",
                       "Persons served and active volunteers count each person once: the total is not the sum "
                       "of the rows."),
+    "system_title": ("站点体系", "Station system"),
+    "system_note": ("站点数、各角色人数为期末数；开展服务的站点和工作人员按站、按人去重，合计不是各行之和；只计人数，不列姓名。",
+                    "Stations and staff by role at the end of the month; active stations and staff count each "
+                    "once, so their total is not the sum of the rows; counts only, never names."),
     "estimate_note": ("服务人数为估算值（HyperLogLog，约 ±1.6%）。", "Persons served are estimates (HyperLogLog, "
                                                                 "about ±1.6%)."),
     "project": ("项目名称", "Project"),
@@ -119,6 +123,11 @@ def header_block(ws: Worksheet, title: str, pairs: Sequence[tuple[str, str]]) ->
         put(ws, i, 1, label).font = _BOLD
         put(ws, i, 2, value)
     return len(pairs) + 3
+
+
+def section(ws: Worksheet, row: int, title: str) -> None:
+    """A table's title on a line of its own, below another table of the same sheet."""
+    put(ws, row, 1, title).font = _BOLD
 
 
 def table(ws: Worksheet, top: int, headings: Sequence[str], rows: Sequence[Sequence], number_from: int,

@@ -31,18 +31,19 @@ from gateway.stats import figures as fig
 from gateway.stats import schemas
 from gateway.stats.cache import AnswerCache
 from gateway.stats.conditional import digest, respond
-from gateway.stats.fanout import Ask, Gathered, gather
+from gateway.stats.fanout import GATEWAY, Ask, Gathered, gather
+from gateway.stats.system import own_rows
 from shared import clock
 from shared.principals import Principal, Role
 from shared.errors import Forbidden, InvalidInput
 from shared.schemas import AnyDate, RowId
-from shared.stats import (DISTINCT_METRICS, FIGURES, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES,
-                          too_many_periods)
+from shared.stats import (ACTIVITY_METRICS, ACTIVITY_SOURCES, DISTINCT_METRICS, EVERY_FIGURE, OWN_METRICS, PERSON_TIMES,
+                          PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES, too_many_periods)
 
 log = logging.getLogger("haolin.gateway.stats")
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
-FigureName = Literal[FIGURES]  # type: ignore[valid-type]
+FigureName = Literal[EVERY_FIGURE]  # type: ignore[valid-type]
 Interval = Literal["day", "week", "month", "quarter", "year"]
 
 FromQuery = Annotated[AnyDate | None, Query(alias="from",
@@ -102,6 +103,10 @@ def _asked_for(figure: str) -> dict:
     """What to ask the services for one figure: its owners, and its metrics or person sets."""
     if figure == PERSONS:
         return {"services": PERSONS_SOURCES, "persons": True, "stats": False}
+    if figure in {m.value for m in OWN_METRICS}:
+        return {"services": (GATEWAY,), "own": True, "stats": False, "metrics": (figure,)}
+    if figure in {m.value for m in ACTIVITY_METRICS}:
+        return {"services": ACTIVITY_SOURCES, "activity": True, "stats": False}
     metrics = tuple(m.value for m in PERSON_TIMES_PARTS) if figure == PERSON_TIMES else (figure,)
     return {"services": fig.owners(figure), "metrics": metrics}
 
@@ -118,12 +123,18 @@ class Figures:
         self.gatherings = gatherings
         self.made = made
 
+    async def own(self, query) -> list[dict]:
+        """The gateway's own figures (the tree, the accounts) for one question."""
+        async with self.request.app.state.db.read_sessions() as session:
+            return await own_rows(session, query)
+
     async def __call__(self, ask: Ask) -> Gathered:
         if self.made is not None and ask in self.made:
             return self.made[ask]
         state = self.request.app.state
         patience = state.settings.upstream_timeout_s if self.gatherings is not None else None
-        gathered = await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s, patience)
+        gathered = await gather(state.upstreams, state.signer, ask, state.settings.stats_timeout_s, patience,
+                                own=self.own)
         if self.gatherings is not None:
             self.gatherings.append((ask, gathered))
         return gathered
@@ -191,16 +202,23 @@ async def summary(request: Request, actor: ActorDep, station_id: StationQuery = 
     activities, volunteers, volunteer hours and person-times and resources linked; each with
     its split by population. `cases.open` is the number open at the end of `to`.
 
+    `system`, the station system: stations by tier at the end of `to`, those started and those
+    active in the range; projects active, started and closed, and the budget of the active ones
+    split by funding source (in `by_population`); active accounts of each staff role at the end of
+    `to`, and the workers who recorded any service. Counts only, never names.
+
     `persons` counts each named person once across casework, groups and activities; when
     the sets are large it is an estimate (`exact: false`) with `lower` and `upper` bounds."""
     station = await station_in_scope(request, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
-    ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True)
+    ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True, activity=True,
+                  own=True)
 
     async def compute(figures: Figures) -> tuple[Gathered, dict]:
         gathered = await figures(ask)
+        table = fig.Table(gathered)
         return gathered, {"station": _station_json(station), "filters": _filters(station, from_on, to_on),
-                          "figures": fig.summary_figures(fig.Table(gathered))}
+                          "figures": fig.summary_figures(table), "system": fig.system_figures(table)}
 
     return await _respond(request, ("summary", station.id, station.path, station.name, from_on, to_on), compute)
 

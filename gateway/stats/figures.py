@@ -9,11 +9,12 @@ one missing only some owners keeps the value of the rest and names what is missi
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 
 from gateway.stats.fanout import Gathered
 from shared.contracts.persons.union import PersonsFigure, PersonsUnion
-from shared.stats import ALL, OWNERS, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES, Metric, period_start
+from shared.stats import (ALL, FIGURES, OWNERS, PERSON_TIMES, PERSON_TIMES_PARTS, PERSONS, PERSONS_SOURCES,
+                          SYSTEM_FIGURES, Metric, period_bounds)
 
 Key = tuple[str | None, str | None, int | None]  # population, period, station
 
@@ -57,6 +58,16 @@ class Table:
         for groups in gathered.persons.values():
             for g in groups:
                 self.persons[(g.get("population"), g.get("period"), g.get("station"))].add(g)
+        # Active stations and workers: each once across the services that saw them.
+        active: dict[Key, tuple[set, set]] = defaultdict(lambda: (set(), set()))
+        for groups in gathered.activity.values():
+            for g in groups:
+                stations, workers = active[(g.get("population"), g.get("period"), g.get("station"))]
+                stations.update(g["stations"])
+                workers.update(g["workers"])
+        for key, (stations, workers) in active.items():
+            self.sums[(Metric.stations_active.value, key)] = float(len(stations))
+            self.sums[(Metric.staff_active_workers.value, key)] = float(len(workers))
 
     def value(self, figure: str, key: Key) -> float:
         return self.sums.get((figure, key), 0.0)
@@ -82,12 +93,15 @@ def persons_json(figure: PersonsFigure) -> dict:
     return figure.model_dump(exclude_none=True)
 
 
-def summary_figures(table: Table) -> dict[str, dict]:
-    """Every figure over the whole range, in total and by population."""
+def summary_figures(table: Table, names: tuple[str, ...] = FIGURES) -> dict[str, dict]:
+    """Every figure of `names` over the whole range, in total and by population (projects.budget_yuan:
+    by funding source)."""
     figures: dict[str, dict] = {}
     gathered = table.gathered
-    for figure in (PERSON_TIMES, *(m.value for m in PERSON_TIMES_PARTS), PERSONS,
-                   *(m.value for m in Metric if m not in PERSON_TIMES_PARTS)):
+    parts = [m.value for m in PERSON_TIMES_PARTS]
+    ordered = [n for n in (PERSON_TIMES, *parts, PERSONS) if n in names] + [n for n in names if n not in
+                                                                            (PERSON_TIMES, *parts, PERSONS)]
+    for figure in ordered:
         out: dict = {"missing": missing(gathered, figure)}
         if all_missing(gathered, figure):
             out.update(value=None, by_population={})
@@ -108,25 +122,15 @@ def summary_figures(table: Table) -> dict[str, dict]:
     return figures
 
 
+def system_figures(table: Table) -> dict[str, dict]:
+    """The station system's figures: the tree by tier, projects and staff."""
+    return summary_figures(table, SYSTEM_FIGURES)
+
+
 def periods(from_on: date, to_on: date, interval: str) -> list[dict]:
     """Every period touching [from_on, to_on], clipped to it, in order: empty ones too."""
-    out, start = [], period_start(from_on, interval)
-    while start <= to_on:
-        nxt = _next(start, interval)
-        out.append({"period": start.isoformat(), "from": max(start, from_on).isoformat(),
-                    "to": min(nxt - timedelta(days=1), to_on).isoformat()})
-        start = nxt
-    return out
-
-
-def _next(start: date, interval: str) -> date:
-    if interval == "day":
-        return start + timedelta(days=1)
-    if interval == "week":
-        return start + timedelta(days=7)
-    months = {"month": 1, "quarter": 3, "year": 12}[interval]
-    month = start.month - 1 + months
-    return date(start.year + month // 12, month % 12 + 1, 1)
+    return [{"period": start.isoformat(), "from": first.isoformat(), "to": last.isoformat()}
+            for start, first, last in period_bounds(from_on, to_on, interval)]
 
 
 def series(table: Table, figure: str, buckets: list[dict], by_population: bool) -> list[dict]:

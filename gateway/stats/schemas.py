@@ -43,6 +43,8 @@ class Answer(BaseModel):
 
 class Summary(Answer):
     figures: dict[str, Figure] = Field(description="person_times, persons, person_times.casework, cases.new, ...")
+    system: dict[str, Figure] = Field(description="The station system: stations.total, stations.<tier>, "
+                                                  "projects.active, staff.social_workers, ...")
 
 
 class Period(BaseModel):

@@ -7,6 +7,7 @@ from services.cases import models
 from services.cases.api import routers
 from services.cases.config import CasesSettings
 from services.cases.service import cases as case_service
+from services.cases.service.counting import SERVED
 from services.cases.sync import TABLES
 from shared.observability import configure_logging
 from shared.service_app import build_service_app
@@ -17,7 +18,7 @@ def create_app(settings: CasesSettings | None = None,
     """`transports["gateway"]` replaces the network to the gateway (tests wire in-process apps)."""
     return build_service_app(settings or CasesSettings(), transports, service="cases",
                              title="Haolin cases service", routers=routers, models=models, sync_tables=TABLES,
-                             person_day=models.PersonDay, open_work=case_service.open_work)
+                             person_day=models.PersonDay, open_work=case_service.open_work, served=SERVED)
 
 
 def main() -> FastAPI:

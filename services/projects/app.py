@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from services.projects import models
 from services.projects.api import router
 from services.projects.config import ProjectsSettings
+from services.projects.service.counting import SERVED
 from services.projects.sync import TABLES
 from shared.observability import configure_logging
 from shared.service_app import build_service_app
@@ -17,7 +18,7 @@ def create_app(settings: ProjectsSettings | None = None,
     # No vault: the service keeps no value it must find again, only sealed notes (models.py).
     return build_service_app(settings or ProjectsSettings(), transports, service="projects",
                              title="Haolin projects service", routers=(router,), models=models, sync_tables=TABLES,
-                             person_day=models.PersonDay, with_vault=False)
+                             person_day=models.PersonDay, served=SERVED, with_vault=False)
 
 
 def main() -> FastAPI:

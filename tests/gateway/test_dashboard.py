@@ -43,6 +43,11 @@ CARDS = ("person_times", "persons", "person_times.casework", "person_times.group
          "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
          "resources.linked_yuan")
 METHODS = ("person_times.casework", "person_times.group", "person_times.community")
+# The station-system card (app.js SYSTEM): the summary's `system`.
+SYSTEM = ("stations.total", "stations.province", "stations.city", "stations.county", "stations.township",
+          "stations.village", "stations.started", "stations.active", "projects.active", "projects.started",
+          "projects.closed", "projects.budget_yuan", "staff.social_workers", "staff.station_heads",
+          "staff.supervisors", "staff.active_workers")
 
 
 def _chromium_or_skip() -> str:
@@ -358,6 +363,46 @@ class TestDashboard:
             await page.reload()
             await tab.loaded()
             await expect(page.locator("#summary-title")).to_have_text("Summary")
+            assert tab.problems == []
+            await context.close()
+
+    async def test_the_station_system_card_shows_the_tree_projects_and_staff(self, browser, served, data, gateway,
+                                                                              admin_headers):
+        ids, today = data["ids"], clock.today()
+        # A started project with a budget from two sources, beside the data's planned one.
+        r = await gateway.post("/v1/projects", headers=data["head"], json={
+            "name": "困境儿童项目", "purchaser": "成华区民政局", "operator": "好邻社工中心", "station_id": ids["mengzhuiwan"],
+            "starts_on": today.replace(day=1).isoformat(), "ends_on": (today + timedelta(days=90)).isoformat(),
+            "budget": [{"source": "civil_affairs", "amount_yuan": "180000"},
+                       {"source": "womens_federation", "amount_yuan": "20000"}]})
+        assert r.status_code == 201, r.text
+        assert (await gateway.post(f"/v1/projects/{r.json()['id']}/start", headers=data["head"])).status_code == 200
+        async with httpx.AsyncClient(base_url=served) as api:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                                timezone_id=clock.timezone_name())
+            tab = Page(await context.new_page(), api, data["head"])
+            page = tab.page
+            await log_in(page, f"{served}/dashboard", "county.head")
+            await tab.loaded()
+            summary = await tab.get("/v1/stats/summary", station_id=ids["chenghua"], **await tab.period())
+            shown = {m: number(await page.inner_text(f'#system [data-figure="{m}"] .value')) for m in SYSTEM}
+            assert shown == {m: shown_value(summary["system"][m]["value"]) for m in SYSTEM}
+            # Counted from what the fixtures made: the county, two townships and a village below one;
+            # two social workers and the county's head, who all recorded service this month.
+            assert {m: shown[m] for m in ("stations.total", "stations.county", "stations.township",
+                                          "stations.village", "staff.social_workers", "staff.station_heads",
+                                          "staff.active_workers", "stations.active", "projects.active",
+                                          "projects.budget_yuan")} == {
+                "stations.total": 4, "stations.county": 1, "stations.township": 2, "stations.village": 1,
+                "staff.social_workers": 2, "staff.station_heads": 1, "staff.active_workers": 3,
+                "stations.active": 2, "projects.active": 1, "projects.budget_yuan": 200000}
+            assert await page.inner_text("#system-title") == "站点体系"
+            assert await page.inner_text('#system [data-figure="stations.township"] .label') == "镇街社工服务站"
+            source = page.locator('#system [data-figure="projects.budget_yuan"] [data-source="civil_affairs"]')
+            assert number(await source.inner_text()) == 180000 and "民政" in await source.inner_text()
+            await page.click("#lang")
+            await expect(page.locator("#system-title")).to_have_text("Station system")
+            assert await page.inner_text('#system [data-figure="staff.supervisors"] .label') == "Supervisors"
             assert tab.problems == []
             await context.close()
 

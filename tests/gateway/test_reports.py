@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from shared.labels import TABLES, label
-from shared.stats import FIGURES
+from shared.stats import FIGURES, SYSTEM_FIGURES
 from tests.fixtures.gateway import users
 from tests.gateway import test_stats
 from tests.gateway.test_stats import Down, get_ok
@@ -129,6 +129,32 @@ class TestMonthlyReport:
         assert [rows["Total (whole subtree)"][label("figure", f, "en")] for f in FIGURES] == \
             [summary["figures"][f]["value"] for f in FIGURES]
         assert rows["Mengzhuiwan"]["Tier"] == "Township/street station"
+
+    async def test_the_station_system_table_equals_the_summary(self, world):
+        w, gw, ids = world, world.gw, {k: s["id"] for k, s in world.tree.items()}
+        official = w.headers["county.official"]
+        month, first, last = month_of(w.d)
+        span = {"from": first.isoformat(), "to": last.isoformat()}
+        book, _ = await fetch(gw, official, station_id=ids["chenghua"], month=month)
+        lines = list(book["全部人群"].iter_rows(values_only=True))
+        top = next(i for i, r in enumerate(lines) if r[0] == "站点体系") + 1
+        headings, rows = list(lines[top]), {}
+        for r in lines[top + 1:]:
+            if r[0] is None:
+                break
+            rows[r[0]] = dict(zip(headings, r, strict=True))
+        assert headings[:2] == ["站点", "层级"]
+        assert headings[2:2 + len(SYSTEM_FIGURES)] == [label("figure", f, "zh-CN") for f in SYSTEM_FIGURES]
+        wanted = {"Mengzhuiwan": "mengzhuiwan", "Shuangqiao": "shuangqiao", "合计（整个辖区）": "chenghua"}
+        assert set(rows) == {*wanted, "本站直属记录"}
+        for name, key in wanted.items():
+            summary = await get_ok(gw, "/v1/stats/summary", official, station_id=ids[key], **span)
+            for figure in SYSTEM_FIGURES:
+                assert rows[name][label("figure", figure, "zh-CN")] == summary["system"][figure]["value"], (name, figure)
+        # The county holds itself, two townships and a village; its own row is the county station alone.
+        assert rows["合计（整个辖区）"]["站点总数"] == 4 and rows["本站直属记录"]["站点总数"] == 1
+        assert rows["本站直属记录"]["县级社工总站"] == 1 and rows["Mengzhuiwan"]["村(社区)社工服务室"] == 1
+        assert rows["合计（整个辖区）"]["社工"] == 3
 
     async def test_scope_input_and_a_stopped_service(self, world, admin_headers):
         w, gw, ids = world, world.gw, {k: s["id"] for k, s in world.tree.items()}
@@ -259,17 +285,21 @@ class TestUserTextStaysText:
         ws = load_workbook(io.BytesIO(r.content)).worksheets[0]
         by_name = {s["name"]: s for s in planted}
         assert set(by_name) == {p.strip() for p in PLANTED}  # as the API stored them
-        found = {}
+        found: dict[str, list] = {}
         for row in ws.iter_rows():
             first = row[0]
             if first.value in by_name:
-                found[first.value] = row
-        assert set(found) == set(by_name)
-        for name, row in found.items():
-            assert_text(row[0], name)
-            assert_text(row[1], "镇街社工服务站")
-            # The figures beside the names stay numbers.
-            assert all(c.data_type == "n" and isinstance(c.value, int) for c in row[2:]), [c.value for c in row]
+                found.setdefault(first.value, []).append(row)
+        # Each name in the figures' table and in the station system's below it.
+        assert set(found) == set(by_name) and {len(rows) for rows in found.values()} == {2}
+        for name, rows in found.items():
+            for row in rows:
+                assert_text(row[0], name)
+                assert_text(row[1], "镇街社工服务站")
+                # The figures beside the names stay numbers (the shorter table leaves the sheet's last cells empty).
+                figures = [c for c in row[2:] if c.value is not None]
+                assert len(figures) >= len(SYSTEM_FIGURES), [c.value for c in row]
+                assert all(c.data_type == "n" and isinstance(c.value, int) for c in figures), [c.value for c in row]
 
     async def test_a_project_whose_texts_look_like_formulas_is_text_in_its_report(self, gateway, admin_headers,
                                                                                   gateway_tree):

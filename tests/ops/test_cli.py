@@ -267,6 +267,18 @@ class TestDemo:
         assert figures["person_times"] == (figures["person_times.casework"] + figures["person_times.group"]
                                            + figures["person_times.community"])
         assert str(int(figures["person_times"])) in result.stdout
+        # The station system it built: every tier's stations add up to the tree, served by its staff.
+        system = {name: f["value"] for name, f in summary["system"].items()}
+        tree = (await gateway.get(f"/v1/stations/{summary['station']['id']}/subtree", params={"limit": 200},
+                                  headers=official)).json()
+        assert tree["next_cursor"] is None and system["stations.total"] == len(tree["items"])
+        assert system["stations.total"] == sum(system[f"stations.{t}"] for t in
+                                               ("province", "city", "county", "township", "village"))
+        for name in ("stations.active", "projects.active", "projects.budget_yuan", "staff.social_workers",
+                     "staff.station_heads", "staff.active_workers"):
+            assert system[name] > 0, (name, system)
+        assert system["stations.active"] <= system["stations.total"]
+        assert f"{int(system['projects.budget_yuan']):,}" in result.stdout
 
         worker = await gateway.headers_for("demo.mengzhuiwan.sw1", "demo password 2026")
         cases = (await gateway.get("/v1/cases", params={"limit": 200}, headers=worker)).json()["items"]
@@ -284,6 +296,7 @@ class TestDemo:
         worker = await gateway.headers_for("demo.mengzhuiwan.sw1", "demo password 2026")
         second = (await gateway.get("/v1/stats/summary", params=params, headers=official)).json()
         assert {name: f["value"] for name, f in second["figures"].items()} == figures
+        assert {name: f["value"] for name, f in second["system"].items()} == system
         assert len((await gateway.get("/v1/beneficiaries", params={"limit": 200}, headers=worker)).json()["items"]) \
             == 9
 

@@ -37,7 +37,7 @@ from gateway.identity.schemas import StationKind, UserRole
 from gateway.stats.api import Interval
 from shared.principals import Role
 from shared.labels import LANGS, TABLES, Lang, label, labels
-from shared.stats import FIGURES, PERSON_TIMES_PARTS, TARGET_METRICS
+from shared.stats import FIGURES, PERSON_TIMES_PARTS, SYSTEM_FIGURES, TARGET_METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,8 +68,8 @@ def documented_funding_sources() -> list[str]:
 ENUMS: dict[str, list[str]] = {
     "population": seeded_populations(),
     "method": [m.value.split(".", 1)[1] for m in PERSON_TIMES_PARTS],
-    "figure": [*FIGURES, *TARGET_METRICS],
-    "figure_rule": [*FIGURES, *TARGET_METRICS],
+    "figure": [*FIGURES, *SYSTEM_FIGURES, *TARGET_METRICS],
+    "figure_rule": [*FIGURES, *SYSTEM_FIGURES, *TARGET_METRICS],
     "target_condition": sorted({c for _owner, conditions in TARGET_METRICS.values() for c in conditions}),
     "case_status": values_of(CaseStatus),
     "close_reason": values_of(CloseReason),

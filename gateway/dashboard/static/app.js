@@ -16,7 +16,8 @@
       "period.year": "按年", "period.range": "自定义", "period.month_value": "月份", "period.year_value": "年份",
       "period.quarter_value": "季度", "period.from": "从", "period.to": "至",
       "period.invalid": "请选择有效的统计周期（开始日期不晚于结束日期）。",
-      "summary.title": "概览", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
+      "summary.title": "概览", "system.title": "站点体系", "system.stations": "站点", "system.projects": "项目",
+      "system.staff": "人员", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
       "chart.table": "数据表", "chart.period": "时段", "chart.total": "合计",
       "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。", "breakdown.deleted": "已删除",
       "breakdown.station": "站点", "breakdown.value": "数值", "breakdown.share": "占比",
@@ -31,7 +32,7 @@
       "error.forbidden": "您的账号不能查看统计数据。", "error.generic": "出错了：{detail}",
       "error.network": "无法连接服务器。",
       unit: {"person_times": "人次", persons: "人", cases: "个", groups: "个", sessions: "节", activities: "场",
-             volunteers: "人", hours: "小时", yuan: "元"},
+             volunteers: "人", hours: "小时", yuan: "元", stations: "个", projects: "个", staff: "人"},
     },
     en: {
       "doc.title": "Haolin · Dashboard", skip: "Skip to main content", title: "Dashboard", logout: "Log out",
@@ -42,7 +43,8 @@
       "period.year": "Year", "period.range": "Custom", "period.month_value": "Month", "period.year_value": "Year",
       "period.quarter_value": "Quarter", "period.from": "From", "period.to": "to",
       "period.invalid": "Choose a valid period (the first day no later than the last).",
-      "summary.title": "Summary", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
+      "summary.title": "Summary", "system.title": "Station system", "system.stations": "Stations",
+      "system.projects": "Projects", "system.staff": "Staff", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
       "chart.table": "Data table", "chart.period": "Period", "chart.total": "Total",
       "breakdown.title": "Child stations", "breakdown.metric": "Figure",
       "breakdown.hint": "Click a station's name to look at it.", "breakdown.deleted": "deleted",
@@ -58,7 +60,7 @@
       "error.forbidden": "Your account cannot see station figures.", "error.generic": "Something went wrong: {detail}",
       "error.network": "Cannot reach the server.",
       unit: {"person_times": "", persons: "", cases: "", groups: "", sessions: "", activities: "",
-             volunteers: "", hours: "h", yuan: "yuan"},
+             volunteers: "", hours: "h", yuan: "yuan", stations: "", projects: "", staff: ""},
     },
   };
 
@@ -111,7 +113,20 @@
     "resources.linked_yuan": "yuan", "volunteers.registered": "volunteers", "volunteers.active": "volunteers",
     "volunteer.hours": "hours", "cases.full": "cases",
     "cases.beneficiaries": "persons",
+    "stations.total": "stations", "stations.province": "stations", "stations.city": "stations",
+    "stations.county": "stations", "stations.township": "stations", "stations.village": "stations",
+    "stations.started": "stations", "stations.active": "stations", "projects.active": "projects",
+    "projects.started": "projects", "projects.closed": "projects", "projects.budget_yuan": "yuan",
+    "staff.social_workers": "staff", "staff.station_heads": "staff", "staff.supervisors": "staff",
+    "staff.active_workers": "staff",
   };
+  // The station-system card (the summary's `system`): the tree by tier, projects, staff; counts only.
+  const SYSTEM = [
+    ["system.stations", ["stations.total", "stations.province", "stations.city", "stations.county",
+                         "stations.township", "stations.village", "stations.started", "stations.active"]],
+    ["system.projects", ["projects.active", "projects.started", "projects.closed", "projects.budget_yuan"]],
+    ["system.staff", ["staff.social_workers", "staff.station_heads", "staff.supervisors", "staff.active_workers"]],
+  ];
   // The summary cards, in reading order; the first two are the headline figures.
   const CARDS = ["person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
                  "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
@@ -119,7 +134,8 @@
                  "resources.linked_yuan"];
   const METHODS = ["person_times.casework", "person_times.group", "person_times.community"];
   const BREAKDOWN_METRICS = ["person_times", "persons", ...METHODS, "cases.open", "cases.new", "activities",
-                             "volunteer.hours", "resources.linked_yuan"];
+                             "volunteer.hours", "resources.linked_yuan", "stations.total", "stations.active",
+                             "projects.active", "staff.social_workers"];
   const COLORS = ["#1f6f8b", "#e07a1f", "#3a9a5b", "#8e5bb5", "#c94c4c", "#5b7fd1", "#b59a2e", "#4aa3a3",
                   "#a0522d", "#7a7a7a"];
   const MAX_POPULATION_SERIES = 8;
@@ -172,6 +188,11 @@
   }
 
   const services = (list) => list.map((s) => label("service", s)).join(state.lang === "en" ? ", " : "、");
+
+  // A figure's name: the page's own for the service work's figures, else the served figure table
+  // (/v1/meta/labels), which knows the station system's too.
+  const figureLabel = (metric) => state.served[state.lang]?.metric?.[metric] ?? LABELS[state.lang].metric[metric]
+    ?? state.served[state.lang]?.figure?.[metric] ?? metric;
 
   // How a figure is counted (figure_rule of /v1/meta/labels; docs/counting.md), shown on hover.
   const rule = (metric) => state.served[state.lang]?.figure_rule?.[metric] || undefined;
@@ -301,7 +322,7 @@
     button.setAttribute("aria-label", other === "en" ? "Switch to English" : "切换到中文");
     const select = $("breakdown-metric");
     const chosen = select.value || "person_times";
-    select.replaceChildren(...BREAKDOWN_METRICS.map((m) => el("option", {value: m, text: label("metric", m)})));
+    select.replaceChildren(...BREAKDOWN_METRICS.map((m) => el("option", {value: m, text: figureLabel(m)})));
     select.value = chosen;
   }
 
@@ -638,6 +659,7 @@
     if (!d.summary) return;
     renderDegraded();
     renderCards(d.summary);
+    renderSystem(d.summary);
     renderMethods(d.methods);
     renderPopulations(d.populations);
     renderBreakdown(d.breakdown);
@@ -692,6 +714,25 @@
                 valueNode(figure, metric, 2),
                 note ? el("div", {class: "note", text: note}) : null);
     }));
+  }
+
+  function renderSystem(summary) {
+    const system = summary.system || {};
+    $("system").replaceChildren(...SYSTEM.map(([title, metrics]) => el("div", {class: "system-group"},
+      el("h3", {text: t(title)}),
+      el("div", {class: "cards"}, ...metrics.map((metric) => {
+        const figure = system[metric] || {value: null, missing: []};
+        const missing = figure.missing || [];
+        const note = figure.value === null ? `${t("missing")}: ${services(missing)}`
+          : missing.length ? t("partial", {services: services(missing)}) : "";
+        // The budget's split by funding source comes under by_population.
+        const sources = Object.entries(figure.by_population || {}).map(
+          ([code, v]) => el("div", {class: "note", "data-source": code, text: `${label("funding_source", code)} ${fmt(v)}`}));
+        return el("div", {class: `figure${figure.value === null ? " missing" : ""}`, "data-figure": metric},
+                  el("div", {class: "label", text: figureLabel(metric), title: rule(metric)}),
+                  valueNode(figure, metric, 2),
+                  note ? el("div", {class: "note", text: note}) : null, ...sources);
+      })))));
   }
 
   const charts = {};
@@ -790,7 +831,7 @@
     const metric = answer.metric;
     const head = el("thead", {}, el("tr", {},
       el("th", {scope: "col", text: t("breakdown.station")}),
-      el("th", {scope: "col", class: "num", text: `${label("metric", metric)}${unit(metric) ? ` (${unit(metric)})` : ""}`,
+      el("th", {scope: "col", class: "num", text: `${figureLabel(metric)}${unit(metric) ? ` (${unit(metric)})` : ""}`,
                 title: rule(metric)}),
       el("th", {scope: "col", text: t("breakdown.share")})));
     const max = Math.max(1, ...answer.rows.map((r) => r.value || 0), answer.own.value || 0);

@@ -28,6 +28,13 @@ SHOWN = (("person_times", "服务人次 person-times"), ("persons", "服务人�
          ("person_times.community", "社区活动 community"), ("cases.open", "在案个案 open cases"),
          ("groups", "小组 groups"), ("activities", "活动场次 activities"),
          ("volunteer.hours", "志愿服务时长 volunteer hours"))
+# The station system the demo built: the tree by tier, the projects and the staff (the summary's `system`).
+SYSTEM_SHOWN = (("stations.total", "站点 stations"), ("stations.city", "市级 city"), ("stations.county", "县级 county"),
+                ("stations.township", "镇街 township"), ("stations.village", "村(社区) village"),
+                ("stations.active", "开展服务的站点 active stations"), ("projects.active", "在执行项目 active projects"),
+                ("projects.budget_yuan", "项目预算 budget (yuan)"), ("staff.social_workers", "社工 social workers"),
+                ("staff.station_heads", "站长 station heads"), ("staff.supervisors", "督导 supervisors"),
+                ("staff.active_workers", "开展服务的工作人员 staff who served"))
 
 
 def command(
@@ -67,6 +74,10 @@ def command(
     run(work)
 
 
+def _shown(value) -> str:
+    return "-" if value is None else f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+
+
 def _report(plan, identity: load.Identity, figures: dict, password: str) -> None:
     console.print(f"stations: {identity.created_stations} new ({len(plan.places)} in the demo); "
                   f"users: {identity.created_users} new ({len(plan.users)} in the demo)", highlight=False)
@@ -74,9 +85,14 @@ def _report(plan, identity: load.Identity, figures: dict, password: str) -> None
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, label in SHOWN:
-        value = (figures["figures"].get(key) or {}).get("value")
-        table.add_row(label, "-" if value is None else f"{value:,.0f}" if float(value).is_integer() else f"{value:,}")
+        table.add_row(label, _shown((figures["figures"].get(key) or {}).get("value")))
     console.print(table)
+    system = Table(title="站点体系 station system")
+    system.add_column("figure")
+    system.add_column("value", justify="right")
+    for key, label in SYSTEM_SHOWN:
+        system.add_row(label, _shown((figures.get("system", {}).get(key) or {}).get("value")))
+    console.print(system)
     console.print("Log in at /docs or the dashboard as one of these (all with the same password):")
     heads = [u for u in plan.users if u.role in ("official", "station_head")][:4]
     workers = [u for u in plan.users if u.role == "social_worker"][:1]

@@ -14,8 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.models import Beneficiary, Case, CaseEvent, PersonDay, ServiceRecord
 from services.cases.repository import stats as repo
 from services.cases.schemas.cases import OPEN_STATUSES
+from shared.contracts.activity.server import Served
 from shared.persons import PersonDeltas
 from shared.stats import ALL, Metric
+
+# Service given, for stations.active and staff.active_workers: a service record, by its worker.
+SERVED = (Served(ServiceRecord, "served_on", "worker_id"),)
 
 
 class Rollup:

@@ -17,8 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Attendance, Group, GroupSession, PersonDay
 from services.projects.repository import stats as repo
+from shared.contracts.activity.server import Served
 from shared.persons import PersonDeltas
 from shared.stats import ALL, Metric
+
+# Service given, for stations.active and staff.active_workers: a group session or an activity held, by
+# the account that recorded it.
+SERVED = (Served(GroupSession, "held_on", "created_by"), Served(Activity, "held_on", "created_by"))
 
 
 class Rollup:

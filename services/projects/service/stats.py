@@ -1,16 +1,20 @@
 """Answers the counting contract from the daily rollup, never from the records themselves."""
 
+import functools
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.repository import stats as repo
 from shared import rollup
 from shared.contracts.stats.schemas import StatsQuery
-from shared.stats import Metric
+from shared.stats import PROJECT_METRICS, Metric
 
-# All of them flows (summed inside the period); this service keeps no stock metric.
+# All of them flows (summed inside the period); this service keeps no stock metric. The projects'
+# own figures are read from the project table (repository/stats.py projects_figure).
 METRICS = (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
-           Metric.activities, Metric.resources_linked)
+           Metric.activities, Metric.resources_linked, *PROJECT_METRICS)
+PROJECTS = {m: functools.partial(repo.projects_figure, metric=m) for m in PROJECT_METRICS}
 
 
 async def answer(session: AsyncSession, query: StatsQuery) -> list[dict]:
-    return await rollup.answer(session, query, METRICS, repo.sums)
+    return await rollup.answer(session, query, METRICS, repo.sums, computed=PROJECTS)
