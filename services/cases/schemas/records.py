@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from services.cases.schemas.approvals import ReturnedStep
 from services.cases.schemas.common import ContactMode, RiskLevel
 from shared.review import ReviewFlags
 from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput, UserId
@@ -183,6 +184,8 @@ class FollowUpRead(_Read):
 class CaseloadItem(Output):
     case: "CaseSummary"
     next_due: "DueItem | None" = None
+    returned: ReturnedStep | None = Field(default=None, description="The case's last step submitted for approval, "
+                                                                   "when a supervisor returned it: redo it")
 
 
 class CaseSummary(Output):
@@ -193,6 +196,7 @@ class CaseSummary(Output):
     risk_level: str
     opened_on: date
     station_id: int
+    pending_step: str | None = None
 
 
 class DueItem(Output):
