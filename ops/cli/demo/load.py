@@ -169,6 +169,10 @@ async def write_records(plan: Plan, identity: Identity, http: httpx.AsyncClient,
 
     for county in plan.counties:
         head = writer(county.head)
+        # The demo walks its cases to their planned states on its own: no supervisor's approval.
+        rule = await head.send("PUT", f"/v1/approval-rules/{identity.stations[county.county.code]}", {"steps": []})
+        if rule.status_code != 200:
+            raise CliError(f"PUT /v1/approval-rules as {head.username}: {api.problem(rule)}")
         project, _ = await head.create("/v1/projects", county.project)
         advance(1)
         if project["status"] == "planned":

@@ -32,7 +32,7 @@ ANY = "ANY"
 # Body/query field -> record kind; a list field gets a one-item list.
 REFERENCES: dict[str, str] = {
     "station_id": "station", "parent_id": "station", "covered_station_ids": "station",
-    "user_id": "user", "worker_id": "user",
+    "user_id": "user", "worker_id": "user", "supervisor_id": "user",
     "device_id": "device",
     "beneficiary_id": "beneficiary", "member_id": "beneficiary", "members": "beneficiary", "ids": "beneficiary",
     "case_id": "case",
@@ -58,7 +58,7 @@ LOOKUP_KINDS: dict[str, str] = {
 # Path parameter -> record kind, beyond REFERENCES.
 PATH_KINDS: dict[str, str] = {
     **REFERENCES, "evaluation_id": "evaluation", "session_id": "session", "entry_id": "entry",
-    "certificate_id": "certificate",
+    "certificate_id": "certificate", "approval_id": "approval", "assignment_id": "assignment",
 }
 # The file a tablet's route (/v1/sync/attachments/{id}, /internal/sync/attachments/{id}) names, by process.
 TABLET_FILES = {"gateway": "attachment:beneficiary", "cases": "attachment:beneficiary",
