@@ -41,6 +41,7 @@ PROXIED_PREFIXES: dict[str, str] = {
     "/v1/approvals": "cases",
     "/v1/approval-rules": "cases",
     "/v1/supervisor-assignments": "cases",
+    "/v1/supervision-records": "cases",
     "/v1/projects": "projects",
     "/v1/groups": "projects",
     "/v1/activities": "projects",

@@ -228,6 +228,22 @@ class SupervisorAssignment(Record, Base):
                             postgresql_where=text("deleted_at IS NULL")),)
 
 
+class SupervisionRecord(Record, Base):
+    """A supervision session (督导记录) with workers of the station it is filed at."""
+
+    __tablename__ = "supervision_record"
+    held_on: Mapped[date] = mapped_column(Date)
+    supervisor_id: Mapped[str] = mapped_column(String(64), index=True)
+    worker_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    mode: Mapped[str] = mapped_column(String(16))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    topics: Mapped[list[str]] = mapped_column(ARRAY(String(200)))
+    case_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    notes: Mapped[str | None] = mapped_column(Sealed("cases.supervision_record.notes"))
+
+    __table_args__ = (Index("ix_supervision_record_held_on_id", "held_on", "id"),)
+
+
 # Files on beneficiaries and cases (shared/attachments).
 Attachment = attachment_model(Base)
 
@@ -238,11 +254,11 @@ PersonDay = person_day_model(Base)
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
 track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Attachment,
-      ApprovalRule, Approval, SupervisorAssignment)
+      ApprovalRule, Approval, SupervisorAssignment, SupervisionRecord)
 
 
 RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
-                                        Referral, FollowUp, Attachment, Approval)]
+                                        Referral, FollowUp, Attachment, Approval, SupervisionRecord)]
 
 # Tables with a station_path column, rewritten when a station moves.
 # Rules and assignments are a station's settings, not records it holds: they do not keep it from being deleted.

@@ -1,4 +1,5 @@
-"""supervision: approval rules per station, steps submitted for approval, supervisors' assignments
+"""supervision: approval rules per station, steps submitted for approval, supervisors' assignments,
+supervision records
 
 Existing cases get no pending step (NULL): nothing was submitted before approvals existed.
 """
@@ -48,11 +49,24 @@ def upgrade() -> None:
         sa.Column("supervisor_id", sa.String(64), nullable=False),
         indexes=("supervisor_id",),
     )
+    record_table(
+        "supervision_record",
+        sa.Column("held_on", sa.Date, nullable=False),
+        sa.Column("supervisor_id", sa.String(64), nullable=False),
+        sa.Column("worker_ids", ARRAY(sa.String(64)), nullable=False),
+        sa.Column("mode", sa.String(16), nullable=False),
+        sa.Column("duration_minutes", sa.Integer, nullable=False),
+        sa.Column("topics", ARRAY(sa.String(200)), nullable=False),
+        sa.Column("case_ids", ARRAY(sa.String(64)), server_default=sa.text("'{}'"), nullable=False),
+        sa.Column("notes", sa.Text),
+        indexes=("supervisor_id",),
+    )
+    op.create_index("ix_supervision_record_held_on_id", "supervision_record", ["held_on", "id"], schema=SCHEMA)
     op.create_index("uq_supervisor_assignment", "supervisor_assignment", ["supervisor_id", "station_id"],
                     unique=True, schema=SCHEMA, postgresql_where=LIVE)
 
 
 def downgrade() -> None:
-    for table in ("supervisor_assignment", "approval", "approval_rule"):
+    for table in ("supervision_record", "supervisor_assignment", "approval", "approval_rule"):
         op.drop_table(table, schema=SCHEMA)
     op.drop_column("case", "pending_step", schema=SCHEMA)

@@ -3,7 +3,7 @@
 from sqlalchemy import ColumnElement, String, and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.models import Approval, ApprovalRule, Case, SupervisorAssignment
+from services.cases.models import Approval, ApprovalRule, Case, Station, SupervisionRecord, SupervisorAssignment
 from shared.principals import SUPERVISOR_ROLE, Principal
 from shared.scope import live_in, under
 
@@ -88,3 +88,24 @@ async def assignment_of(session: AsyncSession, supervisor_id: str, station_id: i
         SupervisorAssignment.supervisor_id == supervisor_id, SupervisorAssignment.station_id == station_id,
         SupervisorAssignment.deleted_at.is_(None)))
 
+
+
+async def assigned_station(session: AsyncSession, principal: Principal, station_id: int) -> tuple[int, str] | None:
+    """A live station of the replica covered by one of the supervisor's live assignments."""
+    row = (await session.execute(select(Station.id, Station.path).where(
+        Station.id == station_id, Station.deleted_at.is_(None), assigned_over(principal, Station.path)))).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def live_cases_under(session: AsyncSession, station_path: str, case_ids: list[str]) -> set[str]:
+    if not case_ids:
+        return set()
+    return set((await session.scalars(select(Case.id).where(
+        Case.id.in_(case_ids), Case.deleted_at.is_(None), under(Case.station_path, station_path)))).all())
+
+
+def supervision_in_reach(principal: Principal) -> ColumnElement[bool]:
+    """As approvals: a supervisor reaches the records of the stations assigned to them."""
+    if principal.role == SUPERVISOR_ROLE:
+        return and_(SupervisionRecord.deleted_at.is_(None), assigned_over(principal, SupervisionRecord.station_path))
+    return live_in(SupervisionRecord, principal)
