@@ -16,7 +16,7 @@
       "period.year": "按年", "period.range": "自定义", "period.month_value": "月份", "period.year_value": "年份",
       "period.quarter_value": "季度", "period.from": "从", "period.to": "至",
       "period.invalid": "请选择有效的统计周期（开始日期不晚于结束日期）。",
-      "summary.title": "概览", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
+      "summary.title": "概览", "summary.supervision": "督导", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
       "chart.table": "数据表", "chart.period": "时段", "chart.total": "合计",
       "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。", "breakdown.deleted": "已删除",
       "breakdown.station": "站点", "breakdown.value": "数值", "breakdown.share": "占比",
@@ -31,7 +31,7 @@
       "error.forbidden": "您的账号不能查看统计数据。", "error.generic": "出错了：{detail}",
       "error.network": "无法连接服务器。",
       unit: {"person_times": "人次", persons: "人", cases: "个", groups: "个", sessions: "节", activities: "场",
-             volunteers: "人", hours: "小时", yuan: "元"},
+             volunteers: "人", hours: "小时", yuan: "元", meetings: "次", case_times: "例次"},
     },
     en: {
       "doc.title": "Haolin · Dashboard", skip: "Skip to main content", title: "Dashboard", logout: "Log out",
@@ -42,7 +42,7 @@
       "period.year": "Year", "period.range": "Custom", "period.month_value": "Month", "period.year_value": "Year",
       "period.quarter_value": "Quarter", "period.from": "From", "period.to": "to",
       "period.invalid": "Choose a valid period (the first day no later than the last).",
-      "summary.title": "Summary", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
+      "summary.title": "Summary", "summary.supervision": "Supervision", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
       "chart.table": "Data table", "chart.period": "Period", "chart.total": "Total",
       "breakdown.title": "Child stations", "breakdown.metric": "Figure",
       "breakdown.hint": "Click a station's name to look at it.", "breakdown.deleted": "deleted",
@@ -58,7 +58,7 @@
       "error.forbidden": "Your account cannot see station figures.", "error.generic": "Something went wrong: {detail}",
       "error.network": "Cannot reach the server.",
       unit: {"person_times": "", persons: "", cases: "", groups: "", sessions: "", activities: "",
-             volunteers: "", hours: "h", yuan: "yuan"},
+             volunteers: "", hours: "h", yuan: "yuan", meetings: "", case_times: ""},
     },
   };
 
@@ -73,7 +73,8 @@
         "beneficiaries.registered": "新建档服务对象", groups: "小组", group_sessions: "小组节数", activities: "社区活动",
         "resources.linked_yuan": "链接资源", "volunteers.registered": "新注册志愿者", "volunteers.active": "参与服务志愿者",
         "volunteer.hours": "志愿服务时长", "volunteer.person_times": "志愿服务人次", "cases.full": "完整个案",
-        "cases.beneficiaries": "个案服务对象人数",
+        "cases.beneficiaries": "个案服务对象人数", "supervision.sessions": "督导次数", "supervision.hours": "督导时长",
+        "supervision.cases_reviewed": "督导研讨个案",
       },
       service: {cases: "个案服务", projects: "项目服务", volunteers: "志愿服务"},
       station_kind: {province: "省", city: "市级中心", county: "县级总站", township: "镇街站", village: "村(社区)室"},
@@ -92,6 +93,8 @@
         "volunteers.registered": "Volunteers registered", "volunteers.active": "Active volunteers",
         "volunteer.hours": "Volunteer hours", "volunteer.person_times": "Volunteer person-times",
         "cases.full": "Full cases", "cases.beneficiaries": "People with a case",
+        "supervision.sessions": "Supervision sessions", "supervision.hours": "Supervision hours",
+        "supervision.cases_reviewed": "Cases reviewed in supervision",
       },
       service: {cases: "the casework service", projects: "the projects service", volunteers: "the volunteers service"},
       station_kind: {province: "province", city: "city", county: "county", township: "township", village: "village"},
@@ -110,13 +113,16 @@
     "beneficiaries.registered": "persons", groups: "groups", group_sessions: "sessions", activities: "activities",
     "resources.linked_yuan": "yuan", "volunteers.registered": "volunteers", "volunteers.active": "volunteers",
     "volunteer.hours": "hours", "cases.full": "cases",
-    "cases.beneficiaries": "persons",
+    "cases.beneficiaries": "persons", "supervision.sessions": "meetings", "supervision.hours": "hours",
+    "supervision.cases_reviewed": "case_times",
   };
   // The summary cards, in reading order; the first two are the headline figures.
   const CARDS = ["person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
                  "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
                  "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
                  "resources.linked_yuan"];
+  // One card, the width of the row, for supervision (督导): sessions, hours and cases reviewed.
+  const SUPERVISION = ["supervision.sessions", "supervision.hours", "supervision.cases_reviewed"];
   const METHODS = ["person_times.casework", "person_times.group", "person_times.community"];
   const BREAKDOWN_METRICS = ["person_times", "persons", ...METHODS, "cases.open", "cases.new", "activities",
                              "volunteer.hours", "resources.linked_yuan"];
@@ -691,7 +697,20 @@
                 el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),
                 valueNode(figure, metric, 2),
                 note ? el("div", {class: "note", text: note}) : null);
-    }));
+    }), supervisionCard(summary));
+  }
+
+  function supervisionCard(summary) {
+    const missing = [...new Set(SUPERVISION.flatMap((m) => (summary.figures[m] || {}).missing || []))];
+    return el("div", {class: "figure supervision", "data-card": "supervision"},
+              el("div", {class: "label", text: t("summary.supervision")}),
+              el("div", {class: "parts"}, ...SUPERVISION.map((metric) => {
+                const figure = summary.figures[metric] || {value: null, missing: []};
+                return el("div", {class: "part", "data-figure": metric},
+                          el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),
+                          valueNode(figure, metric, 2));
+              })),
+              missing.length ? el("div", {class: "note", text: t("partial", {services: services(missing)})}) : null);
   }
 
   const charts = {};
