@@ -19,6 +19,7 @@ from shared.etag import OptionalIfMatchDep
 from shared.pagination import Page, PageParams, keyset, make_page, page_params
 from shared.principals import PersonalReaderOr403, PersonalReaderOr404, Principal, PrincipalDep
 from shared.repository import page
+from shared.schemas import RowId
 from shared.stations import station_to_read
 
 router = APIRouter(tags=["supervision"])
@@ -80,7 +81,7 @@ async def return_step(approval_id: str, body: ReturnInput, principal: PrincipalD
 
 
 @router.get("/v1/approval-rules/{station_id}", response_model=ApprovalRuleRead)
-async def get_approval_rule(station_id: int, principal: PrincipalDep, session: ReadSessionDep,
+async def get_approval_rule(station_id: RowId, principal: PrincipalDep, session: ReadSessionDep,
                             steps: DefaultStepsDep) -> ApprovalRuleRead:
     """The steps that need approval at a station: its own rule, or the nearest one above it, or the default."""
     path = await station_to_read(session, Station, principal, station_id)
@@ -88,7 +89,7 @@ async def get_approval_rule(station_id: int, principal: PrincipalDep, session: R
 
 
 @router.put("/v1/approval-rules/{station_id}", response_model=ApprovalRuleRead)
-async def set_approval_rule(station_id: int, body: ApprovalRuleInput, principal: PrincipalDep,
+async def set_approval_rule(station_id: RowId, body: ApprovalRuleInput, principal: PrincipalDep,
                             session: WriteSessionDep, steps: DefaultStepsDep) -> ApprovalRuleRead:
     """Set the station's own rule, for it and every station below that sets none (administrator or station head)."""
     service.check_manager(principal)
@@ -97,7 +98,7 @@ async def set_approval_rule(station_id: int, body: ApprovalRuleInput, principal:
 
 
 @router.delete("/v1/approval-rules/{station_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def clear_approval_rule(station_id: int, principal: PrincipalDep, session: WriteSessionDep) -> Response:
+async def clear_approval_rule(station_id: RowId, principal: PrincipalDep, session: WriteSessionDep) -> Response:
     """Remove the station's own rule: it inherits again from the stations above it."""
     service.check_manager(principal)
     await station_to_read(session, Station, principal, station_id)
