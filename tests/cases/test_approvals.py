@@ -217,6 +217,32 @@ class TestDecisions:
         gone = await cases_client.delete(f"/v1/supervisor-assignments/{made['id']}", headers=sibling_head)
         assert gone.status_code == 404
 
+    async def test_the_assigned_supervisor_reads_the_case_file(self, cases_client, worker, head, admin_token,
+                                                              open_case, act, assign, centre_supervisor,
+                                                              other_supervisor, today, db):
+        await assign(head, "sv10", 2)
+        case = await open_case(worker)
+        await act(worker, case["id"], "assess")
+        plan = await posted(cases_client, f"/v1/cases/{case['id']}/plans", {
+            "planned_on": today.isoformat(), "goals": [{"goal": "每周两次助餐"}], "notes": "家属可协助"}, worker)
+        await act(worker, case["id"], "plan", expect=202)
+        [pending] = await queue(cases_client, centre_supervisor)
+        url = f"/v1/approvals/{pending['id']}/case"
+        r = await cases_client.get(url, headers=centre_supervisor)
+        assert r.status_code == 200, r.text
+        file = r.json()
+        assert file["case"]["id"] == case["id"] and file["case"]["pending_step"] == "plan"
+        assert [p["id"] for p in file["plans"]] == [plan["id"]] and file["plans"][0]["notes"] == "家属可协助"
+        assert [e["action"] for e in file["events"]] == ["open", "assess"]
+        # The case is not theirs outside the approval: the case's own route keeps to the subtree.
+        assert (await cases_client.get(f"/v1/cases/{case['id']}", headers=centre_supervisor)).status_code == 404
+        assert (await cases_client.get(url, headers=other_supervisor)).status_code == 404
+        # An administrator reads it without the notes about the person.
+        assert (await cases_client.get(url, headers=admin_token)).json()["plans"][0]["notes"] is None
+        logged = await db.fetchval("SELECT count(*) FROM cases.audit_log WHERE actor_id = 'sv10' AND action = 'read' "
+                                   "AND record_table = 'service_plan' AND record_id = $1", plan["id"])
+        assert logged == 1
+
     async def test_notes_follow_the_masking_of_case_notes(self, cases_client, worker, head, admin_token, open_case,
                                                           act, assign, centre_supervisor):
         await assign(head, "sv10", 2)

@@ -7,17 +7,21 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.cases.deps import DefaultStepsDep, ReadSessionDep, SubtreeDep, WriteSessionDep
 from services.cases.errors import ApprovalNotFound, AssignmentNotFound
-from services.cases.models import Approval, Case, Station, SupervisorAssignment
+from services.cases.models import Approval, Assessment, Case, Station, SupervisorAssignment, ServicePlan
 from services.cases.repository import approvals as repo
+from services.cases.repository import cases as case_repo
 from services.cases.schemas.approvals import (ApprovalCase, ApprovalRead, ApprovalRuleInput, ApprovalRuleRead,
-                                              ApprovalStatus, ApproveInput, AssignmentCreate, AssignmentRead,
+                                              ApprovalStatus, ApproveInput, AssignmentCreate, AssignmentRead, CaseFile,
                                               ReturnInput)
+from services.cases.schemas.cases import CaseEventRead, CaseRead
+from services.cases.schemas.records import AssessmentRead, PlanRead
 from services.cases.service import approvals as service
 from services.cases.service import decisions
 from shared.audit import log_reads
 from shared.etag import OptionalIfMatchDep
 from shared.pagination import Page, PageParams, keyset, make_page, page_params
 from shared.principals import PersonalReaderOr403, PersonalReaderOr404, Principal, PrincipalDep
+from shared.records import shown, withhold
 from shared.repository import page
 from shared.schemas import RowId
 from shared.stations import station_to_read
@@ -62,6 +66,31 @@ async def get_approval(approval_id: str, principal: PersonalReaderOr404, session
         raise ApprovalNotFound()
     await log_reads(request, "approval", [(found[0].id, found[0].station_path)])
     return _read(*found, principal)
+
+
+@router.get("/v1/approvals/{approval_id}/case", response_model=CaseFile)
+async def approval_case_file(approval_id: str, principal: PersonalReaderOr404, session: ReadSessionDep,
+                             request: Request) -> CaseFile:
+    """The case of a submitted step as its reviewer reads it: the case, its assessments, service plans and
+    steps, masked as for the reader's role. An assigned supervisor reads it wherever their own station is."""
+    found = await repo.approval(session, principal, approval_id)
+    if found is None:
+        raise ApprovalNotFound()
+    _, case = found
+    assessments = await case_repo.live_children(session, Assessment, case.id)
+    plans = await case_repo.live_children(session, ServicePlan, case.id)
+    events = await case_repo.events(session, case.id)
+    await log_reads(request, "case", [(case.id, case.station_path)])
+    await log_reads(request, "assessment", [(r.id, r.station_path) for r in assessments])
+    await log_reads(request, "service_plan", [(r.id, r.station_path) for r in plans])
+    sensitive = principal.may_read_sensitive
+    return CaseFile(
+        approval_id=approval_id, case=withhold(CaseRead.model_validate(case), Case.__table__, principal),
+        assessments=[shown(AssessmentRead, Assessment.__table__, principal)(r) for r in assessments],
+        plans=[shown(PlanRead, ServicePlan.__table__, principal)(r) for r in plans],
+        events=[CaseEventRead(id=e.id, action=e.action, from_status=e.from_status, to_status=e.to_status,
+                              occurred_on=e.occurred_on, at=e.created_at, by=e.created_by, reason=e.reason,
+                              note=e.note if sensitive else None) for e in events])
 
 
 @router.post("/v1/approvals/{approval_id}/approve", response_model=ApprovalRead)

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from services.cases.schemas.cases import CaseEventRead, CaseRead
+from services.cases.schemas.records import AssessmentRead, PlanRead
 from shared.schemas import Input, Output, RowId, Text, UserId
 
 # The case actions a rule may hold (services/cases/service/cases.py TRANSITIONS): the lifecycle's steps
@@ -89,10 +91,10 @@ class AssignmentRead(Output):
     created_by: str | None = None
 
 
-class ReturnedStep(Output):
-    """The last decision on a case's step, when it was returned: what the worker must redo."""
+class CaseFile(Output):
+    """What a supervisor reads to decide a step: the case, its assessments, service plans and steps."""
     approval_id: str
-    step: str
-    comments: str | None = None
-    returned_by: str | None = None
-    returned_at: datetime
+    case: CaseRead
+    assessments: list[AssessmentRead]
+    plans: list[PlanRead]
+    events: list[CaseEventRead]

@@ -1,12 +1,11 @@
 """A case's records: assessments, service plans, service records, referrals, follow-ups."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from services.cases.schemas.approvals import ReturnedStep
 from services.cases.schemas.common import ContactMode, RiskLevel
 from shared.review import ReviewFlags
 from shared.schemas import AnyDate, CreateInput, Input, Output, PastDate, RecordRead, Short, Text, UpdateInput, UserId
@@ -179,6 +178,15 @@ class FollowUpRead(_Read):
     done_on: date | None = None
     method: str | None = None
     notes: str | None = None
+
+
+class ReturnedStep(Output):
+    """The last decision on a case's step, when it was returned: what the worker must redo."""
+    approval_id: str
+    step: str
+    comments: str | None = None
+    returned_by: str | None = None
+    returned_at: datetime
 
 
 class CaseloadItem(Output):

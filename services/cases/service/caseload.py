@@ -7,8 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.models import Approval
 from services.cases.repository import approvals as approvals_repo
 from services.cases.repository import cases as repo
-from services.cases.schemas.approvals import ReturnedStep
-from services.cases.schemas.records import Caseload, CaseloadItem, CaseSummary, DueItem, DueList
+from services.cases.schemas.records import Caseload, CaseloadItem, CaseSummary, DueItem, DueList, ReturnedStep
 from shared import clock
 from shared.principals import Principal
 
