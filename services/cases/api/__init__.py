@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.cases.api import (approvals, attachments, supervision, beneficiaries, caseload, cases, internal, lookup, populations, project_stats, records,
-                                review, stats)
+from services.cases.api import (approvals, attachments, beneficiaries, caseload, cases, internal, lookup, populations,
+                                project_stats, records, review, stats, supervision)
 
 # stats first: /v1/cases/stats must not be taken for a case id.
 routers = tuple(module.router for module in (stats, populations, lookup, beneficiaries, caseload, cases, records,

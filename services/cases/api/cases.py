@@ -112,55 +112,55 @@ async def _transition(action: str, body: TransitionInput | None, case: Case, pri
 
 
 @router.post("/{case_id}/assess", response_model=CaseRead, responses=SUBMITTED)
-async def case_assess(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep, steps: DefaultStepsDep,
-                      version: OptionalIfMatchDep, response: Response,
+async def case_assess(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                      version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                       body: TransitionInput | None = None) -> CaseRead:
     """Move from intake to assessment (预估)."""
     return await _transition("assess", body, case, principal, session, version, response, steps)
 
 
 @router.post("/{case_id}/plan", response_model=CaseRead, responses=SUBMITTED)
-async def case_plan(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep, steps: DefaultStepsDep,
-                    version: OptionalIfMatchDep, response: Response,
+async def case_plan(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                    version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                     body: TransitionInput | None = None) -> CaseRead:
     """Move from assessment to planning (计划)."""
     return await _transition("plan", body, case, principal, session, version, response, steps)
 
 
 @router.post("/{case_id}/intervene", response_model=CaseRead, responses=SUBMITTED)
-async def case_intervene(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep, steps: DefaultStepsDep,
-                         version: OptionalIfMatchDep, response: Response,
+async def case_intervene(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                         version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                          body: TransitionInput | None = None) -> CaseRead:
     """Move from planning to intervention (介入)."""
     return await _transition("intervene", body, case, principal, session, version, response, steps)
 
 
 @router.post("/{case_id}/evaluate", response_model=CaseRead, responses=SUBMITTED)
-async def case_evaluate(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep, steps: DefaultStepsDep,
-                        version: OptionalIfMatchDep, response: Response,
+async def case_evaluate(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                        version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                         body: TransitionInput | None = None) -> CaseRead:
     """Move from intervention to evaluation (评估)."""
     return await _transition("evaluate", body, case, principal, session, version, response, steps)
 
 
 @router.post("/{case_id}/close", response_model=CaseRead, responses=SUBMITTED)
-async def case_close(body: CloseInput, case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep, steps: DefaultStepsDep,
-                     version: OptionalIfMatchDep, response: Response) -> CaseRead:
+async def case_close(body: CloseInput, case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                     version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep) -> CaseRead:
     """Close the case (结案) with a reason; early closure needs a reason other than completed."""
     return await _transition("close", body, case, principal, session, version, response, steps)
 
 
 @router.post("/{case_id}/follow-up", response_model=CaseRead)
-async def case_follow_up(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep, steps: DefaultStepsDep,
-                         version: OptionalIfMatchDep, response: Response,
+async def case_follow_up(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                         version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                          body: TransitionInput | None = None) -> CaseRead:
     """Start follow-up (跟进) of a closed case."""
     return await _transition("follow-up", body, case, principal, session, version, response, steps)
 
 
 @router.post("/{case_id}/reopen", response_model=CaseRead)
-async def case_reopen(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep, steps: DefaultStepsDep,
-                      version: OptionalIfMatchDep, response: Response,
+async def case_reopen(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
+                      version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                       body: TransitionInput | None = None) -> CaseRead:
     """Reopen a closed case; it goes back to assessment."""
     return await _transition("reopen", body, case, principal, session, version, response, steps)

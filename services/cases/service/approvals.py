@@ -86,7 +86,8 @@ def submit(session: AsyncSession, principal: Principal, case: Case, action: str,
     return approval
 
 
-async def assign(session: AsyncSession, principal: Principal, body: AssignmentCreate) -> tuple[SupervisorAssignment, bool]:
+async def assign(session: AsyncSession, principal: Principal,
+                 body: AssignmentCreate) -> tuple[SupervisorAssignment, bool]:
     """A supervisor assigned to a station of the caller's scope; assigning again answers the first."""
     check_manager(principal)
     station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
