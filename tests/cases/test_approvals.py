@@ -205,6 +205,25 @@ class TestDecisions:
         assert len(await queue(cases_client, city_head)) == 2
         assert [a["case_id"] for a in await queue(cases_client, sibling)] == [sibling_case["id"]]
 
+    async def test_the_queue_pages_oldest_first(self, cases_client, worker, head, open_case, act, assign,
+                                                centre_supervisor):
+        await assign(head, "sv10", 2)
+        submitted = []
+        for _ in range(3):
+            case = await open_case(worker)
+            await act(worker, case["id"], "close", expect=202, reason="client_withdrew")
+            submitted.append(case["id"])
+        seen, cursor = [], None
+        while True:
+            params = {"status": "pending", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await cases_client.get("/v1/approvals", headers=centre_supervisor, params=params)).json()
+            assert len(page["items"]) <= 2
+            seen += [a["case_id"] for a in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == submitted
+
     async def test_assigning_is_for_heads_and_admins_within_their_scope(self, cases_client, worker, head,
                                                                        sibling_head, admin_token, assign, db):
         await assign(worker, "sv10", 2, expect=403)
