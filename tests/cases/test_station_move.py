@@ -35,6 +35,10 @@ class TestStationMove:
                                     headers=head)
         assert r.status_code == 201, r.text
         await act(worker, cid, "plan", expect=202)
+        r = await cases_client.post("/v1/supervision-records", headers=head, json={
+            "station_id": 4, "held_on": today.isoformat(), "supervisor_id": "sv", "worker_ids": ["w2"],
+            "mode": "on_site", "duration_minutes": 60, "topics": ["个案研讨"], "case_ids": [cid]})
+        assert r.status_code == 201, r.text
         r = await cases_client.post(f"/v1/cases/{cid}/attachments", content=pdf(), headers=worker,
                                     params={"purpose": "assessment"})
         assert r.status_code == 201, r.text

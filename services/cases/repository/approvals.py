@@ -55,11 +55,6 @@ async def approval(session: AsyncSession, principal: Principal, approval_id: str
     return None if row is None else (row[0], row[1])
 
 
-async def pending_of(session: AsyncSession, case_id: str) -> Approval | None:
-    return await session.scalar(select(Approval).where(Approval.case_id == case_id, Approval.status == "pending",
-                                                       Approval.deleted_at.is_(None)).with_for_update())
-
-
 async def last_decisions(session: AsyncSession, case_ids: list[str]) -> dict[str, Approval]:
     """Each case's latest approval (pending or decided)."""
     if not case_ids:

@@ -20,6 +20,7 @@ DEFAULT_STEPS: tuple[str, ...] = ("plan", "close")
 HIGH_RISK_LEVELS = frozenset({"high", "critical"})
 
 ApprovalStatus = Literal["pending", "approved", "returned"]
+PENDING, APPROVED, RETURNED = "pending", "approved", "returned"
 Comments = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 
 

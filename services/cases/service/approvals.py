@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Approval, ApprovalRule, Case, Station, SupervisorAssignment
 from services.cases.repository import approvals as repo
-from services.cases.schemas.approvals import (APPROVABLE_STEPS, HIGH_RISK_LEVELS, ApprovalRuleInput, ApprovalRuleRead,
-                                              AssignmentCreate)
+from services.cases.schemas.approvals import (APPROVABLE_STEPS, HIGH_RISK_LEVELS, PENDING, ApprovalRuleInput,
+                                              ApprovalRuleRead, AssignmentCreate)
 from services.cases.schemas.cases import OPEN_STATUSES
 from shared.errors import Forbidden
 from shared.models import new_id
@@ -80,7 +80,7 @@ def submit(session: AsyncSession, principal: Principal, case: Case, action: str,
     touch(case, principal, expected_version)
     case.pending_step = action
     approval = Approval(id=new_id(), case_id=case.id, station_id=case.station_id, station_path=case.station_path,
-                        step=action, from_status=case.status, status="pending", occurred_on=on, reason=reason,
+                        step=action, from_status=case.status, status=PENDING, occurred_on=on, reason=reason,
                         note=note, created_by=principal.user_id, updated_by=principal.user_id, version=1)
     session.add(approval)
     return approval

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.models import Approval
 from services.cases.repository import approvals as approvals_repo
 from services.cases.repository import cases as repo
+from services.cases.schemas.approvals import RETURNED
 from services.cases.schemas.records import Caseload, CaseloadItem, CaseSummary, DueItem, DueList, ReturnedStep
 from shared import clock
 from shared.principals import Principal
@@ -46,7 +47,7 @@ async def caseload(session: AsyncSession, principal: Principal) -> Caseload:
 
 
 def _returned(approval: Approval | None, principal: Principal) -> ReturnedStep | None:
-    if approval is None or approval.status != "returned":
+    if approval is None or approval.status != RETURNED:
         return None
     return ReturnedStep(approval_id=approval.id, step=approval.step, returned_by=approval.decided_by,
                         returned_at=approval.decided_at,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.errors import ApprovalDecided, ApprovalNotFound
 from services.cases.models import Approval, Case
 from services.cases.repository import approvals as repo
+from services.cases.schemas.approvals import APPROVED, PENDING, RETURNED
 from services.cases.service.cases import apply_step
 from shared.errors import Forbidden
 from shared.principals import SUPERVISOR_ROLE, Principal
@@ -26,7 +27,7 @@ async def _pending(session: AsyncSession, principal: Principal, approval_id: str
     if found is None:
         raise ApprovalNotFound()
     approval, case = found
-    if approval.status != "pending":
+    if approval.status != PENDING:
         raise ApprovalDecided()
     return approval, case
 
@@ -40,7 +41,7 @@ def _decide(approval: Approval, principal: Principal, status: str, comments: str
 async def approve(session: AsyncSession, principal: Principal, approval_id: str,
                   comments: str | None) -> tuple[Approval, Case]:
     approval, case = await _pending(session, principal, approval_id)
-    _decide(approval, principal, "approved", comments)
+    _decide(approval, principal, APPROVED, comments)
     await apply_step(session, principal, case, approval.step, approval.occurred_on, approval.reason, approval.note,
                      None)
     return approval, case
@@ -49,7 +50,7 @@ async def approve(session: AsyncSession, principal: Principal, approval_id: str,
 async def send_back(session: AsyncSession, principal: Principal, approval_id: str,
                     comments: str) -> tuple[Approval, Case]:
     approval, case = await _pending(session, principal, approval_id)
-    _decide(approval, principal, "returned", comments)
+    _decide(approval, principal, RETURNED, comments)
     touch(case, principal, None)
     case.pending_step = None
     return approval, case

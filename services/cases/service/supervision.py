@@ -5,8 +5,6 @@ A supervisor files a session at a station assigned to them (repository/approvals
 for approvals) and is its supervisor; a station head, a worker or an administrator files one at a
 station of their subtree for the supervisor who held it."""
 
-from datetime import date
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Station, SupervisionRecord
