@@ -118,6 +118,10 @@ MESSAGES = {
     "The access token is not valid.": "访问令牌无效。",
     "The access token has expired; refresh it.": "访问令牌已过期，请刷新。",
     "This token cannot be used here.": "此令牌不能用于这里。",
+    "This step has been decided already.": "该步骤已经审批过了。",
+    "Only an administrator or a station head sets approval rules and assigns supervisors.":
+        "只有管理员或站长可以设置审批规则和分派督导。",
+    "Only a supervisor assigned to the case's station decides its steps.": "只有分派到该个案所在站点的督导可以审批其步骤。",
     "This account is no longer active; log in again.": "此账号已停用，请重新登录。",
     "This access token no longer matches the account (it was changed, disabled or moved); log in again.":
         "此访问令牌已失效（账号已被修改、停用或调动），请重新登录。",
@@ -240,7 +244,8 @@ _NOUNS = {
     "team": "志愿服务队", "project": "项目", "group": "小组", "activity": "社区活动", "session": "小组节次",
     "service hours record": "志愿服务时长记录", "certificate": "志愿服务证明", "evaluation": "考核评估",
     "device": "设备", "record": "记录", "referral": "转介", "assessment": "预估", "plan": "服务计划",
-    "entry": "记录", "follow-up": "跟进",
+    "entry": "记录", "follow-up": "跟进", "approval": "审批", "assignment": "督导分派",
+    "supervision record": "督导记录",
 }
 _SERVICES = {"cases": "个案服务", "projects": "项目服务", "volunteers": "志愿者服务", "gateway": "网关"}
 
@@ -302,6 +307,8 @@ PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"Unknown population code\(s\): (.*)\."), lambda m: f"未知的人群代码：{m[1]}。"),
     (re.compile(r"A step cannot be dated before the case's last step \((.+)\)\."),
      lambda m: f"步骤日期不能早于该个案上一步骤的日期（{m[1]}）。"),
+    (re.compile(r"The case's '([\w-]+)' step is awaiting a supervisor's approval\."),
+     lambda m: f"该个案的“{m[1]}”步骤正在等待督导审批，审批前不能进行其他步骤。"),
     (re.compile(r"Use at most (\d+) characters\."), lambda m: f"最多使用 {m[1]} 个字符。"),
     (re.compile(r"Use at least (\d+) characters\."), lambda m: f"至少使用 {m[1]} 个字符。"),
     (re.compile(r"More than (\d+) periods: .*"), lambda m: f"超过 {m[1]} 个时段：请选择更长的间隔或更短的日期范围。"),

@@ -84,6 +84,9 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "staff.station_heads": ("站长", "Station heads"),
         "staff.supervisors": ("督导", "Supervisors"),
         "staff.active_workers": ("开展服务的工作人员", "Staff who served"),
+        "supervision.sessions": ("督导次数", "Supervision sessions"),
+        "supervision.hours": ("督导时长（小时）", "Supervision hours"),
+        "supervision.cases_reviewed": ("督导研讨个案（例次）", "Cases reviewed in supervision"),
     },
     # How each figure is counted, in a sentence for the reader of a dashboard or report (docs/counting.md
     # has the whole rule): every figure of shared.stats.FIGURES and SYSTEM_FIGURES and of the project targets.
@@ -158,6 +161,14 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "staff.active_workers": ("期间内记录过服务（服务记录、小组节次、社区活动）的账号，每人只计一次；只计人数",
                                  "Accounts that recorded a service record, a group session or an activity in the "
                                  "period, each once; a count, never names"),
+        "supervision.sessions": ("期间内举办的督导（个别、小组、现场、线上），记在督导日期；不分人群",
+                                 "Supervision sessions held in the period (individual, group, on site, online), on "
+                                 "their date; no population split"),
+        "supervision.hours": ("督导记录的时长之和（小时），记在督导日期；不分人群",
+                              "Hours of the supervision sessions, on their date; no population split"),
+        "supervision.cases_reviewed": ("各次督导研讨的个案数之和，同一个案在两次督导中研讨计 2；不分人群",
+                                       "Cases discussed in each supervision session, added up (a case discussed in "
+                                       "two sessions counts twice); no population split"),
         "cases.full": ("项目目标：项目周期内至少有 N 条服务记录的个案数",
                        "Project target: cases of the project with at least N service records in its period"),
         "cases.beneficiaries": ("项目目标：项目周期内有在案个案的不同服务对象人数（不是建档人数）",
@@ -198,6 +209,25 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "office": ("站内面谈", "At the office"),
         "online": ("线上", "Online"),
         "outreach": ("外展", "Outreach"),
+    },
+    # The casework steps an approval rule may hold (services/cases/schemas/approvals.py).
+    "approval_step": {
+        "assess": ("预估", "Assessment"),
+        "plan": ("服务计划", "Service plan"),
+        "intervene": ("介入", "Intervention"),
+        "evaluate": ("评估", "Evaluation"),
+        "close": ("结案", "Closure"),
+    },
+    "approval_status": {
+        "pending": ("待审批", "Awaiting approval"),
+        "approved": ("已批准", "Approved"),
+        "returned": ("已退回", "Returned"),
+    },
+    "supervision_mode": {
+        "individual": ("个别督导", "Individual"),
+        "group": ("小组督导", "Group"),
+        "on_site": ("现场督导", "On site"),
+        "online": ("线上督导", "Online"),
     },
     # The "six services" Sichuan stations report against.
     "service_type": {

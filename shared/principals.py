@@ -46,6 +46,10 @@ SENSITIVE_READERS = frozenset({Role.station_head, Role.social_worker, Role.super
 # Roles that work with the person directly and so see an ID number, a phone or an emergency contact
 # in full when they read one record (shared.masking); every list masks them.
 REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
+# Roles that set a station's approval rules and assign its supervisors (services/cases/service/approvals.py).
+SUPERVISION_MANAGERS = frozenset({Role.admin, Role.station_head})
+# A supervisor reads and decides approvals through their live assignments to stations, not their own subtree.
+SUPERVISOR_ROLE = Role.supervisor
 # A station tablet works for the people of its station, as a social worker there does.
 DEVICE_ROLE = Role.social_worker
 

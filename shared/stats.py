@@ -35,6 +35,9 @@ class Metric(str, enum.Enum):
     volunteers_active = "volunteers.active"
     volunteer_hours = "volunteer.hours"
     volunteer_person_times = "volunteer.person_times"
+    supervision_sessions = "supervision.sessions"
+    supervision_hours = "supervision.hours"
+    supervision_cases_reviewed = "supervision.cases_reviewed"
     # The station system (gateway.stats.system): the tree, projects and staff.
     stations_total = "stations.total"
     stations_province = "stations.province"
@@ -180,7 +183,8 @@ TARGET_RENAMED: dict[str, str] = {"beneficiaries.registered": "cases.beneficiari
 # figures that are missing its part. Resources are linked both in casework and at activities.
 _COUNTED_BY: dict[tuple[str, ...], tuple[Metric, ...]] = {
     ("cases",): (Metric.person_times_casework, Metric.cases_new, Metric.cases_closed, Metric.cases_reopened,
-                 Metric.cases_open, Metric.beneficiaries_registered),
+                 Metric.cases_open, Metric.beneficiaries_registered, Metric.supervision_sessions,
+                 Metric.supervision_hours, Metric.supervision_cases_reviewed),
     ("cases", "projects"): (Metric.resources_linked, *ACTIVITY_METRICS),
     ("projects",): (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
                     Metric.activities, *PROJECT_METRICS),

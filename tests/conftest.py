@@ -226,8 +226,11 @@ def _through(relay: GatewayRelay) -> dict[str, httpx.AsyncBaseTransport]:
 @pytest.fixture(scope="session")
 async def cases_app(database_url: str, relay):
     from services.cases.app import create_app
+    from services.cases.config import CasesSettings
 
-    return create_app(transports=_through(relay))
+    # The suites test the case lifecycle without supervisors: no step needs approval unless a test
+    # sets a rule, or restores the platform's default (tests/cases/test_approvals.py).
+    return create_app(CasesSettings(approval_default_steps=""), transports=_through(relay))
 
 
 @pytest.fixture(scope="session")

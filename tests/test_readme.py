@@ -62,11 +62,13 @@ async def test_the_walkthrough_runs_as_written_against_make_run(database_url, tm
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     # Each step's answer on a line of its own.
     assert lines[0] == "wang.li" and lines[1] == today, lines
-    assert lines[2:7] == ["assessment", "planning", "intervention", "evaluation", "closed"], lines
-    rows = json.loads(lines[7])
+    # The station's own approval rule (no step waits for a supervisor), then each step's new status.
+    assert lines[2] == "[]", lines
+    assert lines[3:8] == ["assessment", "planning", "intervention", "evaluation", "closed"], lines
+    rows = json.loads(lines[8])
     casework = [r for r in rows if r["metric"] == "person_times.casework" and r.get("population") is None]
     assert [r["value"] for r in casework] == [1.0], rows
-    figures = json.loads(lines[8])
+    figures = json.loads(lines[9])
     assert figures["person_times.casework"]["value"] == 1.0, figures
     system = json.loads(lines[9])
     # Her station: one township, where she is the one social worker, and she served there.

@@ -165,7 +165,7 @@ def _migration_tables(reg: Registry, migration: str | None, version: int) -> set
         raise InvalidInput.field("migration", "WatermelonDB's migration object: {from, tables, columns}.") from None
     if old >= version:
         return set()
-    return {t.name for t in reg.tables if t.since <= version and t.added_after(old)}
+    return {t.name for t in reg.tables if t.since <= version and t.added_after(old, version)}
 
 
 CHUNK = 64 * 1024  # bytes gathered before a write: one ASGI send per chunk, not per row

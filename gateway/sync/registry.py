@@ -28,9 +28,10 @@ class Table:
     columns: tuple[dict, ...]
     columns_since: dict[str, int]
 
-    def added_after(self, version: int) -> bool:
-        """Was the table, or any of its columns, added after schema `version`?"""
-        return self.since > version or any(v > version for v in self.columns_since.values())
+    def added_after(self, version: int, up_to: int) -> bool:
+        """Was the table, or any of its columns, added after schema `version` and by `up_to` (the schema a
+        migrating tablet moves to: what later versions add, it does not have)?"""
+        return version < self.since <= up_to or any(version < v <= up_to for v in self.columns_since.values())
 
 
 @dataclass(frozen=True)

@@ -79,4 +79,12 @@ BeneficiaryDep = Annotated[Beneficiary, Depends(beneficiary_for_read)]
 BeneficiaryForUpdateDep = Annotated[Beneficiary, Depends(beneficiary_for_write)]
 
 
+async def default_steps(request: Request) -> list[str]:
+    """The platform's default approval rule (CASES_APPROVAL_DEFAULT_STEPS), for stations that set none."""
+    return request.app.state.settings.default_steps
+
+
+DefaultStepsDep = Annotated[list[str], Depends(default_steps)]
+
+
 SubtreeDep = Annotated[str | None, Depends(subtree_dependency(Station))]

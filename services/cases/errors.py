@@ -35,3 +35,27 @@ def unknown_populations(field: str, codes: list[str]) -> InvalidInput:
     # Codes are operator-defined labels, not personal data: safe to echo.
     return InvalidInput.field(field, f"Unknown population code(s): {', '.join(sorted(set(codes)))}.",
                               "unknown_population")
+
+
+class StepAwaitingApproval(Conflict):
+    """A case moves no further while a step of it waits for a supervisor (service/approvals.py)."""
+
+    type = "step-awaiting-approval"
+
+    def __init__(self, step: str) -> None:
+        super().__init__(f"The case's '{step}' step is awaiting a supervisor's approval.", step=step)
+
+
+class ApprovalNotFound(NotFound):
+    type = "approval-not-found"
+    default_detail = "No such approval."
+
+
+class ApprovalDecided(Conflict):
+    type = "approval-decided"
+    default_detail = "This step has been decided already."
+
+
+class AssignmentNotFound(NotFound):
+    type = "assignment-not-found"
+    default_detail = "No such assignment."

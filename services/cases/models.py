@@ -10,7 +10,7 @@ anything about a child is in one of them, whatever the person's age.
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -95,6 +95,8 @@ class Case(Record, Base):
     # open stock) uses this one snapshot, so the stock nets to zero per population.
     populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
+    # The step submitted for a supervisor's approval (service/approvals.py); none other may be taken meanwhile.
+    pending_step: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         Index("ix_case_opened_on_id", "opened_on", "id"),
@@ -182,6 +184,66 @@ class FollowUp(CaseChildMixin, Base):
     notes: Mapped[str | None] = mapped_column(Sealed("cases.follow_up.notes"))
 
 
+class ApprovalRule(Record, Base):
+    """Which casework steps need a supervisor's approval at a station and below it, until a station
+    further down sets its own (service/approvals.py `effective_rule`)."""
+
+    __tablename__ = "approval_rule"
+    steps: Mapped[list[str]] = mapped_column(ARRAY(String(16)), server_default=text("'{}'"))
+    # Every step of a case at high or critical risk needs approval, whatever `steps` says.
+    high_risk: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+    __table_args__ = (Index("uq_approval_rule_station", "station_id", unique=True,
+                            postgresql_where=text("deleted_at IS NULL")),)
+
+
+class Approval(Record, Base):
+    """One step submitted for approval and the decision on it: the submitter and the time are the
+    row's created_by and created_at, the decision's are decided_by and decided_at."""
+
+    __tablename__ = "approval"
+    case_id: Mapped[str] = mapped_column(String(64), ForeignKey("case.id"), index=True)
+    step: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    # The step as submitted, applied as it was when approved.
+    occurred_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Sealed("cases.approval.note"))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    comments: Mapped[str | None] = mapped_column(Sealed("cases.approval.comments"))
+
+    __table_args__ = (Index("ix_approval_status_created_at_id", "status", "created_at", "id"),)
+
+
+class SupervisorAssignment(Record, Base):
+    """A supervisor assigned to a station (`station_id`, `station_path`): they see and decide the
+    approvals of its subtree, wherever their own account is placed."""
+
+    __tablename__ = "supervisor_assignment"
+    supervisor_id: Mapped[str] = mapped_column(String(64), index=True)
+
+    __table_args__ = (Index("uq_supervisor_assignment", "supervisor_id", "station_id", unique=True,
+                            postgresql_where=text("deleted_at IS NULL")),)
+
+
+class SupervisionRecord(Record, Base):
+    """A supervision session (督导记录) with workers of the station it is filed at."""
+
+    __tablename__ = "supervision_record"
+    held_on: Mapped[date] = mapped_column(Date)
+    supervisor_id: Mapped[str] = mapped_column(String(64), index=True)
+    worker_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    mode: Mapped[str] = mapped_column(String(16))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    topics: Mapped[list[str]] = mapped_column(ARRAY(String(200)))
+    case_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    notes: Mapped[str | None] = mapped_column(Sealed("cases.supervision_record.notes"))
+
+    __table_args__ = (Index("ix_supervision_record_held_on_id", "held_on", "id"),)
+
+
 # Files on beneficiaries and cases (shared/attachments).
 Attachment = attachment_model(Base)
 
@@ -191,14 +253,17 @@ PersonDay = person_day_model(Base)
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
-track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Attachment)
+track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Attachment,
+      ApprovalRule, Approval, SupervisorAssignment, SupervisionRecord)
 
 
 RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
-                                        Referral, FollowUp, Attachment)]
+                                        Referral, FollowUp, Attachment, Approval, SupervisionRecord)]
 
 # Tables with a station_path column, rewritten when a station moves.
-PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]
+# Rules and assignments are a station's settings, not records it holds: they do not keep it from being deleted.
+PATH_TABLES: list = [*RECORD_TABLES, ApprovalRule.__table__, SupervisorAssignment.__table__, DailyStat.__table__,
+                     PersonDay.__table__]
 
 # Sealed by the service itself, bound to their row (service/beneficiaries.py `_context`).
 ROW_SEALED = [RowSealed(Beneficiary.__table__, f"{field}_enc", f"cases.beneficiary.{field}")

@@ -13,7 +13,12 @@ reveals no more than a list. A write-only value counts only when the tablet chan
 (shared.sync.SyncTable.pushed); null never clears one: clearing one is a REST action.
 
 Lifecycle states (case status, referral status) move through actions only, so they are
-read-only here: a pushed case opens at intake exactly as POST /v1/cases opens it. Fields no
+read-only here: a pushed case opens at intake exactly as POST /v1/cases opens it. From schema
+version 5 a tablet asks a case to take a step by pushing `step` (with `step_on` and, for a
+closure, `step_reason`: write-only), which runs the same action as POST /v1/cases/{id}/<step>: a
+step that needs a supervisor's approval is submitted, and shows as the case's `pending_step`;
+the decisions come down in the read-only `approvals` table. A step the case has taken already or
+is waiting for is not asked again, so a retried push converges. Fields no
 REST update changes (a record's station, a case's beneficiary and opening date, a record's
 case) are refused (422) when a pushed update differs; a record's station is its case's.
 
@@ -40,9 +45,9 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import CaseNotFound, DuplicateIdNumber
-from services.cases.models import Attachment, Beneficiary, Case, Referral, ServiceRecord, Station
+from services.cases.models import Approval, Attachment, Beneficiary, Case, Referral, ServiceRecord, Station
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryUpdate
-from services.cases.schemas.cases import CaseCreate, CaseUpdate
+from services.cases.schemas.cases import CaseCreate, CaseUpdate, CloseInput, TransitionInput
 from services.cases.service import beneficiaries as beneficiary_service
 from services.cases.service import cases as case_service
 from services.cases.service import records as record_service
@@ -100,6 +105,11 @@ class CasesTable(SyncTable):
     computed: Callable[[Any, Vault | None], dict] | None = None
     # Is the (schema-normalised) new value of a field what the record holds already? (record, field, value, vault)
     unchanged: Callable[[Any, str, Any, Vault | None], bool] = _unchanged
+    # Write-only columns that ask for an action rather than set a field (a case's `step`): left out of
+    # the update and of the conflict check, handled by the table's adapters.
+    actions: frozenset[str] = frozenset()
+    # Does a pushed row ask the record for an action it has not taken (record, row)? Then it is not "the same".
+    asks: Callable[[Any, dict], bool] | None = None
 
     def serve(self, record: Any, vault: Vault | None = None) -> dict:
         extra = self.computed(record, vault) if self.computed else {}
@@ -115,6 +125,8 @@ class CasesTable(SyncTable):
         return self.wire_row(values, self.computed(SimpleNamespace(**values), vault) if self.computed else None)
 
     def same(self, record: Any, row: dict, vault: Vault | None = None) -> bool:
+        if self.asks is not None and self.asks(record, row):
+            return False
         try:
             return not self.changes(record, row, vault)
         except (ValidationError, InvalidInput):
@@ -138,6 +150,8 @@ class CasesTable(SyncTable):
         """The pushed writable fields, decoded (a write-only one only when given: SyncTable.pushed)."""
         out = {}
         for name, value in self.pushed(row).items():
+            if name in self.actions:
+                continue
             value = self.decode(name, value)
             if value is None and name in self.kept_when_null:
                 continue
@@ -270,6 +284,9 @@ BENEFICIARIES = CasesTable(
 
 # ---------------------------------------------------------------- cases
 
+# The sync schema version that added steps pushed by tablets and the approvals they wait for.
+APPROVALS_SINCE = 5
+
 def _asker(ctx: SyncContext) -> PushAsker:
     """A case's project is checked with the projects service as the pushing device (shared/contracts/lookup)."""
     if not hasattr(ctx, "cases_asker"):
@@ -281,7 +298,9 @@ async def _case_create(session: AsyncSession, ctx: SyncContext, row: dict) -> No
     values = _without_none(CASES.values(row))
     await _station_in_scope(session, ctx.principal, values.get("station_id"))
     # Opened at intake, its "open" event and counts written, exactly as POST /v1/cases.
-    await case_service.create(session, ctx.vault, _asker(ctx), ctx.principal, CaseCreate(id=row["id"], **values))
+    case, _ = await case_service.create(session, ctx.vault, _asker(ctx), ctx.principal,
+                                        CaseCreate(id=row["id"], **values))
+    await _case_step(session, ctx, case, row)
 
 
 async def _case_update(session: AsyncSession, ctx: SyncContext, record: Case, row: dict) -> None:
@@ -291,6 +310,39 @@ async def _case_update(session: AsyncSession, ctx: SyncContext, record: Case, ro
     if values:
         await case_service.update(_asker(ctx), ctx.principal, record, record.version,
                                   CaseUpdate.model_validate(values))
+    await _case_step(session, ctx, record, row)
+
+
+def _step_asked(case: Case, row: dict) -> str | None:
+    """The step a pushed row asks for, unless the case is waiting for it already or has taken it (a
+    retried push); an unknown step is returned, to be refused."""
+    step = CASES.pushed(row).get("step")
+    if step is None or step not in case_service.TRANSITIONS:
+        return step
+    sources, target = case_service.TRANSITIONS[step]
+    if case.pending_step == step or (case.status == target and case.status not in sources):
+        return None
+    return step
+
+
+async def _case_step(session: AsyncSession, ctx: SyncContext, case: Case, row: dict) -> None:
+    """The step a pushed row asks for (`step`), taken or submitted for approval as by the REST action."""
+    step = _step_asked(case, row)
+    if step is None:
+        return
+    if step not in case_service.TRANSITIONS:
+        raise InvalidInput.field("step", f"Must be one of: {', '.join(case_service.TRANSITIONS)}.", "unknown_step")
+    asked = CASES.pushed(row)
+    fields = {"on": CASES.decode("step_on", asked.get("step_on"))}
+    try:
+        body = (CloseInput(**fields, reason=asked.get("step_reason")) if step == "close"
+                else TransitionInput(**fields))
+    except ValidationError as exc:
+        raise InvalidInput.field("step_reason" if step == "close" else "step_on",
+                                 "Give a valid date (step_on) and, for a closure, a reason (step_reason).",
+                                 "invalid_step") from exc
+    await case_service.transition(session, ctx.principal, case, step, body, None,
+                                  ctx.request.app.state.settings.default_steps)
 
 
 async def _case_delete(session: AsyncSession, ctx: SyncContext, record: Case) -> None:
@@ -317,10 +369,15 @@ CASES = CasesTable(
         _col("close_reason", readonly=True),
         _col("populations", readonly=True),
         _col("station_id", "number"),
+        _col("pending_step", readonly=True, since=APPROVALS_SINCE),
+        _col("step", writeonly=True, since=APPROVALS_SINCE),
+        _col("step_on", writeonly=True, since=APPROVALS_SINCE),
+        _col("step_reason", writeonly=True, since=APPROVALS_SINCE),
         *TIMESTAMPS,
     ),
     create=_case_create, update=_case_update, delete=_case_delete,
-    update_schema=CaseUpdate,
+    update_schema=CaseUpdate, actions=frozenset({"step", "step_on", "step_reason"}),
+    asks=lambda case, row: _step_asked(case, row) is not None,
     immutable=frozenset({"beneficiary_id", "opened_on", "station_id"}),
     kept_when_null=frozenset({"station_id", "risk_level", "worker_id", "opened_on"}),
 )
@@ -413,8 +470,43 @@ REFERRALS = CasesTable(
     immutable=frozenset({"case_id"}),
 )
 
+# ---------------------------------------------------------------- approvals (read-only)
+
+def _approvals_refused(record_id: str) -> InvalidInput:
+    return InvalidInput.field("id", "Approvals are made by pushing a case's step and decided by a supervisor.",
+                              "read_only")
+
+
+async def _approval_create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+    raise _approvals_refused(row["id"])
+
+
+async def _approval_update(session: AsyncSession, ctx: SyncContext, record: Approval, row: dict) -> None:
+    return None  # every column is read-only
+
+
+async def _approval_delete(session: AsyncSession, ctx: SyncContext, record: Approval) -> None:
+    raise _approvals_refused(record.id)
+
+
+APPROVALS = SyncTable(
+    name="approvals", model=Approval, since=APPROVALS_SINCE,
+    columns=(
+        _col("case_id", readonly=True, indexed=True),
+        _col("step", readonly=True),
+        _col("status", readonly=True),
+        _col("occurred_on", readonly=True),
+        _col("decided_by", readonly=True),
+        _col("comments", readonly=True),
+        _col("station_id", "number", readonly=True),
+        *TIMESTAMPS,
+    ),
+    create=_approval_create, update=_approval_update, delete=_approval_delete,
+)
+
 # Parents before children.
-# Attachments last: read-only, made by the tablets' uploads (shared/attachments/tablet.py).
+# Read-only tables last: attachments, made by the tablets' uploads (shared/attachments/tablet.py),
+# and approvals, made by pushed steps.
 TABLES: list[SyncTable] = [BENEFICIARIES, CASES, SERVICE_RECORDS, REFERRALS,
-                           attachment_sync_table("case_attachments", Attachment)]
+                           attachment_sync_table("case_attachments", Attachment), APPROVALS]
 

@@ -27,6 +27,18 @@ class TestStationMove:
                            ("follow-ups", {"due_on": today.isoformat()})):
             assert (await cases_client.post(f"/v1/cases/{cid}/{kind}", json=body, headers=worker)).status_code == 201
         await act(worker, cid, "assess")
+        # Supervision at the room: its own rule, a supervisor assigned, the plan submitted.
+        head = token_for("station_head", 2, "/1/2/", user_id="h2")
+        r = await cases_client.put("/v1/approval-rules/4", json={"steps": ["plan"]}, headers=head)
+        assert r.status_code == 200, r.text
+        r = await cases_client.post("/v1/supervisor-assignments", json={"supervisor_id": "sv", "station_id": 4},
+                                    headers=head)
+        assert r.status_code == 201, r.text
+        await act(worker, cid, "plan", expect=202)
+        r = await cases_client.post("/v1/supervision-records", headers=head, json={
+            "station_id": 4, "held_on": today.isoformat(), "supervisor_id": "sv", "worker_ids": ["w2"],
+            "mode": "on_site", "duration_minutes": 60, "topics": ["个案研讨"], "case_ids": [cid]})
+        assert r.status_code == 201, r.text
         r = await cases_client.post(f"/v1/cases/{cid}/attachments", content=pdf(), headers=worker,
                                     params={"purpose": "assessment"})
         assert r.status_code == 201, r.text
@@ -44,6 +56,9 @@ class TestStationMove:
             assert paths == {"/1/3/2/4/"}, table.name
         assert await db.fetchval("SELECT station_path FROM cases.beneficiary WHERE id = $1",
                                  untouched["id"]) == "/1/3/"
+        # The assignment moved with its station: the supervisor still has the room's approval.
+        queue = await cases_client.get("/v1/approvals", headers=token_for("supervisor", 10, "/9/10/", user_id="sv"))
+        assert [a["case_id"] for a in queue.json()["items"]] == [cid]
 
         moved_worker = token_for("social_worker", 2, "/1/3/2/", user_id="w2")
         assert (await cases_client.get(f"/v1/cases/{cid}", headers=moved_worker)).status_code == 200

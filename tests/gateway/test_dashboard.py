@@ -42,6 +42,8 @@ CARDS = ("person_times", "persons", "person_times.casework", "person_times.group
          "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
          "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
          "resources.linked_yuan")
+# The supervision card's three figures (app.js SUPERVISION).
+SUPERVISION = ("supervision.sessions", "supervision.hours", "supervision.cases_reviewed")
 METHODS = ("person_times.casework", "person_times.group", "person_times.community")
 # The station-system card (app.js SYSTEM): the summary's `system`.
 SYSTEM = ("stations.total", "stations.province", "stations.city", "stations.county", "stations.township",
@@ -177,6 +179,10 @@ async def data(gateway, admin_headers, gateway_tree):
                                                      "served_on": today.isoformat(), "hours": "2.5",
                                                      "content": "助老送餐"})
     await post(head, f"/v1/volunteer-hours/{hours['id']}/confirm", expect=200)
+    await post(head, "/v1/supervision-records", {
+        "station_id": ids["mengzhuiwan"], "held_on": today.isoformat(), "supervisor_id": "centre-supervisor",
+        "worker_ids": ["meng.worker"], "mode": "on_site", "duration_minutes": 90, "topics": ["独居老人个案研讨"],
+        "case_ids": [c1["id"]]})
     return {"ids": ids, "head": head, "meng": meng, "case": c1, "project": project}
 
 
@@ -237,7 +243,7 @@ class Page:
         return {"from": start.strip(), "to": end.strip()}
 
     async def cards(self) -> dict[str, float | None]:
-        return {m: number(await self.page.inner_text(f'[data-figure="{m}"] .value')) for m in CARDS}
+        return {m: number(await self.page.inner_text(f'[data-figure="{m}"] .value')) for m in (*CARDS, *SUPERVISION)}
 
     async def get(self, path: str, **params) -> dict:
         r = await self.api.get(path, params=params, headers=self.headers)
@@ -248,7 +254,7 @@ class Page:
         """The cards equal the API's summary of the station over the page's period."""
         summary = await self.get("/v1/stats/summary", station_id=station_id, **await self.period())
         assert await self.page.inner_text("#station-name") == summary["station"]["name"]
-        expected = {m: shown_value(summary["figures"][m]["value"]) for m in CARDS}
+        expected = {m: shown_value(summary["figures"][m]["value"]) for m in (*CARDS, *SUPERVISION)}
         assert await self.cards() == expected
         return summary
 
@@ -289,6 +295,8 @@ class TestDashboard:
             assert (await persons.inner_text()).startswith("≈") and await persons.get_attribute("data-exact") == "false"
             assert await page.inner_text('[data-figure="person_times"] .label') == "服务人次"
             assert await page.is_hidden("#degraded")
+            # The supervision card: one session of 90 minutes discussing one case.
+            assert [summary["figures"][m]["value"] for m in SUPERVISION] == [1, 1.5, 1]
 
             # The method chart draws the timeseries the API answers, period by period.
             period = await tab.period()
@@ -439,7 +447,8 @@ class TestDashboard:
             assert summary["figures"]["person_times.casework"]["value"] == 5
             await page.wait_for_function(
                 "() => document.querySelector('[data-figure=\"person_times.casework\"] .value').dataset.value === '5'")
-            assert await tab.cards() == {m: shown_value(summary["figures"][m]["value"]) for m in CARDS}
+            assert await tab.cards() == {m: shown_value(summary["figures"][m]["value"])
+                                         for m in (*CARDS, *SUPERVISION)}
 
             # A stopped service: the page names it, shows its figures as missing and the rest as they are.
             upstreams = gateway.app.state.upstreams

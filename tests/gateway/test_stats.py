@@ -36,7 +36,8 @@ PROBLEM = "application/problem+json"
 FIGURES = ("person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
            "cases.new", "cases.closed", "cases.reopened", "cases.open", "beneficiaries.registered", "groups",
            "group_sessions", "activities", "resources.linked_yuan", "volunteers.registered", "volunteers.active",
-           "volunteer.hours", "volunteer.person_times")
+           "volunteer.hours", "volunteer.person_times", "supervision.sessions", "supervision.hours",
+           "supervision.cases_reviewed")
 PERSON_TIMES_PARTS = ("person_times.casework", "person_times.group", "person_times.community")
 DISTINCT = frozenset({"persons", "volunteers.active"})  # counted as a set of `who`, not summed
 STOCK = frozenset({"cases.open"})  # a level at the end of the range, not a flow inside it
@@ -48,6 +49,7 @@ OWNED_BY = {
     "resources.linked_yuan": {"cases", "projects"},
     "person_times.group": {"projects"}, "person_times.community": {"projects"}, "groups": {"projects"},
     "group_sessions": {"projects"}, "activities": {"projects"},
+    "supervision.sessions": {"cases"}, "supervision.hours": {"cases"}, "supervision.cases_reviewed": {"cases"},
     "volunteers.registered": {"volunteers"}, "volunteers.active": {"volunteers"}, "volunteer.hours": {"volunteers"},
     "volunteer.person_times": {"volunteers"},
 }
@@ -281,6 +283,18 @@ class World:
         self.ledger.add("volunteers", "volunteer.person_times", station, day)
         self.ledger.add("volunteers", "volunteers.active", station, day, who=volunteer)
 
+    async def supervision(self, headers, station: int, day: date, minutes: int, cases: list[dict]) -> None:
+        """A supervision session filed at `station`, discussing `cases`."""
+        made = await self.post(headers, "/v1/supervision-records", {
+            "station_id": station, "held_on": day.isoformat(), "supervisor_id": "centre-supervisor",
+            "worker_ids": ["w1", "w2"], "mode": "group", "duration_minutes": minutes, "topics": ["个案研讨"],
+            "case_ids": [c["id"] for c in cases]})
+        assert made["station_id"] == station
+        self.ledger.add("cases", "supervision.sessions", station, day)
+        self.ledger.add("cases", "supervision.hours", station, day, round(minutes / 60, 2))
+        if cases:
+            self.ledger.add("cases", "supervision.cases_reviewed", station, day, len(cases))
+
 
 @pytest.fixture
 async def world(gateway, admin_headers, gateway_tree) -> World:
@@ -340,6 +354,12 @@ async def world(gateway, admin_headers, gateway_tree) -> World:
     await w.hours(county, v1, ids["shuangqiao"], w.c, "3")
     await w.hours(county, v2, ids["shuangqiao"], w.d, "1.5")
     await w.hours(mian, v3, ids["mianyang"], w.b, "4")
+
+    # Supervision: sessions at two townships of the county and one elsewhere.
+    await w.supervision(county, ids["mengzhuiwan"], w.b, 90, [c1])
+    await w.supervision(county, ids["heping"], w.c, 105, [c2])
+    await w.supervision(county, ids["shuangqiao"], w.d, 45, [])
+    await w.supervision(mian, ids["mianyang"], w.d, 60, [c4])
     return w
 
 
@@ -390,6 +410,9 @@ class TestFiguresMatchTheRecords:
         assert figures["resources.linked_yuan"]["value"] == 950.5
         assert figures["volunteers.active"]["value"] == 2 and figures["volunteer.hours"]["value"] == 6.5
         assert figures["volunteer.person_times"]["value"] == 3 and figures["volunteers.registered"]["value"] == 2
+        # Supervision at three stations of the county (Mianyang's is outside): 1.5 + 1.75 + 0.75 hours.
+        assert figures["supervision.sessions"]["value"] == 3 and figures["supervision.hours"]["value"] == 4
+        assert figures["supervision.cases_reviewed"]["value"] == 2
 
         # Other stations, other ranges, other callers.
         admin = await gw.admin()

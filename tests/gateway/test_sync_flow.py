@@ -232,8 +232,11 @@ class TestTwoTablets:
         r = await gateway.get("/v1/sync/schema")
         assert r.status_code == 200
         schema = r.json()
-        assert schema["version"] == 4
+        assert schema["version"] == 5
         tables = {t["name"]: t for t in schema["tables"]}
+        # Version 5: steps pushed by tablets, and the approvals they wait for (read-only).
+        assert tables["approvals"]["since"] == 5
+        assert {c["name"] for c in tables["cases"]["columns"]} >= {"pending_step", "step", "step_on", "step_reason"}
         # Version 4: the attachments' metadata, read-only (tablets upload the files).
         assert {t: tables[t]["since"] for t in ("case_attachments", "project_attachments", "volunteer_attachments")} \
             == dict.fromkeys(("case_attachments", "project_attachments", "volunteer_attachments"), 4)
@@ -277,5 +280,8 @@ class TestTwoTablets:
         body = await tablet.pull(migration='{"from": 1, "tables": ["referrals"], "columns": []}')
         assert list(updated(body, "referrals")) == [referral["id"]]
         assert updated(body, "cases") == {}
+        # Migrating on from 2 to 5, it gets the cases whole (version 5 gave them columns) and the approvals.
+        body = await tablet.pull(schema_version="5", migration='{"from": 2, "tables": ["approvals"], "columns": []}')
+        assert updated(body, "cases")[case["id"]]["pending_step"] is None and updated(body, "referrals") == {}
         r = await gateway.get("/v1/sync", headers=tablet.headers, params={"last_pulled_at": "12345678"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "last_pulled_at"

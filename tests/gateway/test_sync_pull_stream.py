@@ -66,8 +66,9 @@ def _everything(station_id: int, project_id: str) -> dict:
               "populations": '["elderly"]', "address": TRICKY, "station_id": station_id,
               "emergency_contact": json.dumps({"name": TRICKY, "relation": "女儿", "phone": "13900001111"},
                                               ensure_ascii=False)}
+    # Asked to take its assessment: where a rule needs approval of it, an approval is made.
     case = {"id": uid("c"), "beneficiary_id": person["id"], "title": "入户照护", "presenting_problem": TRICKY,
-            "opened_on": today, "station_id": station_id}
+            "opened_on": today, "station_id": station_id, "step": "assess"}
     visit = {"id": uid("sr"), "case_id": case["id"], "served_on": today, "mode": "home_visit", "content": TRICKY,
              "service_type": "elder_child_care", "person_times": 2, "duration_minutes": 45, "resources_yuan": 12.5}
     referral = {"id": uid("ref"), "case_id": case["id"], "agency": "区残联", "referred_on": today, "reason": TRICKY,
@@ -115,9 +116,14 @@ class TestPullThroughTheGateway:
             "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
             "starts_on": clock.today().isoformat(), "ends_on": clock.today().isoformat()})
         assert r.status_code == 201, r.text
+        r2 = await gateway.put(f"/v1/approval-rules/{township['id']}", headers=head, json={"steps": ["assess"]})
+        assert r2.status_code == 200, r2.text
         await tablet.pull()
         changes = _everything(township["id"], r.json()["id"])
         await tablet.push(changes)
+        # The approvals' table is read-only: its one record is the case's assessment, submitted by the push.
+        changes["approvals"] = {"created": [{"id": await db.fetchval("SELECT id FROM cases.approval")}],
+                                "updated": [], "deleted": []}
         # The attachments' tables are read-only: their one record each is a file the tablet uploads.
         for table, owner in (("case_attachments", "beneficiaries"), ("project_attachments", "group_sessions"),
                              ("volunteer_attachments", "volunteer_hours")):

@@ -261,7 +261,8 @@ class TestDemo:
         for name in ("person_times.casework", "person_times.group", "person_times.community", "persons",
                      "cases.new", "cases.open", "cases.closed", "cases.reopened", "beneficiaries.registered",
                      "groups", "group_sessions", "activities", "volunteers.registered", "volunteer.hours",
-                     "volunteer.person_times"):
+                     "volunteer.person_times", "supervision.sessions", "supervision.hours",
+                     "supervision.cases_reviewed"):
             assert figures[name] > 0, (name, figures)
         assert summary["degraded"] == []
         assert figures["person_times"] == (figures["person_times.casework"] + figures["person_times.group"]

@@ -40,6 +40,7 @@ PATTERN_EXAMPLES = [
     "The projects service could not be reached about the project; nothing was recorded.",
     "Services did not answer (cases); the station was not deleted. Try again.",
     "A step cannot be dated before the case's last step (2026-03-01).",
+    "The case's 'plan' step is awaiting a supervisor's approval.",
     "The answer would hold more than 100000 rows: ask for fewer periods, stations or populations.",
 ]
 

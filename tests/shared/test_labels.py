@@ -25,7 +25,9 @@ from services.volunteers.api.attachments import PURPOSES as HOURS_PURPOSES
 from shared.uploads import Kind
 
 from services.cases.schemas.beneficiaries import ConsentKind, DisabilityType, Gender, NeedLevel, SelfCare
+from services.cases.schemas.approvals import ApprovableStep, ApprovalStatus
 from services.cases.schemas.cases import CaseStatus, CloseReason
+from services.cases.schemas.supervision import SupervisionMode
 from services.cases.schemas.common import ContactMode, RiskLevel
 from services.cases.schemas.records import DueItem, GoalStatus, PlanStatus, ReferralRead, ServiceType
 from services.projects.schemas.projects import BudgetLine, Grade, ProjectStatus
@@ -74,6 +76,9 @@ ENUMS: dict[str, list[str]] = {
     "case_status": values_of(CaseStatus),
     "close_reason": values_of(CloseReason),
     "risk_level": values_of(RiskLevel),
+    "approval_step": values_of(ApprovableStep),
+    "approval_status": values_of(ApprovalStatus),
+    "supervision_mode": values_of(SupervisionMode),
     "contact_mode": values_of(ContactMode),
     "service_type": values_of(ServiceType),
     "goal_status": values_of(GoalStatus),
@@ -155,7 +160,8 @@ def test_each_figure_says_how_it_is_counted():
     """The rules of docs/counting.md in a sentence beside each figure (the dashboard shows them on hover)."""
     rules = TABLES["figure_rule"]
     for figure in ("activities", "volunteers.registered", "volunteers.active", "volunteer.hours",
-                   "volunteer.person_times"):
+                   "volunteer.person_times", "supervision.sessions", "supervision.hours",
+                   "supervision.cases_reviewed"):
         zh, en = rules[figure]
         assert "不分人群" in zh and "no population split" in en, figure
     assert "开案时" in rules["cases.open"][0] and "populations at opening" in rules["cases.open"][1]

@@ -18,6 +18,7 @@
       "period.invalid": "请选择有效的统计周期（开始日期不晚于结束日期）。",
       "summary.title": "概览", "system.title": "站点体系", "system.stations": "站点", "system.projects": "项目",
       "system.staff": "人员", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
+      "summary.supervision": "督导",
       "chart.table": "数据表", "chart.period": "时段", "chart.total": "合计",
       "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。", "breakdown.deleted": "已删除",
       "breakdown.station": "站点", "breakdown.value": "数值", "breakdown.share": "占比",
@@ -32,7 +33,8 @@
       "error.forbidden": "您的账号不能查看统计数据。", "error.generic": "出错了：{detail}",
       "error.network": "无法连接服务器。",
       unit: {"person_times": "人次", persons: "人", cases: "个", groups: "个", sessions: "节", activities: "场",
-             volunteers: "人", hours: "小时", yuan: "元", stations: "个", projects: "个", staff: "人"},
+             volunteers: "人", hours: "小时", yuan: "元", stations: "个", projects: "个", staff: "人",
+             meetings: "次", case_times: "例次"},
     },
     en: {
       "doc.title": "Haolin · Dashboard", skip: "Skip to main content", title: "Dashboard", logout: "Log out",
@@ -45,6 +47,7 @@
       "period.invalid": "Choose a valid period (the first day no later than the last).",
       "summary.title": "Summary", "system.title": "Station system", "system.stations": "Stations",
       "system.projects": "Projects", "system.staff": "Staff", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
+      "summary.supervision": "Supervision",
       "chart.table": "Data table", "chart.period": "Period", "chart.total": "Total",
       "breakdown.title": "Child stations", "breakdown.metric": "Figure",
       "breakdown.hint": "Click a station's name to look at it.", "breakdown.deleted": "deleted",
@@ -60,7 +63,8 @@
       "error.forbidden": "Your account cannot see station figures.", "error.generic": "Something went wrong: {detail}",
       "error.network": "Cannot reach the server.",
       unit: {"person_times": "", persons: "", cases: "", groups: "", sessions: "", activities: "",
-             volunteers: "", hours: "h", yuan: "yuan", stations: "", projects: "", staff: ""},
+             volunteers: "", hours: "h", yuan: "yuan", stations: "", projects: "", staff: "",
+             meetings: "", case_times: ""},
     },
   };
 
@@ -75,7 +79,8 @@
         "beneficiaries.registered": "新建档服务对象", groups: "小组", group_sessions: "小组节数", activities: "社区活动",
         "resources.linked_yuan": "链接资源", "volunteers.registered": "新注册志愿者", "volunteers.active": "参与服务志愿者",
         "volunteer.hours": "志愿服务时长", "volunteer.person_times": "志愿服务人次", "cases.full": "完整个案",
-        "cases.beneficiaries": "个案服务对象人数",
+        "cases.beneficiaries": "个案服务对象人数", "supervision.sessions": "督导次数", "supervision.hours": "督导时长",
+        "supervision.cases_reviewed": "督导研讨个案",
       },
       service: {cases: "个案服务", projects: "项目服务", volunteers: "志愿服务"},
       station_kind: {province: "省", city: "市级中心", county: "县级总站", township: "镇街站", village: "村(社区)室"},
@@ -94,6 +99,8 @@
         "volunteers.registered": "Volunteers registered", "volunteers.active": "Active volunteers",
         "volunteer.hours": "Volunteer hours", "volunteer.person_times": "Volunteer person-times",
         "cases.full": "Full cases", "cases.beneficiaries": "People with a case",
+        "supervision.sessions": "Supervision sessions", "supervision.hours": "Supervision hours",
+        "supervision.cases_reviewed": "Cases reviewed in supervision",
       },
       service: {cases: "the casework service", projects: "the projects service", volunteers: "the volunteers service"},
       station_kind: {province: "province", city: "city", county: "county", township: "township", village: "village"},
@@ -119,6 +126,8 @@
     "projects.started": "projects", "projects.closed": "projects", "projects.budget_yuan": "yuan",
     "staff.social_workers": "staff", "staff.station_heads": "staff", "staff.supervisors": "staff",
     "staff.active_workers": "staff",
+    "cases.beneficiaries": "persons", "supervision.sessions": "meetings", "supervision.hours": "hours",
+    "supervision.cases_reviewed": "case_times",
   };
   // The station-system card (the summary's `system`): the tree by tier, projects, staff; counts only.
   const SYSTEM = [
@@ -132,6 +141,8 @@
                  "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
                  "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
                  "resources.linked_yuan"];
+  // One card, the width of the row, for supervision (督导): sessions, hours and cases reviewed.
+  const SUPERVISION = ["supervision.sessions", "supervision.hours", "supervision.cases_reviewed"];
   const METHODS = ["person_times.casework", "person_times.group", "person_times.community"];
   const BREAKDOWN_METRICS = ["person_times", "persons", ...METHODS, "cases.open", "cases.new", "activities",
                              "volunteer.hours", "resources.linked_yuan", "stations.total", "stations.active",
@@ -713,7 +724,20 @@
                 el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),
                 valueNode(figure, metric, 2),
                 note ? el("div", {class: "note", text: note}) : null);
-    }));
+    }), supervisionCard(summary));
+  }
+
+  function supervisionCard(summary) {
+    const missing = [...new Set(SUPERVISION.flatMap((m) => (summary.figures[m] || {}).missing || []))];
+    return el("div", {class: "figure supervision", "data-card": "supervision"},
+              el("div", {class: "label", text: t("summary.supervision")}),
+              el("div", {class: "parts"}, ...SUPERVISION.map((metric) => {
+                const figure = summary.figures[metric] || {value: null, missing: []};
+                return el("div", {class: "part", "data-figure": metric},
+                          el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),
+                          valueNode(figure, metric, 2));
+              })),
+              missing.length ? el("div", {class: "note", text: t("partial", {services: services(missing)})}) : null);
   }
 
   function renderSystem(summary) {

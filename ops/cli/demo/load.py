@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -169,12 +169,43 @@ async def write_records(plan: Plan, identity: Identity, http: httpx.AsyncClient,
 
     for county in plan.counties:
         head = writer(county.head)
+        # The demo walks its cases to their planned states on its own: no supervisor's approval.
+        rule = await head.send("PUT", f"/v1/approval-rules/{identity.stations[county.county.code]}", {"steps": []})
+        if rule.status_code != 200:
+            raise CliError(f"PUT /v1/approval-rules as {head.username}: {api.problem(rule)}")
         project, _ = await head.create("/v1/projects", county.project)
         advance(1)
         if project["status"] == "planned":
             await head.act(f"/v1/projects/{project['id']}/start")
         advance(1)
     await asyncio.gather(*(township(c, t) for c in plan.counties for t in c.townships))
+    for county in plan.counties:
+        await _supervision(writer(county.head), county, identity, writer, plan.today)
+
+
+async def _supervision(head: Writer, county: CountyPlan, identity: Identity,
+                       writer: Callable[[str], Writer], today: date) -> None:
+    """The county's supervisor assigned to the county, and one on-site session at each township
+    discussing two of its cases (made on the first run only: sessions have no client id)."""
+    login = county.head.removesuffix(".head") + ".supervisor"
+    await head.create("/v1/supervisor-assignments", {"supervisor_id": str(identity.users[login]),
+                                                    "station_id": identity.stations[county.county.code]})
+    supervisor = writer(login)
+    done = await supervisor.send("GET", "/v1/supervision-records?limit=1")
+    if done.status_code != 200:
+        raise CliError(f"GET /v1/supervision-records as {login}: {api.problem(done)}")
+    if done.json()["items"]:
+        return
+    held_on = (today - timedelta(days=7)).isoformat()
+    for town in county.townships:
+        station_id = identity.stations[town.township.code]
+        cases = await supervisor.send("GET", f"/v1/cases?station_id={station_id}&limit=2")
+        if cases.status_code != 200:
+            raise CliError(f"GET /v1/cases as {login}: {api.problem(cases)}")
+        await supervisor.create("/v1/supervision-records", {
+            "station_id": station_id, "held_on": held_on, "worker_ids": [str(identity.users[town.worker])],
+            "mode": "on_site", "duration_minutes": 120, "topics": ["个案研讨", "服务计划审阅"],
+            "case_ids": [c["id"] for c in cases.json()["items"]]})
 
 
 async def _township(worker: Writer, head: Writer, town: TownshipPlan, advance: Callable[[int], None]) -> None:

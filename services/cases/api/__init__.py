@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from services.cases.api import (attachments, beneficiaries, caseload, cases, internal, lookup, populations, project_stats, records,
-                                review, stats)
+from services.cases.api import (approvals, attachments, beneficiaries, caseload, cases, internal, lookup, populations,
+                                project_stats, records, review, stats, supervision)
 
 # stats first: /v1/cases/stats must not be taken for a case id.
 routers = tuple(module.router for module in (stats, populations, lookup, beneficiaries, caseload, cases, records,
-                                             review, internal, project_stats, attachments))
+                                             review, internal, project_stats, attachments, approvals,
+                                             supervision))
 router = APIRouter()
 for _router in routers:
     router.include_router(_router)

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.deps import (CaseDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
+from services.cases.deps import (CaseDep, DefaultStepsDep, CaseForUpdateDep, IdReaderDep, IdWriterDep, IfMatchDep,
                                  ReadSessionDep, SubtreeDep, VaultDep, WriteSessionDep, read_pool)
 from services.cases.errors import CaseNotFound
 from services.cases.models import Case
@@ -24,6 +24,9 @@ from shared.repository import page
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 ORDER = [Case.opened_on, Case.id]
+# A step that needs a supervisor's approval is submitted, not taken (service/approvals.py).
+SUBMITTED = {202: {"model": CaseRead, "description": "Submitted for a supervisor's approval: the case shows it as "
+                                                     "`pending_step` and keeps its status"}}
 TABLE = Case.__table__
 
 
@@ -101,62 +104,63 @@ async def case_history(case: CaseDep, session: ReadSessionDep, principal: IdRead
 
 
 async def _transition(action: str, body: TransitionInput | None, case: Case, principal: Principal,
-                      session: AsyncSession, version: int | None, response: Response) -> CaseRead:
-    await service.transition(session, principal, case, action, body or TransitionInput(), version)
+                      session: AsyncSession, version: int | None, response: Response, steps: list[str]) -> CaseRead:
+    if await service.transition(session, principal, case, action, body or TransitionInput(), version, steps):
+        response.status_code = status.HTTP_202_ACCEPTED
     set_etag(response, case.version)
     return withhold(CaseRead.model_validate(case), TABLE, principal)
 
 
-@router.post("/{case_id}/assess", response_model=CaseRead)
+@router.post("/{case_id}/assess", response_model=CaseRead, responses=SUBMITTED)
 async def case_assess(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                      version: OptionalIfMatchDep, response: Response,
+                      version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                       body: TransitionInput | None = None) -> CaseRead:
     """Move from intake to assessment (预估)."""
-    return await _transition("assess", body, case, principal, session, version, response)
+    return await _transition("assess", body, case, principal, session, version, response, steps)
 
 
-@router.post("/{case_id}/plan", response_model=CaseRead)
+@router.post("/{case_id}/plan", response_model=CaseRead, responses=SUBMITTED)
 async def case_plan(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                    version: OptionalIfMatchDep, response: Response,
+                    version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                     body: TransitionInput | None = None) -> CaseRead:
     """Move from assessment to planning (计划)."""
-    return await _transition("plan", body, case, principal, session, version, response)
+    return await _transition("plan", body, case, principal, session, version, response, steps)
 
 
-@router.post("/{case_id}/intervene", response_model=CaseRead)
+@router.post("/{case_id}/intervene", response_model=CaseRead, responses=SUBMITTED)
 async def case_intervene(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                         version: OptionalIfMatchDep, response: Response,
+                         version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                          body: TransitionInput | None = None) -> CaseRead:
     """Move from planning to intervention (介入)."""
-    return await _transition("intervene", body, case, principal, session, version, response)
+    return await _transition("intervene", body, case, principal, session, version, response, steps)
 
 
-@router.post("/{case_id}/evaluate", response_model=CaseRead)
+@router.post("/{case_id}/evaluate", response_model=CaseRead, responses=SUBMITTED)
 async def case_evaluate(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                        version: OptionalIfMatchDep, response: Response,
+                        version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                         body: TransitionInput | None = None) -> CaseRead:
     """Move from intervention to evaluation (评估)."""
-    return await _transition("evaluate", body, case, principal, session, version, response)
+    return await _transition("evaluate", body, case, principal, session, version, response, steps)
 
 
-@router.post("/{case_id}/close", response_model=CaseRead)
+@router.post("/{case_id}/close", response_model=CaseRead, responses=SUBMITTED)
 async def case_close(body: CloseInput, case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                     version: OptionalIfMatchDep, response: Response) -> CaseRead:
+                     version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep) -> CaseRead:
     """Close the case (结案) with a reason; early closure needs a reason other than completed."""
-    return await _transition("close", body, case, principal, session, version, response)
+    return await _transition("close", body, case, principal, session, version, response, steps)
 
 
 @router.post("/{case_id}/follow-up", response_model=CaseRead)
 async def case_follow_up(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                         version: OptionalIfMatchDep, response: Response,
+                         version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                          body: TransitionInput | None = None) -> CaseRead:
     """Start follow-up (跟进) of a closed case."""
-    return await _transition("follow-up", body, case, principal, session, version, response)
+    return await _transition("follow-up", body, case, principal, session, version, response, steps)
 
 
 @router.post("/{case_id}/reopen", response_model=CaseRead)
 async def case_reopen(case: CaseForUpdateDep, principal: IdWriterDep, session: WriteSessionDep,
-                      version: OptionalIfMatchDep, response: Response,
+                      version: OptionalIfMatchDep, response: Response, steps: DefaultStepsDep,
                       body: TransitionInput | None = None) -> CaseRead:
     """Reopen a closed case; it goes back to assessment."""
-    return await _transition("reopen", body, case, principal, session, version, response)
+    return await _transition("reopen", body, case, principal, session, version, response, steps)

@@ -67,6 +67,8 @@ class CaseRead(RecordRead):
     closed_on: date | None = None
     close_reason: CloseReason | None = None
     populations: list[str]
+    pending_step: str | None = Field(default=None, description="A step awaiting a supervisor's approval; the case "
+                                                               "takes no other step meanwhile")
 
 
 class TransitionInput(Input):

@@ -1,6 +1,6 @@
 """A case's records: assessments, service plans, service records, referrals, follow-ups."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -180,9 +180,20 @@ class FollowUpRead(_Read):
     notes: str | None = None
 
 
+class ReturnedStep(Output):
+    """The last decision on a case's step, when it was returned: what the worker must redo."""
+    approval_id: str
+    step: str
+    comments: str | None = None
+    returned_by: str | None = None
+    returned_at: datetime
+
+
 class CaseloadItem(Output):
     case: "CaseSummary"
     next_due: "DueItem | None" = None
+    returned: ReturnedStep | None = Field(default=None, description="The case's last step submitted for approval, "
+                                                                   "when a supervisor returned it: redo it")
 
 
 class CaseSummary(Output):
@@ -193,6 +204,7 @@ class CaseSummary(Output):
     risk_level: str
     opened_on: date
     station_id: int
+    pending_step: str | None = None
 
 
 class DueItem(Output):

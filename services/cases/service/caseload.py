@@ -4,8 +4,11 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.cases.models import Approval
+from services.cases.repository import approvals as approvals_repo
 from services.cases.repository import cases as repo
-from services.cases.schemas.records import Caseload, CaseloadItem, CaseSummary, DueItem, DueList
+from services.cases.schemas.approvals import RETURNED
+from services.cases.schemas.records import Caseload, CaseloadItem, CaseSummary, DueItem, DueList, ReturnedStep
 from shared import clock
 from shared.principals import Principal
 
@@ -37,8 +40,18 @@ async def caseload(session: AsyncSession, principal: Principal) -> Caseload:
     next_due: dict[str, DueItem] = {}
     for item in await _due_items(session, [c.id for c in cases], None, today):
         next_due.setdefault(item.case_id, item)
-    return Caseload(items=[CaseloadItem(case=CaseSummary.model_validate(c), next_due=next_due.get(c.id))
+    last = await approvals_repo.last_decisions(session, [c.id for c in cases])
+    return Caseload(items=[CaseloadItem(case=CaseSummary.model_validate(c), next_due=next_due.get(c.id),
+                                        returned=_returned(last.get(c.id), principal))
                            for c in cases])
+
+
+def _returned(approval: Approval | None, principal: Principal) -> ReturnedStep | None:
+    if approval is None or approval.status != RETURNED:
+        return None
+    return ReturnedStep(approval_id=approval.id, step=approval.step, returned_by=approval.decided_by,
+                        returned_at=approval.decided_at,
+                        comments=approval.comments if principal.may_read_sensitive else None)
 
 
 async def due(session: AsyncSession, principal: Principal, within_days: int) -> DueList:

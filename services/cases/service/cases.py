@@ -5,11 +5,13 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.models import (Assessment, Beneficiary, Case, CaseEvent, FollowUp, Referral, ServicePlan,
+from services.cases.errors import StepAwaitingApproval
+from services.cases.models import (Approval, Assessment, Beneficiary, Case, CaseEvent, FollowUp, Referral, ServicePlan,
                                    ServiceRecord, Station)
 from services.cases.repository import cases as repo
 from services.cases.schemas.cases import (OPEN_STATUSES, UNCLOSED_STATUSES, CaseCreate, CaseState, CaseUpdate, CloseInput,
                                           TransitionInput)
+from services.cases.service import approvals
 from services.cases.service.counting import Rollup
 from services.cases.service.references import check_project
 from shared import clock
@@ -98,8 +100,12 @@ async def update(asker: Asker, principal: Principal, case: Case, expected_versio
 
 
 async def transition(session: AsyncSession, principal: Principal, case: Case, action: str,
-                     body: TransitionInput, expected_version: int | None) -> Case:
-    sources, target = TRANSITIONS[action]
+                     body: TransitionInput, expected_version: int | None, default_steps: list[str]) -> bool:
+    """Take the step, or submit it when a rule of the case's station needs a supervisor's approval
+    (service/approvals.py; `default_steps`: the platform's default rule); True when it was submitted."""
+    if case.pending_step is not None:
+        raise StepAwaitingApproval(case.pending_step)
+    sources, _ = TRANSITIONS[action]
     if case.status not in sources:
         raise TransitionNotAllowed(action, case.status, allowed_actions(case.status))
     on = body.on or clock.today()
@@ -116,17 +122,29 @@ async def transition(session: AsyncSession, principal: Principal, case: Case, ac
         if reason == "completed" and case.status != CaseState.evaluation:
             raise InvalidInput.field("reason", "A case closes as completed only after its evaluation; "
                                      "give another reason for an early closure.", "early_completion")
+    if await approvals.needs_approval(session, default_steps, case, action):
+        approvals.submit(session, principal, case, action, on, reason, body.note, expected_version)
+        return True
+    await apply_step(session, principal, case, action, on, reason, body.note, expected_version)
+    return False
+
+
+async def apply_step(session: AsyncSession, principal: Principal, case: Case, action: str, on: date,
+                     reason: str | None, note: str | None, expected_version: int | None) -> None:
+    """The step takes effect: the case's new status, its event and counts."""
+    _, target = TRANSITIONS[action]
+    if action == "close" and case.status in OPEN_STATUSES:
         case.closed_on, case.close_reason = on, reason
     elif action == "reopen":
         case.closed_on = case.close_reason = None
     touch(case, principal, expected_version)
+    case.pending_step = None
     from_status, case.status = case.status, target.value
-    event = _event(case, principal, action, from_status, on, reason, body.note)
+    event = _event(case, principal, action, from_status, on, reason, note)
     session.add(event)
     rollup = Rollup()
     rollup.case_event(case, event, +1)
     await rollup.write(session)
-    return case
 
 
 async def delete(session: AsyncSession, principal: Principal, case: Case, expected_version: int) -> None:
@@ -139,7 +157,7 @@ async def delete(session: AsyncSession, principal: Principal, case: Case, expect
         rollup.case_event(case, event, -1)
     for record in await repo.live_children(session, ServiceRecord, case.id, for_update=True):
         rollup.service_record(record, -1)
-    for model in (*CASE_RECORDS, ServiceRecord, CaseEvent):
+    for model in (*CASE_RECORDS, ServiceRecord, CaseEvent, Approval):
         await repo.tombstone_children(session, model, case.id, principal.user_id)
     await rollup.write(session)
 

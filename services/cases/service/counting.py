@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.models import Beneficiary, Case, CaseEvent, PersonDay, ServiceRecord
+from services.cases.models import Beneficiary, Case, CaseEvent, PersonDay, ServiceRecord, SupervisionRecord
 from services.cases.repository import stats as repo
 from services.cases.schemas.cases import OPEN_STATUSES
 from shared.contracts.activity.server import Served
@@ -59,6 +59,16 @@ class Rollup:
         elif event.action == "reopen":
             self.add(case, day, Metric.cases_reopened, sign, pops)
             self.add(case, day, Metric.cases_open, sign, pops)
+
+    def supervision(self, record: SupervisionRecord, sign: int) -> None:
+        """A session, its hours and the cases it discussed, on the day it was held; not by population."""
+        self.add(record, record.held_on, Metric.supervision_sessions, sign)
+        # Each session's hours to the cent of an hour, as the rollup keeps them: an edit takes back exactly what
+        # was added.
+        hours = (Decimal(record.duration_minutes) / 60).quantize(Decimal("0.01"))
+        self.add(record, record.held_on, Metric.supervision_hours, sign * hours)
+        if record.case_ids:
+            self.add(record, record.held_on, Metric.supervision_cases_reviewed, sign * len(record.case_ids))
 
     async def write(self, session: AsyncSession) -> None:
         await repo.add(session, dict(self._deltas))

@@ -11,7 +11,8 @@ from shared.contracts.stats.schemas import StatsQuery
 from shared.stats import Metric
 
 METRICS = (Metric.person_times_casework, Metric.resources_linked, Metric.cases_new, Metric.cases_closed,
-           Metric.cases_reopened, Metric.cases_open, Metric.beneficiaries_registered)
+           Metric.cases_reopened, Metric.cases_open, Metric.beneficiaries_registered, Metric.supervision_sessions,
+           Metric.supervision_hours, Metric.supervision_cases_reviewed)
 
 
 async def answer(session: AsyncSession, query: StatsQuery) -> list[dict]:

@@ -194,6 +194,21 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
     for kind, (path, body) in records.items():
         ids["b"][kind] = (await post(f"/v1/cases/{case['id']}/{path}", body, worker_b, 201))["id"]
 
+    # Supervision at B: its own approval rule, the case's assessment submitted for approval, and a
+    # supervisor of elsewhere assigned to B (no caller of A: A's supervisor must not reach B's).
+    await _ok(await gw.put(f"/v1/approval-rules/{b['id']}", json={"steps": ["assess"]}, headers=head_b))
+    await post(f"/v1/cases/{case['id']}/assess", None, worker_b, 202)
+    pending = (await gw.get("/v1/approvals", params={"case_id": case["id"]}, headers=head_b)).json()["items"]
+    ids["b"]["approval"] = pending[0]["id"]
+    assignment = await post("/v1/supervisor-assignments", {"supervisor_id": "centre-supervisor",
+                                                           "station_id": b["id"]}, head_b, 201)
+    ids["b"]["assignment"] = assignment["id"]
+    session_b = await post("/v1/supervision-records", {
+        "held_on": t, "supervisor_id": "centre-supervisor", "worker_ids": [str(users["social_worker@B"]["id"])],
+        "mode": "individual", "duration_minutes": 90, "topics": [f"{MARK_B}独居老人个案研讨"],
+        "case_ids": [case["id"]], "notes": f"{MARK_B}督导意见"}, head_b, 201)
+    ids["b"]["supervision_record"] = session_b["id"]
+
     # Projects at B: a project with an evaluation, a group with a session and attendance, an activity.
     project = {"name": f"{MARK_STRUCTURE}双桥社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
                "starts_on": (today - timedelta(days=90)).isoformat(),

@@ -32,10 +32,10 @@ ANY = "ANY"
 # Body/query field -> record kind; a list field gets a one-item list.
 REFERENCES: dict[str, str] = {
     "station_id": "station", "parent_id": "station", "covered_station_ids": "station",
-    "user_id": "user", "worker_id": "user",
+    "user_id": "user", "worker_id": "user", "supervisor_id": "user", "worker_ids": "user",
     "device_id": "device",
     "beneficiary_id": "beneficiary", "member_id": "beneficiary", "members": "beneficiary", "ids": "beneficiary",
-    "case_id": "case",
+    "case_id": "case", "case_ids": "case",
     "project_id": "project", "group_id": "group", "activity_id": "activity",
     "volunteer_id": "volunteer", "leader_id": "volunteer", "volunteer_ids": "volunteer",
     "team_id": "team", "hours_id": "hours", "activity_ref": "activity",
@@ -58,14 +58,14 @@ LOOKUP_KINDS: dict[str, str] = {
 # Path parameter -> record kind, beyond REFERENCES.
 PATH_KINDS: dict[str, str] = {
     **REFERENCES, "evaluation_id": "evaluation", "session_id": "session", "entry_id": "entry",
-    "certificate_id": "certificate",
+    "certificate_id": "certificate", "approval_id": "approval", "assignment_id": "assignment",
 }
 # The file a tablet's route (/v1/sync/attachments/{id}, /internal/sync/attachments/{id}) names, by process.
 TABLET_FILES = {"gateway": "attachment:beneficiary", "cases": "attachment:beneficiary",
                 "projects": "attachment:activity", "volunteers": "attachment:hours"}
 # `{record_id}` names the record of the collection just before it.
 RECORD_SEGMENTS = {"assessments": "assessment", "plans": "plan", "service-records": "service_record",
-                   "referrals": "referral", "follow-ups": "follow_up"}
+                   "referrals": "referral", "follow-ups": "follow_up", "supervision-records": "supervision_record"}
 # Required values the plain synthesis cannot guess, by schema name: what makes the body pass the
 # service's own rules, so that only the reference under test can refuse it.
 OVERRIDES: dict[str, dict[str, Any]] = {
