@@ -45,6 +45,7 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "casework": ("个案工作", "Casework"),
         "group": ("小组工作", "Group work"),
         "community": ("社区工作", "Community work"),
+        "visit": ("探访", "Visits"),
     },
     # Every figure of the dashboards (shared.stats.FIGURES) and of project targets (TARGET_METRICS).
     "figure": {
@@ -53,6 +54,7 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "person_times.casework": ("个案服务人次", "Casework person-times"),
         "person_times.group": ("小组活动人次", "Group work person-times"),
         "person_times.community": ("社区活动人次", "Community activity person-times"),
+        "person_times.visit": ("探访人次", "Visit person-times"),
         "cases.new": ("新开个案", "New cases"),
         "cases.closed": ("结案", "Closed cases"),
         "cases.reopened": ("重开个案", "Reopened cases"),
@@ -72,10 +74,10 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
     # How each figure is counted, in a sentence for the reader of a dashboard or report (docs/counting.md
     # has the whole rule): every figure of shared.stats.FIGURES and of the project targets.
     "figure_rule": {
-        "person_times": ("个案、小组、社区活动人次之和", "Casework, group and community person-times added up"),
-        "persons": ("个案、小组、社区活动中具名服务的人，每人只计一次；匿名人数不计；按服务时所属人群分列",
-                    "Named people served by casework, groups and activities, each once; anonymous headcounts "
-                    "not included; by the populations they had when served"),
+        "person_times": ("个案、小组、社区活动、探访人次之和", "Casework, group, community and visit person-times added up"),
+        "persons": ("个案、小组、社区活动、探访中具名服务的人，每人只计一次；匿名人数不计；按服务时所属人群分列",
+                    "Named people served by casework, groups, activities and visits, each once; anonymous "
+                    "headcounts not included; by the populations they had when served"),
         "person_times.casework": ("服务记录的人次之和，记在服务日期；按记录时服务对象所属人群分列",
                                   "Person-times of the service records, on their service date; by the client's "
                                   "populations when the record was made"),
@@ -85,6 +87,8 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "person_times.community": ("各场活动具名参与人数加匿名人数，记在举办日期；具名者按签到时所属人群分列，匿名人数不分人群",
                                    "Named participants plus the anonymous headcount of each activity, on its date; "
                                    "named ones by their populations at sign-in, headcounts under everyone only"),
+        "person_times.visit": ("每次探访计1人次，记在探访日期；按探访时服务对象所属人群分列",
+                               "One person-time per visit, on its date; by the person's populations when visited"),
         "cases.new": ("期间内开案的个案；按开案时服务对象所属人群分列",
                       "Cases opened in the period; by the client's populations at opening"),
         "cases.closed": ("期间内从在案状态结案的个案（结束跟进不算）；按开案时所属人群分列",
@@ -156,6 +160,39 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "office": ("站内面谈", "At the office"),
         "online": ("线上", "Online"),
         "outreach": ("外展", "Outreach"),
+    },
+    # Visits (探访): how the person was seen, and the situation found.
+    "visit_mode": {
+        "home_visit": ("入户探访", "Home visit"),
+        "phone": ("电话探访", "Phone call"),
+        "video": ("视频探访", "Video call"),
+    },
+    "visit_health": {
+        "good": ("良好", "Good"),
+        "fair": ("一般", "Fair"),
+        "poor": ("较差", "Poor"),
+        "critical": ("危重", "Critical"),
+    },
+    "visit_safety": {
+        "safe": ("安全", "Safe"),
+        "at_risk": ("存在隐患", "At risk"),
+        "unsafe": ("不安全", "Unsafe"),
+    },
+    "visit_living": {
+        "adequate": ("良好", "Adequate"),
+        "basic": ("基本保障", "Basic"),
+        "inadequate": ("困难", "Inadequate"),
+    },
+    "visit_need": {
+        "daily_care": ("生活照料", "Daily care"),
+        "meals": ("助餐", "Meals"),
+        "medical": ("医疗康复", "Medical care"),
+        "financial": ("经济救助", "Financial help"),
+        "housing": ("住房安全", "Housing"),
+        "psychological": ("精神慰藉", "Emotional support"),
+        "legal": ("法律援助", "Legal aid"),
+        "education": ("教育", "Education"),
+        "other": ("其他", "Other"),
     },
     # The "six services" Sichuan stations report against.
     "service_type": {

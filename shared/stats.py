@@ -22,6 +22,7 @@ class Metric(str, enum.Enum):
     person_times_casework = "person_times.casework"
     person_times_group = "person_times.group"
     person_times_community = "person_times.community"
+    person_times_visit = "person_times.visit"
     cases_new = "cases.new"
     cases_closed = "cases.closed"
     cases_reopened = "cases.reopened"
@@ -120,7 +121,7 @@ TARGET_RENAMED: dict[str, str] = {"beneficiaries.registered": "cases.beneficiari
 # The services that count each metric: the gateway asks them and, when one fails, names the
 # figures that are missing its part. Resources are linked both in casework and at activities.
 _COUNTED_BY: dict[tuple[str, ...], tuple[Metric, ...]] = {
-    ("cases",): (Metric.person_times_casework, Metric.cases_new, Metric.cases_closed, Metric.cases_reopened,
+    ("cases",): (Metric.person_times_casework, Metric.person_times_visit, Metric.cases_new, Metric.cases_closed, Metric.cases_reopened,
                  Metric.cases_open, Metric.beneficiaries_registered),
     ("cases", "projects"): (Metric.resources_linked,),
     ("projects",): (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
@@ -132,9 +133,10 @@ OWNERS: dict[Metric, tuple[str, ...]] = {
     metric: owners for owners, metrics in _COUNTED_BY.items() for metric in metrics}
 
 # Figures the gateway makes from the services' answers rather than asking for by name:
-# person-times of all three methods, and distinct persons merged from the services' sets.
+# person-times of every method, and distinct persons merged from the services' sets.
 PERSON_TIMES = "person_times"
 PERSONS = "persons"
-PERSON_TIMES_PARTS = (Metric.person_times_casework, Metric.person_times_group, Metric.person_times_community)
+PERSON_TIMES_PARTS = (Metric.person_times_casework, Metric.person_times_group, Metric.person_times_community,
+                      Metric.person_times_visit)
 PERSONS_SOURCES = ("cases", "projects")
 FIGURES: tuple[str, ...] = (PERSON_TIMES, PERSONS, *(m.value for m in Metric))

@@ -10,7 +10,7 @@ anything about a child is in one of them, whatever the person's age.
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -182,6 +182,30 @@ class FollowUp(CaseChildMixin, Base):
     notes: Mapped[str | None] = mapped_column(Sealed("cases.follow_up.notes"))
 
 
+class Visit(Record, Base):
+    """A light visit (探访) of a person, with no case: counted as person_times.visit. The person's
+    situation (health, safety, living conditions, needs) is sensitive, so sealed like a case's notes."""
+
+    __tablename__ = "visit"
+    beneficiary_id: Mapped[str] = mapped_column(String(64), ForeignKey("beneficiary.id"))
+    visited_on: Mapped[date] = mapped_column(Date)
+    mode: Mapped[str] = mapped_column(String(16))
+    worker_id: Mapped[str] = mapped_column(String(64), index=True)
+    health: Mapped[str | None] = mapped_column(Sealed("cases.visit.health"))
+    safety: Mapped[str | None] = mapped_column(Sealed("cases.visit.safety"))
+    living: Mapped[str | None] = mapped_column(Sealed("cases.visit.living"))
+    # Need codes joined by commas, sealed as one value.
+    needs: Mapped[str | None] = mapped_column(Sealed("cases.visit.needs"))
+    notes: Mapped[str | None] = mapped_column(Sealed("cases.visit.notes"))
+    follow_up: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    case_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("case.id"))
+    # The person's populations when visited: counts stay as reported (as a service record's).
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (Index("ix_visit_beneficiary_id_visited_on", "beneficiary_id", "visited_on"),)
+
+
 # Files on beneficiaries and cases (shared/attachments).
 Attachment = attachment_model(Base)
 
@@ -191,11 +215,12 @@ PersonDay = person_day_model(Base)
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
-track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Attachment)
+track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Visit,
+      Attachment)
 
 
 RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
-                                        Referral, FollowUp, Attachment)]
+                                        Referral, FollowUp, Visit, Attachment)]
 
 # Tables with a station_path column, rewritten when a station moves.
 PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]

@@ -39,10 +39,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # The cards the page shows (app.js CARDS).
 CARDS = ("person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-         "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
+         "person_times.visit", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
          "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
          "resources.linked_yuan")
-METHODS = ("person_times.casework", "person_times.group", "person_times.community")
+METHODS = ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit")
 
 
 def _chromium_or_skip() -> str:

@@ -68,7 +68,8 @@
     "zh-CN": {
       metric: {
         person_times: "服务人次", persons: "服务人数", "person_times.casework": "个案服务人次",
-        "person_times.group": "小组服务人次", "person_times.community": "社区活动人次", "cases.new": "新开个案",
+        "person_times.group": "小组服务人次", "person_times.community": "社区活动人次",
+        "person_times.visit": "探访人次", "cases.new": "新开个案",
         "cases.closed": "结案", "cases.reopened": "重开个案", "cases.open": "在案个案",
         "beneficiaries.registered": "新建档服务对象", groups: "小组", group_sessions: "小组节数", activities: "社区活动",
         "resources.linked_yuan": "链接资源", "volunteers.registered": "新注册志愿者", "volunteers.active": "参与服务志愿者",
@@ -86,7 +87,7 @@
       metric: {
         person_times: "Person-times", persons: "Persons served", "person_times.casework": "Casework person-times",
         "person_times.group": "Group work person-times", "person_times.community": "Community activity person-times",
-        "cases.new": "New cases", "cases.closed": "Closed cases", "cases.reopened": "Reopened cases",
+        "person_times.visit": "Visit person-times", "cases.new": "New cases", "cases.closed": "Closed cases", "cases.reopened": "Reopened cases",
         "cases.open": "Open cases", "beneficiaries.registered": "Beneficiaries registered", groups: "Groups",
         group_sessions: "Group sessions", activities: "Community activities", "resources.linked_yuan": "Resources linked",
         "volunteers.registered": "Volunteers registered", "volunteers.active": "Active volunteers",
@@ -105,7 +106,8 @@
 
   const UNIT_OF = {
     person_times: "person_times", "person_times.casework": "person_times", "person_times.group": "person_times",
-    "person_times.community": "person_times", "volunteer.person_times": "person_times", persons: "persons",
+    "person_times.community": "person_times", "person_times.visit": "person_times",
+    "volunteer.person_times": "person_times", persons: "persons",
     "cases.new": "cases", "cases.closed": "cases", "cases.reopened": "cases", "cases.open": "cases",
     "beneficiaries.registered": "persons", groups: "groups", group_sessions: "sessions", activities: "activities",
     "resources.linked_yuan": "yuan", "volunteers.registered": "volunteers", "volunteers.active": "volunteers",
@@ -114,10 +116,10 @@
   };
   // The summary cards, in reading order; the first two are the headline figures.
   const CARDS = ["person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-                 "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
+                 "person_times.visit", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
                  "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
                  "resources.linked_yuan"];
-  const METHODS = ["person_times.casework", "person_times.group", "person_times.community"];
+  const METHODS = ["person_times.casework", "person_times.group", "person_times.community", "person_times.visit"];
   const BREAKDOWN_METRICS = ["person_times", "persons", ...METHODS, "cases.open", "cases.new", "activities",
                              "volunteer.hours", "resources.linked_yuan"];
   const COLORS = ["#1f6f8b", "#e07a1f", "#3a9a5b", "#8e5bb5", "#c94c4c", "#5b7fd1", "#b59a2e", "#4aa3a3",

@@ -10,7 +10,7 @@ from shared import rollup
 from shared.contracts.stats.schemas import StatsQuery
 from shared.stats import Metric
 
-METRICS = (Metric.person_times_casework, Metric.resources_linked, Metric.cases_new, Metric.cases_closed,
+METRICS = (Metric.person_times_casework, Metric.person_times_visit, Metric.resources_linked, Metric.cases_new, Metric.cases_closed,
            Metric.cases_reopened, Metric.cases_open, Metric.beneficiaries_registered)
 
 

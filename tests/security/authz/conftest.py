@@ -193,6 +193,8 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
     }
     for kind, (path, body) in records.items():
         ids["b"][kind] = (await post(f"/v1/cases/{case['id']}/{path}", body, worker_b, 201))["id"]
+    visit = {"visited_on": t, "mode": "home_visit", "health": "poor", "needs": ["meals"], "notes": f"{MARK_B}独居"}
+    ids["b"]["visit"] = (await post(f"/v1/beneficiaries/{p1['id']}/visits", visit, worker_b, 201))["id"]
 
     # Projects at B: a project with an evaluation, a group with a session and attendance, an activity.
     project = {"name": f"{MARK_STRUCTURE}双桥社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
