@@ -34,16 +34,16 @@ PROBLEM = "application/problem+json"
 
 # Every figure the summary shows.
 FIGURES = ("person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-           "cases.new", "cases.closed", "cases.reopened", "cases.open", "beneficiaries.registered", "groups",
+           "person_times.visit", "cases.new", "cases.closed", "cases.reopened", "cases.open", "beneficiaries.registered", "groups",
            "group_sessions", "activities", "resources.linked_yuan", "volunteers.registered", "volunteers.active",
            "volunteer.hours", "volunteer.person_times")
-PERSON_TIMES_PARTS = ("person_times.casework", "person_times.group", "person_times.community")
+PERSON_TIMES_PARTS = ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit")
 DISTINCT = frozenset({"persons", "volunteers.active"})  # counted as a set of `who`, not summed
 STOCK = frozenset({"cases.open"})  # a level at the end of the range, not a flow inside it
 # The services that own each figure: who is missing when one of them is down.
 OWNED_BY = {
     "person_times": {"cases", "projects"}, "persons": {"cases", "projects"},
-    "person_times.casework": {"cases"}, "cases.new": {"cases"}, "cases.closed": {"cases"},
+    "person_times.casework": {"cases"}, "person_times.visit": {"cases"}, "cases.new": {"cases"}, "cases.closed": {"cases"},
     "cases.reopened": {"cases"}, "cases.open": {"cases"}, "beneficiaries.registered": {"cases"},
     "resources.linked_yuan": {"cases", "projects"},
     "person_times.group": {"projects"}, "person_times.community": {"projects"}, "groups": {"projects"},
@@ -170,6 +170,7 @@ class World:
         self.ledger = Ledger(gateway_tree)
         self.today = clock.today()
         self.populations_of: dict[str, list[str]] = {}
+        self.station_of: dict[str, int] = {}
         self.headers: dict[str, dict] = {}  # username -> bearer headers
 
     async def post(self, headers: dict, path: str, body: dict | None = None, expect: int = 201) -> dict:
@@ -182,6 +183,7 @@ class World:
                                                              "station_id": station})
         assert b["station_id"] == station
         self.populations_of[b["id"]] = populations
+        self.station_of[b["id"]] = station
         self.ledger.add("cases", "beneficiaries.registered", station, self.today, populations=populations)
         return b["id"]
 
@@ -215,6 +217,14 @@ class World:
         self.ledger.add("cases", "persons", station, day, populations=pops, who=person)
         if yuan is not None:
             self.ledger.add("cases", "resources.linked_yuan", station, day, float(yuan), pops)
+
+    async def visit(self, headers, person: str, day: date, mode: str) -> None:
+        v = await self.post(headers, f"/v1/beneficiaries/{person}/visits", {"visited_on": day.isoformat(),
+                                                                             "mode": mode, "health": "fair"})
+        station, pops = self.station_of[person], self.populations_of[person]
+        assert v["station_id"] == station
+        self.ledger.add("cases", "person_times.visit", station, day, 1, pops)
+        self.ledger.add("cases", "persons", station, day, populations=pops, who=person)
 
     def _attended(self, metric: str, station: int, day: date, attendees: list[str], anonymous: int) -> None:
         for person in attendees:
@@ -320,6 +330,12 @@ async def world(gateway, admin_headers, gateway_tree) -> World:
     await w.service_record(mian, c4, w.b)
     await w.close(mian, c4, w.d)
 
+    # Visits: P twice (also served by casework, a group and an activity), S once (also at an activity).
+    await w.visit(meng, p, w.c, "home_visit")
+    await w.visit(meng, p, w.d, "phone")
+    await w.visit(shuang, s, w.b, "video")
+    await w.visit(mian, m, w.b, "home_visit")
+
     # Group work and community activities under the county's project; one at the county itself.
     project = await w.project(county, ids["chenghua"], "成华区社工站项目")
     g1 = await w.group(county, project, ids["mengzhuiwan"], w.a, [p, q], target="elderly")
@@ -378,12 +394,15 @@ class TestFiguresMatchTheRecords:
         assert figures["persons"]["value"] == 4
         assert figures["persons"]["by_population"] == {"elderly": 1, "elderly_alone": 1, "child_left_behind": 1,
                                                        "dibao": 1, "disabled": 1}
-        # casework 1 + 2 (P) + 1 (Q) + 1 (R); group 2 named + 2 anonymous, 1, 5 anonymous; activities 2 + 10, 1.
+        # casework 1 + 2 (P) + 1 (Q) + 1 (R); group 2 named + 2 anonymous, 1, 5 anonymous; activities 2 + 10, 1;
+        # visits 2 (P) + 1 (S).
         assert figures["person_times.casework"]["value"] == 5
         assert figures["person_times.group"]["value"] == 10
         assert figures["person_times.community"]["value"] == 13
-        assert figures["person_times"]["value"] == 28
-        assert figures["person_times"]["by_population"]["elderly"] == 3 + 2 + 1  # P: casework, sessions, activity
+        assert figures["person_times.visit"]["value"] == 3
+        assert figures["person_times"]["value"] == 31
+        # P: casework, sessions, activity, visits
+        assert figures["person_times"]["by_population"]["elderly"] == 3 + 2 + 1 + 2
         assert figures["cases.new"]["value"] == 2  # C1 opened before `from`
         assert figures["cases.open"]["value"] == 2 and figures["cases.closed"]["value"] == 1  # C1, C3 open
         assert figures["cases.reopened"]["value"] == 0
@@ -442,7 +461,7 @@ class TestFiguresMatchTheRecords:
         values = dict(zip(starts, body["series"][0]["values"], strict=True))
         empty = [s for s in starts if w.a + timedelta(days=7) <= s and s + timedelta(days=6) < w.b]
         assert empty and all(values[s] == 0 for s in empty)
-        assert sum(values.values()) == 28
+        assert sum(values.values()) == 31
 
         # By day over a fortnight that ends today: the days without records are there with 0.
         short = to - timedelta(days=13)
@@ -533,7 +552,8 @@ class TestDegraded:
         stations, rest = w.ledger.subtree(county), frozenset({"cases", "volunteers"})
         for name in ("person_times", "persons", "resources.linked_yuan"):
             assert figures[name]["value"] == w.ledger.value(name, stations, frm, to, services=rest), name
-        assert figures["person_times"]["value"] == 5 and figures["persons"]["value"] == 3  # P, Q, R by casework
+        # P, Q and R by casework, S by a visit
+        assert figures["person_times"]["value"] == 5 + 3 and figures["persons"]["value"] == 4
         assert figures["resources.linked_yuan"]["value"] == 450.5
 
         r = await gw.get("/v1/stats/timeseries", headers=official, params={

@@ -45,7 +45,7 @@ class TestTabletFiles:
         assert (await db.fetchval("SELECT created_by FROM cases.attachment")).startswith("device:")
 
         schema = (await gateway.get("/v1/sync/schema")).json()
-        assert schema["version"] == 4
+        assert schema["version"] == 5
         assert {t["name"]: t["since"] for t in schema["tables"]}["case_attachments"] == 4
         body = await tablet.pull(schema_version="4")
         row = updated(body, "case_attachments")[photo_id]

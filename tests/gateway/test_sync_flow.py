@@ -232,7 +232,7 @@ class TestTwoTablets:
         r = await gateway.get("/v1/sync/schema")
         assert r.status_code == 200
         schema = r.json()
-        assert schema["version"] == 4
+        assert schema["version"] == 5
         tables = {t["name"]: t for t in schema["tables"]}
         # Version 4: the attachments' metadata, read-only (tablets upload the files).
         assert {t: tables[t]["since"] for t in ("case_attachments", "project_attachments", "volunteer_attachments")} \
