@@ -161,6 +161,18 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "online": ("线上", "Online"),
         "outreach": ("外展", "Outreach"),
     },
+    # How a beneficiary came to be registered.
+    "beneficiary_source": {
+        "direct": ("社工建档", "Registered by a worker"),
+        "roster": ("名册导入", "From a roster"),
+    },
+    # What a roster import does with a row (docs/rosters.md).
+    "roster_row_action": {
+        "register": ("新建档", "Register"),
+        "add": ("列入名册", "Add to the roster"),
+        "update": ("更新", "Update"),
+        "unchanged": ("无变化", "Unchanged"),
+    },
     # Visits (探访): how the person was seen, and the situation found.
     "visit_mode": {
         "home_visit": ("入户探访", "Home visit"),

@@ -65,6 +65,8 @@ class Beneficiary(Record, Reviewed, Base):
     consents: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
     registered_on: Mapped[date] = mapped_column(Date)
+    # How the person came to be registered: "direct" by a worker, "roster" by a civil-affairs roster import.
+    source: Mapped[str] = mapped_column(String(16), server_default=text("'direct'"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
     __table_args__ = (
@@ -206,6 +208,39 @@ class Visit(Record, Base):
     __table_args__ = (Index("ix_visit_beneficiary_id_visited_on", "beneficiary_id", "visited_on"),)
 
 
+class RosterImport(Record, Base):
+    """One civil-affairs roster file imported for a station's subtree (the record's station), and
+    what it changed: the rosters' history."""
+
+    __tablename__ = "roster_import"
+    listed_on: Mapped[date] = mapped_column(Date)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+    rows: Mapped[int] = mapped_column(Integer)
+    registered: Mapped[int] = mapped_column(Integer)
+    added: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    left: Mapped[int] = mapped_column(Integer)
+
+
+class RosterMember(Record, Base):
+    """A person on a civil-affairs roster of one population (特困, 低保, 独居老人...), at the person's
+    station. A person no longer listed is kept, with the date they left, never deleted by an import."""
+
+    __tablename__ = "roster_member"
+    beneficiary_id: Mapped[str] = mapped_column(String(64), ForeignKey("beneficiary.id"), index=True)
+    population: Mapped[str] = mapped_column(String(40))
+    village: Mapped[str | None] = mapped_column(String(100))
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
+    import_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("uq_roster_member_beneficiary_population", "beneficiary_id", "population", unique=True,
+              postgresql_where=text("deleted_at IS NULL")),
+    )
+
+
 # Files on beneficiaries and cases (shared/attachments).
 Attachment = attachment_model(Base)
 
@@ -216,11 +251,11 @@ PersonDay = person_day_model(Base)
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
 track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Visit,
-      Attachment)
+      RosterImport, RosterMember, Attachment)
 
 
 RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
-                                        Referral, FollowUp, Visit, Attachment)]
+                                        Referral, FollowUp, Visit, RosterImport, RosterMember, Attachment)]
 
 # Tables with a station_path column, rewritten when a station moves.
 PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]

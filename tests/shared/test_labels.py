@@ -24,10 +24,12 @@ from services.projects.api.attachments import EVALUATION_PURPOSES, EVIDENCE_PURP
 from services.volunteers.api.attachments import PURPOSES as HOURS_PURPOSES
 from shared.uploads import Kind
 
-from services.cases.schemas.beneficiaries import ConsentKind, DisabilityType, Gender, NeedLevel, SelfCare
+from services.cases.schemas.beneficiaries import (BeneficiarySource, ConsentKind, DisabilityType, Gender, NeedLevel,
+                                                  SelfCare)
 from services.cases.schemas.cases import CaseStatus, CloseReason
 from services.cases.schemas.common import ContactMode, RiskLevel
 from services.cases.schemas.records import DueItem, GoalStatus, PlanStatus, ReferralRead, ServiceType
+from services.cases.schemas.rosters import RowAction
 from services.cases.schemas.visits import HealthCode, LivingCode, NeedCode, SafetyCode, VisitMode
 from services.projects.schemas.projects import BudgetLine, Grade, ProjectStatus
 from services.projects.schemas.work import Stage
@@ -77,6 +79,8 @@ ENUMS: dict[str, list[str]] = {
     "risk_level": values_of(RiskLevel),
     "contact_mode": values_of(ContactMode),
     "service_type": values_of(ServiceType),
+    "beneficiary_source": values_of(BeneficiarySource),
+    "roster_row_action": values_of(RowAction),
     "visit_mode": values_of(VisitMode),
     "visit_health": values_of(HealthCode),
     "visit_safety": values_of(SafetyCode),
