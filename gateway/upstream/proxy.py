@@ -39,6 +39,7 @@ PROXIED_PREFIXES: dict[str, str] = {
     "/v1/cases": "cases",
     "/v1/populations": "cases",
     "/v1/rosters": "cases",
+    "/v1/visit-rules": "cases",
     "/v1/projects": "projects",
     "/v1/groups": "projects",
     "/v1/activities": "projects",

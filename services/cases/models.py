@@ -10,7 +10,7 @@ anything about a child is in one of them, whatever the person's age.
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +21,7 @@ from shared.crypto import RowSealed, Sealed
 from shared.audit.listener import track
 from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
-from shared.models import DIGEST, make_base
+from shared.models import DIGEST, PathType, make_base
 from shared.models import ServiceRecord as Record
 from shared.persons import person_day_model
 from shared.review import Reviewed, review_index
@@ -241,6 +241,29 @@ class RosterMember(Record, Base):
     )
 
 
+class VisitRule(Base):
+    """How often a person on a roster of one population is due a visit, and which modes count.
+    A rule without a station is the platform's default (seeded with its source, docs/rosters.md);
+    one set at a station holds for its whole subtree, and a station below may set its own."""
+
+    __tablename__ = "visit_rule"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    station_id: Mapped[int | None] = mapped_column(BigInteger)
+    station_path: Mapped[str | None] = mapped_column(PathType)
+    population: Mapped[str] = mapped_column(String(40))
+    every_days: Mapped[int] = mapped_column(Integer)
+    modes: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    source: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("uq_visit_rule_station_population", text("coalesce(station_path, '')"), "population", unique=True),
+    )
+
+
 # Files on beneficiaries and cases (shared/attachments).
 Attachment = attachment_model(Base)
 
@@ -258,7 +281,7 @@ RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment,
                                         Referral, FollowUp, Visit, RosterImport, RosterMember, Attachment)]
 
 # Tables with a station_path column, rewritten when a station moves.
-PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__]
+PATH_TABLES: list = [*RECORD_TABLES, DailyStat.__table__, PersonDay.__table__, VisitRule.__table__]
 
 # Sealed by the service itself, bound to their row (service/beneficiaries.py `_context`).
 ROW_SEALED = [RowSealed(Beneficiary.__table__, f"{field}_enc", f"cases.beneficiary.{field}")

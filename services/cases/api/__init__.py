@@ -3,10 +3,10 @@
 from fastapi import APIRouter
 
 from services.cases.api import (attachments, beneficiaries, caseload, cases, internal, lookup, populations, project_stats, records,
-                                review, rosters, stats, visits)
+                                review, rosters, stats, visit_rules, visits)
 
 # stats first: /v1/cases/stats must not be taken for a case id.
-routers = tuple(module.router for module in (stats, populations, lookup, beneficiaries, visits, rosters, caseload, cases, records,
+routers = tuple(module.router for module in (stats, populations, lookup, beneficiaries, visits, visit_rules, rosters, caseload, cases, records,
                                              review, internal, project_stats, attachments))
 router = APIRouter()
 for _router in routers:

@@ -199,6 +199,9 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
     roster = f"姓名,身份证号,人群类别,村(社区)\n{person['name']},{person['id_number']},tekun,{MARK_B}村\n"
     await _ok(await gw.post("/v1/rosters/import", headers=worker_b,
                             files={"file": ("roster.csv", roster.encode(), "text/csv")}), 201)
+    rule = await post("/v1/visit-rules", {"population": "tekun", "every_days": 14, "modes": ["home_visit"]},
+                      head_b, 201)
+    ids["b"]["visit_rule"] = rule["id"]
 
     # Projects at B: a project with an evaluation, a group with a session and attendance, an activity.
     project = {"name": f"{MARK_STRUCTURE}双桥社工站项目", "purchaser": "成华区民政局", "operator": "好邻社工中心",
