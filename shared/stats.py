@@ -23,6 +23,9 @@ class Metric(str, enum.Enum):
     person_times_group = "person_times.group"
     person_times_community = "person_times.community"
     person_times_visit = "person_times.visit"
+    roster_members = "roster.members"
+    roster_visited = "roster.visited"
+    roster_overdue = "roster.overdue"
     cases_new = "cases.new"
     cases_closed = "cases.closed"
     cases_reopened = "cases.reopened"
@@ -42,9 +45,9 @@ class Metric(str, enum.Enum):
 # these never add up across stations or periods; a total is asked for, not summed.
 DISTINCT_METRICS = frozenset({Metric.volunteers_active})
 
-# Metrics that are a level at a moment (summed over all days up to the period end),
-# not a flow summed inside the period.
-STOCK_METRICS = frozenset({Metric.cases_open})
+# Metrics that are a level at a moment (summed over all days up to the period end, or for the
+# roster figures read at the period's end), not a flow summed inside the period.
+STOCK_METRICS = frozenset({Metric.cases_open, Metric.roster_members, Metric.roster_overdue})
 
 GroupBy = Literal["day", "week", "month", "quarter", "year", "population", "station"]
 PERIODS = ("day", "week", "month", "quarter", "year")
@@ -121,8 +124,9 @@ TARGET_RENAMED: dict[str, str] = {"beneficiaries.registered": "cases.beneficiari
 # The services that count each metric: the gateway asks them and, when one fails, names the
 # figures that are missing its part. Resources are linked both in casework and at activities.
 _COUNTED_BY: dict[tuple[str, ...], tuple[Metric, ...]] = {
-    ("cases",): (Metric.person_times_casework, Metric.person_times_visit, Metric.cases_new, Metric.cases_closed, Metric.cases_reopened,
-                 Metric.cases_open, Metric.beneficiaries_registered),
+    ("cases",): (Metric.person_times_casework, Metric.person_times_visit, Metric.cases_new, Metric.cases_closed,
+                 Metric.cases_reopened, Metric.cases_open, Metric.beneficiaries_registered, Metric.roster_members,
+                 Metric.roster_visited, Metric.roster_overdue),
     ("cases", "projects"): (Metric.resources_linked,),
     ("projects",): (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
                     Metric.activities),
