@@ -31,7 +31,7 @@ from playwright.async_api import async_playwright, expect
 from gateway.upstream.clients import Hop
 from shared import clock
 from tests.fixtures.gateway import ADMIN_PASSWORD, PASSWORD
-from tests.fixtures.people import ID_BORN_1990
+from tests.fixtures.people import ID_BORN_1990, id_number
 
 CHROMIUM = os.environ.get("HAOLIN_CHROMIUM", "/usr/bin/chromium")
 # What this machine needs to run Chromium headless as root, with nothing fetched from outside.
@@ -39,7 +39,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # The cards the page shows (app.js CARDS).
 CARDS = ("person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-         "person_times.visit", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
+         "person_times.visit", "roster.overdue", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
          "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
          "resources.linked_yuan")
 METHODS = ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit")
@@ -172,7 +172,21 @@ async def data(gateway, admin_headers, gateway_tree):
                                                      "served_on": today.isoformat(), "hours": "2.5",
                                                      "content": "助老送餐"})
     await post(head, f"/v1/volunteer-hours/{hours['id']}/confirm", expect=200)
-    return {"ids": ids, "head": head, "meng": meng, "case": c1, "project": project}
+
+    # A tekun roster at Mengzhuiwan since 60 days: one person visited today, one 50 days ago (overdue
+    # since), one never (overdue since 30 days after joining).
+    roster = "姓名,身份证号,人群类别\n" + "\n".join(
+        f"{name},{id_number(first17)},tekun" for name, first17 in (
+            ("甲", "51010819400101123"), ("乙", "51010819450202234"), ("丙", "51010819500303345")))
+    r = await gateway.post("/v1/rosters/import", headers=meng, params={
+        "station_id": ids["mengzhuiwan"], "listed_on": (today - timedelta(days=60)).isoformat()},
+        files={"file": ("名册.csv", roster.encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    on_roster = [c["beneficiary_id"] for c in r.json()["changes"]]
+    visited_on = (today, today - timedelta(days=50))
+    for who, day, mode in zip(on_roster, visited_on, ("home_visit", "phone")):
+        await post(meng, f"/v1/beneficiaries/{who}/visits", {"visited_on": day.isoformat(), "mode": mode})
+    return {"ids": ids, "head": head, "meng": meng, "case": c1, "project": project, "visited_on": visited_on}
 
 
 def begun(answer: dict) -> int:
@@ -278,12 +292,35 @@ class TestDashboard:
 
             # The county's figures, as the API gives them to the same user.
             summary = await tab.expect_summary_of(ids["chenghua"])
-            assert summary["figures"]["person_times"]["value"] == 4 + 5 + 11  # casework, group, activity
+            shown_period = await tab.period()
+            visits = sum(date.fromisoformat(shown_period["from"]) <= day for day in data["visited_on"])
+            # casework, group, activity, the visits in the period
+            assert summary["figures"]["person_times"]["value"] == 4 + 5 + 11 + visits
             assert summary["figures"]["persons"]["exact"] is False
             persons = page.locator('[data-figure="persons"] .value')
             assert (await persons.inner_text()).startswith("≈") and await persons.get_attribute("data-exact") == "false"
             assert await page.inner_text('[data-figure="person_times"] .label') == "服务人次"
             assert await page.is_hidden("#degraded")
+
+            # The coverage card: visited / on the rosters, and the overdue, as the API counts them.
+            figures = summary["figures"]
+            assert (figures["roster.members"]["value"], figures["roster.visited"]["value"],
+                    figures["roster.overdue"]["value"]) == (3, visits, 2)
+            card = page.locator('[data-figure="roster.coverage"]')
+            assert await card.locator(".value").inner_text() == f"{round(100 * visits / 3, 1)}%"
+            assert await card.locator(".note").inner_text() == f"已探访 {visits} / 在册 3，逾期 2"
+            # Its drill-down: the child stations' overdue counts, as the breakdown answers them.
+            await card.locator("button").click()
+            loaded = await tab.loaded(loaded)
+            assert await page.input_value("#breakdown-metric") == "roster.overdue"
+            overdue = await tab.get("/v1/stats/breakdown", station_id=ids["chenghua"], metric="roster.overdue",
+                                    **await tab.period())
+            assert {r["station"]["id"]: r["value"] for r in overdue["rows"]}[ids["mengzhuiwan"]] == 2
+            for row in overdue["rows"]:
+                cell = page.locator(f'#breakdown tr[data-child="{row["station"]["id"]}"] td.num')
+                assert number(await cell.inner_text()) == row["value"], row
+            await page.select_option("#breakdown-metric", "person_times")
+            loaded = await tab.loaded(loaded)
 
             # The method chart draws the timeseries the API answers, period by period.
             period = await tab.period()
