@@ -258,14 +258,17 @@ class TestDemo:
         params = {"from": (today - timedelta(days=364)).isoformat(), "to": today.isoformat()}
         summary = (await gateway.get("/v1/stats/summary", params=params, headers=official)).json()
         figures = {name: f["value"] for name, f in summary["figures"].items()}
-        for name in ("person_times.casework", "person_times.group", "person_times.community", "persons",
+        for name in ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit",
+                     "roster.members", "roster.visited", "roster.overdue", "persons",
                      "cases.new", "cases.open", "cases.closed", "cases.reopened", "beneficiaries.registered",
                      "groups", "group_sessions", "activities", "volunteers.registered", "volunteer.hours",
                      "volunteer.person_times"):
             assert figures[name] > 0, (name, figures)
         assert summary["degraded"] == []
         assert figures["person_times"] == (figures["person_times.casework"] + figures["person_times.group"]
-                                           + figures["person_times.community"])
+                                           + figures["person_times.community"] + figures["person_times.visit"])
+        # The coverage card has something real: some of the roster visited, some overdue.
+        assert figures["roster.visited"] < figures["roster.members"] and figures["roster.overdue"] > 0
         assert str(int(figures["person_times"])) in result.stdout
 
         worker = await gateway.headers_for("demo.mengzhuiwan.sw1", "demo password 2026")
