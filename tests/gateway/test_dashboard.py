@@ -39,7 +39,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # The cards the page shows (app.js CARDS).
 CARDS = ("person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-         "person_times.visit", "roster.overdue", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
+         "person_times.visit", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
          "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
          "resources.linked_yuan")
 METHODS = ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit")
@@ -446,9 +446,11 @@ class TestDashboard:
                 groups = page.locator('[data-figure="groups"]')
                 assert number(await groups.locator(".value").inner_text()) is None
                 assert "项目服务" in await groups.locator(".note").inner_text()
-                # Person-times without group work and activities: the casework part, marked as partial.
+                # Person-times without group work and activities: the casework and visits, marked as partial.
                 total = page.locator('[data-figure="person_times"]')
-                assert number(await total.locator(".value").inner_text()) == 5
+                since = date.fromisoformat((await tab.period())["from"])
+                visits = sum(since <= d for d in data["visited_on"])
+                assert number(await total.locator(".value").inner_text()) == 5 + visits
                 assert "不含" in await total.locator(".note").inner_text()
                 assert number(await page.inner_text('[data-figure="volunteer.hours"] .value')) == 2.5
                 assert "项目服务" in await page.inner_text("#projects")
@@ -540,7 +542,8 @@ class TestDashboard:
             await log_in(page, f"{served}/dashboard", "county.head")
             loaded = await tab.loaded()
 
-            boxes = [await page.locator(f'[data-figure="{m}"]').bounding_box() for m in CARDS]
+            shown_cards = [*CARDS[:2], "roster.coverage", *CARDS[2:]]
+            boxes = [await page.locator(f'[data-figure="{m}"]').bounding_box() for m in shown_cards]
             rows: dict[float, list[dict]] = {}
             for box in boxes:
                 rows.setdefault(round(box["y"]), []).append(box)

@@ -123,7 +123,7 @@
   };
   // The summary cards, in reading order; the first two are the headline figures.
   const CARDS = ["person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-                 "person_times.visit", "roster.overdue", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
+                 "person_times.visit", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
                  "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
                  "resources.linked_yuan"];
   const METHODS = ["person_times.casework", "person_times.group", "person_times.community", "person_times.visit"];
@@ -715,7 +715,7 @@
 
   function renderCards(summary) {
     $("station-name").textContent = summary.station.name;
-    $("cards").replaceChildren(coverageCard(summary), ...CARDS.map((metric, i) => {
+    const cards = CARDS.map((metric, i) => {
       const figure = summary.figures[metric] || {value: null, missing: []};
       const missing = figure.missing || [];
       const note = figure.value === null ? `${t("missing")}: ${services(missing)}`
@@ -726,7 +726,9 @@
                 el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),
                 valueNode(figure, metric, 2),
                 note ? el("div", {class: "note", text: note}) : null);
-    }));
+    });
+    // The headline figures first, then coverage (with the overdue count), then the rest.
+    $("cards").replaceChildren(...cards.slice(0, 2), coverageCard(summary), ...cards.slice(2));
   }
 
   const charts = {};
