@@ -457,7 +457,8 @@ class TestDashboard:
             finally:
                 upstreams._clients["projects"], upstreams._hops["projects"] = working
             await page.locator("#degraded").wait_for(state="hidden", timeout=10_000)
-            assert number(await page.inner_text('[data-figure="person_times"] .value')) == 21
+            # casework 4 + 1, group 5, activity 11, the visits
+            assert number(await page.inner_text('[data-figure="person_times"] .value')) == 4 + 1 + 5 + 11 + visits
             assert await page.locator(f'article[data-project="{data["project"]["id"]}"]').count() == 1
             assert tab.problems == []
             await context.close()
