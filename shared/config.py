@@ -108,6 +108,10 @@ class ResourceSettings(ServiceSettings):
     # Registrations refused because the ID number is registered at a station the caller cannot see,
     # per user (or tablet) per hour; beyond it every registration with an ID number waits (429).
     duplicate_id_attempts_per_hour: int = 30
+    # A spreadsheet import (shared/spreadsheet.py) larger than this answers 413; more data rows than
+    # import_max_rows answers 422.
+    import_max_bytes: int = 1_000_000
+    import_max_rows: int = 2000
 
     @model_validator(mode="after")
     def _gateway_fallback(self) -> "ResourceSettings":

@@ -45,6 +45,7 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "casework": ("个案工作", "Casework"),
         "group": ("小组工作", "Group work"),
         "community": ("社区工作", "Community work"),
+        "visit": ("探访", "Visits"),
     },
     # Every figure of the dashboards (shared.stats.FIGURES, SYSTEM_FIGURES) and of project targets (TARGET_METRICS).
     "figure": {
@@ -53,6 +54,10 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "person_times.casework": ("个案服务人次", "Casework person-times"),
         "person_times.group": ("小组活动人次", "Group work person-times"),
         "person_times.community": ("社区活动人次", "Community activity person-times"),
+        "person_times.visit": ("探访人次", "Visit person-times"),
+        "roster.members": ("名册在册人数", "People on rosters"),
+        "roster.visited": ("已探访人数", "People on rosters visited"),
+        "roster.overdue": ("逾期未探访人数", "People overdue a visit"),
         "cases.new": ("新开个案", "New cases"),
         "cases.closed": ("结案", "Closed cases"),
         "cases.reopened": ("重开个案", "Reopened cases"),
@@ -91,10 +96,10 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
     # How each figure is counted, in a sentence for the reader of a dashboard or report (docs/counting.md
     # has the whole rule): every figure of shared.stats.FIGURES and SYSTEM_FIGURES and of the project targets.
     "figure_rule": {
-        "person_times": ("个案、小组、社区活动人次之和", "Casework, group and community person-times added up"),
-        "persons": ("个案、小组、社区活动中具名服务的人，每人只计一次；匿名人数不计；按服务时所属人群分列",
-                    "Named people served by casework, groups and activities, each once; anonymous headcounts "
-                    "not included; by the populations they had when served"),
+        "person_times": ("个案、小组、社区活动、探访人次之和", "Casework, group, community and visit person-times added up"),
+        "persons": ("个案、小组、社区活动、探访中具名服务的人，每人只计一次；匿名人数不计；按服务时所属人群分列",
+                    "Named people served by casework, groups, activities and visits, each once; anonymous "
+                    "headcounts not included; by the populations they had when served"),
         "person_times.casework": ("服务记录的人次之和，记在服务日期；按记录时服务对象所属人群分列",
                                   "Person-times of the service records, on their service date; by the client's "
                                   "populations when the record was made"),
@@ -104,6 +109,15 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "person_times.community": ("各场活动具名参与人数加匿名人数，记在举办日期；具名者按签到时所属人群分列，匿名人数不分人群",
                                    "Named participants plus the anonymous headcount of each activity, on its date; "
                                    "named ones by their populations at sign-in, headcounts under everyone only"),
+        "person_times.visit": ("每次探访计1人次，记在探访日期；按探访时服务对象所属人群分列",
+                               "One person-time per visit, on its date; by the person's populations when visited"),
+        "roster.members": ("期末在名册上的人，每人计一次；按名册人群分列",
+                           "People on a roster at the end of the period, each once; by the roster's population"),
+        "roster.visited": ("期末在册的人中，期间内至少探访一次的人数；覆盖率 = 已探访 / 在册",
+                           "Of the people on a roster at the end of the period, those visited at least once in it; "
+                           "coverage = visited / on rosters"),
+        "roster.overdue": ("期末已超过探访规则期限未探访的在册人数",
+                           "People on a roster overdue a visit under its visit rule at the end of the period"),
         "cases.new": ("期间内开案的个案；按开案时服务对象所属人群分列",
                       "Cases opened in the period; by the client's populations at opening"),
         "cases.closed": ("期间内从在案状态结案的个案（结束跟进不算）；按开案时所属人群分列",
@@ -228,6 +242,51 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "group": ("小组督导", "Group"),
         "on_site": ("现场督导", "On site"),
         "online": ("线上督导", "Online"),
+    },
+    # How a beneficiary came to be registered.
+    "beneficiary_source": {
+        "direct": ("社工建档", "Registered by a worker"),
+        "roster": ("名册导入", "From a roster"),
+    },
+    # What a roster import does with a row (docs/rosters.md).
+    "roster_row_action": {
+        "register": ("新建档", "Register"),
+        "add": ("列入名册", "Add to the roster"),
+        "update": ("更新", "Update"),
+        "unchanged": ("无变化", "Unchanged"),
+    },
+    # Visits (探访): how the person was seen, and the situation found.
+    "visit_mode": {
+        "home_visit": ("入户探访", "Home visit"),
+        "phone": ("电话探访", "Phone call"),
+        "video": ("视频探访", "Video call"),
+    },
+    "visit_health": {
+        "good": ("良好", "Good"),
+        "fair": ("一般", "Fair"),
+        "poor": ("较差", "Poor"),
+        "critical": ("危重", "Critical"),
+    },
+    "visit_safety": {
+        "safe": ("安全", "Safe"),
+        "at_risk": ("存在隐患", "At risk"),
+        "unsafe": ("不安全", "Unsafe"),
+    },
+    "visit_living": {
+        "adequate": ("良好", "Adequate"),
+        "basic": ("基本保障", "Basic"),
+        "inadequate": ("困难", "Inadequate"),
+    },
+    "visit_need": {
+        "daily_care": ("生活照料", "Daily care"),
+        "meals": ("助餐", "Meals"),
+        "medical": ("医疗康复", "Medical care"),
+        "financial": ("经济救助", "Financial help"),
+        "housing": ("住房安全", "Housing"),
+        "psychological": ("精神慰藉", "Emotional support"),
+        "legal": ("法律援助", "Legal aid"),
+        "education": ("教育", "Education"),
+        "other": ("其他", "Other"),
     },
     # The "six services" Sichuan stations report against.
     "service_type": {

@@ -22,6 +22,10 @@ class Metric(str, enum.Enum):
     person_times_casework = "person_times.casework"
     person_times_group = "person_times.group"
     person_times_community = "person_times.community"
+    person_times_visit = "person_times.visit"
+    roster_members = "roster.members"
+    roster_visited = "roster.visited"
+    roster_overdue = "roster.overdue"
     cases_new = "cases.new"
     cases_closed = "cases.closed"
     cases_reopened = "cases.reopened"
@@ -61,9 +65,9 @@ class Metric(str, enum.Enum):
 # these never add up across stations or periods; a total is asked for, not summed.
 DISTINCT_METRICS = frozenset({Metric.volunteers_active, Metric.stations_active, Metric.staff_active_workers})
 
-# Metrics that are a level at a moment (summed over all days up to the period end),
-# not a flow summed inside the period.
-STOCK_METRICS = frozenset({Metric.cases_open})
+# Metrics that are a level at a moment (summed over all days up to the period end, or for the
+# roster figures read at the period's end), not a flow summed inside the period.
+STOCK_METRICS = frozenset({Metric.cases_open, Metric.roster_members, Metric.roster_overdue})
 
 # The station tree's tiers, each counted as stations.<tier> (gateway/identity/schemas.py StationKind).
 TIERS = ("province", "city", "county", "township", "village")
@@ -182,9 +186,10 @@ TARGET_RENAMED: dict[str, str] = {"beneficiaries.registered": "cases.beneficiari
 # The services that count each metric: the gateway asks them and, when one fails, names the
 # figures that are missing its part. Resources are linked both in casework and at activities.
 _COUNTED_BY: dict[tuple[str, ...], tuple[Metric, ...]] = {
-    ("cases",): (Metric.person_times_casework, Metric.cases_new, Metric.cases_closed, Metric.cases_reopened,
-                 Metric.cases_open, Metric.beneficiaries_registered, Metric.supervision_sessions,
-                 Metric.supervision_hours, Metric.supervision_cases_reviewed),
+    ("cases",): (Metric.person_times_casework, Metric.person_times_visit, Metric.cases_new, Metric.cases_closed,
+                 Metric.cases_reopened, Metric.cases_open, Metric.beneficiaries_registered, Metric.roster_members,
+                 Metric.roster_visited, Metric.roster_overdue, Metric.supervision_sessions, Metric.supervision_hours,
+                 Metric.supervision_cases_reviewed),
     ("cases", "projects"): (Metric.resources_linked, *ACTIVITY_METRICS),
     ("projects",): (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
                     Metric.activities, *PROJECT_METRICS),
@@ -196,10 +201,11 @@ OWNERS: dict[Metric, tuple[str, ...]] = {
     metric: owners for owners, metrics in _COUNTED_BY.items() for metric in metrics}
 
 # Figures the gateway makes from the services' answers rather than asking for by name:
-# person-times of all three methods, and distinct persons merged from the services' sets.
+# person-times of every method, and distinct persons merged from the services' sets.
 PERSON_TIMES = "person_times"
 PERSONS = "persons"
-PERSON_TIMES_PARTS = (Metric.person_times_casework, Metric.person_times_group, Metric.person_times_community)
+PERSON_TIMES_PARTS = (Metric.person_times_casework, Metric.person_times_group, Metric.person_times_community,
+                      Metric.person_times_visit)
 PERSONS_SOURCES = ("cases", "projects")
 # The figures of the service work (the summary's `figures`), and those of the station system: the
 # tree, projects and staff (the summary's `system`, the dashboard's station-system card).

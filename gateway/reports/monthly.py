@@ -56,6 +56,12 @@ class Row:
     station_id: int | None
 
 
+def _coverage(values: dict) -> float | None:
+    """People on rosters visited in the month / people on rosters at its end, in per cent; blank without a roster."""
+    members = values["roster.members"]
+    return round(100 * values["roster.visited"] / members, 1) if members else None
+
+
 def _cell(table: fig.Table, figure: str, population: str, station_id: int | None) -> tuple[int | float, bool]:
     """A figure's value for one population (ALL: everyone) at one station (None: ungrouped), and
     whether it is exact."""
@@ -98,7 +104,8 @@ async def build(request: Request, station: Station, children: list[Station], mon
     book = wb.new_workbook()
     taken: set[str] = set()
     generated = datetime.now(clock.zone()).strftime("%Y-%m-%d %H:%M:%S")
-    headings = [wb.text("station", lang), wb.text("tier", lang)] + [label("figure", f, lang) for f in FIGURES]
+    headings = ([wb.text("station", lang), wb.text("tier", lang)] + [label("figure", f, lang) for f in FIGURES]
+                + [wb.text("coverage", lang)])
     estimated = False
     for population in [ALL, *_populations(total)]:
         name = wb.text("everyone", lang) if population == ALL else label("population", population, lang)
@@ -125,7 +132,7 @@ async def build(request: Request, station: Station, children: list[Station], mon
                 value, exact = _cell(row.table, figure, population, row.station_id)
                 estimated |= not exact
                 values.append(value)
-            lines.append([first, tier, *values])
+            lines.append([first, tier, *values, _coverage(dict(zip(FIGURES, values)))])
         after = wb.table(ws, top, headings, lines, number_from=3, widths=(28, 16))
         notes = [wb.text("distinct_note", lang)]
         if estimated:

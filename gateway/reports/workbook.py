@@ -37,6 +37,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "own": ("本站直属记录", "Records kept at the station itself"),
     "deleted": ("已删除", "deleted"),
     "total": ("合计（整个辖区）", "Total (whole subtree)"),
+    "coverage": ("名册探访覆盖率（%）", "Roster visit coverage (%)"),
     "distinct_note": ("服务人数与参与服务的志愿者按人去重：合计不是各行之和。",
                       "Persons served and active volunteers count each person once: the total is not the sum "
                       "of the rows."),

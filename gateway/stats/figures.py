@@ -1,8 +1,8 @@
 """Merging the services' answers into the figures a dashboard shows.
 
 Rows of the counting contract are added up across services per (metric, population,
-period, station); person-times of the three methods make `person_times`; person sets are
-unioned into `persons` (shared.contracts.persons.union). A figure whose every owner failed has no value;
+period, station); person-times of every method (casework, group, community, visits) make
+`person_times`; person sets are unioned into `persons` (shared.contracts.persons.union). A figure whose every owner failed has no value;
 one missing only some owners keeps the value of the rest and names what is missing.
 """
 

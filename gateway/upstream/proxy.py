@@ -42,6 +42,8 @@ PROXIED_PREFIXES: dict[str, str] = {
     "/v1/approval-rules": "cases",
     "/v1/supervisor-assignments": "cases",
     "/v1/supervision-records": "cases",
+    "/v1/rosters": "cases",
+    "/v1/visit-rules": "cases",
     "/v1/projects": "projects",
     "/v1/groups": "projects",
     "/v1/activities": "projects",

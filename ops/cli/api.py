@@ -81,3 +81,17 @@ async def all_pages(http: httpx.AsyncClient, path: str, headers: dict, **params:
         cursor = page.get("next_cursor")
         if not cursor:
             return items
+
+
+async def station_id(http: httpx.AsyncClient, headers: dict, ref: str) -> int:
+    """A division code (or id) to the station id, looked up within the user's own subtree."""
+    me = await http.get("/v1/me", headers=headers)
+    if me.status_code != 200:
+        raise CliError(f"GET /v1/me: {problem(me)}")
+    scope = await all_pages(http, f"/v1/stations/{me.json()['station_id']}/subtree", headers)
+    for station in scope:
+        if station.get("code") == ref:
+            return station["id"]
+    if ref.isdigit() and any(s["id"] == int(ref) for s in scope):
+        return int(ref)
+    raise CliError(f"no station with code or id {ref} in {me.json()['username']}'s scope")

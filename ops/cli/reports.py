@@ -31,20 +31,6 @@ def _month(value: str) -> str:
     return value
 
 
-async def _station_id(http: httpx.AsyncClient, headers: dict, ref: str) -> int:
-    """A division code (or id) to the station id, looked up within the user's own subtree."""
-    me = await http.get("/v1/me", headers=headers)
-    if me.status_code != 200:
-        raise CliError(f"GET /v1/me: {api.problem(me)}")
-    scope = await api.all_pages(http, f"/v1/stations/{me.json()['station_id']}/subtree", headers)
-    for station in scope:
-        if station.get("code") == ref:
-            return station["id"]
-    if ref.isdigit() and any(s["id"] == int(ref) for s in scope):
-        return int(ref)
-    raise CliError(f"no station with code or id {ref} in {me.json()['username']}'s scope")
-
-
 async def _save(http: httpx.AsyncClient, path: str, params: dict, headers: dict, output: Path) -> None:
     reply = await http.get(path, params=params, headers={**headers, "Accept": XLSX})
     if reply.status_code != 200:
@@ -64,7 +50,7 @@ def _fetch(ctx: typer.Context, url: str, user: str, output: Path, path: str, par
         password = api.password_from_env_or_prompt(user)
         async with api.client(ctx.obj, url) as http:
             headers = await api.login(http, user, password)
-            where = {"station_id": await _station_id(http, headers, station)} if station is not None else {}
+            where = {"station_id": await api.station_id(http, headers, station)} if station is not None else {}
             await _save(http, path, {**where, **(params or {})}, headers, output)
 
     run(work)

@@ -24,3 +24,7 @@ class CasesSettings(ResourceSettings):
     def default_steps(self) -> list[str]:
         wanted = {s.strip() for s in self.approval_default_steps.split(",") if s.strip()}
         return [s for s in APPROVABLE_STEPS if s in wanted]
+
+    # A civil-affairs roster covers a township or a county: tens of thousands of people, where a
+    # volunteer roster has hundreds (1 MB of CSV holds about 14,000 rows).
+    import_max_rows: int = 20_000

@@ -11,6 +11,7 @@ from asyncpg import Pool
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.cases.config import CasesSettings
 from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Beneficiary, Case, Station
 from shared.db import read_session, write_session
@@ -32,6 +33,13 @@ async def vault(request: Request) -> Vault:
 
 
 VaultDep = Annotated[Vault, Depends(vault)]
+
+
+async def settings(request: Request) -> CasesSettings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[CasesSettings, Depends(settings)]
 
 
 def read_pool(request: Request) -> Pool:

@@ -10,7 +10,7 @@ anything about a child is in one of them, whatever the person's age.
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +21,7 @@ from shared.crypto import RowSealed, Sealed
 from shared.audit.listener import track
 from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
-from shared.models import DIGEST, make_base
+from shared.models import DIGEST, PathType, make_base
 from shared.models import ServiceRecord as Record
 from shared.persons import person_day_model
 from shared.review import Reviewed, review_index
@@ -65,6 +65,8 @@ class Beneficiary(Record, Reviewed, Base):
     consents: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
     registered_on: Mapped[date] = mapped_column(Date)
+    # How the person came to be registered: "direct" by a worker, "roster" by a civil-affairs roster import.
+    source: Mapped[str] = mapped_column(String(16), server_default=text("'direct'"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
     __table_args__ = (
@@ -242,6 +244,84 @@ class SupervisionRecord(Record, Base):
     notes: Mapped[str | None] = mapped_column(Sealed("cases.supervision_record.notes"))
 
     __table_args__ = (Index("ix_supervision_record_held_on_id", "held_on", "id"),)
+class Visit(Record, Base):
+    """A light visit (探访) of a person, with no case: counted as person_times.visit. The person's
+    situation (health, safety, living conditions, needs) is sensitive, so sealed like a case's notes."""
+
+    __tablename__ = "visit"
+    beneficiary_id: Mapped[str] = mapped_column(String(64), ForeignKey("beneficiary.id"))
+    visited_on: Mapped[date] = mapped_column(Date)
+    mode: Mapped[str] = mapped_column(String(16))
+    worker_id: Mapped[str] = mapped_column(String(64), index=True)
+    health: Mapped[str | None] = mapped_column(Sealed("cases.visit.health"))
+    safety: Mapped[str | None] = mapped_column(Sealed("cases.visit.safety"))
+    living: Mapped[str | None] = mapped_column(Sealed("cases.visit.living"))
+    # Need codes joined by commas, sealed as one value.
+    needs: Mapped[str | None] = mapped_column(Sealed("cases.visit.needs"))
+    notes: Mapped[str | None] = mapped_column(Sealed("cases.visit.notes"))
+    follow_up: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    case_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("case.id"))
+    # The person's populations when visited: counts stay as reported (as a service record's).
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (Index("ix_visit_beneficiary_id_visited_on", "beneficiary_id", "visited_on"),)
+
+
+class RosterImport(Record, Base):
+    """One civil-affairs roster file imported for a station's subtree (the record's station), and
+    what it changed: the rosters' history."""
+
+    __tablename__ = "roster_import"
+    listed_on: Mapped[date] = mapped_column(Date)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+    rows: Mapped[int] = mapped_column(Integer)
+    registered: Mapped[int] = mapped_column(Integer)
+    added: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    left: Mapped[int] = mapped_column(Integer)
+
+
+class RosterMember(Record, Base):
+    """A person on a civil-affairs roster of one population (特困, 低保, 独居老人...), at the person's
+    station. A person no longer listed is kept, with the date they left, never deleted by an import."""
+
+    __tablename__ = "roster_member"
+    beneficiary_id: Mapped[str] = mapped_column(String(64), ForeignKey("beneficiary.id"), index=True)
+    population: Mapped[str] = mapped_column(String(40))
+    village: Mapped[str | None] = mapped_column(String(100))
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
+    import_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("uq_roster_member_beneficiary_population", "beneficiary_id", "population", unique=True,
+              postgresql_where=text("deleted_at IS NULL")),
+    )
+
+
+class VisitRule(Base):
+    """How often a person on a roster of one population is due a visit, and which modes count.
+    A rule without a station is the platform's default (seeded with its source, docs/rosters.md);
+    one set at a station holds for its whole subtree, and a station below may set its own."""
+
+    __tablename__ = "visit_rule"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    station_id: Mapped[int | None] = mapped_column(BigInteger)
+    station_path: Mapped[str | None] = mapped_column(PathType)
+    population: Mapped[str] = mapped_column(String(40))
+    every_days: Mapped[int] = mapped_column(Integer)
+    modes: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    source: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("uq_visit_rule_station_population", text("coalesce(station_path, '')"), "population", unique=True),
+    )
 
 
 # Files on beneficiaries and cases (shared/attachments).
@@ -253,17 +333,18 @@ PersonDay = person_day_model(Base)
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
-track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Attachment,
-      ApprovalRule, Approval, SupervisorAssignment, SupervisionRecord)
+track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Visit,
+      RosterImport, RosterMember, Attachment, ApprovalRule, Approval, SupervisorAssignment, SupervisionRecord)
 
 
 RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
-                                        Referral, FollowUp, Attachment, Approval, SupervisionRecord)]
+                                        Referral, FollowUp, Visit, RosterImport, RosterMember, Attachment, Approval,
+                                        SupervisionRecord)]
 
 # Tables with a station_path column, rewritten when a station moves.
 # Rules and assignments are a station's settings, not records it holds: they do not keep it from being deleted.
 PATH_TABLES: list = [*RECORD_TABLES, ApprovalRule.__table__, SupervisorAssignment.__table__, DailyStat.__table__,
-                     PersonDay.__table__]
+                     PersonDay.__table__, VisitRule.__table__]
 
 # Sealed by the service itself, bound to their row (service/beneficiaries.py `_context`).
 ROW_SEALED = [RowSealed(Beneficiary.__table__, f"{field}_enc", f"cases.beneficiary.{field}")

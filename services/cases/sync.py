@@ -1,7 +1,8 @@
 """The cases service's synced tables (ARCHITECTURE.md "Offline sync for station tablets").
 
-Four tables travel to station tablets: beneficiaries, cases, service_records and, from schema
-version 2, referrals (version 2 also added service_records.resources_yuan). Every pushed
+These tables travel to station tablets: beneficiaries, cases, service_records, from schema
+version 2 referrals (version 2 also added service_records.resources_yuan), and from version 5
+visits. Every pushed
 change goes through the same service functions as the REST API, so validation, the station
 scope, the ID-number uniqueness rule and the counting rollups hold for tablet records too.
 
@@ -45,12 +46,14 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import CaseNotFound, DuplicateIdNumber
-from services.cases.models import Approval, Attachment, Beneficiary, Case, Referral, ServiceRecord, Station
+from services.cases.models import Approval, Attachment, Beneficiary, Case, Referral, ServiceRecord, Station, Visit
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryUpdate
 from services.cases.schemas.cases import CaseCreate, CaseUpdate, CloseInput, TransitionInput
+from services.cases.schemas.visits import VisitCreate, VisitUpdate
 from services.cases.service import beneficiaries as beneficiary_service
 from services.cases.service import cases as case_service
 from services.cases.service import records as record_service
+from services.cases.service import visits as visit_service
 from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.contracts.lookup.client import PushAsker
 from shared.principals import Principal
@@ -284,7 +287,7 @@ BENEFICIARIES = CasesTable(
 
 # ---------------------------------------------------------------- cases
 
-# The sync schema version that added steps pushed by tablets and the approvals they wait for.
+# The sync schema version that added steps pushed by tablets, the approvals they wait for, and visits.
 APPROVALS_SINCE = 5
 
 def _asker(ctx: SyncContext) -> PushAsker:
@@ -504,9 +507,82 @@ APPROVALS = SyncTable(
     create=_approval_create, update=_approval_update, delete=_approval_delete,
 )
 
+
+# ---------------------------------------------------------------- visits
+
+def _needs(record: Any, vault: Vault | None = None) -> dict:
+    # Stored sealed as one comma-joined value; a tablet sees the list, as the REST API answers it.
+    return {"needs": [n for n in (record.needs or "").split(",") if n]}
+
+
+def _visit_unchanged(record: Visit, name: str, new: Any, vault: Vault | None = None) -> bool:
+    if name == "needs":
+        return list(new or []) == _needs(record)["needs"]
+    return _unchanged(record, name, new)
+
+
+async def _visited(session: AsyncSession, principal: Principal, beneficiary_id: Any) -> Beneficiary:
+    """The visited person must be live and in the device's subtree; the visit takes their station."""
+    if beneficiary_id is None or beneficiary_id == "":
+        raise InvalidInput.field("beneficiary_id", "Required.", "missing")
+    if not isinstance(beneficiary_id, str):
+        raise InvalidInput.field("beneficiary_id", "Must be a string id.")
+    beneficiary = await get_live(session, Beneficiary, beneficiary_id, principal, for_update=True)
+    if beneficiary is None:
+        raise NotFound("No such beneficiary in the device's subtree.")
+    return beneficiary
+
+
+async def _visit_create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
+    values = _without_none(VISITS.values(row))
+    beneficiary = await _visited(session, ctx.principal, values.pop("beneficiary_id", None))
+    body = VisitCreate.model_validate({"id": row["id"], **values})
+    await visit_service.create(session, ctx.vault, ctx.principal, beneficiary, body, ctx.review())
+
+
+async def _visit_update(session: AsyncSession, ctx: SyncContext, record: Visit, row: dict) -> None:
+    if record.deleted_at is not None:
+        return  # deleted on the server before the tablet's last pull: the deletion wins
+    values = VISITS.changes(record, row, ctx.vault)
+    if values:
+        await visit_service.update(session, ctx.principal, record, record.version, VisitUpdate.model_validate(values))
+
+
+async def _visit_delete(session: AsyncSession, ctx: SyncContext, record: Visit) -> None:
+    await visit_service.delete(session, ctx.principal, record, record.version)
+
+
+# A village worker records visits offline; opening a case from one is a REST action (case_id read-only).
+VISITS = CasesTable(
+    name="visits", model=Visit, since=APPROVALS_SINCE,
+    columns=(
+        _col("beneficiary_id", indexed=True),
+        _col("visited_on"),
+        _col("mode"),
+        _col("worker_id", indexed=True),
+        _col("health"),
+        _col("safety"),
+        _col("living"),
+        _col("needs"),
+        _col("notes"),
+        _col("follow_up", "boolean"),
+        _col("case_id", readonly=True),
+        _col("populations", readonly=True),
+        _col("station_id", "number", readonly=True),
+        *TIMESTAMPS,
+    ),
+    create=_visit_create, update=_visit_update, delete=_visit_delete,
+    update_schema=VisitUpdate,
+    json_columns=frozenset({"needs"}),
+    immutable=frozenset({"beneficiary_id"}),
+    kept_when_null=frozenset({"worker_id", "needs", "follow_up"}),
+    computed=_needs,
+    unchanged=_visit_unchanged,
+)
+
 # Parents before children.
 # Read-only tables last: attachments, made by the tablets' uploads (shared/attachments/tablet.py),
 # and approvals, made by pushed steps.
-TABLES: list[SyncTable] = [BENEFICIARIES, CASES, SERVICE_RECORDS, REFERRALS,
+TABLES: list[SyncTable] = [BENEFICIARIES, CASES, SERVICE_RECORDS, REFERRALS, VISITS,
                            attachment_sync_table("case_attachments", Attachment), APPROVALS]
 

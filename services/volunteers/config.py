@@ -9,6 +9,3 @@ class VolunteersSettings(ResourceSettings):
 
     # Certified hours at which a volunteer reaches 1..5 stars (VOLUNTEERS_STAR_THRESHOLDS='[100,300,...]').
     star_thresholds: list[float] = Field(default=[100, 300, 600, 1000, 1500], min_length=1, max_length=10)
-    # A roster upload larger than this answers 413; more data rows than import_max_rows answers 422.
-    import_max_bytes: int = 1_000_000
-    import_max_rows: int = 2000

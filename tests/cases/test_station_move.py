@@ -10,6 +10,7 @@ from sqlalchemy import event
 from services.cases.models import PATH_TABLES
 from shared.principals import Principal, Role
 from shared.db import open_read_pool
+from tests.fixtures.people import id_number
 from tests.storage.samples import pdf
 
 
@@ -41,6 +42,16 @@ class TestStationMove:
         assert r.status_code == 201, r.text
         r = await cases_client.post(f"/v1/cases/{cid}/attachments", content=pdf(), headers=worker,
                                     params={"purpose": "assessment"})
+        assert r.status_code == 201, r.text
+        r = await cases_client.post(f"/v1/beneficiaries/{b['id']}/visits", headers=worker,
+                                    json={"visited_on": today.isoformat(), "mode": "phone"})
+        assert r.status_code == 201, r.text
+        roster = f"姓名,身份证号,人群类别\n名册人,{id_number('51010419400101123')},tekun\n".encode()
+        r = await cases_client.post("/v1/rosters/import", headers=worker, params={"station_id": 4},
+                                    files={"file": ("roster.csv", roster, "text/csv")})
+        assert r.status_code == 201, r.text
+        r = await cases_client.post("/v1/visit-rules", headers=worker, json={
+            "station_id": 4, "population": "tekun", "every_days": 14, "modes": ["home_visit"]})
         assert r.status_code == 201, r.text
         untouched = await register(token_for("social_worker", 3, "/1/3/"), name="不动")
 

@@ -16,7 +16,7 @@ from tests.fixtures.sync import pulled
 
 pytestmark = pytest.mark.usefixtures("tree")
 
-RECORD_TABLES = ("beneficiary", "case", "service_record", "referral")
+RECORD_TABLES = ("beneficiary", "case", "service_record", "referral", "visit")
 
 
 async def settle(db) -> None:
@@ -182,8 +182,9 @@ class TestPull:
         assert r.status_code == 200
         tables = {t["name"]: t for t in r.json()["tables"]}
         assert [t["name"] for t in r.json()["tables"]] == ["beneficiaries", "cases", "service_records", "referrals",
-                                                           "case_attachments", "approvals"]
+                                                           "visits", "case_attachments", "approvals"]
         assert tables["approvals"]["since"] == 5 and tables["cases"]["columns_since"]["pending_step"] == 5
+        assert tables["visits"]["since"] == 5
         assert tables["referrals"]["since"] == 2 and tables["service_records"]["since"] == 1
         assert tables["service_records"]["columns_since"]["resources_yuan"] == 2
         columns = {c["name"]: c for c in tables["beneficiaries"]["columns"]}

@@ -148,3 +148,29 @@ class TestOutOfScopeIs404Everywhere:
             params = {**window, **({"station_id": station} if station else {})}
             for path in ("/v1/cases/stats", "/v1/projects/stats", "/v1/volunteers/stats", "/v1/stats/summary"):
                 assert (await gateway.get(path, headers=worker, params=params)).status_code == 200, (path, station)
+
+
+class TestVisitsAreAMethodOfTheirOwn:
+    async def test_a_visited_person_also_in_a_group_and_at_an_activity_is_one_person(self, gateway, changing):
+        c = changing
+        worker, official = c["h"]["meng.worker"], c["h"]["county.official"]
+        period = {"station_id": c["ids"]["chenghua"], "from": c["a"], "to": c["today"]}
+        r = await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "刘独居", "populations": ["tekun"]})
+        alone = r.json()
+        for who, on, mode in ((c["p"], c["b"], "home_visit"), (c["p"], c["today"], "phone"),
+                              (alone, c["today"], "video")):
+            r = await gateway.post(f"/v1/beneficiaries/{who['id']}/visits", headers=worker,
+                                   json={"visited_on": on.isoformat(), "mode": mode, "health": "fair"})
+            assert r.status_code == 201, r.text
+        f = (await get_ok(gateway, "/v1/stats/summary", official, **period))["figures"]
+        # Two visits of P, dibao and disabled by then, and one of a person served by nothing else.
+        assert split(f, "person_times.visit") == (3, {"dibao": 2, "disabled": 2, "tekun": 1})
+        parts = ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit")
+        # The fixture's casework 3, group 3 and community 5, and the three visits.
+        assert f["person_times"]["value"] == sum(f[p]["value"] for p in parts) == 3 + 3 + 5 + 3
+        # P was served by casework, a group, an activity and visits: still one person; Q; the one only visited.
+        assert split(f, "persons") == (
+            3, {"elderly": 1, "dibao": 1, "disabled": 1, "child_left_behind": 1, "tekun": 1})
+        # Officials see the numbers, and no visit.
+        r = await gateway.get(f"/v1/beneficiaries/{c['p']['id']}/visits", headers=official)
+        assert r.status_code in (403, 404)

@@ -31,7 +31,7 @@ from playwright.async_api import async_playwright, expect
 from gateway.upstream.clients import Hop
 from shared import clock
 from tests.fixtures.gateway import ADMIN_PASSWORD, PASSWORD
-from tests.fixtures.people import ID_BORN_1990
+from tests.fixtures.people import ID_BORN_1990, id_number
 
 CHROMIUM = os.environ.get("HAOLIN_CHROMIUM", "/usr/bin/chromium")
 # What this machine needs to run Chromium headless as root, with nothing fetched from outside.
@@ -39,17 +39,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # The cards the page shows (app.js CARDS).
 CARDS = ("person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-         "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
+         "person_times.visit", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
          "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
          "resources.linked_yuan")
 # The supervision card's three figures (app.js SUPERVISION).
 SUPERVISION = ("supervision.sessions", "supervision.hours", "supervision.cases_reviewed")
-METHODS = ("person_times.casework", "person_times.group", "person_times.community")
 # The station-system card (app.js SYSTEM): the summary's `system`.
 SYSTEM = ("stations.total", "stations.province", "stations.city", "stations.county", "stations.township",
           "stations.village", "stations.started", "stations.active", "projects.active", "projects.started",
           "projects.closed", "projects.budget_yuan", "staff.social_workers", "staff.station_heads",
           "staff.supervisors", "staff.active_workers")
+METHODS = ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit")
 
 
 def _chromium_or_skip() -> str:
@@ -183,7 +183,21 @@ async def data(gateway, admin_headers, gateway_tree):
         "station_id": ids["mengzhuiwan"], "held_on": today.isoformat(), "supervisor_id": "centre-supervisor",
         "worker_ids": ["meng.worker"], "mode": "on_site", "duration_minutes": 90, "topics": ["独居老人个案研讨"],
         "case_ids": [c1["id"]]})
-    return {"ids": ids, "head": head, "meng": meng, "case": c1, "project": project}
+
+    # A tekun roster at Mengzhuiwan since 60 days: one person visited today, one 50 days ago (overdue
+    # since), one never (overdue since 30 days after joining).
+    roster = "姓名,身份证号,人群类别\n" + "\n".join(
+        f"{name},{id_number(first17)},tekun" for name, first17 in (
+            ("甲", "51010819400101123"), ("乙", "51010819450202234"), ("丙", "51010819500303345")))
+    r = await gateway.post("/v1/rosters/import", headers=meng, params={
+        "station_id": ids["mengzhuiwan"], "listed_on": (today - timedelta(days=60)).isoformat()},
+        files={"file": ("名册.csv", roster.encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    on_roster = [c["beneficiary_id"] for c in r.json()["changes"]]
+    visited_on = (today, today - timedelta(days=50))
+    for who, day, mode in zip(on_roster, visited_on, ("home_visit", "phone")):
+        await post(meng, f"/v1/beneficiaries/{who}/visits", {"visited_on": day.isoformat(), "mode": mode})
+    return {"ids": ids, "head": head, "meng": meng, "case": c1, "project": project, "visited_on": visited_on}
 
 
 def begun(answer: dict) -> int:
@@ -289,7 +303,10 @@ class TestDashboard:
 
             # The county's figures, as the API gives them to the same user.
             summary = await tab.expect_summary_of(ids["chenghua"])
-            assert summary["figures"]["person_times"]["value"] == 4 + 5 + 11  # casework, group, activity
+            shown_period = await tab.period()
+            visits = sum(date.fromisoformat(shown_period["from"]) <= day for day in data["visited_on"])
+            # casework, group, activity, the visits in the period
+            assert summary["figures"]["person_times"]["value"] == 4 + 5 + 11 + visits
             assert summary["figures"]["persons"]["exact"] is False
             persons = page.locator('[data-figure="persons"] .value')
             assert (await persons.inner_text()).startswith("≈") and await persons.get_attribute("data-exact") == "false"
@@ -297,6 +314,26 @@ class TestDashboard:
             assert await page.is_hidden("#degraded")
             # The supervision card: one session of 90 minutes discussing one case.
             assert [summary["figures"][m]["value"] for m in SUPERVISION] == [1, 1.5, 1]
+
+            # The coverage card: visited / on the rosters, and the overdue, as the API counts them.
+            figures = summary["figures"]
+            assert (figures["roster.members"]["value"], figures["roster.visited"]["value"],
+                    figures["roster.overdue"]["value"]) == (3, visits, 2)
+            card = page.locator('[data-figure="roster.coverage"]')
+            assert await card.locator(".value").inner_text() == f"{round(100 * visits / 3, 1)}%"
+            assert await card.locator(".note").inner_text() == f"已探访 {visits} / 在册 3，逾期 2"
+            # Its drill-down: the child stations' overdue counts, as the breakdown answers them.
+            await card.locator("button").click()
+            loaded = await tab.loaded(loaded)
+            assert await page.input_value("#breakdown-metric") == "roster.overdue"
+            overdue = await tab.get("/v1/stats/breakdown", station_id=ids["chenghua"], metric="roster.overdue",
+                                    **await tab.period())
+            assert {r["station"]["id"]: r["value"] for r in overdue["rows"]}[ids["mengzhuiwan"]] == 2
+            for row in overdue["rows"]:
+                cell = page.locator(f'#breakdown tr[data-child="{row["station"]["id"]}"] td.num')
+                assert number(await cell.inner_text()) == row["value"], row
+            await page.select_option("#breakdown-metric", "person_times")
+            loaded = await tab.loaded(loaded)
 
             # The method chart draws the timeseries the API answers, period by period.
             period = await tab.period()
@@ -463,16 +500,19 @@ class TestDashboard:
                 groups = page.locator('[data-figure="groups"]')
                 assert number(await groups.locator(".value").inner_text()) is None
                 assert "项目服务" in await groups.locator(".note").inner_text()
-                # Person-times without group work and activities: the casework part, marked as partial.
+                # Person-times without group work and activities: the casework and visits, marked as partial.
                 total = page.locator('[data-figure="person_times"]')
-                assert number(await total.locator(".value").inner_text()) == 5
+                since = date.fromisoformat((await tab.period())["from"])
+                visits = sum(since <= d for d in data["visited_on"])
+                assert number(await total.locator(".value").inner_text()) == 5 + visits
                 assert "不含" in await total.locator(".note").inner_text()
                 assert number(await page.inner_text('[data-figure="volunteer.hours"] .value')) == 2.5
                 assert "项目服务" in await page.inner_text("#projects")
             finally:
                 upstreams._clients["projects"], upstreams._hops["projects"] = working
             await page.locator("#degraded").wait_for(state="hidden", timeout=10_000)
-            assert number(await page.inner_text('[data-figure="person_times"] .value')) == 21
+            # casework 4 + 1, group 5, activity 11, the visits
+            assert number(await page.inner_text('[data-figure="person_times"] .value')) == 4 + 1 + 5 + 11 + visits
             assert await page.locator(f'article[data-project="{data["project"]["id"]}"]').count() == 1
             assert tab.problems == []
             await context.close()
@@ -557,7 +597,8 @@ class TestDashboard:
             await log_in(page, f"{served}/dashboard", "county.head")
             loaded = await tab.loaded()
 
-            boxes = [await page.locator(f'[data-figure="{m}"]').bounding_box() for m in CARDS]
+            shown_cards = [*CARDS[:2], "roster.coverage", *CARDS[2:]]
+            boxes = [await page.locator(f'[data-figure="{m}"]').bounding_box() for m in shown_cards]
             rows: dict[float, list[dict]] = {}
             for box in boxes:
                 rows.setdefault(round(box["y"]), []).append(box)

@@ -26,7 +26,8 @@ class TestLabels:
     async def test_english_by_parameter_or_header(self, gateway):
         en = (await gateway.get("/v1/meta/labels", params={"lang": "en"})).json()
         assert en["lang"] == "en" and en["labels"]["service_type"]["elder_child_care"] == "Care for elders and children"
-        assert en["labels"]["method"] == {"casework": "Casework", "group": "Group work", "community": "Community work"}
+        assert en["labels"]["method"] == {"casework": "Casework", "group": "Group work", "community": "Community work",
+                                         "visit": "Visits"}
         by_header = await gateway.get("/v1/meta/labels", headers={"Accept-Language": "en-GB,en;q=0.9,zh;q=0.1"})
         assert by_header.json() == en and by_header.headers["vary"] == "Accept-Language"
         # The parameter wins over the header.

@@ -97,13 +97,19 @@ class TestMonthlyReport:
                 assert head["统计期间"] == f"{first.isoformat()} 至 {last.isoformat()}"
                 assert head["人群"] == sheet and head["时区"] == "Asia/Shanghai" and head["生成时间"]
                 headings, rows = table(ws, "层级")
-                assert headings == ["站点", "层级", *[label("figure", f, "zh-CN") for f in FIGURES]]
+                assert headings == ["站点", "层级", *[label("figure", f, "zh-CN") for f in FIGURES], "名册探访覆盖率（%）"]
                 assert set(rows) == {*by_child, "本站直属记录", "合计（整个辖区）"}
                 for figure in FIGURES:
                     column = label("figure", figure, "zh-CN")
                     assert rows["合计（整个辖区）"][column] == expected(summary, figure, population), (sheet, figure)
                     for name, child in by_child.items():
                         assert rows[name][column] == expected(child, figure, population), (sheet, name, figure)
+                # Coverage: visited / on rosters, in per cent; blank where nobody is on a roster.
+                for name, figures in (("合计（整个辖区）", summary), *by_child.items()):
+                    members = expected(figures, "roster.members", population)
+                    assert rows[name]["名册探访覆盖率（%）"] == (
+                        round(100 * expected(figures, "roster.visited", population) / members, 1) if members
+                        else None), (sheet, name)
                 for name in by_child:
                     assert rows[name]["层级"] == label("station_kind", "township" if station == "chenghua"
                                                        else "village", "zh-CN")
@@ -125,7 +131,7 @@ class TestMonthlyReport:
         headings, rows = table(ws, "Tier")
         summary = await get_ok(gw, "/v1/stats/summary", w.headers["county.head"], station_id=ids["chenghua"],
                                **{"from": first.isoformat(), "to": last.isoformat()})
-        assert headings[2:] == [label("figure", f, "en") for f in FIGURES]
+        assert headings[2:] == [*[label("figure", f, "en") for f in FIGURES], "Roster visit coverage (%)"]
         assert [rows["Total (whole subtree)"][label("figure", f, "en")] for f in FIGURES] == \
             [summary["figures"][f]["value"] for f in FIGURES]
         assert rows["Mengzhuiwan"]["Tier"] == "Township/street station"
@@ -300,6 +306,14 @@ class TestUserTextStaysText:
                 figures = [c for c in row[2:] if c.value is not None]
                 assert len(figures) >= len(SYSTEM_FIGURES), [c.value for c in row]
                 assert all(c.data_type == "n" and isinstance(c.value, int) for c in figures), [c.value for c in row]
+                found[first.value] = row
+        assert set(found) == set(by_name)
+        for name, row in found.items():
+            assert_text(row[0], name)
+            assert_text(row[1], "镇街社工服务站")
+            # The figures beside the names stay numbers; coverage is blank without anyone on a roster.
+            assert all(c.data_type == "n" and isinstance(c.value, int) for c in row[2:-1]), [c.value for c in row]
+            assert row[-1].value is None
 
     async def test_a_project_whose_texts_look_like_formulas_is_text_in_its_report(self, gateway, admin_headers,
                                                                                   gateway_tree):

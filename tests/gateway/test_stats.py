@@ -28,23 +28,26 @@ import pytest
 from gateway.stats.cache import AnswerCache
 from shared import clock
 from tests.fixtures.gateway import users
-from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985, ID_BORN_1990
+from tests.fixtures.people import ID_BORN_1970, ID_BORN_1985, ID_BORN_1990, id_number
+
+ID_R = id_number("51010819550505345")
 
 PROBLEM = "application/problem+json"
 
 # Every figure the summary shows.
 FIGURES = ("person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-           "cases.new", "cases.closed", "cases.reopened", "cases.open", "beneficiaries.registered", "groups",
+           "person_times.visit", "roster.members", "roster.visited", "roster.overdue", "cases.new", "cases.closed", "cases.reopened", "cases.open", "beneficiaries.registered", "groups",
            "group_sessions", "activities", "resources.linked_yuan", "volunteers.registered", "volunteers.active",
            "volunteer.hours", "volunteer.person_times", "supervision.sessions", "supervision.hours",
            "supervision.cases_reviewed")
-PERSON_TIMES_PARTS = ("person_times.casework", "person_times.group", "person_times.community")
+PERSON_TIMES_PARTS = ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit")
 DISTINCT = frozenset({"persons", "volunteers.active"})  # counted as a set of `who`, not summed
 STOCK = frozenset({"cases.open"})  # a level at the end of the range, not a flow inside it
 # The services that own each figure: who is missing when one of them is down.
 OWNED_BY = {
     "person_times": {"cases", "projects"}, "persons": {"cases", "projects"},
-    "person_times.casework": {"cases"}, "cases.new": {"cases"}, "cases.closed": {"cases"},
+    "person_times.casework": {"cases"}, "person_times.visit": {"cases"}, "cases.new": {"cases"},
+    "roster.members": {"cases"}, "roster.visited": {"cases"}, "roster.overdue": {"cases"}, "cases.closed": {"cases"},
     "cases.reopened": {"cases"}, "cases.open": {"cases"}, "beneficiaries.registered": {"cases"},
     "resources.linked_yuan": {"cases", "projects"},
     "person_times.group": {"projects"}, "person_times.community": {"projects"}, "groups": {"projects"},
@@ -70,10 +73,31 @@ class Fact:
     service: str = ""  # the service that keeps the record
 
 
+# The visit rules' defaults of the populations the world's roster lists (docs/rosters.md).
+RULES = {"tekun": (30, {"home_visit", "phone"}), "dibao": (90, {"home_visit", "phone"})}
+ROSTER = frozenset({"roster.members", "roster.visited", "roster.overdue"})
+
+
 class Ledger:
     def __init__(self, gateway_tree: dict[str, dict]) -> None:
         self.parent = {s["id"]: s["parent_id"] for s in gateway_tree.values()}
         self.facts: list[Fact] = []
+        self.members: list[tuple[str, int, str, date]] = []  # who, station, population, joined
+        self.visits: list[tuple[str, date, str]] = []  # who, day, mode
+
+    def roster(self, figure: str, stations: set[int], frm: date, to: date, population: str | None) -> int:
+        """People on a roster at `to` (visited in [frm, to], overdue at `to`), each once."""
+        found = set()
+        for who, station, pop, joined in self.members:
+            if station not in stations or joined > to or population not in (None, pop):
+                continue
+            seen = [(day, mode) for w, day, mode in self.visits if w == who and day <= to]
+            every, modes = RULES[pop]
+            due = max([d for d, m in seen if m in modes], default=joined) + timedelta(days=every)
+            if (figure == "roster.members" or (figure == "roster.visited" and any(d >= frm for d, _ in seen))
+                    or (figure == "roster.overdue" and due < to)):
+                found.add(who)
+        return len(found)
 
     def add(self, service: str, metric: str, station: int, day: date, amount: float = 1, populations=(),
             who=None) -> None:
@@ -90,11 +114,15 @@ class Ledger:
         return {s for s in self.parent if under(s)}
 
     def _facts(self, figure: str) -> list[Fact]:
+        if figure in ROSTER:
+            return [Fact(figure, s, j, populations=(p,)) for _, s, p, j in self.members]
         names = PERSON_TIMES_PARTS if figure == "person_times" else (figure,)
         return [f for f in self.facts if f.metric in names]
 
     def value(self, figure: str, stations: set[int], frm: date, to: date, population: str | None = None,
               services: frozenset[str] = frozenset({"cases", "projects", "volunteers"})) -> float:
+        if figure in ROSTER:
+            return self.roster(figure, stations, frm, to, population) if "cases" in services else 0
         facts = [f for f in self._facts(figure) if f.station in stations and f.service in services
                  and (population is None or population in f.populations)
                  and f.day <= to and (figure in STOCK or f.day >= frm)]
@@ -172,6 +200,7 @@ class World:
         self.ledger = Ledger(gateway_tree)
         self.today = clock.today()
         self.populations_of: dict[str, list[str]] = {}
+        self.station_of: dict[str, int] = {}
         self.headers: dict[str, dict] = {}  # username -> bearer headers
 
     async def post(self, headers: dict, path: str, body: dict | None = None, expect: int = 201) -> dict:
@@ -179,11 +208,12 @@ class World:
         assert r.status_code == expect, (path, r.text)
         return r.json()
 
-    async def beneficiary(self, headers, station: int, name: str, populations: list[str]) -> str:
+    async def beneficiary(self, headers, station: int, name: str, populations: list[str], **fields) -> str:
         b = await self.post(headers, "/v1/beneficiaries", {"name": name, "populations": populations,
-                                                             "station_id": station})
+                                                             "station_id": station, **fields})
         assert b["station_id"] == station
         self.populations_of[b["id"]] = populations
+        self.station_of[b["id"]] = station
         self.ledger.add("cases", "beneficiaries.registered", station, self.today, populations=populations)
         return b["id"]
 
@@ -217,6 +247,31 @@ class World:
         self.ledger.add("cases", "persons", station, day, populations=pops, who=person)
         if yuan is not None:
             self.ledger.add("cases", "resources.linked_yuan", station, day, float(yuan), pops)
+
+    async def visit(self, headers, person: str, day: date, mode: str) -> None:
+        v = await self.post(headers, f"/v1/beneficiaries/{person}/visits", {"visited_on": day.isoformat(),
+                                                                             "mode": mode, "health": "fair"})
+        station, pops = self.station_of[person], self.populations_of[person]
+        assert v["station_id"] == station
+        self.ledger.add("cases", "person_times.visit", station, day, 1, pops)
+        self.ledger.add("cases", "persons", station, day, populations=pops, who=person)
+        self.ledger.visits.append((person, day, mode))
+
+    async def roster(self, headers, station: int, listed_on: date, rows: list[tuple[str, str, str]]) -> dict:
+        """A roster of (name, ID number, population) imported for a station; new people are registered there."""
+        csv_text = "姓名,身份证号,人群类别\n" + "".join(f"{n},{i},{p}\n" for n, i, p in rows)
+        r = await self.gw.post("/v1/rosters/import", headers=headers, files={"file": ("名册.csv", csv_text.encode())},
+                               params={"station_id": station, "listed_on": listed_on.isoformat()})
+        assert r.status_code == 201, r.text
+        people = {}
+        for (name, _, population), change in zip(rows, r.json()["changes"], strict=True):
+            who = change["beneficiary_id"]
+            people[name] = who
+            if change["action"] == "register":
+                self.populations_of[who], self.station_of[who] = [population], station
+                self.ledger.add("cases", "beneficiaries.registered", station, self.today, populations=[population])
+            self.ledger.members.append((who, self.station_of[who], population, listed_on))
+        return people
 
     def _attended(self, metric: str, station: int, day: date, attendees: list[str], anonymous: int) -> None:
         for person in attendees:
@@ -317,7 +372,7 @@ async def world(gateway, admin_headers, gateway_tree) -> World:
     # People: P is served by casework, a group session and an activity (one person, three person-times).
     p = await w.beneficiary(meng, ids["mengzhuiwan"], "张桂芳", ["elderly", "elderly_alone"])
     q = await w.beneficiary(heping, ids["heping"], "小明", ["child_left_behind"])
-    r = await w.beneficiary(shuang, ids["shuangqiao"], "李建国", ["dibao", "disabled"])
+    r = await w.beneficiary(shuang, ids["shuangqiao"], "李建国", ["dibao", "disabled"], id_number=ID_R)
     s = await w.beneficiary(shuang, ids["shuangqiao"], "王芳", [])
     m = await w.beneficiary(mian, ids["mianyang"], "外地人", ["elderly"])
 
@@ -333,6 +388,19 @@ async def world(gateway, admin_headers, gateway_tree) -> World:
     c4 = await w.case(mian, ids["mianyang"], m, w.a)
     await w.service_record(mian, c4, w.b)
     await w.close(mian, c4, w.d)
+
+    # A roster at Shuangqiao since day `early`: T and U registered by it, R (registered already) matched.
+    on_roster = await w.roster(shuang, ids["shuangqiao"], w.early, [
+        ("田特困", id_number("51010819400101123"), "tekun"), ("于低保", id_number("51010819600202234"), "dibao"),
+        ("李建国", ID_R, "dibao")])
+    assert on_roster["李建国"] == r
+    await w.visit(shuang, on_roster["田特困"], w.a, "phone")
+
+    # Visits: P twice (also served by casework, a group and an activity), S once (also at an activity).
+    await w.visit(meng, p, w.c, "home_visit")
+    await w.visit(meng, p, w.d, "phone")
+    await w.visit(shuang, s, w.b, "video")
+    await w.visit(mian, m, w.b, "home_visit")
 
     # Group work and community activities under the county's project; one at the county itself.
     project = await w.project(county, ids["chenghua"], "成华区社工站项目")
@@ -394,16 +462,23 @@ class TestFiguresMatchTheRecords:
         assert figures["persons"]["exact"] is True
 
         # Spelled out for the reader (and as a check of the ledger itself): the county's subtree,
-        # without Mianyang. P (casework + group + activity) is one person; Q, R and S the others.
-        assert figures["persons"]["value"] == 4
+        # without Mianyang. P (casework + group + activity) is one person; Q, R, S and T (visited) the others.
+        assert figures["persons"]["value"] == 5
         assert figures["persons"]["by_population"] == {"elderly": 1, "elderly_alone": 1, "child_left_behind": 1,
-                                                       "dibao": 1, "disabled": 1}
-        # casework 1 + 2 (P) + 1 (Q) + 1 (R); group 2 named + 2 anonymous, 1, 5 anonymous; activities 2 + 10, 1.
+                                                       "dibao": 1, "disabled": 1, "tekun": 1}
+        # casework 1 + 2 (P) + 1 (Q) + 1 (R); group 2 named + 2 anonymous, 1, 5 anonymous; activities 2 + 10, 1;
+        # visits 2 (P) + 1 (S) + 1 (T).
         assert figures["person_times.casework"]["value"] == 5
         assert figures["person_times.group"]["value"] == 10
         assert figures["person_times.community"]["value"] == 13
-        assert figures["person_times"]["value"] == 28
-        assert figures["person_times"]["by_population"]["elderly"] == 3 + 2 + 1  # P: casework, sessions, activity
+        assert figures["person_times.visit"]["value"] == 4
+        assert figures["person_times"]["value"] == 32
+        # The roster: T, U and R on it; T visited on day a; all three overdue today (T since a + 30,
+        # U and R since early + 90): coverage 1 / 3.
+        assert [figures[f]["value"] for f in ("roster.members", "roster.visited", "roster.overdue")] == [3, 1, 3]
+        assert figures["roster.members"]["by_population"] == {"tekun": 1, "dibao": 2}
+        # P: casework, sessions, activity, visits
+        assert figures["person_times"]["by_population"]["elderly"] == 3 + 2 + 1 + 2
         assert figures["cases.new"]["value"] == 2  # C1 opened before `from`
         assert figures["cases.open"]["value"] == 2 and figures["cases.closed"]["value"] == 1  # C1, C3 open
         assert figures["cases.reopened"]["value"] == 0
@@ -465,7 +540,7 @@ class TestFiguresMatchTheRecords:
         values = dict(zip(starts, body["series"][0]["values"], strict=True))
         empty = [s for s in starts if w.a + timedelta(days=7) <= s and s + timedelta(days=6) < w.b]
         assert empty and all(values[s] == 0 for s in empty)
-        assert sum(values.values()) == 28
+        assert sum(values.values()) == 32
 
         # By day over a fortnight that ends today: the days without records are there with 0.
         short = to - timedelta(days=13)
@@ -500,7 +575,7 @@ class TestFiguresMatchTheRecords:
         body = await get_ok(gw, "/v1/stats/breakdown", official, metric="persons", station_id=ids["chenghua"],
                             **{"from": frm, "to": to})
         rows = {r["station"]["name"]: r["value"] for r in body["rows"]}
-        assert rows == {"Mengzhuiwan": 2, "Shuangqiao": 3} and body["total"] == {"value": 4, "exact": True}
+        assert rows == {"Mengzhuiwan": 2, "Shuangqiao": 4} and body["total"] == {"value": 5, "exact": True}
         body = await get_ok(gw, "/v1/stats/breakdown", official, metric="person_times.group",
                             station_id=ids["chenghua"], **{"from": frm, "to": to})
         assert body["own"] == {"value": 5} and body["total"] == {"value": 10}
@@ -556,7 +631,8 @@ class TestDegraded:
         stations, rest = w.ledger.subtree(county), frozenset({"cases", "volunteers"})
         for name in ("person_times", "persons", "resources.linked_yuan"):
             assert figures[name]["value"] == w.ledger.value(name, stations, frm, to, services=rest), name
-        assert figures["person_times"]["value"] == 5 and figures["persons"]["value"] == 3  # P, Q, R by casework
+        # P, Q and R by casework, S and T by a visit
+        assert figures["person_times"]["value"] == 5 + 4 and figures["persons"]["value"] == 5
         assert figures["resources.linked_yuan"]["value"] == 450.5
 
         r = await gw.get("/v1/stats/timeseries", headers=official, params={

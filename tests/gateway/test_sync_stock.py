@@ -348,3 +348,19 @@ class TestSoftRules:
         assert r.status_code == 200, r.text
         assert (await gateway.get(path, headers=worker)).json()["review"] is None
         assert pushed not in await review_list(gateway, head)
+
+
+class TestVisitsTable:
+    async def test_the_visits_table_passes_appschema_and_the_docs_migration_creates_it(self, gateway):
+        served = await served_schema(gateway, 5)
+        tables = {t["name"]: t for t in served["tables"]}
+        assert tables["visits"]["since"] == 5
+        schema_from_server({"version": 5, "tables": [tables["visits"]]})  # WatermelonDB's own checks
+        assert "visits" not in {t["name"] for t in (await served_schema(gateway, 4))["tables"]}
+        step = re.search(r"toVersion: 5,.*?name: 'visits',\s*columns: \[(.*?)\]", SYNC_DOC.read_text(), re.S)
+        shown = [{"name": m[0], "type": m[1], **({"isOptional": True} if m[2] else {}),
+                  **({"isIndexed": True} if m[3] else {})}
+                 for m in re.findall(r"\{ name: '(\w+)', type: '(\w+)'(, isOptional: true)?(, isIndexed: true)? \}",
+                                     step.group(1))]
+        assert shown == [{k: v for k, v in c.items() if k not in ("readonly", "writeonly")}
+                         for c in tables["visits"]["columns"]]

@@ -258,7 +258,8 @@ class TestDemo:
         params = {"from": (today - timedelta(days=364)).isoformat(), "to": today.isoformat()}
         summary = (await gateway.get("/v1/stats/summary", params=params, headers=official)).json()
         figures = {name: f["value"] for name, f in summary["figures"].items()}
-        for name in ("person_times.casework", "person_times.group", "person_times.community", "persons",
+        for name in ("person_times.casework", "person_times.group", "person_times.community", "person_times.visit",
+                     "roster.members", "roster.visited", "roster.overdue", "persons",
                      "cases.new", "cases.open", "cases.closed", "cases.reopened", "beneficiaries.registered",
                      "groups", "group_sessions", "activities", "volunteers.registered", "volunteer.hours",
                      "volunteer.person_times", "supervision.sessions", "supervision.hours",
@@ -266,7 +267,9 @@ class TestDemo:
             assert figures[name] > 0, (name, figures)
         assert summary["degraded"] == []
         assert figures["person_times"] == (figures["person_times.casework"] + figures["person_times.group"]
-                                           + figures["person_times.community"])
+                                           + figures["person_times.community"] + figures["person_times.visit"])
+        # The coverage card has something real: some of the roster visited, some overdue.
+        assert figures["roster.visited"] < figures["roster.members"] and figures["roster.overdue"] > 0
         assert str(int(figures["person_times"])) in result.stdout
         # The station system it built: every tier's stations add up to the tree, served by its staff.
         system = {name: f["value"] for name, f in summary["system"].items()}
@@ -547,3 +550,37 @@ class TestFindingTheDatabase:
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert done.stderr == "", done.stderr
+
+
+class TestRostersImport:
+    async def test_a_roster_through_the_cli_dry_run_then_real_and_a_bad_one(self, haolin, gateway, admin_headers,
+                                                                            db, tmp_path):
+        from tests.fixtures.people import id_number
+
+        await haolin("stations", "import", str(write_csv(tmp_path / "tree.csv", TREE)))
+        await gateway.app.state.pusher.sync_now()
+        env = {"HAOLIN_PASSWORD": "admin-test-password"}
+        header = ["姓名", "身份证号", "人群类别", "村(社区)", "住址", "联系电话"]
+        good = write_csv(tmp_path / "名册.csv", [header, ["张大爷", id_number("51010819400101123"), "特困人员",
+                                                         "和平社区社工服务室", "和平村3组", "13800000001"],
+                                               ["李奶奶", id_number("51010819450202234"), "elderly_alone", "", "", ""]])
+        args = ("rosters", "import", str(good), "--station", "510108001", "--url", "http://gateway",
+                "--user", "admin")
+        dry = await haolin(*args, "--dry-run", app_client=gateway, env=env)
+        assert dry.exit_code == 0, dry.output
+        assert "registered 2, added 2" in dry.stdout and "dry run" in dry.stdout
+        assert await db.fetchval("SELECT count(*) FROM cases.roster_member") == 0
+        result = await haolin(*args, app_client=gateway, env=env)
+        assert result.exit_code == 0, result.output
+        assert "registered 2, added 2" in result.stdout and "imported" in result.stdout
+        # Filed at the village room the roster names, else at the roster's station.
+        villages = await db.fetch("SELECT b.name AS person, b.source, s.name FROM cases.beneficiary b "
+                                  "JOIN cases.station s ON s.id = b.station_id")
+        assert {v["person"]: (v["source"], v["name"]) for v in villages} == {
+            "张大爷": ("roster", "和平社区社工服务室"), "李奶奶": ("roster", "猛追湾街道社工服务站")}
+
+        bad = write_csv(tmp_path / "bad.csv", [header, ["王", "123", "tekun", "", "", ""]])
+        failed = await haolin("rosters", "import", str(bad), "--station", "510108001", "--url", "http://gateway",
+                              "--user", "admin", app_client=gateway, env=env)
+        assert failed.exit_code == 1 and "row 2, column id_number" in failed.stderr, failed.output
+        assert await db.fetchval("SELECT count(*) FROM cases.roster_member") == 2

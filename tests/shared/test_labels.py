@@ -24,12 +24,15 @@ from services.projects.api.attachments import EVALUATION_PURPOSES, EVIDENCE_PURP
 from services.volunteers.api.attachments import PURPOSES as HOURS_PURPOSES
 from shared.uploads import Kind
 
-from services.cases.schemas.beneficiaries import ConsentKind, DisabilityType, Gender, NeedLevel, SelfCare
 from services.cases.schemas.approvals import ApprovableStep, ApprovalStatus
+from services.cases.schemas.beneficiaries import (BeneficiarySource, ConsentKind, DisabilityType, Gender, NeedLevel,
+                                                  SelfCare)
 from services.cases.schemas.cases import CaseStatus, CloseReason
 from services.cases.schemas.supervision import SupervisionMode
 from services.cases.schemas.common import ContactMode, RiskLevel
 from services.cases.schemas.records import DueItem, GoalStatus, PlanStatus, ReferralRead, ServiceType
+from services.cases.schemas.rosters import RowAction
+from services.cases.schemas.visits import HealthCode, LivingCode, NeedCode, SafetyCode, VisitMode
 from services.projects.schemas.projects import BudgetLine, Grade, ProjectStatus
 from services.projects.schemas.work import Stage
 from services.volunteers.schemas.hours import ActivityKind, HoursStatus
@@ -81,6 +84,13 @@ ENUMS: dict[str, list[str]] = {
     "supervision_mode": values_of(SupervisionMode),
     "contact_mode": values_of(ContactMode),
     "service_type": values_of(ServiceType),
+    "beneficiary_source": values_of(BeneficiarySource),
+    "roster_row_action": values_of(RowAction),
+    "visit_mode": values_of(VisitMode),
+    "visit_health": values_of(HealthCode),
+    "visit_safety": values_of(SafetyCode),
+    "visit_living": values_of(LivingCode),
+    "visit_need": values_of(NeedCode),
     "goal_status": values_of(GoalStatus),
     "plan_status": values_of(PlanStatus),
     "referral_status": values_of(ReferralRead.model_fields["status"].annotation),
@@ -139,7 +149,8 @@ class TestEveryValueHasBothLabels:
         # DOMAIN.md's words, as forms and reports use them.
         assert [label("case_status", s, "zh-CN") for s in values_of(CaseStatus)] == [
             "接案", "预估", "计划", "介入", "评估", "结案", "跟进"]
-        assert labels("zh-CN")["method"] == {"casework": "个案工作", "group": "小组工作", "community": "社区工作"}
+        assert labels("zh-CN")["method"] == {"casework": "个案工作", "group": "小组工作", "community": "社区工作",
+                                         "visit": "探访"}
         assert label("population", "child_left_behind", "zh-CN") == "留守儿童"
         assert label("funding_source", "womens_federation", "zh-CN") == "妇联"
         assert label("service_type", "elder_child_care", "en") == "Care for elders and children"

@@ -20,6 +20,7 @@
       "system.staff": "人员", "chart.methods": "各服务方法人次", "chart.populations": "各人群人次",
       "summary.supervision": "督导",
       "chart.table": "数据表", "chart.period": "时段", "chart.total": "合计",
+      "coverage.note": "已探访 {visited} / 在册 {members}，逾期 {overdue}", "coverage.drill": "按下级站点看逾期",
       "breakdown.title": "下级站点", "breakdown.metric": "指标", "breakdown.hint": "点击站点名称查看该站点。", "breakdown.deleted": "已删除",
       "breakdown.station": "站点", "breakdown.value": "数值", "breakdown.share": "占比",
       "breakdown.own": "本站直属", "breakdown.total": "合计", "breakdown.none": "没有下级站点。",
@@ -49,6 +50,8 @@
       "system.projects": "Projects", "system.staff": "Staff", "chart.methods": "Person-times by method", "chart.populations": "Person-times by population",
       "summary.supervision": "Supervision",
       "chart.table": "Data table", "chart.period": "Period", "chart.total": "Total",
+      "coverage.note": "visited {visited} of {members}; {overdue} overdue",
+      "coverage.drill": "Overdue by child station",
       "breakdown.title": "Child stations", "breakdown.metric": "Figure",
       "breakdown.hint": "Click a station's name to look at it.", "breakdown.deleted": "deleted",
       "breakdown.station": "Station", "breakdown.value": "Value", "breakdown.share": "Share",
@@ -74,7 +77,9 @@
     "zh-CN": {
       metric: {
         person_times: "服务人次", persons: "服务人数", "person_times.casework": "个案服务人次",
-        "person_times.group": "小组服务人次", "person_times.community": "社区活动人次", "cases.new": "新开个案",
+        "person_times.group": "小组服务人次", "person_times.community": "社区活动人次",
+        "person_times.visit": "探访人次", "roster.members": "名册在册人数", "roster.visited": "已探访人数",
+        "roster.overdue": "逾期未探访人数", "roster.coverage": "名册探访覆盖率", "cases.new": "新开个案",
         "cases.closed": "结案", "cases.reopened": "重开个案", "cases.open": "在案个案",
         "beneficiaries.registered": "新建档服务对象", groups: "小组", group_sessions: "小组节数", activities: "社区活动",
         "resources.linked_yuan": "链接资源", "volunteers.registered": "新注册志愿者", "volunteers.active": "参与服务志愿者",
@@ -93,7 +98,9 @@
       metric: {
         person_times: "Person-times", persons: "Persons served", "person_times.casework": "Casework person-times",
         "person_times.group": "Group work person-times", "person_times.community": "Community activity person-times",
-        "cases.new": "New cases", "cases.closed": "Closed cases", "cases.reopened": "Reopened cases",
+        "person_times.visit": "Visit person-times", "roster.members": "People on rosters",
+        "roster.visited": "People on rosters visited", "roster.overdue": "People overdue a visit",
+        "roster.coverage": "Roster visit coverage", "cases.new": "New cases", "cases.closed": "Closed cases", "cases.reopened": "Reopened cases",
         "cases.open": "Open cases", "beneficiaries.registered": "Beneficiaries registered", groups: "Groups",
         group_sessions: "Group sessions", activities: "Community activities", "resources.linked_yuan": "Resources linked",
         "volunteers.registered": "Volunteers registered", "volunteers.active": "Active volunteers",
@@ -114,7 +121,9 @@
 
   const UNIT_OF = {
     person_times: "person_times", "person_times.casework": "person_times", "person_times.group": "person_times",
-    "person_times.community": "person_times", "volunteer.person_times": "person_times", persons: "persons",
+    "person_times.community": "person_times", "person_times.visit": "person_times",
+    "roster.members": "persons", "roster.visited": "persons", "roster.overdue": "persons",
+    "volunteer.person_times": "person_times", persons: "persons",
     "cases.new": "cases", "cases.closed": "cases", "cases.reopened": "cases", "cases.open": "cases",
     "beneficiaries.registered": "persons", groups: "groups", group_sessions: "sessions", activities: "activities",
     "resources.linked_yuan": "yuan", "volunteers.registered": "volunteers", "volunteers.active": "volunteers",
@@ -125,8 +134,7 @@
     "stations.started": "stations", "stations.active": "stations", "projects.active": "projects",
     "projects.started": "projects", "projects.closed": "projects", "projects.budget_yuan": "yuan",
     "staff.social_workers": "staff", "staff.station_heads": "staff", "staff.supervisors": "staff",
-    "staff.active_workers": "staff",
-    "cases.beneficiaries": "persons", "supervision.sessions": "meetings", "supervision.hours": "hours",
+    "staff.active_workers": "staff", "supervision.sessions": "meetings", "supervision.hours": "hours",
     "supervision.cases_reviewed": "case_times",
   };
   // The station-system card (the summary's `system`): the tree by tier, projects, staff; counts only.
@@ -138,13 +146,14 @@
   ];
   // The summary cards, in reading order; the first two are the headline figures.
   const CARDS = ["person_times", "persons", "person_times.casework", "person_times.group", "person_times.community",
-                 "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
+                 "person_times.visit", "cases.new", "cases.open", "cases.closed", "groups", "group_sessions", "activities",
                  "beneficiaries.registered", "volunteers.active", "volunteer.hours", "volunteer.person_times",
                  "resources.linked_yuan"];
   // One card, the width of the row, for supervision (督导): sessions, hours and cases reviewed.
   const SUPERVISION = ["supervision.sessions", "supervision.hours", "supervision.cases_reviewed"];
-  const METHODS = ["person_times.casework", "person_times.group", "person_times.community"];
-  const BREAKDOWN_METRICS = ["person_times", "persons", ...METHODS, "cases.open", "cases.new", "activities",
+  const METHODS = ["person_times.casework", "person_times.group", "person_times.community", "person_times.visit"];
+  const BREAKDOWN_METRICS = ["person_times", "persons", ...METHODS, "roster.visited", "roster.members",
+                             "roster.overdue", "cases.open", "cases.new", "activities",
                              "volunteer.hours", "resources.linked_yuan", "stations.total", "stations.active",
                              "projects.active", "staff.social_workers"];
   const COLORS = ["#1f6f8b", "#e07a1f", "#3a9a5b", "#8e5bb5", "#c94c4c", "#5b7fd1", "#b59a2e", "#4aa3a3",
@@ -711,9 +720,34 @@
     return span;
   }
 
+  // Coverage (覆盖率): people on a roster visited in the period / people on a roster at its end, with the
+  // overdue count; its button drills down to the child stations' overdue counts.
+  function coverageCard(summary) {
+    const members = summary.figures["roster.members"] || {value: null};
+    const visited = summary.figures["roster.visited"] || {value: null};
+    const overdue = summary.figures["roster.overdue"] || {value: null};
+    const known = members.value !== null && visited.value !== null;
+    const share = known && members.value > 0 ? Math.round(1000 * visited.value / members.value) / 10 : null;
+    const value = el("div", {class: "value", text: share === null ? (known ? "–" : "…") : `${fmt(share, 1)}%`});
+    value.dataset.value = share === null ? "" : String(share);
+    const drill = el("button", {type: "button", class: "drill", text: t("coverage.drill")});
+    drill.addEventListener("click", () => {
+      $("breakdown-metric").value = "roster.overdue";
+      refresh(true);
+      $("breakdown-metric").scrollIntoView({block: "center"});
+    });
+    return el("div", {class: `figure coverage${known ? "" : " missing"}`, "data-figure": "roster.coverage"},
+              el("div", {class: "label", text: label("metric", "roster.coverage"), title: rule("roster.visited")}),
+              value,
+              el("div", {class: "note", text: t("coverage.note", {visited: fmt(visited.value, 0),
+                                                                 members: fmt(members.value, 0),
+                                                                 overdue: fmt(overdue.value, 0)})}),
+              drill);
+  }
+
   function renderCards(summary) {
     $("station-name").textContent = summary.station.name;
-    $("cards").replaceChildren(...CARDS.map((metric, i) => {
+    const cards = CARDS.map((metric, i) => {
       const figure = summary.figures[metric] || {value: null, missing: []};
       const missing = figure.missing || [];
       const note = figure.value === null ? `${t("missing")}: ${services(missing)}`
@@ -724,7 +758,9 @@
                 el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),
                 valueNode(figure, metric, 2),
                 note ? el("div", {class: "note", text: note}) : null);
-    }), supervisionCard(summary));
+    });
+    // The headline figures first, then coverage (with the overdue count), then the rest, and supervision.
+    $("cards").replaceChildren(...cards.slice(0, 2), coverageCard(summary), ...cards.slice(2), supervisionCard(summary));
   }
 
   function supervisionCard(summary) {

@@ -4,7 +4,7 @@ Stations (cities, counties, townships and village/community rooms with division 
 (an official for the province and each city, station heads, supervisors, social workers, one
 volunteer login), beneficiaries in every population, cases in every state with their records,
 groups with sessions and attendance, community activities, projects with contract targets, and
-volunteers with a year of hours. Run again, it adds nothing that is there already.
+volunteers with a year of hours, each township's civil-affairs roster and its visits. Run again, it adds nothing that is there already.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from shared import clock
 
 SHOWN = (("person_times", "服务人次 person-times"), ("persons", "服务人数 persons"),
          ("person_times.casework", "个案 casework"), ("person_times.group", "小组 group work"),
-         ("person_times.community", "社区活动 community"), ("cases.open", "在案个案 open cases"),
+         ("person_times.community", "社区活动 community"), ("person_times.visit", "探访 visits"),
+         ("roster.members", "名册在册 on rosters"), ("roster.visited", "已探访 visited"),
+         ("roster.overdue", "逾期未探访 overdue"), ("cases.open", "在案个案 open cases"),
          ("groups", "小组 groups"), ("activities", "活动场次 activities"),
          ("volunteer.hours", "志愿服务时长 volunteer hours"))
 # The station system the demo built: the tree by tier, the projects and the staff (the summary's `system`).

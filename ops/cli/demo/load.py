@@ -130,6 +130,15 @@ class Writer:
                 return existing.json(), False
         raise CliError(f"POST {path} as {self.username}: {api.problem(reply)}")
 
+    async def upload(self, path: str, params: dict, name: str, content: bytes) -> dict:
+        """A file to an import route (the roster), as the API's multipart form."""
+        headers = await self._headers()
+        reply = await self.http.post(path, params=params, headers=headers,
+                                     files={"file": (name, content, "text/csv")})
+        if reply.status_code not in (200, 201):
+            raise CliError(f"POST {path} as {self.username}: {api.problem(reply)}")
+        return reply.json()
+
     async def act(self, path: str, body: dict | None = None, ok: tuple[int, ...] = (200,)) -> dict:
         reply = await self.send("POST", path, body or {})
         if reply.status_code not in ok:
@@ -214,6 +223,16 @@ async def _township(worker: Writer, head: Writer, town: TownshipPlan, advance: C
         advance(1)
     for case in town.cases:
         await _case(worker, case, advance)
+    if town.roster:
+        # A later run lists the same people again: nothing changes, nobody leaves.
+        text, listed_on = town.roster
+        await worker.upload("/v1/rosters/import", {"station_id": worker.identity.stations[town.township.code],
+                                                   "listed_on": listed_on.isoformat()},
+                            f"{town.township.code}-名册.csv", text.encode())
+        advance(1)
+    for person, body in town.visits:
+        await worker.create(f"/v1/beneficiaries/{person}/visits", body)
+        advance(1)
 
     team, _ = await worker.create("/v1/teams", town.team)
     advance(1)

@@ -109,11 +109,15 @@ class TownshipPlan:
     team: dict | None = None
     volunteers: list[dict] = field(default_factory=list)
     hours: list[tuple[dict, bool]] = field(default_factory=list)  # (body, confirm)
+    # The civil-affairs roster of the township (CSV text and its date) and visits of its people.
+    roster: tuple[str, date] | None = None
+    visits: list[tuple[str, dict]] = field(default_factory=list)  # (beneficiary id, body)
 
     def operations(self) -> int:
         return (len(self.beneficiaries) + sum(1 + len(c.steps) + len(c.records) for c in self.cases)
                 + sum(1 + len(g.sessions) for g in self.groups) + len(self.activities) + 1
-                + 2 * len(self.volunteers) + sum(2 if confirm else 1 for _, confirm in self.hours))
+                + 2 * len(self.volunteers) + sum(2 if confirm else 1 for _, confirm in self.hours)
+                + (1 if self.roster else 0) + len(self.visits))
 
 
 @dataclass
@@ -389,6 +393,7 @@ def _township(rng: random.Random, people: _People, size: Size, plan: TownshipPla
             })
 
     _register_before_served(plan)
+    _roster(plan, today)
 
     team_id = demo_id("team", code)
     plan.team = {"id": team_id, "name": plan.township.name.removesuffix("社工服务站") + "志愿服务队",
@@ -413,6 +418,42 @@ def _township(rng: random.Random, people: _People, size: Size, plan: TownshipPla
                 **({"activity_kind": "community_activity", "activity_ref": activity["id"],
                     "activity_title": activity["title"]} if linked else {}),
             }, s % 7 != 6))  # a few stay unconfirmed, as in a real register
+
+
+# Populations a civil-affairs roster lists (docs/rosters.md).
+ROSTER_POPULATIONS = ("tekun", "dibao", "dibian", "elderly_alone", "elderly_empty_nest", "elderly_disabled",
+                      "child_left_behind", "child_in_difficulty", "child_unsupported", "orphan", "disabled_severe")
+VISIT_MODES = ("home_visit", "phone", "home_visit", "video")
+
+
+def _roster(plan: TownshipPlan, today: date) -> None:
+    """The township's roster, dated 150 days ago, of its people registered by then; and their visits:
+    about monthly for most, none lately for some, never for a few, so that coverage and the overdue
+    count show something real."""
+    listed_on = today - timedelta(days=150)
+    villages = {v.code: v.name for v in plan.villages}
+    rows, listed = ["姓名,身份证号,人群类别,村(社区)"], []
+    for body in plan.beneficiaries:
+        pops = [p for p in body["populations"] if p in ROSTER_POPULATIONS]
+        if not pops or body["registered_on"] > listed_on.isoformat():
+            continue
+        listed.append(body)
+        rows += [f"{body['name']},{body['id_number']},{p},{villages.get(body['_station'], '')}" for p in pops]
+    if not listed:
+        return
+    plan.roster = ("\n".join(rows) + "\n", listed_on)
+    for j, body in enumerate(listed):
+        if j % 5 == 4:
+            continue  # never visited
+        last = today - timedelta(days=45 if j % 5 == 3 else j % 20)  # j % 5 == 3: none lately
+        day = listed_on + timedelta(days=5 + j % 9)
+        k = 0
+        while day <= last:
+            plan.visits.append((body["id"], {"id": demo_id("visit", body["id"], k), "visited_on": day.isoformat(),
+                                             "mode": VISIT_MODES[(j + k) % len(VISIT_MODES)],
+                                             "health": ("good", "fair", "poor")[(j + k) % 3]}))
+            day += timedelta(days=28 + (j + k) % 5)
+            k += 1
 
 
 def _case(rng: random.Random, plan: TownshipPlan, person: dict, pops: list[str], state: str, i: int,

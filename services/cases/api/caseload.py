@@ -4,7 +4,10 @@ from fastapi import APIRouter, Query
 
 from services.cases.deps import ReadSessionDep
 from services.cases.schemas.records import Caseload, DueList
+from services.cases.schemas.visit_rules import VisitsDue
 from services.cases.service import caseload as service
+from services.cases.service import visit_rules
+from shared import clock
 from shared.principals import PersonalReaderOr403
 
 router = APIRouter(prefix="/v1/caseload", tags=["caseload"])
@@ -21,3 +24,12 @@ async def my_due_items(principal: PersonalReaderOr403, session: ReadSessionDep,
                        within_days: Annotated[int, Query(ge=0, le=366)] = 7) -> DueList:
     """Follow-ups, plan reviews and goals of my cases due within N days or overdue, soonest first."""
     return await service.due(session, principal, within_days)
+
+
+@router.get("/visits-due", response_model=VisitsDue)
+async def my_visits_due(principal: PersonalReaderOr403, session: ReadSessionDep,
+                        within_days: Annotated[int, Query(ge=0, le=366)] = 7,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> VisitsDue:
+    """People on a roster assigned to me due a visit within N days or overdue, most overdue first."""
+    return await visit_rules.due(session, principal, None, clock.today(), within_days, worker_id=principal.user_id,
+                                 limit=limit)

@@ -92,6 +92,10 @@ class EmergencyContactRead(Output):
     phone: Annotated[str | None, Masked(masking.phone)] = None
 
 
+# How a person came to be registered: by a worker, or by a civil-affairs roster import (docs/rosters.md).
+BeneficiarySource = Literal["direct", "roster"]
+
+
 class BeneficiaryRead(RecordRead):
     name: str
     gender: str | None = None
@@ -109,6 +113,7 @@ class BeneficiaryRead(RecordRead):
     consents: list[dict]
     populations: list[str]
     registered_on: date
+    source: BeneficiarySource = "direct"
     review: ReviewFlags = None
 
 

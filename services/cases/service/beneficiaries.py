@@ -86,8 +86,9 @@ async def _duplicate(session: AsyncSession, principal: Principal, existing: tupl
 
 
 async def create(session: AsyncSession, vault: Vault, principal: Principal, body: BeneficiaryCreate,
-                 review: Review | None = None) -> tuple[Beneficiary, bool]:
-    """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
+                 review: Review | None = None, source: str = "direct") -> tuple[Beneficiary, bool]:
+    """`review`: how the soft rules are met (refused by default; a tablet's push flags them);
+    `source`: "roster" for a person registered by a roster import."""
     review = review or Review()
     digest = vault.digest("beneficiary", body)
     if (existing := await replay(session, Beneficiary, body.id, digest, principal)) is not None:
@@ -101,7 +102,7 @@ async def create(session: AsyncSession, vault: Vault, principal: Principal, body
         raise InvalidInput.field("registered_on", "A person cannot be registered before being born.")
     record = Beneficiary(id=body.id or new_id(), station_id=station_id, station_path=station_path,
                          registered_on=registered_on, created_by=principal.user_id, updated_by=principal.user_id,
-                         create_digest=digest, version=1)
+                         create_digest=digest, version=1, source=source)
     _seal(vault, record, fields)
     review.apply(record)
     await _claim_id_number(session, principal, record, station_path)
@@ -168,5 +169,6 @@ def to_read(vault: Vault, record: Beneficiary, reveal: bool) -> BeneficiaryRead:
         address=record.address, emergency_contact=contact, self_care=record.self_care,
         disability_type=record.disability_type, disability_grade=record.disability_grade,
         need_level=record.need_level, worker_id=record.worker_id, consents=record.consents or [],
-        populations=record.populations or [], registered_on=record.registered_on, review=record.review,
+        populations=record.populations or [], registered_on=record.registered_on,
+        source=record.source or "direct", review=record.review,
     ), reveal)

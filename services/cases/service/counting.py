@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.models import Beneficiary, Case, CaseEvent, PersonDay, ServiceRecord, SupervisionRecord
+from services.cases.models import Beneficiary, Case, CaseEvent, PersonDay, ServiceRecord, SupervisionRecord, Visit
 from services.cases.repository import stats as repo
 from services.cases.schemas.cases import OPEN_STATUSES
 from shared.contracts.activity.server import Served
@@ -47,6 +47,11 @@ class Rollup:
         self._persons.add(r.station_id, r.station_path, r.served_on, r.beneficiary_id, r.populations, sign)
         if r.resources_yuan:
             self.add(r, r.served_on, Metric.resources_linked, sign * r.resources_yuan, r.populations)
+
+    def visit(self, v: Visit, sign: int) -> None:
+        # A visit is one person-time of its own method, and the person is served that day.
+        self.add(v, v.visited_on, Metric.person_times_visit, sign, v.populations)
+        self._persons.add(v.station_id, v.station_path, v.visited_on, v.beneficiary_id, v.populations, sign)
 
     def case_event(self, case: Case, event: CaseEvent, sign: int) -> None:
         day, pops = event.occurred_on, case.populations

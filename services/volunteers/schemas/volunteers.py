@@ -12,6 +12,7 @@ from shared import masking
 from shared.idnumber import normalise_id_number
 from shared.masking import Masked
 from shared.phone import Phone
+from shared.spreadsheet import RowProblem
 from shared.schemas import CreateInput, Input, Output, PastDate, RecordRead, RowId, Short, Text, UpdateInput
 
 # 居民身份证, 护照, 港澳居民来往内地通行证 / 居住证, 台湾居民来往大陆通行证 / 居住证, other.
@@ -134,14 +135,6 @@ class EntryRead(RecordRead):
 
 class EntryList(Output):
     items: list[EntryRead]
-
-
-class RowProblem(Output):
-    row: int = Field(description="Row number in the file, the header being row 1")
-    column: str
-    reason: str
-    code: str = "invalid"
-    existing_id: str | None = None
 
 
 class ImportReport(Output):

@@ -4,24 +4,19 @@ would be, plus duplicates by ID number within the file and against the registry.
 All or nothing: a dry run only reports; a real run writes every row, or none when any row is bad.
 """
 
-import csv
-import io
-import zipfile
-from datetime import date, datetime
-
-from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.errors import DuplicateIdNumber
 from services.volunteers.repository import volunteers as repo
-from services.volunteers.schemas.volunteers import ImportReport, RowProblem, VolunteerCreate, normalise_document
+from services.volunteers.schemas.volunteers import ImportReport, VolunteerCreate, normalise_document
 from services.volunteers.service import volunteers as service
 from shared import attempts, clock
 from shared.errors import AppError, InvalidInput
 from shared.models import new_id
 from shared.principals import Principal
 from shared.records import Vault
+from shared.spreadsheet import RowProblem, SheetRejected, data_rows, header_columns, read_table
 
 # Column -> header spellings accepted (English field names, or the Chinese a station's sheet uses).
 HEADERS = {
@@ -39,60 +34,12 @@ HEADERS = {
     "guardian_consented_on": ("guardian_consented_on", "监护人同意日期"),
 }
 REQUIRED = ("name", "id_number")
-_BY_HEADER = {h.strip().lower(): col for col, spellings in HEADERS.items() for h in spellings}
 _ID_TYPES = {"身份证": "mainland_id", "居民身份证": "mainland_id", "护照": "passport",
              "港澳居民来往内地通行证": "hk_macau_permit", "港澳通行证": "hk_macau_permit",
              "港澳居民居住证": "hk_macau_permit", "台湾居民来往大陆通行证": "taiwan_permit", "台胞证": "taiwan_permit",
              "台湾居民居住证": "taiwan_permit", "其他": "other"}
 _GENDERS = {"男": "male", "女": "female"}
 _GUARDIAN = {"guardian_name": "name", "guardian_relation": "relation", "guardian_consented_on": "consented_on"}
-
-
-def _cell(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value).strip()
-    return text or None
-
-
-def read_table(content: bytes, filename: str | None) -> list[list[str | None]]:
-    """Rows of cells as text; the first row is the header."""
-    if content[:4] == b"PK\x03\x04" or (filename or "").lower().endswith(".xlsx"):
-        try:
-            book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-            raise InvalidInput.field("file", "This is not a readable .xlsx workbook.", "unreadable") from None
-        try:
-            return [[_cell(v) for v in row] for row in book.active.iter_rows(values_only=True)]
-        finally:
-            book.close()
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel in Chinese saves CSV as GBK
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InvalidInput.field("file", "The CSV is neither UTF-8 nor GB18030 text.", "unreadable")
-    try:
-        # newline="": a bare CR ends a row, as csv expects, rather than failing inside a field.
-        return [[_cell(v) for v in row] for row in csv.reader(io.StringIO(text, newline=""))]
-    except csv.Error:
-        raise InvalidInput.field("file", "This is not a readable CSV file.", "unreadable") from None
-
-
-def _columns(header: list[str | None]) -> list[str | None]:
-    columns = [_BY_HEADER.get((h or "").strip().lower()) for h in header]
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise InvalidInput.field("file", f"The header row lacks column(s): {', '.join(missing)}.", "missing_column")
-    return columns
 
 
 def _row_body(columns: list[str | None], cells: list[str | None]) -> dict:
@@ -136,13 +83,8 @@ def _column_of(field: str) -> str:
 async def run(session: AsyncSession, vault: Vault, principal: Principal, content: bytes, filename: str | None,
               station: tuple[int, str], dry_run: bool, max_rows: int) -> ImportReport:
     table = read_table(content, filename)
-    if not table:
-        raise InvalidInput.field("file", "The file is empty.", "empty")
-    columns = _columns(table[0])
-    rows = [(i + 2, cells) for i, cells in enumerate(table[1:]) if any(c is not None for c in cells)]
-    if len(rows) > max_rows:
-        raise InvalidInput.field("file", f"At most {max_rows} rows per file; this one has {len(rows)}.",
-                                 "too_many_rows")
+    rows = data_rows(table, max_rows)
+    columns = header_columns(table[0], HEADERS, REQUIRED)
     problems: list[RowProblem] = []
     good: list[tuple[int, dict, str]] = []
     first_row_of: dict[str, int] = {}
@@ -210,14 +152,7 @@ async def run(session: AsyncSession, vault: Vault, principal: Principal, content
     return report
 
 
-class RosterRejected(InvalidInput):
-    """A real run with bad rows: nothing is written (the request's transaction rolls back)."""
-
-    type = "roster-rejected"
-
+class RosterRejected(SheetRejected):
     def __init__(self, report: ImportReport) -> None:
-        super().__init__(f"{len(report.errors)} problem(s) in the roster; nothing was registered.",
-                         errors=[{"field": p.column, "message": p.reason, "code": p.code, "row": p.row,
-                                  "column": p.column, **({"existing_id": p.existing_id} if p.existing_id else {})}
-                                 for p in report.errors],
+        super().__init__(f"{len(report.errors)} problem(s) in the roster; nothing was registered.", report.errors,
                          rows=report.rows, valid_rows=report.valid_rows, created=0, dry_run=False)

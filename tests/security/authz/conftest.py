@@ -193,6 +193,15 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
     }
     for kind, (path, body) in records.items():
         ids["b"][kind] = (await post(f"/v1/cases/{case['id']}/{path}", body, worker_b, 201))["id"]
+    visit = {"visited_on": t, "mode": "home_visit", "health": "poor", "needs": ["meals"], "notes": f"{MARK_B}独居"}
+    ids["b"]["visit"] = (await post(f"/v1/beneficiaries/{p1['id']}/visits", visit, worker_b, 201))["id"]
+    # B's person on a civil-affairs roster (a roster's file names the person by ID number).
+    roster = f"姓名,身份证号,人群类别,村(社区)\n{person['name']},{person['id_number']},tekun,{MARK_B}村\n"
+    await _ok(await gw.post("/v1/rosters/import", headers=worker_b,
+                            files={"file": ("roster.csv", roster.encode(), "text/csv")}), 201)
+    rule = await post("/v1/visit-rules", {"population": "tekun", "every_days": 14, "modes": ["home_visit"]},
+                      head_b, 201)
+    ids["b"]["visit_rule"] = rule["id"]
 
     # Supervision at B: its own approval rule, the case's assessment submitted for approval, and a
     # supervisor of elsewhere assigned to B (no caller of A: A's supervisor must not reach B's).

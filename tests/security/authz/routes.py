@@ -59,6 +59,7 @@ LOOKUP_KINDS: dict[str, str] = {
 PATH_KINDS: dict[str, str] = {
     **REFERENCES, "evaluation_id": "evaluation", "session_id": "session", "entry_id": "entry",
     "certificate_id": "certificate", "approval_id": "approval", "assignment_id": "assignment",
+    "certificate_id": "certificate", "visit_id": "visit", "rule_id": "visit_rule",
 }
 # The file a tablet's route (/v1/sync/attachments/{id}, /internal/sync/attachments/{id}) names, by process.
 TABLET_FILES = {"gateway": "attachment:beneficiary", "cases": "attachment:beneficiary",

@@ -64,10 +64,9 @@ PUBLIC: dict[tuple[str, str, str], str] = {
     # whose own routes are all in this matrix; it decides nothing itself.
     **{("gateway", ANY, path): "the resource proxy"
        for prefix in ("/v1/beneficiaries", "/v1/caseload", "/v1/cases", "/v1/populations", "/v1/approvals",
-                      "/v1/approval-rules", "/v1/supervisor-assignments", "/v1/supervision-records",
-                      "/v1/projects",
-                      "/v1/groups", "/v1/activities", "/v1/volunteers", "/v1/teams", "/v1/volunteer-hours",
-                      "/v1/certificates")
+                      "/v1/approval-rules", "/v1/supervisor-assignments", "/v1/supervision-records", "/v1/rosters",
+                      "/v1/visit-rules", "/v1/projects", "/v1/groups", "/v1/activities", "/v1/volunteers",
+                      "/v1/teams", "/v1/volunteer-hours", "/v1/certificates")
        for path in (prefix, prefix + "/{rest:path}")},
 }
 # Authenticated routes outside the station-scope rules (the 401 rule still covers them).
