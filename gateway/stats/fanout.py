@@ -45,7 +45,6 @@ class Ask:
     services: tuple[str, ...] = SERVICES
     stats: bool = True  # the counting contract's rows
     persons: bool = False  # the person sets, from those of `services` that keep them
-    exact_limit: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ async def gather(upstreams: Upstreams, signer: TokenSigner, ask: Ask, timeout_s:
                            group_by=list(ask.group_by), metrics=None if ask.metrics is None else list(ask.metrics))
         calls: list[Call] = [Call(s, "stats", query) for s in ask.services if ask.stats]
         if ask.persons:
-            sets = PersonsQuery(**query.model_dump(), exact_limit=ask.exact_limit)
+            sets = PersonsQuery(**query.model_dump())
             calls += [Call(s, "persons", sets) for s in PERSONS_SOURCES if s in ask.services]
     except ValidationError:
         # A question no service would take (each would refuse it): every service is left out.
