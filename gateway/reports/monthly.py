@@ -55,14 +55,12 @@ class Row:
     station_id: int | None
 
 
-def _cell(table: fig.Table, figure: str, population: str, station_id: int | None) -> tuple[int | float, bool]:
-    """A figure's value for one population (ALL: everyone) at one station (None: ungrouped), and
-    whether it is exact."""
+def _cell(table: fig.Table, figure: str, population: str, station_id: int | None) -> int | float:
+    """A figure's value for one population (ALL: everyone) at one station (None: ungrouped)."""
     key = (population, None, station_id)
     if figure == PERSONS:
-        found = table.person_figure(key)
-        return found.value, found.exact
-    return fig.number(table.value(figure, key)), True
+        return table.person_figure(key).value
+    return fig.number(table.value(figure, key))
 
 
 def _populations(table: fig.Table) -> list[str]:
@@ -97,7 +95,6 @@ async def build(request: Request, station: Station, children: list[Station], mon
     taken: set[str] = set()
     generated = datetime.now(clock.zone()).strftime("%Y-%m-%d %H:%M:%S")
     headings = [wb.text("station", lang), wb.text("tier", lang)] + [label("figure", f, lang) for f in FIGURES]
-    estimated = False
     for population in [ALL, *_populations(total)]:
         name = wb.text("everyone", lang) if population == ALL else label("population", population, lang)
         ws = book.create_sheet(wb.sheet_title(name, taken))
@@ -120,14 +117,10 @@ async def build(request: Request, station: Station, children: list[Station], mon
             tier = label("station_kind", row.station.kind, lang) if row.station is not None else ""
             values = []
             for figure in FIGURES:
-                value, exact = _cell(row.table, figure, population, row.station_id)
-                estimated |= not exact
-                values.append(value)
+                values.append(_cell(row.table, figure, population, row.station_id))
             lines.append([first, tier, *values])
         after = wb.table(ws, top, headings, lines, number_from=3, widths=(28, 16))
         notes = [wb.text("distinct_note", lang)]
-        if estimated:
-            notes.append(wb.text("estimate_note", lang))
         for i, note in enumerate(notes):
             wb.put(ws, after + 1 + i, 1, note)
     return wb.to_bytes(book)

@@ -40,8 +40,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "distinct_note": ("服务人数与参与服务的志愿者按人去重：合计不是各行之和。",
                       "Persons served and active volunteers count each person once: the total is not the sum "
                       "of the rows."),
-    "estimate_note": ("服务人数为估算值（HyperLogLog，约 ±1.6%）。", "Persons served are estimates (HyperLogLog, "
-                                                                "about ±1.6%)."),
     "project": ("项目名称", "Project"),
     "purchaser": ("购买方", "Purchaser"),
     "operator": ("承接机构", "Operating organisation"),
