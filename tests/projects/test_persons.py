@@ -39,3 +39,29 @@ class TestAttendees:
         r = await projects.delete(url, headers=with_etag(worker, f'"{r.json()["version"]}"'))
         assert r.status_code == 204, r.text
         assert await persons(projects, service_headers, today) == []
+
+
+class TestNumberingOlderAttendance:
+    async def test_attendance_without_numbers_is_numbered_from_cases_and_counted_again(
+            self, projects, service_headers, worker, register, make_project, make_activity, today, db,
+            database_url):
+        """As after the migration that added the numbers: attendance without them counts nowhere
+        until ops/migrate.py numbers it from the cases service's beneficiaries; once is enough."""
+        from ops.person_numbers import number_attendance
+
+        elder, child = await register(worker), await register(worker, populations=("children",), name="小明")
+        project = await make_project()
+        await make_activity(worker, project["id"], attendees=[{"beneficiary_id": elder}, {"beneficiary_id": child}])
+        await make_activity(worker, project["id"], attendees=[{"beneficiary_id": elder}])
+        before = await persons(projects, service_headers, today, group_by=["population"])
+        await db.execute("UPDATE projects.attendance SET person_no = NULL")
+        await db.execute("DELETE FROM projects.person_day")
+        assert await persons(projects, service_headers, today) == []
+
+        assert await number_attendance(database_url, database_url) == 3
+        assert await persons(projects, service_headers, today, group_by=["population"]) == before
+        [everyone] = await persons(projects, service_headers, today)
+        assert members(everyone) == await person_numbers(db, elder, child)
+        # Run again (every `haolin migrate` does): nothing left to number, nothing counted twice.
+        assert await number_attendance(database_url, database_url) == 0
+        assert await persons(projects, service_headers, today, group_by=["population"]) == before
