@@ -25,7 +25,7 @@ gives back the same rollup rows and the same /v1/stats/summary.
 
 from __future__ import annotations
 
-from shared.persons import PERSON_KEY_SQL
+from migrations.common import fill_person_day_sql
 from shared.stats import ALL
 
 OPEN_STATUSES = ("intake", "assessment", "planning", "intervention", "evaluation")
@@ -53,14 +53,8 @@ def _daily(schema: str, facts: str) -> str:
 
 
 def _person_day(schema: str, served: str) -> str:
-    """migrations.common.create_person_day's backfill: one row per (station, day, population, person)."""
-    key = PERSON_KEY_SQL.format(column="r.person_id")
-    return f"""
-        INSERT INTO {schema}.person_day (station_id, day, population, person, station_path, refs)
-        SELECT r.station_id, r.day, p.code, {key}, max(r.station_path), count(*)
-        FROM ({served}) AS r
-        CROSS JOIN LATERAL unnest(array_prepend('{ALL}'::varchar, r.populations::varchar[])) AS p(code)
-        GROUP BY 1, 2, 3, 4"""
+    """The migrations' fill of person_day: one row per (station, day, population, person number)."""
+    return fill_person_day_sql(schema, served)
 
 
 CASES = [
@@ -89,8 +83,9 @@ CASES = [
         SELECT station_id, station_path, served_on, 'resources.linked_yuan', {_codes('populations')}, resources_yuan
         FROM cases.service_record WHERE deleted_at IS NULL AND resources_yuan IS NOT NULL AND resources_yuan <> 0"""),
     _person_day("cases", """
-        SELECT station_id, station_path, served_on AS day, beneficiary_id AS person_id, populations
-        FROM cases.service_record WHERE deleted_at IS NULL"""),
+        SELECT r.station_id, r.station_path, r.served_on AS day, b.person_no AS person, r.populations
+        FROM cases.service_record r JOIN cases.beneficiary b ON b.id = r.beneficiary_id
+        WHERE r.deleted_at IS NULL"""),
 ]
 
 # An occasion (group session or activity) with what its counts need: its day, station, the
@@ -109,7 +104,7 @@ _OCCASIONS = """
 
 def _attendees(join: str) -> str:
     return f"""
-    SELECT o.station_id, o.station_path, o.held_on AS day, o.metric, a.beneficiary_id AS person_id, a.populations
+    SELECT o.station_id, o.station_path, o.held_on AS day, o.metric, a.person_no AS person, a.populations
     FROM projects.attendance a JOIN ({_OCCASIONS}) o ON {join}
     WHERE a.deleted_at IS NULL"""
 
@@ -120,6 +115,10 @@ _ATTENDEES = (_attendees("o.session_id = a.session_id") + " UNION ALL "
               + _attendees("o.activity_id = a.activity_id"))
 
 PROJECTS = [
+    # A bulk load writes attendance without the attendee's person number, which the lookup gives the
+    # service: taken from cases here, as ops/person_numbers.py does for rows older than the numbers.
+    """UPDATE projects.attendance a SET person_no = b.person_no FROM cases.beneficiary b
+       WHERE b.id = a.beneficiary_id AND a.person_no IS DISTINCT FROM b.person_no""",
     "DELETE FROM projects.daily_stat",
     "DELETE FROM projects.person_day",
     "CREATE TEMP TABLE bench_attendee ON COMMIT DROP AS " + _ATTENDEES,
@@ -138,7 +137,8 @@ PROJECTS = [
         WHERE m.value <> 0
         UNION ALL
         SELECT station_id, station_path, day, metric, {_codes('populations')}, 1 FROM bench_attendee"""),
-    _person_day("projects", "SELECT station_id, station_path, day, person_id, populations FROM bench_attendee"),
+    _person_day("projects", """SELECT station_id, station_path, day, person, populations FROM bench_attendee
+                                WHERE person IS NOT NULL"""),
     """UPDATE projects.group_session s SET named_count = coalesce(n.count, 0)
        FROM projects.group_session s2 LEFT JOIN (
            SELECT session_id, count(*) FROM projects.attendance

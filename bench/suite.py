@@ -456,7 +456,7 @@ class Run:
             body = {"station_path": township["path"], "from": frm.isoformat(), "to": ends[n % len(ends)].isoformat(),
                     "group_by": ["population"]}
             calls = [(s, "/internal/stats", body) for s in ("cases", "projects", "volunteers")] + \
-                    [(s, "/internal/persons", {**body, "exact_limit": 10_000}) for s in ("cases", "projects")]
+                    [(s, "/internal/persons", body) for s in ("cases", "projects")]
 
             async def one(service_name, path, payload):
                 async with session.post(self.url(service_name) + path, json=payload, headers=service) as r:

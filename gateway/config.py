@@ -50,8 +50,7 @@ class GatewaySettings(ServiceSettings):
 
     # Dashboard aggregates (/v1/stats/*): an answer is shared by every poll for this long
     # (and clients are told to keep it as long); a service slower than stats_timeout_s is
-    # left out and named in `degraded`. Person sets up to stats_exact_persons travel exactly;
-    # larger ones as HyperLogLog sketches.
+    # left out and named in `degraded`.
     stats_cache_s: float = 5.0
     # After stats_cache_s, an answer is served for this much longer while a new one is computed
     # in the background, so no poll waits on a slow computation (0: every poll after
@@ -62,7 +61,6 @@ class GatewaySettings(ServiceSettings):
     # 1/stats_cache_per_compute of the time (0: always stats_cache_s).
     stats_cache_per_compute: float = 10.0
     stats_timeout_s: float = 3.0
-    stats_exact_persons: int = 10_000
 
     # Records (created + updated + deleted, all tables) one tablet push may carry; more is 413.
     # The body limit (max_body_bytes, here and at each service) must allow a push this large.

@@ -150,8 +150,20 @@ def create_daily_stat(schema: str) -> None:
     op.create_index("ix_daily_stat_station_path_day", "daily_stat", ["station_path", "day"], schema=schema)
 
 
+# The key person_day held before person numbers: the first 8 bytes of the md5 of the beneficiary
+# id as a signed big-endian integer. Only the revisions that made person_day with it use it.
+MD5_PERSON_KEY_SQL = "('x' || substr(md5({column}), 1, 16))::bit(64)::bigint"
+
+
+def md5_person_key(person_id: str) -> int:
+    """MD5_PERSON_KEY_SQL in Python (what those revisions' tests compare with)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.md5(person_id.encode()).digest()[:8], "big", signed=True)
+
+
 def create_person_day(schema: str, backfill: str | None = None) -> None:
-    """The schema's distinct-persons rollup (shared.persons.person_day_model).
+    """The schema's distinct-persons rollup (shared.persons.person_day_model), keyed by MD5_PERSON_KEY_SQL.
 
     backfill: a SELECT of (station_id, station_path, day, person_id, populations) with one row
     per counted record already there, so persons served before this table existed count too."""
@@ -168,16 +180,22 @@ def create_person_day(schema: str, backfill: str | None = None) -> None:
     )
     op.create_index("ix_person_day_station_path_day", "person_day", ["station_path", "day"], schema=schema)
     if backfill:
-        from shared.persons import PERSON_KEY_SQL
-        from shared.stats import ALL
+        op.execute(fill_person_day_sql(schema, backfill, MD5_PERSON_KEY_SQL.format(column="r.person_id")))
 
-        key = PERSON_KEY_SQL.format(column="r.person_id")
-        op.execute(f"""
-            INSERT INTO {schema}.person_day (station_id, day, population, person, station_path, refs)
-            SELECT r.station_id, r.day, p.code, {key}, max(r.station_path), count(*)
-            FROM ({backfill}) AS r
-            CROSS JOIN LATERAL unnest(array_prepend('{ALL}'::varchar, r.populations::varchar[])) AS p(code)
-            GROUP BY 1, 2, 3, 4""")
+
+def fill_person_day_sql(schema: str, source: str, person: str = "r.person") -> str:
+    """INSERT of person_day rows from `source`, a SELECT of (station_id, station_path, day, person or
+    person_id, populations) with one row per counted record; `person`: the key as an expression of `r`.
+    Rows already there get the new records' references added."""
+    from shared.stats import ALL
+
+    return f"""
+        INSERT INTO {schema}.person_day (station_id, day, population, person, station_path, refs)
+        SELECT r.station_id, r.day, p.code, {person}, max(r.station_path), count(*)
+        FROM ({source}) AS r
+        CROSS JOIN LATERAL unnest(array_prepend('{ALL}'::varchar, r.populations::varchar[])) AS p(code)
+        GROUP BY 1, 2, 3, 4
+        ON CONFLICT (station_id, day, population, person) DO UPDATE SET refs = {schema}.person_day.refs + excluded.refs"""
 
 
 def drop_person_day(schema: str) -> None:

@@ -60,6 +60,10 @@ def upgrade_all(url: str | None = None, app_url: str | None = None) -> None:
         app = app_url if url else process_url(name)
         if app and make_url(app).username != make_url(owner).username:
             asyncio.run(grant_app_role(owner, app, name))
+    # Attendance recorded before it carried person numbers needs both lineages at head (ops/person_numbers.py).
+    from ops.person_numbers import number_attendance
+
+    asyncio.run(number_attendance(url or owner_url("cases"), url or owner_url("projects")))
 
 
 def _ident(name: str) -> str:

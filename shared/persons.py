@@ -5,45 +5,33 @@ person-times, and the records of those live in two services. The gateway must co
 once without reading either service's tables (ARCHITECTURE.md "Counting contract"), so each
 service keeps a `person_day` rollup: one row per (station, day, population, person) served,
 with a reference count of the records behind it, adjusted in the record's transaction.
-The row's `person` is a 64-bit key of the beneficiary id (`person_key`): every service
-derives the same key from the same id, and the gateway never sees the id itself.
+The row's `person` is the person number the cases service gives each beneficiary once
+(cases' `beneficiary.person_no`, carried by attendance from the lookup): dense 32-bit
+integers, so a set of them is a small compressed bitmap and the gateway never sees an id.
 
-For a stats query a service answers, per group (period, population, station child), the
-members exactly when there are at most `exact_limit` of them, and otherwise an Apache
-DataSketches HyperLogLog sketch of them (shared.contracts.persons carries them to the gateway,
-whose union is shared.contracts.persons.union).
+For a stats query a service answers, per group (period, population, station child), a
+Roaring bitmap of the group's person numbers (shared.contracts.persons carries them to the
+gateway, whose exact union is shared.contracts.persons.union).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
+from pyroaring import BitMap
 from sqlalchemy import BigInteger, Date, Index, Integer, String, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared import rollup
-from shared.contracts.persons.schemas import PersonsAnswer, PersonsGroup, PersonsQuery, sketch_of
+from shared.contracts.persons.schemas import PersonsAnswer, PersonsGroup, PersonsQuery, encode
 from shared.models import PathType
 from shared.scope import under
 from shared.stats import ALL
-
-# The SQL twin of person_key(), for backfills in migrations: the first 8 bytes of the md5 as
-# a signed big-endian integer.
-PERSON_KEY_SQL = "('x' || substr(md5({column}), 1, 16))::bit(64)::bigint"
-
-
-def person_key(person_id: str) -> int:
-    """A stable 64-bit key for a beneficiary id (collisions are about 1 in 10^8 among a
-    million people: far below the sketch's own error). Not a secret: it only saves space
-    and keeps the ids themselves out of the gateway."""
-    return int.from_bytes(hashlib.md5(person_id.encode()).digest()[:8], "big", signed=True)
 
 
 def person_day_model(base: type[DeclarativeBase]):
@@ -55,7 +43,7 @@ def person_day_model(base: type[DeclarativeBase]):
         station_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
         day: Mapped[date] = mapped_column(Date, primary_key=True)
         population: Mapped[str] = mapped_column(String(40), primary_key=True)
-        person: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+        person: Mapped[int] = mapped_column(Integer, primary_key=True)
         station_path: Mapped[str] = mapped_column(PathType)
         refs: Mapped[int] = mapped_column(Integer)
 
@@ -70,11 +58,14 @@ class PersonDeltas:
     def __init__(self) -> None:
         self._deltas: dict[tuple, int] = defaultdict(int)
 
-    def add(self, station_id: int, station_path: str, day: date, person_id: str, populations: Iterable[str],
+    def add(self, station_id: int, station_path: str, day: date, person: int | None, populations: Iterable[str],
             sign: int) -> None:
-        key = person_key(person_id)
+        """`person`: the person number; None (an attendance not numbered yet, ops/person_numbers.py)
+        counts nowhere, on the way in as on the way out."""
+        if person is None:
+            return
         for code in (ALL, *populations):
-            self._deltas[(station_id, station_path, day, code, key)] += sign
+            self._deltas[(station_id, station_path, day, code, person)] += sign
 
     async def write(self, session: AsyncSession, model) -> None:
         deltas = {k: v for k, v in self._deltas.items() if v}
@@ -101,14 +92,15 @@ def _upsert(model):
 
 
 async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsAnswer:
-    """The persons of each group asked for, from person_day alone."""
+    """The persons of each group asked for, from person_day alone, as bitmaps."""
     period = next((g for g in query.group_by if g not in ("population", "station")), None)
     by_population = "population" in query.group_by
     cols = rollup.grouping(model, station_path=query.station_path,
                            own_station_id=rollup.own_station(query.station_path), period=period,
                            population=model.population if by_population else None,
                            by_station="station" in query.group_by)
-    stmt = select(*cols, func.array_agg(func.distinct(model.person)).label("members")).where(
+    # Not DISTINCT: the bitmap drops repeats for less than PostgreSQL's sort would cost.
+    stmt = select(*cols, func.array_agg(model.person).label("members")).where(
         under(model.station_path, query.station_path),
         model.day >= query.from_on, model.day <= query.to_on)
     if not by_population:
@@ -117,17 +109,13 @@ async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsA
     groups = []
     for row in (await session.execute(stmt)).all():
         r = row._mapping
-        members: list[int] = r["members"] or []  # no grouping and nobody served: one row of NULL
-        if not members:
+        if not r["members"]:  # no grouping and nobody served: one row of NULL
             continue
-        group = PersonsGroup(population=r.get("population"), station=r.get("station"), count=len(members),
-                             period=r["period"].isoformat() if r.get("period") else None)
-        if len(members) <= query.exact_limit:
-            group.members = sorted(members)
-        else:
-            group.sketch = base64.b64encode(sketch_of(members).serialize_compact()).decode()
-        groups.append(group)
+        members = BitMap(r["members"])
+        groups.append(PersonsGroup(population=r.get("population"), station=r.get("station"), count=len(members),
+                                   period=r["period"].isoformat() if r.get("period") else None,
+                                   bitmap=encode(members)))
     return PersonsAnswer(groups=groups)
 
 
-__all__ = ["PERSON_KEY_SQL", "PersonDeltas", "person_day_model", "person_key", "persons"]
+__all__ = ["PersonDeltas", "person_day_model", "persons"]

@@ -62,14 +62,12 @@ def _coverage(values: dict) -> float | None:
     return round(100 * values["roster.visited"] / members, 1) if members else None
 
 
-def _cell(table: fig.Table, figure: str, population: str, station_id: int | None) -> tuple[int | float, bool]:
-    """A figure's value for one population (ALL: everyone) at one station (None: ungrouped), and
-    whether it is exact."""
+def _cell(table: fig.Table, figure: str, population: str, station_id: int | None) -> int | float:
+    """A figure's value for one population (ALL: everyone) at one station (None: ungrouped)."""
     key = (population, None, station_id)
     if figure == PERSONS:
-        found = table.person_figure(key)
-        return found.value, found.exact
-    return fig.number(table.value(figure, key)), True
+        return table.person_figure(key).value
+    return fig.number(table.value(figure, key))
 
 
 def _populations(table: fig.Table) -> list[str]:
@@ -106,7 +104,6 @@ async def build(request: Request, station: Station, children: list[Station], mon
     generated = datetime.now(clock.zone()).strftime("%Y-%m-%d %H:%M:%S")
     headings = ([wb.text("station", lang), wb.text("tier", lang)] + [label("figure", f, lang) for f in FIGURES]
                 + [wb.text("coverage", lang)])
-    estimated = False
     for population in [ALL, *_populations(total)]:
         name = wb.text("everyone", lang) if population == ALL else label("population", population, lang)
         ws = book.create_sheet(wb.sheet_title(name, taken))
@@ -129,14 +126,16 @@ async def build(request: Request, station: Station, children: list[Station], mon
             tier = label("station_kind", row.station.kind, lang) if row.station is not None else ""
             values = []
             for figure in FIGURES:
-                value, exact = _cell(row.table, figure, population, row.station_id)
-                estimated |= not exact
-                values.append(value)
-            lines.append([first, tier, *values, _coverage(dict(zip(FIGURES, values)))])
+def _coverage(values: dict) -> float | None:
+    """People on rosters visited in the month / people on rosters at its end, in per cent; blank without a roster."""
+    members = values["roster.members"]
+    return round(100 * values["roster.visited"] / members, 1) if members else None
+
+
+                values.append(_cell(row.table, figure, population, row.station_id))
+            lines.append([first, tier, *values])
         after = wb.table(ws, top, headings, lines, number_from=3, widths=(28, 16))
         notes = [wb.text("distinct_note", lang)]
-        if estimated:
-            notes.append(wb.text("estimate_note", lang))
         for i, note in enumerate(notes):
             wb.put(ws, after + 1 + i, 1, note)
         if population == ALL:
@@ -159,8 +158,8 @@ def _system(ws, top: int, rows: list[Row], total: fig.Table, lang: Lang) -> None
         elif row.kind in ("own", "total"):
             first = wb.text(row.kind, lang)
         tier = label("station_kind", row.station.kind, lang) if row.station is not None else ""
-        values = [_cell(row.table, f, ALL, row.station_id)[0] for f in SYSTEM_FIGURES]
-        split = [_cell(row.table, budget, s, row.station_id)[0] for s in sources]
+        values = [_cell(row.table, f, ALL, row.station_id) for f in SYSTEM_FIGURES]
+        split = [_cell(row.table, budget, s, row.station_id) for s in sources]
         lines.append([first, tier, *values, *split])
     after = wb.table(ws, top + 1, headings, lines, number_from=3)
     wb.put(ws, after + 1, 1, wb.text("system_note", lang))

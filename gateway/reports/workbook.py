@@ -45,8 +45,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "system_note": ("站点数、各角色人数为期末数；开展服务的站点和工作人员按站、按人去重，合计不是各行之和；只计人数，不列姓名。",
                     "Stations and staff by role at the end of the month; active stations and staff count each "
                     "once, so their total is not the sum of the rows; counts only, never names."),
-    "estimate_note": ("服务人数为估算值（HyperLogLog，约 ±1.6%）。", "Persons served are estimates (HyperLogLog, "
-                                                                "about ±1.6%)."),
     "project": ("项目名称", "Project"),
     "purchaser": ("购买方", "Purchaser"),
     "operator": ("承接机构", "Operating organisation"),

@@ -95,8 +95,7 @@ def _former_json(s: Station | None, station_id: int) -> dict:
 
 
 def ask_for(request: Request, station: Station, from_on: date, to_on: date, **kw: Any) -> Ask:
-    return Ask(station_path=station.path, from_on=from_on.isoformat(), to_on=to_on.isoformat(),
-               exact_limit=request.app.state.settings.stats_exact_persons, **kw)
+    return Ask(station_path=station.path, from_on=from_on.isoformat(), to_on=to_on.isoformat(), **kw)
 
 
 def _asked_for(figure: str) -> dict:
@@ -207,8 +206,8 @@ async def summary(request: Request, actor: ActorDep, station_id: StationQuery = 
     split by funding source (in `by_population`); active accounts of each staff role at the end of
     `to`, and the workers who recorded any service. Counts only, never names.
 
-    `persons` counts each named person once across casework, groups and activities; when
-    the sets are large it is an estimate (`exact: false`) with `lower` and `upper` bounds."""
+    `persons` counts each named person once across casework, groups and activities, exactly
+    (`exact: true`): the services' bitmaps of person numbers are unioned."""
     station = await station_in_scope(request, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
     ask = ask_for(request, station, from_on, to_on, group_by=("population",), persons=True, activity=True,

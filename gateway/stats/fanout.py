@@ -49,7 +49,6 @@ class Ask:
     persons: bool = False  # the person sets, from those of `services` that keep them
     activity: bool = False  # the sets of active stations and workers, from those of `services` that keep them
     own: bool = False  # the gateway's own figures (gateway/stats/system.py)
-    exact_limit: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ async def gather(upstreams: Upstreams, signer: TokenSigner, ask: Ask, timeout_s:
                            group_by=list(ask.group_by), metrics=None if ask.metrics is None else list(ask.metrics))
         calls: list[Call] = [Call(s, "stats", query) for s in ask.services if ask.stats and s != GATEWAY]
         if ask.persons:
-            sets = PersonsQuery(**query.model_dump(), exact_limit=ask.exact_limit)
+            sets = PersonsQuery(**query.model_dump())
             calls += [Call(s, "persons", sets) for s in PERSONS_SOURCES if s in ask.services]
         if ask.activity:
             calls += [Call(s, "activity", query) for s in ACTIVITY_SOURCES if s in ask.services]

@@ -110,10 +110,6 @@ def summary_figures(table: Table, names: tuple[str, ...] = FIGURES) -> dict[str,
             out.update(persons_json(total))
             parts = {p: table.person_figure((p, None, None)) for p in table.populations(PERSONS)}
             out["by_population"] = {p: f.value for p, f in parts.items()}
-            if not all(f.exact for f in parts.values()):
-                out["exact"] = False
-                out["by_population_bounds"] = {p: {"lower": f.lower, "upper": f.upper} for p, f in parts.items()
-                                               if not f.exact}
         else:
             out["value"] = number(table.value(figure, (ALL, None, None)))
             out["by_population"] = {p: number(table.value(figure, (p, None, None)))
@@ -145,9 +141,6 @@ def series(table: Table, figure: str, buckets: list[dict], by_population: bool) 
             found = [table.person_figure((code, b["period"], None)) for b in buckets]
             item["values"] = [f.value for f in found]
             item["exact"] = all(f.exact for f in found)
-            if not item["exact"]:
-                item["bounds"] = [{"lower": f.lower if not f.exact else f.value,
-                                   "upper": f.upper if not f.exact else f.value} for f in found]
         else:
             item["values"] = [number(table.value(figure, (code, b["period"], None))) for b in buckets]
         out.append(item)

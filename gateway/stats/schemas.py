@@ -27,11 +27,7 @@ class Figure(BaseModel):
     value: float | None = Field(description="null when every service that counts it failed")
     by_population: dict[str, float] = Field(default_factory=dict)
     missing: list[str] = Field(default_factory=list, description="Services whose part is left out")
-    exact: bool | None = Field(default=None, description="persons: false when estimated from sketches")
-    lower: int | None = Field(default=None, description="persons estimate: lower bound")
-    upper: int | None = Field(default=None, description="persons estimate: upper bound")
-    confidence: float | None = None
-    by_population_bounds: dict[str, dict[str, int | None]] | None = None
+    exact: bool | None = Field(default=None, description="persons: true, a count of distinct person numbers")
 
 
 class Answer(BaseModel):
@@ -57,7 +53,6 @@ class Series(BaseModel):
     population: str | None = Field(description="null: everyone")
     values: list[float] = Field(description="One per period, 0 when nothing happened")
     exact: bool | None = None
-    bounds: list[dict[str, int | None]] | None = None
 
 
 class Timeseries(Answer):
@@ -71,9 +66,6 @@ class Timeseries(Answer):
 class StationValue(BaseModel):
     value: float | None
     exact: bool | None = None
-    lower: int | None = None
-    upper: int | None = None
-    confidence: float | None = None
 
 
 class BreakdownRow(StationValue):

@@ -68,6 +68,9 @@ class Beneficiary(Record, Reviewed, Base):
     # How the person came to be registered: "direct" by a worker, "roster" by a civil-affairs roster import.
     source: Mapped[str] = mapped_column(String(16), server_default=text("'direct'"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
+    # A dense number given once by the database, carried wherever the person is counted (shared/persons.py):
+    # distinct persons are bitmaps of these, so they are small and begin at 1.
+    person_no: Mapped[int] = mapped_column(Integer, server_default=text("nextval('cases.person_no_seq')"))
 
     __table_args__ = (
         # Uniqueness scope of an ID number: live beneficiaries of one province (the first
@@ -77,6 +80,7 @@ class Beneficiary(Record, Reviewed, Base):
               unique=True, postgresql_where=text("deleted_at IS NULL AND id_number_bidx IS NOT NULL")),
         Index("ix_beneficiary_populations", "populations", postgresql_using="gin"),
         Index("ix_beneficiary_created_at_id", "created_at", "id"),
+        Index("uq_beneficiary_person_no", "person_no", unique=True),
         review_index("beneficiary"),
     )
 

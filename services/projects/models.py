@@ -132,6 +132,9 @@ class Attendance(Record, Base):
     activity_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("activity.id"))
     beneficiary_id: Mapped[str] = mapped_column(String(64), index=True)
     populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
+    # The attendee's person number (cases' beneficiary.person_no), given by the lookup when recorded:
+    # what persons counts (shared/persons.py). Rows recorded before it: ops/person_numbers.py.
+    person_no: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Recording the same person twice for one occasion is idempotent: one live row.
@@ -139,6 +142,8 @@ class Attendance(Record, Base):
               postgresql_where=text("deleted_at IS NULL AND session_id IS NOT NULL")),
         Index("uq_attendance_activity_beneficiary", "activity_id", "beneficiary_id", unique=True,
               postgresql_where=text("deleted_at IS NULL AND activity_id IS NOT NULL")),
+        # What ops/person_numbers.py looks for: rows recorded before attendance carried numbers.
+        Index("ix_attendance_unnumbered", "beneficiary_id", postgresql_where=text("person_no IS NULL")),
     )
 
 

@@ -374,6 +374,7 @@ async def create_attendance(session: AsyncSession, ctx: SyncContext, row: dict) 
         await save(session, Attendance(
             id=body.id, station_id=kept.station_id, station_path=kept.station_path, session_id=kept.session_id,
             activity_id=kept.activity_id, beneficiary_id=kept.beneficiary_id, populations=list(kept.populations),
+            person_no=kept.person_no,
             created_by=ctx.principal.user_id, updated_by=ctx.principal.user_id, version=1, deleted_at=now))
 
 

@@ -43,7 +43,7 @@ def test_tiny_scale_runs_end_to_end(tmp_path):
     assert scenarios["1"]["errors"] == 0 and scenarios["2a"]["errors"] == 0 and scenarios["2b"]["errors"] == 0
     assert scenarios["3a"]["agreement"] == {"agree": True, "differ": {}}
     assert scenarios["3b"]["errors"] == 0  # every poll answered 304
-    assert scenarios["4"]["answer"]["values"] == [scenarios["4"]["exact"]]  # exact below the sketch threshold
+    assert scenarios["4"]["answer"]["values"] == [scenarios["4"]["exact"]] and scenarios["4"]["answer"]["exact"]
     pull = scenarios["5b"]["rounds"][0]
     assert pull["records"] == pull["expected"] > 5_000
     assert scenarios["5a"]["errors"] == 0

@@ -7,7 +7,6 @@ import asyncio
 import random
 
 from services.cases.models import PATH_TABLES
-from shared.persons import person_key
 from shared.stats import ALL
 
 # Station 2 (with its room 4) moves under station 3, in two pushes as the gateway may send them.
@@ -136,8 +135,9 @@ class TestWritesRacingAMove:
             "SELECT station_id, count(*) AS n FROM cases.beneficiary WHERE deleted_at IS NULL GROUP BY 1")}
         persons = {(r["station_id"], r["day"], r["person"]) for r in await db.fetch(
             "SELECT station_id, day, person FROM cases.person_day WHERE population = $1", ALL)}
-        assert persons == {(r["station_id"], r["served_on"], person_key(r["beneficiary_id"])) for r in await db.fetch(
-            "SELECT DISTINCT station_id, served_on, beneficiary_id FROM cases.service_record WHERE deleted_at IS NULL")}
+        assert persons == {(r["station_id"], r["served_on"], r["person_no"]) for r in await db.fetch(
+            "SELECT DISTINCT r.station_id, r.served_on, b.person_no FROM cases.service_record r "
+            "JOIN cases.beneficiary b ON b.id = r.beneficiary_id WHERE r.deleted_at IS NULL")}
 
         # The figures of the new parent count them all, the old parent's none.
         stats = await cases_client.post("/internal/stats", headers=service_headers, json={

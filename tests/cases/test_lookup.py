@@ -1,4 +1,4 @@
-"""POST /v1/beneficiaries/lookup: which ids the caller can see, with their populations."""
+"""POST /v1/beneficiaries/lookup: which ids the caller can see, with their populations and person numbers."""
 
 
 class TestLookupBeneficiaries:
@@ -8,7 +8,9 @@ class TestLookupBeneficiaries:
         body = {"ids": [mine["id"], theirs["id"], "no-such-id", mine["id"]]}
         r = await cases_client.post("/v1/beneficiaries/lookup", json=body, headers=worker)
         assert r.status_code == 200, r.text
-        assert r.json() == {"items": [{"id": mine["id"], "station_id": 2, "populations": ["elderly", "disabled"]}]}
+        number = await db.fetchval("SELECT person_no FROM cases.beneficiary WHERE id = $1", mine["id"])
+        assert r.json() == {"items": [{"id": mine["id"], "station_id": 2, "populations": ["elderly", "disabled"],
+                                       "person_no": number}]}
         r = await cases_client.post("/v1/beneficiaries/lookup", json=body, headers=city_head)
         assert {i["id"] for i in r.json()["items"]} == {mine["id"], theirs["id"]}
 

@@ -1,11 +1,11 @@
 """Distinct persons (shared.persons): the person_day rollup moves with the service records, and
-/internal/persons hands the gateway members or a sketch it can union with the projects service's."""
+/internal/persons hands the gateway a bitmap of person numbers it unions exactly with the projects service's."""
 
 import os
 from datetime import timedelta
 
+from shared.contracts.persons.schemas import decode
 from shared.contracts.persons.union import PersonsUnion
-from shared.persons import person_key
 from tests.cases.test_stats import service_record
 from tests.fixtures.calls import with_etag
 
@@ -18,9 +18,24 @@ async def persons(client, service_headers, today, **query) -> list[dict]:
     return r.json()["groups"]
 
 
+async def person_numbers(db, *beneficiary_ids: str) -> list[int]:
+    """The person numbers the cases service gave these beneficiaries, as stored."""
+    found = dict(await db.fetch("SELECT id, person_no FROM cases.beneficiary WHERE id = ANY($1::varchar[])",
+                                list(beneficiary_ids)))
+    assert len(found) == len(set(beneficiary_ids))
+    return sorted(found[i] for i in set(beneficiary_ids))
+
+
+def members(group: dict) -> list[int]:
+    """The person numbers of a group's bitmap, which must agree with its count."""
+    found = list(decode(group["bitmap"]))
+    assert group["count"] == len(found)
+    return found
+
+
 class TestPersonDay:
     async def test_a_person_served_twice_is_one_member_until_the_last_record_goes(
-            self, cases_client, service_headers, worker, sibling, register, open_case, today):
+            self, cases_client, service_headers, worker, sibling, register, open_case, today, db):
         elder = await register(worker, populations=["elderly"])
         case = await open_case(worker, elder["id"], opened_on=(today - timedelta(days=20)).isoformat())
         first = await service_record(cases_client, worker, case["id"], today - timedelta(days=3))
@@ -28,9 +43,8 @@ class TestPersonDay:
         other_case = await open_case(sibling, opened_on=(today - timedelta(days=20)).isoformat(), populations=[])
         await service_record(cases_client, sibling, other_case["id"], today)
 
-        groups = await persons(cases_client, service_headers, today)
-        assert groups == [{"count": 2, "members": sorted([person_key(elder["id"]),
-                                                          person_key(other_case["beneficiary_id"])])}]
+        [group] = await persons(cases_client, service_headers, today)
+        assert members(group) == await person_numbers(db, elder["id"], other_case["beneficiary_id"])
         by_pop = await persons(cases_client, service_headers, today, group_by=["population"])
         assert {g["population"]: g["count"] for g in by_pop} == {"_all": 2, "elderly": 1}
         by_station = await persons(cases_client, service_headers, today, group_by=["station"])
@@ -60,56 +74,25 @@ class TestPersonDay:
         by_day = await persons(cases_client, service_headers, today, group_by=["day"])
         assert [(g["period"], g["count"]) for g in by_day] == [((today - timedelta(days=2)).isoformat(), 1)]
 
-    async def test_past_the_exact_limit_a_sketch_travels_and_unions_with_members(
-            self, cases_client, service_headers, worker, register, open_case, today):
-        people = []
-        for i in range(3):
-            case = await open_case(worker, opened_on=(today - timedelta(days=20)).isoformat())
-            await service_record(cases_client, worker, case["id"], today - timedelta(days=i))
-            people.append(case["beneficiary_id"])
-        [group] = await persons(cases_client, service_headers, today, exact_limit=2)
-        assert group["count"] == 3 and "members" not in group and group["sketch"]
-
-        union = PersonsUnion()
-        union.add(group)
-        # The same people again as members (another service's answer) plus one more.
-        union.add({"members": [person_key(people[0]), person_key("someone-else")]})
-        figure = union.figure()
-        assert figure.exact is False and figure.value == 4 and figure.lower <= 4 <= figure.upper
-
-    async def test_the_sql_key_of_a_migration_backfill_is_person_key(self, db):
-        from shared.persons import PERSON_KEY_SQL
-
-        for person_id in ("01JXAMPLE0000000000000000", "张三", ""):
-            sql = "SELECT " + PERSON_KEY_SQL.format(column="$1::text")
-            assert await db.fetchval(sql, person_id) == person_key(person_id)
+    async def test_every_beneficiary_gets_its_own_number_once(self, worker, register, db):
+        people = [(await register(worker))["id"] for _ in range(3)]
+        numbers = await person_numbers(db, *people)
+        assert len(set(numbers)) == 3 and all(0 < n < 2**31 for n in numbers)
 
 
 class TestUnion:
-    def test_large_sets_estimate_within_the_stated_bounds(self):
-        """Two services' sketches of overlapping sets of 60,000: the union is near 90,000,
-        inside the bounds the figure states, and far from the 120,000 a sum would give."""
-        import base64
+    def test_a_person_in_both_services_counts_once(self):
+        from pyroaring import BitMap
 
-        from shared.contracts.persons.schemas import PersonsGroup
-        from shared.contracts.persons.schemas import sketch_of as _sketch
+        from shared.contracts.persons.schemas import PersonsGroup, encode
 
-        a = [person_key(f"p{i}") for i in range(60_000)]
-        b = [person_key(f"p{i}") for i in range(30_000, 90_000)]
         union = PersonsUnion()
-        for members in (a, b):
-            sketch = base64.b64encode(_sketch(members).serialize_compact()).decode()
-            union.add(PersonsGroup(count=len(members), sketch=sketch).model_dump())
-        figure = union.figure()
-        assert not figure.exact and figure.lower <= 90_000 <= figure.upper
-        assert abs(figure.value - 90_000) / 90_000 < 0.02
-        assert figure.upper - figure.lower < 0.05 * 90_000
+        for numbers in (range(1, 60_001), range(30_001, 90_001)):
+            union.add(PersonsGroup(count=len(numbers), bitmap=encode(BitMap(numbers))).model_dump())
+        assert union.figure().model_dump() == {"value": 90_000, "exact": True}
 
-    def test_members_alone_are_exact(self):
-        union = PersonsUnion()
-        union.add({"members": [1, 2, 3]})
-        union.add({"members": [3, 4]})
-        assert union.figure().model_dump(exclude_none=True) == {"value": 4, "exact": True}
+    def test_nobody_is_zero(self):
+        assert PersonsUnion().figure().value == 0
 
 
 class TestBackfill:
@@ -128,11 +111,16 @@ class TestBackfill:
         r = await cases_client.delete(f"/v1/cases/{case['id']}/service-records/{gone['id']}",
                                       headers=with_etag(worker, '"1"'))
         assert r.status_code == 204
-        before = await persons(cases_client, service_headers, today, group_by=["day", "population"])
+        before = counts(await persons(cases_client, service_headers, today, group_by=["day", "population"]))
 
         cfg = config("cases", database_url)
         await asyncio.to_thread(command.downgrade, cfg, "cases_0003")
         # As `python -m ops.migrate` upgrades: the rebuilt tables are granted to the apps' role again.
         await asyncio.to_thread(upgrade_all, database_url, os.environ["DATABASE_URL"])
-        assert await persons(cases_client, service_headers, today, group_by=["day", "population"]) == before
-        assert [g["period"] for g in before if g["population"] == "_all"] == [(today - timedelta(days=4)).isoformat()]
+        # Numbered again from 1 in registration order: the same people, so the same counts.
+        assert counts(await persons(cases_client, service_headers, today, group_by=["day", "population"])) == before
+        assert [p for (pop, p) in before if pop == "_all"] == [(today - timedelta(days=4)).isoformat()]
+
+
+def counts(groups: list[dict]) -> dict[tuple, int]:
+    return {(g["population"], g["period"]): len(members(g)) for g in groups}

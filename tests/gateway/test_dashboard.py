@@ -78,9 +78,8 @@ async def browser():
 
 @pytest.fixture
 async def gateway(gateway_factory):
-    """Answers not shared between polls, so a new record reaches the next one; persons estimated
-    from sketches beyond one person per group, so the page shows estimates."""
-    return await gateway_factory(stats_cache_s=0, stats_exact_persons=1)
+    """Answers not shared between polls, so a new record reaches the next one."""
+    return await gateway_factory(stats_cache_s=0)
 
 
 class _Server(uvicorn.Server):
@@ -307,9 +306,9 @@ class TestDashboard:
             visits = sum(date.fromisoformat(shown_period["from"]) <= day for day in data["visited_on"])
             # casework, group, activity, the visits in the period
             assert summary["figures"]["person_times"]["value"] == 4 + 5 + 11 + visits
-            assert summary["figures"]["persons"]["exact"] is False
+            assert summary["figures"]["persons"]["exact"] is True
             persons = page.locator('[data-figure="persons"] .value')
-            assert (await persons.inner_text()).startswith("≈") and await persons.get_attribute("data-exact") == "false"
+            assert await persons.get_attribute("data-value") == str(summary["figures"]["persons"]["value"])
             assert await page.inner_text('[data-figure="person_times"] .label') == "服务人次"
             assert await page.is_hidden("#degraded")
             # The supervision card: one session of 90 minutes discussing one case.

@@ -30,7 +30,7 @@
       "status.loading": "正在加载…", "status.updated": "更新于 {time}，每 {n} 秒自动刷新",
       "status.unchanged": "数据无变化（{time} 已核对），每 {n} 秒自动刷新",
       "degraded": "部分数据暂缺：{services} 未及时响应，相关数字未计入。",
-      "missing": "暂缺", "partial": "不含：{services}", "approx": "估算值，约 {lower}–{upper}",
+      "missing": "暂缺", "partial": "不含：{services}",
       "error.forbidden": "您的账号不能查看统计数据。", "error.generic": "出错了：{detail}",
       "error.network": "无法连接服务器。",
       unit: {"person_times": "人次", persons: "人", cases: "个", groups: "个", sessions: "节", activities: "场",
@@ -62,7 +62,7 @@
       "status.loading": "Loading…", "status.updated": "Updated at {time}; refreshes every {n} s",
       "status.unchanged": "No change (checked at {time}); refreshes every {n} s",
       "degraded": "Some figures are missing: {services} did not answer in time.",
-      "missing": "missing", "partial": "without {services}", "approx": "estimate, about {lower}–{upper}",
+      "missing": "missing", "partial": "without {services}",
       "error.forbidden": "Your account cannot see station figures.", "error.generic": "Something went wrong: {detail}",
       "error.network": "Cannot reach the server.",
       unit: {"person_times": "", persons: "", cases: "", groups: "", sessions: "", activities: "",
@@ -706,16 +706,7 @@
       span.append(el("span", {class: "sr-only", text: t("missing")}));
       return span;
     }
-    if (figure.exact === false) {
-      const note = t("approx", {lower: fmt(figure.lower, 0), upper: fmt(figure.upper, 0)});
-      span.classList.add("approx");
-      span.title = note;
-      span.dataset.exact = "false";
-      span.append(el("span", {"aria-hidden": "true", text: "≈ "}), fmt(figure.value, digits),
-                  el("span", {class: "sr-only", text: ` (${note})`}));
-    } else {
-      span.textContent = fmt(figure.value, digits);
-    }
+    span.textContent = fmt(figure.value, digits);
     if (metric && unit(metric)) span.append(el("span", {class: "unit", text: unit(metric)}));
     return span;
   }
@@ -751,8 +742,7 @@
       const figure = summary.figures[metric] || {value: null, missing: []};
       const missing = figure.missing || [];
       const note = figure.value === null ? `${t("missing")}: ${services(missing)}`
-        : missing.length ? t("partial", {services: services(missing)})
-        : figure.exact === false ? t("approx", {lower: fmt(figure.lower, 0), upper: fmt(figure.upper, 0)}) : "";
+        : missing.length ? t("partial", {services: services(missing)}) : "";
       return el("div", {class: `figure${i < 2 ? " main" : ""}${figure.value === null ? " missing" : ""}`,
                         "data-figure": metric},
                 el("div", {class: "label", text: label("metric", metric), title: rule(metric)}),

@@ -1,8 +1,9 @@
 """The daily rollup (shared.rollup on this service's table): adjusted in the record's transaction, summed per stats query."""
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.models import DailyStat
+from services.cases.models import Beneficiary, DailyStat
 from shared import rollup
 
 
@@ -12,3 +13,11 @@ async def add(session: AsyncSession, deltas: dict) -> None:
 
 async def sums(session: AsyncSession, **query) -> list[dict]:
     return await rollup.sums(session, DailyStat, **query)
+
+
+async def person_numbers(session: AsyncSession, beneficiary_ids: set[str]) -> dict[str, int]:
+    """The person number of each beneficiary (deleted ones too: their records still count)."""
+    if not beneficiary_ids:
+        return {}
+    stmt = select(Beneficiary.id, Beneficiary.person_no).where(Beneficiary.id.in_(beneficiary_ids))
+    return dict((await session.execute(stmt)).all())

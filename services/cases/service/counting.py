@@ -26,6 +26,7 @@ class Rollup:
     def __init__(self) -> None:
         self._deltas: dict[tuple, Decimal] = defaultdict(Decimal)
         self._persons = PersonDeltas()
+        self._served: list[tuple] = []
 
     def add(self, record, day: date, metric: Metric, amount, populations: list[str] = (),
             with_all: bool = True) -> None:
@@ -43,15 +44,17 @@ class Rollup:
 
     def service_record(self, r: ServiceRecord, sign: int) -> None:
         self.add(r, r.served_on, Metric.person_times_casework, sign * r.person_times, r.populations)
-        # The client is a person served that day (persons are deduplicated across services).
-        self._persons.add(r.station_id, r.station_path, r.served_on, r.beneficiary_id, r.populations, sign)
+        # The client is a person served that day (persons are deduplicated across services), counted
+        # by their person number, read at write().
+        # Its values as they are now, not at write(): an edit changes the record between the two calls.
+        self._served.append((r.station_id, r.station_path, r.served_on, r.beneficiary_id, list(r.populations), sign))
         if r.resources_yuan:
             self.add(r, r.served_on, Metric.resources_linked, sign * r.resources_yuan, r.populations)
 
     def visit(self, v: Visit, sign: int) -> None:
         # A visit is one person-time of its own method, and the person is served that day.
         self.add(v, v.visited_on, Metric.person_times_visit, sign, v.populations)
-        self._persons.add(v.station_id, v.station_path, v.visited_on, v.beneficiary_id, v.populations, sign)
+        self._served.append((v.station_id, v.station_path, v.visited_on, v.beneficiary_id, list(v.populations), sign))
 
     def case_event(self, case: Case, event: CaseEvent, sign: int) -> None:
         day, pops = event.occurred_on, case.populations
@@ -78,4 +81,8 @@ class Rollup:
     async def write(self, session: AsyncSession) -> None:
         await repo.add(session, dict(self._deltas))
         self._deltas.clear()
+        served, self._served = self._served, []
+        numbers = await repo.person_numbers(session, {s[3] for s in served})
+        for station_id, station_path, day, beneficiary_id, populations, sign in served:
+            self._persons.add(station_id, station_path, day, numbers.get(beneficiary_id), populations, sign)
         await self._persons.write(session, PersonDay)

@@ -37,6 +37,7 @@ async def check(asker: Asker, ids: list[str], fields: list[str]) -> dict[str, Fo
 def _row(occasion, principal: Principal, beneficiary: Found, row_id: str | None) -> Attendance:
     return Attendance(id=row_id or new_id(), station_id=occasion.station_id, station_path=occasion.station_path,
                       beneficiary_id=beneficiary.id, populations=list(beneficiary.populations),
+                      person_no=beneficiary.person_no,
                       created_by=principal.user_id, updated_by=principal.user_id, version=1,
                       **{column(occasion): occasion.id})
 

@@ -53,7 +53,7 @@ class Rollup:
     def attendee(self, occasion, attendance: Attendance, sign: int) -> None:
         metric = Metric.person_times_group if isinstance(occasion, GroupSession) else Metric.person_times_community
         self.add(occasion, occasion.held_on, metric, sign, attendance.populations)
-        self._persons.add(occasion.station_id, occasion.station_path, occasion.held_on, attendance.beneficiary_id,
+        self._persons.add(occasion.station_id, occasion.station_path, occasion.held_on, attendance.person_no,
                           attendance.populations, sign)
 
     async def write(self, session: AsyncSession) -> None:

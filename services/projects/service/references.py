@@ -20,6 +20,9 @@ class Found:
     id: str
     station_id: int
     populations: list[str]
+    # None only for a person described by the cases service's dry run of the same push, who has no
+    # number yet: the push's writes ask again once cases has written them.
+    person_no: int | None = None
 
 
 async def beneficiaries(asker: Asker, ids: list[str], fields: list[str]) -> dict[str, Found]:
@@ -27,7 +30,9 @@ async def beneficiaries(asker: Asker, ids: list[str], fields: list[str]) -> dict
     whose id is not one the caller can see."""
     items = await asker.find(BENEFICIARIES, ids, owner="cases", what="beneficiaries")
     try:
-        found = {i: Found(i, int(item["station_id"]), list(item["populations"])) for i, item in items.items()}
+        found = {i: Found(i, int(item["station_id"]), list(item["populations"]),
+                          int(item["person_no"]) if item.get("person_no") is not None else None)
+                 for i, item in items.items()}
     except (KeyError, TypeError, ValueError):
         raise BadGateway("The cases service's answer was not understood.", service="cases") from None
     missing = [f for i, f in zip(ids, fields) if i not in found]

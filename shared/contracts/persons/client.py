@@ -14,6 +14,6 @@ PATH = "/internal/persons"
 
 async def persons(service: Service, query: PersonsQuery, timeout_s: float) -> list[dict] | None:
     """The service's groups (PersonsGroup as dicts), or None when it failed or was late."""
-    # PersonsGroup as dicts: a group's members run to exact_limit keys, read once by the union.
+    # PersonsGroup as dicts: a bitmap is decoded once, by the union.
     groups = posted_list(service, PATH, body_of(query), "groups")
     return await or_none(groups, service.name, f"stats: {PATH}", log, timeout_s)

@@ -19,7 +19,7 @@ def internal_persons_router(model) -> APIRouter:
     @router.post("/persons", response_model=PersonsAnswer, response_model_exclude_none=True)
     async def distinct_persons(query: PersonsQuery, _: ServicePrincipalDep,
                                session: Annotated[AsyncSession, Depends(read_session)]) -> PersonsAnswer:
-        """Persons served per group, as members or a sketch, for the gateway to merge."""
+        """Persons served per group, as bitmaps of person numbers, for the gateway to union."""
         return await persons(session, model, query)
 
     return router
