@@ -183,7 +183,8 @@ def rebuild_sql(schema: str, station_path: str | None = None) -> list[str]:
     source += f" WHERE station_path LIKE '{_checked(station_path)}%'"
     return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE",
             f"DELETE FROM {schema}.ancestor_stat WHERE node_id IN (SELECT node_id FROM ({ancestor_rows_sql(source, depth)})"
-            f" AS n) OR node_id = {own_station(station_path)}",
+            f" AS n) OR node_id IN (SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%')"
+            f" OR node_id = {own_station(station_path)}",
             f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, depth)}"]
 
 
@@ -194,10 +195,11 @@ def _checked(path: str) -> str:
     return path
 
 
-def drift_sql(schema: str, metric: str | None = None) -> str:
+def drift_sql(schema: str, one_metric: bool = False) -> str:
     """SELECT of the (node_id, grain, metric, period, population, kept, counted) where `ancestor_stat`
-    (its shards summed) differs from the recount from `daily_stat`; one metric or all."""
-    where = "" if metric is None else f" WHERE metric = '{metric}'"
+    (its shards summed) differs from the recount from `daily_stat`; one_metric: of the metric given
+    as bind parameter $1 only."""
+    where = " WHERE metric = $1" if one_metric else ""
     source = f"SELECT station_id, station_path, day, metric, population, value FROM {schema}.daily_stat{where}"
     return f"""
         WITH kept AS (SELECT node_id, grain, metric, period, population, sum(value) AS value
