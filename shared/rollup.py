@@ -101,25 +101,29 @@ def daily_stat_model(base: type[DeclarativeBase]):
     return DailyStat
 
 
-def ancestor_rows_sql(deltas: str, min_depth: int = 1) -> str:
+def ancestor_rows_sql(deltas: str, min_depth: int = 1, ordered: bool = True) -> str:
     """SELECT of `ancestor_stat` rows (node_id, grain, metric, period, population, shard, parent_id,
     value) summing `deltas`, a SELECT of (station_id, station_path, day, metric, population, value),
-    over every node of each row's path at depth >= min_depth. Ordered by key, so that concurrent
-    writers lock shared rows in the same order (no deadlock between two upserts)."""
+    over every node of each row's path at depth >= min_depth. The month rows are summed per station
+    before they are spread over the path (a recount of a whole table spreads a month once, not once
+    per day). `ordered`: in key order, so that concurrent writers lock shared rows in the same order
+    (no deadlock between two upserts); a rebuild, which holds writers back, needs no order."""
     return f"""
-        SELECT a.node_id, g.grain, d.metric, g.period, d.population,
+        SELECT a.node_id, d.grain, d.metric, d.period, d.population,
                (CASE WHEN a.depth <= {SHARDED_DEPTH} THEN d.station_id % {SHARDS} ELSE 0 END)::smallint AS shard,
                max(a.parent_id) AS parent_id, sum(d.value) AS value
-        FROM ({deltas}) AS d
+        FROM (SELECT station_id, station_path, 'd' AS grain, day AS period, metric, population, value
+              FROM ({deltas}) AS r
+              UNION ALL
+              SELECT station_id, station_path, 'm', date_trunc('month', day)::date, metric, population, sum(value)
+              FROM ({deltas}) AS r GROUP BY 1, 2, 3, 4, 5, 6) AS d
         CROSS JOIN LATERAL (
             SELECT p.ids[i] AS node_id, coalesce(p.ids[i - 1], 0) AS parent_id, i AS depth
             FROM (SELECT string_to_array(btrim(d.station_path, '/'), '/')::bigint[] AS ids) AS p,
                  generate_subscripts(p.ids, 1) AS i) AS a
-        CROSS JOIN LATERAL (VALUES ('d', d.day), ('m', date_trunc('month', d.day)::date)) AS g(grain, period)
         WHERE a.depth >= {min_depth}
         GROUP BY 1, 2, 3, 4, 5, 6
-        HAVING sum(d.value) <> 0
-        ORDER BY 1, 2, 3, 4, 5, 6"""
+        HAVING sum(d.value) <> 0""" + ("\n        ORDER BY 1, 2, 3, 4, 5, 6" if ordered else "")
 
 
 _COLUMNS = "node_id, grain, metric, period, population, shard, parent_id, value"
@@ -165,6 +169,10 @@ def ancestor_trigger_sql(schema: str) -> list[str]:
     ]
 
 
+# A recount groups millions of rows: enough memory to hash them rather than sort them on disk.
+_MEMORY = "SET LOCAL work_mem = '256MB'"
+
+
 def _depth(path: str) -> int:
     return len([p for p in path.strip("/").split("/") if p])
 
@@ -176,16 +184,16 @@ def rebuild_sql(schema: str, station_path: str | None = None) -> list[str]:
     on daily_stat so that no write lands between the delete and the recount."""
     source = "SELECT station_id, station_path, day, metric, population, value FROM {s}.daily_stat".format(s=schema)
     if station_path is None:
-        return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE",
+        return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
                 f"TRUNCATE {schema}.ancestor_stat",
-                f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source)}"]
+                f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, ordered=False)}"]
     depth = _depth(station_path)
     source += f" WHERE station_path LIKE '{_checked(station_path)}%'"
-    return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE",
-            f"DELETE FROM {schema}.ancestor_stat WHERE node_id IN (SELECT node_id FROM ({ancestor_rows_sql(source, depth)})"
-            f" AS n) OR node_id IN (SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%')"
+    return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
+            f"DELETE FROM {schema}.ancestor_stat WHERE node_id IN "
+            f"(SELECT node_id FROM ({ancestor_rows_sql(source, depth)}) AS n) OR node_id IN (SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%')"
             f" OR node_id = {own_station(station_path)}",
-            f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, depth)}"]
+            f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, depth, ordered=False)}"]
 
 
 def _checked(path: str) -> str:
@@ -205,7 +213,7 @@ def drift_sql(schema: str, one_metric: bool = False) -> str:
         WITH kept AS (SELECT node_id, grain, metric, period, population, sum(value) AS value
                       FROM {schema}.ancestor_stat{where} GROUP BY 1, 2, 3, 4, 5),
              counted AS (SELECT node_id, grain, metric, period, population, sum(value) AS value
-                         FROM ({ancestor_rows_sql(source)}) AS r GROUP BY 1, 2, 3, 4, 5)
+                         FROM ({ancestor_rows_sql(source, ordered=False)}) AS r GROUP BY 1, 2, 3, 4, 5)
         SELECT node_id, grain, metric, period, population,
                coalesce(k.value, 0) AS kept, coalesce(c.value, 0) AS counted
         FROM kept AS k FULL JOIN counted AS c USING (node_id, grain, metric, period, population)

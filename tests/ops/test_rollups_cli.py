@@ -28,8 +28,8 @@ class TestRollupsCommands:
         assert clean.exit_code == 0 and "rollups: no drift" in clean.stdout, clean.output
 
         # Today's row of station 2 (its shard of the writes at station 2 itself) off by 7.
-        await db.execute("UPDATE cases.ancestor_stat SET value = value + 7 WHERE node_id = 2 AND grain = 'd' AND shard = 2 "
-                         "AND metric = 'beneficiaries.registered' AND population = '_all'")
+        await db.execute("UPDATE cases.ancestor_stat SET value = value + 7 WHERE node_id = 2 AND grain = 'd' "
+                         "AND shard = 2 AND metric = 'beneficiaries.registered' AND population = '_all'")
         r = await cases_client.post("/internal/stats", headers=service_headers, json={
             "station_path": "/1/2/", "from": today.replace(day=1).isoformat(), "to": today.isoformat(),
             "group_by": ["month"], "metrics": ["beneficiaries.registered"]})
@@ -50,10 +50,11 @@ class TestRollupsCommands:
         assert await _figure(cases_client, service_headers, "/1/", today) == 3
 
         # A whole rebuild leaves the same rows the writes kept.
-        kept = [tuple(r) for r in await db.fetch("SELECT * FROM cases.ancestor_stat WHERE value <> 0 ORDER BY 1, 2, 3, 4, 5, 6")]
+        rows = "SELECT * FROM cases.ancestor_stat WHERE value <> 0 ORDER BY 1, 2, 3, 4, 5, 6"
+        kept = [tuple(r) for r in await db.fetch(rows)]
         whole = await haolin("rollups", "rebuild")
         assert whole.exit_code == 0 and "cases: rebuilt" in whole.stdout, whole.output
-        assert [tuple(r) for r in await db.fetch("SELECT * FROM cases.ancestor_stat ORDER BY 1, 2, 3, 4, 5, 6")] == kept
+        assert [tuple(r) for r in await db.fetch(rows)] == kept
 
     async def test_rebuild_of_an_unknown_station_says_so(self, haolin, cases_client, push_tree):
         await push_tree(cases_client)

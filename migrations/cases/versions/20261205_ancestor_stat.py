@@ -1,4 +1,4 @@
-"""cases: figures read from rollups kept by ancestor station (shared.rollup, docs/rollups.md), backfilled from daily_stat
+"""cases: figures read from rollups kept by ancestor station (shared.rollup, docs/rollups.md) (backfilled)
 
 Revision ID: cases_0011
 Revises: cases_0010

@@ -1,4 +1,4 @@
-"""projects: figures read from rollups kept by ancestor station (shared.rollup, docs/rollups.md), backfilled from daily_stat
+"""projects: figures read from rollups kept by ancestor station (shared.rollup, docs/rollups.md) (backfilled)
 
 Revision ID: projects_0009
 Revises: projects_0008

@@ -1,4 +1,4 @@
-"""volunteers: figures read from rollups kept by ancestor station (shared.rollup, docs/rollups.md), backfilled from daily_stat
+"""volunteers: figures read from rollups kept by ancestor station (shared.rollup, docs/rollups.md) (backfilled)
 
 Revision ID: volunteers_0009
 Revises: volunteers_0008
