@@ -38,8 +38,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (JSON, BigInteger, Date, Float, Index, Numeric, SmallInteger, String, and_, cast, func,
-                        literal, literal_column, null, or_, select, true, union_all, update)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+                        literal, literal_column, null, or_, select, text, true, union_all, update)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,7 +46,7 @@ from shared.models import PathType
 from shared.errors import InvalidInput
 from shared.contracts.stats.schemas import StatsQuery
 from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric, period_start
-from shared.scope import under
+from shared.scope import sql_name, under
 
 # A reader of the rollup or of a service's own table, called with the session and the keywords of
 # `sums`: `sums` itself returns the contract's rows (shared.stats.StatsRow as dicts); a reader of a
@@ -241,23 +240,28 @@ async def add(session: AsyncSession, model, deltas: dict[tuple[int, str, date, s
     because one INSERT .. ON CONFLICT cannot touch the same row twice."""
     # In key order: two writers touching the same rows lock them in the same order, here and in the
     # ancestors the trigger adds them to.
-    rows = [{"station_id": k[0], "station_path": k[1], "day": k[2], "metric": k[3], "population": k[4], "value": v}
-            for k, v in sorted(deltas.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][3], kv[0][4])) if v]
-    if not rows:
+    keys = sorted((k for k, v in deltas.items() if v), key=lambda k: (k[0], k[2], k[3], k[4]))
+    if not keys:
         return
-    await session.execute(_upsert(model), rows)
+    await session.execute(_upsert(model), {
+        "station_id": [k[0] for k in keys], "station_path": [k[1] for k in keys], "day": [k[2] for k in keys],
+        "metric": [k[3] for k in keys], "population": [k[4] for k in keys], "value": [deltas[k] for k in keys]})
 
 
 @functools.cache
 def _upsert(model):
-    """One statement per table, its rows given as parameters: built and compiled once, not once per
-    write with the rows inlined (each record write paid that: bench/README.md, docs/performance.md)."""
-    stmt = pg_insert(model)
-    return stmt.on_conflict_do_update(
-        index_elements=[model.station_id, model.day, model.metric, model.population],
-        # The row's path is left as it is: only a station move (shared.stations) rewrites paths.
-        set_={"value": model.value + stmt.excluded.value},
-    )
+    """One statement per table, built and compiled once (not once per write with the rows inlined: each
+    record write paid that, bench/README.md, docs/performance.md), its rows given as arrays: one
+    execution per write, so the ancestors' trigger fires once per write, not once per row."""
+    table = model.__table__
+    return text(f"""
+        INSERT INTO {sql_name(table)} AS d (station_id, station_path, day, metric, population, value)
+        SELECT * FROM unnest(CAST(:station_id AS bigint[]), CAST(:station_path AS varchar[]),
+                             CAST(:day AS date[]), CAST(:metric AS varchar[]), CAST(:population AS varchar[]),
+                             CAST(:value AS numeric[]))
+        ON CONFLICT (station_id, day, metric, population)
+        -- The row's path is left as it is: only a station move (shared.stations) rewrites paths.
+        DO UPDATE SET value = d.value + excluded.value""")
 
 
 def grouping(table, *, station_path: str, own_station_id: int, period: str | None, population,
@@ -295,6 +299,7 @@ async def sums(session: AsyncSession, model, *, station_path: str, own_station_i
     parts = _parts(None if running else day_from, day_to, period, first)
     wanted_population = by_population and populations
     selects = []
+    current = _at_path(model, own_station_id, station_path)
     for grain, lo, hi in parts:
         for branch in _branches(table, own_station_id, by_station):
             where, station, sign = branch
@@ -303,7 +308,7 @@ async def sums(session: AsyncSession, model, *, station_path: str, own_station_i
                     table.c.period.label("day"), (sign * table.c.value).label("value")]
             if station is not None:
                 cols.append(station.label("station"))
-            stmt = select(*cols).where(where, table.c.grain == grain, table.c.metric.in_(metrics),
+            stmt = select(*cols).where(where, current, table.c.grain == grain, table.c.metric.in_(metrics),
                                        table.c.period <= hi)
             if lo is not None:
                 stmt = stmt.where(table.c.period >= lo)
@@ -328,6 +333,17 @@ async def sums(session: AsyncSession, model, *, station_path: str, own_station_i
     else:
         stmt = stmt.having(func.sum(read.c.value) != 0)
     return await _as_rows(session, stmt)
+
+
+def _at_path(model, own: int, station_path: str):
+    """SQL: the node is where the question says. Rows are kept by station id, and a path asked for is
+    a subtree: a station's old path after a move (a token from before it) holds nothing any more, as
+    the records' paths say. A station the replica does not know is taken at its word."""
+    station = model.__table__.metadata.tables.get(f"{model.__table__.schema}.station")
+    if station is None or not own:
+        return true()
+    path = select(station.c.path).where(station.c.id == own).scalar_subquery()
+    return func.coalesce(path, station_path) == station_path
 
 
 def _branches(table, own: int, by_station: bool) -> list[tuple]:
