@@ -12,7 +12,7 @@ Two tables per service, both built here (`daily_stat_model`):
   below: a summary over a range reads its full months plus the days at its edges, a day-by-day
   year reads 365 days. docs/rollups.md.
 
-`ancestor_stat` is kept by a statement trigger on `daily_stat` (`ANCESTOR_TRIGGER_SQL`, installed by
+`ancestor_stat` is kept by a statement trigger on `daily_stat` (`ancestor_trigger_sql`, installed by
 each service's migration), so every way a `daily_stat` row changes moves it: `add`'s upserts, a
 station move's path rewrite (the moved subtree's totals leave the old ancestors and reach the new
 in the same statement), a bulk load. The trigger runs in the writer's transaction: a figure is
@@ -23,7 +23,9 @@ rows of nodes near the root (depth <= SHARDED_DEPTH) are split into SHARDS by th
 (station id mod SHARDS), so concurrent writers at different stations mostly lock different rows,
 and the reader sums the shards. Sharding rather than folding per-station deltas in the background:
 nothing to schedule, no pending part for the reader to add, a figure exact at commit, for a read
-cost of at most SHARDS rows per period at the top two levels.
+cost of at most SHARDS rows per period at the top two levels. Measured with 64 concurrent writers
+(bench/results/s19a-rollups/NOTES.md), 16 shards still leave most writers waiting on a row lock;
+folding in the background is the way past that.
 
 What differs between services is passed in: the metrics a service knows, whether its rows have a
 population breakdown, and readers for metrics that are not sums of the rollup (volunteers.active,
@@ -58,6 +60,8 @@ Reader = Callable[..., Awaitable[list[dict]]]
 # shards, chosen by the writing station; deeper nodes (a county and below) have few enough
 # concurrent writers for one row. 16 shards: 64 concurrent writers in a province meet about 4 to
 # a row instead of 64, and a day-by-day year of the province reads at most 16 x 365 rows per metric.
+# Both are written into the trigger's function when a migration installs it: a change needs a
+# migration that installs it again and rebuilds the rows (rebuild_sql).
 SHARDS = 16
 SHARDED_DEPTH = 2
 
@@ -80,7 +84,7 @@ def daily_stat_model(base: type[DeclarativeBase]):
 
     class AncestorStat(base):
         """`daily_stat` added up at each node of the tree (the station and every station above it),
-        per day and per month; kept by the trigger of ANCESTOR_TRIGGER_SQL, never written by the app."""
+        per day and per month; kept by the trigger of ancestor_trigger_sql, never written by the app."""
 
         __tablename__ = "ancestor_stat"
         node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
