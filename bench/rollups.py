@@ -26,6 +26,7 @@ gives back the same rollup rows and the same /v1/stats/summary.
 from __future__ import annotations
 
 from migrations.common import fill_person_day_sql
+from shared.rollup import rebuild_sql
 from shared.stats import ALL
 
 OPEN_STATUSES = ("intake", "assessment", "planning", "intervention", "evaluation")
@@ -198,8 +199,14 @@ ROLLUPS = {"cases": CASES, "projects": PROJECTS, "volunteers": VOLUNTEERS}
 
 
 async def rebuild(conn, schemas: tuple[str, ...] = ("cases", "projects", "volunteers")) -> None:
-    """Rebuild the rollups of `schemas` on an asyncpg connection, one transaction per schema."""
+    """Rebuild the rollups of `schemas` on an asyncpg connection (the schema owner's), one transaction
+    per schema. The rollup by ancestor is recounted from daily_stat in one pass at the end, as
+    `haolin rollups rebuild` does (shared.rollup.rebuild_sql), rather than row by row by its trigger."""
     for schema in schemas:
         async with conn.transaction():
+            await conn.execute(f"ALTER TABLE {schema}.daily_stat DISABLE TRIGGER USER")
             for statement in ROLLUPS[schema]:
+                await conn.execute(statement)
+            await conn.execute(f"ALTER TABLE {schema}.daily_stat ENABLE TRIGGER USER")
+            for statement in rebuild_sql(schema):
                 await conn.execute(statement)

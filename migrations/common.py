@@ -252,3 +252,42 @@ def create_prune_function(schema: str) -> None:
 
     for statement in prune_function_sql(schema):
         op.execute(statement)
+
+
+def create_ancestor_stat(schema: str) -> None:
+    """The schema's rollup by ancestor (shared.rollup, the `ancestors` of models.DailyStat), backfilled
+    from daily_stat, and the triggers that keep it from every change of daily_stat from then on."""
+    from shared.rollup import ancestor_rows_sql, ancestor_trigger_sql
+
+    op.create_table(
+        "ancestor_stat",
+        sa.Column("node_id", sa.BigInteger, nullable=False),
+        sa.Column("grain", sa.String(1), nullable=False),
+        sa.Column("metric", sa.String(40), nullable=False),
+        sa.Column("period", sa.Date, nullable=False),
+        sa.Column("population", sa.String(40), nullable=False),
+        sa.Column("shard", sa.SmallInteger, nullable=False),
+        sa.Column("parent_id", sa.BigInteger, nullable=False),
+        sa.Column("value", sa.Numeric(16, 2), nullable=False),
+        sa.PrimaryKeyConstraint("node_id", "grain", "metric", "period", "population", "shard",
+                                name="pk_ancestor_stat"),
+        schema=schema,
+    )
+    op.create_index("ix_ancestor_stat_parent_id", "ancestor_stat", ["parent_id", "grain", "metric", "period"],
+                    schema=schema)
+    # Before the triggers, under a lock that holds writes back until the migration commits, so no
+    # write is counted twice or missed.
+    op.execute(f"LOCK TABLE {schema}.daily_stat IN SHARE MODE")
+    op.execute(f"""INSERT INTO {schema}.ancestor_stat
+                   (node_id, grain, metric, period, population, shard, parent_id, value)
+                   {ancestor_rows_sql(f"SELECT station_id, station_path, day, metric, population, value "
+                                      f"FROM {schema}.daily_stat")}""")
+    for statement in ancestor_trigger_sql(schema):
+        op.execute(statement)
+
+
+def drop_ancestor_stat(schema: str) -> None:
+    for event in ("insert", "update", "delete"):
+        op.execute(f"DROP TRIGGER IF EXISTS daily_stat_ancestors_{event} ON {schema}.daily_stat")
+    op.execute(f"DROP FUNCTION IF EXISTS {schema}.ancestor_stat_apply()")
+    op.drop_table("ancestor_stat", schema=schema)

@@ -1,30 +1,54 @@
-"""The daily rollup every service keeps for the counting contract (shared.stats).
+"""The rollups every service keeps for the counting contract (shared.stats).
 
-Each service has its own `daily_stat` table (built here by `daily_stat_model`), adjusts it
-in the transaction of the record change (`add`) and answers stats queries from it alone
-(`answer`, which reads through `sums`). What differs between services is passed in: the
-metrics a service knows, whether its rows have a population breakdown, and readers for
-metrics that are not sums of the rollup (volunteers.active, a distinct count).
+Two tables per service, both built here (`daily_stat_model`):
+
+- `daily_stat`, per (station, day, metric, population): what the service writes (`add`), in the
+  transaction of the record change. It is the per-station truth the other table is checked
+  and rebuilt from (`haolin rollups verify|rebuild`).
+- `ancestor_stat`, per (node, grain, period, metric, population, shard): the same deltas added to
+  the station itself and to every station above it, at two grains, the day ('d') and the month
+  ('m'). A figure reads only the rows of the node it is asked about (and, for a breakdown, of its
+  children), so its cost is periods x metrics x populations whatever the number of stations
+  below: a summary over a range reads its full months plus the days at its edges, a day-by-day
+  year reads 365 days. docs/rollups.md.
+
+`ancestor_stat` is kept by a statement trigger on `daily_stat` (`ancestor_trigger_sql`, installed by
+each service's migration), so every way a `daily_stat` row changes moves it: `add`'s upserts, a
+station move's path rewrite (the moved subtree's totals leave the old ancestors and reach the new
+in the same statement), a bulk load. The trigger runs in the writer's transaction: a figure is
+never staler than the last committed record.
+
+Hot rows: every write in a province adds to the province's row of the day and of the month. The
+rows of nodes near the root (depth <= SHARDED_DEPTH) are split into SHARDS by the writing station
+(station id mod SHARDS), so concurrent writers at different stations mostly lock different rows,
+and the reader sums the shards. Sharding rather than folding per-station deltas in the background:
+nothing to schedule, no pending part for the reader to add, a figure exact at commit, for a read
+cost of at most SHARDS rows per period at the top two levels. Measured with 64 concurrent writers
+(bench/results/s19a-rollups/NOTES.md), 16 shards still leave most writers waiting on a row lock;
+folding in the background is the way past that.
+
+What differs between services is passed in: the metrics a service knows, whether its rows have a
+population breakdown, and readers for metrics that are not sums of the rollup (volunteers.active,
+a distinct count).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import (JSON, BigInteger, Date, Float, Index, Numeric, String, and_, cast, func, literal,
-                        literal_column, null, select, true)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import (JSON, BigInteger, Date, Float, Index, Numeric, SmallInteger, String, and_, cast, func,
+                        literal, literal_column, null, or_, select, text, true, union_all, update)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.models import PathType
 from shared.errors import InvalidInput
 from shared.contracts.stats.schemas import StatsQuery
-from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric
-from shared.scope import under
+from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric, period_start
+from shared.scope import sql_name, under
 
 # A reader of the rollup or of a service's own table, called with the session and the keywords of
 # `sums`: `sums` itself returns the contract's rows (shared.stats.StatsRow as dicts); a reader of a
@@ -32,7 +56,19 @@ from shared.scope import under
 Reader = Callable[..., Awaitable[list[dict]]]
 
 
+# Nodes at this depth or above (1: the root of a path, a province) keep their rows in SHARDS
+# shards, chosen by the writing station; deeper nodes (a county and below) have few enough
+# concurrent writers for one row. 16 shards: 64 concurrent writers in a province meet about 4 to
+# a row instead of 64, and a day-by-day year of the province reads at most 16 x 365 rows per metric.
+# Both are written into the trigger's function when a migration installs it: a change needs a
+# migration that installs it again and rebuilds the rows (rebuild_sql).
+SHARDS = 16
+SHARDED_DEPTH = 2
+
+
 def daily_stat_model(base: type[DeclarativeBase]):
+    """The service's `daily_stat` model; its `ancestors` attribute is the `ancestor_stat` model."""
+
     class DailyStat(base):
         """Daily rollup of the counting contract, written in the transaction of the record change."""
 
@@ -46,29 +82,190 @@ def daily_stat_model(base: type[DeclarativeBase]):
 
         __table_args__ = (Index("ix_daily_stat_station_path_day", "station_path", "day"),)
 
+    class AncestorStat(base):
+        """`daily_stat` added up at each node of the tree (the station and every station above it),
+        per day and per month; kept by the trigger of ancestor_trigger_sql, never written by the app."""
+
+        __tablename__ = "ancestor_stat"
+        node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+        grain: Mapped[str] = mapped_column(String(1), primary_key=True)  # 'd' day, 'm' month
+        metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+        period: Mapped[date] = mapped_column(Date, primary_key=True)  # the day, or the month's first day
+        population: Mapped[str] = mapped_column(String(40), primary_key=True)
+        shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+        # The node's parent (0 for a root): a breakdown reads the children's rows by it.
+        parent_id: Mapped[int] = mapped_column(BigInteger)
+        value: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+        __table_args__ = (Index("ix_ancestor_stat_parent_id", "parent_id", "grain", "metric", "period"),)
+
+    DailyStat.ancestors = AncestorStat
+    _ancestors[DailyStat.__table__] = AncestorStat.__table__
     return DailyStat
+
+
+def ancestor_rows_sql(deltas: str, min_depth: int = 1, ordered: bool = True) -> str:
+    """SELECT of `ancestor_stat` rows (node_id, grain, metric, period, population, shard, parent_id,
+    value) summing `deltas`, a SELECT of (station_id, station_path, day, metric, population, value),
+    over every node of each row's path at depth >= min_depth. The month rows are summed per station
+    before they are spread over the path (a recount of a whole table spreads a month once, not once
+    per day). `ordered`: in key order, so that concurrent writers lock shared rows in the same order
+    (no deadlock between two upserts); a rebuild, which holds writers back, needs no order."""
+    return f"""
+        SELECT a.node_id, d.grain, d.metric, d.period, d.population,
+               (CASE WHEN a.depth <= {SHARDED_DEPTH} THEN d.station_id % {SHARDS} ELSE 0 END)::smallint AS shard,
+               max(a.parent_id) AS parent_id, sum(d.value) AS value
+        FROM (SELECT station_id, station_path, 'd' AS grain, day AS period, metric, population, value
+              FROM ({deltas}) AS r
+              UNION ALL
+              SELECT station_id, station_path, 'm', date_trunc('month', day)::date, metric, population, sum(value)
+              FROM ({deltas}) AS r GROUP BY 1, 2, 3, 4, 5, 6) AS d
+        CROSS JOIN LATERAL (
+            SELECT p.ids[i] AS node_id, coalesce(p.ids[i - 1], 0) AS parent_id, i AS depth
+            FROM (SELECT string_to_array(btrim(d.station_path, '/'), '/')::bigint[] AS ids) AS p,
+                 generate_subscripts(p.ids, 1) AS i) AS a
+        WHERE a.depth >= {min_depth}
+        GROUP BY 1, 2, 3, 4, 5, 6
+        HAVING sum(d.value) <> 0""" + ("\n        ORDER BY 1, 2, 3, 4, 5, 6" if ordered else "")
+
+
+_COLUMNS = "node_id, grain, metric, period, population, shard, parent_id, value"
+_KEY = "node_id, grain, metric, period, population, shard"
+
+
+def ancestor_upsert_sql(schema: str, deltas: str, min_depth: int = 1) -> str:
+    """INSERT .. ON CONFLICT adding `deltas` (see ancestor_rows_sql) to `schema`.ancestor_stat. A row's
+    parent is left as it is: only a station move (station_moved) changes it."""
+    return f"""
+        INSERT INTO {schema}.ancestor_stat AS a ({_COLUMNS})
+        {ancestor_rows_sql(deltas, min_depth)}
+        ON CONFLICT ({_KEY}) DO UPDATE SET value = a.value + excluded.value"""
+
+
+_DELTAS = "SELECT station_id, station_path, day, metric, population, {sign}value AS value FROM {rows}"
+
+
+def ancestor_trigger_sql(schema: str) -> list[str]:
+    """The function and the three statement triggers that keep `schema`.ancestor_stat from every change
+    of `schema`.daily_stat (PostgreSQL allows transition tables on one event per trigger). An upsert
+    fires the INSERT trigger for its new rows and the UPDATE one for the rows it changed."""
+    inserted = _DELTAS.format(sign="", rows="new_rows")
+    deleted = _DELTAS.format(sign="-", rows="old_rows")
+    return [
+        f"""CREATE OR REPLACE FUNCTION {schema}.ancestor_stat_apply() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                {ancestor_upsert_sql(schema, inserted)};
+            ELSIF TG_OP = 'UPDATE' THEN
+                {ancestor_upsert_sql(schema, f"{inserted} UNION ALL {deleted}")};
+            ELSE
+                {ancestor_upsert_sql(schema, deleted)};
+            END IF;
+            RETURN NULL;
+        END
+        $fn$""",
+        *(f"""CREATE TRIGGER daily_stat_ancestors_{event.lower()} AFTER {event} ON {schema}.daily_stat
+              REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {schema}.ancestor_stat_apply()"""
+          for event, tables in (("INSERT", "NEW TABLE AS new_rows"),
+                                ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+                                ("DELETE", "OLD TABLE AS old_rows"))),
+    ]
+
+
+# A recount groups millions of rows: enough memory to hash them rather than sort them on disk.
+_MEMORY = "SET LOCAL work_mem = '256MB'"
+
+
+def _depth(path: str) -> int:
+    return len([p for p in path.strip("/").split("/") if p])
+
+
+def rebuild_sql(schema: str, station_path: str | None = None) -> list[str]:
+    """Statements that recount `ancestor_stat` from `daily_stat`: every row, or those of the station at
+    `station_path` and of every station below it (its ancestors' rows are left: a recount of them
+    reads their whole subtree, `rebuild_sql(schema)`). Run in one transaction, after a SHARE lock
+    on daily_stat so that no write lands between the delete and the recount."""
+    source = "SELECT station_id, station_path, day, metric, population, value FROM {s}.daily_stat".format(s=schema)
+    if station_path is None:
+        return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
+                f"TRUNCATE {schema}.ancestor_stat",
+                f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, ordered=False)}"]
+    depth = _depth(station_path)
+    source += f" WHERE station_path LIKE '{_checked(station_path)}%'"
+    return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
+            f"DELETE FROM {schema}.ancestor_stat WHERE node_id IN "
+            f"(SELECT node_id FROM ({ancestor_rows_sql(source, depth)}) AS n) OR node_id IN (SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%')"
+            f" OR node_id = {own_station(station_path)}",
+            f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, depth, ordered=False)}"]
+
+
+def _checked(path: str) -> str:
+    # Paths hold only digits and '/' (shared.scope): anything else is not a path to put in SQL.
+    if not path or any(c not in "0123456789/" for c in path):
+        raise ValueError(f"not a station path: {path!r}")
+    return path
+
+
+def drift_sql(schema: str, one_metric: bool = False) -> str:
+    """SELECT of the (node_id, grain, metric, period, population, kept, counted) where `ancestor_stat`
+    (its shards summed) differs from the recount from `daily_stat`; one_metric: of the metric given
+    as bind parameter $1 only."""
+    where = " WHERE metric = $1" if one_metric else ""
+    source = f"SELECT station_id, station_path, day, metric, population, value FROM {schema}.daily_stat{where}"
+    return f"""
+        WITH kept AS (SELECT node_id, grain, metric, period, population, sum(value) AS value
+                      FROM {schema}.ancestor_stat{where} GROUP BY 1, 2, 3, 4, 5),
+             counted AS (SELECT node_id, grain, metric, period, population, sum(value) AS value
+                         FROM ({ancestor_rows_sql(source, ordered=False)}) AS r GROUP BY 1, 2, 3, 4, 5)
+        SELECT node_id, grain, metric, period, population,
+               coalesce(k.value, 0) AS kept, coalesce(c.value, 0) AS counted
+        FROM kept AS k FULL JOIN counted AS c USING (node_id, grain, metric, period, population)
+        WHERE coalesce(k.value, 0) <> coalesce(c.value, 0)"""
+
+
+async def station_moved(session: AsyncSession, table, station_id: int, parent_id: int | None) -> None:
+    """A station now under `parent_id`: its rows in `ancestor_stat` (the `ancestors` table of the
+    daily_stat `table`) are read as that parent's child. Their values need nothing: the rewrite of
+    daily_stat's paths has moved the subtree's totals from the old ancestors to the new (the
+    trigger), and the moved station's own totals are what they were."""
+    ancestors = _ancestors.get(table)
+    if ancestors is None:
+        return
+    await session.execute(update(ancestors).where(ancestors.c.node_id == station_id)
+                          .values(parent_id=parent_id or 0))
+
+
+# daily_stat table -> its ancestor_stat table, for the station replica's moves (shared.contracts.stations).
+_ancestors: dict = {}
 
 
 async def add(session: AsyncSession, model, deltas: dict[tuple[int, str, date, str, str], Decimal]) -> None:
     """deltas: (station_id, station_path, day, metric, population) -> amount, merged per key beforehand
     because one INSERT .. ON CONFLICT cannot touch the same row twice."""
-    rows = [{"station_id": k[0], "station_path": k[1], "day": k[2], "metric": k[3], "population": k[4], "value": v}
-            for k, v in deltas.items() if v]
-    if not rows:
+    # In key order: two writers touching the same rows lock them in the same order, here and in the
+    # ancestors the trigger adds them to.
+    keys = sorted((k for k, v in deltas.items() if v), key=lambda k: (k[0], k[2], k[3], k[4]))
+    if not keys:
         return
-    await session.execute(_upsert(model), rows)
+    await session.execute(_upsert(model), {
+        "station_id": [k[0] for k in keys], "station_path": [k[1] for k in keys], "day": [k[2] for k in keys],
+        "metric": [k[3] for k in keys], "population": [k[4] for k in keys], "value": [deltas[k] for k in keys]})
 
 
 @functools.cache
 def _upsert(model):
-    """One statement per table, its rows given as parameters: built and compiled once, not once per
-    write with the rows inlined (each record write paid that: bench/README.md, docs/performance.md)."""
-    stmt = pg_insert(model)
-    return stmt.on_conflict_do_update(
-        index_elements=[model.station_id, model.day, model.metric, model.population],
-        # The row's path is left as it is: only a station move (shared.stations) rewrites paths.
-        set_={"value": model.value + stmt.excluded.value},
-    )
+    """One statement per table, built and compiled once (not once per write with the rows inlined: each
+    record write paid that, bench/README.md, docs/performance.md), its rows given as arrays: one
+    execution per write, so the ancestors' trigger fires once per write, not once per row."""
+    table = model.__table__
+    return text(f"""
+        INSERT INTO {sql_name(table)} AS d (station_id, station_path, day, metric, population, value)
+        SELECT * FROM unnest(CAST(:station_id AS bigint[]), CAST(:station_path AS varchar[]),
+                             CAST(:day AS date[]), CAST(:metric AS varchar[]), CAST(:population AS varchar[]),
+                             CAST(:value AS numeric[]))
+        ON CONFLICT (station_id, day, metric, population)
+        -- The row's path is left as it is: only a station move (shared.stations) rewrites paths.
+        DO UPDATE SET value = d.value + excluded.value""")
 
 
 def grouping(table, *, station_path: str, own_station_id: int, period: str | None, population,
@@ -96,34 +293,101 @@ async def sums(session: AsyncSession, model, *, station_path: str, own_station_i
                day_from: date | None, day_to: date, period: str | None, by_population: bool, by_station: bool,
                populations: bool = True, running: bool = False) -> list[dict]:
     """Sum of the rollup over [day_from, day_to] grouped as asked; day_from None = since the beginning.
+    Read from `model.ancestors`: the rows of the node asked about and, by station, of its children.
     populations=False: the service writes only ALL rows, and grouping by population gives them under ALL.
     running=True (with a period and day_from): each period's level at its end, everything before
     day_from included, as a stock is reported; PostgreSQL adds up the running sums.
     At most MAX_ROWS + 1 rows are read: more is a question too large to answer."""
-    if not by_population:
-        population = None
-    else:
-        population = model.population if populations else literal(ALL)
-    groups = grouping(model, station_path=station_path, own_station_id=own_station_id,
-                      period=None if running else period, population=population, by_station=by_station)
-    cols = [model.metric.label("metric"), *groups]
+    table = model.ancestors.__table__
+    first = period_start(day_from, period) if running else None
+    parts = _parts(None if running else day_from, day_to, period, first)
+    wanted_population = by_population and populations
+    selects = []
+    current = _at_path(model, own_station_id, station_path)
+    for grain, lo, hi in parts:
+        for branch in _branches(table, own_station_id, by_station):
+            where, station, sign = branch
+            cols = [table.c.metric.label("metric"),
+                    (table.c.population if wanted_population else literal(ALL)).label("population"),
+                    table.c.period.label("day"), (sign * table.c.value).label("value")]
+            if station is not None:
+                cols.append(station.label("station"))
+            stmt = select(*cols).where(where, current, table.c.grain == grain, table.c.metric.in_(metrics),
+                                       table.c.period <= hi)
+            if lo is not None:
+                stmt = stmt.where(table.c.period >= lo)
+            if not wanted_population:
+                stmt = stmt.where(table.c.population == ALL)
+            selects.append(stmt)
+    read = union_all(*selects).subquery("read")
+    cols = [read.c.metric.label("metric")]
+    if by_population:
+        cols.append(read.c.population.label("population"))
+    if period and not running:
+        cols.append(cast(func.date_trunc(DATE_TRUNC[period], read.c.day), Date).label("period"))
+    if by_station:
+        cols.append(read.c.station.label("station"))
     if running:
         # Days before day_from fall in the first period: its level opens with everything before.
-        first = func.date_trunc(DATE_TRUNC[period], cast(literal(day_from), Date))
-        cols.append(cast(func.greatest(func.date_trunc(DATE_TRUNC[period], model.day), first), Date).label("period"))
-    stmt = select(*cols, func.sum(model.value).label("value")).where(
-        under(model.station_path, station_path),
-        model.metric.in_(metrics), model.day <= day_to)
-    if day_from is not None and not running:
-        stmt = stmt.where(model.day >= day_from)
-    if not by_population or not populations:
-        stmt = stmt.where(model.population == ALL)
-    stmt = group_by_position(stmt, len(cols))
+        cols.append(cast(func.greatest(func.date_trunc(DATE_TRUNC[period], read.c.day),
+                                       cast(literal(first), Date)), Date).label("period"))
+    stmt = group_by_position(select(*cols, func.sum(read.c.value).label("value")), len(cols))
     if running:
         stmt = _levels(stmt.cte("moves"), [c.name for c in cols[:-1]], period, day_from, day_to)
     else:
-        stmt = stmt.having(func.sum(model.value) != 0)
+        stmt = stmt.having(func.sum(read.c.value) != 0)
     return await _as_rows(session, stmt)
+
+
+def _at_path(model, own: int, station_path: str):
+    """SQL: the node is where the question says. Rows are kept by station id, and a path asked for is
+    a subtree: a station's old path after a move (a token from before it) holds nothing any more, as
+    the records' paths say. A station the replica does not know is taken at its word."""
+    station = model.__table__.metadata.tables.get(f"{model.__table__.schema}.station")
+    if station is None or not own:
+        return true()
+    path = select(station.c.path).where(station.c.id == own).scalar_subquery()
+    return func.coalesce(path, station_path) == station_path
+
+
+def _branches(table, own: int, by_station: bool) -> list[tuple]:
+    """(rows, station column, sign) of a read of node `own` (0: the whole tree, "/"). By station, each
+    child counts its own rows, and the node itself what is left of its total once its children's are
+    taken away: the records filed at the node itself, as in the per-station rows."""
+    node = table.c.node_id == own if own else table.c.parent_id == 0
+    if not by_station:
+        return [(node, None, 1)]
+    branches = [(or_(table.c.node_id == own, table.c.parent_id == own), table.c.node_id, 1)]
+    if own:
+        branches.append((table.c.parent_id == own, literal(own, BigInteger), -1))
+    return branches
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _parts(lo: date | None, hi: date, period: str | None, first: date | None) -> list[tuple[str, date | None, date]]:
+    """The (grain, first period, last period) ranges of rows that add up to the days [lo, hi] (lo None:
+    from the beginning): the full months by their month rows, the days at the edges by their day rows.
+    A month row serves only where every day of the month falls in one group: always for months,
+    quarters, years and no period; for days and weeks, only in a running sum before `first`, the
+    first period's start, where every earlier day folds into that first period."""
+    months_to = hi
+    if period in ("day", "week"):
+        if first is None:
+            return [("d", lo, hi)]
+        months_to = min(hi, first - timedelta(days=1))
+    months_from = lo if lo is None or lo.day == 1 else _month_end(lo) + timedelta(days=1)
+    last = months_to if _month_end(months_to) == months_to else months_to.replace(day=1) - timedelta(days=1)
+    if months_from is not None and months_from > last:
+        return [("d", lo, hi)]
+    parts = [("m", months_from, last.replace(day=1))]
+    if lo is not None and lo < months_from:
+        parts.append(("d", lo, months_from - timedelta(days=1)))
+    if last < hi:
+        parts.append(("d", last + timedelta(days=1), hi))
+    return parts
 
 
 async def _as_rows(session: AsyncSession, stmt) -> list[dict]:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ops.cli import demo, reports, rosters, stations, users
+from ops.cli import demo, reports, rollups, rosters, stations, users
 from ops.cli.context import CliError, CliState, console, fail
 
 app = typer.Typer(name="haolin", help="Haolin (好邻) operator commands.", no_args_is_help=True,
@@ -20,6 +20,7 @@ app.add_typer(users.users, name="users")
 app.add_typer(users.devices, name="devices")
 app.add_typer(reports.app, name="report")
 app.add_typer(rosters.app, name="rosters")
+app.add_typer(rollups.app, name="rollups")
 app.command("demo")(demo.command)
 
 

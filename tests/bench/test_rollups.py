@@ -16,6 +16,8 @@ ROLLUP_ROWS = {
                   "WHERE value <> 0 ORDER BY 1, 2, 3, 4",
     "person_day": "SELECT station_id, day, population, person, station_path, refs FROM {s}.person_day "
                   "WHERE refs > 0 ORDER BY 1, 2, 3, 4",
+    "ancestor_stat": "SELECT node_id, grain, metric, period, population, shard, parent_id, value "
+                     "FROM {s}.ancestor_stat WHERE value <> 0 ORDER BY 1, 2, 3, 4, 5, 6",
 }
 OTHER_COUNTERS = [
     "SELECT volunteer_id, day, station_id, station_path, records FROM volunteers.served_day ORDER BY 1, 2, 3",
@@ -108,6 +110,7 @@ class TestRebuiltRollups:
 
         kept, shown = await counters(db), await summaries()
         assert kept["cases.daily_stat"] and kept["projects.person_day"] and kept["volunteers.daily_stat"]
+        assert kept["cases.ancestor_stat"] and kept["volunteers.ancestor_stat"]
         await rollups.rebuild(db)
         rebuilt = await counters(db)
         for name in kept:

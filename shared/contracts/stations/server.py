@@ -11,6 +11,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import rollup
 from shared.principals import ServicePrincipalDep
 from shared.contracts.stations.schemas import StationPush, StationsApplied, StationsCursor
 from shared.db import transaction, write_session
@@ -59,6 +60,12 @@ def station_replica_router(station_model, path_tables: list[Table]) -> APIRouter
                 continue
             if existing.path != st.path:
                 await _move_records(session, path_tables, existing.path, st.path)
+                # A station's history moves with it: rewriting daily_stat's paths has taken the
+                # subtree's totals from the old ancestors' rollup rows to the new ones (the trigger
+                # of shared.rollup), in this transaction; the station's own rows now hang under its
+                # new parent.
+                for table in path_tables:
+                    await rollup.station_moved(session, table, st.id, st.parent_id)
                 # Free the old path first: the unique index would trip on swaps.
                 existing.path = f"/moving/{st.id}/"
                 await session.flush()
