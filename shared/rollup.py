@@ -48,7 +48,7 @@ from shared.models import PathType
 from shared.errors import InvalidInput
 from shared.contracts.stats.schemas import StatsQuery
 from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric, period_start
-from shared.scope import sql_name, under
+from shared.scope import sql_name
 
 # A reader of the rollup or of a service's own table, called with the session and the keywords of
 # `sums`: `sums` itself returns the contract's rows (shared.stats.StatsRow as dicts); a reader of a

@@ -126,14 +126,8 @@ async def build(request: Request, station: Station, children: list[Station], mon
             tier = label("station_kind", row.station.kind, lang) if row.station is not None else ""
             values = []
             for figure in FIGURES:
-def _coverage(values: dict) -> float | None:
-    """People on rosters visited in the month / people on rosters at its end, in per cent; blank without a roster."""
-    members = values["roster.members"]
-    return round(100 * values["roster.visited"] / members, 1) if members else None
-
-
                 values.append(_cell(row.table, figure, population, row.station_id))
-            lines.append([first, tier, *values])
+            lines.append([first, tier, *values, _coverage(dict(zip(FIGURES, values)))])
         after = wb.table(ws, top, headings, lines, number_from=3, widths=(28, 16))
         notes = [wb.text("distinct_note", lang)]
         for i, note in enumerate(notes):

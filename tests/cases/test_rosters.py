@@ -4,7 +4,6 @@ the others registered with source "roster", and a newer roster marking people wh
 
 from datetime import timedelta
 
-from tests.fixtures.calls import posted
 from tests.fixtures.people import id_number
 from tests.volunteers.test_import import as_csv, as_xlsx
 

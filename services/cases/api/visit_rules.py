@@ -14,7 +14,6 @@ from shared import clock
 from shared.principals import PersonalReaderOr403, PersonalWriterOr403
 from shared.records import RecordNotFound
 from shared.schemas import RowId
-from shared.scope import under
 from shared.stations import resolve_station
 
 router = APIRouter(tags=["visit-rules"])

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.repository import coverage as repo
 from services.cases.service.visit_rules import rules
-from shared.scope import path_under
 from shared.stats import ALL, Metric, period_start
 
 
