@@ -7,7 +7,9 @@ counters are made afterwards, here, in SQL. Each statement mirrors one counting 
   cases.new and cases.open from the `open` event, cases.closed and -1 cases.open from a `close`
   out of an open status, cases.reopened and +1 cases.open from a `reopen`, all under the case's
   populations snapshot; person_times.casework and resources.linked_yuan from live service records
-  under the record's populations; person_day from live service records (the migration's backfill).
+  under the record's populations; person_times.visit, one per live visit under its populations;
+  supervision.sessions, .hours (each session's to the cent) and .cases_reviewed under ALL only;
+  person_day from live service records and visits (the migration's backfill).
 - projects (services/projects/service/counting.py): groups and group_sessions under the group's
   target population; anonymous headcounts under ALL; each live named attendee +1 person-time under
   ALL and its populations; activities and their resources under ALL; person_day from live
@@ -82,11 +84,26 @@ CASES = [
         FROM cases.service_record WHERE deleted_at IS NULL
         UNION ALL
         SELECT station_id, station_path, served_on, 'resources.linked_yuan', {_codes('populations')}, resources_yuan
-        FROM cases.service_record WHERE deleted_at IS NULL AND resources_yuan IS NOT NULL AND resources_yuan <> 0"""),
+        FROM cases.service_record WHERE deleted_at IS NULL AND resources_yuan IS NOT NULL AND resources_yuan <> 0
+        UNION ALL
+        SELECT station_id, station_path, visited_on, 'person_times.visit', {_codes('populations')}, 1
+        FROM cases.visit WHERE deleted_at IS NULL
+        UNION ALL
+        SELECT station_id, station_path, held_on, m.metric, '{ALL}', m.value
+        FROM cases.supervision_record
+        CROSS JOIN LATERAL (VALUES
+            ('supervision.sessions', 1::numeric),
+            ('supervision.hours', round(duration_minutes::numeric / 60, 2)),
+            ('supervision.cases_reviewed', cardinality(case_ids)::numeric)) AS m(metric, value)
+        WHERE deleted_at IS NULL AND m.value <> 0"""),
     _person_day("cases", """
         SELECT r.station_id, r.station_path, r.served_on AS day, b.person_no AS person, r.populations
         FROM cases.service_record r JOIN cases.beneficiary b ON b.id = r.beneficiary_id
-        WHERE r.deleted_at IS NULL"""),
+        WHERE r.deleted_at IS NULL
+        UNION ALL
+        SELECT v.station_id, v.station_path, v.visited_on, b.person_no, v.populations
+        FROM cases.visit v JOIN cases.beneficiary b ON b.id = v.beneficiary_id
+        WHERE v.deleted_at IS NULL"""),
 ]
 
 # An occasion (group session or activity) with what its counts need: its day, station, the

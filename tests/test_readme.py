@@ -70,12 +70,12 @@ async def test_the_walkthrough_runs_as_written_against_make_run(database_url, tm
     assert [r["value"] for r in casework] == [1.0], rows
     figures = json.loads(lines[9])
     assert figures["person_times.casework"]["value"] == 1.0, figures
-    system = json.loads(lines[9])
+    system = json.loads(lines[10])
     # Her station: one township, where she is the one social worker, and she served there.
     assert {k: system[k]["value"] for k in ("stations.total", "stations.township", "stations.active",
                                             "staff.social_workers", "staff.active_workers")} == {
         "stations.total": 1, "stations.township": 1, "stations.active": 1, "staff.social_workers": 1,
         "staff.active_workers": 1}, system
-    assert json.loads(lines[11])["station"]["name"] == "猛追湾街道社工站"
+    assert json.loads(lines[12])["station"]["name"] == "猛追湾街道社工站"
     assert "saved monthly.xlsx" in lines and (work / "monthly.xlsx").read_bytes().startswith(b"PK")
     assert "elderly" in json.loads(lines[-1])

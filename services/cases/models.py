@@ -248,6 +248,8 @@ class SupervisionRecord(Record, Base):
     notes: Mapped[str | None] = mapped_column(Sealed("cases.supervision_record.notes"))
 
     __table_args__ = (Index("ix_supervision_record_held_on_id", "held_on", "id"),)
+
+
 class Visit(Record, Base):
     """A light visit (探访) of a person, with no case: counted as person_times.visit. The person's
     situation (health, safety, living conditions, needs) is sensitive, so sealed like a case's notes."""

@@ -71,6 +71,9 @@ def _everything(station_id: int, project_id: str) -> dict:
             "opened_on": today, "station_id": station_id, "step": "assess"}
     visit = {"id": uid("sr"), "case_id": case["id"], "served_on": today, "mode": "home_visit", "content": TRICKY,
              "service_type": "elder_child_care", "person_times": 2, "duration_minutes": 45, "resources_yuan": 12.5}
+    call = {"id": uid("vis"), "beneficiary_id": person["id"], "visited_on": today, "mode": "home_visit",
+            "health": "fair", "safety": "safe", "living": "basic", "needs": '["meals"]', "notes": TRICKY,
+            "follow_up": False}
     referral = {"id": uid("ref"), "case_id": case["id"], "agency": "区残联", "referred_on": today, "reason": TRICKY,
                 "notes": TRICKY}
     group = {"id": uid("g"), "project_id": project_id, "station_id": station_id, "title": "长者\"防诈\"小组",
@@ -90,7 +93,7 @@ def _everything(station_id: int, project_id: str) -> dict:
              "activity_kind": "free_text", "activity_title": "重阳敬老", "served_on": today,
              "start_time": "09:00", "end_time": "11:30", "content": TRICKY}
     tables = {"beneficiaries": person, "cases": case, "service_records": visit, "referrals": referral,
-              "groups": group, "group_sessions": session, "activities": festival, "attendances": ticked,
+              "visits": call, "groups": group, "group_sessions": session, "activities": festival, "attendances": ticked,
               "volunteers": volunteer, "volunteer_hours": hours}
     return {name: {"created": [row], "updated": [], "deleted": []} for name, row in tables.items()}
 

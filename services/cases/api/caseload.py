@@ -6,8 +6,10 @@ from services.cases.deps import ReadSessionDep
 from services.cases.schemas.records import Caseload, DueList
 from services.cases.schemas.visit_rules import VisitsDue
 from services.cases.service import caseload as service
+from services.cases.api.visit_rules import Limit
 from services.cases.service import visit_rules
 from shared import clock
+from shared.pagination import MAX_LIMIT
 from shared.principals import PersonalReaderOr403
 
 router = APIRouter(prefix="/v1/caseload", tags=["caseload"])
@@ -29,7 +31,7 @@ async def my_due_items(principal: PersonalReaderOr403, session: ReadSessionDep,
 @router.get("/visits-due", response_model=VisitsDue)
 async def my_visits_due(principal: PersonalReaderOr403, session: ReadSessionDep,
                         within_days: Annotated[int, Query(ge=0, le=366)] = 7,
-                        limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> VisitsDue:
+                        limit: Limit = MAX_LIMIT) -> VisitsDue:
     """People on a roster assigned to me due a visit within N days or overdue, most overdue first."""
     return await visit_rules.due(session, principal, None, clock.today(), within_days, worker_id=principal.user_id,
                                  limit=limit)

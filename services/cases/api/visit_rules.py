@@ -11,6 +11,7 @@ from services.cases.models import Station, VisitRule
 from services.cases.schemas.visit_rules import VisitRuleRead, VisitRules, VisitRuleSet, VisitsDue
 from services.cases.service import visit_rules as service
 from shared import clock
+from shared.pagination import MAX_LIMIT
 from shared.principals import PersonalReaderOr403, PersonalWriterOr403
 from shared.records import RecordNotFound
 from shared.schemas import RowId
@@ -19,7 +20,8 @@ from shared.stations import resolve_station
 router = APIRouter(tags=["visit-rules"])
 
 WithinDays = Annotated[int, Query(ge=0, le=366, description="Due within this many days, or overdue")]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+# The platform's page limit: a longer due list is narrowed by station (`total` says how many there are).
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items at most")]
 
 
 @router.get("/v1/visit-rules", response_model=VisitRules)
@@ -54,6 +56,6 @@ async def remove_visit_rule(rule_id: str, principal: PersonalWriterOr403, sessio
 
 @router.get("/v1/rosters/visits-due", response_model=VisitsDue)
 async def station_visits_due(principal: PersonalReaderOr403, session: ReadSessionDep, subtree: SubtreeDep,
-                             within_days: WithinDays = 7, limit: Limit = 200) -> VisitsDue:
+                             within_days: WithinDays = 7, limit: Limit = MAX_LIMIT) -> VisitsDue:
     """Everyone on a roster in your subtree (or a station's) due a visit within N days or overdue, most overdue first."""
     return await service.due(session, principal, subtree, clock.today(), within_days, limit=limit)
