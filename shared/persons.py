@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from pyroaring import BitMap
-from sqlalchemy import BigInteger, Date, Index, Integer, String, delete, func, select, tuple_
+from sqlalchemy import BigInteger, Date, Index, Integer, String, delete, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -106,6 +106,8 @@ async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsA
     if not by_population:
         stmt = stmt.where(model.population == ALL)
     stmt = rollup.group_by_position(stmt, len(cols))
+    # Ordered, so the same question gets the same answer whatever plan PostgreSQL picks.
+    stmt = stmt.order_by(*(literal_column(str(i)) for i in range(1, len(cols) + 1)))
     groups = []
     for row in (await session.execute(stmt)).all():
         r = row._mapping
