@@ -173,6 +173,14 @@ class TestDirectTransfer:
         del where["daily_stat"]
         assert where == {"person": 3, "open": 3, "closed": 2, "record": 2, "referral": 3, "visit": 2, "roster": 3,
                          "transfers": 1}
+        # Audited: the transfer, the person, the case and each record moved with them, by the city's head.
+        logged = {(r["record_table"], r["record_id"]) for r in await db.fetch(
+            "SELECT record_table, record_id FROM cases.audit_log WHERE actor_id = 'h1' AND action = 'update'")}
+        roster_row = await db.fetchval("SELECT id FROM cases.roster_member WHERE beneficiary_id = $1", ids["person"])
+        assert {("beneficiary", ids["person"]), ("case", ids["open"]), ("referral", ids["referral"]),
+                ("roster_member", roster_row)} <= logged
+        assert await db.fetchval("SELECT count(*) FROM cases.audit_log WHERE actor_id = 'h1' AND action = 'create' "
+                                 "AND record_table = 'transfer'") == 1
         # The person counts among the persons served at 2, where they were served, and nowhere else.
         assert {r[0] for r in await db.fetch("SELECT DISTINCT station_id FROM cases.person_day")} == {2}
         # The new station works with the person and the case; the old one no longer sees them.

@@ -24,13 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import (BeneficiaryNotFound, PersonMovedSince, TransferDecided, TransferNotFound,
                                    TransferPending)
-from services.cases.models import (Approval, Assessment, Attachment, Beneficiary, FollowUp, Referral, RosterMember,
-                                   ServicePlan, SyncDeparture, Transfer)
+from services.cases.models import (Approval, Assessment, Attachment, AuditLog, Beneficiary, FollowUp, Referral,
+                                   RosterMember, ServicePlan, SyncDeparture, Transfer)
 from services.cases.repository import transfers as repo
 from services.cases.schemas.transfers import ACCEPTED, DECLINED, PENDING, DecisionInput, TransferCreate
 from services.cases.service.cases import new_event
 from services.cases.service.counting import Rollup
 from shared import clock
+from shared.audit.listener import log_write
+from shared.audit.model import UPDATE
 from shared.departures import depart
 from shared.errors import Forbidden, InvalidInput
 from shared.models import new_id
@@ -152,17 +154,24 @@ async def _move(session: AsyncSession, principal: Principal, transfer: Transfer,
     rollup.beneficiary(beneficiary, +1)
     case_ids = [c.id for c in cases]
     departed = {"beneficiaries": [beneficiary.id], "cases": case_ids}
+
+    async def refile(model, where: list) -> list[str]:
+        # Bulk updates pass by the audit listener (it sees ORM objects): each row is logged here.
+        ids = await repo.refile(session, model, where, to_id, to_path, user)
+        for record_id in ids:
+            log_write(session, AuditLog, UPDATE, model.__tablename__, record_id, to_path)
+        return ids
+
     if case_ids:
         for model, table in CASE_RECORDS:
-            ids = await repo.refile(session, model, [model.case_id.in_(case_ids)], to_id, to_path, user)
+            ids = await refile(model, [model.case_id.in_(case_ids)])
             if table:
                 departed[table] = ids
-    files = await repo.refile(session, Attachment, repo.files_of("beneficiary", [beneficiary.id]), to_id, to_path,
-                              user)
+    files = await refile(Attachment, repo.files_of("beneficiary", [beneficiary.id]))
     if case_ids:
-        files += await repo.refile(session, Attachment, repo.files_of("case", case_ids), to_id, to_path, user)
+        files += await refile(Attachment, repo.files_of("case", case_ids))
     departed["case_attachments"] = files
-    await repo.refile(session, RosterMember, [RosterMember.beneficiary_id == beneficiary.id], to_id, to_path, user)
+    await refile(RosterMember, [RosterMember.beneficiary_id == beneficiary.id])
     for table, ids in departed.items():
         await depart(session, SyncDeparture, table, ids, old_id, old_path)
     await rollup.write(session)
