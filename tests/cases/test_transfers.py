@@ -187,6 +187,12 @@ class TestDirectTransfer:
         assert (await cases_client.get(f"/v1/beneficiaries/{ids['person']}", headers=sibling)).status_code == 200
         assert (await cases_client.get(f"/v1/cases/{ids['open']}", headers=sibling)).status_code == 200
         assert (await cases_client.get(f"/v1/beneficiaries/{ids['person']}", headers=worker)).status_code == 404
+        # Their due visit is the new station's, dated from the visit the old station made.
+        for headers, listed in ((sibling, True), (worker, False)):
+            due = (await cases_client.get("/v1/rosters/visits-due", headers=headers,
+                                          params={"within_days": 60})).json()["items"]
+            assert [(d["beneficiary_id"], d["station_id"], d["last_visited_on"]) for d in due] == (
+                [(ids["person"], 3, (today - timedelta(days=5)).isoformat())] if listed else [])
         events = (await cases_client.get(f"/v1/cases/{ids['open']}/events", headers=sibling)).json()["items"]
         assert [e["action"] for e in events][-2:] == ["transfer_out", "transfer_in"]
         # The case goes on at the new station: closing it there takes it off the new station's stock.
