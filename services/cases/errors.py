@@ -79,3 +79,8 @@ class PersonMovedSince(Conflict):
 class TransferPending(Conflict):
     type = "transfer-pending"
     default_detail = "A transfer of this person is waiting for the receiving station already."
+
+
+class ReceivingStationGone(Conflict):
+    type = "receiving-station-gone"
+    default_detail = "The receiving station has been deleted since the request; decline it and ask again."

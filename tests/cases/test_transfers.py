@@ -55,8 +55,12 @@ class Ledger:
     def new(self, scope: str) -> int:
         return sum(1 for c in self.cases.values() if under(c["moves"][0][1], scope))
 
-    def members(self, scope: str) -> int:
-        # Coverage is read from the memberships as they are now (docs/rosters.md).
+    def members(self, scope: str, day: date | None = None) -> int:
+        """On a roster in `scope` at the end of `day` (today): where the person was that day."""
+        return sum(1 for moves in self.people.values() if under(self._at(moves, day or self.today), scope))
+
+    def registered(self, scope: str) -> int:
+        # A registration moves with the person (docs/counting.md).
         return sum(1 for moves in self.people.values() if under(moves[-1][1], scope))
 
     def given(self, metric: str, scope: str) -> int:
@@ -130,7 +134,11 @@ async def check_figures(cases_client, service_headers, today, ledger: Ledger) ->
         assert got["person_times.visit"] == ledger.given("person_times.visit", scope), scope
         # Cases opened at 2 stay opened there: cases.new is history.
         assert got["cases.new"] == ledger.new(scope), scope
-        assert got["beneficiaries.registered"] == ledger.members(scope), scope
+        assert got["beneficiaries.registered"] == ledger.registered(scope), scope
+        # Coverage of a period that ended before the move: the person counts where they were then.
+        yesterday = today - timedelta(days=1)
+        before = await figures(cases_client, service_headers, yesterday, scope)
+        assert (before["roster.members"], before["roster.visited"]) == (ledger.members(scope, yesterday),) * 2, scope
         daily = await open_daily(cases_client, service_headers, today, scope)
         for day in (today - timedelta(days=d) for d in range(12)):
             assert daily.get(day, 0) == ledger.open_on(scope, day), (scope, day)

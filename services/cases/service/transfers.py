@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.errors import (BeneficiaryNotFound, PersonMovedSince, TransferDecided, TransferNotFound,
-                                   TransferPending)
+from services.cases.errors import (BeneficiaryNotFound, PersonMovedSince, ReceivingStationGone, TransferDecided,
+                                   TransferNotFound, TransferPending)
 from services.cases.models import (Approval, Assessment, Attachment, AuditLog, Beneficiary, FollowUp, Referral,
                                    RosterMember, ServicePlan, SyncDeparture, Transfer)
 from services.cases.repository import transfers as repo
@@ -123,6 +123,8 @@ async def decide(session: AsyncSession, principal: Principal, transfer_id: str, 
                                         populate_existing=True)
         if beneficiary is None or beneficiary.deleted_at is not None or beneficiary.station_id != transfer.station_id:
             raise PersonMovedSince()
+        if await repo.station(session, transfer.to_station_id) is None:
+            raise ReceivingStationGone()
         await _move(session, principal, transfer, beneficiary, transfer.to_station_id, to_path)
     _decided(transfer, principal, ACCEPTED if accept else DECLINED, body.note)
     return transfer, to_path, name
