@@ -58,7 +58,11 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.execute(f'ALTER TABLE "{SCHEMA}".sync_departure ADD COLUMN change_xid xid8 NOT NULL DEFAULT pg_current_xact_id()')
-    op.create_index("ix_sync_departure_change_xid", "sync_departure", ["change_xid", "id"], schema=SCHEMA)
+    # A pull asks for one table's departures under one subtree in a change_xid window: a range of
+    # this index (station_path has the C collation, so a prefix is a range), whatever other subtrees
+    # have sent away meanwhile.
+    op.execute(f'CREATE INDEX ix_sync_departure_table_name_station_path ON "{SCHEMA}".sync_departure '
+               "(table_name, station_path, change_xid)")
     op.create_index("ix_sync_departure_station_id", "sync_departure", ["station_id"], schema=SCHEMA)
 
 
