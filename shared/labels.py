@@ -237,6 +237,16 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "approved": ("已批准", "Approved"),
         "returned": ("已退回", "Returned"),
     },
+    # A person's transfer to another station (services/cases/schemas/transfers.py).
+    "transfer_status": {
+        "pending": ("待接收", "Awaiting the receiving station"),
+        "accepted": ("已转入", "Accepted"),
+        "declined": ("已拒绝", "Declined"),
+    },
+    "transfer_direction": {
+        "incoming": ("转入", "Incoming"),
+        "outgoing": ("转出", "Outgoing"),
+    },
     "supervision_mode": {
         "individual": ("个别督导", "Individual"),
         "group": ("小组督导", "Group"),

@@ -48,6 +48,12 @@ SENSITIVE_READERS = frozenset({Role.station_head, Role.social_worker, Role.super
 REVEALING_ROLES = frozenset({Role.station_head, Role.social_worker})
 # Roles that set a station's approval rules and assign its supervisors (services/cases/service/approvals.py).
 SUPERVISION_MANAGERS = frozenset({Role.admin, Role.station_head})
+# Roles that move a person to another station (services/cases/service/transfers.py): at once within their
+# own subtree, as a request to the receiving station beyond it.
+TRANSFER_REQUESTERS = frozenset({Role.admin, Role.station_head, Role.social_worker})
+# Roles that accept or decline a request to move a person into a station of their subtree: whoever heads
+# the receiving station (or a station above it), never a worker alone.
+TRANSFER_DECIDERS = frozenset({Role.admin, Role.station_head})
 # A supervisor reads and decides approvals through their live assignments to stations, not their own subtree.
 SUPERVISOR_ROLE = Role.supervisor
 # A station tablet works for the people of its station, as a social worker there does.

@@ -22,10 +22,12 @@ from shared.stations import write_guard
 
 def build_service_app(settings: ServiceSettings, transports: dict[str, httpx.AsyncBaseTransport] | None, *,
                       service: str, title: str, routers: Sequence[APIRouter], models, sync_tables: list,
-                      person_day: type | None = None, open_work: OpenWork | None = None,
+                      person_day: type | None = None, departures: type | None = None,
+                      open_work: OpenWork | None = None,
                       served: Sequence[Served] = (), with_vault: bool = True) -> FastAPI:
     """`models`: the service's models module (Base, AuditLog, IdempotentAnswer, Station, PATH_TABLES,
     RECORD_TABLES). `person_day`: its table of person-days, for a service whose records count persons.
+    `departures`: its shared.departures model, for a service that moves records between subtrees.
     `served`: its tables of service given, for a service whose records make a station or a worker active."""
     clock.configure(settings.timezone)
     transports = transports or {}
@@ -50,5 +52,5 @@ def build_service_app(settings: ServiceSettings, transports: dict[str, httpx.Asy
     if served:
         app.include_router(internal_activity_router(served))
     app.include_router(internal_audit_router(models.AuditLog))
-    app.include_router(internal_sync_router(sync_tables))
+    app.include_router(internal_sync_router(sync_tables, departures))
     return app

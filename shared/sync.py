@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.principals import Principal, device_principal
 from shared.contracts.sync import ndjson
+from shared.departures import departed_ids
 from shared.contracts.sync.schemas import DEVICE_TOKEN_HEADER, PullQuery, PushBody
 from shared.scope import path_under, under
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -265,9 +266,10 @@ class SyncTable:
 # ---------------------------------------------------------------- pull
 
 async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: int = 500,
-                     vault: Any = None) -> AsyncIterator[bytes]:
+                     vault: Any = None, departures: Any = None) -> AsyncIterator[bytes]:
     """The NDJSON stream, in the layout the gateway copies through without parsing
-    (shared.contracts.sync.ndjson)."""
+    (shared.contracts.sync.ndjson). `departures`: the service's shared.departures model, whose
+    records that left the subtree are served as deletions too."""
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
@@ -294,6 +296,14 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
                 gone = select(model.id).where(*window, model.deleted_at.is_not(None)).order_by(xid, model.id)
                 result = await conn.stream(gone.execution_options(yield_per=batch))
                 tombstone = ndjson.tombstone_head(table.name)
+                async for part in result.partitions(batch):
+                    yield b"".join([tombstone + orjson.dumps(r[0]) + end for r in part])
+                if departures is None:
+                    continue
+                # Records that moved out of the subtree (shared.departures): deleted, as far as this
+                # device's station is concerned. A record deleted after it left is named once, here.
+                left = departed_ids(departures, model, table.name, query.station_path, window[1:])
+                result = await conn.stream(left.execution_options(yield_per=batch))
                 async for part in result.partitions(batch):
                     yield b"".join([tombstone + orjson.dumps(r[0]) + end for r in part])
 

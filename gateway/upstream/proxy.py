@@ -44,6 +44,7 @@ PROXIED_PREFIXES: dict[str, str] = {
     "/v1/supervision-records": "cases",
     "/v1/rosters": "cases",
     "/v1/visit-rules": "cases",
+    "/v1/transfers": "cases",
     "/v1/projects": "projects",
     "/v1/groups": "projects",
     "/v1/activities": "projects",

@@ -18,7 +18,8 @@ def create_app(settings: CasesSettings | None = None,
     """`transports["gateway"]` replaces the network to the gateway (tests wire in-process apps)."""
     return build_service_app(settings or CasesSettings(), transports, service="cases",
                              title="Haolin cases service", routers=routers, models=models, sync_tables=TABLES,
-                             person_day=models.PersonDay, open_work=case_service.open_work, served=SERVED)
+                             person_day=models.PersonDay, departures=models.SyncDeparture,
+                             open_work=case_service.open_work, served=SERVED)
 
 
 def main() -> FastAPI:

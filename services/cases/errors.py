@@ -59,3 +59,28 @@ class ApprovalDecided(Conflict):
 class AssignmentNotFound(NotFound):
     type = "assignment-not-found"
     default_detail = "No such assignment."
+
+
+class TransferNotFound(NotFound):
+    type = "transfer-not-found"
+    default_detail = "No such transfer."
+
+
+class TransferDecided(Conflict):
+    type = "transfer-decided"
+    default_detail = "This transfer has been decided already."
+
+
+class PersonMovedSince(Conflict):
+    type = "person-moved-since"
+    default_detail = "The person is no longer at the station this transfer moves them from."
+
+
+class TransferPending(Conflict):
+    type = "transfer-pending"
+    default_detail = "A transfer of this person is waiting for the receiving station already."
+
+
+class ReceivingStationGone(Conflict):
+    type = "receiving-station-gone"
+    default_detail = "The receiving station has been deleted since the request; decline it and ask again."

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.cases.identity import INITIALS_MAX, NAME_MAX, PINYIN_MAX
 from shared.attachments.model import attachment_model
 from shared.crypto import RowSealed, Sealed
+from shared.departures import departure_model
 from shared.audit.listener import track
 from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
@@ -330,27 +331,53 @@ class VisitRule(Base):
     )
 
 
+class Transfer(Record, Base):
+    """A person moving to another station (service/transfers.py), filed at the station they leave.
+    Within the actor's subtree it is done at once; otherwise it is a request that the receiving station
+    accepts or declines. The receiving station is named by id: its path is read from the replica."""
+
+    __tablename__ = "transfer"
+    beneficiary_id: Mapped[str] = mapped_column(String(64), ForeignKey("beneficiary.id"), index=True)
+    to_station_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(Sealed("cases.transfer.note"))
+    direct: Mapped[bool] = mapped_column(Boolean)
+    # The day the move took effect (cases.open moves that day); null while pending or when declined.
+    transferred_on: Mapped[date | None] = mapped_column(Date)
+    # The cases that moved with the person.
+    case_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    create_digest: Mapped[str | None] = mapped_column(DIGEST)
+
+    __table_args__ = (Index("uq_transfer_pending_beneficiary", "beneficiary_id", unique=True,
+                            postgresql_where=text("status = 'pending' AND deleted_at IS NULL")),)
+
+
 # Files on beneficiaries and cases (shared/attachments).
 Attachment = attachment_model(Base)
 
 DailyStat = daily_stat_model(Base)
+SyncDeparture = departure_model(Base)
 PersonDay = person_day_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)
 IdempotentAnswer = idempotency_model(Base)
 track(AuditLog, Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord, Referral, FollowUp, Visit,
-      RosterImport, RosterMember, Attachment, ApprovalRule, Approval, SupervisorAssignment, SupervisionRecord)
+      RosterImport, RosterMember, Attachment, ApprovalRule, Approval, SupervisorAssignment, SupervisionRecord, Transfer)
 
 
 RECORD_TABLES = [m.__table__ for m in (Beneficiary, Case, CaseEvent, Assessment, ServicePlan, ServiceRecord,
                                         Referral, FollowUp, Visit, RosterImport, RosterMember, Attachment, Approval,
-                                        SupervisionRecord)]
+                                        SupervisionRecord, Transfer)]
 
 # Tables with a station_path column, rewritten when a station moves.
 # Rules and assignments are a station's settings, not records it holds: they do not keep it from being deleted.
 PATH_TABLES: list = [*RECORD_TABLES, ApprovalRule.__table__, SupervisorAssignment.__table__, DailyStat.__table__,
-                     PersonDay.__table__, VisitRule.__table__]
+                     PersonDay.__table__, VisitRule.__table__, SyncDeparture.__table__]
 
 # Sealed by the service itself, bound to their row (service/beneficiaries.py `_context`).
 ROW_SEALED = [RowSealed(Beneficiary.__table__, f"{field}_enc", f"cases.beneficiary.{field}")

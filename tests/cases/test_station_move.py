@@ -54,6 +54,11 @@ class TestStationMove:
             "station_id": 4, "population": "tekun", "every_days": 14, "modes": ["home_visit"]})
         assert r.status_code == 201, r.text
         untouched = await register(token_for("social_worker", 3, "/1/3/"), name="不动")
+        # A person who left the room for the township: a transfer filed at the room, and their departure.
+        leaver = await register(worker, station_id=4, name="搬走")
+        r = await cases_client.post(f"/v1/beneficiaries/{leaver['id']}/transfer", headers=worker,
+                                    json={"to_station_id": 2, "reason": "搬家"})
+        assert r.status_code == 201, r.text
 
         # Station 2 (with its room 4) moves under station 3.
         moved = [{"id": 2, "parent_id": 3, "path": "/1/3/2/", "kind": "township", "name": "S2", "change_seq": 5000},

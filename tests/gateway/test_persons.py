@@ -57,6 +57,13 @@ class World:
         self.served.visits[record["id"]] = (person, day, station)
         return {"case": case, "record": record}
 
+    async def visit(self, station: str, person: str, day: date) -> dict:
+        """A visit (探访), filed at the person's station (`station`)."""
+        visit = await self.post(f"/v1/beneficiaries/{person}/visits", {"visited_on": day.isoformat(),
+                                                                       "mode": "phone"})
+        self.served.visits[f"visit:{visit['id']}"] = (person, day, station)
+        return visit
+
     async def project(self, station: str) -> dict:
         r = await self.gw.post("/v1/projects", headers=self.head, json={
             "name": "项目", "purchaser": "区民政局", "operator": "好邻社工中心", "station_id": self.tree[station]["id"],
@@ -113,8 +120,14 @@ class TestPersons:
         project = await w.project("chenghua")
         await w.session(project, "mengzhuiwan", [p], b)
         await w.activity(project, "shuangqiao", [p, q], t)
-        # Served three ways at three stations: once in the county, once in each place served.
+        # Visited too, at home and on the day of the activity: still one person each.
+        await w.visit("heping", p, b)
+        await w.visit("shuangqiao", q, t)
+        # Served four ways at three stations: once in the county, once in each place served.
         assert await w.persons("chenghua", a, t) == 2
+        body = await get_ok(w.gw, "/v1/stats/summary", w.reader, station_id=w.tree["chenghua"]["id"],
+                            **{"from": a.isoformat(), "to": t.isoformat()})
+        assert body["figures"]["person_times.visit"]["value"] == 2
         await w.check(a, t)
         await w.check(a, b)
         await w.check(b, t)

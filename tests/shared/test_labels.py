@@ -29,6 +29,7 @@ from services.cases.schemas.beneficiaries import (BeneficiarySource, ConsentKind
                                                   SelfCare)
 from services.cases.schemas.cases import CaseStatus, CloseReason
 from services.cases.schemas.supervision import SupervisionMode
+from services.cases.schemas.transfers import Direction, TransferStatus
 from services.cases.schemas.common import ContactMode, RiskLevel
 from services.cases.schemas.records import DueItem, GoalStatus, PlanStatus, ReferralRead, ServiceType
 from services.cases.schemas.rosters import RowAction
@@ -81,6 +82,8 @@ ENUMS: dict[str, list[str]] = {
     "risk_level": values_of(RiskLevel),
     "approval_step": values_of(ApprovableStep),
     "approval_status": values_of(ApprovalStatus),
+    "transfer_status": values_of(TransferStatus),
+    "transfer_direction": values_of(Direction),
     "supervision_mode": values_of(SupervisionMode),
     "contact_mode": values_of(ContactMode),
     "service_type": values_of(ServiceType),

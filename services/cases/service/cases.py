@@ -43,8 +43,8 @@ def allowed_actions(status: str) -> list[str]:
     return [action for action, (sources, _) in TRANSITIONS.items() if status in sources]
 
 
-def _event(case: Case, principal: Principal, action: str, from_status: str | None, on: date,
-           reason: str | None = None, note: str | None = None) -> CaseEvent:
+def new_event(case: Case, principal: Principal, action: str, from_status: str | None, on: date,
+              reason: str | None = None, note: str | None = None) -> CaseEvent:
     return CaseEvent(id=new_id(), case_id=case.id, station_id=case.station_id, station_path=case.station_path,
                      action=action, from_status=from_status, to_status=case.status, occurred_on=on, reason=reason,
                      note=note, created_by=principal.user_id, updated_by=principal.user_id, version=1)
@@ -68,7 +68,7 @@ async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: P
                 populations=list(beneficiary.populations), create_digest=digest,
                 created_by=principal.user_id, updated_by=principal.user_id, version=1)
     await save_new(session, case)
-    event = _event(case, principal, "open", None, case.opened_on)
+    event = new_event(case, principal, "open", None, case.opened_on)
     session.add(event)
     rollup = Rollup()
     rollup.case_event(case, event, +1)
@@ -140,7 +140,7 @@ async def apply_step(session: AsyncSession, principal: Principal, case: Case, ac
     touch(case, principal, expected_version)
     case.pending_step = None
     from_status, case.status = case.status, target.value
-    event = _event(case, principal, action, from_status, on, reason, note)
+    event = new_event(case, principal, action, from_status, on, reason, note)
     session.add(event)
     rollup = Rollup()
     rollup.case_event(case, event, +1)

@@ -18,6 +18,9 @@ from shared.contracts.activity.server import Served
 from shared.persons import PersonDeltas
 from shared.stats import ALL, Metric
 
+# A transfer's two events on a case: out of the old station, into the new one (the sign of cases.open).
+TRANSFER_ACTIONS = {"transfer_out": -1, "transfer_in": +1}
+
 # Service given, for stations.active and staff.active_workers: a service record, by its worker.
 SERVED = (Served(ServiceRecord, "served_on", "worker_id"),)
 
@@ -57,16 +60,23 @@ class Rollup:
         self._served.append((v.station_id, v.station_path, v.visited_on, v.beneficiary_id, list(v.populations), sign))
 
     def case_event(self, case: Case, event: CaseEvent, sign: int) -> None:
+        # Counted at the event's own station, where the step was taken: a case that moved since (a
+        # transfer) keeps its past steps counted where they happened, and taking a step back (the case
+        # deleted) takes it back there.
         day, pops = event.occurred_on, case.populations
         if event.action == "open":
-            self.add(case, day, Metric.cases_new, sign, pops)
-            self.add(case, day, Metric.cases_open, sign, pops)
+            self.add(event, day, Metric.cases_new, sign, pops)
+            self.add(event, day, Metric.cases_open, sign, pops)
         elif event.action == "close" and event.from_status in OPEN_STATUSES:
-            self.add(case, day, Metric.cases_closed, sign, pops)
-            self.add(case, day, Metric.cases_open, -sign, pops)
+            self.add(event, day, Metric.cases_closed, sign, pops)
+            self.add(event, day, Metric.cases_open, -sign, pops)
         elif event.action == "reopen":
-            self.add(case, day, Metric.cases_reopened, sign, pops)
-            self.add(case, day, Metric.cases_open, sign, pops)
+            self.add(event, day, Metric.cases_reopened, sign, pops)
+            self.add(event, day, Metric.cases_open, sign, pops)
+        elif event.action in TRANSFER_ACTIONS and event.from_status in OPEN_STATUSES:
+            # The open case leaves one station's stock and joins the other's on the transfer day;
+            # it is neither new nor closed (service/transfers.py).
+            self.add(event, day, Metric.cases_open, TRANSFER_ACTIONS[event.action] * sign, pops)
 
     def supervision(self, record: SupervisionRecord, sign: int) -> None:
         """A session, its hours and the cases it discussed, on the day it was held; not by population."""

@@ -5,8 +5,9 @@ visit rules at question time (services/cases/service/visit_rules.py says when a 
 - roster.visited: of those, the people visited at least once in the period (any mode);
 - roster.overdue: of those, the people overdue a visit at the period's end (a stock).
 
-Each counts a person once, under everyone and under each roster population they are on, at their
-own station (a breakdown's rows add up to its total). Coverage is roster.visited / roster.members.
+Each counts a person once, under everyone and under each roster population they are on, at the
+station they were at on the period's end (a person transferred since counts at the station they left,
+for the periods before; a breakdown's rows add up to its total). Coverage is roster.visited / roster.members.
 """
 
 from collections import defaultdict
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.repository import coverage as repo
 from services.cases.service.visit_rules import rules
+from shared.scope import path_under
 from shared.stats import ALL, Metric, period_start
 
 
@@ -42,7 +44,9 @@ def _station(path: str, station_path: str, own_station_id: int) -> int:
 async def figures(session: AsyncSession, *, station_path: str, own_station_id: int, day_from: date, day_to: date,
                   period: str | None, by_population: bool, by_station: bool) -> dict[Metric, list[dict]]:
     members = await repo.members_between(session, station_path, day_from, day_to)
-    visits = await repo.visits_until(session, sorted({m.beneficiary_id for m in members}), day_to)
+    people = sorted({m.beneficiary_id for m in members})
+    visits = await repo.visits_until(session, people, day_to)
+    moves = await repo.moves_after(session, people, day_from)
     resolved = await rules(session, station_path)
     counted: dict[Metric, dict[tuple, set]] = {m: defaultdict(set) for m in
                                                (Metric.roster_members, Metric.roster_visited, Metric.roster_overdue)}
@@ -50,15 +54,19 @@ async def figures(session: AsyncSession, *, station_path: str, own_station_id: i
         for m in members:
             if m.joined_on > last or (m.left_on is not None and m.left_on <= last):
                 continue
+            # Where the person was at the period's end: the station a later transfer took them from.
+            path = next((left for on, left in moves.get(m.beneficiary_id, ()) if on > last), m.station_path)
+            if not path_under(path, station_path):
+                continue
             seen = [(on, mode) for on, mode in visits.get(m.beneficiary_id, ()) if on <= last]
             flags = {Metric.roster_members: True,
                      Metric.roster_visited: any(on >= first for on, _ in seen)}
-            rule = resolved.of(m.station_path, m.population)
+            rule = resolved.of(path, m.population)
             if rule is not None:
                 counting = [on for on, mode in seen if mode in rule.modes]
                 flags[Metric.roster_overdue] = (max(counting, default=m.joined_on)
                                                 + timedelta(days=rule.every_days)) < last
-            station = _station(m.station_path, station_path, own_station_id) if by_station else None
+            station = _station(path, station_path, own_station_id) if by_station else None
             for code in ([ALL, m.population] if by_population else [None]):
                 for metric, hit in flags.items():
                     if hit:

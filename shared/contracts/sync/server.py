@@ -15,7 +15,8 @@ from shared.db import write_session
 from shared.sync import SyncContext, SyncTable, apply, check, pushing_device, provided, pull_lines
 
 
-def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
+def internal_sync_router(tables: list[SyncTable], departures=None) -> APIRouter:
+    """`departures`: the service's shared.departures model, if its records can leave a subtree."""
     router = APIRouter(prefix="/internal/sync", tags=["internal"], include_in_schema=False)
     by_name = {t.name: t for t in tables}
 
@@ -28,7 +29,8 @@ def internal_sync_router(tables: list[SyncTable]) -> APIRouter:
     @router.post("/pull")
     async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
         state = request.app.state
-        return StreamingResponse(pull_lines(state.db.engine, tables, query, vault=state.vault),
+        return StreamingResponse(pull_lines(state.db.engine, tables, query, vault=state.vault,
+                                            departures=departures),
                                  media_type="application/x-ndjson")
 
     @router.post("/push", status_code=204, responses={200: {"description": "A dry run passed: what it provides"}})

@@ -202,6 +202,11 @@ async def world(security_gateway: Gateway, fresh_database: str, cases_client, pr
     rule = await post("/v1/visit-rules", {"population": "tekun", "every_days": 14, "modes": ["home_visit"]},
                       head_b, 201)
     ids["b"]["visit_rule"] = rule["id"]
+    # B asks to move its child to a station outside B's subtree and outside A's (the county itself): a
+    # transfer only B and the county reach.
+    moving = await post(f"/v1/beneficiaries/{p2['id']}/transfer", {"to_station_id": county["id"],
+                                                                   "reason": f"{MARK_B}搬家"}, head_b, 202)
+    ids["b"]["transfer"] = moving["id"]
 
     # Supervision at B: its own approval rule, the case's assessment submitted for approval, and a
     # supervisor of elsewhere assigned to B (no caller of A: A's supervisor must not reach B's).

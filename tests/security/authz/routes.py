@@ -31,7 +31,7 @@ ANY = "ANY"
 
 # Body/query field -> record kind; a list field gets a one-item list.
 REFERENCES: dict[str, str] = {
-    "station_id": "station", "parent_id": "station", "covered_station_ids": "station",
+    "station_id": "station", "parent_id": "station", "covered_station_ids": "station", "to_station_id": "station",
     "user_id": "user", "worker_id": "user", "supervisor_id": "user", "worker_ids": "user",
     "device_id": "device",
     "beneficiary_id": "beneficiary", "member_id": "beneficiary", "members": "beneficiary", "ids": "beneficiary",
@@ -60,6 +60,7 @@ PATH_KINDS: dict[str, str] = {
     **REFERENCES, "evaluation_id": "evaluation", "session_id": "session", "entry_id": "entry",
     "certificate_id": "certificate", "approval_id": "approval", "assignment_id": "assignment",
     "certificate_id": "certificate", "visit_id": "visit", "rule_id": "visit_rule",
+    "transfer_id": "transfer",
 }
 # The file a tablet's route (/v1/sync/attachments/{id}, /internal/sync/attachments/{id}) names, by process.
 TABLET_FILES = {"gateway": "attachment:beneficiary", "cases": "attachment:beneficiary",

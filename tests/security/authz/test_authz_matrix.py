@@ -65,7 +65,7 @@ PUBLIC: dict[tuple[str, str, str], str] = {
     **{("gateway", ANY, path): "the resource proxy"
        for prefix in ("/v1/beneficiaries", "/v1/caseload", "/v1/cases", "/v1/populations", "/v1/approvals",
                       "/v1/approval-rules", "/v1/supervisor-assignments", "/v1/supervision-records", "/v1/rosters",
-                      "/v1/visit-rules", "/v1/projects", "/v1/groups", "/v1/activities", "/v1/volunteers",
+                      "/v1/visit-rules", "/v1/transfers", "/v1/projects", "/v1/groups", "/v1/activities", "/v1/volunteers",
                       "/v1/teams", "/v1/volunteer-hours", "/v1/certificates")
        for path in (prefix, prefix + "/{rest:path}")},
 }
