@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Sequence, String, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit.listener import track
@@ -94,6 +94,17 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginAddress(Base):
+    """Login attempts from one client address within the last minute (gateway/identity/service/auth.py,
+    `count_address_attempt`): in the database, so that every worker and replica counts the same ones."""
+
+    __tablename__ = "login_address"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[list[datetime]] = mapped_column(ARRAY(DateTime(timezone=True)))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Device(Base):

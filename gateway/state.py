@@ -11,7 +11,6 @@ import httpx
 
 from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.live import LiveAccounts
-from gateway.identity.ratelimit import AddressLimiter
 from gateway.replication import StationPusher
 from gateway.stats.cache import AnswerCache
 from gateway.upstream import Upstreams
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
 class GatewayState(ProcessState):
     """Built by create_app with the settings; `running` (the lifespan) opens the rest."""
 
-    # Login attempts per client address and minute (gateway.deps.login_throttle).
-    login_limiter: AddressLimiter | None = None
     listener: Listener | None = None
     accounts: LiveAccounts | None = None
     signer: TokenSigner | None = None
@@ -42,10 +39,6 @@ class GatewayState(ProcessState):
     sync_registry: Registry | None = None
     # The platform's API document, the gateway's and the services' (gateway.upstream.openapi).
     merged_openapi: MergedOpenAPI | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.login_limiter = AddressLimiter(self.settings.login_per_address_per_minute)
 
     @asynccontextmanager
     async def running(self, transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> AsyncIterator[None]:
