@@ -11,11 +11,12 @@ import httpx
 
 from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.live import LiveAccounts
-from gateway.replication import StationPusher
+from gateway.replication import LEADER_KEY, StationPusher
 from gateway.stats.cache import AnswerCache
 from gateway.upstream import Upstreams
 from shared.auth import TokenSigner, TokenVerifier
 from shared.db import Database, asyncpg_dsn
+from shared.leader import Leadership
 from shared.notify import Listener
 from shared.state import ProcessState
 
@@ -48,15 +49,19 @@ class GatewayState(ProcessState):
         self.db = await Database.start(settings, "haolin-gateway")  # read_pool: the caller on every request
         self.listener = Listener(asyncpg_dsn(settings.database_url), "haolin-gateway-listen")
         self.accounts = LiveAccounts(self.db.read_pool, self.listener)
-        await self.listener.start()
         self.signer = TokenSigner(settings.private_key_pem(), settings.jwt_issuer, settings.jwt_audience,
                                   settings.access_ttl_s)
         self.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         self.upstreams = Upstreams.build(settings, transports)
         self.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
                                        per_compute=settings.stats_cache_per_compute)
+        # Built before the listener starts: it listens on the channels subscribed by then.
+        self.pusher = StationPusher(self.db, self.upstreams, self.signer, settings.station_push_interval_s,
+                                    leadership=Leadership(asyncpg_dsn(settings.database_url), LEADER_KEY,
+                                                          "haolin-gateway-pusher"),
+                                    listener=self.listener)
+        await self.listener.start()
         await ensure_admin(self.db, settings)
-        self.pusher = StationPusher(self.db, self.upstreams, self.signer, settings.station_push_interval_s)
         await self.pusher.start()
         try:
             yield
