@@ -49,6 +49,18 @@ class Spec:
     def port(self) -> int:
         return int(os.environ.get(self.port_env) or self.default_port)
 
+    def workers(self, env: dict[str, str] | None = None) -> int:
+        """uvicorn workers of this process: `<NAME>_WORKERS`, else `WORKERS` (`make run WORKERS=2`), else 1."""
+        env = os.environ if env is None else env
+        value = env.get(f"{self.name.upper()}_WORKERS") or env.get("WORKERS") or "1"
+        try:
+            workers = int(value)
+        except ValueError:
+            raise Failed(f"{self.name.upper()}_WORKERS (or WORKERS) must be a whole number, not {value!r}") from None
+        if workers < 1:
+            raise Failed(f"{self.name.upper()}_WORKERS (or WORKERS) must be at least 1, not {workers}")
+        return workers
+
 
 SPECS = (
     Spec("gateway", "gateway.app", "GATEWAY_PORT", 8000, public=True),
@@ -116,17 +128,39 @@ def _port_free(host: str, port: int) -> bool:
 UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers")
 
 
-def command(spec: Spec, host: str, port: int) -> list[str]:
+def command(spec: Spec, host: str, port: int, workers: int = 1) -> list[str]:
     """The process, as in production (docs/operations.md), under ops.child: it stops when this
-    supervisor dies, even if killed outright."""
+    supervisor dies, even if killed outright. With `workers` > 1, uvicorn's own supervisor runs
+    that many workers on the one port (and starts a worker that dies again)."""
     uvicorn = ["uvicorn", "--factory", f"{spec.module}:main", "--host", host, "--port", str(port), *UVICORN_FLAGS]
+    if workers > 1:
+        uvicorn += ["--workers", str(workers)]
     return [sys.executable, "-m", "ops.child", str(os.getpid()), *uvicorn]
+
+
+def metrics_folder(spec: Spec, env: dict[str, str]) -> Path:
+    """Where the process's workers leave their metrics for each other's scrapes (shared/multiprocess.py):
+    one folder per process, under HAOLIN_METRICS_DIR (default .data/metrics)."""
+    return Path(env.get("HAOLIN_METRICS_DIR") or ROOT / ".data" / "metrics") / spec.name
+
+
+def fresh_metrics_folder(folder: Path) -> None:
+    """Emptied at every start: the counters of an earlier run's workers are not this run's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink(missing_ok=True)
 
 
 def launch(child: Child, remember: list[str]) -> None:
     """Start (or start again) the child's process and the thread that streams its output."""
+    env = dict(child.env)
+    # Always set, whatever the number of workers: /metrics is gathered the same way for one or many.
+    folder = metrics_folder(child.spec, env)
+    fresh_metrics_folder(folder)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     child.proc = subprocess.Popen(
-        command(child.spec, child.host, child.port), cwd=ROOT, env=child.env, stdin=subprocess.DEVNULL,
+        command(child.spec, child.host, child.port, child.spec.workers(env)), cwd=ROOT, env=env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         # Own process group: Ctrl-C reaches only this supervisor, which then stops each
         # child once and in order, instead of every process racing its own shutdown.
@@ -316,6 +350,7 @@ def main() -> int:
             if not _port_free(bind, port):
                 raise Failed(f"port {port} for {spec.name} is in use (is `make run` already running? "
                              f"set {spec.port_env} to use another)")
+            spec.workers(env)  # a bad WORKERS stops the run before anything starts
             plan.append((spec, bind, port))
         for spec, bind, port in plan:
             # Each process finds the others where this run put them; the services ask the gateway
