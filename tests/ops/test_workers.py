@@ -1,5 +1,6 @@
 """A gateway under uvicorn with two workers, started as `make run GATEWAY_WORKERS=2` starts it: the
-login limit, the station pusher's leader and /metrics hold for the process, not for each worker."""
+login limit, the end of a disabled account's tokens, the station pusher's leader and /metrics hold
+for the process, not for each worker."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from prometheus_client.mmap_dict import MmapedDict
 
 from gateway.replication import LEADER_KEY
 from ops.run import SPECS, Child, Failed, command, launch, stop_children
+from tests.fixtures.gateway import ADMIN_PASSWORD, PASSWORD
 
 GATEWAY = next(spec for spec in SPECS if spec.public)
 
@@ -64,7 +66,7 @@ class TestTwoGatewayWorkers:
         port = free_port()
         nowhere = f"http://127.0.0.1:{free_port()}"
         env = {**os.environ, "GATEWAY_WORKERS": "2", "HAOLIN_METRICS_DIR": str(tmp_path),
-               "GATEWAY_LOGIN_PER_ADDRESS_PER_MINUTE": "3", "GATEWAY_STATION_PUSH_INTERVAL_S": "0.2",
+               "GATEWAY_LOGIN_PER_ADDRESS_PER_MINUTE": "5", "GATEWAY_STATION_PUSH_INTERVAL_S": "0.2",
                "GATEWAY_PASSWORD_TIME_COST": "1", "GATEWAY_PASSWORD_MEMORY_KIB": "1024",
                "GATEWAY_PASSWORD_PARALLELISM": "1",
                "CASES_URL": nowhere, "PROJECTS_URL": nowhere, "VOLUNTEERS_URL": nowhere}
@@ -89,11 +91,31 @@ class TestTwoGatewayWorkers:
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
                     "AND (classid::bigint << 32 | objid::bigint) = $1", LEADER_KEY) == 1
 
-                # Each attempt on a connection of its own, so that both workers take some.
+                # Each request on a connection of its own, so that both workers take some.
+                async def once(method: str, path: str, **kwargs) -> httpx.Response:
+                    async with httpx.AsyncClient(base_url=base, timeout=30) as fresh:
+                        return await fresh.request(method, path, **kwargs)
+
+                # A user's token, seen (and its account kept) by both workers, ends on both as soon as
+                # the account is disabled on one: two logins of the address's five.
+                r = await once("POST", "/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
+                admin = {"Authorization": f"Bearer {r.json()['access_token']}"}
+                r = await once("POST", "/v1/users", headers=admin, json={
+                    "username": "wk1", "display_name": "Wk1", "role": "social_worker", "station_id": 1,
+                    "password": PASSWORD})
+                assert r.status_code == 201, r.text
+                user_id = r.json()["id"]
+                r = await once("POST", "/v1/auth/token", data={"username": "wk1", "password": PASSWORD})
+                worker = {"Authorization": f"Bearer {r.json()['access_token']}"}
+                seen = await asyncio.gather(*(once("GET", "/v1/me", headers=worker) for _ in range(20)))
+                assert {r.status_code for r in seen} == {200}
+                assert (await once("POST", f"/v1/users/{user_id}/disable", headers=admin)).status_code == 200
+                seen = await asyncio.gather(*(once("GET", "/v1/me", headers=worker) for _ in range(20)))
+                assert {r.status_code for r in seen} == {401}
+
                 async def login() -> int:
-                    async with httpx.AsyncClient(base_url=base, timeout=30) as once:
-                        r = await once.post("/v1/auth/token", data={"username": "nobody", "password": "wrong"})
-                        return r.status_code
+                    r = await once("POST", "/v1/auth/token", data={"username": "nobody", "password": "wrong"})
+                    return r.status_code
                 assert [await login() for _ in range(6)] == [401] * 3 + [429] * 3
 
                 async def healthz(_: int) -> None:
