@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Sequence, String, func, text
+from sqlalchemy import (BigInteger, DateTime, ForeignKey, Identity, Index, Integer, LargeBinary, Sequence, String, func,
+                        text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -105,6 +106,19 @@ class LoginAddress(Base):
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     attempts: Mapped[list[datetime]] = mapped_column(ARRAY(DateTime(timezone=True)))
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class StatsAnswer(Base):
+    """A dashboard answer while it is fresh, for every gateway worker and replica (gateway/stats/shared.py):
+    identical polls reaching different workers cost the services one computation. UNLOGGED (its migration)."""
+
+    __tablename__ = "stats_answer"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the answer cache's key
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(100))
+    fresh_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Device(Base):

@@ -13,6 +13,7 @@ from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.live import LiveAccounts
 from gateway.replication import LEADER_KEY, StationPusher
 from gateway.stats.cache import AnswerCache
+from gateway.stats.shared import SharedAnswers
 from gateway.upstream import Upstreams
 from shared.auth import TokenSigner, TokenVerifier
 from shared.db import Database, asyncpg_dsn
@@ -34,6 +35,8 @@ class GatewayState(ProcessState):
     signer: TokenSigner | None = None
     upstreams: Upstreams | None = None
     stats_cache: AnswerCache | None = None
+    # The answers the stats cache computes, shared with the other workers and replicas (None: no cache time).
+    stats_shared: SharedAnswers | None = None
     pusher: StationPusher | None = None
     # The services' synced tables, asked for when a tablet first needs them, since a service may be
     # down when the gateway starts (gateway.sync.registry).
@@ -55,6 +58,9 @@ class GatewayState(ProcessState):
         self.upstreams = Upstreams.build(settings, transports)
         self.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
                                        per_compute=settings.stats_cache_per_compute)
+        if settings.stats_cache_s > 0:
+            self.stats_shared = SharedAnswers(self.db, settings.stats_cache_s,
+                                              per_compute=settings.stats_cache_per_compute)
         # Built before the listener starts: it listens on the channels subscribed by then.
         self.pusher = StationPusher(self.db, self.upstreams, self.signer, settings.station_push_interval_s,
                                     leadership=Leadership(asyncpg_dsn(settings.database_url), LEADER_KEY,
