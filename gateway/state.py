@@ -44,6 +44,12 @@ class GatewayState(ProcessState):
     # The platform's API document, the gateway's and the services' (gateway.upstream.openapi).
     merged_openapi: MergedOpenAPI | None = None
 
+    async def forget_stats(self) -> None:
+        """Every dashboard answer kept, by this process and in the table it shares with the others, forgotten."""
+        self.stats_cache.clear()
+        if self.stats_shared is not None:
+            await self.stats_shared.clear()
+
     @asynccontextmanager
     async def running(self, transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> AsyncIterator[None]:
         """The lifespan: everything opened, then closed in the reverse order. `transports` replaces

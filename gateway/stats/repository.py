@@ -38,3 +38,7 @@ async def forget_stale(session: AsyncSession, older_than: timedelta, limit: int 
     old = select(StatsAnswer.key).where(StatsAnswer.fresh_until < func.clock_timestamp() - older_than) \
         .limit(limit).with_for_update(skip_locked=True)
     await session.execute(delete(StatsAnswer).where(StatsAnswer.key.in_(old)))
+
+
+async def forget_all(session: AsyncSession) -> None:
+    await session.execute(delete(StatsAnswer))

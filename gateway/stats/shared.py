@@ -88,6 +88,12 @@ class SharedAnswers:
             log.warning("stats: shared answers unavailable (%s)", type(exc).__name__)
             return answer if answer is not None else await self._compute(compute)
 
+    async def clear(self) -> None:
+        """Forget every shared answer: the next poll of any key is computed again."""
+        async with self.db.write_sessions() as session:
+            await answers_repo.forget_all(session)
+            await session.commit()
+
     async def _compute(self, compute: Callable[[], Awaitable[Answer]]) -> Answer:
         self.computed += 1
         return await compute()
