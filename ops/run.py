@@ -231,6 +231,8 @@ def supervise(children: list[Child], remember: list[str]) -> None:
         if child.restart_at is None:
             code = child.proc.poll()
             if code is not None:
+                # Its uvicorn workers, if any, outlive a supervisor killed outright and would keep the port.
+                stop_group(child)
                 if now - child.started_at >= STABLE_S:
                     child.failures = 0
                 wait = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S) - 1)]
@@ -246,6 +248,15 @@ def supervise(children: list[Child], remember: list[str]) -> None:
             say(f"{child.spec.name} is serving again at {child.url}")
 
 
+def stop_group(child: Child) -> None:
+    """Kill what is left of a stopped child's process group (launch gives each its own): uvicorn's
+    workers when their supervisor died without stopping them."""
+    try:
+        os.killpg(child.proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def stop_children(children: list[Child]) -> None:
     children = [c for c in children if c.proc is not None]
     for child in children:
@@ -259,6 +270,7 @@ def stop_children(children: list[Child]) -> None:
             say(f"{child.spec.name} did not stop in {STOP_GRACE_S:.0f} s; killing it")
             child.proc.kill()
             child.proc.wait()
+        stop_group(child)
     for child in children:
         if child.reader is not None:
             child.reader.join(timeout=2)

@@ -187,6 +187,19 @@ class TestMakeRun:
                 assert 'haolin_http_requests_total{method="GET",route="/v1/cases",status_class="2xx"} 4.0' in text
             for name in ("gateway", "cases", "projects", "volunteers"):
                 assert len(list((tmp_path / "metrics" / name).glob("counter_*.db"))) >= 1, name
+
+            # uvicorn's supervisor of cases killed outright: its workers go too (they would keep the
+            # port), and cases starts again with two new ones.
+            cases = next(pid for pid in processes if "services.cases.app" in cmdline(pid))
+            seen = len(run.output())
+            os.kill(cases, signal.SIGKILL)
+            await run.wait_for(f"cases is serving again at http://127.0.0.1:{run.ports['cases']}", after=seen)
+            assert not any(alive(pid) for pid in workers.pop(cases))
+            processes = children_of(run.proc.pid)
+            again = next(pid for pid in processes if "services.cases.app" in cmdline(pid))
+            workers[again] = [w for w in children_of(again) if "spawn_main" in cmdline(w)]
+            assert len(workers[again]) == 2
+
             run.proc.send_signal(signal.SIGINT)
             assert run.proc.wait(timeout=30) == 0, run.output()[-4000:]
             every = processes + [w for found in workers.values() for w in found]
