@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# WORKERS=2 (make run WORKERS=2): uvicorn workers per process; GATEWAY_WORKERS, CASES_WORKERS... for one.
 run: $(STAMP)
 	$(PY) -m ops.run
 

@@ -84,6 +84,16 @@ class Server:
         self._out = self.log.open("wb")
         cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(self.port),
                *UVICORN_FLAGS]
+        # GATEWAY_WORKERS=2 (CASES_WORKERS...) as `make run` takes it: uvicorn workers, /metrics across them.
+        workers = int(env.get(f"{name.split('_')[0].upper()}_WORKERS") or 1) if factory.startswith(
+            ("gateway.", "services.")) else 1
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
+            metrics = TMP / "metrics" / name
+            metrics.mkdir(parents=True, exist_ok=True)
+            for old in metrics.glob("*.db"):
+                old.unlink()
+            env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
                                      stderr=subprocess.STDOUT,
                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
@@ -143,7 +153,7 @@ class CpuMeter:
     def snapshot(self) -> dict[str, float]:
         from bench.case_read import cpu_seconds, postgres_cpu_seconds
 
-        found = {name: cpu_seconds(s.proc.pid) for name, s in self.servers.items()}
+        found = {name: sum(cpu_seconds(pid) for pid in _tree(s.proc.pid)) for name, s in self.servers.items()}
         found["postgres"] = postgres_cpu_seconds()
         return found
 
@@ -155,6 +165,15 @@ class CpuMeter:
         yield spent
         after = self.snapshot()
         spent.update({k: round(after[k] - before[k], 3) for k in after if after[k] - before[k] >= 0.01})
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its children (uvicorn's workers), whose CPU counts as the process's."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(c for child in children for c in _tree(int(child)))]
 
 
 def per_request(spent: dict[str, float], requests: int, unit: float = 1e6) -> dict[str, float]:

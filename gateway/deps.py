@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.config import GatewaySettings
 from gateway.identity.errors import AddressRateLimited, StationNotFound, UserNotFound
 from gateway.identity.passwords import Passwords, from_settings
+from gateway.identity.service import auth as auth_service
 from gateway.identity.service import stations as stations_service
 from gateway.identity.service import users as users_service
 from gateway.identity.service.rules import MANAGERS, require_role
@@ -91,11 +92,18 @@ UserDep = Annotated[UserAt, Depends(readable_user)]
 WritableUserDep = Annotated[UserAt, Depends(writable_user)]
 
 
-def login_throttle(request: Request) -> str:
-    """Per client address, login attempts per minute (settings.login_per_address_per_minute); answers
-    the address, as TRUSTED_PROXIES lets the gateway believe it (shared.proxies.request_client)."""
+async def login_throttle(request: Request) -> str:
+    """Per client address, login attempts per minute (settings.login_per_address_per_minute), counted in
+    the database for every worker and replica alike; answers the address, as TRUSTED_PROXIES lets the
+    gateway believe it (shared.proxies.request_client).
+
+    Its own short transaction, committed before the login's: the attempt counts whatever the login
+    answers, and the address's lock is not held while the password is hashed."""
     address = request_client(request.scope) or "unknown"
-    wait = request.app.state.login_limiter.hit(address)
+    state = request.app.state
+    async with state.db.write_sessions() as session:
+        wait = await auth_service.count_address_attempt(session, address, state.settings.login_per_address_per_minute)
+        await session.commit()
     if wait:
         raise AddressRateLimited(wait)
     return address

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Sequence, String, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (BigInteger, DateTime, ForeignKey, Identity, Index, Integer, LargeBinary, Sequence, String, func,
+                        text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit.listener import track
@@ -94,6 +95,30 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginAddress(Base):
+    """Login attempts from one client address within the last minute (gateway/identity/service/auth.py,
+    `count_address_attempt`): in the database, so that every worker and replica counts the same ones."""
+
+    __tablename__ = "login_address"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[list[datetime]] = mapped_column(ARRAY(DateTime(timezone=True)))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class StatsAnswer(Base):
+    """A dashboard answer while it is fresh, for every gateway worker and replica (gateway/stats/shared.py):
+    identical polls reaching different workers cost the services one computation. UNLOGGED (its migration)."""
+
+    __tablename__ = "stats_answer"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the answer cache's key
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(100))
+    fresh_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Device(Base):

@@ -11,12 +11,13 @@ import httpx
 
 from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.live import LiveAccounts
-from gateway.identity.ratelimit import AddressLimiter
-from gateway.replication import StationPusher
+from gateway.replication import LEADER_KEY, StationPusher
 from gateway.stats.cache import AnswerCache
+from gateway.stats.shared import SharedAnswers
 from gateway.upstream import Upstreams
 from shared.auth import TokenSigner, TokenVerifier
 from shared.db import Database, asyncpg_dsn
+from shared.leader import Leadership
 from shared.notify import Listener
 from shared.state import ProcessState
 
@@ -29,13 +30,13 @@ if TYPE_CHECKING:
 class GatewayState(ProcessState):
     """Built by create_app with the settings; `running` (the lifespan) opens the rest."""
 
-    # Login attempts per client address and minute (gateway.deps.login_throttle).
-    login_limiter: AddressLimiter | None = None
     listener: Listener | None = None
     accounts: LiveAccounts | None = None
     signer: TokenSigner | None = None
     upstreams: Upstreams | None = None
     stats_cache: AnswerCache | None = None
+    # The answers the stats cache computes, shared with the other workers and replicas (None: no cache time).
+    stats_shared: SharedAnswers | None = None
     pusher: StationPusher | None = None
     # The services' synced tables, asked for when a tablet first needs them, since a service may be
     # down when the gateway starts (gateway.sync.registry).
@@ -43,9 +44,11 @@ class GatewayState(ProcessState):
     # The platform's API document, the gateway's and the services' (gateway.upstream.openapi).
     merged_openapi: MergedOpenAPI | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.login_limiter = AddressLimiter(self.settings.login_per_address_per_minute)
+    async def forget_stats(self) -> None:
+        """Every dashboard answer kept, by this process and in the table it shares with the others, forgotten."""
+        self.stats_cache.clear()
+        if self.stats_shared is not None:
+            await self.stats_shared.clear()
 
     @asynccontextmanager
     async def running(self, transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> AsyncIterator[None]:
@@ -55,15 +58,22 @@ class GatewayState(ProcessState):
         self.db = await Database.start(settings, "haolin-gateway")  # read_pool: the caller on every request
         self.listener = Listener(asyncpg_dsn(settings.database_url), "haolin-gateway-listen")
         self.accounts = LiveAccounts(self.db.read_pool, self.listener)
-        await self.listener.start()
         self.signer = TokenSigner(settings.private_key_pem(), settings.jwt_issuer, settings.jwt_audience,
                                   settings.access_ttl_s)
         self.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         self.upstreams = Upstreams.build(settings, transports)
         self.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
                                        per_compute=settings.stats_cache_per_compute)
+        if settings.stats_cache_s > 0:
+            self.stats_shared = SharedAnswers(self.db, settings.stats_cache_s,
+                                              per_compute=settings.stats_cache_per_compute)
+        # Built before the listener starts: it listens on the channels subscribed by then.
+        self.pusher = StationPusher(self.db, self.upstreams, self.signer, settings.station_push_interval_s,
+                                    leadership=Leadership(asyncpg_dsn(settings.database_url), LEADER_KEY,
+                                                          "haolin-gateway-pusher"),
+                                    listener=self.listener)
+        await self.listener.start()
         await ensure_admin(self.db, settings)
-        self.pusher = StationPusher(self.db, self.upstreams, self.signer, settings.station_push_interval_s)
         await self.pusher.start()
         try:
             yield

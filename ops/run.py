@@ -49,6 +49,18 @@ class Spec:
     def port(self) -> int:
         return int(os.environ.get(self.port_env) or self.default_port)
 
+    def workers(self, env: dict[str, str] | None = None) -> int:
+        """uvicorn workers of this process: `<NAME>_WORKERS`, else `WORKERS` (`make run WORKERS=2`), else 1."""
+        env = os.environ if env is None else env
+        value = env.get(f"{self.name.upper()}_WORKERS") or env.get("WORKERS") or "1"
+        try:
+            workers = int(value)
+        except ValueError:
+            raise Failed(f"{self.name.upper()}_WORKERS (or WORKERS) must be a whole number, not {value!r}") from None
+        if workers < 1:
+            raise Failed(f"{self.name.upper()}_WORKERS (or WORKERS) must be at least 1, not {workers}")
+        return workers
+
 
 SPECS = (
     Spec("gateway", "gateway.app", "GATEWAY_PORT", 8000, public=True),
@@ -116,17 +128,39 @@ def _port_free(host: str, port: int) -> bool:
 UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers")
 
 
-def command(spec: Spec, host: str, port: int) -> list[str]:
+def command(spec: Spec, host: str, port: int, workers: int = 1) -> list[str]:
     """The process, as in production (docs/operations.md), under ops.child: it stops when this
-    supervisor dies, even if killed outright."""
+    supervisor dies, even if killed outright. With `workers` > 1, uvicorn's own supervisor runs
+    that many workers on the one port (and starts a worker that dies again)."""
     uvicorn = ["uvicorn", "--factory", f"{spec.module}:main", "--host", host, "--port", str(port), *UVICORN_FLAGS]
+    if workers > 1:
+        uvicorn += ["--workers", str(workers)]
     return [sys.executable, "-m", "ops.child", str(os.getpid()), *uvicorn]
+
+
+def metrics_folder(spec: Spec, env: dict[str, str]) -> Path:
+    """Where the process's workers leave their metrics for each other's scrapes (shared/multiprocess.py):
+    one folder per process, under HAOLIN_METRICS_DIR (default .data/metrics)."""
+    return Path(env.get("HAOLIN_METRICS_DIR") or ROOT / ".data" / "metrics") / spec.name
+
+
+def fresh_metrics_folder(folder: Path) -> None:
+    """Emptied at every start: the counters of an earlier run's workers are not this run's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink(missing_ok=True)
 
 
 def launch(child: Child, remember: list[str]) -> None:
     """Start (or start again) the child's process and the thread that streams its output."""
+    env = dict(child.env)
+    # Always set, whatever the number of workers: /metrics is gathered the same way for one or many.
+    folder = metrics_folder(child.spec, env)
+    fresh_metrics_folder(folder)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     child.proc = subprocess.Popen(
-        command(child.spec, child.host, child.port), cwd=ROOT, env=child.env, stdin=subprocess.DEVNULL,
+        command(child.spec, child.host, child.port, child.spec.workers(env)), cwd=ROOT, env=env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         # Own process group: Ctrl-C reaches only this supervisor, which then stops each
         # child once and in order, instead of every process racing its own shutdown.
@@ -197,6 +231,8 @@ def supervise(children: list[Child], remember: list[str]) -> None:
         if child.restart_at is None:
             code = child.proc.poll()
             if code is not None:
+                # Its uvicorn workers, if any, outlive a supervisor killed outright and would keep the port.
+                stop_group(child)
                 if now - child.started_at >= STABLE_S:
                     child.failures = 0
                 wait = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S) - 1)]
@@ -212,6 +248,15 @@ def supervise(children: list[Child], remember: list[str]) -> None:
             say(f"{child.spec.name} is serving again at {child.url}")
 
 
+def stop_group(child: Child) -> None:
+    """Kill what is left of a stopped child's process group (launch gives each its own): uvicorn's
+    workers when their supervisor died without stopping them."""
+    try:
+        os.killpg(child.proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def stop_children(children: list[Child]) -> None:
     children = [c for c in children if c.proc is not None]
     for child in children:
@@ -225,6 +270,7 @@ def stop_children(children: list[Child]) -> None:
             say(f"{child.spec.name} did not stop in {STOP_GRACE_S:.0f} s; killing it")
             child.proc.kill()
             child.proc.wait()
+        stop_group(child)
     for child in children:
         if child.reader is not None:
             child.reader.join(timeout=2)
@@ -316,6 +362,7 @@ def main() -> int:
             if not _port_free(bind, port):
                 raise Failed(f"port {port} for {spec.name} is in use (is `make run` already running? "
                              f"set {spec.port_env} to use another)")
+            spec.workers(env)  # a bad WORKERS stops the run before anything starts
             plan.append((spec, bind, port))
         for spec, bind, port in plan:
             # Each process finds the others where this run put them; the services ask the gateway

@@ -4,6 +4,7 @@ limits, Idempotency-Key on creates), health probes, metrics."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,20 +20,30 @@ from shared.errors import NotFound, install_error_handlers, problem_response, re
 from shared.idempotency import install_idempotency
 from shared.observability import (HttpMetrics, PoolCollector, RequestContextMiddleware, log_loop_errors,
                                   metrics_visible_to)
+from shared.multiprocess import WorkerFiles, folder, workers_registry
 from shared.proxies import trusted_proxies
 
 
-def _guarded(lifespan):
-    """The app's lifespan, after the event loop's unawaited errors are set to be logged by type only."""
+def _guarded(lifespan, files: WorkerFiles | None = None):
+    """The app's lifespan, after the event loop's unawaited errors are set to be logged by type only;
+    with `files`, this worker's metrics are written for the others' scrapes while it runs."""
 
     @asynccontextmanager
     async def run(app: FastAPI):
         log_loop_errors(asyncio.get_running_loop())
-        if lifespan is None:
-            yield
-            return
-        async with lifespan(app) as state:
-            yield state
+        writing = asyncio.create_task(files.keep_writing(), name="metrics-files") if files is not None else None
+        try:
+            if lifespan is None:
+                yield
+                return
+            async with lifespan(app) as state:
+                yield state
+        finally:
+            if writing is not None:
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writing
+                files.close()
 
     return run
 
@@ -52,7 +63,16 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     # FastAPI's native OpenTelemetry off: the processes count and log their own requests
     # (shared/observability.py), and with it on every request looked up the global providers (and
     # the environment) to learn there were none, 1-2% of a read by id's CPU (docs/performance.md).
-    app = FastAPI(title=title, version=version, description=description, lifespan=_guarded(lifespan),
+    # One registry per app, not the process-wide default: tests run several apps in one process.
+    registry = CollectorRegistry()
+    metrics = HttpMetrics()
+    registry.register(metrics)
+    # Under several workers (PROMETHEUS_MULTIPROC_DIR, shared/multiprocess.py) a scrape answers
+    # what every worker counted, in the same series.
+    shared_folder = folder()
+    files = WorkerFiles(shared_folder, [metrics]) if shared_folder else None
+    scraped = workers_registry(shared_folder) if shared_folder else registry
+    app = FastAPI(title=title, version=version, description=description, lifespan=_guarded(lifespan, files),
                   dependencies=[Depends(refuse_nul)], telemetry=_NO_TELEMETRY, **kwargs)
     if state is not None:
         app.state = state
@@ -62,11 +82,11 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     install_error_handlers(app)
     install_docs(app)
     install_unavailable_handler(app)
-    # One registry per app, not the process-wide default: tests run several apps in one process.
-    registry = CollectorRegistry()
-    app.state.metrics = HttpMetrics()
-    registry.register(app.state.metrics)
-    registry.register(PoolCollector(app))
+    app.state.metrics = metrics
+    pools = PoolCollector(app)
+    registry.register(pools)
+    if files is not None:
+        files.collectors.append(pools)
     # Added innermost first: RequestContextMiddleware (request id, metrics, body limits) wraps the
     # process's own middleware (the gateway's live-account check), which wraps the Idempotency-Key
     # one, so a token the gateway refuses never gets a kept answer back.
@@ -99,6 +119,8 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
         # Prometheus text format: requests, latency and errors by route template; database pool use.
         if not metrics_visible_to(request.scope.get("client"), request.scope["headers"]):
             raise NotFound()
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        if files is not None:
+            files.write()  # this worker's counts as of now; the others' as of their last second
+        return Response(generate_latest(scraped), media_type=CONTENT_TYPE_LATEST)
 
     return app

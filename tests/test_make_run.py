@@ -88,7 +88,8 @@ def start_run(database_url: str, tmp_path: Path, **extra_env: str) -> Run:
     ports = dict(zip(names, free_ports(4), strict=True))
     run_file = tmp_path / "run.json"
     env = {**os.environ, "DATABASE_URL": database_url, "HAOLIN_READY_TIMEOUT_S": "60",
-           "HAOLIN_RUN_FILE": str(run_file), **{f"{n.upper()}_PORT": str(p) for n, p in ports.items()}, **extra_env}
+           "HAOLIN_RUN_FILE": str(run_file), "HAOLIN_METRICS_DIR": str(tmp_path / "metrics"),
+           **{f"{n.upper()}_PORT": str(p) for n, p in ports.items()}, **extra_env}
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "ops.run"], cwd=ROOT, env=env, stdout=out,
@@ -161,6 +162,51 @@ class TestMakeRun:
                                                               "password": os.environ["ADMIN_PASSWORD"]})
                 r = await client.get("/v1/cases", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
                 assert r.status_code == 200, r.text
+        finally:
+            run.stop()
+
+    async def test_two_workers_each_then_ctrl_c_leaves_no_worker_behind(self, database_url, tmp_path):
+        """`make run WORKERS=2`: every process is uvicorn's supervisor with two workers; the platform
+        serves through them, /metrics of each answers for its workers, and Ctrl-C stops them all."""
+        run = start_run(database_url, tmp_path, WORKERS="2")
+        try:
+            await run.wait_for("Haolin is running.")
+            processes = children_of(run.proc.pid)
+            assert len(processes) == 4, processes
+            workers = {pid: [w for w in children_of(pid) if "spawn_main" in cmdline(w)] for pid in processes}
+            assert all(len(found) == 2 for found in workers.values()), {cmdline(p): w for p, w in workers.items()}
+            async with httpx.AsyncClient(base_url=run.base, timeout=30) as client:
+                r = await client.post("/v1/auth/token", data={"username": "admin",
+                                                              "password": os.environ["ADMIN_PASSWORD"]})
+                assert r.status_code == 200, r.text
+                headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+                for _ in range(4):
+                    assert (await client.get("/v1/cases", headers=headers)).status_code == 200
+                await asyncio.sleep(1.5)  # every worker has written its counts
+                text = (await client.get("/metrics")).text
+                assert 'haolin_http_requests_total{method="GET",route="/v1/cases",status_class="2xx"} 4.0' in text
+            for name in ("gateway", "cases", "projects", "volunteers"):
+                assert len(list((tmp_path / "metrics" / name).glob("counter_*.db"))) >= 1, name
+
+            # uvicorn's supervisor of cases killed outright: its workers go too (they would keep the
+            # port), and cases starts again with two new ones.
+            cases = next(pid for pid in processes if "services.cases.app" in cmdline(pid))
+            seen = len(run.output())
+            os.kill(cases, signal.SIGKILL)
+            await run.wait_for(f"cases is serving again at http://127.0.0.1:{run.ports['cases']}", after=seen)
+            assert not any(alive(pid) for pid in workers.pop(cases))
+            processes = children_of(run.proc.pid)
+            again = next(pid for pid in processes if "services.cases.app" in cmdline(pid))
+            workers[again] = [w for w in children_of(again) if "spawn_main" in cmdline(w)]
+            assert len(workers[again]) == 2
+
+            run.proc.send_signal(signal.SIGINT)
+            assert run.proc.wait(timeout=30) == 0, run.output()[-4000:]
+            every = processes + [w for found in workers.values() for w in found]
+            deadline = time.monotonic() + 10
+            while any(alive(pid) for pid in every) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert not any(alive(pid) for pid in every)
         finally:
             run.stop()
 

@@ -32,6 +32,7 @@ from gateway.stats import schemas
 from gateway.stats.cache import AnswerCache
 from gateway.stats.conditional import digest, respond
 from gateway.stats.fanout import GATEWAY, Ask, Gathered, gather
+from gateway.stats.shared import SharedAnswers
 from gateway.stats.system import own_rows
 from shared import clock
 from shared.principals import Principal, Role
@@ -157,6 +158,7 @@ async def _respond(request: Request, key: tuple, compute: Compute) -> Response:
     up: the whole answer is made and kept once it is in, for the next poll. Until then polls of
     the same key get this partial answer rather than asking the slow service again."""
     cache: AnswerCache[Answer] = request.app.state.stats_cache
+    shared: SharedAnswers | None = request.app.state.stats_shared
 
     async def build() -> Answer:
         figures = Figures(request, gatherings=[])
@@ -167,10 +169,22 @@ async def _respond(request: Request, key: tuple, compute: Compute) -> Response:
             cache.hold(key, answer, _whole(request, compute, figures.gatherings), started)
         return answer
 
-    answer = await cache.get(key, build, keep=lambda a: not a.degraded)
+    def whole(a: Answer) -> bool:
+        return not a.degraded
+
+    async def build_once() -> Answer:
+        # This process's one computation of the key, shared with the other workers and replicas.
+        return await shared.get(key, build, whole, _kept)
+
+    answer = await cache.get(key, build if shared is None else build_once, keep=whole)
     # A partial answer is not kept (the next poll asks the failed service again), so clients must not keep it either.
     return respond(request, answer.body, answer.etag,
                    "private, no-cache" if answer.degraded else f"private, max-age={int(cache.ttl_s)}")
+
+
+def _kept(body: bytes, etag: str) -> Answer:
+    """An answer another gateway process computed and shared (gateway/stats/shared.py): whole, never degraded."""
+    return Answer(body=body, etag=etag, degraded=False)
 
 
 async def _whole(request: Request, compute: Compute, gatherings: list[tuple[Ask, Gathered]]) -> Answer | None:

@@ -99,7 +99,7 @@ class TestRebuiltRollups:
                 (ids["mianyang"], date(w.today.year, 1, 1), w.today)]
 
         async def summaries() -> list[dict]:
-            w.gw.app.state.stats_cache.clear()
+            await w.gw.app.state.forget_stats()
             out = []
             for station, frm, to in asks:
                 body = await ok(await w.gw.get("/v1/stats/summary", headers=admin, params={

@@ -192,6 +192,30 @@ class TestToken:
             r = await other.post("/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
             assert r.status_code == 200
 
+    async def test_per_address_limit_is_shared_by_every_gateway_on_the_database(self, gateway_factory, db):
+        """Two gateways (two workers, two replicas) count one address's attempts together: three on
+        one and none left on the other, and the wait is what the first would answer."""
+        one = await gateway_factory(login_per_address_per_minute=3)
+        two = await gateway_factory(login_per_address_per_minute=3)
+        assert [(await gw.login("nobody", "wrong password")).status_code for gw in (one, two, one)] == [401] * 3
+        limited = await two.login("admin", ADMIN_PASSWORD)
+        assert limited.status_code == 429 and 55 <= int(limited.headers["Retry-After"]) <= 60
+        assert limited.json()["status"] == 429
+        assert (await one.login("admin", ADMIN_PASSWORD)).status_code == 429
+        assert len(await db.fetchval("SELECT attempts FROM gateway.login_address WHERE address = '127.0.0.1'")) == 3
+
+    async def test_attempts_leave_the_window_after_a_minute(self, gateway_factory, db):
+        gw = await gateway_factory(login_per_address_per_minute=2)
+        assert [(await gw.login("nobody", "wrong password")).status_code for _ in range(2)] == [401, 401]
+        assert (await gw.login("admin", ADMIN_PASSWORD)).status_code == 429
+        # The first attempt a minute old (50 s for the second): one attempt is free again, and the
+        # wait after it is what is left of the second's minute.
+        await db.execute("UPDATE gateway.login_address SET attempts = ARRAY[clock_timestamp() - interval '61 s', "
+                         "clock_timestamp() - interval '50 s']")
+        assert (await gw.login("admin", ADMIN_PASSWORD)).status_code == 200
+        limited = await gw.login("admin", ADMIN_PASSWORD)
+        assert limited.status_code == 429 and 9 <= int(limited.headers["Retry-After"]) <= 11
+
     async def test_hash_is_upgraded_when_parameters_change(self, gateway_factory, db):
         first = await gateway_factory()
         admin = await first.admin()

@@ -76,3 +76,16 @@ class TestRetriedRegistration:
                                     gateway.post("/v1/devices", headers=admin_headers, json=body))
         assert sorted((a.status_code, b.status_code)) == [201, 409], (a.text, b.text)
         assert await db.fetchval("SELECT count(*) FROM gateway.device") == 1
+
+
+class TestEveryWorker:
+    async def test_a_device_revoked_on_one_gateway_is_refused_by_another_at_once(self, gateway, gateway_factory,
+                                                                                 admin_headers, gateway_tree):
+        """Nothing about a device is kept in a gateway process: the other one's very next sync is refused."""
+        other = await gateway_factory()
+        device = await register(gateway, admin_headers, gateway_tree["heping"]["id"])
+        tablet = {"Authorization": f"Bearer {device['credential']}"}
+        assert (await other.get("/v1/sync", params={"last_pulled_at": "null"}, headers=tablet)).status_code == 200
+        assert (await gateway.post(f"/v1/devices/{device['id']}/revoke", headers=admin_headers)).status_code == 200
+        r = await other.get("/v1/sync", params={"last_pulled_at": "null"}, headers=tablet)
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]

@@ -207,3 +207,29 @@ class TestTheCheckItself:
             assert time.monotonic() < deadline, "the listener did not come back"
             await asyncio.sleep(0.05)
         await refused_everywhere(gateway, headers)
+
+
+class TestEveryWorker:
+    """Two gateways on one database (two workers, or two replicas): each keeps its own copy of the
+    accounts, and each hears every change from PostgreSQL, whichever one made it."""
+
+    async def test_a_change_made_on_one_ends_the_token_on_the_other(self, gateway, gateway_factory, admin_headers,
+                                                                     head):
+        user, headers = head
+        other = await gateway_factory()
+        assert served(await statuses(other, headers))  # the other gateway now holds the account too
+        assert (await gateway.post(f"/v1/users/{user['id']}/disable", headers=admin_headers)).status_code == 200
+        await refused_everywhere(other, headers)
+        await refused_everywhere(gateway, headers)
+
+    async def test_the_other_drops_its_copy_within_milliseconds(self, gateway, gateway_factory, admin_headers, head):
+        """How long the other gateway keeps serving the old token: the time a notification takes from the
+        commit to the other process (docs/operations.md, "Several workers")."""
+        user, headers = head
+        other = await gateway_factory()
+        assert (await other.get("/v1/me", headers=headers)).status_code == 200
+        assert (await gateway.post(f"/v1/users/{user['id']}/disable", headers=admin_headers)).status_code == 200
+        started = time.monotonic()
+        while (await other.get("/v1/me", headers=headers)).status_code != 401:
+            assert time.monotonic() - started < 0.5, "the other gateway still serves the old token"
+            await asyncio.sleep(0.001)

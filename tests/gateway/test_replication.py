@@ -9,7 +9,7 @@ import httpx
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from gateway.replication import StationPusher
+from gateway.replication import LEADER_KEY, StationPusher
 from tests.fixtures.gateway import ADMIN_PASSWORD, FAST_HASHING
 
 SCHEMAS = ("cases", "projects", "volunteers")
@@ -172,3 +172,66 @@ class TestGatewayWithoutServices:
                 assert await app.state.pusher.sync_now() == {name: None for name in SCHEMAS}
                 assert (await client.get("/healthz")).status_code == 200
         assert await db.fetchval("SELECT count(*) FROM cases.station") == 0
+
+
+async def until(check, timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+class TestOneLeader:
+    """Every gateway worker and replica runs the pusher's loop; one leads, chosen by an advisory
+    lock on a connection of its own, and another takes over when that connection goes."""
+
+    async def test_one_of_two_gateways_pushes_and_the_other_takes_over(self, gateway_factory, db):
+        first = await gateway_factory(station_push_interval_s=0.1)
+        second = await gateway_factory(station_push_interval_s=0.1)
+        pushers = {"first": first.app.state.pusher, "second": second.app.state.pusher}
+        await until(lambda: _true(any(p.leading for p in pushers.values())))
+        await asyncio.sleep(0.5)  # several intervals: the follower asked for the lock and was refused
+        leader = next(name for name, p in pushers.items() if p.leading)
+        follower = next(name for name in pushers if name != leader)
+        assert not pushers[follower].leading and pushers[follower].rounds == 0
+        assert pushers[leader].rounds >= 2
+
+        # A station written through the follower is pushed by the leader.
+        writer = first if follower == "first" else second
+        admin = await writer.admin()
+        root = (await writer.get("/v1/stations", headers=admin)).json()["items"][0]
+        city = await writer.station(admin, root["id"], "city", "Leshan")
+        await until(lambda: _has(db, city["id"]))
+        assert pushers[follower].rounds == 0
+
+        # The leader's lock connection is cut (as when its process dies): the follower leads.
+        await db.execute("SELECT pg_terminate_backend($1)", pushers[leader].leadership.server_pid)
+        await until(lambda: _true(pushers[follower].leading))
+        town = await writer.station(admin, city["id"], "county", "Emei")
+        await until(lambda: _has(db, town["id"]))
+        assert pushers[follower].rounds >= 1
+        # The old leader found its connection gone, and the lock taken, at its next round.
+        await until(lambda: _true(not pushers[leader].leading))
+        await asyncio.sleep(0.3)
+        assert not pushers[leader].leading and pushers[follower].leading
+        assert await db.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                 "AND (classid::bigint << 32 | objid::bigint) = $1", LEADER_KEY) == 1
+
+    async def test_a_gateway_that_stops_hands_the_lead_over(self, gateway_factory):
+        first = await gateway_factory(station_push_interval_s=0.1)
+        await until(lambda: _true(first.app.state.pusher.leading))
+        second = await gateway_factory(station_push_interval_s=0.1)
+        await asyncio.sleep(0.3)
+        assert not second.app.state.pusher.leading
+        await first.app.state.pusher.stop()
+        await until(lambda: _true(second.app.state.pusher.leading))
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _has(db, station_id: int) -> bool:
+    counts = [await db.fetchval(f"SELECT count(*) FROM {schema}.station WHERE id = $1", station_id)
+              for schema in SCHEMAS]
+    return counts == [1, 1, 1]

@@ -778,6 +778,48 @@ class TestPolling:
                                ("projects", "/internal/persons"): 1}
         assert gateway.app.state.stats_cache.computations == 1
 
+    async def test_a_burst_spread_over_two_gateways_costs_one_computation(self, gateway, gateway_factory,
+                                                                          admin_headers, gateway_tree, db):
+        """Two gateways on one database (two workers, or two replicas): the polls of both wait for
+        one computation, and both answer the same figures with the same ETag."""
+        w, _ = await small_world(gateway, admin_headers, gateway_tree)
+        worker = w.headers["meng.worker"]
+        other = await gateway_factory()
+        asked = {"first": Asked(gateway), "second": Asked(other)}
+        params = {"station_id": gateway_tree["mengzhuiwan"]["id"], "from": (w.today - timedelta(days=30)).isoformat()}
+
+        answers = await asyncio.gather(*(gw.get("/v1/stats/summary", headers=worker, params=params)
+                                         for _ in range(10) for gw in (gateway, other)))
+        assert [a.status_code for a in answers] == [200] * 20
+        assert len({a.content for a in answers}) == 1 and len({a.headers["etag"] for a in answers}) == 1
+        assert answers[0].json()["figures"]["person_times.casework"]["value"] == 1
+        assert asked["first"].total() + asked["second"].total() == 5  # one computation: 5 questions
+        shared = [gateway.app.state.stats_shared, other.app.state.stats_shared]
+        assert sorted((s.computed, s.found) for s in shared) == [(0, 1), (1, 0)]
+        assert await db.fetchval("SELECT count(*) FROM gateway.stats_answer") == 1
+
+        # A later poll on either, within the cache time, asks nobody.
+        again = await other.get("/v1/stats/summary", headers={**worker, "If-None-Match": answers[0].headers["etag"]},
+                                params=params)
+        assert again.status_code == 304
+        assert asked["first"].total() + asked["second"].total() == 5
+
+    async def test_a_partial_answer_is_not_shared(self, gateway, gateway_factory, admin_headers, gateway_tree, db,
+                                                  projects_app):
+        w, _ = await small_world(gateway, admin_headers, gateway_tree)
+        worker = w.headers["meng.worker"]
+
+        def refuse(request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("connection refused", request=request)
+
+        gateway.app.state.upstreams._clients["projects"]._transport = httpx.MockTransport(refuse)
+        r = await gateway.get("/v1/stats/summary", headers=worker)
+        assert r.status_code == 200 and r.json()["degraded"] == ["projects"]
+        assert await db.fetchval("SELECT count(*) FROM gateway.stats_answer") == 0
+        other = await gateway_factory()
+        r = await other.get("/v1/stats/summary", headers=worker)
+        assert r.status_code == 200 and r.json()["degraded"] == []
+
     async def test_after_the_cache_time_a_poll_gets_the_last_answer_at_once_while_a_new_one_is_made(
             self, gateway, gateway_factory, admin_headers, gateway_tree):
         w, case = await small_world(gateway, admin_headers, gateway_tree)

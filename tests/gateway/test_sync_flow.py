@@ -107,7 +107,7 @@ class TestTwoTablets:
         await a.push({"cases": {"created": [case]}, "service_records": {"created": [visit]}})
         r = await gateway.get(f"/v1/cases/{case['id']}", headers=worker)
         assert r.status_code == 200 and r.json()["beneficiary_id"] == person["id"]
-        gateway.app.state.stats_cache.clear()
+        await gateway.app.state.forget_stats()
         after = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
         assert after["person_times.casework"]["value"] == before["person_times.casework"]["value"] + 2
         assert after["cases.new"]["value"] == before["cases.new"]["value"] + 1
@@ -121,7 +121,7 @@ class TestTwoTablets:
         await a.push({"service_records": {"deleted": [visit["id"]]}})
         tomb = await b.pull()
         assert tomb["changes"]["service_records"]["deleted"] == [visit["id"]]
-        gateway.app.state.stats_cache.clear()
+        await gateway.app.state.forget_stats()
         gone = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
         assert gone["person_times.casework"]["value"] == before["person_times.casework"]["value"]
 
@@ -196,7 +196,7 @@ class TestTwoTablets:
         assert r.status_code == 201, r.text
         project = r.json()
         await tablet.pull()
-        gateway.app.state.stats_cache.clear()
+        await gateway.app.state.forget_stats()
         before = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
 
         person = tablet_beneficiary(station_id=township["id"], populations='["elderly"]')
@@ -211,7 +211,7 @@ class TestTwoTablets:
         r = await gateway.get(f"/v1/activities/{festival['id']}/attendance", headers=head)
         assert r.status_code == 200, r.text
         assert [a["beneficiary_id"] for a in r.json()["items"]] == [person["id"]]
-        gateway.app.state.stats_cache.clear()
+        await gateway.app.state.forget_stats()
         after = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
         assert after["person_times.community"]["value"] == before["person_times.community"]["value"] + 1
         assert after["beneficiaries.registered"]["value"] == before["beneficiaries.registered"]["value"] + 1

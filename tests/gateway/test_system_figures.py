@@ -173,7 +173,7 @@ async def move(m: Made, key: str, parent: str) -> None:
     await m.gw.app.state.pusher.sync_now()
     m.stations[key]["parent"] = parent
     # Answers are kept for stats_cache_s: what follows reads the figures after the move.
-    m.gw.app.state.stats_cache.clear()
+    await m.gw.app.state.forget_stats()
 
 
 class TestStationSystem:

@@ -215,7 +215,8 @@ def made_up(column: asyncpg.Record, table: str, i: int, enums: dict[int, list[st
         value = f"{table[:6]}-{name[:10]}-{i + 1}"
         return value[-column["max_length"]:] if column["max_length"] else value
     if column["element"] is not None:
-        element = {"varchar": "elderly", "text": "elderly", "int8": i + 1, "int4": i + 1}.get(column["element"])
+        element = {"varchar": "elderly", "text": "elderly", "int8": i + 1, "int4": i + 1,
+                   "timestamptz": scalar["timestamptz"]}.get(column["element"])
         assert element is not None, f"no made-up value for an array of {column['element']} ({table}.{name})"
         return [element]
     raise AssertionError(f"no made-up value for type {kind} ({table}.{name}): teach made_up() or add an OVERRIDE")

@@ -26,6 +26,11 @@ async def lock_tree(session: AsyncSession) -> None:
     await session.execute(select(func.pg_advisory_xact_lock(TREE_LOCK_KEY)))
 
 
+async def announce_change(session: AsyncSession, channel: str) -> None:
+    """Tell every gateway process listening on `channel` (the station pusher's leader) that stations changed."""
+    await session.execute(select(func.pg_notify(channel, "")))
+
+
 def _live():
     return Station.deleted_at.is_(None)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.config import GatewaySettings
 from gateway.identity.errors import LoginFailed, LoginThrottled, NotAllowed, RefreshRejected
 from gateway.identity.passwords import Passwords
+from gateway.identity.repository import addresses as addresses_repo
 from gateway.identity.repository import throttle as throttle_repo
 from gateway.identity.repository import tokens as tokens_repo
 from gateway.identity.repository import users as users_repo
@@ -24,6 +25,8 @@ from gateway.models import Station, User
 from shared.auth import TokenSigner
 from shared.principals import Principal, Role
 
+# Login attempts per client address are counted over this sliding window.
+ADDRESS_WINDOW = timedelta(seconds=60)
 # Failures older than this are forgotten: a new day starts with free attempts again.
 FORGET_AFTER = timedelta(days=1)
 # Security events name the user by id only: no username, password or token in logs.
@@ -43,6 +46,19 @@ def account_key(username: str) -> str:
     """The throttle's name for an account, real or not: a digest, since people sometimes type their
     password into the username field."""
     return _digest("login:" + username.strip().lower())
+
+
+async def count_address_attempt(session: AsyncSession, address: str, per_minute: int) -> int:
+    """Count a login attempt from `address`: 0 when it may go on, else the seconds until the oldest
+    of the last minute's `per_minute` attempts leaves the window (it is then not counted). Kept in
+    the database, so the limit holds for the address whichever worker or replica it reaches."""
+    now = await addresses_repo.lock(session, address)
+    recent = [at for at in await addresses_repo.attempts(session, address) if at > now - ADDRESS_WINDOW]
+    if len(recent) >= per_minute:
+        return max(1, math.ceil((recent[0] + ADDRESS_WINDOW - now).total_seconds()))
+    await addresses_repo.save(session, address, (recent + [now])[-per_minute:])
+    await addresses_repo.forget_before(session, now - ADDRESS_WINDOW)
+    return 0
 
 
 def delay_s(settings: GatewaySettings, failures: int) -> float:
