@@ -176,6 +176,8 @@ class SyncContext:
 
 Loader = Callable[[AsyncSession, str], Awaitable[Any]]
 Creator = Callable[[AsyncSession, SyncContext, dict], Awaitable[Any]]
+# All the new records of one table in a push at once (a lean, batched write); `named_error` names a record's problem.
+ManyCreator = Callable[[AsyncSession, SyncContext, list[dict]], Awaitable[Any]]
 Updater = Callable[[AsyncSession, SyncContext, Any, dict], Awaitable[Any]]
 Deleter = Callable[[AsyncSession, SyncContext, Any], Awaitable[None]]
 
@@ -192,6 +194,9 @@ class SyncTable:
     # What other services may rely on about a record of this table pushed alongside theirs,
     # before it is written: given the stored record after a dry run's writes (see PushBody.provisional).
     provides: Callable[[Any], dict] | None = None
+    # Creates the push's new records of this table in one go, with `create`'s rules and effects (a
+    # table whose records are pushed by the thousand); `create` makes them one by one otherwise.
+    create_many: ManyCreator | None = None
 
     # `vault` in serve, pull_row and same: the service's keys (shared.records.Vault, or None), for a
     # table that serves or compares values only they open (masked or write-only ones).
@@ -391,8 +396,11 @@ async def apply(session: AsyncSession, ctx: SyncContext, checked: list[_Checked]
     # first (a case deleted with its person leaves no live case of a deleted person behind).
     for entry in checked:
         table = entry.table
-        for row, _ in entry.creates:
-            await _guard(table, row["id"], table.create(session, ctx, row))
+        if table.create_many is not None and entry.creates:
+            await table.create_many(session, ctx, [row for row, _ in entry.creates])
+        else:
+            for row, _ in entry.creates:
+                await _guard(table, row["id"], table.create(session, ctx, row))
         for row, record in entry.updates:
             if not table.same(record, row, ctx.vault):
                 await _guard(table, row["id"], table.update(session, ctx, record, row))
@@ -408,18 +416,26 @@ async def _guard(table: SyncTable, record_id: str, work: Awaitable[Any]) -> Any:
     """A rule broken by one pushed record names that record (table and id) in the problem."""
     try:
         return await work
-    except ValidationError as exc:
-        raise InvalidInput(f"A record of {table.name} is not valid.", errors=[
+    except (ValidationError, InvalidInput, NotFound, Forbidden) as exc:
+        raise named_error(table, record_id, exc) from None
+
+
+def named_error(table: SyncTable, record_id: str, exc: Exception) -> Exception:
+    """The problem of one pushed record as the push reports it, naming the record (table and id);
+    an error of another kind as it is. For a table's `create_many`, which meets them outside `_guard`."""
+    if isinstance(exc, ValidationError):
+        return InvalidInput(f"A record of {table.name} is not valid.", errors=[
             {"field": f"changes.{table.name}.{record_id}." + ".".join(str(p) for p in e["loc"]),
-             "message": e["msg"], "code": e["type"]} for e in exc.errors()]) from None
-    except InvalidInput as exc:
+             "message": e["msg"], "code": e["type"]} for e in exc.errors()])
+    if isinstance(exc, InvalidInput):
         for e in exc.errors or []:
             e["field"] = f"changes.{table.name}.{record_id}.{e['field']}"
-        raise
-    except (NotFound, Forbidden):
+        return exc
+    if isinstance(exc, (NotFound, Forbidden)):
         # A parent or station the device may not see is, to it, one that does not exist.
-        raise OutOfScope("A record refers to a station or record outside the device's subtree (or unknown).",
-                         records=[{"table": table.name, "id": record_id}]) from None
+        return OutOfScope("A record refers to a station or record outside the device's subtree (or unknown).",
+                          records=[{"table": table.name, "id": record_id}])
+    return exc
 
 
 async def provided(session: AsyncSession, checked: list[_Checked]) -> dict[str, list[dict]]:

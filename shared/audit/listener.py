@@ -10,6 +10,7 @@ client's as the process believes it (shared/proxies.py).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,36 @@ def log_write(session, log_model: type, action: str, table: str, record_id: str,
     done.add((key, action))
     session.add(log_model(**session_actor(session).row(), action=action, record_table=table,
                           record_id=record_id[:64], station_path=station_path))
+
+
+async def log_writes_raw(session, conn, log_model: type, action: str, table: str,
+                         records: list[tuple[str, str | None]]) -> None:
+    """`log_write` for records a lean write path wrote with raw statements on the session's asyncpg
+    connection `conn` (shared.db.raw_connection): the same rows, the same once-per-transaction rule,
+    all in one INSERT."""
+    session = getattr(session, "sync_session", session)
+    done: set = session.info.setdefault("audited", set())
+    fresh = []
+    for record_id, station_path in records:
+        key = (table, record_id)
+        if (key, action) in done or (action == UPDATE and (key, CREATE) in done):
+            continue
+        done.add((key, action))
+        fresh.append((record_id[:64], station_path))
+    if not fresh:
+        return
+    actor = session_actor(session)
+    await conn.execute(_raw_insert_sql(log_model), actor.user_id[:64], actor.role[:16], actor.device_id,
+                       actor.address, actor.request_id, actor.operation, action, table,
+                       [r[0] for r in fresh], [r[1] for r in fresh])
+
+
+@functools.cache
+def _raw_insert_sql(log_model: type) -> str:
+    t = log_model.__table__
+    return (f'INSERT INTO "{t.schema}"."{t.name}" (actor_id, actor_role, device_id, address, request_id, operation, '
+            "action, record_table, record_id, station_path) "
+            "SELECT $1, $2, $3, $4, $5, $6, $7, $8, r.id, r.path FROM unnest($9::text[], $10::text[]) AS r(id, path)")
 
 
 @event.listens_for(Session, "before_flush")
