@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
+import orjson
+from sqlalchemy import JSON
 
 from services.cases.models import Beneficiary, Case, ServiceRecord
 from services.cases.schemas.records import ServiceRecordRead
@@ -78,11 +80,16 @@ async def claim_ids(conn: asyncpg.Connection, record_ids: list[str]) -> dict[str
 
 
 def sealed(values: dict) -> tuple:
-    """A create's values as the INSERT's parameters, its sealed columns encrypted as the ORM's Sealed type does."""
-    return tuple(_SEALED[n].process_bind_param(values[n], None) if n in _SEALED else values[n] for n in COLUMNS)
+    """A create's values as the INSERT's parameters, bound as the ORM binds them: its sealed columns
+    encrypted by their Sealed type, its JSON ones written as JSON text (the engine's asyncpg codec
+    takes text), None as SQL NULL (the review column's none_as_null)."""
+    return tuple(_BIND[n](values[n]) if n in _BIND and values[n] is not None else values[n] for n in COLUMNS)
 
 
-_SEALED = {name: type_ for name, type_ in sealed_columns(_RECORDS).items() if name in COLUMNS}
+_BIND = {name: (lambda v, t=type_: t.process_bind_param(v, None))
+         for name, type_ in sealed_columns(_RECORDS).items() if name in COLUMNS}
+_BIND.update({c.name: (lambda v: orjson.dumps(v).decode()) for c in _RECORDS.columns
+              if c.name in COLUMNS and isinstance(c.type, JSON)})
 
 
 async def insert_one(conn: asyncpg.Connection, params: tuple) -> dict:
