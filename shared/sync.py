@@ -19,7 +19,8 @@ endpoints (shared.contracts.sync.server) over the tables it owns, described once
 push one service would refuse is refused before any service has written.
 
 Each table's `apply` adapter writes through the service's own rules (validation, counting
-rollups), so pushed records count in the dashboard figures like REST ones; a rule the service
+rollups), so pushed records count in the dashboard figures like REST ones (a table may create all
+of a push's new records at once, `SyncTable.create_many`, by the same rules); a rule the service
 marks soft (shared/review.py) keeps a pushed record and flags it for review instead
 (`SyncContext.review`). Write-only columns are served as null (`SyncTable.pushed` says why).
 """

@@ -4,7 +4,9 @@ These tables travel to station tablets: beneficiaries, cases, service_records, f
 version 2 referrals (version 2 also added service_records.resources_yuan), and from version 5
 visits. Every pushed
 change goes through the same service functions as the REST API, so validation, the station
-scope, the ID-number uniqueness rule and the counting rollups hold for tablet records too.
+scope, the ID-number uniqueness rule and the counting rollups hold for tablet records too. A push's
+new service records, by the thousand after a weekend offline, are created together by the lean path
+the REST create uses too (record_service.create_service_records), one statement per step for all.
 
 What a tablet never gets: ciphertexts, blind indexes and the RecordMixin internals. Sensitive
 values travel one way: a tablet pushes `id_number`, `phone` and `emergency_contact` (write-only

@@ -169,18 +169,18 @@ async def create_service_records(session: AsyncSession, vault: Vault, principal:
         made[values["id"]] = digest
         rollup.service_record(_Made(**values), +1)
         numbers[case.beneficiary_id] = case.person_no
-        rows.append((values, i))
+        rows.append(values)
         answers.append((values["id"], True, None))
     if answer and len(new) == 1:
         record_id, created, _ = answers[0]
-        read = (await repo.insert_one(conn, repo.sealed(rows[0][0])) if created
+        read = (await repo.insert_one(conn, repo.sealed(rows[0])) if created
                 else await repo.read_one(conn, record_id))
         answers[0] = (record_id, created, read)
     elif rows:
-        await repo.insert_many(conn, [repo.sealed(values) for values, _ in rows])
+        await repo.insert_many(conn, [repo.sealed(values) for values in rows])
     if rows:
         await log_writes_raw(session, conn, AuditLog, CREATE, kind.model.__tablename__,
-                             [(values["id"], values["station_path"]) for values, _ in rows])
+                             [(values["id"], values["station_path"]) for values in rows])
         await rollup.write_raw(conn, numbers)
     return answers
 
