@@ -336,7 +336,8 @@ async def _changed_since(session: AsyncSession, table: SyncTable, ids: list[str]
     if not ids or since is None:
         return set(ids)
     model = table.model
-    stmt = select(model.id).where(_id_in(model, ids), text("change_xid >= CAST(:since AS xid8)").bindparams(since=since))
+    stmt = select(model.id).where(_id_in(model, ids),
+                                  text("change_xid >= CAST(:since AS xid8)").bindparams(since=since))
     return set((await session.scalars(stmt)).all())
 
 

@@ -19,5 +19,5 @@ from shared.audit.prune import prune
 from shared.audit.reads import audited_read, log_reads, read_actor
 
 __all__ = ["CREATE", "DELETE", "MIN_RETENTION_DAYS", "READ", "SYSTEM", "UPDATE", "Actor", "actor_of",
-           "audit_log_model", "audited_read", "log_event", "log_reads", "log_write", "log_writes_raw", "prune", "read_actor",
-           "session_actor", "track"]
+           "audit_log_model", "audited_read", "log_event", "log_reads", "log_write", "log_writes_raw", "prune",
+           "read_actor", "session_actor", "track"]

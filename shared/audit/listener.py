@@ -18,7 +18,7 @@ from fastapi import Request
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from shared.audit.model import CREATE, DELETE, UPDATE
+from shared.audit.model import CREATE, DELETE, LOG_COLUMNS, UPDATE
 from shared.principals import Principal
 from shared.observability import request_id_var
 from shared.proxies import request_client
@@ -115,11 +115,8 @@ def log_write(session, log_model: type, action: str, table: str, record_id: str,
     """Log a write in the session's transaction, once per record, action and transaction (a record
     flushed twice, created then given its counts, is one create). `session`: sync or async."""
     session = getattr(session, "sync_session", session)
-    done: set = session.info.setdefault("audited", set())
-    key = (table, record_id)
-    if (key, action) in done or (action == UPDATE and (key, CREATE) in done):
+    if not _first_time(session, action, table, record_id):
         return
-    done.add((key, action))
     session.add(log_model(**session_actor(session).row(), action=action, record_table=table,
                           record_id=record_id[:64], station_path=station_path))
 
@@ -130,14 +127,7 @@ async def log_writes_raw(session, conn, log_model: type, action: str, table: str
     connection `conn` (shared.db.raw_connection): the same rows, the same once-per-transaction rule,
     all in one INSERT."""
     session = getattr(session, "sync_session", session)
-    done: set = session.info.setdefault("audited", set())
-    fresh = []
-    for record_id, station_path in records:
-        key = (table, record_id)
-        if (key, action) in done or (action == UPDATE and (key, CREATE) in done):
-            continue
-        done.add((key, action))
-        fresh.append((record_id[:64], station_path))
+    fresh = [(record_id[:64], path) for record_id, path in records if _first_time(session, action, table, record_id)]
     if not fresh:
         return
     actor = session_actor(session)
@@ -146,11 +136,21 @@ async def log_writes_raw(session, conn, log_model: type, action: str, table: str
                        [r[0] for r in fresh], [r[1] for r in fresh])
 
 
+def _first_time(session: Session, action: str, table: str, record_id: str) -> bool:
+    """Whether this transaction has not logged the record for `action` yet (a record flushed twice,
+    created then given its counts, is one create), and it is now."""
+    done: set = session.info.setdefault("audited", set())
+    key = (table, record_id)
+    if (key, action) in done or (action == UPDATE and (key, CREATE) in done):
+        return False
+    done.add((key, action))
+    return True
+
+
 @functools.cache
 def _raw_insert_sql(log_model: type) -> str:
     t = log_model.__table__
-    return (f'INSERT INTO "{t.schema}"."{t.name}" (actor_id, actor_role, device_id, address, request_id, operation, '
-            "action, record_table, record_id, station_path) "
+    return (f'INSERT INTO "{t.schema}"."{t.name}" ({LOG_COLUMNS}) '
             "SELECT $1, $2, $3, $4, $5, $6, $7, $8, r.id, r.path FROM unnest($9::text[], $10::text[]) AS r(id, path)")
 
 

@@ -23,9 +23,10 @@ pytestmark = pytest.mark.usefixtures("tree")
 
 # Everything but the timestamps and the sync marker, which differ between any two writes.
 STORED = {
-    "service_record": "SELECT id, case_id, station_id, station_path, beneficiary_id, served_on, mode, duration_minutes, "
-                      "content, service_type, resources_yuan, person_times, worker_id, populations, create_digest, "
-                      "created_by, updated_by, version, review, deleted_at FROM cases.service_record ORDER BY id",
+    "service_record": "SELECT id, case_id, station_id, station_path, beneficiary_id, served_on, mode, "
+                      "duration_minutes, content, service_type, resources_yuan, person_times, worker_id, populations, "
+                      "create_digest, created_by, updated_by, version, review, deleted_at FROM cases.service_record "
+                      "ORDER BY id",
     "audit_log": "SELECT actor_id, actor_role, device_id, address, request_id, operation, action, record_table, "
                  "record_id, station_path FROM cases.audit_log ORDER BY record_table, record_id, action",
     "daily_stat": "SELECT station_id, day, metric, population, station_path, value FROM cases.daily_stat "
@@ -76,8 +77,8 @@ async def two_cases(cases_client, register, open_case, worker, today):
 def _inputs(first: str, second: str, today, flagged: bool) -> list[tuple[str, dict]]:
     day = today.isoformat()
     inputs = [
-        (first, {"id": "sr-1", "served_on": day, "mode": "phone", "content": "电话回访", "service_type": "social_assistance",
-                 "resources_yuan": "120.50"}),
+        (first, {"id": "sr-1", "served_on": day, "mode": "phone", "content": "电话回访",
+                 "service_type": "social_assistance", "resources_yuan": "120.50"}),
         # The same person again that day: one person in person_day, with two records behind it.
         (first, {"id": "sr-2", "served_on": day, "mode": "home_visit", "content": "入户探访",
                  "service_type": "elder_child_care", "worker_id": "w9", "duration_minutes": 45}),
@@ -85,8 +86,8 @@ def _inputs(first: str, second: str, today, flagged: bool) -> list[tuple[str, di
         (second, {"id": "sr-3", "mode": "office", "content": "  面谈  ", "service_type": "needs_assessment",
                   "person_times": 3}),
         # A retry of the first: nothing more.
-        (first, {"id": "sr-1", "served_on": day, "mode": "phone", "content": "电话回访", "service_type": "social_assistance",
-                 "resources_yuan": "120.50"}),
+        (first, {"id": "sr-1", "served_on": day, "mode": "phone", "content": "电话回访",
+                 "service_type": "social_assistance", "resources_yuan": "120.50"}),
     ]
     if flagged:  # dated before its case opened: a tablet's record is kept and flagged
         inputs.append((second, {"id": "sr-4", "served_on": (today - timedelta(days=9)).isoformat(), "mode": "phone",

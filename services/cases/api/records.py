@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from services.cases.deps import (CaseDep, CaseForUpdateDep, CaseRowForRecordsDep, IdReaderDep, IdWriterDep, IfMatchDep,
-                                 ReadSessionDep, VaultDep, WriteSessionDep, read_pool)
+from services.cases.deps import (CaseDep, CaseForUpdateDep, CaseRowForRecordsDep, IdReaderDep, IdWriterDep,
+                                 IfMatchDep, ReadSessionDep, VaultDep, WriteSessionDep, read_pool)
 from services.cases.errors import CaseNotFound
 from services.cases.models import Referral
 from services.cases.repository import by_id
