@@ -185,6 +185,20 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `session`, inside its open transaction: a lean write path runs its
+    prepared statements there (asyncpg caches them per connection), so they commit or roll back with
+    the request's other writes, its Idempotency-Key answer and its write guard. What the session has
+    not flushed yet is flushed first, so the raw statements see it."""
+    await session.flush()
+    conn = await session.connection()
+    if not conn.in_transaction() or not (await conn.get_raw_connection()).driver_connection.is_in_transaction():
+        # The session's BEGIN is sent with its first statement: a write transaction has run its
+        # write guard already, but one without a guard has not.
+        await conn.execute(text("SELECT 1"))
+    return (await conn.get_raw_connection()).driver_connection
+
+
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
     async with db.read_sessions() as session:

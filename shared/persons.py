@@ -30,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared import rollup
 from shared.contracts.persons.schemas import PersonsAnswer, PersonsGroup, PersonsQuery, encode
 from shared.models import PathType
-from shared.scope import under
+from shared.scope import sql_name, under
 from shared.stats import ALL
 
 
@@ -67,9 +67,13 @@ class PersonDeltas:
         for code in (ALL, *populations):
             self._deltas[(station_id, station_path, day, code, person)] += sign
 
-    async def write(self, session: AsyncSession, model) -> None:
+    def _take(self) -> dict[tuple, int]:
         deltas = {k: v for k, v in self._deltas.items() if v}
         self._deltas.clear()
+        return deltas
+
+    async def write(self, session: AsyncSession, model) -> None:
+        deltas = self._take()
         if not deltas:
             return
         rows = [{"station_id": k[0], "station_path": k[1], "day": k[2], "population": k[3], "person": k[4],
@@ -80,6 +84,35 @@ class PersonDeltas:
             # A person no longer served that day (their last record there was removed) leaves the set.
             cols = tuple_(model.station_id, model.day, model.population, model.person)
             await session.execute(delete(model).where(cols.in_(gone), model.refs <= 0))
+
+
+    async def write_raw(self, conn, model) -> None:
+        """`write` on the asyncpg connection of a lean write path (shared.db.raw_connection): the rows
+        as arrays, one statement whatever their number."""
+        deltas = self._take()
+        if not deltas:
+            return
+        keys = sorted(deltas)  # a fixed lock order between writers, as `write`
+        await conn.execute(_raw_sql(model)[0], *(list(c) for c in zip(*keys, strict=True)),
+                           [deltas[k] for k in keys])
+        gone = [k for k in keys if deltas[k] < 0]
+        if gone:
+            await conn.execute(_raw_sql(model)[1], [k[0] for k in gone], [k[2] for k in gone],
+                               [k[3] for k in gone], [k[4] for k in gone])
+
+
+@functools.cache
+def _raw_sql(model) -> tuple[str, str]:
+    """`write_raw`'s upsert and its removal of persons no longer served (the statements of `write`)."""
+    name = sql_name(model.__table__)
+    upsert = f"""
+        INSERT INTO {name} AS p (station_id, station_path, day, population, person, refs)
+        SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::date[], $4::varchar[], $5::int[], $6::int[])
+        ON CONFLICT (station_id, day, population, person) DO UPDATE SET refs = p.refs + excluded.refs"""
+    gone = f"""
+        DELETE FROM {name} WHERE (station_id, day, population, person) IN (
+            SELECT * FROM unnest($1::bigint[], $2::date[], $3::varchar[], $4::int[])) AND refs <= 0"""
+    return upsert, gone
 
 
 @functools.cache

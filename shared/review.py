@@ -58,8 +58,11 @@ class Review:
         if not self.verdicts or not hasattr(type(record), "review"):
             return
         kept = [f for f in (record.review or []) if f["code"] not in self.verdicts]
-        flags = kept + [f for f in self.verdicts.values() if f is not None]
-        record.review = flags or None
+        record.review = (kept + (self.new_flags() or [])) or None
+
+    def new_flags(self) -> list[dict] | None:
+        """The flags of a record made by this write (`apply` to a record that had none)."""
+        return [f for f in self.verdicts.values() if f is not None] or None
 
 
 class Reviewed:

@@ -239,12 +239,16 @@ async def station_moved(session: AsyncSession, table, station_id: int, parent_id
 _ancestors: dict = {}
 
 
+def _sorted_keys(deltas: dict) -> list[tuple]:
+    # In key order: two writers touching the same rows lock them in the same order, here and in the
+    # ancestors the trigger adds them to.
+    return sorted((k for k, v in deltas.items() if v), key=lambda k: (k[0], k[2], k[3], k[4]))
+
+
 async def add(session: AsyncSession, model, deltas: dict[tuple[int, str, date, str, str], Decimal]) -> None:
     """deltas: (station_id, station_path, day, metric, population) -> amount, merged per key beforehand
     because one INSERT .. ON CONFLICT cannot touch the same row twice."""
-    # In key order: two writers touching the same rows lock them in the same order, here and in the
-    # ancestors the trigger adds them to.
-    keys = sorted((k for k, v in deltas.items() if v), key=lambda k: (k[0], k[2], k[3], k[4]))
+    keys = _sorted_keys(deltas)
     if not keys:
         return
     await session.execute(_upsert(model), {
@@ -252,20 +256,40 @@ async def add(session: AsyncSession, model, deltas: dict[tuple[int, str, date, s
         "metric": [k[3] for k in keys], "population": [k[4] for k in keys], "value": [deltas[k] for k in keys]})
 
 
+async def add_raw(conn, model, deltas: dict[tuple[int, str, date, str, str], Decimal]) -> None:
+    """`add` on the asyncpg connection of a lean write path (shared.db.raw_connection): the same
+    statement, prepared once per connection."""
+    keys = _sorted_keys(deltas)
+    if not keys:
+        return
+    await conn.execute(_upsert_sql(model, raw=True), [k[0] for k in keys], [k[1] for k in keys],
+                       [k[2] for k in keys], [k[3] for k in keys], [k[4] for k in keys], [deltas[k] for k in keys])
+
+
+_UPSERT_PARAMS = ("station_id", "station_path", "day", "metric", "population", "value")
+
+
+@functools.cache
+def _upsert_sql(model, raw: bool = False) -> str:
+    """The rollup's upsert, its rows given as arrays: one execution per write, so the ancestors'
+    trigger fires once per write, not once per row. `raw`: with asyncpg's $n parameters, else
+    SQLAlchemy's :names."""
+    p = {name: (f"${i + 1}" if raw else f":{name}") for i, name in enumerate(_UPSERT_PARAMS)}
+    return f"""
+        INSERT INTO {sql_name(model.__table__)} AS d (station_id, station_path, day, metric, population, value)
+        SELECT * FROM unnest(CAST({p["station_id"]} AS bigint[]), CAST({p["station_path"]} AS varchar[]),
+                             CAST({p["day"]} AS date[]), CAST({p["metric"]} AS varchar[]),
+                             CAST({p["population"]} AS varchar[]), CAST({p["value"]} AS numeric[]))
+        ON CONFLICT (station_id, day, metric, population)
+        -- The row's path is left as it is: only a station move (shared.stations) rewrites paths.
+        DO UPDATE SET value = d.value + excluded.value"""
+
+
 @functools.cache
 def _upsert(model):
     """One statement per table, built and compiled once (not once per write with the rows inlined: each
-    record write paid that, bench/README.md, docs/performance.md), its rows given as arrays: one
-    execution per write, so the ancestors' trigger fires once per write, not once per row."""
-    table = model.__table__
-    return text(f"""
-        INSERT INTO {sql_name(table)} AS d (station_id, station_path, day, metric, population, value)
-        SELECT * FROM unnest(CAST(:station_id AS bigint[]), CAST(:station_path AS varchar[]),
-                             CAST(:day AS date[]), CAST(:metric AS varchar[]), CAST(:population AS varchar[]),
-                             CAST(:value AS numeric[]))
-        ON CONFLICT (station_id, day, metric, population)
-        -- The row's path is left as it is: only a station move (shared.stations) rewrites paths.
-        DO UPDATE SET value = d.value + excluded.value""")
+    record write paid that, bench/README.md, docs/performance.md)."""
+    return text(_upsert_sql(model))
 
 
 def grouping(table, *, station_path: str, own_station_id: int, period: str | None, population,

@@ -14,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.config import CasesSettings
 from services.cases.errors import BeneficiaryNotFound, CaseNotFound
 from services.cases.models import Beneficiary, Case, Station
-from shared.db import read_session, write_session
+from services.cases.repository import service_records
+from services.cases.repository.service_records import CaseRow
+from shared.db import raw_connection, read_session, write_session
 from shared.etag import required_version
 from shared.principals import (Principal, PrincipalBearer, check_personal_reader_or_404,
                                check_personal_writer_or_404)
-from shared.records import Vault, live_or_404
+from shared.records import Vault, found_or, live_or_404
 from shared.stations import subtree_dependency
 
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
@@ -69,8 +71,16 @@ async def case_for_write(case_id: str, principal: IdWriterDep, session: WriteSes
     return await live_or_404(session, Case, case_id, principal, for_update=True, missing=CaseNotFound)
 
 
+async def case_row_for_records(case_id: str, principal: IdWriterDep, session: WriteSessionDep) -> CaseRow:
+    """`case_for_write` for the lean write path of service records: the same scope and lock, one
+    prepared statement on the request's transaction, with what a record takes from its person."""
+    found = await service_records.lock_cases(await raw_connection(session), principal, [case_id])
+    return found_or(found.get(case_id), CaseNotFound)
+
+
 CaseDep = Annotated[Case, Depends(case_for_read)]
 CaseForUpdateDep = Annotated[Case, Depends(case_for_write)]
+CaseRowForRecordsDep = Annotated[CaseRow, Depends(case_row_for_records)]
 
 
 async def beneficiary_for_read(beneficiary_id: str, principal: IdReaderDep, session: ReadSessionDep) -> Beneficiary:

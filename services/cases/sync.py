@@ -4,7 +4,9 @@ These tables travel to station tablets: beneficiaries, cases, service_records, f
 version 2 referrals (version 2 also added service_records.resources_yuan), and from version 5
 visits. Every pushed
 change goes through the same service functions as the REST API, so validation, the station
-scope, the ID-number uniqueness rule and the counting rollups hold for tablet records too.
+scope, the ID-number uniqueness rule and the counting rollups hold for tablet records too. A push's
+new service records, by the thousand after a weekend offline, are created together by the lean path
+the REST create uses too (record_service.create_service_records), one statement per step for all.
 
 What a tablet never gets: ciphertexts, blind indexes and the RecordMixin internals. Sensitive
 values travel one way: a tablet pushes `id_number`, `phone` and `emergency_contact` (write-only
@@ -60,7 +62,7 @@ from shared.principals import Principal
 from shared.records import Vault
 from shared.repository import get_live
 from shared.attachments.tablet import attachment_sync_table
-from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, wire
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, named_error, wire
 
 
 # ---------------------------------------------------------------- table description
@@ -396,11 +398,7 @@ def _case_record_adapters(path: str):
 
     async def parent(session: AsyncSession, principal: Principal, case_id: Any) -> Case:
         # The record's station is its case's: the case must be live and readable by the device.
-        if case_id is None or case_id == "":
-            raise InvalidInput.field("case_id", "Required.", "missing")
-        if not isinstance(case_id, str):
-            raise InvalidInput.field("case_id", "Must be a string id.")
-        case = await get_live(session, Case, case_id, principal, for_update=True)
+        case = await get_live(session, Case, _case_id(case_id), principal, for_update=True)
         if case is None:
             raise CaseNotFound()
         return case
@@ -429,6 +427,38 @@ def _case_record_adapters(path: str):
     return create, update, delete
 
 
+def _case_id(case_id: Any) -> str:
+    """The case a pushed record names, as an id (whether it is live and the device's is asked next)."""
+    if case_id is None or case_id == "":
+        raise InvalidInput.field("case_id", "Required.", "missing")
+    if not isinstance(case_id, str):
+        raise InvalidInput.field("case_id", "Must be a string id.")
+    return case_id
+
+
+async def _service_records_create_many(session: AsyncSession, ctx: SyncContext, rows: list[dict]) -> None:
+    """The push's new service records in one batch, by the lean path (record_service.create_service_records):
+    each row read and checked as the one-by-one `create` does, then all written with one statement per step."""
+    kind = record_service.SERVICE_RECORDS
+    case_ids = []
+    for row in rows:  # the case first, then the body, as `create` finds them
+        try:
+            case_ids.append(_case_id(_without_none(SERVICE_RECORDS.values(row)).get("case_id")))
+        except InvalidInput as exc:
+            raise named_error(SERVICE_RECORDS, row["id"], exc) from None
+    new = []
+    for row, case_id in zip(rows, case_ids, strict=True):
+        values = _without_none(SERVICE_RECORDS.values(row))
+        values.pop("case_id")
+        try:
+            new.append((case_id, kind.create.model_validate({"id": row["id"], **values})))
+        except ValidationError as exc:
+            raise named_error(SERVICE_RECORDS, row["id"], exc) from None
+    await record_service.create_service_records(
+        session, ctx.vault, ctx.principal, new, review=ctx.review,
+        named=lambda i, exc: named_error(SERVICE_RECORDS, rows[i]["id"], exc))
+
+
 _sr_create, _sr_update, _sr_delete = _case_record_adapters("service-records")
 SERVICE_RECORDS = CasesTable(
     name="service_records", model=ServiceRecord,
@@ -447,7 +477,7 @@ SERVICE_RECORDS = CasesTable(
         _col("station_id", "number", readonly=True),
         *TIMESTAMPS,
     ),
-    create=_sr_create, update=_sr_update, delete=_sr_delete,
+    create=_sr_create, update=_sr_update, delete=_sr_delete, create_many=_service_records_create_many,
     update_schema=record_service.KIND_BY_PATH["service-records"].update,
     immutable=frozenset({"case_id"}),
     kept_when_null=frozenset({"person_times", "worker_id"}),

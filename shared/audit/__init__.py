@@ -13,11 +13,11 @@ shared/contracts/audit/), never by reading their tables.
 The names most callers need are importable from here.
 """
 
-from shared.audit.listener import SYSTEM, Actor, actor_of, log_event, log_write, session_actor, track
+from shared.audit.listener import SYSTEM, Actor, actor_of, log_event, log_write, log_writes_raw, session_actor, track
 from shared.audit.model import CREATE, DELETE, MIN_RETENTION_DAYS, READ, UPDATE, audit_log_model
 from shared.audit.prune import prune
 from shared.audit.reads import audited_read, log_reads, read_actor
 
 __all__ = ["CREATE", "DELETE", "MIN_RETENTION_DAYS", "READ", "SYSTEM", "UPDATE", "Actor", "actor_of",
-           "audit_log_model", "audited_read", "log_event", "log_reads", "log_write", "prune", "read_actor",
-           "session_actor", "track"]
+           "audit_log_model", "audited_read", "log_event", "log_reads", "log_write", "log_writes_raw", "prune",
+           "read_actor", "session_actor", "track"]

@@ -10,6 +10,7 @@ client's as the process believes it (shared/proxies.py).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from fastapi import Request
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from shared.audit.model import CREATE, DELETE, UPDATE
+from shared.audit.model import CREATE, DELETE, LOG_COLUMNS, UPDATE
 from shared.principals import Principal
 from shared.observability import request_id_var
 from shared.proxies import request_client
@@ -114,13 +115,43 @@ def log_write(session, log_model: type, action: str, table: str, record_id: str,
     """Log a write in the session's transaction, once per record, action and transaction (a record
     flushed twice, created then given its counts, is one create). `session`: sync or async."""
     session = getattr(session, "sync_session", session)
+    if not _first_time(session, action, table, record_id):
+        return
+    session.add(log_model(**session_actor(session).row(), action=action, record_table=table,
+                          record_id=record_id[:64], station_path=station_path))
+
+
+async def log_writes_raw(session, conn, log_model: type, action: str, table: str,
+                         records: list[tuple[str, str | None]]) -> None:
+    """`log_write` for records a lean write path wrote with raw statements on the session's asyncpg
+    connection `conn` (shared.db.raw_connection): the same rows, the same once-per-transaction rule,
+    all in one INSERT."""
+    session = getattr(session, "sync_session", session)
+    fresh = [(record_id[:64], path) for record_id, path in records if _first_time(session, action, table, record_id)]
+    if not fresh:
+        return
+    actor = session_actor(session)
+    await conn.execute(_raw_insert_sql(log_model), actor.user_id[:64], actor.role[:16], actor.device_id,
+                       actor.address, actor.request_id, actor.operation, action, table,
+                       [r[0] for r in fresh], [r[1] for r in fresh])
+
+
+def _first_time(session: Session, action: str, table: str, record_id: str) -> bool:
+    """Whether this transaction has not logged the record for `action` yet (a record flushed twice,
+    created then given its counts, is one create), and it is now."""
     done: set = session.info.setdefault("audited", set())
     key = (table, record_id)
     if (key, action) in done or (action == UPDATE and (key, CREATE) in done):
-        return
+        return False
     done.add((key, action))
-    session.add(log_model(**session_actor(session).row(), action=action, record_table=table,
-                          record_id=record_id[:64], station_path=station_path))
+    return True
+
+
+@functools.cache
+def _raw_insert_sql(log_model: type) -> str:
+    t = log_model.__table__
+    return (f'INSERT INTO "{t.schema}"."{t.name}" ({LOG_COLUMNS}) '
+            "SELECT $1, $2, $3, $4, $5, $6, $7, $8, r.id, r.path FROM unnest($9::text[], $10::text[]) AS r(id, path)")
 
 
 @event.listens_for(Session, "before_flush")

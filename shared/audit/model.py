@@ -13,6 +13,10 @@ MIN_RETENTION_DAYS = 183  # six months: DOMAIN.md "Network logs are kept at leas
 
 CREATE, UPDATE, DELETE, READ = "create", "update", "delete", "read"
 
+# The columns a raw INSERT of audit rows names (reads by id, lean writes), the rest being defaults.
+LOG_COLUMNS = ("actor_id, actor_role, device_id, address, request_id, operation, action, record_table, record_id, "
+               "station_path")
+
 
 def audit_log_model(Base) -> type:
     """The audit table of one process's schema."""

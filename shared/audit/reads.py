@@ -7,16 +7,14 @@ from __future__ import annotations
 from fastapi import Request
 
 from shared.audit.listener import actor_of
-from shared.audit.model import READ
+from shared.audit.model import LOG_COLUMNS, READ
 from shared.principals import Principal
 
 
-_LOG_COLUMNS = ("actor_id, actor_role, device_id, address, request_id, operation, action, record_table, record_id, "
-                "station_path")
 
 
 def _insert_reads_sql(table) -> str:
-    return (f'INSERT INTO "{table.schema}"."{table.name}" ({_LOG_COLUMNS}) '
+    return (f'INSERT INTO "{table.schema}"."{table.name}" ({LOG_COLUMNS}) '
             "SELECT $1, $2, $3, $4, $5, $6, 'read', $7, r.id, r.path "
             "FROM unnest($8::text[], $9::text[]) AS r(id, path)")
 
@@ -33,7 +31,7 @@ def audited_read(select_sql: str, log_table, record_table: str, first_param: int
     record logged. Parameters first_param... are `read_actor(request)`."""
     p = ", ".join(f"${first_param + i}" for i in range(6))
     return (f"WITH found AS ({select_sql}), logged AS ("
-            f'INSERT INTO "{log_table.schema}"."{log_table.name}" ({_LOG_COLUMNS}) '
+            f'INSERT INTO "{log_table.schema}"."{log_table.name}" ({LOG_COLUMNS}) '
             f"SELECT {p}, 'read', '{record_table}', found.id, found.station_path FROM found "
             f"WHERE found.id IS NOT NULL) SELECT * FROM found")
 

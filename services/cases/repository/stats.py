@@ -11,6 +11,11 @@ async def add(session: AsyncSession, deltas: dict) -> None:
     await rollup.add(session, DailyStat, deltas)
 
 
+async def add_raw(conn, deltas: dict) -> None:
+    """`add` on a lean write path's asyncpg connection (shared.db.raw_connection)."""
+    await rollup.add_raw(conn, DailyStat, deltas)
+
+
 async def sums(session: AsyncSession, **query) -> list[dict]:
     return await rollup.sums(session, DailyStat, **query)
 

@@ -91,8 +91,20 @@ class Rollup:
     async def write(self, session: AsyncSession) -> None:
         await repo.add(session, dict(self._deltas))
         self._deltas.clear()
+        numbers = await repo.person_numbers(session, {s[3] for s in self._served})
+        self._number_served(numbers)
+        await self._persons.write(session, PersonDay)
+
+    async def write_raw(self, conn, numbers: dict[str, int]) -> None:
+        """`write` on a lean write path's asyncpg connection (shared.db.raw_connection), in its
+        transaction; `numbers`: the person number of every beneficiary served, which that path read
+        with the records' cases."""
+        await repo.add_raw(conn, dict(self._deltas))
+        self._deltas.clear()
+        self._number_served(numbers)
+        await self._persons.write_raw(conn, PersonDay)
+
+    def _number_served(self, numbers: dict[str, int]) -> None:
         served, self._served = self._served, []
-        numbers = await repo.person_numbers(session, {s[3] for s in served})
         for station_id, station_path, day, beneficiary_id, populations, sign in served:
             self._persons.add(station_id, station_path, day, numbers.get(beneficiary_id), populations, sign)
-        await self._persons.write(session, PersonDay)

@@ -1,0 +1,117 @@
+"""The lean write path of service records, the records written most (issue 20): prepared asyncpg
+statements on the request's own transaction (shared.db.raw_connection), one statement per step
+whatever the number of records, where the ORM path (service.records.create) runs about ten per
+record. The rules they serve are the ORM path's, in service/records.py; this module holds only
+their statements. Each is a constant string, so asyncpg prepares it once per connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+import orjson
+from sqlalchemy import JSON
+
+from services.cases.models import Beneficiary, Case, ServiceRecord
+from services.cases.schemas.records import ServiceRecordRead
+from shared.crypto import open_row, sealed_columns
+from shared.principals import Principal
+from shared.records import IdInUse
+from shared.scope import like_prefix, sql_live_under, sql_name
+
+_RECORDS = ServiceRecord.__table__
+# The columns a create writes; the rest are the table's defaults (timestamps, no tombstone) and
+# the change marker its trigger sets, as for an ORM insert.
+COLUMNS = ("id", "case_id", "station_id", "station_path", "beneficiary_id", "served_on", "mode", "duration_minutes",
+           "content", "service_type", "resources_yuan", "person_times", "worker_id", "populations", "create_digest",
+           "created_by", "updated_by", "version", "review")
+_READ = ", ".join(f'"{n}"' for n in ServiceRecordRead.model_fields) + ", station_path"
+
+# The cases the records go to, live in the caller's subtree, locked as the ORM path's CaseForUpdateDep
+# locks one (in id order: two pushes naming the same cases lock them in the same order), with what a
+# service record takes from its person: populations (the case's when the person is gone) and number.
+_CASES = (f'SELECT c.id, c.station_id, c.station_path, c.beneficiary_id, c.populations, c.opened_on, '
+          f'b.id IS NOT NULL AS has_beneficiary, b.populations AS beneficiary_populations, b.person_no '
+          f'FROM {sql_name(Case.__table__)} c LEFT JOIN {sql_name(Beneficiary.__table__)} b ON b.id = c.beneficiary_id '
+          f'WHERE c.id IN (SELECT unnest($1::text[])) AND {sql_live_under(2, "c")} ORDER BY c.id FOR UPDATE OF c')
+
+# Ids as `IN (SELECT unnest(...))`, not `= ANY(...)`: PostgreSQL 18 plans the latter, for many ids not
+# stored yet, as a skip scan of the (change_xid, id) index, 15 times slower (shared.sync._id_in).
+
+# Client ids held until the transaction ends, also while no row has them yet (shared.repository.get_any,
+# the same key): a retry racing its original waits for it, then finds its row. In key order.
+_LOCK_IDS = ("SELECT count(pg_advisory_xact_lock(hashtextextended($1 || k, 0))) "
+             "FROM (SELECT k FROM unnest($2::text[]) AS k ORDER BY k OFFSET 0) AS ids")
+_ID_KEY = f"{_RECORDS.fullname}:"
+_EXISTING = (f"SELECT id, create_digest, station_path, deleted_at FROM {sql_name(_RECORDS)} "
+             "WHERE id IN (SELECT unnest($1::text[])) FOR UPDATE")
+
+_INSERT = (f"INSERT INTO {sql_name(_RECORDS)} ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))})")
+_INSERT_RETURNING = f"{_INSERT} RETURNING {_READ}"
+_BY_ID = f"SELECT {_READ} FROM {sql_name(_RECORDS)} WHERE id = $1"
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """A case as a service record's create needs it (service.records reads the same names off an ORM Case)."""
+
+    id: str
+    station_id: int
+    station_path: str
+    beneficiary_id: str
+    populations: list[str]
+    opened_on: date
+    has_beneficiary: bool
+    beneficiary_populations: list[str] | None
+    person_no: int | None
+
+
+async def lock_cases(conn: asyncpg.Connection, principal: Principal, case_ids: list[str]) -> dict[str, CaseRow]:
+    """The live cases among `case_ids` in the principal's subtree, locked until the transaction ends."""
+    rows = await conn.fetch(_CASES, sorted(set(case_ids)), like_prefix(principal.station_path))
+    return {r["id"]: CaseRow(**r) for r in rows}
+
+
+async def claim_ids(conn: asyncpg.Connection, record_ids: list[str]) -> dict[str, asyncpg.Record]:
+    """Hold the client ids (see _LOCK_IDS) and answer the rows that have them already: id ->
+    (create_digest, station_path, deleted_at), what shared.records.replay decides by."""
+    await conn.fetchval(_LOCK_IDS, _ID_KEY, list(set(record_ids)))
+    return {r["id"]: r for r in await conn.fetch(_EXISTING, list(set(record_ids)))}
+
+
+def sealed(values: dict) -> tuple:
+    """A create's values as the INSERT's parameters, bound as the ORM binds them: its sealed columns
+    encrypted by their Sealed type, its JSON ones written as JSON text (the engine's asyncpg codec
+    takes text), None as SQL NULL (the review column's none_as_null)."""
+    return tuple(_BIND[n](values[n]) if n in _BIND and values[n] is not None else values[n] for n in COLUMNS)
+
+
+_BIND = {name: (lambda v, t=type_: t.process_bind_param(v, None))
+         for name, type_ in sealed_columns(_RECORDS).items() if name in COLUMNS}
+_BIND.update({c.name: (lambda v: orjson.dumps(v).decode()) for c in _RECORDS.columns
+              if c.name in COLUMNS and isinstance(c.type, JSON)})
+
+
+async def insert_one(conn: asyncpg.Connection, params: tuple) -> dict:
+    """One record, answered as the Read schema shows it (sealed columns opened)."""
+    try:
+        row = await conn.fetchrow(_INSERT_RETURNING, *params)
+    except asyncpg.UniqueViolationError:
+        raise IdInUse() from None
+    return open_row(_RECORDS, row)
+
+
+async def insert_many(conn: asyncpg.Connection, params: list[tuple]) -> None:
+    """Records in one pipelined round trip (asyncpg's executemany)."""
+    try:
+        await conn.executemany(_INSERT, params)
+    except asyncpg.UniqueViolationError:
+        raise IdInUse() from None
+
+
+async def read_one(conn: asyncpg.Connection, record_id: str) -> dict:
+    """A record a retried create made already, as `insert_one` answers it."""
+    return open_row(_RECORDS, await conn.fetchrow(_BY_ID, record_id))
