@@ -104,10 +104,6 @@ class CleanText(BaseModel):
         return clean_text(value)
 
 
-# The name other modules know the rule by.
-NoNul = CleanText
-
-
 class Input(CleanText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

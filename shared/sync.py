@@ -177,7 +177,6 @@ class SyncContext:
         return Review(flag=True)
 
 
-Loader = Callable[[AsyncSession, str], Awaitable[Any]]
 Creator = Callable[[AsyncSession, SyncContext, dict], Awaitable[Any]]
 # All the new records of one table in a push at once (a lean, batched write); `named_error` names a record's problem.
 ManyCreator = Callable[[AsyncSession, SyncContext, list[dict]], Awaitable[Any]]

@@ -8,7 +8,6 @@ certificate, and a new number is issued only when the figures differ.
 """
 
 import hashlib
-from datetime import date
 from decimal import Decimal
 
 import orjson
@@ -95,7 +94,3 @@ def to_read(vault: Vault, cert: Certificate, reveal: bool) -> CertificateRead:
         total_hours=cert.total_hours, record_count=cert.record_count, items=cert.content["items"],
         issuer_name=cert.issuer_name, handler_id=cert.handler_id, handler_name=cert.handler_name,
         issued_on=cert.issued_on, content_hash=cert.content_hash), reveal)
-
-
-def period_label(on: date) -> str:
-    return f"{on.year}年{on.month}月{on.day}日"
