@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import CaseNotFound, DuplicateIdNumber
 from services.cases.models import Approval, Attachment, Beneficiary, Case, Referral, ServiceRecord, Station, Visit
+from services.cases.repository import transfers as transfers_repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryUpdate
 from services.cases.schemas.cases import CaseCreate, CaseUpdate, CloseInput, TransitionInput
 from services.cases.schemas.visits import VisitCreate, VisitUpdate
@@ -551,23 +552,31 @@ def _visit_unchanged(record: Visit, name: str, new: Any, vault: Vault | None = N
     return _unchanged(record, name, new)
 
 
-async def _visited(session: AsyncSession, principal: Principal, beneficiary_id: Any) -> Beneficiary:
-    """The visited person must be live and in the device's subtree; the visit takes their station."""
+async def _visited(session: AsyncSession, principal: Principal,
+                   beneficiary_id: Any) -> tuple[Beneficiary, tuple[int, str] | None]:
+    """The visited person, live, and where the visit is filed: at the person's station when they are in
+    the device's subtree. A person transferred out of it since the tablet last pulled was still on its
+    lists when the worker went (offline); the visit was given by this station, so it is kept and filed
+    at the station the person left, as visits made before a transfer stay (docs/rosters.md). Refusing
+    it would refuse every later push of the tablet."""
     if beneficiary_id is None or beneficiary_id == "":
         raise InvalidInput.field("beneficiary_id", "Required.", "missing")
     if not isinstance(beneficiary_id, str):
         raise InvalidInput.field("beneficiary_id", "Must be a string id.")
     beneficiary = await get_live(session, Beneficiary, beneficiary_id, principal, for_update=True)
-    if beneficiary is None:
-        raise NotFound("No such beneficiary in the device's subtree.")
-    return beneficiary
+    if beneficiary is not None:
+        return beneficiary, None
+    if (departed := await transfers_repo.departed(session, principal, beneficiary_id)) is not None:
+        person, transfer = departed
+        return person, (transfer.station_id, transfer.station_path)
+    raise NotFound("No such beneficiary in the device's subtree.")
 
 
 async def _visit_create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
     values = _without_none(VISITS.values(row))
-    beneficiary = await _visited(session, ctx.principal, values.pop("beneficiary_id", None))
+    beneficiary, at = await _visited(session, ctx.principal, values.pop("beneficiary_id", None))
     body = VisitCreate.model_validate({"id": row["id"], **values})
-    await visit_service.create(session, ctx.vault, ctx.principal, beneficiary, body, ctx.review())
+    await visit_service.create(session, ctx.vault, ctx.principal, beneficiary, body, ctx.review(), at=at)
 
 
 async def _visit_update(session: AsyncSession, ctx: SyncContext, record: Visit, row: dict) -> None:

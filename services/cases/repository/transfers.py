@@ -6,8 +6,9 @@ from sqlalchemy.orm import aliased
 
 from services.cases.models import Attachment, Beneficiary, Case, RosterMember, Station, Transfer
 from services.cases.schemas.cases import UNCLOSED_STATUSES
-from services.cases.schemas.transfers import PENDING
+from services.cases.schemas.transfers import ACCEPTED, PENDING
 from shared.principals import Principal
+from shared.repository import live
 from shared.scope import under
 
 Receiving = aliased(Station, name="receiving")
@@ -50,6 +51,19 @@ async def station(session: AsyncSession, station_id: int):
     """A live station of the replica (id, path), wherever it is in the tree."""
     return (await session.execute(select(Station.id, Station.path).where(
         Station.id == station_id, Station.deleted_at.is_(None)))).first()
+
+
+async def departed(session: AsyncSession, principal: Principal, beneficiary_id: str,
+                   ) -> tuple[Beneficiary, Transfer] | None:
+    """A live person whom a transfer filed in the principal's subtree took out of it: the person, locked
+    as a record in reach would be, and the latest such transfer (the station they left and when)."""
+    left = await session.scalar(
+        live(Transfer, principal).where(Transfer.beneficiary_id == beneficiary_id, Transfer.status == ACCEPTED)
+        .order_by(Transfer.transferred_on.desc(), Transfer.decided_at.desc()).limit(1))
+    if left is None:
+        return None
+    person = await session.get(Beneficiary, beneficiary_id, with_for_update=True)
+    return (person, left) if person is not None and person.deleted_at is None else None
 
 
 async def pending_for(session: AsyncSession, beneficiary_id: str) -> bool:

@@ -25,16 +25,20 @@ def _stored(fields: dict) -> dict:
 
 
 async def create(session: AsyncSession, vault: Vault, principal: Principal, beneficiary: Beneficiary,
-                 body: VisitCreate, review: Review | None = None) -> tuple[Visit, bool]:
-    """`review`: how soft rules are met (a tablet's push flags them); visits have none of their own yet."""
+                 body: VisitCreate, review: Review | None = None,
+                 at: tuple[int, str] | None = None) -> tuple[Visit, bool]:
+    """`review`: how soft rules are met (a tablet's push flags them); visits have none of their own yet.
+    `at` (station id, path): where the visit was given when that is not where the person is now (a
+    tablet's visit of someone transferred away since); a visit stays where it was given."""
     digest = vault.digest("visit", body, beneficiary.id)
     if (existing := await replay(session, Visit, body.id, digest, principal)) is not None:
         return existing, False
     values = _stored(body.model_dump(exclude={"id"}))
     values["visited_on"] = values["visited_on"] or clock.today()
     values["worker_id"] = values["worker_id"] or principal.user_id
-    visit = Visit(id=body.id or new_id(), beneficiary_id=beneficiary.id, station_id=beneficiary.station_id,
-                  station_path=beneficiary.station_path, populations=list(beneficiary.populations),
+    station_id, station_path = at or (beneficiary.station_id, beneficiary.station_path)
+    visit = Visit(id=body.id or new_id(), beneficiary_id=beneficiary.id, station_id=station_id,
+                  station_path=station_path, populations=list(beneficiary.populations),
                   create_digest=digest, created_by=principal.user_id, updated_by=principal.user_id, version=1,
                   **values)
     await save_new(session, visit)
