@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.errors import CaseNotFound, DuplicateIdNumber
 from services.cases.models import Approval, Attachment, Beneficiary, Case, Referral, ServiceRecord, Station, Visit
+from services.cases.repository import service_records as record_repo
 from services.cases.repository import transfers as transfers_repo
 from services.cases.schemas.beneficiaries import BeneficiaryCreate, BeneficiaryUpdate
 from services.cases.schemas.cases import CaseCreate, CaseUpdate, CloseInput, TransitionInput
@@ -61,6 +62,7 @@ from shared.errors import AppError, Conflict, InvalidInput, NotFound
 from shared.contracts.lookup.client import PushAsker
 from shared.principals import Principal
 from shared.records import Vault
+from shared.db import raw_connection
 from shared.repository import get_live
 from shared.attachments.tablet import attachment_sync_table
 from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, named_error, wire
@@ -455,8 +457,15 @@ async def _service_records_create_many(session: AsyncSession, ctx: SyncContext, 
             new.append((case_id, kind.create.model_validate({"id": row["id"], **values})))
         except ValidationError as exc:
             raise named_error(SERVICE_RECORDS, row["id"], exc) from None
+    # The cases in the device's subtree, and those a transfer took out of it since the tablet last
+    # pulled: a record the worker made offline on one was given at the station the case left, and is
+    # filed there (refusing it would refuse every later push of the tablet).
+    conn = await raw_connection(session)
+    cases = await record_repo.lock_cases(conn, ctx.principal, case_ids)
+    if missing := [case_id for case_id in case_ids if case_id not in cases]:
+        cases |= await record_repo.departed_cases(conn, ctx.principal, missing)
     await record_service.create_service_records(
-        session, ctx.vault, ctx.principal, new, review=ctx.review,
+        session, ctx.vault, ctx.principal, new, review=ctx.review, cases=cases,
         named=lambda i, exc: named_error(SERVICE_RECORDS, rows[i]["id"], exc))
 
 

@@ -427,12 +427,13 @@ class TestTablets:
         _, rows, deleted = await pull(cases_client, service_headers, db, "/1/2/", cursor)
         assert ids["person"] in rows["beneficiaries"] and ids["person"] not in deleted.get("beneficiaries", [])
 
-    async def test_a_visit_made_offline_before_the_tablet_heard_of_the_move_stays_where_it_was_given(
+    async def test_work_done_offline_before_the_tablet_heard_of_the_move_stays_where_it_was_given(
             self, cases_client, service_headers, city_head, worker, story, db, today):
-        """The village worker visited the person with the tablet offline; meanwhile the person was
-        transferred away. The push is kept (refusing it would refuse every later push of the tablet),
-        the visit is filed and counted at the station that gave it, and nobody else's tablet may file one."""
-        from tests.cases.test_sync import push
+        """The village worker visited the person, and served them on their open case, with the tablet
+        offline; meanwhile the person was transferred away with the case. The push is kept (refusing it
+        would refuse every later push of the tablet), the visit and the service record are filed and
+        counted at the station that gave them, and no other tablet may file such records."""
+        from tests.cases.test_sync import push, tablet_service_record
         from tests.cases.test_visits_sync import tablet_visit
 
         ids, _ = story
@@ -440,25 +441,35 @@ class TestTablets:
         await transfer(cases_client, city_head, ids["person"], 3, 201)
         before = {s: await figures(cases_client, service_headers, today, s) for s in ("/1/2/", "/1/3/")}
 
-        visit = tablet_visit(ids["person"], today, visited_on=(today - timedelta(days=1)).isoformat())
-        await push(cases_client, service_headers, {"visits": {"created": [visit]}}, since=cursor)
-        # A retried push (its answer lost) files it once.
-        await push(cases_client, service_headers, {"visits": {"created": [visit]}}, since=cursor)
-        stored_at = await db.fetchrow("SELECT station_id, station_path, beneficiary_id FROM cases.visit WHERE id = $1",
-                                      visit["id"])
-        assert dict(stored_at) == {"station_id": 2, "station_path": "/1/2/", "beneficiary_id": ids["person"]}
+        yesterday = (today - timedelta(days=1)).isoformat()
+        visit = tablet_visit(ids["person"], today, visited_on=yesterday)
+        record = tablet_service_record(ids["open"], today, served_on=yesterday)
+        changes = {"visits": {"created": [visit]}, "service_records": {"created": [record]}}
+        await push(cases_client, service_headers, changes, since=cursor)
+        # A retried push (its answer lost) files them once.
+        await push(cases_client, service_headers, changes, since=cursor)
+        for table, row in (("visit", visit), ("service_record", record)):
+            stored_at = await db.fetchrow(f"SELECT station_id, station_path, beneficiary_id FROM cases.{table} "
+                                          "WHERE id = $1", row["id"])
+            assert dict(stored_at) == {"station_id": 2, "station_path": "/1/2/", "beneficiary_id": ids["person"]}
+        assert await db.fetchval("SELECT count(*) FROM cases.audit_log WHERE record_id = ANY($1::text[])",
+                                 [visit["id"], record["id"]]) == 2
         after = {s: await figures(cases_client, service_headers, today, s) for s in ("/1/2/", "/1/3/")}
-        assert after["/1/2/"]["person_times.visit"] == before["/1/2/"]["person_times.visit"] + 1
-        assert after["/1/3/"]["person_times.visit"] == before["/1/3/"]["person_times.visit"]
-        # The old station's tablet gets its visit back; the new station's never sees it.
+        for metric in ("person_times.visit", "person_times.casework"):
+            assert after["/1/2/"][metric] == before["/1/2/"][metric] + 1, metric
+            assert after["/1/3/"][metric] == before["/1/3/"][metric], metric
+        assert after["/1/3/"]["cases.open"] == before["/1/3/"]["cases.open"]  # the case stays moved
+        # The old station's tablet gets them back; the new station's never sees them.
         _, rows, _ = await pull(cases_client, service_headers, db, "/1/2/", cursor)
         assert rows["visits"][visit["id"]]["station_id"] == 2
+        assert rows["service_records"][record["id"]]["station_id"] == 2
         _, rows, _ = await pull(cases_client, service_headers, db, "/1/3/")
-        assert visit["id"] not in rows.get("visits", {})
+        assert visit["id"] not in rows.get("visits", {}) and record["id"] not in rows.get("service_records", {})
 
         # A tablet of a room below the old station never held the person: still refused, nothing written.
-        stray = tablet_visit(ids["person"], today)
-        problem = await push(cases_client, service_headers, {"visits": {"created": [stray]}}, expect=403,
-                             station_id=4, station_path="/1/2/4/")
-        assert problem["records"] == [{"table": "visits", "id": stray["id"]}]
-        assert await db.fetchval("SELECT count(*) FROM cases.visit WHERE id = $1", stray["id"]) == 0
+        for table, stray in (("visits", tablet_visit(ids["person"], today)),
+                             ("service_records", tablet_service_record(ids["open"], today))):
+            problem = await push(cases_client, service_headers, {table: {"created": [stray]}}, expect=403,
+                                 station_id=4, station_path="/1/2/4/")
+            assert problem["records"] == [{"table": table, "id": stray["id"]}]
+            assert await db.fetchval(f"SELECT count(*) FROM cases.{table[:-1]} WHERE id = $1", stray["id"]) == 0

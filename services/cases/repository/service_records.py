@@ -14,8 +14,9 @@ import asyncpg
 import orjson
 from sqlalchemy import JSON
 
-from services.cases.models import Beneficiary, Case, ServiceRecord
+from services.cases.models import Beneficiary, Case, ServiceRecord, Transfer
 from services.cases.schemas.records import ServiceRecordRead
+from services.cases.schemas.transfers import ACCEPTED
 from shared.crypto import open_row, sealed_columns
 from shared.principals import Principal
 from shared.records import IdInUse
@@ -36,6 +37,18 @@ _CASES = (f'SELECT c.id, c.station_id, c.station_path, c.beneficiary_id, c.popul
           f'b.id IS NOT NULL AS has_beneficiary, b.populations AS beneficiary_populations, b.person_no '
           f'FROM {sql_name(Case.__table__)} c LEFT JOIN {sql_name(Beneficiary.__table__)} b ON b.id = c.beneficiary_id '
           f'WHERE c.id IN (SELECT unnest($1::text[])) AND {sql_live_under(2, "c")} ORDER BY c.id FOR UPDATE OF c')
+
+# Cases a transfer filed in the caller's subtree took out of it (services.cases.repository.transfers.departed
+# for a person), seen from the station they left: a record a tablet made there offline, before it
+# heard of the move, was given there and is filed there. Locked like the cases in reach.
+_DEPARTED = (f'SELECT c.id, t.station_id, t.station_path, c.beneficiary_id, c.populations, c.opened_on, '
+             f'b.id IS NOT NULL AS has_beneficiary, b.populations AS beneficiary_populations, b.person_no '
+             f'FROM {sql_name(Case.__table__)} c '
+             f'CROSS JOIN LATERAL (SELECT t.station_id, t.station_path FROM {sql_name(Transfer.__table__)} t '
+             f"  WHERE c.id = ANY(t.case_ids) AND t.status = '{ACCEPTED}' AND {sql_live_under(2, 't')} "
+             f'  ORDER BY t.transferred_on DESC, t.decided_at DESC LIMIT 1) t '
+             f'LEFT JOIN {sql_name(Beneficiary.__table__)} b ON b.id = c.beneficiary_id '
+             f'WHERE c.id IN (SELECT unnest($1::text[])) AND c.deleted_at IS NULL ORDER BY c.id FOR UPDATE OF c')
 
 # Ids as `IN (SELECT unnest(...))`, not `= ANY(...)`: PostgreSQL 18 plans the latter, for many ids not
 # stored yet, as a skip scan of the (change_xid, id) index, 15 times slower (shared.sync._id_in).
@@ -72,6 +85,13 @@ class CaseRow:
 async def lock_cases(conn: asyncpg.Connection, principal: Principal, case_ids: list[str]) -> dict[str, CaseRow]:
     """The live cases among `case_ids` in the principal's subtree, locked until the transaction ends."""
     rows = await conn.fetch(_CASES, sorted(set(case_ids)), like_prefix(principal.station_path))
+    return {r["id"]: CaseRow(**r) for r in rows}
+
+
+async def departed_cases(conn: asyncpg.Connection, principal: Principal, case_ids: list[str]) -> dict[str, CaseRow]:
+    """Of `case_ids`, the live cases moved out of the principal's subtree by a transfer filed in it, each
+    as at the station it left (see _DEPARTED), locked until the transaction ends."""
+    rows = await conn.fetch(_DEPARTED, sorted(set(case_ids)), like_prefix(principal.station_path))
     return {r["id"]: CaseRow(**r) for r in rows}
 
 
