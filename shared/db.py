@@ -35,9 +35,10 @@ def _json_dumps(value) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(settings: ServiceSettings, application_name: str, **kwargs) -> AsyncEngine:
+def make_engine(settings: ServiceSettings, application_name: str, url: str | None = None, **kwargs) -> AsyncEngine:
+    """An engine on `url` (default: settings.database_url), sized and set up by `settings`."""
     return create_async_engine(
-        settings.database_url,
+        url or settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
