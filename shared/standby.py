@@ -5,7 +5,8 @@ This module is the one home of the rule which reads a service may send to its st
 
 - the aggregates the gateway asks for: the counting contract (/internal/stats), the person sets
   (/internal/persons), the active stations and workers (/internal/activity) and a project's
-  casework figures (/internal/project-stats), each read through `FigureReadDep`;
+  casework figures (/internal/project-stats), each read through `FigureReadDep`; and the
+  service's own counts for users (/v1/cases/stats..., shared/stats_api.py), answered the same way;
 - the sync pull (/internal/sync/pull), on `FigureReads.engine`. Its consistent cut holds on a hot
   standby as on the primary: the pull reads in one REPEATABLE READ snapshot whose cursor is
   `pg_snapshot_xmin(pg_current_snapshot())`, and a standby builds its snapshots from the
