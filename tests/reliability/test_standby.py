@@ -240,3 +240,20 @@ class TestSyncPullOnTheStandby:
         # The standby takes no xid of its own: the pull needs none.
         with pytest.raises(asyncpg.PostgresError, match="during recovery"):
             await replica.fetchval("SELECT pg_current_xact_id()")
+
+
+class TestSettings:
+    def test_read_database_url_is_for_every_service_unless_one_has_its_own(self, monkeypatch):
+        from services.cases.config import CasesSettings
+        from services.projects.config import ProjectsSettings
+        from services.volunteers.config import VolunteersSettings
+
+        for name in ("READ_DATABASE_URL", "CASES_READ_DATABASE_URL", "PROJECTS_READ_DATABASE_URL",
+                     "VOLUNTEERS_READ_DATABASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+        assert CasesSettings().read_database_url is None  # unset: every read on the primary
+        monkeypatch.setenv("READ_DATABASE_URL", "postgresql+asyncpg://haolin_app@standby:5432/haolin")
+        monkeypatch.setenv("CASES_READ_DATABASE_URL", "postgresql+asyncpg://haolin_app@cases-standby:5432/haolin")
+        assert CasesSettings().read_database_url == "postgresql+asyncpg://haolin_app@cases-standby:5432/haolin"
+        assert ProjectsSettings().read_database_url == "postgresql+asyncpg://haolin_app@standby:5432/haolin"
+        assert VolunteersSettings().read_database_url == "postgresql+asyncpg://haolin_app@standby:5432/haolin"
