@@ -143,6 +143,28 @@ async def pull(platform, service_headers, since: str | None) -> tuple[str, set[s
     return ndjson.read_cursor(lines[0]), ids
 
 
+async def primary_pull(database_url: str) -> set[bytes]:
+    """A first pull of the root's subtree computed in this process on the primary: its lines but the cursor."""
+    from services.cases import models
+    from services.cases.config import CasesSettings
+    from services.cases.sync import TABLES
+    from shared import crypto
+    from shared.contracts.sync.schemas import PullQuery
+    from shared.records import Vault
+    from shared.sync import pull_lines
+
+    settings = CasesSettings(database_url=database_url)
+    vault = Vault.from_settings(settings)
+    crypto.bind(models.Base.metadata, vault.cipher)  # as the cases app binds it (shared/state.py)
+    db = Database.connect(settings, "haolin-tests")
+    try:
+        body = b"".join([part async for part in pull_lines(db.engine, TABLES, PullQuery(station_path="/1/"),
+                                                           vault=vault, departures=models.SyncDeparture)])
+    finally:
+        await db.engine.dispose()
+    return set(body.splitlines()[1:])
+
+
 class TestFiguresOnTheStandby:
     async def test_figures_read_on_the_standby_equal_the_primarys_and_as_of_shows_its_lag(
             self, platform, client, servers, database_url, standby, service_headers):
@@ -223,6 +245,13 @@ class TestSyncPullOnTheStandby:
         cursor3, ids = await pull(platform, service_headers, cursor2)
         assert {first["id"], second["id"]} <= ids
         assert int(cursor3) > int(cursor2) >= int(cursor)
+
+        # Caught up, the standby's whole pull is the primary's, row for row.
+        async with httpx.AsyncClient(base_url=platform.processes["cases"].url, timeout=10) as c:
+            r = await c.post("/internal/sync/pull", json={"station_path": "/1/", "since": None},
+                             headers=service_headers)
+        on_standby = set(r.content.splitlines()[1:])
+        assert len(on_standby) >= 4 and on_standby == await primary_pull(database_url)
 
     async def test_a_pull_reads_the_standby_and_serves_what_it_has_not_replayed_later(
             self, platform, client, servers, service_headers):
