@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -35,18 +37,38 @@ def _dsn(url: str) -> str:
     return asyncpg_dsn(url)
 
 
+@dataclass(frozen=True)
+class Standby:
+    url: str  # the test database on the standby, as the same user
+    data: Path
+    port: int
+    primary_port: int
+
+    async def start(self) -> None:
+        await asyncio.to_thread(pg.start_standby, self.data, self.port, self.primary_port)
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(pg.stop, self.data)
+
+
 @pytest.fixture(scope="module")
-async def standby(database_url):
-    """A hot standby of the test database's server, streaming; its URL, same database and user."""
+async def standby_server(database_url):
+    """A hot standby of the test database's server, streaming."""
     primary = make_url(database_url)
     port = free_ports(1)[0]
-    data = pg.ROOT / ".data" / f"test-standby-{port}"
+    server = Standby(primary.set(port=port).render_as_string(hide_password=False),
+                     pg.ROOT / ".data" / f"test-standby-{port}", port, primary.port)
     try:
-        await asyncio.to_thread(pg.start_standby, data, port, primary.port)
-        yield primary.set(port=port).render_as_string(hide_password=False)
+        await server.start()
+        yield server
     finally:
-        await asyncio.to_thread(pg.stop, data)
-        shutil.rmtree(data, ignore_errors=True)
+        await server.stop()
+        shutil.rmtree(server.data, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def standby(standby_server) -> str:
+    return standby_server.url
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +98,10 @@ async def servers(database_url, standby):
     try:
         yield primary, replica
     finally:
-        await replica.execute("SELECT pg_wal_replay_resume()")
+        if not replica.is_closed():  # a test that stops the standby closes it first
+            await replica.execute("SELECT pg_wal_replay_resume()")
+            await replica.close()
         await primary.close()
-        await replica.close()
 
 
 async def replayed(primary: asyncpg.Connection, replica: asyncpg.Connection, within_s: float = 10) -> None:
@@ -214,6 +237,37 @@ class TestFiguresOnTheStandby:
         names = await replica.fetch("SELECT DISTINCT application_name FROM pg_stat_activity "
                                     "WHERE application_name LIKE 'haolin-cases%'")
         assert {n["application_name"] for n in names} == {"haolin-cases-figures"}
+
+
+class TestStandbyDown:
+    async def test_without_its_standby_a_services_figures_are_missing_and_its_records_still_written(
+            self, platform, client, servers, standby_server):
+        primary, replica = servers
+        await replica.close()
+        await standby_server.stop()
+        try:
+            await new_case(client)  # writes and record reads are the primary's
+            r = await client.get("/v1/stats/summary")
+            assert r.status_code == 200, r.text
+            # No silent fallback to the primary: the figures of cases are missing, and said to be.
+            assert r.json()["degraded"] == ["cases"]
+            assert r.json()["figures"]["cases.new"]["value"] is None
+            assert r.json()["figures"]["groups"]["missing"] == []
+        finally:
+            await standby_server.start()
+        replica = await asyncpg.connect(_dsn(standby_server.url))
+        try:
+            await replayed(primary, replica)
+        finally:
+            await replica.close()
+        deadline = time.monotonic() + 15
+        while True:  # the service's pool drops its dead connections at their first use
+            r = await client.get("/v1/stats/summary")
+            if r.status_code == 200 and r.json()["degraded"] == []:
+                break
+            assert time.monotonic() < deadline, r.text
+            await asyncio.sleep(0.2)
+        assert cases_new(r.json()) == 1
 
 
 class TestSyncPullOnTheStandby:
