@@ -10,6 +10,8 @@ also opens a plain asyncpg pool on the same URL (`read_pool`), on which a reposi
 runs one constant SELECT whose prepared statement each connection caches. The ORM
 path costs about 1 ms of CPU per read in building the statement, compiling-cache
 lookups, greenlet adaption and loading the object (bench/README.md, "Case read by id").
+
+A service's figure reads may go to a streaming standby instead: shared/standby.py.
 """
 
 from __future__ import annotations
