@@ -71,10 +71,6 @@ class FigureReads:
         return cls(sessions=async_sessionmaker(reader, expire_on_commit=False, autoflush=False), engine=engine,
                    primary=db.read_pool, standby=engine)
 
-    @property
-    def on_standby(self) -> bool:
-        return self.standby is not None
-
     async def as_of(self) -> datetime:
         """The moment the figures read next are at least as recent as (UTC). Read before the
         figures: whatever the standby replays meanwhile only makes them more recent."""
@@ -90,8 +86,9 @@ class FigureReads:
                 raise
         async with self.standby.connect() as conn:
             caught_up, replayed_at = (await conn.execute(_REPLAYED, {"lsn": lsn})).one()
-        if caught_up or replayed_at is None:
+        if caught_up:
             return asked
+        # Never NULL: a standby always has a restart point, whose time GREATEST keeps over a NULL.
         return min(replayed_at, asked)
 
     async def dispose(self) -> None:

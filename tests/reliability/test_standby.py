@@ -12,7 +12,7 @@ import asyncio
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -237,6 +237,34 @@ class TestFiguresOnTheStandby:
         names = await replica.fetch("SELECT DISTINCT application_name FROM pg_stat_activity "
                                     "WHERE application_name LIKE 'haolin-cases%'")
         assert {n["application_name"] for n in names} == {"haolin-cases-figures"}
+
+
+class TestPrimaryDown:
+    async def test_figures_on_the_standby_are_as_of_its_last_replayed_commit_when_the_primary_cannot_be_asked(
+            self, servers, standby, database_url):
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        from shared.standby import FigureReads
+
+        primary, replica = servers
+        await primary.execute("CREATE TEMP TABLE t (x int)")  # a commit for the standby to replay
+        await replayed(primary, replica)
+        replayed_at = await replica.fetchval("SELECT pg_last_xact_replay_timestamp()")
+        await asyncio.sleep(1.1)
+        # A primary that refuses connections (a free port): its WAL position cannot be read.
+        gone = await asyncpg.create_pool(_dsn(make_url(database_url).set(port=free_ports(1)[0])
+                                              .render_as_string(hide_password=False)), min_size=0)
+        engine = Database.connect(ResourceSettings(database_url=standby), "haolin-tests").engine
+        try:
+            reads = FigureReads(sessions=async_sessionmaker(engine), engine=engine, primary=gone, standby=engine)
+            as_of = await reads.as_of()
+        finally:
+            await engine.dispose()
+            await gone.close()
+        # Not now: as of the last commit the standby replayed, the latest it can vouch for alone.
+        assert as_of <= max(replayed_at, await replica.fetchval(
+            "SELECT (pg_control_checkpoint()).checkpoint_time")) + timedelta(milliseconds=1)
+        assert (datetime.now(UTC) - as_of).total_seconds() >= 1
 
 
 class TestStandbyDown:
