@@ -166,8 +166,8 @@ async def pull(platform, service_headers, since: str | None) -> tuple[str, set[s
     return ndjson.read_cursor(lines[0]), ids
 
 
-async def primary_pull(database_url: str) -> set[bytes]:
-    """A first pull of the root's subtree computed in this process on the primary: its lines but the cursor."""
+async def primary_pull(database_url: str, since: str | None = None) -> tuple[str, set[bytes]]:
+    """A pull of the root's subtree computed in this process on the primary: its cursor and its other lines."""
     from services.cases import models
     from services.cases.config import CasesSettings
     from services.cases.sync import TABLES
@@ -181,11 +181,13 @@ async def primary_pull(database_url: str) -> set[bytes]:
     crypto.bind(models.Base.metadata, vault.cipher)  # as the cases app binds it (shared/state.py)
     db = Database.connect(settings, "haolin-tests")
     try:
-        body = b"".join([part async for part in pull_lines(db.engine, TABLES, PullQuery(station_path="/1/"),
-                                                           vault=vault, departures=models.SyncDeparture)])
+        query = PullQuery(station_path="/1/", since=since)
+        body = b"".join([part async for part in pull_lines(db.engine, TABLES, query, vault=vault,
+                                                           departures=models.SyncDeparture)])
     finally:
         await db.engine.dispose()
-    return set(body.splitlines()[1:])
+    lines = body.splitlines()
+    return ndjson.read_cursor(lines[0]), set(lines[1:])
 
 
 class TestFiguresOnTheStandby:
@@ -334,7 +336,26 @@ class TestSyncPullOnTheStandby:
             r = await c.post("/internal/sync/pull", json={"station_path": "/1/", "since": None},
                              headers=service_headers)
         on_standby = set(r.content.splitlines()[1:])
-        assert len(on_standby) >= 4 and on_standby == await primary_pull(database_url)
+        assert len(on_standby) >= 4 and on_standby == (await primary_pull(database_url))[1]
+
+    async def test_a_pull_on_a_standby_behind_the_previous_pull_on_the_primary_skips_nothing(
+            self, platform, client, servers, database_url, service_headers):
+        primary, replica = servers
+        await replayed(primary, replica)
+        start, _ = await pull(platform, service_headers, None)
+        await replica.execute("SELECT pg_wal_replay_pause()")
+        written = await new_case(client)
+        # The tablet's last pull was answered on the primary (before the service had a standby)...
+        ahead, lines = await primary_pull(database_url, start)
+        assert any(written["id"].encode() in line for line in lines)
+        # ...its next one on the standby, which has not replayed that far: nothing new, a lower cursor.
+        behind, ids = await pull(platform, service_headers, ahead)
+        assert ids == set() and int(behind) < int(ahead)
+        await replica.execute("SELECT pg_wal_replay_resume()")
+        await replayed(primary, replica)
+        # The pull after serves what lies between again (as updates, to a WatermelonDB tablet): none skipped.
+        _, ids = await pull(platform, service_headers, behind)
+        assert written["id"] in ids
 
     async def test_a_pull_reads_the_standby_and_serves_what_it_has_not_replayed_later(
             self, platform, client, servers, service_headers):
