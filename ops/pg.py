@@ -169,6 +169,49 @@ def _ensure_database(bindir: Path, port: int, name: str, kwargs: dict) -> None:
                       "set HAOLIN_PG_PORT to a free port") from None
 
 
+def start_standby(data: Path, port: int, primary_port: int = DEFAULT_PORT) -> str:
+    """A hot standby of the server on `primary_port`, streaming its WAL, on `port` (docs/operations.md,
+    "Read replicas for figures"): copied with pg_basebackup from the same binaries on first use, then
+    started; idempotent. The embedded primary needs nothing changed: PostgreSQL's defaults have
+    wal_level=replica and ten WAL senders, and initdb's trust entries let loopback replicate.
+    Returns the standby's URL."""
+    if port == primary_port:
+        raise PgError(f"the standby needs a port of its own, not the primary's ({port})")
+    bindir = _bin_dir()
+    kwargs = _run_as()
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if kwargs:
+            _grant_traversal(bindir)
+            _grant_traversal(data)
+            shutil.chown(data, user=SYSTEM_USER)
+        data.chmod(0o700)
+        # -R: standby.signal and primary_conninfo; -X stream: the WAL of the copy comes with it.
+        copied = subprocess.run(
+            [str(bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres",
+             "-D", str(data), "-R", "-X", "stream", "-c", "fast"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+        if copied.returncode != 0:
+            raise PgError(f"could not copy the PostgreSQL on port {primary_port} into {data}: "
+                          f"{_last_error(copied.stderr)}")
+        # The primary's unix socket and server log are no part of the standby.
+        (data / "server.log").unlink(missing_ok=True)
+    log = data / "server.log"
+    if not _is_listening(port):
+        # max_connections at least the primary's (a standby refuses to start with fewer);
+        # hot_standby_feedback: the primary keeps the row versions a long read here still needs, so a
+        # sync pull streaming for minutes is not cancelled by the replay of a vacuum.
+        opts = (f"-h 127.0.0.1 -p {port} -k {data} -c max_connections=300 -c hot_standby=on "
+                "-c hot_standby_feedback=on")
+        started = subprocess.run(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+        if started.returncode != 0:
+            raise PgError(f"the standby did not start on port {port}: {_last_error(started.stderr, log)} "
+                          f"(the whole log: {log})")
+    return url(port)
+
+
 def stop(data: Path | None = None) -> None:
     data = data or DEFAULT_DATA
     if not (data / "postmaster.pid").exists():
@@ -179,13 +222,18 @@ def stop(data: Path | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Embedded PostgreSQL for Haolin")
-    parser.add_argument("action", choices=["start", "stop", "url"])
+    parser.add_argument("action", choices=["start", "stop", "url", "standby"])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--primary-port", type=int, default=DEFAULT_PORT,
+                        help="standby: the port of the server to stream from")
     args = parser.parse_args(argv)
-    if args.action == "start":
+    if args.action in ("start", "standby"):
+        if args.action == "standby" and args.data == DEFAULT_DATA:
+            sys.exit("error: a standby needs its own --data folder (e.g. .data/pg-standby) and --port")
         try:
-            print(start(args.data, args.port))
+            print(start(args.data, args.port) if args.action == "start"
+                  else start_standby(args.data, args.port, args.primary_port))
         except PgError as exc:
             sys.exit(f"error: {exc}")
     elif args.action == "stop":

@@ -104,6 +104,9 @@ class ResourceSettings(ServiceSettings):
     caller (shared/contracts/lookup): GATEWAY_URL, or the prefixed CASES_GATEWAY_URL..., says where it is."""
 
     gateway_url: str = "http://127.0.0.1:8000"
+    # A PostgreSQL streaming standby of database_url for the figure reads (shared/standby.py says
+    # which): CASES_READ_DATABASE_URL..., or READ_DATABASE_URL for every service. Unset: the primary.
+    read_database_url: str | None = None
     lookup_timeout_s: float = 10.0
     # Registrations refused because the ID number is registered at a station the caller cannot see,
     # per user (or tablet) per hour; beyond it every registration with an ID number waits (429).
@@ -118,6 +121,8 @@ class ResourceSettings(ServiceSettings):
         prefixed = f"{self.model_config.get('env_prefix', '')}GATEWAY_URL"
         if "gateway_url" not in self.model_fields_set and _env(prefixed) is None and _env("GATEWAY_URL"):
             self.gateway_url = _env("GATEWAY_URL")
+        if not self.read_database_url and _env("READ_DATABASE_URL"):
+            self.read_database_url = _env("READ_DATABASE_URL")
         # Platform-wide like the keys: one value for every service unless a prefixed one is set.
         attempts = f"{self.model_config.get('env_prefix', '')}DUPLICATE_ID_ATTEMPTS_PER_HOUR"
         if (_env(attempts) is None and "duplicate_id_attempts_per_hour" not in self.model_fields_set

@@ -10,6 +10,8 @@ also opens a plain asyncpg pool on the same URL (`read_pool`), on which a reposi
 runs one constant SELECT whose prepared statement each connection caches. The ORM
 path costs about 1 ms of CPU per read in building the statement, compiling-cache
 lookups, greenlet adaption and loading the object (bench/README.md, "Case read by id").
+
+A service's figure reads may go to a streaming standby instead: shared/standby.py.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ def _json_dumps(value) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(settings: ServiceSettings, application_name: str, **kwargs) -> AsyncEngine:
+def make_engine(settings: ServiceSettings, application_name: str, url: str | None = None, **kwargs) -> AsyncEngine:
+    """An engine on `url` (default: settings.database_url), sized and set up by `settings`."""
     return create_async_engine(
-        settings.database_url,
+        url or settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,

@@ -19,12 +19,13 @@ import httpx
 from shared import crypto
 from shared.attachments import AttachmentFiles
 from shared.auth import TokenVerifier
-from shared.config import ServiceSettings
+from shared.config import ResourceSettings
 from shared.crypto import FieldCipher
 from shared.db import Database
 from shared.contracts.lookup.client import Lookup, build as build_lookup
 from shared.proxies import trusted_proxies
 from shared.records import Vault
+from shared.standby import FigureReads
 
 
 @dataclass(eq=False)
@@ -62,6 +63,8 @@ class ServiceState(ProcessState):
     # Whether the service keeps values it must find again (ID numbers, phones): their blind index
     # and the create digests' key (shared.records.Vault). Without it, only the cipher.
     with_vault: bool = True
+    # Where the figure reads go: the standby of READ_DATABASE_URL, or the primary (shared/standby.py).
+    figures: FigureReads | None = None
     cipher: FieldCipher | None = None
     vault: Vault | None = None
     lookup: Lookup | None = None
@@ -71,9 +74,10 @@ class ServiceState(ProcessState):
     async def running(self, gateway: httpx.AsyncBaseTransport | None = None) -> AsyncIterator[None]:
         """The lifespan: everything opened, then closed in the reverse order. `gateway` replaces
         the network to the gateway (tests wire in-process apps)."""
-        settings: ServiceSettings = self.settings
+        settings: ResourceSettings = self.settings
         # write_guard: writes and station moves take turns (shared.stations)
         self.db = await Database.start(settings, self.name, write_guard=self.write_guard)
+        self.figures = FigureReads.open(self.db, settings.read_database_url, settings, self.name)
         self.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         if self.with_vault:
             self.vault = Vault.from_settings(settings)
@@ -91,4 +95,5 @@ class ServiceState(ProcessState):
         finally:
             await self.attachments.close()
             await self.lookup.aclose()
+            await self.figures.dispose()
             await self.db.dispose()

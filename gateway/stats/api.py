@@ -31,7 +31,7 @@ from gateway.stats import figures as fig
 from gateway.stats import schemas
 from gateway.stats.cache import AnswerCache
 from gateway.stats.conditional import digest, respond
-from gateway.stats.fanout import GATEWAY, Ask, Gathered, gather
+from gateway.stats.fanout import GATEWAY, Ask, Gathered, gather, oldest
 from gateway.stats.shared import SharedAnswers
 from gateway.stats.system import own_rows
 from shared import clock
@@ -147,7 +147,9 @@ Compute = Callable[[Figures], Awaitable[tuple[Gathered, dict]]]
 def _answer(gathered: Gathered, content: dict) -> Answer:
     content["degraded"] = sorted(gathered.degraded)
     tag = digest(content)
-    content["as_of"] = datetime.now(clock.zone()).isoformat(timespec="seconds")
+    # Now, or earlier when a service read its figures on a standby that lags (shared/standby.py).
+    as_of = oldest(datetime.now(clock.zone()), gathered.as_of)
+    content["as_of"] = as_of.astimezone(clock.zone()).isoformat(timespec="seconds")
     return Answer(body=orjson.dumps(content), etag=tag, degraded=bool(gathered.degraded))
 
 
@@ -288,6 +290,7 @@ async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, 
             # Not the sum of the rows: the subtree's own distinct count, asked in the same breath.
             gathered, whole = await asyncio.gather(figures(ask), figures(replace(ask, group_by=())))
             gathered.degraded |= whole.degraded
+            gathered.as_of = oldest(gathered.as_of, whole.as_of)
         else:
             gathered = await figures(ask)
         content = {"station": _station_json(station), "filters": _filters(station, from_on, to_on, metric=metric),

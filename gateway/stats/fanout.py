@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from pydantic import ValidationError
@@ -25,7 +26,7 @@ from gateway.upstream import Upstreams
 from gateway.upstream.clients import SERVICES
 from shared.auth import TokenSigner
 from shared.contracts.activity.client import activity
-from shared.contracts.calls import Service, services
+from shared.contracts.calls import Counted, Service, services
 from shared.contracts.persons.client import persons
 from shared.contracts.persons.schemas import PersonsQuery
 from shared.contracts.stats.client import stats
@@ -59,7 +60,7 @@ class Call:
     kind: Literal["stats", "persons", "activity"]
     query: StatsQuery
 
-    async def ask(self, service: Service, timeout_s: float) -> list[dict] | None:
+    async def ask(self, service: Service, timeout_s: float) -> Counted | None:
         if self.kind == "stats":
             return await stats(service, self.query, timeout_s)
         if self.kind == "activity":
@@ -73,6 +74,9 @@ class Gathered:
     persons: dict[str, list[dict]] = field(default_factory=dict)  # service -> person groups
     activity: dict[str, list[dict]] = field(default_factory=dict)  # service -> active stations and workers
     degraded: set[str] = field(default_factory=set)
+    # The oldest moment the services' figures are as of (a service reading a lagging standby,
+    # shared/standby.py); None when none said.
+    as_of: datetime | None = None
     # The whole gathering, once the calls late at the deadline are in (None: none was late).
     late: asyncio.Future[Gathered] | None = field(default=None, repr=False, compare=False)
 
@@ -139,17 +143,25 @@ async def _complete(calls: list[Call], tasks: list[asyncio.Future]) -> Gathered:
     return _assembled(calls, list(await asyncio.gather(*tasks)))
 
 
-def _assembled(calls: list[Call], answers: list[list[dict] | None]) -> Gathered:
+def oldest(*moments: datetime | None) -> datetime | None:
+    """The earliest of the moments given (None ones left out): an answer is as of its stalest part."""
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
+def _assembled(calls: list[Call], answers: list[Counted | None]) -> Gathered:
     gathered = Gathered()
     for c, answer in zip(calls, answers, strict=True):
         if answer is None:
             gathered.degraded.add(c.service)
-        elif c.kind == "stats":
-            gathered.rows[c.service] = answer
+            continue
+        gathered.as_of = oldest(gathered.as_of, answer.as_of)
+        if c.kind == "stats":
+            gathered.rows[c.service] = answer.items
         elif c.kind == "activity":
-            gathered.activity[c.service] = answer
+            gathered.activity[c.service] = answer.items
         else:
-            gathered.persons[c.service] = answer
+            gathered.persons[c.service] = answer.items
     # A service that answered one call but not the other is out as a whole: half its figures
     # next to the other half of another moment would not add up.
     for service in gathered.degraded:

@@ -34,7 +34,8 @@ class Answer(BaseModel):
     station: StationRef
     filters: Filters
     degraded: list[str] = Field(description="Services that did not answer in time; their figures are missing")
-    as_of: str = Field(description="When the figures were computed")
+    as_of: str = Field(description="When the figures were computed; earlier when a service read them on a "
+                                   "streaming standby that lags: everything committed before this moment is counted")
 
 
 class Summary(Answer):

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 import httpx
@@ -49,11 +50,22 @@ class Service:
         return {**self.auth, **(extra or {})}
 
 
-async def posted_list(service: Service, path: str, body: dict, key: str) -> list[dict]:
-    """POST `body` to one of the service's internal routes; the answer's `key`, kept as plain dicts."""
+@dataclass(frozen=True)
+class Counted:
+    """A figure answer: its rows or groups as plain dicts, and the moment they are as of (None from a
+    service that does not say: counted when it answered)."""
+
+    items: list[dict]
+    as_of: datetime | None
+
+
+async def posted_figures(service: Service, path: str, body: dict, key: str) -> Counted:
+    """POST a figure question to one of the service's internal routes: the answer's `key` and its `as_of`."""
     r = await service.http.post(path, json=body, headers=service.headers())
     r.raise_for_status()
-    return r.json()[key]
+    answer = r.json()
+    as_of = answer.get("as_of")
+    return Counted(answer[key], datetime.fromisoformat(as_of) if as_of else None)
 
 
 def services(upstreams: Clients, tokens: ServiceTokens, names: Iterable[str]) -> dict[str, Service]:

@@ -1,6 +1,6 @@
 """POST /internal/project-stats: a project's casework figures for its contract targets."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from tests.fixtures.calls import with_etag
 
@@ -19,7 +19,11 @@ class TestProjectStats:
                 "to": today.isoformat(), **extra}
         r = await client.post("/internal/project-stats", json=body, headers=service_headers)
         assert r.status_code == 200, r.text
-        return r.json()
+        answer = r.json()
+        # Read on the primary here (no READ_DATABASE_URL): as of the moment it was asked.
+        as_of = datetime.fromisoformat(answer.pop("as_of"))
+        assert abs((datetime.now(UTC) - as_of).total_seconds()) < 60
+        return answer
 
     async def test_figures_of_the_project_cases(self, cases_client, service_headers, worker, register, open_case,
                                                 make_project, today):

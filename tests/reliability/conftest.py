@@ -152,9 +152,10 @@ def platform_env(database_url: str, ports: dict[str, int]) -> dict[str, str]:
     }
 
 
-async def start_platform(database_url: str, logs: Path) -> Platform:
+async def start_platform(database_url: str, logs: Path, env: dict[str, str] | None = None) -> Platform:
+    """`env`: settings of the test's own on top of platform_env's."""
     ports = dict(zip(MODULES, free_ports(len(MODULES)), strict=True))
-    platform = Platform(env=platform_env(database_url, ports))
+    platform = Platform(env={**platform_env(database_url, ports), **(env or {})})
     for name, port in ports.items():
         platform.processes[name] = Process(name, port, logs / f"{name}.log")
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from shared.contracts.calls import Service, or_none, posted_list
+from shared.contracts.calls import Counted, Service, or_none, posted_figures
 from shared.contracts.stats.client import body_of
 from shared.contracts.stats.schemas import StatsQuery
 
@@ -12,7 +12,7 @@ log = logging.getLogger("haolin.gateway.stats")
 PATH = "/internal/activity"
 
 
-async def activity(service: Service, query: StatsQuery, timeout_s: float) -> list[dict] | None:
+async def activity(service: Service, query: StatsQuery, timeout_s: float) -> Counted | None:
     """The service's groups (ActivityGroup as dicts), or None when it failed or was late."""
-    groups = posted_list(service, PATH, body_of(query), "groups")
+    groups = posted_figures(service, PATH, body_of(query), "groups")
     return await or_none(groups, service.name, f"stats: {PATH}", log, timeout_s)

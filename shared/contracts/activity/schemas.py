@@ -3,6 +3,8 @@ station or a worker active in two services is one."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 
@@ -16,3 +18,4 @@ class ActivityGroup(BaseModel):
 
 class ActivityAnswer(BaseModel):
     groups: list[ActivityGroup]
+    as_of: datetime | None = Field(default=None, description="As StatsAnswer.as_of")

@@ -6,18 +6,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import Date, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.activity.schemas import ActivityAnswer, ActivityGroup
 from shared.contracts.stats.schemas import StatsQuery
-from shared.db import read_session
 from shared.principals import ServicePrincipalDep
 from shared.rollup import grouping, own_station
 from shared.scope import under
+from shared.standby import FigureReadDep
 from shared.stats import ALL, DATE_TRUNC, PERIODS
 
 
@@ -61,9 +60,9 @@ def internal_activity_router(sources: Sequence[Served]) -> APIRouter:
     router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
 
     @router.post("/activity", response_model=ActivityAnswer, response_model_exclude_none=True)
-    async def activity(query: StatsQuery, _: ServicePrincipalDep,
-                       session: Annotated[AsyncSession, Depends(read_session)]) -> ActivityAnswer:
+    async def activity(query: StatsQuery, _: ServicePrincipalDep, read: FigureReadDep) -> ActivityAnswer:
         """The stations and workers that recorded any service, per group, for the gateway to union."""
-        return ActivityAnswer(groups=[ActivityGroup(**g) for g in await active(session, sources, query)])
+        return ActivityAnswer(groups=[ActivityGroup(**g) for g in await active(read.session, sources, query)],
+                              as_of=read.as_of)
 
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from shared.contracts.calls import Service, or_none, posted_list
+from shared.contracts.calls import Counted, Service, or_none, posted_figures
 from shared.contracts.persons.schemas import PersonsQuery
 from shared.contracts.stats.client import body_of
 
@@ -12,8 +12,8 @@ log = logging.getLogger("haolin.gateway.stats")
 PATH = "/internal/persons"
 
 
-async def persons(service: Service, query: PersonsQuery, timeout_s: float) -> list[dict] | None:
+async def persons(service: Service, query: PersonsQuery, timeout_s: float) -> Counted | None:
     """The service's groups (PersonsGroup as dicts), or None when it failed or was late."""
     # PersonsGroup as dicts: a bitmap is decoded once, by the union.
-    groups = posted_list(service, PATH, body_of(query), "groups")
+    groups = posted_figures(service, PATH, body_of(query), "groups")
     return await or_none(groups, service.name, f"stats: {PATH}", log, timeout_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 from pyroaring import BitMap
@@ -29,6 +30,7 @@ class PersonsGroup(BaseModel):
 
 class PersonsAnswer(BaseModel):
     groups: list[PersonsGroup]
+    as_of: datetime | None = Field(default=None, description="As StatsAnswer.as_of")
 
 
 class PersonsQuery(StatsQuery):

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter
 
 from shared.principals import ServicePrincipalDep
 from shared.contracts.persons.schemas import PersonsAnswer, PersonsQuery
-from shared.db import read_session
 from shared.persons import persons
+from shared.standby import FigureReadDep
 
 
 def internal_persons_router(model) -> APIRouter:
     router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
 
     @router.post("/persons", response_model=PersonsAnswer, response_model_exclude_none=True)
-    async def distinct_persons(query: PersonsQuery, _: ServicePrincipalDep,
-                               session: Annotated[AsyncSession, Depends(read_session)]) -> PersonsAnswer:
+    async def distinct_persons(query: PersonsQuery, _: ServicePrincipalDep, read: FigureReadDep) -> PersonsAnswer:
         """Persons served per group, as bitmaps of person numbers, for the gateway to union."""
-        return await persons(session, model, query)
+        answer = await persons(read.session, model, query)
+        answer.as_of = read.as_of
+        return answer
 
     return router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,3 +31,4 @@ class ProjectStatsAnswer(BaseModel):
     full_cases: dict[str, int] = Field(description="min_sessions (as text) -> cases with at least that many")
     closed_without_report: list[EvidenceGap] = Field(
         default_factory=list, description="The project's cases closed in the period without a closure report")
+    as_of: datetime | None = Field(default=None, description="As StatsAnswer.as_of (shared.contracts.stats)")

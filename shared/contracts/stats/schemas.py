@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -49,3 +51,5 @@ class StatsRow(BaseModel):
 
 class StatsAnswer(BaseModel):
     rows: list[StatsRow]
+    as_of: datetime | None = Field(default=None, description="The rows count everything committed before this "
+                                   "moment (earlier than now when read on a lagging standby)")

@@ -4,33 +4,32 @@ the same in every service: each passes its own `answer(session, StatsQuery)`."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from datetime import datetime
 
 import orjson
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.principals import ServicePrincipalDep
 from shared.contracts.stats.schemas import StatsAnswer, StatsQuery
-from shared.db import read_session
+from shared.standby import FigureReadDep
 
 # A service's answer: the rows of a StatsAnswer, as plain dicts (shared.rollup.answer).
 Answer = Callable[[AsyncSession, StatsQuery], Awaitable[list[dict]]]
-ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
 ANSWER = {200: {"model": StatsAnswer, "description": "Rows of {metric, population?, period?, station?, value}"}}
 
 
-def answered(rows: list[dict]) -> Response:
+def answered(rows: list[dict], as_of: datetime) -> Response:
     # Written as it is: validating up to MAX_ROWS rows against StatsAnswer again would cost seconds.
-    return Response(orjson.dumps({"rows": rows}), media_type="application/json")
+    return Response(orjson.dumps({"rows": rows, "as_of": as_of}), media_type="application/json")
 
 
 def internal_stats_router(answer: Answer) -> APIRouter:
     router = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
 
     @router.post("/stats", response_class=Response, responses=ANSWER)
-    async def stats(query: StatsQuery, _: ServicePrincipalDep, session: ReadSessionDep) -> Response:
-        """The counting contract (ARCHITECTURE.md): rows read from the daily rollup."""
-        return answered(await answer(session, query))
+    async def stats(query: StatsQuery, _: ServicePrincipalDep, read: FigureReadDep) -> Response:
+        """The counting contract (ARCHITECTURE.md): rows read from the daily rollup (on the standby, if any)."""
+        return answered(await answer(read.session, query), read.as_of)
 
     return router

@@ -29,7 +29,8 @@ def internal_sync_router(tables: list[SyncTable], departures=None) -> APIRouter:
     @router.post("/pull")
     async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
         state = request.app.state
-        return StreamingResponse(pull_lines(state.db.engine, tables, query, vault=state.vault,
+        # On the standby when the service has one (shared/standby.py: the cut holds there too).
+        return StreamingResponse(pull_lines(state.figures.engine, tables, query, vault=state.vault,
                                             departures=departures),
                                  media_type="application/x-ndjson")
 
