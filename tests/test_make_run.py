@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -220,3 +221,45 @@ class TestMakeRun:
         assert "error: cases exited with code" in output and "before it answered /readyz" in output, output[-4000:]
         assert "restarting" not in output and "Haolin is running." not in output
         assert not run.run_file.exists()
+
+
+async def seen_by_a_client(run: Run) -> dict:
+    """What a client and an operator see of a run: the merged API document (asked several times,
+    so every worker answers it), the series /metrics lists, and the shape of the request log lines."""
+    await run.wait_for("Haolin is running.")
+    async with httpx.AsyncClient(base_url=run.base, timeout=30) as client:
+        docs = [(await client.get("/openapi.json")).json() for _ in range(6)]
+        assert all(doc == docs[0] for doc in docs)
+        r = await client.post("/v1/auth/token", data={"username": "admin", "password": os.environ["ADMIN_PASSWORD"]})
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        for _ in range(4):
+            assert (await client.get("/v1/cases", headers=headers)).status_code == 200
+        await asyncio.sleep(1.5)  # every worker has written its counts
+        metrics = (await client.get("/metrics")).text
+    series = {re.sub(r"\{.*", "", line.split(" ")[0]) for line in metrics.splitlines() if line and line[0] != "#"}
+    requests = [line for line in metrics.splitlines() if line.startswith("haolin_http_requests_total{")
+                and 'route="/v1/cases"' in line]
+    logged = [json.loads(line.split(" | ", 1)[1]) for line in run.output().splitlines()
+              if " | {" in line and '"path": "/v1/cases"' in line]
+    return {"doc": docs[0], "series": series, "cases_requests": requests,
+            "log_keys": {frozenset(entry) for entry in logged}, "logged": len(logged)}
+
+
+class TestWorkersChangeNothingOutside:
+    async def test_one_and_two_workers_give_the_same_api_document_metrics_and_logs(self, database_url, tmp_path):
+        seen = {}
+        for workers in ("1", "2"):
+            (tmp_path / workers).mkdir()
+            run = start_run(database_url, tmp_path / workers, WORKERS=workers)
+            try:
+                seen[workers] = await seen_by_a_client(run)
+            finally:
+                run.proc.send_signal(signal.SIGINT)
+                run.proc.wait(timeout=30)
+                run.stop()
+        one, two = seen["1"], seen["2"]
+        assert one["doc"] == two["doc"]
+        assert one["series"] == two["series"] and "haolin_http_requests_total" in one["series"]
+        assert one["cases_requests"] == two["cases_requests"] and one["cases_requests"]
+        assert one["log_keys"] == two["log_keys"] and len(one["log_keys"]) == 1
+        assert one["logged"] == two["logged"] >= 4
