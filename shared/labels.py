@@ -242,6 +242,7 @@ _TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "pending": ("待接收", "Awaiting the receiving station"),
         "accepted": ("已转入", "Accepted"),
         "declined": ("已拒绝", "Declined"),
+        "withdrawn": ("已撤回", "Withdrawn"),
     },
     "transfer_direction": {
         "incoming": ("转入", "Incoming"),

@@ -289,6 +289,24 @@ class TestRequestedTransfer:
         # Declined, it no longer blocks a new request.
         await transfer(cases_client, worker, ids["person"], 3, 202)
 
+    async def test_a_withdrawn_request_changes_nothing_and_frees_the_person(
+            self, cases_client, service_headers, worker, sibling_head, story, today, db):
+        ids, ledger = story
+        tid = (await transfer(cases_client, worker, ids["person"], 3, 202))["id"]
+        before = await stored(db, ids)
+        # Only the side the person would leave withdraws; the receiving head cannot.
+        r = await cases_client.post(f"/v1/transfers/{tid}/withdraw", headers=sibling_head)
+        assert r.status_code == 403, r.text
+        r = await cases_client.post(f"/v1/transfers/{tid}/withdraw", headers=worker, json={"note": "家属改变主意"})
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "withdrawn" and r.json()["decision_note"] == "家属改变主意"
+        assert await stored(db, ids) == before
+        await check_figures(cases_client, service_headers, today, ledger)
+        assert (await cases_client.post(f"/v1/transfers/{tid}/accept", headers=sibling_head)).status_code == 409
+        assert (await cases_client.post(f"/v1/transfers/{tid}/withdraw", headers=worker)).status_code == 409
+        # Withdrawn, it no longer blocks a new request.
+        await transfer(cases_client, worker, ids["person"], 3, 202)
+
     async def test_a_request_overtaken_by_a_move(self, cases_client, worker, sibling_head, story, db):
         ids, _ = story
         tid = (await transfer(cases_client, worker, ids["person"], 3, 202))["id"]

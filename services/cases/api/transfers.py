@@ -103,3 +103,14 @@ async def decline_transfer(transfer_id: str, principal: PersonalReaderOr404, ses
     set_etag(response, found[0].version)
     return _read(*found, principal)
 
+
+@router.post("/v1/transfers/{transfer_id}/withdraw", response_model=TransferRead)
+async def withdraw_transfer(transfer_id: str, principal: PersonalReaderOr404, session: WriteSessionDep,
+                            version: OptionalIfMatchDep, response: Response,
+                            body: DecisionInput | None = None) -> TransferRead:
+    """Withdraw a request you made (or one made below you) that the receiving station has not decided:
+    nothing moves, and the person may be asked for again."""
+    found = await service.withdraw(session, principal, transfer_id, version, body or DecisionInput())
+    set_etag(response, found[0].version)
+    return _read(*found, principal)
+

@@ -7,8 +7,8 @@ from pydantic import Field, StringConstraints
 
 from shared.schemas import CreateInput, Input, Output, RowId, Text
 
-TransferStatus = Literal["pending", "accepted", "declined"]
-PENDING, ACCEPTED, DECLINED = "pending", "accepted", "declined"
+TransferStatus = Literal["pending", "accepted", "declined", "withdrawn"]
+PENDING, ACCEPTED, DECLINED, WITHDRAWN = "pending", "accepted", "declined", "withdrawn"
 Direction = Literal["incoming", "outgoing"]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -21,7 +21,7 @@ class TransferCreate(CreateInput):
 
 
 class DecisionInput(Input):
-    note: Reason | None = Field(default=None, description="Why it was accepted or declined")
+    note: Reason | None = Field(default=None, description="Why it was accepted, declined or withdrawn")
 
 
 class TransferRead(Output):

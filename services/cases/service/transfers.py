@@ -27,7 +27,7 @@ from services.cases.errors import (BeneficiaryNotFound, PersonMovedSince, Receiv
 from services.cases.models import (Approval, Assessment, Attachment, AuditLog, Beneficiary, FollowUp, Referral,
                                    RosterMember, ServicePlan, SyncDeparture, Transfer)
 from services.cases.repository import transfers as repo
-from services.cases.schemas.transfers import ACCEPTED, DECLINED, PENDING, DecisionInput, TransferCreate
+from services.cases.schemas.transfers import ACCEPTED, DECLINED, PENDING, WITHDRAWN, DecisionInput, TransferCreate
 from services.cases.service.cases import new_event
 from services.cases.service.counting import Rollup
 from shared import clock
@@ -128,6 +128,26 @@ async def decide(session: AsyncSession, principal: Principal, transfer_id: str, 
         await _move(session, principal, transfer, beneficiary, transfer.to_station_id, to_path)
     _decided(transfer, principal, ACCEPTED if accept else DECLINED, body.note)
     return transfer, to_path, name
+
+
+async def withdraw(session: AsyncSession, principal: Principal, transfer_id: str, expected_version: int | None,
+                   body: DecisionInput) -> tuple[Transfer, str, str]:
+    """Take back a request not decided yet (the station the person would leave, or one above it): nothing
+    moves, and the person may be asked for again, elsewhere. A request the receiving station never
+    answers would otherwise hold the person (one pending transfer at a time) for good."""
+    if principal.role not in TRANSFER_REQUESTERS:
+        raise Forbidden("This role cannot move a person to another station.")
+    found = await repo.transfer(session, principal, transfer_id, for_update=True)
+    if found is None:
+        raise TransferNotFound()
+    transfer = found[0]
+    if not path_under(transfer.station_path, await _own_path(session, principal)):
+        raise Forbidden("Only the station the person would leave (or one above it) withdraws a request.")
+    if transfer.status != PENDING:
+        raise TransferDecided()
+    touch(transfer, principal, expected_version)
+    _decided(transfer, principal, WITHDRAWN, body.note)
+    return found
 
 
 async def _move(session: AsyncSession, principal: Principal, transfer: Transfer, beneficiary: Beneficiary,
