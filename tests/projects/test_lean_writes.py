@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy import text
 
 from services.projects.repository import attendance as attendance_repo
-from services.projects.schemas.work import AttendeeInput
+from services.projects.models import Activity, GroupSession
+from services.projects.schemas.work import AttendanceBatch, AttendeeInput
 from services.projects.service import attendance as attendance_service
 from shared.contracts.lookup.client import Asker
 from shared.db import raw_connection
 from shared.principals import Principal, Role, device_principal
+from shared.records import IdInUse
 from shared.repository import get_live
 from tests.projects.conftest import stats
 from tests.projects.test_sync import activity_row, created, device, project, push  # noqa: F401 (fixtures)
@@ -38,33 +40,40 @@ STORED = {
 }
 
 
-async def _written(projects_app, principal: Principal, asker: Asker, inputs: list[tuple[str, str, dict]],
-                   lean: bool, pushed: bool) -> dict[str, list[dict]]:
-    """What one path leaves in the database for `inputs` ((attendance column, occasion id, attendee) triples),
-    read inside its transaction, which is then rolled back. `pushed`: a push's rules (keep_pushed_ids)."""
+async def _written(projects_app, principal: Principal, work) -> dict[str, list[dict]]:
+    """What `work(session)` leaves in the database, read inside its transaction, which is then rolled back."""
     db = projects_app.state.db
-    bodies = [(col, occasion_id, AttendeeInput.model_validate(body)) for col, occasion_id, body in inputs]
     async with db.write_sessions() as session:
         session.info["principal"] = principal  # the audit actor, as a push names its device
         await session.execute(text(db.write_guard))
+        await work(session)
+        await session.flush()
+        conn = await raw_connection(session)
+        found = {name: [dict(r) for r in await conn.fetch(sql)] for name, sql in STORED.items()}
+        await session.rollback()
+    return found
+
+
+def _adding(principal: Principal, asker: Asker, inputs: list[tuple[str, str, dict]], lean: bool, pushed: bool):
+    """One path's adding of `inputs` ((attendance column, occasion id, attendee) triples). `pushed`: a push's
+    rules (keep_pushed_ids)."""
+    bodies = [(col, occasion_id, AttendeeInput.model_validate(body)) for col, occasion_id, body in inputs]
+
+    async def work(session) -> None:
         if lean:
             conn = await raw_connection(session)
             occasions = await attendance_repo.lock_occasions(conn, principal, [(c, o) for c, o, _ in bodies])
             await attendance_service.add_many(session, asker, principal,
                                               [(occasions[(c, o)], body) for c, o, body in bodies],
                                               keep_pushed_ids=pushed)
-        else:
-            for col, occasion_id, body in bodies:
-                occasion = await get_live(session, attendance_repo.MODELS[col], occasion_id, principal,
-                                          for_update=True)
-                kept, _ = await attendance_service.add_one(session, asker, principal, occasion, body)
-                if pushed and body.id and kept.id != body.id:
-                    await attendance_service.keep_pushed_id(session, principal, kept, body.id)
-            await session.flush()
-        conn = await raw_connection(session)
-        found = {name: [dict(r) for r in await conn.fetch(sql)] for name, sql in STORED.items()}
-        await session.rollback()
-    return found
+            return
+        for col, occasion_id, body in bodies:
+            occasion = await get_live(session, attendance_repo.MODELS[col], occasion_id, principal, for_update=True)
+            kept, _ = await attendance_service.add_one(session, asker, principal, occasion, body)
+            if pushed and body.id and kept.id != body.id:
+                await attendance_service.keep_pushed_id(session, principal, kept, body.id)
+
+    return work
 
 
 @pytest.fixture
@@ -109,8 +118,8 @@ class TestLeanAgainstOrm:
         tablet = device_principal("tab-1", 2, "/1/2/")
         inputs = _inputs(*occasions)
         asker = _asker(projects_app, worker)
-        orm = await _written(projects_app, tablet, asker, inputs, lean=False, pushed=True)
-        lean = await _written(projects_app, tablet, asker, inputs, lean=True, pushed=True)
+        orm = await _written(projects_app, tablet, _adding(tablet, asker, inputs, lean=False, pushed=True))
+        lean = await _written(projects_app, tablet, _adding(tablet, asker, inputs, lean=True, pushed=True))
         assert [(r["id"], r["deleted"]) for r in orm["attendance"]] == [
             ("att-0", False), ("att-1", False), ("att-2", False), ("att-3", False), ("att-4", True), ("att-5", True),
             ("att-6", False)]
@@ -125,11 +134,54 @@ class TestLeanAgainstOrm:
         principal = Principal(user_id="w2", role=Role.social_worker, station_id=2, station_path="/1/2/")
         inputs = _inputs(*occasions)
         asker = _asker(projects_app, worker)
-        orm = await _written(projects_app, principal, asker, inputs, lean=False, pushed=False)
-        lean = await _written(projects_app, principal, asker, inputs, lean=True, pushed=False)
+        orm = await _written(projects_app, principal, _adding(principal, asker, inputs, lean=False, pushed=False))
+        lean = await _written(projects_app, principal, _adding(principal, asker, inputs, lean=True, pushed=False))
         assert len(orm["attendance"]) == 5 and {r["created_by"] for r in orm["attendance"][1:]} == {"w2"}
         for name in STORED:
             assert lean[name] == orm[name], name
+
+
+class TestReplaceLeanAgainstOrm:
+    """The whole list set at once (PUT .../attendance, a session made with its attendees): its new attendees
+    by the lean path's statements against the ORM's one by one."""
+
+    async def test_a_whole_list(self, projects_app, occasions, worker):
+        principal = Principal(user_id="w2", role=Role.social_worker, station_id=2, station_path="/1/2/")
+        session_id, activity_id, people = occasions
+        asker = _asker(projects_app, worker)
+        lists = [(GroupSession, session_id, {"anonymous_count": 4, "attendees": [  # att-0 leaves
+                     {"id": "att-1", "beneficiary_id": people[0]}, {"id": "att-2", "beneficiary_id": people[1]},
+                     {"id": "att-9", "beneficiary_id": people[0]}]}),
+                 (Activity, activity_id, {"attendees": [{"id": "att-3", "beneficiary_id": people[0]},
+                                                        {"id": "att-4", "beneficiary_id": people[2]}]})]
+
+        def replacing(lean: bool):
+            async def work(session) -> None:
+                for model, occasion_id, body in lists:
+                    occasion = await get_live(session, model, occasion_id, principal, for_update=True)
+                    await attendance_service.replace(session, asker, principal, occasion,
+                                                     AttendanceBatch.model_validate(body), lean=lean)
+            return work
+
+        orm = await _written(projects_app, principal, replacing(lean=False))
+        lean = await _written(projects_app, principal, replacing(lean=True))
+        assert [(r["id"], r["deleted"]) for r in orm["attendance"]] == [
+            ("att-0", True), ("att-1", False), ("att-2", False), ("att-3", False), ("att-4", False)]
+        assert [(r["named_count"], r["anonymous_count"]) for r in orm["group_session"]] == [(2, 4)]
+        for name in STORED:
+            assert lean[name] == orm[name], name
+
+    async def test_an_id_in_use_is_refused(self, projects_app, occasions, worker):
+        principal = Principal(user_id="w2", role=Role.social_worker, station_id=2, station_path="/1/2/")
+        session_id, _, people = occasions
+        body = AttendanceBatch.model_validate({"attendees": [{"id": "att-0", "beneficiary_id": people[0]}]})
+
+        async def work(session) -> None:
+            occasion = await get_live(session, GroupSession, session_id, principal, for_update=True)
+            await attendance_service.replace(session, _asker(projects_app, worker), principal, occasion, body)
+
+        with pytest.raises(IdInUse):
+            await _written(projects_app, principal, work)
 
 
 def _attendance(i: int, person: str, **fields) -> dict:
