@@ -346,15 +346,16 @@ async def create_many_hours(session, ctx: SyncContext, rows: list[dict]) -> None
     """The push's new hours records in one batch, by the lean path (hours_service.create_many): each row read
     and checked as `create_hours` does (the volunteer, team and station then by the lean path, locked), then
     all written with one statement per step."""
-    bodies = []
+    bodies, stations = [], set()  # the stations found in scope, each asked once
     for row in rows:
         try:
             values = HOURS.pushed(row)
             values.pop("correction_reason", None)
             if not values.get("volunteer_id") or not isinstance(values["volunteer_id"], str):
                 raise InvalidInput.field("volunteer_id", "Give the volunteer's id.", "missing")
-            if not values.get("team_id"):
+            if not values.get("team_id") and repr(values.get("station_id")) not in stations:
                 await _station_in_scope(session, ctx, values.get("station_id"))
+                stations.add(repr(values.get("station_id")))
             bodies.append(_build(HoursCreate, {**values, "id": row["id"]}))
         except (InvalidInput, NotFound) as exc:
             raise named_error(HOURS, row["id"], exc) from None

@@ -231,13 +231,17 @@ async def create_many(session: AsyncSession, vault: Vault, asker: Asker, princip
     days = [day for record in rows for day in shifts.by_day(record)]
     stored = await repo.shifts_between(conn, [r["volunteer_id"] for r in rows], min(days) - timedelta(days=1),
                                        max(days))
+    shifts_of: dict[str, list[dict]] = {}  # volunteer id -> their live records, stored and made before
+    for r in stored:
+        shifts_of.setdefault(r["volunteer_id"], []).append(r)
     rollup, versions = Rollup(), []
-    for n, (i, record) in enumerate(zip(checked, rows, strict=True)):
+    for i, record in zip(checked, rows, strict=True):
         mine = shifts.by_day(record)
         # What `_day_totals` reads for this record: the volunteer's live records starting from the day before
         # its first day to its last, the stored ones and those made before it here.
-        others = [r for r in [*stored, *rows[:n]] if r["volunteer_id"] == record["volunteer_id"]
-                  and min(mine) - timedelta(days=1) <= r["served_on"] <= max(mine)]
+        theirs = shifts_of.setdefault(record["volunteer_id"], [])
+        others = [r for r in theirs if min(mine) - timedelta(days=1) <= r["served_on"] <= max(mine)]
+        theirs.append(record)
         rule = review()
         try:
             _day_rule(mine, {day: sum((shifts.by_day(r).get(day, Decimal(0)) for r in others), Decimal(0))
