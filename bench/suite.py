@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import shutil
 import subprocess
 import sys
@@ -336,6 +337,16 @@ async def pick(dsn: str) -> dict:
         push_cases = await conn.fetch(
             """SELECT id FROM cases."case" WHERE station_path LIKE $1 || '%' AND closed_on IS NULL
                ORDER BY md5(id) LIMIT 50""", sync_path)
+        # Scenario 5c: attendances of the station's activities by its people; 5d: its volunteers' hours.
+        push_activities = await conn.fetch(
+            """SELECT id FROM projects.activity WHERE station_path LIKE $1 || '%' AND deleted_at IS NULL
+               ORDER BY md5(id) LIMIT 50""", sync_path)
+        push_people = await conn.fetch(
+            """SELECT id FROM cases.beneficiary WHERE station_path LIKE $1 || '%' AND deleted_at IS NULL
+               ORDER BY md5(id) LIMIT 1000""", sync_path)
+        push_volunteers = await conn.fetch(
+            """SELECT id FROM volunteers.volunteer WHERE station_path LIKE $1 || '%' AND deleted_at IS NULL
+               ORDER BY md5(id) LIMIT 50""", sync_path)
         write_cases = await conn.fetch(
             """SELECT id, station_id, station_path FROM cases."case" WHERE closed_on IS NULL
                ORDER BY md5(id) LIMIT 2000""")
@@ -349,6 +360,8 @@ async def pick(dsn: str) -> dict:
                                                                      dt.date(now.year - 1, 12, 31)),
             "sync_station": {"id": stations[sync_path], "path": sync_path, "records": subtree[sync_path]},
             "push_cases": [r["id"] for r in push_cases], "write_cases": [dict(r) for r in write_cases],
+            "push_activities": [r["id"] for r in push_activities], "push_people": [r["id"] for r in push_people],
+            "push_volunteers": [r["id"] for r in push_volunteers],
             "max_change_seq": max_seq, "stations": len(stations)}
 
 
@@ -611,6 +624,56 @@ class Run:
                  detail=f"{len(pushes)} pushes into {len(cases)} open cases of station {station['id']}; "
                         "request time as the client sees it (one service: its write checks the push, no dry run)")
 
+        self.other_pushes(device, timestamp, station)
+
+    def other_pushes(self, device: dict, timestamp, station: dict) -> None:
+        """5c and 5d: pushes of 1,000 attendances (the projects service; each person checked with the cases
+        service through the gateway, one lookup a push) and of 1,000 volunteer-hours records."""
+        import httpx
+
+        size, day = self.plan["push_records"], today()
+        activities, people = self.picks["push_activities"], self.picks["push_people"]
+        volunteers = self.picks["push_volunteers"]
+
+        def attendances() -> list[dict]:
+            offset = random.randrange(len(people))  # new (activity, person) pairs on a reused database
+            return [{"id": str(uuid.uuid4()), "activity_id": activities[i % len(activities)], "session_id": None,
+                     "beneficiary_id": people[(i + offset) % len(people)]} for i in range(size)]
+
+        def hours() -> list[dict]:
+            return [{"id": str(uuid.uuid4()), "volunteer_id": volunteers[i % len(volunteers)], "team_id": None,
+                     "station_id": None, "activity_kind": "free_text", "activity_ref": None, "activity_title": None,
+                     "served_on": (day - dt.timedelta(days=(i // len(volunteers)) % 60)).isoformat(),
+                     "start_time": None, "end_time": None, "hours": 1, "content": "助老服务"} for i in range(size)]
+
+        for key, table, what, make, among in (
+                ("5c", "attendances", "attendances", attendances,
+                 f"{len(activities)} activities and {len(people)} people"),
+                ("5d", "volunteer_hours", "volunteer-hours records", hours, f"{len(volunteers)} volunteers")):
+            if not all((activities, people) if key == "5c" else (volunteers,)):
+                continue  # nothing of the kind at the station: no such push to measure
+            pushes, failed, push_cpu = [], [], {}
+            for _ in range(self.plan["pushes"]):
+                records = make()
+                t = time.perf_counter()
+                with self.cpu.measure() as spent:
+                    r = httpx.post(self.url("gateway") + "/v1/sync", headers=device,
+                                   params={"last_pulled_at": timestamp},
+                                   json={table: {"created": records, "updated": [], "deleted": []}}, timeout=300)
+                seconds = time.perf_counter() - t
+                if r.status_code == 204:
+                    pushes.append(seconds)
+                    push_cpu = per_request(spent, size)
+                else:
+                    failed.append(f"{r.status_code} after {seconds:.1f} s: {r.text[:200]}")
+            p50 = median(pushes) if pushes else float("inf")
+            self.add(id=key, name=f"sync push of {size:,} {what}", unit="records/s",
+                     value=size / p50, p50_ms=p50 * 1000, p99_ms=max(pushes, default=p50) * 1000,
+                     errors=len(failed), generator="sequential POSTs", failures=failed, cpu_us=push_cpu,
+                     target={"text": ">= 20,000 records/s", "met": size / p50 >= 20_000 and not failed},
+                     detail=f"{len(pushes)} pushes among {among} of station {station['id']}; request time as the "
+                            "client sees it")
+
     # 6: creating service records through the gateway at 64 concurrent clients, all counted.
     def writes(self) -> None:
         cases = self.picks["write_cases"]
@@ -757,7 +820,9 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
                        + (f" --only {' '.join(only)}" if only else ""), "machine": machine(),
             "load_generator": "wrk 2 threads" if use_wrk else "python-aiohttp", "plan": plan,
             "dataset": manifest, "replicas": replicas,
-            "picks": {k: v for k, v in picks.items() if k not in ("case_ids", "write_cases", "push_cases")},
+            "picks": {k: v for k, v in picks.items() if k not in ("case_ids", "write_cases", "push_cases",
+                                                                   "push_activities", "push_people",
+                                                                   "push_volunteers")},
             "scenarios": runner.scenarios, "memory_kib": memory, "seconds": round(time.monotonic() - began, 1),
         }
         out.mkdir(parents=True, exist_ok=True)

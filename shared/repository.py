@@ -82,6 +82,26 @@ async def get_any(session: AsyncSession, model: type[M], record_id: str) -> M | 
     return await session.scalar(select(model).where(model.id == record_id).with_for_update())
 
 
+# get_any's advisory locks for many ids at once, in key order (two writers naming the same ids lock
+# them in the same order). Ids as `IN (SELECT unnest(...))`, not `= ANY(...)`: PostgreSQL 18 plans the
+# latter, for many ids not stored yet, as a skip scan of the (change_xid, id) index (shared.sync._id_in).
+_LOCK_IDS = ("SELECT count(pg_advisory_xact_lock(hashtextextended($1 || k, 0))) "
+             "FROM (SELECT k FROM unnest($2::text[]) AS k ORDER BY k OFFSET 0) AS ids")
+
+
+async def claim_ids(conn, table: Table, ids: list[str], columns: str = "id") -> dict:
+    """`get_any` for many client ids on a lean write path's asyncpg connection (shared.db.raw_connection):
+    the same locks, held until the transaction ends, then the rows (`columns` of them, locked) that have
+    the ids already, by id."""
+    unique = sorted(set(ids))
+    if not unique:
+        return {}
+    await conn.fetchval(_LOCK_IDS, f"{table.fullname}:", unique)
+    found = await conn.fetch(f'SELECT {columns} FROM "{table.schema}"."{table.name}" '
+                             "WHERE id IN (SELECT unnest($1::text[])) FOR UPDATE", unique)
+    return {r["id"]: r for r in found}
+
+
 async def by_id(session: AsyncSession, model: type[M], record_id: str) -> M | None:
     return await session.get(model, record_id)
 

@@ -83,6 +83,7 @@ class GroupSession(Counted, Record, Base):
     """One meeting (节) of a group; person-times = named attendees + anonymous headcount."""
 
     __tablename__ = "group_session"
+    attendance_column = "session_id"  # its attendance rows point at it by this column
     group_id: Mapped[str] = mapped_column(String(64), ForeignKey("group.id"), index=True)
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     held_on: Mapped[date] = mapped_column(Date)
@@ -101,6 +102,7 @@ class Activity(Counted, Record, Base):
     """A community activity (社区活动), counted per event (场次)."""
 
     __tablename__ = "activity"
+    attendance_column = "activity_id"
     project_id: Mapped[str] = mapped_column(String(64), ForeignKey("project.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str | None] = mapped_column(String(40))

@@ -35,28 +35,30 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import time
 from decimal import Decimal, InvalidOperation
 from types import ModuleType
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import Activity, Attachment, Attendance, Group, GroupSession, Station
 from services.projects.schemas.work import (ActivityCreate, ActivityUpdate, AttendeeInput, GroupCreate, GroupUpdate,
                                             SessionCreate, SessionUpdate)
+from services.projects.repository import attendance as attendance_repo
 from services.projects.service import activities as activity_service
 from services.projects.service import attendance as attendance_service
 from services.projects.service import groups as group_service
 from services.projects.service import references
+from shared.db import raw_connection
 from shared.errors import InvalidInput, NotFound
 from shared.contracts.lookup.client import PushAsker
-from shared.repository import get_live, save
+from shared.repository import get_live
 from shared.stations import resolve_station
 from shared.attachments.tablet import attachment_sync_table
-from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, named_error
 
 # How a column's wire value maps to what the REST schemas take (all others: as they come).
 JSON_LISTS = frozenset({"members", "volunteer_ids", "photos", "populations"})
@@ -352,13 +354,8 @@ ACTIVITIES = _filed_table(
 # ---------------------------------------------------------------- attendance
 
 async def _occasion(session: AsyncSession, ctx: SyncContext, fields: dict):
-    session_id, activity_id = fields.get("session_id"), fields.get("activity_id")
-    if (session_id is None) == (activity_id is None):
-        raise InvalidInput.field("session_id", "Give the session or the activity attended, one of the two.",
-                                 "one_occasion")
-    if session_id is not None:
-        return await _parent(session, ctx, GroupSession, session_id, "session_id")
-    return await _parent(session, ctx, Activity, activity_id, "activity_id")
+    name, occasion_id = _occasion_key(fields)
+    return await _parent(session, ctx, attendance_repo.MODELS[name], occasion_id, name)
 
 
 async def create_attendance(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
@@ -367,15 +364,42 @@ async def create_attendance(session: AsyncSession, ctx: SyncContext, row: dict) 
     occasion = await _occasion(session, ctx, fields)
     kept, _ = await attendance_service.add_one(session, _asker(ctx), ctx.principal, occasion, body)
     if kept.id != body.id:
-        # Another tablet recorded the same person at the same occasion first: the person counts
-        # once, on the row already there. The pushed id is kept as a tombstone (no count moves:
-        # it is deleted), so this tablet's next pull tells it to drop its copy and the two converge.
-        now = datetime.now(timezone.utc)
-        await save(session, Attendance(
-            id=body.id, station_id=kept.station_id, station_path=kept.station_path, session_id=kept.session_id,
-            activity_id=kept.activity_id, beneficiary_id=kept.beneficiary_id, populations=list(kept.populations),
-            person_no=kept.person_no,
-            created_by=ctx.principal.user_id, updated_by=ctx.principal.user_id, version=1, deleted_at=now))
+        # Another tablet recorded the same person at the same occasion first (attendance_service._kept_values).
+        await attendance_service.keep_pushed_id(session, ctx.principal, kept, body.id)
+
+
+def _occasion_key(fields: dict) -> tuple[str, str]:
+    """The occasion a pushed attendance names, as (attendance column, id); `_occasion`'s checks."""
+    session_id, activity_id = fields.get("session_id"), fields.get("activity_id")
+    if (session_id is None) == (activity_id is None):
+        raise InvalidInput.field("session_id", "Give the session or the activity attended, one of the two.",
+                                 "one_occasion")
+    name, value = ("session_id", session_id) if session_id is not None else ("activity_id", activity_id)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput.field(name, "Field required.", "missing")
+    return name, value
+
+
+async def create_attendances(session: AsyncSession, ctx: SyncContext, rows: list[dict]) -> None:
+    """The push's new attendances in one batch, by the lean path (attendance_service.add_many): each row read
+    and checked as `create_attendance` does, then all written with one statement per step."""
+    keys, bodies = [], []
+    for row in rows:
+        try:
+            fields = ATTENDANCES.decoded(row)
+            bodies.append(AttendeeInput(id=row["id"], beneficiary_id=fields.get("beneficiary_id")))
+            keys.append(_occasion_key(fields))
+        except (ValidationError, InvalidInput) as exc:
+            raise named_error(ATTENDANCES, row["id"], exc) from None
+    conn = await raw_connection(session)
+    occasions = await attendance_repo.lock_occasions(conn, ctx.principal, keys)
+    for row, key in zip(rows, keys, strict=True):
+        if key not in occasions:
+            raise named_error(ATTENDANCES, row["id"],
+                              NotFound(f"No such {attendance_repo.MODELS[key[0]].__tablename__} in the device's subtree."))
+    await attendance_service.add_many(
+        session, _asker(ctx), ctx.principal, [(occasions[k], b) for k, b in zip(keys, bodies, strict=True)],
+        keep_pushed_ids=True, named=lambda i, exc: named_error(ATTENDANCES, rows[i]["id"], exc))
 
 
 async def update_attendance(session: AsyncSession, ctx: SyncContext, record: Attendance, row: dict) -> None:
@@ -404,7 +428,7 @@ ATTENDANCES = ProjectsSyncTable(
         _str("populations", optional=False, readonly=True),
         *TIMESTAMPS,
     ),
-    create=create_attendance, update=update_attendance, delete=delete_attendance,
+    create=create_attendance, update=update_attendance, delete=delete_attendance, create_many=create_attendances,
     fixed=frozenset({"session_id", "activity_id", "beneficiary_id"}),
 )
 

@@ -47,7 +47,7 @@ from shared.contracts.lookup.client import PushAsker
 from shared.repository import get_live
 from shared.stations import resolve_station
 from shared.attachments.tablet import attachment_sync_table
-from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, wire
+from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, named_error, wire
 
 
 @dataclass(frozen=True)
@@ -342,6 +342,35 @@ async def create_hours(session, ctx: SyncContext, row: dict) -> ServiceHours:
     return record
 
 
+async def create_many_hours(session, ctx: SyncContext, rows: list[dict]) -> None:
+    """The push's new hours records in one batch, by the lean path (hours_service.create_many): each row read
+    and checked as `create_hours` does (the volunteer, team and station then by the lean path, locked), then
+    all written with one statement per step."""
+    bodies, stations = [], set()  # the stations found in scope, each asked once
+    for row in rows:
+        try:
+            values = HOURS.pushed(row)
+            values.pop("correction_reason", None)
+            if not values.get("volunteer_id") or not isinstance(values["volunteer_id"], str):
+                raise InvalidInput.field("volunteer_id", "Give the volunteer's id.", "missing")
+            if not values.get("team_id") and repr(values.get("station_id")) not in stations:
+                await _station_in_scope(session, ctx, values.get("station_id"))
+                stations.add(repr(values.get("station_id")))
+            bodies.append(_build(HoursCreate, {**values, "id": row["id"]}))
+        except (InvalidInput, NotFound) as exc:
+            raise named_error(HOURS, row["id"], exc) from None
+    await hours_service.create_many(session, _vault(ctx), _asker(ctx), ctx.principal, bodies, review=ctx.review,
+                                    named=lambda i, exc: named_error(HOURS, rows[i]["id"], _unknown_parent(exc)))
+
+
+def _unknown_parent(exc: Exception) -> Exception:
+    """A volunteer or team the device cannot read is, in a push, out of its scope (as `create_hours` says)."""
+    codes = [e.get("code") for e in exc.errors or []] if isinstance(exc, InvalidInput) else []
+    if codes in (["unknown_volunteer"], ["unknown_team"]):
+        return NotFound(f"No such {codes[0].removeprefix('unknown_')} in the device's subtree.")
+    return exc
+
+
 async def update_hours(session, ctx: SyncContext, record: ServiceHours, row: dict) -> ServiceHours | None:
     if record.deleted_at is not None:
         return None  # see update_volunteer
@@ -389,6 +418,7 @@ HOURS = VolunteersTable(
         *TIMESTAMPS,
     ),
     create=create_hours,
+    create_many=create_many_hours,
     update=update_hours,
     delete=delete_hours,
     times=frozenset({"start_time", "end_time"}),

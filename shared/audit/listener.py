@@ -176,6 +176,13 @@ def _log_pending(session: Session, flush_context) -> None:
 
 
 @event.listens_for(Session, "after_commit")
+def _forget_committed(session: Session) -> None:
+    # SQLAlchemy signals a savepoint's release as a commit too: the transaction goes on, and a record it
+    # logged already is not logged again (an occasion given one attendee after another, each in a savepoint).
+    if not session.in_nested_transaction():
+        _forget(session)
+
+
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop("audited", None)

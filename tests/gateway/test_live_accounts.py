@@ -14,6 +14,7 @@ import time
 import pytest
 
 from gateway.upstream.proxy import PROXIED_PREFIXES
+from shared.principals import device_principal
 from tests.fixtures.gateway import PASSWORD
 
 # Every proxied prefix, and routes of the gateway's own that take a user's token.
@@ -61,6 +62,19 @@ async def head(gateway, admin_headers, gateway_tree) -> tuple[dict, dict]:
 
 async def etag_of(gateway, admin_headers, user_id: int) -> str:
     return (await gateway.get(f"/v1/users/{user_id}", headers=admin_headers)).headers["etag"]
+
+
+class TestTablets:
+    async def test_the_token_of_a_push_names_no_account_and_passes(self, gateway, admin_headers, gateway_tree):
+        """What the gateway mints for a tablet's push, so that a service checks the people the push names
+        through the gateway as the device (shared.contracts.lookup), is not an account's token: it goes on."""
+        station = gateway_tree["mengzhuiwan"]
+        token = gateway.app.state.signer.access_token(device_principal("7", station["id"], station["path"]),
+                                                      ttl_s=300)
+        r = await gateway.post("/v1/beneficiaries/lookup", json={"ids": ["nobody"]},
+                               headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == []
 
 
 class TestChangesToTheUser:

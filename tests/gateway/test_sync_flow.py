@@ -228,6 +228,28 @@ class TestTwoTablets:
         assert r.json()["records"] == [{"table": "beneficiaries", "id": stranger["id"]}]
         assert (await gateway.get(f"/v1/activities/{other['id']}", headers=head)).status_code == 404
 
+    async def test_the_attendance_of_a_person_registered_before(self, gateway, admin_headers, gateway_tree, db):
+        """A push naming people already registered: the projects service checks them with the cases service
+        as the device (the gateway's side of it: test_live_accounts.py TestTablets)."""
+        township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
+        today = clock.today()
+        r = await gateway.post("/v1/projects", headers=head, json={
+            "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
+            "starts_on": today.isoformat(), "ends_on": today.isoformat()})
+        assert r.status_code == 201, r.text
+        project = r.json()
+        r = await gateway.post("/v1/beneficiaries", headers=head, json={"name": "王秀兰", "populations": ["elderly"]})
+        assert r.status_code == 201, r.text
+        person = r.json()
+        await tablet.pull()
+        festival = {"id": f"a-{uuid.uuid4().hex[:10]}", "project_id": project["id"], "station_id": township["id"],
+                    "title": "重阳节敬老活动", "kind": "festival", "held_on": today.isoformat(), "anonymous_count": 0}
+        ticked = {"id": f"att-{uuid.uuid4().hex[:10]}", "activity_id": festival["id"], "beneficiary_id": person["id"]}
+        await tablet.push({"activities": {"created": [festival]}, "attendances": {"created": [ticked]}})
+        r = await gateway.get(f"/v1/activities/{festival['id']}/attendance", headers=head)
+        assert r.status_code == 200, r.text
+        assert [(a["id"], a["populations"]) for a in r.json()["items"]] == [(ticked["id"], ["elderly"])]
+
     async def test_scope_schema_and_migration(self, gateway, admin_headers, gateway_tree, db):
         r = await gateway.get("/v1/sync/schema")
         assert r.status_code == 200

@@ -20,6 +20,7 @@ from services.cases.schemas.transfers import ACCEPTED
 from shared.crypto import open_row, sealed_columns
 from shared.principals import Principal
 from shared.records import IdInUse
+from shared.repository import claim_ids as claim_any
 from shared.scope import like_prefix, sql_live_under, sql_name
 
 _RECORDS = ServiceRecord.__table__
@@ -52,14 +53,6 @@ _DEPARTED = (f'SELECT c.id, t.station_id, t.station_path, c.beneficiary_id, c.po
 
 # Ids as `IN (SELECT unnest(...))`, not `= ANY(...)`: PostgreSQL 18 plans the latter, for many ids not
 # stored yet, as a skip scan of the (change_xid, id) index, 15 times slower (shared.sync._id_in).
-
-# Client ids held until the transaction ends, also while no row has them yet (shared.repository.get_any,
-# the same key): a retry racing its original waits for it, then finds its row. In key order.
-_LOCK_IDS = ("SELECT count(pg_advisory_xact_lock(hashtextextended($1 || k, 0))) "
-             "FROM (SELECT k FROM unnest($2::text[]) AS k ORDER BY k OFFSET 0) AS ids")
-_ID_KEY = f"{_RECORDS.fullname}:"
-_EXISTING = (f"SELECT id, create_digest, station_path, deleted_at FROM {sql_name(_RECORDS)} "
-             "WHERE id IN (SELECT unnest($1::text[])) FOR UPDATE")
 
 _INSERT = (f"INSERT INTO {sql_name(_RECORDS)} ({', '.join(COLUMNS)}) "
            f"VALUES ({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))})")
@@ -96,10 +89,10 @@ async def departed_cases(conn: asyncpg.Connection, principal: Principal, case_id
 
 
 async def claim_ids(conn: asyncpg.Connection, record_ids: list[str]) -> dict[str, asyncpg.Record]:
-    """Hold the client ids (see _LOCK_IDS) and answer the rows that have them already: id ->
-    (create_digest, station_path, deleted_at), what shared.records.replay decides by."""
-    await conn.fetchval(_LOCK_IDS, _ID_KEY, list(set(record_ids)))
-    return {r["id"]: r for r in await conn.fetch(_EXISTING, list(set(record_ids)))}
+    """Hold the client ids (shared.repository.get_any's locks: a retry racing its original waits for it,
+    then finds its row) and answer the rows that have them already: id -> (create_digest, station_path,
+    deleted_at), what shared.records.replay decides by."""
+    return await claim_any(conn, _RECORDS, record_ids, "id, create_digest, station_path, deleted_at")
 
 
 def sealed(values: dict) -> tuple:

@@ -10,7 +10,7 @@ from services.projects.deps import (ActivityDep, ActivityForUpdateDep, IfMatchDe
                                     SubtreeDep, WriteSessionDep)
 from services.projects.models import Activity
 from services.projects.repository import activities as repo
-from services.projects.repository import groups as attendance_repo
+from services.projects.repository import attendance as attendance_repo
 from services.projects.schemas.work import (ActivityCreate, ActivityRead, ActivityUpdate, AttendanceBatch,
                                             AttendanceList, AttendanceRead, AttendeeInput)
 from services.projects.service import activities as service

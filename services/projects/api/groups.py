@@ -9,6 +9,7 @@ from services.projects.api.attendance import add_attendee, attendance_list, repl
 from services.projects.deps import (GroupDep, GroupForUpdateDep, IfMatchDep, ReadSessionDep,
                                     SubtreeDep, WriteSessionDep)
 from services.projects.models import Group, GroupSession
+from services.projects.repository import attendance as attendance_repo
 from services.projects.repository import groups as repo
 from services.projects.schemas.work import (AttendanceBatch, AttendanceList, AttendanceRead, AttendeeInput,
                                             GroupCreate, GroupRead, GroupUpdate, SessionCreate, SessionRead,
@@ -147,7 +148,7 @@ async def session_attendance(session_id: str, group: GroupDep, principal: Person
                              session: ReadSessionDep, request: Request) -> AttendanceList:
     """The session's named attendees, headcount and person-times."""
     record = await _session(session, group, session_id, principal)
-    rows = await repo.attendees(session, "session_id", record.id)
+    rows = await attendance_repo.attendees(session, "session_id", record.id)
     await log_reads(request, "attendance", [(r.id, r.station_path) for r in rows])
     return attendance_list(record, rows)
 

@@ -1,11 +1,11 @@
-"""Group, session and attendance queries (attendance serves activities too)."""
+"""Group and session queries (their attendance: repository/attendance.py)."""
 
 from datetime import date
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.projects.models import Activity, Attendance, Group, GroupSession
+from services.projects.models import Activity, Group, GroupSession
 from shared.principals import Principal
 from shared.repository import live, narrowed
 
@@ -36,40 +36,6 @@ async def sessions_outside(session: AsyncSession, project_id: str, starts_on: da
         if found is not None:
             return True
     return False
-
-
-def _occasion(column: str, occasion_id: str):
-    return getattr(Attendance, column) == occasion_id
-
-
-async def attendees(session: AsyncSession, column: str, occasion_id: str, for_update: bool = False
-                    ) -> list[Attendance]:
-    """Live named attendees of a session (column "session_id") or an activity ("activity_id")."""
-    stmt = (select(Attendance).where(_occasion(column, occasion_id), Attendance.deleted_at.is_(None))
-            .order_by(Attendance.created_at, Attendance.id))
-    if for_update:
-        stmt = stmt.with_for_update()
-    return list((await session.scalars(stmt)).all())
-
-
-async def attendees_of_many(session: AsyncSession, column: str, occasion_ids: list[str]) -> list[Attendance]:
-    if not occasion_ids:
-        return []
-    stmt = select(Attendance).where(getattr(Attendance, column).in_(occasion_ids), Attendance.deleted_at.is_(None))
-    return list((await session.scalars(stmt.with_for_update())).all())
-
-
-async def named_count(session: AsyncSession, column: str, occasion_id: str) -> int:
-    stmt = select(func.count()).where(_occasion(column, occasion_id), Attendance.deleted_at.is_(None))
-    return int(await session.scalar(stmt))
-
-
-async def tombstone_attendance(session: AsyncSession, column: str, occasion_ids: list[str], user_id: str) -> None:
-    if not occasion_ids:
-        return
-    await session.execute(
-        update(Attendance).where(getattr(Attendance, column).in_(occasion_ids), Attendance.deleted_at.is_(None))
-        .values(deleted_at=func.now(), updated_by=user_id, version=Attendance.version + 1))
 
 
 async def tombstone_sessions(session: AsyncSession, group_id: str, user_id: str) -> None:

@@ -15,6 +15,10 @@ async def add(session: AsyncSession, deltas: dict) -> None:
     await rollup.add(session, DailyStat, deltas)
 
 
+async def add_raw(conn, deltas: dict) -> None:
+    await rollup.add_raw(conn, DailyStat, deltas)
+
+
 async def sums(session: AsyncSession, **query) -> list[dict]:
     return await rollup.sums(session, DailyStat, **query)
 

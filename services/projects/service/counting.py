@@ -51,7 +51,9 @@ class Rollup:
             self.add(a, a.held_on, Metric.resources_linked, sign * a.resources_yuan)
 
     def attendee(self, occasion, attendance: Attendance, sign: int) -> None:
-        metric = Metric.person_times_group if isinstance(occasion, GroupSession) else Metric.person_times_community
+        # `occasion`: an ORM GroupSession or Activity, or the lean path's repository OccasionRow.
+        metric = (Metric.person_times_group if occasion.attendance_column == GroupSession.attendance_column
+                  else Metric.person_times_community)
         self.add(occasion, occasion.held_on, metric, sign, attendance.populations)
         self._persons.add(occasion.station_id, occasion.station_path, occasion.held_on, attendance.person_no,
                           attendance.populations, sign)
@@ -60,3 +62,9 @@ class Rollup:
         await repo.add(session, dict(self._deltas))
         self._deltas.clear()
         await self._persons.write(session, PersonDay)
+
+    async def write_raw(self, conn) -> None:
+        """`write` on a lean write path's asyncpg connection (shared.db.raw_connection), in its transaction."""
+        await repo.add_raw(conn, dict(self._deltas))
+        self._deltas.clear()
+        await self._persons.write_raw(conn, PersonDay)

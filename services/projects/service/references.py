@@ -28,17 +28,22 @@ class Found:
 async def beneficiaries(asker: Asker, ids: list[str], fields: list[str]) -> dict[str, Found]:
     """The beneficiaries behind `ids`, with their current populations; a 422 naming every field
     whose id is not one the caller can see."""
-    items = await asker.find(BENEFICIARIES, ids, owner="cases", what="beneficiaries")
-    try:
-        found = {i: Found(i, int(item["station_id"]), list(item["populations"]),
-                          int(item["person_no"]) if item.get("person_no") is not None else None)
-                 for i, item in items.items()}
-    except (KeyError, TypeError, ValueError):
-        raise BadGateway("The cases service's answer was not understood.", service="cases") from None
+    found = await beneficiaries_found(asker, ids)
     missing = [f for i, f in zip(ids, fields) if i not in found]
     if missing:
         raise UnknownAttendees(missing)
     return found
+
+
+async def beneficiaries_found(asker: Asker, ids: list[str]) -> dict[str, Found]:
+    """The beneficiaries behind `ids` that the caller can see, by id (the others left out)."""
+    items = await asker.find(BENEFICIARIES, ids, owner="cases", what="beneficiaries")
+    try:
+        return {i: Found(i, int(item["station_id"]), list(item["populations"]),
+                         int(item["person_no"]) if item.get("person_no") is not None else None)
+                for i, item in items.items()}
+    except (KeyError, TypeError, ValueError):
+        raise BadGateway("The cases service's answer was not understood.", service="cases") from None
 
 
 async def check_volunteers(asker: Asker, ids: list[str], fields: list[str]) -> None:

@@ -59,7 +59,9 @@ async def list_hours(
 async def record_hours(body: HoursCreate, principal: PersonalWriterOr403, session: WriteSessionDep, vault: VaultDep,
                        asker: AskerDep, response: Response) -> HoursRead:
     """Record a volunteer's service (the organiser records); status starts as recorded."""
-    record, created = await service.create(session, vault, asker, principal, body)
+    # The lean path (service.hours.create_many), then the record read as the ORM answers it.
+    [(record_id, created)] = await service.create_many(session, vault, asker, principal, [body])
+    record = await session.get(ServiceHours, record_id)
     answer_created(response, created, record.version, f"/v1/volunteer-hours/{record.id}")
     return HoursRead.model_validate(record)
 

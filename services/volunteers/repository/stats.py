@@ -9,13 +9,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.models import DailyStat, ServedDay
 from shared import rollup
-from shared.scope import under
+from shared.scope import sql_name, under
 from shared.stats import ALL
 
 
 async def add(session: AsyncSession, deltas: dict[tuple[int, str, date, str], Decimal]) -> None:
     """deltas: (station_id, station_path, day, metric) -> amount; volunteer rows are all of population ALL."""
     await rollup.add(session, DailyStat, {(*k, ALL): v for k, v in deltas.items()})
+
+
+async def add_raw(conn, deltas: dict[tuple[int, str, date, str], Decimal]) -> None:
+    """`add` on a lean write path's asyncpg connection (shared.db.raw_connection)."""
+    await rollup.add_raw(conn, DailyStat, {(*k, ALL): v for k, v in deltas.items()})
+
+
+_SERVED = ("INSERT INTO {t} AS s (volunteer_id, day, station_id, station_path, records) "
+           "SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::text[], $5::int[]) "
+           "ON CONFLICT (volunteer_id, day, station_id) DO UPDATE SET records = s.records + excluded.records")
+_SERVED_GONE = ("DELETE FROM {t} WHERE (volunteer_id, day, station_id) IN "
+                "(SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[])) AND records <= 0")
+
+
+async def add_served_raw(conn, deltas: dict[tuple[str, date, int, str], int]) -> None:
+    """`add_served` on a lean write path's asyncpg connection: the same rows, one statement for all."""
+    keys = sorted(k for k, v in deltas.items() if v)  # a fixed lock order between writers
+    if not keys:
+        return
+    table = sql_name(ServedDay.__table__)
+    columns = [list(c) for c in zip(*keys, strict=True)]
+    await conn.execute(_SERVED.format(t=table), *columns, [deltas[k] for k in keys])
+    if any(deltas[k] < 0 for k in keys):
+        await conn.execute(_SERVED_GONE.format(t=table), *columns[:3])
 
 
 async def add_served(session: AsyncSession, deltas: dict[tuple[str, date, int, str], int]) -> None:

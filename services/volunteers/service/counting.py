@@ -51,5 +51,13 @@ class Rollup:
         self._served.clear()
 
 
+    async def write_raw(self, conn) -> None:
+        """`write` on a lean write path's asyncpg connection (shared.db.raw_connection), in its transaction."""
+        await repo.add_raw(conn, dict(self._deltas))
+        await repo.add_served_raw(conn, dict(self._served))
+        self._deltas.clear()
+        self._served.clear()
+
+
 def certified_hours(r: ServiceHours) -> Decimal:
     return Decimal(r.hours) if r.status in CERTIFIED_STATUSES and r.deleted_at is None else Decimal(0)

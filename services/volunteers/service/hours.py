@@ -7,26 +7,31 @@ more, and defaults to it. A record is one shift: one that runs past midnight end
 day (`ends_on`) and is still one record (service/shifts.py).
 """
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.volunteers.errors import unknown
-from services.volunteers.models import ServiceHours, ServiceHoursVersion, Station, Team, Volunteer
+from services.volunteers.models import AuditLog, ServiceHours, ServiceHoursVersion, Station, Team, Volunteer
 from services.volunteers.repository import hours as repo
 from services.volunteers.repository.common import get_unscoped
 from services.volunteers.schemas.hours import ConfirmInput, CorrectionInput, DisputeInput, HoursCreate
 from services.volunteers.service import shifts
 from services.volunteers.service.counting import Rollup, certified_hours
 from services.volunteers.service.references import check_occasion
+from shared.audit import CREATE, log_writes_raw
+from shared.db import raw_connection
 from shared.errors import InvalidInput
 from shared.contracts.lookup.client import Asker
 from shared.models import new_id
-from shared.records import TransitionNotAllowed, Vault, replay, save_new, touch
+from shared.records import IdInUse, TransitionNotAllowed, Vault, replay, save_new, touch
 from shared.repository import get_live
 from shared.principals import Principal
 from shared.review import Review
+from shared.scope import live_row_in
 from shared.stations import resolve_station
 
 MAX_HOURS_A_DAY = Decimal(24)
@@ -97,10 +102,14 @@ async def _day_totals(session: AsyncSession, volunteer_id: str, days, exclude_id
 
 async def _check_day_total(session: AsyncSession, record_id: str | None, volunteer_id: str, values: dict,
                            review: Review) -> None:
-    """A soft rule: more than 24 hours on a day means some record of that day is wrong, maybe
-    another tablet's; a person decides which."""
     mine = shifts.by_day(values)
-    already = await _day_totals(session, volunteer_id, mine, exclude_id=record_id)
+    _day_rule(mine, await _day_totals(session, volunteer_id, mine, exclude_id=record_id), review)
+
+
+def _day_rule(mine: dict[date, Decimal], already: dict[date, Decimal], review: Review) -> None:
+    """A soft rule: more than 24 hours on a day means some record of that day is wrong, maybe
+    another tablet's; a person decides which. `mine`: a record's hours by day; `already`: the
+    volunteer's other records' on those days."""
     over = [(day, already[day]) for day, hours in sorted(mine.items()) if already[day] + hours > MAX_HOURS_A_DAY]
     day, before = over[0] if over else (min(mine), Decimal(0))
     review.rule(bool(over), "hours", f"The volunteer would have more than 24 hours on {day.isoformat()} "
@@ -137,7 +146,9 @@ def _remember(session: AsyncSession, record: ServiceHours, action: str, principa
 
 async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal, body: HoursCreate,
                  review: Review | None = None) -> tuple[ServiceHours, bool]:
-    """`review`: how the soft rules are met (refused by default; a tablet's push flags them)."""
+    """`review`: how the soft rules are met (refused by default; a tablet's push flags them). Records are
+    created by the lean path below (REST and sync); this ORM path is the reference it is tested against
+    (tests/volunteers/test_lean_writes.py)."""
     review = review or Review()
     digest = vault.digest("service_hours", body)
     if (existing := await replay(session, ServiceHours, body.id, digest, principal)) is not None:
@@ -145,19 +156,11 @@ async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: P
     volunteer = await get_live(session, Volunteer, body.volunteer_id, principal, for_update=True)
     if volunteer is None:
         raise unknown("volunteer_id", "volunteer")
-    if body.team_id:
-        team = await get_live(session, Team, body.team_id, principal)
-        if team is None:
-            raise unknown("team_id", "team")
-        station_id, station_path = team.station_id, team.station_path
-    else:
-        station_id, station_path = await resolve_station(session, Station, principal, body.station_id)
+    station_id, station_path = await _organiser(session, principal, body)
     values = settle(body.model_dump(include=set(SERVICE_FIELDS)))
     await check_occasion(asker, values["activity_kind"], values.get("activity_ref"))
     await _check_day_total(session, None, volunteer.id, values, review)
-    record = ServiceHours(id=body.id or new_id(), volunteer_id=volunteer.id, team_id=body.team_id,
-                          station_id=station_id, station_path=station_path, status="recorded", create_digest=digest,
-                          created_by=principal.user_id, updated_by=principal.user_id, version=1, **values)
+    record = ServiceHours(**_new_values(principal, body, volunteer.id, station_id, station_path, digest, values))
     review.apply(record)
     await save_new(session, record)
     _remember(session, record, "record", principal)
@@ -165,6 +168,105 @@ async def create(session: AsyncSession, vault: Vault, asker: Asker, principal: P
     rollup.hours(record, +1)
     await rollup.write(session)
     return record, True
+
+
+def _new_values(principal: Principal, body: HoursCreate, volunteer_id: str, station_id: int, station_path: str,
+                digest: str, values: dict) -> dict:
+    """The columns of a record made from a create body: the ORM path's and the lean path's one rule."""
+    return {"id": body.id or new_id(), "volunteer_id": volunteer_id, "team_id": body.team_id,
+            "station_id": station_id, "station_path": station_path, "status": "recorded", "create_digest": digest,
+            "created_by": principal.user_id, "updated_by": principal.user_id, "version": 1, **values}
+
+
+class _Made(SimpleNamespace):
+    """A record the lean path makes, as the counting rules and the history snapshot read it."""
+
+
+async def create_many(session: AsyncSession, vault: Vault, asker: Asker, principal: Principal,
+                      new: list[HoursCreate], *, review: Callable[[], Review] = Review,
+                      named: Callable[[int, Exception], Exception] = lambda i, exc: exc) -> list[tuple[str, bool]]:
+    """The lean path of `create`, for one record or many (a tablet's push) at once, with the same checks and
+    effects, each record as if created after the ones before it: idempotent client ids, the volunteer live
+    in the caller's subtree (locked), the organising team or station, the shift's own checks (`settle`), the
+    activity or session it names, the 24-hours-a-day soft rule (the records before it in the batch
+    included), the history entry, the audit row, and the rollups (daily_stat, through its trigger
+    ancestor_stat; served_day), summed over all the records and written once.
+
+    `named(i, exc)`: the error of the i-th record as the caller reports it. Answers (id, created) per
+    record; a retried create is (id, False)."""
+    conn = await raw_connection(session)
+    existing = await repo.claim_ids(conn, [body.id for body in new if body.id])
+    volunteers = await repo.lock_volunteers(conn, principal, [body.volunteer_id for body in new])
+    made: dict[str, str] = {}  # id -> digest, of the records made here
+    places: dict[tuple, tuple[int, str]] = {}  # (team id, station id) -> the organising station
+    answers, rows, checked = [], [], []
+    for i, body in enumerate(new):
+        digest = vault.digest("service_hours", body)
+        if body.id is not None and (body.id in existing or body.id in made):
+            # shared.records.replay's rule: the same id and body is the record made already.
+            found = existing.get(body.id)
+            same = (made[body.id] == digest if found is None
+                    else live_row_in(_Made(**found), principal) and found["create_digest"] == digest)
+            if not same:
+                raise named(i, IdInUse())
+            answers.append((body.id, False))
+            continue
+        try:
+            if body.volunteer_id not in volunteers:
+                raise unknown("volunteer_id", "volunteer")
+            place = (body.team_id, body.station_id)
+            if place not in places:
+                places[place] = await _organiser(session, principal, body)
+            values = settle(body.model_dump(include=set(SERVICE_FIELDS)))
+            await check_occasion(asker, values["activity_kind"], values.get("activity_ref"))
+        except Exception as exc:
+            raise named(i, exc) from None
+        record = _new_values(principal, body, body.volunteer_id, *places[place], digest, values)
+        made[record["id"]] = digest
+        rows.append(record)
+        checked.append(i)
+        answers.append((record["id"], True))
+    if not rows:
+        return answers
+    days = [day for record in rows for day in shifts.by_day(record)]
+    stored = await repo.shifts_between(conn, [r["volunteer_id"] for r in rows], min(days) - timedelta(days=1),
+                                       max(days))
+    shifts_of: dict[str, list[dict]] = {}  # volunteer id -> their live records, stored and made before
+    for r in stored:
+        shifts_of.setdefault(r["volunteer_id"], []).append(r)
+    rollup, versions = Rollup(), []
+    for i, record in zip(checked, rows, strict=True):
+        mine = shifts.by_day(record)
+        # What `_day_totals` reads for this record: the volunteer's live records starting from the day before
+        # its first day to its last, the stored ones and those made before it here.
+        theirs = shifts_of.setdefault(record["volunteer_id"], [])
+        others = [r for r in theirs if min(mine) - timedelta(days=1) <= r["served_on"] <= max(mine)]
+        theirs.append(record)
+        rule = review()
+        try:
+            _day_rule(mine, {day: sum((shifts.by_day(r).get(day, Decimal(0)) for r in others), Decimal(0))
+                             for day in mine}, rule)
+        except Exception as exc:
+            raise named(i, exc) from None
+        record["review"] = rule.new_flags()
+        made_record = _Made(**record, deleted_at=None)
+        rollup.hours(made_record, +1)
+        versions.append((record["id"], 1, "record", "recorded", _snapshot(made_record), principal.user_id))
+    await repo.insert_many(conn, rows, versions)
+    await log_writes_raw(session, conn, AuditLog, CREATE, ServiceHours.__tablename__,
+                         [(r["id"], r["station_path"]) for r in rows])
+    await rollup.write_raw(conn)
+    return answers
+
+
+async def _organiser(session: AsyncSession, principal: Principal, body: HoursCreate) -> tuple[int, str]:
+    """The station that organised a record: its team's, or the one given (the caller's by default)."""
+    if body.team_id:
+        team = await get_live(session, Team, body.team_id, principal)
+        if team is None:
+            raise unknown("team_id", "team")
+        return team.station_id, team.station_path
+    return await resolve_station(session, Station, principal, body.station_id)
 
 
 async def correct(session: AsyncSession, asker: Asker, principal: Principal, record: ServiceHours,

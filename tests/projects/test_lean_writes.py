@@ -1,0 +1,246 @@
+"""The lean write path of attendance (service.attendance.add_many, used by REST's one attendee and by
+tablet pushes) against the ORM path it stands in for (service.attendance.add_one, and a push's rule for
+a person recorded twice, keep_pushed_id): the same inputs leave the same stored rows, occasions, audit
+rows and figures (daily_stat, ancestor_stat kept by its trigger, person_day). Each path runs in a
+transaction of the service's own engine that is read and then rolled back, so both start from the same
+database and may use the same client ids."""
+
+import pytest
+from sqlalchemy import text
+
+from services.projects.repository import attendance as attendance_repo
+from services.projects.models import Activity, GroupSession
+from services.projects.schemas.work import AttendanceBatch, AttendeeInput
+from services.projects.service import attendance as attendance_service
+from shared.contracts.lookup.client import Asker
+from shared.db import raw_connection
+from shared.principals import Principal, Role, device_principal
+from shared.records import IdInUse
+from shared.repository import get_live
+from tests.projects.conftest import stats
+from tests.projects.test_sync import activity_row, created, device, project, push  # noqa: F401 (fixtures)
+
+# Everything but the timestamps and the sync marker, which differ between any two writes.
+STORED = {
+    "attendance": "SELECT id, session_id, activity_id, station_id, station_path, beneficiary_id, populations, "
+                  "person_no, created_by, updated_by, version, deleted_at IS NOT NULL AS deleted "
+                  "FROM projects.attendance ORDER BY id",
+    "group_session": "SELECT id, named_count, anonymous_count, version, updated_by, deleted_at "
+                     "FROM projects.group_session ORDER BY id",
+    "activity": "SELECT id, named_count, anonymous_count, version, updated_by, deleted_at "
+                "FROM projects.activity ORDER BY id",
+    "audit_log": "SELECT actor_id, actor_role, device_id, address, request_id, operation, action, record_table, "
+                 "record_id, station_path FROM projects.audit_log ORDER BY 8, 9, 7, 1, 2, 3, 4, 5, 6, 10",
+    "daily_stat": "SELECT station_id, day, metric, population, station_path, value FROM projects.daily_stat "
+                  "ORDER BY 1, 2, 3, 4",
+    "ancestor_stat": "SELECT node_id, grain, metric, period, population, shard, parent_id, value "
+                     "FROM projects.ancestor_stat ORDER BY 1, 2, 3, 4, 5, 6",
+    "person_day": "SELECT station_id, day, population, person, station_path, refs FROM projects.person_day "
+                  "ORDER BY 1, 2, 3, 4",
+}
+
+
+async def _written(projects_app, principal: Principal, work) -> dict[str, list[dict]]:
+    """What `work(session)` leaves in the database, read inside its transaction, which is then rolled back."""
+    db = projects_app.state.db
+    async with db.write_sessions() as session:
+        session.info["principal"] = principal  # the audit actor, as a push names its device
+        await session.execute(text(db.write_guard))
+        await work(session)
+        await session.flush()
+        conn = await raw_connection(session)
+        found = {name: [dict(r) for r in await conn.fetch(sql)] for name, sql in STORED.items()}
+        await session.rollback()
+    return found
+
+
+def _adding(principal: Principal, asker: Asker, inputs: list[tuple[str, str, dict]], lean: bool, pushed: bool):
+    """One path's adding of `inputs` ((attendance column, occasion id, attendee) triples). `pushed`: a push's
+    rules (keep_pushed_ids)."""
+    bodies = [(col, occasion_id, AttendeeInput.model_validate(body)) for col, occasion_id, body in inputs]
+
+    async def work(session) -> None:
+        if lean:
+            conn = await raw_connection(session)
+            occasions = await attendance_repo.lock_occasions(conn, principal, [(c, o) for c, o, _ in bodies])
+            await attendance_service.add_many(session, asker, principal,
+                                              [(occasions[(c, o)], body) for c, o, body in bodies],
+                                              keep_pushed_ids=pushed)
+            return
+        for col, occasion_id, body in bodies:
+            occasion = await get_live(session, attendance_repo.MODELS[col], occasion_id, principal, for_update=True)
+            kept, _ = await attendance_service.add_one(session, asker, principal, occasion, body)
+            if pushed and body.id and kept.id != body.id:
+                await attendance_service.keep_pushed_id(session, principal, kept, body.id)
+
+    return work
+
+
+@pytest.fixture
+async def occasions(projects, make_project, make_group, make_session, make_activity, register, worker):
+    """A session (one anonymous attendee, and one person there already as att-0) and an activity of station 2,
+    held today; three people: one in two populations, a child, an elder."""
+    project = await make_project()
+    group = await make_group(worker, project["id"])
+    session = await make_session(worker, group["id"], anonymous_count=1)
+    activity = await make_activity(worker, project["id"], anonymous_count=0)
+    people = [await register(worker, populations=pops, name=f"居民{i}")
+              for i, pops in enumerate([("elderly", "disabled"), ("children",), ("elderly",)])]
+    r = await projects.post(f"/v1/groups/{group['id']}/sessions/{session['id']}/attendance", headers=worker,
+                            json={"id": "att-0", "beneficiary_id": people[2]})
+    assert r.status_code == 201, r.text
+    return session["id"], activity["id"], people
+
+
+def _inputs(session_id: str, activity_id: str, people: list[str]) -> list[tuple[str, str, dict]]:
+    s, a = ("session_id", session_id), ("activity_id", activity_id)
+    return [
+        (*s, {"id": "att-1", "beneficiary_id": people[0]}),
+        (*s, {"id": "att-2", "beneficiary_id": people[1]}),
+        # The same person at another occasion that day: one person in person_day, with two attendances behind it.
+        (*a, {"id": "att-3", "beneficiary_id": people[0]}),
+        # Attending already (att-0): the row there answers; a push keeps its id as a tombstone.
+        (*s, {"id": "att-4", "beneficiary_id": people[2]}),
+        # Added earlier in the same batch (att-1): the same.
+        (*s, {"id": "att-5", "beneficiary_id": people[0]}),
+        # A retry of the second.
+        (*s, {"id": "att-2", "beneficiary_id": people[1]}),
+        (*a, {"id": "att-6", "beneficiary_id": people[1]}),
+    ]
+
+
+def _asker(projects_app, headers: dict) -> Asker:
+    return Asker(projects_app.state.lookup, lambda: headers["Authorization"].removeprefix("Bearer "))
+
+
+class TestLeanAgainstOrm:
+    async def test_a_tablets_attendance(self, projects_app, occasions, worker):
+        tablet = device_principal("tab-1", 2, "/1/2/")
+        inputs = _inputs(*occasions)
+        asker = _asker(projects_app, worker)
+        orm = await _written(projects_app, tablet, _adding(tablet, asker, inputs, lean=False, pushed=True))
+        lean = await _written(projects_app, tablet, _adding(tablet, asker, inputs, lean=True, pushed=True))
+        assert [(r["id"], r["deleted"]) for r in orm["attendance"]] == [
+            ("att-0", False), ("att-1", False), ("att-2", False), ("att-3", False), ("att-4", True), ("att-5", True),
+            ("att-6", False)]
+        assert [(r["named_count"], r["version"]) for r in orm["group_session"]] == [(3, 4)]
+        assert {r["record_id"] for r in orm["audit_log"] if r["actor_id"] == "device:tab-1"} == {
+            "att-1", "att-2", "att-3", "att-4", "att-5", "att-6", occasions[0], occasions[1]}
+        assert [r for r in orm["person_day"] if r["refs"] == 2]
+        for name in STORED:
+            assert lean[name] == orm[name], name
+
+    async def test_a_workers_attendance(self, projects_app, occasions, worker):
+        principal = Principal(user_id="w2", role=Role.social_worker, station_id=2, station_path="/1/2/")
+        inputs = _inputs(*occasions)
+        asker = _asker(projects_app, worker)
+        orm = await _written(projects_app, principal, _adding(principal, asker, inputs, lean=False, pushed=False))
+        lean = await _written(projects_app, principal, _adding(principal, asker, inputs, lean=True, pushed=False))
+        assert len(orm["attendance"]) == 5 and {r["created_by"] for r in orm["attendance"][1:]} == {"w2"}
+        for name in STORED:
+            assert lean[name] == orm[name], name
+
+
+class TestReplaceLeanAgainstOrm:
+    """The whole list set at once (PUT .../attendance, a session made with its attendees): its new attendees
+    by the lean path's statements against the ORM's one by one."""
+
+    async def test_a_whole_list(self, projects_app, occasions, worker):
+        principal = Principal(user_id="w2", role=Role.social_worker, station_id=2, station_path="/1/2/")
+        session_id, activity_id, people = occasions
+        asker = _asker(projects_app, worker)
+        lists = [(GroupSession, session_id, {"anonymous_count": 4, "attendees": [  # att-0 leaves
+                     {"id": "att-1", "beneficiary_id": people[0]}, {"id": "att-2", "beneficiary_id": people[1]},
+                     {"id": "att-9", "beneficiary_id": people[0]}]}),
+                 (Activity, activity_id, {"attendees": [{"id": "att-3", "beneficiary_id": people[0]},
+                                                        {"id": "att-4", "beneficiary_id": people[2]}]})]
+
+        def replacing(lean: bool):
+            async def work(session) -> None:
+                for model, occasion_id, body in lists:
+                    occasion = await get_live(session, model, occasion_id, principal, for_update=True)
+                    await attendance_service.replace(session, asker, principal, occasion,
+                                                     AttendanceBatch.model_validate(body), lean=lean)
+            return work
+
+        orm = await _written(projects_app, principal, replacing(lean=False))
+        lean = await _written(projects_app, principal, replacing(lean=True))
+        assert [(r["id"], r["deleted"]) for r in orm["attendance"]] == [
+            ("att-0", True), ("att-1", False), ("att-2", False), ("att-3", False), ("att-4", False)]
+        assert [(r["named_count"], r["anonymous_count"]) for r in orm["group_session"]] == [(2, 4)]
+        for name in STORED:
+            assert lean[name] == orm[name], name
+
+    async def test_an_id_in_use_is_refused(self, projects_app, occasions, worker):
+        principal = Principal(user_id="w2", role=Role.social_worker, station_id=2, station_path="/1/2/")
+        session_id, _, people = occasions
+        body = AttendanceBatch.model_validate({"attendees": [{"id": "att-0", "beneficiary_id": people[0]}]})
+
+        async def work(session) -> None:
+            occasion = await get_live(session, GroupSession, session_id, principal, for_update=True)
+            await attendance_service.replace(session, _asker(projects_app, worker), principal, occasion, body)
+
+        with pytest.raises(IdInUse):
+            await _written(projects_app, principal, work)
+
+
+def _attendance(i: int, person: str, **fields) -> dict:
+    return {"id": f"att-{i}", "activity_id": "a-1", "beneficiary_id": person, **fields}
+
+
+class TestLeanPush:
+    """What the batched push adds to the one-by-one one: the rules hold for the whole batch."""
+
+    async def test_an_occasion_out_of_scope_names_the_record_and_writes_nothing(
+            self, push, activity_row, register, worker, sibling, sibling_head, make_project, make_activity, db):
+        person = await register(worker)
+        theirs = await make_activity(sibling, (await make_project(sibling_head))["id"])
+        before = await db.fetchval("SELECT count(*) FROM projects.attendance")
+        r = await push({**created("activities", activity_row()),
+                        **created("attendances", _attendance(1, person),
+                                  _attendance(2, person, activity_id=theirs["id"]))}, expect=403)
+        assert r.json()["records"] == [{"table": "attendances", "id": "att-2"}]
+        assert await db.fetchval("SELECT count(*) FROM projects.attendance") == before
+        assert await db.fetchval("SELECT count(*) FROM projects.activity WHERE id = 'a-1'") == 0
+
+    async def test_an_unknown_attendee_is_named_and_nothing_written(self, push, activity_row, register, worker,
+                                                                   sibling, db):
+        mine, theirs = await register(worker), await register(sibling)
+        r = await push({**created("activities", activity_row()),
+                        **created("attendances", _attendance(1, mine), _attendance(2, theirs),
+                                  _attendance(3, theirs))}, expect=422)
+        assert [e["field"] for e in r.json()["errors"]] == ["changes.attendances.att-2.beneficiary_id"]
+        assert await db.fetchval("SELECT count(*) FROM projects.attendance") == 0
+
+    async def test_a_row_without_its_occasion_is_named(self, push, activity_row, register, worker, db):
+        person = await register(worker)
+        r = await push({**created("activities", activity_row()),
+                        **created("attendances", _attendance(1, person), _attendance(2, person, activity_id=None))},
+                       expect=422)
+        assert [e["field"] for e in r.json()["errors"]] == ["changes.attendances.att-2.session_id"]
+        assert await db.fetchval("SELECT count(*) FROM projects.attendance") == 0
+
+    async def test_one_id_for_two_people_is_refused(self, push, activity_row, register, worker, db):
+        first, second = await register(worker), await register(worker, name="李明")
+        r = await push({**created("activities", activity_row()),
+                        **created("attendances", _attendance(1, first), _attendance(1, second))}, expect=409)
+        assert r.json()["type"].endswith("id-in-use")
+        assert await db.fetchval("SELECT count(*) FROM projects.attendance") == 0
+
+    async def test_a_retried_push_counts_once(self, projects, push, activity_row, register, worker, service_headers,
+                                              db):
+        people = [await register(worker, populations=["elderly"], name=f"居民{i}") for i in range(30)]
+        changes = {**created("activities", activity_row(anonymous_count=0)),
+                   **created("attendances", *[_attendance(i, p) for i, p in enumerate(people)])}
+        for _ in range(2):
+            await push(changes, expect=204)
+        a = (await projects.get("/v1/activities/a-1", headers=worker)).json()
+        assert (a["named_count"], a["person_times"]) == (30, 30)
+        got = await stats(projects, service_headers, metrics=["person_times.community"], group_by=["population"])
+        assert got == {("person_times.community", "_all", None, None): 30,
+                       ("person_times.community", "elderly", None, None): 30}
+        assert await db.fetchval("SELECT count(*) FROM projects.attendance") == 30
+        assert await db.fetchval("SELECT count(*) FROM projects.audit_log WHERE record_table = 'attendance' "
+                                 "AND actor_id = 'device:tab-1'") == 30
+        persons = await db.fetchval("SELECT count(*) FROM projects.person_day WHERE population = '_all'")
+        assert persons == 30
