@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -188,14 +189,15 @@ class ReplicaSet:
                     replica.number, replica.base, type(exc).__name__ if exc else "probe", self.probe_s)
         if self._prober is None or self._prober.done():
             with contextlib.suppress(RuntimeError):  # no running loop: nothing to probe with
+                # A context of its own: not the request's that found the replica down (its request id).
                 self._prober = asyncio.get_running_loop().create_task(
-                    self._probing(), name=f"probe-{self.service}-replicas")
+                    self._probing(), name=f"probe-{self.service}-replicas", context=contextvars.Context())
 
     def mark_up(self, replica: Replica, why: str) -> None:
         if replica.up:
             return
         replica.up, replica.failed_probes = True, 0
-        log.warning("%s replica %d (%s) is up again (%s)", self.service, replica.number, replica.base, why)
+        log.info("%s replica %d (%s) is up again (%s)", self.service, replica.number, replica.base, why)
 
     async def _probing(self) -> None:
         """While any replica is down: probe each when its time comes. Ends when all are up."""
