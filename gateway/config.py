@@ -56,7 +56,7 @@ class GatewaySettings(ServiceSettings):
     # A replica counted down is asked /readyz after replica_probe_s, then after twice as long each
     # time it still does not answer 200, at most replica_probe_max_s apart.
     replica_probe_s: float = 1.0
-    replica_probe_max_s: float = 30.0
+    replica_probe_max_s: float = 10.0
     # How often the station tree is re-pushed to services that missed a change.
     station_push_interval_s: float = 5.0
 

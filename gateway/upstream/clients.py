@@ -50,7 +50,7 @@ class Hop:
 
     def __init__(self, bases: str | Sequence[str], transport: httpx.AsyncBaseTransport, timeout_s: float, *,
                  service: str = "service", connect_timeout_s: float | None = None, probe_s: float = 1.0,
-                 probe_max_s: float = 30.0) -> None:
+                 probe_max_s: float = 10.0) -> None:
         self.transport = transport
         connect_s = min(timeout_s, connect_timeout_s or timeout_s)
         self.extensions = {"timeout": {"connect": connect_s, "read": timeout_s, "write": timeout_s,

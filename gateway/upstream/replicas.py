@@ -126,7 +126,7 @@ class ReplicaSet:
     """One service's replicas; `send` takes a request to one of them."""
 
     def __init__(self, service: str, bases: Sequence[str], probe: Probe, probe_s: float = 1.0,
-                 probe_max_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 probe_max_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         if not bases:
             raise ValueError(f"{service}: no address")
         self.service = service
