@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # WORKERS=2 (make run WORKERS=2): uvicorn workers per process; GATEWAY_WORKERS, CASES_WORKERS... for one.
+# REPLICAS=2: each service as two processes (the second at its port + 10); CASES_REPLICAS... for one.
 run: $(STAMP)
 	$(PY) -m ops.run
 

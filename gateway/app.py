@@ -22,6 +22,7 @@ from gateway.sync.api import router as sync_router
 from gateway.sync.attachments import router as sync_attachments_router
 from gateway.state import GatewayState
 from gateway.upstream import install_proxy
+from gateway.upstream.replicas import ReplicaCollector
 from shared import clock
 from shared.app import build_app
 from shared.observability import configure_logging
@@ -48,7 +49,8 @@ def create_app(settings: GatewaySettings | None = None,
                     idempotent_answers=IdempotentAnswer,
                     description="Community social-work stations: casework, group work, community activities "
                                 "and volunteers. Log in with the Authorize button (username and password).",
-                    openapi_tags=OPENAPI_TAGS, middleware=[AccountGate], state=state)
+                    openapi_tags=OPENAPI_TAGS, middleware=[AccountGate], state=state,
+                    collectors=[ReplicaCollector(state.replica_sets)])
     app.include_router(identity_router)
     app.include_router(progress_router)
     app.include_router(review_router)

@@ -44,7 +44,19 @@ class GatewaySettings(ServiceSettings):
     cases_url: str = "http://127.0.0.1:8001"
     projects_url: str = "http://127.0.0.1:8002"
     volunteers_url: str = "http://127.0.0.1:8003"
+    # Several replicas of a service: their addresses, comma-separated (CASES_URLS=http://a:8001,http://b:8001);
+    # when set, it replaces the single address above (gateway/upstream/replicas.py spreads over them).
+    cases_urls: str = ""
+    projects_urls: str = ""
+    volunteers_urls: str = ""
     upstream_timeout_s: float = 10.0
+    # Connecting to a replica longer than this counts it down, and the request goes to another:
+    # a replica whose host is gone must not take the whole upstream_timeout_s of every request.
+    upstream_connect_timeout_s: float = 2.0
+    # A replica counted down is asked /readyz after replica_probe_s, then after twice as long each
+    # time it still does not answer 200, at most replica_probe_max_s apart.
+    replica_probe_s: float = 1.0
+    replica_probe_max_s: float = 10.0
     # How often the station tree is re-pushed to services that missed a change.
     station_push_interval_s: float = 5.0
 
@@ -76,10 +88,25 @@ class GatewaySettings(ServiceSettings):
                 value = _env(env)
                 setattr(self, field, Path(value) if field.endswith("_file") else value)
         for name in ("cases", "projects", "volunteers"):
-            value = _env(f"{name.upper()}_URL")
-            if value:
-                setattr(self, f"{name}_url", value)
+            for field in (f"{name}_url", f"{name}_urls"):
+                value = _env(field.upper())
+                if value and field not in self.model_fields_set:
+                    setattr(self, field, value)
+            self.service_urls(name)  # a malformed list stops the start, naming the setting
         return self
+
+    def service_urls(self, name: str) -> tuple[str, ...]:
+        """The addresses of one service's replicas: `<name>_urls` when set, else `<name>_url`."""
+        listed = getattr(self, f"{name}_urls")
+        urls = tuple(u.strip().rstrip("/") for u in listed.split(",") if u.strip()) if listed.strip() else ()
+        urls = urls or (getattr(self, f"{name}_url").rstrip("/"),)
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{name.upper()}_URLS (or {name.upper()}_URL) must list http(s) addresses, "
+                                 f"not {url!r}")
+        if len(set(urls)) != len(urls):
+            raise ValueError(f"{name.upper()}_URLS lists one address twice")
+        return urls
 
     def private_key_pem(self) -> str:
         return key_pem(self.jwt_private_key, self.jwt_private_key_file, "JWT_PRIVATE_KEY")

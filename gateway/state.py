@@ -44,6 +44,15 @@ class GatewayState(ProcessState):
     # The platform's API document, the gateway's and the services' (gateway.upstream.openapi).
     merged_openapi: MergedOpenAPI | None = None
 
+    def readiness(self) -> dict:
+        """/readyz: "up" or "down" for each replica of each service, numbered as in CASES_URLS (1, 2, ...);
+        never their addresses, /readyz being public."""
+        return {"replicas": self.upstreams.replicas()} if self.upstreams is not None else {}
+
+    def replica_sets(self) -> list:
+        """The services' replicas, for /metrics (gateway.upstream.replicas.ReplicaCollector)."""
+        return self.upstreams.replica_sets() if self.upstreams is not None else []
+
     async def forget_stats(self) -> None:
         """Every dashboard answer kept, by this process and in the table it shares with the others, forgotten."""
         self.stats_cache.clear()

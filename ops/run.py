@@ -2,8 +2,8 @@
 
 Keys, embedded PostgreSQL (unless DATABASE_URL is set), the embedded S3 store when
 STORAGE_URL asks for it (ops/s3.py), migrations, then the gateway and the three services,
-each its own uvicorn process as in production. Every process's output streams here, prefixed
-with its name; Ctrl-C stops them all (and the database and the S3 store, if this run started
+each its own uvicorn process as in production (`REPLICAS=2`: each service twice, the gateway
+given both addresses). Every process's output streams here, prefixed with its name; Ctrl-C stops them all (and the database and the S3 store, if this run started
 them). Data stays under .data/ between runs.
 
 Supervised: a process that dies after it has served is started again, after 1 s, then 2, 4...
@@ -36,6 +36,9 @@ TAIL_LINES = 40
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 # A process that served this long before dying starts again from the first wait.
 STABLE_S = 60.0
+# Replica k of a service listens on its port + (k - 1) * this: the first replicas keep their usual
+# ports (8001-8003), and the services' further replicas do not take each other's (8011-8013, ...).
+REPLICA_PORT_STEP = 10
 
 
 @dataclass
@@ -51,15 +54,24 @@ class Spec:
 
     def workers(self, env: dict[str, str] | None = None) -> int:
         """uvicorn workers of this process: `<NAME>_WORKERS`, else `WORKERS` (`make run WORKERS=2`), else 1."""
+        return self._count("WORKERS", env)
+
+    def replicas(self, env: dict[str, str] | None = None) -> int:
+        """Processes of this service: `<NAME>_REPLICAS`, else `REPLICAS` (`make run REPLICAS=2`), else 1.
+        The gateway is always one: clients would need a load balancer in front of several
+        (docs/operations.md); its workers share its one port."""
+        return 1 if self.public else self._count("REPLICAS", env)
+
+    def _count(self, what: str, env: dict[str, str] | None) -> int:
         env = os.environ if env is None else env
-        value = env.get(f"{self.name.upper()}_WORKERS") or env.get("WORKERS") or "1"
+        value = env.get(f"{self.name.upper()}_{what}") or env.get(what) or "1"
         try:
-            workers = int(value)
+            count = int(value)
         except ValueError:
-            raise Failed(f"{self.name.upper()}_WORKERS (or WORKERS) must be a whole number, not {value!r}") from None
-        if workers < 1:
-            raise Failed(f"{self.name.upper()}_WORKERS (or WORKERS) must be at least 1, not {workers}")
-        return workers
+            raise Failed(f"{self.name.upper()}_{what} (or {what}) must be a whole number, not {value!r}") from None
+        if count < 1:
+            raise Failed(f"{self.name.upper()}_{what} (or {what}) must be at least 1, not {count}")
+        return count
 
 
 SPECS = (
@@ -76,6 +88,7 @@ class Child:
     host: str
     port: int
     env: dict[str, str]
+    replica: int = 1
     proc: subprocess.Popen | None = None
     tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
     reader: threading.Thread | None = None
@@ -86,6 +99,11 @@ class Child:
     restarts: int = 0
     restart_at: float | None = None
     serving: bool = False
+
+    @property
+    def name(self) -> str:
+        """The service's name, and its replica's number from the second on: cases, cases-2."""
+        return self.spec.name if self.replica == 1 else f"{self.spec.name}-{self.replica}"
 
     @property
     def url(self) -> str:
@@ -103,7 +121,7 @@ class Failed(Exception):
 
 
 _print_lock = threading.Lock()
-_width = max(len(s.name) for s in SPECS)
+_width = max(len(s.name) for s in SPECS) + 2  # room for a replica's number: volunteers-2
 
 
 def say(line: str, name: str = "run") -> None:
@@ -138,10 +156,11 @@ def command(spec: Spec, host: str, port: int, workers: int = 1) -> list[str]:
     return [sys.executable, "-m", "ops.child", str(os.getpid()), *uvicorn]
 
 
-def metrics_folder(spec: Spec, env: dict[str, str]) -> Path:
+def metrics_folder(child: Child, env: dict[str, str]) -> Path:
     """Where the process's workers leave their metrics for each other's scrapes (shared/multiprocess.py):
-    one folder per process, under HAOLIN_METRICS_DIR (default .data/metrics)."""
-    return Path(env.get("HAOLIN_METRICS_DIR") or ROOT / ".data" / "metrics") / spec.name
+    one folder per process (each replica its own: each answers for itself), under HAOLIN_METRICS_DIR
+    (default .data/metrics)."""
+    return Path(env.get("HAOLIN_METRICS_DIR") or ROOT / ".data" / "metrics") / child.name
 
 
 def fresh_metrics_folder(folder: Path) -> None:
@@ -155,7 +174,7 @@ def launch(child: Child, remember: list[str]) -> None:
     """Start (or start again) the child's process and the thread that streams its output."""
     env = dict(child.env)
     # Always set, whatever the number of workers: /metrics is gathered the same way for one or many.
-    folder = metrics_folder(child.spec, env)
+    folder = metrics_folder(child, env)
     fresh_metrics_folder(folder)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     child.proc = subprocess.Popen(
@@ -178,7 +197,7 @@ def stream(child: Child, proc: subprocess.Popen, remember: list[str]) -> None:
         child.tail.append(line)
         if child.spec.public and _PASSWORD_LINE.search(line):
             remember.append(line.strip(" *"))
-        say(line, child.spec.name)
+        say(line, child.name)
 
 
 def ready(child: Child) -> bool:
@@ -194,7 +213,7 @@ def check_alive(children: list[Child]) -> None:
     for child in children:
         code = child.proc.poll()
         if code is not None:
-            raise Failed(f"{child.spec.name} {exited(code)} before it answered /readyz", child)
+            raise Failed(f"{child.name} {exited(code)} before it answered /readyz", child)
 
 
 def exited(code: int) -> str:
@@ -217,7 +236,7 @@ def wait_ready(children: list[Child], stopping: threading.Event) -> None:
         for child in children:
             child.serving = child not in pending
         if pending and time.monotonic() > deadline:
-            raise Failed(f"{pending[0].spec.name} did not answer {pending[0].url}/readyz within "
+            raise Failed(f"{pending[0].name} did not answer {pending[0].url}/readyz within "
                          f"{READY_TIMEOUT_S:.0f} s", pending[0])
         if pending:
             stopping.wait(0.25)
@@ -238,14 +257,14 @@ def supervise(children: list[Child], remember: list[str]) -> None:
                 wait = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S) - 1)]
                 child.failures += 1
                 child.restart_at = now + wait
-                say(f"{child.spec.name} {exited(code)}; restarting it in {wait:.0f} s")
+                say(f"{child.name} {exited(code)}; restarting it in {wait:.0f} s")
         elif now >= child.restart_at:
             child.restarts += 1
-            say(f"restarting {child.spec.name} (restart {child.restarts})")
+            say(f"restarting {child.name} (restart {child.restarts})")
             launch(child, remember)
         if child.proc.poll() is None and not child.serving and child.restarts and ready(child):
             child.serving = True
-            say(f"{child.spec.name} is serving again at {child.url}")
+            say(f"{child.name} is serving again at {child.url}")
 
 
 def stop_group(child: Child) -> None:
@@ -267,7 +286,7 @@ def stop_children(children: list[Child]) -> None:
         try:
             child.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            say(f"{child.spec.name} did not stop in {STOP_GRACE_S:.0f} s; killing it")
+            say(f"{child.name} did not stop in {STOP_GRACE_S:.0f} s; killing it")
             child.proc.kill()
             child.proc.wait()
         stop_group(child)
@@ -283,7 +302,7 @@ def banner(children: list[Child], password_lines: list[str]) -> None:
              f"  API and docs:  {gateway.url}/docs   (the one address for apps, tablets and dashboards)"]
     for c in children:
         if not c.spec.public:
-            lines.append(f"  {c.spec.name + ':':<15}{c.url}  (internal service)")
+            lines.append(f"  {c.name + ':':<15}{c.url}  (internal service)")
     lines.append("  Log in (the dashboard, the Authorize button on /docs, or POST /v1/auth/token) as user 'admin'")
     if os.environ.get("ADMIN_PASSWORD"):
         lines.append("  with the password in ADMIN_PASSWORD.")
@@ -358,19 +377,25 @@ def main() -> int:
         for spec in SPECS:
             # Only the gateway is public; services listen on loopback whatever HOST says.
             bind = host if spec.public else "127.0.0.1"
-            port = spec.port()
-            if not _port_free(bind, port):
-                raise Failed(f"port {port} for {spec.name} is in use (is `make run` already running? "
-                             f"set {spec.port_env} to use another)")
             spec.workers(env)  # a bad WORKERS stops the run before anything starts
-            plan.append((spec, bind, port))
-        for spec, bind, port in plan:
+            for replica in range(1, spec.replicas(env) + 1):
+                port = spec.port() + (replica - 1) * REPLICA_PORT_STEP
+                if not _port_free(bind, port):
+                    raise Failed(f"port {port} for {spec.name} is in use (is `make run` already running? "
+                                 f"set {spec.port_env} to use another)")
+                plan.append((spec, replica, bind, port))
+        for spec in SPECS:
             # Each process finds the others where this run put them; the services ask the gateway
             # (GATEWAY_URL) about the records of others that theirs name, so they too follow a GATEWAY_PORT.
-            reach = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
-            env[f"{spec.name.upper()}_URL"] = f"http://{reach}:{port}"
+            urls = [f"http://{'127.0.0.1' if bind in ('0.0.0.0', '::', '') else bind}:{port}"
+                    for s, _, bind, port in plan if s is spec]
+            env[f"{spec.name.upper()}_URL"] = urls[0]
+            if not spec.public:
+                # Every replica, for the gateway to spread over (gateway/upstream/replicas.py); set even for
+                # one, so that a list left in the operator's environment does not point the gateway elsewhere.
+                env[f"{spec.name.upper()}_URLS"] = ",".join(urls)
 
-        children = [Child(spec, bind, port, env) for spec, bind, port in plan]
+        children = [Child(spec, bind, port, env, replica) for spec, replica, bind, port in plan]
         for child in children:
             launch(child, password_lines)
 
@@ -379,7 +404,7 @@ def main() -> int:
             banner(children, password_lines)
             gateway = next(c for c in children if c.spec.public)
             runfile.write(runfile.RunInfo(pid=os.getpid(), gateway_url=gateway.url, pg_port=pg_port,
-                                          processes={c.spec.name: c.url for c in children}))
+                                          processes={c.name: c.url for c in children}))
         while not stopping.is_set():
             supervise(children, password_lines)
             stopping.wait(0.5)
@@ -391,7 +416,7 @@ def main() -> int:
             child: Child = exc.args[1]
             if child.reader is not None:
                 child.reader.join(timeout=1)
-            say(f"last output of {child.spec.name}:")
+            say(f"last output of {child.name}:")
             for line in child.tail:
                 say(f"  {line}")
         return 1

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from shared.config import ServiceSettings
@@ -53,13 +54,14 @@ _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 
 def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, idempotent_answers: type | None = None,
               version: str = "0.1.0", description: str = "", middleware: Sequence[type] = (),
-              state: Any = None, **kwargs: Any) -> FastAPI:
+              state: Any = None, collectors: Sequence[Collector] = (), **kwargs: Any) -> FastAPI:
     """`idempotent_answers`: the process's shared.idempotency.idempotency_model table, where its
     creates keep their answers for retries (every process has one; harnesses that create nothing
     may leave it out). `middleware`: the process's own plain-ASGI middleware, run inside the shared
     request context (request id, metrics, body limit), so what they answer is logged and counted
     like any answer. `state`: the process's typed state (shared.state.ProcessState), which becomes
-    `app.state`; a harness without one gets Starlette's plain State with the settings."""
+    `app.state`; a harness without one gets Starlette's plain State with the settings. `collectors`:
+    the process's own metrics, added to /metrics (and gathered across workers) like the shared ones."""
     # FastAPI's native OpenTelemetry off: the processes count and log their own requests
     # (shared/observability.py), and with it on every request looked up the global providers (and
     # the environment) to learn there were none, 1-2% of a read by id's CPU (docs/performance.md).
@@ -67,10 +69,12 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
     registry = CollectorRegistry()
     metrics = HttpMetrics()
     registry.register(metrics)
+    for collector in collectors:
+        registry.register(collector)
     # Under several workers (PROMETHEUS_MULTIPROC_DIR, shared/multiprocess.py) a scrape answers
     # what every worker counted, in the same series.
     shared_folder = folder()
-    files = WorkerFiles(shared_folder, [metrics]) if shared_folder else None
+    files = WorkerFiles(shared_folder, [metrics, *collectors]) if shared_folder else None
     scraped = workers_registry(shared_folder) if shared_folder else registry
     app = FastAPI(title=title, version=version, description=description, lifespan=_guarded(lifespan, files),
                   dependencies=[Depends(refuse_nul)], telemetry=_NO_TELEMETRY, **kwargs)
@@ -112,7 +116,8 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
         except Exception:
             return problem_response({"type": "about:blank", "title": "Not ready", "status": 503,
                                      "detail": "The database is not reachable."}, lang=request_language(request))
-        return {"status": "ready", "service": service}
+        readiness = getattr(request.app.state, "readiness", None)
+        return {"status": "ready", "service": service, **(readiness() if readiness is not None else {})}
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

@@ -44,6 +44,10 @@ class ProcessState:
     def __post_init__(self) -> None:
         self.trusted_proxies = trusted_proxies(getattr(self.settings, "trusted_proxies", ""))
 
+    def readiness(self) -> dict[str, Any]:
+        """What /readyz adds to a ready answer (the gateway: which replicas of each service are up)."""
+        return {}
+
 
 @dataclass(eq=False)
 class ServiceState(ProcessState):

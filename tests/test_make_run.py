@@ -84,9 +84,9 @@ class Run:
             self.proc.wait()
 
 
-def start_run(database_url: str, tmp_path: Path, **extra_env: str) -> Run:
+def start_run(database_url: str, tmp_path: Path, ports: dict[str, int] | None = None, **extra_env: str) -> Run:
     names = ("gateway", "cases", "projects", "volunteers")
-    ports = dict(zip(names, free_ports(4), strict=True))
+    ports = ports or dict(zip(names, free_ports(4), strict=True))
     run_file = tmp_path / "run.json"
     env = {**os.environ, "DATABASE_URL": database_url, "HAOLIN_READY_TIMEOUT_S": "60",
            "HAOLIN_RUN_FILE": str(run_file), "HAOLIN_METRICS_DIR": str(tmp_path / "metrics"),
@@ -208,6 +208,51 @@ class TestMakeRun:
             while any(alive(pid) for pid in every) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert not any(alive(pid) for pid in every)
+        finally:
+            run.stop()
+
+    async def test_two_replicas_of_each_service_behind_the_gateway(self, database_url, tmp_path):
+        """`make run REPLICAS=2`: each service twice (its second at its port + 10), the gateway given both
+        and spreading over them; Ctrl-C stops all seven processes."""
+        from ops.run import REPLICA_PORT_STEP, _port_free
+
+        while True:  # ports whose second replica's port is free too
+            ports = dict(zip(("gateway", "cases", "projects", "volunteers"), free_ports(4), strict=True))
+            if all(_port_free("127.0.0.1", p + REPLICA_PORT_STEP) for n, p in ports.items() if n != "gateway"):
+                break
+        run = start_run(database_url, tmp_path, ports, REPLICAS="2")
+        try:
+            await run.wait_for("Haolin is running.")
+            processes = children_of(run.proc.pid)
+            assert len(processes) == 7, [cmdline(p) for p in processes]
+            second = f"http://127.0.0.1:{ports['cases'] + REPLICA_PORT_STEP}"
+            assert f"cases-2:       {second}  (internal service)" in run.output()
+            assert json.loads(run.run_file.read_text())["processes"]["cases-2"] == second
+            async with httpx.AsyncClient(base_url=run.base, timeout=30) as client:
+                # The gateway may have found a service not started yet: its next probe finds it up.
+                everyone = {"cases": ["up", "up"], "projects": ["up", "up"], "volunteers": ["up", "up"]}
+                deadline = time.monotonic() + 20
+                while (ready := (await client.get("/readyz")).json())["replicas"] != everyone:
+                    assert time.monotonic() < deadline, ready
+                    await asyncio.sleep(0.25)
+                r = await client.post("/v1/auth/token", data={"username": "admin",
+                                                              "password": os.environ["ADMIN_PASSWORD"]})
+                headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+                for _ in range(20):
+                    assert (await client.get("/v1/cases", headers=headers)).status_code == 200
+                # Each replica answers its own /metrics: both took a share.
+                for url in (f"http://127.0.0.1:{ports['cases']}", second):
+                    text = (await client.get(url + "/metrics")).text
+                    served = re.search(r'^haolin_http_requests_total\{method="GET",route="/v1/cases",'
+                                       r'status_class="2xx"\} (\S+)$', text, re.MULTILINE)
+                    assert served and float(served.group(1)) >= 3, (url, served)
+
+            run.proc.send_signal(signal.SIGINT)
+            assert run.proc.wait(timeout=30) == 0, run.output()[-4000:]
+            deadline = time.monotonic() + 10
+            while any(alive(pid) for pid in processes) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert not any(alive(pid) for pid in processes)
         finally:
             run.stop()
 

@@ -10,6 +10,7 @@ transport is much cheaper; bench/README.md has our own figures.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
@@ -17,6 +18,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from gateway.config import GatewaySettings
+from gateway.upstream.replicas import Replica, ReplicaSet, ReplicaTransport
 
 SERVICES = ("cases", "projects", "volunteers")
 
@@ -41,15 +43,35 @@ def _no_cookies() -> CookieJar:
 
 
 class Hop:
-    """What the proxy needs to reach one service: its base URL, the client's transport
-    and, when that transport is aiohttp's, its session (one pool for both)."""
+    """What the proxy needs to reach one service: its replicas (one address or several), the
+    client's transport and, when that transport is aiohttp's, its session (one pool for both)."""
 
-    __slots__ = ("base", "transport", "extensions")
+    __slots__ = ("replicas", "transport", "extensions", "aiohttp_timeout")
 
-    def __init__(self, base: str, transport: httpx.AsyncBaseTransport, timeout_s: float) -> None:
-        self.base = base.rstrip("/")
+    def __init__(self, bases: str | Sequence[str], transport: httpx.AsyncBaseTransport, timeout_s: float, *,
+                 service: str = "service", connect_timeout_s: float | None = None, probe_s: float = 1.0,
+                 probe_max_s: float = 10.0) -> None:
         self.transport = transport
-        self.extensions = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)}
+        connect_s = min(timeout_s, connect_timeout_s or timeout_s)
+        self.extensions = {"timeout": {"connect": connect_s, "read": timeout_s, "write": timeout_s,
+                                       "pool": timeout_s}}
+        # One deadline, asyncio.timeout(upstream_timeout_s), covers the proxy's whole exchange; only a
+        # connect longer than connect_s ends one attempt early, so that another replica can be tried.
+        self.aiohttp_timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_s)
+        bases = (bases,) if isinstance(bases, str) else tuple(bases)
+        self.replicas = ReplicaSet(service, bases, self._ready, probe_s, probe_max_s)
+
+    async def _ready(self, replica: Replica) -> bool:
+        """Does the replica answer /readyz with 200 (its process is up and reaches its database)?"""
+        try:
+            async with asyncio.timeout(self.extensions["timeout"]["read"]):
+                response = await self.transport.handle_async_request(
+                    httpx.Request("GET", replica.base + "/readyz", extensions=self.extensions))
+                await response.aread()
+                await response.aclose()
+        except Exception:
+            return False
+        return response.status_code == 200
 
     def session(self) -> aiohttp.ClientSession | None:
         """The aiohttp session behind the transport (made on first use, inside the loop),
@@ -80,13 +102,16 @@ class Upstreams:
         clients, hops = {}, {}
         for name in SERVICES:
             transport = transports.get(name) or pooled_transport()
-            base = getattr(settings, f"{name}_url")
+            bases = settings.service_urls(name)
+            hop = hops[name] = Hop(bases, transport, timeout_s, service=name,
+                                   connect_timeout_s=settings.upstream_connect_timeout_s,
+                                   probe_s=settings.replica_probe_s, probe_max_s=settings.replica_probe_max_s)
             clients[name] = httpx.AsyncClient(
-                base_url=base, transport=transport, timeout=httpx.Timeout(timeout_s), cookies=_no_cookies(),
+                base_url=bases[0], transport=ReplicaTransport(hop.replicas, transport), cookies=_no_cookies(),
+                timeout=httpx.Timeout(timeout_s, connect=hop.extensions["timeout"]["connect"]),
                 # Internal hops never go through an HTTP(S)_PROXY meant for the outside world.
                 trust_env=False,
             )
-            hops[name] = Hop(base, transport, timeout_s)
         return cls(clients, timeout_s, hops)
 
     def client(self, name: str) -> httpx.AsyncClient:
@@ -102,5 +127,13 @@ class Upstreams:
     def names(self) -> tuple[str, ...]:
         return tuple(self._clients)
 
+    def replica_sets(self) -> list[ReplicaSet]:
+        return [hop.replicas for hop in self._hops.values()]
+
+    def replicas(self) -> dict[str, list[str]]:
+        """"up" or "down" for each replica of each service, in the order of its setting (for /readyz)."""
+        return {name: hop.replicas.status() for name, hop in self._hops.items()}
+
     async def aclose(self) -> None:
+        await asyncio.gather(*(h.replicas.aclose() for h in self._hops.values()), return_exceptions=True)
         await asyncio.gather(*(c.aclose() for c in self._clients.values()), return_exceptions=True)

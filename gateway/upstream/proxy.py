@@ -8,6 +8,9 @@ hold the public key), so the hop adds no second verification.
 Responses are buffered rather than streamed: API pages are small, and a buffered
 exchange lets one deadline cover connect, send and the whole body, so the gateway
 never hangs past `upstream_timeout_s` on a service that trickles.
+
+A service run as several replicas (CASES_URLS) gets each request at the replica
+gateway/upstream/replicas.py picks, and a request a gone replica could not answer at the next.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from gateway.upstream.clients import Hop, Upstreams
+from gateway.upstream.replicas import SAFE_METHODS, Replica, repeatable
 from gateway.upstream.openapi import install_merged_openapi
 from gateway.upstream.streams import relay_stream, streamed
 from shared.proxies import request_client
@@ -64,9 +68,6 @@ RETURNED_RESPONSE_HEADERS = frozenset({
 })
 # Status codes that carry no body, hence no content-length.
 _NO_BODY = frozenset({204, 304})
-# One deadline, asyncio.timeout(upstream_timeout_s), covers the whole exchange;
-# aiohttp's own default (5 minutes) would only add a second timer per request.
-_NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
 
 
 class ProxyEndpoint:
@@ -95,15 +96,19 @@ class ProxyEndpoint:
         method = scope["method"]
         hop = upstreams.hop(self.service)
         if streamed(scope):
-            return await self._stream(scope, receive, send, hop, method, hop.base + target, headers, upstreams)
+            return await self._stream(scope, receive, send, hop, method, target, headers, upstreams)
         body = await _read_body(receive)
         session = hop.session()
+
+        async def exchange(replica: Replica) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            if session is not None:
+                return await _via_aiohttp(session, method, replica.base + target, headers, body, hop.aiohttp_timeout)
+            return await _via_httpx(hop, method, replica.base + target, headers, body)
+
         try:
             async with asyncio.timeout(upstreams.timeout_s):
-                if session is not None:
-                    status, raw, content = await _via_aiohttp(session, method, hop.base + target, headers, body)
-                else:
-                    status, raw, content = await _via_httpx(hop, method, hop.base + target, headers, body)
+                status, raw, content = await hop.replicas.send(
+                    exchange, lambda: repeatable(method, scope["headers"], body))
         except Exception as exc:
             raise upstream_error(self.service, method, scope["path"], exc) from None
 
@@ -117,8 +122,9 @@ class ProxyEndpoint:
         await send({"type": "http.response.body", "body": content})
 
 
-    async def _stream(self, scope, receive, send, hop: Hop, method: str, url: str, headers, upstreams) -> None:
-        # An attachment's bytes (gateway/upstream/streams.py): relayed as they come, both ways.
+    async def _stream(self, scope, receive, send, hop: Hop, method: str, target: str, headers, upstreams) -> None:
+        # An attachment's bytes (gateway/upstream/streams.py): relayed as they come, both ways. A download
+        # goes to another replica when one is gone; an upload, whose body is read as it is sent, does not.
         started = False
 
         async def watched(message) -> None:
@@ -126,9 +132,12 @@ class ProxyEndpoint:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        async def relay(replica: Replica) -> None:
+            await relay_stream(hop, method, replica.base + target, headers, RETURNED_RESPONSE_HEADERS,
+                               upstreams.timeout_s, receive, watched)
+
         try:
-            await relay_stream(hop, method, url, headers, RETURNED_RESPONSE_HEADERS, upstreams.timeout_s, receive,
-                               watched)
+            await hop.replicas.send(relay, lambda: not started and method in SAFE_METHODS)
         except Exception as exc:
             if started or isinstance(exc, ClientDisconnect):
                 raise
@@ -136,12 +145,12 @@ class ProxyEndpoint:
 
 
 async def _via_aiohttp(session: aiohttp.ClientSession, method: str, url: str, headers: list[tuple[bytes, bytes]],
-                       body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+                       body: bytes, timeout: aiohttp.ClientTimeout) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     # aiohttp straight, under the same pool the httpx clients use: going through
     # httpx's Request/Response models costs the hop about 40% of its throughput
     # (bench/README.md). The path and query are already encoded as they came in.
     async with session.request(
-        method, yarl.URL(url, encoded=True), data=body or None, allow_redirects=False, timeout=_NO_TIMEOUT,
+        method, yarl.URL(url, encoded=True), data=body or None, allow_redirects=False, timeout=timeout,
         headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
     ) as response:
         return response.status, list(response.raw_headers), await response.read()

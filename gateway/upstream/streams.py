@@ -48,7 +48,8 @@ async def relay_stream(hop: Hop, method: str, url: str, headers: list[tuple[byte
     upload = method in ("POST", "PUT")
     session = hop.session()
     if session is not None:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=hop.extensions["timeout"]["connect"],
+                                        sock_read=timeout_s)
         async with session.request(method, yarl.URL(url, encoded=True), data=body() if upload else None,
                                    allow_redirects=False, timeout=timeout, auto_decompress=False,
                                    headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]

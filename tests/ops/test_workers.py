@@ -61,6 +61,20 @@ class TestWorkersSetting:
             GATEWAY.workers({"GATEWAY_WORKERS": value})
 
 
+class TestReplicasSetting:
+    def test_per_service_then_all_then_one_and_the_gateway_once(self):
+        cases = next(spec for spec in SPECS if spec.name == "cases")
+        assert cases.replicas({}) == 1
+        assert cases.replicas({"REPLICAS": "2"}) == 2
+        assert cases.replicas({"REPLICAS": "2", "CASES_REPLICAS": "3"}) == 3
+        assert GATEWAY.replicas({"REPLICAS": "2", "GATEWAY_REPLICAS": "2"}) == 1
+
+    def test_a_bad_value_is_refused(self):
+        cases = next(spec for spec in SPECS if spec.name == "cases")
+        with pytest.raises(Failed, match="CASES_REPLICAS"):
+            cases.replicas({"REPLICAS": "0"})
+
+
 class TestTwoGatewayWorkers:
     async def test_limits_leader_and_metrics_are_the_process_s(self, database_url, tmp_path):
         port = free_port()

@@ -40,6 +40,8 @@ class Process:
     port: int
     log: Path
     proc: subprocess.Popen | None = None
+    # The app's module when `name` is not one of MODULES (a second replica: "cases-2").
+    module: str | None = None
 
     @property
     def url(self) -> str:
@@ -63,9 +65,10 @@ class Platform:
 
     def start(self, name: str) -> None:
         p = self.processes[name]
+        module = p.module or MODULES[name]
         with p.log.open("ab") as out:
             p.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", f"{MODULES[name]}:main", "--host", "127.0.0.1",
+                [sys.executable, "-m", "uvicorn", "--factory", f"{module}:main", "--host", "127.0.0.1",
                  "--port", str(p.port), "--no-access-log"],
                 cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
