@@ -71,7 +71,8 @@ class AccountGate:
     """Plain ASGI middleware: a request with a valid user access token goes on only if the token
     still matches its live account, with that account as `request.state.actor`. Anything else
     (no token, a tablet's credential, a token that does not verify) goes on unchanged: the route
-    it reaches decides, as without the gate."""
+    it reaches decides, as without the gate. So does a device's access token, which no account
+    backs."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -87,6 +88,11 @@ class AccountGate:
         try:
             principal = verifier.verify(token)
         except Unauthorized:
+            return await self.app(scope, receive, send)
+        if principal.device_id:
+            # A device's access token has no account: the gateway mints it for the few minutes of one
+            # push (gateway/sync/api.py), after checking the tablet's live credential, so that the
+            # services' lookups through this gateway run as the device (shared/contracts/lookup).
             return await self.app(scope, receive, send)
         try:
             actor = await state.accounts.actor(principal)
