@@ -22,7 +22,7 @@ def main() -> None:
     run.add_argument("--keep-db", action="store_true", help="leave the scratch database for a look afterwards")
     run.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                      help="load generator for GET throughput (auto: wrk when installed, except at tiny)")
-    run.add_argument("--only", nargs="*", help="scenario numbers to run (1-7), default all")
+    run.add_argument("--only", nargs="*", help="scenario numbers to run (1-8), default all")
     run.add_argument("--out", type=Path, default=suite.RESULTS, help="where the results go")
     serve = commands.add_parser("serve", help="load (or reuse) a province and keep the processes up for profiling")
     serve.add_argument("--scale", choices=sorted(suite.PLAN), default="small")

@@ -1,6 +1,7 @@
 """`python -m bench run --scale tiny|small|province`: load a province, start the real processes, run
-every scenario of issue 7 against its same-run baseline, and the photo uploads of issue 22 (scenario 7,
-bench/uploads.py), write bench/results/<scale>-<date>.json/.md.
+every scenario of issue 7 against its same-run baseline, the photo uploads of issue 22 (scenario 7,
+bench/uploads.py) and the sync storm of issue 20 (scenario 8, bench/storm.py); write
+bench/results/<scale>-<date>.json/.md.
 
 Processes are started as `make run` starts them (ops/run.py: one uvicorn each, uvloop, httptools,
 no access log) on free loopback ports, against a scratch database `haolin_bench_<scale>` on the
@@ -26,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench import loadgen, province, raw, report, uploads
+from bench import loadgen, province, raw, report, storm, uploads
 from bench.loadgen import median, percentile
 from ops.run import UVICORN_FLAGS
 
@@ -809,7 +810,8 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
                     time.sleep(1)
             return None
         steps = [("1", runner.reads), ("2", runner.fanout), ("3", runner.dashboard), ("4", runner.persons),
-                 ("5", runner.sync), ("6", runner.writes), ("7", lambda: uploads.run(runner, files / "cases"))]
+                 ("5", runner.sync), ("6", runner.writes), ("7", lambda: uploads.run(runner, files / "cases")),
+                 ("8", lambda: storm.run(runner))]
         for key, step in steps:
             if not only or key in only:
                 step()

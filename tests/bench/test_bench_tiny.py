@@ -1,10 +1,12 @@
 """`python -m bench run --scale tiny` end to end: a province loaded, the real processes started, every
-scenario of issue 7 measured against its baseline, the photo uploads of issue 22, and a results file
+scenario of issue 7 measured against its baseline, the photo uploads of issue 22, the sync storm of
+issue 20, and a results file
 with numbers for each. The targets themselves are for the small and province scales on a quiet
 machine (docs/performance.md); here the checks are the ones a reader of the results would make
 first: every scenario is there with finite figures, the dashboard agrees with SQL over the raw
-records, the pull brought the station's records, every record written under load was counted, and
-every photo uploaded was stored without its EXIF."""
+records, the pull brought the station's records, every record written under load was counted,
+every photo uploaded was stored without its EXIF, and every tablet of the storm finished with each
+record it pushed stored once and counted."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = {"1", "2a", "2b", "3a", "3b", "4", "5a", "5b", "5c", "5d", "6", "7"}
+SCENARIOS = {"1", "2a", "2b", "3a", "3b", "4", "5a", "5b", "5c", "5d", "6", "7", "8"}
 WITH_BASELINE = {"1", "2a", "2b", "3a", "4"}
 
 
@@ -56,6 +58,16 @@ def test_tiny_scale_runs_end_to_end(tmp_path):
     assert uploads["exif_removed"] is True and "every upload stored" in uploads["detail"]
     assert all(1.9e6 <= size <= 2.1e6 for size in uploads["photo_bytes"])
     assert uploads["peak_reset"] and set(uploads["peak_rss_mb"]) == set(result["memory_kib"])
+
+    storm = scenarios["8"]
+    assert storm["errors"] == 0 and storm["failures"] == [] and storm["done"] == storm["tablets"] >= 5
+    assert storm["pushed"] == {"beneficiaries": storm["done"], "cases": storm["done"],
+                               "service_records": 10 * storm["done"], "activities": 4 * storm["done"],
+                               "attendances": 4 * storm["done"]}  # 20 records a tablet, in two services
+    assert storm["rows_found"] == storm["rows_added"] == storm["expected_rows"]  # stored once, nothing else
+    assert storm["summary_moved"] == storm["summary_expected"] and "every record counted" in storm["detail"]
+    assert 0 < storm["p50_ms"] <= storm["p99_ms"] <= 1000 * storm["value"]
+    assert storm["peak_reset"] and set(storm["peak_rss_mb"]) == set(result["memory_kib"])
 
     counts = result["dataset"]["counts"]
     assert counts["gateway.station"] == 31 and counts["cases.beneficiary"] == 1_000

@@ -15,7 +15,7 @@ import pytest
 
 from gateway.upstream.proxy import PROXIED_PREFIXES
 from shared.principals import device_principal
-from tests.fixtures.gateway import PASSWORD
+from tests.fixtures.gateway import PASSWORD, users
 
 # Every proxied prefix, and routes of the gateway's own that take a user's token.
 PATHS = [*PROXIED_PREFIXES, "/v1/me", "/v1/stats/summary", "/v1/projects/p-1/progress", "/v1/stations",
@@ -178,6 +178,27 @@ class TestTheCheckItself:
                                               station_id=gateway_tree["heping"]["id"], station_path=gateway_tree["heping"]["path"]))
         r = await gateway.get("/v1/beneficiaries", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+
+    async def test_a_devices_token_reaches_the_service(self, gateway, admin_headers, gateway_tree, signer):
+        """During a tablet's push the services look up records through the gateway as the device, with
+        the short-lived token the gateway minted for it (gateway/sync/api.py). No account backs it, and
+        the gate must not refuse it as a stale one: before, a push naming a person (an attendance) failed
+        with 401 on real processes after the other services had written their part (bench scenario 8)."""
+        from shared.principals import device_principal
+
+        heping = gateway_tree["heping"]
+        worker = (await users(gateway, admin_headers, gateway_tree, ("wk2", "social_worker", "heping")))["wk2"]
+        r = await gateway.post("/v1/beneficiaries", headers=worker, json={"name": "赵大爷", "populations": ["elderly"]})
+        assert r.status_code == 201, r.text
+        person = r.json()
+        token = signer.access_token(device_principal("7", heping["id"], heping["path"], name="平板"), ttl_s=300)
+        r = await gateway.get(f"/v1/beneficiaries/{person['id']}", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == "赵大爷"
+        other = gateway_tree["shuangqiao"]  # outside the device's subtree: the service's own scope still holds
+        token = signer.access_token(device_principal("8", other["id"], other["path"]), ttl_s=300)
+        r = await gateway.get(f"/v1/beneficiaries/{person['id']}", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 404
 
     async def test_the_refusal_is_a_problem_in_the_callers_language(self, gateway, admin_headers, head):
         user, headers = head
