@@ -16,7 +16,8 @@ from tests.fixtures.sync import pulled
 
 pytestmark = pytest.mark.usefixtures("tree")
 
-RECORD_TABLES = ("beneficiary", "case", "service_record", "referral", "visit")
+# Every table a pull reads changes from, departures (transfers) included.
+RECORD_TABLES = ("beneficiary", "case", "service_record", "referral", "visit", "transfer", "sync_departure")
 
 
 async def settle(db) -> None:

@@ -4,15 +4,14 @@ checked against a ledger the test keeps of where each record was on each day.
 Tree (tests/fixtures/stations.py): 1 (city) > 2 (township) > 4 (village room); 1 > 3 (sibling township);
 9 > 10 (another province)."""
 
-import asyncio
 from datetime import date, timedelta
 
 import pytest
 
 from tests.cases.test_rosters import HEADER, upload
+from tests.cases.test_sync import pull, push, tablet_service_record
 from tests.fixtures.counting import internal_stats, rows_of
 from tests.fixtures.people import id_number
-from tests.fixtures.sync import pulled
 from tests.volunteers.test_import import as_csv
 
 pytestmark = pytest.mark.usefixtures("tree")
@@ -381,28 +380,6 @@ class TestIdempotency:
         assert await db.fetchval("SELECT count(*) FROM cases.transfer WHERE status = 'pending'") == 1
 
 
-async def settle(db) -> None:
-    """Every cases row written so far lies below the oldest running transaction (tests/cases/test_sync.py)."""
-    newest = " UNION ALL ".join(f'(SELECT change_xid FROM cases."{t}" ORDER BY change_xid DESC LIMIT 1)'
-                                for t in ("beneficiary", "case", "referral", "service_record", "visit", "transfer",
-                                          "sync_departure"))
-    query = (f"SELECT coalesce(pg_snapshot_xmin(pg_current_snapshot()) > "
-             f"(SELECT change_xid FROM ({newest}) n ORDER BY change_xid DESC LIMIT 1), true)")
-    for _ in range(400):
-        if await db.fetchval(query):
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError("a transaction elsewhere held the snapshot back for 10 s")
-
-
-async def pull(cases_client, service_headers, db, station_path: str, since=None):
-    await settle(db)
-    r = await cases_client.post("/internal/sync/pull", json={"station_path": station_path, "since": since},
-                                headers=service_headers)
-    assert r.status_code == 200, r.text
-    return pulled(r)
-
-
 class TestTablets:
     async def test_old_tablets_delete_new_tablets_receive(self, cases_client, service_headers, city_head, story, db):
         ids, _ = story
@@ -451,7 +428,6 @@ class TestTablets:
         offline; meanwhile the person was transferred away with the case. The push is kept (refusing it
         would refuse every later push of the tablet), the visit and the service record are filed and
         counted at the station that gave them, and no other tablet may file such records."""
-        from tests.cases.test_sync import push, tablet_service_record
         from tests.cases.test_visits_sync import tablet_visit
 
         ids, _ = story
