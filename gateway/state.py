@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from gateway.identity.bootstrap import ensure_admin
-from gateway.identity.live import LiveAccounts
+from gateway.identity.live import LiveAccounts, LiveStations
 from gateway.replication import LEADER_KEY, StationPusher
 from gateway.stats.cache import AnswerCache
 from gateway.stats.shared import SharedAnswers
@@ -32,6 +32,7 @@ class GatewayState(ProcessState):
 
     listener: Listener | None = None
     accounts: LiveAccounts | None = None
+    stations: LiveStations | None = None
     signer: TokenSigner | None = None
     upstreams: Upstreams | None = None
     stats_cache: AnswerCache | None = None
@@ -67,6 +68,7 @@ class GatewayState(ProcessState):
         self.db = await Database.start(settings, "haolin-gateway")  # read_pool: the caller on every request
         self.listener = Listener(asyncpg_dsn(settings.database_url), "haolin-gateway-listen")
         self.accounts = LiveAccounts(self.db.read_pool, self.listener)
+        self.stations = LiveStations(self.db.read_pool, self.listener)
         self.signer = TokenSigner(settings.private_key_pem(), settings.jwt_issuer, settings.jwt_audience,
                                   settings.access_ttl_s)
         self.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)

@@ -24,7 +24,6 @@ from fastapi import APIRouter, Query, Request, Response
 
 from gateway.deps import ActorDep, ReadSessionDep
 from gateway.identity.errors import StationNotFound
-from gateway.identity.repository import hot
 from gateway.identity.service import stations as stations_service
 from gateway.models import Station
 from gateway.stats import figures as fig
@@ -62,11 +61,11 @@ class Answer:
 
 async def station_in_scope(request: Request, actor: Principal, station_id: int | None) -> Station:
     """The station asked about (default: the caller's own), read only; 404 outside the subtree.
-    On the raw read pool: a dashboard poll runs this before the answer cache is consulted."""
+    From the process's notified copy of the stations: a dashboard poll runs this before the answer
+    cache is consulted."""
     if actor.role == Role.volunteer:
         raise Forbidden("Volunteers do not see station aggregates.")
-    station = await hot.station_in_scope(request.app.state.db.read_pool, station_id or actor.station_id,
-                                         actor.station_path)
+    station = await request.app.state.stations.in_scope(station_id or actor.station_id, actor.station_path)
     if station is None:
         raise StationNotFound()
     return station

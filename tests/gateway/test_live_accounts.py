@@ -268,3 +268,78 @@ class TestEveryWorker:
         while (await other.get("/v1/me", headers=headers)).status_code != 401:
             assert time.monotonic() - started < 0.5, "the other gateway still serves the old token"
             await asyncio.sleep(0.001)
+
+
+async def summary_status(gateway, headers, station_id: int) -> int:
+    return (await gateway.get("/v1/stats/summary", params={"station_id": station_id}, headers=headers)).status_code
+
+
+async def answers_within(gateway, headers, station_id: int, expected: int, within_s: float = 1.0) -> None:
+    deadline = time.monotonic() + within_s
+    while (status := await summary_status(gateway, headers, station_id)) != expected:
+        assert time.monotonic() < deadline, f"{within_s} s after the change the summary still answers {status}"
+        await asyncio.sleep(0.02)
+
+
+class TestTheStationAskedAbout:
+    """A dashboard asks about a station by id; whether it lies in the caller's subtree is read from
+    each process's copy of the stations, which the database's notifications keep current: a moved
+    or removed station is out of reach on every gateway at once, while the caller's token, whose
+    own station did not change, stays good."""
+
+    @pytest.fixture
+    async def city_head(self, gateway, admin_headers, gateway_tree) -> dict:
+        headers = (await users(gateway, admin_headers, gateway_tree, ("chengdu.head", "station_head", "chengdu")))
+        return headers["chengdu.head"]
+
+    async def test_a_station_moved_out_of_the_subtree(self, gateway, gateway_factory, admin_headers, gateway_tree,
+                                                      city_head):
+        other = await gateway_factory()
+        moved = gateway_tree["mengzhuiwan"]["id"]
+        assert await summary_status(gateway, city_head, moved) == 200
+        assert await summary_status(other, city_head, moved) == 200  # both now hold the station
+        r = await gateway.post(f"/v1/stations/{moved}/move", json={"parent_id": gateway_tree["mianyang"]["id"]},
+                               headers=admin_headers)
+        assert r.status_code == 200, r.text
+        await answers_within(gateway, city_head, moved, 404)
+        await answers_within(other, city_head, moved, 404)
+        # Its child went with it; the rest of the city is still the head's.
+        assert await summary_status(other, city_head, gateway_tree["heping"]["id"]) == 404
+        assert await summary_status(other, city_head, gateway_tree["shuangqiao"]["id"]) == 200
+        mianyang_head = (await users(gateway, admin_headers, gateway_tree,
+                                     ("mianyang.head", "station_head", "mianyang")))["mianyang.head"]
+        assert await summary_status(other, mianyang_head, moved) == 200
+
+    async def test_a_removed_station(self, gateway, gateway_factory, admin_headers, gateway_tree, city_head):
+        other = await gateway_factory()
+        removed = gateway_tree["heping"]["id"]
+        assert await summary_status(other, city_head, removed) == 200
+        assert (await gateway.delete(f"/v1/stations/{removed}", headers=admin_headers)).status_code == 204
+        await answers_within(other, city_head, removed, 404)
+        await answers_within(gateway, city_head, removed, 404)
+
+    async def test_a_station_made_after_it_was_asked_about(self, gateway, admin_headers, gateway_tree, city_head,
+                                                           db):
+        """An id asked about before its station exists is not remembered as missing."""
+        next_id = await db.fetchval("SELECT last_value + 1 FROM pg_sequences "
+                                    "WHERE schemaname = 'gateway' AND sequencename = 'station_id_seq'")
+        assert await summary_status(gateway, city_head, next_id) == 404
+        made = await gateway.station(admin_headers, gateway_tree["chenghua"]["id"], "township", "Jinjiang")
+        assert made["id"] == next_id
+        assert await summary_status(gateway, city_head, next_id) == 200
+
+    async def test_a_warm_station_costs_no_query(self, gateway, admin_headers, gateway_tree, city_head, monkeypatch):
+        from gateway.identity.repository import hot
+
+        reads: list[int] = []
+        real = hot.station
+
+        async def counted(pool, station_id):
+            reads.append(station_id)
+            return await real(pool, station_id)
+
+        monkeypatch.setattr(hot, "station", counted)
+        asked = gateway_tree["shuangqiao"]["id"]
+        for _ in range(5):
+            assert await summary_status(gateway, city_head, asked) == 200
+        assert reads.count(asked) <= 1
