@@ -215,6 +215,7 @@ class TestOneLeader:
         await asyncio.sleep(0.3)
         assert not pushers[leader].leading and pushers[follower].leading
         assert await db.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                                  "AND (classid::bigint << 32 | objid::bigint) = $1", LEADER_KEY) == 1
 
     async def test_a_gateway_that_stops_hands_the_lead_over(self, gateway_factory):

@@ -103,6 +103,7 @@ class TestTwoGatewayWorkers:
                 await asyncio.sleep(0.5)
                 assert await db.fetchval(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                     "AND (classid::bigint << 32 | objid::bigint) = $1", LEADER_KEY) == 1
 
                 # Each request on a connection of its own, so that both workers take some.
