@@ -114,3 +114,16 @@ def gateway_raw_aiohttp() -> FastAPI:
 
     app.router.add_route("/v1/cases/{rest:path}", Endpoint(), include_in_schema=False)
     return app
+
+
+def gateway_without_account_check() -> FastAPI:
+    """The gateway as shipped but for the live-account check (gateway.identity.live.AccountGate):
+    scenario 1's "before" of issue 15's item 3, measured in the same run as the gateway with it. The
+    bench only: proxied reads work (the services trust the token's claims), the gateway's own
+    routes that need the live account do not."""
+    from gateway.app import main
+    from gateway.identity.live import AccountGate
+
+    app = main()
+    app.user_middleware[:] = [m for m in app.user_middleware if m.cls is not AccountGate]
+    return app
