@@ -543,6 +543,30 @@ class Run:
                  target={"text": ">= 3,000 polls/s", "met": polls.rps >= 3000 and polls.errors == 0},
                  detail="the gateway as shipped (GATEWAY_STATS_CACHE_S=5, an answer that took long to compute "
                         "kept 10 times as long, then served while recomputed), 64 connections")
+        self.views(admin)
+
+    # 3c and 3d (issue 19): a province's year day by day, and the province broken down into its cities.
+    def views(self, admin: dict) -> None:
+        year_from, year_to = self.picks["year"]
+        frm, to = self.picks["month"]
+        asks = [
+            ("3c", "timeseries, province, a year day by day (person-times), uncached", "/v1/stats/timeseries",
+             {"station_id": 1, "metric": "person_times", "interval": "day", "from": year_from.isoformat(),
+              "to": year_to.isoformat()}, 100,
+             lambda body: f"{len(body['series'][0]['values'])} days of {year_from.year}"),
+            ("3d", "breakdown of the province into its cities, a month (person-times), uncached", "/v1/stats/breakdown",
+             {"station_id": 1, "metric": "person_times", "from": frm.isoformat(), "to": to.isoformat()}, 30,
+             lambda body: f"{len(body['rows'])} cities, {frm} to {to}"),
+        ]
+        for id_, name, path, params, target_ms, describe in asks:
+            self.get("gateway_nocache", path, admin, params)  # warm the pools
+            times, answer, cpu_ms = self.sequential(lambda: self.get("gateway_nocache", path, admin, params),
+                                                    self.plan["repeats"])
+            p50 = median(times)
+            self.add(id=id_, name=name, unit="ms (p50)", value=p50, higher_is_better=False, p50_ms=p50,
+                     p99_ms=percentile(times, 0.99), errors=0, generator="sequential requests", cpu_ms=cpu_ms,
+                     target={"text": f"p50 < {target_ms} ms", "met": p50 < target_ms},
+                     detail=describe(answer.json()))
 
     # 4: distinct persons served in a year, province.
     def persons(self) -> None:
