@@ -291,3 +291,20 @@ def drop_ancestor_stat(schema: str) -> None:
         op.execute(f"DROP TRIGGER IF EXISTS daily_stat_ancestors_{event} ON {schema}.daily_stat")
     op.execute(f"DROP FUNCTION IF EXISTS {schema}.ancestor_stat_apply()")
     op.drop_table("ancestor_stat", schema=schema)
+
+
+# (name, table, key columns, INCLUDE columns, partial WHERE or None)
+IndexSpec = tuple[str, str, list[str], list[str], str | None]
+
+
+def create_indexes(schema: str, indexes: list[IndexSpec]) -> None:
+    """IF NOT EXISTS: an operator who could not pause writes made them first, CONCURRENTLY and under
+    the same names (docs/operations.md, "Upgrading a large database")."""
+    for name, table, columns, include, where in indexes:
+        op.execute(f'CREATE INDEX IF NOT EXISTS {name} ON "{schema}".{table} ({", ".join(columns)})'
+                   + (f' INCLUDE ({", ".join(include)})' if include else "") + (f" WHERE {where}" if where else ""))
+
+
+def drop_indexes(schema: str, indexes: list[IndexSpec]) -> None:
+    for name, *_ in indexes:
+        op.execute(f'DROP INDEX IF EXISTS "{schema}".{name}')

@@ -47,7 +47,11 @@ def person_day_model(base: type[DeclarativeBase]):
         station_path: Mapped[str] = mapped_column(PathType)
         refs: Mapped[int] = mapped_column(Integer)
 
-        __table_args__ = (Index("ix_person_day_station_path_day", "station_path", "day"),)
+        # The first for one station's subtree; the second for a question over many stations (a
+        # province's month): that month's rows of one population, index only (docs/performance.md).
+        __table_args__ = (Index("ix_person_day_station_path_day", "station_path", "day"),
+                          Index("ix_person_day_population_day", "population", "day", "station_path",
+                                postgresql_include=["person"]))
 
     return PersonDay
 

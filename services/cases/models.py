@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.cases.identity import INITIALS_MAX, NAME_MAX, PINYIN_MAX
 from shared.attachments.model import attachment_model
+from shared.contracts.activity.server import served_index
 from shared.crypto import RowSealed, Sealed
 from shared.departures import departure_model
 from shared.audit.listener import track
@@ -167,7 +168,7 @@ class ServiceRecord(CaseChildMixin, Reviewed, Base):
     populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
 
     __table_args__ = (Index("ix_service_record_case_id_served_on", "case_id", "served_on"),
-                      review_index("service_record"))
+                      review_index("service_record"), served_index("service_record", "served_on", "worker_id"))
 
 
 class Referral(CaseChildMixin, Reviewed, Base):

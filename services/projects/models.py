@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.crypto import Sealed
 from shared.attachments.model import attachment_model
+from shared.contracts.activity.server import served_index
 from shared.audit.listener import track
 from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
@@ -95,7 +96,8 @@ class GroupSession(Counted, Record, Base):
     notes: Mapped[str | None] = mapped_column(Sealed("projects.group_session.notes"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
-    __table_args__ = (Index("ix_group_session_group_id_held_on", "group_id", "held_on"),)
+    __table_args__ = (Index("ix_group_session_group_id_held_on", "group_id", "held_on"),
+                      served_index("group_session", "held_on", "created_by"))
 
 
 class Activity(Counted, Record, Base):
@@ -119,7 +121,7 @@ class Activity(Counted, Record, Base):
     notes: Mapped[str | None] = mapped_column(Sealed("projects.activity.notes"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
 
-    __table_args__ = (Index("ix_activity_held_on_id", "held_on", "id"),)
+    __table_args__ = (Index("ix_activity_held_on_id", "held_on", "id"), served_index("activity", "held_on", "created_by"))
 
 
 class Attendance(Record, Base):

@@ -188,7 +188,9 @@ class ServedDay(Base):
     station_path: Mapped[str] = mapped_column(PathType)
     records: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_served_day_station_path_day", "station_path", "day"),)
+    # The second: a province's active volunteers over a range of days, index only (docs/performance.md).
+    __table_args__ = (Index("ix_served_day_station_path_day", "station_path", "day"),
+                      Index("ix_served_day_day_path", "day", "station_path", postgresql_include=["volunteer_id"]))
 
 
 # Files on records (shared/attachments).
