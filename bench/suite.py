@@ -352,7 +352,8 @@ async def pick(dsn: str) -> dict:
         # of a station above it (filed at the tablet's own).
         push_project = await conn.fetchrow(
             """SELECT id, CASE WHEN station_path LIKE $1 || '%' THEN station_id END AS station_id, starts_on, ends_on
-               FROM projects.project WHERE deleted_at IS NULL AND (station_path LIKE $1 || '%' OR $1 LIKE station_path || '%')
+               FROM projects.project
+               WHERE deleted_at IS NULL AND (station_path LIKE $1 || '%' OR $1 LIKE station_path || '%')
                ORDER BY station_path LIKE $1 || '%' DESC, ends_on DESC, id LIMIT 1""", sync_path)
         write_cases = await conn.fetch(
             """SELECT id, station_id, station_path FROM cases."case" WHERE closed_on IS NULL
