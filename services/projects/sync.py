@@ -4,7 +4,9 @@ tablets"; the machinery is shared/sync.py, mounted in app.py as internal_sync_ro
 
 A pushed record is written by the same service functions as the REST API (services/projects/
 service/...): the project's period and stations, the counting rollups and person-days, so what a
-tablet records counts in the dashboards exactly like a REST write. The device acts as a social
+tablet records counts in the dashboards exactly like a REST write. A push's new activities and new
+attendances are each written in one batch (`SyncTable.create_many`: the services' lean paths,
+activities.create_many and attendance.add_many, which REST's creates take too). The device acts as a social
 worker of its station; an update carries only the fields that differ from the stored record and
 is applied at the record's current version (conflicts were checked by shared/sync.py before).
 Parents decide scope: a session's station is its group's, an attendance's is its session's or
