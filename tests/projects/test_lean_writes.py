@@ -16,7 +16,7 @@ from starlette.requests import Request
 from services.projects import sync as projects_sync
 from services.projects.repository import attendance as attendance_repo
 from services.projects.models import Activity, GroupSession
-from services.projects.schemas.work import ActivityCreate, AttendanceBatch, AttendeeInput
+from services.projects.schemas.work import ActivityCreate, ActivityRead, AttendanceBatch, AttendeeInput
 from services.projects.service import activities as activity_service
 from services.projects.service import attendance as attendance_service
 from services.projects.service.groups import project_for_work
@@ -355,17 +355,38 @@ class TestActivitiesLeanAgainstOrm:
                 assert [e["field"] for e in caught.value.errors] == [field], lean
 
 
-def _creating_one(principal: Principal, asker: Asker, body: dict, lean: bool):
+def _creating_one(principal: Principal, asker: Asker, body: dict, lean: bool, answers: list | None = None):
+    """One activity created as REST's route creates it (lean: `answer=True`, the row read back by its INSERT),
+    its answer as the route shows it appended to `answers`."""
     activity = ActivityCreate.model_validate(body)
 
     async def work(session) -> None:
         project = await project_for_work(session, principal, activity.project_id)
         if lean:
-            await activity_service.create_many(session, asker, principal, [(project, activity)])
+            [(_, _, read)] = await activity_service.create_many(session, asker, principal, [(project, activity)],
+                                                                answer=True)
         else:
-            await activity_service.create(session, asker, principal, project, activity)
+            read, _ = await activity_service.create(session, asker, principal, project, activity)
+            await session.flush()
+        if answers is not None:
+            answers.append(ActivityRead.model_validate(read).model_dump(exclude={"created_at", "updated_at"}))
 
     return work
+
+
+class TestActivityRestLeanAgainstOrm:
+    async def test_one_activity_and_its_answer(self, projects_app, activity_inputs, worker):
+        principal = Principal(user_id="w2", role=Role.social_worker, station_id=2, station_path="/1/2/")
+        _, _, inputs = activity_inputs
+        asker = _asker(projects_app, worker)
+        answers: list[dict] = []
+        orm = await _written(projects_app, principal, _creating_one(principal, asker, inputs[0], False, answers))
+        lean = await _written(projects_app, principal, _creating_one(principal, asker, inputs[0], True, answers))
+        assert (answers[0]["person_times"], answers[0]["named_count"], answers[0]["notes"]) == (
+            7, 2, "张奶奶行动不便，需上门接送")
+        assert answers[1] == answers[0]
+        for name in STORED:
+            assert lean[name] == orm[name], name
 
 
 def _push_context(projects_app, principal: Principal, device_token: str) -> SyncContext:
