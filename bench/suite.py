@@ -348,6 +348,13 @@ async def pick(dsn: str) -> dict:
         push_volunteers = await conn.fetch(
             """SELECT id FROM volunteers.volunteer WHERE station_path LIKE $1 || '%' AND deleted_at IS NULL
                ORDER BY md5(id) LIMIT 50""", sync_path)
+        # 5e: activities under a project of the station's subtree (filed at the project's station), or else
+        # of a station above it (filed at the tablet's own).
+        push_project = await conn.fetchrow(
+            """SELECT id, CASE WHEN station_path LIKE $1 || '%' THEN station_id END AS station_id, starts_on, ends_on
+               FROM projects.project
+               WHERE deleted_at IS NULL AND (station_path LIKE $1 || '%' OR $1 LIKE station_path || '%')
+               ORDER BY station_path LIKE $1 || '%' DESC, ends_on DESC, id LIMIT 1""", sync_path)
         write_cases = await conn.fetch(
             """SELECT id, station_id, station_path FROM cases."case" WHERE closed_on IS NULL
                ORDER BY md5(id) LIMIT 2000""")
@@ -363,6 +370,7 @@ async def pick(dsn: str) -> dict:
             "push_cases": [r["id"] for r in push_cases], "write_cases": [dict(r) for r in write_cases],
             "push_activities": [r["id"] for r in push_activities], "push_people": [r["id"] for r in push_people],
             "push_volunteers": [r["id"] for r in push_volunteers],
+            "push_project": dict(push_project) if push_project else None,
             "max_change_seq": max_seq, "stations": len(stations)}
 
 
@@ -656,8 +664,9 @@ class Run:
         self.other_pushes(device, timestamp, station)
 
     def other_pushes(self, device: dict, timestamp, station: dict) -> None:
-        """5c and 5d: pushes of 1,000 attendances (the projects service; each person checked with the cases
-        service through the gateway, one lookup a push) and of 1,000 volunteer-hours records."""
+        """5c, 5d and 5e: pushes of 1,000 attendances (the projects service; each person checked with the cases
+        service through the gateway, one lookup a push), of 1,000 volunteer-hours records, and of 1,000
+        activities (each naming two volunteers, checked with the volunteers service, one lookup a push)."""
         import httpx
 
         size, day = self.plan["push_records"], today()
@@ -669,6 +678,17 @@ class Run:
             return [{"id": str(uuid.uuid4()), "activity_id": activities[i % len(activities)], "session_id": None,
                      "beneficiary_id": people[(i + offset) % len(people)]} for i in range(size)]
 
+        project = self.picks["push_project"]
+
+        def activities_made() -> list[dict]:
+            held_on = min(max(day, project["starts_on"]), project["ends_on"]).isoformat()
+            return [{"id": str(uuid.uuid4()), "project_id": project["id"], "station_id": project["station_id"],
+                     "title": "社区健康讲座", "kind": "lecture", "place": "社区活动室", "held_on": held_on,
+                     "starts_at": "09:30", "ends_at": "11:00", "anonymous_count": 20,
+                     "volunteer_ids": json.dumps([volunteers[i % len(volunteers)],
+                                                  volunteers[(i + 1) % len(volunteers)]]),
+                     "resources_yuan": None, "photos": "[]", "notes": "居民反映良好"} for i in range(size)]
+
         def hours() -> list[dict]:
             return [{"id": str(uuid.uuid4()), "volunteer_id": volunteers[i % len(volunteers)], "team_id": None,
                      "station_id": None, "activity_kind": "free_text", "activity_ref": None, "activity_title": None,
@@ -678,8 +698,11 @@ class Run:
         for key, table, what, make, among in (
                 ("5c", "attendances", "attendances", attendances,
                  f"{len(activities)} activities and {len(people)} people"),
-                ("5d", "volunteer_hours", "volunteer-hours records", hours, f"{len(volunteers)} volunteers")):
-            if not all((activities, people) if key == "5c" else (volunteers,)):
+                ("5d", "volunteer_hours", "volunteer-hours records", hours, f"{len(volunteers)} volunteers"),
+                ("5e", "activities", "activities", activities_made,
+                 f"a project and {len(volunteers)} volunteers (two named by each activity)")):
+            needs = {"5c": (activities, people), "5d": (volunteers,), "5e": (project, volunteers)}[key]
+            if not all(needs):
                 continue  # nothing of the kind at the station: no such push to measure
             pushes, failed, push_cpu = [], [], {}
             for _ in range(self.plan["pushes"]):
@@ -854,7 +877,7 @@ def run(scale_name: str, reuse_db: bool = False, keep_db: bool = False, generato
             "dataset": manifest, "replicas": replicas,
             "picks": {k: v for k, v in picks.items() if k not in ("case_ids", "write_cases", "push_cases",
                                                                    "push_activities", "push_people",
-                                                                   "push_volunteers")},
+                                                                   "push_volunteers", "push_project")},
             "scenarios": runner.scenarios, "memory_kib": memory, "seconds": round(time.monotonic() - began, 1),
         }
         out.mkdir(parents=True, exist_ok=True)

@@ -4,12 +4,15 @@ A record table here is one with the columns of shared.models.RecordMixin (`id`, 
 `deleted_at`...); the functions take the mapped class, so no table lives in shared/.
 """
 
+from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+import orjson
+from sqlalchemy import JSON, ColumnElement, Select, Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.crypto import sealed_columns
 from shared.pagination import PageParams, keyset
 from shared.principals import Principal
 from shared.scope import live_in, live_under, under
@@ -100,6 +103,18 @@ async def claim_ids(conn, table: Table, ids: list[str], columns: str = "id") -> 
     found = await conn.fetch(f'SELECT {columns} FROM "{table.schema}"."{table.name}" '
                              "WHERE id IN (SELECT unnest($1::text[])) FOR UPDATE", unique)
     return {r["id"]: r for r in found}
+
+
+def insert_params(table: Table, columns: tuple[str, ...]) -> Callable[[dict], tuple]:
+    """values -> the parameters of a lean path's raw INSERT of `columns` into `table` (a create's values by
+    column name), bound as the ORM binds them: sealed columns (shared.crypto.Sealed) encrypted by their
+    type, JSON ones as JSON text (the engine's asyncpg codec takes text), None as SQL NULL."""
+    bind = {name: (lambda v, t=type_: t.process_bind_param(v, None))
+            for name, type_ in sealed_columns(table).items() if name in columns}
+    bind.update({c.name: (lambda v: orjson.dumps(v).decode()) for c in table.columns
+                 if c.name in columns and isinstance(c.type, JSON)})
+    return lambda values: tuple(bind[n](values[n]) if n in bind and values[n] is not None else values[n]
+                                for n in columns)
 
 
 async def by_id(session: AsyncSession, model: type[M], record_id: str) -> M | None:

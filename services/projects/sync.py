@@ -4,7 +4,9 @@ tablets"; the machinery is shared/sync.py, mounted in app.py as internal_sync_ro
 
 A pushed record is written by the same service functions as the REST API (services/projects/
 service/...): the project's period and stations, the counting rollups and person-days, so what a
-tablet records counts in the dashboards exactly like a REST write. The device acts as a social
+tablet records counts in the dashboards exactly like a REST write. A push's new activities and new
+attendances are each written in one batch (`SyncTable.create_many`: the services' lean paths,
+activities.create_many and attendance.add_many, which REST's creates take too). The device acts as a social
 worker of its station; an update carries only the fields that differ from the stored record and
 is applied at the record's current version (conflicts were checked by shared/sync.py before).
 Parents decide scope: a session's station is its group's, an attendance's is its session's or
@@ -48,6 +50,7 @@ from services.projects.models import Activity, Attachment, Attendance, Group, Gr
 from services.projects.schemas.work import (ActivityCreate, ActivityUpdate, AttendeeInput, GroupCreate, GroupUpdate,
                                             SessionCreate, SessionUpdate)
 from services.projects.repository import attendance as attendance_repo
+from services.projects.repository import projects as projects_repo
 from services.projects.service import activities as activity_service
 from services.projects.service import attendance as attendance_service
 from services.projects.service import groups as group_service
@@ -58,7 +61,7 @@ from shared.contracts.lookup.client import PushAsker
 from shared.repository import get_live
 from shared.stations import resolve_station
 from shared.attachments.tablet import attachment_sync_table
-from shared.sync import TIMESTAMPS, SyncColumn, SyncContext, SyncTable, named_error
+from shared.sync import TIMESTAMPS, ManyCreator, SyncColumn, SyncContext, SyncTable, named_error
 
 # How a column's wire value maps to what the REST schemas take (all others: as they come).
 JSON_LISTS = frozenset({"members", "volunteer_ids", "photos", "populations"})
@@ -211,10 +214,12 @@ async def _changes(session: AsyncSession, table: ProjectsSyncTable, record: Any,
 
 
 def _filed_table(name: str, model: type, service: ModuleType, create_schema: type[BaseModel],
-                 update_schema: type[BaseModel], *columns: SyncColumn) -> ProjectsSyncTable:
+                 update_schema: type[BaseModel], *columns: SyncColumn,
+                 create_many: ManyCreator | None = None) -> ProjectsSyncTable:
     """The table of records filed at a station under a project (groups, activities), written by
     their service module (service/groups.py, service/activities.py): the project and the station
-    (null: the device's) come first and are fixed once the record is made, then `columns`."""
+    (null: the device's) come first and are fixed once the record is made, then `columns`.
+    `create_many`: the push's new records at once, by the service's lean path."""
 
     async def create(session: AsyncSession, ctx: SyncContext, row: dict) -> None:
         body = create_schema(id=row["id"], **table.decoded(row))
@@ -241,7 +246,7 @@ def _filed_table(name: str, model: type, service: ModuleType, create_schema: typ
             *columns,
             *TIMESTAMPS,
         ),
-        create=create, update=update, delete=delete,
+        create=create, update=update, delete=delete, create_many=create_many,
         fixed=frozenset({"project_id", "station_id"}),
     )
     return table
@@ -334,6 +339,34 @@ GROUP_SESSIONS = ProjectsSyncTable(
 
 # ---------------------------------------------------------------- activities
 
+async def create_activities(session: AsyncSession, ctx: SyncContext, rows: list[dict]) -> None:
+    """The push's new activities in one batch, by the lean path (activity_service.create_many): each row read
+    and checked as the one-by-one `create` of _filed_table does (its body, its station in the device's
+    subtree, its project one the device may file under: 403 naming the row when not), then all written
+    with one statement per step."""
+    bodies = []
+    for row in rows:
+        try:
+            bodies.append(ActivityCreate(id=row["id"], **ACTIVITIES.decoded(row)))
+        except (ValidationError, InvalidInput) as exc:
+            raise named_error(ACTIVITIES, row["id"], exc) from None
+    projects = {p.id: p for p in await projects_repo.visible_by_ids(
+        session, ctx.principal, sorted({body.project_id for body in bodies}))}
+    stations: set[int | None] = set()
+    for row, body in zip(rows, bodies, strict=True):
+        try:
+            if body.station_id not in stations:
+                await _station(session, ctx, body.station_id)
+                stations.add(body.station_id)
+            if body.project_id not in projects:
+                raise NotFound("No such project in the device's scope.")
+        except (InvalidInput, NotFound) as exc:
+            raise named_error(ACTIVITIES, row["id"], exc) from None
+    await activity_service.create_many(
+        session, _asker(ctx), ctx.principal, [(projects[body.project_id], body) for body in bodies],
+        named=lambda i, exc: named_error(ACTIVITIES, rows[i]["id"], exc))
+
+
 ACTIVITIES = _filed_table(
     "activities", Activity, activity_service, ActivityCreate, ActivityUpdate,
     _str("title", optional=False),
@@ -348,6 +381,7 @@ ACTIVITIES = _filed_table(
     _num("resources_yuan"),
     _str("photos", optional=False),
     _str("notes"),
+    create_many=create_activities,
 )
 
 

@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
-import orjson
-from sqlalchemy import JSON
 
 from services.cases.models import Beneficiary, Case, ServiceRecord, Transfer
 from services.cases.schemas.records import ServiceRecordRead
 from services.cases.schemas.transfers import ACCEPTED
-from shared.crypto import open_row, sealed_columns
+from shared.crypto import open_row
 from shared.principals import Principal
 from shared.records import IdInUse
 from shared.repository import claim_ids as claim_any
+from shared.repository import insert_params
 from shared.scope import like_prefix, sql_live_under, sql_name
 
 _RECORDS = ServiceRecord.__table__
@@ -95,17 +94,8 @@ async def claim_ids(conn: asyncpg.Connection, record_ids: list[str]) -> dict[str
     return await claim_any(conn, _RECORDS, record_ids, "id, create_digest, station_path, deleted_at")
 
 
-def sealed(values: dict) -> tuple:
-    """A create's values as the INSERT's parameters, bound as the ORM binds them: its sealed columns
-    encrypted by their Sealed type, its JSON ones written as JSON text (the engine's asyncpg codec
-    takes text), None as SQL NULL (the review column's none_as_null)."""
-    return tuple(_BIND[n](values[n]) if n in _BIND and values[n] is not None else values[n] for n in COLUMNS)
-
-
-_BIND = {name: (lambda v, t=type_: t.process_bind_param(v, None))
-         for name, type_ in sealed_columns(_RECORDS).items() if name in COLUMNS}
-_BIND.update({c.name: (lambda v: orjson.dumps(v).decode()) for c in _RECORDS.columns
-              if c.name in COLUMNS and isinstance(c.type, JSON)})
+# A create's values as the INSERT's parameters, bound as the ORM binds them (the sealed content encrypted).
+sealed = insert_params(_RECORDS, COLUMNS)
 
 
 async def insert_one(conn: asyncpg.Connection, params: tuple) -> dict:

@@ -206,16 +206,13 @@ async def _added(session: AsyncSession, conn, principal: Principal, new: list, r
 async def replace(session: AsyncSession, asker: Asker, principal: Principal, occasion,
                   batch: AttendanceBatch, *, field: str = "attendees", lean: bool = True) -> list[Attendance]:
     """Make the named attendees exactly `batch.attendees` (and the headcount, when given). The new ones are
-    written by the lean path (`_insert_many`); `lean=False`: one by one by the ORM, the reference
+    written by the lean path (`insert_new`); `lean=False`: one by one by the ORM, the reference
     tests/projects/test_lean_writes.py holds the lean one to."""
     current = {a.beneficiary_id: a for a in await repo.attendees(session, column(occasion), occasion.id,
                                                                  for_update=True)}
-    wanted: dict[str, tuple[int, AttendeeInput]] = {}
-    for i, attendee in enumerate(batch.attendees):
-        wanted.setdefault(attendee.beneficiary_id, (i, attendee))
+    wanted = listed(batch.attendees)
     new = [(i, a) for b, (i, a) in wanted.items() if b not in current]
-    found = await check(asker, [a.beneficiary_id for _, a in new],
-                        [f"{field}[{i}].beneficiary_id" for i, _ in new])
+    found = await check(asker, [a.beneficiary_id for _, a in new], [listed_field(field, i) for i, _ in new])
     rollup = Rollup()
     now = datetime.now(timezone.utc)
     for beneficiary_id, row in current.items():
@@ -223,7 +220,7 @@ async def replace(session: AsyncSession, asker: Asker, principal: Principal, occ
             row.deleted_at, row.updated_by, row.version = now, principal.user_id, row.version + 1
             rollup.attendee(occasion, row, -1)
     if lean:
-        await _insert_many(session, principal, occasion, [(a, found[a.beneficiary_id]) for _, a in new], rollup)
+        await insert_new(session, principal, [(occasion, a, found[a.beneficiary_id]) for _, a in new], rollup)
     for _, attendee in [] if lean else new:
         if attendee.id and await get_any(session, Attendance, attendee.id) is not None:
             raise IdInUse()
@@ -241,19 +238,34 @@ async def replace(session: AsyncSession, asker: Asker, principal: Principal, occ
     return await repo.attendees(session, column(occasion), occasion.id)
 
 
-async def _insert_many(session: AsyncSession, principal: Principal, occasion, new: list[tuple[AttendeeInput, Found]],
-                       rollup: Rollup) -> None:
-    """New attendees of a locked occasion (people not attending it), checked already, by the lean path's
-    statements: their client ids held at once (409 when some other row has one), the rows in one round trip,
-    their audit rows in one; their counts go to `rollup`."""
+def listed(attendees: list[AttendeeInput]) -> dict[str, tuple[int, AttendeeInput]]:
+    """A list's attendees by person, each as the list first names them (index, attendee): a person listed
+    twice is one attendee."""
+    wanted: dict[str, tuple[int, AttendeeInput]] = {}
+    for i, attendee in enumerate(attendees):
+        wanted.setdefault(attendee.beneficiary_id, (i, attendee))
+    return wanted
+
+
+def listed_field(field: str, i: int) -> str:
+    """The field naming the i-th attendee of a list in a body's `field` (an unknown person's 422)."""
+    return f"{field}[{i}].beneficiary_id"
+
+
+async def insert_new(session: AsyncSession, principal: Principal, new: list[tuple[object, AttendeeInput, Found]],
+                     rollup: Rollup, *, named: Callable[[int, Exception], Exception] = lambda k, exc: exc) -> None:
+    """New attendees of locked occasions, or of occasions made in this transaction (people not attending them),
+    checked already, by the lean path's statements: their client ids held at once (409 when some other row has
+    one), the rows in one round trip, their audit rows in one; their counts go to `rollup`. `new`: (occasion,
+    attendee, the person) triples; `named(k, exc)`: the error of the k-th as the caller reports it."""
     if not new:
         return
-    conn = await raw_connection(session)  # flushes the removals first
-    taken = await repo.claim_ids(conn, [attendee.id for attendee, _ in new if attendee.id])
+    conn = await raw_connection(session)  # flushes the ORM's changes first (a list's removals)
+    taken = await repo.claim_ids(conn, [attendee.id for _, attendee, _ in new if attendee.id])
     rows, ids = [], set()
-    for attendee, person in new:
+    for k, (occasion, attendee, person) in enumerate(new):
         if attendee.id and (attendee.id in taken or attendee.id in ids):
-            raise IdInUse()
+            raise named(k, IdInUse())
         values = _values(occasion, principal, person, attendee.id)
         ids.add(values["id"])
         rows.append(values)
