@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = {"1", "2a", "2b", "3a", "3b", "4", "5a", "5b", "5c", "5d", "5e", "6", "7", "8"}
+SCENARIOS = {"1", "2a", "2b", "3a", "3b", "3c", "3d", "4", "5a", "5b", "5c", "5d", "5e", "6", "7", "8"}
 WITH_BASELINE = {"1", "2a", "2b", "3a", "4"}
 
 
@@ -45,6 +45,10 @@ def test_tiny_scale_runs_end_to_end(tmp_path):
     assert scenarios["1"]["errors"] == 0 and scenarios["2a"]["errors"] == 0 and scenarios["2b"]["errors"] == 0
     assert scenarios["3a"]["agreement"] == {"agree": True, "differ": {}}
     assert scenarios["3b"]["errors"] == 0  # every poll answered 304
+    assert "days of" in scenarios["3c"]["detail"] and "cities" in scenarios["3d"]["detail"]
+    # Issue 15's item 3 measured in the same run: the gateway without the live-account check.
+    unchecked = scenarios["1"]["without_account_check"]
+    assert unchecked["errors"] == 0 and unchecked["value"] > 0 and unchecked["ratio"] > 0
     assert scenarios["4"]["answer"]["values"] == [scenarios["4"]["exact"]] and scenarios["4"]["answer"]["exact"]
     pull = scenarios["5b"]["rounds"][0]
     assert pull["records"] == pull["expected"] > 5_000
