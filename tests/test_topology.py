@@ -1,0 +1,30 @@
+"""The tests marked `replicated` once more, on two gateway processes and two replicas of each service
+(tests/fixtures/topology.py): a nested pytest with HAOLIN_TOPOLOGY=replicated, so that `make test` stays
+the one command. The nested run's report, each process's last output included, is this test's failure."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import STARTED_WITH
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_marked_tests_pass_on_two_gateways_and_two_replicas_of_each_service():
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--tb=short", "--color=no"],
+        cwd=ROOT, env={**STARTED_WITH, "HAOLIN_TOPOLOGY": "replicated"}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=840)
+    lines = run.stdout.strip().splitlines()
+    summary = lines[-1] if lines else "(no output)"
+    assert run.returncode == 0, f"HAOLIN_TOPOLOGY=replicated pytest: {summary}\n\n{run.stdout[-30000:]}"
+    # Every marked test ran there, none skipped.
+    assert re.search(r"\b\d+ passed", summary) and "skipped" not in summary, run.stdout[-30000:]
