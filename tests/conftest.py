@@ -28,8 +28,8 @@ from ops.keys import generate_signing_pair
 from shared.crypto import generate_key
 
 # The suites' shared fixtures (tests/fixtures/): the station tree, the callers by role, a real gateway.
-pytest_plugins = ["tests.fixtures.stations", "tests.fixtures.roles", "tests.fixtures.gateway",
-                  "tests.fixtures.calls", "tests.fixtures.topology"]
+pytest_plugins = ["tests.fixtures.stations", "tests.fixtures.roles", "tests.fixtures.topology",
+                  "tests.fixtures.gateway", "tests.fixtures.calls"]
 
 # The environment the run was started with, before the settings below: what a nested run starts from
 # (tests/test_topology.py).
