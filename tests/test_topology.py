@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import STARTED_WITH
 
@@ -28,10 +29,15 @@ def marking_modules() -> list[str]:
 def test_the_marked_tests_pass_on_two_gateways_and_two_replicas_of_each_service():
     modules = marking_modules()
     assert modules
+    env = {**STARTED_WITH, "HAOLIN_TOPOLOGY": "replicated"}
+    if env.get("TEST_DATABASE_URL"):
+        # A database of its own: the nested run drops and rebuilds its database, and this run is using that one.
+        url = make_url(env["TEST_DATABASE_URL"])
+        env["TEST_DATABASE_URL"] = url.set(database=f"{url.database}_replicated").render_as_string(hide_password=False)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--tb=short", "--color=no",
          *modules],
-        cwd=ROOT, env={**STARTED_WITH, "HAOLIN_TOPOLOGY": "replicated"}, stdin=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=840)
     lines = run.stdout.strip().splitlines()
     summary = lines[-1] if lines else "(no output)"
