@@ -28,8 +28,12 @@ from ops.keys import generate_signing_pair
 from shared.crypto import generate_key
 
 # The suites' shared fixtures (tests/fixtures/): the station tree, the callers by role, a real gateway.
-pytest_plugins = ["tests.fixtures.stations", "tests.fixtures.roles", "tests.fixtures.gateway",
-                  "tests.fixtures.calls"]
+pytest_plugins = ["tests.fixtures.stations", "tests.fixtures.roles", "tests.fixtures.topology",
+                  "tests.fixtures.gateway", "tests.fixtures.calls"]
+
+# The environment the run was started with, before the settings below: what a nested run starts from
+# (tests/test_topology.py).
+STARTED_WITH = dict(os.environ)
 
 SCHEMAS = ("gateway", "cases", "projects", "volunteers")
 # One database per test run, so concurrent runs (two developers' shells, CI beside

@@ -8,6 +8,7 @@ import logging
 import re
 
 import httpx
+import pytest
 
 from gateway.config import GatewaySettings
 from gateway.identity.bootstrap import ensure_admin
@@ -153,6 +154,7 @@ class TestToken:
         users = (await gw.get("/v1/users", headers=admin, params={"role": "social_worker"})).json()["items"]
         assert users[0]["failed_logins"] == 1
 
+    @pytest.mark.replicated
     async def test_every_gateway_process_counts_the_same_failures(self, gateway_factory):
         """The counters live in PostgreSQL: a second gateway (another worker or replica) makes the
         same address wait."""
@@ -192,6 +194,7 @@ class TestToken:
             r = await other.post("/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
             assert r.status_code == 200
 
+    @pytest.mark.replicated
     async def test_per_address_limit_is_shared_by_every_gateway_on_the_database(self, gateway_factory, db):
         """Two gateways (two workers, two replicas) count one address's attempts together: three on
         one and none left on the other, and the wait is what the first would answer."""
@@ -266,6 +269,7 @@ class TestRefresh:
         assert r.status_code == 422 and {"refresh_token", "token"} <= fields(r.json())
 
 
+@pytest.mark.replicated
 class TestLogout:
     async def test_logout_revokes(self, gateway, admin_headers, db):
         pair = (await gateway.login("admin", ADMIN_PASSWORD)).json()

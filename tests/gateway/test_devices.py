@@ -3,6 +3,8 @@ which works at /v1/sync until the device is revoked."""
 
 import asyncio
 
+import pytest
+
 
 async def register(gateway, headers, station_id, name="和平村社工室平板", expect=201) -> dict:
     r = await gateway.post("/v1/devices", headers=headers, json={"station_id": station_id, "name": name})
@@ -78,6 +80,7 @@ class TestRetriedRegistration:
         assert await db.fetchval("SELECT count(*) FROM gateway.device") == 1
 
 
+@pytest.mark.replicated
 class TestEveryWorker:
     async def test_a_device_revoked_on_one_gateway_is_refused_by_another_at_once(self, gateway, gateway_factory,
                                                                                  admin_headers, gateway_tree):

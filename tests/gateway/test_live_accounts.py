@@ -54,7 +54,7 @@ async def login(gateway, username: str) -> tuple[dict, str]:
 async def head(gateway, admin_headers, gateway_tree) -> tuple[dict, dict]:
     """A station head of Mengzhuiwan (with Heping below it), logged in: (user, headers)."""
     user = await gateway.user(admin_headers, "meng.head", "station_head", gateway_tree["mengzhuiwan"]["id"])
-    await gateway.app.state.pusher.sync_now()
+    await gateway.pushed()
     headers, _ = await login(gateway, "meng.head")
     assert served(await statuses(gateway, headers))
     return user, headers
@@ -244,6 +244,7 @@ class TestTheCheckItself:
         await refused_everywhere(gateway, headers)
 
 
+@pytest.mark.replicated
 class TestEveryWorker:
     """Two gateways on one database (two workers, or two replicas): each keeps its own copy of the
     accounts, and each hears every change from PostgreSQL, whichever one made it."""

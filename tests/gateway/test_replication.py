@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.replication import LEADER_KEY, StationPusher
-from tests.fixtures.gateway import ADMIN_PASSWORD, FAST_HASHING
+from tests.fixtures.gateway import ADMIN_PASSWORD, FAST_HASHING, Gateway
 
 SCHEMAS = ("cases", "projects", "volunteers")
 
@@ -142,6 +143,7 @@ class TestCatchUp:
             await upstreams.aclose()
 
 
+@pytest.mark.replicated
 class TestNotify:
     async def test_a_station_write_is_pushed_without_waiting_for_the_interval(self, gateway, admin_headers, root, db):
         # The fixture's interval is an hour: only notify() can have sent this.
@@ -226,6 +228,25 @@ class TestOneLeader:
         assert not second.app.state.pusher.leading
         await first.app.state.pusher.stop()
         await until(lambda: _true(second.app.state.pusher.leading))
+
+
+@pytest.mark.replicated(only=True)
+class TestOneLeaderAmongProcesses:
+    """TestOneLeader's outcome with the gateways as processes, where which one leads cannot be seen
+    from outside it: each is killed in turn (SIGKILL; PostgreSQL drops its lock with its connection),
+    and a station written on the one left still reaches every service. The second kill always hits
+    the leader: the first one's, or the one that took over from it."""
+
+    async def test_a_station_reaches_the_services_whichever_gateway_dies(self, gateway, admin_headers, root, db):
+        platform = gateway.topology.platform
+        first, second = platform.replicas("gateway")
+        for dead, alive in ((first, second), (second, first)):
+            platform.kill(dead)
+            async with Gateway(base_url=platform.processes[alive].url, timeout=30) as left:
+                city = await left.station(admin_headers, root["id"], "city", f"Leshan {dead}")
+            await until(lambda: _has(db, city["id"]), timeout_s=15)
+            platform.start(dead)
+            await platform.wait_ready(dead)
 
 
 async def _true(value: bool) -> bool:

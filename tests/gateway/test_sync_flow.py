@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from shared import clock
 from tests.cases.test_sync import tablet_beneficiary, tablet_case, tablet_service_record
@@ -59,6 +60,7 @@ async def station_tablet(gateway, admin_headers, gateway_tree, db) -> tuple[dict
 
 
 class TestTwoTablets:
+    @pytest.mark.replicated
     async def test_conflicting_offline_edits_rest_and_figures(self, gateway, admin_headers, gateway_tree, db):
         township = gateway_tree["mengzhuiwan"]
         staff = await users(gateway, admin_headers, gateway_tree, ("chen.head", "station_head", "mengzhuiwan"),
@@ -107,7 +109,7 @@ class TestTwoTablets:
         await a.push({"cases": {"created": [case]}, "service_records": {"created": [visit]}})
         r = await gateway.get(f"/v1/cases/{case['id']}", headers=worker)
         assert r.status_code == 200 and r.json()["beneficiary_id"] == person["id"]
-        await gateway.app.state.forget_stats()
+        await gateway.forget_stats()
         after = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
         assert after["person_times.casework"]["value"] == before["person_times.casework"]["value"] + 2
         assert after["cases.new"]["value"] == before["cases.new"]["value"] + 1
@@ -121,7 +123,7 @@ class TestTwoTablets:
         await a.push({"service_records": {"deleted": [visit["id"]]}})
         tomb = await b.pull()
         assert tomb["changes"]["service_records"]["deleted"] == [visit["id"]]
-        await gateway.app.state.forget_stats()
+        await gateway.forget_stats()
         gone = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
         assert gone["person_times.casework"]["value"] == before["person_times.casework"]["value"]
 
@@ -185,6 +187,7 @@ class TestTwoTablets:
         pulled = await tablet.pull()
         assert person["id"] in updated(pulled, "beneficiaries") and volunteer["id"] in updated(pulled, "volunteers")
 
+    @pytest.mark.replicated
     async def test_a_new_person_and_their_attendance_in_one_push(self, gateway, admin_headers, gateway_tree, db):
         """Offline, a worker registers a newcomer at a festival and ticks her attendance: the
         person (cases service) and the attendance (projects service) arrive in one push."""
@@ -196,7 +199,7 @@ class TestTwoTablets:
         assert r.status_code == 201, r.text
         project = r.json()
         await tablet.pull()
-        await gateway.app.state.forget_stats()
+        await gateway.forget_stats()
         before = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
 
         person = tablet_beneficiary(station_id=township["id"], populations='["elderly"]')
@@ -211,7 +214,7 @@ class TestTwoTablets:
         r = await gateway.get(f"/v1/activities/{festival['id']}/attendance", headers=head)
         assert r.status_code == 200, r.text
         assert [a["beneficiary_id"] for a in r.json()["items"]] == [person["id"]]
-        await gateway.app.state.forget_stats()
+        await gateway.forget_stats()
         after = (await gateway.get("/v1/stats/summary", headers=head)).json()["figures"]
         assert after["person_times.community"]["value"] == before["person_times.community"]["value"] + 1
         assert after["beneficiaries.registered"]["value"] == before["beneficiaries.registered"]["value"] + 1

@@ -14,8 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.db import Database, asyncpg_dsn
-from tests.reliability.conftest import MODULES, Platform, Process, platform_env, quiet
+from tests.reliability.conftest import MODULES, Platform, Process, platform_env, quiet, seed_root
 from tests.test_make_run import free_ports
 
 pytestmark = pytest.mark.slow
@@ -46,29 +45,6 @@ async def replicated(database_url, tmp_path_factory):
         platform.stop()
 
 
-async def seeded(platform: Platform) -> None:
-    """The admin in the gateway and the root station pushed to the cases service (every test starts
-    from truncated tables)."""
-    from gateway.config import GatewaySettings
-    from gateway.identity.bootstrap import ensure_admin
-
-    settings = GatewaySettings(database_url=platform.env["DATABASE_URL"], password_time_cost=1,
-                               password_memory_kib=1024, password_parallelism=1)
-    db = Database.connect(settings, "haolin-tests")
-    try:
-        await ensure_admin(db, settings)
-    finally:
-        await db.engine.dispose()
-    conn = await asyncpg.connect(asyncpg_dsn(platform.env["DATABASE_URL"]))
-    try:
-        deadline = time.monotonic() + 20
-        while not await conn.fetchval("SELECT count(*) FROM cases.station WHERE path = '/1/'"):
-            assert time.monotonic() < deadline, "the gateway did not push the root station"
-            await asyncio.sleep(0.1)
-    finally:
-        await conn.close()
-
-
 async def served(platform: Platform, name: str) -> float:
     """Resource requests the replica has answered since it started (its own /metrics)."""
     async with httpx.AsyncClient(timeout=10) as client:
@@ -92,7 +68,7 @@ def gateway_metric(text: str, name: str, **labels: str) -> float:
 class TestTwoCasesReplicas:
     async def test_spread_killed_under_load_then_back(self, replicated: Platform, database_url):
         await replicated.ensure_up()
-        await seeded(replicated)
+        await seed_root(replicated, services=("cases",))  # projects and volunteers are not started
         async with httpx.AsyncClient(base_url=replicated.gateway_url, timeout=30) as client:
             r = await client.post("/v1/auth/token", data={"username": "admin", "password": "admin-test-password"})
             assert r.status_code == 200, r.text
