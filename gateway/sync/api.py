@@ -27,7 +27,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import delete, select
 
-from gateway.deps import ReadSessionDep
 from gateway.identity.service import devices
 from gateway.models import Device, Station, SyncCursor
 from gateway.sync.limits import check_push_size, check_push_text
@@ -51,12 +50,17 @@ bearer = HTTPBearer(auto_error=False, scheme_name="StationTablet",
                                 "POST /v1/devices. People log in with Login, username and password.")
 
 
-async def current_device(request: Request, session: ReadSessionDep,
+async def current_device(request: Request,
                          credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
                          ) -> tuple[Device, Station]:
     if credentials is None:
         raise Unauthorized("Send the device credential as 'Authorization: Bearer <credential>'.")
-    found = await devices.authenticate(session, credentials.credentials)
+    # A connection of its own, given back at once: a sync's calls to the services and its streaming take
+    # seconds, and a pull asks for a connection again at its end (the timestamp). A request-long session
+    # held through that starved the pool once as many tablets synced at once as it had connections (bench
+    # scenario 8 at the province); tests/gateway/test_sync_flow.py TestConnectionsHeldBySync.
+    async with request.app.state.db.read_sessions() as session:
+        found = await devices.authenticate(session, credentials.credentials)
     if found is None:
         raise Unauthorized("This device credential is not valid or was revoked.")
     return found
@@ -91,11 +95,14 @@ def _integer(raw: str) -> int:
         return int(float(raw))
 
 
-async def _cursor(session, device: Device, last_pulled_at: int | None) -> SyncCursor | None:
+async def _cursor(db: Database, device: Device, last_pulled_at: int | None) -> SyncCursor | None:
+    """The cursor of the timestamp the tablet sent, read on a connection given back at once (see
+    current_device)."""
     if last_pulled_at is None:
         return None
-    cursor = (await session.scalars(select(SyncCursor).where(SyncCursor.id == last_pulled_at,
-                                                             SyncCursor.device_id == device.id))).first()
+    async with db.read_sessions() as session:
+        cursor = (await session.scalars(select(SyncCursor).where(SyncCursor.id == last_pulled_at,
+                                                                 SyncCursor.device_id == device.id))).first()
     if cursor is None:
         raise InvalidInput.field("last_pulled_at", "This device was never given that timestamp; "
                                                    "pull with last_pulled_at=null to start afresh.", "unknown_cursor")
@@ -111,7 +118,7 @@ async def schema(request: Request, version: Annotated[int | None, Query(ge=1)] =
 
 
 @router.get("", summary="Pull changes (WatermelonDB pullChanges)")
-async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
+async def pull(request: Request, device: DeviceDep,
                last_pulled_at: Annotated[str | None, Query(description="The timestamp of the last pull, or null")]
                = None,
                schema_version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
@@ -123,7 +130,7 @@ async def pull(request: Request, device: DeviceDep, session: ReadSessionDep,
     dev, station = device
     reg = await registry(request.app.state)
     version = schema_version or reg.version
-    cursor = await _cursor(session, dev, _last_pulled_at(last_pulled_at))
+    cursor = await _cursor(request.app.state.db, dev, _last_pulled_at(last_pulled_at))
     # A pull copies the station subtree's records to the tablet: one audit row, the subtree read.
     await log_reads(request, "station", [(str(station.id), station.path)], principal=_as_principal(dev, station))
     full = _migration_tables(reg, migration, version)
@@ -241,10 +248,10 @@ async def _assemble(streams: list[Stream], tables: list[str], db: Database, devi
 
 @router.post("", summary="Push changes (WatermelonDB pushChanges)", status_code=204,
              responses={409: {"description": "A record changed on the server since last_pulled_at: pull, then push"}})
-async def push(request: Request, device: DeviceDep, session: ReadSessionDep,
+async def push(request: Request, device: DeviceDep,
                last_pulled_at: Annotated[str | None, Query()] = None) -> Response:
     dev, station = device
-    cursor = await _cursor(session, dev, _last_pulled_at(last_pulled_at))
+    cursor = await _cursor(request.app.state.db, dev, _last_pulled_at(last_pulled_at))
     try:
         changes = await request.json()
     except ValueError:

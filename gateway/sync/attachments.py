@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from gateway.deps import ReadSessionDep
 from gateway.sync.api import DeviceDep, _as_principal
 from gateway.sync.registry import registry
 from shared.attachments.routes import MEDIA_TYPES
@@ -35,7 +34,7 @@ _BODY = {"requestBody": {"required": True, "description": "The file itself, as t
                        415: {"description": "The file is not a JPEG, PNG, HEIC or PDF (told by its content)"},
                        503: {"description": "The service that owns the table did not answer: upload again"}})
 async def upload_from_tablet(
-    attachment_id: ClientId, request: Request, device: DeviceDep, session: ReadSessionDep,
+    attachment_id: ClientId, request: Request, device: DeviceDep,
     table: Annotated[str, Query(max_length=40, description="The synced table of the record: beneficiaries, cases, "
                                                            "group_sessions, activities, volunteer_hours")],
     record_id: ClientId, purpose: Annotated[str, Query(max_length=24)],
@@ -43,7 +42,6 @@ async def upload_from_tablet(
 ) -> Response:
     """Upload a file a tablet holds (the raw file as the body), idempotent by its client-made id."""
     dev, station = device
-    await session.close()  # the device is checked: no connection waits while the file arrives
     owner = (await registry(request.app.state)).table(table)
     if owner is None:
         raise InvalidInput.field("table", "This table is not synced.", "unknown_table")
@@ -60,13 +58,12 @@ async def upload_from_tablet(
                                                                     for t in MEDIA_TYPES}},
                        503: {"description": "The service that owns the table did not answer: try again"}})
 async def download_to_tablet(
-    attachment_id: ClientId, request: Request, device: DeviceDep, session: ReadSessionDep,
+    attachment_id: ClientId, request: Request, device: DeviceDep,
     table: Annotated[Literal["case_attachments", "project_attachments", "volunteer_attachments"],
                      Query(description="The synced table the pull listed the file in")],
 ) -> Response:
     """A file the tablet's pull listed, fetched when the app needs it (streamed; audited as the device)."""
     dev, station = device
-    await session.close()  # the answer streams after the handler returns: no connection held meanwhile
     owner = (await registry(request.app.state)).table(table)
     if owner is None:
         raise InvalidInput.field("table", "This table is not synced.", "unknown_table")

@@ -310,3 +310,35 @@ class TestTwoTablets:
         assert updated(body, "cases")[case["id"]]["pending_step"] is None and updated(body, "referrals") == {}
         r = await gateway.get("/v1/sync", headers=tablet.headers, params={"last_pulled_at": "12345678"})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "last_pulled_at"
+
+
+class TestConnectionsHeldBySync:
+    """At the province's morning storm (bench scenario 8, 4,451 tablets), every tablet's pull held
+    one of the gateway's database connections while it streamed and then asked for a second to write
+    its timestamp: once as many pulls were streaming as the pool had connections, each waited for
+    another's, the pool timed out after 30 s, and every sync answered 503 from then on. A pull or a
+    push now holds a connection only while it reads or writes the gateway's own rows."""
+
+    async def test_pulls_and_pushes_on_a_one_connection_pool(self, gateway_factory, db):
+        import asyncio
+
+        small = await gateway_factory(db_pool_size=1, db_max_overflow=0)
+        admin = await small.admin()
+        root = (await small.get("/v1/stations", headers=admin)).json()["items"][0]
+        township = await small.station(admin, root["id"], "township", "Pool")
+        r = await small.post("/v1/devices", headers=admin, json={"station_id": township["id"], "name": "平板"})
+        assert r.status_code == 201, r.text
+        tablets = [Tablet(small, r.json()["credential"], db) for _ in range(2)]
+        await small.pushed()
+
+        async def sync(tablet: Tablet) -> None:
+            await tablet.pull()
+            await tablet.push({"beneficiaries": {"created": [tablet_beneficiary(station_id=township["id"])],
+                                                 "updated": [], "deleted": []}})
+            await tablet.pull()
+
+        # Before: the first pull never ended (it waited for the connection it held itself).
+        for tablet in tablets:
+            await asyncio.wait_for(sync(tablet), timeout=20)
+        assert await db.fetchval("SELECT count(*) FROM cases.beneficiary WHERE station_id = $1",
+                                 township["id"]) == len(tablets)
