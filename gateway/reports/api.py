@@ -13,13 +13,12 @@ import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway.deps import ActorDep, ReadSessionDep
+from gateway.deps import ActorDep
 from gateway.flows.progress import progress_of
-from gateway.identity.service import stations as stations_service
 from gateway.reports import monthly
 from gateway.reports import project as project_report
 from gateway.reports.workbook import XLSX, disposition
-from gateway.stats.api import StationQuery, station_in_scope
+from gateway.stats.api import StationQuery, children_of, station_in_scope
 from gateway.upstream import Upstreams
 from gateway.upstream.clients import SERVICES
 from gateway.upstream.proxy import upstream_error
@@ -41,15 +40,14 @@ def _file(body: bytes, ascii_name: str, name: str) -> Response:
 
 @router.get("/monthly.xlsx", summary="The monthly statistics report of a station's subtree (.xlsx)",
             response_class=Response, responses=FILE)
-async def monthly_report(request: Request, actor: ActorDep, session: ReadSessionDep, month: MonthQuery,
+async def monthly_report(request: Request, actor: ActorDep, month: MonthQuery,
                          station_id: StationQuery = None, lang: LangQuery = "zh-CN") -> Response:
     """The figures of `/v1/stats/summary` for the month: a row for each child station's subtree (and
     for a deleted child whose records still count), one for the station's own records and one for
     the whole subtree, which the rows add up to; a sheet for everyone and one
     for each population counted. 502 when a service does not answer (no report with holes)."""
     station = await station_in_scope(request, actor, station_id)
-    children = list(await stations_service.all_children(session, station))
-    gone = list(await stations_service.deleted_children(session, station))
+    children, gone = await children_of(request, station)
     body = await monthly.build(request, station, children, month, lang, gone)
     prefix = "月度统计" if lang == "zh-CN" else "monthly"
     return _file(body, f"haolin-monthly-{station.id}-{month}.xlsx", f"{prefix}-{station.name}-{month}.xlsx")

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from gateway.deps import ActorDep, ReadSessionDep
+from gateway.deps import ActorDep
 from gateway.identity.errors import StationNotFound
 from gateway.identity.service import stations as stations_service
 from gateway.models import Station
@@ -69,6 +69,16 @@ async def station_in_scope(request: Request, actor: Principal, station_id: int |
     if station is None:
         raise StationNotFound()
     return station
+
+
+async def children_of(request: Request, station: Station) -> tuple[list[Station], list[Station]]:
+    """The station's live children and its deleted ones, on a connection given back before the
+    services are asked: the gateway's own figures (Figures.own) take another, and a
+    request holding one while it waits for a second starves the pool under as many requests at once
+    as the pool has connections (tests/gateway/test_stats.py TestConnectionsHeldByFigures)."""
+    async with request.app.state.db.read_sessions() as session:
+        return (list(await stations_service.all_children(session, station)),
+                list(await stations_service.deleted_children(session, station)))
 
 
 def _dates(from_on: date | None, to_on: date | None) -> tuple[date, date]:
@@ -272,15 +282,15 @@ async def timeseries(request: Request, actor: ActorDep, metric: FigureName,
 
 @router.get("/breakdown", summary="One figure for each child station, for drill-down", response_class=Response,
             responses={200: {"model": schemas.Breakdown}, **schemas.NOT_MODIFIED})
-async def breakdown(request: Request, actor: ActorDep, session: ReadSessionDep, metric: FigureName,
+async def breakdown(request: Request, actor: ActorDep, metric: FigureName,
                     station_id: StationQuery = None, from_on: FromQuery = None, to_on: ToQuery = None) -> Response:
     """`rows`: each child station's subtree, then any deleted child whose records still count
     (`station.deleted`); `own`: records kept at the station itself; `total`: the whole subtree, which
     the rows and `own` add up to (for `persons` and `volunteers.active`, each once, so not their sum)."""
     station = await station_in_scope(request, actor, station_id)
     from_on, to_on = _dates(from_on, to_on)
-    children = list(await stations_service.all_children(session, station))
-    gone = {c.id: c for c in await stations_service.deleted_children(session, station)}
+    children, gone = await children_of(request, station)
+    gone = {c.id: c for c in gone}
     ask = ask_for(request, station, from_on, to_on, group_by=("station",), **_asked_for(metric))
 
     async def compute(figures: Figures) -> tuple[Gathered, dict]:

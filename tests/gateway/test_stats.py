@@ -1002,3 +1002,23 @@ class TestScopeAndInput:
             assert fields(r) == ["query.from", "query.to"], path
         r = await gateway.get("/v1/reports/monthly.xlsx", headers=official, params={"month": "9999-12"})
         assert fields(r) == ["month"]
+
+
+class TestConnectionsHeldByFigures:
+    """A drill-down and the monthly report read the station's children, then ask the services while
+    the gateway counts its own figures on a connection of its own. They held the first connection
+    through it all: with one connection in the pool the request waited for itself until the pool
+    timed out (30 s), and under as many requests at once as the pool had connections, all of them
+    did. The children are now read on a connection given back before the services are asked."""
+
+    async def test_a_one_connection_pool_answers(self, gateway_factory, gateway_tree):
+        small = await gateway_factory(db_pool_size=1, db_max_overflow=0)
+        admin = await small.admin()
+        chengdu = gateway_tree["chengdu"]["id"]
+        r = await asyncio.wait_for(small.get("/v1/stats/breakdown", headers=admin,
+                                             params={"station_id": chengdu, "metric": "person_times"}), 20)
+        assert r.status_code == 200, r.text
+        assert [row["station"]["name"] for row in r.json()["rows"]] == ["Chenghua"]
+        r = await asyncio.wait_for(small.get("/v1/reports/monthly.xlsx", headers=admin,
+                                             params={"station_id": chengdu, "month": "2026-11"}), 20)
+        assert r.status_code == 200, r.text
