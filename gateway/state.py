@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from gateway.identity.bootstrap import ensure_admin
 from gateway.identity.live import LiveAccounts, LiveStations
@@ -16,7 +17,7 @@ from gateway.stats.cache import AnswerCache
 from gateway.stats.shared import SharedAnswers
 from gateway.upstream import Upstreams
 from shared.auth import TokenSigner, TokenVerifier
-from shared.db import Database, asyncpg_dsn
+from shared.db import Database, asyncpg_dsn, make_engine
 from shared.leader import Leadership
 from shared.notify import Listener
 from shared.state import ProcessState
@@ -24,6 +25,10 @@ from shared.state import ProcessState
 if TYPE_CHECKING:
     from gateway.sync.registry import Registry
     from gateway.upstream.openapi import MergedOpenAPI
+
+
+# How long a dashboard computation waits for a connection to take its turn on (gateway/stats/shared.py).
+ANSWERS_POOL_TIMEOUT_S = 5.0
 
 
 @dataclass(eq=False)
@@ -38,6 +43,7 @@ class GatewayState(ProcessState):
     stats_cache: AnswerCache | None = None
     # The answers the stats cache computes, shared with the other workers and replicas (None: no cache time).
     stats_shared: SharedAnswers | None = None
+    answers_engine: AsyncEngine | None = None
     pusher: StationPusher | None = None
     # The services' synced tables, asked for when a tablet first needs them, since a service may be
     # down when the gateway starts (gateway.sync.registry).
@@ -76,8 +82,13 @@ class GatewayState(ProcessState):
         self.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
                                        per_compute=settings.stats_cache_per_compute)
         if settings.stats_cache_s > 0:
-            self.stats_shared = SharedAnswers(self.db, settings.stats_cache_s,
-                                              per_compute=settings.stats_cache_per_compute)
+            # Its own pool (gateway/stats/shared.py): db_pool_size connections, none beyond, and a short wait
+            # for one, after which a computation goes on without the others.
+            self.answers_engine = make_engine(settings.model_copy(update={"db_max_overflow": 0}),
+                                              "haolin-gateway-answers", pool_timeout=ANSWERS_POOL_TIMEOUT_S)
+            self.stats_shared = SharedAnswers(
+                async_sessionmaker(self.answers_engine, expire_on_commit=False, autoflush=False),
+                settings.stats_cache_s, per_compute=settings.stats_cache_per_compute)
         # Built before the listener starts: it listens on the channels subscribed by then.
         self.pusher = StationPusher(self.db, self.upstreams, self.signer, settings.station_push_interval_s,
                                     leadership=Leadership(asyncpg_dsn(settings.database_url), LEADER_KEY,
@@ -93,4 +104,6 @@ class GatewayState(ProcessState):
             self.stats_cache.close()
             await self.upstreams.aclose()
             await self.listener.stop()
+            if self.answers_engine is not None:
+                await self.answers_engine.dispose()
             await self.db.dispose()

@@ -24,8 +24,10 @@ from collections.abc import Awaitable, Callable, Hashable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from gateway.stats import repository as answers_repo
-from shared.db import Database, database_unavailable
+from shared.db import database_unavailable
 
 if TYPE_CHECKING:
     from gateway.stats.api import Answer
@@ -44,8 +46,16 @@ def key_name(key: Hashable) -> tuple[str, int]:
 
 
 class SharedAnswers:
-    def __init__(self, db: Database, ttl_s: float, per_compute: float = 0.0, wait_s: float = 30.0) -> None:
-        self.db = db
+    """`sessions`: on a pool of their own (GatewayState.running). A computation holds its key's lock,
+    and so a connection, while the services count; meanwhile it reads the gateway's own figures on the
+    main pool. On one pool, as many computations at once as the pool had connections each waited for
+    another's connection until the pool timed out (tests/gateway/test_stats.py
+    TestConnectionsHeldByFigures). When every connection of this pool is taken, a computation waits
+    for one up to the pool's timeout and then computes without the others, as when the table is away."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_s: float, per_compute: float = 0.0,
+                 wait_s: float = 30.0) -> None:
+        self.sessions = sessions
         self.ttl_s = ttl_s
         self.per_compute = per_compute
         self.wait_s = wait_s
@@ -58,7 +68,7 @@ class SharedAnswers:
         name, lock_id = key_name(key)
         answer: Answer | None = None
         try:
-            async with self.db.write_sessions() as session:
+            async with self.sessions() as session:
                 found = await answers_repo.fresh(session, name)
                 if found is None:
                     await answers_repo.lock(session, lock_id, self.wait_s)
@@ -90,7 +100,7 @@ class SharedAnswers:
 
     async def clear(self) -> None:
         """Forget every shared answer: the next poll of any key is computed again."""
-        async with self.db.write_sessions() as session:
+        async with self.sessions() as session:
             await answers_repo.forget_all(session)
             await session.commit()
 

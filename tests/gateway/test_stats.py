@@ -1005,16 +1005,22 @@ class TestScopeAndInput:
 
 
 class TestConnectionsHeldByFigures:
-    """A drill-down and the monthly report read the station's children, then ask the services while
-    the gateway counts its own figures on a connection of its own. They held the first connection
-    through it all: with one connection in the pool the request waited for itself until the pool
-    timed out (30 s), and under as many requests at once as the pool had connections, all of them
-    did. The children are now read on a connection given back before the services are asked."""
+    """A drill-down and the monthly report read the station's children, and a summary takes its key's
+    turn, then ask the services while the gateway counts its own figures on a connection of its own.
+    They held the first connection through it all: with one connection in the pool the request waited
+    for itself until the pool timed out (30 s), and under as many requests at once as the pool had
+    connections, all of them did. The children are now read on a connection given back before the
+    services are asked, and the turns are taken on a pool of their own."""
 
     async def test_a_one_connection_pool_answers(self, gateway_factory, gateway_tree):
         small = await gateway_factory(db_pool_size=1, db_max_overflow=0)
         admin = await small.admin()
         chengdu = gateway_tree["chengdu"]["id"]
+        # A summary computed under its key's turn (shared with other gateways), which holds a connection
+        # of the answers' own pool while the gateway's own figures take one of the main pool.
+        r = await asyncio.wait_for(small.get("/v1/stats/summary", headers=admin, params={"station_id": chengdu}), 20)
+        assert r.status_code == 200, r.text
+        assert r.json()["system"]["stations.township"]["value"] == 2
         r = await asyncio.wait_for(small.get("/v1/stats/breakdown", headers=admin,
                                              params={"station_id": chengdu, "metric": "person_times"}), 20)
         assert r.status_code == 200, r.text
