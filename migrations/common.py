@@ -308,3 +308,33 @@ def create_indexes(schema: str, indexes: list[IndexSpec]) -> None:
 def drop_indexes(schema: str, indexes: list[IndexSpec]) -> None:
     for name, *_ in indexes:
         op.execute(f'DROP INDEX IF EXISTS "{schema}".{name}')
+
+
+def create_id_notify(schema: str, table: str, function: str, channel: str, watched: str) -> None:
+    """A row trigger NOTIFYing `channel` with the id of every row inserted, deleted or changed in one of
+    the `watched` columns, and an empty payload on TRUNCATE: each process's notified cache
+    (shared/notify.py) drops that row, or everything. INSERT too: a process that looked up an id before
+    its row existed keeps no "no such row"."""
+    op.execute(f"""
+    CREATE FUNCTION "{schema}".{function}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'TRUNCATE' THEN
+            PERFORM pg_notify('{channel}', '');
+        ELSIF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify('{channel}', OLD.id::text);
+        ELSE
+            PERFORM pg_notify('{channel}', NEW.id::text);
+        END IF;
+        RETURN NULL;
+    END $$;
+    """)
+    op.execute(f'CREATE TRIGGER trg_{table}_notify AFTER INSERT OR UPDATE OF {watched} OR DELETE '
+               f'ON "{schema}"."{table}" FOR EACH ROW EXECUTE FUNCTION "{schema}".{function}()')
+    op.execute(f'CREATE TRIGGER trg_{table}_notify_truncate AFTER TRUNCATE ON "{schema}"."{table}" '
+               f'FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".{function}()')
+
+
+def drop_id_notify(schema: str, table: str, function: str) -> None:
+    op.execute(f'DROP TRIGGER trg_{table}_notify_truncate ON "{schema}"."{table}"')
+    op.execute(f'DROP TRIGGER trg_{table}_notify ON "{schema}"."{table}"')
+    op.execute(f'DROP FUNCTION "{schema}".{function}()')

@@ -60,6 +60,22 @@ async def head(gateway, admin_headers, gateway_tree) -> tuple[dict, dict]:
     return user, headers
 
 
+def lookups_counted(monkeypatch, name: str) -> list[int]:
+    """The ids the gateway's per-request lookup `name` (gateway/identity/repository/hot.py) reads from
+    the database from now on: a notified cache's misses."""
+    from gateway.identity.repository import hot
+
+    reads: list[int] = []
+    real = getattr(hot, name)
+
+    async def counted(pool, key):
+        reads.append(key)
+        return await real(pool, key)
+
+    monkeypatch.setattr(hot, name, counted)
+    return reads
+
+
 async def etag_of(gateway, admin_headers, user_id: int) -> str:
     return (await gateway.get(f"/v1/users/{user_id}", headers=admin_headers)).headers["etag"]
 
@@ -212,17 +228,8 @@ class TestTheCheckItself:
     async def test_a_warm_account_costs_no_query(self, gateway, admin_headers, head, monkeypatch):
         """The account is read once; later requests with the same token are answered from the
         process's cache (which the database's notifications keep current)."""
-        from gateway.identity.repository import hot
-
         user, headers = head
-        reads: list[int] = []
-        real = hot.actor
-
-        async def counted(pool, user_id):
-            reads.append(user_id)
-            return await real(pool, user_id)
-
-        monkeypatch.setattr(hot, "actor", counted)
+        reads = lookups_counted(monkeypatch, "actor")
         for _ in range(5):
             assert (await gateway.get("/v1/me", headers=headers)).status_code == 200
             assert (await gateway.get("/v1/cases", headers=headers)).status_code == 200
@@ -330,16 +337,7 @@ class TestTheStationAskedAbout:
         assert await summary_status(gateway, city_head, next_id) == 200
 
     async def test_a_warm_station_costs_no_query(self, gateway, admin_headers, gateway_tree, city_head, monkeypatch):
-        from gateway.identity.repository import hot
-
-        reads: list[int] = []
-        real = hot.station
-
-        async def counted(pool, station_id):
-            reads.append(station_id)
-            return await real(pool, station_id)
-
-        monkeypatch.setattr(hot, "station", counted)
+        reads = lookups_counted(monkeypatch, "station")
         asked = gateway_tree["shuangqiao"]["id"]
         for _ in range(5):
             assert await summary_status(gateway, city_head, asked) == 200
