@@ -29,6 +29,6 @@ COPY ops ./ops
 
 USER haolin
 EXPOSE 8000
-# --no-proxy-headers: the gateway alone decides whose X-Forwarded-For it believes (GATEWAY_TRUSTED_PROXIES).
-CMD ["python", "-m", "uvicorn", "--factory", "gateway.app:main", "--host", "0.0.0.0", "--port", "8000", \
-     "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers"]
+# uvicorn as shared/server.py configures it for every process: among others, no proxy headers (the
+# gateway alone decides whose X-Forwarded-For it believes, GATEWAY_TRUSTED_PROXIES).
+CMD ["python", "-m", "shared.server", "gateway.app:main", "--host", "0.0.0.0", "--port", "8000"]

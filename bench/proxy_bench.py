@@ -22,6 +22,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from ops.run import server
+
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/v1/cases/c-1"
 
@@ -34,8 +36,7 @@ def free_port() -> int:
 
 @contextmanager
 def serve(factory: str, port: int, env: dict[str, str]):
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port),
-           "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    cmd = [sys.executable, "-m", *server(factory, "127.0.0.1", port), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
     try:
         deadline = time.monotonic() + 20

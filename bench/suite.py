@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench import loadgen, province, raw, report, storm, uploads
 from bench.loadgen import median, percentile
-from ops.run import UVICORN_FLAGS
+from ops.run import server as server_command
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -76,21 +76,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The bare floors of scenario 1 (and bench/case_read.py).
+FLOORS = frozenset({"bench.bare_read:main"})
+
+
 class Server:
-    """One uvicorn process as ops/run.py starts it, its output to a log file under bench/results/tmp."""
+    """One process as ops/run.py starts it (a floor: as stock uvicorn), its output to a log file under
+    bench/results/tmp."""
 
     def __init__(self, name: str, factory: str, env: dict[str, str], port: int | None = None) -> None:
         self.name, self.port = name, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = TMP / f"{name}.log"
         self._out = self.log.open("wb")
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(self.port),
-               *UVICORN_FLAGS]
         # GATEWAY_WORKERS=2 (CASES_WORKERS...) as `make run` takes it: uvicorn workers, /metrics across them.
         workers = int(env.get(f"{name.split('_')[0].upper()}_WORKERS") or 1) if factory.startswith(
             ("gateway.", "services.")) else 1
+        if factory in FLOORS:
+            # A floor is what anyone gets from the framework: stock uvicorn, as its documentation starts it.
+            cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
+                   "--port", str(self.port), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+        else:
+            cmd = [sys.executable, "-m", *server_command(factory, "127.0.0.1", self.port, workers)]
         if workers > 1:
-            cmd += ["--workers", str(workers)]
             metrics = TMP / "metrics" / name
             metrics.mkdir(parents=True, exist_ok=True)
             for old in metrics.glob("*.db"):

@@ -1,4 +1,4 @@
-"""One platform process as `make run` starts it: `python -m ops.child SUPERVISOR_PID uvicorn ARGS...`.
+"""One platform process as `make run` starts it: `python -m ops.child SUPERVISOR_PID shared.server ARGS...`.
 
 Asks the kernel (Linux) to send it SIGTERM when the supervisor dies, even by SIGKILL, so no
 uvicorn is left holding a port, then becomes uvicorn (exec: same pid, the setting survives).

@@ -140,19 +140,19 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-# How every process runs, here and in docker-compose.yml and the Dockerfile. --no-proxy-headers: uvicorn
-# would otherwise take the client's address from X-Forwarded-For whenever the peer is on loopback, a
-# header anyone can send; each process decides itself whom to believe (TRUSTED_PROXIES, shared/proxies.py).
-UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers")
+def server(app: str, host: str, port: int, workers: int = 1) -> list[str]:
+    """How every process runs, here and in docker-compose.yml, the Dockerfile, the tests' platform and
+    the bench: uvicorn as shared/server.py configures it (no proxy headers, no access log, one write
+    per response). `app`: "module:factory"."""
+    command = ["shared.server", app, "--host", host, "--port", str(port)]
+    return command + (["--workers", str(workers)] if workers > 1 else [])
 
 
 def command(spec: Spec, host: str, port: int, workers: int = 1) -> list[str]:
     """The process, as in production (docs/operations.md), under ops.child: it stops when this
     supervisor dies, even if killed outright. With `workers` > 1, uvicorn's own supervisor runs
     that many workers on the one port (and starts a worker that dies again)."""
-    uvicorn = ["uvicorn", "--factory", f"{spec.module}:main", "--host", host, "--port", str(port), *UVICORN_FLAGS]
-    if workers > 1:
-        uvicorn += ["--workers", str(workers)]
+    uvicorn = server(f"{spec.module}:main", host, port, workers)
     return [sys.executable, "-m", "ops.child", str(os.getpid()), *uvicorn]
 
 

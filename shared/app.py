@@ -23,6 +23,7 @@ from shared.observability import (HttpMetrics, PoolCollector, RequestContextMidd
                                   metrics_visible_to)
 from shared.multiprocess import WorkerFiles, folder, workers_registry
 from shared.proxies import trusted_proxies
+from shared.routing import install_prefix_dispatch
 
 
 def _guarded(lifespan, files: WorkerFiles | None = None):
@@ -128,4 +129,5 @@ def build_app(*, title: str, service: str, settings: ServiceSettings, lifespan, 
             files.write()  # this worker's counts as of now; the others' as of their last second
         return Response(generate_latest(scraped), media_type=CONTENT_TYPE_LATEST)
 
+    install_prefix_dispatch(app)
     return app

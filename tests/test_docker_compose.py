@@ -15,6 +15,8 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from shared.server import config
+
 ROOT = Path(__file__).resolve().parent.parent
 HAPROXY = ROOT / "ops" / "compose" / "haproxy.cfg"
 PORTS = {"gateway": 8000, "cases": 8001, "projects": 8002, "volunteers": 8003}
@@ -45,20 +47,22 @@ def test_two_replicas_of_every_process_each_with_a_health_check():
         # Readiness (the database reachable), on the port the process itself listens on.
         assert f"127.0.0.1:{port}/readyz" in test, name
         command = services[name]["command"]
-        assert str(port) in command and "--factory" in command, name
+        assert str(port) in command and command[:3] == ["python", "-m", "shared.server"], name
     for name in ("postgres", "postgres-services", "postgres-standby"):
         assert "pg_isready" in " ".join(services[name]["healthcheck"]["test"]), name
 
 
 def test_no_uvicorn_believes_forwarded_headers_on_its_own():
     """Each process decides whose X-Forwarded-For to believe (TRUSTED_PROXIES); uvicorn's own proxy
-    headers would believe any client on loopback (tests/gateway/test_client_address.py)."""
+    headers would believe any client on loopback (tests/gateway/test_client_address.py). Every
+    process is started through shared.server, which turns them off."""
     services = compose()["services"]
     for name in REPLICAS:
-        assert "--no-proxy-headers" in services[name]["command"], name
+        assert services[name]["command"][:3] == ["python", "-m", "shared.server"], name
     dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
-    assert "uvicorn" in command and "--no-proxy-headers" in command
+    assert '"-m", "shared.server"' in command
+    assert config("gateway.app:main", "0.0.0.0", 8000)["proxy_headers"] is False
 
 
 def test_the_processes_run_as_a_role_that_does_not_own_the_schemas():

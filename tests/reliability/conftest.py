@@ -2,7 +2,7 @@
 killed (SIGKILL) or frozen (SIGSTOP) while the gateway waits on it, a database that goes
 away under the processes' connection pools.
 
-Each process is `uvicorn --factory <module>:main` on a free port, as `make run` starts it,
+Each process is `python -m shared.server <module>:main` on a free port, as `make run` starts it,
 against the test database (tests/fixtures/platform.py). Timeouts are shortened so a fault shows
 within seconds.
 """
