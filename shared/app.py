@@ -24,6 +24,7 @@ from shared.observability import (HttpMetrics, PoolCollector, RequestContextMidd
 from shared.multiprocess import WorkerFiles, folder, workers_registry
 from shared.proxies import trusted_proxies
 from shared.routing import install_prefix_dispatch
+from shared.server import settle_heap
 
 
 def _guarded(lifespan, files: WorkerFiles | None = None):
@@ -36,9 +37,11 @@ def _guarded(lifespan, files: WorkerFiles | None = None):
         writing = asyncio.create_task(files.keep_writing(), name="metrics-files") if files is not None else None
         try:
             if lifespan is None:
+                settle_heap()
                 yield
                 return
             async with lifespan(app) as state:
+                settle_heap()
                 yield state
         finally:
             if writing is not None:
