@@ -29,18 +29,20 @@ standby's snapshot is as good as one from the primary's: its numbers are those o
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from pyroaring import BitMap, BitMap64
-from sqlalchemy import ARRAY, BigInteger, Date, DateTime, LargeBinary, String, and_, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import ARRAY, BigInteger, Date, DateTime, LargeBinary, String, any_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.scope import sql_name
 from shared.stats import ALL, PERIODS, SET_COUNTERS
 
 log = logging.getLogger(__name__)
@@ -85,9 +87,12 @@ class Kept:
 
 # A month's sets by kind: {kind: {population (ALL for everyone): bitmap}}.
 MonthSets = dict[str, dict[str, BitMap | BitMap64]]
-# Builds the sets of `kinds` for every month in [first, last] (whole months), from the rows, in the
-# reader's snapshot: {month's first day: MonthSets}.
-Builder = Callable[[AsyncSession, date, date], Awaitable[dict[date, MonthSets]]]
+# The sets of the records filed at each of the given stations themselves (not below them) in the
+# days [first, last] (one whole month), read in the reader's snapshot: {station id: MonthSets}.
+Own = Callable[[AsyncSession, list[int], date, date], Awaitable[dict[int, MonthSets]]]
+# The sets of the node's whole subtree in each month of [first, last] (whole months), read from its
+# rows in one query, in the reader's snapshot: {month's first day: MonthSets}.
+Scan = Callable[[AsyncSession, date, date], Awaitable[dict[date, MonthSets]]]
 
 
 def month_end(day: date) -> date:
@@ -135,8 +140,65 @@ async def snapshot(session: AsyncSession):
         await transaction.rollback()  # it wrote nothing
 
 
+@dataclass
+class Built:
+    """What a reader built, to store once its snapshot is over: the sets of (node, month), with the
+    numbers they were built at."""
+
+    tree: int
+    changes: dict[tuple[int, date], int]
+    sets: dict[tuple[int, date], MonthSets]
+
+
+async def read_months(session: AsyncSession, kept: Kept, station_path: str, months: list[date],
+                      kinds: tuple[str, ...], own: Own, scan: Scan,
+                      by_population: bool) -> tuple[dict[date, MonthSets], Built | None] | None:
+    """The sets of `kinds` for each of `months` at the node of `station_path`, kept ones where
+    current, the others built; in the caller's snapshot. None when the replica does not have the node
+    at that path (a path from before a move: the rows' own paths answer it). Also what was built, for
+    `store`. `by_population`: the populations' sets are wanted too.
+
+    A month never built at the node is read from its subtree's rows (`scan`: one query for a run of
+    such months, the cost of a read without kept sets) and only the node's set is kept; a month
+    built before and stale since is built from the sets of the stations below (`_build`), which
+    builds and keeps theirs too: a month that goes on changing (the current one) pays once for the
+    whole tree, then for the paths written since the last read."""
+    node_id = int(station_path.strip("/").split("/")[-1])
+    station = kept.station
+    found = (await session.execute(select(
+        station.path, select(func.coalesce(func.max(station.change_seq), 0)).scalar_subquery())
+        .where(station.id == node_id))).first()
+    if found is None or found[0] != station_path:
+        return None
+    tree = int(found[1])
+    changes = await _counts(session, kept, [node_id], months)
+    current, present = await _kept(session, kept, [node_id], months, kinds, tree, changes, by_population)
+    built = Built(tree, changes, {})
+    out = {m: current[(node_id, m)] for m in months if (node_id, m) in current}
+    for first, last in _runs([m for m in months if (node_id, m) not in present]):
+        scanned = await scan(session, first, last)
+        for month in _months(first, last):
+            sets = scanned.get(month, {})
+            out[month] = {k: sets.get(k) or {ALL: _BITMAP[k]()} for k in kinds}
+            built.sets[(node_id, month)] = out[month]
+    for month in months:
+        if month not in out:
+            made = await _build(session, kept, node_id, month, kinds, own, built)
+            out[month] = made[node_id]
+            built.sets.update(((n, month), sets) for n, sets in made.items())
+    return out, (built if built.sets else None)
+
+
+def _months(first: date, last: date) -> list[date]:
+    months, day = [], first
+    while day <= last:
+        months.append(day)
+        day = month_end(day) + timedelta(days=1)
+    return months
+
+
 def _runs(months: list[date]) -> list[tuple[date, date]]:
-    """Consecutive months as (first day, last day) ranges: one build query each."""
+    """Consecutive months as (first day, last day) ranges: one query each."""
     runs: list[tuple[date, date]] = []
     for m in months:
         if runs and runs[-1][1] + timedelta(days=1) == m:
@@ -146,59 +208,89 @@ def _runs(months: list[date]) -> list[tuple[date, date]]:
     return runs
 
 
-@dataclass
-class Built:
-    """What a reader built, to store once its snapshot is over."""
-
-    node_id: int
-    changes: dict[date, int]
-    tree: int
-    months: dict[date, MonthSets]
+def _ids(ids: list[int]):
+    # One array parameter, not one parameter each: the statement is the same (and prepared once) for a
+    # node's few children and for the thousands of a province's level.
+    return literal(ids, ARRAY(BigInteger))
 
 
-async def read_months(session: AsyncSession, kept: Kept, station_path: str, months: list[date],
-                      kinds: tuple[str, ...], build: Builder, by_population: bool) -> tuple[dict[date, MonthSets], Built | None] | None:
-    """The sets of `kinds` for each of `months` at the node of `station_path`, kept ones where
-    current, the others built (`build`); in the caller's snapshot. None when the replica does not
-    have the node at that path (a path from before a move: the rows' own paths answer it). Also what
-    was built, for `store`. `by_population`: the populations' sets are wanted too."""
-    node_id = int(station_path.strip("/").split("/")[-1])
-    station = kept.station
-    found = (await session.execute(select(
-        station.path, select(func.coalesce(func.max(station.change_seq), 0)).scalar_subquery())
-        .where(station.id == node_id))).first()
-    if found is None or found[0] != station_path:
-        return None
-    tree = int(found[1])
+async def _counts(session: AsyncSession, kept: Kept, nodes: list[int], months: list[date]) -> dict[tuple, int]:
+    """(node, month) -> the change count of each (0 where nothing was ever counted)."""
     a = kept.ancestors
-    counted = dict((await session.execute(
-        select(a.period, func.sum(a.changes)).where(
-            a.node_id == node_id, a.grain == "m", a.metric.in_([m.value for m in SET_COUNTERS]),
-            a.population == ALL, a.period >= months[0], a.period <= months[-1])
-        .group_by(a.period))).all())
-    changes = {m: int(counted.get(m) or 0) for m in months}
+    counted = {(n, p): int(c) for n, p, c in (await session.execute(
+        select(a.node_id, a.period, func.sum(a.changes)).where(
+            a.node_id == any_(_ids(nodes)), a.grain == "m", a.metric.in_([m.value for m in SET_COUNTERS]),
+            a.population == ALL, a.period == any_(literal(months, ARRAY(Date))))
+        .group_by(a.node_id, a.period))).all()}
+    return {(n, m): counted.get((n, m), 0) for n in nodes for m in months}
+
+
+async def _kept(session: AsyncSession, kept: Kept, nodes: list[int], months: list[date], kinds: tuple[str, ...],
+                tree: int, changes: dict[tuple, int],
+                with_populations: bool) -> tuple[dict[tuple, MonthSets], set[tuple]]:
+    """(node, month) -> its kept sets of every kind in `kinds`, where all of them are current; and
+    every (node, month) that has a kept set, current or not."""
     s = kept.sets
-    cols = [s.month, s.kind, s.changes, s.tree, s.everyone] + ([s.populations, s.members] if by_population else [])
-    rows = (await session.execute(select(*cols).where(
-        s.node_id == node_id, s.kind.in_(kinds), s.month >= months[0], s.month <= months[-1]))).all()
-    out: dict[date, MonthSets] = {m: {} for m in months}
-    for r in rows:
-        if r.month not in out or r.changes != changes[r.month] or r.tree != tree:
+    cols = [s.node_id, s.month, s.kind, s.changes, s.tree, s.everyone]
+    if with_populations:
+        cols += [s.populations, s.members]
+    found: dict[tuple, MonthSets] = defaultdict(dict)
+    present = set()
+    for r in (await session.execute(select(*cols).where(
+            s.node_id == any_(_ids(nodes)), s.month == any_(literal(months, ARRAY(Date))), s.kind.in_(kinds)))).all():
+        present.add((r.node_id, r.month))
+        if r.changes != changes.get((r.node_id, r.month)) or r.tree != tree:
             continue
-        kind = _BITMAP[r.kind]
-        sets = {ALL: kind.deserialize(r.everyone)}
-        if by_population:
-            sets.update((p, kind.deserialize(b)) for p, b in zip(r.populations, r.members, strict=True))
-        out[r.month][r.kind] = sets
-    stale = [m for m in months if any(k not in out[m] for k in kinds)]
-    if not stale:
-        return out, None
-    made: dict[date, MonthSets] = {}
-    for first, last in _runs(stale):
-        made.update(await build(session, first, last))
-    for m in stale:
-        out[m] = {k: made.get(m, {}).get(k) or {ALL: _BITMAP[k]()} for k in kinds}
-    return out, Built(node_id, changes, tree, {m: out[m] for m in stale})
+        bitmap = _BITMAP[r.kind]
+        sets = {ALL: bitmap.deserialize(r.everyone)}
+        if with_populations:
+            sets.update((p, bitmap.deserialize(b)) for p, b in zip(r.populations, r.members, strict=True))
+        found[(r.node_id, r.month)][r.kind] = sets
+    return {key: sets for key, sets in found.items() if len(sets) == len(kinds)}, present
+
+
+async def _build(session: AsyncSession, kept: Kept, node_id: int, month: date, kinds: tuple[str, ...], own: Own,
+                 built: Built) -> dict[int, MonthSets]:
+    """The sets of `node_id` in `month`, and of every station below it whose kept set is stale, each
+    the union of its children's sets and of the records filed at the station itself. Down from the
+    node, level by level, only into the children whose set is stale (what was written since the
+    last read: a path from the node down to each station written at); then up, each level from the
+    one below. A tree with nothing kept is built whole, from every station's own records."""
+    station = kept.station
+    levels, frontier = [[node_id]], [node_id]
+    children: dict[int, list[int]] = defaultdict(list)
+    current: dict[int, MonthSets] = {}
+    while frontier:
+        rows = (await session.execute(select(station.id, station.parent_id)
+                                      
+                                      .where(station.parent_id == any_(_ids(frontier))))).all()
+        if not rows:
+            break
+        below = [r.id for r in rows]
+        for r in rows:
+            children[r.parent_id].append(r.id)
+        built.changes.update(await _counts(session, kept, below, [month]))
+        found, _ = await _kept(session, kept, below, [month], kinds, built.tree, built.changes, True)
+        current.update((n, sets) for (n, _), sets in found.items())
+        frontier = [n for n in below if n not in current]
+        if frontier:
+            levels.append(frontier)
+    owned = await own(session, [n for level in levels for n in level], month, month_end(month))
+    made: dict[int, MonthSets] = {}
+    for level in reversed(levels):
+        for n in level:
+            parts = [owned.get(n, {}), *(made.get(c) or current[c] for c in children.get(n, ()))]
+            sets: MonthSets = {}
+            for kind in kinds:
+                bitmap = _BITMAP[kind]
+                by_population: dict[str, list] = defaultdict(list)
+                for part in parts:
+                    for population, members in part.get(kind, {}).items():
+                        by_population[population].append(members)
+                sets[kind] = {p: bitmap.union(*ms) if len(ms) > 1 else ms[0].copy() for p, ms in by_population.items()}
+                sets[kind].setdefault(ALL, bitmap())
+            made[n] = sets
+    return made
 
 
 async def store(sessions: async_sessionmaker[AsyncSession] | None, kept: Kept, built: Built | None) -> None:
@@ -206,29 +298,33 @@ async def store(sessions: async_sessionmaker[AsyncSession] | None, kept: Kept, b
     if built is None or sessions is None:
         return
     rows = []
-    for month, kinds in sorted(built.months.items()):
+    for (node_id, month), kinds in sorted(built.sets.items()):
         for kind, sets in sorted(kinds.items()):
             pops = sorted(p for p in sets if p != ALL and len(sets[p]))
-            rows.append({"node_id": built.node_id, "month": month, "kind": kind, "changes": built.changes[month],
-                         "tree": built.tree, "everyone": sets.get(ALL, _BITMAP[kind]()).serialize(),
-                         "populations": pops, "members": [sets[p].serialize() for p in pops]})
-    if not rows:
-        return
-    s = kept.sets
-    stmt = pg_insert(s).values(rows)
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[s.node_id, s.month, s.kind],
-        set_={"changes": ex.changes, "tree": ex.tree, "everyone": ex.everyone, "populations": ex.populations,
-              "members": ex.members, "built_at": func.now()},
-        # Both numbers only grow: of two builds the later state wins, whichever is stored last.
-        where=and_(s.changes <= ex.changes, s.tree <= ex.tree,
-                   (s.changes < ex.changes) | (s.tree < ex.tree)))
+            rows.append((node_id, month, kind, built.changes[(node_id, month)], built.tree,
+                         sets.get(ALL, _BITMAP[kind]()).serialize(), pops, [sets[p].serialize() for p in pops]))
     try:
         async with sessions() as session:
-            await session.execute(stmt)
+            conn = await session.connection()
+            driver = (await conn.get_raw_connection()).driver_connection
+            # One prepared statement for every row (a whole tree built at once is thousands), in key
+            # order: two readers keeping the same sets lock them in the same order.
+            await driver.executemany(_store_sql(sql_name(kept.sets.__table__)), rows)
     except Exception:  # noqa: BLE001 - the answer is served all the same; the next reader builds again
-        log.warning("distinct sets: could not keep the sets built for node %s", built.node_id, exc_info=True)
+        log.warning("distinct sets: could not keep %s set(s) built", len(rows), exc_info=True)
+
+
+@functools.cache
+def _store_sql(table: str) -> str:
+    return f"""
+        INSERT INTO {table} AS s (node_id, month, kind, changes, tree, everyone, populations, members)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (node_id, month, kind) DO UPDATE SET
+            changes = excluded.changes, tree = excluded.tree, everyone = excluded.everyone,
+            populations = excluded.populations, members = excluded.members, built_at = now()
+        -- Both numbers only grow: of two builds the later state wins, whichever is stored last.
+        WHERE s.changes <= excluded.changes AND s.tree <= excluded.tree
+          AND (s.changes < excluded.changes OR s.tree < excluded.tree)"""
 
 
 def keep_sessions(request) -> async_sessionmaker[AsyncSession] | None:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from pyroaring import BitMap
-from sqlalchemy import BigInteger, Date, Index, Integer, String, delete, func, literal_column, select, tuple_
+from sqlalchemy import ARRAY, BigInteger, Date, any_, literal, Index, Integer, String, delete, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -165,7 +165,19 @@ async def persons(session: AsyncSession, model, query: PersonsQuery, kept: Kept 
         found = await _sets(session, model, path, from_on, to_on, period, by_population, by_station)
         return _answer({(p, per, st): m for p, per, st, m in found})
 
-    async def build(s: AsyncSession, first: date, last: date) -> dict[date, distinct_sets.MonthSets]:
+    async def own(s: AsyncSession, stations: list[int], first: date, last: date) -> dict[int, distinct_sets.MonthSets]:
+        """Who was served at each of `stations` itself, by population, from person_day's key."""
+        found: dict[int, distinct_sets.MonthSets] = defaultdict(lambda: {PERSONS: {}})
+        for station, population, members in (await s.execute(
+                select(model.station_id, model.population, func.array_agg(model.person))
+                .where(model.station_id == any_(literal(stations, ARRAY(BigInteger))), model.day >= first,
+                       model.day <= last)
+                .group_by(model.station_id, model.population))).all():
+            found[station][PERSONS][population] = BitMap(members)
+        return found
+
+    async def scan(s: AsyncSession, first: date, last: date) -> dict[date, distinct_sets.MonthSets]:
+        """Who was served in the node's whole subtree, by month and population."""
         months: dict[date, distinct_sets.MonthSets] = defaultdict(lambda: {PERSONS: {}})
         for population, month, _, members in await _sets(s, model, path, first, last, "month", True, False):
             months[month][PERSONS][population] = members
@@ -174,7 +186,7 @@ async def persons(session: AsyncSession, model, query: PersonsQuery, kept: Kept 
     months, edges = distinct_sets.split(from_on, to_on)
     acc: dict[tuple, BitMap] = defaultdict(BitMap)
     async with distinct_sets.snapshot(session):
-        got = await distinct_sets.read_months(session, kept, path, months, (PERSONS,), build, by_population)
+        got = await distinct_sets.read_months(session, kept, path, months, (PERSONS,), own, scan, by_population)
         if got is None:
             edges = [(from_on, to_on)]
             built = None

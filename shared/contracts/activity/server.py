@@ -11,7 +11,7 @@ from datetime import date
 
 from fastapi import APIRouter, Request
 from pyroaring import BitMap64
-from sqlalchemy import Date, Index, cast, func, literal, select, text
+from sqlalchemy import ARRAY, BigInteger, Date, Index, any_, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import distinct_sets
@@ -61,9 +61,8 @@ async def _found(session: AsyncSession, sources: Sequence[Served], station_path:
             key = (r.get("population"), r["period"] if period else None, r.get("station"))
             stations, workers = found[key]
             stations.add(r["at"])
-            # Accounts only: a tablet records as "device:<id>" (shared.principals), and is nobody's work.
-            if r["by"] is not None and str(r["by"]).isdigit():
-                workers.add(str(r["by"]))
+            if (account := _account(r["by"])) is not None:
+                workers.add(account)
     return found
 
 
@@ -79,9 +78,23 @@ async def active(session: AsyncSession, sources: Sequence[Served], query: StatsQ
     if kept is None or not distinct_sets.usable(query.group_by, path, from_on, to_on):
         return _answer(await _found(session, sources, path, from_on, to_on, period, by_population, by_station))
 
-    async def build(s: AsyncSession, first: date, last: date) -> dict[date, distinct_sets.MonthSets]:
+    async def own(s: AsyncSession, stations: list[int], first: date, last: date) -> dict[int, distinct_sets.MonthSets]:
+        """Whether each of `stations` recorded any service itself, and who recorded it."""
+        found: dict[int, distinct_sets.MonthSets] = {}
+        for source in sources:
+            model = source.model
+            day, worker = getattr(model, source.day), getattr(model, source.worker)
+            for station, by in (await s.execute(select(model.station_id, worker).distinct().where(
+                    model.station_id == any_(literal(stations, ARRAY(BigInteger))), model.deleted_at.is_(None), day >= first, day <= last))).all():
+                sets = found.setdefault(station, {STATIONS: {ALL: BitMap64([station])}, WORKERS: {ALL: BitMap64()}})
+                if (account := _account(by)) is not None:
+                    # Account ids are numbers (a tablet's "device:<id>" is nobody), kept as such.
+                    sets[WORKERS][ALL].add(int(account))
+        return found
+
+    async def scan(s: AsyncSession, first: date, last: date) -> dict[date, distinct_sets.MonthSets]:
+        """The stations and workers of the node's whole subtree, by month."""
         found = await _found(s, sources, path, first, last, "month", False, False)
-        # Account ids are numbers (the tablets' "device:<id>" are left out above), kept as such.
         return {month: {STATIONS: {ALL: BitMap64(stations)}, WORKERS: {ALL: BitMap64(int(w) for w in workers)}}
                 for (_, month, _), (stations, workers) in found.items()}
 
@@ -89,7 +102,7 @@ async def active(session: AsyncSession, sources: Sequence[Served], query: StatsQ
     population = ALL if by_population else None
     acc: dict[tuple, tuple[set[int], set[str]]] = defaultdict(lambda: (set(), set()))
     async with distinct_sets.snapshot(session):
-        got = await distinct_sets.read_months(session, kept, path, months, (STATIONS, WORKERS), build, False)
+        got = await distinct_sets.read_months(session, kept, path, months, (STATIONS, WORKERS), own, scan, False)
         if got is None:
             edges, built = [(from_on, to_on)], None
         else:
@@ -105,6 +118,12 @@ async def active(session: AsyncSession, sources: Sequence[Served], query: StatsQ
                 acc[key][1].update(workers)
     await distinct_sets.store(keep, kept, built)
     return _answer({k: v for k, v in acc.items() if v[0] or v[1]})
+
+
+def _account(by) -> str | None:
+    """The account that recorded a record: accounts only, a tablet records as "device:<id>"
+    (shared.principals) and is nobody's work."""
+    return str(by) if by is not None and str(by).isdigit() else None
 
 
 def _answer(found: dict[tuple, tuple[set[int], set[str]]]) -> list[dict]:
