@@ -156,6 +156,27 @@ class TestKeptPersons:
             [*[n for n in await recount(db, "/1/", first, last) if n not in await recount(db, "/1/3/", first, last)],
              999_999])
 
+    async def test_readers_at_once_build_and_keep_the_same_sets(self, cases_client, service_headers, worker,
+                                                                 room_worker, sibling, open_case, today, db,
+                                                                 caplog):
+        import asyncio
+
+        first, last = last_month(today)
+        opened = (first - timedelta(days=5)).isoformat()
+        for round_ in range(3):
+            for headers in (worker, room_worker, sibling):
+                case = await open_case(headers, opened_on=opened)
+                await service_record(cases_client, headers, case["id"], first + timedelta(days=round_))
+            expected = await recount(db, "/1/", first, last)
+            # Eight readers of a stale (or never built) month at once: none fails, each answers exactly.
+            found = await asyncio.gather(*(month_persons(cases_client, service_headers, today, "/1/")
+                                           for _ in range(8)))
+            assert found == [expected] * 8
+            kept = await kept_row(db, 1, first)
+            assert list(BitMap.deserialize(kept["everyone"])) == expected
+        # No reader's keeping failed (a deadlock or a conflict would be logged, and the answer served anyway).
+        assert not [r for r in caplog.records if "could not keep" in r.getMessage()]
+
     async def test_a_station_move_builds_it_again(self, cases_client, service_headers, room_worker, open_case,
                                                    today, db):
         first, last = last_month(today)
