@@ -34,7 +34,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from pyroaring import BitMap, BitMap64
@@ -64,8 +64,10 @@ def distinct_set_model(base: type[DeclarativeBase]):
         changes: Mapped[int] = mapped_column(BigInteger)  # ancestor_stat's count when built
         tree: Mapped[int] = mapped_column(BigInteger)  # the station replica's change number when built
         everyone: Mapped[bytes] = mapped_column(LargeBinary)  # portable Roaring serialization
-        populations: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
-        members: Mapped[list[bytes]] = mapped_column(ARRAY(LargeBinary))  # aligned with populations
+        # Each population's set, aligned; NULL: built for a question without populations, which a
+        # question with them builds again (persons only: the other kinds have no populations).
+        populations: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))
+        members: Mapped[list[bytes] | None] = mapped_column(ARRAY(LargeBinary))
         built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     return DistinctSet
@@ -91,8 +93,11 @@ MonthSets = dict[str, dict[str, BitMap | BitMap64]]
 # days [first, last] (one whole month), read in the reader's snapshot: {station id: MonthSets}.
 Own = Callable[[AsyncSession, list[int], date, date], Awaitable[dict[int, MonthSets]]]
 # The sets of the node's whole subtree in each month of [first, last] (whole months), read from its
-# rows in one query, in the reader's snapshot: {month's first day: MonthSets}.
-Scan = Callable[[AsyncSession, date, date], Awaitable[dict[date, MonthSets]]]
+# rows in one query, in the reader's snapshot, with each population's too if asked:
+# {month's first day: MonthSets}.
+Scan = Callable[[AsyncSession, date, date, bool], Awaitable[dict[date, MonthSets]]]
+# The kinds that have populations.
+_SPLIT = frozenset({PERSONS})
 
 
 def month_end(day: date) -> date:
@@ -148,6 +153,8 @@ class Built:
     tree: int
     changes: dict[tuple[int, date], int]
     sets: dict[tuple[int, date], MonthSets]
+    # The (node, month) built without their populations' sets.
+    everyone_only: set[tuple[int, date]] = field(default_factory=set)
 
 
 async def read_months(session: AsyncSession, kept: Kept, station_path: str, months: list[date],
@@ -158,11 +165,12 @@ async def read_months(session: AsyncSession, kept: Kept, station_path: str, mont
     at that path (a path from before a move: the rows' own paths answer it). Also what was built, for
     `store`. `by_population`: the populations' sets are wanted too.
 
-    A month never built at the node is read from its subtree's rows (`scan`: one query for a run of
-    such months, the cost of a read without kept sets) and only the node's set is kept; a month
-    built before and stale since is built from the sets of the stations below (`_build`), which
-    builds and keeps theirs too: a month that goes on changing (the current one) pays once for the
-    whole tree, then for the paths written since the last read."""
+    A month never built at the node (or built before the tree last changed, when every set below is
+    stale too, or without the populations now asked for) is read from its subtree's rows (`scan`:
+    one query for a run of such months, the cost of a read without kept sets) and only the node's
+    set is kept; a month built before and stale since is built from the sets of the stations below
+    (`_build`), which builds and keeps theirs too: a month that goes on changing (the current one)
+    pays once for the whole tree, then for the paths written since the last read."""
     node_id = int(station_path.strip("/").split("/")[-1])
     station = kept.station
     found = (await session.execute(select(
@@ -176,11 +184,13 @@ async def read_months(session: AsyncSession, kept: Kept, station_path: str, mont
     built = Built(tree, changes, {})
     out = {m: current[(node_id, m)] for m in months if (node_id, m) in current}
     for first, last in _runs([m for m in months if (node_id, m) not in present]):
-        scanned = await scan(session, first, last)
+        scanned = await scan(session, first, last, by_population)
         for month in _months(first, last):
             sets = scanned.get(month, {})
             out[month] = {k: sets.get(k) or {ALL: _BITMAP[k]()} for k in kinds}
             built.sets[(node_id, month)] = out[month]
+            if not by_population:
+                built.everyone_only.add((node_id, month))
     for month in months:
         if month not in out:
             made = await _build(session, kept, node_id, month, kinds, own, built)
@@ -228,8 +238,9 @@ async def _counts(session: AsyncSession, kept: Kept, nodes: list[int], months: l
 async def _kept(session: AsyncSession, kept: Kept, nodes: list[int], months: list[date], kinds: tuple[str, ...],
                 tree: int, changes: dict[tuple, int],
                 with_populations: bool) -> tuple[dict[tuple, MonthSets], set[tuple]]:
-    """(node, month) -> its kept sets of every kind in `kinds`, where all of them are current; and
-    every (node, month) that has a kept set, current or not."""
+    """(node, month) -> its kept sets of every kind in `kinds`, where all of them are current; and every
+    (node, month) with a set kept since the tree last changed, current or not. `with_populations`:
+    with each population's set; a set kept without them is neither."""
     s = kept.sets
     cols = [s.node_id, s.month, s.kind, s.changes, s.tree, s.everyone]
     if with_populations:
@@ -238,13 +249,15 @@ async def _kept(session: AsyncSession, kept: Kept, nodes: list[int], months: lis
     present = set()
     for r in (await session.execute(select(*cols).where(
             s.node_id == any_(_ids(nodes)), s.month == any_(literal(months, ARRAY(Date))), s.kind.in_(kinds)))).all():
+        if r.tree != tree or (with_populations and r.kind in _SPLIT and r.populations is None):
+            continue
         present.add((r.node_id, r.month))
-        if r.changes != changes.get((r.node_id, r.month)) or r.tree != tree:
+        if r.changes != changes.get((r.node_id, r.month)):
             continue
         bitmap = _BITMAP[r.kind]
         sets = {ALL: bitmap.deserialize(r.everyone)}
         if with_populations:
-            sets.update((p, bitmap.deserialize(b)) for p, b in zip(r.populations, r.members, strict=True))
+            sets.update((p, bitmap.deserialize(b)) for p, b in zip(r.populations or (), r.members or (), strict=True))
         found[(r.node_id, r.month)][r.kind] = sets
     return {key: sets for key, sets in found.items() if len(sets) == len(kinds)}, present
 
@@ -300,9 +313,13 @@ async def store(sessions: async_sessionmaker[AsyncSession] | None, kept: Kept, b
     rows = []
     for (node_id, month), kinds in sorted(built.sets.items()):
         for kind, sets in sorted(kinds.items()):
-            pops = sorted(p for p in sets if p != ALL and len(sets[p]))
-            rows.append((node_id, month, kind, built.changes[(node_id, month)], built.tree,
-                         sets.get(ALL, _BITMAP[kind]()).serialize(), pops, [sets[p].serialize() for p in pops]))
+            everyone = sets.get(ALL, _BITMAP[kind]()).serialize()
+            if kind in _SPLIT and (node_id, month) in built.everyone_only:
+                pops, members = None, None
+            else:
+                pops = sorted(p for p in sets if p != ALL and len(sets[p]))
+                members = [sets[p].serialize() for p in pops]
+            rows.append((node_id, month, kind, built.changes[(node_id, month)], built.tree, everyone, pops, members))
     try:
         async with sessions() as session:
             conn = await session.connection()
@@ -322,9 +339,11 @@ def _store_sql(table: str) -> str:
         ON CONFLICT (node_id, month, kind) DO UPDATE SET
             changes = excluded.changes, tree = excluded.tree, everyone = excluded.everyone,
             populations = excluded.populations, members = excluded.members, built_at = now()
-        -- Both numbers only grow: of two builds the later state wins, whichever is stored last.
+        -- Both numbers only grow: of two builds the later state wins, whichever is stored last; of two
+        -- of the same state, the one with the populations' sets.
         WHERE s.changes <= excluded.changes AND s.tree <= excluded.tree
-          AND (s.changes < excluded.changes OR s.tree < excluded.tree)"""
+          AND (s.changes < excluded.changes OR s.tree < excluded.tree
+               OR (s.populations IS NULL AND excluded.populations IS NOT NULL))"""
 
 
 def keep_sessions(request) -> async_sessionmaker[AsyncSession] | None:

@@ -176,11 +176,11 @@ async def persons(session: AsyncSession, model, query: PersonsQuery, kept: Kept 
             found[station][PERSONS][population] = BitMap(members)
         return found
 
-    async def scan(s: AsyncSession, first: date, last: date) -> dict[date, distinct_sets.MonthSets]:
-        """Who was served in the node's whole subtree, by month and population."""
+    async def scan(s: AsyncSession, first: date, last: date, split: bool) -> dict[date, distinct_sets.MonthSets]:
+        """Who was served in the node's whole subtree, by month (and population, if `split`)."""
         months: dict[date, distinct_sets.MonthSets] = defaultdict(lambda: {PERSONS: {}})
-        for population, month, _, members in await _sets(s, model, path, first, last, "month", True, False):
-            months[month][PERSONS][population] = members
+        for population, month, _, members in await _sets(s, model, path, first, last, "month", split, False):
+            months[month][PERSONS][population or ALL] = members
         return months
 
     months, edges = distinct_sets.split(from_on, to_on)

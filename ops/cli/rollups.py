@@ -179,8 +179,8 @@ async def _sets_drift(schema: str, bar) -> list[str]:
                 end = distinct_sets.month_end(r.month)
                 kind = r.kind
                 kept = {ALL: distinct_sets.bitmap_of(kind, r.everyone)}
-                kept.update((p, distinct_sets.bitmap_of(kind, b)) for p, b in zip(r.populations, r.members,
-                                                                                   strict=True))
+                kept.update((p, distinct_sets.bitmap_of(kind, b)) for p, b in zip(r.populations or (),
+                                                                                   r.members or (), strict=True))
                 if kind == distinct_sets.PERSONS:
                     counted = {p: m for p, _, _, m in await _sets(session, models.PersonDay, r.path, r.month, end,
                                                                   None, True, False)}
@@ -191,6 +191,8 @@ async def _sets_drift(schema: str, bar) -> list[str]:
                     counted = {ALL: members}
                 kept = {p: set(m) for p, m in kept.items() if len(m)}
                 counted = {p: set(m) for p, m in counted.items() if len(m)}
+                if r.populations is None:  # kept for everyone only
+                    counted = {p: m for p, m in counted.items() if p == ALL}
                 if kept != counted:
                     lines.append(f"{schema}: station {r.node_id} month {r.month} {kind}: kept "
                                  f"{len(kept.get(ALL, ()))}, counted {len(counted.get(ALL, ()))}"

@@ -177,6 +177,26 @@ class TestKeptPersons:
         # No reader's keeping failed (a deadlock or a conflict would be logged, and the answer served anyway).
         assert not [r for r in caplog.records if "could not keep" in r.getMessage()]
 
+    async def test_a_set_kept_for_everyone_is_built_again_for_populations(
+            self, cases_client, service_headers, worker, sibling, open_case, today, db):
+        first, last = last_month(today)
+        for headers, populations in ((worker, ["elderly"]), (sibling, ["children", "elderly"])):
+            case = await open_case(headers, opened_on=(first - timedelta(days=5)).isoformat(),
+                                   populations=populations)
+            await service_record(cases_client, headers, case["id"], first + timedelta(days=1))
+        everyone = await month_persons(cases_client, service_headers, today, "/1/")
+        assert len(everyone) == 2
+        assert await db.fetchval("SELECT populations FROM cases.distinct_set WHERE node_id = 1") is None
+
+        by_population = await persons(cases_client, service_headers, today, group_by=["population"],
+                                      **{"from": first.isoformat(), "to": last.isoformat()})
+        assert {g["population"]: len(members(g)) for g in by_population} == {"_all": 2, "children": 1,
+                                                                            "elderly": 2}
+        assert await db.fetchval("SELECT populations FROM cases.distinct_set WHERE node_id = 1") == [
+            "children", "elderly"]
+        # And a question without populations is served from the same row.
+        assert await month_persons(cases_client, service_headers, today, "/1/") == everyone
+
     async def test_a_station_move_builds_it_again(self, cases_client, service_headers, room_worker, open_case,
                                                    today, db):
         first, last = last_month(today)

@@ -92,7 +92,7 @@ async def active(session: AsyncSession, sources: Sequence[Served], query: StatsQ
                     sets[WORKERS][ALL].add(int(account))
         return found
 
-    async def scan(s: AsyncSession, first: date, last: date) -> dict[date, distinct_sets.MonthSets]:
+    async def scan(s: AsyncSession, first: date, last: date, _: bool) -> dict[date, distinct_sets.MonthSets]:
         """The stations and workers of the node's whole subtree, by month."""
         found = await _found(s, sources, path, first, last, "month", False, False)
         return {month: {STATIONS: {ALL: BitMap64(stations)}, WORKERS: {ALL: BitMap64(int(w) for w in workers)}}
