@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from datetime import date
 
 from pyroaring import BitMap
-from sqlalchemy import ARRAY, BigInteger, Date, any_, literal, Index, Integer, String, delete, func, literal_column, select, tuple_
+from sqlalchemy import (ARRAY, BigInteger, Date, Index, Integer, String, any_, delete, func, literal, literal_column,
+                        select, tuple_)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

@@ -214,7 +214,8 @@ def rebuild_sql(schema: str, station_path: str | None = None) -> list[str]:
     depth = _depth(station_path)
     source += f" WHERE station_path LIKE '{_checked(station_path)}%'"
     rows = (f"node_id IN (SELECT node_id FROM ({ancestor_rows_sql(source, depth)}) AS n) OR node_id IN "
-            f"(SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%') OR node_id = {own_station(station_path)}")
+            f"(SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%') "
+            f"OR node_id = {own_station(station_path)}")
     return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
             f"CREATE TEMP TABLE {kept} ON COMMIT DROP AS SELECT {_KEY}, parent_id, changes "
             f"FROM {schema}.ancestor_stat WHERE changes <> 0 AND ({rows})",

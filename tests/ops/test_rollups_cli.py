@@ -78,7 +78,8 @@ class TestKeptDistinctSets:
         assert r.status_code == 201, r.text
         person = r.json()
         r = await cases_client.post("/v1/cases", headers=worker, json={
-            "beneficiary_id": person["id"], "title": "独居老人照护", "opened_on": (first - timedelta(days=5)).isoformat()})
+            "beneficiary_id": person["id"], "title": "独居老人照护",
+            "opened_on": (first - timedelta(days=5)).isoformat()})
         assert r.status_code == 201, r.text
         await service_record(cases_client, worker, r.json()["id"], first + timedelta(days=1))
         number = await db.fetchval("SELECT person_no FROM cases.beneficiary WHERE id = $1", person["id"])

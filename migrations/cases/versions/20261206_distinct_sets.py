@@ -1,4 +1,6 @@
-"""cases: the distinct sets kept by ancestor and month (persons, active stations and workers), and the change count they are checked by (shared.distinct_sets, docs/rollups.md)
+"""cases: the distinct sets kept by ancestor and month, and the change count they are checked by
+
+shared.distinct_sets, docs/rollups.md.
 
 Revision ID: cases_0019
 Revises: cases_0018

@@ -1,4 +1,6 @@
-"""projects: the distinct sets kept by ancestor and month (persons, active stations and workers), and the change count they are checked by (shared.distinct_sets, docs/rollups.md)
+"""projects: the distinct sets kept by ancestor and month, and the change count they are checked by
+
+shared.distinct_sets, docs/rollups.md.
 
 Revision ID: projects_0012
 Revises: projects_0011

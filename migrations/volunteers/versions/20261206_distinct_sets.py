@@ -1,4 +1,6 @@
-"""volunteers: the change count of the rollup by ancestor (its trigger raises it on every row a write touches; this service keeps no distinct set) (shared.distinct_sets, docs/rollups.md)
+"""volunteers: the change count of the rollup by ancestor (no distinct set kept here)
+
+shared.distinct_sets, docs/rollups.md.
 
 Revision ID: volunteers_0011
 Revises: volunteers_0010

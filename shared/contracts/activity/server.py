@@ -84,8 +84,9 @@ async def active(session: AsyncSession, sources: Sequence[Served], query: StatsQ
         for source in sources:
             model = source.model
             day, worker = getattr(model, source.day), getattr(model, source.worker)
+            at = model.station_id == any_(literal(stations, ARRAY(BigInteger)))
             for station, by in (await s.execute(select(model.station_id, worker).distinct().where(
-                    model.station_id == any_(literal(stations, ARRAY(BigInteger))), model.deleted_at.is_(None), day >= first, day <= last))).all():
+                    at, model.deleted_at.is_(None), day >= first, day <= last))).all():
                 sets = found.setdefault(station, {STATIONS: {ALL: BitMap64([station])}, WORKERS: {ALL: BitMap64()}})
                 if (account := _account(by)) is not None:
                     # Account ids are numbers (a tablet's "device:<id>" is nobody), kept as such.
