@@ -96,6 +96,10 @@ Own = Callable[[AsyncSession, list[int], date, date], Awaitable[dict[int, MonthS
 # rows in one query, in the reader's snapshot, with each population's too if asked:
 # {month's first day: MonthSets}.
 Scan = Callable[[AsyncSession, date, date, bool], Awaitable[dict[date, MonthSets]]]
+# The sets of the subtree of the station at a path in [first, last] (one whole month), in one scan
+# grouped by the station's children (each child's subtree) and the station itself (its own records),
+# with each population's: {child or station id: MonthSets}.
+Grouped = Callable[[AsyncSession, str, date, date], Awaitable[dict[int, MonthSets]]]
 # The kinds that have populations.
 _SPLIT = frozenset({PERSONS})
 
@@ -158,7 +162,7 @@ class Built:
 
 
 async def read_months(session: AsyncSession, kept: Kept, station_path: str, months: list[date],
-                      kinds: tuple[str, ...], own: Own, scan: Scan,
+                      kinds: tuple[str, ...], own: Own, scan: Scan, grouped: Grouped,
                       by_population: bool) -> tuple[dict[date, MonthSets], Built | None] | None:
     """The sets of `kinds` for each of `months` at the node of `station_path`, kept ones where
     current, the others built; in the caller's snapshot. None when the replica does not have the node
@@ -193,7 +197,7 @@ async def read_months(session: AsyncSession, kept: Kept, station_path: str, mont
                 built.everyone_only.add((node_id, month))
     for month in months:
         if month not in out:
-            made = await _build(session, kept, node_id, month, kinds, own, built)
+            made = await _build(session, kept, node_id, station_path, month, kinds, own, grouped, built)
             out[month] = made[node_id]
             built.sets.update(((n, month), sets) for n, sets in made.items())
     return out, (built if built.sets else None)
@@ -262,48 +266,66 @@ async def _kept(session: AsyncSession, kept: Kept, nodes: list[int], months: lis
     return {key: sets for key, sets in found.items() if len(sets) == len(kinds)}, present
 
 
-async def _build(session: AsyncSession, kept: Kept, node_id: int, month: date, kinds: tuple[str, ...], own: Own,
-                 built: Built) -> dict[int, MonthSets]:
-    """The sets of `node_id` in `month`, and of every station below it whose kept set is stale, each
-    the union of its children's sets and of the records filed at the station itself. Down from the
-    node, level by level, only into the children whose set is stale (what was written since the
-    last read: a path from the node down to each station written at); then up, each level from the
-    one below. A tree with nothing kept is built whole, from every station's own records."""
+async def _build(session: AsyncSession, kept: Kept, node_id: int, node_path: str, month: date,
+                 kinds: tuple[str, ...], own: Own, grouped: Grouped, built: Built) -> dict[int, MonthSets]:
+    """The sets of `node_id` in `month`, and of the stations below it whose kept set is stale, each the
+    union of its children's sets and of the records filed at the station itself. Down from the node,
+    level by level, only into the children whose set is stale (what was written since the last read:
+    a path from the node down to each station written at); then up, each level from the one below.
+    A stale station with nothing kept below it is read in one scan of its subtree grouped by child
+    (`grouped`), whose sets are kept too: the next build goes a level deeper, never through a whole
+    tree at once."""
     station = kept.station
+    paths = {node_id: node_path}
     levels, frontier = [[node_id]], [node_id]
     children: dict[int, list[int]] = defaultdict(list)
-    current: dict[int, MonthSets] = {}
+    current: dict[int, MonthSets] = {}  # kept and current, below the node
+    made: dict[int, MonthSets] = {}
+    scanned: dict[int, list[MonthSets]] = {}  # stale station -> the groups of its subtree's scan
     while frontier:
-        rows = (await session.execute(select(station.id, station.parent_id)
-                                      
+        rows = (await session.execute(select(station.id, station.parent_id, station.path)
                                       .where(station.parent_id == any_(_ids(frontier))))).all()
-        if not rows:
-            break
-        below = [r.id for r in rows]
         for r in rows:
             children[r.parent_id].append(r.id)
+            paths[r.id] = r.path
+        below = [r.id for r in rows]
+        if not below:
+            break
         built.changes.update(await _counts(session, kept, below, [month]))
-        found, _ = await _kept(session, kept, below, [month], kinds, built.tree, built.changes, True)
+        found, present = await _kept(session, kept, below, [month], kinds, built.tree, built.changes, True)
         current.update((n, sets) for (n, _), sets in found.items())
-        frontier = [n for n in below if n not in current]
+        deeper = []
+        for parent in frontier:
+            kids = children.get(parent, [])
+            if kids and not any((c, month) in present for c in kids):
+                groups = await grouped(session, paths[parent], month, month_end(month))
+                scanned[parent] = list(groups.values())
+                for c in kids:
+                    made[c] = _union([groups.get(c, {})], kinds)
+            else:
+                deeper += [c for c in kids if c not in current]
+        frontier = deeper
         if frontier:
             levels.append(frontier)
-    owned = await own(session, [n for level in levels for n in level], month, month_end(month))
-    made: dict[int, MonthSets] = {}
+    owned = await own(session, [n for level in levels for n in level if n not in scanned], month, month_end(month))
     for level in reversed(levels):
         for n in level:
-            parts = [owned.get(n, {}), *(made.get(c) or current[c] for c in children.get(n, ()))]
-            sets: MonthSets = {}
-            for kind in kinds:
-                bitmap = _BITMAP[kind]
-                by_population: dict[str, list] = defaultdict(list)
-                for part in parts:
-                    for population, members in part.get(kind, {}).items():
-                        by_population[population].append(members)
-                sets[kind] = {p: bitmap.union(*ms) if len(ms) > 1 else ms[0].copy() for p, ms in by_population.items()}
-                sets[kind].setdefault(ALL, bitmap())
-            made[n] = sets
+            made[n] = _union(scanned[n] if n in scanned else
+                             [owned.get(n, {}), *(made.get(c) or current[c] for c in children.get(n, ()))], kinds)
     return made
+
+
+def _union(parts: list[MonthSets], kinds: tuple[str, ...]) -> MonthSets:
+    sets: MonthSets = {}
+    for kind in kinds:
+        bitmap = _BITMAP[kind]
+        by_population: dict[str, list] = defaultdict(list)
+        for part in parts:
+            for population, members in part.get(kind, {}).items():
+                by_population[population].append(members)
+        sets[kind] = {p: bitmap.union(*ms) if len(ms) > 1 else ms[0].copy() for p, ms in by_population.items()}
+        sets[kind].setdefault(ALL, bitmap())
+    return sets
 
 
 async def store(sessions: async_sessionmaker[AsyncSession] | None, kept: Kept, built: Built | None) -> None:

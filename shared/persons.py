@@ -184,10 +184,18 @@ async def persons(session: AsyncSession, model, query: PersonsQuery, kept: Kept 
             months[month][PERSONS][population or ALL] = members
         return months
 
+    async def grouped(s: AsyncSession, at: str, first: date, last: date) -> dict[int, distinct_sets.MonthSets]:
+        """Who was served under each child of the station at `at`, and at the station itself, by population."""
+        found: dict[int, distinct_sets.MonthSets] = defaultdict(lambda: {PERSONS: {}})
+        for population, _, station, members in await _sets(s, model, at, first, last, None, True, True):
+            found[station][PERSONS][population] = members
+        return found
+
     months, edges = distinct_sets.split(from_on, to_on)
     acc: dict[tuple, BitMap] = defaultdict(BitMap)
     async with distinct_sets.snapshot(session):
-        got = await distinct_sets.read_months(session, kept, path, months, (PERSONS,), own, scan, by_population)
+        got = await distinct_sets.read_months(session, kept, path, months, (PERSONS,), own, scan, grouped,
+                                              by_population)
         if got is None:
             edges = [(from_on, to_on)]
             built = None

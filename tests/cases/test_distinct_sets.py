@@ -144,17 +144,20 @@ class TestKeptPersons:
 
         await served_at_4()
         assert await month_persons(cases_client, service_headers, today, "/1/") == await recount(db, "/1/", first, last)
-        # Stale: built from the stations below, whose sets are kept too.
-        assert await db.fetchval("SELECT array_agg(node_id ORDER BY node_id) FROM cases.distinct_set") == [1, 2, 3, 4]
+        # Stale, with nothing kept below: its subtree read grouped by child, whose sets are kept too.
+        assert await db.fetchval("SELECT array_agg(node_id ORDER BY node_id) FROM cases.distinct_set") == [1, 2, 3]
 
         # Station 3's set planted with a made-up person, its numbers current: the next build of the
         # city after a write at 4 takes 3's kept set as it is, without reading 3's rows.
         await db.execute("UPDATE cases.distinct_set SET everyone = $1 WHERE node_id = 3 AND month = $2",
                          BitMap([999_999]).serialize(), first)
         await served_at_4()
+        # 2 stale again, and nothing kept below it: read grouped by its children, and 4's set kept;
+        # 3 current: taken as kept.
         assert await month_persons(cases_client, service_headers, today, "/1/") == sorted(
             [*[n for n in await recount(db, "/1/", first, last) if n not in await recount(db, "/1/3/", first, last)],
              999_999])
+        assert await db.fetchval("SELECT array_agg(node_id ORDER BY node_id) FROM cases.distinct_set") == [1, 2, 3, 4]
 
     async def test_readers_at_once_build_and_keep_the_same_sets(self, cases_client, service_headers, worker,
                                                                  room_worker, sibling, open_case, today, db,

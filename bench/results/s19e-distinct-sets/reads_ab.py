@@ -82,8 +82,8 @@ async def main() -> None:
                 stale.append((await timed(lambda s: read(s, query, kept)))[0])
             found[f"{schema}: {name}"] = {k: round(statistics.median(v), 1) for k, v in (
                 ("rows", rows), ("kept, never built", cold), ("kept, warm", warm),
-                ("stale, first time (whole tree built)", first_stale), ("stale again (one village written)", stale))}
-        found[f"{schema}: kept rows, one month's whole tree and a year's node"] = await raw.fetchval(
+                ("stale, first time (nothing kept below: grouped scan)", first_stale), ("stale again (one more village write)", stale))}
+        found[f"{schema}: kept rows after these reads"] = await raw.fetchval(
             f"SELECT count(*) FROM {schema}.distinct_set")
     await raw.close()
     await engine.dispose()

@@ -99,11 +99,18 @@ async def active(session: AsyncSession, sources: Sequence[Served], query: StatsQ
         return {month: {STATIONS: {ALL: BitMap64(stations)}, WORKERS: {ALL: BitMap64(int(w) for w in workers)}}
                 for (_, month, _), (stations, workers) in found.items()}
 
+    async def grouped(s: AsyncSession, at: str, first: date, last: date) -> dict[int, distinct_sets.MonthSets]:
+        """The stations and workers under each child of the station at `at`, and at the station itself."""
+        found = await _found(s, sources, at, first, last, None, False, True)
+        return {station: {STATIONS: {ALL: BitMap64(stations)}, WORKERS: {ALL: BitMap64(int(w) for w in workers)}}
+                for (_, _, station), (stations, workers) in found.items()}
+
     months, edges = distinct_sets.split(from_on, to_on)
     population = ALL if by_population else None
     acc: dict[tuple, tuple[set[int], set[str]]] = defaultdict(lambda: (set(), set()))
     async with distinct_sets.snapshot(session):
-        got = await distinct_sets.read_months(session, kept, path, months, (STATIONS, WORKERS), own, scan, False)
+        got = await distinct_sets.read_months(session, kept, path, months, (STATIONS, WORKERS), own, scan,
+                                              grouped, False)
         if got is None:
             edges, built = [(from_on, to_on)], None
         else:
