@@ -128,11 +128,9 @@ def split(from_on: date, to_on: date) -> tuple[list[date], list[tuple[date, date
 
 def usable(group_by: Iterable[str], station_path: str, from_on: date, to_on: date) -> bool:
     """Whether kept sets can answer: a node (not the whole tree), groups a whole month falls in one
-    of (no period, month, quarter, year; not by child station), and at least one whole month."""
-    group_by = list(group_by)
+    of (no period, month, quarter, year; by child station or not), and at least one whole month."""
     period = next((g for g in group_by if g in PERIODS), None)
-    return (station_path.strip("/") != "" and "station" not in group_by and period not in ("day", "week")
-            and bool(split(from_on, to_on)[0]))
+    return (station_path.strip("/") != "" and period not in ("day", "week") and bool(split(from_on, to_on)[0]))
 
 
 @asynccontextmanager
@@ -173,16 +171,11 @@ async def read_months(session: AsyncSession, kept: Kept, station_path: str, mont
     stale too, or without the populations now asked for) is read from its subtree's rows (`scan`:
     one query for a run of such months, the cost of a read without kept sets) and only the node's
     set is kept; a month built before and stale since is built from the sets of the stations below
-    (`_build`), which builds and keeps theirs too: a month that goes on changing (the current one)
-    pays once for the whole tree, then for the paths written since the last read."""
-    node_id = int(station_path.strip("/").split("/")[-1])
-    station = kept.station
-    found = (await session.execute(select(
-        station.path, select(func.coalesce(func.max(station.change_seq), 0)).scalar_subquery())
-        .where(station.id == node_id))).first()
-    if found is None or found[0] != station_path:
+    (`_build`), which keeps the sets it builds below too: a month that goes on changing (the current
+    one) costs, read after read, scans of ever smaller subtrees, down to the paths written."""
+    if (node := await _node(session, kept, station_path)) is None:
         return None
-    tree = int(found[1])
+    node_id, tree = node
     changes = await _counts(session, kept, [node_id], months)
     current, present = await _kept(session, kept, [node_id], months, kinds, tree, changes, by_population)
     built = Built(tree, changes, {})
@@ -200,6 +193,61 @@ async def read_months(session: AsyncSession, kept: Kept, station_path: str, mont
             made = await _build(session, kept, node_id, station_path, month, kinds, own, grouped, built)
             out[month] = made[node_id]
             built.sets.update(((n, month), sets) for n, sets in made.items())
+    return out, (built if built.sets else None)
+
+
+async def _node(session: AsyncSession, kept: Kept, station_path: str) -> tuple[int, int] | None:
+    """The node of `station_path` and the tree's change number, or None when the replica does not have
+    the node at that path (a path from before a move: the rows' own paths answer it)."""
+    node_id = int(station_path.strip("/").split("/")[-1])
+    station = kept.station
+    found = (await session.execute(select(
+        station.path, select(func.coalesce(func.max(station.change_seq), 0)).scalar_subquery())
+        .where(station.id == node_id))).first()
+    if found is None or found[0] != station_path:
+        return None
+    return node_id, int(found[1])
+
+
+async def read_children(session: AsyncSession, kept: Kept, station_path: str, months: list[date],
+                        kinds: tuple[str, ...], own: Own, grouped: Grouped,
+                        ) -> tuple[dict[date, dict[int, MonthSets]], Built | None] | None:
+    """A breakdown's sets for each of `months`: each child's of the node of `station_path` (its
+    subtree's), and the node's own records' under the node's id; in the caller's snapshot, with the
+    populations'. None as `read_months`. A month with nothing kept for any child is read in one scan
+    grouped by child (the node's set and the children's are kept); otherwise each child's kept set is
+    taken where current and built from below (`_build`) where stale, and the node's own records are
+    read by its key."""
+    if (node := await _node(session, kept, station_path)) is None:
+        return None
+    node_id, tree = node
+    station = kept.station
+    rows = (await session.execute(select(station.id, station.path).where(station.parent_id == node_id))).all()
+    paths = {r.id: r.path for r in rows}
+    children = sorted(paths)
+    built = Built(tree, await _counts(session, kept, [node_id, *children], months), {})
+    current, present = await _kept(session, kept, children, months, kinds, tree, built.changes, True)
+    out: dict[date, dict[int, MonthSets]] = {}
+    for month in months:
+        last = month_end(month)
+        if not any((c, month) in present for c in children):
+            groups = await grouped(session, station_path, month, last)
+            out[month] = {k: _union([sets], kinds) for k, sets in groups.items()}
+            built.sets[(node_id, month)] = _union(list(groups.values()), kinds)
+            built.sets.update(((c, month), _union([groups.get(c, {})], kinds)) for c in children)
+            continue
+        sets: dict[int, MonthSets] = {}
+        for c in children:
+            if (c, month) in current:
+                sets[c] = current[(c, month)]
+            else:
+                made = await _build(session, kept, c, paths[c], month, kinds, own, grouped, built)
+                sets[c] = made[c]
+                built.sets.update(((n, month), made_sets) for n, made_sets in made.items())
+        mine = (await own(session, [node_id], month, last)).get(node_id)
+        if mine:
+            sets[node_id] = _union([mine], kinds)
+        out[month] = sets
     return out, (built if built.sets else None)
 
 
@@ -403,5 +451,5 @@ def bitmap_of(kind: str, data: bytes) -> BitMap | BitMap64:
     return _BITMAP[kind].deserialize(data)
 
 
-__all__ = ["Kept", "PERSONS", "STATIONS", "WORKERS", "distinct_set_model", "read_months", "snapshot", "split",
+__all__ = ["Kept", "PERSONS", "read_children", "STATIONS", "WORKERS", "distinct_set_model", "read_months", "snapshot", "split",
            "stale_sql", "kept_sql", "store", "usable", "bitmap_of", "month_end"]

@@ -194,23 +194,28 @@ async def persons(session: AsyncSession, model, query: PersonsQuery, kept: Kept 
     months, edges = distinct_sets.split(from_on, to_on)
     acc: dict[tuple, BitMap] = defaultdict(BitMap)
     async with distinct_sets.snapshot(session):
-        got = await distinct_sets.read_months(session, kept, path, months, (PERSONS,), own, scan, grouped,
-                                              by_population)
+        if by_station:
+            got = await distinct_sets.read_children(session, kept, path, months, (PERSONS,), own, grouped)
+        else:
+            got = await distinct_sets.read_months(session, kept, path, months, (PERSONS,), own, scan, grouped,
+                                                  by_population)
+            got = got and ({m: {None: sets} for m, sets in got[0].items()}, got[1])
         if got is None:
             edges = [(from_on, to_on)]
             built = None
         else:
-            sets, built = got
-            for month, kinds in sets.items():
+            found, built = got
+            for month, stations in found.items():
                 key = period_start(month, period) if period else None
-                for population, members in (kinds[PERSONS].items() if by_population
-                                            else [(None, kinds[PERSONS].get(ALL))]):
-                    if members:
-                        acc[(population, key, None)] |= members
+                for station, kinds in stations.items():
+                    for population, members in (kinds[PERSONS].items() if by_population
+                                                else [(None, kinds[PERSONS].get(ALL))]):
+                        if members:
+                            acc[(population, key, station)] |= members
         for lo, hi in edges:
-            for population, key, _, members in await _sets(session, model, path, lo, hi, period, by_population,
-                                                           False):
-                acc[(population, key, None)] |= members
+            for population, key, station, members in await _sets(session, model, path, lo, hi, period,
+                                                                 by_population, by_station):
+                acc[(population, key, station)] |= members
     await distinct_sets.store(keep, kept, built)
     return _answer(acc)
 

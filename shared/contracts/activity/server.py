@@ -109,19 +109,24 @@ async def active(session: AsyncSession, sources: Sequence[Served], query: StatsQ
     population = ALL if by_population else None
     acc: dict[tuple, tuple[set[int], set[str]]] = defaultdict(lambda: (set(), set()))
     async with distinct_sets.snapshot(session):
-        got = await distinct_sets.read_months(session, kept, path, months, (STATIONS, WORKERS), own, scan,
-                                              grouped, False)
+        if by_station:
+            got = await distinct_sets.read_children(session, kept, path, months, (STATIONS, WORKERS), own, grouped)
+        else:
+            got = await distinct_sets.read_months(session, kept, path, months, (STATIONS, WORKERS), own, scan,
+                                                  grouped, False)
+            got = got and ({m: {None: sets} for m, sets in got[0].items()}, got[1])
         if got is None:
             edges, built = [(from_on, to_on)], None
         else:
-            sets, built = got
-            for month, kinds in sets.items():
-                stations, workers = acc[(population, period_start(month, period) if period else None, None)]
-                stations.update(kinds[STATIONS][ALL])
-                workers.update(str(w) for w in kinds[WORKERS][ALL])
+            found, built = got
+            for month, at in found.items():
+                for station, kinds in at.items():
+                    stations, workers = acc[(population, period_start(month, period) if period else None, station)]
+                    stations.update(kinds[STATIONS][ALL])
+                    workers.update(str(w) for w in kinds[WORKERS][ALL])
         for lo, hi in edges:
             for key, (stations, workers) in (await _found(session, sources, path, lo, hi, period, by_population,
-                                                          False)).items():
+                                                          by_station)).items():
                 acc[key][0].update(stations)
                 acc[key][1].update(workers)
     await distinct_sets.store(keep, kept, built)
