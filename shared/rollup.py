@@ -98,7 +98,7 @@ def daily_stat_model(base: type[DeclarativeBase]):
         value: Mapped[Decimal] = mapped_column(Numeric(16, 2))
         # How many changes of daily_stat have reached the row: raised by every write that touches it,
         # whatever its sign, so it only grows (a rebuild keeps it). The distinct sets kept by ancestor
-        # are checked against its sum over a node's month (shared/distinct_sets.py).
+        # are checked against its sum over a node's month (shared/distinct_sets/).
         changes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
         __table_args__ = (Index("ix_ancestor_stat_parent_id", "parent_id", "grain", "metric", "period"),)
@@ -277,7 +277,7 @@ def _sorted_keys(deltas: dict) -> list[tuple]:
     """The keys to write: those whose amount moves, and, for a station and day whose change moves none
     of the SET_COUNTERS' everyone-rows (a record's worker or person changed, a date moved and back),
     one such row with nothing to add, so that the change still moves the counter the distinct sets are
-    checked by (shared/distinct_sets.py). In key order: two writers touching the same rows lock them in
+    checked by (shared/distinct_sets/). In key order: two writers touching the same rows lock them in
     the same order, here and in the ancestors the trigger adds them to."""
     keys = {k for k, v in deltas.items() if v}
     counted = {(k[0], k[2]) for k in keys if k[3] in _COUNTERS and k[4] == ALL}

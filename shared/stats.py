@@ -208,7 +208,7 @@ PERSON_TIMES_PARTS = (Metric.person_times_casework, Metric.person_times_group, M
                       Metric.person_times_visit)
 PERSONS_SOURCES = ("cases", "projects")
 # The rollup metrics whose everyone-rows (ALL) carry the change counter of the distinct sets kept by
-# ancestor (shared/distinct_sets.py): every record that puts a person in person_day or makes a station
+# ancestor (shared/distinct_sets/): every record that puts a person in person_day or makes a station
 # or a worker active writes one of them on its station and day, and a write that would leave them
 # unchanged still touches one (shared.rollup.add), so that every change to a set moves the counter.
 SET_COUNTERS = (Metric.person_times_casework, Metric.person_times_visit, Metric.person_times_group,

@@ -1,108 +1,18 @@
-"""Distinct sets kept by ancestor station and month, built when read and checked by a change counter.
-
-Three figures count each member once (persons, stations.active, staff.active_workers), so they cannot
-be summed from the rows of shared.rollup; read from the per-station rows, their cost grows with the
-subtree (docs/performance.md). So each service that answers them keeps, per (node, month, kind), the
-set of the node's whole subtree in that month (`distinct_set`): `everyone`, a portable Roaring bitmap,
-and for persons the set of each population (`populations`, `members`, aligned arrays). A set is not
-kept by the writes (a member leaves it only when their last record under the node in that month
-goes, and every write would have to rewrite the province's sets): it is built by the first reader
-that finds it missing or stale, and kept for the next.
-
-Stale is judged by two numbers stored with the set and read again with it, in one snapshot:
-
-- `changes`: the sum of `ancestor_stat.changes` over the node's month rows of the SET_COUNTERS
-  metrics (everyone). The rollup's trigger raises it on every row a write touches, whatever the
-  sign, and a rebuild keeps it, so it only grows; every change to a set passes through one of those
-  rows (shared.rollup._sorted_keys). Equal numbers therefore mean an equal set.
-- `tree`: the station replica's highest change number: any change to the tree (a move above all)
-  makes every kept set stale, though a move's path rewrite moves `changes` as well.
-
-A reader (`read_months`) asks for the whole months of its range: it reads the counters, the kept
-sets and the replica in one REPEATABLE READ snapshot, builds the stale or missing months from the
-subtree's rows in that same snapshot (as a read without kept sets does), and answers from them; the
-partial months at the range's edges are read from the rows as before. After the snapshot it stores
-what it built on the primary, keeping whichever of two concurrent builds has the larger numbers
-(an upsert, rows in key order: concurrent readers neither deadlock nor fail). A build stored from a
-standby's snapshot is as good as one from the primary's: its numbers are those of that snapshot.
-"""
+"""What a reader of kept sets does in its snapshot (shared.distinct_sets)."""
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from pyroaring import BitMap, BitMap64
-from sqlalchemy import ARRAY, BigInteger, Date, DateTime, LargeBinary, String, any_, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import ARRAY, BigInteger, Date, any_, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.scope import sql_name
+from shared.distinct_sets.model import _BITMAP, _SPLIT, Grouped, Kept, MonthSets, Own, Scan
 from shared.stats import ALL, PERIODS, SET_COUNTERS
-
-log = logging.getLogger(__name__)
-
-PERSONS, STATIONS, WORKERS = "persons", "stations", "workers"
-# Persons are 32-bit person numbers; stations and accounts are ids of the gateway's (bigint).
-_BITMAP = {PERSONS: BitMap, STATIONS: BitMap64, WORKERS: BitMap64}
-
-
-def distinct_set_model(base: type[DeclarativeBase]):
-    class DistinctSet(base):
-        """The set of one kind of member (persons, stations, workers) of a node's whole subtree in one
-        month, as of the counters it was built at; built by readers (shared.distinct_sets)."""
-
-        __tablename__ = "distinct_set"
-        node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-        month: Mapped[date] = mapped_column(Date, primary_key=True)  # the month's first day
-        kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-        changes: Mapped[int] = mapped_column(BigInteger)  # ancestor_stat's count when built
-        tree: Mapped[int] = mapped_column(BigInteger)  # the station replica's change number when built
-        everyone: Mapped[bytes] = mapped_column(LargeBinary)  # portable Roaring serialization
-        # Each population's set, aligned; NULL: built for a question without populations, which a
-        # question with them builds again (persons only: the other kinds have no populations).
-        populations: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))
-        members: Mapped[list[bytes] | None] = mapped_column(ARRAY(LargeBinary))
-        built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-    return DistinctSet
-
-
-@dataclass(frozen=True)
-class Kept:
-    """Where one service keeps its sets and the numbers they are checked by."""
-
-    sets: type  # its distinct_set model
-    ancestors: type  # its ancestor_stat model
-    station: type  # its station replica model
-
-    @classmethod
-    def of(cls, models) -> "Kept | None":
-        sets = getattr(models, "DistinctSet", None)
-        return None if sets is None else cls(sets, models.DailyStat.ancestors, models.Station)
-
-
-# A month's sets by kind: {kind: {population (ALL for everyone): bitmap}}.
-MonthSets = dict[str, dict[str, BitMap | BitMap64]]
-# The sets of the records filed at each of the given stations themselves (not below them) in the
-# days [first, last] (one whole month), read in the reader's snapshot: {station id: MonthSets}.
-Own = Callable[[AsyncSession, list[int], date, date], Awaitable[dict[int, MonthSets]]]
-# The sets of the node's whole subtree in each month of [first, last] (whole months), read from its
-# rows in one query, in the reader's snapshot, with each population's too if asked:
-# {month's first day: MonthSets}.
-Scan = Callable[[AsyncSession, date, date, bool], Awaitable[dict[date, MonthSets]]]
-# The sets of the subtree of the station at a path in [first, last] (one whole month), in one scan
-# grouped by the station's children (each child's subtree) and the station itself (its own records),
-# with each population's: {child or station id: MonthSets}.
-Grouped = Callable[[AsyncSession, str, date, date], Awaitable[dict[int, MonthSets]]]
-# The kinds that have populations.
-_SPLIT = frozenset({PERSONS})
-
 
 def month_end(day: date) -> date:
     """The last day of the month of `day`."""
@@ -374,82 +284,3 @@ def _union(parts: list[MonthSets], kinds: tuple[str, ...]) -> MonthSets:
         sets[kind] = {p: bitmap.union(*ms) if len(ms) > 1 else ms[0].copy() for p, ms in by_population.items()}
         sets[kind].setdefault(ALL, bitmap())
     return sets
-
-
-async def store(sessions: async_sessionmaker[AsyncSession] | None, kept: Kept, built: Built | None) -> None:
-    """Keep what a reader built, on the primary; a failure only costs the next reader a build."""
-    if built is None or sessions is None:
-        return
-    rows = []
-    for (node_id, month), kinds in sorted(built.sets.items()):
-        for kind, sets in sorted(kinds.items()):
-            everyone = sets.get(ALL, _BITMAP[kind]()).serialize()
-            if kind in _SPLIT and (node_id, month) in built.everyone_only:
-                pops, members = None, None
-            else:
-                pops = sorted(p for p in sets if p != ALL and len(sets[p]))
-                members = [sets[p].serialize() for p in pops]
-            rows.append((node_id, month, kind, built.changes[(node_id, month)], built.tree, everyone, pops, members))
-    try:
-        async with sessions() as session:
-            conn = await session.connection()
-            driver = (await conn.get_raw_connection()).driver_connection
-            # One prepared statement for every row (a whole tree built at once is thousands), in key
-            # order: two readers keeping the same sets lock them in the same order.
-            await driver.executemany(_store_sql(sql_name(kept.sets.__table__)), rows)
-    except Exception:  # noqa: BLE001 - the answer is served all the same; the next reader builds again
-        log.warning("distinct sets: could not keep %s set(s) built", len(rows), exc_info=True)
-
-
-@functools.cache
-def _store_sql(table: str) -> str:
-    return f"""
-        INSERT INTO {table} AS s (node_id, month, kind, changes, tree, everyone, populations, members)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (node_id, month, kind) DO UPDATE SET
-            changes = excluded.changes, tree = excluded.tree, everyone = excluded.everyone,
-            populations = excluded.populations, members = excluded.members, built_at = now()
-        -- Both numbers only grow: of two builds the later state wins, whichever is stored last; of two
-        -- of the same state, the one with the populations' sets.
-        WHERE s.changes <= excluded.changes AND s.tree <= excluded.tree
-          AND (s.changes < excluded.changes OR s.tree < excluded.tree
-               OR (s.populations IS NULL AND excluded.populations IS NOT NULL))"""
-
-
-def keep_sessions(request) -> async_sessionmaker[AsyncSession] | None:
-    """The primary's autocommit sessions of the service answering `request`: where built sets are kept
-    (each upsert its own transaction), whether the figures were read there or on a standby."""
-    db = getattr(request.app.state, "db", None)
-    return None if db is None else db.read_sessions
-
-
-def stale_sql(schema: str) -> str:
-    """DELETE of the kept sets whose numbers are no longer current (`haolin rollups rebuild`)."""
-    counters = ", ".join(f"'{m.value}'" for m in SET_COUNTERS)
-    return f"""
-        DELETE FROM {schema}.distinct_set s
-        WHERE s.tree <> (SELECT coalesce(max(change_seq), 0) FROM {schema}.station)
-           OR s.changes <> (SELECT coalesce(sum(a.changes), 0) FROM {schema}.ancestor_stat a
-                            WHERE a.node_id = s.node_id AND a.grain = 'm' AND a.period = s.month
-                              AND a.population = '{ALL}' AND a.metric IN ({counters}))"""
-
-
-def kept_sql(schema: str) -> str:
-    """The kept sets that are current (the ones a reader would serve), with the node's path."""
-    counters = ", ".join(f"'{m.value}'" for m in SET_COUNTERS)
-    return f"""
-        SELECT s.node_id, st.path, s.month, s.kind, s.everyone, s.populations, s.members
-        FROM {schema}.distinct_set s JOIN {schema}.station st ON st.id = s.node_id
-        WHERE s.tree = (SELECT coalesce(max(change_seq), 0) FROM {schema}.station)
-          AND s.changes = (SELECT coalesce(sum(a.changes), 0) FROM {schema}.ancestor_stat a
-                           WHERE a.node_id = s.node_id AND a.grain = 'm' AND a.period = s.month
-                             AND a.population = '{ALL}' AND a.metric IN ({counters}))
-        ORDER BY s.node_id, s.month, s.kind"""
-
-
-def bitmap_of(kind: str, data: bytes) -> BitMap | BitMap64:
-    return _BITMAP[kind].deserialize(data)
-
-
-__all__ = ["Kept", "PERSONS", "read_children", "STATIONS", "WORKERS", "distinct_set_model", "read_months", "snapshot", "split",
-           "stale_sql", "kept_sql", "store", "usable", "bitmap_of", "month_end"]
