@@ -282,7 +282,7 @@ def create_ancestor_stat(schema: str) -> None:
                    (node_id, grain, metric, period, population, shard, parent_id, value)
                    {ancestor_rows_sql(f"SELECT station_id, station_path, day, metric, population, value "
                                       f"FROM {schema}.daily_stat")}""")
-    for statement in ancestor_trigger_sql(schema):
+    for statement in ancestor_trigger_sql(schema, counted=False):
         op.execute(statement)
 
 
@@ -291,6 +291,42 @@ def drop_ancestor_stat(schema: str) -> None:
         op.execute(f"DROP TRIGGER IF EXISTS daily_stat_ancestors_{event} ON {schema}.daily_stat")
     op.execute(f"DROP FUNCTION IF EXISTS {schema}.ancestor_stat_apply()")
     op.drop_table("ancestor_stat", schema=schema)
+
+
+def create_distinct_sets(schema: str, sets: bool = True) -> None:
+    """ancestor_stat's change count (`changes`), the trigger function that raises it on every row a write
+    touches, and (`sets`) the table of distinct sets kept by ancestor and month that readers build and
+    check against it (shared.distinct_sets.distinct_set_model). Nothing to backfill: counts start at 0
+    and no set is kept until read."""
+    from shared.rollup import ancestor_trigger_sql
+
+    op.add_column("ancestor_stat", sa.Column("changes", sa.BigInteger, server_default=sa.text("0"), nullable=False),
+                  schema=schema)
+    op.execute(ancestor_trigger_sql(schema)[0])  # the function; the triggers calling it stay
+    if sets:
+        op.create_table(
+            "distinct_set",
+            sa.Column("node_id", sa.BigInteger, nullable=False),
+            sa.Column("month", sa.Date, nullable=False),
+            sa.Column("kind", sa.String(16), nullable=False),
+            sa.Column("changes", sa.BigInteger, nullable=False),
+            sa.Column("tree", sa.BigInteger, nullable=False),
+            sa.Column("everyone", sa.LargeBinary, nullable=False),
+            sa.Column("populations", sa.ARRAY(sa.String(40))),
+            sa.Column("members", sa.ARRAY(sa.LargeBinary)),
+            sa.Column("built_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+            sa.PrimaryKeyConstraint("node_id", "month", "kind", name="pk_distinct_set"),
+            schema=schema,
+        )
+
+
+def drop_distinct_sets(schema: str, sets: bool = True) -> None:
+    from shared.rollup import ancestor_trigger_sql
+
+    if sets:
+        op.drop_table("distinct_set", schema=schema)
+    op.execute(ancestor_trigger_sql(schema, counted=False)[0])
+    op.drop_column("ancestor_stat", "changes", schema=schema)
 
 
 # (name, table, key columns, INCLUDE columns, partial WHERE or None)

@@ -15,6 +15,7 @@ import asyncpg
 
 from migrations.common import fill_person_day_sql
 from shared.db import asyncpg_dsn
+from shared.stats import ALL, Metric
 
 # Live attendance with its occasion's station and day (an attendee counts on the day held, at its station).
 ATTENDANCE_SOURCE = """
@@ -48,6 +49,13 @@ async def number_attendance(cases_url: str, projects_url: str) -> int:
                 WHERE a.beneficiary_id = n.id AND a.person_no IS NULL
                 RETURNING a.id""", [r["id"] for r in numbers], [r["person_no"] for r in numbers])]
             await projects.execute(fill_person_day_sql("projects", ATTENDANCE_SOURCE), numbered)
+            # The persons kept by ancestor and month (shared.distinct_sets) of those days are stale now:
+            # a write of nothing to the days' rollup moves the change count they are checked by.
+            await projects.execute(f"""
+                INSERT INTO projects.daily_stat AS d (station_id, day, metric, population, station_path, value)
+                SELECT DISTINCT r.station_id, r.day, '{Metric.person_times_group.value}', '{ALL}', r.station_path, 0
+                FROM ({ATTENDANCE_SOURCE}) AS r
+                ON CONFLICT (station_id, day, metric, population) DO UPDATE SET value = d.value""", numbered)
         return len(numbered)
     finally:
         await projects.close()

@@ -22,16 +22,18 @@ from collections.abc import Iterable
 from datetime import date
 
 from pyroaring import BitMap
-from sqlalchemy import BigInteger, Date, Index, Integer, String, delete, func, literal_column, select, tuple_
+from sqlalchemy import (ARRAY, BigInteger, Date, Index, Integer, String, any_, delete, func, literal, literal_column,
+                        select, tuple_)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared import rollup
+from shared import distinct_sets, rollup
 from shared.contracts.persons.schemas import PersonsAnswer, PersonsGroup, PersonsQuery, encode
 from shared.models import PathType
 from shared.scope import sql_name, under
-from shared.stats import ALL
+from shared.distinct_sets import PERSONS, Kept
+from shared.stats import ALL, period_start
 
 
 def person_day_model(base: type[DeclarativeBase]):
@@ -128,33 +130,103 @@ def _upsert(model):
         set_={"refs": model.refs + stmt.excluded.refs})  # a row's path moves only with its station
 
 
-async def persons(session: AsyncSession, model, query: PersonsQuery) -> PersonsAnswer:
-    """The persons of each group asked for, from person_day alone, as bitmaps."""
-    period = next((g for g in query.group_by if g not in ("population", "station")), None)
-    by_population = "population" in query.group_by
-    cols = rollup.grouping(model, station_path=query.station_path,
-                           own_station_id=rollup.own_station(query.station_path), period=period,
-                           population=model.population if by_population else None,
-                           by_station="station" in query.group_by)
+async def _sets(session: AsyncSession, model, station_path: str, from_on: date, to_on: date, period: str | None,
+                by_population: bool, by_station: bool) -> list[tuple[str | None, date | None, int | None, BitMap]]:
+    """(population, period, station, persons) of each group, read from person_day rows of the subtree."""
+    cols = rollup.grouping(model, station_path=station_path, own_station_id=rollup.own_station(station_path),
+                           period=period, population=model.population if by_population else None,
+                           by_station=by_station)
     # Not DISTINCT: the bitmap drops repeats for less than PostgreSQL's sort would cost.
     stmt = select(*cols, func.array_agg(model.person).label("members")).where(
-        under(model.station_path, query.station_path),
-        model.day >= query.from_on, model.day <= query.to_on)
+        under(model.station_path, station_path), model.day >= from_on, model.day <= to_on)
     if not by_population:
         stmt = stmt.where(model.population == ALL)
     stmt = rollup.group_by_position(stmt, len(cols))
     # Ordered, so the same question gets the same answer whatever plan PostgreSQL picks.
     stmt = stmt.order_by(*(literal_column(str(i)) for i in range(1, len(cols) + 1)))
-    groups = []
+    found = []
     for row in (await session.execute(stmt)).all():
         r = row._mapping
         if not r["members"]:  # no grouping and nobody served: one row of NULL
             continue
-        members = BitMap(r["members"])
-        groups.append(PersonsGroup(population=r.get("population"), station=r.get("station"), count=len(members),
-                                   period=r["period"].isoformat() if r.get("period") else None,
-                                   bitmap=encode(members)))
-    return PersonsAnswer(groups=groups)
+        found.append((r.get("population"), r.get("period"), r.get("station"), BitMap(r["members"])))
+    return found
+
+
+async def persons(session: AsyncSession, model, query: PersonsQuery, kept: Kept | None = None,
+                  keep: async_sessionmaker[AsyncSession] | None = None) -> PersonsAnswer:
+    """The persons of each group asked for, as bitmaps: from the sets kept by ancestor and month
+    (shared.distinct_sets; `kept`, stored through `keep`) for the whole months of the range where
+    they can answer, and from person_day for the rest."""
+    period = next((g for g in query.group_by if g not in ("population", "station")), None)
+    by_population = "population" in query.group_by
+    by_station = "station" in query.group_by
+    path, from_on, to_on = query.station_path, query.from_on, query.to_on
+    if kept is None or not distinct_sets.usable(query.group_by, path, from_on, to_on):
+        found = await _sets(session, model, path, from_on, to_on, period, by_population, by_station)
+        return _answer({(p, per, st): m for p, per, st, m in found})
+
+    async def own(s: AsyncSession, stations: list[int], first: date, last: date) -> dict[int, distinct_sets.MonthSets]:
+        """Who was served at each of `stations` itself, by population, from person_day's key."""
+        found: dict[int, distinct_sets.MonthSets] = defaultdict(lambda: {PERSONS: {}})
+        for station, population, members in (await s.execute(
+                select(model.station_id, model.population, func.array_agg(model.person))
+                .where(model.station_id == any_(literal(stations, ARRAY(BigInteger))), model.day >= first,
+                       model.day <= last)
+                .group_by(model.station_id, model.population))).all():
+            found[station][PERSONS][population] = BitMap(members)
+        return found
+
+    async def scan(s: AsyncSession, first: date, last: date, split: bool) -> dict[date, distinct_sets.MonthSets]:
+        """Who was served in the node's whole subtree, by month (and population, if `split`)."""
+        months: dict[date, distinct_sets.MonthSets] = defaultdict(lambda: {PERSONS: {}})
+        for population, month, _, members in await _sets(s, model, path, first, last, "month", split, False):
+            months[month][PERSONS][population or ALL] = members
+        return months
+
+    async def grouped(s: AsyncSession, at: str, first: date, last: date) -> dict[int, distinct_sets.MonthSets]:
+        """Who was served under each child of the station at `at`, and at the station itself, by population."""
+        found: dict[int, distinct_sets.MonthSets] = defaultdict(lambda: {PERSONS: {}})
+        for population, _, station, members in await _sets(s, model, at, first, last, None, True, True):
+            found[station][PERSONS][population] = members
+        return found
+
+    months, edges = distinct_sets.split(from_on, to_on)
+    acc: dict[tuple, BitMap] = defaultdict(BitMap)
+    async with distinct_sets.snapshot(session):
+        if by_station:
+            got = await distinct_sets.read_children(session, kept, path, months, (PERSONS,), own, grouped)
+        else:
+            got = await distinct_sets.read_months(session, kept, path, months, (PERSONS,), own, scan, grouped,
+                                                  by_population)
+            got = got and ({m: {None: sets} for m, sets in got[0].items()}, got[1])
+        if got is None:
+            edges = [(from_on, to_on)]
+            built = None
+        else:
+            found, built = got
+            for month, stations in found.items():
+                key = period_start(month, period) if period else None
+                for station, kinds in stations.items():
+                    for population, members in (kinds[PERSONS].items() if by_population
+                                                else [(None, kinds[PERSONS].get(ALL))]):
+                        if members:
+                            acc[(population, key, station)] |= members
+        for lo, hi in edges:
+            for population, key, station, members in await _sets(session, model, path, lo, hi, period,
+                                                                 by_population, by_station):
+                acc[(population, key, station)] |= members
+    await distinct_sets.store(keep, kept, built)
+    return _answer(acc)
+
+
+def _answer(groups: dict[tuple, BitMap]) -> PersonsAnswer:
+    """Groups keyed (population, period, station), ordered so that the same question gets the same answer."""
+    ordered = sorted(groups.items(), key=lambda g: tuple((x is None, x) for x in g[0]))
+    return PersonsAnswer(groups=[
+        PersonsGroup(population=population, station=station, count=len(members),
+                     period=period.isoformat() if period else None, bitmap=encode(members))
+        for (population, period, station), members in ordered if members])
 
 
 __all__ = ["PersonDeltas", "person_day_model", "persons"]

@@ -47,7 +47,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.models import PathType
 from shared.errors import InvalidInput
 from shared.contracts.stats.schemas import StatsQuery
-from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, STOCK_METRICS, Metric, period_start
+from shared.stats import ALL, DATE_TRUNC, MAX_ROWS, SET_COUNTERS, STOCK_METRICS, Metric, period_start
 from shared.scope import sql_name
 
 # A reader of the rollup or of a service's own table, called with the session and the keywords of
@@ -96,6 +96,10 @@ def daily_stat_model(base: type[DeclarativeBase]):
         # The node's parent (0 for a root): a breakdown reads the children's rows by it.
         parent_id: Mapped[int] = mapped_column(BigInteger)
         value: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+        # How many changes of daily_stat have reached the row: raised by every write that touches it,
+        # whatever its sign, so it only grows (a rebuild keeps it). The distinct sets kept by ancestor
+        # are checked against its sum over a node's month (shared/distinct_sets/).
+        changes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
         __table_args__ = (Index("ix_ancestor_stat_parent_id", "parent_id", "grain", "metric", "period"),)
 
@@ -104,17 +108,21 @@ def daily_stat_model(base: type[DeclarativeBase]):
     return DailyStat
 
 
-def ancestor_rows_sql(deltas: str, min_depth: int = 1, ordered: bool = True) -> str:
+def ancestor_rows_sql(deltas: str, min_depth: int = 1, ordered: bool = True, counted: bool = False) -> str:
     """SELECT of `ancestor_stat` rows (node_id, grain, metric, period, population, shard, parent_id,
     value) summing `deltas`, a SELECT of (station_id, station_path, day, metric, population, value),
     over every node of each row's path at depth >= min_depth. The month rows are summed per station
     before they are spread over the path (a recount of a whole table spreads a month once, not once
     per day). `ordered`: in key order, so that concurrent writers lock shared rows in the same order
-    (no deadlock between two upserts); a rebuild, which holds writers back, needs no order."""
+    (no deadlock between two upserts); a rebuild, which holds writers back, needs no order.
+    `counted` (the trigger's): a ninth column, `changes`, the delta rows behind each row, and every
+    row touched, even one whose amounts cancel out (a date moved inside a month, a station moved
+    inside a subtree, a record edited without a count to change): it is a change all the same."""
+    having = "" if counted else "\n        HAVING sum(d.value) <> 0"
     return f"""
         SELECT a.node_id, d.grain, d.metric, d.period, d.population,
                (CASE WHEN a.depth <= {SHARDED_DEPTH} THEN d.station_id % {SHARDS} ELSE 0 END)::smallint AS shard,
-               max(a.parent_id) AS parent_id, sum(d.value) AS value
+               max(a.parent_id) AS parent_id, sum(d.value) AS value{", count(*) AS changes" if counted else ""}
         FROM (SELECT station_id, station_path, 'd' AS grain, day AS period, metric, population, value
               FROM ({deltas}) AS r
               UNION ALL
@@ -125,41 +133,48 @@ def ancestor_rows_sql(deltas: str, min_depth: int = 1, ordered: bool = True) -> 
             FROM (SELECT string_to_array(btrim(d.station_path, '/'), '/')::bigint[] AS ids) AS p,
                  generate_subscripts(p.ids, 1) AS i) AS a
         WHERE a.depth >= {min_depth}
-        GROUP BY 1, 2, 3, 4, 5, 6
-        HAVING sum(d.value) <> 0""" + ("\n        ORDER BY 1, 2, 3, 4, 5, 6" if ordered else "")
+        GROUP BY 1, 2, 3, 4, 5, 6{having}""" + ("\n        ORDER BY 1, 2, 3, 4, 5, 6" if ordered else "")
 
 
 _COLUMNS = "node_id, grain, metric, period, population, shard, parent_id, value"
 _KEY = "node_id, grain, metric, period, population, shard"
 
 
-def ancestor_upsert_sql(schema: str, deltas: str, min_depth: int = 1) -> str:
+def ancestor_upsert_sql(schema: str, deltas: str, min_depth: int = 1, counted: bool = True) -> str:
     """INSERT .. ON CONFLICT adding `deltas` (see ancestor_rows_sql) to `schema`.ancestor_stat. A row's
-    parent is left as it is: only a station move (station_moved) changes it."""
-    return f"""
+    parent is left as it is: only a station move (station_moved) changes it. `counted`: raising each
+    row's `changes` too (not before the column existed: migrations' *_ancestor_stat)."""
+    if not counted:
+        return f"""
         INSERT INTO {schema}.ancestor_stat AS a ({_COLUMNS})
         {ancestor_rows_sql(deltas, min_depth)}
         ON CONFLICT ({_KEY}) DO UPDATE SET value = a.value + excluded.value"""
+    return f"""
+        INSERT INTO {schema}.ancestor_stat AS a ({_COLUMNS}, changes)
+        {ancestor_rows_sql(deltas, min_depth, counted=True)}
+        ON CONFLICT ({_KEY}) DO UPDATE SET value = a.value + excluded.value, changes = a.changes + excluded.changes"""
 
 
 _DELTAS = "SELECT station_id, station_path, day, metric, population, {sign}value AS value FROM {rows}"
 
 
-def ancestor_trigger_sql(schema: str) -> list[str]:
+def ancestor_trigger_sql(schema: str, counted: bool = True) -> list[str]:
     """The function and the three statement triggers that keep `schema`.ancestor_stat from every change
     of `schema`.daily_stat (PostgreSQL allows transition tables on one event per trigger). An upsert
-    fires the INSERT trigger for its new rows and the UPDATE one for the rows it changed."""
+    fires the INSERT trigger for its new rows and the UPDATE one for the rows it changed. `counted`:
+    the function that raises `changes` too (ancestor_upsert_sql); the first two statements alone
+    replace the function of a schema that has the triggers already."""
     inserted = _DELTAS.format(sign="", rows="new_rows")
     deleted = _DELTAS.format(sign="-", rows="old_rows")
     return [
         f"""CREATE OR REPLACE FUNCTION {schema}.ancestor_stat_apply() RETURNS trigger LANGUAGE plpgsql AS $fn$
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                {ancestor_upsert_sql(schema, inserted)};
+                {ancestor_upsert_sql(schema, inserted, counted=counted)};
             ELSIF TG_OP = 'UPDATE' THEN
-                {ancestor_upsert_sql(schema, f"{inserted} UNION ALL {deleted}")};
+                {ancestor_upsert_sql(schema, f"{inserted} UNION ALL {deleted}", counted=counted)};
             ELSE
-                {ancestor_upsert_sql(schema, deleted)};
+                {ancestor_upsert_sql(schema, deleted, counted=counted)};
             END IF;
             RETURN NULL;
         END
@@ -186,17 +201,33 @@ def rebuild_sql(schema: str, station_path: str | None = None) -> list[str]:
     reads their whole subtree, `rebuild_sql(schema)`). Run in one transaction, after a SHARE lock
     on daily_stat so that no write lands between the delete and the recount."""
     source = "SELECT station_id, station_path, day, metric, population, value FROM {s}.daily_stat".format(s=schema)
+    # Each row's change count is kept across the recount (on a row of no value if the recount has
+    # none): a count that went back could come round to a value a kept distinct set was built at.
+    kept = f"ancestor_changes_{schema}"
     if station_path is None:
         return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
+                f"CREATE TEMP TABLE {kept} ON COMMIT DROP AS SELECT {_KEY}, parent_id, changes "
+                f"FROM {schema}.ancestor_stat WHERE changes <> 0",
                 f"TRUNCATE {schema}.ancestor_stat",
-                f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, ordered=False)}"]
+                f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, ordered=False)}",
+                _changes_back(schema, kept)]
     depth = _depth(station_path)
     source += f" WHERE station_path LIKE '{_checked(station_path)}%'"
+    rows = (f"node_id IN (SELECT node_id FROM ({ancestor_rows_sql(source, depth)}) AS n) OR node_id IN "
+            f"(SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%') "
+            f"OR node_id = {own_station(station_path)}")
     return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
-            f"DELETE FROM {schema}.ancestor_stat WHERE node_id IN "
-            f"(SELECT node_id FROM ({ancestor_rows_sql(source, depth)}) AS n) OR node_id IN (SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%')"
-            f" OR node_id = {own_station(station_path)}",
-            f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, depth, ordered=False)}"]
+            f"CREATE TEMP TABLE {kept} ON COMMIT DROP AS SELECT {_KEY}, parent_id, changes "
+            f"FROM {schema}.ancestor_stat WHERE changes <> 0 AND ({rows})",
+            f"DELETE FROM {schema}.ancestor_stat WHERE {rows}",
+            f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, depth, ordered=False)}",
+            _changes_back(schema, kept)]
+
+
+def _changes_back(schema: str, kept: str) -> str:
+    return (f"INSERT INTO {schema}.ancestor_stat AS a ({_KEY}, parent_id, value, changes) "
+            f"SELECT {_KEY}, parent_id, 0, changes FROM {kept} "
+            f"ON CONFLICT ({_KEY}) DO UPDATE SET changes = excluded.changes")
 
 
 def _checked(path: str) -> str:
@@ -239,10 +270,22 @@ async def station_moved(session: AsyncSession, table, station_id: int, parent_id
 _ancestors: dict = {}
 
 
+_COUNTERS = frozenset(m.value for m in SET_COUNTERS)
+
+
 def _sorted_keys(deltas: dict) -> list[tuple]:
-    # In key order: two writers touching the same rows lock them in the same order, here and in the
-    # ancestors the trigger adds them to.
-    return sorted((k for k, v in deltas.items() if v), key=lambda k: (k[0], k[2], k[3], k[4]))
+    """The keys to write: those whose amount moves, and, for a station and day whose change moves none
+    of the SET_COUNTERS' everyone-rows (a record's worker or person changed, a date moved and back),
+    one such row with nothing to add, so that the change still moves the counter the distinct sets are
+    checked by (shared/distinct_sets/). In key order: two writers touching the same rows lock them in
+    the same order, here and in the ancestors the trigger adds them to."""
+    keys = {k for k, v in deltas.items() if v}
+    counted = {(k[0], k[2]) for k in keys if k[3] in _COUNTERS and k[4] == ALL}
+    for k, v in deltas.items():
+        if not v and k[3] in _COUNTERS and k[4] == ALL and (k[0], k[2]) not in counted:
+            keys.add(k)
+            counted.add((k[0], k[2]))
+    return sorted(keys, key=lambda k: (k[0], k[2], k[3], k[4]))
 
 
 async def add(session: AsyncSession, model, deltas: dict[tuple[int, str, date, str, str], Decimal]) -> None:

@@ -14,6 +14,7 @@ from shared.contracts.activity.server import Served, internal_activity_router
 from shared.contracts.audit.server import internal_audit_router
 from shared.contracts.holdings.server import OpenWork, holdings_router
 from shared.contracts.persons.server import internal_persons_router
+from shared.distinct_sets import Kept
 from shared.contracts.stations.server import station_replica_router
 from shared.contracts.sync.server import internal_sync_router
 from shared.state import ServiceState
@@ -47,10 +48,12 @@ def build_service_app(settings: ServiceSettings, transports: dict[str, httpx.Asy
         app.include_router(router)
     app.include_router(station_replica_router(models.Station, models.PATH_TABLES))
     app.include_router(holdings_router(models.RECORD_TABLES, open_work=open_work))
+    # Where the service keeps its distinct sets by ancestor and month (shared.distinct_sets), if it does.
+    kept = Kept.of(models)
     if person_day is not None:
-        app.include_router(internal_persons_router(person_day))
+        app.include_router(internal_persons_router(person_day, kept))
     if served:
-        app.include_router(internal_activity_router(served))
+        app.include_router(internal_activity_router(served, kept))
     app.include_router(internal_audit_router(models.AuditLog))
     app.include_router(internal_sync_router(sync_tables, departures))
     return app

@@ -62,6 +62,15 @@ def verify() -> None:
                         bar.advance(task)
                 finally:
                     await conn.close()
+        sets_drifting = []
+        with progress() as bar:
+            for schema in SCHEMAS:
+                sets_drifting += await _sets_drift(schema, bar)
+        for line in sets_drifting[:SHOWN]:
+            console.print(line, highlight=False)
+        if sets_drifting:
+            console.print(f"drift: {len(sets_drifting)} kept distinct set(s); repair with `haolin rollups rebuild`",
+                          highlight=False)
         for schema, r in drifting[:SHOWN]:
             console.print(f"{schema}: station {r['node_id']} {'day' if r['grain'] == 'd' else 'month'} "
                           f"{r['period']} {r['metric']} {r['population']}: kept {r['kept']}, "
@@ -70,6 +79,8 @@ def verify() -> None:
             stations = sorted({r["node_id"] for _, r in drifting})
             console.print(f"drift: {len(drifting)} row(s) at {len(stations)} station(s); "
                           "repair with `haolin rollups rebuild`", highlight=False)
+            return 1
+        if sets_drifting:
             return 1
         console.print("rollups: no drift", highlight=False)
         return 0
@@ -104,12 +115,14 @@ def rebuild(
                     async with conn.transaction():
                         for statement in rebuild_sql(schema, path):
                             await conn.execute(statement)
+                        dropped = await _drop_sets(conn, schema, path)
                         rows = await conn.fetchval(
                             f"SELECT count(*) FROM {schema}.ancestor_stat"
                             + ("" if path is None else " WHERE node_id = $1"), *(() if path is None else (station,)))
                     console.print(f"{schema}: rebuilt" + ("" if path is None else f" station {station} ({path}) and "
                                                           "below") + f", {rows} row(s)"
-                                  + ("" if path is None else " at the station itself"), highlight=False)
+                                  + ("" if path is None else " at the station itself")
+                                  + (f"; {dropped} kept distinct set(s) dropped" if dropped else ""), highlight=False)
                 finally:
                     await conn.close()
                 bar.advance(task)
@@ -117,3 +130,76 @@ def rebuild(
             raise CliError(f"No station {station} in any service's replica.")
 
     run(work)
+
+
+async def _drop_sets(conn, schema: str, path: str | None) -> int:
+    """The kept distinct sets (shared.distinct_sets) a rebuild drops: every one, or those of the station at
+    `path`, of the stations below it and of those above it (their sets hold its subtree), and any stale
+    one. Readers build them again when next asked."""
+    if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.distinct_set") is None:
+        return 0
+    if path is None:
+        return int((await conn.execute(f"DELETE FROM {schema}.distinct_set")).split()[-1])
+    from shared.distinct_sets import stale_sql
+
+    above = [int(p) for p in path.strip("/").split("/")]
+    gone = await conn.execute(f"""DELETE FROM {schema}.distinct_set WHERE node_id = ANY($1::bigint[])
+                                  OR node_id IN (SELECT id FROM {schema}.station WHERE path LIKE $2 || '%')""",
+                              above, path)
+    stale = await conn.execute(stale_sql(schema))
+    return int(gone.split()[-1]) + int(stale.split()[-1])
+
+
+async def _sets_drift(schema: str, bar) -> list[str]:
+    """Each kept distinct set that is current (a reader would serve it) recounted from the service's rows by
+    the readers' own code, in one snapshot: a line for each that differs."""
+    import importlib
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from shared import distinct_sets
+    from shared.contracts.activity.server import _found
+    from shared.persons import _sets
+    from shared.stats import ALL
+
+    models = importlib.import_module(f"services.{schema}.models")
+    if not hasattr(models, "DistinctSet"):
+        return []
+    served = importlib.import_module(f"services.{schema}.service.counting").SERVED
+    engine = create_async_engine(make_url(_dsn(schema)).set(drivername="postgresql+asyncpg"),
+                                 isolation_level="AUTOCOMMIT")
+    lines = []
+    try:
+        async with AsyncSession(engine) as session, distinct_sets.snapshot(session):
+            rows = (await session.execute(text(distinct_sets.kept_sql(schema)))).all()
+            task = bar.add_task(f"{schema} sets", total=len(rows) or 1)
+            for r in rows:
+                end = distinct_sets.month_end(r.month)
+                kind = r.kind
+                kept = {ALL: distinct_sets.bitmap_of(kind, r.everyone)}
+                kept.update((p, distinct_sets.bitmap_of(kind, b)) for p, b in zip(r.populations or (),
+                                                                                   r.members or (), strict=True))
+                if kind == distinct_sets.PERSONS:
+                    counted = {p: m for p, _, _, m in await _sets(session, models.PersonDay, r.path, r.month, end,
+                                                                  None, True, False)}
+                else:
+                    found = await _found(session, served, r.path, r.month, end, None, False, False)
+                    stations, workers = found.get((None, None, None), (set(), set()))
+                    members = stations if kind == distinct_sets.STATIONS else {int(w) for w in workers}
+                    counted = {ALL: members}
+                kept = {p: set(m) for p, m in kept.items() if len(m)}
+                counted = {p: set(m) for p, m in counted.items() if len(m)}
+                if r.populations is None:  # kept for everyone only
+                    counted = {p: m for p, m in counted.items() if p == ALL}
+                if kept != counted:
+                    lines.append(f"{schema}: station {r.node_id} month {r.month} {kind}: kept "
+                                 f"{len(kept.get(ALL, ()))}, counted {len(counted.get(ALL, ()))}"
+                                 + ("" if kept.get(ALL) == counted.get(ALL) else " (members differ)"))
+                bar.advance(task)
+            if not rows:
+                bar.advance(task)
+    finally:
+        await engine.dispose()
+    return lines

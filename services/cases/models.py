@@ -25,6 +25,7 @@ from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
 from shared.models import DIGEST, PathType, make_base
 from shared.models import ServiceRecord as Record
+from shared.distinct_sets import distinct_set_model
 from shared.persons import person_day_model
 from shared.review import Reviewed, review_index
 from shared.rollup import daily_stat_model
@@ -363,6 +364,8 @@ Attachment = attachment_model(Base)
 DailyStat = daily_stat_model(Base)
 SyncDeparture = departure_model(Base)
 PersonDay = person_day_model(Base)
+# Persons, active stations and workers kept by ancestor and month, built by readers (shared.distinct_sets).
+DistinctSet = distinct_set_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)

@@ -60,3 +60,51 @@ class TestRollupsCommands:
         await push_tree(cases_client)
         result = await haolin("rollups", "rebuild", "--station", "999999")
         assert result.exit_code == 1 and "No station 999999" in result.output, result.output
+
+
+class TestKeptDistinctSets:
+    async def test_verify_finds_a_kept_set_that_drifted_and_rebuild_drops_it(
+            self, haolin, cases_client, push_tree, token_for, service_headers, db, today):
+        from pyroaring import BitMap
+
+        from shared.contracts.persons.schemas import decode
+        from shared.distinct_sets import month_end
+        from tests.cases.test_stats import service_record
+
+        await push_tree(cases_client)
+        worker = token_for("social_worker", 2, "/1/2/", user_id="w2")
+        first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        r = await cases_client.post("/v1/beneficiaries", headers=worker, json={"name": "张三丰", "station_id": 2})
+        assert r.status_code == 201, r.text
+        person = r.json()
+        r = await cases_client.post("/v1/cases", headers=worker, json={
+            "beneficiary_id": person["id"], "title": "独居老人照护",
+            "opened_on": (first - timedelta(days=5)).isoformat()})
+        assert r.status_code == 201, r.text
+        await service_record(cases_client, worker, r.json()["id"], first + timedelta(days=1))
+        number = await db.fetchval("SELECT person_no FROM cases.beneficiary WHERE id = $1", person["id"])
+
+        async def served() -> list[int]:
+            r = await cases_client.post("/internal/persons", headers=service_headers, json={
+                "station_path": "/1/", "from": first.isoformat(), "to": month_end(first).isoformat()})
+            assert r.status_code == 200, r.text
+            return [n for g in r.json()["groups"] for n in decode(g["bitmap"])]
+
+        assert await served() == [number]  # built and kept
+        clean = await haolin("rollups", "verify")
+        assert clean.exit_code == 0 and "rollups: no drift" in clean.stdout, clean.output
+
+        # The province's kept set of that month off by a made-up person, its numbers still current.
+        await db.execute("UPDATE cases.distinct_set SET everyone = $1 WHERE node_id = 1 AND month = $2 "
+                         "AND kind = 'persons'", BitMap([number, 999_999]).serialize(), first)
+        assert await served() == [number, 999_999]
+        found = await haolin("rollups", "verify")
+        assert found.exit_code == 1, found.output
+        assert f"cases: station 1 month {first.isoformat()} persons: kept 2, counted 1" in found.stdout, found.stdout
+        assert "drift: 1 kept distinct set(s)" in found.stdout
+
+        fixed = await haolin("rollups", "rebuild")
+        assert fixed.exit_code == 0 and "kept distinct set(s) dropped" in fixed.stdout, fixed.output
+        assert await db.fetchval("SELECT count(*) FROM cases.distinct_set") == 0
+        assert await served() == [number]
+        assert (await haolin("rollups", "verify")).exit_code == 0

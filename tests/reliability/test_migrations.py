@@ -216,7 +216,7 @@ def made_up(column: asyncpg.Record, table: str, i: int, enums: dict[int, list[st
         return value[-column["max_length"]:] if column["max_length"] else value
     if column["element"] is not None:
         element = {"varchar": "elderly", "text": "elderly", "int8": i + 1, "int4": i + 1,
-                   "timestamptz": scalar["timestamptz"]}.get(column["element"])
+                   "timestamptz": scalar["timestamptz"], "bytea": b"made-up"}.get(column["element"])
         assert element is not None, f"no made-up value for an array of {column['element']} ({table}.{name})"
         return [element]
     raise AssertionError(f"no made-up value for type {kind} ({table}.{name}): teach made_up() or add an OVERRIDE")
