@@ -169,6 +169,7 @@ class TestTwoTablets:
         upstreams._clients["volunteers"] = httpx.AsyncClient(base_url="http://volunteers", transport=DiesAfterDryRun())
         r = await tablet.push(changes, expect=503)
         assert r.json()["service"] == "volunteers"
+        assert 2 <= int(r.headers["retry-after"]) <= 10  # a tablet is told when to come back
         r = await gateway.get(f"/v1/beneficiaries/{person['id']}", headers=head)
         assert r.status_code == 200  # half done: the cases part stands
 

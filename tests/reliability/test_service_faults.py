@@ -124,6 +124,7 @@ class TestServiceKilled:
         for kind in ("pull", "push"):
             r, elapsed = answers[kind]
             assert problem(r, 503)["service"] == "cases", kind
+            assert 2 <= int(r.headers["retry-after"]) <= 10, kind
             assert elapsed < UPSTREAM_TIMEOUT_S + SLACK_S, kind
 
         # Still dead: refused at once, no waiting for the timeout; the other services carry on.
@@ -173,6 +174,7 @@ class TestServiceFrozen:
         for kind in ("pull", "push"):
             r, elapsed = answers[kind]
             assert problem(r, 503)["service"] == "cases", kind
+            assert 2 <= int(r.headers["retry-after"]) <= 10, kind
             assert elapsed < UPSTREAM_TIMEOUT_S + SLACK_S, kind
         assert (await client.get(f"/v1/beneficiaries/{person['id']}")).status_code == 200
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,15 @@ PATH = "/internal/sync"
 
 
 class SyncUnavailable(AppError):
+    """The tablet may send the same pull or push again (a push converges, docs/sync.md). Like every
+    503 here it says when (Retry-After), but spread over 2 to 10 s: a sync fails this way mostly when
+    a service is overloaded, as in a province's morning storm, and thousands of tablets coming back
+    in the same second would overload it again."""
+
     status_code, title, type = 503, "Sync unavailable", "sync-unavailable"
+
+    def __init__(self, detail: str | None = None, **extra) -> None:
+        super().__init__(detail, headers={"Retry-After": str(random.randint(2, 10))}, **extra)
 
 
 async def tables(service: Service, timeout_s: float) -> list[SyncedTable]:
