@@ -1,11 +1,14 @@
-"""Two replicas of the cases service (one database) behind a gateway given both (CASES_URLS), all
-real processes: requests spread over both; one replica killed (SIGKILL) under a load of reads and
-of creates that carry an Idempotency-Key or a client-made id loses no request and writes nothing
-twice; the gateway counts it down, and once it is started again probes it back and uses it again."""
+"""Two replicas of each service (one database) behind a gateway given both (CASES_URLS, ...), all
+real processes: requests spread over both; one replica of every service killed (SIGKILL) under a
+load of reads and of creates that carry an Idempotency-Key or a client-made id loses no request and
+writes nothing twice; the gateway counts each down, and once one is started again probes it back
+and uses it again."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import itertools
 import re
 import time
 import uuid
@@ -14,7 +17,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.reliability.conftest import MODULES, Platform, Process, platform_env, quiet, seed_root
+from tests.fixtures.people import id_number
+from tests.reliability.conftest import MODULES, SERVICES, Platform, Process, platform_env, quiet, seed_root
 from tests.test_make_run import free_ports
 
 pytestmark = pytest.mark.slow
@@ -25,17 +29,19 @@ _SERVED = re.compile(r'^haolin_http_requests_total\{[^}]*route="/v1/[^"]*"[^}]*\
 
 @pytest.fixture(scope="module")
 async def replicated(database_url, tmp_path_factory):
-    """The gateway and two replicas of the cases service; projects and volunteers are not started
-    (nothing here needs them)."""
+    """The gateway and two replicas of every service, named cases-1, cases-2, projects-1, ..."""
     logs = tmp_path_factory.mktemp("replicas")
-    gateway, one, two, nowhere = free_ports(4)
-    env = platform_env(database_url, {"gateway": gateway, "cases": one, "projects": nowhere, "volunteers": nowhere})
-    env.update({"CASES_URLS": f"http://127.0.0.1:{one},http://127.0.0.1:{two}",
-                "GATEWAY_REPLICA_PROBE_S": "0.2", "GATEWAY_REPLICA_PROBE_MAX_S": "0.5"})
+    names = [f"{s}-{k}" for s in SERVICES for k in (1, 2)]
+    gateway, *ports = free_ports(1 + len(names))
+    port = dict(zip(names, ports, strict=True))
+    env = platform_env(database_url, {"gateway": gateway, **{s: port[f"{s}-1"] for s in SERVICES}})
+    env.update({f"{s.upper()}_URLS": f"http://127.0.0.1:{port[f'{s}-1']},http://127.0.0.1:{port[f'{s}-2']}"
+                for s in SERVICES})
+    env.update(GATEWAY_REPLICA_PROBE_S="0.2", GATEWAY_REPLICA_PROBE_MAX_S="0.5")
     platform = Platform(env=env)
     platform.processes = {"gateway": Process("gateway", gateway, logs / "gateway.log"),
-                          "cases-1": Process("cases-1", one, logs / "cases-1.log", module=MODULES["cases"]),
-                          "cases-2": Process("cases-2", two, logs / "cases-2.log", module=MODULES["cases"])}
+                          **{n: Process(n, port[n], logs / f"{n}.log", module=MODULES[n.split("-")[0]])
+                             for n in names}}
     try:
         for name in platform.processes:
             platform.start(name)
@@ -52,10 +58,10 @@ async def served(platform: Platform, name: str) -> float:
     return sum(float(v) for v in _SERVED.findall(text))
 
 
-async def replicas_seen(client: httpx.AsyncClient) -> list[str]:
+async def replicas_seen(client: httpx.AsyncClient, service: str = "cases") -> list[str]:
     r = await client.get("/readyz")
     assert r.status_code == 200, r.text
-    return r.json()["replicas"]["cases"]
+    return r.json()["replicas"][service]
 
 
 def gateway_metric(text: str, name: str, **labels: str) -> float:
@@ -65,15 +71,16 @@ def gateway_metric(text: str, name: str, **labels: str) -> float:
     return float(found.group(1))
 
 
-class TestTwoCasesReplicas:
+class TestTwoReplicasOfEachService:
     async def test_spread_killed_under_load_then_back(self, replicated: Platform, database_url):
         await replicated.ensure_up()
-        await seed_root(replicated, services=("cases",))  # projects and volunteers are not started
+        await seed_root(replicated)
         async with httpx.AsyncClient(base_url=replicated.gateway_url, timeout=30) as client:
             r = await client.post("/v1/auth/token", data={"username": "admin", "password": "admin-test-password"})
             assert r.status_code == 200, r.text
             client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-            assert await replicas_seen(client) == ["up", "up"]
+            for service in SERVICES:
+                assert await replicas_seen(client, service) == ["up", "up"], service
 
             # Spread: both replicas answer a share.
             before = [await served(replicated, name) for name in REPLICAS]
@@ -84,60 +91,82 @@ class TestTwoCasesReplicas:
             assert sum(shares) == 20 and min(shares) >= 5, shares
 
             # (The gateway may have found a replica down while they all started.)
-            downs = gateway_metric((await client.get("/metrics")).text, "haolin_upstream_replica_downs_total",
-                                   service="cases", replica="2")
+            metrics = (await client.get("/metrics")).text
+            downs = {s: gateway_metric(metrics, "haolin_upstream_replica_downs_total", service=s, replica="2")
+                     for s in SERVICES}
 
-            # Load: creates with an Idempotency-Key, creates with a client-made id, reads; cases-2 killed midway.
+            # Load on every service: creates with an Idempotency-Key, creates with a client-made id,
+            # reads; the second replica of each killed midway.
             answers: list[tuple[str, int, str]] = []
-            ids: set[str] = set()
-            sent = 0
+            ids: dict[str, set[str]] = {"cases.beneficiary": set(), "projects.project": set(),
+                                        "volunteers.volunteer": set()}
+            sent = dict.fromkeys(ids, 0)
             stop = asyncio.Event()
             run = uuid.uuid4().hex[:8]
+            born = (dt.date(1960, 1, 1) + dt.timedelta(days=n) for n in itertools.count())
+            today = dt.date.today()
+
+            async def create(table: str, what: str, path: str, body: dict, key: str | None = None) -> None:
+                sent[table] += 1
+                headers = {"Idempotency-Key": key} if key else {}
+                r = await client.post(path, json=body, headers=headers)
+                answers.append((what, r.status_code, r.text[:200]))
+                if r.status_code in (200, 201):
+                    ids[table].add(r.json()["id"])
 
             async def worker(w: int) -> None:
-                nonlocal sent
                 i = 0
                 while not stop.is_set():
                     i += 1
-                    sent += 2
-                    r = await client.post("/v1/beneficiaries", json={"name": f"负载{w}-{i}"},
-                                          headers={"Idempotency-Key": f"replicas-{run}-{w}-{i:06d}"})
-                    answers.append(("create with key", r.status_code, r.text[:200]))
-                    if r.status_code in (200, 201):
-                        ids.add(r.json()["id"])
+                    await create("cases.beneficiary", "beneficiary with key", "/v1/beneficiaries",
+                                 {"name": f"负载{w}-{i}"}, key=f"replicas-{run}-b-{w}-{i:06d}")
                     made = f"tablet-{run}-{w}-{i}"
-                    r = await client.post("/v1/beneficiaries", json={"id": made, "name": f"平板{w}-{i}"})
-                    answers.append(("create with id", r.status_code, r.text[:200]))
-                    ids.add(made)
+                    await create("cases.beneficiary", "beneficiary with id", "/v1/beneficiaries",
+                                 {"id": made, "name": f"平板{w}-{i}"})
                     r = await client.get(f"/v1/beneficiaries/{made}")
                     answers.append(("read", r.status_code, r.text[:200]))
                     r = await client.get("/v1/beneficiaries", params={"limit": 5})
                     answers.append(("list", r.status_code, r.text[:200]))
+                    await create("projects.project", "project with key", "/v1/projects",
+                                 {"name": f"项目{w}-{i}", "purchaser": "民政局", "operator": "社工机构",
+                                  "starts_on": today.isoformat(), "ends_on": (today + dt.timedelta(days=90)).isoformat()},
+                                 key=f"replicas-{run}-p-{w}-{i:06d}")
+                    r = await client.get("/v1/projects", params={"limit": 5})
+                    answers.append(("projects", r.status_code, r.text[:200]))
+                    await create("volunteers.volunteer", "volunteer with id", "/v1/volunteers",
+                                 {"id": f"vol-{run}-{w}-{i}", "name": f"志愿者{w}-{i}",
+                                  "id_number": id_number(f"510104{next(born):%Y%m%d}123")})
+                    await create("volunteers.volunteer", "volunteer with key", "/v1/volunteers",
+                                 {"name": f"志愿者甲{w}-{i}", "id_number": id_number(f"510104{next(born):%Y%m%d}123")},
+                                 key=f"replicas-{run}-v-{w}-{i:06d}")
 
             workers = [asyncio.create_task(worker(w)) for w in range(6)]
             await asyncio.sleep(2.0)
-            replicated.kill("cases-2")
+            for service in SERVICES:
+                replicated.kill(f"{service}-2")
             await asyncio.sleep(2.0)
             stop.set()
             await asyncio.gather(*workers)
 
             failed = [a for a in answers if a[1] not in (200, 201)]
             assert not failed, failed[:5]
-            assert len(answers) >= 40, len(answers)
+            assert len(answers) >= 48, len(answers)  # every worker round at least once
             # Nothing written twice: one row per create sent, each the one its answer named.
             conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
             try:
-                stored = {r["id"] for r in await conn.fetch("SELECT id FROM cases.beneficiary")}
+                for table, made in ids.items():
+                    stored = {r["id"] for r in await conn.fetch(f"SELECT id FROM {table}")}
+                    assert len(made) == sent[table] and stored == made, table
             finally:
                 await conn.close()
-            assert len(ids) == sent and stored == ids
 
-            # Counted down once, and requests kept going to the other replica.
-            assert await replicas_seen(client) == ["up", "down"]
+            # Each counted down once, and requests kept going to the other replica.
             text = (await client.get("/metrics")).text
-            assert gateway_metric(text, "haolin_upstream_replica_downs_total", service="cases",
-                                  replica="2") == downs + 1
-            assert gateway_metric(text, "haolin_upstream_replica_down", service="cases", replica="2") == 1
+            for service in SERVICES:
+                assert await replicas_seen(client, service) == ["up", "down"], service
+                assert gateway_metric(text, "haolin_upstream_replica_downs_total", service=service,
+                                      replica="2") == downs[service] + 1, service
+                assert gateway_metric(text, "haolin_upstream_replica_down", service=service, replica="2") == 1
             # At least the request that found it gone went again, to cases-1.
             assert gateway_metric(text, "haolin_upstream_retries_total", service="cases") >= 1
             before = await served(replicated, "cases-1")
