@@ -10,7 +10,7 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyroaring import BitMap
 from sqlalchemy import event
@@ -192,7 +192,7 @@ step = st.one_of(
 
 
 class TestAgainstARecount:
-    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], phases=[Phase.generate])
+    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(program=st.lists(step, min_size=4, max_size=12))
     async def test_every_level_and_range(self, program, volunteers_client, service_headers, register, record,
                                          root, db, today):
