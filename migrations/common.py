@@ -2,12 +2,13 @@
 and columns every service schema has (station replica, synced records, daily rollups).
 
 A revision that every lineage makes alike is one helper each way, bound to the lineage's schema:
-`upgrade = partial(create_x, "cases")` and `downgrade = partial(drop_x, "cases")` (alembic calls
+`upgrade = bound(create_x, "cases")` and `downgrade = bound(drop_x, "cases")` (alembic calls
 both with no arguments), so the revisions differ only in what truly differs."""
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -17,6 +18,14 @@ from sqlalchemy.ext.asyncio import async_engine_from_config
 
 # shared.models.PathType: the C collation lets a btree index serve `station_path LIKE '/1/12/%'`.
 PATH = sa.String(255, collation="C")
+
+
+def bound(fn, *args, **kwargs):
+    """`fn` bound to its lineage's arguments, keeping fn's name: alembic names each step by its
+    function's `__name__` when it logs at INFO, and a bare partial has none (the upgrade crashed)."""
+    step = partial(fn, *args, **kwargs)
+    step.__name__ = fn.__name__
+    return step
 
 
 def database_url(schema: str) -> str:

@@ -7,7 +7,6 @@ forgets the stations and accounts of before."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import time
 
@@ -162,18 +161,12 @@ class TestTheResetAfterAMigrationRoundTrip:
         from ops.migrate import config, upgrade_all
 
         seeded = await database_state(db, reset)
-        # alembic's INFO line names each revision by its function's __name__, which the shared revisions'
-        # functools.partial lacks (migrations/common.py): with INFO on (the migrations' env.py reads its
-        # logging levels from alembic.ini, so a logger's own level does not hold), the downgrade would
-        # fail on its log line, not on anything reset here. logging.disable holds whatever the levels.
-        logging.disable(logging.INFO)
+        # With INFO logging on, as the migrations' env.py may set it from alembic.ini: alembic names
+        # each step on its log line (tests/reliability/test_migrations.py, the steps' names).
         try:
             await asyncio.to_thread(command.downgrade, config("cases", database_url), "cases_0003")
         finally:
-            try:
-                await asyncio.to_thread(upgrade_all, database_url, os.environ["DATABASE_URL"])
-            finally:
-                logging.disable(logging.NOTSET)
+            await asyncio.to_thread(upgrade_all, database_url, os.environ["DATABASE_URL"])
         gateway = await gateway_factory()
         await write_everywhere(gateway, await gateway.admin())
         assert await written_schemas(db, reset, seeded) == set(SCHEMAS)

@@ -448,3 +448,14 @@ def assert_matches_models(lineage: str, url: str, schema: str) -> None:
     flat = [d for item in asyncio.run(compare()) for d in (item if isinstance(item, list) else [item])]
     missing = [d for d in flat if not d[0].startswith("remove_")]
     assert missing == [], f"{lineage}: the models say what no migration made: {missing}"
+
+
+@pytest.mark.parametrize("lineage", LINEAGES)
+def test_every_step_has_the_name_alembic_logs_it_by(lineage):
+    """alembic's INFO line ("Running upgrade a -> b, <name>") reads each step's `__name__`; a bare
+    functools.partial has none, so an upgrade or downgrade with INFO logging on (alembic's own
+    command line, or `pytest --log-level=INFO`) crashed on that line before doing anything."""
+    script = ScriptDirectory.from_config(config(lineage))
+    for revision in script.walk_revisions("base", "heads"):
+        for step in (revision.module.upgrade, revision.module.downgrade):
+            assert isinstance(step.__name__, str) and step.__name__, (revision.revision, step)

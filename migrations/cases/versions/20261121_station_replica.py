@@ -1,10 +1,8 @@
 """cases schema: station tree replica and the sync-marker trigger function"""
-from functools import partial
-
-from migrations.common import create_station_replica, drop_station_replica
+from migrations.common import bound, create_station_replica, drop_station_replica
 
 revision = "cases_0001"
 down_revision = None
 
-upgrade = partial(create_station_replica, "cases")
-downgrade = partial(drop_station_replica, "cases")
+upgrade = bound(create_station_replica, "cases")
+downgrade = bound(drop_station_replica, "cases")

@@ -4,14 +4,12 @@ Revision ID: cases_0016
 Revises: cases_0015
 Create Date: 2026-12-05
 """
-from functools import partial
-
-from migrations.common import create_ancestor_stat, drop_ancestor_stat
+from migrations.common import bound, create_ancestor_stat, drop_ancestor_stat
 
 revision = "cases_0016"
 down_revision = "cases_0015"
 branch_labels = None
 depends_on = None
 
-upgrade = partial(create_ancestor_stat, "cases")
-downgrade = partial(drop_ancestor_stat, "cases")
+upgrade = bound(create_ancestor_stat, "cases")
+downgrade = bound(drop_ancestor_stat, "cases")

@@ -1,12 +1,11 @@
 """gateway: the append-only audit log (logins, users, devices, stations)"""
-from functools import partial
-
 from alembic import op
 
+from migrations.common import bound
 from shared.audit.ddl import create_audit_log, drop_audit_log
 
 revision = "gateway_0003"
 down_revision = "gateway_0002"
 
-upgrade = partial(create_audit_log, op, "gateway")
-downgrade = partial(drop_audit_log, op, "gateway")
+upgrade = bound(create_audit_log, op, "gateway")
+downgrade = bound(drop_audit_log, op, "gateway")

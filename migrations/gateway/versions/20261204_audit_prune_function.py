@@ -1,13 +1,11 @@
 """gateway: audit rows are pruned through a function of the owner, so the application's role needs no DELETE"""
-from functools import partial
-
 from alembic import op
 
-from migrations.common import create_prune_function
+from migrations.common import bound, create_prune_function
 from shared.audit.ddl import drop_prune_function
 
 revision = "gateway_0008"
 down_revision = "gateway_0007"
 
-upgrade = partial(create_prune_function, "gateway")
-downgrade = partial(drop_prune_function, op, "gateway")
+upgrade = bound(create_prune_function, "gateway")
+downgrade = bound(drop_prune_function, op, "gateway")

@@ -1,13 +1,11 @@
 """projects: audit rows are pruned through a function of the owner, so the application's role needs no DELETE"""
-from functools import partial
-
 from alembic import op
 
-from migrations.common import create_prune_function
+from migrations.common import bound, create_prune_function
 from shared.audit.ddl import drop_prune_function
 
 revision = "projects_0007"
 down_revision = "projects_0006"
 
-upgrade = partial(create_prune_function, "projects")
-downgrade = partial(drop_prune_function, op, "projects")
+upgrade = bound(create_prune_function, "projects")
+downgrade = bound(drop_prune_function, op, "projects")

@@ -6,14 +6,12 @@ Revision ID: projects_0012
 Revises: projects_0011
 Create Date: 2026-12-06
 """
-from functools import partial
-
-from migrations.common import create_distinct_sets, drop_distinct_sets
+from migrations.common import bound, create_distinct_sets, drop_distinct_sets
 
 revision = "projects_0012"
 down_revision = "projects_0011"
 branch_labels = None
 depends_on = None
 
-upgrade = partial(create_distinct_sets, "projects")
-downgrade = partial(drop_distinct_sets, "projects")
+upgrade = bound(create_distinct_sets, "projects")
+downgrade = bound(drop_distinct_sets, "projects")

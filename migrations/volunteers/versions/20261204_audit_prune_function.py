@@ -1,13 +1,11 @@
 """volunteers: audit rows are pruned through a function of the owner, so the application's role needs no DELETE"""
-from functools import partial
-
 from alembic import op
 
-from migrations.common import create_prune_function
+from migrations.common import bound, create_prune_function
 from shared.audit.ddl import drop_prune_function
 
 revision = "volunteers_0007"
 down_revision = "volunteers_0006"
 
-upgrade = partial(create_prune_function, "volunteers")
-downgrade = partial(drop_prune_function, op, "volunteers")
+upgrade = bound(create_prune_function, "volunteers")
+downgrade = bound(drop_prune_function, op, "volunteers")

@@ -4,14 +4,12 @@ Revision ID: volunteers_0009
 Revises: volunteers_0008
 Create Date: 2026-12-05
 """
-from functools import partial
-
-from migrations.common import create_ancestor_stat, drop_ancestor_stat
+from migrations.common import bound, create_ancestor_stat, drop_ancestor_stat
 
 revision = "volunteers_0009"
 down_revision = "volunteers_0008"
 branch_labels = None
 depends_on = None
 
-upgrade = partial(create_ancestor_stat, "volunteers")
-downgrade = partial(drop_ancestor_stat, "volunteers")
+upgrade = bound(create_ancestor_stat, "volunteers")
+downgrade = bound(drop_ancestor_stat, "volunteers")
