@@ -2,8 +2,9 @@
 
 The database is `haolin_test` on the embedded server (started if needed), or the one
 TEST_DATABASE_URL names; it is dropped and rebuilt once per run. Every test starts
-from empty tables (truncated, not rolled back, because the apps under test run their
-own transactions, several processes' worth, exactly as in production).
+from empty tables with the migrations' seed rows (emptied, not rolled back, because the apps
+under test run their own transactions, several processes' worth, exactly as in production:
+tests/fixtures/reset.py).
 
 Apps run in-process behind httpx's ASGI transport; the gateway's upstream clients are
 wired to the in-process services, so a cross-service test exercises the real apps.
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from ops.keys import generate_signing_pair
 from shared.crypto import generate_key
+from tests.fixtures.reset import Reset
 
 # The suites' shared fixtures (tests/fixtures/): the station tree, the callers by role, a real gateway.
 pytest_plugins = ["tests.fixtures.stations", "tests.fixtures.roles", "tests.fixtures.topology",
@@ -142,38 +144,19 @@ async def _drop_stale_test_databases(admin: asyncpg.Connection) -> None:
 
 
 @pytest.fixture(scope="session")
-async def _reset_sql(database_url: str) -> str:
-    """SQL that empties every table and puts back the rows the migrations seeded
-    (population codes and the like), snapshotted once into the `test_seed` schema."""
-    conn = await asyncpg.connect(_plain(database_url))
+async def reset(database_url: str) -> AsyncIterator[Reset]:
+    """Empties every table and puts back the rows the migrations seeded (tests/fixtures/reset.py), on one
+    connection kept for the run."""
+    fast = await Reset.prepare(_plain(database_url), SCHEMAS)
     try:
-        rows = await conn.fetch(
-            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[]) "
-            "AND tablename <> 'alembic_version'", list(SCHEMAS))
-        tables = [f'"{r["schemaname"]}"."{r["tablename"]}"' for r in rows]
-        await conn.execute("CREATE SCHEMA test_seed")
-        restore = []
-        for r in rows:
-            qualified = f'"{r["schemaname"]}"."{r["tablename"]}"'
-            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {qualified})"):
-                snapshot = f'test_seed."{r["schemaname"]}__{r["tablename"]}"'
-                await conn.execute(f"CREATE TABLE {snapshot} AS TABLE {qualified}")
-                restore.append(f"INSERT INTO {qualified} SELECT * FROM {snapshot}")
+        yield fast
     finally:
-        await conn.close()
-    if not tables:
-        return ""
-    return ";\n".join([f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE", *restore])
+        await fast.close()
 
 
 @pytest.fixture(autouse=True)
-async def clean_database(database_url: str, _reset_sql: str) -> AsyncIterator[None]:
-    if _reset_sql:
-        conn = await asyncpg.connect(_plain(database_url))
-        try:
-            await conn.execute(_reset_sql)
-        finally:
-            await conn.close()
+async def clean_database(reset: Reset) -> AsyncIterator[None]:
+    await reset()
     yield
 
 

@@ -7,8 +7,8 @@ text field (names, titles, topics...), so a response that shows any of it is fou
 projects), which B's volunteer may see; the volunteer login of B (`volunteer@B`) owns the
 records marked "ZZO".
 
-The suite's per-test truncation is switched off here (the world costs a few seconds to build,
-and the matrix runs hundreds of requests against it); the module truncates once at its start.
+The suite's per-test reset is switched off here (the world costs a few seconds to build,
+and the matrix runs hundreds of requests against it); the module resets once at its start.
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from gateway.config import GatewaySettings
 from shared import clock
-from tests.conftest import _plain
 from tests.fixtures.gateway import FAST_HASHING, PASSWORD, Gateway
 from tests.fixtures.people import id_number
 
@@ -70,17 +68,13 @@ class World:
 
 @pytest.fixture
 def clean_database() -> Iterator[None]:
-    """Overrides the suite's per-test truncation: here the module's world must survive its tests."""
+    """Overrides the suite's per-test reset: here the module's world must survive its tests."""
     yield
 
 
 @pytest.fixture(scope="module")
-async def fresh_database(database_url: str, _reset_sql: str) -> str:
-    conn = await asyncpg.connect(_plain(database_url))
-    try:
-        await conn.execute(_reset_sql)
-    finally:
-        await conn.close()
+async def fresh_database(database_url: str, reset) -> str:
+    await reset()
     return database_url
 
 

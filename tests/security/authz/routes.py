@@ -13,6 +13,8 @@ fails the synthesis: a new kind of reference must be declared here before its ro
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import uuid
 from collections.abc import Callable
@@ -155,6 +157,20 @@ def enumerate_routes(apps: dict[str, FastAPI]) -> tuple[list[Route], dict[str, d
                 if method in (*METHODS, ANY) and (method, context.path) not in documented:
                     routes.append(Route(process, method, context.path, None))
     return routes, docs
+
+
+@functools.cache
+def _documented() -> tuple[tuple[Route, ...], dict[str, dict]]:
+    routes, docs = enumerate_routes(build_apps())
+    return tuple(routes), docs
+
+
+def documented_routes() -> tuple[list[Route], dict[str, dict]]:
+    """enumerate_routes(build_apps()), built once per run: four apps and their documents cost seconds to
+    build, and three modules read them. Each caller gets its own copy of the documents (schemathesis and
+    the synthesis may resolve or annotate them), read from the same apps."""
+    routes, docs = _documented()
+    return list(routes), copy.deepcopy(docs)
 
 
 def _resolve(schema: dict, doc: dict) -> dict:

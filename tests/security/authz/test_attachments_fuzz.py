@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.security.authz.conftest import World
-from tests.security.authz.routes import build_apps, enumerate_routes
+from tests.security.authz.routes import documented_routes
 from tests.security.authz.test_schemathesis import CHECKS, EXAMPLES, SCHEMAS, _httpx_kwargs, _send
 
-ROUTES, _ = enumerate_routes(build_apps())
+ROUTES, _ = documented_routes()
 # Not DELETE: a generated If-Match may hit, and B's files must stay for the module's other tests
 # (its own test: tests/cases/test_attachments.py).
 # The tablets' routes (/v1/sync/attachments) take a device credential: test_schemathesis.py sends one.

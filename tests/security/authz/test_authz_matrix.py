@@ -40,10 +40,9 @@ from shared.principals import Principal, Role
 from tests.conftest import _plain
 from tests.security.authz.conftest import MARK_B, MARK_STRUCTURE, ROLES, World, fresh_id
 from tests.security.authz.routes import (ANY, CROSS_SERVICE, PROCESSES, REFERENCES, Route, UnknownReference,
-                                         build_apps, build_request, cross_service_fields, enumerate_routes)
+                                         build_request, cross_service_fields, documented_routes)
 
-APPS = build_apps()
-ROUTES, DOCS = enumerate_routes(APPS)
+ROUTES, DOCS = documented_routes()
 PROBLEM = "application/problem+json"
 
 # Routes that need no credential at all; every rule skips them.

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from tests.fixtures.people import id_number
 from tests.security.authz.conftest import World, fresh_id
-from tests.security.authz.routes import build_apps, enumerate_routes
+from tests.security.authz.routes import documented_routes
 
 # Per operation; the whole run stays around a minute. HAOLIN_FUZZ_EXAMPLES=200 digs deeper, by hand.
 EXAMPLES = int(os.environ.get("HAOLIN_FUZZ_EXAMPLES", "8"))
@@ -64,7 +64,7 @@ def _ascii_json(body) -> bytes:
     return json.dumps(body, ensure_ascii=True).encode()
 
 
-_, DOCS = enumerate_routes(build_apps())
+_, DOCS = documented_routes()
 SCHEMAS = {process: schemathesis.openapi.from_dict(doc) for process, doc in DOCS.items()}
 OPERATIONS = [pytest.param(process, result.ok().label, id=f"{process}: {result.ok().label}")
               for process, schema in SCHEMAS.items() for result in schema.get_all_operations()]
