@@ -10,6 +10,9 @@ import asyncio
 import os
 import time
 
+import asyncpg
+import pytest
+
 from gateway.config import GatewaySettings
 from gateway.identity.bootstrap import ensure_admin
 from shared import clock
@@ -17,7 +20,8 @@ from shared.db import Database
 from tests.fixtures.calls import a_project, posted
 from tests.fixtures.gateway import FAST_HASHING, users
 from tests.fixtures.people import ID_BORN_1990
-from tests.fixtures.reset import SEED_SCHEMA
+from tests.conftest import _plain
+from tests.fixtures.reset import LOCK_TIMEOUT, SEED_SCHEMA
 
 SCHEMAS = ("gateway", "cases", "projects", "volunteers")
 
@@ -173,3 +177,27 @@ class TestTheResetAfterAMigrationRoundTrip:
 
         await reset()
         assert await database_state(db, reset) == seeded
+
+
+class TestATransactionLeftOpen:
+    async def test_is_ended_and_the_reset_goes_on(self, gateway_factory, db, reset, database_url):
+        # As a service frozen (SIGSTOP) in the middle of a write leaves it: a row written, not committed,
+        # its table locked against the reset for as long as the process stays frozen.
+        seeded = await database_state(db, reset)
+        gateway = await gateway_factory()
+        await write_everywhere(gateway, await gateway.admin())
+        left = await asyncpg.connect(_plain(database_url), server_settings={"application_name": "haolin-frozen"})
+        try:
+            await left.execute("BEGIN")
+            await left.execute("UPDATE cases.beneficiary SET name = name")
+            reset.lock_timeout = "200ms"
+            try:
+                await asyncio.wait_for(reset(), timeout=30)
+            finally:
+                reset.lock_timeout = LOCK_TIMEOUT
+            assert await database_state(db, reset) == seeded
+            with pytest.raises((asyncpg.ConnectionDoesNotExistError, asyncpg.AdminShutdownError,
+                                asyncpg.InterfaceError)):
+                await left.fetchval("SELECT 1")
+        finally:
+            left.terminate()
