@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from ops.loopback import free_port
 from ops.loopback import is_listening as _is_listening
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,8 +73,19 @@ def _grant_traversal(path: Path) -> None:
         p.chmod(mode | 0o055)
 
 
-def is_running(port: int = DEFAULT_PORT) -> bool:
-    return _is_listening(port)
+def is_running(port: int | None = None) -> bool:
+    return _is_listening(port or DEFAULT_PORT)
+
+
+def own_port(data: Path | None = None) -> int:
+    """The port for the server of `data`: the one it runs on; else DEFAULT_PORT, unless a server of
+    another data folder listens there (another checkout's run on this machine: a CI beside a
+    developer's suite), then a free one, so that two checkouts never share a server, whose roles,
+    and whose test databases of runs that look gone, are the whole machine's."""
+    running = running_port(data)
+    if running is not None:
+        return running
+    return free_port() if _is_listening(DEFAULT_PORT) else DEFAULT_PORT
 
 
 def running_port(data: Path | None = None) -> int | None:
@@ -93,15 +105,17 @@ def running_port(data: Path | None = None) -> int | None:
     return port
 
 
-def url(port: int = DEFAULT_PORT, database: str = "haolin", user: str = "postgres") -> str:
+def url(port: int | None = None, database: str = "haolin", user: str = "postgres") -> str:
+    port = port or DEFAULT_PORT
     """`postgres` owns everything (migrations, the CLI); the processes connect as ops.migrate.APP_ROLE.
     The embedded server trusts loopback connections, so neither has a password."""
     return f"postgresql+asyncpg://{user}@127.0.0.1:{port}/{database}"
 
 
-def start(data: Path | None = None, port: int = DEFAULT_PORT) -> str:
+def start(data: Path | None = None, port: int | None = None) -> str:
     """Start (initialising on first use) and return the server URL; idempotent."""
     data = data or DEFAULT_DATA
+    port = port or DEFAULT_PORT
     bindir = _bin_dir()
     kwargs = _run_as()
     data.mkdir(parents=True, exist_ok=True)
@@ -169,12 +183,13 @@ def _ensure_database(bindir: Path, port: int, name: str, kwargs: dict) -> None:
                       "set HAOLIN_PG_PORT to a free port") from None
 
 
-def start_standby(data: Path, port: int, primary_port: int = DEFAULT_PORT) -> str:
+def start_standby(data: Path, port: int, primary_port: int | None = None) -> str:
     """A hot standby of the server on `primary_port`, streaming its WAL, on `port` (docs/operations.md,
     "Read replicas for figures"): copied with pg_basebackup from the same binaries on first use, then
     started; idempotent. The embedded primary needs nothing changed: PostgreSQL's defaults have
     wal_level=replica and ten WAL senders, and initdb's trust entries let loopback replicate.
     Returns the standby's URL."""
+    primary_port = primary_port or DEFAULT_PORT
     if port == primary_port:
         raise PgError(f"the standby needs a port of its own, not the primary's ({port})")
     bindir = _bin_dir()

@@ -67,7 +67,11 @@ def _test_url() -> str:
     if not base:
         from ops import pg
 
-        # A server `make run` left running is reused and left alone; one we start, we stop.
+        # A server `make run` of this checkout left running is reused and left alone; one we start, we
+        # stop. Another checkout's server on the usual port is left alone: this run starts its own on a
+        # free port, and every process it starts inherits that port.
+        pg.DEFAULT_PORT = pg.own_port()
+        os.environ["HAOLIN_PG_PORT"] = str(pg.DEFAULT_PORT)
         _started_server = not pg.is_running()
         base = pg.start()
     return make_url(base).set(database=TEST_DB).render_as_string(hide_password=False)
