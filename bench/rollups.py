@@ -200,10 +200,10 @@ VOLUNTEERS = [
         UNION ALL
         SELECT station_id, station_path, served_on, 'volunteer.person_times', '{ALL}', 1
         FROM volunteers.service_hours WHERE {_COUNTED}"""),
-    f"""INSERT INTO volunteers.served_day (volunteer_id, day, station_id, station_path, records)
-        SELECT volunteer_id, day, station_id, max(station_path), count(*)
-        FROM ({_SHIFT_DAYS}) AS d
-        GROUP BY volunteer_id, day, station_id""",
+    f"""INSERT INTO volunteers.served_day (volunteer_id, day, station_id, station_path, records, member_no)
+        SELECT d.volunteer_id, d.day, d.station_id, max(d.station_path), count(*), min(v.member_no)
+        FROM ({_SHIFT_DAYS}) AS d JOIN volunteers.volunteer v ON v.id = d.volunteer_id
+        GROUP BY d.volunteer_id, d.day, d.station_id""",
     f"""UPDATE volunteers.volunteer v SET certified_hours = coalesce(h.total, 0)
         FROM volunteers.volunteer v2 LEFT JOIN (
             SELECT volunteer_id, sum(hours) AS total FROM volunteers.service_hours

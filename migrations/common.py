@@ -313,20 +313,25 @@ def create_distinct_sets(schema: str, sets: bool = True) -> None:
                   schema=schema)
     op.execute(ancestor_trigger_sql(schema)[0])  # the function; the triggers calling it stay
     if sets:
-        op.create_table(
-            "distinct_set",
-            sa.Column("node_id", sa.BigInteger, nullable=False),
-            sa.Column("month", sa.Date, nullable=False),
-            sa.Column("kind", sa.String(16), nullable=False),
-            sa.Column("changes", sa.BigInteger, nullable=False),
-            sa.Column("tree", sa.BigInteger, nullable=False),
-            sa.Column("everyone", sa.LargeBinary, nullable=False),
-            sa.Column("populations", sa.ARRAY(sa.String(40))),
-            sa.Column("members", sa.ARRAY(sa.LargeBinary)),
-            sa.Column("built_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-            sa.PrimaryKeyConstraint("node_id", "month", "kind", name="pk_distinct_set"),
-            schema=schema,
-        )
+        create_distinct_set_table(schema)
+
+
+def create_distinct_set_table(schema: str) -> None:
+    """The table of distinct sets kept by ancestor and month (shared.distinct_sets.distinct_set_model)."""
+    op.create_table(
+        "distinct_set",
+        sa.Column("node_id", sa.BigInteger, nullable=False),
+        sa.Column("month", sa.Date, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("changes", sa.BigInteger, nullable=False),
+        sa.Column("tree", sa.BigInteger, nullable=False),
+        sa.Column("everyone", sa.LargeBinary, nullable=False),
+        sa.Column("populations", sa.ARRAY(sa.String(40))),
+        sa.Column("members", sa.ARRAY(sa.LargeBinary)),
+        sa.Column("built_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("node_id", "month", "kind", name="pk_distinct_set"),
+        schema=schema,
+    )
 
 
 def drop_distinct_sets(schema: str, sets: bool = True) -> None:

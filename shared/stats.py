@@ -208,11 +208,12 @@ PERSON_TIMES_PARTS = (Metric.person_times_casework, Metric.person_times_group, M
                       Metric.person_times_visit)
 PERSONS_SOURCES = ("cases", "projects")
 # The rollup metrics whose everyone-rows (ALL) carry the change counter of the distinct sets kept by
-# ancestor (shared/distinct_sets/): every record that puts a person in person_day or makes a station
-# or a worker active writes one of them on its station and day, and a write that would leave them
-# unchanged still touches one (shared.rollup.add), so that every change to a set moves the counter.
+# ancestor (shared/distinct_sets/): every record that puts a person in person_day, makes a station
+# or a worker active, or puts a volunteer in served_day (its hours, on each day served) writes one of
+# them on its station and day, and a write that would leave them unchanged still touches one
+# (shared.rollup.add), so that every change to a set moves the counter.
 SET_COUNTERS = (Metric.person_times_casework, Metric.person_times_visit, Metric.person_times_group,
-                Metric.person_times_community, Metric.group_sessions, Metric.activities)
+                Metric.person_times_community, Metric.group_sessions, Metric.activities, Metric.volunteer_hours)
 # The figures of the service work (the summary's `figures`), and those of the station system: the
 # tree, projects and staff (the summary's `system`, the dashboard's station-system card).
 SYSTEM_METRICS = (Metric.stations_total, *(Metric(f"stations.{t}") for t in TIERS), Metric.stations_started,

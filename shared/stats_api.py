@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from shared.contracts.stats.schemas import StatsQuery
 from shared.contracts.stats.server import ANSWER, Answer, answered
+from shared.distinct_sets import keep_sessions
 from shared.errors import Forbidden, InvalidInput
 from shared.principals import PrincipalDep, Role
 from shared.schemas import AnyDate, RowId
@@ -31,7 +32,7 @@ def user_stats_router(answer: Answer, station_model, path: str, name: str, summa
     router = APIRouter(prefix=path, tags=["stats"])
 
     async def stats(
-        principal: PrincipalDep, read: FigureReadDep,
+        principal: PrincipalDep, read: FigureReadDep, request: Request,
         from_on: Annotated[AnyDate, Query(alias="from")], to_on: Annotated[AnyDate, Query(alias="to")],
         group_by: Annotated[list[GroupBy], Query(description=f"At most one period, of at most {MAX_PERIODS} in "
                                                              "the range")] = [],  # noqa: B006 - FastAPI copies defaults
@@ -49,7 +50,7 @@ def user_stats_router(answer: Answer, station_model, path: str, name: str, summa
             raise InvalidInput("Check the date range and grouping.", errors=[
                 {"field": f"query.{e['loc'][0] if e['loc'] else 'from'}", "message": e["msg"], "code": e["type"]}
                 for e in exc.errors()]) from None
-        return answered(await answer(read.session, query), read.as_of)
+        return answered(await answer(read.session, query, keep_sessions(request)), read.as_of)
 
     stats.__doc__ = summary
     router.add_api_route("", stats, methods=["GET"], response_class=Response, responses=ANSWER, name=name)

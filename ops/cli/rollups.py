@@ -167,7 +167,7 @@ async def _sets_drift(schema: str, bar) -> list[str]:
     models = importlib.import_module(f"services.{schema}.models")
     if not hasattr(models, "DistinctSet"):
         return []
-    served = importlib.import_module(f"services.{schema}.service.counting").SERVED
+    served = getattr(importlib.import_module(f"services.{schema}.service.counting"), "SERVED", ())
     engine = create_async_engine(make_url(_dsn(schema)).set(drivername="postgresql+asyncpg"),
                                  isolation_level="AUTOCOMMIT")
     lines = []
@@ -184,6 +184,10 @@ async def _sets_drift(schema: str, bar) -> list[str]:
                 if kind == distinct_sets.PERSONS:
                     counted = {p: m for p, _, _, m in await _sets(session, models.PersonDay, r.path, r.month, end,
                                                                   None, True, False)}
+                elif kind == distinct_sets.VOLUNTEERS:
+                    from services.volunteers.repository.stats import served_members
+
+                    counted = {ALL: await served_members(session, r.path, r.month, end)}
                 else:
                     found = await _found(session, served, r.path, r.month, end, None, False, False)
                     stations, workers = found.get((None, None, None), (set(), set()))

@@ -18,6 +18,7 @@ from shared.audit.listener import track
 from shared.audit.model import audit_log_model
 from shared.idempotency import idempotency_model
 from shared.crypto import RowSealed
+from shared.distinct_sets import distinct_set_model
 from shared.models import DIGEST, PathType, make_base
 from shared.models import ServiceRecord as Record
 from shared.review import Reviewed, review_index
@@ -54,6 +55,10 @@ class Volunteer(Record, Base):
     # the star level is read from it without summing records on every read.
     certified_hours: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default=text("0"))
     create_digest: Mapped[str | None] = mapped_column(DIGEST)
+    # A dense number from 1, assigned once and never reused: the member of the kept sets of active
+    # volunteers (shared.distinct_sets), which are bitmaps of small integers; ids are strings.
+    member_no: Mapped[int] = mapped_column(Integer,
+                                           server_default=text("nextval('volunteers.volunteer_member_no_seq')"))
 
     __table_args__ = (
         # Volunteers are unique by ID number across the whole platform (DOMAIN.md), among live records.
@@ -61,6 +66,7 @@ class Volunteer(Record, Base):
         Index("uq_volunteer_user_id", "user_id", unique=True,
               postgresql_where=text("deleted_at IS NULL AND user_id IS NOT NULL")),
         Index("ix_volunteer_created_at_id", "created_at", "id"),
+        Index("uq_volunteer_member_no", "member_no", unique=True),
     )
 
 
@@ -187,16 +193,23 @@ class ServedDay(Base):
     station_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     station_path: Mapped[str] = mapped_column(PathType)
     records: Mapped[int] = mapped_column(Integer)
+    # The volunteer's Volunteer.member_no, copied when the row is made: the kept sets are built from it.
+    member_no: Mapped[int] = mapped_column(Integer)
 
-    # The second: a province's active volunteers over a range of days, index only (docs/performance.md).
+    # The second: a province's active volunteers over a range of days, index only (docs/performance.md);
+    # the third: what was served at given stations themselves (a kept set built from the sets below).
     __table_args__ = (Index("ix_served_day_station_path_day", "station_path", "day"),
-                      Index("ix_served_day_day_path", "day", "station_path", postgresql_include=["volunteer_id"]))
+                      Index("ix_served_day_day_path", "day", "station_path",
+                            postgresql_include=["member_no", "station_id"]),
+                      Index("ix_served_day_station_day", "station_id", "day", postgresql_include=["member_no"]))
 
 
 # Files on records (shared/attachments).
 Attachment = attachment_model(Base)
 
 DailyStat = daily_stat_model(Base)
+# Active volunteers kept by ancestor and month, built by readers (shared.distinct_sets).
+DistinctSet = distinct_set_model(Base)
 
 # Every write of a record is logged in its transaction; reads of sensitive ones by their handlers.
 AuditLog = audit_log_model(Base)

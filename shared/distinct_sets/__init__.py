@@ -1,13 +1,13 @@
 """Distinct sets kept by ancestor station and month, built when read and checked by a change counter.
 
-Three figures count each member once (persons, stations.active, staff.active_workers), so they cannot
-be summed from the rows of shared.rollup; read from the per-station rows, their cost grows with the
-subtree (docs/performance.md). So each service that answers them keeps, per (node, month, kind), the
-set of the node's whole subtree in that month (`distinct_set`): `everyone`, a portable Roaring bitmap,
-and for persons the set of each population (`populations`, `members`, aligned arrays). A set is not
-kept by the writes (a member leaves it only when their last record under the node in that month
-goes, and every write would have to rewrite the province's sets): it is built by the first reader
-that finds it missing or stale, and kept for the next.
+Four figures count each member once (persons, stations.active, staff.active_workers,
+volunteers.active), so they cannot be summed from the rows of shared.rollup; read from the per-station
+rows, their cost grows with the subtree (docs/performance.md). So each service that answers them
+keeps, per (node, month, kind), the set of the node's whole subtree in that month (`distinct_set`):
+`everyone`, a portable Roaring bitmap, and for persons the set of each population (`populations`,
+`members`, aligned arrays). A set is not kept by the writes (a member leaves it only when their last
+record under the node in that month goes, and every write would have to rewrite the province's
+sets): it is built by the first reader that finds it missing or stale, and kept for the next.
 
 Stale is judged by two numbers stored with the set and read again with it, in one snapshot:
 
@@ -31,11 +31,11 @@ The package: `model` (the table, the kinds and the shape of a month's sets), `re
 does in its snapshot), `store` (keeping what it built, and the SQL `haolin rollups` checks them by).
 """
 
-from shared.distinct_sets.model import (PERSONS, STATIONS, WORKERS, Kept, MonthSets, bitmap_of,
+from shared.distinct_sets.model import (PERSONS, STATIONS, VOLUNTEERS, WORKERS, Kept, MonthSets, bitmap_of,
                                         distinct_set_model)
 from shared.distinct_sets.read import month_end, read_children, read_months, snapshot, split, usable
 from shared.distinct_sets.store import keep_sessions, kept_sql, stale_sql, store
 
-__all__ = ["PERSONS", "STATIONS", "WORKERS", "Kept", "MonthSets", "bitmap_of", "distinct_set_model", "keep_sessions",
-           "kept_sql", "month_end", "read_children", "read_months", "snapshot", "split", "stale_sql", "store",
-           "usable"]
+__all__ = ["PERSONS", "STATIONS", "VOLUNTEERS", "WORKERS", "Kept", "MonthSets", "bitmap_of", "distinct_set_model",
+           "keep_sessions", "kept_sql", "month_end", "read_children", "read_months", "snapshot", "split", "stale_sql",
+           "store", "usable"]

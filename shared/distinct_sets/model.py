@@ -11,14 +11,15 @@ from sqlalchemy import ARRAY, BigInteger, Date, DateTime, LargeBinary, String, f
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-PERSONS, STATIONS, WORKERS = "persons", "stations", "workers"
-# Persons are 32-bit person numbers; stations and accounts are ids of the gateway's (bigint).
-_BITMAP = {PERSONS: BitMap, STATIONS: BitMap64, WORKERS: BitMap64}
+PERSONS, STATIONS, WORKERS, VOLUNTEERS = "persons", "stations", "workers", "volunteers"
+# Persons and volunteers are 32-bit numbers of their services' (beneficiary.person_no,
+# volunteer.member_no); stations and accounts are ids of the gateway's (bigint).
+_BITMAP = {PERSONS: BitMap, STATIONS: BitMap64, WORKERS: BitMap64, VOLUNTEERS: BitMap}
 
 
 def distinct_set_model(base: type[DeclarativeBase]):
     class DistinctSet(base):
-        """The set of one kind of member (persons, stations, workers) of a node's whole subtree in one
+        """The set of one kind of member (persons, stations, workers, volunteers) of a node's whole subtree in one
         month, as of the counters it was built at; built by readers (shared.distinct_sets)."""
 
         __tablename__ = "distinct_set"

@@ -20,7 +20,8 @@ ROLLUP_ROWS = {
                      "FROM {s}.ancestor_stat WHERE value <> 0 ORDER BY 1, 2, 3, 4, 5, 6",
 }
 OTHER_COUNTERS = [
-    "SELECT volunteer_id, day, station_id, station_path, records FROM volunteers.served_day ORDER BY 1, 2, 3",
+    "SELECT volunteer_id, day, station_id, station_path, records, member_no FROM volunteers.served_day "
+    "ORDER BY 1, 2, 3",
     "SELECT id, certified_hours FROM volunteers.volunteer ORDER BY id",
     "SELECT id, named_count FROM projects.group_session ORDER BY id",
     "SELECT id, named_count FROM projects.activity ORDER BY id",

@@ -108,3 +108,51 @@ class TestKeptDistinctSets:
         assert await db.fetchval("SELECT count(*) FROM cases.distinct_set") == 0
         assert await served() == [number]
         assert (await haolin("rollups", "verify")).exit_code == 0
+
+    async def test_verify_checks_the_kept_sets_of_active_volunteers_and_rebuild_drops_them(
+            self, haolin, volunteers_client, push_tree, token_for, service_headers, db, today):
+        from pyroaring import BitMap
+
+        from shared.distinct_sets import month_end
+        from tests.fixtures.people import ID_BORN_1990
+
+        await push_tree(volunteers_client)
+        worker = token_for("social_worker", 2, "/1/2/", user_id="w2")
+        first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        r = await volunteers_client.post("/v1/volunteers", headers=worker,
+                                         json={"name": "张志愿", "id_number": ID_BORN_1990, "station_id": 4})
+        assert r.status_code == 201, r.text
+        volunteer = r.json()["id"]
+        r = await volunteers_client.post("/v1/volunteer-hours", headers=worker, json={
+            "volunteer_id": volunteer, "station_id": 4, "served_on": (first + timedelta(days=3)).isoformat(),
+            "hours": "2", "content": "助老送餐"})
+        assert r.status_code == 201, r.text
+        number = await db.fetchval("SELECT member_no FROM volunteers.volunteer WHERE id = $1", volunteer)
+
+        async def active(path: str) -> int:
+            r = await volunteers_client.post("/internal/stats", headers=service_headers, json={
+                "station_path": path, "from": first.isoformat(), "to": month_end(first).isoformat(),
+                "metrics": ["volunteers.active"]})
+            assert r.status_code == 200, r.text
+            return sum(row["value"] for row in r.json()["rows"])
+
+        assert await active("/1/") == 1  # built and kept, at the province and below
+        assert await db.fetchval("SELECT count(*) FROM volunteers.distinct_set WHERE kind = 'volunteers'") > 0
+        clean = await haolin("rollups", "verify")
+        assert clean.exit_code == 0 and "rollups: no drift" in clean.stdout, clean.output
+
+        # The province's kept set off by a made-up volunteer, its numbers still current.
+        await db.execute("UPDATE volunteers.distinct_set SET everyone = $1 WHERE node_id = 1 AND month = $2 "
+                         "AND kind = 'volunteers'", BitMap([number, 999_999]).serialize(), first)
+        assert await active("/1/") == 2
+        found = await haolin("rollups", "verify")
+        assert found.exit_code == 1, found.output
+        assert f"volunteers: station 1 month {first.isoformat()} volunteers: kept 2, counted 1" in found.stdout, \
+            found.stdout
+
+        # A rebuild of a station below drops the sets above it too (they hold its subtree).
+        fixed = await haolin("rollups", "rebuild", "--station", "4")
+        assert fixed.exit_code == 0 and "kept distinct set(s) dropped" in fixed.stdout, fixed.output
+        assert await db.fetchval("SELECT count(*) FROM volunteers.distinct_set WHERE node_id = 1") == 0
+        assert await active("/1/") == 1
+        assert (await haolin("rollups", "verify")).exit_code == 0

@@ -52,6 +52,11 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "gateway.user": {"role": "social_worker", "lock_count": 0, "locked_until": None},
     "projects.attendance": {"activity_id": None},  # one occasion: a session here
     "volunteers.service_hours": {"start_time": time(9), "end_time": time(11)},
+    # A served day is always a registered volunteer's (written from service_hours, whose volunteer_id
+    # is a foreign key): volunteers_0012 copies the volunteer's member number onto it. No foreign key
+    # says so (it would cost every write of hours a lookup), so the made-up rows name the made-up
+    # volunteer row 1 ("volunt-id-1", see made_up).
+    "volunteers.served_day": {"volunteer_id": "volunt-id-1"},
     # Targets as clients wrote them before projects_0005 renamed the people-with-a-case target.
     "projects.project": {"targets": json.dumps([{"metric": "groups", "target": 3},
                                                 {"metric": "beneficiaries.registered", "target": 80}])},
@@ -310,7 +315,21 @@ async def targets_renamed(conn: asyncpg.Connection) -> None:
                           for t in stored), stored
 
 
+async def volunteers_numbered(conn: asyncpg.Connection) -> None:
+    """volunteers_0012: member numbers 1..n in registration order, each served day carrying its
+    volunteer's, and the next volunteer given n + 1."""
+    numbers = [r["member_no"] for r in await conn.fetch(
+        "SELECT member_no FROM volunteers.volunteer ORDER BY created_at, id")]
+    assert numbers and numbers == list(range(1, len(numbers) + 1)), numbers
+    assert await conn.fetchval("SELECT count(*) FROM volunteers.served_day") > 0
+    assert await conn.fetchval(
+        "SELECT count(*) FROM volunteers.served_day s LEFT JOIN volunteers.volunteer v ON v.id = s.volunteer_id "
+        "WHERE v.member_no IS DISTINCT FROM s.member_no") == 0
+    assert await conn.fetchval("SELECT nextval('volunteers.volunteer_member_no_seq')") == len(numbers) + 1
+
+
 INVARIANTS: dict[str, Callable[[asyncpg.Connection], Awaitable[None]]] = {
+    "volunteers_0012": volunteers_numbered,
     "cases_0015": beneficiaries_numbered,
     "projects_0005": targets_renamed,
     "cases_0004": lambda conn: person_day_is_backfilled(conn, "cases", """

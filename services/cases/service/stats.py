@@ -19,5 +19,6 @@ METRICS = (Metric.person_times_casework, Metric.person_times_visit, Metric.resou
 COVERAGE = {m: coverage.reader(m) for m in (Metric.roster_members, Metric.roster_visited, Metric.roster_overdue)}
 
 
-async def answer(session: AsyncSession, query: StatsQuery) -> list[dict]:
+async def answer(session: AsyncSession, query: StatsQuery, keep: object = None) -> list[dict]:
+    """`keep` is for the services that keep distinct sets in their answers (volunteers): none here."""
     return await rollup.answer(session, query, METRICS, repo.sums, computed=COVERAGE)

@@ -16,5 +16,6 @@ METRICS = (Metric.person_times_group, Metric.person_times_community, Metric.grou
 PROJECTS = {m: functools.partial(repo.projects_figure, metric=m) for m in PROJECT_METRICS}
 
 
-async def answer(session: AsyncSession, query: StatsQuery) -> list[dict]:
+async def answer(session: AsyncSession, query: StatsQuery, keep: object = None) -> list[dict]:
+    """`keep` is for the services that keep distinct sets in their answers (volunteers): none here."""
     return await rollup.answer(session, query, METRICS, repo.sums, computed=PROJECTS)
