@@ -5,7 +5,7 @@ that moves to a station outside that subtree (a person transferred to another to
 but is no longer under the old path, so no pull of the old station's tablets would ever mention it
 again and they would keep it. A service that moves records writes one `sync_departure` row per
 record and old station (`depart`); an incremental pull under that station serves it as a deletion
-(`departed_ids`), unless the record is back in the subtree, where it is served as a row.
+(`departed_sql`), unless the record is back in the subtree, where it is served as a row.
 
 `change_xid` (xid8, set by its default on insert, not mapped, as on record tables) is the sync
 marker: departures are read in the same [since, cursor) window as the records.
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, exists, func, insert, select, text
+from sqlalchemy import BigInteger, DateTime, Identity, String, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.models import PathType
-from shared.scope import under
+from shared.scope import sql_name, sql_under
 
 
 def departure_model(base: type[DeclarativeBase]):
@@ -48,11 +48,13 @@ async def depart(session: AsyncSession, model, table_name: str, record_ids: list
             for rid in record_ids])
 
 
-def departed_ids(model, table, table_name: str, station_path: str, window: list):
-    """SELECT of the ids a pull under `station_path` serves as deletions: records of `table` (the synced
-    ORM model) that left the subtree in the pull's `window` (its change_xid bounds) and are not in it
-    now (one that came back is served as a row, by the pull's own query, never as both)."""
-    back = exists().where(table.id == model.record_id, under(table.station_path, station_path))
-    return (select(model.record_id).where(model.table_name == table_name, under(model.station_path, station_path),
-                                          *window, ~back)
-            .group_by(model.record_id).order_by(func.min(text("change_xid")), model.record_id))
+def departed_sql(model, table) -> str:
+    """The SQL of the ids a pull serves as deletions: records of `table` (the synced ORM model) that
+    left the subtree whose LIKE pattern is $1 in the pull's window, change_xid in [$3, $2) (xid8 as
+    text), and are not in it now (one that came back is served as a row, by the pull's own query,
+    never as both); $4 is the synced table's name."""
+    d, t = sql_name(model.__table__), sql_name(table.__table__)
+    return (f"SELECT d.record_id FROM {d} d WHERE d.table_name = $4 AND {sql_under(1, 'd')} "
+            f"AND d.change_xid < CAST($2::text AS xid8) AND d.change_xid >= CAST($3::text AS xid8) "
+            f"AND NOT EXISTS (SELECT 1 FROM {t} t WHERE t.id = d.record_id AND {sql_under(1, 't')}) "
+            f"GROUP BY d.record_id ORDER BY min(d.change_xid), d.record_id")

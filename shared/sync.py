@@ -27,6 +27,7 @@ marks soft (shared/review.py) keeps a pushed record and flags it for review inst
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,15 +40,16 @@ from typing import Any, Literal
 import orjson
 from fastapi import Request
 from pydantic import ValidationError
-from sqlalchemy import String, func, literal, literal_column, select, text
+from sqlalchemy import String, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.principals import Principal, device_principal
 from shared.contracts.sync import ndjson
-from shared.departures import departed_ids
+from shared.crypto import open_row, sealed_columns
+from shared.departures import departed_sql
 from shared.contracts.sync.schemas import DEVICE_TOKEN_HEADER, PullQuery, PushBody
-from shared.scope import path_under, under
+from shared.scope import like_prefix, path_under, sql_name, sql_under
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.review import Review
 from shared.schemas import BIGINT_MAX, BIGINT_MIN
@@ -271,46 +273,88 @@ class SyncTable:
 
 # ---------------------------------------------------------------- pull
 
+@dataclass(frozen=True)
+class _PullSql:
+    """A table's pull statements as constant SQL (prepared once per connection by asyncpg's
+    statement cache): $1 the subtree's LIKE pattern, $2 the cursor, $3 `since` (xid8 as text);
+    the departures' statement takes the table's name as $4."""
+
+    live: str  # a first sync's rows (no $3)
+    changed: str  # the rows changed in [since, cursor)
+    gone: str  # the tombstones in [since, cursor)
+    departed: str | None  # ids that left the subtree in [since, cursor) and are not back
+    sealed: bool  # whether a row must be opened (decrypted) as the ORM would load it
+
+
+@functools.cache
+def _pull_sql(model, departures) -> _PullSql:
+    table = model.__table__
+    name = sql_name(table)
+    # The table's mapped columns, as the ORM would load them (change_xid is not mapped).
+    columns = ", ".join(f'"{c.name}"' for c in table.columns)
+    cut = f"{sql_under(1)} AND change_xid < CAST($2::text AS xid8)"
+    window = f"{cut} AND change_xid >= CAST($3::text AS xid8)"
+    order = "ORDER BY change_xid, id"
+    departed = departed_sql(departures, model) if departures is not None else None
+    return _PullSql(live=f"SELECT {columns} FROM {name} WHERE {cut} AND deleted_at IS NULL {order}",
+                    changed=f"SELECT {columns} FROM {name} WHERE {window} AND deleted_at IS NULL {order}",
+                    gone=f"SELECT id FROM {name} WHERE {window} AND deleted_at IS NOT NULL {order}",
+                    departed=departed, sealed=bool(sealed_columns(table)))
+
+
+async def _batches(conn, sql: str, args: tuple, batch: int) -> AsyncIterator[list]:
+    """The rows of `sql` in lists of up to `batch`, from a cursor whose first rows come with its
+    bind (one round trip for a small answer) and the rest `batch` at a time."""
+    rows = []
+    async for row in conn.cursor(sql, *args, prefetch=batch):
+        rows.append(row)
+        if len(rows) >= batch:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
+
+
 async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: int = 500,
                      vault: Any = None, departures: Any = None) -> AsyncIterator[bytes]:
     """The NDJSON stream, in the layout the gateway copies through without parsing
     (shared.contracts.sync.ndjson). `departures`: the service's shared.departures model, whose
-    records that left the subtree are served as deletions too."""
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-        async with conn.begin():
-            cursor = (await conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))).scalar_one()
+    records that left the subtree are served as deletions too.
+
+    Read on the engine's connection (its standby's when it has one) but through asyncpg itself, with
+    constant prepared statements: SQLAlchemy's stream cost about 30% of a service's CPU in the
+    morning sync storm (bench scenario 8), most of it building, compiling and wrapping each of a
+    pull's dozen small statements and their rows. Rows come as the ORM loads them: sealed columns
+    opened (shared.crypto.open_row), JSON by the engine's own codec on the connection.
+    tests/gateway/test_sync_pull_stream.py compares the output with the ORM statements' on the same data."""
+    async with engine.connect() as sa_conn:
+        conn = (await sa_conn.get_raw_connection()).driver_connection
+        async with conn.transaction(isolation="repeatable_read"):
+            cursor = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
             yield ndjson.cursor_line(cursor)
+            scope = like_prefix(query.station_path)
             for table in tables:
                 if query.tables is not None and table.name not in query.tables:
                     continue
                 since = None if table.name in query.full_tables else query.since
-                model = table.model
-                xid = literal_column("change_xid")
-                window = [under(model.station_path, query.station_path),
-                          text("change_xid < CAST(:cursor AS xid8)").bindparams(cursor=cursor)]
-                if since is not None:
-                    window.append(text("change_xid >= CAST(:since AS xid8)").bindparams(since=since))
-                live = select(*model.__table__.columns).where(*window, model.deleted_at.is_(None)).order_by(
-                    xid, model.id)
+                sql = _pull_sql(table.model, departures)
                 rows, row_of, end = ndjson.row_head(table.name), table.pull_row, ndjson.END
-                result = await conn.stream(live.execution_options(yield_per=batch))
-                async for part in result.partitions(batch):
-                    yield b"".join([rows + orjson.dumps(row_of(r._mapping, vault)) + end for r in part])
+                sealed = table.model.__table__ if sql.sealed else None
+                live, args = (sql.live, (scope, cursor)) if since is None else (sql.changed, (scope, cursor, since))
+                async for part in _batches(conn, live, args, batch):
+                    if sealed is not None:
+                        part = [open_row(sealed, r) for r in part]
+                    yield b"".join([rows + orjson.dumps(row_of(r, vault)) + end for r in part])
                 if since is None:
                     continue  # a first sync has nothing to delete
-                gone = select(model.id).where(*window, model.deleted_at.is_not(None)).order_by(xid, model.id)
-                result = await conn.stream(gone.execution_options(yield_per=batch))
                 tombstone = ndjson.tombstone_head(table.name)
-                async for part in result.partitions(batch):
+                async for part in _batches(conn, sql.gone, args, batch):
                     yield b"".join([tombstone + orjson.dumps(r[0]) + end for r in part])
-                if departures is None:
+                if sql.departed is None:
                     continue
                 # Records that moved out of the subtree (shared.departures): deleted, as far as this
                 # device's station is concerned. A record deleted after it left is named once, here.
-                left = departed_ids(departures, model, table.name, query.station_path, window[1:])
-                result = await conn.stream(left.execution_options(yield_per=batch))
-                async for part in result.partitions(batch):
+                async for part in _batches(conn, sql.departed, (*args, table.name), batch):
                     yield b"".join([tombstone + orjson.dumps(r[0]) + end for r in part])
 
 

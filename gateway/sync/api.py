@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import delete, select
 
+from gateway.identity.repository import hot
 from gateway.identity.service import devices
 from gateway.models import Device, Station, SyncCursor
 from gateway.sync.limits import check_push_size, check_push_text
@@ -55,12 +56,11 @@ async def current_device(request: Request,
                          ) -> tuple[Device, Station]:
     if credentials is None:
         raise Unauthorized("Send the device credential as 'Authorization: Bearer <credential>'.")
-    # A connection of its own, given back at once: a sync's calls to the services and its streaming take
-    # seconds, and a pull asks for a connection again at its end (the timestamp). A request-long session
-    # held through that starved the pool once as many tablets synced at once as it had connections (bench
-    # scenario 8 at the province); tests/gateway/test_sync_flow.py TestConnectionsHeldBySync.
-    async with request.app.state.db.read_sessions() as session:
-        found = await devices.authenticate(session, credentials.credentials)
+    # On the raw read pool, a connection given back at once: a sync's calls to the services and its
+    # streaming take seconds, and a pull asks for a connection again at its end (the timestamp). A
+    # request-long session held through that starved the pool once as many tablets synced at once as it
+    # had connections (bench scenario 8 at the province); tests/gateway/test_sync_flow.py TestConnectionsHeldBySync.
+    found = await devices.authenticate(request.app.state.db.read_pool, credentials.credentials)
     if found is None:
         raise Unauthorized("This device credential is not valid or was revoked.")
     return found
@@ -95,18 +95,16 @@ def _integer(raw: str) -> int:
         return int(float(raw))
 
 
-async def _cursor(db: Database, device: Device, last_pulled_at: int | None) -> SyncCursor | None:
-    """The cursor of the timestamp the tablet sent, read on a connection given back at once (see
-    current_device)."""
+async def _cursor(db: Database, device: Device, last_pulled_at: int | None) -> dict[str, str] | None:
+    """Each service's cursor at the timestamp the tablet sent (None for a first sync), read on the raw
+    read pool (see current_device)."""
     if last_pulled_at is None:
         return None
-    async with db.read_sessions() as session:
-        cursor = (await session.scalars(select(SyncCursor).where(SyncCursor.id == last_pulled_at,
-                                                                 SyncCursor.device_id == device.id))).first()
-    if cursor is None:
+    cursors = await hot.sync_cursors(db.read_pool, last_pulled_at, device.id)
+    if cursors is None:
         raise InvalidInput.field("last_pulled_at", "This device was never given that timestamp; "
                                                    "pull with last_pulled_at=null to start afresh.", "unknown_cursor")
-    return cursor
+    return cursors
 
 
 @router.get("/schema")
@@ -141,7 +139,7 @@ async def pull(request: Request, device: DeviceDep,
     try:
         for service in owners.values():
             tables = [t.name for t in reg.of(service.name, version)]
-            query = PullQuery(station_path=station.path, since=cursor.cursors.get(service.name) if cursor else None,
+            query = PullQuery(station_path=station.path, since=cursor.get(service.name) if cursor is not None else None,
                               tables=tables, full_tables=[t for t in tables if t in full])
             opened = await sync_contract.pull(service, query)
             cursors[service.name] = opened.cursor
@@ -296,7 +294,7 @@ async def push(request: Request, device: DeviceDep,
 
     async def send(service: str, check_only: bool, provisional: dict) -> sync_contract.PushAnswer:
         body = {"station_id": station.id, "station_path": station.path, "device_id": str(dev.id),
-                "since": cursor.cursors.get(service) if cursor else None, "check_only": check_only,
+                "since": cursor.get(service) if cursor is not None else None, "check_only": check_only,
                 "changes": by_service[service], "provisional": provisional,
                 "pushed": {t: ids for t, ids in pushed.items() if t not in by_service[service] and ids}}
         return await sync_contract.push(owners[service], body, device_token, address, limit)

@@ -9,6 +9,7 @@ import json
 import uuid
 
 import httpx
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from services.cases.sync import TABLES as CASES_TABLES
 from services.projects.sync import TABLES as PROJECTS_TABLES
 from services.volunteers.sync import TABLES as VOLUNTEERS_TABLES
 from shared import clock
-from tests.fixtures.people import ID_BORN_1980, ID_BORN_1985
+from tests.fixtures.people import ID_BORN_1980, ID_BORN_1985, ID_BORN_1990
 from tests.fixtures.sync import settle
 from tests.gateway.test_sync_flow import station_tablet
 from tests.storage.samples import pdf
@@ -245,3 +246,118 @@ class TestChunks:
         assert body["changes"]["cases"] == {"created": [], "updated": [{"id": "c1"}], "deleted": []}
         assert body["changes"]["groups"] == {"created": [], "updated": [], "deleted": []}
         assert isinstance(body["timestamp"], int) and "experimentalStrategy" not in body
+
+
+async def _orm_pull_lines(engine, tables, query, batch: int = 500, vault=None, departures=None):
+    """The pull as SQLAlchemy statements streamed through the ORM's engine: how shared.sync.pull_lines
+    read before it ran constant asyncpg statements (bench scenario 8), kept here as the reference
+    that the faster reader must match byte for byte."""
+    from sqlalchemy import exists, func, literal_column, select, text
+
+    from shared.contracts.sync import ndjson
+    from shared.scope import under
+
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            cursor = (await conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))).scalar_one()
+            yield ndjson.cursor_line(cursor)
+            for table in tables:
+                if query.tables is not None and table.name not in query.tables:
+                    continue
+                since = None if table.name in query.full_tables else query.since
+                model = table.model
+                xid = literal_column("change_xid")
+                window = [under(model.station_path, query.station_path),
+                          text("change_xid < CAST(:cursor AS xid8)").bindparams(cursor=cursor)]
+                if since is not None:
+                    window.append(text("change_xid >= CAST(:since AS xid8)").bindparams(since=since))
+                live = select(*model.__table__.columns).where(*window, model.deleted_at.is_(None)).order_by(
+                    xid, model.id)
+                head = ndjson.row_head(table.name)
+                result = await conn.stream(live.execution_options(yield_per=batch))
+                async for part in result.partitions(batch):
+                    yield b"".join([head + orjson.dumps(table.pull_row(r._mapping, vault)) + ndjson.END
+                                    for r in part])
+                if since is None:
+                    continue
+                tombstone = ndjson.tombstone_head(table.name)
+                gone = select(model.id).where(*window, model.deleted_at.is_not(None)).order_by(xid, model.id)
+                result = await conn.stream(gone.execution_options(yield_per=batch))
+                async for part in result.partitions(batch):
+                    yield b"".join([tombstone + orjson.dumps(r[0]) + ndjson.END for r in part])
+                if departures is None:
+                    continue
+                back = exists().where(model.id == departures.record_id,
+                                      under(model.station_path, query.station_path))
+                left = (select(departures.record_id)
+                        .where(departures.table_name == table.name, under(departures.station_path, query.station_path),
+                               *window[1:], ~back)
+                        .group_by(departures.record_id).order_by(func.min(text("change_xid")), departures.record_id))
+                result = await conn.stream(left.execution_options(yield_per=batch))
+                async for part in result.partitions(batch):
+                    yield b"".join([tombstone + orjson.dumps(r[0]) + ndjson.END for r in part])
+
+
+class TestRawPullEqualsTheOrmPull:
+    async def test_the_same_bytes_for_every_table_first_and_incremental(self, gateway, admin_headers, gateway_tree,
+                                                                        db, cases_app, projects_app, volunteers_app):
+        """shared.sync.pull_lines reads through asyncpg itself; on the same data (every synced table,
+        sealed and JSON columns, tricky text, tombstones, records that left the subtree and one that
+        came back) it writes what the SQLAlchemy statements wrote, for a first and a later pull, at
+        the root and at the tablet's township, in batches smaller than the answer."""
+        from services.cases import models as cases_models
+        from shared.contracts.sync.schemas import PullQuery
+        from shared.sync import pull_lines
+
+        township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
+        r = await gateway.post("/v1/projects", headers=head, json={
+            "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
+            "starts_on": clock.today().isoformat(), "ends_on": clock.today().isoformat()})
+        assert r.status_code == 201, r.text
+        project_id = r.json()["id"]
+        await tablet.pull()
+        first = _everything(township["id"], project_id)
+        await tablet.push(first)
+        await settle(db)
+        # Every service's cursor is an xid of the one server: a later pull's window starts here.
+        since = await db.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+        await tablet.pull()
+        second = _everything(township["id"], project_id)
+        # ID numbers are registered once.
+        del second["beneficiaries"]["created"][0]["id_number"]
+        second["volunteers"]["created"][0]["id_number"] = ID_BORN_1990
+        await tablet.push(second)
+        await tablet.pull()
+        await tablet.push({"service_records": {"deleted": [first["service_records"]["created"][0]["id"]]},
+                           "attendances": {"deleted": [first["attendances"]["created"][0]["id"]]}})
+        # Records that left the township (served there as deletions, in the order they left) and one
+        # that came back (not served).
+        person = first["beneficiaries"]["created"][0]["id"]
+        for left in ("b-z-gone-elsewhere", "b-a-gone-elsewhere", person):  # one transaction each
+            await db.execute("INSERT INTO cases.sync_departure (table_name, record_id, station_id, station_path) "
+                             "VALUES ('beneficiaries', $1, $2, $3)", left, township["id"], township["path"])
+        await settle(db)
+
+        for service, app, tables, departures in (("cases", cases_app, CASES_TABLES, cases_models.SyncDeparture),
+                                                 ("projects", projects_app, PROJECTS_TABLES, None),
+                                                 ("volunteers", volunteers_app, VOLUNTEERS_TABLES, None)):
+            engine, vault = app.state.figures.engine, app.state.vault
+            for path in ("/1/", township["path"]):
+                for query in (PullQuery(station_path=path),
+                              PullQuery(station_path=path, since=since),
+                              PullQuery(station_path=path, since=since, tables=[tables[0].name, tables[-1].name],
+                                        full_tables=[tables[-1].name])):
+                    old = b"".join([p async for p in _orm_pull_lines(engine, tables, query, batch=2, vault=vault,
+                                                                     departures=departures)])
+                    new = b"".join([p async for p in pull_lines(engine, tables, query, batch=2, vault=vault,
+                                                                departures=departures)])
+                    assert new.split(b"\n")[1:] == old.split(b"\n")[1:], (service, query)
+                    assert new.count(b"\n") > 1, query  # every pull here has rows
+        later = b"".join([p async for p in pull_lines(cases_app.state.figures.engine, CASES_TABLES,
+                                                      PullQuery(station_path=township["path"], since=since),
+                                                      vault=cases_app.state.vault,
+                                                      departures=cases_models.SyncDeparture)])
+        assert later.index(b'"deleted":"b-z-gone-elsewhere"') < later.index(b'"deleted":"b-a-gone-elsewhere"')
+        assert f'"deleted":"{person}"'.encode() not in later
+        assert f'"deleted":"{first["service_records"]["created"][0]["id"]}"'.encode() in later

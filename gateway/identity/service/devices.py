@@ -3,7 +3,8 @@ own, revocation; and checking that credential on every sync request.
 
 The credential is `hl_dev_<device id>_<random>`: the id finds the row, the random part is
 compared by its sha256 digest (it has 256 bits of entropy, so a slow hash buys nothing).
-Revocation takes effect on the tablet's next request: nothing about a device is cached. A live
+Revocation takes effect on the tablet's next request: nothing about a device is cached (the
+check reads the device on the raw read pool, one prepared SELECT: repository/hot.py). A live
 tablet's name is unique within its station, so a registration sent twice makes one tablet.
 """
 
@@ -15,16 +16,19 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from asyncpg import Pool
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.errors import DuplicateName, StationNotFound
+from gateway.identity.repository import hot
 from gateway.identity.repository import stations as station_repo
 from gateway.identity.service.rules import MANAGERS, require_role
 from gateway.models import Device, Station
 from shared.principals import Principal
 from shared.errors import NotFound
 from shared.repository import UniqueViolation, save
+from shared.schemas import BIGINT_MAX
 from shared.scope import under
 
 PREFIX = "hl_dev_"
@@ -74,15 +78,15 @@ async def revoke(session: AsyncSession, actor: Principal, device_id: int) -> Dev
     return device
 
 
-async def authenticate(session: AsyncSession, credential: str) -> tuple[Device, Station] | None:
-    """The live device and its station for a credential, or None (unknown, wrong or revoked)."""
+async def authenticate(pool: Pool, credential: str) -> tuple[Device, Station] | None:
+    """The live device and its station for a credential, or None (unknown, wrong or revoked); both
+    detached, read only."""
     if not credential.startswith(PREFIX):
         return None
     device_id, _, secret = credential[len(PREFIX):].partition("_")
-    if not device_id.isdigit() or not secret:
+    if not device_id.isdigit() or not secret or int(device_id) > BIGINT_MAX:
         return None
-    found = (await session.execute(select(Device, Station).join(Station, Station.id == Device.station_id)
-                                   .where(Device.id == int(device_id)))).first()
+    found = await hot.device(pool, int(device_id))
     if found is None:
         return None
     device, station = found
