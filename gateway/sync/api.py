@@ -19,17 +19,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, select
 
 from gateway.identity.repository import hot
 from gateway.identity.service import devices
-from gateway.models import Device, Station, SyncCursor
+from gateway.models import Device, Station
 from gateway.sync.limits import check_push_size, check_push_text
 from gateway.sync.registry import Registry, registry
 from gateway.upstream import Upstreams
@@ -222,21 +220,10 @@ async def _assemble(streams: list[Stream], tables: list[str], db: Database, devi
                 first_table = False
         # Every change goes out before the cursor that covers them is written.
         yield bytes(out)
-        async with db.write_sessions() as session:
-            row = SyncCursor(device_id=device_id, cursors=cursors, schema_version=version)
-            session.add(row)
-            await session.flush()
-            timestamp = row.id
-            # A tablet pushes and pulls from its newest timestamp, or from one before it when the
-            # answer that gave the newest was lost: a few are kept, older ones can never be used.
-            await session.execute(delete(SyncCursor).where(
-                SyncCursor.device_id == device_id,
-                SyncCursor.id < select(SyncCursor.id).where(SyncCursor.device_id == device_id)
-                .order_by(SyncCursor.id.desc()).offset(KEEP_CURSORS - 1).limit(1).scalar_subquery()))
-            device = await session.get(Device, device_id)
-            if device is not None:
-                device.last_sync_at = datetime.now(UTC)
-            await session.commit()
+        # A tablet pushes and pulls from its newest timestamp, or from one before it when the answer
+        # that gave the newest was lost: a few are kept, older ones can never be used. One statement,
+        # not the ORM's four round trips: about a tenth of the gateway's CPU per pull in the storm.
+        timestamp = await hot.record_pull(db.read_pool, device_id, cursors, version, KEEP_CURSORS)
         strategy = b',"experimentalStrategy":"replacement"' if replacement else b""
         yield b'},"timestamp":' + str(timestamp).encode() + strategy + b"}"
     finally:

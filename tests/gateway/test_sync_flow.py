@@ -6,6 +6,7 @@ and converges when retried."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -343,3 +344,32 @@ class TestConnectionsHeldBySync:
             await asyncio.wait_for(sync(tablet), timeout=20)
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary WHERE station_id = $1",
                                  township["id"]) == len(tablets)
+
+
+class TestTheLastSync:
+    async def test_a_pull_sets_the_tablets_last_sync_and_keeps_its_newest_timestamps(
+            self, gateway, admin_headers, gateway_tree, db):
+        _, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
+        listed = (await gateway.get("/v1/devices", headers=head)).json()
+        assert [d["last_sync_at"] for d in listed] == [None]
+        device_rows = "SELECT count(*) FROM gateway.audit_log WHERE record_table = 'device'"
+        audited = await db.fetchval(device_rows)
+
+        stamps = [(await tablet.pull())["timestamp"] for _ in range(3)]
+        assert stamps == sorted(stamps) and len(set(stamps)) == 3
+        synced = (await gateway.get("/v1/devices", headers=head)).json()[0]["last_sync_at"]
+        assert synced is not None
+        assert abs((datetime.fromisoformat(synced) - datetime.now(UTC)).total_seconds()) < 60
+        # The last sync is bookkeeping, not a change of the device: no audit row for it (each pull's
+        # read of its station's records is audited, as before).
+        assert await db.fetchval(device_rows) == audited
+        assert await db.fetchval("SELECT count(*) FROM gateway.audit_log WHERE action = 'read' "
+                                 "AND record_table = 'station'") == 3
+
+        # Only the newest few timestamps of a tablet are kept; each pull's own is always among them.
+        for _ in range(4):
+            await tablet.pull()
+        kept = [r["id"] for r in await db.fetch(
+            "SELECT id FROM gateway.sync_cursor WHERE device_id = "
+            "(SELECT device_id FROM gateway.sync_cursor WHERE id = $1) ORDER BY id", tablet.last_pulled_at)]
+        assert len(kept) == 5 and kept[-1] == tablet.last_pulled_at
