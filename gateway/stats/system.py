@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import BigInteger, Date, and_, cast, column, func, or_, select, true, values
+from sqlalchemy import BigInteger, Date, and_, cast, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Station, User
 from shared import clock
 from shared.contracts.stats.schemas import StatsQuery
-from shared.rollup import group_by_position, own_station
+from shared.rollup import group_by_position, own_station, period_table
 from shared.scope import under
-from shared.stats import ALL, OWN_METRICS, PERIODS, STAFF_ROLES, TIERS, Metric, period_bounds
+from shared.stats import ALL, OWN_METRICS, PERIODS, STAFF_ROLES, TIERS, Metric
 
 Key = tuple[str | None, int | None]  # period, station
 
@@ -44,8 +44,7 @@ async def own_rows(session: AsyncSession, query: StatsQuery) -> list[dict]:
         return []
     period = next((g for g in query.group_by if g in PERIODS), None)
     by_station = "station" in query.group_by
-    bucket = values(column("period", Date), column("first", Date), column("last", Date), name="bucket").data(
-        period_bounds(query.from_on, query.to_on, period))
+    bucket = period_table(query.from_on, query.to_on, period)
     groups = []
     if period:
         groups.append(bucket.c.period)

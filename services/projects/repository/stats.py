@@ -2,13 +2,13 @@
 
 from datetime import date
 
-from sqlalchemy import Date, Numeric, String, and_, column, func, literal, select, true, values
+from sqlalchemy import Date, Numeric, String, and_, column, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.models import DailyStat, Project
 from shared import rollup
 from shared.scope import under
-from shared.stats import ALL, Metric, period_bounds
+from shared.stats import ALL, Metric
 
 
 async def add(session: AsyncSession, deltas: dict) -> None:
@@ -32,8 +32,7 @@ async def projects_figure(session: AsyncSession, metric: Metric, *, station_path
     """projects.active (contract period overlapping the period), .started (starting in it), .closed (closed,
     its contract period ending in it) and .budget_yuan (the budget of the active ones, by funding source
     under `population`), per group asked."""
-    bucket = values(column("period", Date), column("first", Date), column("last", Date), name="bucket").data(
-        period_bounds(day_from, day_to, period))
+    bucket = rollup.period_table(day_from, day_to, period)
     started = Project.status != "planned"
     running = and_(started, Project.starts_on <= bucket.c.last, Project.ends_on >= bucket.c.first)
     where = {Metric.projects_active: running, Metric.projects_budget: running,
