@@ -106,10 +106,9 @@ def running_port(data: Path | None = None) -> int | None:
 
 
 def url(port: int | None = None, database: str = "haolin", user: str = "postgres") -> str:
-    port = port or DEFAULT_PORT
     """`postgres` owns everything (migrations, the CLI); the processes connect as ops.migrate.APP_ROLE.
     The embedded server trusts loopback connections, so neither has a password."""
-    return f"postgresql+asyncpg://{user}@127.0.0.1:{port}/{database}"
+    return f"postgresql+asyncpg://{user}@127.0.0.1:{port or DEFAULT_PORT}/{database}"
 
 
 def start(data: Path | None = None, port: int | None = None) -> str:

@@ -80,10 +80,11 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 async def open_read_pool(settings: ServiceSettings, application_name: str, *,
                          query_logger: Callable[[asyncpg.connection.LoggedQuery], None] | None = None) -> asyncpg.Pool:
-    """asyncpg pool for single-statement reads (no transactions, no SET, LISTEN or locks: the
-    connections go back to the pool without a reset). Up to `db_pool_size` connections, opened as
-    load needs them and kept: under many clients requests queue for a connection instead of
-    opening and closing overflow ones. The default statement cache keeps each query prepared.
+    """asyncpg pool for single statements in autocommit: reads, and the odd one-statement write such as
+    a pull's timestamp (gateway/identity/repository/hot.py). No transactions, no SET, LISTEN or locks
+    held past the statement: the connections go back to the pool without a reset. Up to
+    `db_pool_size` connections, opened as load needs them and kept: under many clients requests
+    queue for a connection instead of opening and closing overflow ones. The default statement cache keeps each query prepared.
     `query_logger` sees every statement the pool's connections run (tests count them)."""
 
     async def init(conn: asyncpg.Connection) -> None:
@@ -106,7 +107,7 @@ class Database:
     engine: AsyncEngine
     write_sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
-    # Opened by `start` (async), not by `connect`: single-record reads on the hot path.
+    # Opened by `start` (async), not by `connect`: single statements on the hot path (open_read_pool).
     read_pool: asyncpg.Pool | None = None
     # The first statement of every request's write transaction (write_session), before it locks
     # anything: a service's shared lock against its station replica moving (shared.stations).

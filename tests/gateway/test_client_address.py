@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 
 import httpx
 
+from ops.loopback import free_port
 from ops.run import SPECS, Child, launch, stop_children
 
 SPOOFED = {"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.9"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def login(client: httpx.AsyncClient, headers: dict | None = None) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import CacheStats
 
 from shared import clock
+from tests.fixtures.calls import a_project, posted
 from tests.test_reset import write_everywhere
 
 
@@ -39,6 +40,16 @@ def compiled_anew():
         event.remove(Engine, "after_cursor_execute", seen)
 
 
+async def compiles_nothing_the_third_time(act) -> None:
+    # Each statement compiled once, here. Twice: the first answer keeps the distinct sets it built
+    # (shared/distinct_sets), and the answers after it read them, with statements of their own.
+    await act()
+    await act()
+    with compiled_anew() as anew:
+        await act()
+    assert anew == [], "\n".join(anew)
+
+
 async def test_a_dashboard_asked_again_compiles_nothing(gateway, admin_headers):
     await write_everywhere(gateway, admin_headers)
     today = clock.today()
@@ -56,13 +67,7 @@ async def test_a_dashboard_asked_again_compiles_nothing(gateway, admin_headers):
             assert r.json().get("degraded", []) == [], r.text
         await gateway.forget_stats()
 
-    # Each statement compiled once, here. Twice: the first answer keeps the distinct sets it built
-    # (shared/distinct_sets), and the answers after it read them, with statements of their own.
-    await ask_all()
-    await ask_all()
-    with compiled_anew() as anew:
-        await ask_all()
-    assert anew == [], "\n".join(anew)
+    await compiles_nothing_the_third_time(ask_all)
 
 
 async def test_a_tablets_push_and_pull_again_compile_nothing(gateway, admin_headers, gateway_tree, db):
@@ -71,11 +76,7 @@ async def test_a_tablets_push_and_pull_again_compile_nothing(gateway, admin_head
 
     township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
     today = clock.today()
-    r = await gateway.post("/v1/projects", headers=head, json={
-        "name": "敬老项目", "purchaser": "区民政局", "operator": "好邻社工中心",
-        "starts_on": today.isoformat(), "ends_on": today.isoformat()})
-    assert r.status_code == 201, r.text
-    project = r.json()
+    project = await posted(gateway, "/v1/projects", a_project("敬老项目"), head)
 
     async def morning() -> None:
         """A storm tablet's sync (bench/storm.py): pull, a push across two services, pull."""
@@ -92,8 +93,4 @@ async def test_a_tablets_push_and_pull_again_compile_nothing(gateway, admin_head
                                          "beneficiary_id": person["id"]}]}})
         await tablet.pull()
 
-    await morning()
-    await morning()
-    with compiled_anew() as anew:
-        await morning()
-    assert anew == [], "\n".join(anew)
+    await compiles_nothing_the_third_time(morning)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import time
 
 import asyncpg
@@ -16,16 +15,11 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
 from gateway.replication import LEADER_KEY
+from ops.loopback import free_port
 from ops.run import SPECS, Child, Failed, command, launch, stop_children
 from tests.fixtures.gateway import ADMIN_PASSWORD, PASSWORD
 
 GATEWAY = next(spec for spec in SPECS if spec.public)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def started(child: Child, client: httpx.AsyncClient) -> None:
