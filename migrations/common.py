@@ -266,7 +266,7 @@ def create_prune_function(schema: str) -> None:
 def create_ancestor_stat(schema: str) -> None:
     """The schema's rollup by ancestor (shared.rollup, the `ancestors` of models.DailyStat), backfilled
     from daily_stat, and the triggers that keep it from every change of daily_stat from then on."""
-    from shared.rollup import ancestor_rows_sql, ancestor_trigger_sql
+    from migrations.sharded_rollup import ancestor_rows_sql, ancestor_trigger_sql
 
     op.create_table(
         "ancestor_stat",
@@ -307,13 +307,68 @@ def create_distinct_sets(schema: str, sets: bool = True) -> None:
     touches, and (`sets`) the table of distinct sets kept by ancestor and month that readers build and
     check against it (shared.distinct_sets.distinct_set_model). Nothing to backfill: counts start at 0
     and no set is kept until read."""
-    from shared.rollup import ancestor_trigger_sql
+    from migrations.sharded_rollup import ancestor_trigger_sql
 
     op.add_column("ancestor_stat", sa.Column("changes", sa.BigInteger, server_default=sa.text("0"), nullable=False),
                   schema=schema)
     op.execute(ancestor_trigger_sql(schema)[0])  # the function; the triggers calling it stay
     if sets:
         create_distinct_set_table(schema)
+
+
+def create_ancestor_pending(schema: str) -> None:
+    """Writers append their deltas to `ancestor_pending` and a background step folds them into
+    `ancestor_stat` (shared.rollup): the pending table, the trigger function that appends, and the
+    shards of the old design folded into one row per key, their column dropped. Under a lock that
+    holds writes back until the migration commits: the old trigger function cannot run after the
+    shards are gone."""
+    from shared.rollup import ancestor_trigger_sql
+
+    op.execute(f"LOCK TABLE {schema}.daily_stat IN SHARE MODE")
+    op.create_table(
+        "ancestor_pending",
+        sa.Column("node_id", sa.BigInteger, nullable=False),
+        sa.Column("grain", sa.String(1), nullable=False),
+        sa.Column("metric", sa.String(40), nullable=False),
+        sa.Column("period", sa.Date, nullable=False),
+        sa.Column("population", sa.String(40), nullable=False),
+        sa.Column("parent_id", sa.BigInteger, nullable=False),
+        sa.Column("value", sa.Numeric(16, 2), nullable=False),
+        sa.Column("changes", sa.BigInteger, nullable=False),
+        schema=schema,
+    )
+    op.create_index("ix_ancestor_pending_node_id", "ancestor_pending", ["node_id", "grain", "metric", "period"],
+                    schema=schema)
+    op.execute(ancestor_trigger_sql(schema)[0])  # the function; the triggers calling it stay
+    key = "node_id, grain, metric, period, population"
+    op.execute(f"""
+        WITH gone AS (DELETE FROM {schema}.ancestor_stat WHERE shard <> 0
+                      RETURNING {key}, parent_id, value, changes)
+        INSERT INTO {schema}.ancestor_stat AS a ({key}, shard, parent_id, value, changes)
+        SELECT {key}, 0, max(parent_id), sum(value), sum(changes) FROM gone GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT ({key}, shard) DO UPDATE SET value = a.value + excluded.value,
+                                                 changes = a.changes + excluded.changes""")
+    op.drop_constraint("pk_ancestor_stat", "ancestor_stat", schema=schema)
+    op.drop_column("ancestor_stat", "shard", schema=schema)
+    op.create_primary_key("pk_ancestor_stat", "ancestor_stat", ["node_id", "grain", "metric", "period", "population"],
+                          schema=schema)
+
+
+def drop_ancestor_pending(schema: str) -> None:
+    """Back to the writers' sharded upserts: what is pending folded first, every row in shard 0."""
+    from migrations.sharded_rollup import ancestor_trigger_sql
+    from shared.rollup import fold_sql
+
+    op.execute(f"LOCK TABLE {schema}.daily_stat IN SHARE MODE")
+    op.execute(fold_sql(schema, batch=False))
+    op.drop_constraint("pk_ancestor_stat", "ancestor_stat", schema=schema)
+    op.add_column("ancestor_stat", sa.Column("shard", sa.SmallInteger, server_default=sa.text("0"), nullable=False),
+                  schema=schema)
+    op.alter_column("ancestor_stat", "shard", server_default=None, schema=schema)
+    op.create_primary_key("pk_ancestor_stat", "ancestor_stat",
+                          ["node_id", "grain", "metric", "period", "population", "shard"], schema=schema)
+    op.execute(ancestor_trigger_sql(schema)[0])
+    op.drop_table("ancestor_pending", schema=schema)
 
 
 def create_distinct_set_table(schema: str) -> None:
@@ -335,7 +390,7 @@ def create_distinct_set_table(schema: str) -> None:
 
 
 def drop_distinct_sets(schema: str, sets: bool = True) -> None:
-    from shared.rollup import ancestor_trigger_sql
+    from migrations.sharded_rollup import ancestor_trigger_sql
 
     if sets:
         op.drop_table("distinct_set", schema=schema)

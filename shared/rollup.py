@@ -1,31 +1,33 @@
 """The rollups every service keeps for the counting contract (shared.stats).
 
-Two tables per service, both built here (`daily_stat_model`):
+Per service, built here (`daily_stat_model`):
 
 - `daily_stat`, per (station, day, metric, population): what the service writes (`add`), in the
-  transaction of the record change. It is the per-station truth the other table is checked
+  transaction of the record change. It is the per-station truth the other tables are checked
   and rebuilt from (`haolin rollups verify|rebuild`).
-- `ancestor_stat`, per (node, grain, period, metric, population, shard): the same deltas added to
-  the station itself and to every station above it, at two grains, the day ('d') and the month
-  ('m'). A figure reads only the rows of the node it is asked about (and, for a breakdown, of its
+- `ancestor_stat`, per (node, grain, period, metric, population): the same deltas added to the
+  station itself and to every station above it, at two grains, the day ('d') and the month ('m').
+  A figure reads only the rows of the node it is asked about (and, for a breakdown, of its
   children), so its cost is periods x metrics x populations whatever the number of stations
   below: a summary over a range reads its full months plus the days at its edges, a day-by-day
   year reads 365 days. docs/rollups.md.
+- `ancestor_pending`: the deltas of `ancestor_stat` written since the last fold, in rows of the
+  same shape and no key. Readers read both (`live_sql`, `DailyStat.ancestors_live`).
 
-`ancestor_stat` is kept by a statement trigger on `daily_stat` (`ancestor_trigger_sql`, installed by
-each service's migration), so every way a `daily_stat` row changes moves it: `add`'s upserts, a
-station move's path rewrite (the moved subtree's totals leave the old ancestors and reach the new
-in the same statement), a bulk load. The trigger runs in the writer's transaction: a figure is
-never staler than the last committed record.
+Every change of `daily_stat` reaches the ancestors through a statement trigger
+(`ancestor_trigger_sql`, installed by each service's migration): an `add`'s upserts, a station
+move's path rewrite (the moved subtree's totals leave the old ancestors and reach the new in the
+same statement), a bulk load. The trigger only appends its deltas to `ancestor_pending`, in the
+writer's transaction; a background step (`fold`, every second in each service process) moves
+them into `ancestor_stat`, summed per row, in one statement. A figure reads the two in one
+snapshot, so it is never staler than the last committed record, folded or not.
 
-Hot rows: every write in a province adds to the province's row of the day and of the month. The
-rows of nodes near the root (depth <= SHARDED_DEPTH) are split into SHARDS by the writing station
-(station id mod SHARDS), so concurrent writers at different stations mostly lock different rows,
-and the reader sums the shards. Sharding rather than folding per-station deltas in the background:
-nothing to schedule, no pending part for the reader to add, a figure exact at commit, for a read
-cost of at most SHARDS rows per period at the top two levels. Measured with 64 concurrent writers
-(bench/results/s19a-rollups/NOTES.md), 16 shards still leave most writers waiting on a row lock;
-folding in the background is the way past that.
+Why append and fold: every write in a province adds to the province's rows of the day and of the
+month. Upserted by the writers themselves, those rows were locked by each writer until it
+committed, and 64 concurrent writers queued on them: split 16 ways by writing station (this
+module until 2026-12-07), half of the writers' time was still spent waiting on another's row lock
+(docs/performance.md, bench/results/s19a-rollups/NOTES.md). Appending locks no shared row; the fold
+touches each hot row once a second, whatever the number of writers.
 
 What differs between services is passed in: the metrics a service knows, whether its rows have a
 population breakdown, and readers for metrics that are not sums of the rollup (volunteers.active,
@@ -34,13 +36,15 @@ a distinct count).
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import (ARRAY, JSON, BigInteger, Date, Float, Index, Numeric, SmallInteger, String, and_, cast,
-                        column, func, literal, literal_column, null, or_, select, text, true, union_all, update)
+from sqlalchemy import (ARRAY, JSON, BigInteger, Column, Date, Float, Index, Numeric, String, Table, and_, cast,
+                        column, func, literal, literal_column, null, or_, select, text, true, union_all)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -55,19 +59,13 @@ from shared.scope import sql_name
 # computed metric (no `metrics` keyword) returns rows of {population?, period?, station?, value}.
 Reader = Callable[..., Awaitable[list[dict]]]
 
-
-# Nodes at this depth or above (1: the root of a path, a province) keep their rows in SHARDS
-# shards, chosen by the writing station; deeper nodes (a county and below) have few enough
-# concurrent writers for one row. 16 shards: 64 concurrent writers in a province meet about 4 to
-# a row instead of 64, and a day-by-day year of the province reads at most 16 x 365 rows per metric.
-# Both are written into the trigger's function when a migration installs it: a change needs a
-# migration that installs it again and rebuilds the rows (rebuild_sql).
-SHARDS = 16
-SHARDED_DEPTH = 2
+log = logging.getLogger(__name__)
 
 
 def daily_stat_model(base: type[DeclarativeBase]):
-    """The service's `daily_stat` model; its `ancestors` attribute is the `ancestor_stat` model."""
+    """The service's `daily_stat` model. Its `ancestors` attribute is the `ancestor_stat` model, its
+    `pending` the `ancestor_pending` table, and `ancestors_live` the columns of the two read as one
+    (`live_sql`): what every figure reads."""
 
     class DailyStat(base):
         """Daily rollup of the counting contract, written in the transaction of the record change."""
@@ -84,7 +82,7 @@ def daily_stat_model(base: type[DeclarativeBase]):
 
     class AncestorStat(base):
         """`daily_stat` added up at each node of the tree (the station and every station above it),
-        per day and per month; kept by the trigger of ancestor_trigger_sql, never written by the app."""
+        per day and per month; written only by `fold` (and a rebuild), never by the app's writes."""
 
         __tablename__ = "ancestor_stat"
         node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -92,7 +90,6 @@ def daily_stat_model(base: type[DeclarativeBase]):
         metric: Mapped[str] = mapped_column(String(40), primary_key=True)
         period: Mapped[date] = mapped_column(Date, primary_key=True)  # the day, or the month's first day
         population: Mapped[str] = mapped_column(String(40), primary_key=True)
-        shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
         # The node's parent (0 for a root): a breakdown reads the children's rows by it.
         parent_id: Mapped[int] = mapped_column(BigInteger)
         value: Mapped[Decimal] = mapped_column(Numeric(16, 2))
@@ -103,26 +100,52 @@ def daily_stat_model(base: type[DeclarativeBase]):
 
         __table_args__ = (Index("ix_ancestor_stat_parent_id", "parent_id", "grain", "metric", "period"),)
 
+    # No key: the trigger only appends, so writers share no row here; `fold` empties it.
+    pending = Table(
+        "ancestor_pending", base.metadata,
+        *(Column(c.name, c.type, nullable=False) for c in AncestorStat.__table__.columns),
+        Index("ix_ancestor_pending_node_id", "node_id", "grain", "metric", "period"))
+
     DailyStat.ancestors = AncestorStat
-    _ancestors[DailyStat.__table__] = AncestorStat.__table__
+    DailyStat.pending = pending
+    schema = AncestorStat.__table__.schema
+    DailyStat.ancestors_live = text(live_sql(schema)).columns(
+        *(column(c.name, c.type) for c in AncestorStat.__table__.columns)).subquery("ancestors").c
+    _ancestors[DailyStat.__table__] = schema
     return DailyStat
 
 
-def ancestor_rows_sql(deltas: str, min_depth: int = 1, ordered: bool = True, counted: bool = False) -> str:
-    """SELECT of `ancestor_stat` rows (node_id, grain, metric, period, population, shard, parent_id,
-    value) summing `deltas`, a SELECT of (station_id, station_path, day, metric, population, value),
+_COLUMNS = "node_id, grain, metric, period, population, parent_id, value, changes"
+_KEY = "node_id, grain, metric, period, population"
+
+
+def live_sql(schema: str) -> str:
+    """SELECT of the rollup by ancestor as a reader sees it: the folded rows and the pending ones, one
+    row or more per key, to be summed. Read in one statement (one snapshot), a fold committing
+    meanwhile is seen whole or not at all: nothing counted twice or missed."""
+    return (f"SELECT {_COLUMNS} FROM {schema}.ancestor_stat "
+            f"UNION ALL SELECT {_COLUMNS} FROM {schema}.ancestor_pending")
+
+
+def live_sums_sql(schema: str, where: str = "") -> str:
+    """SELECT of the rollup by ancestor summed per row (node_id, grain, metric, period, population,
+    parent_id, value, changes), folded and pending together: what the figures add up to. `where`: a
+    condition on the rows, before they are summed."""
+    return (f"SELECT {_KEY}, max(parent_id) AS parent_id, sum(value) AS value, sum(changes) AS changes "
+            f"FROM ({live_sql(schema)}) AS l {where} GROUP BY 1, 2, 3, 4, 5")
+
+
+def ancestor_rows_sql(deltas: str, min_depth: int = 1) -> str:
+    """SELECT of `ancestor_stat` rows (node_id, grain, metric, period, population, parent_id, value,
+    changes) summing `deltas`, a SELECT of (station_id, station_path, day, metric, population, value),
     over every node of each row's path at depth >= min_depth. The month rows are summed per station
     before they are spread over the path (a recount of a whole table spreads a month once, not once
-    per day). `ordered`: in key order, so that concurrent writers lock shared rows in the same order
-    (no deadlock between two upserts); a rebuild, which holds writers back, needs no order.
-    `counted` (the trigger's): a ninth column, `changes`, the delta rows behind each row, and every
-    row touched, even one whose amounts cancel out (a date moved inside a month, a station moved
-    inside a subtree, a record edited without a count to change): it is a change all the same."""
-    having = "" if counted else "\n        HAVING sum(d.value) <> 0"
+    per day). `changes` counts the delta rows behind each row, and every row touched is there, even
+    one whose amounts cancel out (a date moved inside a month, a station moved inside a subtree, a
+    record edited without a count to change): it is a change all the same (shared/distinct_sets/)."""
     return f"""
         SELECT a.node_id, d.grain, d.metric, d.period, d.population,
-               (CASE WHEN a.depth <= {SHARDED_DEPTH} THEN d.station_id % {SHARDS} ELSE 0 END)::smallint AS shard,
-               max(a.parent_id) AS parent_id, sum(d.value) AS value{", count(*) AS changes" if counted else ""}
+               max(a.parent_id) AS parent_id, sum(d.value) AS value, count(*) AS changes
         FROM (SELECT station_id, station_path, 'd' AS grain, day AS period, metric, population, value
               FROM ({deltas}) AS r
               UNION ALL
@@ -133,48 +156,29 @@ def ancestor_rows_sql(deltas: str, min_depth: int = 1, ordered: bool = True, cou
             FROM (SELECT string_to_array(btrim(d.station_path, '/'), '/')::bigint[] AS ids) AS p,
                  generate_subscripts(p.ids, 1) AS i) AS a
         WHERE a.depth >= {min_depth}
-        GROUP BY 1, 2, 3, 4, 5, 6{having}""" + ("\n        ORDER BY 1, 2, 3, 4, 5, 6" if ordered else "")
-
-
-_COLUMNS = "node_id, grain, metric, period, population, shard, parent_id, value"
-_KEY = "node_id, grain, metric, period, population, shard"
-
-
-def ancestor_upsert_sql(schema: str, deltas: str, min_depth: int = 1, counted: bool = True) -> str:
-    """INSERT .. ON CONFLICT adding `deltas` (see ancestor_rows_sql) to `schema`.ancestor_stat. A row's
-    parent is left as it is: only a station move (station_moved) changes it. `counted`: raising each
-    row's `changes` too (not before the column existed: migrations' *_ancestor_stat)."""
-    if not counted:
-        return f"""
-        INSERT INTO {schema}.ancestor_stat AS a ({_COLUMNS})
-        {ancestor_rows_sql(deltas, min_depth)}
-        ON CONFLICT ({_KEY}) DO UPDATE SET value = a.value + excluded.value"""
-    return f"""
-        INSERT INTO {schema}.ancestor_stat AS a ({_COLUMNS}, changes)
-        {ancestor_rows_sql(deltas, min_depth, counted=True)}
-        ON CONFLICT ({_KEY}) DO UPDATE SET value = a.value + excluded.value, changes = a.changes + excluded.changes"""
+        GROUP BY 1, 2, 3, 4, 5"""
 
 
 _DELTAS = "SELECT station_id, station_path, day, metric, population, {sign}value AS value FROM {rows}"
 
 
-def ancestor_trigger_sql(schema: str, counted: bool = True) -> list[str]:
-    """The function and the three statement triggers that keep `schema`.ancestor_stat from every change
-    of `schema`.daily_stat (PostgreSQL allows transition tables on one event per trigger). An upsert
-    fires the INSERT trigger for its new rows and the UPDATE one for the rows it changed. `counted`:
-    the function that raises `changes` too (ancestor_upsert_sql); the first two statements alone
-    replace the function of a schema that has the triggers already."""
+def ancestor_trigger_sql(schema: str) -> list[str]:
+    """The function and the three statement triggers that append every change of `schema`.daily_stat
+    to `schema`.ancestor_pending (PostgreSQL allows transition tables on one event per trigger). An
+    upsert fires the INSERT trigger for its new rows and the UPDATE one for the rows it changed. The
+    first statement alone replaces the function of a schema that has the triggers already."""
     inserted = _DELTAS.format(sign="", rows="new_rows")
     deleted = _DELTAS.format(sign="-", rows="old_rows")
+    append = f"INSERT INTO {schema}.ancestor_pending ({_COLUMNS}) {{}}"
     return [
         f"""CREATE OR REPLACE FUNCTION {schema}.ancestor_stat_apply() RETURNS trigger LANGUAGE plpgsql AS $fn$
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                {ancestor_upsert_sql(schema, inserted, counted=counted)};
+                {append.format(ancestor_rows_sql(inserted))};
             ELSIF TG_OP = 'UPDATE' THEN
-                {ancestor_upsert_sql(schema, f"{inserted} UNION ALL {deleted}", counted=counted)};
+                {append.format(ancestor_rows_sql(f"{inserted} UNION ALL {deleted}"))};
             ELSE
-                {ancestor_upsert_sql(schema, deleted, counted=counted)};
+                {append.format(ancestor_rows_sql(deleted))};
             END IF;
             RETURN NULL;
         END
@@ -185,6 +189,72 @@ def ancestor_trigger_sql(schema: str, counted: bool = True) -> list[str]:
                                 ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
                                 ("DELETE", "OLD TABLE AS old_rows"))),
     ]
+
+
+# Rows of ancestor_pending one fold moves at most: a backlog (a bulk load, a fold loop stopped for a
+# while) is folded in several transactions, each short enough not to hold the hot rows for long.
+FOLD_BATCH = 50_000
+
+
+def fold_sql(schema: str, batch: bool = True) -> str:
+    """The fold: pending rows deleted and added to `ancestor_stat`, summed per row, in one statement,
+    so a reader sees them in one table or the other, never both or neither. `batch`: at most
+    FOLD_BATCH rows, skipping those another fold has taken (the background step; its $1 is the
+    limit); else every row, waiting for any fold under way (a station move, a rebuild: what they do
+    next must find nothing pending). The rows are upserted in key order: two folds at once lock
+    shared rows in the same order. A row's parent is left as it is: only a station move changes it."""
+    taken = (f"WHERE ctid = ANY(ARRAY(SELECT ctid FROM {schema}.ancestor_pending LIMIT $1 FOR UPDATE SKIP LOCKED))"
+             if batch else "")
+    return f"""
+        WITH moved AS (DELETE FROM {schema}.ancestor_pending {taken} RETURNING {_COLUMNS})
+        INSERT INTO {schema}.ancestor_stat AS a ({_COLUMNS})
+        SELECT {_KEY}, max(parent_id), sum(value), sum(changes) FROM moved
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT ({_KEY}) DO UPDATE SET value = a.value + excluded.value, changes = a.changes + excluded.changes"""
+
+
+async def fold(conn, schema: str) -> int:
+    """Fold what is pending in `schema` on the asyncpg connection `conn`, a batch at a time, each its
+    own transaction; the number of pending rows folded."""
+    folded = 0
+    while True:
+        status = await conn.execute(fold_sql(schema), FOLD_BATCH)
+        # "INSERT 0 n" counts the rows upserted, fewer than those taken: ask how many remain instead.
+        folded += int(status.rsplit(" ", 1)[-1])
+        if not await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {schema}.ancestor_pending)"):
+            return folded
+
+
+# How often each service process folds: a reader adds what is pending, so this bounds the pending
+# rows a figure reads (about a second of writes), not how stale a figure is.
+FOLD_EVERY_S = 1.0
+
+
+async def keep_folding(dsn: str, schema: str, application_name: str, every_s: float = FOLD_EVERY_S) -> None:
+    """The background step: `fold` every `every_s` on a connection of its own (outside the pools, whose
+    statements the request paths count on), until cancelled. Every process of a service runs it:
+    two folds at once take different pending rows (`fold_sql`). A failure is logged by its type and
+    tried again next time; meanwhile the figures stay whole, only the pending rows grow."""
+    import asyncpg
+
+    conn = None
+    try:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                if conn is None or conn.is_closed():
+                    conn = await asyncpg.connect(dsn, timeout=5, server_settings={
+                        "application_name": f"{application_name}-fold"})
+                await fold(conn, schema)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+                log.warning("rollup %s: fold failed (%s); pending rows are read until the next fold",
+                            schema, type(exc).__name__)
+                if conn is not None:
+                    conn.terminate()
+                    conn = None
+    finally:
+        if conn is not None:
+            conn.terminate()
 
 
 # A recount groups millions of rows: enough memory to hash them rather than sort them on disk.
@@ -198,34 +268,39 @@ def _depth(path: str) -> int:
 def rebuild_sql(schema: str, station_path: str | None = None) -> list[str]:
     """Statements that recount `ancestor_stat` from `daily_stat`: every row, or those of the station at
     `station_path` and of every station below it (its ancestors' rows are left: a recount of them
-    reads their whole subtree, `rebuild_sql(schema)`). Run in one transaction, after a SHARE lock
-    on daily_stat so that no write lands between the delete and the recount."""
+    reads their whole subtree, `rebuild_sql(schema)`). Run in one transaction: a SHARE lock on
+    daily_stat holds writes back, and what was pending is folded first, so that no write lands
+    between the delete and the recount and nothing pending is counted twice."""
     source = "SELECT station_id, station_path, day, metric, population, value FROM {s}.daily_stat".format(s=schema)
     # Each row's change count is kept across the recount (on a row of no value if the recount has
     # none): a count that went back could come round to a value a kept distinct set was built at.
     kept = f"ancestor_changes_{schema}"
+    first = [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY, fold_sql(schema, batch=False)]
+    recount = f"SELECT {_KEY}, parent_id, value, 0 FROM ({{}}) AS r"
     if station_path is None:
-        return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
+        return [*first,
                 f"CREATE TEMP TABLE {kept} ON COMMIT DROP AS SELECT {_KEY}, parent_id, changes "
                 f"FROM {schema}.ancestor_stat WHERE changes <> 0",
                 f"TRUNCATE {schema}.ancestor_stat",
-                f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, ordered=False)}",
+                f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) "
+                f"{recount.format(ancestor_rows_sql(source))} WHERE value <> 0",
                 _changes_back(schema, kept)]
     depth = _depth(station_path)
     source += f" WHERE station_path LIKE '{_checked(station_path)}%'"
     rows = (f"node_id IN (SELECT node_id FROM ({ancestor_rows_sql(source, depth)}) AS n) OR node_id IN "
             f"(SELECT id FROM {schema}.station WHERE path LIKE '{station_path}%') "
             f"OR node_id = {own_station(station_path)}")
-    return [f"LOCK TABLE {schema}.daily_stat IN SHARE MODE", _MEMORY,
+    return [*first,
             f"CREATE TEMP TABLE {kept} ON COMMIT DROP AS SELECT {_KEY}, parent_id, changes "
             f"FROM {schema}.ancestor_stat WHERE changes <> 0 AND ({rows})",
             f"DELETE FROM {schema}.ancestor_stat WHERE {rows}",
-            f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) {ancestor_rows_sql(source, depth, ordered=False)}",
+            f"INSERT INTO {schema}.ancestor_stat ({_COLUMNS}) "
+            f"{recount.format(ancestor_rows_sql(source, depth))} WHERE value <> 0",
             _changes_back(schema, kept)]
 
 
 def _changes_back(schema: str, kept: str) -> str:
-    return (f"INSERT INTO {schema}.ancestor_stat AS a ({_KEY}, parent_id, value, changes) "
+    return (f"INSERT INTO {schema}.ancestor_stat AS a ({_COLUMNS}) "
             f"SELECT {_KEY}, parent_id, 0, changes FROM {kept} "
             f"ON CONFLICT ({_KEY}) DO UPDATE SET changes = excluded.changes")
 
@@ -238,16 +313,15 @@ def _checked(path: str) -> str:
 
 
 def drift_sql(schema: str, one_metric: bool = False) -> str:
-    """SELECT of the (node_id, grain, metric, period, population, kept, counted) where `ancestor_stat`
-    (its shards summed) differs from the recount from `daily_stat`; one_metric: of the metric given
-    as bind parameter $1 only."""
-    where = " WHERE metric = $1" if one_metric else ""
-    source = f"SELECT station_id, station_path, day, metric, population, value FROM {schema}.daily_stat{where}"
+    """SELECT of the (node_id, grain, metric, period, population, kept, counted) where the rollup by
+    ancestor (folded and pending, summed) differs from the recount from `daily_stat`; one_metric: of
+    the metric given as bind parameter $1 only."""
+    where = "WHERE metric = $1" if one_metric else ""
+    source = f"SELECT station_id, station_path, day, metric, population, value FROM {schema}.daily_stat {where}"
     return f"""
-        WITH kept AS (SELECT node_id, grain, metric, period, population, sum(value) AS value
-                      FROM {schema}.ancestor_stat{where} GROUP BY 1, 2, 3, 4, 5),
-             counted AS (SELECT node_id, grain, metric, period, population, sum(value) AS value
-                         FROM ({ancestor_rows_sql(source, ordered=False)}) AS r GROUP BY 1, 2, 3, 4, 5)
+        WITH kept AS ({live_sums_sql(schema, where)}),
+             counted AS (SELECT node_id, grain, metric, period, population, value
+                         FROM ({ancestor_rows_sql(source)}) AS r)
         SELECT node_id, grain, metric, period, population,
                coalesce(k.value, 0) AS kept, coalesce(c.value, 0) AS counted
         FROM kept AS k FULL JOIN counted AS c USING (node_id, grain, metric, period, population)
@@ -255,18 +329,20 @@ def drift_sql(schema: str, one_metric: bool = False) -> str:
 
 
 async def station_moved(session: AsyncSession, table, station_id: int, parent_id: int | None) -> None:
-    """A station now under `parent_id`: its rows in `ancestor_stat` (the `ancestors` table of the
-    daily_stat `table`) are read as that parent's child. Their values need nothing: the rewrite of
-    daily_stat's paths has moved the subtree's totals from the old ancestors to the new (the
-    trigger), and the moved station's own totals are what they were."""
-    ancestors = _ancestors.get(table)
-    if ancestors is None:
+    """A station now under `parent_id`: its rows of the rollup by ancestor (of the daily_stat `table`)
+    are read as that parent's child. Their values need nothing: the rewrite of daily_stat's paths has
+    moved the subtree's totals from the old ancestors to the new (the trigger), and the moved
+    station's own totals are what they were. What is pending is folded first (waiting for a fold
+    under way), so the station's rows are all in ancestor_stat when their parent is set."""
+    schema = _ancestors.get(table)
+    if schema is None:
         return
-    await session.execute(update(ancestors).where(ancestors.c.node_id == station_id)
-                          .values(parent_id=parent_id or 0))
+    await session.execute(text(fold_sql(schema, batch=False)))
+    await session.execute(text(f"UPDATE {schema}.ancestor_stat SET parent_id = :parent WHERE node_id = :node"),
+                          {"parent": parent_id or 0, "node": station_id})
 
 
-# daily_stat table -> its ancestor_stat table, for the station replica's moves (shared.contracts.stations).
+# daily_stat table -> its schema, for the station replica's moves (shared.contracts.stations).
 _ancestors: dict = {}
 
 
@@ -373,12 +449,13 @@ async def sums(session: AsyncSession, model, *, station_path: str, own_station_i
                day_from: date | None, day_to: date, period: str | None, by_population: bool, by_station: bool,
                populations: bool = True, running: bool = False) -> list[dict]:
     """Sum of the rollup over [day_from, day_to] grouped as asked; day_from None = since the beginning.
-    Read from `model.ancestors`: the rows of the node asked about and, by station, of its children.
+    Read from `model.ancestors_live` (folded and pending): the rows of the node asked about and, by
+    station, of its children.
     populations=False: the service writes only ALL rows, and grouping by population gives them under ALL.
     running=True (with a period and day_from): each period's level at its end, everything before
     day_from included, as a stock is reported; PostgreSQL adds up the running sums.
     At most MAX_ROWS + 1 rows are read: more is a question too large to answer."""
-    table = model.ancestors.__table__
+    table = model.ancestors_live
     first = period_start(day_from, period) if running else None
     parts = _parts(None if running else day_from, day_to, period, first)
     wanted_population = by_population and populations
@@ -387,17 +464,17 @@ async def sums(session: AsyncSession, model, *, station_path: str, own_station_i
     for grain, lo, hi in parts:
         for branch in _branches(table, own_station_id, by_station):
             where, station, sign = branch
-            cols = [table.c.metric.label("metric"),
-                    (table.c.population if wanted_population else literal(ALL)).label("population"),
-                    table.c.period.label("day"), (sign * table.c.value).label("value")]
+            cols = [table.metric.label("metric"),
+                    (table.population if wanted_population else literal(ALL)).label("population"),
+                    table.period.label("day"), (sign * table.value).label("value")]
             if station is not None:
                 cols.append(station.label("station"))
-            stmt = select(*cols).where(where, current, table.c.grain == grain, table.c.metric.in_(metrics),
-                                       table.c.period <= hi)
+            stmt = select(*cols).where(where, current, table.grain == grain, table.metric.in_(metrics),
+                                       table.period <= hi)
             if lo is not None:
-                stmt = stmt.where(table.c.period >= lo)
+                stmt = stmt.where(table.period >= lo)
             if not wanted_population:
-                stmt = stmt.where(table.c.population == ALL)
+                stmt = stmt.where(table.population == ALL)
             selects.append(stmt)
     read = union_all(*selects).subquery("read")
     cols = [read.c.metric.label("metric")]
@@ -434,12 +511,12 @@ def _branches(table, own: int, by_station: bool) -> list[tuple]:
     """(rows, station column, sign) of a read of node `own` (0: the whole tree, "/"). By station, each
     child counts its own rows, and the node itself what is left of its total once its children's are
     taken away: the records filed at the node itself, as in the per-station rows."""
-    node = table.c.node_id == own if own else table.c.parent_id == 0
+    node = table.node_id == own if own else table.parent_id == 0
     if not by_station:
         return [(node, None, 1)]
-    branches = [(or_(table.c.node_id == own, table.c.parent_id == own), table.c.node_id, 1)]
+    branches = [(or_(table.node_id == own, table.parent_id == own), table.node_id, 1)]
     if own:
-        branches.append((table.c.parent_id == own, literal(own, BigInteger), -1))
+        branches.append((table.parent_id == own, literal(own, BigInteger), -1))
     return branches
 
 

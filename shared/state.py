@@ -9,6 +9,8 @@ reads already there, each declared here with its type, none filled lazily on fir
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,12 +18,12 @@ from typing import Any
 
 import httpx
 
-from shared import crypto
+from shared import crypto, rollup
 from shared.attachments import AttachmentFiles
 from shared.auth import TokenVerifier
 from shared.config import ResourceSettings
 from shared.crypto import FieldCipher
-from shared.db import Database
+from shared.db import Database, asyncpg_dsn
 from shared.contracts.lookup.client import Lookup, build as build_lookup
 from shared.proxies import trusted_proxies
 from shared.records import Vault
@@ -67,6 +69,8 @@ class ServiceState(ProcessState):
     # Whether the service keeps values it must find again (ID numbers, phones): their blind index
     # and the create digests' key (shared.records.Vault). Without it, only the cipher.
     with_vault: bool = True
+    # The schema whose rollup by ancestor this process folds in the background (shared.rollup.fold).
+    rollup: str | None = None
     # Where the figure reads go: the standby of READ_DATABASE_URL, or the primary (shared/standby.py).
     figures: FigureReads | None = None
     cipher: FieldCipher | None = None
@@ -94,9 +98,17 @@ class ServiceState(ProcessState):
         self.lookup = build_lookup(settings, gateway)
         self.attachments = AttachmentFiles.open(settings, self.files, self.cipher)
         await self.attachments.start()
+        folding = None
+        if self.rollup is not None:
+            folding = asyncio.create_task(rollup.keep_folding(asyncpg_dsn(settings.database_url), self.rollup,
+                                                              self.name), name=f"fold-{self.rollup}")
         try:
             yield
         finally:
+            if folding is not None:
+                folding.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await folding
             await self.attachments.close()
             await self.lookup.aclose()
             await self.figures.dispose()

@@ -14,7 +14,7 @@ import typer
 
 from ops.cli.context import CliError, console, run
 from ops.cli.stations import progress
-from shared.rollup import drift_sql, rebuild_sql
+from shared.rollup import drift_sql, live_sql, rebuild_sql
 
 app = typer.Typer(help="The figures' rollups by ancestor station: find drift, repair it.", no_args_is_help=True)
 
@@ -51,7 +51,7 @@ def verify() -> None:
                     # One metric at a time: a step of the bar, and a bounded recount, each.
                     metrics = [r["metric"] for r in await conn.fetch(
                         f"SELECT DISTINCT metric FROM {schema}.daily_stat UNION "
-                        f"SELECT DISTINCT metric FROM {schema}.ancestor_stat ORDER BY 1")]
+                        f"SELECT DISTINCT metric FROM ({live_sql(schema)}) AS l ORDER BY 1")]
                     task = bar.add_task(schema, total=len(metrics) or 1)
                     # A repeatable-read snapshot: a write committed mid-check is in both sides or neither.
                     async with conn.transaction(isolation="repeatable_read", readonly=True):

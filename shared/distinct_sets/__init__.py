@@ -11,7 +11,7 @@ sets): it is built by the first reader that finds it missing or stale, and kept 
 
 Stale is judged by two numbers stored with the set and read again with it, in one snapshot:
 
-- `changes`: the sum of `ancestor_stat.changes` over the node's month rows of the SET_COUNTERS
+- `changes`: the sum of the rollup's `changes` (folded and pending) over the node's month rows of the SET_COUNTERS
   metrics (everyone). The rollup's trigger raises it on every row a write touches, whatever the
   sign, and a rebuild keeps it, so it only grows; every change to a set passes through one of those
   rows (shared.rollup._sorted_keys). Equal numbers therefore mean an equal set.

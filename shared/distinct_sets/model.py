@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from pyroaring import BitMap, BitMap64
 from sqlalchemy import ARRAY, BigInteger, Date, DateTime, LargeBinary, String, func
@@ -26,7 +27,7 @@ def distinct_set_model(base: type[DeclarativeBase]):
         node_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
         month: Mapped[date] = mapped_column(Date, primary_key=True)  # the month's first day
         kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-        changes: Mapped[int] = mapped_column(BigInteger)  # ancestor_stat's count when built
+        changes: Mapped[int] = mapped_column(BigInteger)  # the rollup's change count when built
         tree: Mapped[int] = mapped_column(BigInteger)  # the station replica's change number when built
         everyone: Mapped[bytes] = mapped_column(LargeBinary)  # portable Roaring serialization
         # Each population's set, aligned; NULL: built for a question without populations, which a
@@ -43,13 +44,13 @@ class Kept:
     """Where one service keeps its sets and the numbers they are checked by."""
 
     sets: type  # its distinct_set model
-    ancestors: type  # its ancestor_stat model
+    ancestors: Any  # the columns of its rollup by ancestor as read (models.DailyStat.ancestors_live)
     station: type  # its station replica model
 
     @classmethod
     def of(cls, models) -> "Kept | None":
         sets = getattr(models, "DistinctSet", None)
-        return None if sets is None else cls(sets, models.DailyStat.ancestors, models.Station)
+        return None if sets is None else cls(sets, models.DailyStat.ancestors_live, models.Station)
 
 
 # A month's sets by kind: {kind: {population (ALL for everyone): bitmap}}.

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.distinct_sets.model import _BITMAP, _SPLIT, Kept
 from shared.distinct_sets.read import Built
+from shared.rollup import live_sql
 from shared.scope import sql_name
 from shared.stats import ALL, SET_COUNTERS
 
@@ -68,7 +69,7 @@ def stale_sql(schema: str) -> str:
     return f"""
         DELETE FROM {schema}.distinct_set s
         WHERE s.tree <> (SELECT coalesce(max(change_seq), 0) FROM {schema}.station)
-           OR s.changes <> (SELECT coalesce(sum(a.changes), 0) FROM {schema}.ancestor_stat a
+           OR s.changes <> (SELECT coalesce(sum(a.changes), 0) FROM ({live_sql(schema)}) a
                             WHERE a.node_id = s.node_id AND a.grain = 'm' AND a.period = s.month
                               AND a.population = '{ALL}' AND a.metric IN ({counters}))"""
 
@@ -80,7 +81,7 @@ def kept_sql(schema: str) -> str:
         SELECT s.node_id, st.path, s.month, s.kind, s.everyone, s.populations, s.members
         FROM {schema}.distinct_set s JOIN {schema}.station st ON st.id = s.node_id
         WHERE s.tree = (SELECT coalesce(max(change_seq), 0) FROM {schema}.station)
-          AND s.changes = (SELECT coalesce(sum(a.changes), 0) FROM {schema}.ancestor_stat a
+          AND s.changes = (SELECT coalesce(sum(a.changes), 0) FROM ({live_sql(schema)}) a
                            WHERE a.node_id = s.node_id AND a.grain = 'm' AND a.period = s.month
                              AND a.population = '{ALL}' AND a.metric IN ({counters}))
         ORDER BY s.node_id, s.month, s.kind"""

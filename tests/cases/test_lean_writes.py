@@ -13,6 +13,7 @@ from sqlalchemy import text
 from services.cases.models import Case, ServiceRecord
 from services.cases.schemas.records import ServiceRecordCreate
 from services.cases.service import records as record_service
+from shared.rollup import live_sums_sql
 from shared.db import raw_connection
 from shared.principals import Principal, Role, device_principal
 from shared.repository import get_live
@@ -31,8 +32,8 @@ STORED = {
                  "record_id, station_path FROM cases.audit_log ORDER BY record_table, record_id, action",
     "daily_stat": "SELECT station_id, day, metric, population, station_path, value FROM cases.daily_stat "
                   "ORDER BY 1, 2, 3, 4",
-    "ancestor_stat": "SELECT node_id, grain, metric, period, population, shard, parent_id, value "
-                     "FROM cases.ancestor_stat ORDER BY 1, 2, 3, 4, 5, 6",
+    "ancestor_stat": "SELECT node_id, grain, metric, period, population, parent_id, value "
+                     f"FROM ({live_sums_sql('cases')}) AS s WHERE value <> 0 ORDER BY 1, 2, 3, 4, 5",
     "person_day": "SELECT station_id, day, population, person, station_path, refs FROM cases.person_day "
                   "ORDER BY 1, 2, 3, 4",
 }

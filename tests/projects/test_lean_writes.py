@@ -20,6 +20,7 @@ from services.projects.schemas.work import ActivityCreate, ActivityRead, Attenda
 from services.projects.service import activities as activity_service
 from services.projects.service import attendance as attendance_service
 from services.projects.service.groups import project_for_work
+from shared.rollup import live_sums_sql
 from shared.contracts.lookup.client import Asker
 from shared.crypto import open_row
 from shared.db import raw_connection
@@ -46,8 +47,8 @@ STORED = {
                  "record_id, station_path FROM projects.audit_log ORDER BY 8, 9, 7, 1, 2, 3, 4, 5, 6, 10",
     "daily_stat": "SELECT station_id, day, metric, population, station_path, value FROM projects.daily_stat "
                   "ORDER BY 1, 2, 3, 4",
-    "ancestor_stat": "SELECT node_id, grain, metric, period, population, shard, parent_id, value "
-                     "FROM projects.ancestor_stat ORDER BY 1, 2, 3, 4, 5, 6",
+    "ancestor_stat": "SELECT node_id, grain, metric, period, population, parent_id, value "
+                     f"FROM ({live_sums_sql('projects')}) AS s WHERE value <> 0 ORDER BY 1, 2, 3, 4, 5",
     "person_day": "SELECT station_id, day, population, person, station_path, refs FROM projects.person_day "
                   "ORDER BY 1, 2, 3, 4",
 }

@@ -60,6 +60,10 @@ OVERRIDES: dict[str, dict[str, object]] = {
     # Targets as clients wrote them before projects_0005 renamed the people-with-a-case target.
     "projects.project": {"targets": json.dumps([{"metric": "groups", "target": 3},
                                                 {"metric": "beneficiaries.registered", "target": 80}])},
+    # A station whose rows the sharded rollup's trigger (until *_ancestor_pending) put in shard 0 (its id
+    # mod 16), where that revision's downgrade puts every row back: the shards it folds together do not
+    # come apart again. The fold itself: test_the_rollups_shards_fold_into_one_row_per_key.
+    **{f"{s}.daily_stat": {"station_id": 16} for s in ("cases", "projects", "volunteers")},
 }
 # Columns a revision rewrites on purpose, per table: "revision": {"schema.table": {"column", ...}}.
 # A dropped table is named with the column set {"*"}.
@@ -78,6 +82,10 @@ TRANSFORMS: dict[str, dict[str, set[str]]] = {
     # as attendance is numbered (projects, ops/person_numbers.py); person_day_is_numbered checks them.
     "cases_0015": {"cases.person_day": {"*"}},
     "projects_0009": {"projects.person_day": {"*"}},
+    # The shard column dropped, its shards folded into one row per key (shards_folded checks the sums).
+    "cases_0020": {"cases.ancestor_stat": {"*"}},
+    "projects_0013": {"projects.ancestor_stat": {"*"}},
+    "volunteers_0013": {"volunteers.ancestor_stat": {"*"}},
 }
 # Columns never compared: the sync marker moves whenever a row is written.
 VOLATILE = {"change_xid"}
@@ -459,3 +467,37 @@ def test_every_step_has_the_name_alembic_logs_it_by(lineage):
     for revision in script.walk_revisions("base", "heads"):
         for step in (revision.module.upgrade, revision.module.downgrade):
             assert isinstance(step.__name__, str) and step.__name__, (revision.revision, step)
+
+
+# The revision that folds the rollup's shards together (writers append, a background step folds:
+# shared.rollup), and the one before it, per lineage.
+ANCESTOR_PENDING = {"cases": ("cases_0019", "cases_0020"), "projects": ("projects_0012", "projects_0013"),
+                    "volunteers": ("volunteers_0012", "volunteers_0013")}
+
+
+@pytest.mark.parametrize("lineage", sorted(ANCESTOR_PENDING))
+async def test_the_rollups_shards_fold_into_one_row_per_key(lineage, fresh_database):
+    """A key's rows in several shards become one row holding their sums (value and change count), its
+    parent kept; a key in one shard is left as it was; nothing is left pending."""
+    url, schema = fresh_database, lineage
+    before, revision = ANCESTOR_PENDING[lineage]
+    await migrate("up", lineage, url, before)
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        await conn.executemany(
+            f"INSERT INTO {schema}.ancestor_stat (node_id, grain, metric, period, population, shard, parent_id, "
+            "value, changes) VALUES ($1, $2, 'person_times.casework', $3, $4, $5, $6, $7, $8)",
+            [(1, "m", date(2026, 11, 1), ALL, 0, 0, Decimal("1.50"), 1),
+             (1, "m", date(2026, 11, 1), ALL, 3, 0, Decimal("2.00"), 2),
+             (1, "m", date(2026, 11, 1), ALL, 7, 0, Decimal("-0.50"), 4),
+             (1, "d", date(2026, 11, 3), ALL, 7, 0, Decimal("3.00"), 1),
+             (2, "d", date(2026, 11, 3), "elderly", 0, 1, Decimal("4.00"), 1)])
+        await migrate("up", lineage, url, revision)
+        rows = [tuple(r) for r in await conn.fetch(
+            f"SELECT * FROM {schema}.ancestor_stat ORDER BY node_id, grain, period, population")]
+        assert rows == [(1, "d", "person_times.casework", date(2026, 11, 3), ALL, 0, Decimal("3.00"), 1),
+                        (1, "m", "person_times.casework", date(2026, 11, 1), ALL, 0, Decimal("3.00"), 7),
+                        (2, "d", "person_times.casework", date(2026, 11, 3), "elderly", 1, Decimal("4.00"), 1)]
+        assert await conn.fetchval(f"SELECT count(*) FROM {schema}.ancestor_pending") == 0
+    finally:
+        await conn.close()

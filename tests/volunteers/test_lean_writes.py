@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from services.volunteers.schemas.hours import HoursCreate
 from services.volunteers.service import hours as hours_service
+from shared.rollup import live_sums_sql
 from shared.contracts.lookup.client import Asker
 from shared.db import raw_connection
 from shared.principals import Principal, Role, device_principal
@@ -32,8 +33,8 @@ STORED = {
                  "record_id, station_path FROM volunteers.audit_log ORDER BY 8, 9, 7, 1, 2, 3, 4, 5, 6, 10",
     "daily_stat": "SELECT station_id, day, metric, population, station_path, value FROM volunteers.daily_stat "
                   "ORDER BY 1, 2, 3, 4",
-    "ancestor_stat": "SELECT node_id, grain, metric, period, population, shard, parent_id, value "
-                     "FROM volunteers.ancestor_stat ORDER BY 1, 2, 3, 4, 5, 6",
+    "ancestor_stat": "SELECT node_id, grain, metric, period, population, parent_id, value "
+                     f"FROM ({live_sums_sql('volunteers')}) AS s WHERE value <> 0 ORDER BY 1, 2, 3, 4, 5",
     "served_day": "SELECT volunteer_id, day, station_id, station_path, records FROM volunteers.served_day "
                   "ORDER BY 1, 2, 3",
 }

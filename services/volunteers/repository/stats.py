@@ -91,7 +91,7 @@ async def sums(session: AsyncSession, **query) -> list[dict]:
 
 
 # Where the active volunteers are kept by ancestor and month (shared.distinct_sets).
-KEPT = Kept(DistinctSet, DailyStat.ancestors, Station)
+KEPT = Kept(DistinctSet, DailyStat.ancestors_live, Station)
 
 
 async def _members(session: AsyncSession, station_path: str, day_from: date, day_to: date, period: str | None,
