@@ -610,20 +610,22 @@ def _rows(found, metric: str) -> list[dict]:
 
 async def answer(session: AsyncSession, query: StatsQuery, known: Iterable[Metric], sums: Reader, *,
                  stocks: frozenset[Metric] = STOCK_METRICS,
-                 computed: Mapping[Metric, Reader] | None = None) -> list[dict]:
+                 computed: Mapping[Metric | tuple[Metric, ...], Reader] | None = None) -> list[dict]:
     """The rows of shared.stats.StatsAnswer for `query`. `known`: the metrics this service answers;
     `sums`: its rollup's `sums` bound to its model; `stocks`: metrics that are a level (summed from
     the beginning up to each period's end) rather than a flow; `computed`: metrics read by a reader
-    of their own instead of the rollup."""
+    of their own instead of the rollup. A reader keyed by several metrics is called once for those
+    of them asked, with `metrics`, and its rows name theirs."""
     known = tuple(known)
     computed = computed or {}
+    own = {m for key in computed for m in (key if isinstance(key, tuple) else (key,))}
     # Metrics of other services are not ours to answer: the gateway merges what each knows.
     metrics = [m for m in (query.metrics or known) if m in known]
     period = next((g for g in query.group_by if g not in ("population", "station")), None)
     common = {"station_path": query.station_path, "own_station_id": own_station(query.station_path),
               "by_population": "population" in query.group_by, "by_station": "station" in query.group_by}
-    flows = [m.value for m in metrics if m not in stocks and m not in computed]
-    levels = [m.value for m in metrics if m in stocks and m not in computed]
+    flows = [m.value for m in metrics if m not in stocks and m not in own]
+    levels = [m.value for m in metrics if m in stocks and m not in own]
     rows: list[dict] = []
     if flows:
         rows += await sums(session, metrics=flows, day_from=query.from_on, day_to=query.to_on, period=period,
@@ -632,10 +634,17 @@ async def answer(session: AsyncSession, query: StatsQuery, known: Iterable[Metri
         # Without a period, the level at `to`; with one, at each period's end.
         rows += await sums(session, metrics=levels, day_from=query.from_on if period else None,
                            day_to=query.to_on, period=period, running=period is not None, **common)
-    for metric, read in computed.items():
-        if metric in metrics:
-            found = await read(session, day_from=query.from_on, day_to=query.to_on, period=period, **common)
-            rows += _rows([r for r in found if r["value"]], metric.value)
+    for key, read in computed.items():
+        if not isinstance(key, tuple):
+            if key in metrics:
+                found = await read(session, day_from=query.from_on, day_to=query.to_on, period=period, **common)
+                rows += _rows([r for r in found if r["value"]], key.value)
+            continue
+        asked = [m for m in key if m in metrics]
+        if asked:
+            found = await read(session, asked, day_from=query.from_on, day_to=query.to_on, period=period, **common)
+            for metric in asked:
+                rows += _rows([r for r in found if r["metric"] == metric and r["value"]], metric.value)
     if len(rows) > MAX_ROWS:
         raise _too_many_rows()
     return rows

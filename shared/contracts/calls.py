@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 import httpx
+import orjson
 from pydantic import ValidationError
 
 T = TypeVar("T")
@@ -63,7 +64,9 @@ async def posted_figures(service: Service, path: str, body: dict, key: str) -> C
     """POST a figure question to one of the service's internal routes: the answer's `key` and its `as_of`."""
     r = await service.http.post(path, json=body, headers=service.headers())
     r.raise_for_status()
-    answer = r.json()
+    # orjson, not httpx's json module: a province's person sets are about a megabyte of base64, and
+    # the standard parser took a twelfth of the gateway's CPU per summary (docs/performance.md).
+    answer = orjson.loads(r.content)
     as_of = answer.get("as_of")
     return Counted(answer[key], datetime.fromisoformat(as_of) if as_of else None)
 

@@ -1,7 +1,5 @@
 """Answers the counting contract from the daily rollup, never from the records themselves."""
 
-import functools
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.repository import stats as repo
@@ -10,10 +8,10 @@ from shared.contracts.stats.schemas import StatsQuery
 from shared.stats import PROJECT_METRICS, Metric
 
 # All of them flows (summed inside the period); this service keeps no stock metric. The projects'
-# own figures are read from the project table (repository/stats.py projects_figure).
+# own figures are read from the project table, all four at once (repository/stats.py project_figures).
 METRICS = (Metric.person_times_group, Metric.person_times_community, Metric.groups, Metric.group_sessions,
            Metric.activities, Metric.resources_linked, *PROJECT_METRICS)
-PROJECTS = {m: functools.partial(repo.projects_figure, metric=m) for m in PROJECT_METRICS}
+PROJECTS = {PROJECT_METRICS: repo.project_figures}
 
 
 async def answer(session: AsyncSession, query: StatsQuery, keep: object = None) -> list[dict]:
