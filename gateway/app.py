@@ -18,6 +18,7 @@ from gateway.identity.live import AccountGate
 from gateway.meta.api import router as meta_router
 from gateway.reports.api import router as reports_router
 from gateway.stats.api import router as stats_router
+from gateway.sync.admission import SyncAdmissionMiddleware
 from gateway.sync.api import router as sync_router
 from gateway.sync.attachments import router as sync_attachments_router
 from gateway.state import GatewayState
@@ -49,7 +50,7 @@ def create_app(settings: GatewaySettings | None = None,
                     idempotent_answers=IdempotentAnswer,
                     description="Community social-work stations: casework, group work, community activities "
                                 "and volunteers. Log in with the Authorize button (username and password).",
-                    openapi_tags=OPENAPI_TAGS, middleware=[AccountGate], state=state,
+                    openapi_tags=OPENAPI_TAGS, middleware=[AccountGate, SyncAdmissionMiddleware], state=state,
                     collectors=[ReplicaCollector(state.replica_sets)])
     app.include_router(identity_router)
     app.include_router(progress_router)

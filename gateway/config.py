@@ -79,6 +79,10 @@ class GatewaySettings(ServiceSettings):
     sync_max_push_records: int = 10_000
     # A service's part of a push is many records in one transaction: longer than an ordinary hop.
     sync_push_timeout_s: float = 120.0
+    # Tablet pulls and pushes served at once by this process (0: no limit); one that finds them all
+    # taken waits this long for a slot, then is told 503 with Retry-After (gateway/sync/admission.py).
+    sync_concurrency: int = 32
+    sync_admission_wait_s: float = 1.0
 
     @model_validator(mode="after")
     def _gateway_fallbacks(self) -> "GatewaySettings":

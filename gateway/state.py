@@ -15,6 +15,7 @@ from gateway.identity.live import LiveAccounts, LiveStations
 from gateway.replication import LEADER_KEY, StationPusher
 from gateway.stats.cache import AnswerCache
 from gateway.stats.shared import SharedAnswers
+from gateway.sync.admission import SyncAdmission
 from gateway.upstream import Upstreams
 from shared.auth import TokenSigner, TokenVerifier
 from shared.db import Database, asyncpg_dsn, make_engine
@@ -48,6 +49,8 @@ class GatewayState(ProcessState):
     # The services' synced tables, asked for when a tablet first needs them, since a service may be
     # down when the gateway starts (gateway.sync.registry).
     sync_registry: Registry | None = None
+    # How many tablet syncs this process serves at once (gateway/sync/admission.py).
+    sync_admission: SyncAdmission | None = None
     # The platform's API document, the gateway's and the services' (gateway.upstream.openapi).
     merged_openapi: MergedOpenAPI | None = None
 
@@ -79,6 +82,7 @@ class GatewayState(ProcessState):
                                   settings.access_ttl_s)
         self.verifier = TokenVerifier(settings.public_key_pem(), settings.jwt_issuer, settings.jwt_audience)
         self.upstreams = Upstreams.build(settings, transports)
+        self.sync_admission = SyncAdmission(settings.sync_concurrency, settings.sync_admission_wait_s)
         self.stats_cache = AnswerCache(settings.stats_cache_s, stale_s=settings.stats_stale_s,
                                        per_compute=settings.stats_cache_per_compute)
         if settings.stats_cache_s > 0:

@@ -156,6 +156,12 @@ def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = N
     return JSONResponse(problem, status_code=problem["status"], media_type=PROBLEM, headers=headers)
 
 
+async def send_problem(scope, receive, send, problem: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    """`problem` answered by plain ASGI middleware (before any route), in the request's language."""
+    language = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"accept-language"), None)
+    await problem_response(problem, headers, negotiate(language))(scope, receive, send)
+
+
 def _field_name(loc: tuple | list) -> str:
     # ("body", "profile", "birth_on") -> "profile.birth_on"; query/path keep their source.
     parts = [str(p) for p in loc]

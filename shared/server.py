@@ -15,7 +15,8 @@ start the processes this way. It is uvicorn with uvloop and httptools and these 
   loop are joined and sent at its end (`CoalescingTransport`): a plain response's head and body
   are always made in the same turn. docs/performance.md has what it saves;
 - once the app has started, what it has built is set aside from the garbage collector's full
-  passes (`settle_heap`).
+  passes (`settle_heap`);
+- idle client connections are kept 75 s, not uvicorn's 5 (`KEEP_ALIVE_S`).
 """
 
 from __future__ import annotations
@@ -89,10 +90,19 @@ def settle_heap() -> None:
         gc.freeze()
 
 
+# How long an idle client connection is kept open (uvicorn's default is 5 s). A tablet told to come
+# back after a 503's Retry-After (up to 30 s, gateway/sync/admission.py) finds its connection still
+# there, instead of racing the server's close: in the province's storm, clients whose next request
+# crossed that close were cut off (ServerDisconnectedError, connection reset). The gateway's own
+# pool to the services expires its idle connections sooner (gateway/upstream/clients.py).
+KEEP_ALIVE_S = 75
+
+
 def config(app: str, host: str, port: int, workers: int = 1, log_level: str = "info") -> dict:
     """uvicorn.run's arguments for one process (`app`: "module:factory")."""
     return {"app": app, "factory": True, "host": host, "port": port, "workers": workers, "loop": "uvloop",
-            "http": HttpProtocol, "proxy_headers": False, "access_log": False, "log_level": log_level}
+            "http": HttpProtocol, "proxy_headers": False, "access_log": False, "log_level": log_level,
+            "timeout_keep_alive": KEEP_ALIVE_S}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,8 +26,7 @@ from shared.auth import TokenVerifier
 from shared.principals import Principal, Role
 from shared.scope import path_under
 from shared.db import database_unavailable, unavailable_problem
-from shared.errors import AppError, Unauthorized, problem_response
-from shared.i18n import negotiate
+from shared.errors import AppError, Unauthorized, send_problem
 from shared.notify import Listener, NotifiedCache
 
 log = logging.getLogger("haolin.gateway.live")
@@ -121,15 +120,11 @@ class AccountGate:
         try:
             actor = await state.accounts.actor(principal)
         except AppError as exc:
-            return await _answer(scope, receive, send, exc.to_problem(scope["path"]), exc.headers)
+            return await send_problem(scope, receive, send, exc.to_problem(scope["path"]), exc.headers)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            return await _answer(scope, receive, send, unavailable_problem(scope["path"]), {"Retry-After": "2"})
+            return await send_problem(scope, receive, send, unavailable_problem(scope["path"]), {"Retry-After": "2"})
         scope.setdefault("state", {})["actor"] = actor
         await self.app(scope, receive, send)
 
-
-async def _answer(scope, receive, send, problem: dict, headers: dict | None) -> None:
-    language = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"accept-language"), None)
-    await problem_response(problem, headers, negotiate(language))(scope, receive, send)

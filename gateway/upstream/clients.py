@@ -25,8 +25,8 @@ SERVICES = ("cases", "projects", "volunteers")
 # A busy gateway keeps many requests in flight to one service; past this they queue
 # for a connection instead of opening more sockets than uvicorn serves well.
 POOL_CONNECTIONS = 256
-# Below uvicorn's default keep-alive (5 s): a connection the service has already
-# closed must never be picked from the pool for the next request.
+# Well below the services' keep-alive (shared/server.py KEEP_ALIVE_S): a connection the service
+# has already closed must never be picked from the pool for the next request.
 KEEPALIVE_EXPIRY_S = 4.0
 
 
