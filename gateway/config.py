@@ -82,7 +82,7 @@ class GatewaySettings(ServiceSettings):
     # Tablet pulls and pushes served at once by this process (0: no limit); one that finds them all
     # taken waits this long for a slot, then is told 503 with Retry-After (gateway/sync/admission.py).
     sync_concurrency: int = 32
-    sync_admission_wait_s: float = 1.0
+    sync_admission_wait_s: float = 10.0
 
     @model_validator(mode="after")
     def _gateway_fallbacks(self) -> "GatewaySettings":
