@@ -65,7 +65,6 @@ class SyncAdmission:
             self._slots.release()
 
 
-
 # The routes admitted: a pull (GET) and a push (POST); the schema (GET /v1/sync/schema) is cheap.
 SYNC_PATH = "/v1/sync"
 
