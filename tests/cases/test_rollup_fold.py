@@ -6,12 +6,13 @@ nor double a delta."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import date, timedelta
 from decimal import Decimal
 
 import asyncpg
 
-from shared.rollup import FOLD_BATCH, fold, fold_sql, live_sums_sql
+from shared.rollup import FOLD_BATCH, fold, fold_sql, keep_folding, live_sums_sql
 from tests.conftest import _plain
 
 
@@ -94,3 +95,19 @@ class TestFoldsAtOnce:
         found = {(r["node_id"], r["period"]): (r["value"], r["changes"]) for r in await db.fetch(
             f"SELECT * FROM ({live_sums_sql('cases')}) AS s WHERE metric = 'person_times.casework'")}
         assert found == {k: (Decimal(per_key) / 4, per_key) for k in keys}
+
+
+class TestFoldFailures:
+    async def test_a_fold_that_cannot_reach_the_database_is_logged_and_tried_again(self, caplog):
+        # Nothing listens on port 1: every connection is refused.
+        folding = asyncio.create_task(keep_folding("postgresql://nobody:secret@127.0.0.1:1/none", "cases",
+                                                   "haolin-test", every_s=0.05))
+        await asyncio.sleep(0.6)
+        assert not folding.done()  # still trying, not crashed
+        folding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await folding
+        failed = [r.getMessage() for r in caplog.records if "fold failed" in r.getMessage()]
+        assert len(failed) >= 2, caplog.records
+        # Logged by the error's type: nothing of the connection string.
+        assert all("secret" not in m and "nobody" not in m and "cases" in m for m in failed), failed
