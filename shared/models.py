@@ -50,7 +50,8 @@ class RecordMixin:
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     station_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    station_path: Mapped[str] = mapped_column(PathType, index=True)
+    # Indexed with change_xid, in the database only (migrations.common PULL_INDEX), like change_xid itself.
+    station_path: Mapped[str] = mapped_column(PathType)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
