@@ -36,6 +36,8 @@ SYSTEM_USER = "haolinpg"
 
 
 PG_MAJOR = 18
+# Pushes held half-way at once (shared/prepared.py): a gateway process syncs at most 32 at a time.
+MAX_PREPARED = 100
 
 
 class PgError(RuntimeError):
@@ -138,7 +140,11 @@ def start(data: Path | None = None, port: int | None = None) -> str:
     log = data / "server.log"
     if not _is_listening(port):
         # Socket directory inside the data folder: /tmp may be shared with other runs.
-        opts = f"-h 127.0.0.1 -p {port} -k {data} -c max_connections=300 -c fsync=on"
+        # max_prepared_transactions: a tablet's push across two services is written once, the first
+        # part held prepared until the second is written (shared/prepared.py); PostgreSQL allows none
+        # by default. A server started without it still works: its pushes are dry-run first.
+        opts = (f"-h 127.0.0.1 -p {port} -k {data} -c max_connections=300 -c fsync=on "
+                f"-c max_prepared_transactions={MAX_PREPARED}")
         started = subprocess.run(
             [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs,
@@ -212,11 +218,12 @@ def start_standby(data: Path, port: int, primary_port: int | None = None) -> str
         (data / "server.log").unlink(missing_ok=True)
     log = data / "server.log"
     if not _is_listening(port):
-        # max_connections at least the primary's (a standby refuses to start with fewer);
+        # max_connections and max_prepared_transactions at least the primary's (a standby refuses to
+        # start with fewer);
         # hot_standby_feedback: the primary keeps the row versions a long read here still needs, so a
         # sync pull streaming for minutes is not cancelled by the replay of a vacuum.
         opts = (f"-h 127.0.0.1 -p {port} -k {data} -c max_connections=300 -c hot_standby=on "
-                "-c hot_standby_feedback=on")
+                f"-c hot_standby_feedback=on -c max_prepared_transactions={MAX_PREPARED}")
         started = subprocess.run(
             [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)

@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
     # A tablet's push (WatermelonDB sends every change at once and cannot split it): room for
     # the gateway's record limit (GATEWAY_SYNC_MAX_PUSH_RECORDS, 10,000) of large records.
     sync_max_body_bytes: int = 16_000_000
+    # A push's part held prepared this long has lost its gateway and is rolled back (shared/prepared.py):
+    # above the gateway's GATEWAY_SYNC_PUSH_TIMEOUT_S (120 s), since the gateway commits it only after the
+    # later services have written their parts.
+    sync_prepared_ttl_s: float = 300.0
 
     jwt_public_key: str | None = None
     jwt_public_key_file: Path | None = None

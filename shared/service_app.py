@@ -34,7 +34,7 @@ def build_service_app(settings: ServiceSettings, transports: dict[str, httpx.Asy
     transports = transports or {}
     state = ServiceState(settings, models.AuditLog, metadata=models.Base.metadata, name=f"haolin-{service}",
                          files=service, write_guard=write_guard(models.Station), with_vault=with_vault,
-                         rollup=models.DailyStat.__table__.schema)
+                         rollup=models.DailyStat.__table__.schema, prepared=service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from shared import crypto, rollup
+from shared import crypto, prepared, rollup
 from shared.attachments import AttachmentFiles
 from shared.auth import TokenVerifier
 from shared.config import ResourceSettings
@@ -71,6 +71,8 @@ class ServiceState(ProcessState):
     with_vault: bool = True
     # The schema whose rollup by ancestor this process folds in the background (shared.rollup.fold).
     rollup: str | None = None
+    # The service whose abandoned prepared push parts this process rolls back (shared.prepared.sweep).
+    prepared: str | None = None
     # Where the figure reads go: the standby of READ_DATABASE_URL, or the primary (shared/standby.py).
     figures: FigureReads | None = None
     cipher: FieldCipher | None = None
@@ -98,17 +100,21 @@ class ServiceState(ProcessState):
         self.lookup = build_lookup(settings, gateway)
         self.attachments = AttachmentFiles.open(settings, self.files, self.cipher)
         await self.attachments.start()
-        folding = None
+        background = []
         if self.rollup is not None:
-            folding = asyncio.create_task(rollup.keep_folding(asyncpg_dsn(settings.database_url), self.rollup,
-                                                              self.name), name=f"fold-{self.rollup}")
+            background.append(asyncio.create_task(rollup.keep_folding(
+                asyncpg_dsn(settings.database_url), self.rollup, self.name), name=f"fold-{self.rollup}"))
+        if self.prepared is not None:
+            background.append(asyncio.create_task(prepared.keep_sweeping(
+                asyncpg_dsn(settings.database_url), self.prepared, self.name, settings.sync_prepared_ttl_s),
+                name=f"sweep-{self.prepared}"))
         try:
             yield
         finally:
-            if folding is not None:
-                folding.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await folding
+                    await task
             await self.attachments.close()
             await self.lookup.aclose()
             await self.figures.dispose()

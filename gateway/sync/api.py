@@ -7,17 +7,20 @@ chunks of about 64 KB, never gathered whole: a first sync of a large station cos
 a chunk's memory at a time. The `timestamp` is written last, once all services have
 been read: the id of a SyncCursor row holding each service's own cursor.
 
-Push: split by table to the owning services; every service dry-runs its part (rules, scope,
-conflicts) before any writes; then each writes its part in one transaction. Services go one
-after another, owners of parents first, so attendance of a person new in the same push holds. A service that
-fails after another wrote leaves the push half done; the tablet retries it (it still holds
-all its changes) and, since a record already as pushed is left alone, the retry converges.
+Push: split by table to the owning services, which go one after another, owners of parents first,
+so attendance of a person new in the same push holds. Each part is one transaction; a push across
+services is written once, every part but the last held as a prepared transaction until the last is
+written (shared.prepared), or, where a service's database cannot prepare, dry-run by every service
+before any writes. A service that fails after another wrote leaves the push half done; the tablet
+retries it (it still holds all its changes) and, since a record already as pushed is left alone,
+the retry converges.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -31,6 +34,7 @@ from gateway.models import Device, Station
 from gateway.sync.limits import check_push_size, check_push_text
 from gateway.sync.registry import Registry, registry
 from gateway.upstream import Upstreams
+from shared import prepared
 from shared.audit import actor_of, log_reads
 from shared.contracts.calls import services
 from shared.contracts.sync import client as sync_contract
@@ -279,30 +283,76 @@ async def push(request: Request, device: DeviceDep,
     owners = services(request.app.state.upstreams, request.app.state.signer, by_service)
     limit = request.app.state.settings.sync_push_timeout_s
 
-    async def send(service: str, check_only: bool, provisional: dict) -> sync_contract.PushAnswer:
+    async def send(service: str, provisional: dict, check_only: bool = False,
+                   prepare: str | None = None) -> sync_contract.PushAnswer:
         body = {"station_id": station.id, "station_path": station.path, "device_id": str(dev.id),
                 "since": cursor.get(service) if cursor is not None else None, "check_only": check_only,
-                "changes": by_service[service], "provisional": provisional,
+                "prepare": prepare, "changes": by_service[service], "provisional": provisional,
                 "pushed": {t: ids for t, ids in pushed.items() if t not in by_service[service] and ids}}
         return await sync_contract.push(owners[service], body, device_token, address, limit)
 
+    def refused(answer: sync_contract.PushAnswer) -> Response:
+        # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the
+        # records; its `instance` is the path the tablet called, not the internal one.
+        status, problem = answer.problem
+        if isinstance(problem, dict):
+            problem["instance"] = request.url.path
+        return JSONResponse(problem, status_code=status, media_type=PROBLEM)
+
     # One service after another, in the registry's order (cases before projects): a service may
-    # rely on records of the same push that an earlier one owns. In the dry run each is told what
-    # the earlier ones would create (`provides`); in the writes, those are written before it asks.
+    # rely on records of the same push that an earlier one owns, as the earlier one describes them
+    # (`provides`: a person new in the push, for their attendance).
     order = [s for s in dict.fromkeys(t.service for t in reg.tables) if s in by_service]
-    # A push within one service needs no dry run: its write checks everything the dry run would and
-    # is one transaction, so a refused push writes nothing. Skipping it halves the cost of the
-    # common push (a worker's casework only; docs/performance.md, scenario 5a).
-    for check_only in (True, False) if len(order) > 1 else (False,):
+    if len(order) == 1:
+        # Its write checks everything a dry run would and is one transaction, so a refused push
+        # writes nothing (docs/performance.md, scenario 5a).
+        answer = await send(order[0], {})
+        return refused(answer) if answer.problem is not None else Response(status_code=204)
+    if reg.two_phase.issuperset(order):
+        return await _written_once(order, send, refused, owners, limit)
+    # A service that cannot hold its part prepared: every service dry-runs its part first (rules,
+    # scope, conflicts), each told what the earlier ones would create; then each writes.
+    for check_only in (True, False):
         provisional: dict[str, list] = {}
         for service in order:
-            answer = await send(service, check_only, provisional if check_only else {})
+            answer = await send(service, provisional if check_only else {}, check_only=check_only)
             if answer.problem is not None:
-                # The service's own problem (409 conflict, 403 out of scope, 422 invalid) names the
-                # records; its `instance` is the path the tablet called, not the internal one.
-                status, problem = answer.problem
-                if isinstance(problem, dict):
-                    problem["instance"] = request.url.path
-                return JSONResponse(problem, status_code=status, media_type=PROBLEM)
+                return refused(answer)
             provisional.update(answer.provides)
+    return Response(status_code=204)
+
+
+async def _written_once(order: list[str], send, refused, owners, limit: float) -> Response:
+    """A push across services, each part written once (shared.prepared): every service but the last
+    writes its part and holds it prepared, describing what it created; the last writes and commits
+    its own on that description; then the prepared parts are committed. A refusal rolls back what
+    is prepared, so a refused push writes nothing."""
+    held: list[tuple[str, str]] = []
+    provisional: dict[str, list] = {}
+    done = False
+    try:
+        for service in order[:-1]:
+            name = prepared.name_for(service, uuid.uuid4().hex)
+            answer = await send(service, provisional, prepare=name)
+            if answer.problem is not None:
+                return refused(answer)
+            held.append((service, name))
+            provisional.update(answer.provides)
+        answer = await send(order[-1], provisional)
+        if answer.problem is not None:
+            return refused(answer)
+        done = True
+    finally:
+        if not done:
+            # Refused, or no answer from a later service (which may have written its part: the push
+            # is then half written, and converges when the tablet retries). What a rollback here
+            # misses, the owner sweeps once it is abandoned.
+            for service, name in held:
+                await sync_contract.finish(owners[service], name, commit=False, timeout_s=limit)
+    lost = [service for service, name in held
+            if not await sync_contract.finish(owners[service], name, commit=True, timeout_s=limit)]
+    if lost:
+        # The later parts are written; these are not. A retry writes them and leaves the rest as pushed.
+        raise sync_contract.SyncUnavailable(f"The {lost[0]} service did not write its part of the push: push again.",
+                                            service=lost[0])
     return Response(status_code=204)

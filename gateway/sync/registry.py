@@ -37,6 +37,9 @@ class Table:
 @dataclass(frozen=True)
 class Registry:
     tables: tuple[Table, ...]
+    # The services that can hold their part of a push prepared (shared.prepared): a push across
+    # services all of which can is written once; otherwise each dry-runs first.
+    two_phase: frozenset[str] = frozenset()
 
     @property
     def version(self) -> int:
@@ -68,12 +71,14 @@ async def registry(state) -> Registry:
     upstreams: Upstreams = state.upstreams
     signer: TokenSigner = state.signer
 
-    async def ask(service: Service) -> list[Table]:
+    async def ask(service: Service) -> tuple[list[Table], bool]:
+        told = await sync_contract.schema(service, upstreams.timeout_s)
         return [Table(name=t.name, service=service.name, since=t.since, columns=tuple(t.columns),
-                      columns_since=t.columns_since) for t in await sync_contract.tables(service, upstreams.timeout_s)]
+                      columns_since=t.columns_since) for t in told.tables], told.two_phase
 
     asked = services(upstreams, signer, SERVICES)
-    found = Registry(tables=tuple(t for tables in await asyncio.gather(*(ask(asked[s]) for s in SERVICES))
-                                  for t in tables))
+    answers = await asyncio.gather(*(ask(asked[s]) for s in SERVICES))
+    found = Registry(tables=tuple(t for tables, _ in answers for t in tables),
+                     two_phase=frozenset(s for s, (_, can) in zip(SERVICES, answers) if can))
     state.sync_registry = found
     return found

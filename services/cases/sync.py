@@ -286,7 +286,7 @@ BENEFICIARIES = CasesTable(
     computed=_masked,
     unchanged=_beneficiary_unchanged,
     # What the projects service's attendee check needs of a person new in the same push.
-    provides=lambda b: {"station_id": b.station_id, "populations": list(b.populations or [])},
+    provides=lambda b: {"station_id": b.station_id, "populations": list(b.populations or []), "person_no": b.person_no},
 )
 
 

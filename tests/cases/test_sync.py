@@ -402,9 +402,12 @@ class TestPush:
         c = tablet_case(b["id"], today)
         changes = {"beneficiaries": {"created": [b]}, "cases": {"created": [c]}}
         answer = await push(cases_client, service_headers, changes, check_only=True, expect=200)
-        # It tells what other services may rely on: the new person, for attendance in the same push.
+        # It tells what other services may rely on: the new person, for attendance in the same push,
+        # with the number they were given (a held part commits it as given: shared/prepared.py).
+        number = answer["provides"]["beneficiaries"][0].get("person_no")
+        assert isinstance(number, int)
         assert answer == {"provides": {"beneficiaries": [{"id": b["id"], "station_id": 2,
-                                                          "populations": ["elderly"]}]}}
+                                                          "populations": ["elderly"], "person_no": number}]}}
         assert await db.fetchval("SELECT count(*) FROM cases.beneficiary") == 0
         assert await db.fetchval("SELECT count(*) FROM cases.daily_stat WHERE value <> 0") == 0
         # ...but runs the rules.

@@ -155,24 +155,21 @@ class TestTwoTablets:
                      "disclosure_consent": True}
         changes = {"beneficiaries": {"created": [person]}, "volunteers": {"created": [volunteer]}}
 
-        # The volunteers service dies between the dry run and the writes: cases has written its part.
+        # The volunteers service dies when its part is due, after the cases service has taken its own
+        # (written and held prepared, or dry-run, where the database cannot prepare: shared/prepared.py).
         upstreams = gateway.app.state.upstreams
         real = upstreams._clients["volunteers"]
-        calls = {"n": 0}
 
-        class DiesAfterDryRun(httpx.AsyncBaseTransport):
+        class Dies(httpx.AsyncBaseTransport):
             async def handle_async_request(self, request):
-                calls["n"] += 1
-                if calls["n"] > 1:
-                    raise httpx.ConnectError("killed", request=request)
-                return await real._transport.handle_async_request(request)
+                raise httpx.ConnectError("killed", request=request)
 
-        upstreams._clients["volunteers"] = httpx.AsyncClient(base_url="http://volunteers", transport=DiesAfterDryRun())
+        upstreams._clients["volunteers"] = httpx.AsyncClient(base_url="http://volunteers", transport=Dies())
         r = await tablet.push(changes, expect=503)
         assert r.json()["service"] == "volunteers"
         assert 2 <= int(r.headers["retry-after"]) <= 10  # a tablet is told when to come back
         r = await gateway.get(f"/v1/beneficiaries/{person['id']}", headers=head)
-        assert r.status_code == 200  # half done: the cases part stands
+        assert r.status_code == 404  # the cases part is not kept (a lost commit, half written: test_sync_two_phase)
 
         # The tablet retries the same push (it still holds all its changes): it converges.
         upstreams._clients["volunteers"] = real

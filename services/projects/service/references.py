@@ -20,8 +20,8 @@ class Found:
     id: str
     station_id: int
     populations: list[str]
-    # None only for a person described by the cases service's dry run of the same push, who has no
-    # number yet: the push's writes ask again once cases has written them.
+    # None only for an answer without one (a dry run's description of a person new in the same push
+    # carries the number the cases service gave them: shared/prepared.py commits it as given).
     person_no: int | None = None
 
 

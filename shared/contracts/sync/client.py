@@ -16,7 +16,7 @@ import httpx
 
 from shared.contracts.calls import FAILURES, Service
 from shared.contracts.sync import ndjson
-from shared.contracts.sync.schemas import (ADDRESS_HEADER, DEVICE_TOKEN_HEADER, PullQuery, PushProvides, SyncedTable,
+from shared.contracts.sync.schemas import (ADDRESS_HEADER, DEVICE_TOKEN_HEADER, PullQuery, PushProvides,
                                            SyncSchema)
 from shared.errors import AppError
 
@@ -36,13 +36,13 @@ class SyncUnavailable(AppError):
         super().__init__(detail, headers={"Retry-After": str(random.randint(2, 10))}, **extra)
 
 
-async def tables(service: Service, timeout_s: float) -> list[SyncedTable]:
-    """The tables the service syncs."""
+async def schema(service: Service, timeout_s: float) -> SyncSchema:
+    """The tables the service syncs, and whether it can hold a push's part prepared."""
     try:
         async with asyncio.timeout(timeout_s):
             r = await service.http.get(f"{PATH}/schema", headers=service.headers())
         r.raise_for_status()
-        return SyncSchema.model_validate_json(r.content).tables
+        return SyncSchema.model_validate_json(r.content)
     except Exception:
         raise SyncUnavailable(f"The {service.name} service did not answer; try again later.",
                               service=service.name) from None
@@ -121,3 +121,17 @@ async def push(service: Service, body: dict[str, Any], device_token: str, addres
     if answer.status_code == 204:
         return PushAnswer(provides={})
     return PushAnswer(provides={}, problem=(answer.status_code, answer.json()))
+
+
+async def finish(service: Service, name: str, commit: bool, timeout_s: float) -> bool:
+    """Commit or roll back a push's part the service holds prepared (shared.prepared). False when it
+    could not be done: no answer, or the service has no such part (ended, or swept as abandoned)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            answer = await service.http.post(f"{PATH}/prepared/{name}/{'commit' if commit else 'rollback'}",
+                                              headers=service.headers(), timeout=timeout_s)
+    except (httpx.HTTPError, OSError, TimeoutError) as exc:
+        log.warning("sync push: %s did not answer the %s of its part: %s", service.name,
+                    "commit" if commit else "rollback", type(exc).__name__)
+        return False
+    return answer.status_code == 204

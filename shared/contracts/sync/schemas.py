@@ -28,6 +28,9 @@ class SyncedTable(BaseModel):
 
 class SyncSchema(BaseModel):
     tables: list[SyncedTable]
+    # Can the service hold its part of a push as a prepared transaction (shared.prepared)? False when
+    # its database allows none: the gateway then dry-runs a push that involves it.
+    two_phase: bool = False
 
 
 class PullQuery(BaseModel):
@@ -73,10 +76,15 @@ class PushBody(BaseModel):
     device_id: str
     since: str | None = Field(default=None, description="This service's cursor of the tablet's last pull")
     check_only: bool = False
+    prepare: str | None = Field(
+        default=None, pattern=r"^haolin-push-[a-z]+-[0-9a-f]{32}$",
+        description="Write the part and hold it as a prepared transaction of this name (shared.prepared), "
+                    "answering what it provides; the gateway then commits or rolls it back")
     changes: dict[str, TableChanges]
     provisional: dict[str, list[dict]] = Field(
-        default_factory=dict, description="Records of this push another service accepted in its dry run, by table, "
-                                          "as that table `provides` them: not written yet, but they will be first")
+        default_factory=dict, description="Records of this push another service accepted in its dry run or holds "
+                                          "prepared, by table, as that table `provides` them: not committed yet, "
+                                          "but they will be first")
 
     pushed: dict[str, list[str]] = Field(
         default_factory=dict, description="Ids of the records this push creates or updates in other services' "
@@ -90,6 +98,7 @@ class PushBody(BaseModel):
 
 
 class PushProvides(BaseModel):
-    """A dry run's answer: the records the push would create here, by table, as each `provides` them."""
+    """A dry run's or a prepared part's answer: the records the push creates here, by table, as each
+    `provides` them."""
 
     provides: dict[str, list[dict]] = Field(default_factory=dict)

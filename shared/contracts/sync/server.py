@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import prepared
 from shared.principals import ServicePrincipalDep
 from shared.contracts.sync.schemas import PullQuery, PushBody, PushProvides, SyncedTable, SyncSchema
 from shared.db import write_session
@@ -21,10 +22,12 @@ def internal_sync_router(tables: list[SyncTable], departures=None) -> APIRouter:
     by_name = {t.name: t for t in tables}
 
     @router.get("/schema")
-    async def schema(_: ServicePrincipalDep) -> dict:
+    async def schema(request: Request, _: ServicePrincipalDep) -> dict:
+        async with request.app.state.db.read_pool.acquire() as conn:
+            two_phase = await prepared.enabled(conn)
         return SyncSchema(tables=[SyncedTable(**t.describe(), since=t.since,
                                               columns_since={c.name: c.since for c in t.columns})
-                                  for t in tables]).model_dump()
+                                  for t in tables], two_phase=two_phase).model_dump()
 
     @router.post("/pull")
     async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
@@ -42,13 +45,27 @@ def internal_sync_router(tables: list[SyncTable], departures=None) -> APIRouter:
         principal = pushing_device(body)
         session.info["principal"] = principal  # the audit log names the device, not the gateway
         await apply(session, SyncContext(principal, request, body.provisional, body.pushed, vault), checked)
-        if not body.check_only:
+        if not body.check_only and body.prepare is None:
             return Response(status_code=204)
-        # A dry run of the whole push (rules, scope, conflicts), then nothing kept: the gateway
-        # writes to any service only when every service's dry run passed. What the push would
-        # create here is told, so a later service's dry run can rely on it (attendance of a new person).
+        # What the push creates here is told, so a later service can rely on it (attendance of a new
+        # person). A dry run (rules, scope, conflicts) then keeps nothing: the gateway writes to any
+        # service only when every service's dry run passed. A prepared part is kept, unseen, until
+        # the gateway commits or rolls it back (shared.prepared).
         provides = await provided(session, checked)
-        await session.rollback()
+        if body.check_only:
+            await session.rollback()
+        else:
+            await prepared.prepare(session, body.prepare)
         return JSONResponse(PushProvides(provides=provides).model_dump())
+
+    @router.post("/prepared/{name}/{outcome}", status_code=204, responses={404: {"description": "No such part"}})
+    async def finish(name: str, outcome: str, request: Request, _: ServicePrincipalDep) -> Response:
+        """End a push's prepared part: `commit` once every later service has written its own,
+        `rollback` when one refused. 404: there is none of that name (ended already, or swept)."""
+        if outcome not in ("commit", "rollback") or prepared.owner(name) is None:
+            return Response(status_code=404)
+        async with request.app.state.db.read_pool.acquire() as conn:  # the primary's, outside a transaction
+            found = await prepared.finish(conn, name, commit=outcome == "commit")
+        return Response(status_code=204 if found else 404)
 
     return router
