@@ -85,8 +85,8 @@ async def finish(conn: asyncpg.Connection, name: str, commit: bool) -> bool:
 async def sweep(conn: asyncpg.Connection, service: str, older_than_s: float) -> list[str]:
     """Roll back this service's prepared pushes older than `older_than_s`: their gateway is gone."""
     names = [r["gid"] for r in await conn.fetch(
-        "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE $1 "
-        "AND prepared < now() - make_interval(secs => $2)", f"haolin-push-{service}-%", older_than_s)]
+        "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1) "
+        "AND prepared < now() - make_interval(secs => $2)", f"haolin-push-{service}-", older_than_s)]
     swept = [name for name in names if owner(name) == service and await finish(conn, name, commit=False)]
     if swept:
         log.warning("sync push: rolled back %d prepared part(s) of the %s service left by a gateway that "

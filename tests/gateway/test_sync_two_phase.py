@@ -21,24 +21,27 @@ from tests.gateway.test_sync_flow import station_tablet
 
 
 class Calls(httpx.AsyncBaseTransport):
-    """A service's connection, recording every sync call (path, and a push's `check_only`/`prepare`);
-    `fail(path)` says whether to cut one off instead."""
+    """A service's connection, recording every push call: ("push", check_only, prepare given), or
+    ("commit" | "rollback", None, False) for the end of a prepared part. `fail(call)` says whether
+    to cut one off instead."""
 
-    def __init__(self, client: httpx.AsyncClient, fail=lambda path: False) -> None:
+    def __init__(self, client: httpx.AsyncClient, fail=lambda call: False) -> None:
         self.client, self.fail, self.seen = client, fail, []
 
     async def handle_async_request(self, request):
         path = request.url.path
-        if path.startswith("/internal/sync/p"):
-            body = httpx.Response(200, content=request.content).json() if path.endswith("/push") else {}
-            self.seen.append((path.rsplit("/", 1)[-1] if "/prepared/" in path else "push",
-                              body.get("check_only"), bool(body.get("prepare"))))
-            if self.fail(path):
+        if path in ("/internal/sync/push", "/internal/sync/prepared"):
+            await request.aread()
+            body = httpx.Response(200, content=request.content).json()
+            call = (("push", body.get("check_only"), bool(body.get("prepare"))) if path.endswith("/push")
+                    else ("commit" if body["commit"] else "rollback", None, False))
+            self.seen.append(call)
+            if self.fail(call):
                 raise httpx.ConnectError("cut off", request=request)
         return await self.client._transport.handle_async_request(request)
 
 
-def watch(gateway, service: str, fail=lambda path: False) -> Calls:
+def watch(gateway, service: str, fail=lambda call: False) -> Calls:
     upstreams = gateway.app.state.upstreams
     calls = Calls(upstreams._clients[service], fail)
     upstreams._clients[service] = httpx.AsyncClient(base_url=f"http://{service}", transport=calls)
@@ -122,7 +125,7 @@ class TestWrittenOnce:
         township, tablet, head = await station_tablet(gateway, admin_headers, gateway_tree, db)
         changes, ids = await festival_push(gateway, head, township)
         await tablet.pull()
-        cut = watch(gateway, "cases", fail=lambda path: path.endswith("/commit"))
+        cut = watch(gateway, "cases", fail=lambda call: call[0] == "commit")
         r = await tablet.push(changes, expect=503)
         assert r.json()["service"] == "cases" and 2 <= int(r.headers["retry-after"]) <= 10
         assert await stored(db, ids) == {"person": 0, "case": 0, "record": 0, "festival": 1, "ticked": 1}

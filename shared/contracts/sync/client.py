@@ -128,7 +128,7 @@ async def finish(service: Service, name: str, commit: bool, timeout_s: float) ->
     could not be done: no answer, or the service has no such part (ended, or swept as abandoned)."""
     try:
         async with asyncio.timeout(timeout_s):
-            answer = await service.http.post(f"{PATH}/prepared/{name}/{'commit' if commit else 'rollback'}",
+            answer = await service.http.post(f"{PATH}/prepared", json={"name": name, "commit": commit},
                                               headers=service.headers(), timeout=timeout_s)
     except (httpx.HTTPError, OSError, TimeoutError) as exc:
         log.warning("sync push: %s did not answer the %s of its part: %s", service.name,

@@ -97,6 +97,13 @@ class PushBody(BaseModel):
         return self
 
 
+class PreparedOutcome(BaseModel):
+    """How a push's part held prepared ends (shared.prepared)."""
+
+    name: str = Field(pattern=r"^haolin-push-[a-z]+-[0-9a-f]{32}$")
+    commit: bool = Field(description="true once every later service has written its part; false when one refused")
+
+
 class PushProvides(BaseModel):
     """A dry run's or a prepared part's answer: the records the push creates here, by table, as each
     `provides` them."""

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import prepared
 from shared.principals import ServicePrincipalDep
-from shared.contracts.sync.schemas import PullQuery, PushBody, PushProvides, SyncedTable, SyncSchema
+from shared.contracts.sync.schemas import (PreparedOutcome, PullQuery, PushBody, PushProvides, SyncedTable,
+                                           SyncSchema)
 from shared.db import write_session
 from shared.sync import SyncContext, SyncTable, apply, check, pushing_device, provided, pull_lines
 
@@ -58,14 +59,12 @@ def internal_sync_router(tables: list[SyncTable], departures=None) -> APIRouter:
             await prepared.prepare(session, body.prepare)
         return JSONResponse(PushProvides(provides=provides).model_dump())
 
-    @router.post("/prepared/{name}/{outcome}", status_code=204, responses={404: {"description": "No such part"}})
-    async def finish(name: str, outcome: str, request: Request, _: ServicePrincipalDep) -> Response:
-        """End a push's prepared part: `commit` once every later service has written its own,
-        `rollback` when one refused. 404: there is none of that name (ended already, or swept)."""
-        if outcome not in ("commit", "rollback") or prepared.owner(name) is None:
-            return Response(status_code=404)
+    @router.post("/prepared", status_code=204, responses={404: {"description": "No such part"}})
+    async def finish(outcome: PreparedOutcome, request: Request, _: ServicePrincipalDep) -> Response:
+        """End a push's prepared part: commit it once every later service has written its own, roll
+        it back when one refused. 404: there is none of that name (ended already, or swept)."""
         async with request.app.state.db.read_pool.acquire() as conn:  # the primary's, outside a transaction
-            found = await prepared.finish(conn, name, commit=outcome == "commit")
+            found = await prepared.finish(conn, outcome.name, commit=outcome.commit)
         return Response(status_code=204 if found else 404)
 
     return router
