@@ -471,7 +471,7 @@ def _synced_tables(schema: str, having_index: str) -> list[str]:
 def add_pull_indexes(schema: str) -> None:
     """Every synced table's station_path index becomes PULL_INDEX (IF NOT EXISTS: an operator who
     could not pause writes built them first, CONCURRENTLY, docs/operations.md). A table made by a
-    later revision calls add_pull_index itself (tests/gateway/test_sync_pull_stream.py checks that
+    later revision calls add_pull_index itself (tests/gateway/test_pull_index.py checks that
     every synced table has it)."""
     for table in _synced_tables(schema, "ix_{table}_station_path"):
         add_pull_index(schema, table)

@@ -24,13 +24,13 @@ keeps the dry run for pushes that involve it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import background
 from shared.db import raw_connection
 
 log = logging.getLogger("haolin.prepared")
@@ -96,22 +96,8 @@ async def sweep(conn: asyncpg.Connection, service: str, older_than_s: float) -> 
 
 async def keep_sweeping(dsn: str, service: str, application_name: str, older_than_s: float,
                         every_s: float = SWEEP_EVERY_S) -> None:
-    """`sweep` every `every_s` on a connection of its own, until cancelled; a failure is logged by its
-    type and tried again."""
-    conn = None
-    try:
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                if conn is None or conn.is_closed():
-                    conn = await asyncpg.connect(dsn, timeout=5, server_settings={
-                        "application_name": f"{application_name}-sweep"})
-                await sweep(conn, service, older_than_s)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
-                log.warning("sync push: sweeping prepared parts of %s failed (%s)", service, type(exc).__name__)
-                if conn is not None:
-                    conn.terminate()
-                    conn = None
-    finally:
-        if conn is not None:
-            conn.terminate()
+    """`sweep` every `every_s` (shared.background), until cancelled; a failure is logged by its type
+    and tried again."""
+    await background.every(dsn, f"{application_name}-sweep", every_s,
+                           lambda conn: sweep(conn, service, older_than_s),
+                           background.logged(log, "sync push: sweeping prepared parts of %s failed (%s)", service))

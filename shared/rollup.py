@@ -36,7 +36,6 @@ a distinct count).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -48,6 +47,7 @@ from sqlalchemy import (ARRAY, JSON, BigInteger, Column, Date, Float, Index, Num
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared import background
 from shared.models import PathType
 from shared.errors import InvalidInput
 from shared.contracts.stats.schemas import StatsQuery
@@ -234,30 +234,13 @@ FOLD_EVERY_S = 1.0
 
 
 async def keep_folding(dsn: str, schema: str, application_name: str, every_s: float = FOLD_EVERY_S) -> None:
-    """The background step: `fold` every `every_s` on a connection of its own (outside the pools, whose
-    statements the request paths count on), until cancelled. Every process of a service runs it:
-    two folds at once take different pending rows (`fold_sql`). A failure is logged by its type and
-    tried again next time; meanwhile the figures stay whole, only the pending rows grow."""
-    import asyncpg
-
-    conn = None
-    try:
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                if conn is None or conn.is_closed():
-                    conn = await asyncpg.connect(dsn, timeout=5, server_settings={
-                        "application_name": f"{application_name}-fold"})
-                await fold(conn, schema)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
-                log.warning("rollup %s: fold failed (%s); pending rows are read until the next fold",
-                            schema, type(exc).__name__)
-                if conn is not None:
-                    conn.terminate()
-                    conn = None
-    finally:
-        if conn is not None:
-            conn.terminate()
+    """The background step: `fold` every `every_s` (shared.background), until cancelled. Every process
+    of a service runs it: two folds at once take different pending rows (`fold_sql`). A failure is
+    logged by its type and tried again next time; meanwhile the figures stay whole, only the pending
+    rows grow."""
+    await background.every(dsn, f"{application_name}-fold", every_s, lambda conn: fold(conn, schema),
+                           background.logged(log, "rollup %s: fold failed (%s); pending rows are read until the "
+                                                  "next fold", schema))
 
 
 # A recount groups millions of rows: enough memory to hash them rather than sort them on disk.

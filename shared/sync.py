@@ -149,8 +149,8 @@ class SyncContext:
         self.principal = principal
         self.request = request
         self.vault = vault
-        # Records of this same push that another service accepted in its dry run but has not
-        # written yet (a new beneficiary whose attendance this service is checking).
+        # Records of this same push that another service accepted (dry run, or written and held
+        # prepared) but has not committed (a new beneficiary whose attendance this service is checking).
         self.provisional = provisional or {}
         # Ids of the push's records in other services' tables, by table (PushBody.pushed).
         self.pushed = pushed or {}
@@ -196,7 +196,8 @@ class SyncTable:
     delete: Deleter
     since: int = 1
     # What other services may rely on about a record of this table pushed alongside theirs,
-    # before it is written: given the stored record after a dry run's writes (see PushBody.provisional).
+    # before it is committed: given the stored record after a dry run's or a held part's writes (see
+    # PushBody.provisional, shared.prepared).
     provides: Callable[[Any], dict] | None = None
     # Creates the push's new records of this table in one go, with `create`'s rules and effects (a
     # table whose records are pushed by the thousand); `create` makes them one by one otherwise.

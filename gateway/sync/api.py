@@ -333,10 +333,13 @@ async def _written_once(order: list[str], send, refused, owners, limit: float) -
     try:
         for service in order[:-1]:
             name = prepared.name_for(service, uuid.uuid4().hex)
+            # Held from the moment it is asked for: a part prepared whose answer was lost is rolled
+            # back now, not left locking its rows until its service's sweep.
+            held.append((service, name))
             answer = await send(service, provisional, prepare=name)
             if answer.problem is not None:
+                held.pop()  # refused: its service prepared nothing
                 return refused(answer)
-            held.append((service, name))
             provisional.update(answer.provides)
         answer = await send(order[-1], provisional)
         if answer.problem is not None:

@@ -130,11 +130,12 @@ class PushAsker(Asker):
     """A tablet push's lookups: as the pushing device, each id asked once per push, and aware of
     the push's own records that another service owns.
 
-    `provisional`: lookup path -> table whose records another service's dry run accepted and
-    described (`SyncTable.provides`): found as described, without asking. `same_push`: lookup
-    path -> table whose pushed ids count as found: the gateway writes to no service before every
-    service's dry run has accepted its part, so a record of the push is in the device's scope by
-    the time anything refers to it (and its owner may come later in the push's order). `prefetch`:
+    `provisional`: lookup path -> table whose records another service accepted (in its dry run, or
+    written and held prepared) and described (`SyncTable.provides`): found as described, without
+    asking. `same_push`: lookup path -> table whose pushed ids count as found: the gateway commits no
+    service's part before every service has accepted its own (shared.prepared; or their dry runs
+    passed), so a record of the push is in the device's scope by the time anything refers to it
+    (and its owner may come later in the push's order). `prefetch`:
     path -> the ids the push names there, asked together the first time the path is asked.
     """
 

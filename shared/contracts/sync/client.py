@@ -88,8 +88,8 @@ def device_headers(device_token: str, address: str | None) -> dict[str, str]:
 
 @dataclass
 class PushAnswer:
-    """A service's answer to its part of a push: done (204), its dry run passed with what it
-    `provides`, or its own `problem` (status and body)."""
+    """A service's answer to its part of a push: done (204), its dry run passed or its part is held
+    prepared, with what it `provides`, or its own `problem` (status and body)."""
 
     provides: dict[str, list[dict]]
     problem: tuple[int, Any] | None = None
@@ -116,7 +116,7 @@ async def push(service: Service, body: dict[str, Any], device_token: str, addres
         try:
             return PushAnswer(provides=PushProvides.model_validate_json(answer.content).provides)
         except FAILURES:
-            raise SyncUnavailable(f"The {service.name} service's dry run was not understood: push again.",
+            raise SyncUnavailable(f"The {service.name} service's answer to its part was not understood: push again.",
                                   service=service.name) from None
     if answer.status_code == 204:
         return PushAnswer(provides={})

@@ -88,8 +88,8 @@ class PushBody(BaseModel):
 
     pushed: dict[str, list[str]] = Field(
         default_factory=dict, description="Ids of the records this push creates or updates in other services' "
-                                          "tables, by table: every service's dry run accepts its part before any "
-                                          "writes, so a reference to one of them holds")
+                                          "tables, by table: no part of the push is committed before every "
+                                          "service has accepted its own, so a reference to one of them holds")
 
     @model_validator(mode="after")
     def _clean(self) -> "PushBody":
