@@ -303,6 +303,25 @@ def _pull_sql(model, departures) -> _PullSql:
                     departed=departed, sealed=bool(sealed_columns(table)))
 
 
+# The pull's window, on a table aliased `t`: $1 the subtree's LIKE pattern, $2 the cursor, $3 `since`.
+_WINDOW = f"{sql_under(1, 't')} AND t.change_xid < CAST($2::text AS xid8) AND t.change_xid >= CAST($3::text AS xid8)"
+
+
+@functools.cache
+def _probe_sql(models: tuple, departures) -> str:
+    """One statement that tells an incremental pull which of `models` have any row, live or deleted,
+    in its window under its subtree, and the names of the synced tables with records that left the
+    subtree in it (`departures`). A tablet's morning pull finds a handful of its service's dozen or
+    more tables changed: without this, each of the others cost two or three empty statements, and
+    those round trips were most of a pull's CPU in the sync storm (bench scenario 8). Each EXISTS is
+    a seek on the table's pull index (migrations/common.py PULL_INDEX)."""
+    changed = ", ".join(f"EXISTS (SELECT 1 FROM {sql_name(m.__table__)} t WHERE {_WINDOW})" for m in models)
+    left = "NULL::text[]"
+    if departures is not None:
+        left = f"ARRAY(SELECT DISTINCT t.table_name FROM {sql_name(departures.__table__)} t WHERE {_WINDOW})"
+    return f"SELECT ARRAY[{changed}]::boolean[] AS changed, {left} AS departed"
+
+
 async def _batches(conn, sql: str, args: tuple, batch: int) -> AsyncIterator[list]:
     """The rows of `sql` in lists of up to `batch`, from a cursor whose first rows come with its
     bind (one round trip for a small answer) and the rest `batch` at a time."""
@@ -334,24 +353,35 @@ async def pull_lines(engine, tables: list[SyncTable], query: PullQuery, batch: i
             cursor = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
             yield ndjson.cursor_line(cursor)
             scope = like_prefix(query.station_path)
+            tables = [t for t in tables if query.tables is None or t.name in query.tables]
+            # Tables with nothing in an incremental pull's window: probed in one statement, in this
+            # same snapshot, so a table skipped here has no row the statements below would serve.
+            quiet, stayed = frozenset(), frozenset()
+            probed = [t for t in tables if t.name not in query.full_tables]
+            if query.since is not None and probed:
+                found = await conn.fetchrow(_probe_sql(tuple(t.model for t in probed), departures),
+                                            scope, cursor, query.since)
+                quiet = frozenset(t.name for t, changed in zip(probed, found["changed"]) if not changed)
+                stayed = frozenset(t.name for t in probed) - set(found["departed"] or ())
             for table in tables:
-                if query.tables is not None and table.name not in query.tables:
-                    continue
                 since = None if table.name in query.full_tables else query.since
+                if table.name in quiet and table.name in stayed:
+                    continue
                 sql = _pull_sql(table.model, departures)
                 rows, row_of, end = ndjson.row_head(table.name), table.pull_row, ndjson.END
                 sealed = table.model.__table__ if sql.sealed else None
                 live, args = (sql.live, (scope, cursor)) if since is None else (sql.changed, (scope, cursor, since))
-                async for part in _batches(conn, live, args, batch):
-                    if sealed is not None:
-                        part = [open_row(sealed, r) for r in part]
-                    yield b"".join([rows + orjson.dumps(row_of(r, vault)) + end for r in part])
-                if since is None:
-                    continue  # a first sync has nothing to delete
                 tombstone = ndjson.tombstone_head(table.name)
-                async for part in _batches(conn, sql.gone, args, batch):
-                    yield b"".join([tombstone + orjson.dumps(r[0]) + end for r in part])
-                if sql.departed is None:
+                if table.name not in quiet:
+                    async for part in _batches(conn, live, args, batch):
+                        if sealed is not None:
+                            part = [open_row(sealed, r) for r in part]
+                        yield b"".join([rows + orjson.dumps(row_of(r, vault)) + end for r in part])
+                    if since is None:
+                        continue  # a first sync has nothing to delete
+                    async for part in _batches(conn, sql.gone, args, batch):
+                        yield b"".join([tombstone + orjson.dumps(r[0]) + end for r in part])
+                if sql.departed is None or table.name in stayed:
                     continue
                 # Records that moved out of the subtree (shared.departures): deleted, as far as this
                 # device's station is concerned. A record deleted after it left is named once, here.

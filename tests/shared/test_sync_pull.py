@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, DateTime, String
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.sync import PullQuery, SyncColumn, SyncTable, pull_lines
+from shared.sync import PullQuery, SyncColumn, SyncTable, _pull_sql, pull_lines
 from tests.conftest import _plain
 
 
@@ -150,3 +150,103 @@ class TestStreaming:
         assert count == 100_001  # the cursor line and every row
         # The answer is about 13 MB; what was held at once stays a small fraction of it.
         assert total_bytes > 10_000_000 and peak < total_bytes / 5, (peak, total_bytes)
+
+
+class Quiet(Base):
+    __tablename__ = "sync_probe_quiet"
+    __table_args__ = {"schema": "cases"}
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    station_id: Mapped[int] = mapped_column(BigInteger)
+    station_path: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(String(200))
+    deleted_at = mapped_column(DateTime(timezone=True))
+
+
+QUIET = SyncTable("quiet", Quiet, (SyncColumn("station_id", "number"), SyncColumn("note")),
+                  create=_nothing, update=_nothing, delete=_nothing)
+
+
+class TestTablesWithNothingNew:
+    async def test_are_probed_in_one_statement_and_not_read_and_their_departures_are_still_served(
+            self, probe_table, database_url):
+        """An incremental pull asks once which tables have anything in its window, then reads only
+        those: a table with no change costs no statement of its own, one whose only news is a record
+        that left the subtree gets that deletion, and what is served is what reading every table gives."""
+        from services.cases.models import SyncDeparture
+
+        conn, _ = probe_table
+        await conn.execute("CREATE TABLE cases.sync_probe_quiet (LIKE cases.sync_probe INCLUDING ALL);"
+                           "CREATE TRIGGER trg BEFORE INSERT OR UPDATE ON cases.sync_probe_quiet "
+                           "FOR EACH ROW EXECUTE FUNCTION cases.touch_change_xid();")
+        seen: list[str] = []
+
+        class Logged(asyncpg.Connection):
+            """Every statement the pull sends: fetches, and the cursors it reads rows from."""
+
+            def cursor(self, query, *args, **kwargs):
+                seen.append(query)
+                return super().cursor(query, *args, **kwargs)
+
+            async def fetchrow(self, query, *args, **kwargs):
+                seen.append(query)
+                return await super().fetchrow(query, *args, **kwargs)
+
+        engine = create_async_engine(database_url, connect_args={"connection_class": Logged})
+
+        async def pull_since(since, path="/1/2/"):
+            seen.clear()
+            items = []
+            query = PullQuery(station_path=path, since=since)
+            async for chunk in pull_lines(engine, [PROBES, QUIET], query, departures=SyncDeparture):
+                items += [json.loads(line) for line in chunk.decode().splitlines() if line]
+            reads = [q for q in seen if "sync_probe" in q or "sync_departure" in q]
+            return items[0]["cursor"], items[1:], reads
+
+        try:
+            await insert(conn, "a")
+            last = int(await conn.fetchval("INSERT INTO cases.sync_probe_quiet (id, station_id, station_path, note) "
+                                           "VALUES ('q', 2, '/1/2/', 'x') RETURNING change_xid::text"))
+            for _ in range(300):
+                first, rows, _ = await pull_since(None)
+                if int(first) > last:
+                    break
+                await asyncio.sleep(0.1)
+            assert sorted(r["row"]["id"] for r in rows) == ["a", "q"]
+
+            await insert(conn, "b")
+            await insert(conn, "elsewhere", path="/1/3/")
+            last = int(await conn.fetchval(
+                "INSERT INTO cases.sync_departure (table_name, record_id, station_id, station_path) "
+                "VALUES ('quiet', 'moved-away', 2, '/1/2/') RETURNING change_xid::text"))
+            for _ in range(300):
+                second, rows, reads = await pull_since(first)
+                if int(second) > last:
+                    break
+                await asyncio.sleep(0.1)
+            assert rows == [{"table": "probes", "row": {"id": "b", "station_id": 2, "note": "x"}},
+                            {"table": "quiet", "deleted": "moved-away"}]
+            # The probe; the changed table's rows and tombstones; the quiet table's departures only.
+            assert len(reads) == 4, reads
+            assert "EXISTS" in reads[0] and "sync_probe_quiet" in reads[0]
+            assert "sync_probe_quiet" not in "".join(reads[1:3]) and "sync_departure" in reads[3]
+
+            # Read table by table, as a pull without the probe does, the same window serves the same.
+            every = []
+            async with engine.connect() as sa_conn:
+                raw = (await sa_conn.get_raw_connection()).driver_connection
+                for table in (PROBES, QUIET):
+                    sql = _pull_sql(table.model, SyncDeparture)
+                    args = ("/1/2/%", second, first)
+                    every += [{"table": table.name, "row": table.pull_row(r)} for r in await raw.fetch(sql.changed, *args)]
+                    every += [{"table": table.name, "deleted": r[0]} for r in await raw.fetch(sql.gone, *args)]
+                    every += [{"table": table.name, "deleted": r[0]}
+                              for r in await raw.fetch(sql.departed, *args, table.name)]
+            assert every == rows
+
+            # Nothing new anywhere: the probe is the only statement on the tables.
+            _, rows, reads = await pull_since(second)
+            assert rows == [] and len(reads) == 1, reads
+        finally:
+            await engine.dispose()
+            await conn.execute("DROP TABLE cases.sync_probe_quiet")
+            await conn.execute("DELETE FROM cases.sync_departure WHERE record_id = 'moved-away'")
