@@ -84,6 +84,14 @@ class TestScope:
         assert found == ["shared/scope.py:" + found[0].split(":")[1]], found
 
 
+class TestStreams:
+    def test_every_streamed_answer_closes_its_stream(self):
+        # Starlette's own leaves a stream its client left suspended, holding its transaction or its
+        # upstreams until the garbage collector comes (shared/streaming.py).
+        found = where(r"\bStreamingResponse\(", sources(*CODE))
+        assert found == [], found
+
+
 class TestPhone:
     def test_the_phone_pattern_is_written_once(self):
         found = where(r"1\[3-9\]\\d\{9\}", sources(*CODE))

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.identity.repository import hot
@@ -44,6 +44,7 @@ from shared.db import Database
 from shared.errors import PROBLEM, InvalidInput, Unauthorized
 from shared.principals import Principal, device_principal
 from shared.schemas import BIGINT_MAX, INT_MAX
+from shared.streaming import ClosingStreamingResponse
 
 log = logging.getLogger("haolin.gateway.sync")
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
@@ -123,7 +124,7 @@ async def pull(request: Request, device: DeviceDep,
                = None,
                schema_version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
                migration: Annotated[str | None, Query(description="WatermelonDB's migration JSON, or null")] = None
-               ) -> StreamingResponse:
+               ) -> ClosingStreamingResponse:
     """`{"changes": {table: {"created": [], "updated": [...], "deleted": [ids]}}, "timestamp": n}`.
     Everything is served as `updated` (set `sendCreatedAsUpdated: true` in synchronize()); a
     full pull (last_pulled_at null) adds `"experimentalStrategy": "replacement"`."""
@@ -152,8 +153,9 @@ async def pull(request: Request, device: DeviceDep,
         raise
     tables = [t.name for t in reg.tables if t.since <= version]
     db: Database = request.app.state.db
-    return StreamingResponse(_assemble(streams, tables, db, dev.id, cursors, version, replacement=cursor is None),
-                             media_type="application/json")
+    return ClosingStreamingResponse(
+        _assemble(streams, tables, db, dev.id, cursors, version, replacement=cursor is None),
+        media_type="application/json")
 
 
 def _as_principal(dev: Device, station: Station) -> Principal:

@@ -10,7 +10,6 @@ file's metadata reaches every tablet of the station with its next pull (`case_at
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from gateway.sync.api import DeviceDep, _as_principal
@@ -22,6 +21,7 @@ from shared.contracts.tablet_attachments import client as files_contract
 from shared.contracts.tablet_attachments.schemas import AttachmentRead, UploadQuery
 from shared.errors import InvalidInput
 from shared.schemas import ClientId
+from shared.streaming import ClosingStreamingResponse
 
 router = APIRouter(prefix="/v1/sync/attachments", tags=["sync"])
 _BODY = {"requestBody": {"required": True, "description": "The file itself, as the whole body",
@@ -73,5 +73,5 @@ async def download_to_tablet(
                                            actor_of(request).address)
     if isinstance(answer, files_contract.Answered):
         return Response(answer.content, status_code=answer.status_code, media_type=answer.media_type)
-    return StreamingResponse(answer.chunks(), headers=answer.headers, media_type=answer.media_type,
-                             background=BackgroundTask(answer.aclose))
+    return ClosingStreamingResponse(answer.chunks(), headers=answer.headers, media_type=answer.media_type,
+                                    background=BackgroundTask(answer.aclose))

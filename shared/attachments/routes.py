@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +37,7 @@ from shared.repository import get_any
 from shared.schemas import ClientId
 from shared.scope import live_in, live_row_in
 from shared.storage import ObjectNotFound
+from shared.streaming import ClosingStreamingResponse
 from shared.uploads import Accepted, Kind, clean_name, download_headers
 
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
@@ -145,7 +145,7 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
         return to_read(row, request.state.principal, await is_child(session, record))
 
     async def send(request: Request, session: AsyncSession, files: AttachmentFiles, record, attachment_id: str,
-                   thumbnail: bool) -> StreamingResponse:
+                   thumbnail: bool) -> ClosingStreamingResponse:
         row = await found(session, request, record, attachment_id)
         principal: Principal = request.state.principal
         if await is_child(session, record) and not principal.may_read_sensitive:
@@ -171,20 +171,20 @@ def attachment_router(prefix: str, owner: Owner, model) -> APIRouter:
         if not thumbnail:
             headers["Content-Length"] = str(row.size)
             headers["ETag"] = f'"{row.sha256}"'
-        return StreamingResponse(chunks, headers=headers, media_type=kind.media_type)
+        return ClosingStreamingResponse(chunks, headers=headers, media_type=kind.media_type)
 
     @router.get("/{attachment_id}/content", response_class=Response, responses=_FILE,
                 name=f"download_{owner.name}_attachment",
                 description=f"Download one file of this {noun} (every download is audited).")
     async def download_attachment(attachment_id: str, record: ReadOwner, request: Request, files: FilesDep,
-                                  session: ReadSessionDep) -> StreamingResponse:
+                                  session: ReadSessionDep) -> ClosingStreamingResponse:
         return await send(request, session, files, record, attachment_id, thumbnail=False)
 
     @router.get("/{attachment_id}/thumbnail", response_class=Response, responses=_FILE,
                 name=f"thumbnail_{owner.name}_attachment",
                 description=f"The JPEG thumbnail of an image of this {noun} (audited; 404 for a PDF).")
     async def attachment_thumbnail(attachment_id: str, record: ReadOwner, request: Request, files: FilesDep,
-                                   session: ReadSessionDep) -> StreamingResponse:
+                                   session: ReadSessionDep) -> ClosingStreamingResponse:
         return await send(request, session, files, record, attachment_id, thumbnail=True)
 
     @router.delete("/{attachment_id}", status_code=status.HTTP_204_NO_CONTENT,

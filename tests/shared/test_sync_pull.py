@@ -5,6 +5,7 @@ first sync streams in batches instead of being held whole."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import tracemalloc
 
@@ -14,6 +15,7 @@ from sqlalchemy import BigInteger, DateTime, String
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.streaming import ClosingStreamingResponse
 from shared.sync import PullQuery, SyncColumn, SyncTable, _pull_sql, pull_lines
 from tests.conftest import _plain
 
@@ -250,3 +252,48 @@ class TestTablesWithNothingNew:
             await engine.dispose()
             await conn.execute("DROP TABLE cases.sync_probe_quiet")
             await conn.execute("DELETE FROM cases.sync_departure WHERE record_id = 'moved-away'")
+
+
+class TestClientGoneMidPull:
+    """A tablet (or the gateway) that goes away while a pull is being sent: the service's stream is
+    closed there and then, and with it the pull's transaction and connection. Starlette's
+    StreamingResponse cancels a stream whose client is gone but leaves it suspended where it was;
+    its REPEATABLE READ transaction then stayed open, idle, holding a pooled connection and the
+    server's oldest snapshot (which holds back every pull's cursor and vacuum) until the garbage
+    collector found it: 25 s in one test run (shared/streaming.py)."""
+
+    async def test_the_pulls_transaction_ends_with_the_client(self, probe_table, database_url):
+        conn, _ = probe_table
+        for n in range(3):
+            await insert(conn, f"gone-{n}")
+        engine = create_async_engine(database_url, connect_args={
+            "server_settings": {"application_name": "pull-client-gone"}})
+        first_chunk_sent, never = asyncio.Event(), asyncio.Event()
+        messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+        async def receive():
+            if (message := next(messages, None)) is not None:
+                return message
+            await first_chunk_sent.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.body" and message.get("body"):
+                first_chunk_sent.set()
+                await never.wait()  # a client that reads nothing more, then is gone
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "method": "POST",
+                 "path": "/pull", "headers": []}
+        gc.disable()  # the collector may come late, or not at all before the pool is needed again
+        try:
+            response = ClosingStreamingResponse(pull_lines(engine, [PROBES], PullQuery(station_path="/1/"), batch=1),
+                                                media_type="application/x-ndjson")
+            await asyncio.wait_for(response(scope, receive, send), 5)
+            del response  # served: nothing of ours holds the stream any more
+            await asyncio.sleep(0.2)
+            open_ = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                        "'pull-client-gone' AND xact_start IS NOT NULL")
+            assert open_ == 0
+        finally:
+            gc.enable()
+            await engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import prepared
@@ -14,6 +14,7 @@ from shared.principals import ServicePrincipalDep
 from shared.contracts.sync.schemas import (PreparedOutcome, PullQuery, PushBody, PushProvides, SyncedTable,
                                            SyncSchema)
 from shared.db import write_session
+from shared.streaming import ClosingStreamingResponse
 from shared.sync import SyncContext, SyncTable, apply, check, pushing_device, provided, pull_lines
 
 
@@ -31,12 +32,12 @@ def internal_sync_router(tables: list[SyncTable], departures=None) -> APIRouter:
                                   for t in tables], two_phase=two_phase).model_dump()
 
     @router.post("/pull")
-    async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
+    async def pull(query: PullQuery, request: Request, _: ServicePrincipalDep) -> ClosingStreamingResponse:
         state = request.app.state
         # On the standby when the service has one (shared/standby.py: the cut holds there too).
-        return StreamingResponse(pull_lines(state.figures.engine, tables, query, vault=state.vault,
-                                            departures=departures),
-                                 media_type="application/x-ndjson")
+        return ClosingStreamingResponse(pull_lines(state.figures.engine, tables, query, vault=state.vault,
+                                                   departures=departures),
+                                        media_type="application/x-ndjson")
 
     @router.post("/push", status_code=204, responses={200: {"description": "A dry run passed: what it provides"}})
     async def push(body: PushBody, request: Request, _: ServicePrincipalDep,

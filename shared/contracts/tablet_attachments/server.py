@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
 
 from shared.attachments.files import attachment_files
 from shared.attachments.routes import Owner, receive
@@ -17,6 +16,7 @@ from shared.records import RecordNotFound
 from shared.repository import get_live
 from shared.schemas import ClientId
 from shared.storage import ObjectNotFound
+from shared.streaming import ClosingStreamingResponse
 from shared.sync import DeviceTokenRequired
 from shared.uploads import Kind, download_headers
 
@@ -47,7 +47,8 @@ def tablet_upload_router(owners: dict[str, TabletOwner], model) -> APIRouter:
         return device
 
     @router.get("/{attachment_id}")
-    async def tablet_download(attachment_id: ClientId, request: Request, _: ServicePrincipalDep) -> StreamingResponse:
+    async def tablet_download(attachment_id: ClientId, request: Request,
+                              _: ServicePrincipalDep) -> ClosingStreamingResponse:
         device = device_of(request)
         async with request.app.state.db.read_sessions() as session:
             row = await get_live(session, model, attachment_id, device)
@@ -63,7 +64,7 @@ def tablet_upload_router(owners: dict[str, TabletOwner], model) -> APIRouter:
         headers = download_headers(row.file_name, Kind(row.kind))
         del headers["Cache-Control"]  # every answer carries no-store and Vary: Authorization
         headers["Content-Length"] = str(row.size)
-        return StreamingResponse(chunks, headers=headers, media_type=Kind(row.kind).media_type)
+        return ClosingStreamingResponse(chunks, headers=headers, media_type=Kind(row.kind).media_type)
 
     @router.put("/{attachment_id}", status_code=status.HTTP_201_CREATED)
     async def tablet_upload(attachment_id: ClientId, request: Request, response: Response, _: ServicePrincipalDep,
